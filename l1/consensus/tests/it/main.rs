@@ -1,0 +1,8 @@
+//! Integration tests of kaimeng-consensus: the codec (round trips and fuzzing), the engine
+//! driven by hand (bad input, persistence, epochs), and the deterministic simulation.
+
+mod codec;
+mod engine;
+mod sim_scenarios;
+mod sim_seeds;
+mod support;
