@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Runs real Ethereum clients against a node and prints one PASS/FAIL line per flow.
+#
+#   RPC_URL=http://127.0.0.1:8545 WS_URL=ws://127.0.0.1:8545 tests/clients/run.sh [flow...]
+#   tests/clients/run.sh --anvil [flow...]    # starts anvil from node_modules on a free port
+#
+# Flows: foundry hardhat ethers viem web3py (all by default). Each deploys KaiToken, transfers
+# and checks balances exactly, reads Transfer logs, checks the revert reason of a failing
+# transfer, and waits (bounded) for a newHeads event over WebSocket. Exits non-zero if any flow
+# failed. Runs setup.sh first (a no-op when everything is installed; CLIENTS_SKIP_SETUP=1 skips it).
+# Environment: FLOW_TIMEOUT (s, default 600) bounds each flow; CLIENT_WAIT_MS (default 30000)
+# bounds each wait on the node inside a flow.
+set -uo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cd "$here"
+
+ALL_FLOWS=(foundry hardhat ethers viem web3py)
+use_anvil=0
+flows=()
+for arg in "$@"; do
+  case "$arg" in
+    --anvil) use_anvil=1 ;;
+    -h|--help) sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    foundry|hardhat|ethers|viem|web3py) flows+=("$arg") ;;
+    *) echo "run.sh: unknown flow or option '$arg' (flows: ${ALL_FLOWS[*]})" >&2; exit 2 ;;
+  esac
+done
+(( ${#flows[@]} )) || flows=("${ALL_FLOWS[@]}")
+
+if [[ ${CLIENTS_SKIP_SETUP:-0} != 1 ]]; then
+  ./setup.sh || { echo "run.sh: setup.sh failed" >&2; exit 2; }
+fi
+
+anvil_pid=
+cleanup() { [[ -n $anvil_pid ]] && kill "$anvil_pid" 2>/dev/null && wait "$anvil_pid" 2>/dev/null; }
+trap cleanup EXIT
+
+if (( use_anvil )); then
+  port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+  anvil_log=$(mktemp -t kaimeng-clients-anvil.XXXXXX.log)
+  node_modules/.bin/anvil --host 127.0.0.1 --port "$port" >"$anvil_log" 2>&1 &
+  anvil_pid=$!
+  export RPC_URL="http://127.0.0.1:$port" WS_URL="ws://127.0.0.1:$port"
+  echo "run.sh: started anvil (pid $anvil_pid) on $RPC_URL, log $anvil_log"
+fi
+
+export RPC_URL=${RPC_URL:-http://127.0.0.1:8545}
+export WS_URL=${WS_URL:-ws://127.0.0.1:8545}
+export HARDHAT_DISABLE_TELEMETRY_PROMPT=true NO_COLOR=1
+
+# Wait (bounded) until the node answers eth_chainId, so an unreachable node is one clear error.
+if ! node -e '
+  const deadline = Date.now() + Number(process.env.NODE_READY_MS || 20000);
+  (async () => {
+    for (;;) {
+      try {
+        const r = await fetch(process.env.RPC_URL, {
+          method: "POST", headers: { "content-type": "application/json" },
+          body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }),
+          signal: AbortSignal.timeout(2000),
+        });
+        const body = await r.json();
+        if (body.result) { console.log(`run.sh: node at ${process.env.RPC_URL} has chain id ${BigInt(body.result)}`); return; }
+        throw new Error(JSON.stringify(body));
+      } catch (err) {
+        if (Date.now() > deadline) { console.error(`run.sh: no eth_chainId answer from ${process.env.RPC_URL}: ${err.message}`); process.exit(1); }
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+  })();'; then
+  exit 2
+fi
+
+flow_command() {
+  case "$1" in
+    foundry) node foundry/flow.js ;;
+    hardhat) (cd hardhat && ../node_modules/.bin/hardhat run --network kaimeng scripts/deploy-and-check.js) ;;
+    ethers) node ethers/flow.js ;;
+    viem) node viem/flow.mjs ;;
+    web3py) .venv/bin/python web3py/flow.py ;;
+  esac
+}
+export -f flow_command
+
+passed=()
+failed=()
+results=()
+for flow in "${flows[@]}"; do
+  echo "=== $flow (RPC_URL=$RPC_URL WS_URL=$WS_URL)"
+  started=${EPOCHREALTIME/./}
+  timeout --kill-after=10 "${FLOW_TIMEOUT:-600}" bash -c "flow_command $flow"
+  status=$?
+  elapsed=$(( ${EPOCHREALTIME/./} - started ))
+  seconds=$(( elapsed / 1000000 )).$(( elapsed / 100000 % 10 ))
+  if (( status == 0 )); then
+    passed+=("$flow"); results+=("PASS $flow (${seconds} s)")
+  elif (( status == 124 || status == 137 )); then
+    failed+=("$flow"); results+=("FAIL $flow (timed out after ${FLOW_TIMEOUT:-600} s)")
+  else
+    failed+=("$flow"); results+=("FAIL $flow (exit $status)")
+  fi
+  echo "${results[-1]}"
+done
+
+echo "=== summary against $RPC_URL"
+printf '%s\n' "${results[@]}"
+echo "clients: ${#passed[@]} passed, ${#failed[@]} failed"
+(( ${#failed[@]} == 0 ))
