@@ -1,0 +1,3 @@
+//! Integration tests of the L2 state model.
+
+mod stf;

@@ -1,0 +1,216 @@
+//! The state-transition function: semantics of each slot kind, fees, rollback and roots.
+
+use ff::Field;
+use kaimeng_rollup::stf::{ChunkConfig, L2State, StfError};
+use kaimeng_rollup::tx::{
+    queue_hash, DepositOp, ForcedExitOp, L2Op, PriorityOp, SlotKind, Transfer, Withdraw,
+};
+use kaimeng_rollup::{Account, Fp, L1Address, SigningKey};
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+
+const CHAIN: u64 = 424242;
+
+fn key(seed: u64) -> SigningKey {
+    SigningKey::random(&mut ChaCha20Rng::seed_from_u64(seed))
+}
+
+fn deposit(to: u32, seed: u64, amount: u64) -> L2Op {
+    L2Op::Priority(PriorityOp::Deposit(DepositOp {
+        to,
+        l1_address: L1Address([seed as u8; 20]),
+        public_key: key(seed).public_key(),
+        amount,
+    }))
+}
+
+fn config(slots: usize) -> ChunkConfig {
+    ChunkConfig {
+        chain_id: CHAIN,
+        fee_account: 0,
+        slots,
+    }
+}
+
+/// A state with the fee account (0) and accounts 1 and 2 funded by deposits.
+fn funded() -> L2State {
+    let mut s = L2State::new();
+    s.apply_chunk(
+        config(3),
+        &[deposit(0, 100, 0), deposit(1, 1, 1_000), deposit(2, 2, 500)],
+    )
+    .expect("deposits apply");
+    s
+}
+
+fn transfer(from: u32, to: u32, amount: u64, fee: u16, nonce: u32, seed: u64) -> L2Op {
+    L2Op::Transfer(
+        Transfer {
+            from,
+            to,
+            amount,
+            fee,
+            nonce,
+        }
+        .sign(&key(seed), CHAIN),
+    )
+}
+
+#[test]
+fn deposits_bind_keys_and_roll_the_queue_hash() {
+    let s = funded();
+    assert_eq!(s.account(1).balance, 1_000);
+    assert_eq!(s.account(1).public_key, Some(key(1).public_key()));
+    let ops: Vec<PriorityOp> = [deposit(0, 100, 0), deposit(1, 1, 1_000), deposit(2, 2, 500)]
+        .iter()
+        .map(|op| match op {
+            L2Op::Priority(p) => *p,
+            _ => unreachable!(),
+        })
+        .collect();
+    assert_eq!(s.queue_hash(), queue_hash(Fp::ZERO, &ops));
+}
+
+#[test]
+fn transfer_moves_value_bumps_nonce_and_pays_fee_at_chunk_end() {
+    let mut s = funded();
+    let out = s
+        .apply_chunk(config(2), &[transfer(1, 2, 300, 7, 0, 1)])
+        .unwrap();
+    assert_eq!(s.account(1).balance, 693);
+    assert_eq!(s.account(1).nonce, 1);
+    assert_eq!(s.account(2).balance, 800);
+    assert_eq!(s.account(0).balance, 7);
+    assert_eq!(out.total_fee, 7);
+    assert_eq!(out.slot_roots.len(), 2);
+    assert_eq!(out.new_root, s.root());
+    assert_eq!(out.slots[1].data.kind, SlotKind::Padding);
+    assert_eq!(out.pubdata.len(), 16);
+    // Paths recorded in the trace recompute the recorded roots.
+    let t = &out.slots[0];
+    assert_eq!(t.a.path.root_for(t.a.before.leaf_hash()), t.a.root_before);
+    assert_eq!(t.a.path.root_for(t.a.after.leaf_hash()), t.a.root_after);
+    assert_eq!(t.b.root_before, t.a.root_after);
+    assert_eq!(t.b.path.root_for(t.b.after.leaf_hash()), t.b.root_after);
+}
+
+#[test]
+fn rejected_operations_leave_the_state_unchanged() {
+    let mut s = funded();
+    let root = s.root();
+    let cases: Vec<(L2Op, fn(&StfError) -> bool)> = vec![
+        (transfer(1, 2, 10, 0, 0, 9), |e| {
+            matches!(e, StfError::BadSignature { .. })
+        }),
+        (transfer(1, 2, 10, 0, 5, 1), |e| {
+            matches!(e, StfError::WrongNonce { expected: 0, got: 5, .. })
+        }),
+        (transfer(1, 2, 2_000, 0, 0, 1), |e| {
+            matches!(e, StfError::InsufficientBalance { .. })
+        }),
+        (transfer(1, 2, 1 << 40, 0, 0, 1), |e| {
+            matches!(e, StfError::AmountOutOfRange { .. })
+        }),
+        (transfer(1, 77, 1, 0, 0, 1), |e| {
+            matches!(e, StfError::NotRegistered { account: 77, .. })
+        }),
+        (deposit(1, 5, 1), |e| {
+            matches!(e, StfError::DepositOwnerMismatch { account: 1, .. })
+        }),
+    ];
+    for (op, expected) in cases {
+        // A valid transfer first, so rollback has something to undo.
+        let err = s
+            .apply_chunk(config(2), &[transfer(2, 1, 1, 0, 0, 2), op])
+            .unwrap_err();
+        assert!(expected(&err), "unexpected error {err:?}");
+        assert_eq!(s.root(), root);
+        assert_eq!(s.account(2).nonce, 0);
+    }
+}
+
+#[test]
+fn withdraw_and_forced_exit_emit_records() {
+    let mut s = funded();
+    let w = L2Op::Withdraw(
+        Withdraw {
+            from: 1,
+            amount: 100,
+            fee: 1,
+            nonce: 0,
+        }
+        .sign(&key(1), CHAIN),
+    );
+    let exit_ok = L2Op::Priority(PriorityOp::ForcedExit(ForcedExitOp {
+        account: 2,
+        l1_address: L1Address([2; 20]),
+    }));
+    let exit_wrong_owner = L2Op::Priority(PriorityOp::ForcedExit(ForcedExitOp {
+        account: 1,
+        l1_address: L1Address([9; 20]),
+    }));
+    let out = s
+        .apply_chunk(config(3), &[w, exit_ok, exit_wrong_owner])
+        .unwrap();
+    assert_eq!(
+        out.withdrawals,
+        vec![
+            (L1Address([1; 20]), 100),
+            (L1Address([2; 20]), 500),
+            (L1Address([9; 20]), 0)
+        ]
+    );
+    assert_eq!(s.account(1).balance, 899);
+    assert_eq!(s.account(2).balance, 0);
+    assert_eq!(s.account(0).balance, 1);
+}
+
+#[test]
+fn batch_splits_into_padded_chunks_and_lists_every_root() {
+    let mut s = funded();
+    let ops: Vec<L2Op> = (0..5).map(|n| transfer(1, 2, 1, 1, n, 1)).collect();
+    let outs = s.apply_batch(config(2), &ops).unwrap();
+    assert_eq!(outs.len(), 3);
+    assert_eq!(outs[2].slots[1].data.kind, SlotKind::Padding);
+    let roots = L2State::batch_roots(&outs);
+    assert_eq!(roots.len(), 3 * 3);
+    assert_eq!(*roots.last().unwrap(), s.root());
+    for pair in outs.windows(2) {
+        assert_eq!(pair[0].new_root, pair[1].old_root);
+    }
+    assert_eq!(s.account(0).balance, 5);
+}
+
+#[test]
+fn failed_batch_reverts_earlier_chunks() {
+    let mut s = funded();
+    let root = s.root();
+    let ops = vec![
+        transfer(1, 2, 1, 1, 0, 1),
+        transfer(1, 2, 1, 1, 1, 1),
+        transfer(1, 2, 1, 1, 7, 1),
+    ];
+    assert!(s.apply_batch(config(2), &ops).is_err());
+    assert_eq!(s.root(), root);
+    assert_eq!(s.account(1), {
+        let mut fresh = funded();
+        fresh.set_account(99, Account::default());
+        fresh.account(1)
+    });
+}
+
+#[test]
+fn unregistered_fee_account_is_rejected() {
+    let mut s = L2State::new();
+    let err = s
+        .apply_chunk(
+            ChunkConfig {
+                chain_id: CHAIN,
+                fee_account: 5,
+                slots: 1,
+            },
+            &[],
+        )
+        .unwrap_err();
+    assert!(matches!(err, StfError::NotRegistered { account: 5, .. }));
+}
