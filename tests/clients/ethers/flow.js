@@ -9,7 +9,6 @@ const {
   HDNodeWallet,
   Interface,
   JsonRpcProvider,
-  WebSocketProvider,
   zeroPadValue,
   ZeroAddress,
 } = require("ethers");
@@ -25,7 +24,7 @@ const {
   runFlow,
   step,
 } = require("../lib/common");
-const { awaitNewHead } = require("../lib/ethers-heads");
+const { awaitNewHead, openWebSocketProvider } = require("../lib/ethers-heads");
 
 const FLOW = "ethers";
 
@@ -134,7 +133,7 @@ async function main() {
   step(FLOW, `revert reason surfaced as "${INSUFFICIENT_BALANCE}"`);
 
   // newHeads over WebSocket, triggered by a transaction sent once the subscription is live.
-  const wsProvider = new WebSocketProvider(ws);
+  const wsProvider = await openWebSocketProvider(ws, WAIT_MS);
   try {
     const { before, head } = await awaitNewHead(
       wsProvider,

@@ -26,6 +26,10 @@ const BIN = path.join(PROJECT, "..", "node_modules", ".bin");
 const TRANSFER_EVENT = "Transfer(address indexed from,address indexed to,uint256 value)";
 /** forge build compiles through solc-js; allow it more than one node wait. */
 const BUILD_MS = Number(process.env.FORGE_BUILD_MS || 300_000);
+/** forge create / script: a receipt wait (ETH_TIMEOUT) plus the artifact cache check. */
+const DEPLOY_MS = 2 * WAIT_MS + 60_000;
+/** Foundry's own receipt timeout, in seconds. */
+const ETH_TIMEOUT = String(Math.ceil(WAIT_MS / 1000));
 
 /** Runs a Foundry binary with a time limit; resolves { code, stdout, stderr }. */
 function run(tool, args, timeoutMs = WAIT_MS) {
@@ -33,7 +37,7 @@ function run(tool, args, timeoutMs = WAIT_MS) {
     execFile(
       path.join(BIN, tool),
       args,
-      { cwd: PROJECT, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, NO_COLOR: "1" } },
+      { cwd: PROJECT, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, NO_COLOR: "1", ETH_TIMEOUT } },
       (err, stdout, stderr) => {
         if (err && err.killed) return reject(new Error(`${tool} ${args.join(" ")}: killed after ${timeoutMs} ms`));
         if (err && typeof err.code !== "number") return reject(err);
@@ -111,7 +115,7 @@ async function main() {
       "forge",
       ["create", "--json", "--broadcast", "--rpc-url", rpc, "--private-key", keys[0], "KaiToken",
         "--constructor-args", TOKEN.name, TOKEN.symbol, TOKEN.supply.toString()],
-      BUILD_MS,
+      DEPLOY_MS,
     ),
   );
   assert.equal(created.deployer, owner, "forge create deployer");
@@ -131,7 +135,7 @@ async function main() {
     "forge",
     ["script", "script/DeployKaiToken.s.sol:DeployKaiToken", "--rpc-url", rpc, "--private-key", keys[0],
       "--broadcast", "--slow", "--json"],
-    BUILD_MS,
+    DEPLOY_MS,
   );
   const broadcastFile = path.join(PROJECT, "broadcast", "DeployKaiToken.s.sol", chainId, "run-latest.json");
   const broadcast = JSON.parse(fs.readFileSync(broadcastFile, "utf8"));

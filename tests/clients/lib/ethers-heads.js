@@ -4,7 +4,30 @@
 // transaction makes the check race-free: a head mined after the ack must be delivered.
 "use strict";
 
+const WebSocket = require("ws");
+const { WebSocketProvider } = require("ethers");
 const { withTimeout } = require("./common");
+
+/**
+ * An ethers WebSocketProvider on a socket this module opened, so that a refused or slow
+ * connection is a bounded, reported failure instead of an unhandled "error" event.
+ */
+async function openWebSocketProvider(url, timeoutMs) {
+  const socket = new WebSocket(url);
+  const opened = new Promise((resolve, reject) => {
+    socket.once("open", resolve);
+    socket.once("error", reject);
+  });
+  socket.on("error", () => {}); // later errors fail the pending request or the wait instead
+  const provider = new WebSocketProvider(socket);
+  try {
+    await withTimeout(opened, timeoutMs, `a WebSocket connection to ${url}`);
+  } catch (err) {
+    await provider.destroy();
+    throw new Error(`cannot open ${url}: ${err.message}`);
+  }
+  return provider;
+}
 
 /**
  * Resolves with the subscription id once the node answers the next `eth_subscribe` that
@@ -59,4 +82,4 @@ async function awaitNewHead(provider, trigger, timeoutMs) {
   }
 }
 
-module.exports = { awaitNewHead };
+module.exports = { awaitNewHead, openWebSocketProvider };

@@ -14,7 +14,7 @@ const {
   runFlow,
   step,
 } = require("../../lib/common");
-const { awaitNewHead } = require("../../lib/ethers-heads");
+const { awaitNewHead, openWebSocketProvider } = require("../../lib/ethers-heads");
 
 const FLOW = "hardhat";
 const { ethers } = hre;
@@ -106,7 +106,7 @@ async function main() {
   step(FLOW, `revert reason surfaced as "${INSUFFICIENT_BALANCE}"`);
 
   // newHeads over WebSocket; Hardhat's own provider is HTTP, so the script opens ethers' one.
-  const wsProvider = new ethers.WebSocketProvider(ws);
+  const wsProvider = await openWebSocketProvider(ws, WAIT_MS);
   try {
     const { before, head } = await awaitNewHead(
       wsProvider,
