@@ -3,6 +3,8 @@
 #
 #   RPC_URL=http://127.0.0.1:8545 WS_URL=ws://127.0.0.1:8545 tests/clients/run.sh [flow...]
 #   tests/clients/run.sh --anvil [flow...]    # starts anvil from node_modules on a free port
+#   tests/clients/run.sh --trace [flow...]    # records every JSON-RPC exchange through a proxy
+#                                             # and prints the error responses at the end
 #
 # Flows: foundry hardhat ethers viem web3py (all by default). Each deploys KaiToken, transfers
 # and checks balances exactly, reads Transfer logs, checks the revert reason of a failing
@@ -16,11 +18,13 @@ cd "$here"
 
 ALL_FLOWS=(foundry hardhat ethers viem web3py)
 use_anvil=0
+use_trace=0
 flows=()
 for arg in "$@"; do
   case "$arg" in
     --anvil) use_anvil=1 ;;
-    -h|--help) sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --trace) use_trace=1 ;;
+    -h|--help) sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     foundry|hardhat|ethers|viem|web3py) flows+=("$arg") ;;
     *) echo "run.sh: unknown flow or option '$arg' (flows: ${ALL_FLOWS[*]})" >&2; exit 2 ;;
   esac
@@ -32,7 +36,14 @@ if [[ ${CLIENTS_SKIP_SETUP:-0} != 1 ]]; then
 fi
 
 anvil_pid=
-cleanup() { [[ -n $anvil_pid ]] && kill "$anvil_pid" 2>/dev/null && wait "$anvil_pid" 2>/dev/null; }
+proxy_pid=
+cleanup() {
+  local pid
+  for pid in $proxy_pid $anvil_pid; do
+    kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  done
+  return 0
+}
 trap cleanup EXIT
 
 if (( use_anvil )); then
@@ -71,6 +82,24 @@ if ! node -e '
   exit 2
 fi
 
+trace_file=
+if (( use_trace )); then
+  mkdir -p .trace
+  trace_file="$here/.trace/rpc-$(date +%Y%m%d-%H%M%S).jsonl"
+  fifo=$(mktemp -u -t kaimeng-clients-proxy.XXXXXX)
+  mkfifo "$fifo"
+  UPSTREAM_HTTP=$RPC_URL UPSTREAM_WS=$WS_URL TRACE_FILE=$trace_file node lib/rpc-trace-proxy.js >"$fifo" &
+  proxy_pid=$!
+  exec 3<"$fifo"
+  rm -f "$fifo"
+  if ! read -r -t 20 -u 3 ready || [[ $ready != listening* ]]; then
+    echo "run.sh: the trace proxy did not start" >&2
+    exit 2
+  fi
+  echo "run.sh: tracing JSON-RPC to $trace_file via 127.0.0.1:${ready#listening }"
+  export RPC_URL="http://127.0.0.1:${ready#listening }" WS_URL="ws://127.0.0.1:${ready#listening }"
+fi
+
 flow_command() {
   case "$1" in
     foundry) node foundry/flow.js ;;
@@ -104,5 +133,9 @@ done
 
 echo "=== summary against $RPC_URL"
 printf '%s\n' "${results[@]}"
+if [[ -n $trace_file ]]; then
+  echo "=== JSON-RPC error responses seen by the trace proxy"
+  node lib/trace-errors.js "$trace_file"
+fi
 echo "clients: ${#passed[@]} passed, ${#failed[@]} failed"
 (( ${#failed[@]} == 0 ))
