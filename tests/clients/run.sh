@@ -103,7 +103,7 @@ fi
 flow_command() {
   case "$1" in
     foundry) node foundry/flow.js ;;
-    hardhat) (cd hardhat && ../node_modules/.bin/hardhat run --network kaimeng scripts/deploy-and-check.js) ;;
+    hardhat) (cd hardhat && npx --no hardhat run --network kaimeng scripts/deploy-and-check.js) ;;
     ethers) node ethers/flow.js ;;
     viem) node viem/flow.mjs ;;
     web3py) .venv/bin/python web3py/flow.py ;;

@@ -96,7 +96,9 @@ async function awaitNewHead(wsUrl, trigger, timeoutMs) {
       rpc.listeners.add(listener);
     });
     subscriptionId = await rpc.request("eth_subscribe", ["newHeads"], timeoutMs);
-    if (!isHex(subscriptionId)) throw new Error(`eth_subscribe returned a malformed id: ${subscriptionId}`);
+    if (typeof subscriptionId !== "string" || subscriptionId === "") {
+      throw new Error(`eth_subscribe returned ${JSON.stringify(subscriptionId)}, not a subscription id string`);
+    }
     await trigger();
     const head = await withTimeout(seen, timeoutMs, `a newHeads event above block ${before}`);
     const block = await rpc.request("eth_getBlockByNumber", [head.number, false], timeoutMs);

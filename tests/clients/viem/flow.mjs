@@ -155,7 +155,7 @@ async function main() {
     "the eth_subscribe acknowledgement",
   );
   try {
-    assert.match(String(subscription.subscriptionId), /^0x[0-9a-f]+$/i, "subscription id");
+    assert.ok(subscription.subscriptionId, "eth_subscribe returned no subscription id");
     await mined(await wallet(alice).sendTransaction({ to: bob.address, value: 1n }), "trigger tx");
     const head = await withTimeout(seen, WAIT_MS, `a newHeads event above block ${before}`);
     assert.ok(head > before, `newHeads block ${head} is not above ${before}`);
