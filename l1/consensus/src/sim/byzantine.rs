@@ -46,7 +46,9 @@ pub(super) fn rewrite(
                 vote: forge(Vote::Notarize(twisted(&proposal))),
                 justification: original.justification.clone(),
             };
-            vec![(evens, message), (odds, Message::Proposal(forged))]
+            // The odd half also gets the original, so they hold evidence of the equivocation.
+            let everyone = recipients;
+            vec![(odds, Message::Proposal(forged)), (everyone, message)]
         }
         (Behaviour::EquivocatingVoter, Message::Vote(signed)) => match signed.vote {
             Vote::Notarize(proposal) => {

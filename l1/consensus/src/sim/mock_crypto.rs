@@ -9,7 +9,8 @@ use sha3::{Digest as _, Keccak256};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-type Secret = [u8; 32];
+/// 16 bytes keep a signed message within one Keccak block.
+type Secret = [u8; 16];
 
 fn hash(parts: &[&[u8]]) -> [u8; 32] {
     let mut hasher = Keccak256::new();
@@ -39,7 +40,8 @@ impl MockScheme {
         let mut secrets = BTreeMap::new();
         let mut members = Vec::with_capacity(n);
         for index in 0..n as u64 {
-            let secret = hash(&[b"mock-secret", &salt.to_le_bytes(), &index.to_le_bytes()]);
+            let mut secret = [0u8; 16];
+            secret.copy_from_slice(&hash(&[b"mock-secret", &salt.to_le_bytes(), &index.to_le_bytes()])[..16]);
             let public = PublicKey(hash(&[b"mock-public", &secret]).to_vec());
             secrets.insert(public.clone(), secret);
             members.push(public);
@@ -61,7 +63,7 @@ impl MockScheme {
     /// The signer of key `index` (an empty key, whose signatures never verify, if out of range).
     pub fn signer(&self, index: usize) -> MockSigner {
         let secret = self.members.get(index).and_then(|public| self.secrets.get(public)).copied();
-        MockSigner { secret: secret.unwrap_or([0; 32]) }
+        MockSigner { secret: secret.unwrap_or([0; 16]) }
     }
 
     pub fn salt(&self) -> u64 {

@@ -33,7 +33,7 @@ impl NodeReport {
 pub struct Outcome {
     pub seed: u64,
     /// Hash of every event processed, in order: equal for equal seeds.
-    pub trace_hash: [u8; 32],
+    pub trace_hash: u128,
     pub nodes: Vec<NodeReport>,
     /// Safety violations seen (empty in a correct run).
     pub violations: Vec<String>,

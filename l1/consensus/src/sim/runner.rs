@@ -15,7 +15,6 @@ use crate::engine::{Anchor, Config, Effect, Engine, Input, Rejection, Timer};
 use crate::messages::{Message, Record, SignedVote, Vote};
 use crate::signing::{Signer, signing_bytes};
 use crate::types::{Digest, Epoch, Height, ValidatorIndex, View};
-use sha3::{Digest as _, Keccak256};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
@@ -26,7 +25,7 @@ const GENESIS: Anchor = Anchor { height: 0, digest: Digest([0x6e; 32]) };
 enum Event {
     Deliver { to: NodeId, bytes: Rc<Vec<u8>> },
     Timer { node: NodeId, incarnation: u64, epoch: Epoch, timer: Timer },
-    App { node: NodeId, incarnation: u64, epoch: Epoch, input: Input },
+    App { node: NodeId, incarnation: u64, epoch: Epoch, input: Box<Input> },
     Fault(Fault),
 }
 
@@ -59,9 +58,10 @@ pub(super) struct Simulation {
     queue: BTreeMap<(Millis, u64), Event>,
     nodes: Vec<Node>,
     monitor: Monitor,
-    trace: Keccak256,
+    trace: TraceHash,
     events: u64,
     delivered: u64,
+    highest: Height,
 }
 
 impl Simulation {
@@ -105,9 +105,10 @@ impl Simulation {
             queue: BTreeMap::new(),
             nodes,
             monitor: Monitor::default(),
-            trace: Keccak256::new(),
+            trace: TraceHash::default(),
             events: 0,
             delivered: 0,
+            highest: 0,
             scenario,
         }
     }
@@ -128,6 +129,9 @@ impl Simulation {
             self.now = time;
             self.events += 1;
             self.handle(event);
+            if self.scenario.stop_at_height.is_some_and(|h| self.highest >= h) {
+                break;
+            }
         }
         self.finish(duration)
     }
@@ -146,7 +150,7 @@ impl Simulation {
             .collect();
         Outcome {
             seed: self.scenario.seed,
-            trace_hash: self.trace.finalize().into(),
+            trace_hash: self.trace.finish(),
             nodes,
             violations: self.monitor.violations,
             events: self.events,
@@ -161,10 +165,9 @@ impl Simulation {
     }
 
     fn trace(&mut self, tag: u8, node: NodeId, data: &[u8]) {
-        self.trace.update(self.now.to_le_bytes());
-        self.trace.update([tag]);
-        self.trace.update((node as u64).to_le_bytes());
-        self.trace.update(data);
+        self.trace.word(self.now);
+        self.trace.word(u64::from(tag) << 32 | node as u64);
+        self.trace.bytes(data);
     }
 
     fn handle(&mut self, event: Event) {
@@ -192,7 +195,7 @@ impl Simulation {
             Event::App { node, incarnation, epoch, input } => {
                 if self.nodes[node].incarnation == incarnation && self.nodes[node].up {
                     self.trace(3, node, &[]);
-                    self.feed(node, epoch, input);
+                    self.feed(node, epoch, *input);
                 }
             }
             Event::Fault(fault) => self.inject(fault),
@@ -346,13 +349,13 @@ impl Simulation {
                     payload.0[0] = INVALID_PAYLOAD_MARK;
                 }
                 let at = self.now + self.scenario.app_delay;
-                self.schedule(at, Event::App { node, incarnation, epoch, input: Input::PayloadReady { view, payload } });
+                self.schedule(at, Event::App { node, incarnation, epoch, input: Box::new(Input::PayloadReady { view, payload }) });
             }
             Effect::VerifyPayload { proposal } => {
                 let valid = proposal.payload.0[0] != INVALID_PAYLOAD_MARK;
                 let input = Input::PayloadVerified { view: proposal.view, payload: proposal.payload, valid };
                 let at = self.now + self.scenario.app_delay;
-                self.schedule(at, Event::App { node, incarnation, epoch, input });
+                self.schedule(at, Event::App { node, incarnation, epoch, input: Box::new(input) });
             }
             Effect::Finalized { proposal, certificate: _ } => {
                 self.trace(9, node, &proposal.payload.0);
@@ -366,6 +369,7 @@ impl Simulation {
                     Some(_) => {}
                     None => {
                         state.finalized.insert(proposal.height, (proposal.payload, self.now));
+                        self.highest = self.highest.max(proposal.height);
                         self.monitor.finalized(node, &proposal, previous);
                     }
                 }
@@ -431,5 +435,40 @@ fn rejection_name(rejection: &Rejection) -> &'static str {
         Rejection::ConflictingCertificate { .. } => "conflicting certificate",
         Rejection::UnexpectedPayload { .. } => "unexpected payload",
         Rejection::EmptyPayload => "empty payload",
+    }
+}
+
+/// A fast, non-cryptographic hash of the event trace (two independent 64-bit lanes). It only
+/// has to tell two runs apart, not resist an adversary.
+struct TraceHash {
+    lanes: [u64; 2],
+}
+
+impl Default for TraceHash {
+    fn default() -> Self {
+        Self { lanes: [0x243f_6a88_85a3_08d3, 0x1319_8a2e_0370_7344] }
+    }
+}
+
+impl TraceHash {
+    fn word(&mut self, word: u64) {
+        self.lanes[0] = (self.lanes[0].rotate_left(5) ^ word).wrapping_mul(0x51_7cc1_b727_220a_95);
+        self.lanes[1] = (self.lanes[1] ^ word).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29);
+    }
+
+    fn bytes(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.word(u64::from_le_bytes(word));
+        }
+        let mut tail = [0u8; 8];
+        tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+        self.word(u64::from_le_bytes(tail) ^ (bytes.len() as u64) << 56);
+    }
+
+    fn finish(&self) -> u128 {
+        u128::from(self.lanes[0]) << 64 | u128::from(self.lanes[1])
     }
 }

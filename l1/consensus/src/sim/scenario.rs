@@ -28,7 +28,8 @@ pub enum Behaviour {
     Honest,
     /// Sends nothing at all.
     Silent,
-    /// As leader, sends one proposal to half the validators and a conflicting one to the rest.
+    /// As leader, sends a conflicting proposal to half the validators, then the original to
+    /// everyone (the odd half sees both, in an order the network decides).
     EquivocatingLeader,
     /// Sends conflicting notarize votes to the two halves, and both finalize and nullify.
     EquivocatingVoter,
@@ -68,6 +69,7 @@ pub struct Scenario {
     pub(super) twins: Vec<NodeId>,
     pub(super) followers: usize,
     pub(super) epochs: Vec<EpochPlan>,
+    pub(super) stop_at_height: Option<Height>,
 }
 
 /// A network of `validators` honest validators with a 10–50 ms network, no loss, and a
@@ -85,6 +87,7 @@ pub fn cluster(validators: usize) -> Scenario {
         twins: Vec::new(),
         followers: 0,
         epochs: Vec::new(),
+        stop_at_height: None,
     }
 }
 
@@ -110,6 +113,19 @@ impl Scenario {
     pub fn loss_at(mut self, at: Millis, fraction: f64) -> Self {
         let parts_per_million = (fraction.clamp(0.0, 1.0) * 1_000_000.0) as u32;
         self.faults.push((at, Fault::Loss { parts_per_million }));
+        self
+    }
+
+    /// Ends the run as soon as any node finalizes `height` (for benchmarks at zero latency,
+    /// where simulated time stands still).
+    pub fn stop_at_height(mut self, height: Height) -> Self {
+        self.stop_at_height = Some(height);
+        self
+    }
+
+    /// How long the simulated application takes to build or verify a payload.
+    pub fn app_delay(mut self, delay: Millis) -> Self {
+        self.app_delay = delay;
         self
     }
 
