@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# Runs the same ERC-20 load against anvil and against `kaimeng dev`, and prints both results and
+# the ratio kaimeng/anvil. Arguments are passed to the load generator, e.g.
+#
+#   benches/compare-anvil.sh --senders 200 --txs 4000 --rate 0 --concurrency 32
+#
+# Environment:
+#   KAIMENG_BIN    the node binary (default: $CARGO_TARGET_DIR/release/kaimeng); if it does not
+#                  exist, the kaimeng half is skipped with a message.
+#   ANVIL_BIN      an anvil binary (default: installed from npm into $ANVIL_HOME on first use).
+#   ANVIL_HOME     where anvil is installed (default: ${XDG_CACHE_HOME:-$HOME/.cache}/kaimeng-anvil).
+#   ANVIL_VERSION  npm version of @foundry-rs/anvil-linux-amd64 (default: 1.7.1).
+#   ANVIL_ARGS     anvil mining flags (default: automine, the fastest mode measured; see README).
+#   LOADGEN_BIN    a built load generator (default: built here with cargo).
+#   RUN_TIMEOUT    seconds allowed for each load generator run (default: 900).
+#   OUT_DIR        keeps the JSON results and node logs (default: a temporary directory).
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+target="${CARGO_TARGET_DIR:-$repo/target}"
+anvil_home="${ANVIL_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/kaimeng-anvil}"
+anvil_version="${ANVIL_VERSION:-1.7.1}"
+anvil_args="${ANVIL_ARGS:-}"
+run_timeout="${RUN_TIMEOUT:-900}"
+kaimeng_bin="${KAIMENG_BIN:-$target/release/kaimeng}"
+work="$(mktemp -d "${TMPDIR:-/tmp}/compare-anvil.XXXXXX")"
+out="${OUT_DIR:-$work}"
+mkdir -p "$out"
+
+started_pids=()
+cleanup() {
+    local pid
+    for pid in "${started_pids[@]}"; do
+        if kill -0 "$pid" 2>/dev/null; then
+            kill "$pid" 2>/dev/null || true
+            # Give it two seconds to exit, then force it.
+            for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+            kill -9 "$pid" 2>/dev/null || true
+        fi
+    done
+    if [[ -z "${OUT_DIR:-}" ]]; then rm -rf "$work"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+say() { printf '[compare-anvil] %s\n' "$*" >&2; }
+
+# A loopback TCP port nobody listens on.
+free_port() {
+    local port
+    for _ in $(seq 1 100); do
+        port=$((20000 + RANDOM % 40000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            echo "$port"
+            return 0
+        fi
+    done
+    say "no free port found"
+    return 1
+}
+
+# Waits until an HTTP JSON-RPC URL answers eth_chainId, or fails after $2 seconds.
+wait_rpc() {
+    local url="$1" limit="$2" pid="$3" waited=0
+    while ((waited < limit * 5)); do
+        if curl -sf -m 2 -H 'content-type: application/json' \
+            -d '{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}' "$url" >/dev/null 2>&1; then
+            return 0
+        fi
+        kill -0 "$pid" 2>/dev/null || { say "node exited before its RPC came up"; return 1; }
+        sleep 0.2
+        waited=$((waited + 1))
+    done
+    say "$url did not answer within ${limit}s"
+    return 1
+}
+
+# The load generator binary.
+loadgen_bin="${LOADGEN_BIN:-}"
+if [[ -z "$loadgen_bin" ]]; then
+    say "building the load generator (cargo build --release -p kaimeng-benches --features loadgen)"
+    (cd "$repo" && timeout 3600 cargo build --release -q -p kaimeng-benches --features loadgen --bin loadgen)
+    loadgen_bin="$target/release/loadgen"
+fi
+[[ -x "$loadgen_bin" ]] || { say "no load generator at $loadgen_bin"; exit 1; }
+
+# anvil, installed from npm without running install scripts.
+anvil_bin="${ANVIL_BIN:-$anvil_home/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil}"
+if [[ ! -x "$anvil_bin" ]]; then
+    if [[ -n "${ANVIL_BIN:-}" ]]; then say "ANVIL_BIN=$ANVIL_BIN is not executable"; exit 1; fi
+    say "installing anvil $anvil_version from npm into $anvil_home"
+    mkdir -p "$anvil_home"
+    timeout 600 npm install --silent --ignore-scripts --no-audit --no-fund --prefix "$anvil_home" \
+        "@foundry-rs/anvil-linux-amd64@$anvil_version" >&2
+fi
+[[ -x "$anvil_bin" ]] || { say "anvil not found at $anvil_bin after install"; exit 1; }
+
+# Runs the load generator against $1 (label) at $2 (RPC URL), saving its JSON to $out/$1.json.
+run_load() {
+    local label="$1" url="$2"
+    say "load on $label at $url: $*"
+    if timeout "$run_timeout" "$loadgen_bin" --rpc "$url" --label "$label" --json "${@:3}" >"$out/$label.json"; then
+        return 0
+    fi
+    local status=$?
+    # Exit status 3: the run finished but not every transaction confirmed; the JSON is still valid.
+    if [[ $status -eq 3 && -s "$out/$label.json" ]]; then return 0; fi
+    say "load generator failed on $label (exit $status)"
+    rm -f "$out/$label.json"
+    return 1
+}
+
+# --- anvil ---
+anvil_port="$(free_port)"
+# shellcheck disable=SC2086 # ANVIL_ARGS is a list of flags
+"$anvil_bin" --port "$anvil_port" --host 127.0.0.1 --quiet $anvil_args >"$out/anvil.log" 2>&1 &
+started_pids+=($!)
+anvil_pid=$!
+wait_rpc "http://127.0.0.1:$anvil_port" 30 "$anvil_pid"
+say "anvil $("$anvil_bin" --version | head -n1 | awk '{print $3}') on port $anvil_port, flags: --quiet ${anvil_args:-(automine)}"
+anvil_ok=0
+run_load anvil "http://127.0.0.1:$anvil_port" "$@" && anvil_ok=1
+kill "$anvil_pid" 2>/dev/null || true
+
+# --- kaimeng dev ---
+kaimeng_ok=0
+if [[ ! -x "$kaimeng_bin" ]]; then
+    say "SKIPPING kaimeng: no binary at $kaimeng_bin (build it with 'cargo build --release' or set KAIMENG_BIN)"
+else
+    kaimeng_port="$(free_port)"
+    kaimeng_dir="$work/kaimeng-dev"
+    mkdir -p "$kaimeng_dir"
+    (cd "$kaimeng_dir" && exec "$kaimeng_bin" dev --port "$kaimeng_port" --validators 1) >"$out/kaimeng.log" 2>&1 &
+    started_pids+=($!)
+    kaimeng_pid=$!
+    # `kaimeng dev` prints its RPC URL; use the first one that answers, else the port we gave it.
+    kaimeng_url="http://127.0.0.1:$kaimeng_port"
+    if wait_rpc "$kaimeng_url" 180 "$kaimeng_pid"; then
+        printed="$(grep -oE 'https?://[0-9A-Za-z.:/_-]+' "$out/kaimeng.log" | grep -m1 ":$kaimeng_port" || true)"
+        [[ -n "$printed" ]] && kaimeng_url="${printed%/}"
+        say "kaimeng dev on $kaimeng_url"
+        run_load kaimeng "$kaimeng_url" "$@" && kaimeng_ok=1
+    else
+        say "kaimeng dev did not come up; last log lines:"
+        tail -n 20 "$out/kaimeng.log" >&2 || true
+    fi
+    kill "$kaimeng_pid" 2>/dev/null || true
+fi
+
+# --- side by side ---
+python3 - "$out" "$anvil_ok" "$kaimeng_ok" <<'EOF'
+import json, sys
+out, anvil_ok, kaimeng_ok = sys.argv[1], sys.argv[2] == "1", sys.argv[3] == "1"
+def load(label, ok):
+    if not ok:
+        return None
+    with open(f"{out}/{label}.json") as f:
+        return json.loads(f.read().strip().splitlines()[-1])
+a, k = load("anvil", anvil_ok), load("kaimeng", kaimeng_ok)
+rows = [
+    ("confirmed", lambda r: f"{r['confirmed']}/{r['sent']}"),
+    ("failed submissions", lambda r: str(r["failed"])),
+    ("timed out", lambda r: str(r["timed_out"])),
+    ("duration s", lambda r: f"{r['duration_secs']:.3f}"),
+    ("CTPS", lambda r: f"{r['ctps']:.1f}"),
+    ("latency p50 ms", lambda r: f"{r['latency_ms']['p50']:.1f}"),
+    ("latency p90 ms", lambda r: f"{r['latency_ms']['p90']:.1f}"),
+    ("latency p99 ms", lambda r: f"{r['latency_ms']['p99']:.1f}"),
+    ("latency max ms", lambda r: f"{r['latency_ms']['max']:.1f}"),
+    ("blocks", lambda r: str(r["blocks"])),
+    ("our txs per block", lambda r: f"{r['mean_txs_per_block']:.2f}"),
+]
+shape = a or k
+if shape is None:
+    print("no results")
+    sys.exit(1)
+print(f"\n{shape['senders']} senders, {shape['txs']} transfers, rate "
+      f"{shape['rate'] or 'max'}, concurrency {shape['concurrency']}, batch {shape['batch']}")
+print(f"{'':22}{'anvil':>14}{'kaimeng':>14}")
+for name, cell in rows:
+    print(f"{name:22}{cell(a) if a else 'n/a':>14}{cell(k) if k else 'skipped':>14}")
+if a and k:
+    def ratio(x, y):
+        return f"{x / y:.3f}" if y else "n/a"
+    print(f"\nkaimeng/anvil: CTPS {ratio(k['ctps'], a['ctps'])}, "
+          f"p50 latency {ratio(k['latency_ms']['p50'], a['latency_ms']['p50'])}, "
+          f"p99 latency {ratio(k['latency_ms']['p99'], a['latency_ms']['p99'])}")
+for label, r in (("anvil", a), ("kaimeng", k)):
+    for e in (r or {}).get("first_errors", []):
+        print(f"{label} error: {e}")
+EOF
+if [[ -n "${OUT_DIR:-}" ]]; then say "results and logs in $out"; fi
+[[ $anvil_ok == 1 ]]
