@@ -3,6 +3,8 @@
 // JSON line per request/response pair (or subscription notification) to TRACE_FILE.
 // Usage: UPSTREAM_HTTP=... UPSTREAM_WS=... TRACE_FILE=... node lib/rpc-trace-proxy.js
 // Prints "listening <port>" on stdout once ready. Run by `run.sh --trace`.
+// PROXY_UNSUPPORTED=m1,m2 answers those methods (HTTP, single requests) with -32601 itself, to
+// check that the tools fall back when a node lacks an optional method (e.g. eth_fillTransaction).
 "use strict";
 
 const fs = require("fs");
@@ -18,6 +20,7 @@ if (!upstreamHttp || !upstreamWs || !traceFile) {
 }
 const trace = fs.createWriteStream(traceFile, { flags: "a" });
 const UPSTREAM_TIMEOUT_MS = 120_000;
+const unsupported = new Set((process.env.PROXY_UNSUPPORTED || "").split(",").filter(Boolean));
 
 function record(entry) {
   trace.write(JSON.stringify({ t: new Date().toISOString(), ...entry }) + "\n");
@@ -45,6 +48,15 @@ const server = http.createServer((req, res) => {
   req.on("data", (c) => chunks.push(c));
   req.on("end", async () => {
     const body = Buffer.concat(chunks).toString();
+    const request = parse(body);
+    if (request && unsupported.has(request.method)) {
+      const error = { code: -32601, message: `the method ${request.method} does not exist/is not available` };
+      const answer = { jsonrpc: "2.0", id: request.id, error };
+      recordExchange("http", request, answer, 200);
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify(answer));
+      return;
+    }
     try {
       const upstream = await fetch(upstreamHttp, {
         method: req.method,
