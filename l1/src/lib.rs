@@ -1,1 +1,6 @@
-//! Placeholder.
+//! Kaimeng's beacon chain (L1). Today it owns the node's durable storage layer, which every
+//! chain in a node (the beacon chain and each shard) opens in its own directory.
+
+pub mod storage;
+
+pub use storage::{Store, StoreError, WriteBatch};

@@ -1,1 +1,22 @@
-//! Placeholder.
+//! Ethereum JSON-RPC for Kaimeng shards (jsonrpsee, HTTP and WebSocket on one port).
+//!
+//! `api` declares one trait per namespace; `eth`, `net`, `txpool` and `debug` implement them
+//! by delegating to the shard; `error` is the single mapping to JSON-RPC error objects;
+//! `server` starts a server with its limits; `rate_limit` is the per-connection limiter.
+
+pub mod api;
+pub mod debug;
+pub mod error;
+pub mod eth;
+pub mod net;
+pub mod rate_limit;
+pub mod server;
+pub mod txpool;
+
+pub use eth::DevSigner;
+pub use server::{RpcConfig, RpcLimits, ServeError, serve};
+
+/// `web3_clientVersion`.
+pub fn client_version() -> String {
+    format!("kaimeng/v{}/{}-{}", env!("CARGO_PKG_VERSION"), std::env::consts::OS, std::env::consts::ARCH)
+}

@@ -1,1 +1,29 @@
-//! Placeholder.
+//! A Kaimeng execution shard: an Ethereum-compatible EVM chain (revm) with its own state, pool
+//! and blocks, stored in RocksDB and committed by an incremental sparse Merkle tree.
+
+pub mod account;
+pub mod block;
+pub mod call;
+pub mod chain;
+pub mod commit;
+pub mod commitment;
+pub mod executor;
+pub mod fees;
+pub mod logs;
+pub mod overlay;
+pub mod pool;
+pub mod precompiles;
+pub mod schema;
+pub mod sealer;
+pub mod state;
+pub mod tx;
+
+pub use block::{SealedHeader, StoredBlock, StoredReceipt};
+pub use chain::{ChainError, ChainEvent, ProposedBlock, ShardChain, ShardConfig, SubmitError};
+pub use state::{StateAt, StateError};
+pub use tx::{ShardTx, TxError};
+
+/// Opens a shard's RocksDB store in `dir` with the shard schema.
+pub fn open_store(dir: &std::path::Path, options: &kaimeng_l1::storage::StoreOptions) -> Result<kaimeng_l1::Store, kaimeng_l1::StoreError> {
+    kaimeng_l1::Store::open(dir, schema::ALL_COLUMNS, options)
+}

@@ -1,0 +1,165 @@
+//! Durable storage on RocksDB: one database per chain, column families named by the chain's
+//! schema, atomic write batches, and a clear error when another process holds the directory.
+//!
+//! The store knows nothing of what it holds; schemas (key layouts, encodings) belong to the
+//! chains that use it. A block is committed as one [`WriteBatch`], so a crash (even `kill -9`)
+//! leaves either the whole block or none of it: RocksDB's write-ahead log makes every completed
+//! batch durable against process death, and `sync` batches also against power loss.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rocksdb::{BlockBasedOptions, Cache, ColumnFamily, DBCompressionType, Direction, IteratorMode, Options, DB};
+
+/// Errors from the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("data directory {path} is in use by another process (its RocksDB lock is held); stop that process or choose another --data-dir")]
+    Locked { path: PathBuf },
+    #[error("cannot open data directory {path}: {reason}")]
+    Open { path: PathBuf, reason: String },
+    #[error("unknown column family {0:?}")]
+    UnknownColumn(&'static str),
+    #[error("storage failure: {0}")]
+    Db(#[from] rocksdb::Error),
+}
+
+/// A RocksDB database with a fixed set of column families.
+#[derive(Clone)]
+pub struct Store {
+    db: Arc<DB>,
+    path: PathBuf,
+    sync_writes: bool,
+}
+
+/// Tuning knobs for opening a [`Store`].
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    /// Shared LRU block cache size in bytes.
+    pub block_cache_bytes: usize,
+    /// fsync every committed batch (survives power loss, not just process death).
+    pub sync_writes: bool,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self { block_cache_bytes: 256 << 20, sync_writes: false }
+    }
+}
+
+/// An atomic group of writes, applied all-or-nothing by [`Store::write`].
+pub struct WriteBatch<'a> {
+    store: &'a Store,
+    inner: rocksdb::WriteBatch,
+}
+
+impl<'a> WriteBatch<'a> {
+    pub fn put(&mut self, column: &'static str, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<(), StoreError> {
+        let cf = self.store.cf(column)?;
+        self.inner.put_cf(cf, key, value);
+        Ok(())
+    }
+
+    pub fn delete(&mut self, column: &'static str, key: impl AsRef<[u8]>) -> Result<(), StoreError> {
+        let cf = self.store.cf(column)?;
+        self.inner.delete_cf(cf, key);
+        Ok(())
+    }
+
+    pub fn len(&self) -> usize {
+        self.inner.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.inner.is_empty()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` with the given column families.
+    pub fn open(path: &Path, columns: &[&'static str], options: &StoreOptions) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(path).map_err(|e| StoreError::Open { path: path.to_owned(), reason: e.to_string() })?;
+        let cache = Cache::new_lru_cache(options.block_cache_bytes);
+        let mut table = BlockBasedOptions::default();
+        table.set_block_cache(&cache);
+        table.set_bloom_filter(10.0, false);
+        table.set_cache_index_and_filter_blocks(true);
+        let mut cf_opts = Options::default();
+        cf_opts.set_block_based_table_factory(&table);
+        cf_opts.set_compression_type(DBCompressionType::Lz4);
+        let mut db_opts = cf_opts.clone();
+        db_opts.create_if_missing(true);
+        db_opts.create_missing_column_families(true);
+        db_opts.increase_parallelism(2);
+        let descriptors = columns.iter().map(|name| rocksdb::ColumnFamilyDescriptor::new(*name, cf_opts.clone()));
+        let db = DB::open_cf_descriptors(&db_opts, path, descriptors).map_err(|e| classify_open_error(path, e))?;
+        Ok(Self { db: Arc::new(db), path: path.to_owned(), sync_writes: options.sync_writes })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn cf(&self, column: &'static str) -> Result<&ColumnFamily, StoreError> {
+        self.db.cf_handle(column).ok_or(StoreError::UnknownColumn(column))
+    }
+
+    pub fn get(&self, column: &'static str, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.db.get_cf(self.cf(column)?, key)?)
+    }
+
+    /// Point reads of many keys in one call (RocksDB batches the lookups).
+    pub fn multi_get(&self, column: &'static str, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        let cf = self.cf(column)?;
+        self.db.batched_multi_get_cf(cf, keys, false).into_iter().map(|r| Ok(r?.map(|v| v.to_vec()))).collect()
+    }
+
+    /// The greatest entry with key `<= key` that shares `prefix` (for "value as of version" reads).
+    pub fn get_at_or_before(&self, column: &'static str, prefix: &[u8], key: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
+        let mut iter = self.db.raw_iterator_cf(self.cf(column)?);
+        iter.seek_for_prev(key);
+        if let (Some(k), Some(v)) = (iter.key(), iter.value()) {
+            if k.starts_with(prefix) {
+                return Ok(Some((k.to_vec(), v.to_vec())));
+            }
+        }
+        iter.status()?;
+        Ok(None)
+    }
+
+    /// All entries whose key starts with `prefix`, in key order.
+    pub fn scan_prefix(&self, column: &'static str, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        let iter = self.db.iterator_cf(self.cf(column)?, IteratorMode::From(prefix, Direction::Forward));
+        let mut out = Vec::new();
+        for item in iter {
+            let (k, v) = item?;
+            if !k.starts_with(prefix) {
+                break;
+            }
+            out.push((k.to_vec(), v.to_vec()));
+        }
+        Ok(out)
+    }
+
+    pub fn batch(&self) -> WriteBatch<'_> {
+        WriteBatch { store: self, inner: rocksdb::WriteBatch::default() }
+    }
+
+    /// Applies a batch atomically.
+    pub fn write(&self, batch: WriteBatch<'_>) -> Result<(), StoreError> {
+        let mut opts = rocksdb::WriteOptions::default();
+        opts.set_sync(self.sync_writes);
+        self.db.write_opt(batch.inner, &opts)?;
+        Ok(())
+    }
+
+}
+
+fn classify_open_error(path: &Path, error: rocksdb::Error) -> StoreError {
+    let text = error.to_string();
+    if text.contains("lock") && (text.contains("Resource temporarily unavailable") || text.contains("No locks available") || text.contains("lock hold")) {
+        StoreError::Locked { path: path.to_owned() }
+    } else {
+        StoreError::Open { path: path.to_owned(), reason: text }
+    }
+}

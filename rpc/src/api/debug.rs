@@ -1,0 +1,14 @@
+//! The `debug_*` namespace.
+
+use alloy_primitives::B256;
+use jsonrpsee::proc_macros::rpc;
+use jsonrpsee::types::ErrorObjectOwned;
+
+type RpcResult<T> = Result<T, ErrorObjectOwned>;
+
+#[rpc(server, namespace = "debug")]
+pub trait DebugApi {
+    /// Supports `{"tracer": "callTracer", "tracerConfig": {"onlyTopCall", "withLog"}}`.
+    #[method(name = "traceTransaction")]
+    fn trace_transaction(&self, hash: B256, options: Option<serde_json::Value>) -> RpcResult<serde_json::Value>;
+}

@@ -1,0 +1,7 @@
+//! The JSON-RPC API, one jsonrpsee trait per namespace. Implementations live in `crate::eth`
+//! and friends; each method there is a short delegation to the shard.
+
+pub mod debug;
+pub mod eth;
+pub mod net;
+pub mod txpool;

@@ -1,0 +1,90 @@
+//! Starting a shard's JSON-RPC server (HTTP and WebSocket on one port) with its limits.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use alloy_primitives::Address;
+use jsonrpsee::RpcModule;
+use jsonrpsee::server::{BatchRequestConfig, RpcServiceBuilder, ServerBuilder, ServerHandle};
+use kaimeng_shards::ShardChain;
+
+use crate::api::debug::DebugApiServer;
+use crate::api::eth::EthApiServer;
+use crate::api::net::{NetApiServer, Web3ApiServer};
+use crate::api::txpool::TxpoolApiServer;
+use crate::debug::DebugRpc;
+use crate::eth::{DevSigner, EthRpc};
+use crate::net::{NetRpc, Web3Rpc};
+use crate::rate_limit::RateLimitLayer;
+use crate::txpool::TxpoolRpc;
+
+/// Limits every server enforces; each refusal names the limit that was hit.
+#[derive(Clone, Debug)]
+pub struct RpcLimits {
+    pub max_request_bytes: u32,
+    pub max_response_bytes: u32,
+    pub max_batch_len: u32,
+    pub max_connections: u32,
+    pub max_subscriptions_per_connection: u32,
+    pub requests_per_second_per_connection: u32,
+}
+
+impl Default for RpcLimits {
+    fn default() -> Self {
+        Self {
+            max_request_bytes: 5 * 1024 * 1024,
+            max_response_bytes: 50 * 1024 * 1024,
+            max_batch_len: 1_000,
+            max_connections: 1_000,
+            max_subscriptions_per_connection: 1_024,
+            requests_per_second_per_connection: 20_000,
+        }
+    }
+}
+
+/// What one shard's server serves.
+pub struct RpcConfig {
+    pub addr: SocketAddr,
+    pub limits: RpcLimits,
+    /// Keys for `eth_sendTransaction`/`eth_sign` (dev mode); empty in production.
+    pub dev_signer: DevSigner,
+    pub fee_recipient: Address,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot listen on {addr}: {reason}")]
+    Bind { addr: SocketAddr, reason: String },
+    #[error("RPC method registration failed: {0}")]
+    Register(String),
+}
+
+/// All namespaces for `chain` in one module.
+pub fn rpc_module(chain: Arc<ShardChain>, config: &RpcConfig) -> Result<RpcModule<()>, ServeError> {
+    let mut module = RpcModule::new(());
+    let register = |m: &mut RpcModule<()>, other: jsonrpsee::Methods| m.merge(other).map_err(|e| ServeError::Register(e.to_string()));
+    register(&mut module, EthRpc::new(chain.clone(), config.dev_signer.clone(), config.fee_recipient).into_rpc().into())?;
+    register(&mut module, NetRpc { chain_id: chain.config().chain_id, peers: 0 }.into_rpc().into())?;
+    register(&mut module, Web3Rpc.into_rpc().into())?;
+    register(&mut module, TxpoolRpc::new(chain.clone()).into_rpc().into())?;
+    register(&mut module, DebugRpc::new(chain).into_rpc().into())?;
+    Ok(module)
+}
+
+/// Serves `chain` at `config.addr`; returns the bound address and the server's handle.
+pub async fn serve(chain: Arc<ShardChain>, config: RpcConfig) -> Result<(SocketAddr, ServerHandle), ServeError> {
+    let module = rpc_module(chain, &config)?;
+    let limits = &config.limits;
+    let server = ServerBuilder::default()
+        .max_request_body_size(limits.max_request_bytes)
+        .max_response_body_size(limits.max_response_bytes)
+        .max_connections(limits.max_connections)
+        .max_subscriptions_per_connection(limits.max_subscriptions_per_connection)
+        .set_batch_request_config(BatchRequestConfig::Limit(limits.max_batch_len))
+        .set_rpc_middleware(RpcServiceBuilder::new().layer(RateLimitLayer::new(limits.requests_per_second_per_connection)))
+        .build(config.addr)
+        .await
+        .map_err(|e| ServeError::Bind { addr: config.addr, reason: e.to_string() })?;
+    let addr = server.local_addr().map_err(|e| ServeError::Bind { addr: config.addr, reason: e.to_string() })?;
+    Ok((addr, server.start(module)))
+}

@@ -1,0 +1,389 @@
+//! One shard chain on disk: genesis, the head, proposing and finalizing blocks, the pool, and
+//! the read side the RPC serves. Block production is driven from outside (a local sealer today,
+//! the BFT engine later) through [`ShardChain::propose`], [`ShardChain::verify`] and
+//! [`ShardChain::finalize`].
+
+use std::sync::Arc;
+
+use alloy_consensus::{EMPTY_OMMER_ROOT_HASH, EMPTY_ROOT_HASH, Header, proofs};
+use alloy_eips::eip7685::EMPTY_REQUESTS_HASH;
+use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
+use kaimeng_genesis::GenesisSpec;
+use kaimeng_l1::{Store, StoreError};
+use parking_lot::{Mutex, RwLock};
+use revm::bytecode::Bytecode;
+use revm::state::AccountInfo;
+use tokio::sync::broadcast;
+
+use crate::block::{self, SealedHeader, StoredBlock, StoredReceipt};
+use crate::commit::{StateCommit, prepare_commit};
+use crate::executor::{BlockContext, BlockExecution, execute_block};
+use crate::fees::next_base_fee;
+use crate::overlay::{AccountChange, PendingState};
+use crate::pool::{PoolConfig, PoolError, SenderState, TxPool};
+use crate::schema;
+use crate::state::{StateAt, StateError};
+use crate::tx::{ShardTx, TxError};
+
+/// Static parameters of one shard, taken from genesis.
+#[derive(Clone, Debug)]
+pub struct ShardConfig {
+    pub shard: u32,
+    pub chain_id: u64,
+    pub treasury: Address,
+    pub min_base_fee: u64,
+    pub gas_limit: u64,
+}
+
+impl ShardConfig {
+    pub fn from_genesis(genesis: &GenesisSpec, shard: u32) -> Self {
+        Self {
+            shard,
+            chain_id: genesis.chain_id(shard),
+            treasury: genesis.treasury,
+            min_base_fee: u64::try_from(genesis.min_base_fee).unwrap_or(u64::MAX),
+            gas_limit: genesis.block_gas_limit,
+        }
+    }
+}
+
+/// Errors of the chain's write and read paths.
+#[derive(Debug, thiserror::Error)]
+pub enum ChainError {
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the data directory holds a different chain (genesis {stored}, expected {expected}); use another --data-dir")]
+    GenesisMismatch { stored: B256, expected: B256 },
+    #[error("corrupt block data at height {0}")]
+    Corrupt(u64),
+    #[error("proposal does not extend the head: parent {parent}, head {head}")]
+    NotOnHead { parent: B256, head: B256 },
+    #[error("proposal is invalid: {0}")]
+    InvalidProposal(String),
+}
+
+/// Why a submitted transaction was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    #[error(transparent)]
+    Tx(#[from] TxError),
+    #[error(transparent)]
+    Pool(#[from] PoolError),
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+/// What subscribers hear about.
+#[derive(Clone, Debug)]
+pub enum ChainEvent {
+    NewBlock(Arc<StoredBlock>),
+    PendingTx(B256),
+}
+
+/// A block built on the head, not yet finalized.
+pub struct ProposedBlock {
+    pub block: StoredBlock,
+    pub commit: StateCommit,
+}
+
+pub struct ShardChain {
+    store: Store,
+    config: ShardConfig,
+    head: RwLock<SealedHeader>,
+    pool: Mutex<TxPool>,
+    events: broadcast::Sender<ChainEvent>,
+    /// Serialises propose/finalize against each other.
+    write_lock: Mutex<()>,
+}
+
+impl ShardChain {
+    /// Opens the shard in `store`, writing genesis on first use.
+    pub fn open(store: Store, genesis: &GenesisSpec, shard: u32) -> Result<Self, ChainError> {
+        let config = ShardConfig::from_genesis(genesis, shard);
+        let expected = genesis.hash();
+        let head = match store.get(schema::META, schema::META_HEAD)? {
+            Some(bytes) => {
+                let stored = store.get(schema::META, schema::META_GENESIS)?.map(|v| B256::from_slice(&v)).unwrap_or_default();
+                if stored != expected {
+                    return Err(ChainError::GenesisMismatch { stored, expected });
+                }
+                let number = u64::from_be_bytes(bytes.try_into().map_err(|_| ChainError::Corrupt(0))?);
+                read_header(&store, number)?.ok_or(ChainError::Corrupt(number))?
+            }
+            None => write_genesis(&store, genesis, &config)?,
+        };
+        let (events, _) = broadcast::channel(4096);
+        Ok(Self { store, config, head: RwLock::new(head), pool: Mutex::new(TxPool::new(PoolConfig::default())), events, write_lock: Mutex::new(()) })
+    }
+
+    pub fn config(&self) -> &ShardConfig {
+        &self.config
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn head(&self) -> SealedHeader {
+        self.head.read().clone()
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<ChainEvent> {
+        self.events.subscribe()
+    }
+
+    /// The base fee the next block will charge.
+    pub fn next_base_fee(&self) -> u64 {
+        let head = self.head.read();
+        let h = &head.header;
+        next_base_fee(h.base_fee_per_gas.unwrap_or(self.config.min_base_fee), h.gas_used, h.gas_limit, self.config.min_base_fee)
+    }
+
+    pub fn latest_state(&self) -> StateAt {
+        StateAt::latest(self.store.clone())
+    }
+
+    /// State as of block `number` (the head's plain state when `number` is the head).
+    pub fn state_at(&self, number: u64) -> StateAt {
+        if number >= self.head.read().number() { self.latest_state() } else { StateAt::at_block(self.store.clone(), number) }
+    }
+
+    // ---- transactions in ----
+
+    /// Decodes, checks and pools a raw transaction; returns its hash.
+    pub fn submit_raw(&self, raw: &[u8]) -> Result<B256, SubmitError> {
+        let tx = ShardTx::decode(raw, self.config.chain_id)?;
+        self.submit(Arc::new(tx))
+    }
+
+    /// Pools an already decoded transaction.
+    pub fn submit(&self, tx: Arc<ShardTx>) -> Result<B256, SubmitError> {
+        let account = self.latest_state().account(&tx.sender)?.unwrap_or_default();
+        let hash = tx.hash;
+        self.pool.lock().add(tx, SenderState { nonce: account.nonce, balance: account.balance }, self.config.min_base_fee)?;
+        let _ = self.events.send(ChainEvent::PendingTx(hash));
+        Ok(hash)
+    }
+
+    pub fn pool(&self) -> parking_lot::MutexGuard<'_, TxPool> {
+        self.pool.lock()
+    }
+
+    pub fn pending_nonce(&self, address: &Address) -> Result<u64, StateError> {
+        let chain_nonce = self.latest_state().account(address)?.map(|a| a.nonce).unwrap_or(0);
+        Ok(self.pool.lock().pending_nonce(address, chain_nonce))
+    }
+
+    // ---- block production ----
+
+    /// Builds the next block from the pool's best transactions.
+    pub fn propose(&self, timestamp: u64, beneficiary: Address, max_txs: usize) -> Result<ProposedBlock, ChainError> {
+        let _guard = self.write_lock.lock();
+        let parent = self.head();
+        let ctx = self.context_for(&parent, timestamp, beneficiary);
+        let candidates = self.pool.lock().best(ctx.base_fee, max_txs);
+        let base = self.latest_state();
+        let execution = execute_block(&base, &ctx, candidates)?;
+        if !execution.skipped.is_empty() {
+            let mut pool = self.pool.lock();
+            for (tx, reason) in &execution.skipped {
+                if !reason.starts_with("block gas left") {
+                    tracing::debug!(hash = %tx.hash, %reason, "dropping transaction that cannot execute");
+                    pool.remove(&tx.hash);
+                }
+            }
+        }
+        self.seal(&base, &parent, &ctx, execution)
+    }
+
+    /// Re-executes a block proposed by someone else on the head and checks its header.
+    pub fn verify(&self, header: &Header, txs: Vec<Arc<ShardTx>>) -> Result<ProposedBlock, ChainError> {
+        let _guard = self.write_lock.lock();
+        let parent = self.head();
+        if header.parent_hash != parent.hash {
+            return Err(ChainError::NotOnHead { parent: header.parent_hash, head: parent.hash });
+        }
+        let ctx = self.context_for(&parent, header.timestamp, header.beneficiary);
+        let base = self.latest_state();
+        let count = txs.len();
+        let execution = execute_block(&base, &ctx, txs)?;
+        if execution.txs.len() != count {
+            let reason = execution.skipped.first().map(|(_, r)| r.clone()).unwrap_or_default();
+            return Err(ChainError::InvalidProposal(format!("a transaction cannot execute: {reason}")));
+        }
+        let proposed = self.seal(&base, &parent, &ctx, execution)?;
+        if proposed.block.header.hash != header.hash_slow() {
+            return Err(ChainError::InvalidProposal("header does not match re-execution".into()));
+        }
+        Ok(proposed)
+    }
+
+    fn context_for(&self, parent: &SealedHeader, timestamp: u64, beneficiary: Address) -> BlockContext {
+        let h = &parent.header;
+        BlockContext {
+            chain_id: self.config.chain_id,
+            number: h.number + 1,
+            timestamp: timestamp.max(h.timestamp),
+            beneficiary,
+            treasury: self.config.treasury,
+            base_fee: next_base_fee(h.base_fee_per_gas.unwrap_or(self.config.min_base_fee), h.gas_used, h.gas_limit, self.config.min_base_fee),
+            gas_limit: self.config.gas_limit,
+            prevrandao: keccak256(parent.hash),
+        }
+    }
+
+    fn seal(&self, base: &StateAt, parent: &SealedHeader, ctx: &BlockContext, execution: BlockExecution) -> Result<ProposedBlock, ChainError> {
+        let commit = prepare_commit(base, &execution.pending, ctx.number)?;
+        let envelopes: Vec<_> = execution.txs.iter().map(|t| t.tx.envelope.clone()).collect();
+        let receipts: Vec<_> = execution.txs.iter().map(|t| t.receipt.clone()).collect();
+        let header = Header {
+            parent_hash: parent.hash,
+            ommers_hash: EMPTY_OMMER_ROOT_HASH,
+            beneficiary: ctx.beneficiary,
+            state_root: commit.state_root,
+            transactions_root: proofs::calculate_transaction_root(&envelopes),
+            receipts_root: proofs::calculate_receipt_root(&receipts),
+            logs_bloom: execution.logs_bloom,
+            difficulty: U256::ZERO,
+            number: ctx.number,
+            gas_limit: ctx.gas_limit,
+            gas_used: execution.gas_used,
+            timestamp: ctx.timestamp,
+            extra_data: Bytes::from_static(b"kaimeng"),
+            mix_hash: ctx.prevrandao,
+            nonce: Default::default(),
+            base_fee_per_gas: Some(ctx.base_fee),
+            withdrawals_root: Some(EMPTY_ROOT_HASH),
+            blob_gas_used: Some(0),
+            excess_blob_gas: Some(0),
+            parent_beacon_block_root: Some(B256::ZERO),
+            requests_hash: Some(EMPTY_REQUESTS_HASH),
+            ..Default::default()
+        };
+        let (txs, receipts) = execution
+            .txs
+            .into_iter()
+            .map(|t| (t.tx, StoredReceipt { envelope: t.receipt, gas_used: t.gas_used, contract_address: t.contract_address }))
+            .unzip();
+        Ok(ProposedBlock { block: StoredBlock { header: SealedHeader::seal(header), txs, receipts }, commit })
+    }
+
+    /// Makes a proposed block final: one atomic write, then the new head is announced.
+    pub fn finalize(&self, proposed: ProposedBlock) -> Result<Arc<StoredBlock>, ChainError> {
+        let _guard = self.write_lock.lock();
+        let head = self.head();
+        let block = proposed.block;
+        if block.header.header.parent_hash != head.hash {
+            return Err(ChainError::NotOnHead { parent: block.header.header.parent_hash, head: head.hash });
+        }
+        let number = block.number();
+        let mut batch = self.store.batch();
+        let key = schema::number_key(number);
+        batch.put(schema::HEADERS, key, block.header.encode())?;
+        batch.put(schema::BLOCK_NUMBERS, block.hash(), key)?;
+        batch.put(schema::BODIES, key, block::encode_body(&block.txs))?;
+        batch.put(schema::RECEIPTS, key, block::encode_receipts(&block.receipts))?;
+        for (index, tx) in block.txs.iter().enumerate() {
+            let mut location = key.to_vec();
+            location.extend_from_slice(&(index as u32).to_be_bytes());
+            batch.put(schema::TX_INDEX, tx.hash, location)?;
+        }
+        proposed.commit.apply_to(&mut batch)?;
+        batch.put(schema::META, schema::META_HEAD, key)?;
+        self.store.write(batch)?;
+        *self.head.write() = block.header.clone();
+
+        let state = self.latest_state();
+        self.pool.lock().on_new_head(&block.txs, |sender| state.account(sender).ok().flatten().map(|a| a.nonce).unwrap_or(0));
+        let block = Arc::new(block);
+        let _ = self.events.send(ChainEvent::NewBlock(block.clone()));
+        Ok(block)
+    }
+
+    // ---- reads ----
+
+    pub fn header(&self, number: u64) -> Result<Option<SealedHeader>, ChainError> {
+        read_header(&self.store, number)
+    }
+
+    pub fn number_of(&self, hash: &B256) -> Result<Option<u64>, ChainError> {
+        Ok(self.store.get(schema::BLOCK_NUMBERS, hash)?.and_then(|v| v.try_into().ok()).map(u64::from_be_bytes))
+    }
+
+    pub fn block(&self, number: u64) -> Result<Option<StoredBlock>, ChainError> {
+        let Some(header) = self.header(number)? else { return Ok(None) };
+        let key = schema::number_key(number);
+        let body = self.store.get(schema::BODIES, key)?.ok_or(ChainError::Corrupt(number))?;
+        let txs = block::decode_body(&body).ok_or(ChainError::Corrupt(number))?;
+        let raw_receipts = self.store.get(schema::RECEIPTS, key)?.ok_or(ChainError::Corrupt(number))?;
+        let receipts = block::decode_receipts(&raw_receipts, &txs).ok_or(ChainError::Corrupt(number))?;
+        Ok(Some(StoredBlock { header, txs, receipts }))
+    }
+
+    /// Where a transaction was included: (block number, index).
+    pub fn tx_location(&self, hash: &B256) -> Result<Option<(u64, usize)>, ChainError> {
+        let Some(v) = self.store.get(schema::TX_INDEX, hash)? else { return Ok(None) };
+        if v.len() != 12 {
+            return Err(ChainError::Corrupt(0));
+        }
+        let number = u64::from_be_bytes(v[..8].try_into().map_err(|_| ChainError::Corrupt(0))?);
+        let index = u32::from_be_bytes(v[8..].try_into().map_err(|_| ChainError::Corrupt(0))?) as usize;
+        Ok(Some((number, index)))
+    }
+}
+
+fn read_header(store: &Store, number: u64) -> Result<Option<SealedHeader>, ChainError> {
+    match store.get(schema::HEADERS, schema::number_key(number))? {
+        None => Ok(None),
+        Some(bytes) => SealedHeader::decode(&bytes).map(Some).ok_or(ChainError::Corrupt(number)),
+    }
+}
+
+fn write_genesis(store: &Store, genesis: &GenesisSpec, config: &ShardConfig) -> Result<SealedHeader, ChainError> {
+    let mut pending = PendingState::default();
+    for account in genesis.alloc_for_shard(config.shard) {
+        let mut info = AccountInfo { balance: account.balance, nonce: account.nonce, ..Default::default() };
+        if let Some(code) = account.code.as_ref().filter(|c| !c.is_empty()) {
+            let bytecode = Bytecode::new_raw(code.clone());
+            info.code_hash = bytecode.hash_slow();
+            pending.contracts.insert(info.code_hash, bytecode);
+        }
+        let storage = account.storage.iter().map(|(k, v)| (U256::from_be_bytes(k.0), U256::from_be_bytes(v.0))).collect();
+        pending.accounts.insert(account.address, AccountChange { info: Some(info), storage, storage_wiped: false });
+    }
+    let commit = prepare_commit(&StateAt::latest(store.clone()), &pending, 0)?;
+    let base_fee = u64::try_from(genesis.initial_base_fee).unwrap_or(u64::MAX).max(config.min_base_fee);
+    let header = Header {
+        parent_hash: B256::ZERO,
+        ommers_hash: EMPTY_OMMER_ROOT_HASH,
+        beneficiary: Address::ZERO,
+        state_root: commit.state_root,
+        transactions_root: EMPTY_ROOT_HASH,
+        receipts_root: EMPTY_ROOT_HASH,
+        number: 0,
+        gas_limit: config.gas_limit,
+        timestamp: genesis.timestamp,
+        extra_data: Bytes::copy_from_slice(&genesis.hash()[..]),
+        base_fee_per_gas: Some(base_fee),
+        withdrawals_root: Some(EMPTY_ROOT_HASH),
+        blob_gas_used: Some(0),
+        excess_blob_gas: Some(0),
+        parent_beacon_block_root: Some(B256::ZERO),
+        requests_hash: Some(EMPTY_REQUESTS_HASH),
+        ..Default::default()
+    };
+    let sealed = SealedHeader::seal(header);
+    let mut batch = store.batch();
+    let key = schema::number_key(0);
+    batch.put(schema::HEADERS, key, sealed.encode())?;
+    batch.put(schema::BLOCK_NUMBERS, sealed.hash, key)?;
+    batch.put(schema::BODIES, key, [])?;
+    batch.put(schema::RECEIPTS, key, [])?;
+    commit.apply_to(&mut batch)?;
+    batch.put(schema::META, schema::META_GENESIS, genesis.hash())?;
+    batch.put(schema::META, schema::META_HEAD, key)?;
+    store.write(batch)?;
+    Ok(sealed)
+}

@@ -1,0 +1,141 @@
+//! Executing a block's transactions with revm on top of a state view: receipts, logs, bloom,
+//! fee accounting (base fee to the treasury, tips to the block's fee recipient) and the
+//! block's change set. Pure with respect to IO: it only reads through the state view.
+
+use std::sync::Arc;
+
+use alloy_consensus::{Eip658Value, Receipt, ReceiptEnvelope, ReceiptWithBloom, Transaction, TxType};
+use alloy_primitives::{Address, B256, Bloom, U256};
+use revm::context::{BlockEnv, CfgEnv, Context, Journal};
+use revm::context_interface::result::{EVMError, ExecutionResult, InvalidTransaction};
+use revm::handler::{EthPrecompiles, MainBuilder, MainnetEvm};
+use revm::primitives::hardfork::SpecId;
+use revm::{Database, ExecuteCommitEvm};
+
+use crate::overlay::{Overlay, PendingState};
+use crate::precompiles::kaimeng_precompiles;
+use crate::state::{StateAt, StateError};
+use crate::tx::ShardTx;
+
+/// The Ethereum rules the shards run.
+pub const SPEC: SpecId = SpecId::OSAKA;
+
+/// Everything about the block being built that execution depends on.
+#[derive(Clone, Debug)]
+pub struct BlockContext {
+    pub chain_id: u64,
+    pub number: u64,
+    pub timestamp: u64,
+    pub beneficiary: Address,
+    pub treasury: Address,
+    pub base_fee: u64,
+    pub gas_limit: u64,
+    pub prevrandao: B256,
+}
+
+impl BlockContext {
+    pub fn block_env(&self) -> BlockEnv {
+        BlockEnv {
+            number: U256::from(self.number),
+            beneficiary: self.beneficiary,
+            timestamp: U256::from(self.timestamp),
+            gas_limit: self.gas_limit,
+            basefee: self.base_fee,
+            difficulty: U256::ZERO,
+            prevrandao: Some(self.prevrandao),
+            blob_excess_gas_and_price: Some(revm::context_interface::block::BlobExcessGasAndPrice::new_with_spec(0, SPEC)),
+            ..Default::default()
+        }
+    }
+
+    pub fn cfg_env(&self) -> CfgEnv {
+        let mut cfg = CfgEnv::new_with_spec(SPEC);
+        cfg.chain_id = self.chain_id;
+        cfg
+    }
+}
+
+/// A transaction as executed in a block.
+#[derive(Clone, Debug)]
+pub struct ExecutedTx {
+    pub tx: Arc<ShardTx>,
+    pub receipt: ReceiptEnvelope,
+    pub gas_used: u64,
+    pub contract_address: Option<Address>,
+}
+
+/// The outcome of executing a block.
+#[derive(Debug, Default)]
+pub struct BlockExecution {
+    pub txs: Vec<ExecutedTx>,
+    /// Candidates left out, with the reason (stale nonce, cannot pay, block full).
+    pub skipped: Vec<(Arc<ShardTx>, String)>,
+    pub pending: PendingState,
+    pub gas_used: u64,
+    pub logs_bloom: Bloom,
+    /// Base fees collected for the treasury.
+    pub base_fees: U256,
+}
+
+pub type ShardEvm<DB> = MainnetEvm<Context<BlockEnv, revm::context::TxEnv, CfgEnv, DB, Journal<DB>, ()>>;
+
+/// Builds the EVM the shard uses: mainnet rules at [`SPEC`] plus Kaimeng's precompiles.
+pub fn build_evm<DB: Database>(db: DB, block: BlockEnv, cfg: CfgEnv) -> ShardEvm<DB> {
+    let mut evm = Context::mainnet().with_db(db).with_block(block).with_cfg(cfg).build_mainnet();
+    evm.precompiles = EthPrecompiles { precompiles: kaimeng_precompiles(), spec: SPEC };
+    evm
+}
+
+/// Executes `candidates` in order on top of `base`, skipping those that are invalid in context.
+pub fn execute_block(base: &StateAt, ctx: &BlockContext, candidates: impl IntoIterator<Item = Arc<ShardTx>>) -> Result<BlockExecution, StateError> {
+    let mut out = BlockExecution::default();
+    let mut pending = PendingState::default();
+    {
+        let overlay = Overlay { base, pending: &mut pending };
+        let mut evm = build_evm(overlay, ctx.block_env(), ctx.cfg_env());
+        for tx in candidates {
+            let gas_left = ctx.gas_limit - out.gas_used;
+            if tx.envelope.gas_limit() > gas_left {
+                out.skipped.push((tx, format!("block gas left {gas_left} is below the gas limit")));
+                continue;
+            }
+            match evm.transact_commit(tx.tx_env()) {
+                Ok(result) => {
+                    let gas_used = result.tx_gas_used();
+                    out.gas_used += gas_used;
+                    out.base_fees += U256::from(gas_used) * U256::from(ctx.base_fee);
+                    let contract_address = result.created_address();
+                    let receipt = receipt_for(&tx, result, out.gas_used);
+                    out.logs_bloom.accrue_bloom(receipt.logs_bloom());
+                    out.txs.push(ExecutedTx { tx, receipt, gas_used, contract_address });
+                }
+                Err(EVMError::Transaction(invalid)) => out.skipped.push((tx, describe_invalid(&invalid))),
+                Err(EVMError::Database(e)) => return Err(e),
+                Err(other) => out.skipped.push((tx, other.to_string())),
+            }
+        }
+    }
+    pending.credit(base, ctx.treasury, out.base_fees)?;
+    out.pending = pending;
+    Ok(out)
+}
+
+fn receipt_for(tx: &ShardTx, result: ExecutionResult, cumulative_gas_used: u64) -> ReceiptEnvelope {
+    let success = result.is_success();
+    let logs = result.into_logs();
+    let receipt = Receipt { status: Eip658Value::Eip658(success), cumulative_gas_used, logs };
+    let tx_type = TxType::try_from(tx.envelope.ty()).unwrap_or(TxType::Legacy);
+    ReceiptEnvelope::from_typed(tx_type, ReceiptWithBloom::from(receipt))
+}
+
+/// Ethereum-client wording for transactions that cannot run in the current state.
+pub fn describe_invalid(invalid: &InvalidTransaction) -> String {
+    match invalid {
+        InvalidTransaction::NonceTooLow { tx, state } => format!("nonce too low: next nonce {state}, tx nonce {tx}"),
+        InvalidTransaction::NonceTooHigh { tx, state } => format!("nonce too high: next nonce {state}, tx nonce {tx}"),
+        InvalidTransaction::LackOfFundForMaxFee { fee, balance } => format!("insufficient funds for gas * price + value: balance {balance}, tx cost {fee}"),
+        InvalidTransaction::GasPriceLessThanBasefee => "max fee per gas less than block base fee".to_string(),
+        InvalidTransaction::CallGasCostMoreThanGasLimit { initial_gas, gas_limit } => format!("intrinsic gas too low: gas {gas_limit}, minimum needed {initial_gas}"),
+        other => other.to_string(),
+    }
+}

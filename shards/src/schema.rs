@@ -1,0 +1,79 @@
+//! The shard chain's on-disk layout: column families and key encodings in one place.
+
+use alloy_primitives::{Address, B256};
+
+pub const HEADERS: &str = "headers"; // number (8, BE) -> header RLP
+pub const BLOCK_NUMBERS: &str = "block_numbers"; // block hash -> number (8, BE)
+pub const BODIES: &str = "bodies"; // number -> encoded body (txs + senders)
+pub const RECEIPTS: &str = "receipts"; // number -> encoded receipts
+pub const TX_INDEX: &str = "tx_index"; // tx hash -> number (8) ‖ index (4)
+pub const ACCOUNTS: &str = "accounts"; // address -> AccountRecord (latest)
+pub const STORAGE: &str = "storage"; // address ‖ slot -> value (latest, non-zero only)
+pub const CODE: &str = "code"; // code hash -> bytecode
+pub const ACCOUNT_HISTORY: &str = "account_history"; // address ‖ number -> AccountRecord after that block, or empty (deleted)
+pub const STORAGE_HISTORY: &str = "storage_history"; // address ‖ slot ‖ number -> value after that block
+pub const TRIE: &str = "trie"; // tree id ‖ node path -> branch; tree id ‖ 0xff -> root child
+pub const META: &str = "meta";
+
+pub const ALL_COLUMNS: &[&str] = &[
+    HEADERS,
+    BLOCK_NUMBERS,
+    BODIES,
+    RECEIPTS,
+    TX_INDEX,
+    ACCOUNTS,
+    STORAGE,
+    CODE,
+    ACCOUNT_HISTORY,
+    STORAGE_HISTORY,
+    TRIE,
+    META,
+];
+
+pub const META_HEAD: &[u8] = b"head";
+pub const META_GENESIS: &[u8] = b"genesis";
+
+pub fn number_key(number: u64) -> [u8; 8] {
+    number.to_be_bytes()
+}
+
+pub fn storage_key(address: &Address, slot: &B256) -> [u8; 52] {
+    let mut key = [0u8; 52];
+    key[..20].copy_from_slice(address.as_slice());
+    key[20..].copy_from_slice(slot.as_slice());
+    key
+}
+
+pub fn account_history_key(address: &Address, number: u64) -> [u8; 28] {
+    let mut key = [0u8; 28];
+    key[..20].copy_from_slice(address.as_slice());
+    key[20..].copy_from_slice(&number.to_be_bytes());
+    key
+}
+
+pub fn storage_history_key(address: &Address, slot: &B256, number: u64) -> [u8; 60] {
+    let mut key = [0u8; 60];
+    key[..52].copy_from_slice(&storage_key(address, slot));
+    key[52..].copy_from_slice(&number.to_be_bytes());
+    key
+}
+
+/// Which sparse Merkle tree a trie node belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TreeId {
+    Accounts,
+    Storage(Address),
+}
+
+impl TreeId {
+    pub fn prefix(&self) -> Vec<u8> {
+        match self {
+            TreeId::Accounts => vec![0],
+            TreeId::Storage(address) => [&[1u8][..], address.as_slice()].concat(),
+        }
+    }
+
+    pub fn root_key(&self) -> Vec<u8> {
+        [self.prefix(), vec![0xff]].concat()
+    }
+}

@@ -1,0 +1,77 @@
+//! The local sealer: the single block producer of `kaimeng dev` with one validator. It drives
+//! the same propose → finalize interface the BFT engine drives with many validators.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use alloy_primitives::Address;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::task::JoinHandle;
+
+use crate::chain::{ChainEvent, ShardChain};
+
+/// When the sealer makes blocks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SealMode {
+    /// As soon as transactions are waiting, taking everything executable (like anvil's
+    /// automine, but batching under load).
+    Instant,
+    /// Every interval, empty or not.
+    Interval(Duration),
+}
+
+/// Most transactions the sealer puts in one block (the gas limit usually binds first).
+pub const MAX_TXS_PER_BLOCK: usize = 20_000;
+
+/// Starts sealing `chain` as a task on the current tokio runtime. Aborting the task is safe:
+/// a block being written completes atomically on its blocking thread.
+pub fn spawn(chain: Arc<ShardChain>, mode: SealMode, fee_recipient: Address) -> JoinHandle<()> {
+    tokio::spawn(run(chain, mode, fee_recipient))
+}
+
+async fn run(chain: Arc<ShardChain>, mode: SealMode, fee_recipient: Address) {
+    let mut events = chain.subscribe();
+    let mut ticker = match mode {
+        SealMode::Interval(interval) => Some(tokio::time::interval(interval)),
+        SealMode::Instant => None,
+    };
+    let mut idle = true;
+    loop {
+        match ticker.as_mut() {
+            Some(ticker) => {
+                ticker.tick().await;
+            }
+            None if idle || chain.pool().is_empty() => match events.recv().await {
+                Ok(ChainEvent::PendingTx(_)) | Err(RecvError::Lagged(_)) => {}
+                Ok(ChainEvent::NewBlock(_)) => continue,
+                Err(RecvError::Closed) => return,
+            },
+            None => {}
+        }
+        let worker = chain.clone();
+        let sealed = tokio::task::spawn_blocking(move || seal_once(&worker, fee_recipient)).await;
+        match sealed {
+            Ok(Some(count)) => idle = count == 0,
+            Ok(None) | Err(_) => return,
+        }
+    }
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
+}
+
+/// Seals one block; `None` means the chain could not be written and sealing must stop.
+fn seal_once(chain: &ShardChain, fee_recipient: Address) -> Option<usize> {
+    match chain.propose(now_secs(), fee_recipient, MAX_TXS_PER_BLOCK).and_then(|p| chain.finalize(p)) {
+        Ok(block) => {
+            tracing::debug!(number = block.number(), txs = block.txs.len(), "sealed block");
+            Some(block.txs.len())
+        }
+        Err(error) => {
+            // A failed write of a finalized block stops production: retrying could diverge.
+            tracing::error!(%error, "sealing failed; block production stopped");
+            None
+        }
+    }
+}

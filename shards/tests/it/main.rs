@@ -1,0 +1,7 @@
+//! Shard integration tests: a real chain on RocksDB in a temporary directory.
+
+mod chain;
+mod common;
+mod erc20;
+mod pool;
+mod state;

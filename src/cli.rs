@@ -1,0 +1,113 @@
+//! The `kaimeng` command line: `dev`, `genesis`.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use kaimeng_genesis::{CryptoSuite, DevOptions};
+
+#[derive(Parser, Debug)]
+#[command(name = "kaimeng", version, about = "Kaimeng (开盟): an open-consortium blockchain")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Start a local development network in this process, with funded dev accounts.
+    Dev(DevArgs),
+    /// Create or check genesis files.
+    #[command(subcommand)]
+    Genesis(GenesisCommand),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DevArgs {
+    /// Port of shard 0's JSON-RPC (HTTP and WebSocket); shard i uses port + i. 0 picks free ports.
+    #[arg(long, short, default_value_t = 8545)]
+    pub port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: IpAddr,
+    /// Keep chain data here across restarts (default: a temporary directory removed on exit).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Block interval in milliseconds; 0 seals a block as soon as transactions arrive.
+    #[arg(long, default_value_t = 0)]
+    pub block_time: u64,
+    /// Number of validators (consortium members).
+    #[arg(long, default_value_t = 1)]
+    pub validators: u32,
+    /// Number of execution shards (chain ids chain-id, chain-id + 1, ...).
+    #[arg(long, default_value_t = 1)]
+    pub shards: u32,
+    /// Chain id of shard 0.
+    #[arg(long, default_value_t = 31337)]
+    pub chain_id: u64,
+    /// Consensus crypto suite: secp256k1-keccak or sm2-sm3.
+    #[arg(long, default_value = "secp256k1-keccak")]
+    pub crypto_suite: String,
+    /// Block gas limit.
+    #[arg(long)]
+    pub gas_limit: Option<u64>,
+    /// Requests per second allowed per RPC connection.
+    #[arg(long, default_value_t = 20_000)]
+    pub rpc_rate_limit: u32,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum GenesisCommand {
+    /// Write the built-in development genesis to a file.
+    New {
+        /// Where to write it.
+        #[arg(long, short)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 4)]
+        validators: u32,
+        #[arg(long, default_value_t = 1)]
+        shards: u32,
+        #[arg(long, default_value_t = 31337)]
+        chain_id: u64,
+        #[arg(long, default_value = "secp256k1-keccak")]
+        crypto_suite: String,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Validate a genesis file and print a summary.
+    Check {
+        file: PathBuf,
+    },
+}
+
+pub fn parse_suite(text: &str) -> anyhow::Result<CryptoSuite> {
+    text.parse::<CryptoSuite>().map_err(|e| anyhow::anyhow!("--crypto-suite: {e}"))
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Dev(args) => {
+            init_tracing();
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+            runtime.block_on(crate::dev::run(args))
+        }
+        Command::Genesis(GenesisCommand::New { out, validators, shards, chain_id, crypto_suite, force }) => {
+            let opts = DevOptions { validators, shards, chain_id_base: chain_id, crypto_suite: parse_suite(&crypto_suite)?, ..DevOptions::default() };
+            kaimeng_genesis::cli::create_dev_file(&out, &opts, force)?;
+            println!("wrote {}", out.display());
+            Ok(())
+        }
+        Command::Genesis(GenesisCommand::Check { file }) => {
+            let summary = kaimeng_genesis::cli::check_file(&file)?;
+            println!("{summary}");
+            Ok(())
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KAIMENG_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}

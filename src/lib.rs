@@ -1,0 +1,6 @@
+//! Kaimeng (开盟): the composition root. It wires genesis, storage, shards and RPC into a node;
+//! `cli` maps the `kaimeng` subcommands onto it.
+
+pub mod cli;
+pub mod dev;
+pub mod node;

@@ -1,0 +1,6 @@
+//! End-to-end tests of the `kaimeng` binary: a real `kaimeng dev` process on loopback.
+
+mod bad_input;
+mod node;
+mod restart;
+mod rpc;

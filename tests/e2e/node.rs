@@ -1,0 +1,151 @@
+//! Starting and talking to a `kaimeng dev` process.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+use alloy_eips::eip2718::Encodable2718;
+use alloy_primitives::{Address, Bytes, TxKind, U256};
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
+use serde_json::{Value, json};
+
+pub const DEV_KEY_0: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bbb478cbed5efcab2784f2ff80";
+
+pub struct DevNode {
+    pub child: Child,
+    pub url: String,
+    pub port: u16,
+}
+
+impl DevNode {
+    /// Starts `kaimeng dev` on a free port with extra arguments, waiting for its RPC URL.
+    pub fn start(extra: &[&str]) -> DevNode {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_kaimeng"))
+            .args(["dev", "--port", "0"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn kaimeng dev");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let url = loop {
+            assert!(Instant::now() < deadline, "kaimeng dev did not print its URL");
+            match lines.next() {
+                Some(Ok(line)) => {
+                    if let Some(url) = line.strip_prefix("Listening on ") {
+                        break url.trim().to_string();
+                    }
+                }
+                _ => {
+                    let mut err = String::new();
+                    child.stderr.take().unwrap().read_to_string(&mut err).ok();
+                    panic!("kaimeng dev exited early: {err}");
+                }
+            }
+        };
+        // Keep draining stdout so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        let port = url.rsplit(':').next().unwrap().parse().unwrap();
+        DevNode { child, url, port }
+    }
+
+    pub fn rpc(&self, method: &str, params: Value) -> Value {
+        let response = self.raw(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string());
+        serde_json::from_str(&response).unwrap_or_else(|e| panic!("bad JSON from {method}: {e}: {response}"))
+    }
+
+    pub fn result(&self, method: &str, params: Value) -> Value {
+        let response = self.rpc(method, params);
+        match response.get("result") {
+            Some(result) => result.clone(),
+            None => panic!("{method} failed: {response}"),
+        }
+    }
+
+    /// POSTs `body` and returns the response body.
+    pub fn raw(&self, body: &str) -> String {
+        http_post(self.port, body.as_bytes())
+    }
+
+    /// Waits (bounded) for a receipt.
+    pub fn receipt(&self, hash: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let r = self.result("eth_getTransactionReceipt", json!([hash]));
+            if !r.is_null() {
+                return r;
+            }
+            assert!(Instant::now() < deadline, "no receipt for {hash}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn terminate(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("kaimeng dev did not stop on SIGTERM");
+    }
+}
+
+impl Drop for DevNode {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+pub fn http_post(port: u16, body: &[u8]) -> String {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    let _ = stream.write_all(body);
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let text = String::from_utf8_lossy(&response).to_string();
+    text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or(text)
+}
+
+pub fn signed_transfer(chain_id: u64, nonce: u64, to: Address, value: u64) -> String {
+    let key: PrivateKeySigner = DEV_KEY_0.parse().unwrap();
+    let tx = TxEip1559 {
+        chain_id,
+        nonce,
+        gas_limit: 21_000,
+        max_fee_per_gas: 20_000_000_000,
+        max_priority_fee_per_gas: 1,
+        to: TxKind::Call(to),
+        value: U256::from(value),
+        access_list: Default::default(),
+        input: Bytes::new(),
+    };
+    let sig = key.sign_hash_sync(&tx.signature_hash()).unwrap();
+    format!("0x{}", alloy_primitives::hex::encode(TxEnvelope::from(tx.into_signed(sig)).encoded_2718()))
+}
+
+pub fn temp_dir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+pub fn path_str(p: &Path) -> &str {
+    p.to_str().unwrap()
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The whole Kaimeng test suite, from a fresh machine: installs what is missing, builds once
+# (tests and the binary share the dev profile), runs every Rust test, then drives real Ethereum
+# clients (Foundry, Hardhat, ethers, viem, web3.py) against a freshly started `kaimeng dev`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+log() { printf '\n== %s\n' "$*"; }
+
+# --- system packages: clang/libclang for RocksDB's bindings ---------------------------------
+need_apt=()
+command -v clang >/dev/null 2>&1 || need_apt+=(clang)
+ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || need_apt+=(libclang-dev)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  log "installing ${need_apt[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+# --- one target directory outside the checkout, reused across runs ---------------------------
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/kaimeng-target}"
+mkdir -p "$CARGO_TARGET_DIR"
+
+log "building (dev profile: tests and binary together)"
+cargo build --workspace --all-targets --locked
+
+log "Rust tests"
+cargo test --workspace --locked
+
+log "client tests against kaimeng dev"
+"$ROOT/tests/clients/setup.sh"
+"$ROOT/tests/with-dev-node.sh" "$ROOT/tests/clients/run.sh"
+
+log "all tests passed"
