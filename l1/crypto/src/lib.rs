@@ -36,8 +36,12 @@ mod signature;
 pub mod sm2_digest;
 mod sm2_backend;
 mod suite;
+mod verifier;
 
 pub use error::{EncodingError, VerifyError};
 pub use keys::{PublicKey, SecretKey};
 pub use signature::Signature;
-pub use suite::{CryptoSuite, UnknownSuite};
+pub use suite::{CryptoSuite, HASH_LEN, UnknownSuite};
+pub use verifier::{BytesVerifyError, MAX_CACHED_KEYS, SuiteVerifier};
+pub use keys::{PUBLIC_KEY_LEN, SECRET_KEY_LEN, UNCOMPRESSED_PUBLIC_KEY_LEN};
+pub use signature::SIGNATURE_LEN;
