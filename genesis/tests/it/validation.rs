@@ -286,7 +286,7 @@ fn alloc_totals_fit_256_bits() {
     let max = format!("0x{}", "f".repeat(64));
     let mut value = valid_json();
     value["alloc"][0]["balance"] = json!(max);
-    assert_field_error(parse(&value), "alloc", "balances on shard 0 add up to more than");
+    assert_field_error(parse(&value), "alloc", "balances on shard 1 add up to more than");
 }
 
 #[test]
