@@ -151,7 +151,11 @@ impl fmt::Display for GenesisSummary {
             self.block_time_ms, self.epoch_length, self.timestamp
         )?;
         writeln!(f, "treasury         {}", self.treasury.to_checksum(None))?;
-        writeln!(f, "fee split        {}", describe_fee_split(&self.fee_split))?;
+        writeln!(
+            f,
+            "fee split        {}",
+            describe_fee_split(&self.fee_split)
+        )?;
         writeln!(f, "members          {}", self.members.len())?;
         for member in &self.members {
             writeln!(

@@ -13,7 +13,8 @@ use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserializer, Serializer};
 
 /// What a lenient integer field accepts, for error messages.
-const INTEGER_EXPECTED: &str = "a non-negative integer (a JSON number, or a decimal or 0x-hex string)";
+const INTEGER_EXPECTED: &str =
+    "a non-negative integer (a JSON number, or a decimal or 0x-hex string)";
 
 /// Parses decimal or `0x`-hex integer text into a `U256`.
 pub fn parse_uint_text(text: &str) -> Result<U256, String> {
@@ -27,7 +28,10 @@ pub fn parse_uint_text(text: &str) -> Result<U256, String> {
             _ => c.is_ascii_digit(),
         });
     if !digits_ok {
-        return Err(format!("expected {INTEGER_EXPECTED}, got \"{}\"", shorten(text)));
+        return Err(format!(
+            "expected {INTEGER_EXPECTED}, got \"{}\"",
+            shorten(text)
+        ));
     }
     U256::from_str_radix(digits, radix)
         .map_err(|_| format!("\"{}\" does not fit in 256 bits", shorten(text)))
@@ -63,9 +67,11 @@ impl<'de> Visitor<'de> for UintVisitor {
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<U256, E> {
-        u64::try_from(v)
-            .map(U256::from)
-            .map_err(|_| E::custom(format!("expected {INTEGER_EXPECTED}, got the negative number {v}")))
+        u64::try_from(v).map(U256::from).map_err(|_| {
+            E::custom(format!(
+                "expected {INTEGER_EXPECTED}, got the negative number {v}"
+            ))
+        })
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<U256, E> {
@@ -84,7 +90,9 @@ impl<'de> Visitor<'de> for UintVisitor {
 fn deserialize_bounded<'de, D: Deserializer<'de>>(d: D, bits: usize) -> Result<U256, D::Error> {
     let value = d.deserialize_any(UintVisitor)?;
     if value.bit_len() > bits {
-        return Err(de::Error::custom(format!("{value} does not fit in {bits} bits")));
+        return Err(de::Error::custom(format!(
+            "{value} does not fit in {bits} bits"
+        )));
     }
     Ok(value)
 }

@@ -75,7 +75,8 @@ impl GenesisSpec {
 
     /// The genesis as pretty-printed JSON, in the documented format.
     pub fn to_json_pretty(&self) -> String {
-        serde_json::to_string_pretty(self).expect("a genesis serializes to JSON: string keys, no floats")
+        serde_json::to_string_pretty(self)
+            .expect("a genesis serializes to JSON: string keys, no floats")
     }
 
     /// keccak256 of the canonical encoding: equal for two nodes exactly when they share a genesis.

@@ -15,7 +15,9 @@ pub fn parse_unvalidated(text: &str) -> Result<GenesisSpec, GenesisError> {
             describe(path, error.into_inner())
         },
     )?;
-    deserializer.end().map_err(|error| describe(String::new(), error))?;
+    deserializer
+        .end()
+        .map_err(|error| describe(String::new(), error))?;
     Ok(spec)
 }
 
@@ -33,8 +35,10 @@ fn describe(path: String, error: serde_json::Error) -> GenesisError {
             at: Some(at),
         };
     }
-    let is_document_error =
-        matches!(error.classify(), Category::Syntax | Category::Eof | Category::Io) || parent.is_empty();
+    let is_document_error = matches!(
+        error.classify(),
+        Category::Syntax | Category::Eof | Category::Io
+    ) || parent.is_empty();
     if is_document_error {
         GenesisError::Syntax {
             problem: message,

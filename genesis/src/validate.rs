@@ -48,12 +48,18 @@ impl Problems {
 
 fn check_chain(spec: &GenesisSpec, found: &mut Problems) {
     if spec.chain_id_base == 0 {
-        found.add("chain_id_base", "must be at least 1 (chain id 0 is not valid for EIP-155)");
+        found.add(
+            "chain_id_base",
+            "must be at least 1 (chain id 0 is not valid for EIP-155)",
+        );
     }
     if spec.shard_count == 0 || spec.shard_count > MAX_SHARDS {
         found.add(
             "shard_count",
-            format!("{} is out of range; must be 1 to {MAX_SHARDS}", spec.shard_count),
+            format!(
+                "{} is out of range; must be 1 to {MAX_SHARDS}",
+                spec.shard_count
+            ),
         );
     }
     let last_shard = u64::from(spec.shard_count.max(1) - 1);
@@ -141,7 +147,10 @@ fn check_members(spec: &GenesisSpec, found: &mut Problems) {
         for (role, key) in member_keys(member) {
             let field = at(role);
             match spec.crypto_suite.check_public_key(key) {
-                Err(problem) => found.add(&field, format!("{problem} (crypto suite {})", spec.crypto_suite)),
+                Err(problem) => found.add(
+                    &field,
+                    format!("{problem} (crypto suite {})", spec.crypto_suite),
+                ),
                 Ok(()) => {
                     let normal = spec
                         .crypto_suite
@@ -258,7 +267,10 @@ fn check_alloc(spec: &GenesisSpec, found: &mut Problems) {
             found.add(at("nonce"), "must be below 2^64 - 1 (EIP-2681)");
         }
         if account.code.as_ref().is_some_and(|code| code.is_empty()) {
-            found.add(at("code"), "is empty; omit the field for an account without code");
+            found.add(
+                at("code"),
+                "is empty; omit the field for an account without code",
+            );
         }
     }
     for shard in 0..spec.shard_count.min(MAX_SHARDS) {
@@ -271,7 +283,12 @@ fn check_alloc(spec: &GenesisSpec, found: &mut Problems) {
     }
 }
 
-fn check_account_shards(spec: &GenesisSpec, index: usize, account: &GenesisAccount, found: &mut Problems) {
+fn check_account_shards(
+    spec: &GenesisSpec,
+    index: usize,
+    account: &GenesisAccount,
+    found: &mut Problems,
+) {
     let Some(shards) = &account.shards else {
         return;
     };
@@ -287,7 +304,10 @@ fn check_account_shards(spec: &GenesisSpec, index: usize, account: &GenesisAccou
         if *shard >= spec.shard_count {
             found.add(
                 &field,
-                format!("shard {shard} does not exist (shard_count is {})", spec.shard_count),
+                format!(
+                    "shard {shard} does not exist (shard_count is {})",
+                    spec.shard_count
+                ),
             );
         }
         if !seen.insert(*shard) {

@@ -1,14 +1,17 @@
 //! The `kaimeng genesis` helpers: create the dev file, refuse to overwrite, check and summarise.
 
+use alloy_primitives::U256;
 use kaimeng_genesis::cli::{GenesisSummary, check_file, create_dev_file, format_ether};
 use kaimeng_genesis::{DevOptions, GenesisError, GenesisSpec};
-use alloy_primitives::U256;
 
 #[test]
 fn create_then_check_round_trips() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("genesis.json");
-    let opts = DevOptions { shards: 2, ..DevOptions::default() };
+    let opts = DevOptions {
+        shards: 2,
+        ..DevOptions::default()
+    };
     create_dev_file(&path, &opts, false).unwrap();
     let summary = check_file(&path).unwrap();
     assert_eq!(summary, GenesisSummary::of(&GenesisSpec::dev(&opts)));
@@ -30,7 +33,10 @@ fn create_refuses_to_overwrite_without_force() {
     let path = dir.path().join("genesis.json");
     std::fs::write(&path, "keep me").unwrap();
     let error = create_dev_file(&path, &DevOptions::default(), false).unwrap_err();
-    assert!(matches!(error, GenesisError::AlreadyExists { .. }), "{error:?}");
+    assert!(
+        matches!(error, GenesisError::AlreadyExists { .. }),
+        "{error:?}"
+    );
     assert!(error.to_string().contains("--force"), "{error}");
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "keep me");
     create_dev_file(&path, &DevOptions::default(), true).unwrap();
@@ -43,7 +49,15 @@ fn create_refuses_to_overwrite_without_force() {
 fn create_refuses_invalid_options_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("genesis.json");
-    let error = create_dev_file(&path, &DevOptions { validators: 0, ..DevOptions::default() }, false).unwrap_err();
+    let error = create_dev_file(
+        &path,
+        &DevOptions {
+            validators: 0,
+            ..DevOptions::default()
+        },
+        false,
+    )
+    .unwrap_err();
     assert_eq!(error.field_path(), Some("members"));
     assert!(!path.exists());
 }
@@ -54,7 +68,10 @@ fn check_names_a_missing_file() {
     let path = dir.path().join("absent.json");
     let error = check_file(&path).unwrap_err();
     assert!(matches!(error, GenesisError::Read { .. }), "{error:?}");
-    assert!(error.to_string().contains(&path.display().to_string()), "{error}");
+    assert!(
+        error.to_string().contains(&path.display().to_string()),
+        "{error}"
+    );
 }
 
 #[test]
@@ -62,10 +79,15 @@ fn check_reports_the_bad_field() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("genesis.json");
     create_dev_file(&path, &DevOptions::default(), false).unwrap();
-    let text = std::fs::read_to_string(&path).unwrap().replace("\"epoch_length\": 32", "\"epoch_length\": 0");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("\"epoch_length\": 32", "\"epoch_length\": 0");
     std::fs::write(&path, text).unwrap();
     let error = check_file(&path).unwrap_err();
-    assert_eq!(error.to_string(), "genesis field \"epoch_length\": must be at least 1 beacon block");
+    assert_eq!(
+        error.to_string(),
+        "genesis field \"epoch_length\": must be at least 1 beacon block"
+    );
 }
 
 #[test]

@@ -50,8 +50,17 @@ fn payouts_never_exceed_the_amount_even_near_the_top_of_u256() {
 
 #[test]
 fn fixed_split_round_trips_through_json() {
-    let spec = parse_with("/fee_split", json!({ "fixed": { "Org B": 1, "Org A": 9999 } })).unwrap();
-    let FeeSplit::Fixed(points) = &spec.fee_split else { panic!("not fixed: {:?}", spec.fee_split) };
+    let spec = parse_with(
+        "/fee_split",
+        json!({ "fixed": { "Org B": 1, "Org A": 9999 } }),
+    )
+    .unwrap();
+    let FeeSplit::Fixed(points) = &spec.fee_split else {
+        panic!("not fixed: {:?}", spec.fee_split)
+    };
     assert_eq!(points.get("Org A"), Some(&9999));
-    assert_eq!(GenesisSpec::from_json_str(&spec.to_json_pretty()).unwrap(), spec);
+    assert_eq!(
+        GenesisSpec::from_json_str(&spec.to_json_pretty()).unwrap(),
+        spec
+    );
 }

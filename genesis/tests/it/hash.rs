@@ -13,7 +13,11 @@ fn hash_ignores_json_formatting_and_number_spelling() {
     let hex_spelled = parse_with("/chain_id_base", json!("0x1b58")).unwrap();
     assert_eq!(hex_spelled.chain_id_base, 7000);
     assert_eq!(compact.hash(), hex_spelled.hash());
-    let lowercase = parse_with("/alloc/0/address", json!("0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266")).unwrap();
+    let lowercase = parse_with(
+        "/alloc/0/address",
+        json!("0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266"),
+    )
+    .unwrap();
     assert_eq!(compact.hash(), lowercase.hash());
 }
 
@@ -29,11 +33,17 @@ fn hash_changes_with_any_field() {
         ("/block_time_ms", json!(999)),
         ("/epoch_length", json!(33)),
         ("/timestamp", json!(1)),
-        ("/treasury", json!("0x1111111111111111111111111111111111111112")),
+        (
+            "/treasury",
+            json!("0x1111111111111111111111111111111111111112"),
+        ),
         ("/fee_split", json!("by-weight")),
         ("/members/1/organisation", json!("Org C")),
         ("/members/1/weight", json!(2)),
-        ("/members/1/fee_recipient", json!("0x3333333333333333333333333333333333333334")),
+        (
+            "/members/1/fee_recipient",
+            json!("0x3333333333333333333333333333333333333334"),
+        ),
         ("/alloc/1/balance", json!(6)),
         ("/alloc/1/shards", json!([0])),
         ("/alloc/2/nonce", json!(2)),
@@ -50,7 +60,10 @@ fn hash_changes_with_any_field() {
 fn member_order_is_significant() {
     let mut value = valid_json();
     value["members"].as_array_mut().unwrap().reverse();
-    assert_ne!(parse(&value).unwrap().hash(), parse(&valid_json()).unwrap().hash());
+    assert_ne!(
+        parse(&value).unwrap().hash(),
+        parse(&valid_json()).unwrap().hash()
+    );
 }
 
 #[test]

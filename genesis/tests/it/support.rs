@@ -1,12 +1,23 @@
 //! Shared helpers: a valid two-member genesis as JSON, and assertions on field errors.
 
-use kaimeng_genesis::{CryptoSuite, DevKeyRole, GenesisError, GenesisSpec, dev_member_peer_id, dev_member_public_key};
+use kaimeng_genesis::{
+    CryptoSuite, DevKeyRole, GenesisError, GenesisSpec, dev_member_peer_id, dev_member_public_key,
+};
 use serde_json::{Value, json};
 
 /// A valid genesis with two members, two shards and three accounts, as a JSON value tests can
 /// break one field at a time.
 pub fn valid_json() -> Value {
-    let key = |index, role| format!("0x{}", hex::encode(dev_member_public_key(index, role, CryptoSuite::Secp256k1Keccak)));
+    let key = |index, role| {
+        format!(
+            "0x{}",
+            hex::encode(dev_member_public_key(
+                index,
+                role,
+                CryptoSuite::Secp256k1Keccak
+            ))
+        )
+    };
     let member = |index: u32, name: &str, fee: &str| {
         json!({
             "organisation": name,
@@ -65,7 +76,11 @@ pub fn parse_with(pointer: &str, new_value: Value) -> Result<GenesisSpec, Genesi
 /// Asserts `result` is a field error about `field` whose message contains `needle`; returns the
 /// message.
 #[track_caller]
-pub fn assert_field_error<T: std::fmt::Debug>(result: Result<T, GenesisError>, field: &str, needle: &str) -> String {
+pub fn assert_field_error<T: std::fmt::Debug>(
+    result: Result<T, GenesisError>,
+    field: &str,
+    needle: &str,
+) -> String {
     let error = result.expect_err("expected a genesis field error");
     let message = error.to_string();
     assert_eq!(error.field_path(), Some(field), "wrong field in: {message}");
@@ -73,6 +88,9 @@ pub fn assert_field_error<T: std::fmt::Debug>(result: Result<T, GenesisError>, f
         message.starts_with(&format!("genesis field \"{field}\": ")),
         "message does not name the field {field}: {message}"
     );
-    assert!(message.contains(needle), "message lacks {needle:?}: {message}");
+    assert!(
+        message.contains(needle),
+        "message lacks {needle:?}: {message}"
+    );
     message
 }
