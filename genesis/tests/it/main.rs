@@ -2,6 +2,7 @@
 
 mod cli;
 mod dev;
+mod examples;
 mod fee_split;
 mod hash;
 mod parsing;
