@@ -56,7 +56,7 @@ pub fn verify_digest(public_key_xy: &[u8; 64], digest: &[u8; 32], signature: &[u
 /// appends PKCS#7 padding; the padding block is dropped here so the output
 /// has the input's length.
 pub fn sm4_encrypt_blocks(key: &[u8; 16], data: &[u8]) -> Option<Vec<u8>> {
-    if data.len() % 16 != 0 {
+    if !data.len().is_multiple_of(16) {
         return None;
     }
     let mut out = sm4::CryptSM4ECB::new(key).encrypt_ecb(data);

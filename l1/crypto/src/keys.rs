@@ -122,7 +122,12 @@ impl SecretKey {
 
 impl fmt::Debug for SecretKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SecretKey({}, public {:?})", self.suite(), self.public_key())
+        write!(
+            f,
+            "SecretKey({}, public {:?})",
+            self.suite(),
+            self.public_key()
+        )
     }
 }
 
@@ -167,7 +172,9 @@ impl PublicKey {
             (got, _) => return Err(EncodingError::PublicKeyLength { suite, got }),
         }
         Ok(match suite {
-            CryptoSuite::Secp256k1Keccak => Self::from_secp256k1(secp256k1_backend::public_key(bytes)?),
+            CryptoSuite::Secp256k1Keccak => {
+                Self::from_secp256k1(secp256k1_backend::public_key(bytes)?)
+            }
             CryptoSuite::Sm2Sm3 => Self::from_sm2(sm2_backend::public_key(bytes)?),
         })
     }
@@ -245,7 +252,12 @@ impl Ord for PublicKey {
 
 impl fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PublicKey({}, 0x{})", self.suite(), hex::encode(self.compressed))
+        write!(
+            f,
+            "PublicKey({}, 0x{})",
+            self.suite(),
+            hex::encode(self.compressed)
+        )
     }
 }
 

@@ -28,20 +28,20 @@
 
 pub mod alt_sm_crypto;
 mod error;
-pub mod keystore;
 mod keys;
+pub mod keystore;
 pub mod precompile;
 mod secp256k1_backend;
 mod signature;
-pub mod sm2_digest;
 mod sm2_backend;
+pub mod sm2_digest;
 mod suite;
 mod verifier;
 
 pub use error::{EncodingError, VerifyError};
+pub use keys::{PUBLIC_KEY_LEN, SECRET_KEY_LEN, UNCOMPRESSED_PUBLIC_KEY_LEN};
 pub use keys::{PublicKey, SecretKey};
+pub use signature::SIGNATURE_LEN;
 pub use signature::Signature;
 pub use suite::{CryptoSuite, HASH_LEN, UnknownSuite};
 pub use verifier::{BytesVerifyError, MAX_CACHED_KEYS, SuiteVerifier};
-pub use keys::{PUBLIC_KEY_LEN, SECRET_KEY_LEN, UNCOMPRESSED_PUBLIC_KEY_LEN};
-pub use signature::SIGNATURE_LEN;

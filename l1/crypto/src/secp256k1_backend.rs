@@ -48,10 +48,11 @@ pub(crate) fn check_signature(bytes: &[u8; 64]) -> Result<(), EncodingError> {
             component: "s",
         });
     }
-    let parsed = Signature::from_slice(bytes).map_err(|_| EncodingError::SignatureScalarOutOfRange {
-        suite: SUITE,
-        component: "r || s",
-    })?;
+    let parsed =
+        Signature::from_slice(bytes).map_err(|_| EncodingError::SignatureScalarOutOfRange {
+            suite: SUITE,
+            component: "r || s",
+        })?;
     if parsed.normalize_s().is_some() {
         return Err(EncodingError::SignatureHighS);
     }

@@ -21,12 +21,13 @@ impl Signature {
     /// Parse `r || s`; rejects wrong lengths, scalars outside `[1, n-1]`, and
     /// high-s secp256k1 signatures (which would make signatures malleable).
     pub fn from_bytes(suite: CryptoSuite, bytes: &[u8]) -> Result<Self, EncodingError> {
-        let bytes: [u8; SIGNATURE_LEN] = bytes
-            .try_into()
-            .map_err(|_| EncodingError::SignatureLength {
-                suite,
-                got: bytes.len(),
-            })?;
+        let bytes: [u8; SIGNATURE_LEN] =
+            bytes
+                .try_into()
+                .map_err(|_| EncodingError::SignatureLength {
+                    suite,
+                    got: bytes.len(),
+                })?;
         match suite {
             CryptoSuite::Secp256k1Keccak => secp256k1_backend::check_signature(&bytes)?,
             CryptoSuite::Sm2Sm3 => sm2_backend::check_signature(&bytes)?,
@@ -54,7 +55,12 @@ impl Signature {
 
 impl fmt::Debug for Signature {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Signature({}, 0x{})", self.suite, hex::encode(self.bytes))
+        write!(
+            f,
+            "Signature({}, 0x{})",
+            self.suite,
+            hex::encode(self.bytes)
+        )
     }
 }
 

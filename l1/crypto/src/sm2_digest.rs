@@ -16,9 +16,11 @@ pub const DEFAULT_SM2_ID: &[u8] = b"1234567812345678";
 pub const MAX_SM2_ID_LEN: usize = (u16::MAX / 8) as usize;
 
 /// Curve coefficient `a` of the recommended SM2 curve (GM/T 0003.5).
-pub const CURVE_A: [u8; 32] = hex32("FFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF00000000FFFFFFFFFFFFFFFC");
+pub const CURVE_A: [u8; 32] =
+    hex32("FFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF00000000FFFFFFFFFFFFFFFC");
 /// Curve coefficient `b`.
-pub const CURVE_B: [u8; 32] = hex32("28E9FA9E9D9F5E344D5A9E4BCF6509A7F39789F515AB8F92DDBCBD414D940E93");
+pub const CURVE_B: [u8; 32] =
+    hex32("28E9FA9E9D9F5E344D5A9E4BCF6509A7F39789F515AB8F92DDBCBD414D940E93");
 /// Generator x coordinate.
 pub const GENERATOR_X: [u8; 32] =
     hex32("32C4AE2C1F1981195F9904466A39C9948FE30BBFF2660BE1715A4589334C74C7");
@@ -28,7 +30,9 @@ pub const GENERATOR_Y: [u8; 32] =
 
 /// The identity is too long for the 16-bit bit-length field ENTL.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("SM2 user identity is {len} bytes; at most {MAX_SM2_ID_LEN} bytes fit the 16-bit ENTL field")]
+#[error(
+    "SM2 user identity is {len} bytes; at most {MAX_SM2_ID_LEN} bytes fit the 16-bit ENTL field"
+)]
 pub struct IdTooLong {
     pub len: usize,
 }
@@ -57,13 +61,21 @@ pub fn message_digest(
     message: &[u8],
 ) -> Result<[u8; 32], IdTooLong> {
     let za = user_identity_hash(id, public_key_xy)?;
-    Ok(Sm3::new().chain_update(za).chain_update(message).finalize().into())
+    Ok(Sm3::new()
+        .chain_update(za)
+        .chain_update(message)
+        .finalize()
+        .into())
 }
 
 /// [`message_digest`] with [`DEFAULT_SM2_ID`].
 pub fn default_message_digest(public_key_xy: &[u8; 64], message: &[u8]) -> [u8; 32] {
     let za = default_user_identity_hash(public_key_xy);
-    Sm3::new().chain_update(za).chain_update(message).finalize().into()
+    Sm3::new()
+        .chain_update(za)
+        .chain_update(message)
+        .finalize()
+        .into()
 }
 
 fn default_user_identity_hash(public_key_xy: &[u8; 64]) -> [u8; 32] {
@@ -122,7 +134,9 @@ mod tests {
         assert!(user_identity_hash(&vec![0u8; MAX_SM2_ID_LEN], &xy).is_ok());
         assert_eq!(
             user_identity_hash(&vec![0u8; MAX_SM2_ID_LEN + 1], &xy),
-            Err(IdTooLong { len: MAX_SM2_ID_LEN + 1 })
+            Err(IdTooLong {
+                len: MAX_SM2_ID_LEN + 1
+            })
         );
     }
 }

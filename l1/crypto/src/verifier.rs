@@ -97,15 +97,23 @@ mod tests {
             }
             assert_eq!(
                 verifier.verify_bytes(&public, b"other", &signature),
-                Err(BytesVerifyError::Verify(VerifyError::BadSignature { suite }))
+                Err(BytesVerifyError::Verify(VerifyError::BadSignature {
+                    suite
+                }))
             );
             assert_eq!(
                 verifier.verify_bytes(&public[..5], b"vote", &signature),
-                Err(BytesVerifyError::Encoding(EncodingError::PublicKeyLength { suite, got: 5 }))
+                Err(BytesVerifyError::Encoding(EncodingError::PublicKeyLength {
+                    suite,
+                    got: 5
+                }))
             );
             assert_eq!(
                 verifier.verify_bytes(&public, b"vote", &signature[..10]),
-                Err(BytesVerifyError::Encoding(EncodingError::SignatureLength { suite, got: 10 }))
+                Err(BytesVerifyError::Encoding(EncodingError::SignatureLength {
+                    suite,
+                    got: 10
+                }))
             );
         }
     }

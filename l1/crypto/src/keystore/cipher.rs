@@ -54,8 +54,16 @@ impl DerivedKeys {
         mac
     }
 
-    pub(super) fn mac(&self, suite: CryptoSuite, iv: &[u8; IV_LEN], ciphertext: &[u8]) -> [u8; MAC_LEN] {
-        self.mac_state(suite, iv, ciphertext).finalize().into_bytes().into()
+    pub(super) fn mac(
+        &self,
+        suite: CryptoSuite,
+        iv: &[u8; IV_LEN],
+        ciphertext: &[u8],
+    ) -> [u8; MAC_LEN] {
+        self.mac_state(suite, iv, ciphertext)
+            .finalize()
+            .into_bytes()
+            .into()
     }
 
     /// Constant-time comparison with `expected`.
@@ -66,6 +74,8 @@ impl DerivedKeys {
         ciphertext: &[u8],
         expected: &[u8; MAC_LEN],
     ) -> bool {
-        self.mac_state(suite, iv, ciphertext).verify_slice(expected).is_ok()
+        self.mac_state(suite, iv, ciphertext)
+            .verify_slice(expected)
+            .is_ok()
     }
 }

@@ -17,7 +17,10 @@ pub enum KeystoreError {
     MissingField { field: &'static str },
 
     #[error("keystore field \"{field}\": {problem}")]
-    InvalidField { field: &'static str, problem: String },
+    InvalidField {
+        field: &'static str,
+        problem: String,
+    },
 
     #[error("keystore version {0} is not supported; this build reads version 1")]
     UnsupportedVersion(u64),

@@ -40,7 +40,11 @@ pub fn load_keystore(path: &Path, password: impl AsRef<[u8]>) -> Result<SecretKe
 /// Writes `keystore` to `path` atomically with permissions 0600 (on Unix).
 /// An existing file is replaced only if `overwrite` is true; otherwise the call
 /// fails with [`KeystoreError::AlreadyExists`] and leaves it untouched.
-pub fn save_keystore(path: &Path, keystore: &Keystore, overwrite: bool) -> Result<(), KeystoreError> {
+pub fn save_keystore(
+    path: &Path,
+    keystore: &Keystore,
+    overwrite: bool,
+) -> Result<(), KeystoreError> {
     let io = |source| KeystoreError::Io {
         path: path.to_path_buf(),
         source,
@@ -65,9 +69,11 @@ pub fn save_keystore(path: &Path, keystore: &Keystore, overwrite: bool) -> Resul
         let _ = fs::remove_file(&temporary);
     }
     match result {
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(KeystoreError::AlreadyExists {
-            path: path.to_path_buf(),
-        }),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            Err(KeystoreError::AlreadyExists {
+                path: path.to_path_buf(),
+            })
+        }
         other => other.map_err(io),
     }
 }

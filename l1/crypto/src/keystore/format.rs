@@ -37,20 +37,40 @@ pub(super) fn to_json(keystore: &Keystore) -> String {
         json!({ "iterations": keystore.iterations, "salt": hex::encode(&keystore.salt) }),
     );
     object.insert("cipher".into(), json!(CIPHER_NAME));
-    object.insert("cipherparams".into(), json!({ "iv": hex::encode(keystore.iv) }));
-    object.insert("ciphertext".into(), json!(hex::encode(&keystore.ciphertext)));
+    object.insert(
+        "cipherparams".into(),
+        json!({ "iv": hex::encode(keystore.iv) }),
+    );
+    object.insert(
+        "ciphertext".into(),
+        json!(hex::encode(&keystore.ciphertext)),
+    );
     object.insert("mac".into(), json!(hex::encode(keystore.mac)));
     // Serialising a map of strings and numbers cannot fail.
     serde_json::to_string_pretty(&Value::Object(object)).unwrap_or_default()
 }
 
 pub(super) fn from_json(text: &str) -> Result<Keystore, KeystoreError> {
-    let value: Value = serde_json::from_str(text).map_err(|e| KeystoreError::Json(e.to_string()))?;
-    let root = value.as_object().ok_or_else(|| KeystoreError::Json("expected a JSON object".into()))?;
-    reject_unknown(root, "", &[
-        "version", "suite", "public_key", "kdf", "kdfparams", "cipher", "cipherparams",
-        "ciphertext", "mac",
-    ])?;
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| KeystoreError::Json(e.to_string()))?;
+    let root = value
+        .as_object()
+        .ok_or_else(|| KeystoreError::Json("expected a JSON object".into()))?;
+    reject_unknown(
+        root,
+        "",
+        &[
+            "version",
+            "suite",
+            "public_key",
+            "kdf",
+            "kdfparams",
+            "cipher",
+            "cipherparams",
+            "ciphertext",
+            "mac",
+        ],
+    )?;
 
     let version = required(root, "version", "version")?
         .as_u64()
@@ -77,7 +97,10 @@ pub(super) fn from_json(text: &str) -> Result<Keystore, KeystoreError> {
 
     let kdf = string(root, "kdf", "kdf")?;
     if kdf != KDF_NAME {
-        return Err(invalid("kdf", format!("unsupported KDF {kdf:?}; expected {KDF_NAME:?}")));
+        return Err(invalid(
+            "kdf",
+            format!("unsupported KDF {kdf:?}; expected {KDF_NAME:?}"),
+        ));
     }
     let kdfparams = object(root, "kdfparams", "kdfparams")?;
     reject_unknown(kdfparams, "kdfparams.", &["iterations", "salt"])?;
@@ -91,17 +114,26 @@ pub(super) fn from_json(text: &str) -> Result<Keystore, KeystoreError> {
 
     let cipher = string(root, "cipher", "cipher")?;
     if cipher != CIPHER_NAME {
-        return Err(invalid("cipher", format!("unsupported cipher {cipher:?}; expected {CIPHER_NAME:?}")));
+        return Err(invalid(
+            "cipher",
+            format!("unsupported cipher {cipher:?}; expected {CIPHER_NAME:?}"),
+        ));
     }
     let cipherparams = object(root, "cipherparams", "cipherparams")?;
     reject_unknown(cipherparams, "cipherparams.", &["iv"])?;
-    let iv: [u8; IV_LEN] = exact(hex_field(cipherparams, "iv", "cipherparams.iv")?, "cipherparams.iv")?;
+    let iv: [u8; IV_LEN] = exact(
+        hex_field(cipherparams, "iv", "cipherparams.iv")?,
+        "cipherparams.iv",
+    )?;
 
     let ciphertext = hex_field(root, "ciphertext", "ciphertext")?;
     if ciphertext.is_empty() || ciphertext.len() > MAX_SECRET_LEN {
         return Err(invalid(
             "ciphertext",
-            format!("expected 1..={MAX_SECRET_LEN} bytes, got {}", ciphertext.len()),
+            format!(
+                "expected 1..={MAX_SECRET_LEN} bytes, got {}",
+                ciphertext.len()
+            ),
         ));
     }
     let mac: [u8; MAC_LEN] = exact(hex_field(root, "mac", "mac")?, "mac")?;
@@ -151,7 +183,9 @@ fn reject_unknown(
     known: &[&str],
 ) -> Result<(), KeystoreError> {
     match object.keys().find(|key| !known.contains(&key.as_str())) {
-        Some(unknown) => Err(KeystoreError::Json(format!("unknown field \"{prefix}{unknown}\""))),
+        Some(unknown) => Err(KeystoreError::Json(format!(
+            "unknown field \"{prefix}{unknown}\""
+        ))),
         None => Ok(()),
     }
 }

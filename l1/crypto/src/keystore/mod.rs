@@ -64,7 +64,14 @@ impl Keystore {
     /// Encrypts `secret` with [`DEFAULT_ITERATIONS`] and a fresh random salt and IV.
     pub fn encrypt(secret: &[u8], password: impl AsRef<[u8]>, suite: CryptoSuite) -> Keystore {
         let (salt, iv) = fresh_salt_and_iv();
-        Self::seal(secret, password.as_ref(), suite, DEFAULT_ITERATIONS, &salt, iv)
+        Self::seal(
+            secret,
+            password.as_ref(),
+            suite,
+            DEFAULT_ITERATIONS,
+            &salt,
+            iv,
+        )
     }
 
     /// Like [`Keystore::encrypt`] with another iteration count (tests, or
@@ -94,10 +101,20 @@ impl Keystore {
         if secret.is_empty() || secret.len() > MAX_SECRET_LEN {
             return Err(KeystoreError::InvalidField {
                 field: "ciphertext",
-                problem: format!("secret must be 1..={MAX_SECRET_LEN} bytes, got {}", secret.len()),
+                problem: format!(
+                    "secret must be 1..={MAX_SECRET_LEN} bytes, got {}",
+                    secret.len()
+                ),
             });
         }
-        Ok(Self::seal(secret, password.as_ref(), suite, iterations, salt, iv))
+        Ok(Self::seal(
+            secret,
+            password.as_ref(),
+            suite,
+            iterations,
+            salt,
+            iv,
+        ))
     }
 
     fn seal(
@@ -138,12 +155,17 @@ impl Keystore {
         if !keys.mac_matches(self.suite, &self.iv, &self.ciphertext, &self.mac) {
             return Err(KeystoreError::WrongPassword);
         }
-        Ok(Zeroizing::new(keys.apply_keystream(&self.iv, &self.ciphertext)))
+        Ok(Zeroizing::new(
+            keys.apply_keystream(&self.iv, &self.ciphertext),
+        ))
     }
 
     /// Decrypts and parses the secret as a key of [`Keystore::suite`], checking
     /// it against the recorded public key.
-    pub fn decrypt_secret_key(&self, password: impl AsRef<[u8]>) -> Result<SecretKey, KeystoreError> {
+    pub fn decrypt_secret_key(
+        &self,
+        password: impl AsRef<[u8]>,
+    ) -> Result<SecretKey, KeystoreError> {
         let secret = self.decrypt(password)?;
         let key = SecretKey::from_bytes(self.suite, &secret)
             .map_err(|source| KeystoreError::InvalidSecret { source })?;

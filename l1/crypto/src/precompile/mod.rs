@@ -5,7 +5,7 @@
 //! | address | name | gas | input | output |
 //! |---|---|---|---|---|
 //! | `0x…0a01` | [`sm3_hash`] | `60 + 12·⌈len/32⌉` | any bytes | 32-byte SM3 digest |
-//! | `0x…0a02` | [`sm2_verify`] | `4000` flat | 160 bytes `e‖r‖s‖x‖y` | 32-byte `1`, or empty |
+//! | `0x…0a02` | [`sm2_verify`] | `30000` flat | 160 bytes `e‖r‖s‖x‖y` | 32-byte `1`, or empty |
 //!
 //! Gas follows revm's convention: a precompile either succeeds (charging
 //! `gas_used`, possibly with an empty output meaning "no") or halts with
@@ -86,7 +86,11 @@ mod tests {
             // 0x01..=0x11: Ethereum through Prague; 0x100..=0x1ff: the RIP range
             // that holds P256VERIFY (0x100).
             assert!(low > 0x11, "{} collides with Ethereum", precompile.name);
-            assert!(!(0x100..=0x1ff).contains(&low), "{} is in the RIP range", precompile.name);
+            assert!(
+                !(0x100..=0x1ff).contains(&low),
+                "{} is in the RIP range",
+                precompile.name
+            );
         }
         assert_ne!(ALL[0].address, ALL[1].address);
     }

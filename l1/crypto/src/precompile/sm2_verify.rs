@@ -20,7 +20,7 @@ use sm2::dsa::{Signature, VerifyingKey};
 /// `0x0000000000000000000000000000000000000a02`.
 pub const ADDRESS: [u8; 20] = address_from_u16(0x0a02);
 /// Flat gas per call.
-pub const GAS: u64 = 4_000;
+pub const GAS: u64 = 30_000;
 /// The only accepted input length.
 pub const INPUT_LEN: usize = 160;
 

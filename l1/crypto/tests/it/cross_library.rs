@@ -29,8 +29,14 @@ fn sm_crypto_signatures_verify_with_rustcrypto() {
         let message = format!("vote for block {i}");
         let raw = alt_sm_crypto::sign(&key.to_bytes(), message.as_bytes()).unwrap();
         let signature = suite.signature_from_bytes(&raw).unwrap();
-        suite.verify(&key.public_key(), message.as_bytes(), &signature).unwrap();
-        assert!(suite.verify(&key.public_key(), b"another message", &signature).is_err());
+        suite
+            .verify(&key.public_key(), message.as_bytes(), &signature)
+            .unwrap();
+        assert!(
+            suite
+                .verify(&key.public_key(), b"another message", &signature)
+                .is_err()
+        );
     }
 }
 
@@ -39,11 +45,23 @@ fn rustcrypto_signatures_verify_with_sm_crypto() {
     for (i, key) in keys(4).iter().enumerate() {
         let message = format!("vote for block {i}");
         let signature = key.sign(message.as_bytes()).to_bytes();
-        assert!(alt_sm_crypto::verify(&xy(key), message.as_bytes(), &signature));
-        assert!(!alt_sm_crypto::verify(&xy(key), b"another message", &signature));
+        assert!(alt_sm_crypto::verify(
+            &xy(key),
+            message.as_bytes(),
+            &signature
+        ));
+        assert!(!alt_sm_crypto::verify(
+            &xy(key),
+            b"another message",
+            &signature
+        ));
         let mut tampered = signature;
         tampered[63] ^= 1;
-        assert!(!alt_sm_crypto::verify(&xy(key), message.as_bytes(), &tampered));
+        assert!(!alt_sm_crypto::verify(
+            &xy(key),
+            message.as_bytes(),
+            &tampered
+        ));
     }
 }
 
@@ -75,6 +93,9 @@ fn sm4_ecb_agrees_on_random_keys_and_blocks() {
         for block in ours.chunks_exact_mut(16) {
             cipher.encrypt_block(block.into());
         }
-        assert_eq!(alt_sm_crypto::sm4_encrypt_blocks(&key, &data).unwrap(), ours);
+        assert_eq!(
+            alt_sm_crypto::sm4_encrypt_blocks(&key, &data).unwrap(),
+            ours
+        );
     }
 }

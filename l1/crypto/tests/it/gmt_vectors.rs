@@ -55,7 +55,10 @@ fn sm2_standard_key_pair_and_digest() {
     let uncompressed = key.public_key().to_uncompressed();
     assert_eq!(uncompressed[0], 0x04);
     assert_eq!(uncompressed[1..], sm2_public_xy());
-    assert_eq!(alt_sm_crypto::public_key_xy(&unhex_array(SM2_D)), sm2_public_xy());
+    assert_eq!(
+        alt_sm_crypto::public_key_xy(&unhex_array(SM2_D)),
+        sm2_public_xy()
+    );
 
     let za = user_identity_hash(DEFAULT_SM2_ID, &sm2_public_xy()).unwrap();
     assert_eq!(za.to_vec(), unhex(SM2_ZA));
@@ -68,9 +71,9 @@ fn sm2_standard_key_pair_and_digest() {
 /// standard's k; the result must be the standard's (r, s).
 #[test]
 fn sm2_standard_signature_is_reproduced_from_the_standard_nonce() {
+    use sm2::elliptic_curve::PrimeField;
     use sm2::elliptic_curve::ops::{MulByGenerator, Reduce};
     use sm2::elliptic_curve::point::AffineCoordinates;
-    use sm2::elliptic_curve::PrimeField;
     use sm2::{ProjectivePoint, Scalar, U256};
 
     let scalar = |hex: &str| {
@@ -110,9 +113,21 @@ fn sm2_standard_signature_verifies_in_both_libraries_and_the_suite() {
     verifying.verify_prehash(&unhex(SM2_E), &sig).unwrap();
 
     // sm-crypto, over the message and over the digest e.
-    assert!(alt_sm_crypto::verify(&sm2_public_xy(), SM2_MESSAGE, &signature));
-    assert!(alt_sm_crypto::verify_digest(&sm2_public_xy(), &unhex_array(SM2_E), &signature));
-    assert!(!alt_sm_crypto::verify(&sm2_public_xy(), b"message digesT", &signature));
+    assert!(alt_sm_crypto::verify(
+        &sm2_public_xy(),
+        SM2_MESSAGE,
+        &signature
+    ));
+    assert!(alt_sm_crypto::verify_digest(
+        &sm2_public_xy(),
+        &unhex_array(SM2_E),
+        &signature
+    ));
+    assert!(!alt_sm_crypto::verify(
+        &sm2_public_xy(),
+        b"message digesT",
+        &signature
+    ));
 }
 
 fn rustcrypto_sm4_block(key: &[u8; 16], block: &mut [u8; 16]) {
@@ -126,7 +141,10 @@ fn sm4_standard_vector_once_in_both_libraries() {
     let mut block = key;
     rustcrypto_sm4_block(&key, &mut block);
     assert_eq!(block.to_vec(), unhex(SM4_ONCE));
-    assert_eq!(alt_sm_crypto::sm4_encrypt_blocks(&key, &key).unwrap(), unhex(SM4_ONCE));
+    assert_eq!(
+        alt_sm_crypto::sm4_encrypt_blocks(&key, &key).unwrap(),
+        unhex(SM4_ONCE)
+    );
 }
 
 /// GM/T 0002 example 2: encrypt the block 1,000,000 times under the same key.
@@ -142,11 +160,12 @@ fn sm4_standard_vector_million_iterations_rustcrypto() {
     assert_eq!(block.to_vec(), unhex(SM4_MILLION));
 }
 
-/// The same for `sm-crypto`, which schedules keys and pads on every call; it
-/// takes tens of seconds, so it is ignored by default. Run it with
+/// The same for `sm-crypto`, which schedules the key and pads on every call:
+/// about 5 s on the shared 2-core machine (longer than the rest of the suite
+/// together), so it is ignored by default. Run it with
 /// `cargo test -p kaimeng-crypto --test it -- --ignored sm4_standard_vector_million_iterations_sm_crypto`.
 #[test]
-#[ignore = "slow with sm-crypto (tens of seconds); run with --ignored"]
+#[ignore = "slow with sm-crypto (~5 s); run with --ignored"]
 fn sm4_standard_vector_million_iterations_sm_crypto() {
     let key: [u8; 16] = unhex_array(SM4_KEY_AND_PLAIN);
     let mut block = key.to_vec();

@@ -12,9 +12,15 @@ const FAST: u32 = 16;
 
 fn sealed(suite: CryptoSuite, password: &str) -> (SecretKey, Keystore) {
     let key = SecretKey::from_seed(suite, &[11; 32]);
-    let keystore =
-        Keystore::encrypt_with(&key.to_bytes()[..], password, suite, FAST, &[5; 32], [9; 16])
-            .unwrap();
+    let keystore = Keystore::encrypt_with(
+        &key.to_bytes()[..],
+        password,
+        suite,
+        FAST,
+        &[5; 32],
+        [9; 16],
+    )
+    .unwrap();
     (key, keystore)
 }
 
@@ -24,26 +30,41 @@ fn round_trip_in_both_suites() {
         let (key, keystore) = sealed(suite, "correct horse");
         assert_eq!(keystore.suite, suite);
         assert_eq!(keystore.public_key, Some(key.public_key().to_bytes()));
-        assert_ne!(keystore.ciphertext, key.to_bytes().to_vec(), "secret must not be stored in clear");
+        assert_ne!(
+            keystore.ciphertext,
+            key.to_bytes().to_vec(),
+            "secret must not be stored in clear"
+        );
 
         let parsed = Keystore::from_json(&keystore.to_json()).unwrap();
         assert_eq!(parsed, keystore);
         let decrypted = parsed.decrypt_secret_key("correct horse").unwrap();
         assert_eq!(decrypted.public_key(), key.public_key());
-        assert_eq!(*parsed.decrypt("correct horse").unwrap(), key.to_bytes().to_vec());
+        assert_eq!(
+            *parsed.decrypt("correct horse").unwrap(),
+            key.to_bytes().to_vec()
+        );
     }
 }
 
 #[test]
 fn encrypt_draws_fresh_salt_and_iv() {
     let key = SecretKey::from_seed(CryptoSuite::Sm2Sm3, &[12; 32]);
-    let a = Keystore::encrypt_with_iterations(&key.to_bytes()[..], "pw", CryptoSuite::Sm2Sm3, FAST).unwrap();
-    let b = Keystore::encrypt_with_iterations(&key.to_bytes()[..], "pw", CryptoSuite::Sm2Sm3, FAST).unwrap();
+    let a = Keystore::encrypt_with_iterations(&key.to_bytes()[..], "pw", CryptoSuite::Sm2Sm3, FAST)
+        .unwrap();
+    let b = Keystore::encrypt_with_iterations(&key.to_bytes()[..], "pw", CryptoSuite::Sm2Sm3, FAST)
+        .unwrap();
     assert_ne!(a.salt, b.salt);
     assert_ne!(a.iv, b.iv);
     assert_ne!(a.ciphertext, b.ciphertext);
-    assert_eq!(a.decrypt_secret_key("pw").unwrap().public_key(), key.public_key());
-    assert_eq!(b.decrypt_secret_key("pw").unwrap().public_key(), key.public_key());
+    assert_eq!(
+        a.decrypt_secret_key("pw").unwrap().public_key(),
+        key.public_key()
+    );
+    assert_eq!(
+        b.decrypt_secret_key("pw").unwrap().public_key(),
+        key.public_key()
+    );
 }
 
 /// One run of the default KDF cost (about a second in release builds).
@@ -59,9 +80,18 @@ fn default_encrypt_uses_the_default_iterations() {
 #[test]
 fn wrong_password_is_detected_by_the_mac() {
     let (_, keystore) = sealed(CryptoSuite::Sm2Sm3, "right");
-    assert!(matches!(keystore.decrypt("wrong"), Err(KeystoreError::WrongPassword)));
-    assert!(matches!(keystore.decrypt(""), Err(KeystoreError::WrongPassword)));
-    assert!(matches!(keystore.decrypt_secret_key("Right"), Err(KeystoreError::WrongPassword)));
+    assert!(matches!(
+        keystore.decrypt("wrong"),
+        Err(KeystoreError::WrongPassword)
+    ));
+    assert!(matches!(
+        keystore.decrypt(""),
+        Err(KeystoreError::WrongPassword)
+    ));
+    assert!(matches!(
+        keystore.decrypt_secret_key("Right"),
+        Err(KeystoreError::WrongPassword)
+    ));
 }
 
 #[test]
@@ -69,19 +99,32 @@ fn tampering_is_detected() {
     let (_, keystore) = sealed(CryptoSuite::Sm2Sm3, "pw");
     let mut flipped = keystore.clone();
     flipped.ciphertext[0] ^= 1;
-    assert!(matches!(flipped.decrypt("pw"), Err(KeystoreError::WrongPassword)));
+    assert!(matches!(
+        flipped.decrypt("pw"),
+        Err(KeystoreError::WrongPassword)
+    ));
 
     let mut relabelled = keystore.clone();
     relabelled.suite = CryptoSuite::Secp256k1Keccak;
     relabelled.public_key = None;
-    assert!(matches!(relabelled.decrypt("pw"), Err(KeystoreError::WrongPassword)));
+    assert!(matches!(
+        relabelled.decrypt("pw"),
+        Err(KeystoreError::WrongPassword)
+    ));
 
     let mut other_iv = keystore.clone();
     other_iv.iv[15] ^= 1;
-    assert!(matches!(other_iv.decrypt("pw"), Err(KeystoreError::WrongPassword)));
+    assert!(matches!(
+        other_iv.decrypt("pw"),
+        Err(KeystoreError::WrongPassword)
+    ));
 
     let mut other_key = keystore;
-    other_key.public_key = Some(SecretKey::from_seed(CryptoSuite::Sm2Sm3, &[1; 32]).public_key().to_bytes());
+    other_key.public_key = Some(
+        SecretKey::from_seed(CryptoSuite::Sm2Sm3, &[1; 32])
+            .public_key()
+            .to_bytes(),
+    );
     assert!(matches!(
         other_key.decrypt_secret_key("pw"),
         Err(KeystoreError::PublicKeyMismatch { .. })
@@ -105,24 +148,59 @@ fn field_of(error: KeystoreError) -> &'static str {
 
 #[test]
 fn malformed_files_name_the_bad_field() {
-    let cases: Vec<(&str, Box<dyn FnOnce(&mut Value)>)> = vec![
+    type Edit = Box<dyn FnOnce(&mut Value)>;
+    let cases: Vec<(&str, Edit)> = vec![
         ("suite", Box::new(|j| j["suite"] = "rsa".into())),
-        ("public_key", Box::new(|j| j["public_key"] = "02abcd".into())),
-        ("public_key", Box::new(|j| j["public_key"] = format!("02{}", "ff".repeat(32)).into())),
+        (
+            "public_key",
+            Box::new(|j| j["public_key"] = "02abcd".into()),
+        ),
+        (
+            "public_key",
+            Box::new(|j| j["public_key"] = format!("02{}", "ff".repeat(32)).into()),
+        ),
         ("kdf", Box::new(|j| j["kdf"] = "scrypt".into())),
         ("kdfparams", Box::new(|j| j["kdfparams"] = 5.into())),
-        ("kdfparams.iterations", Box::new(|j| j["kdfparams"]["iterations"] = 0.into())),
-        ("kdfparams.iterations", Box::new(|j| j["kdfparams"]["iterations"] = "many".into())),
-        ("kdfparams.iterations", Box::new(|j| j["kdfparams"]["iterations"] = 4_000_000_000u64.into())),
-        ("kdfparams.salt", Box::new(|j| j["kdfparams"]["salt"] = "zz".into())),
-        ("kdfparams.salt", Box::new(|j| j["kdfparams"]["salt"] = "00".into())),
+        (
+            "kdfparams.iterations",
+            Box::new(|j| j["kdfparams"]["iterations"] = 0.into()),
+        ),
+        (
+            "kdfparams.iterations",
+            Box::new(|j| j["kdfparams"]["iterations"] = "many".into()),
+        ),
+        (
+            "kdfparams.iterations",
+            Box::new(|j| j["kdfparams"]["iterations"] = 4_000_000_000u64.into()),
+        ),
+        (
+            "kdfparams.salt",
+            Box::new(|j| j["kdfparams"]["salt"] = "zz".into()),
+        ),
+        (
+            "kdfparams.salt",
+            Box::new(|j| j["kdfparams"]["salt"] = "00".into()),
+        ),
         ("cipher", Box::new(|j| j["cipher"] = "aes-128-ctr".into())),
-        ("cipherparams.iv", Box::new(|j| j["cipherparams"]["iv"] = "0011".into())),
+        (
+            "cipherparams.iv",
+            Box::new(|j| j["cipherparams"]["iv"] = "0011".into()),
+        ),
         ("ciphertext", Box::new(|j| j["ciphertext"] = "".into())),
         ("ciphertext", Box::new(|j| j["ciphertext"] = 12.into())),
         ("mac", Box::new(|j| j["mac"] = "00".repeat(31).into())),
-        ("mac", Box::new(|j| { j.as_object_mut().unwrap().remove("mac"); })),
-        ("cipherparams", Box::new(|j| { j.as_object_mut().unwrap().remove("cipherparams"); })),
+        (
+            "mac",
+            Box::new(|j| {
+                j.as_object_mut().unwrap().remove("mac");
+            }),
+        ),
+        (
+            "cipherparams",
+            Box::new(|j| {
+                j.as_object_mut().unwrap().remove("cipherparams");
+            }),
+        ),
     ];
     for (field, edit) in cases {
         let error = parse_with(edit);
@@ -134,8 +212,14 @@ fn malformed_files_name_the_bad_field() {
 
 #[test]
 fn other_malformed_files_give_typed_errors() {
-    assert!(matches!(Keystore::from_json("not json"), Err(KeystoreError::Json(_))));
-    assert!(matches!(Keystore::from_json("[]"), Err(KeystoreError::Json(_))));
+    assert!(matches!(
+        Keystore::from_json("not json"),
+        Err(KeystoreError::Json(_))
+    ));
+    assert!(matches!(
+        Keystore::from_json("[]"),
+        Err(KeystoreError::Json(_))
+    ));
     assert!(matches!(
         parse_with(|j| j["version"] = 2.into()),
         KeystoreError::UnsupportedVersion(2)
@@ -144,7 +228,10 @@ fn other_malformed_files_give_typed_errors() {
     assert!(unknown.to_string().contains("\"extra\""), "{unknown}");
     // A public key from the other suite's curve may still parse on this one,
     // but the hex of a wrong-length key never does.
-    assert_eq!(field_of(parse_with(|j| j["public_key"] = "0x".into())), "public_key");
+    assert_eq!(
+        field_of(parse_with(|j| j["public_key"] = "0x".into())),
+        "public_key"
+    );
 }
 
 #[test]
@@ -161,8 +248,15 @@ fn encrypt_with_checks_its_parameters() {
 
 #[test]
 fn non_key_secrets_round_trip_but_do_not_parse_as_keys() {
-    let keystore =
-        Keystore::encrypt_with(&[0u8; 32], "pw", CryptoSuite::Sm2Sm3, FAST, &[1; 16], [2; 16]).unwrap();
+    let keystore = Keystore::encrypt_with(
+        &[0u8; 32],
+        "pw",
+        CryptoSuite::Sm2Sm3,
+        FAST,
+        &[1; 16],
+        [2; 16],
+    )
+    .unwrap();
     assert_eq!(keystore.public_key, None);
     assert_eq!(*keystore.decrypt("pw").unwrap(), vec![0u8; 32]);
     assert!(matches!(
@@ -185,8 +279,14 @@ fn files_are_written_private_and_read_back() {
         assert_eq!(mode & 0o777, 0o600);
     }
     assert_eq!(read_keystore(&path).unwrap(), keystore);
-    assert_eq!(load_keystore(&path, "pw").unwrap().public_key(), key.public_key());
-    assert!(matches!(load_keystore(&path, "nope"), Err(KeystoreError::WrongPassword)));
+    assert_eq!(
+        load_keystore(&path, "pw").unwrap().public_key(),
+        key.public_key()
+    );
+    assert!(matches!(
+        load_keystore(&path, "nope"),
+        Err(KeystoreError::WrongPassword)
+    ));
     // Only the keystore is left in the directory (no temporary files).
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
 }
@@ -218,7 +318,10 @@ fn file_errors_name_the_path() {
 
     let huge = dir.path().join("huge.json");
     std::fs::write(&huge, vec![b' '; 100_000]).unwrap();
-    assert!(matches!(read_keystore(&huge), Err(KeystoreError::TooLarge { .. })));
+    assert!(matches!(
+        read_keystore(&huge),
+        Err(KeystoreError::TooLarge { .. })
+    ));
 
     let garbage = dir.path().join("garbage.json");
     std::fs::write(&garbage, "{\"version\": 1}").unwrap();
@@ -253,8 +356,15 @@ fn keystore_matches_the_documented_construction() {
     let (password, salt, iv, iterations) = (b"pw".as_slice(), [6u8; 32], [0xffu8; 16], 3u32);
     // A 40-byte secret spans three counter blocks, and the all-ones IV wraps the counter.
     let secret: Vec<u8> = (0..40u8).collect();
-    let keystore =
-        Keystore::encrypt_with(&secret, password, CryptoSuite::Sm2Sm3, iterations, &salt, iv).unwrap();
+    let keystore = Keystore::encrypt_with(
+        &secret,
+        password,
+        CryptoSuite::Sm2Sm3,
+        iterations,
+        &salt,
+        iv,
+    )
+    .unwrap();
 
     let mut u = independent_hmac_sm3(password, &[&salt[..], &1u32.to_be_bytes()].concat());
     let mut derived = u;
@@ -267,13 +377,22 @@ fn keystore_matches_the_documented_construction() {
     let mut counter = u128::from_be_bytes(iv);
     let mut keystream = Vec::new();
     while keystream.len() < secret.len() {
-        keystream.extend(sm4_encrypt_blocks(encryption_key.try_into().unwrap(), &counter.to_be_bytes()).unwrap());
+        keystream.extend(
+            sm4_encrypt_blocks(encryption_key.try_into().unwrap(), &counter.to_be_bytes()).unwrap(),
+        );
         counter = counter.wrapping_add(1);
     }
     let ciphertext: Vec<u8> = secret.iter().zip(&keystream).map(|(s, k)| s ^ k).collect();
     assert_eq!(keystore.ciphertext, ciphertext);
 
     let suite = b"sm2-sm3";
-    let mac_input = [b"kaimeng-keystore-v1".as_slice(), &[suite.len() as u8], suite, &iv, &ciphertext].concat();
+    let mac_input = [
+        b"kaimeng-keystore-v1".as_slice(),
+        &[suite.len() as u8],
+        suite,
+        &iv,
+        &ciphertext,
+    ]
+    .concat();
     assert_eq!(keystore.mac, independent_hmac_sm3(mac_key, &mac_input));
 }

@@ -14,5 +14,7 @@ pub fn unhex(s: &str) -> Vec<u8> {
 }
 
 pub fn unhex_array<const N: usize>(s: &str) -> [u8; N] {
-    unhex(s).try_into().expect("test vector has the expected length")
+    unhex(s)
+        .try_into()
+        .expect("test vector has the expected length")
 }

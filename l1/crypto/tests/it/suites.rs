@@ -14,7 +14,9 @@ fn sign_then_verify_and_reject_other_messages_and_keys() {
         let message = suite.hash(b"proposal digest");
         let signature = key.sign(&message);
         assert_eq!(signature.suite(), suite);
-        suite.verify(&key.public_key(), &message, &signature).unwrap();
+        suite
+            .verify(&key.public_key(), &message, &signature)
+            .unwrap();
         assert_eq!(
             suite.verify(&key.public_key(), b"other", &signature),
             Err(VerifyError::BadSignature { suite })
@@ -39,7 +41,10 @@ fn signatures_are_deterministic() {
 fn seeded_keys_are_reproducible_and_distinct() {
     for suite in CryptoSuite::ALL {
         let a = SecretKey::from_seed(suite, &[1; 32]);
-        assert_eq!(*a.to_bytes(), *SecretKey::from_seed(suite, &[1; 32]).to_bytes());
+        assert_eq!(
+            *a.to_bytes(),
+            *SecretKey::from_seed(suite, &[1; 32]).to_bytes()
+        );
         let distinct: HashSet<PublicKey> = (0..=255u8)
             .map(|i| SecretKey::from_seed(suite, &[i; 32]).public_key())
             .collect();
@@ -68,9 +73,20 @@ fn byte_encodings_round_trip() {
 
         let again = suite.secret_key_from_bytes(&key.to_bytes()[..]).unwrap();
         assert_eq!(again.public_key(), public);
-        assert_eq!(suite.public_key_from_bytes(&public.to_bytes()).unwrap(), public);
-        assert_eq!(suite.public_key_from_bytes(&public.to_uncompressed()).unwrap(), public);
-        assert_eq!(suite.signature_from_bytes(&signature.to_bytes()).unwrap(), signature);
+        assert_eq!(
+            suite.public_key_from_bytes(&public.to_bytes()).unwrap(),
+            public
+        );
+        assert_eq!(
+            suite
+                .public_key_from_bytes(&public.to_uncompressed())
+                .unwrap(),
+            public
+        );
+        assert_eq!(
+            suite.signature_from_bytes(&signature.to_bytes()).unwrap(),
+            signature
+        );
     }
 }
 
@@ -82,9 +98,12 @@ fn secp256k1_suite_is_plain_ecdsa_over_keccak() {
     use sha3::Digest;
     let key = SecretKey::from_seed(CryptoSuite::Secp256k1Keccak, &[5; 32]);
     let signature = key.sign(b"hello");
-    let verifying = k256::ecdsa::VerifyingKey::from_sec1_bytes(&key.public_key().to_bytes()).unwrap();
+    let verifying =
+        k256::ecdsa::VerifyingKey::from_sec1_bytes(&key.public_key().to_bytes()).unwrap();
     let sig = k256::ecdsa::Signature::from_slice(&signature.to_bytes()).unwrap();
-    verifying.verify_prehash(&sha3::Keccak256::digest(b"hello"), &sig).unwrap();
+    verifying
+        .verify_prehash(&sha3::Keccak256::digest(b"hello"), &sig)
+        .unwrap();
 }
 
 #[test]
@@ -102,7 +121,10 @@ fn suites_do_not_mix() {
     );
     assert!(matches!(
         CryptoSuite::Secp256k1Keccak.verify(&sm2.public_key(), b"m", &signature),
-        Err(VerifyError::SuiteMismatch { what: "public key", .. })
+        Err(VerifyError::SuiteMismatch {
+            what: "public key",
+            ..
+        })
     ));
     // Bytes of an SM2 signature are not accepted as a secp256k1 signature
     // of the same message either (they parse only if in range, then fail).
@@ -138,14 +160,19 @@ fn malformed_public_keys_are_rejected_with_typed_errors() {
             EncodingError::PublicKeyLength { suite, got: 0 }
         );
         assert_eq!(
-            suite.public_key_from_bytes(&good.to_bytes()[..32]).unwrap_err(),
+            suite
+                .public_key_from_bytes(&good.to_bytes()[..32])
+                .unwrap_err(),
             EncodingError::PublicKeyLength { suite, got: 32 }
         );
         let mut bad_prefix = good.to_bytes();
         bad_prefix[0] = 0x04;
         assert_eq!(
             suite.public_key_from_bytes(&bad_prefix).unwrap_err(),
-            EncodingError::PublicKeyPrefix { suite, prefix: 0x04 }
+            EncodingError::PublicKeyPrefix {
+                suite,
+                prefix: 0x04
+            }
         );
         // Flip y: (x, y') with y' != ±y is off the curve.
         let mut off_curve = good.to_uncompressed();
@@ -176,13 +203,19 @@ fn malformed_signatures_are_rejected_with_typed_errors() {
         zero_r[..32].fill(0);
         assert_eq!(
             suite.signature_from_bytes(&zero_r).unwrap_err(),
-            EncodingError::SignatureScalarOutOfRange { suite, component: "r" }
+            EncodingError::SignatureScalarOutOfRange {
+                suite,
+                component: "r"
+            }
         );
         let mut big_s = signature;
         big_s[32..].fill(0xff);
         assert_eq!(
             suite.signature_from_bytes(&big_s).unwrap_err(),
-            EncodingError::SignatureScalarOutOfRange { suite, component: "s" }
+            EncodingError::SignatureScalarOutOfRange {
+                suite,
+                component: "s"
+            }
         );
     }
 }
@@ -198,7 +231,9 @@ fn high_s_secp256k1_signatures_are_rejected() {
     let mut high = signature;
     high[32..].copy_from_slice(&(-s).to_repr());
     assert_eq!(
-        CryptoSuite::Secp256k1Keccak.signature_from_bytes(&high).unwrap_err(),
+        CryptoSuite::Secp256k1Keccak
+            .signature_from_bytes(&high)
+            .unwrap_err(),
         EncodingError::SignatureHighS
     );
 }
