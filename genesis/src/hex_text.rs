@@ -276,3 +276,35 @@ pub mod storage {
         d.deserialize_map(StorageVisitor)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integer_text_in_both_radixes() {
+        assert_eq!(parse_uint_text("0"), Ok(U256::ZERO));
+        assert_eq!(parse_uint_text("0xff"), Ok(U256::from(255)));
+        assert_eq!(parse_uint_text("0XFF"), Ok(U256::from(255)));
+        assert_eq!(parse_uint_text("007"), Ok(U256::from(7)));
+        for bad in ["", "0x", "-1", "1e3", " 1", "1_000", "0xg", "١"] {
+            assert!(parse_uint_text(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(parse_uint_text(&format!("0x1{}", "0".repeat(64))).is_err());
+    }
+
+    #[test]
+    fn words_are_left_padded() {
+        assert_eq!(parse_word("0x1"), Ok(B256::with_last_byte(1)));
+        assert!(parse_word("0x").is_err());
+        assert!(parse_word(&format!("0x{}", "0".repeat(65))).is_err());
+    }
+
+    #[test]
+    fn long_text_is_shortened_in_messages() {
+        let long = "a".repeat(1000);
+        let message = parse_hex_bytes(&long).unwrap_err();
+        assert!(message.len() < 200, "{message}");
+        assert!(message.contains("..."));
+    }
+}

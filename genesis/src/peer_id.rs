@@ -64,3 +64,32 @@ pub fn secp256k1_peer_id(compressed_public_key: &[u8; 33]) -> String {
     multihash.extend_from_slice(&protobuf);
     bs58::encode(multihash).into_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secp256k1_peer_id_is_an_inlined_protobuf_key() {
+        let key = [3u8; 33];
+        let id = secp256k1_peer_id(&key);
+        assert!(id.starts_with("16Uiu2HA"), "{id}");
+        check_peer_id(&id).unwrap();
+        let bytes = bs58::decode(&id).into_vec().unwrap();
+        assert_eq!(&bytes[..6], &[0x00, 37, 0x08, 0x02, 0x12, 33]);
+        assert_eq!(&bytes[6..], &key);
+    }
+
+    #[test]
+    fn inline_keys_must_be_protobuf_encoded() {
+        let junk = bs58::encode([0x00u8, 3, 1, 2, 3]).into_string();
+        assert!(check_peer_id(&junk).unwrap_err().contains("protobuf"));
+        let too_long = bs58::encode([vec![0x00u8, 43], vec![0u8; 43]].concat()).into_string();
+        assert!(
+            check_peer_id(&too_long)
+                .unwrap_err()
+                .contains("wrong digest length")
+        );
+        assert!(check_peer_id("").unwrap_err().contains("empty"));
+    }
+}

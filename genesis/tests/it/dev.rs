@@ -187,3 +187,15 @@ fn dev_peer_ids_are_secp256k1_libp2p_ids() {
     let public = dev_member_public_key(0, DevKeyRole::P2p, CryptoSuite::Sm2Sm3);
     assert_eq!(&bytes[6..], public.as_slice());
 }
+
+#[test]
+fn more_than_ten_dev_accounts_extend_the_same_sequence() {
+    let twelve = dev_accounts(12);
+    assert_eq!(&twelve[..10], dev_accounts(10).as_slice());
+    assert_eq!(dev_accounts(3).as_slice(), &twelve[..3]);
+    // anvil 1.7.1 prints this as account (10) with `--accounts 12`.
+    assert_eq!(
+        twelve[10].address.to_checksum(None),
+        "0xBcd4042DE499D14e55001CcbB24a551F3b954096"
+    );
+}

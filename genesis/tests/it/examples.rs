@@ -7,7 +7,9 @@ use alloy_primitives::U256;
 use kaimeng_genesis::{CryptoSuite, DevOptions, FeeSplit, GenesisSpec};
 
 fn example(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(name)
 }
 
 /// `examples/dev.json` is the default dev genesis (regenerate with
@@ -26,20 +28,29 @@ fn dev_example_is_the_default_dev_genesis() {
 
 #[test]
 fn consortium_example_parses_with_its_documented_meaning() {
-    let spec = GenesisSpec::load(&example("consortium.json")).expect("examples/consortium.json is valid");
+    let spec =
+        GenesisSpec::load(&example("consortium.json")).expect("examples/consortium.json is valid");
     assert_eq!(spec.crypto_suite, CryptoSuite::Sm2Sm3);
     assert_eq!(spec.chain_ids().collect::<Vec<_>>(), [8100, 8101]);
     assert_eq!(spec.min_base_fee, 10_000_000);
     assert_eq!(spec.initial_base_fee, 1_000_000_000);
     assert_eq!(spec.members.len(), 3);
     assert!(spec.members.iter().all(|m| m.consensus_key.len() == 65));
-    let FeeSplit::Fixed(points) = &spec.fee_split else { panic!("fixed split expected") };
+    let FeeSplit::Fixed(points) = &spec.fee_split else {
+        panic!("fixed split expected")
+    };
     assert_eq!(points.values().sum::<u32>(), 10_000);
     // 0x56bc75e2d63100000 wei is 100 ether, on shard 1 only.
     let on_shard_1: Vec<_> = spec.alloc_for_shard(1).collect();
     assert_eq!(on_shard_1.len(), 2);
-    assert_eq!(on_shard_1[1].balance, U256::from(100u64) * U256::from(10u64).pow(U256::from(18)));
-    let contract = spec.alloc_for_shard(0).find(|a| a.code.is_some()).expect("a contract on shard 0");
+    assert_eq!(
+        on_shard_1[1].balance,
+        U256::from(100u64) * U256::from(10u64).pow(U256::from(18))
+    );
+    let contract = spec
+        .alloc_for_shard(0)
+        .find(|a| a.code.is_some())
+        .expect("a contract on shard 0");
     assert_eq!(contract.storage.len(), 2);
     assert!(spec.alloc_for_shard(1).all(|a| a.code.is_none()));
 }
@@ -54,9 +65,13 @@ fn genesis_documentation_examples_are_valid() {
     for block in text.split("```json").skip(1) {
         let body = block.split("```").next().unwrap_or_default();
         if body.trim_start().starts_with('{') && body.contains("\"chain_id_base\"") {
-            GenesisSpec::from_json_str(body).unwrap_or_else(|e| panic!("docs/genesis.md example: {e}\n{body}"));
+            GenesisSpec::from_json_str(body)
+                .unwrap_or_else(|e| panic!("docs/genesis.md example: {e}\n{body}"));
             checked += 1;
         }
     }
-    assert!(checked >= 1, "no complete genesis example found in docs/genesis.md");
+    assert!(
+        checked >= 1,
+        "no complete genesis example found in docs/genesis.md"
+    );
 }
