@@ -3,7 +3,7 @@
 //!
 //! Integers may be JSON numbers or strings in decimal or `0x` hex, because wei amounts exceed
 //! JSON's safe integer range. Amounts (`u128`, `U256`) are written back as decimal strings;
-//! counters (`u64`) as JSON numbers.
+//! counters (`u32`, `u64`) as JSON numbers.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -95,6 +95,19 @@ fn deserialize_bounded<'de, D: Deserializer<'de>>(d: D, bits: usize) -> Result<U
         )));
     }
     Ok(value)
+}
+
+/// `u32` as a JSON number, or a decimal / hex string.
+pub mod lenient_u32 {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(value: &u32, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u32(*value)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+        Ok(deserialize_bounded(d, 32)?.to::<u32>())
+    }
 }
 
 /// `u64` as a JSON number, or a decimal / hex string.

@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::fee_split::FeeSplit;
 use crate::hex_bytes::HexBytes;
-use crate::hex_text::{address, lenient_u64, lenient_u128, lenient_u256, optional_code, storage};
+use crate::hex_text::{
+    address, lenient_u32, lenient_u64, lenient_u128, lenient_u256, optional_code, storage,
+};
 use crate::suite::CryptoSuite;
 
 /// Everything every node of a Kaimeng network must agree on before the first block.
@@ -20,6 +22,7 @@ pub struct GenesisSpec {
     #[serde(with = "lenient_u64")]
     pub chain_id_base: u64,
     /// Number of execution shards, 1 to 64.
+    #[serde(with = "lenient_u32")]
     pub shard_count: u32,
     /// Gas limit of every shard block.
     #[serde(with = "lenient_u64")]
