@@ -20,6 +20,11 @@
 //! let public = suite.public_key_from_bytes(&key.public_key().to_bytes()).unwrap();
 //! let signature = suite.signature_from_bytes(&signature.to_bytes()).unwrap();
 //! assert!(public.verify(&digest, &signature).is_ok());
+//!
+//! // A consensus engine holding raw bytes: one SuiteVerifier per node.
+//! let verifier = kaimeng_crypto::SuiteVerifier::new(suite);
+//! let raw_key = key.public_key().to_bytes();
+//! assert!(verifier.verify_bytes(&raw_key, &digest, &signature.to_bytes()).is_ok());
 //! ```
 //!
 //! Two SM implementations are linked: RustCrypto (`sm2`/`sm3`/`sm4`) serves every

@@ -25,6 +25,11 @@ use crate::suite::CryptoSuite;
 use serde_json::{Map, Value, json};
 
 pub(super) fn to_json(keystore: &Keystore) -> String {
+    // Serialising a map of strings and numbers cannot fail.
+    serde_json::to_string_pretty(&to_value(keystore)).unwrap_or_default()
+}
+
+pub(super) fn to_value(keystore: &Keystore) -> Value {
     let mut object = Map::new();
     object.insert("version".into(), json!(keystore.version));
     object.insert("suite".into(), json!(keystore.suite.name()));
@@ -46,13 +51,16 @@ pub(super) fn to_json(keystore: &Keystore) -> String {
         json!(hex::encode(&keystore.ciphertext)),
     );
     object.insert("mac".into(), json!(hex::encode(keystore.mac)));
-    // Serialising a map of strings and numbers cannot fail.
-    serde_json::to_string_pretty(&Value::Object(object)).unwrap_or_default()
+    Value::Object(object)
 }
 
 pub(super) fn from_json(text: &str) -> Result<Keystore, KeystoreError> {
     let value: Value =
         serde_json::from_str(text).map_err(|e| KeystoreError::Json(e.to_string()))?;
+    from_value(&value)
+}
+
+pub(super) fn from_value(value: &Value) -> Result<Keystore, KeystoreError> {
     let root = value
         .as_object()
         .ok_or_else(|| KeystoreError::Json("expected a JSON object".into()))?;

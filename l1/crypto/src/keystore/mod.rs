@@ -192,6 +192,22 @@ impl Keystore {
     }
 }
 
+/// Serialises as the keystore JSON object (same as [`Keystore::to_json`]).
+impl serde::Serialize for Keystore {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serde::Serialize::serialize(&format::to_value(self), serializer)
+    }
+}
+
+/// Deserialises with the checks of [`Keystore::from_json`]; the error text
+/// names the offending field.
+impl<'de> serde::Deserialize<'de> for Keystore {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(deserializer)?;
+        format::from_value(&value).map_err(serde::de::Error::custom)
+    }
+}
+
 /// A random salt and IV from the OS-seeded thread CSPRNG.
 fn fresh_salt_and_iv() -> ([u8; SALT_LEN], [u8; IV_LEN]) {
     let mut salt = [0u8; SALT_LEN];

@@ -396,3 +396,22 @@ fn keystore_matches_the_documented_construction() {
     .concat();
     assert_eq!(keystore.mac, independent_hmac_sm3(mac_key, &mac_input));
 }
+
+#[test]
+fn serde_matches_to_json_and_from_json() {
+    let (_, keystore) = sealed(CryptoSuite::Secp256k1Keccak, "pw");
+    let value = serde_json::to_value(&keystore).unwrap();
+    assert_eq!(
+        value,
+        serde_json::from_str::<Value>(&keystore.to_json()).unwrap()
+    );
+    assert_eq!(
+        serde_json::from_value::<Keystore>(value.clone()).unwrap(),
+        keystore
+    );
+
+    let mut bad = value;
+    bad["cipherparams"]["iv"] = "00".into();
+    let error = serde_json::from_value::<Keystore>(bad).unwrap_err();
+    assert!(error.to_string().contains("cipherparams.iv"), "{error}");
+}
