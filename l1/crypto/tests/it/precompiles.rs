@@ -158,3 +158,36 @@ fn registry_lists_both_with_their_addresses() {
     let run = precompile::ALL[0].run;
     assert_eq!(run(b"abc", 1_000).unwrap().output, unhex(ABC_DIGEST));
 }
+
+/// The three precompile calls a contract makes (docs/crypto.md): Z_A from its
+/// 210-byte preimage, e from Z_A || M, then SM2VERIFY — on the GM/T example.
+#[test]
+fn contract_flow_from_message_to_verification_uses_only_precompiles() {
+    use kaimeng_crypto::sm2_digest::{CURVE_A, CURVE_B, GENERATOR_X, GENERATOR_Y};
+    let standard: [u8; 160] = unhex_array(STANDARD_INPUT);
+    let (signature, xy) = (&standard[32..96], &standard[96..]);
+
+    // abi.encodePacked(uint16(128), "1234567812345678", A, B, GX, GY, x, y)
+    let preimage = [
+        &128u16.to_be_bytes()[..],
+        b"1234567812345678",
+        &CURVE_A,
+        &CURVE_B,
+        &GENERATOR_X,
+        &GENERATOR_Y,
+        xy,
+    ]
+    .concat();
+    assert_eq!(preimage.len(), 210);
+    let za = sm3_hash::run(&preimage, 1_000).unwrap().output;
+    let e = sm3_hash::run(&[&za[..], b"message digest"].concat(), 1_000)
+        .unwrap()
+        .output;
+    assert_eq!(e, standard[..32].to_vec(), "e of the GM/T example");
+
+    let input = [&e[..], signature, xy].concat();
+    assert_eq!(
+        sm2_verify::run(&input, sm2_verify::GAS).unwrap().output,
+        one()
+    );
+}
