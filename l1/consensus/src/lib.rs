@@ -31,7 +31,7 @@
 //! let mut finalized = Vec::new();
 //! let mut queue: Vec<Input> = Vec::new(); // stands for the network, timers and the app
 //! let mut effects = engine.start(Vec::new()); // or: decoded records from `disk`
-//! for _round in 0..3 {
+//! while finalized.len() < 3 {
 //!     for effect in effects.drain(..) {
 //!         match effect {
 //!             // Write and fsync before touching the next effect.
@@ -73,8 +73,12 @@ pub mod sim;
 pub mod types;
 pub mod validators;
 
-pub use engine::{Anchor, Config, Effect, Engine, Evidence, FinalizedTip, Input, Rejection, TimeoutConfig, Timer};
-pub use messages::{Certificate, CertificateKind, Justification, Message, ProposalMessage, Record, SignedVote, Vote};
+pub use engine::{
+    Anchor, Config, Effect, Engine, Evidence, FinalizedTip, Input, Rejection, TimeoutConfig, Timer,
+};
+pub use messages::{
+    Certificate, CertificateKind, Justification, Message, ProposalMessage, Record, SignedVote, Vote,
+};
 pub use signing::{MAX_SIGNATURE_LEN, Signature, Signer, Verifier};
 pub use types::{Digest, Epoch, Height, Parent, Proposal, ValidatorIndex, View};
 pub use validators::{MAX_VALIDATORS, PublicKey, ValidatorSet, ValidatorSetError};

@@ -6,6 +6,7 @@
 
 use crate::codec::Writer;
 use crate::messages::Vote;
+use crate::types::ValidatorIndex;
 use crate::validators::PublicKey;
 
 /// The longest signature the codec accepts (SM2 DER is at most 72 bytes, secp256k1 65).
@@ -33,9 +34,18 @@ pub trait Signer {
 
 /// The chain's signature scheme (its consensus suite).
 pub trait Verifier {
-    /// True when `signature` is a valid signature of `message` under `public_key`. Must not
-    /// panic on any input: both signature and key may come from a malicious peer.
-    fn verify(&self, public_key: &PublicKey, message: &[u8], signature: &Signature) -> bool;
+    /// True when `signature` is a valid signature of `message` by validator `signer`, whose
+    /// key in this epoch's [`crate::ValidatorSet`] is `public_key`. The index lets an
+    /// implementation keep parsed keys in an array (SM2 precomputes `Z_A` per key) instead of
+    /// parsing `public_key` on every call. Must not panic on any input: the signature comes
+    /// from a possibly malicious peer.
+    fn verify(
+        &self,
+        signer: ValidatorIndex,
+        public_key: &PublicKey,
+        message: &[u8],
+        signature: &Signature,
+    ) -> bool;
 }
 
 /// The bytes a validator signs for `vote`: a fixed tag, the chain's namespace (so a vote on

@@ -21,7 +21,10 @@ pub enum ValidatorSetError {
     #[error("{0} validators exceed the maximum of {MAX_VALIDATORS}")]
     TooMany(usize),
     #[error("validators {first} and {second} share a public key")]
-    DuplicateKey { first: ValidatorIndex, second: ValidatorIndex },
+    DuplicateKey {
+        first: ValidatorIndex,
+        second: ValidatorIndex,
+    },
 }
 
 /// Equal-weight members, indexed by position. Tolerates `f = (n - 1) / 3` faulty members.

@@ -7,7 +7,11 @@ pub enum DecodeError {
     #[error("input of {len} bytes exceeds the maximum of {max}")]
     TooLong { len: usize, max: usize },
     #[error("input ended while reading {what}: needed {needed} more bytes, {remaining} left")]
-    UnexpectedEnd { what: &'static str, needed: usize, remaining: usize },
+    UnexpectedEnd {
+        what: &'static str,
+        needed: usize,
+        remaining: usize,
+    },
     #[error("unsupported codec version {found} (this node speaks {supported})")]
     UnsupportedVersion { found: u8, supported: u8 },
     #[error("unknown {what} tag {tag}")]
@@ -17,7 +21,11 @@ pub enum DecodeError {
     #[error("{what}: varint overflows 64 bits")]
     VarintOverflow { what: &'static str },
     #[error("{what} is {value}, above the maximum of {max}")]
-    TooLarge { what: &'static str, value: u64, max: u64 },
+    TooLarge {
+        what: &'static str,
+        value: u64,
+        max: u64,
+    },
     #[error("{what} must not be empty")]
     Empty { what: &'static str },
     #[error("certificate signers are not strictly ascending ({previous} then {next})")]

@@ -1,8 +1,12 @@
 //! Encodings of votes, certificates, proposals, messages and records (layout in
 //! `docs/consensus.md`, "Wire format").
 
-use super::{DecodeError, MAX_JUSTIFICATION_NULLIFICATIONS, MAX_MESSAGE_LEN, Reader, VERSION, Writer};
-use crate::messages::{Certificate, Justification, Message, ProposalMessage, Record, SignedVote, Vote};
+use super::{
+    DecodeError, MAX_JUSTIFICATION_NULLIFICATIONS, MAX_MESSAGE_LEN, Reader, VERSION, Writer,
+};
+use crate::messages::{
+    Certificate, Justification, Message, ProposalMessage, Record, SignedVote, Vote,
+};
 use crate::signing::{MAX_SIGNATURE_LEN, Signature};
 use crate::types::{Digest, Parent, Proposal, ValidatorIndex};
 use crate::validators::MAX_VALIDATORS;
@@ -56,25 +60,47 @@ pub fn decode_message(bytes: &[u8]) -> Result<Message, DecodeError> {
         TAG_PROPOSAL => {
             let vote = SignedVote::decode(&mut r)?;
             if let Vote::Nullify { .. } | Vote::Finalize(_) = vote.vote {
-                let found = if matches!(vote.vote, Vote::Nullify { .. }) { "nullify" } else { "finalize" };
+                let found = if matches!(vote.vote, Vote::Nullify { .. }) {
+                    "nullify"
+                } else {
+                    "finalize"
+                };
                 return Err(DecodeError::ProposalWithoutNotarize { found });
             }
             let parent = match r.u8("justification parent flag")? {
                 0 => None,
                 1 => Some(Certificate::decode(&mut r)?),
-                tag => return Err(DecodeError::UnknownTag { what: "justification parent flag", tag }),
+                tag => {
+                    return Err(DecodeError::UnknownTag {
+                        what: "justification parent flag",
+                        tag,
+                    });
+                }
             };
-            let count =
-                r.bounded("justification nullification count", MAX_JUSTIFICATION_NULLIFICATIONS as u64)? as usize;
+            let count = r.bounded(
+                "justification nullification count",
+                MAX_JUSTIFICATION_NULLIFICATIONS as u64,
+            )? as usize;
             let mut nullifications = Vec::new();
             for _ in 0..count {
                 nullifications.push(Certificate::decode(&mut r)?);
             }
-            Message::Proposal(ProposalMessage { vote, justification: Justification { parent, nullifications } })
+            Message::Proposal(ProposalMessage {
+                vote,
+                justification: Justification {
+                    parent,
+                    nullifications,
+                },
+            })
         }
         TAG_VOTE => Message::Vote(SignedVote::decode(&mut r)?),
         TAG_CERTIFICATE => Message::Certificate(Certificate::decode(&mut r)?),
-        tag => return Err(DecodeError::UnknownTag { what: "message", tag }),
+        tag => {
+            return Err(DecodeError::UnknownTag {
+                what: "message",
+                tag,
+            });
+        }
     };
     r.finish("message")?;
     Ok(message)
@@ -103,7 +129,12 @@ pub fn decode_record(bytes: &[u8]) -> Result<Record, DecodeError> {
     let record = match r.u8("record tag")? {
         TAG_RECORD_VOTE => Record::Vote(SignedVote::decode(&mut r)?),
         TAG_RECORD_CERTIFICATE => Record::Certificate(Certificate::decode(&mut r)?),
-        tag => return Err(DecodeError::UnknownTag { what: "record", tag }),
+        tag => {
+            return Err(DecodeError::UnknownTag {
+                what: "record",
+                tag,
+            });
+        }
     };
     r.finish("record")?;
     Ok(record)
@@ -111,12 +142,18 @@ pub fn decode_record(bytes: &[u8]) -> Result<Record, DecodeError> {
 
 fn open(bytes: &[u8]) -> Result<Reader<'_>, DecodeError> {
     if bytes.len() > MAX_MESSAGE_LEN {
-        return Err(DecodeError::TooLong { len: bytes.len(), max: MAX_MESSAGE_LEN });
+        return Err(DecodeError::TooLong {
+            len: bytes.len(),
+            max: MAX_MESSAGE_LEN,
+        });
     }
     let mut r = Reader::new(bytes);
     let version = r.u8("version")?;
     if version != VERSION {
-        return Err(DecodeError::UnsupportedVersion { found: version, supported: VERSION });
+        return Err(DecodeError::UnsupportedVersion {
+            found: version,
+            supported: VERSION,
+        });
     }
     Ok(r)
 }
@@ -136,7 +173,10 @@ impl Proposal {
             epoch: r.varint("proposal epoch")?,
             view: r.varint("proposal view")?,
             height: r.varint("proposal height")?,
-            parent: Parent { view: r.varint("parent view")?, digest: Digest(r.array32("parent digest")?) },
+            parent: Parent {
+                view: r.varint("parent view")?,
+                digest: Digest(r.array32("parent digest")?),
+            },
             payload: Digest(r.array32("payload digest")?),
         })
     }
@@ -164,9 +204,15 @@ impl Vote {
     pub fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         match r.u8("vote kind")? {
             VOTE_NOTARIZE => Ok(Vote::Notarize(Proposal::decode(r)?)),
-            VOTE_NULLIFY => Ok(Vote::Nullify { epoch: r.varint("nullify epoch")?, view: r.varint("nullify view")? }),
+            VOTE_NULLIFY => Ok(Vote::Nullify {
+                epoch: r.varint("nullify epoch")?,
+                view: r.varint("nullify view")?,
+            }),
             VOTE_FINALIZE => Ok(Vote::Finalize(Proposal::decode(r)?)),
-            tag => Err(DecodeError::UnknownTag { what: "vote kind", tag }),
+            tag => Err(DecodeError::UnknownTag {
+                what: "vote kind",
+                tag,
+            }),
         }
     }
 }
@@ -205,7 +251,11 @@ impl SignedVote {
     }
 
     pub fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(SignedVote { vote: Vote::decode(r)?, signer: decode_signer(r)?, signature: decode_signature(r)? })
+        Ok(SignedVote {
+            vote: Vote::decode(r)?,
+            signer: decode_signer(r)?,
+            signature: decode_signature(r)?,
+        })
     }
 }
 
@@ -223,7 +273,9 @@ impl Certificate {
         let vote = Vote::decode(r)?;
         let count = r.bounded("certificate signer count", MAX_VALIDATORS as u64)? as usize;
         if count == 0 {
-            return Err(DecodeError::Empty { what: "certificate signer list" });
+            return Err(DecodeError::Empty {
+                what: "certificate signer list",
+            });
         }
         // Each entry takes at least 3 bytes; never reserve more than the input can hold.
         let mut signatures = Vec::with_capacity(count.min(r.remaining() / 3));
@@ -233,7 +285,10 @@ impl Certificate {
             if let Some(previous) = previous
                 && signer <= previous
             {
-                return Err(DecodeError::SignersNotAscending { previous, next: signer });
+                return Err(DecodeError::SignersNotAscending {
+                    previous,
+                    next: signer,
+                });
             }
             previous = Some(signer);
             signatures.push((signer, decode_signature(r)?));

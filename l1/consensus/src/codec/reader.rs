@@ -24,7 +24,11 @@ impl<'a> Reader<'a> {
 
     pub fn take(&mut self, len: usize, what: &'static str) -> Result<&'a [u8], DecodeError> {
         if self.remaining() < len {
-            return Err(DecodeError::UnexpectedEnd { what, needed: len, remaining: self.remaining() });
+            return Err(DecodeError::UnexpectedEnd {
+                what,
+                needed: len,
+                remaining: self.remaining(),
+            });
         }
         let slice = &self.buf[self.pos..self.pos + len];
         self.pos += len;

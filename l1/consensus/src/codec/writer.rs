@@ -8,7 +8,9 @@ pub struct Writer {
 
 impl Writer {
     pub fn with_capacity(capacity: usize) -> Self {
-        Self { buf: Vec::with_capacity(capacity) }
+        Self {
+            buf: Vec::with_capacity(capacity),
+        }
     }
 
     pub fn u8(&mut self, value: u8) {

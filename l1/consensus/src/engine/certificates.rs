@@ -22,13 +22,24 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
         self.check_epoch(certificate.vote.epoch())?;
         let view = certificate.view();
         if view <= self.finalized.view {
-            let same = self.finalized.certificate.as_ref().is_some_and(|held| held.vote == certificate.vote);
+            let same = self
+                .finalized
+                .certificate
+                .as_ref()
+                .is_some_and(|held| held.vote == certificate.vote);
             if same {
                 return Ok(false);
             }
-            return Err(Rejection::StaleView { view, finalized_view: self.finalized.view });
+            return Err(Rejection::StaleView {
+                view,
+                finalized_view: self.finalized.view,
+            });
         }
-        match self.views.get(&view).and_then(|state| state.certificate(&certificate.vote)) {
+        match self
+            .views
+            .get(&view)
+            .and_then(|state| state.certificate(&certificate.vote))
+        {
             Some(held) if held.vote == certificate.vote => Ok(false),
             Some(_) => {
                 self.verify_certificate(certificate)?;
@@ -44,13 +55,22 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
         if let Some(proposal) = certificate.proposal()
             && proposal.parent.view >= proposal.view
         {
-            return Err(Rejection::MalformedProposal("parent view must precede the proposal's view"));
+            return Err(Rejection::MalformedProposal(
+                "parent view must precede the proposal's view",
+            ));
         }
         let need = self.quorum();
         if certificate.signatures.len() < need {
-            return Err(Rejection::NotEnoughSigners { have: certificate.signatures.len(), need });
+            return Err(Rejection::NotEnoughSigners {
+                have: certificate.signatures.len(),
+                need,
+            });
         }
-        if certificate.signatures.windows(2).any(|pair| pair[0].0 >= pair[1].0) {
+        if certificate
+            .signatures
+            .windows(2)
+            .any(|pair| pair[0].0 >= pair[1].0)
+        {
             return Err(Rejection::UnsortedSigners);
         }
         let message = signing_bytes(&self.config.namespace, &certificate.vote);
@@ -58,7 +78,7 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
             let Some(key) = self.config.validators.public_key(*signer) else {
                 return Err(Rejection::UnknownSigner(*signer));
             };
-            if !self.verifier.verify(key, &message, signature) {
+            if !self.verifier.verify(*signer, key, &message, signature) {
                 return Err(Rejection::BadSignature(*signer));
             }
         }
@@ -115,7 +135,11 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
             return self.finalized.certificate.clone();
         }
         let state = self.views.get(&view)?;
-        state.finalization.clone().or_else(|| state.notarization.clone()).or_else(|| state.nullification.clone())
+        state
+            .finalization
+            .clone()
+            .or_else(|| state.notarization.clone())
+            .or_else(|| state.nullification.clone())
     }
 
     /// Reports `proposal` and its notarized ancestors above the previous finalized block as
@@ -127,7 +151,11 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
         let mut chain = vec![proposal];
         let mut cursor = proposal.parent;
         while cursor.view > self.finalized.view {
-            match self.views.get(&cursor.view).and_then(|state| state.notarized_proposal()) {
+            match self
+                .views
+                .get(&cursor.view)
+                .and_then(|state| state.notarized_proposal())
+            {
                 Some(ancestor) if ancestor.payload == cursor.digest => {
                     chain.push(*ancestor);
                     cursor = ancestor.parent;
@@ -140,10 +168,16 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
             if block.is_padding() || block.height <= self.finalized.height {
                 continue;
             }
-            self.effects.push(Effect::Finalized { proposal: *block, certificate: certificate.clone() });
+            self.effects.push(Effect::Finalized {
+                proposal: *block,
+                certificate: certificate.clone(),
+            });
             if self.config.last_height == Some(block.height) && !self.epoch_ended {
                 self.epoch_ended = true;
-                self.effects.push(Effect::EpochEnded { last: *block, certificate: certificate.clone() });
+                self.effects.push(Effect::EpochEnded {
+                    last: *block,
+                    certificate: certificate.clone(),
+                });
             }
         }
         self.finalized = FinalizedTip {
@@ -153,6 +187,8 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
             certificate: Some(certificate.clone()),
         };
         self.views = self.views.split_off(&proposal.view);
-        self.emit(Effect::Prune { below_view: proposal.view });
+        self.emit(Effect::Prune {
+            below_view: proposal.view,
+        });
     }
 }

@@ -22,7 +22,10 @@ pub struct TimeoutConfig {
 
 impl Default for TimeoutConfig {
     fn default() -> Self {
-        Self { base: Duration::from_millis(1_000), max: Duration::from_millis(30_000) }
+        Self {
+            base: Duration::from_millis(1_000),
+            max: Duration::from_millis(30_000),
+        }
     }
 }
 

@@ -5,6 +5,8 @@ use crate::types::{Digest, Height, Parent, Proposal, ValidatorIndex, View};
 use std::time::Duration;
 
 /// One event for [`crate::Engine::apply`].
+// Messages are the common input; boxing them would only move the allocation to every host.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Input {
     /// A message from a peer (already decoded; see [`crate::codec::decode_message`]).
@@ -14,7 +16,11 @@ pub enum Input {
     /// The application built the payload asked for by [`Effect::RequestPayload`].
     PayloadReady { view: View, payload: Digest },
     /// The application checked the payload asked about by [`Effect::VerifyPayload`].
-    PayloadVerified { view: View, payload: Digest, valid: bool },
+    PayloadVerified {
+        view: View,
+        payload: Digest,
+        valid: bool,
+    },
 }
 
 /// Names one scheduled timeout. Timers of earlier views or attempts are ignored when they
@@ -43,12 +49,19 @@ pub enum Effect {
     /// Send to every validator of the epoch (gossip).
     Broadcast(Message),
     /// Send to one validator (a reply to a peer that is behind).
-    SendTo { to: ValidatorIndex, message: Message },
+    SendTo {
+        to: ValidatorIndex,
+        message: Message,
+    },
     /// Feed [`Input::Timeout`]`(timer)` back after `after` has elapsed.
     ScheduleTimeout { timer: Timer, after: Duration },
     /// This node leads `view`: build a payload extending `parent` at `height` and answer with
     /// [`Input::PayloadReady`].
-    RequestPayload { view: View, parent: Parent, height: Height },
+    RequestPayload {
+        view: View,
+        parent: Parent,
+        height: Height,
+    },
     /// Check the payload of `proposal` (fetching it by digest if needed) and answer with
     /// [`Input::PayloadVerified`].
     VerifyPayload { proposal: Proposal },
@@ -56,10 +69,16 @@ pub enum Effect {
     /// engine missed some notarized ancestors (the host then fetches them by block sync along
     /// parent links). `certificate` is a finalization of this block or of a descendant. After a
     /// restart the latest one may be reported again; hosts ignore heights they already have.
-    Finalized { proposal: Proposal, certificate: Certificate },
+    Finalized {
+        proposal: Proposal,
+        certificate: Certificate,
+    },
     /// The epoch's last block is final: stop this engine and start the next epoch's, anchored
     /// at `last`.
-    EpochEnded { last: Proposal, certificate: Certificate },
+    EpochEnded {
+        last: Proposal,
+        certificate: Certificate,
+    },
     /// A validator signed conflicting votes (for governance to act on).
     Fault(Evidence),
     /// Records of views below `below_view` are no longer needed and may be deleted.

@@ -61,8 +61,12 @@ pub struct Engine<S, V> {
 impl<S: Signer, V: Verifier> Engine<S, V> {
     /// A new engine. Call [`Engine::start`] before anything else.
     pub fn new(config: Config, signer: S, verifier: V) -> Self {
-        let finalized =
-            FinalizedTip { view: 0, height: config.anchor.height, digest: config.anchor.digest, certificate: None };
+        let finalized = FinalizedTip {
+            view: 0,
+            height: config.anchor.height,
+            digest: config.anchor.digest,
+            certificate: None,
+        };
         Self {
             config,
             signer,
@@ -87,11 +91,17 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
         }
         match input {
             Input::Message(Message::Vote(vote)) => self.on_vote(vote)?,
-            Input::Message(Message::Certificate(certificate)) => self.on_certificate(certificate)?,
+            Input::Message(Message::Certificate(certificate)) => {
+                self.on_certificate(certificate)?
+            }
             Input::Message(Message::Proposal(proposal)) => self.on_proposal(proposal)?,
             Input::Timeout(timer) => self.on_timeout(timer),
             Input::PayloadReady { view, payload } => self.on_payload_ready(view, payload)?,
-            Input::PayloadVerified { view, payload, valid } => self.on_payload_verified(view, payload, valid)?,
+            Input::PayloadVerified {
+                view,
+                payload,
+                valid,
+            } => self.on_payload_verified(view, payload, valid)?,
         }
         Ok(std::mem::take(&mut self.effects))
     }

@@ -18,7 +18,9 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
             return;
         }
         if let Some(state) = self.views.get(&view)
-            && (state.requested.is_some() || state.my_notarize.is_some() || state.my_nullify.is_some())
+            && (state.requested.is_some()
+                || state.my_notarize.is_some()
+                || state.my_nullify.is_some())
         {
             return;
         }
@@ -30,7 +32,11 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
         if past_end {
             self.propose(view, parent, height, Digest::EMPTY);
         } else {
-            self.emit(Effect::RequestPayload { view, parent, height });
+            self.emit(Effect::RequestPayload {
+                view,
+                parent,
+                height,
+            });
         }
     }
 
@@ -40,12 +46,21 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
         let mut candidate = view.checked_sub(1)?;
         loop {
             if candidate == self.finalized.view {
-                let parent = Parent { view: candidate, digest: self.finalized.digest };
+                let parent = Parent {
+                    view: candidate,
+                    digest: self.finalized.digest,
+                };
                 return Some((parent, self.finalized.height + 1));
             }
             let state = self.views.get(&candidate)?;
             if let Some(notarized) = state.notarized_proposal() {
-                return Some((Parent { view: candidate, digest: notarized.payload }, notarized.height + 1));
+                return Some((
+                    Parent {
+                        view: candidate,
+                        digest: notarized.payload,
+                    },
+                    notarized.height + 1,
+                ));
             }
             state.nullification.as_ref()?;
             candidate -= 1;
@@ -61,11 +76,18 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
             None
         } else if parent.view == self.finalized.view {
             let held = self.finalized.certificate.clone()?;
-            (self.finalized.digest == parent.digest).then_some(held)?.into()
+            (self.finalized.digest == parent.digest)
+                .then_some(held)?
+                .into()
         } else {
             let state = self.views.get(&parent.view)?;
-            let held = state.notarization.clone().or_else(|| state.finalization.clone())?;
-            (held.proposal()?.payload == parent.digest).then_some(held)?.into()
+            let held = state
+                .notarization
+                .clone()
+                .or_else(|| state.finalization.clone())?;
+            (held.proposal()?.payload == parent.digest)
+                .then_some(held)?
+                .into()
         };
         let skipped = view - parent.view - 1;
         if skipped as usize > MAX_JUSTIFICATION_NULLIFICATIONS {
@@ -75,7 +97,10 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
         for skipped_view in parent.view + 1..view {
             nullifications.push(self.views.get(&skipped_view)?.nullification.clone()?);
         }
-        Some(Justification { parent: parent_certificate, nullifications })
+        Some(Justification {
+            parent: parent_certificate,
+            nullifications,
+        })
     }
 
     /// Signs and sends a proposal: the leader's notarize vote, persisted first.
@@ -85,7 +110,13 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
             self.view_state(view).requested = None;
             return;
         };
-        let proposal = Proposal { epoch: self.config.epoch, view, height, parent, payload };
+        let proposal = Proposal {
+            epoch: self.config.epoch,
+            view,
+            height,
+            parent,
+            payload,
+        };
         if let Some(signed) = self.record_own_vote(Vote::Notarize(proposal)) {
             self.emit(Effect::Broadcast(Message::Proposal(ProposalMessage {
                 vote: signed.clone(),
@@ -95,12 +126,19 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
         }
     }
 
-    pub(super) fn on_payload_ready(&mut self, view: View, payload: Digest) -> Result<(), Rejection> {
+    pub(super) fn on_payload_ready(
+        &mut self,
+        view: View,
+        payload: Digest,
+    ) -> Result<(), Rejection> {
         if view < self.view {
             return Ok(());
         }
         let state = self.views.get(&view);
-        let Some((parent, height)) = state.and_then(|state| state.requested).filter(|_| view == self.view) else {
+        let Some((parent, height)) = state
+            .and_then(|state| state.requested)
+            .filter(|_| view == self.view)
+        else {
             return Err(Rejection::UnexpectedPayload { view });
         };
         if payload == Digest::EMPTY {
@@ -116,16 +154,25 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
     pub(super) fn on_proposal(&mut self, message: ProposalMessage) -> Result<(), Rejection> {
         let signed = &message.vote;
         let Vote::Notarize(proposal) = signed.vote else {
-            return Err(Rejection::MalformedProposal("a proposal must carry its leader's notarize vote"));
+            return Err(Rejection::MalformedProposal(
+                "a proposal must carry its leader's notarize vote",
+            ));
         };
         self.check_epoch(proposal.epoch)?;
         self.check_member(signed.signer)?;
         let leader = self.leader(proposal.view);
         if signed.signer != leader {
-            return Err(Rejection::NotLeader { view: proposal.view, signer: signed.signer, leader });
+            return Err(Rejection::NotLeader {
+                view: proposal.view,
+                signer: signed.signer,
+                leader,
+            });
         }
         if proposal.view <= self.finalized.view {
-            return Err(Rejection::StaleView { view: proposal.view, finalized_view: self.finalized.view });
+            return Err(Rejection::StaleView {
+                view: proposal.view,
+                finalized_view: self.finalized.view,
+            });
         }
         if proposal.view < self.view {
             // Too late to vote on; its notarize vote still counts.
@@ -134,14 +181,20 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
         self.check_proposal_shape(&proposal)?;
         let new_certificates = self.check_justification(&proposal, &message.justification)?;
         self.verify_vote(signed)?;
-        let held = self.views.get(&proposal.view).and_then(|state| state.notarizes.get(&signed.signer));
+        let held = self
+            .views
+            .get(&proposal.view)
+            .and_then(|state| state.notarizes.get(&signed.signer));
         if let Some(held) = held
             && held.vote != signed.vote
         {
             return Err(Rejection::Equivocation {
                 signer: signed.signer,
                 view: proposal.view,
-                evidence: Box::new(super::Evidence { first: held.clone(), second: signed.clone() }),
+                evidence: Box::new(super::Evidence {
+                    first: held.clone(),
+                    second: signed.clone(),
+                }),
             });
         }
         // Everything checked: now change state.
@@ -166,15 +219,23 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
     ) -> Result<Vec<Certificate>, Rejection> {
         let parent = proposal.parent;
         if parent.view < self.finalized.view {
-            return Err(Rejection::ParentBeforeFinalized { parent_view: parent.view, finalized_view: self.finalized.view });
+            return Err(Rejection::ParentBeforeFinalized {
+                parent_view: parent.view,
+                finalized_view: self.finalized.view,
+            });
         }
         let mut new_certificates = Vec::new();
         let parent_height = if parent.view == self.finalized.view {
             if parent.digest != self.finalized.digest {
-                return Err(Rejection::UnknownParent { parent_view: parent.view });
+                return Err(Rejection::UnknownParent {
+                    parent_view: parent.view,
+                });
             }
             self.finalized.height
-        } else if let Some(held) = self.views.get(&parent.view).and_then(|state| state.notarized_proposal())
+        } else if let Some(held) = self
+            .views
+            .get(&parent.view)
+            .and_then(|state| state.notarized_proposal())
             && held.payload == parent.digest
         {
             held.height
@@ -186,7 +247,9 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
                 .and_then(|certificate| certificate.proposal().map(|p| (certificate, *p)))
                 .filter(|(_, p)| p.view == parent.view && p.payload == parent.digest);
             let Some((certificate, carried_parent)) = carried else {
-                return Err(Rejection::UnknownParent { parent_view: parent.view });
+                return Err(Rejection::UnknownParent {
+                    parent_view: parent.view,
+                });
             };
             if self.certificate_is_new(certificate)? {
                 self.verify_certificate(certificate)?;
@@ -195,7 +258,10 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
             carried_parent.height
         };
         if proposal.height != parent_height + 1 {
-            return Err(Rejection::HeightMismatch { expected: parent_height + 1, found: proposal.height });
+            return Err(Rejection::HeightMismatch {
+                expected: parent_height + 1,
+                found: proposal.height,
+            });
         }
 
         let carried: BTreeMap<View, &Certificate> = justification
@@ -212,18 +278,26 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
             .count() as u64;
         let skipped = proposal.view - parent.view - 1;
         if skipped > held_between + carried.len() as u64 {
-            // Not enough certificates can exist; find the first missing view cheaply.
+            // Not enough certificates can exist. The first missing view is at most
+            // `held_between + carried.len()` steps in, so this search is bounded too.
             let missing = between
                 .clone()
                 .find(|view| {
                     !carried.contains_key(view)
-                        && !self.views.get(view).is_some_and(|state| state.nullification.is_some())
+                        && self
+                            .views
+                            .get(view)
+                            .is_none_or(|state| state.nullification.is_none())
                 })
                 .unwrap_or(parent.view + 1);
             return Err(Rejection::MissingNullification { view: missing });
         }
         for view in between {
-            if self.views.get(&view).is_some_and(|state| state.nullification.is_some()) {
+            if self
+                .views
+                .get(&view)
+                .is_some_and(|state| state.nullification.is_some())
+            {
                 continue;
             }
             let Some(certificate) = carried.get(&view) else {
@@ -255,7 +329,12 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
         self.emit(Effect::VerifyPayload { proposal });
     }
 
-    pub(super) fn on_payload_verified(&mut self, view: View, payload: Digest, valid: bool) -> Result<(), Rejection> {
+    pub(super) fn on_payload_verified(
+        &mut self,
+        view: View,
+        payload: Digest,
+        valid: bool,
+    ) -> Result<(), Rejection> {
         if view < self.view {
             return Ok(());
         }

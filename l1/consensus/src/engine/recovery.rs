@@ -17,8 +17,10 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
         }
         self.started = true;
         self.recovering = true;
-        let mut records: Vec<Record> =
-            records.into_iter().filter(|record| self.check_epoch(record_epoch(record)).is_ok()).collect();
+        let mut records: Vec<Record> = records
+            .into_iter()
+            .filter(|record| self.check_epoch(record_epoch(record)).is_ok())
+            .collect();
         records.sort_by_key(Record::view);
 
         let mut last_voted = 0;
@@ -36,7 +38,9 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
                     crate::messages::Vote::Finalize(_) => &mut state.my_finalize,
                 };
                 *slot = Some(signed.clone());
-                state.tally_mut(&signed.vote).insert(signed.signer, signed.clone());
+                state
+                    .tally_mut(&signed.vote)
+                    .insert(signed.signer, signed.clone());
             }
         }
         for record in records {

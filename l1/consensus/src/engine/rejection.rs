@@ -17,21 +17,38 @@ pub enum Rejection {
     #[error("view {view} is already final (finalized view {finalized_view})")]
     StaleView { view: View, finalized_view: View },
     #[error("vote for view {view} is more than {max_ahead} views ahead of view {current}")]
-    ViewTooFarAhead { view: View, current: View, max_ahead: u64 },
+    ViewTooFarAhead {
+        view: View,
+        current: View,
+        max_ahead: u64,
+    },
     #[error("validator {signer} proposed in view {view}, whose leader is {leader}")]
-    NotLeader { view: View, signer: ValidatorIndex, leader: ValidatorIndex },
+    NotLeader {
+        view: View,
+        signer: ValidatorIndex,
+        leader: ValidatorIndex,
+    },
     #[error("malformed proposal: {0}")]
     MalformedProposal(&'static str),
     #[error("proposal at height {found}, its parent implies height {expected}")]
     HeightMismatch { expected: Height, found: Height },
     #[error("proposal extends view {parent_view}, before the finalized view {finalized_view}")]
-    ParentBeforeFinalized { parent_view: View, finalized_view: View },
-    #[error("proposal extends a block unknown here (view {parent_view}), with no certificate for it")]
+    ParentBeforeFinalized {
+        parent_view: View,
+        finalized_view: View,
+    },
+    #[error(
+        "proposal extends a block unknown here (view {parent_view}), with no certificate for it"
+    )]
     UnknownParent { parent_view: View },
     #[error("proposal skips view {view}, which is not nullified")]
     MissingNullification { view: View },
     #[error("validator {signer} equivocated in view {view}")]
-    Equivocation { signer: ValidatorIndex, view: View, evidence: Box<Evidence> },
+    Equivocation {
+        signer: ValidatorIndex,
+        view: View,
+        evidence: Box<Evidence>,
+    },
     #[error("certificate has {have} signers, a quorum is {need}")]
     NotEnoughSigners { have: usize, need: usize },
     #[error("certificate signers are not strictly ascending")]

@@ -13,14 +13,26 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
     /// Schedules the timer for the current view and attempt.
     pub(super) fn arm_timer(&mut self) {
         let after = self.timeout_duration();
-        self.emit(Effect::ScheduleTimeout { timer: Timer { view: self.view, attempt: self.attempt }, after });
+        self.emit(Effect::ScheduleTimeout {
+            timer: Timer {
+                view: self.view,
+                attempt: self.attempt,
+            },
+            after,
+        });
     }
 
     /// `base * 2^(failed views in a row + timeouts in this view)`, at most `max`.
     pub fn timeout_duration(&self) -> Duration {
-        let doublings = self.failures.saturating_add(self.attempt).min(MAX_DOUBLINGS);
+        let doublings = self
+            .failures
+            .saturating_add(self.attempt)
+            .min(MAX_DOUBLINGS);
         let timeouts = self.config.timeouts;
-        timeouts.base.saturating_mul(1u32 << doublings).min(timeouts.max)
+        timeouts
+            .base
+            .saturating_mul(1u32 << doublings)
+            .min(timeouts.max)
     }
 
     pub(super) fn on_timeout(&mut self, timer: Timer) {
@@ -50,7 +62,10 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
                 _ => None,
             };
             let message = match justification {
-                Some(justification) => Message::Proposal(ProposalMessage { vote: notarize, justification }),
+                Some(justification) => Message::Proposal(ProposalMessage {
+                    vote: notarize,
+                    justification,
+                }),
                 None => Message::Vote(notarize),
             };
             self.emit(Effect::Broadcast(message));

@@ -54,7 +54,10 @@ impl ViewState {
 
     /// A proof that `proposal`'s block is notarized in this view (a finalization implies one).
     pub fn notarized_proposal(&self) -> Option<&Proposal> {
-        self.notarization.as_ref().or(self.finalization.as_ref()).and_then(Certificate::proposal)
+        self.notarization
+            .as_ref()
+            .or(self.finalization.as_ref())
+            .and_then(Certificate::proposal)
     }
 
     /// Signatures of everyone who cast exactly `vote`, if they make at least `quorum`.
@@ -65,6 +68,9 @@ impl ViewState {
             .filter(|signed| signed.vote == *vote)
             .map(|signed| (signed.signer, signed.signature.clone()))
             .collect();
-        (signatures.len() >= quorum).then(|| Certificate { vote: *vote, signatures })
+        (signatures.len() >= quorum).then_some(Certificate {
+            vote: *vote,
+            signatures,
+        })
     }
 }

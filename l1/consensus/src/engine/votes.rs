@@ -28,13 +28,23 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
                 self.help_peer(signed.signer, view);
                 return Ok(());
             }
-            return Err(Rejection::StaleView { view, finalized_view: self.finalized.view });
+            return Err(Rejection::StaleView {
+                view,
+                finalized_view: self.finalized.view,
+            });
         }
         let max_ahead = self.config.max_views_ahead;
         if view > self.view.saturating_add(max_ahead) {
-            return Err(Rejection::ViewTooFarAhead { view, current: self.view, max_ahead });
+            return Err(Rejection::ViewTooFarAhead {
+                view,
+                current: self.view,
+                max_ahead,
+            });
         }
-        let redundant = self.views.get(&view).is_some_and(|state| state.certificate(&signed.vote).is_some());
+        let redundant = self
+            .views
+            .get(&view)
+            .is_some_and(|state| state.certificate(&signed.vote).is_some());
         if redundant {
             // The certificate exists already; a nullify still tells us the sender is behind.
             if is_nullify && view < self.view {
@@ -57,7 +67,10 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
 
     pub(super) fn check_epoch(&self, epoch: Epoch) -> Result<(), Rejection> {
         if epoch != self.config.epoch {
-            return Err(Rejection::WrongEpoch { expected: self.config.epoch, found: epoch });
+            return Err(Rejection::WrongEpoch {
+                expected: self.config.epoch,
+                found: epoch,
+            });
         }
         Ok(())
     }
@@ -73,17 +86,25 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
     /// and the height implied by any parent this node knows.
     pub(super) fn check_proposal_shape(&self, proposal: &Proposal) -> Result<(), Rejection> {
         if proposal.view == 0 || proposal.parent.view >= proposal.view {
-            return Err(Rejection::MalformedProposal("parent view must precede the proposal's view"));
+            return Err(Rejection::MalformedProposal(
+                "parent view must precede the proposal's view",
+            ));
         }
         match self.config.last_height {
             Some(last) if proposal.height > last && !proposal.is_padding() => {
-                return Err(Rejection::MalformedProposal("a real payload past the epoch's last height"));
+                return Err(Rejection::MalformedProposal(
+                    "a real payload past the epoch's last height",
+                ));
             }
             Some(last) if proposal.height <= last && proposal.is_padding() => {
-                return Err(Rejection::MalformedProposal("a padding block before the epoch's last height"));
+                return Err(Rejection::MalformedProposal(
+                    "a padding block before the epoch's last height",
+                ));
             }
             None if proposal.is_padding() => {
-                return Err(Rejection::MalformedProposal("a padding block in an epoch without end"));
+                return Err(Rejection::MalformedProposal(
+                    "a padding block in an epoch without end",
+                ));
             }
             _ => {}
         }
@@ -93,13 +114,22 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
             }
             let expected = self.config.anchor.height + 1;
             if proposal.height != expected {
-                return Err(Rejection::HeightMismatch { expected, found: proposal.height });
+                return Err(Rejection::HeightMismatch {
+                    expected,
+                    found: proposal.height,
+                });
             }
-        } else if let Some(parent) = self.views.get(&proposal.parent.view).and_then(|s| s.notarized_proposal())
+        } else if let Some(parent) = self
+            .views
+            .get(&proposal.parent.view)
+            .and_then(|s| s.notarized_proposal())
             && parent.payload == proposal.parent.digest
             && proposal.height != parent.height + 1
         {
-            return Err(Rejection::HeightMismatch { expected: parent.height + 1, found: proposal.height });
+            return Err(Rejection::HeightMismatch {
+                expected: parent.height + 1,
+                found: proposal.height,
+            });
         }
         Ok(())
     }
@@ -109,14 +139,20 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
             return Err(Rejection::UnknownSigner(signed.signer));
         };
         let message = signing_bytes(&self.config.namespace, &signed.vote);
-        if !self.verifier.verify(key, &message, &signed.signature) {
+        if !self
+            .verifier
+            .verify(signed.signer, key, &message, &signed.signature)
+        {
             return Err(Rejection::BadSignature(signed.signer));
         }
         Ok(())
     }
 
     fn novelty(&self, signed: &SignedVote) -> Result<Novelty, Rejection> {
-        let held = self.views.get(&signed.vote.view()).and_then(|state| state.tally(&signed.vote).get(&signed.signer));
+        let held = self
+            .views
+            .get(&signed.vote.view())
+            .and_then(|state| state.tally(&signed.vote).get(&signed.signer));
         Ok(match held {
             Some(held) if held.vote == signed.vote => Novelty::Duplicate,
             _ => Novelty::New,
@@ -132,16 +168,20 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
         };
         let conflicting = match signed.vote {
             Vote::Notarize(_) => state.notarizes.get(&signed.signer),
-            Vote::Finalize(_) => {
-                state.finalizes.get(&signed.signer).or_else(|| state.nullifies.get(&signed.signer))
-            }
+            Vote::Finalize(_) => state
+                .finalizes
+                .get(&signed.signer)
+                .or_else(|| state.nullifies.get(&signed.signer)),
             Vote::Nullify { .. } => state.finalizes.get(&signed.signer),
         };
         match conflicting {
             Some(first) if first.vote != signed.vote => Err(Rejection::Equivocation {
                 signer: signed.signer,
                 view,
-                evidence: Box::new(Evidence { first: first.clone(), second: signed.clone() }),
+                evidence: Box::new(Evidence {
+                    first: first.clone(),
+                    second: signed.clone(),
+                }),
             }),
             _ => Ok(()),
         }
@@ -171,20 +211,32 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
             && let Some(certificate) = self.finalized.certificate.clone()
         {
             sent_finalization = Some(certificate.vote);
-            self.emit(Effect::SendTo { to, message: Message::Certificate(certificate) });
+            self.emit(Effect::SendTo {
+                to,
+                message: Message::Certificate(certificate),
+            });
         }
         let previous = self.view.saturating_sub(1);
         if previous >= peer_view
             && let Some(certificate) = self.certificate_ending(previous)
             && Some(certificate.vote) != sent_finalization
         {
-            self.emit(Effect::SendTo { to, message: Message::Certificate(certificate) });
+            self.emit(Effect::SendTo {
+                to,
+                message: Message::Certificate(certificate),
+            });
         }
     }
 
     fn sign_vote(&self, vote: Vote, signer: ValidatorIndex) -> SignedVote {
-        let signature = self.signer.sign(&signing_bytes(&self.config.namespace, &vote));
-        SignedVote { vote, signer, signature }
+        let signature = self
+            .signer
+            .sign(&signing_bytes(&self.config.namespace, &vote));
+        SignedVote {
+            vote,
+            signer,
+            signature,
+        }
     }
 
     /// Signs, records and persists one of this node's votes. Returns it for sending; `None`
@@ -228,7 +280,10 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
         if state.my_nullify.is_some() || state.my_finalize.is_some() {
             return;
         }
-        self.cast(Vote::Nullify { epoch: self.config.epoch, view });
+        self.cast(Vote::Nullify {
+            epoch: self.config.epoch,
+            view,
+        });
     }
 
     /// Votes to finalize a notarized proposal, unless this node gave up on its view.
@@ -242,5 +297,4 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
         }
         self.cast(Vote::Finalize(proposal));
     }
-
 }

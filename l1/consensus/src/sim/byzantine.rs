@@ -24,7 +24,10 @@ pub(super) fn valid_payload(parts: &[&[u8]]) -> Digest {
 
 /// A different, still valid, payload for the same slot.
 fn twisted(proposal: &Proposal) -> Proposal {
-    Proposal { payload: valid_payload(&[b"twist", &proposal.payload.0]), ..*proposal }
+    Proposal {
+        payload: valid_payload(&[b"twist", &proposal.payload.0]),
+        ..*proposal
+    }
 }
 
 /// What `behaviour` sends instead of `message` to `recipients`: a list of (recipients,
@@ -35,7 +38,8 @@ pub(super) fn rewrite(
     recipients: Vec<NodeId>,
     forge: &dyn Fn(Vote) -> SignedVote,
 ) -> Vec<(Vec<NodeId>, Message)> {
-    let (evens, odds): (Vec<NodeId>, Vec<NodeId>) = recipients.iter().partition(|node| *node % 2 == 0);
+    let (evens, odds): (Vec<NodeId>, Vec<NodeId>) =
+        recipients.iter().partition(|node| *node % 2 == 0);
     match (behaviour, &message) {
         (Behaviour::Silent, _) => Vec::new(),
         (Behaviour::EquivocatingLeader, Message::Proposal(original)) => {
@@ -56,7 +60,10 @@ pub(super) fn rewrite(
                 vec![(evens, message), (odds, Message::Vote(forged))]
             }
             Vote::Finalize(proposal) => {
-                let forged = forge(Vote::Nullify { epoch: proposal.epoch, view: proposal.view });
+                let forged = forge(Vote::Nullify {
+                    epoch: proposal.epoch,
+                    view: proposal.view,
+                });
                 vec![(evens, message), (odds, Message::Vote(forged))]
             }
             Vote::Nullify { .. } => vec![(recipients, message)],

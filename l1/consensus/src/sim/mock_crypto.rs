@@ -4,6 +4,7 @@
 //! holds every secret.
 
 use crate::signing::{Signature, Signer, Verifier};
+use crate::types::ValidatorIndex;
 use crate::validators::{PublicKey, ValidatorSet};
 use sha3::{Digest as _, Keccak256};
 use std::collections::BTreeMap;
@@ -41,12 +42,18 @@ impl MockScheme {
         let mut members = Vec::with_capacity(n);
         for index in 0..n as u64 {
             let mut secret = [0u8; 16];
-            secret.copy_from_slice(&hash(&[b"mock-secret", &salt.to_le_bytes(), &index.to_le_bytes()])[..16]);
+            secret.copy_from_slice(
+                &hash(&[b"mock-secret", &salt.to_le_bytes(), &index.to_le_bytes()])[..16],
+            );
             let public = PublicKey(hash(&[b"mock-public", &secret]).to_vec());
             secrets.insert(public.clone(), secret);
             members.push(public);
         }
-        Self { secrets: Arc::new(secrets), members, salt }
+        Self {
+            secrets: Arc::new(secrets),
+            members,
+            salt,
+        }
     }
 
     /// The validator set of all `n` keys, in index order.
@@ -56,14 +63,23 @@ impl MockScheme {
 
     /// The validator set of the keys at `indices`, in that order.
     pub fn validator_subset(&self, indices: &[usize]) -> ValidatorSet {
-        let members = indices.iter().filter_map(|i| self.members.get(*i).cloned()).collect();
+        let members = indices
+            .iter()
+            .filter_map(|i| self.members.get(*i).cloned())
+            .collect();
         ValidatorSet::new(members).expect("mock keys are distinct and the subset is not empty")
     }
 
     /// The signer of key `index` (an empty key, whose signatures never verify, if out of range).
     pub fn signer(&self, index: usize) -> MockSigner {
-        let secret = self.members.get(index).and_then(|public| self.secrets.get(public)).copied();
-        MockSigner { secret: secret.unwrap_or([0; 16]) }
+        let secret = self
+            .members
+            .get(index)
+            .and_then(|public| self.secrets.get(public))
+            .copied();
+        MockSigner {
+            secret: secret.unwrap_or([0; 16]),
+        }
     }
 
     pub fn salt(&self) -> u64 {
@@ -72,7 +88,13 @@ impl MockScheme {
 }
 
 impl Verifier for MockScheme {
-    fn verify(&self, public_key: &PublicKey, message: &[u8], signature: &Signature) -> bool {
+    fn verify(
+        &self,
+        _signer: ValidatorIndex,
+        public_key: &PublicKey,
+        message: &[u8],
+        signature: &Signature,
+    ) -> bool {
         match self.secrets.get(public_key) {
             Some(secret) => signature.0.as_slice() == hash(&[secret, message]).as_slice(),
             None => false,

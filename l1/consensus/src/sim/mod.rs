@@ -28,8 +28,8 @@ pub use mock_crypto::{MockScheme, MockSigner};
 pub use outcome::{NodeReport, Outcome};
 pub use rng::SimRng;
 pub use scenario::{
-    Behaviour, CrashStep, Crashed, EpochPlan, Millis, NodeId, PartitionStep, Partitioned, Scenario, cluster, millis,
-    secs,
+    Behaviour, CrashStep, Crashed, EpochPlan, Millis, NodeId, PartitionStep, Partitioned, Scenario,
+    cluster, millis, secs,
 };
 
 /// The namespace simulated chains sign under.

@@ -30,17 +30,25 @@ impl Monitor {
             Message::Certificate(_) => return,
         };
         let vote = signed.vote;
-        let cast = self.votes.entry((vote.epoch(), key, vote.view())).or_default();
+        let cast = self
+            .votes
+            .entry((vote.epoch(), key, vote.view()))
+            .or_default();
         let conflict = match vote {
             Vote::Notarize(p) => cast.notarize.replace(p).is_some_and(|held| held != p),
-            Vote::Finalize(p) => cast.finalize.replace(p).is_some_and(|held| held != p) || cast.nullify,
+            Vote::Finalize(p) => {
+                cast.finalize.replace(p).is_some_and(|held| held != p) || cast.nullify
+            }
             Vote::Nullify { .. } => {
                 cast.nullify = true;
                 cast.finalize.is_some()
             }
         };
         if conflict {
-            self.violations.push(format!("honest validator {key} signed conflicting votes in view {}", vote.view()));
+            self.violations.push(format!(
+                "honest validator {key} signed conflicting votes in view {}",
+                vote.view()
+            ));
         }
     }
 
@@ -67,5 +75,4 @@ impl Monitor {
             ));
         }
     }
-
 }

@@ -14,7 +14,11 @@ pub(super) struct Network {
 
 impl Network {
     pub fn new(latency: (Millis, Millis), loss_ppm: u32) -> Self {
-        Self { latency, loss_ppm, groups: None }
+        Self {
+            latency,
+            loss_ppm,
+            groups: None,
+        }
     }
 
     pub fn partition(&mut self, nodes: usize, groups: &[Vec<NodeId>]) {

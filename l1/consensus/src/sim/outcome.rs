@@ -45,7 +45,12 @@ pub struct Outcome {
 impl Outcome {
     /// Panics with the violations if the run was unsafe.
     pub fn assert_safe(&self) {
-        assert!(self.violations.is_empty(), "seed {}: safety violated: {:#?}", self.seed, self.violations);
+        assert!(
+            self.violations.is_empty(),
+            "seed {}: safety violated: {:#?}",
+            self.seed,
+            self.violations
+        );
     }
 
     /// Panics unless every node that is up at the end finalized at least `blocks` blocks
@@ -68,7 +73,11 @@ impl Outcome {
 
     /// The highest height any node finalized.
     pub fn highest_finalized(&self) -> Height {
-        self.nodes.iter().map(NodeReport::highest_finalized).max().unwrap_or(0)
+        self.nodes
+            .iter()
+            .map(NodeReport::highest_finalized)
+            .max()
+            .unwrap_or(0)
     }
 
     /// Heights finalized by `node`.

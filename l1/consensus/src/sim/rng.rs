@@ -8,7 +8,9 @@ pub struct SimRng {
 
 impl SimRng {
     pub fn new(seed: u64) -> Self {
-        Self { state: seed ^ 0x6b61_696d_656e_6721 }
+        Self {
+            state: seed ^ 0x6b61_696d_656e_6721,
+        }
     }
 
     pub fn next_u64(&mut self) -> u64 {

@@ -2,6 +2,7 @@
 //! node would (persist to a simulated disk, send through the simulated network, schedule
 //! timers, answer payload requests) and injects the scenario's faults.
 
+use super::SIM_NAMESPACE;
 use super::byzantine::{INVALID_PAYLOAD_MARK, rewrite, valid_payload};
 use super::mock_crypto::{MockScheme, MockSigner};
 use super::monitor::Monitor;
@@ -9,7 +10,6 @@ use super::network::Network;
 use super::outcome::{NodeReport, Outcome};
 use super::rng::SimRng;
 use super::scenario::{Behaviour, EpochPlan, Fault, Millis, NodeId, Scenario};
-use super::SIM_NAMESPACE;
 use crate::codec::{decode_message, decode_record, encode_message, encode_record};
 use crate::engine::{Anchor, Config, Effect, Engine, Input, Rejection, Timer};
 use crate::messages::{Message, Record, SignedVote, Vote};
@@ -20,12 +20,28 @@ use std::rc::Rc;
 
 type SimEngine = Engine<MockSigner, MockScheme>;
 
-const GENESIS: Anchor = Anchor { height: 0, digest: Digest([0x6e; 32]) };
+const GENESIS: Anchor = Anchor {
+    height: 0,
+    digest: Digest([0x6e; 32]),
+};
 
 enum Event {
-    Deliver { to: NodeId, bytes: Rc<Vec<u8>> },
-    Timer { node: NodeId, incarnation: u64, epoch: Epoch, timer: Timer },
-    App { node: NodeId, incarnation: u64, epoch: Epoch, input: Box<Input> },
+    Deliver {
+        to: NodeId,
+        bytes: Rc<Vec<u8>>,
+    },
+    Timer {
+        node: NodeId,
+        incarnation: u64,
+        epoch: Epoch,
+        timer: Timer,
+    },
+    App {
+        node: NodeId,
+        incarnation: u64,
+        epoch: Epoch,
+        input: Box<Input>,
+    },
     Fault(Fault),
 }
 
@@ -69,18 +85,28 @@ impl Simulation {
         let node_count = scenario.node_count();
         let scheme = MockScheme::new(node_count.max(1));
         let plans = if scenario.epochs.is_empty() {
-            vec![EpochPlan { members: (0..scenario.validators).collect(), last_height: None }]
+            vec![EpochPlan {
+                members: (0..scenario.validators).collect(),
+                last_height: None,
+            }]
         } else {
             scenario.epochs.clone()
         };
         let mut nodes = Vec::with_capacity(node_count);
         for id in 0..node_count {
-            let twin_of = id.checked_sub(scenario.validators).and_then(|i| scenario.twins.get(i)).copied();
+            let twin_of = id
+                .checked_sub(scenario.validators)
+                .and_then(|i| scenario.twins.get(i))
+                .copied();
             let key = twin_of.unwrap_or(id);
             let twinned = twin_of.is_some() || scenario.twins.contains(&id);
             nodes.push(Node {
                 key,
-                behaviour: scenario.behaviours.get(&id).copied().unwrap_or(Behaviour::Honest),
+                behaviour: scenario
+                    .behaviours
+                    .get(&id)
+                    .copied()
+                    .unwrap_or(Behaviour::Honest),
                 twinned,
                 up: true,
                 incarnation: 0,
@@ -129,7 +155,11 @@ impl Simulation {
             self.now = time;
             self.events += 1;
             self.handle(event);
-            if self.scenario.stop_at_height.is_some_and(|h| self.highest >= h) {
+            if self
+                .scenario
+                .stop_at_height
+                .is_some_and(|h| self.highest >= h)
+            {
                 break;
             }
         }
@@ -186,13 +216,23 @@ impl Simulation {
                     Err(_) => *self.nodes[to].rejections.entry("undecodable").or_default() += 1,
                 }
             }
-            Event::Timer { node, incarnation, epoch, timer } => {
+            Event::Timer {
+                node,
+                incarnation,
+                epoch,
+                timer,
+            } => {
                 if self.nodes[node].incarnation == incarnation && self.nodes[node].up {
                     self.trace(2, node, &timer.view.to_le_bytes());
                     self.feed(node, epoch, Input::Timeout(timer));
                 }
             }
-            Event::App { node, incarnation, epoch, input } => {
+            Event::App {
+                node,
+                incarnation,
+                epoch,
+                input,
+            } => {
                 if self.nodes[node].incarnation == incarnation && self.nodes[node].up {
                     self.trace(3, node, &[]);
                     self.feed(node, epoch, *input);
@@ -275,21 +315,37 @@ impl Simulation {
         let state = &self.nodes[node];
         let anchor = *state.anchors.get(&epoch)?;
         let validators = self.scheme.validator_subset(&plan.members);
-        let me = plan.members.iter().position(|key| *key == state.key).map(|i| i as ValidatorIndex);
+        let me = plan
+            .members
+            .iter()
+            .position(|key| *key == state.key)
+            .map(|i| i as ValidatorIndex);
         let mut config = Config::new(SIM_NAMESPACE.to_vec(), epoch, validators, me, anchor);
         config.timeouts = self.scenario.timeouts;
         config.last_height = plan.last_height;
-        Some(Engine::new(config, self.scheme.signer(state.key), self.scheme.clone()))
+        Some(Engine::new(
+            config,
+            self.scheme.signer(state.key),
+            self.scheme.clone(),
+        ))
     }
 
     fn feed(&mut self, node: NodeId, epoch: Epoch, input: Input) {
         let Some(engine) = self.nodes[node].engines.get_mut(&epoch) else {
-            *self.nodes[node].rejections.entry("no engine for epoch").or_default() += 1;
+            *self.nodes[node]
+                .rejections
+                .entry("no engine for epoch")
+                .or_default() += 1;
             return;
         };
         match engine.apply(input) {
             Ok(effects) => self.perform(node, epoch, effects),
-            Err(rejection) => *self.nodes[node].rejections.entry(rejection_name(&rejection)).or_default() += 1,
+            Err(rejection) => {
+                *self.nodes[node]
+                    .rejections
+                    .entry(rejection_name(&rejection))
+                    .or_default() += 1
+            }
         }
     }
 
@@ -321,17 +377,27 @@ impl Simulation {
         match effect {
             Effect::Persist(record) => {
                 let view = record.view();
-                self.nodes[node].disk.push((epoch, view, encode_record(&record)));
+                self.nodes[node]
+                    .disk
+                    .push((epoch, view, encode_record(&record)));
             }
             Effect::Prune { below_view } => {
-                self.nodes[node].disk.retain(|(e, view, _)| *e > epoch || (*e == epoch && *view >= below_view));
+                self.nodes[node]
+                    .disk
+                    .retain(|(e, view, _)| *e > epoch || (*e == epoch && *view >= below_view));
             }
             Effect::Broadcast(message) => {
-                let recipients = (0..self.nodes.len()).filter(|other| *other != node).collect();
+                let recipients = (0..self.nodes.len())
+                    .filter(|other| *other != node)
+                    .collect();
                 self.send(node, recipients, message);
             }
             Effect::SendTo { to, message } => {
-                let key = self.plans.get(epoch as usize).and_then(|plan| plan.members.get(to as usize)).copied();
+                let key = self
+                    .plans
+                    .get(epoch as usize)
+                    .and_then(|plan| plan.members.get(to as usize))
+                    .copied();
                 let recipients = (0..self.nodes.len())
                     .filter(|other| *other != node && Some(self.nodes[*other].key) == key)
                     .collect();
@@ -339,45 +405,95 @@ impl Simulation {
             }
             Effect::ScheduleTimeout { timer, after } => {
                 let at = self.now + after.as_millis() as Millis;
-                self.schedule(at, Event::Timer { node, incarnation, epoch, timer });
+                self.schedule(
+                    at,
+                    Event::Timer {
+                        node,
+                        incarnation,
+                        epoch,
+                        timer,
+                    },
+                );
             }
             Effect::RequestPayload { view, .. } => {
                 let key = self.nodes[node].key as u64;
-                let mut payload =
-                    valid_payload(&[&self.scenario.seed.to_le_bytes(), &key.to_le_bytes(), &view.to_le_bytes()]);
+                let mut payload = valid_payload(&[
+                    &self.scenario.seed.to_le_bytes(),
+                    &key.to_le_bytes(),
+                    &view.to_le_bytes(),
+                ]);
                 if self.nodes[node].behaviour == Behaviour::InvalidProposer {
                     payload.0[0] = INVALID_PAYLOAD_MARK;
                 }
                 let at = self.now + self.scenario.app_delay;
-                self.schedule(at, Event::App { node, incarnation, epoch, input: Box::new(Input::PayloadReady { view, payload }) });
+                self.schedule(
+                    at,
+                    Event::App {
+                        node,
+                        incarnation,
+                        epoch,
+                        input: Box::new(Input::PayloadReady { view, payload }),
+                    },
+                );
             }
             Effect::VerifyPayload { proposal } => {
                 let valid = proposal.payload.0[0] != INVALID_PAYLOAD_MARK;
-                let input = Input::PayloadVerified { view: proposal.view, payload: proposal.payload, valid };
+                let input = Input::PayloadVerified {
+                    view: proposal.view,
+                    payload: proposal.payload,
+                    valid,
+                };
                 let at = self.now + self.scenario.app_delay;
-                self.schedule(at, Event::App { node, incarnation, epoch, input: Box::new(input) });
+                self.schedule(
+                    at,
+                    Event::App {
+                        node,
+                        incarnation,
+                        epoch,
+                        input: Box::new(input),
+                    },
+                );
             }
-            Effect::Finalized { proposal, certificate: _ } => {
+            Effect::Finalized {
+                proposal,
+                certificate: _,
+            } => {
                 self.trace(9, node, &proposal.payload.0);
                 let state = &mut self.nodes[node];
-                let previous = state.finalized.get(&(proposal.height.wrapping_sub(1))).map(|(digest, _)| *digest);
+                let previous = state
+                    .finalized
+                    .get(&(proposal.height.wrapping_sub(1)))
+                    .map(|(digest, _)| *digest);
                 match state.finalized.get(&proposal.height) {
-                    Some((digest, _)) if *digest != proposal.payload => self.monitor.violations.push(format!(
-                        "node {node} finalized two blocks at height {}",
-                        proposal.height
-                    )),
+                    Some((digest, _)) if *digest != proposal.payload => {
+                        self.monitor.violations.push(format!(
+                            "node {node} finalized two blocks at height {}",
+                            proposal.height
+                        ))
+                    }
                     Some(_) => {}
                     None => {
-                        state.finalized.insert(proposal.height, (proposal.payload, self.now));
+                        state
+                            .finalized
+                            .insert(proposal.height, (proposal.payload, self.now));
                         self.highest = self.highest.max(proposal.height);
                         self.monitor.finalized(node, &proposal, previous);
                     }
                 }
             }
-            Effect::EpochEnded { last, certificate: _ } => {
+            Effect::EpochEnded {
+                last,
+                certificate: _,
+            } => {
                 let next = epoch + 1;
                 if (next as usize) < self.plans.len() && self.nodes[node].epoch == epoch {
-                    self.nodes[node].anchors.insert(next, Anchor { height: last.height, digest: last.payload });
+                    self.nodes[node].anchors.insert(
+                        next,
+                        Anchor {
+                            height: last.height,
+                            digest: last.payload,
+                        },
+                    );
                     self.start_epoch(node, next);
                 }
             }
@@ -396,7 +512,11 @@ impl Simulation {
                 Message::Vote(v) => v.signer,
                 Message::Certificate(_) => 0,
             };
-            SignedVote { vote, signer: signer_index, signature }
+            SignedVote {
+                vote,
+                signer: signer_index,
+                signature,
+            }
         };
         let outgoing = rewrite(behaviour, message.clone(), recipients, &forge);
         let honest = behaviour == Behaviour::Honest && !self.nodes[from].twinned;
@@ -407,7 +527,13 @@ impl Simulation {
             let bytes = Rc::new(encode_message(&message));
             for to in targets {
                 if let Some(delay) = self.network.route(&mut self.rng, from, to) {
-                    self.schedule(self.now + delay, Event::Deliver { to, bytes: Rc::clone(&bytes) });
+                    self.schedule(
+                        self.now + delay,
+                        Event::Deliver {
+                            to,
+                            bytes: Rc::clone(&bytes),
+                        },
+                    );
                 }
             }
         }
@@ -446,14 +572,18 @@ struct TraceHash {
 
 impl Default for TraceHash {
     fn default() -> Self {
-        Self { lanes: [0x243f_6a88_85a3_08d3, 0x1319_8a2e_0370_7344] }
+        Self {
+            lanes: [0x243f_6a88_85a3_08d3, 0x1319_8a2e_0370_7344],
+        }
     }
 }
 
 impl TraceHash {
     fn word(&mut self, word: u64) {
-        self.lanes[0] = (self.lanes[0].rotate_left(5) ^ word).wrapping_mul(0x51_7cc1_b727_220a_95);
-        self.lanes[1] = (self.lanes[1] ^ word).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29);
+        self.lanes[0] = (self.lanes[0].rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+        self.lanes[1] = (self.lanes[1] ^ word)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            .rotate_left(29);
     }
 
     fn bytes(&mut self, bytes: &[u8]) {

@@ -80,7 +80,10 @@ pub fn cluster(validators: usize) -> Scenario {
         seed: 0,
         latency: (10, 50),
         loss_ppm: 0,
-        timeouts: TimeoutConfig { base: Duration::from_millis(500), max: Duration::from_millis(4_000) },
+        timeouts: TimeoutConfig {
+            base: Duration::from_millis(500),
+            max: Duration::from_millis(4_000),
+        },
         app_delay: 2,
         faults: Vec::new(),
         behaviours: BTreeMap::new(),
@@ -130,7 +133,10 @@ impl Scenario {
     }
 
     pub fn timeouts(mut self, base: Millis, max: Millis) -> Self {
-        self.timeouts = TimeoutConfig { base: Duration::from_millis(base), max: Duration::from_millis(max) };
+        self.timeouts = TimeoutConfig {
+            base: Duration::from_millis(base),
+            max: Duration::from_millis(max),
+        };
         self
     }
 
@@ -159,12 +165,19 @@ impl Scenario {
     }
 
     pub fn crash(self, node: NodeId) -> CrashStep {
-        CrashStep { scenario: self, node, mid_effects: false }
+        CrashStep {
+            scenario: self,
+            node,
+            mid_effects: false,
+        }
     }
 
     /// Splits the network into `groups` (nodes not listed form one more group).
     pub fn partition(self, groups: &[&[NodeId]]) -> PartitionStep {
-        PartitionStep { scenario: self, groups: groups.iter().map(|g| g.to_vec()).collect() }
+        PartitionStep {
+            scenario: self,
+            groups: groups.iter().map(|g| g.to_vec()).collect(),
+        }
     }
 
     /// Runs the scenario for `duration` of simulated time.
@@ -198,8 +211,14 @@ impl CrashStep {
 
     /// … `.at(t)` …
     pub fn at(self, at: Millis) -> Crashed {
-        let fault = Fault::Crash { node: self.node, mid_effects: self.mid_effects };
-        Crashed { scenario: self.scenario.with_fault(at, fault), node: self.node }
+        let fault = Fault::Crash {
+            node: self.node,
+            mid_effects: self.mid_effects,
+        };
+        Crashed {
+            scenario: self.scenario.with_fault(at, fault),
+            node: self.node,
+        }
     }
 }
 
@@ -212,7 +231,8 @@ pub struct Crashed {
 impl Crashed {
     /// Restart from the node's persisted records only.
     pub fn restart(self, at: Millis) -> Scenario {
-        self.scenario.with_fault(at, Fault::Restart { node: self.node })
+        self.scenario
+            .with_fault(at, Fault::Restart { node: self.node })
     }
 
     pub fn forever(self) -> Scenario {
@@ -229,7 +249,9 @@ pub struct PartitionStep {
 impl PartitionStep {
     /// … `.at(t)` …
     pub fn at(self, at: Millis) -> Partitioned {
-        Partitioned { scenario: self.scenario.with_fault(at, Fault::Partition(self.groups)) }
+        Partitioned {
+            scenario: self.scenario.with_fault(at, Fault::Partition(self.groups)),
+        }
     }
 }
 

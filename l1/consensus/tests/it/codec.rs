@@ -4,11 +4,12 @@
 //! --test it codec::` (see docs/consensus.md).
 
 use kaimeng_consensus::codec::{
-    DecodeError, MAX_MESSAGE_LEN, VERSION, decode_message, decode_record, encode_message, encode_record,
+    DecodeError, MAX_MESSAGE_LEN, VERSION, decode_message, decode_record, encode_message,
+    encode_record,
 };
 use kaimeng_consensus::{
-    Certificate, Digest, Justification, Message, Parent, Proposal, ProposalMessage, Record, Signature, SignedVote,
-    Vote,
+    Certificate, Digest, Justification, Message, Parent, Proposal, ProposalMessage, Record,
+    Signature, SignedVote, Vote,
 };
 use proptest::collection::{btree_map, vec};
 use proptest::prelude::*;
@@ -18,15 +19,26 @@ fn digest() -> impl Strategy<Value = Digest> {
 }
 
 fn proposal() -> impl Strategy<Value = Proposal> {
-    (any::<u64>(), any::<u64>(), any::<u64>(), any::<u64>(), digest(), digest()).prop_map(
-        |(epoch, view, height, parent_view, parent, payload)| Proposal {
-            epoch,
-            view,
-            height,
-            parent: Parent { view: parent_view, digest: parent },
-            payload,
-        },
+    (
+        any::<u64>(),
+        any::<u64>(),
+        any::<u64>(),
+        any::<u64>(),
+        digest(),
+        digest(),
     )
+        .prop_map(
+            |(epoch, view, height, parent_view, parent, payload)| Proposal {
+                epoch,
+                view,
+                height,
+                parent: Parent {
+                    view: parent_view,
+                    digest: parent,
+                },
+                payload,
+            },
+        )
 }
 
 fn vote() -> impl Strategy<Value = Vote> {
@@ -42,31 +54,52 @@ fn signature() -> impl Strategy<Value = Signature> {
 }
 
 fn signed_vote() -> impl Strategy<Value = SignedVote> {
-    (vote(), 0u32..1024, signature()).prop_map(|(vote, signer, signature)| SignedVote { vote, signer, signature })
+    (vote(), 0u32..1024, signature()).prop_map(|(vote, signer, signature)| SignedVote {
+        vote,
+        signer,
+        signature,
+    })
 }
 
 fn certificate() -> impl Strategy<Value = Certificate> {
-    (vote(), btree_map(0u32..1024, signature(), 1..8))
-        .prop_map(|(vote, signatures)| Certificate { vote, signatures: signatures.into_iter().collect() })
+    (vote(), btree_map(0u32..1024, signature(), 1..8)).prop_map(|(vote, signatures)| Certificate {
+        vote,
+        signatures: signatures.into_iter().collect(),
+    })
 }
 
 fn message() -> impl Strategy<Value = Message> {
     prop_oneof![
-        (proposal(), 0u32..1024, signature(), proptest::option::of(certificate()), vec(certificate(), 0..4)).prop_map(
-            |(proposal, signer, signature, parent, nullifications)| {
+        (
+            proposal(),
+            0u32..1024,
+            signature(),
+            proptest::option::of(certificate()),
+            vec(certificate(), 0..4)
+        )
+            .prop_map(|(proposal, signer, signature, parent, nullifications)| {
                 Message::Proposal(ProposalMessage {
-                    vote: SignedVote { vote: Vote::Notarize(proposal), signer, signature },
-                    justification: Justification { parent, nullifications },
+                    vote: SignedVote {
+                        vote: Vote::Notarize(proposal),
+                        signer,
+                        signature,
+                    },
+                    justification: Justification {
+                        parent,
+                        nullifications,
+                    },
                 })
-            }
-        ),
+            }),
         signed_vote().prop_map(Message::Vote),
         certificate().prop_map(Message::Certificate),
     ]
 }
 
 fn record() -> impl Strategy<Value = Record> {
-    prop_oneof![signed_vote().prop_map(Record::Vote), certificate().prop_map(Record::Certificate)]
+    prop_oneof![
+        signed_vote().prop_map(Record::Vote),
+        certificate().prop_map(Record::Certificate)
+    ]
 }
 
 /// Whatever the decoder accepts must be the canonical encoding of what it returns.
@@ -133,7 +166,10 @@ proptest! {
 
 fn sample_vote() -> SignedVote {
     SignedVote {
-        vote: Vote::Nullify { epoch: 1, view: 300 },
+        vote: Vote::Nullify {
+            epoch: 1,
+            view: 300,
+        },
         signer: 2,
         signature: Signature(vec![9; 64]),
     }
@@ -143,28 +179,58 @@ fn sample_vote() -> SignedVote {
 fn wrong_version_is_rejected() {
     let mut bytes = encode_message(&Message::Vote(sample_vote()));
     bytes[0] = VERSION + 1;
-    assert_eq!(decode_message(&bytes), Err(DecodeError::UnsupportedVersion { found: VERSION + 1, supported: VERSION }));
+    assert_eq!(
+        decode_message(&bytes),
+        Err(DecodeError::UnsupportedVersion {
+            found: VERSION + 1,
+            supported: VERSION
+        })
+    );
 }
 
 #[test]
 fn unknown_message_tag_is_rejected() {
-    assert_eq!(decode_message(&[VERSION, 9]), Err(DecodeError::UnknownTag { what: "message", tag: 9 }));
+    assert_eq!(
+        decode_message(&[VERSION, 9]),
+        Err(DecodeError::UnknownTag {
+            what: "message",
+            tag: 9
+        })
+    );
 }
 
 #[test]
 fn trailing_bytes_are_rejected() {
     let mut bytes = encode_message(&Message::Vote(sample_vote()));
     bytes.push(0);
-    assert_eq!(decode_message(&bytes), Err(DecodeError::TrailingBytes { what: "message", count: 1 }));
+    assert_eq!(
+        decode_message(&bytes),
+        Err(DecodeError::TrailingBytes {
+            what: "message",
+            count: 1
+        })
+    );
 }
 
 #[test]
 fn overlong_varints_are_rejected() {
     // Vote message, nullify, epoch encoded as 0x81 0x00 (1 in two bytes).
     let bytes = [VERSION, 1, 1, 0x81, 0x00];
-    assert_eq!(decode_message(&bytes), Err(DecodeError::NonCanonicalVarint { what: "nullify epoch" }));
-    let overflow = [VERSION, 1, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f];
-    assert_eq!(decode_message(&overflow), Err(DecodeError::VarintOverflow { what: "nullify epoch" }));
+    assert_eq!(
+        decode_message(&bytes),
+        Err(DecodeError::NonCanonicalVarint {
+            what: "nullify epoch"
+        })
+    );
+    let overflow = [
+        VERSION, 1, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f,
+    ];
+    assert_eq!(
+        decode_message(&overflow),
+        Err(DecodeError::VarintOverflow {
+            what: "nullify epoch"
+        })
+    );
 }
 
 #[test]
@@ -174,7 +240,13 @@ fn certificate_signers_must_ascend() {
         signatures: vec![(3, Signature(vec![1])), (1, Signature(vec![2]))],
     };
     let bytes = encode_message(&Message::Certificate(certificate));
-    assert_eq!(decode_message(&bytes), Err(DecodeError::SignersNotAscending { previous: 3, next: 1 }));
+    assert_eq!(
+        decode_message(&bytes),
+        Err(DecodeError::SignersNotAscending {
+            previous: 3,
+            next: 1
+        })
+    );
 }
 
 #[test]
@@ -182,11 +254,20 @@ fn huge_counts_fail_fast_without_allocating() {
     // A certificate claiming 1024 signers with no bytes behind the count.
     let mut bytes = vec![VERSION, 2, 1, 0, 1];
     bytes.extend([0x80, 0x08]); // varint 1024
-    assert!(matches!(decode_message(&bytes), Err(DecodeError::UnexpectedEnd { .. })));
+    assert!(matches!(
+        decode_message(&bytes),
+        Err(DecodeError::UnexpectedEnd { .. })
+    ));
     // More signers than any validator set may have.
     let mut bytes = vec![VERSION, 2, 1, 0, 1];
     bytes.extend([0x81, 0x08]); // varint 1025
-    assert!(matches!(decode_message(&bytes), Err(DecodeError::TooLarge { what: "certificate signer count", .. })));
+    assert!(matches!(
+        decode_message(&bytes),
+        Err(DecodeError::TooLarge {
+            what: "certificate signer count",
+            ..
+        })
+    ));
 }
 
 #[test]
@@ -194,28 +275,61 @@ fn signatures_must_be_between_1_and_128_bytes() {
     let mut vote = sample_vote();
     vote.signature = Signature(vec![1; 129]);
     let bytes = encode_message(&Message::Vote(vote));
-    assert!(matches!(decode_message(&bytes), Err(DecodeError::TooLarge { what: "signature length", .. })));
+    assert!(matches!(
+        decode_message(&bytes),
+        Err(DecodeError::TooLarge {
+            what: "signature length",
+            ..
+        })
+    ));
     let mut vote = sample_vote();
     vote.signature = Signature(Vec::new());
     let bytes = encode_message(&Message::Vote(vote));
-    assert_eq!(decode_message(&bytes), Err(DecodeError::Empty { what: "signature" }));
+    assert_eq!(
+        decode_message(&bytes),
+        Err(DecodeError::Empty { what: "signature" })
+    );
 }
 
 #[test]
 fn a_proposal_must_carry_a_notarize_vote() {
-    let message = Message::Proposal(ProposalMessage { vote: sample_vote(), justification: Justification::default() });
+    let message = Message::Proposal(ProposalMessage {
+        vote: sample_vote(),
+        justification: Justification::default(),
+    });
     let bytes = encode_message(&message);
-    assert_eq!(decode_message(&bytes), Err(DecodeError::ProposalWithoutNotarize { found: "nullify" }));
+    assert_eq!(
+        decode_message(&bytes),
+        Err(DecodeError::ProposalWithoutNotarize { found: "nullify" })
+    );
 }
 
 #[test]
 fn oversized_input_is_rejected_before_parsing() {
     let bytes = vec![VERSION; MAX_MESSAGE_LEN + 1];
-    assert_eq!(decode_message(&bytes), Err(DecodeError::TooLong { len: MAX_MESSAGE_LEN + 1, max: MAX_MESSAGE_LEN }));
+    assert_eq!(
+        decode_message(&bytes),
+        Err(DecodeError::TooLong {
+            len: MAX_MESSAGE_LEN + 1,
+            max: MAX_MESSAGE_LEN
+        })
+    );
 }
 
 #[test]
 fn empty_input_is_a_typed_error() {
-    assert!(matches!(decode_message(&[]), Err(DecodeError::UnexpectedEnd { what: "version", .. })));
-    assert!(matches!(decode_record(&[]), Err(DecodeError::UnexpectedEnd { what: "version", .. })));
+    assert!(matches!(
+        decode_message(&[]),
+        Err(DecodeError::UnexpectedEnd {
+            what: "version",
+            ..
+        })
+    ));
+    assert!(matches!(
+        decode_record(&[]),
+        Err(DecodeError::UnexpectedEnd {
+            what: "version",
+            ..
+        })
+    ));
 }

@@ -8,7 +8,10 @@ const SEEDS: u64 = 4;
 fn run_twice(scenario: Scenario, seed: u64, duration: u64) -> Outcome {
     let first = scenario.clone().seed(seed).run_for(duration);
     let second = scenario.seed(seed).run_for(duration);
-    assert_eq!(first.trace_hash, second.trace_hash, "seed {seed}: same seed, different trace");
+    assert_eq!(
+        first.trace_hash, second.trace_hash,
+        "seed {seed}: same seed, different trace"
+    );
     first.assert_safe();
     first
 }
@@ -18,7 +21,11 @@ fn four_honest_validators_finalize_steadily() {
     for seed in 0..SEEDS {
         let outcome = run_twice(cluster(4), seed, secs(10));
         // Each block takes about three message delays (10-50 ms each).
-        assert!(outcome.highest_finalized() > 40, "seed {seed}: only {} blocks", outcome.highest_finalized());
+        assert!(
+            outcome.highest_finalized() > 40,
+            "seed {seed}: only {} blocks",
+            outcome.highest_finalized()
+        );
         outcome.assert_progress_after(secs(5), 10);
     }
 }
@@ -37,8 +44,16 @@ fn a_crashed_validator_restarts_from_disk_and_rejoins() {
         let outcome = run_twice(scenario, seed, secs(12));
         outcome.assert_progress_after(secs(7), 5);
         // The other three kept finalizing while node 2 was down.
-        let during = outcome.node(0).finalized.values().filter(|(_, t)| (secs(2)..secs(5)).contains(t)).count();
-        assert!(during > 5, "seed {seed}: {during} blocks while one validator was down");
+        let during = outcome
+            .node(0)
+            .finalized
+            .values()
+            .filter(|(_, t)| (secs(2)..secs(5)).contains(t))
+            .count();
+        assert!(
+            during > 5,
+            "seed {seed}: {during} blocks while one validator was down"
+        );
     }
 }
 
@@ -63,10 +78,18 @@ fn all_validators_crash_and_the_chain_resumes_from_disk() {
     for seed in 0..SEEDS {
         let mut scenario = cluster(4);
         for node in 0..4 {
-            scenario = scenario.crash(node).at(secs(3)).restart(secs(4) + node as u64 * 100);
+            scenario = scenario
+                .crash(node)
+                .at(secs(3))
+                .restart(secs(4) + node as u64 * 100);
         }
         let outcome = run_twice(scenario, seed, secs(10));
-        let before: u64 = outcome.node(0).finalized.iter().filter(|(_, (_, t))| *t <= secs(3)).count() as u64;
+        let before: u64 = outcome
+            .node(0)
+            .finalized
+            .iter()
+            .filter(|(_, (_, t))| *t <= secs(3))
+            .count() as u64;
         assert!(before > 10, "seed {seed}");
         outcome.assert_progress_after(secs(5), 5);
     }
@@ -75,12 +98,22 @@ fn all_validators_crash_and_the_chain_resumes_from_disk() {
 #[test]
 fn a_two_two_partition_finalizes_nothing_and_heals() {
     for seed in 0..SEEDS {
-        let scenario = cluster(4).partition(&[&[0, 1], &[2, 3]]).at(secs(2)).heal(secs(6));
+        let scenario = cluster(4)
+            .partition(&[&[0, 1], &[2, 3]])
+            .at(secs(2))
+            .heal(secs(6));
         let outcome = run_twice(scenario, seed, secs(16));
         for (node, report) in outcome.nodes.iter().enumerate() {
             // Allow messages already in flight at the split (at most 50 ms) to finish a block.
-            let during = report.finalized.values().filter(|(_, t)| (secs(2) + 200..=secs(6)).contains(t)).count();
-            assert_eq!(during, 0, "seed {seed}: node {node} finalized during a 2|2 partition");
+            let during = report
+                .finalized
+                .values()
+                .filter(|(_, t)| (secs(2) + 200..=secs(6)).contains(t))
+                .count();
+            assert_eq!(
+                during, 0,
+                "seed {seed}: node {node} finalized during a 2|2 partition"
+            );
         }
         outcome.assert_progress_after(secs(11), 5);
     }
@@ -89,12 +122,18 @@ fn a_two_two_partition_finalizes_nothing_and_heals() {
 #[test]
 fn a_minority_partition_catches_up_after_heal() {
     for seed in 0..SEEDS {
-        let scenario = cluster(4).partition(&[&[0, 1, 2], &[3]]).at(secs(1)).heal(secs(5));
+        let scenario = cluster(4)
+            .partition(&[&[0, 1, 2], &[3]])
+            .at(secs(1))
+            .heal(secs(5));
         let outcome = run_twice(scenario, seed, secs(14));
         outcome.assert_progress_after(secs(9), 5);
         let majority = outcome.node(0).highest_finalized();
         let minority = outcome.node(3).highest_finalized();
-        assert!(majority.abs_diff(minority) <= 3, "seed {seed}: {majority} vs {minority}");
+        assert!(
+            majority.abs_diff(minority) <= 3,
+            "seed {seed}: {majority} vs {minority}"
+        );
     }
 }
 
@@ -118,9 +157,17 @@ fn a_silent_validator_does_not_stop_the_others() {
 #[test]
 fn an_equivocating_leader_cannot_finalize_two_blocks() {
     for seed in 0..SEEDS {
-        let outcome = run_twice(cluster(4).byzantine(0, Behaviour::EquivocatingLeader), seed, secs(12));
+        let outcome = run_twice(
+            cluster(4).byzantine(0, Behaviour::EquivocatingLeader),
+            seed,
+            secs(12),
+        );
         outcome.assert_progress_after(secs(4), 10);
-        let reported: u64 = outcome.nodes.iter().map(|n| n.rejections.get("equivocation").copied().unwrap_or(0)).sum();
+        let reported: u64 = outcome
+            .nodes
+            .iter()
+            .map(|n| n.rejections.get("equivocation").copied().unwrap_or(0))
+            .sum();
         assert!(reported > 0, "seed {seed}: nobody noticed the equivocation");
     }
 }
@@ -137,7 +184,11 @@ fn an_equivocating_voter_is_caught_and_ignored() {
 #[test]
 fn an_invalid_proposer_only_costs_its_own_views() {
     for seed in 0..SEEDS {
-        let outcome = run_twice(cluster(4).byzantine(2, Behaviour::InvalidProposer), seed, secs(12));
+        let outcome = run_twice(
+            cluster(4).byzantine(2, Behaviour::InvalidProposer),
+            seed,
+            secs(12),
+        );
         outcome.assert_progress_after(secs(4), 10);
     }
 }
@@ -146,7 +197,11 @@ fn an_invalid_proposer_only_costs_its_own_views() {
 fn twins_on_both_sides_of_a_partition_stay_safe() {
     for seed in 0..SEEDS {
         // Node 4 holds validator 3's key. Each side of the split has one of the twins.
-        let scenario = cluster(4).twin(3).partition(&[&[0, 1, 3], &[2, 4]]).at(secs(1)).heal(secs(5));
+        let scenario = cluster(4)
+            .twin(3)
+            .partition(&[&[0, 1, 3], &[2, 4]])
+            .at(secs(1))
+            .heal(secs(5));
         let outcome = run_twice(scenario, seed, secs(14));
         outcome.assert_progress_after(secs(9), 5);
     }
@@ -166,7 +221,10 @@ fn a_follower_finalizes_without_voting() {
         let outcome = run_twice(cluster(4).follower(), seed, secs(8));
         let validator = outcome.node(0).highest_finalized();
         let follower = outcome.node(4).highest_finalized();
-        assert!(follower + 2 >= validator && follower > 20, "seed {seed}: {follower} vs {validator}");
+        assert!(
+            follower + 2 >= validator && follower > 20,
+            "seed {seed}: {follower} vs {validator}"
+        );
     }
 }
 
@@ -174,18 +232,34 @@ fn a_follower_finalizes_without_voting() {
 fn membership_changes_at_epoch_boundaries() {
     // Epoch 0: validators 0-3 (node 4 follows). Epoch 1: node 4 joins. Epoch 2: node 0 leaves.
     let plans = vec![
-        EpochPlan { members: vec![0, 1, 2, 3], last_height: Some(15) },
-        EpochPlan { members: vec![0, 1, 2, 3, 4], last_height: Some(30) },
-        EpochPlan { members: vec![1, 2, 3, 4], last_height: None },
+        EpochPlan {
+            members: vec![0, 1, 2, 3],
+            last_height: Some(15),
+        },
+        EpochPlan {
+            members: vec![0, 1, 2, 3, 4],
+            last_height: Some(30),
+        },
+        EpochPlan {
+            members: vec![1, 2, 3, 4],
+            last_height: None,
+        },
     ];
     for seed in 0..SEEDS {
         // One more crash after the last change: with node 0 gone and node 1 down, only node 4's
         // votes (a member since epoch 1) let 2, 3 and 4 reach a quorum of 3.
-        let scenario = cluster(5).epochs(plans.clone()).crash(1).at(secs(8)).forever();
+        let scenario = cluster(5)
+            .epochs(plans.clone())
+            .crash(1)
+            .at(secs(8))
+            .forever();
         let outcome = run_twice(scenario, seed, secs(16));
         for (node, report) in outcome.nodes.iter().enumerate() {
             if report.up {
-                assert_eq!(report.epoch, 2, "seed {seed}: node {node} did not reach epoch 2");
+                assert_eq!(
+                    report.epoch, 2,
+                    "seed {seed}: node {node} did not reach epoch 2"
+                );
             }
         }
         assert!(outcome.node(2).finalized.values().all(|(_, t)| *t > 0));

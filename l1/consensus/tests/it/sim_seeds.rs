@@ -15,7 +15,10 @@ const END: u64 = 11_000;
 const MAX_TIMEOUT: u64 = 2_000;
 
 fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|value| value.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(default)
 }
 
 /// The scenario of one seed.
@@ -26,7 +29,12 @@ pub fn random_scenario(seed: u64) -> Scenario {
     let min_latency = rng.range(1, 20);
     let max_latency = min_latency + rng.range(0, 120);
     let loss = rng.range(0, 10) as f64 / 100.0;
-    let mut scenario = cluster(n).seed(seed).timeouts(400, MAX_TIMEOUT).latency(min_latency, max_latency).loss(loss).loss_at(HEAL, 0.0);
+    let mut scenario = cluster(n)
+        .seed(seed)
+        .timeouts(400, MAX_TIMEOUT)
+        .latency(min_latency, max_latency)
+        .loss(loss)
+        .loss_at(HEAL, 0.0);
 
     // Up to f faulty validators, on distinct nodes.
     let mut faulty = Vec::new();
@@ -53,7 +61,11 @@ pub fn random_scenario(seed: u64) -> Scenario {
         let mut left = Vec::new();
         let mut right = Vec::new();
         for node in 0..n {
-            if rng.range(0, 1) == 0 { left.push(node) } else { right.push(node) }
+            if rng.range(0, 1) == 0 {
+                left.push(node)
+            } else {
+                right.push(node)
+            }
         }
         scenario = scenario.partition(&[&left, &right]).at(start).heal(end);
     }
@@ -65,7 +77,11 @@ pub fn random_scenario(seed: u64) -> Scenario {
         let start = rng.range(100, HEAL - 500);
         let end = rng.range(start + 50, HEAL);
         let step = scenario.crash(node);
-        let step = if rng.range(0, 1) == 0 { step.mid_effects() } else { step };
+        let step = if rng.range(0, 1) == 0 {
+            step.mid_effects()
+        } else {
+            step
+        };
         scenario = step.at(start).restart(end);
     }
     scenario
@@ -76,7 +92,10 @@ fn check_seed(seed: u64) -> u64 {
     let scenario = random_scenario(seed);
     let first = scenario.clone().run_for(END);
     let second = scenario.clone().run_for(END);
-    assert_eq!(first.trace_hash, second.trace_hash, "seed {seed}: same seed, different trace");
+    assert_eq!(
+        first.trace_hash, second.trace_hash,
+        "seed {seed}: same seed, different trace"
+    );
     first.assert_safe();
     first.assert_progress_after(HEAL + MAX_TIMEOUT + secs(1), 2);
     first.highest_finalized()
@@ -99,7 +118,14 @@ fn many_seeds_are_safe_live_and_reproducible() {
                 })
             })
             .collect();
-        workers.into_iter().flat_map(|worker| worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+        workers
+            .into_iter()
+            .flat_map(|worker| {
+                worker
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
     });
     assert_eq!(heights.len() as u64, seeds);
     let total: u64 = heights.iter().sum();

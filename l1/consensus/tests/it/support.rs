@@ -1,15 +1,19 @@
 //! A hand-driven engine and helpers to sign what other validators would send it.
 
-use kaimeng_consensus::sim::{MockScheme, MockSigner};
 use kaimeng_consensus::signing::signing_bytes;
+use kaimeng_consensus::sim::{MockScheme, MockSigner};
 use kaimeng_consensus::{
-    Anchor, Certificate, Config, Digest, Effect, Engine, Input, Justification, Message, Parent, Proposal,
-    ProposalMessage, Rejection, SignedVote, Signer, TimeoutConfig, ValidatorIndex, View, Vote,
+    Anchor, Certificate, Config, Digest, Effect, Engine, Input, Justification, Message, Parent,
+    Proposal, ProposalMessage, Rejection, SignedVote, Signer, TimeoutConfig, ValidatorIndex, View,
+    Vote,
 };
 use std::time::Duration;
 
 pub const NAMESPACE: &[u8] = b"kaimeng/test";
-pub const ANCHOR: Anchor = Anchor { height: 100, digest: Digest([0xa0; 32]) };
+pub const ANCHOR: Anchor = Anchor {
+    height: 100,
+    digest: Digest([0xa0; 32]),
+};
 pub const BASE: Duration = Duration::from_millis(100);
 pub const MAX: Duration = Duration::from_millis(1_000);
 
@@ -20,7 +24,10 @@ pub struct Harness {
 
 pub fn config(scheme: &MockScheme, me: Option<ValidatorIndex>) -> Config {
     let mut config = Config::new(NAMESPACE.to_vec(), 0, scheme.validator_set(), me, ANCHOR);
-    config.timeouts = TimeoutConfig { base: BASE, max: MAX };
+    config.timeouts = TimeoutConfig {
+        base: BASE,
+        max: MAX,
+    };
     config
 }
 
@@ -30,7 +37,11 @@ impl Harness {
         Self::with_config(n, me, |_| {})
     }
 
-    pub fn with_config(n: usize, me: Option<ValidatorIndex>, edit: impl FnOnce(&mut Config)) -> (Self, Vec<Effect>) {
+    pub fn with_config(
+        n: usize,
+        me: Option<ValidatorIndex>,
+        edit: impl FnOnce(&mut Config),
+    ) -> (Self, Vec<Effect>) {
         let scheme = MockScheme::new(n);
         let mut config = config(&scheme, me);
         edit(&mut config);
@@ -50,12 +61,21 @@ impl Harness {
 }
 
 pub fn sign(scheme: &MockScheme, signer: ValidatorIndex, vote: Vote) -> SignedVote {
-    let signature = scheme.signer(signer as usize).sign(&signing_bytes(NAMESPACE, &vote));
-    SignedVote { vote, signer, signature }
+    let signature = scheme
+        .signer(signer as usize)
+        .sign(&signing_bytes(NAMESPACE, &vote));
+    SignedVote {
+        vote,
+        signer,
+        signature,
+    }
 }
 
 pub fn certificate(scheme: &MockScheme, signers: &[ValidatorIndex], vote: Vote) -> Certificate {
-    let signatures = signers.iter().map(|s| (*s, sign(scheme, *s, vote).signature)).collect();
+    let signatures = signers
+        .iter()
+        .map(|s| (*s, sign(scheme, *s, vote).signature))
+        .collect();
     Certificate { vote, signatures }
 }
 
@@ -69,13 +89,24 @@ pub fn on_anchor(view: View, tag: u8) -> Proposal {
         epoch: 0,
         view,
         height: ANCHOR.height + 1,
-        parent: Parent { view: 0, digest: ANCHOR.digest },
+        parent: Parent {
+            view: 0,
+            digest: ANCHOR.digest,
+        },
         payload: payload(tag),
     }
 }
 
-pub fn proposal_message(scheme: &MockScheme, leader: ValidatorIndex, proposal: Proposal, justification: Justification) -> Message {
-    Message::Proposal(ProposalMessage { vote: sign(scheme, leader, Vote::Notarize(proposal)), justification })
+pub fn proposal_message(
+    scheme: &MockScheme,
+    leader: ValidatorIndex,
+    proposal: Proposal,
+    justification: Justification,
+) -> Message {
+    Message::Proposal(ProposalMessage {
+        vote: sign(scheme, leader, Vote::Notarize(proposal)),
+        justification,
+    })
 }
 
 pub fn nullify(view: View) -> Vote {
