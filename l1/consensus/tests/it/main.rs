@@ -3,6 +3,7 @@
 
 mod codec;
 mod engine;
+mod engine_fuzz;
 mod sim_scenarios;
 mod sim_seeds;
 mod support;

@@ -269,3 +269,29 @@ fn membership_changes_at_epoch_boundaries() {
         assert_eq!(heights, (1..=40).collect::<Vec<_>>(), "seed {seed}");
     }
 }
+
+#[test]
+fn a_crashed_leader_delays_the_next_final_block_by_less_than_two_base_timeouts() {
+    // Base timeout 500 ms. Node 2 crashes for good; every fourth view it was the leader.
+    for seed in 0..SEEDS {
+        let outcome = run_twice(cluster(4).crash(2).at(secs(3)).forever(), seed, secs(12));
+        let times: Vec<u64> = outcome
+            .node(0)
+            .finalized
+            .values()
+            .map(|(_, t)| *t)
+            .collect();
+        let worst_gap = times
+            .windows(2)
+            .filter(|w| w[0] >= secs(3))
+            .map(|w| w[1] - w[0])
+            .max()
+            .unwrap_or(0);
+        assert!(
+            worst_gap > 0 && worst_gap <= 2 * 500,
+            "seed {seed}: {worst_gap} ms between final blocks"
+        );
+        eprintln!("seed {seed}: longest wait for a final block after the leader crash: {worst_gap} ms");
+        outcome.assert_progress_after(secs(6), 10);
+    }
+}
