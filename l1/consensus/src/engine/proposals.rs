@@ -181,21 +181,10 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
         self.check_proposal_shape(&proposal)?;
         let new_certificates = self.check_justification(&proposal, &message.justification)?;
         self.verify_vote(signed)?;
-        let held = self
-            .views
-            .get(&proposal.view)
-            .and_then(|state| state.notarizes.get(&signed.signer));
-        if let Some(held) = held
-            && held.vote != signed.vote
-        {
-            return Err(Rejection::Equivocation {
-                signer: signed.signer,
-                view: proposal.view,
-                evidence: Box::new(super::Evidence {
-                    first: held.clone(),
-                    second: signed.clone(),
-                }),
-            });
+        if let Some(evidence) = self.conflict(signed) {
+            // The leader sent two proposals for this view: report it, vote for neither again.
+            self.report_fault(evidence);
+            return Ok(());
         }
         // Everything checked: now change state.
         for certificate in new_certificates {

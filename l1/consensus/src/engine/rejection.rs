@@ -1,6 +1,5 @@
 //! Why the engine refused an input. A rejected input changes nothing in the engine's state.
 
-use super::io::Evidence;
 use crate::types::{Epoch, Height, ValidatorIndex, View};
 use thiserror::Error;
 
@@ -43,12 +42,6 @@ pub enum Rejection {
     UnknownParent { parent_view: View },
     #[error("proposal skips view {view}, which is not nullified")]
     MissingNullification { view: View },
-    #[error("validator {signer} equivocated in view {view}")]
-    Equivocation {
-        signer: ValidatorIndex,
-        view: View,
-        evidence: Box<Evidence>,
-    },
     #[error("certificate has {have} signers, a quorum is {need}")]
     NotEnoughSigners { have: usize, need: usize },
     #[error("certificate signers are not strictly ascending")]

@@ -3,7 +3,7 @@
 
 use crate::messages::{Certificate, SignedVote, Vote};
 use crate::types::{Height, Parent, Proposal, ValidatorIndex};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Debug, Default)]
 pub(super) struct ViewState {
@@ -19,6 +19,9 @@ pub(super) struct ViewState {
     pub notarizes: BTreeMap<ValidatorIndex, SignedVote>,
     pub nullifies: BTreeMap<ValidatorIndex, SignedVote>,
     pub finalizes: BTreeMap<ValidatorIndex, SignedVote>,
+
+    /// Validators already reported for a fault in this view.
+    pub faulty: BTreeSet<ValidatorIndex>,
 
     pub notarization: Option<Certificate>,
     pub nullification: Option<Certificate>,

@@ -57,7 +57,10 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
             return Ok(());
         }
         self.verify_vote(&signed)?;
-        self.check_conflicts(&signed)?;
+        if let Some(evidence) = self.conflict(&signed) {
+            self.report_fault(evidence);
+            return Ok(());
+        }
         if is_nullify && view < self.view {
             self.help_peer(signed.signer, view);
         }
@@ -160,30 +163,32 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
     }
 
     /// Two different notarize (or finalize) votes in one view, or a nullify and a finalize in
-    /// one view, from the same validator: a fault with evidence. The second vote is not counted.
-    fn check_conflicts(&self, signed: &SignedVote) -> Result<(), Rejection> {
-        let view = signed.vote.view();
-        let Some(state) = self.views.get(&view) else {
-            return Ok(());
-        };
-        let conflicting = match signed.vote {
+    /// one view, from the same validator: a fault, with the two signed votes as evidence.
+    pub(super) fn conflict(&self, signed: &SignedVote) -> Option<Evidence> {
+        let state = self.views.get(&signed.vote.view())?;
+        let first = match signed.vote {
             Vote::Notarize(_) => state.notarizes.get(&signed.signer),
             Vote::Finalize(_) => state
                 .finalizes
                 .get(&signed.signer)
                 .or_else(|| state.nullifies.get(&signed.signer)),
             Vote::Nullify { .. } => state.finalizes.get(&signed.signer),
-        };
-        match conflicting {
-            Some(first) if first.vote != signed.vote => Err(Rejection::Equivocation {
-                signer: signed.signer,
-                view,
-                evidence: Box::new(Evidence {
-                    first: first.clone(),
-                    second: signed.clone(),
-                }),
-            }),
-            _ => Ok(()),
+        }?;
+        (first.vote != signed.vote).then(|| Evidence {
+            first: first.clone(),
+            second: signed.clone(),
+        })
+    }
+
+    /// Reports a fault once per validator and view; the conflicting vote is not counted.
+    pub(super) fn report_fault(&mut self, evidence: Evidence) {
+        let signer = evidence.second.signer;
+        if self
+            .view_state(evidence.second.vote.view())
+            .faulty
+            .insert(signer)
+        {
+            self.emit(Effect::Fault(evidence));
         }
     }
 

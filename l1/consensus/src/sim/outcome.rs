@@ -13,6 +13,8 @@ pub struct NodeReport {
     pub finalized: BTreeMap<Height, (Digest, Millis)>,
     /// Inputs the engine refused, by reason.
     pub rejections: BTreeMap<&'static str, u64>,
+    /// Equivocations this node reported ([`crate::Effect::Fault`]).
+    pub faults_reported: u64,
     /// Epoch the node is in at the end.
     pub epoch: u64,
 }

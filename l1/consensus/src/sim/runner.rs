@@ -61,6 +61,7 @@ struct Node {
     disk: Vec<(Epoch, View, Vec<u8>)>,
     finalized: BTreeMap<Height, (Digest, Millis)>,
     rejections: BTreeMap<&'static str, u64>,
+    faults_reported: u64,
 }
 
 pub(super) struct Simulation {
@@ -117,6 +118,7 @@ impl Simulation {
                 disk: Vec::new(),
                 finalized: BTreeMap::new(),
                 rejections: BTreeMap::new(),
+                faults_reported: 0,
             });
         }
         let rng = SimRng::new(scenario.seed);
@@ -175,6 +177,7 @@ impl Simulation {
                 up: node.up,
                 finalized: node.finalized,
                 rejections: node.rejections,
+                faults_reported: node.faults_reported,
                 epoch: node.epoch,
             })
             .collect();
@@ -497,7 +500,7 @@ impl Simulation {
                     self.start_epoch(node, next);
                 }
             }
-            Effect::Fault(_) => {}
+            Effect::Fault(_) => self.nodes[node].faults_reported += 1,
         }
     }
 
@@ -555,7 +558,6 @@ fn rejection_name(rejection: &Rejection) -> &'static str {
         Rejection::ParentBeforeFinalized { .. } => "parent before finalized",
         Rejection::UnknownParent { .. } => "unknown parent",
         Rejection::MissingNullification { .. } => "missing nullification",
-        Rejection::Equivocation { .. } => "equivocation",
         Rejection::NotEnoughSigners { .. } => "not enough signers",
         Rejection::UnsortedSigners => "unsorted signers",
         Rejection::ConflictingCertificate { .. } => "conflicting certificate",

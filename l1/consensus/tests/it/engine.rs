@@ -5,8 +5,8 @@
 use crate::support::*;
 use kaimeng_consensus::sim::MockScheme;
 use kaimeng_consensus::{
-    Certificate, Digest, Effect, Engine, Input, Justification, Message, Parent, Proposal, Record,
-    Rejection, Signature, Timer, Vote,
+    Certificate, Digest, Effect, Engine, Evidence, Input, Justification, Message, Parent, Proposal,
+    Record, Rejection, Signature, Timer, Vote,
 };
 
 /// Every vote or proposal this node broadcasts is persisted earlier in the same effect list.
@@ -320,23 +320,33 @@ fn a_proposal_must_justify_every_skipped_view() {
 }
 
 #[test]
-fn equivocation_is_rejected_with_evidence() {
+fn equivocation_is_reported_once_with_evidence_and_not_counted() {
     let (mut h, _) = Harness::new(4, Some(0));
     let first = sign(&h.scheme, 2, Vote::Notarize(on_anchor(1, 1)));
     let second = sign(&h.scheme, 2, Vote::Notarize(on_anchor(1, 2)));
     h.deliver(Message::Vote(first.clone())).unwrap();
-    match h.deliver(Message::Vote(second.clone())) {
-        Err(Rejection::Equivocation {
-            signer: 2,
-            view: 1,
-            evidence,
-        }) => {
-            assert_eq!((evidence.first, evidence.second), (first.clone(), second));
-        }
-        other => panic!("expected equivocation, got {other:?}"),
-    }
+    let evidence = Evidence {
+        first: first.clone(),
+        second: second.clone(),
+    };
+    assert_eq!(
+        h.deliver(Message::Vote(second.clone())),
+        Ok(vec![Effect::Fault(evidence)])
+    );
+    assert_eq!(h.deliver(Message::Vote(second)), Ok(vec![]));
     // The same vote again is a harmless duplicate.
     assert_eq!(h.deliver(Message::Vote(first)), Ok(vec![]));
+    // A leader proposing twice in a view is reported too, and its second proposal ignored.
+    let a = on_anchor(1, 1);
+    let b = on_anchor(1, 3);
+    h.deliver(proposal_message(&h.scheme, 1, a, Justification::default()))
+        .unwrap();
+    let effects = h
+        .deliver(proposal_message(&h.scheme, 1, b, Justification::default()))
+        .unwrap();
+    assert!(
+        matches!(effects.as_slice(), [Effect::Fault(e)] if e.first.signer == 1 && e.second.vote == Vote::Notarize(b))
+    );
 }
 
 #[test]
