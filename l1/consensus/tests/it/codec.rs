@@ -333,3 +333,36 @@ fn empty_input_is_a_typed_error() {
         })
     ));
 }
+
+#[test]
+fn documented_message_sizes_hold() {
+    let proposal = Proposal {
+        epoch: 0,
+        view: 5_000,
+        height: 9_000,
+        parent: Parent {
+            view: 4_999,
+            digest: Digest([1; 32]),
+        },
+        payload: Digest([2; 32]),
+    };
+    let signature = Signature(vec![7; 64]);
+    let vote = SignedVote {
+        vote: Vote::Notarize(proposal),
+        signer: 3,
+        signature: signature.clone(),
+    };
+    assert_eq!(encode_message(&Message::Vote(vote)).len(), 140);
+    let certificate = Certificate {
+        vote: Vote::Notarize(proposal),
+        signatures: vec![
+            (0, signature.clone()),
+            (1, signature.clone()),
+            (3, signature),
+        ],
+    };
+    assert_eq!(
+        encode_message(&Message::Certificate(certificate)).len(),
+        273
+    );
+}
