@@ -1,1 +1,16 @@
-//! Placeholder.
+//! Kaimeng's rollup prover: halo2 circuits proving that a chunk of L2 slots moved the state
+//! root exactly as the native model in `kaimeng-rollup` says, plus the API to prove, verify
+//! and batch-verify chunk proofs, the parameter cache and a stateless prover worker.
+
+pub mod circuit;
+pub mod witness;
+pub mod error;
+pub mod keys;
+pub mod params;
+pub mod proof;
+
+pub use error::ProverError;
+pub use keys::{vk_fingerprint, ChunkKeys, ChunkShape};
+pub use params::{ChunkParams, ParamsCache};
+pub use proof::{batch_verify, prove_chunk, verify_chunk, ChunkProof};
+pub use witness::{ChunkWitness, PublicInputs, WitnessError};

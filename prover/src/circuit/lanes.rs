@@ -1,0 +1,498 @@
+//! The twin-lane Poseidon chip: two P128Pow5T3 permutations side by side in ten advice
+//! columns, 27 rows per permutation.
+//!
+//! Each lane owns five columns: the state `s0, s1, s2` and two S-box witnesses `x1, x2` (in
+//! full-round rows the `x` cells are free and carry gate inputs: absorbed words, Merkle
+//! siblings, direction bits). Both lanes share the round constants, so they run in lockstep;
+//! what differs per lane is only how a permutation starts:
+//!
+//! - `fresh`: the input is `(x1, x2, capacity)` (capacity from a fixed column);
+//! - `absorb`: the input is `(s0 + x1, s1 + x2, s2)`, continuing the lane's own sponge;
+//! - `absorb_cross` (lane 0 only): the same, on lane 1's state;
+//! - `merkle`: both lanes `fresh`, with `(x1, x2)` the ordered pair of the lane's previous
+//!   output and a shared sibling, swapped by a shared direction bit; the bit also advances a
+//!   running index `z_h = 2 z_{h+1} + bit_h` so the path is bound to an account index.
+//!
+//! The old and new roots of a leaf update are computed in the two lanes, sharing siblings and
+//! direction bits, which halves the rows of the update.
+
+use ff::Field;
+use halo2_proofs::circuit::{AssignedCell, Region, Value};
+use halo2_proofs::plonk::{
+    Advice, Column, ConstraintSystem, Constraints, Error, Expression, Fixed, Selector,
+};
+use halo2_proofs::poly::Rotation;
+use kaimeng_rollup::poseidon::{capacity_for_length, constants, State};
+use kaimeng_rollup::Fp;
+
+use super::poseidon_rows::{block_rows, row_constants, row_gate, RowGate, BLOCK_ROWS};
+
+/// The columns of one lane.
+#[derive(Clone, Copy, Debug)]
+pub struct LaneColumns {
+    /// State words.
+    pub s: [Column<Advice>; 3],
+    /// S-box witnesses / gate inputs.
+    pub x: [Column<Advice>; 2],
+}
+
+/// Configuration of the twin-lane chip.
+#[derive(Clone, Copy, Debug)]
+pub struct LanesConfig {
+    /// Lane 0 and lane 1.
+    pub lanes: [LaneColumns; 2],
+    /// Per-row constants.
+    pub k: [Column<Fixed>; 5],
+    q_full: Selector,
+    q_p3: Selector,
+    q_p2: Selector,
+    q_fresh: [Selector; 2],
+    q_absorb: [Selector; 2],
+    q_cross: Selector,
+    q_swap: Selector,
+}
+
+fn c(v: Fp) -> Expression<Fp> {
+    Expression::Constant(v)
+}
+
+fn pow5(e: Expression<Fp>) -> Expression<Fp> {
+    e.clone() * e.clone() * e.clone() * e.clone() * e
+}
+
+/// `sum_j m[i][j] * v[j]`.
+fn mix(m: &[[Fp; 3]; 3], i: usize, v: &[Expression<Fp>; 3]) -> Expression<Fp> {
+    c(m[i][0]) * v[0].clone() + c(m[i][1]) * v[1].clone() + c(m[i][2]) * v[2].clone()
+}
+
+impl LanesConfig {
+    /// Creates the gates over `advice` (lane 0 = columns 0..5, lane 1 = 5..10) and `k`.
+    pub fn configure(
+        meta: &mut ConstraintSystem<Fp>,
+        advice: [Column<Advice>; 10],
+        k: [Column<Fixed>; 5],
+    ) -> Self {
+        let lanes = [
+            LaneColumns {
+                s: [advice[0], advice[1], advice[2]],
+                x: [advice[3], advice[4]],
+            },
+            LaneColumns {
+                s: [advice[5], advice[6], advice[7]],
+                x: [advice[8], advice[9]],
+            },
+        ];
+        let config = Self {
+            lanes,
+            k,
+            q_full: meta.selector(),
+            q_p3: meta.selector(),
+            q_p2: meta.selector(),
+            q_fresh: [meta.selector(), meta.selector()],
+            q_absorb: [meta.selector(), meta.selector()],
+            q_cross: meta.selector(),
+            q_swap: meta.selector(),
+        };
+        let m = constants().mds;
+        let minv = constants().mds_inv;
+
+        // One full round from an explicit input expression, checked against the next row.
+        let full_round = |input: [Expression<Fp>; 3],
+                          k: &[Expression<Fp>; 3],
+                          next: &[Expression<Fp>; 3]|
+         -> Vec<Expression<Fp>> {
+            let sb = [
+                pow5(input[0].clone() + k[0].clone()),
+                pow5(input[1].clone() + k[1].clone()),
+                pow5(input[2].clone() + k[2].clone()),
+            ];
+            (0..3).map(|i| next[i].clone() - mix(&m, i, &sb)).collect()
+        };
+
+        meta.create_gate("poseidon full round", |meta| {
+            let q = meta.query_selector(config.q_full);
+            let k = [0, 1, 2].map(|i| meta.query_fixed(config.k[i]));
+            let mut out = Vec::new();
+            for lane in &config.lanes {
+                let cur = lane.s.map(|col| meta.query_advice(col, Rotation::cur()));
+                let next = lane.s.map(|col| meta.query_advice(col, Rotation::next()));
+                out.extend(full_round(cur, &k, &next));
+            }
+            Constraints::with_selector(q, out)
+        });
+
+        for l in 0..2 {
+            meta.create_gate("poseidon first round, fresh input", |meta| {
+                let q = meta.query_selector(config.q_fresh[l]);
+                let k = [0, 1, 2].map(|i| meta.query_fixed(config.k[i]));
+                // Lane 0 reads its capacity from k3, lane 1 from k4.
+                let capacity = meta.query_fixed(config.k[3 + l]);
+                let lane = &config.lanes[l];
+                let x = lane.x.map(|col| meta.query_advice(col, Rotation::cur()));
+                let next = lane.s.map(|col| meta.query_advice(col, Rotation::next()));
+                let input = [x[0].clone(), x[1].clone(), capacity];
+                Constraints::with_selector(q, full_round(input, &k, &next))
+            });
+            meta.create_gate("poseidon first round, absorb", |meta| {
+                let q = meta.query_selector(config.q_absorb[l]);
+                let k = [0, 1, 2].map(|i| meta.query_fixed(config.k[i]));
+                let lane = &config.lanes[l];
+                let s = lane.s.map(|col| meta.query_advice(col, Rotation::cur()));
+                let x = lane.x.map(|col| meta.query_advice(col, Rotation::cur()));
+                let next = lane.s.map(|col| meta.query_advice(col, Rotation::next()));
+                let input = [
+                    s[0].clone() + x[0].clone(),
+                    s[1].clone() + x[1].clone(),
+                    s[2].clone(),
+                ];
+                Constraints::with_selector(q, full_round(input, &k, &next))
+            });
+        }
+
+        meta.create_gate("poseidon first round, lane 0 absorbs onto lane 1", |meta| {
+            let q = meta.query_selector(config.q_cross);
+            let k = [0, 1, 2].map(|i| meta.query_fixed(config.k[i]));
+            let s1 = config.lanes[1]
+                .s
+                .map(|col| meta.query_advice(col, Rotation::cur()));
+            let x0 = config.lanes[0]
+                .x
+                .map(|col| meta.query_advice(col, Rotation::cur()));
+            let next = config.lanes[0]
+                .s
+                .map(|col| meta.query_advice(col, Rotation::next()));
+            let input = [
+                s1[0].clone() + x0[0].clone(),
+                s1[1].clone() + x0[1].clone(),
+                s1[2].clone(),
+            ];
+            Constraints::with_selector(q, full_round(input, &k, &next))
+        });
+
+        meta.create_gate("poseidon three partial rounds", |meta| {
+            let q = meta.query_selector(config.q_p3);
+            let k = [0, 1, 2, 3, 4].map(|i| meta.query_fixed(config.k[i]));
+            let mut out = Vec::new();
+            for lane in &config.lanes {
+                let s = lane.s.map(|col| meta.query_advice(col, Rotation::cur()));
+                let x = lane.x.map(|col| meta.query_advice(col, Rotation::cur()));
+                let next = lane.s.map(|col| meta.query_advice(col, Rotation::next()));
+                let t_in = [x[0].clone(), s[1].clone(), s[2].clone()];
+                let t = [0, 1, 2].map(|i| mix(&m, i, &t_in));
+                let w_in = [x[1].clone(), t[1].clone(), t[2].clone()];
+                let w = [0, 1, 2].map(|i| mix(&m, i, &w_in));
+                let back = [0, 1, 2].map(|i| mix(&minv, i, &next));
+                out.push(x[0].clone() - pow5(s[0].clone() + k[0].clone()));
+                out.push(x[1].clone() - pow5(t[0].clone() + k[1].clone()));
+                out.push(back[0].clone() - pow5(w[0].clone() + k[2].clone()));
+                out.push(back[1].clone() - (w[1].clone() + k[3].clone()));
+                out.push(back[2].clone() - (w[2].clone() + k[4].clone()));
+            }
+            Constraints::with_selector(q, out)
+        });
+
+        meta.create_gate("poseidon two partial rounds", |meta| {
+            let q = meta.query_selector(config.q_p2);
+            let k = [0, 1, 2, 3].map(|i| meta.query_fixed(config.k[i]));
+            let mut out = Vec::new();
+            for lane in &config.lanes {
+                let s = lane.s.map(|col| meta.query_advice(col, Rotation::cur()));
+                let x1 = meta.query_advice(lane.x[0], Rotation::cur());
+                let next = lane.s.map(|col| meta.query_advice(col, Rotation::next()));
+                let t_in = [x1.clone(), s[1].clone(), s[2].clone()];
+                let t = [0, 1, 2].map(|i| mix(&m, i, &t_in));
+                let back = [0, 1, 2].map(|i| mix(&minv, i, &next));
+                out.push(x1.clone() - pow5(s[0].clone() + k[0].clone()));
+                out.push(back[0].clone() - pow5(t[0].clone() + k[1].clone()));
+                out.push(back[1].clone() - (t[1].clone() + k[2].clone()));
+                out.push(back[2].clone() - (t[2].clone() + k[3].clone()));
+            }
+            Constraints::with_selector(q, out)
+        });
+
+        meta.create_gate("merkle swap and index step", |meta| {
+            let q = meta.query_selector(config.q_swap);
+            let sibling = meta.query_advice(config.lanes[0].x[0], Rotation::prev());
+            let bit = meta.query_advice(config.lanes[0].x[1], Rotation::prev());
+            let z_in = meta.query_advice(config.lanes[1].x[0], Rotation::prev());
+            let z_out = meta.query_advice(config.lanes[1].x[1], Rotation::prev());
+            let one = c(Fp::ONE);
+            let mut out = vec![
+                bit.clone() * (one - bit.clone()),
+                z_in - z_out * c(Fp::from(2)) - bit.clone(),
+            ];
+            for lane in &config.lanes {
+                let cur = meta.query_advice(lane.s[0], Rotation::cur());
+                let left = meta.query_advice(lane.x[0], Rotation::cur());
+                let right = meta.query_advice(lane.x[1], Rotation::cur());
+                out.push(
+                    left.clone() - cur.clone() - bit.clone() * (sibling.clone() - cur.clone()),
+                );
+                out.push(right - sibling.clone() - cur + left);
+            }
+            Constraints::with_selector(q, out)
+        });
+
+        config
+    }
+}
+
+/// How a lane's permutation starts in a block.
+#[derive(Clone, Copy, Debug)]
+pub enum Start {
+    /// Input `(a, b, capacity)`.
+    Fresh {
+        /// Absorbed words.
+        inputs: [Value<Fp>; 2],
+        /// Capacity element (a constant of the hash domain).
+        capacity: Fp,
+    },
+    /// Input `(s0 + a, s1 + b, s2)` over this lane's row-0 state.
+    Absorb([Value<Fp>; 2]),
+    /// Lane 0 only: input `(s0' + a, s1' + b, s2')` over lane 1's row-0 state.
+    AbsorbCross([Value<Fp>; 2]),
+}
+
+impl Start {
+    /// A fresh start for a constant-length hash of `len` words.
+    pub fn fresh(inputs: [Value<Fp>; 2], len: usize) -> Self {
+        Start::Fresh {
+            inputs,
+            capacity: capacity_for_length(len),
+        }
+    }
+
+    /// A permutation of `(0, 0, 0)` for a lane with nothing to do.
+    pub fn idle() -> Self {
+        Start::Fresh {
+            inputs: [Value::known(Fp::ZERO); 2],
+            capacity: Fp::ZERO,
+        }
+    }
+}
+
+/// The cells of one lane's row: its state and its two `x` cells (if assigned).
+#[derive(Clone, Debug)]
+pub struct LaneRow {
+    /// State cells.
+    pub s: [AssignedCell<Fp, Fp>; 3],
+}
+
+impl LaneRow {
+    /// The state values.
+    pub fn values(&self) -> Value<State> {
+        self.s[0]
+            .value()
+            .zip(self.s[1].value())
+            .zip(self.s[2].value())
+            .map(|((a, b), c)| [*a, *b, *c])
+    }
+}
+
+/// A sibling/direction pair for one Merkle level.
+#[derive(Clone, Copy, Debug)]
+pub struct MerkleStep {
+    /// The sibling at this height.
+    pub sibling: Value<Fp>,
+    /// Whether the current node is the right child.
+    pub bit: Value<bool>,
+}
+
+/// The x-cells assigned at row 0 of a block, per lane.
+pub type StartCells = [Option<[AssignedCell<Fp, Fp>; 2]>; 2];
+
+impl LanesConfig {
+    /// Assigns state cells for an explicit row-0 (not produced by a previous block).
+    pub fn assign_state(
+        &self,
+        region: &mut Region<'_, Fp>,
+        row: usize,
+        lane: usize,
+        state: Value<State>,
+    ) -> Result<LaneRow, Error> {
+        let cols = self.lanes[lane].s;
+        let cells = [0, 1, 2].map(|i| {
+            region.assign_advice(|| "state", cols[i], row, || state.map(|s| s[i]))
+        });
+        let [a, b, c] = cells;
+        Ok(LaneRow { s: [a?, b?, c?] })
+    }
+
+    /// Assigns one block starting at `row`: both lanes permute from their starts, reading the
+    /// row-0 states `current` (needed for absorbing starts). Returns the row-27 states and the
+    /// input cells assigned at row 0.
+    pub fn block(
+        &self,
+        region: &mut Region<'_, Fp>,
+        row: usize,
+        current: [Value<State>; 2],
+        starts: [Start; 2],
+    ) -> Result<([LaneRow; 2], StartCells), Error> {
+        let mut inputs = [Value::unknown(); 2];
+        let mut start_cells: StartCells = [None, None];
+        let mut k34 = [Fp::ZERO; 2];
+        for lane in 0..2 {
+            let cols = self.lanes[lane];
+            let (words, input) = match starts[lane] {
+                Start::Fresh { inputs: w, capacity } => {
+                    self.q_fresh[lane].enable(region, row)?;
+                    k34[lane] = capacity;
+                    let input = w[0]
+                        .zip(w[1])
+                        .map(|(a, b)| [a, b, capacity]);
+                    (w, input)
+                }
+                Start::Absorb(w) => {
+                    self.q_absorb[lane].enable(region, row)?;
+                    let input = current[lane]
+                        .zip(w[0])
+                        .zip(w[1])
+                        .map(|((s, a), b)| [s[0] + a, s[1] + b, s[2]]);
+                    (w, input)
+                }
+                Start::AbsorbCross(w) => {
+                    assert_eq!(lane, 0, "only lane 0 absorbs onto the other lane");
+                    self.q_cross.enable(region, row)?;
+                    let input = current[1]
+                        .zip(w[0])
+                        .zip(w[1])
+                        .map(|((s, a), b)| [s[0] + a, s[1] + b, s[2]]);
+                    (w, input)
+                }
+            };
+            let a = region.assign_advice(|| "in a", cols.x[0], row, || words[0])?;
+            let b = region.assign_advice(|| "in b", cols.x[1], row, || words[1])?;
+            start_cells[lane] = Some([a, b]);
+            inputs[lane] = input;
+        }
+        let first = row_constants(RowGate::Full(0));
+        let fixed_row0 = [first[0], first[1], first[2], k34[0], k34[1]];
+        for (i, v) in fixed_row0.iter().enumerate() {
+            region.assign_fixed(|| "k", self.k[i], row, || Value::known(*v))?;
+        }
+        let outs = self.rows_after(region, row, inputs)?;
+        Ok((outs, start_cells))
+    }
+
+    /// Assigns rows `row+1..=row+27` for the given permutation inputs, with their gates.
+    fn rows_after(
+        &self,
+        region: &mut Region<'_, Fp>,
+        row: usize,
+        inputs: [Value<State>; 2],
+    ) -> Result<[LaneRow; 2], Error> {
+        let witness = inputs.map(|v| v.map(block_rows));
+        for offset in 1..BLOCK_ROWS {
+            let gate = row_gate(offset);
+            match gate {
+                RowGate::Full(_) => self.q_full.enable(region, row + offset)?,
+                RowGate::Partial3(_) => self.q_p3.enable(region, row + offset)?,
+                RowGate::Partial2(_) => self.q_p2.enable(region, row + offset)?,
+            }
+            for (i, v) in row_constants(gate).iter().enumerate() {
+                region.assign_fixed(|| "k", self.k[i], row + offset, || Value::known(*v))?;
+            }
+            for lane in 0..2 {
+                let cols = self.lanes[lane];
+                let vals = witness[lane].as_ref().map(|w| w[offset - 1]);
+                for i in 0..3 {
+                    region.assign_advice(
+                        || "state",
+                        cols.s[i],
+                        row + offset,
+                        || vals.map(|v| v.state[i]),
+                    )?;
+                }
+                let used = match gate {
+                    RowGate::Full(_) => 0,
+                    RowGate::Partial3(_) => 2,
+                    RowGate::Partial2(_) => 1,
+                };
+                for i in 0..used {
+                    region.assign_advice(
+                        || "sbox",
+                        cols.x[i],
+                        row + offset,
+                        || vals.map(|v| v.x[i]),
+                    )?;
+                }
+            }
+        }
+        let last = row + BLOCK_ROWS;
+        let mut outs = Vec::with_capacity(2);
+        for lane in 0..2 {
+            let vals = witness[lane].as_ref().map(|w| w[BLOCK_ROWS - 1].state);
+            outs.push(self.assign_state(region, last, lane, vals)?);
+        }
+        let [a, b]: [LaneRow; 2] = outs.try_into().expect("two lanes");
+        Ok([a, b])
+    }
+
+    /// One Merkle level at `row`: both lanes hash their row-0 node (`current[lane].s0`) with
+    /// the shared sibling. The step's inputs go into the x-cells of `row - 1` (a full-round
+    /// row of the previous block). Returns the outputs and the `(z_in, z_out)` index cells.
+    pub fn merkle_level(
+        &self,
+        region: &mut Region<'_, Fp>,
+        row: usize,
+        current: [Value<State>; 2],
+        step: MerkleStep,
+        z_in: Value<Fp>,
+    ) -> Result<([LaneRow; 2], [AssignedCell<Fp, Fp>; 2]), Error> {
+        let bit = step.bit.map(|b| if b { Fp::ONE } else { Fp::ZERO });
+        let z_out = z_in.zip(bit).map(|(z, b)| (z - b) * Fp::from(2).invert().unwrap());
+        region.assign_advice(|| "sibling", self.lanes[0].x[0], row - 1, || step.sibling)?;
+        region.assign_advice(|| "bit", self.lanes[0].x[1], row - 1, || bit)?;
+        let z_in_cell = region.assign_advice(|| "z_in", self.lanes[1].x[0], row - 1, || z_in)?;
+        let z_out_cell = region.assign_advice(|| "z_out", self.lanes[1].x[1], row - 1, || z_out)?;
+        self.q_swap.enable(region, row)?;
+        let starts = current.map(|cur| {
+            let pair = cur
+                .zip(step.sibling)
+                .zip(step.bit)
+                .map(|((s, sib), right)| if right { [sib, s[0]] } else { [s[0], sib] });
+            Start::fresh([pair.map(|p| p[0]), pair.map(|p| p[1])], 2)
+        });
+        let (outs, _) = self.block(region, row, current, starts)?;
+        Ok((outs, [z_in_cell, z_out_cell]))
+    }
+}
+
+impl LanesConfig {
+    /// A 32-level Merkle path at `row` (whose `row - 1` must be a full-round row): both lanes
+    /// climb from their row-0 leaves with shared siblings and direction bits. Returns the root
+    /// rows and the first and last running-index cells (`z_0 = index`, `z_32 = 0`).
+    pub fn merkle_path(
+        &self,
+        region: &mut Region<'_, Fp>,
+        row: usize,
+        leaves: [Value<State>; 2],
+        siblings: Value<[Fp; kaimeng_rollup::TREE_DEPTH]>,
+        index: Value<u32>,
+    ) -> Result<([LaneRow; 2], AssignedCell<Fp, Fp>, AssignedCell<Fp, Fp>), Error> {
+        let mut current = leaves;
+        let mut last_out: Option<[LaneRow; 2]> = None;
+        let mut first_z: Option<AssignedCell<Fp, Fp>> = None;
+        let mut prev_z: Option<AssignedCell<Fp, Fp>> = None;
+        for h in 0..kaimeng_rollup::TREE_DEPTH {
+            let step = MerkleStep {
+                sibling: siblings.map(|s| s[h]),
+                bit: index.map(|i| (i >> h) & 1 == 1),
+            };
+            let z_in = index.map(|i| Fp::from(u64::from(i >> h)));
+            let (outs, [z_in_cell, z_out_cell]) =
+                self.merkle_level(region, row + h * BLOCK_ROWS, current, step, z_in)?;
+            match &prev_z {
+                Some(prev) => region.constrain_equal(prev.cell(), z_in_cell.cell())?,
+                None => first_z = Some(z_in_cell),
+            }
+            prev_z = Some(z_out_cell);
+            current = [outs[0].values(), outs[1].values()];
+            last_out = Some(outs);
+        }
+        let (Some(out), Some(first), Some(last)) = (last_out, first_z, prev_z) else {
+            unreachable!("the tree has at least one level")
+        };
+        Ok((out, first, last))
+    }
+}

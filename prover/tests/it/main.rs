@@ -1,0 +1,5 @@
+//! Integration tests of the rollup prover.
+
+mod support;
+
+mod mock;
