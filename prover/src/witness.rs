@@ -132,8 +132,8 @@ pub struct SlotWitness {
     pub kind: SlotKind,
     /// Amount (for a forced exit: the balance withdrawn).
     pub amount: u64,
-    /// Fee.
-    pub fee: u16,
+    /// Fee (below `2^16` in a valid witness).
+    pub fee: u64,
     /// Debited side.
     pub a: SideWitness,
     /// Credited side.
@@ -207,7 +207,7 @@ impl ChunkWitness {
             .map(|s| SlotWitness {
                 kind: s.data.kind,
                 amount: s.data.amount,
-                fee: s.data.fee,
+                fee: u64::from(s.data.fee),
                 a: SideWitness::from_trace(&s.a),
                 b: SideWitness::from_trace(&s.b),
                 signature: s.signer.map(|sig| SignatureWitness {
@@ -305,6 +305,17 @@ impl ChunkWitness {
     /// Evaluates the witness natively: every circuit value and the public inputs, refusing a
     /// witness that breaks any rule the circuit checks.
     pub fn evaluate(&self, slots: usize) -> Result<ChunkValues, WitnessError> {
+        self.compute(slots, true)
+    }
+
+    /// Computes the circuit values without checking the rules (only the shape). The circuit
+    /// built from a bad witness this way does not verify; tests use it to show which
+    /// constraint catches each attack.
+    pub fn values_unchecked(&self, slots: usize) -> Result<ChunkValues, WitnessError> {
+        self.compute(slots, false)
+    }
+
+    fn compute(&self, slots: usize, check: bool) -> Result<ChunkValues, WitnessError> {
         if self.slots.len() != slots {
             return Err(WitnessError::SlotCount {
                 expected: slots,
@@ -319,14 +330,14 @@ impl ChunkWitness {
         for (i, s) in self.slots.iter().enumerate() {
             for (side, w) in [("a", &s.a), ("b", &s.b)] {
                 let path = w.path();
-                if path.root_for(w.before.hash()) != root {
+                if check && path.root_for(w.before.hash()) != root {
                     return Err(WitnessError::RootMismatch { slot: i, side });
                 }
                 root = path.root_for(w.after.hash());
             }
-            let values = self.slot_values(i, s, queue, fee_total, data_state)?;
+            let values = self.slot_values(i, s, queue, fee_total, data_state, check)?;
             queue = values.words.queue[2];
-            fee_total += u64::from(s.fee);
+            fee_total = fee_total.wrapping_add(s.fee);
             data_state = poseidon::permute(&[
                 data_state[0] + values.words.d0,
                 data_state[1] + values.words.d1,
@@ -336,13 +347,13 @@ impl ChunkWitness {
         }
 
         let f = &self.fee_side;
-        if f.index != self.fee_account {
+        if check && f.index != self.fee_account {
             return Err(WitnessError::FeeAccount {
                 expected: self.fee_account,
                 got: f.index,
             });
         }
-        if f.path().root_for(f.before.hash()) != root {
+        if check && f.path().root_for(f.before.hash()) != root {
             return Err(WitnessError::RootMismatch {
                 slot: usize::MAX,
                 side: "fee",
@@ -354,21 +365,23 @@ impl ChunkWitness {
             kc: f.before.key_commitment,
             kc_inv: invert_or_zero(f.before.key_commitment),
         };
-        check_rules(usize::MAX, fee_rules(&fee, |c| c))?;
-        if f.before.key_commitment != f.after.key_commitment
-            || f.before.l1_address != f.after.l1_address
-            || f.before.nonce != f.after.nonce
-        {
-            return Err(WitnessError::RuleViolated {
-                slot: usize::MAX,
-                rule: "fee account only gains balance",
-            });
-        }
-        if !fits(f.after.balance, 64) {
-            return Err(WitnessError::OutOfRange {
-                slot: usize::MAX,
-                what: "fee account balance",
-            });
+        if check {
+            check_rules(usize::MAX, fee_rules(&fee, |c| c))?;
+            if f.before.key_commitment != f.after.key_commitment
+                || f.before.l1_address != f.after.l1_address
+                || f.before.nonce != f.after.nonce
+            {
+                return Err(WitnessError::RuleViolated {
+                    slot: usize::MAX,
+                    rule: "fee account only gains balance",
+                });
+            }
+            if !fits(f.after.balance, 64) {
+                return Err(WitnessError::OutOfRange {
+                    slot: usize::MAX,
+                    what: "fee account balance",
+                });
+            }
         }
         let new_root = f.path().root_for(f.after.hash());
         Ok(ChunkValues {
@@ -394,6 +407,7 @@ impl ChunkWitness {
         queue_in: Fp,
         fee_in: u64,
         data_state: State,
+        check: bool,
     ) -> Result<SlotValues, WitnessError> {
         let kind = s.kind;
         let flags = Flags {
@@ -411,8 +425,9 @@ impl ChunkWitness {
             return Err(WitnessError::PriorityShape { slot: i });
         }
         let (a, b) = (&s.a, &s.b);
-        if a.before.key_commitment != a.after.key_commitment
-            || a.before.l1_address != a.after.l1_address
+        if check
+            && (a.before.key_commitment != a.after.key_commitment
+                || a.before.l1_address != a.after.l1_address)
         {
             return Err(WitnessError::RuleViolated {
                 slot: i,
@@ -432,7 +447,7 @@ impl ChunkWitness {
             .map(|p| (p.l1_address, p.key_commitment))
             .unwrap_or((Fp::ZERO, Fp::ZERO));
         let amount = fp(s.amount);
-        let fee = fp(u64::from(s.fee));
+        let fee = fp(s.fee);
         let a_index = fp(u64::from(a.index));
         let b_index = fp(u64::from(b.index));
         let empty = kind == SlotKind::Deposit
@@ -511,20 +526,22 @@ impl ChunkWitness {
             message,
             w0,
             queue: [queue_in, q_cand, q_out],
-            fee_total: [fp(fee_in), fp(fee_in + u64::from(s.fee))],
+            fee_total: [fp(fee_in), fp(fee_in.wrapping_add(s.fee))],
             s_g,
             r_ep,
         };
-        check_rules(i, account_rules(&accounts, |c| c))?;
-        check_rules(i, word_rules(&words, |c| c))?;
-        for (what, v, bits) in [
-            ("sender balance", a.after.balance, 64),
-            ("receiver balance", b.after.balance, 64),
-            ("amount", accounts.amount_signed, AMOUNT_BITS),
-            ("fee", fee, FEE_BITS),
-        ] {
-            if !fits(v, bits) {
-                return Err(WitnessError::OutOfRange { slot: i, what });
+        if check {
+            check_rules(i, account_rules(&accounts, |c| c))?;
+            check_rules(i, word_rules(&words, |c| c))?;
+            for (what, v, bits) in [
+                ("sender balance", a.after.balance, 64),
+                ("receiver balance", b.after.balance, 64),
+                ("amount", accounts.amount_signed, AMOUNT_BITS),
+                ("fee", fee, FEE_BITS),
+            ] {
+                if !fits(v, bits) {
+                    return Err(WitnessError::OutOfRange { slot: i, what });
+                }
             }
         }
         Ok(SlotValues {

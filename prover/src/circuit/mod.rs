@@ -24,6 +24,7 @@ pub(crate) mod fixed_bases;
 mod generator_constants;
 pub(crate) mod lanes;
 pub(crate) mod poseidon_rows;
+mod range;
 pub mod slot_rules;
 pub(crate) mod slot_gate;
 
@@ -78,6 +79,7 @@ pub struct ChunkCircuitConfig {
     slot: SlotGateConfig,
     ecc: EccConfig<SignatureBases>,
     range: PallasLookupRangeCheckConfig,
+    range_column: Column<Advice>,
     table: TableColumn,
 }
 
@@ -366,6 +368,7 @@ impl Circuit<Fp> for ChunkCircuit {
             slot,
             ecc,
             range,
+            range_column: advice[9],
             table,
         }
     }
@@ -463,26 +466,22 @@ impl Circuit<Fp> for ChunkCircuit {
                 layouter.constrain_instance(words.queue[0].cell(), config.instance, instance_row::QUEUE_BEFORE)?;
             }
 
-            let range = &config.range;
-            range_check_64(range, &mut layouter, &acc.a_balance[1], "sender balance")?;
-            range_check_64(range, &mut layouter, &acc.b_balance[1], "receiver balance")?;
-            range.copy_check(
-                layouter.namespace(|| "amount < 2^40"),
-                acc.amount_signed.clone(),
-                4,
-                true,
-            )?;
-            let fee_words = range.copy_check(
-                layouter.namespace(|| "fee < 2^16 (low 10 bits)"),
-                acc.fee.clone(),
-                1,
-                false,
-            )?;
-            range.copy_short_check(
-                layouter.namespace(|| "fee < 2^16 (high 6 bits)"),
-                fee_words[1].clone(),
-                6,
-            )?;
+            let checks = [
+                (&acc.a_balance[1], 64, "sender balance"),
+                (&acc.b_balance[1], 64, "receiver balance"),
+                (&acc.amount_signed, kaimeng_rollup::tx::AMOUNT_BITS, "amount"),
+                (&acc.fee, kaimeng_rollup::tx::FEE_BITS, "fee"),
+            ];
+            for (cell, bits, what) in checks {
+                range::check_bits(
+                    &config.range,
+                    config.range_column,
+                    &mut layouter,
+                    cell,
+                    bits,
+                    &format!("slot {i} {what}"),
+                )?;
+            }
 
             data_prev = Some(lanes.data_out.clone());
             root_prev = Some(lanes.b_roots[1].clone());
@@ -518,7 +517,14 @@ impl Circuit<Fp> for ChunkCircuit {
                 Ok(f)
             },
         )?;
-        range_check_64(&config.range, &mut layouter, &fee_cells.balance[1], "fee account balance")?;
+        range::check_bits(
+            &config.range,
+            config.range_column,
+            &mut layouter,
+            &fee_cells.balance[1],
+            64,
+            "fee account balance",
+        )?;
         layouter.constrain_instance(fee_lanes.roots[1].cell(), config.instance, instance_row::NEW_ROOT)?;
         layouter.constrain_instance(fee_lanes.index.cell(), config.instance, instance_row::FEE_ACCOUNT)?;
         Ok(())
@@ -580,14 +586,4 @@ impl ChunkCircuit {
         }
         Ok(())
     }
-}
-
-fn range_check_64(
-    range: &PallasLookupRangeCheckConfig,
-    layouter: &mut impl Layouter<Fp>,
-    cell: &Cell,
-    what: &'static str,
-) -> Result<(), Error> {
-    let words = range.copy_check(layouter.namespace(|| what), cell.clone(), 6, false)?;
-    range.copy_short_check(layouter.namespace(|| what), words[6].clone(), 4)
 }

@@ -2,4 +2,6 @@
 
 mod support;
 
+mod attacks;
+mod forge;
 mod mock;
