@@ -6,12 +6,6 @@ use crate::messages::{Message, Record, SignedVote, Vote};
 use crate::signing::{Signer, Verifier, signing_bytes};
 use crate::types::{Epoch, Proposal, ValidatorIndex, View};
 
-/// What a received vote adds to what this node already holds.
-enum Novelty {
-    New,
-    Duplicate,
-}
-
 impl<S: Signer, V: Verifier> Engine<S, V> {
     pub(super) fn on_vote(&mut self, signed: SignedVote) -> Result<(), Rejection> {
         self.check_epoch(signed.vote.epoch())?;
@@ -53,7 +47,7 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
             }
             return Ok(());
         }
-        if let Novelty::Duplicate = self.novelty(&signed)? {
+        if self.holds(&signed) {
             return Ok(());
         }
         self.verify_vote(&signed)?;
@@ -151,15 +145,12 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
         Ok(())
     }
 
-    fn novelty(&self, signed: &SignedVote) -> Result<Novelty, Rejection> {
-        let held = self
-            .views
+    /// True when this exact signed vote was received before (a retransmission).
+    fn holds(&self, signed: &SignedVote) -> bool {
+        self.views
             .get(&signed.vote.view())
-            .and_then(|state| state.tally(&signed.vote).get(&signed.signer));
-        Ok(match held {
-            Some(held) if held.vote == signed.vote => Novelty::Duplicate,
-            _ => Novelty::New,
-        })
+            .and_then(|state| state.tally(&signed.vote).get(&signed.signer))
+            .is_some_and(|held| held == signed)
     }
 
     /// Two different notarize (or finalize) votes in one view, or a nullify and a finalize in
