@@ -10,7 +10,9 @@
 #   ANVIL_BIN      an anvil binary (default: installed from npm into $ANVIL_HOME on first use).
 #   ANVIL_HOME     where anvil is installed (default: ${XDG_CACHE_HOME:-$HOME/.cache}/kaimeng-anvil).
 #   ANVIL_VERSION  npm version of @foundry-rs/anvil-linux-amd64 (default: 1.7.1).
-#   ANVIL_ARGS     anvil mining flags (default: automine, the fastest mode measured; see README).
+#   ANVIL_ARGS     anvil mining flags (default: "--block-time 0.05", the fastest mode that works
+#                  under this load; automine and mixed mining stall, see benches/README.md).
+#   REPEATS        runs per node, each on a fresh node; the median-CTPS run is shown (default: 1).
 #   LOADGEN_BIN    a built load generator (default: built here with cargo).
 #   RUN_TIMEOUT    seconds allowed for each load generator run (default: 900).
 #   OUT_DIR        keeps the JSON results and node logs (default: a temporary directory).
@@ -20,12 +22,14 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 target="${CARGO_TARGET_DIR:-$repo/target}"
 anvil_home="${ANVIL_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/kaimeng-anvil}"
 anvil_version="${ANVIL_VERSION:-1.7.1}"
-anvil_args="${ANVIL_ARGS:-}"
+anvil_args="${ANVIL_ARGS---block-time 0.05}"
+repeats="${REPEATS:-1}"
 run_timeout="${RUN_TIMEOUT:-900}"
 kaimeng_bin="${KAIMENG_BIN:-$target/release/kaimeng}"
 work="$(mktemp -d "${TMPDIR:-/tmp}/compare-anvil.XXXXXX")"
 out="${OUT_DIR:-$work}"
 mkdir -p "$out"
+rm -f "$out"/anvil-*.json "$out"/kaimeng-*.json
 
 started_pids=()
 cleanup() {
@@ -59,7 +63,7 @@ free_port() {
     return 1
 }
 
-# Waits until an HTTP JSON-RPC URL answers eth_chainId, or fails after $2 seconds.
+# Waits until the JSON-RPC URL $1 answers eth_chainId; fails after $2 seconds or if process $3 exits.
 wait_rpc() {
     local url="$1" limit="$2" pid="$3" waited=0
     while ((waited < limit * 5)); do
@@ -73,6 +77,12 @@ wait_rpc() {
     done
     say "$url did not answer within ${limit}s"
     return 1
+}
+
+# Stops a process we started and waits for it.
+stop() {
+    kill "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
 }
 
 # The load generator binary.
@@ -95,68 +105,92 @@ if [[ ! -x "$anvil_bin" ]]; then
 fi
 [[ -x "$anvil_bin" ]] || { say "anvil not found at $anvil_bin after install"; exit 1; }
 
-# Runs the load generator against $1 (label) at $2 (RPC URL), saving its JSON to $out/$1.json.
+# Runs the load generator against $1 (label) at $2 (RPC URL), saving its JSON to $out/$1-$rep.json.
 run_load() {
-    local label="$1" url="$2"
-    say "load on $label at $url: $*"
-    if timeout "$run_timeout" "$loadgen_bin" --rpc "$url" --label "$label" --json "${@:3}" >"$out/$label.json"; then
-        return 0
-    fi
-    local status=$?
-    # Exit status 3: the run finished but not every transaction confirmed; the JSON is still valid.
-    if [[ $status -eq 3 && -s "$out/$label.json" ]]; then return 0; fi
+    local label="$1" url="$2" file="$out/$1-$rep.json" status=0
+    say "run $rep/$repeats on $label at $url: ${*:3}"
+    # In the background so that a signal reaches our traps at once rather than after the run.
+    timeout "$run_timeout" "$loadgen_bin" --rpc "$url" --label "$label" --json "${@:3}" >"$file" &
+    started_pids+=("$!")
+    wait "$!" || status=$?
+    # Exit status 3: the run finished but not every transaction confirmed; its JSON is still valid.
+    if [[ $status -eq 0 || ($status -eq 3 && -s "$file") ]]; then return 0; fi
     say "load generator failed on $label (exit $status)"
-    rm -f "$out/$label.json"
+    rm -f "$file"
     return 1
 }
 
-# --- anvil ---
-anvil_port="$(free_port)"
-# shellcheck disable=SC2086 # ANVIL_ARGS is a list of flags
-"$anvil_bin" --port "$anvil_port" --host 127.0.0.1 --quiet $anvil_args >"$out/anvil.log" 2>&1 &
-started_pids+=($!)
-anvil_pid=$!
-wait_rpc "http://127.0.0.1:$anvil_port" 30 "$anvil_pid"
-say "anvil $("$anvil_bin" --version | head -n1 | awk '{print $3}') on port $anvil_port, flags: --quiet ${anvil_args:-(automine)}"
-anvil_ok=0
-run_load anvil "http://127.0.0.1:$anvil_port" "$@" && anvil_ok=1
-kill "$anvil_pid" 2>/dev/null || true
+# One fresh anvil per run, so that runs do not inherit each other's state.
+run_anvil() {
+    local port pid
+    port="$(free_port)"
+    # shellcheck disable=SC2086 # ANVIL_ARGS is a list of flags
+    "$anvil_bin" --port "$port" --host 127.0.0.1 --quiet $anvil_args >>"$out/anvil.log" 2>&1 &
+    pid=$!
+    started_pids+=("$pid")
+    if wait_rpc "http://127.0.0.1:$port" 30 "$pid"; then
+        run_load anvil "http://127.0.0.1:$port" "$@" || true
+    fi
+    stop "$pid"
+}
 
-# --- kaimeng dev ---
-kaimeng_ok=0
-if [[ ! -x "$kaimeng_bin" ]]; then
-    say "SKIPPING kaimeng: no binary at $kaimeng_bin (build it with 'cargo build --release' or set KAIMENG_BIN)"
-else
-    kaimeng_port="$(free_port)"
-    kaimeng_dir="$work/kaimeng-dev"
-    mkdir -p "$kaimeng_dir"
-    (cd "$kaimeng_dir" && exec "$kaimeng_bin" dev --port "$kaimeng_port" --validators 1) >"$out/kaimeng.log" 2>&1 &
-    started_pids+=($!)
-    kaimeng_pid=$!
-    # `kaimeng dev` prints its RPC URL; use the first one that answers, else the port we gave it.
-    kaimeng_url="http://127.0.0.1:$kaimeng_port"
-    if wait_rpc "$kaimeng_url" 180 "$kaimeng_pid"; then
-        printed="$(grep -oE 'https?://[0-9A-Za-z.:/_-]+' "$out/kaimeng.log" | grep -m1 ":$kaimeng_port" || true)"
-        [[ -n "$printed" ]] && kaimeng_url="${printed%/}"
-        say "kaimeng dev on $kaimeng_url"
-        run_load kaimeng "$kaimeng_url" "$@" && kaimeng_ok=1
+# One fresh `kaimeng dev` (in an empty directory) per run.
+run_kaimeng() {
+    local port pid url printed dir="$work/kaimeng-dev-$rep"
+    port="$(free_port)"
+    mkdir -p "$dir"
+    (cd "$dir" && exec "$kaimeng_bin" dev --port "$port" --validators 1) >"$out/kaimeng-$rep.log" 2>&1 &
+    pid=$!
+    started_pids+=("$pid")
+    url="http://127.0.0.1:$port"
+    if wait_rpc "$url" 180 "$pid"; then
+        # `kaimeng dev` prints its RPC URL; prefer that (it may carry a path), else the port we gave.
+        printed="$(grep -oE 'https?://[0-9A-Za-z.:/_-]+' "$out/kaimeng-$rep.log" | grep -m1 ":$port" || true)"
+        [[ -n "$printed" ]] && url="${printed%/}"
+        run_load kaimeng "$url" "$@" || true
     else
         say "kaimeng dev did not come up; last log lines:"
-        tail -n 20 "$out/kaimeng.log" >&2 || true
+        tail -n 20 "$out/kaimeng-$rep.log" >&2 || true
     fi
-    kill "$kaimeng_pid" 2>/dev/null || true
-fi
+    stop "$pid"
+}
 
-# --- side by side ---
-python3 - "$out" "$anvil_ok" "$kaimeng_ok" <<'EOF'
-import json, sys
-out, anvil_ok, kaimeng_ok = sys.argv[1], sys.argv[2] == "1", sys.argv[3] == "1"
-def load(label, ok):
-    if not ok:
-        return None
-    with open(f"{out}/{label}.json") as f:
-        return json.loads(f.read().strip().splitlines()[-1])
-a, k = load("anvil", anvil_ok), load("kaimeng", kaimeng_ok)
+say "anvil $("$anvil_bin" --version | head -n1 | awk '{print $3}') with flags: --quiet $anvil_args"
+have_kaimeng=1
+if [[ ! -x "$kaimeng_bin" ]]; then
+    have_kaimeng=0
+    say "SKIPPING kaimeng: no binary at $kaimeng_bin (build it with 'cargo build --release' or set KAIMENG_BIN)"
+fi
+for rep in $(seq 1 "$repeats"); do
+    run_anvil "$@"
+    if [[ $have_kaimeng == 1 ]]; then run_kaimeng "$@"; fi
+done
+
+# Side by side: the median-CTPS run of each node, and the ratio kaimeng/anvil.
+python3 - "$out" "$repeats" <<'PY'
+import glob, json, sys
+
+out, repeats = sys.argv[1], int(sys.argv[2])
+
+def runs(label):
+    found = []
+    for path in sorted(glob.glob(f"{out}/{label}-*.json")):
+        with open(path) as f:
+            lines = f.read().strip().splitlines()
+        if lines:
+            found.append(json.loads(lines[-1]))
+    return found
+
+def median_run(rs):
+    """The run with the median CTPS (the lower middle one for an even count)."""
+    return sorted(rs, key=lambda r: r["ctps"])[(len(rs) - 1) // 2] if rs else None
+
+all_a, all_k = runs("anvil"), runs("kaimeng")
+a, k = median_run(all_a), median_run(all_k)
+shape = a or k
+if shape is None:
+    print("no results")
+    sys.exit(1)
 rows = [
     ("confirmed", lambda r: f"{r['confirmed']}/{r['sent']}"),
     ("failed submissions", lambda r: str(r["failed"])),
@@ -170,15 +204,15 @@ rows = [
     ("blocks", lambda r: str(r["blocks"])),
     ("our txs per block", lambda r: f"{r['mean_txs_per_block']:.2f}"),
 ]
-shape = a or k
-if shape is None:
-    print("no results")
-    sys.exit(1)
-print(f"\n{shape['senders']} senders, {shape['txs']} transfers, rate "
-      f"{shape['rate'] or 'max'}, concurrency {shape['concurrency']}, batch {shape['batch']}")
+print(f"\n{shape['senders']} senders, {shape['txs']} transfers, rate {shape['rate'] or 'max'}, "
+      f"concurrency {shape['concurrency']}, batch {shape['batch']}; "
+      f"median-CTPS run of {len(all_a)} (anvil) and {len(all_k)} (kaimeng) of {repeats}")
 print(f"{'':22}{'anvil':>14}{'kaimeng':>14}")
 for name, cell in rows:
-    print(f"{name:22}{cell(a) if a else 'n/a':>14}{cell(k) if k else 'skipped':>14}")
+    print(f"{name:22}{cell(a) if a else 'failed':>14}{cell(k) if k else 'n/a':>14}")
+for label, rs in (("anvil", all_a), ("kaimeng", all_k)):
+    if len(rs) > 1:
+        print(f"{label} CTPS of every run: " + ", ".join(f"{r['ctps']:.0f}" for r in rs))
 if a and k:
     def ratio(x, y):
         return f"{x / y:.3f}" if y else "n/a"
@@ -188,6 +222,7 @@ if a and k:
 for label, r in (("anvil", a), ("kaimeng", k)):
     for e in (r or {}).get("first_errors", []):
         print(f"{label} error: {e}")
-EOF
+PY
 if [[ -n "${OUT_DIR:-}" ]]; then say "results and logs in $out"; fi
-[[ $anvil_ok == 1 ]]
+# Succeeds when anvil produced a result (the kaimeng half may be skipped).
+compgen -G "$out/anvil-*.json" >/dev/null

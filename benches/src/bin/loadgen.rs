@@ -20,7 +20,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("loadgen: cannot start the async runtime: {err}");
@@ -41,7 +44,11 @@ fn main() -> ExitCode {
             } else {
                 println!("{report}");
             }
-            if report.timed_out || report.confirmed == 0 { ExitCode::from(3) } else { ExitCode::SUCCESS }
+            if report.timed_out || report.confirmed == 0 {
+                ExitCode::from(3)
+            } else {
+                ExitCode::SUCCESS
+            }
         }
         Err(err) => {
             eprintln!("loadgen: {err:#}");

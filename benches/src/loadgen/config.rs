@@ -211,7 +211,10 @@ pub fn ws_url_for(rpc: &str) -> Result<String, ConfigError> {
 pub fn parse_key(hex_key: &str) -> Result<B256, ConfigError> {
     let digits = hex_key.trim().trim_start_matches("0x");
     if digits.len() != 64 {
-        return Err(ConfigError::Key(format!("expected 64 hex digits, got {}", digits.len())));
+        return Err(ConfigError::Key(format!(
+            "expected 64 hex digits, got {}",
+            digits.len()
+        )));
     }
     let value: U256 = U256::from_str_radix(digits, 16)
         .map_err(|_| ConfigError::Key("not hexadecimal".to_owned()))?;
@@ -238,7 +241,10 @@ mod tests {
 
     #[test]
     fn https_maps_to_wss() {
-        assert_eq!(ws_url_for("https://node.example:443/shard/0").unwrap(), "wss://node.example:443/shard/0");
+        assert_eq!(
+            ws_url_for("https://node.example:443/shard/0").unwrap(),
+            "wss://node.example:443/shard/0"
+        );
     }
 
     #[test]
@@ -246,19 +252,44 @@ mod tests {
         let err = RunConfig::try_from(args(&["--batch", "101"])).unwrap_err();
         assert_eq!(err, ConfigError::Batch(101));
         assert!(err.to_string().contains("--batch"));
-        assert_eq!(RunConfig::try_from(args(&["--batch", "0"])).unwrap_err(), ConfigError::Batch(0));
-        assert_eq!(RunConfig::try_from(args(&["--senders", "0"])).unwrap_err(), ConfigError::Senders(0));
-        assert_eq!(RunConfig::try_from(args(&["--txs", "0"])).unwrap_err(), ConfigError::NoTxs);
-        assert_eq!(RunConfig::try_from(args(&["--concurrency", "0"])).unwrap_err(), ConfigError::Concurrency);
-        assert!(matches!(RunConfig::try_from(args(&["--rpc", "127.0.0.1:8545"])), Err(ConfigError::RpcScheme(_))));
-        assert!(matches!(RunConfig::try_from(args(&["--ws", "http://x:1"])), Err(ConfigError::WsScheme(_))));
-        assert!(matches!(RunConfig::try_from(args(&["--key", "0x1234"])), Err(ConfigError::Key(_))));
-        assert!(matches!(RunConfig::try_from(args(&["--key", &"zz".repeat(32)])), Err(ConfigError::Key(_))));
+        assert_eq!(
+            RunConfig::try_from(args(&["--batch", "0"])).unwrap_err(),
+            ConfigError::Batch(0)
+        );
+        assert_eq!(
+            RunConfig::try_from(args(&["--senders", "0"])).unwrap_err(),
+            ConfigError::Senders(0)
+        );
+        assert_eq!(
+            RunConfig::try_from(args(&["--txs", "0"])).unwrap_err(),
+            ConfigError::NoTxs
+        );
+        assert_eq!(
+            RunConfig::try_from(args(&["--concurrency", "0"])).unwrap_err(),
+            ConfigError::Concurrency
+        );
+        assert!(matches!(
+            RunConfig::try_from(args(&["--rpc", "127.0.0.1:8545"])),
+            Err(ConfigError::RpcScheme(_))
+        ));
+        assert!(matches!(
+            RunConfig::try_from(args(&["--ws", "http://x:1"])),
+            Err(ConfigError::WsScheme(_))
+        ));
+        assert!(matches!(
+            RunConfig::try_from(args(&["--key", "0x1234"])),
+            Err(ConfigError::Key(_))
+        ));
+        assert!(matches!(
+            RunConfig::try_from(args(&["--key", &"zz".repeat(32)])),
+            Err(ConfigError::Key(_))
+        ));
     }
 
     #[test]
     fn rate_zero_means_unthrottled_and_txs_per_sender_rounds_up() {
-        let config = RunConfig::try_from(args(&["--rate", "500", "--senders", "3", "--txs", "10"])).unwrap();
+        let config =
+            RunConfig::try_from(args(&["--rate", "500", "--senders", "3", "--txs", "10"])).unwrap();
         assert_eq!(config.rate, Some(500));
         assert_eq!(config.txs_per_sender(), 4);
     }

@@ -27,7 +27,9 @@ pub fn sender_key(seed: u64, index: u64) -> PrivateKeySigner {
 
 /// The signers for senders `0..count` under `seed`.
 pub fn sender_keys(seed: u64, count: usize) -> Vec<PrivateKeySigner> {
-    (0..count as u64).map(|index| sender_key(seed, index)).collect()
+    (0..count as u64)
+        .map(|index| sender_key(seed, index))
+        .collect()
 }
 
 /// The signer for a raw 32-byte secret, or why it is not a valid secp256k1 key.

@@ -36,7 +36,11 @@ pub struct Matcher {
 impl Matcher {
     /// Tracks `hashes`; transaction `i` of the run is `hashes[i]`.
     pub fn new(hashes: &[B256]) -> Self {
-        let index = hashes.iter().enumerate().map(|(i, hash)| (*hash, i)).collect();
+        let index = hashes
+            .iter()
+            .enumerate()
+            .map(|(i, hash)| (*hash, i))
+            .collect();
         Self {
             index,
             confirmed_at: vec![None; hashes.len()],
@@ -52,7 +56,9 @@ impl Matcher {
     pub fn observe(&mut self, block: &BlockTxs, announced_at: Instant) -> usize {
         let mut ours = 0;
         for hash in &block.hashes {
-            let Some(&i) = self.index.get(hash) else { continue };
+            let Some(&i) = self.index.get(hash) else {
+                continue;
+            };
             if self.confirmed_at[i].is_some() {
                 continue;
             }
@@ -64,7 +70,12 @@ impl Matcher {
                 self.remaining -= 1;
             }
         }
-        self.blocks.push(BlockRecord { number: block.number, announced_at, txs: block.hashes.len(), ours });
+        self.blocks.push(BlockRecord {
+            number: block.number,
+            announced_at,
+            txs: block.hashes.len(),
+            ours,
+        });
         ours
     }
 
@@ -72,7 +83,11 @@ impl Matcher {
     /// `awaited` must have one entry per tracked transaction.
     pub fn await_only(&mut self, awaited: Vec<bool>) {
         debug_assert_eq!(awaited.len(), self.confirmed_at.len());
-        self.remaining = awaited.iter().zip(&self.confirmed_at).filter(|(wanted, at)| **wanted && at.is_none()).count();
+        self.remaining = awaited
+            .iter()
+            .zip(&self.confirmed_at)
+            .filter(|(wanted, at)| **wanted && at.is_none())
+            .count();
         self.awaited = Some(awaited);
     }
 
@@ -97,7 +112,11 @@ impl Matcher {
 
     /// Indices of confirmed transactions whose receipt has status 0 (only with receipts).
     pub fn reverted(&self) -> impl Iterator<Item = usize> + '_ {
-        self.reverted.iter().enumerate().filter(|(_, r)| **r).map(|(i, _)| i)
+        self.reverted
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| **r)
+            .map(|(i, _)| i)
     }
 
     pub fn blocks(&self) -> &[BlockRecord] {
@@ -116,7 +135,11 @@ mod tests {
     }
 
     fn block(number: u64, hashes: &[u8]) -> BlockTxs {
-        BlockTxs { number, hashes: hashes.iter().map(|n| hash(*n)).collect(), reverted: Vec::new() }
+        BlockTxs {
+            number,
+            hashes: hashes.iter().map(|n| hash(*n)).collect(),
+            reverted: Vec::new(),
+        }
     }
 
     #[test]
@@ -124,10 +147,22 @@ mod tests {
         let t0 = Instant::now();
         let mut m = Matcher::new(&[hash(1), hash(2), hash(3)]);
         assert_eq!(m.observe(&block(10, &[9, 1]), t0), 1);
-        assert_eq!(m.observe(&block(11, &[1, 2]), t0 + Duration::from_secs(1)), 1);
+        assert_eq!(
+            m.observe(&block(11, &[1, 2]), t0 + Duration::from_secs(1)),
+            1
+        );
         assert_eq!(m.confirmed(), 2);
-        assert_eq!(m.confirmed_at(), &[Some(t0), Some(t0 + Duration::from_secs(1)), None]);
-        assert_eq!(m.blocks().iter().map(|b| (b.number, b.txs, b.ours)).collect::<Vec<_>>(), [(10, 2, 1), (11, 2, 1)]);
+        assert_eq!(
+            m.confirmed_at(),
+            &[Some(t0), Some(t0 + Duration::from_secs(1)), None]
+        );
+        assert_eq!(
+            m.blocks()
+                .iter()
+                .map(|b| (b.number, b.txs, b.ours))
+                .collect::<Vec<_>>(),
+            [(10, 2, 1), (11, 2, 1)]
+        );
     }
 
     #[test]
@@ -135,7 +170,10 @@ mod tests {
         let t0 = Instant::now();
         let mut m = Matcher::new(&[hash(1), hash(2), hash(3)]);
         m.observe(&block(1, &[1]), t0);
-        assert!(!m.is_complete(), "nothing is complete before the awaited set is known");
+        assert!(
+            !m.is_complete(),
+            "nothing is complete before the awaited set is known"
+        );
         // Transaction 2 failed at submission, so only 0 and 1 are awaited; 0 is already in.
         m.await_only(vec![true, true, false]);
         assert_eq!(m.remaining(), 1);

@@ -18,6 +18,9 @@ pub mod token;
 pub mod tracker;
 pub mod txs;
 
+#[cfg(test)]
+mod anvil_tests;
+
 use std::{
     sync::Arc,
     time::{Duration, Instant},
@@ -44,10 +47,13 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 pub async fn run(config: &RunConfig) -> anyhow::Result<Report> {
     let artifact = match &config.artifact {
         Some(path) => {
-            let json = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            let json = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
             TokenArtifact::parse(&json).with_context(|| format!("artifact {}", path.display()))?
         }
-        None => TokenArtifact::parse(token::BUILTIN_ARTIFACT).context("built-in KaiToken artifact")?,
+        None => {
+            TokenArtifact::parse(token::BUILTIN_ARTIFACT).context("built-in KaiToken artifact")?
+        }
     };
     let node = Node::connect(&config.rpc, REQUEST_TIMEOUT)?;
     let prepared = setup::prepare(config, &node, &artifact).await?;
@@ -63,7 +69,9 @@ async fn measure(config: &RunConfig, node: &Node, prepared: &Prepared) -> anyhow
     let balances = node.balances(&addresses).await?;
     let need = fees.max_cost(config.gas_limit) * U256::from(config.txs_per_sender() as u64);
     if let Some((address, balance)) = addresses.iter().zip(&balances).find(|(_, b)| **b < need) {
-        anyhow::bail!("sender {address} holds {balance} wei but its transfers may cost {need}; lower --max-fee-wei");
+        anyhow::bail!(
+            "sender {address} holds {balance} wei but its transfers may cost {need}; lower --max-fee-wei"
+        );
     }
 
     let started_signing = Instant::now();
@@ -80,15 +88,26 @@ async fn measure(config: &RunConfig, node: &Node, prepared: &Prepared) -> anyhow
     let tracker_node = Node::connect(&config.rpc, REQUEST_TIMEOUT)?;
     let receipts = config.confirm_with == ConfirmWith::Receipts;
     let tracker = Tracker::start(&config.ws, tracker_node, &hashes, receipts).await?;
-    let pace = Pace { rate: config.rate, concurrency: config.concurrency, batch: config.batch };
+    let pace = Pace {
+        rate: config.rate,
+        concurrency: config.concurrency,
+        batch: config.batch,
+    };
     let submitted = submit_all(node, Arc::new(txs), pace).await;
-    let first_sent = submitted.first_sent().context("no transaction was submitted")?;
+    let first_sent = submitted
+        .first_sent()
+        .context("no transaction was submitted")?;
     eprintln!(
         "measure: submitted in {:.2} s ({} rejected); waiting for confirmations",
-        submitted.finished_at.saturating_duration_since(first_sent).as_secs_f64(),
+        submitted
+            .finished_at
+            .saturating_duration_since(first_sent)
+            .as_secs_f64(),
         submitted.failed()
     );
-    let tracked = tracker.finish(submitted.accepted.clone(), first_sent + config.timeout).await?;
+    let tracked = tracker
+        .finish(submitted.accepted.clone(), first_sent + config.timeout)
+        .await?;
 
     let shape = RunShape {
         label: config.label.clone(),
@@ -98,12 +117,28 @@ async fn measure(config: &RunConfig, node: &Node, prepared: &Prepared) -> anyhow
         concurrency: config.concurrency,
         batch: config.batch,
     };
-    Ok(Report::build(shape, &submitted, &tracked.matcher, receipts, !tracked.complete))
+    Ok(Report::build(
+        shape,
+        &submitted,
+        &tracked.matcher,
+        receipts,
+        !tracked.complete,
+    ))
 }
 
 /// Signs every measured transfer in submission order.
-fn sign_transfers(config: &RunConfig, prepared: &Prepared, nonces: &[u64], fees: FeeParams) -> anyhow::Result<Vec<SignedTx>> {
-    ensure!(nonces.len() == prepared.senders.len(), "node returned {} nonces for {} senders", nonces.len(), prepared.senders.len());
+fn sign_transfers(
+    config: &RunConfig,
+    prepared: &Prepared,
+    nonces: &[u64],
+    fees: FeeParams,
+) -> anyhow::Result<Vec<SignedTx>> {
+    ensure!(
+        nonces.len() == prepared.senders.len(),
+        "node returned {} nonces for {} senders",
+        nonces.len(),
+        prepared.senders.len()
+    );
     plan::transfers(config.senders, config.txs)
         .into_iter()
         .map(|t| {
@@ -113,7 +148,13 @@ fn sign_transfers(config: &RunConfig, prepared: &Prepared, nonces: &[u64], fees:
                 input: transfer_calldata(prepared.senders[t.recipient].address(), U256::from(1u64)),
                 gas_limit: config.gas_limit,
             };
-            sign(&prepared.senders[t.sender], nonces[t.sender] + t.nonce_offset, call, fees).context("signing a transfer")
+            sign(
+                &prepared.senders[t.sender],
+                nonces[t.sender] + t.nonce_offset,
+                call,
+                fees,
+            )
+            .context("signing a transfer")
         })
         .collect()
 }

@@ -23,7 +23,11 @@ pub fn transfers(senders: usize, txs: usize) -> Vec<Transfer> {
     (0..txs)
         .map(|i| {
             let sender = i % senders;
-            Transfer { sender, nonce_offset: (i / senders) as u64, recipient: (sender + 1) % senders }
+            Transfer {
+                sender,
+                nonce_offset: (i / senders) as u64,
+                recipient: (sender + 1) % senders,
+            }
         })
         .collect()
 }
@@ -31,7 +35,10 @@ pub fn transfers(senders: usize, txs: usize) -> Vec<Transfer> {
 /// The index ranges of the JSON-RPC requests that carry `len` transactions, `batch` per request.
 pub fn requests(len: usize, batch: usize) -> Vec<Range<usize>> {
     let batch = batch.max(1);
-    (0..len).step_by(batch).map(|start| start..(start + batch).min(len)).collect()
+    (0..len)
+        .step_by(batch)
+        .map(|start| start..(start + batch).min(len))
+        .collect()
 }
 
 /// When the request whose first transaction is `first_tx` is due, measured from the first

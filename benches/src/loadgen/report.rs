@@ -64,7 +64,13 @@ pub struct Report {
 
 impl Report {
     /// Combines the submission record and the confirmation record of one run.
-    pub fn build(shape: RunShape, submitted: &Submitted, matcher: &Matcher, receipts: bool, timed_out: bool) -> Self {
+    pub fn build(
+        shape: RunShape,
+        submitted: &Submitted,
+        matcher: &Matcher,
+        receipts: bool,
+        timed_out: bool,
+    ) -> Self {
         let confirmed_at = matcher.confirmed_at();
         let sent = submitted.sent_at.iter().flatten().count();
         let accepted = submitted.accepted.iter().filter(|a| **a).count();
@@ -77,25 +83,43 @@ impl Report {
             .sent_at
             .iter()
             .zip(confirmed_at)
-            .filter_map(|(sent, confirmed)| Some(confirmed.as_ref()?.saturating_duration_since(*sent.as_ref()?)))
+            .filter_map(|(sent, confirmed)| {
+                Some(
+                    confirmed
+                        .as_ref()?
+                        .saturating_duration_since(*sent.as_ref()?),
+                )
+            })
             .map(|d| d.as_secs_f64() * 1e3)
             .collect();
         latencies.sort_by(f64::total_cmp);
 
         let ours: Vec<_> = matcher.blocks().iter().filter(|b| b.ours > 0).collect();
         let blocks = match (ours.first(), ours.last()) {
-            (Some(a), Some(b)) => matcher.blocks().iter().filter(|r| (a.number..=b.number).contains(&r.number)).count(),
+            (Some(a), Some(b)) => matcher
+                .blocks()
+                .iter()
+                .filter(|r| (a.number..=b.number).contains(&r.number))
+                .count(),
             _ => 0,
         };
         let confirmed = matcher.confirmed();
-        let unconfirmed =
-            submitted.accepted.iter().zip(confirmed_at).filter(|(accepted, at)| **accepted && at.is_none()).count();
+        let unconfirmed = submitted
+            .accepted
+            .iter()
+            .zip(confirmed_at)
+            .filter(|(accepted, at)| **accepted && at.is_none())
+            .count();
         Self {
             shape,
             sent,
             accepted,
             failed: submitted.failed(),
-            first_errors: submitted.first_errors.iter().map(|(i, e)| format!("tx {i}: {e}")).collect(),
+            first_errors: submitted
+                .first_errors
+                .iter()
+                .map(|(i, e)| format!("tx {i}: {e}"))
+                .collect(),
             confirmed,
             reverted: receipts.then(|| matcher.reverted().count()),
             unconfirmed,
@@ -106,7 +130,11 @@ impl Report {
             offered_tps: per_second(sent, submit_secs),
             latency_ms: latency(&latencies),
             blocks,
-            mean_txs_per_block: if blocks == 0 { 0.0 } else { confirmed as f64 / blocks as f64 },
+            mean_txs_per_block: if blocks == 0 {
+                0.0
+            } else {
+                confirmed as f64 / blocks as f64
+            },
             max_txs_per_block: ours.iter().map(|b| b.ours).max().unwrap_or(0),
         }
     }
@@ -146,8 +174,16 @@ pub fn percentile(sorted: &[f64], pct: f64) -> f64 {
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = &self.shape;
-        let label = if s.label.is_empty() { String::new() } else { format!("[{}] ", s.label) };
-        let rate = if s.rate == 0 { "max".to_owned() } else { format!("{}/s", s.rate) };
+        let label = if s.label.is_empty() {
+            String::new()
+        } else {
+            format!("[{}] ", s.label)
+        };
+        let rate = if s.rate == 0 {
+            "max".to_owned()
+        } else {
+            format!("{}/s", s.rate)
+        };
         writeln!(
             f,
             "loadgen {label}{} senders, {} ERC-20 transfers, rate {rate}, concurrency {}, batch {}",
@@ -213,20 +249,39 @@ mod tests {
         let hashes: Vec<B256> = (1..=4u8).map(B256::repeat_byte).collect();
         let mut matcher = Matcher::new(&hashes);
         let submitted = Submitted {
-            sent_at: vec![Some(t0), Some(t0 + ms(100)), Some(t0 + ms(200)), Some(t0 + ms(300))],
+            sent_at: vec![
+                Some(t0),
+                Some(t0 + ms(100)),
+                Some(t0 + ms(200)),
+                Some(t0 + ms(300)),
+            ],
             accepted: vec![true, true, true, false],
             first_errors: vec![(3, "nonce too low".to_owned())],
             finished_at: t0 + ms(300),
         };
-        let block = |n, hs: &[B256]| BlockTxs { number: n, hashes: hs.to_vec(), reverted: vec![] };
+        let block = |n, hs: &[B256]| BlockTxs {
+            number: n,
+            hashes: hs.to_vec(),
+            reverted: vec![],
+        };
         matcher.observe(&block(1, &[hashes[0], hashes[1]]), t0 + ms(500));
         matcher.observe(&block(2, &[]), t0 + ms(700));
         matcher.observe(&block(3, &[hashes[2], B256::ZERO]), t0 + ms(1000));
         matcher.observe(&block(4, &[]), t0 + ms(1200));
 
-        let shape = RunShape { label: "t".into(), senders: 2, txs: 4, rate: 0, concurrency: 1, batch: 1 };
+        let shape = RunShape {
+            label: "t".into(),
+            senders: 2,
+            txs: 4,
+            rate: 0,
+            concurrency: 1,
+            batch: 1,
+        };
         let r = Report::build(shape, &submitted, &matcher, false, false);
-        assert_eq!((r.sent, r.accepted, r.failed, r.confirmed, r.unconfirmed), (4, 3, 1, 3, 0));
+        assert_eq!(
+            (r.sent, r.accepted, r.failed, r.confirmed, r.unconfirmed),
+            (4, 3, 1, 3, 0)
+        );
         assert!((r.duration_secs - 1.0).abs() < 1e-9);
         assert!((r.ctps - 3.0).abs() < 1e-9);
         // latencies 500, 400, 800 ms

@@ -23,11 +23,20 @@ use super::{config::MAX_BATCH, txs::SignedTx};
 #[derive(Debug, thiserror::Error)]
 pub enum RpcError {
     #[error("{method}: {source}")]
-    Client { method: &'static str, source: ClientError },
+    Client {
+        method: &'static str,
+        source: ClientError,
+    },
     #[error("{method}: node answered with an error: {message}")]
-    Node { method: &'static str, message: String },
+    Node {
+        method: &'static str,
+        message: String,
+    },
     #[error("{method}: unexpected answer ({detail})")]
-    Malformed { method: &'static str, detail: String },
+    Malformed {
+        method: &'static str,
+        detail: String,
+    },
 }
 
 /// The transactions (and, with receipts, their outcome) of one block.
@@ -54,17 +63,31 @@ impl Node {
             .max_response_size(256 << 20)
             .max_concurrent_requests(1024)
             .build(url)
-            .map_err(|source| RpcError::Client { method: "connect", source })?;
+            .map_err(|source| RpcError::Client {
+                method: "connect",
+                source,
+            })?;
         Ok(Self { client })
     }
 
-    async fn call<R: DeserializeOwned>(&self, method: &'static str, params: ArrayParams) -> Result<R, RpcError> {
-        self.client.request(method, params).await.map_err(|source| client_error(method, source))
+    async fn call<R: DeserializeOwned>(
+        &self,
+        method: &'static str,
+        params: ArrayParams,
+    ) -> Result<R, RpcError> {
+        self.client
+            .request(method, params)
+            .await
+            .map_err(|source| client_error(method, source))
     }
 
     /// Sends `params` as batches of at most [`MAX_BATCH`] calls of `method`, in order; each entry
     /// is the node's answer or its error message.
-    async fn batch<R>(&self, method: &'static str, params: Vec<ArrayParams>) -> Result<Vec<Result<R, String>>, RpcError>
+    async fn batch<R>(
+        &self,
+        method: &'static str,
+        params: Vec<ArrayParams>,
+    ) -> Result<Vec<Result<R, String>>, RpcError>
     where
         R: DeserializeOwned + std::fmt::Debug,
     {
@@ -73,11 +96,21 @@ impl Node {
         while params.peek().is_some() {
             let mut batch = BatchRequestBuilder::new();
             for p in params.by_ref().take(MAX_BATCH) {
-                batch.insert(method, p).map_err(|err| RpcError::Malformed { method, detail: err.to_string() })?;
+                batch.insert(method, p).map_err(|err| RpcError::Malformed {
+                    method,
+                    detail: err.to_string(),
+                })?;
             }
-            let response: BatchResponse<'_, R> =
-                self.client.batch_request(batch).await.map_err(|source| client_error(method, source))?;
-            answers.extend(response.into_iter().map(|entry| entry.map_err(|err| error_text(&err))));
+            let response: BatchResponse<'_, R> = self
+                .client
+                .batch_request(batch)
+                .await
+                .map_err(|source| client_error(method, source))?;
+            answers.extend(
+                response
+                    .into_iter()
+                    .map(|entry| entry.map_err(|err| error_text(&err))),
+            );
         }
         Ok(answers)
     }
@@ -103,7 +136,9 @@ impl Node {
     }
 
     pub async fn balance(&self, address: Address) -> Result<U256, RpcError> {
-        let value: Value = self.call("eth_getBalance", rpc_params![address, "latest"]).await?;
+        let value: Value = self
+            .call("eth_getBalance", rpc_params![address, "latest"])
+            .await?;
         quantity_u256(&value).ok_or_else(|| malformed("eth_getBalance", "result", &value))
     }
 
@@ -124,7 +159,10 @@ impl Node {
     /// Next nonces (counting pending transactions) of many accounts.
     pub async fn nonces(&self, addresses: &[Address]) -> Result<Vec<u64>, RpcError> {
         let method = "eth_getTransactionCount";
-        let params = addresses.iter().map(|a| rpc_params![a, "pending"]).collect();
+        let params = addresses
+            .iter()
+            .map(|a| rpc_params![a, "pending"])
+            .collect();
         let answers: Vec<Result<Value, String>> = self.batch(method, params).await?;
         answers
             .into_iter()
@@ -138,9 +176,15 @@ impl Node {
     /// `eth_call` of each input against `to` at the latest block.
     pub async fn calls(&self, to: Address, inputs: &[Bytes]) -> Result<Vec<Bytes>, RpcError> {
         let method = "eth_call";
-        let params = inputs.iter().map(|input| rpc_params![serde_json::json!({ "to": to, "data": input }), "latest"]).collect();
+        let params = inputs
+            .iter()
+            .map(|input| rpc_params![serde_json::json!({ "to": to, "data": input }), "latest"])
+            .collect();
         let answers: Vec<Result<Bytes, String>> = self.batch(method, params).await?;
-        answers.into_iter().map(|a| a.map_err(|message| RpcError::Node { method, message })).collect()
+        answers
+            .into_iter()
+            .map(|a| a.map_err(|message| RpcError::Node { method, message }))
+            .collect()
     }
 
     /// Submits signed transactions in one request (a JSON-RPC batch when there are several).
@@ -149,12 +193,19 @@ impl Node {
     pub async fn send_raw(&self, txs: &[SignedTx]) -> Vec<Result<(), String>> {
         let method = "eth_sendRawTransaction";
         let answers: Result<Vec<Result<B256, String>>, RpcError> = if let [tx] = txs {
-            self.call(method, rpc_params![&tx.raw_hex]).await.map(|hash| vec![Ok(hash)]).or_else(|err| match err {
-                RpcError::Node { message, .. } => Ok(vec![Err(message)]),
-                other => Err(other),
-            })
+            self.call(method, rpc_params![&tx.raw_hex])
+                .await
+                .map(|hash| vec![Ok(hash)])
+                .or_else(|err| match err {
+                    RpcError::Node { message, .. } => Ok(vec![Err(message)]),
+                    other => Err(other),
+                })
         } else {
-            self.batch(method, txs.iter().map(|tx| rpc_params![&tx.raw_hex]).collect()).await
+            self.batch(
+                method,
+                txs.iter().map(|tx| rpc_params![&tx.raw_hex]).collect(),
+            )
+            .await
         };
         match answers {
             Ok(answers) if answers.len() == txs.len() => answers
@@ -167,7 +218,11 @@ impl Node {
                 })
                 .collect(),
             Ok(answers) => {
-                let message = format!("{method}: {} answers for {} transactions", answers.len(), txs.len());
+                let message = format!(
+                    "{method}: {} answers for {} transactions",
+                    answers.len(),
+                    txs.len()
+                );
                 vec![Err(message); txs.len()]
             }
             Err(err) => vec![Err(err.to_string()); txs.len()],
@@ -176,13 +231,25 @@ impl Node {
 
     /// Transaction hashes of the blocks in `numbers`; `None` for a block the node does not have
     /// yet. With `receipts`, uses `eth_getBlockReceipts` and also reports reverted transactions.
-    pub async fn blocks(&self, numbers: Range<u64>, receipts: bool) -> Result<Vec<Option<BlockTxs>>, RpcError> {
-        let method = if receipts { "eth_getBlockReceipts" } else { "eth_getBlockByNumber" };
+    pub async fn blocks(
+        &self,
+        numbers: Range<u64>,
+        receipts: bool,
+    ) -> Result<Vec<Option<BlockTxs>>, RpcError> {
+        let method = if receipts {
+            "eth_getBlockReceipts"
+        } else {
+            "eth_getBlockByNumber"
+        };
         let params = numbers
             .clone()
             .map(|n| {
                 let tag = format!("{n:#x}");
-                if receipts { rpc_params![tag] } else { rpc_params![tag, false] }
+                if receipts {
+                    rpc_params![tag]
+                } else {
+                    rpc_params![tag, false]
+                }
             })
             .collect();
         let answers: Vec<Result<Value, String>> = self.batch(method, params).await?;
@@ -190,35 +257,52 @@ impl Node {
             .zip(answers)
             .map(|(number, answer)| {
                 let value = answer.map_err(|message| RpcError::Node { method, message })?;
-                if receipts { parse_block_receipts(number, &value) } else { parse_block(number, &value) }
-                    .map_err(|detail| RpcError::Malformed { method, detail })
+                if receipts {
+                    parse_block_receipts(number, &value)
+                } else {
+                    parse_block(number, &value)
+                }
+                .map_err(|detail| RpcError::Malformed { method, detail })
             })
             .collect()
     }
 
     /// The receipt of one transaction, if the node has it.
     pub async fn receipt(&self, hash: B256) -> Result<Option<Value>, RpcError> {
-        let value: Value = self.call("eth_getTransactionReceipt", rpc_params![hash]).await?;
+        let value: Value = self
+            .call("eth_getTransactionReceipt", rpc_params![hash])
+            .await?;
         Ok((!value.is_null()).then_some(value))
     }
 }
 
 fn client_error(method: &'static str, source: ClientError) -> RpcError {
     match source {
-        ClientError::Call(err) => RpcError::Node { method, message: error_text(&err) },
+        ClientError::Call(err) => RpcError::Node {
+            method,
+            message: error_text(&err),
+        },
         source => RpcError::Client { method, source },
     }
 }
 
 fn error_text(err: &jsonrpsee::types::ErrorObject<'_>) -> String {
     match err.data() {
-        Some(data) => format!("{} (code {}, data {})", err.message(), err.code(), data.get()),
+        Some(data) => format!(
+            "{} (code {}, data {})",
+            err.message(),
+            err.code(),
+            data.get()
+        ),
         None => format!("{} (code {})", err.message(), err.code()),
     }
 }
 
 fn malformed(method: &'static str, field: &str, value: &Value) -> RpcError {
-    RpcError::Malformed { method, detail: format!("field {field} = {value}") }
+    RpcError::Malformed {
+        method,
+        detail: format!("field {field} = {value}"),
+    }
 }
 
 /// `{"transactions": [hash, ...]}` of `eth_getBlockByNumber(n, false)`; `null` is a missing block.
@@ -232,9 +316,17 @@ pub fn parse_block(number: u64, block: &Value) -> Result<Option<BlockTxs>, Strin
         .ok_or_else(|| format!("block {number} has no transactions array"))?;
     let hashes = txs
         .iter()
-        .map(|tx| tx.as_str().and_then(|s| s.parse::<B256>().ok()).ok_or_else(|| format!("block {number}: bad hash {tx}")))
+        .map(|tx| {
+            tx.as_str()
+                .and_then(|s| s.parse::<B256>().ok())
+                .ok_or_else(|| format!("block {number}: bad hash {tx}"))
+        })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Some(BlockTxs { number, hashes, reverted: Vec::new() }))
+    Ok(Some(BlockTxs {
+        number,
+        hashes,
+        reverted: Vec::new(),
+    }))
 }
 
 /// `[{"transactionHash", "status"}, ...]` of `eth_getBlockReceipts(n)`; `null` is a missing block.
@@ -242,8 +334,13 @@ pub fn parse_block_receipts(number: u64, receipts: &Value) -> Result<Option<Bloc
     if receipts.is_null() {
         return Ok(None);
     }
-    let list = receipts.as_array().ok_or_else(|| format!("receipts of block {number} are not an array"))?;
-    let mut block = BlockTxs { number, ..BlockTxs::default() };
+    let list = receipts
+        .as_array()
+        .ok_or_else(|| format!("receipts of block {number} are not an array"))?;
+    let mut block = BlockTxs {
+        number,
+        ..BlockTxs::default()
+    };
     for receipt in list {
         let hash = receipt
             .get("transactionHash")
@@ -293,7 +390,14 @@ mod tests {
     fn block_hashes_are_read_and_missing_blocks_are_none() {
         let h = B256::repeat_byte(7);
         let block = json!({"number": "0x5", "transactions": [h]});
-        assert_eq!(parse_block(5, &block).unwrap(), Some(BlockTxs { number: 5, hashes: vec![h], reverted: vec![] }));
+        assert_eq!(
+            parse_block(5, &block).unwrap(),
+            Some(BlockTxs {
+                number: 5,
+                hashes: vec![h],
+                reverted: vec![]
+            })
+        );
         assert_eq!(parse_block(5, &Value::Null).unwrap(), None);
         assert!(parse_block(5, &json!({"transactions": [{"hash": h}]})).is_err());
         assert!(parse_block(5, &json!({})).is_err());

@@ -15,7 +15,7 @@ use anyhow::{Context, bail, ensure};
 use super::{
     config::{MAX_BATCH, RunConfig},
     keys::{sender_keys, signer_from_secret},
-    rpc::Node,
+    rpc::{Node, RpcError},
     token::{TokenArtifact, balance_of_calldata, decode_balance, transfer_calldata},
     tracker::Tracker,
     txs::{Call, FeeParams, SignedTx, sign},
@@ -31,6 +31,8 @@ const TOKEN_FUNDING_GAS: u64 = 100_000;
 /// Funding covers this many times the fee cap at setup time (base fees move during setup).
 const FEE_MARGIN: u64 = 4;
 const RESEND_PAUSE: Duration = Duration::from_millis(250);
+/// Attempts at reading the senders' balances after setup.
+const FUNDING_CHECKS: u32 = 3;
 
 const fn u256(value: u128) -> U256 {
     U256::from_limbs([value as u64, (value >> 64) as u64, 0, 0])
@@ -48,24 +50,45 @@ pub fn eth_per_sender(txs_per_sender: usize, gas_limit: u64, fees: FeeParams) ->
 }
 
 /// Deploys the token and funds the senders; returns once the node confirms all of it.
-pub async fn prepare(config: &RunConfig, node: &Node, artifact: &TokenArtifact) -> anyhow::Result<Prepared> {
+pub async fn prepare(
+    config: &RunConfig,
+    node: &Node,
+    artifact: &TokenArtifact,
+) -> anyhow::Result<Prepared> {
     let deadline = Instant::now() + config.setup_timeout;
-    let funder = signer_from_secret(&config.funder_key).map_err(anyhow::Error::msg).context("--key")?;
+    let funder = signer_from_secret(&config.funder_key)
+        .map_err(anyhow::Error::msg)
+        .context("--key")?;
     let chain_id = node.chain_id().await?;
     let base_fee = node.latest_base_fee().await?;
     let fees = FeeParams::from_base_fee(chain_id, base_fee, config.tip_wei, config.max_fee_wei);
     let senders = sender_keys(config.seed, config.senders);
     let eth_each = eth_per_sender(config.txs_per_sender(), config.gas_limit, fees);
-    ensure!(SUPPLY >= TOKENS_PER_SENDER * U256::from(senders.len()), "too many senders for the token supply");
+    ensure!(
+        SUPPLY >= TOKENS_PER_SENDER * U256::from(senders.len()),
+        "too many senders for the token supply"
+    );
 
     let funder_nonce = node.nonces(&[funder.address()]).await?[0];
     let needed = eth_each * U256::from(senders.len())
         + fees.max_cost(DEPLOY_GAS + senders.len() as u64 * (ETH_TRANSFER_GAS + TOKEN_FUNDING_GAS));
     let balance = node.balance(funder.address()).await?;
-    ensure!(balance >= needed, "funder {} holds {balance} wei, setup needs {needed}", funder.address());
+    ensure!(
+        balance >= needed,
+        "funder {} holds {balance} wei, setup needs {needed}",
+        funder.address()
+    );
 
     let token = funder.address().create(funder_nonce);
-    let txs = setup_transactions(&funder, funder_nonce, artifact, &senders, token, eth_each, fees)?;
+    let txs = setup_transactions(
+        &funder,
+        funder_nonce,
+        artifact,
+        &senders,
+        token,
+        eth_each,
+        fees,
+    )?;
     eprintln!(
         "setup: chain {chain_id}, base fee {base_fee} wei; deploying KaiToken at {token} and funding {} senders ({} txs)",
         senders.len(),
@@ -82,9 +105,22 @@ pub async fn prepare(config: &RunConfig, node: &Node, artifact: &TokenArtifact) 
         hashes.len()
     );
 
-    let deploy = node.receipt(hashes[0]).await?.context("setup: no receipt for the token deployment")?;
-    ensure!(deploy.get("status").and_then(|s| s.as_str()) == Some("0x1"), "token deployment reverted: {deploy}");
-    check_funded(node, token, &senders, eth_each).await?;
+    let deploy = node
+        .receipt(hashes[0])
+        .await?
+        .context("setup: no receipt for the token deployment")?;
+    ensure!(
+        deploy.get("status").and_then(|s| s.as_str()) == Some("0x1"),
+        "token deployment reverted: {deploy}"
+    );
+    // A node that prunes old states can fail a read whose "latest" block moved on; retry.
+    let mut attempts = 0;
+    while let Err(err) = check_funded(node, token, &senders, eth_each).await {
+        attempts += 1;
+        if attempts == FUNDING_CHECKS || err.downcast_ref::<RpcError>().is_none() {
+            return Err(err.context("setup: checking the senders' balances"));
+        }
+    }
     eprintln!("setup: done");
     Ok(Prepared { token, senders })
 }
@@ -126,13 +162,20 @@ fn setup_transactions(
 }
 
 /// Sends in nonce order, one batch at a time, resending rejected transactions until all are in.
-async fn send_until_accepted(node: &Node, txs: &[SignedTx], deadline: Instant) -> anyhow::Result<()> {
+async fn send_until_accepted(
+    node: &Node,
+    txs: &[SignedTx],
+    deadline: Instant,
+) -> anyhow::Result<()> {
     let mut pending: Vec<usize> = (0..txs.len()).collect();
     let mut first_round = true;
     let mut last_error = String::new();
     while !pending.is_empty() {
         if Instant::now() >= deadline {
-            bail!("setup: {} transactions still rejected at --setup-timeout; last error: {last_error}", pending.len());
+            bail!(
+                "setup: {} transactions still rejected at --setup-timeout; last error: {last_error}",
+                pending.len()
+            );
         }
         let mut rejected = Vec::new();
         for chunk in pending.chunks(MAX_BATCH) {
@@ -150,7 +193,10 @@ async fn send_until_accepted(node: &Node, txs: &[SignedTx], deadline: Instant) -
             }
         }
         if !rejected.is_empty() {
-            eprintln!("setup: {} transactions rejected ({last_error}); resending", rejected.len());
+            eprintln!(
+                "setup: {} transactions rejected ({last_error}); resending",
+                rejected.len()
+            );
             tokio::time::sleep(RESEND_PAUSE).await;
         }
         pending = rejected;
@@ -165,15 +211,27 @@ fn is_already_in(message: &str) -> bool {
 }
 
 /// Checks that every sender holds at least `eth_each` wei and its token allowance.
-async fn check_funded(node: &Node, token: Address, senders: &[PrivateKeySigner], eth_each: U256) -> anyhow::Result<()> {
+async fn check_funded(
+    node: &Node,
+    token: Address,
+    senders: &[PrivateKeySigner],
+    eth_each: U256,
+) -> anyhow::Result<()> {
     let addresses: Vec<Address> = senders.iter().map(|s| s.address()).collect();
     let eth = node.balances(&addresses).await?;
     let calls: Vec<_> = addresses.iter().map(|a| balance_of_calldata(*a)).collect();
     let tokens = node.calls(token, &calls).await?;
     for ((address, eth), tokens) in addresses.iter().zip(eth).zip(tokens) {
-        ensure!(eth >= eth_each, "sender {address} holds {eth} wei after setup, expected at least {eth_each}");
-        let tokens = decode_balance(&tokens).with_context(|| format!("balanceOf({address}) returned {tokens}"))?;
-        ensure!(tokens >= TOKENS_PER_SENDER, "sender {address} holds {tokens} token units, expected {TOKENS_PER_SENDER}");
+        ensure!(
+            eth >= eth_each,
+            "sender {address} holds {eth} wei after setup, expected at least {eth_each}"
+        );
+        let tokens = decode_balance(&tokens)
+            .with_context(|| format!("balanceOf({address}) returned {tokens}"))?;
+        ensure!(
+            tokens >= TOKENS_PER_SENDER,
+            "sender {address} holds {tokens} token units, expected {TOKENS_PER_SENDER}"
+        );
     }
     Ok(())
 }
@@ -196,7 +254,16 @@ mod tests {
         let senders = vec![sender_key(1, 0), sender_key(1, 1)];
         let fees = FeeParams::from_base_fee(1, 1, 1, None);
         let artifact = TokenArtifact::parse(BUILTIN_ARTIFACT).unwrap();
-        let txs = setup_transactions(&funder, 7, &artifact, &senders, Address::ZERO, U256::from(1u64), fees).unwrap();
+        let txs = setup_transactions(
+            &funder,
+            7,
+            &artifact,
+            &senders,
+            Address::ZERO,
+            U256::from(1u64),
+            fees,
+        )
+        .unwrap();
         assert_eq!(txs.len(), 1 + 2 * senders.len());
         let mut hashes: Vec<_> = txs.iter().map(|t| t.hash).collect();
         hashes.dedup();
@@ -213,6 +280,9 @@ mod tests {
     #[test]
     fn eth_funding_covers_every_transfer_at_the_fee_cap_with_margin() {
         let fees = FeeParams::from_base_fee(1, 10, 1, None); // cap 31 wei
-        assert_eq!(eth_per_sender(20, 60_000, fees), U256::from(31u64 * 60_000 * 20 * FEE_MARGIN));
+        assert_eq!(
+            eth_per_sender(20, 60_000, fees),
+            U256::from(31u64 * 60_000 * 20 * FEE_MARGIN)
+        );
     }
 }

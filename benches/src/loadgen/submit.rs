@@ -30,11 +30,20 @@ pub struct Submitted {
 
 impl Submitted {
     fn new(len: usize) -> Self {
-        Self { sent_at: vec![None; len], accepted: vec![false; len], first_errors: Vec::new(), finished_at: Instant::now() }
+        Self {
+            sent_at: vec![None; len],
+            accepted: vec![false; len],
+            first_errors: Vec::new(),
+            finished_at: Instant::now(),
+        }
     }
 
     pub fn failed(&self) -> usize {
-        self.sent_at.iter().zip(&self.accepted).filter(|(sent, ok)| sent.is_some() && !**ok).count()
+        self.sent_at
+            .iter()
+            .zip(&self.accepted)
+            .filter(|(sent, ok)| sent.is_some() && !**ok)
+            .count()
     }
 
     pub fn first_sent(&self) -> Option<Instant> {
@@ -51,7 +60,9 @@ impl Submitted {
             self.sent_at[i] = Some(sent_at);
             match answer {
                 Ok(()) => self.accepted[i] = true,
-                Err(message) if self.first_errors.len() < KEPT_ERRORS => self.first_errors.push((i, message)),
+                Err(message) if self.first_errors.len() < KEPT_ERRORS => {
+                    self.first_errors.push((i, message))
+                }
                 Err(_) => {}
             }
         }
@@ -80,7 +91,9 @@ pub async fn submit_all(node: &Node, txs: Arc<Vec<SignedTx>>, pace: Pace) -> Sub
         if pace.rate.is_some() {
             sleep_until((start + due_offset(range.start, pace.rate)).into()).await;
         }
-        let Ok(permit) = permits.clone().acquire_owned().await else { break };
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            break;
+        };
         let (node, txs) = (node.clone(), txs.clone());
         in_flight.spawn(async move {
             let sent_at = Instant::now();
@@ -106,7 +119,9 @@ fn record(outcome: &mut Submitted, done: Result<RequestResult, tokio::task::Join
         Ok((first, sent_at, answers)) => outcome.record(first, sent_at, answers),
         // A request task cannot panic short of a bug; its transactions stay unsent and are
         // reported as never submitted.
-        Err(err) => outcome.first_errors.push((usize::MAX, format!("request task failed: {err}"))),
+        Err(err) => outcome
+            .first_errors
+            .push((usize::MAX, format!("request task failed: {err}"))),
     }
 }
 

@@ -40,8 +40,18 @@ pub struct TokenArtifact {
 
 /// The ABI entries the load generator relies on: (kind, name, input types).
 const REQUIRED: [(&str, &str, &[&str], &str); 3] = [
-    ("constructor", "", &["string", "string", "uint256"], "constructor(string,string,uint256)"),
-    ("function", "transfer", &["address", "uint256"], "transfer(address,uint256)"),
+    (
+        "constructor",
+        "",
+        &["string", "string", "uint256"],
+        "constructor(string,string,uint256)",
+    ),
+    (
+        "function",
+        "transfer",
+        &["address", "uint256"],
+        "transfer(address,uint256)",
+    ),
     ("function", "balanceOf", &["address"], "balanceOf(address)"),
 ];
 
@@ -49,18 +59,30 @@ impl TokenArtifact {
     /// Parses an artifact and checks that its ABI has the constructor and functions we call.
     pub fn parse(json: &str) -> Result<Self, ArtifactError> {
         let value: Value = serde_json::from_str(json)?;
-        let abi = value.get("abi").and_then(Value::as_array).ok_or(ArtifactError::NoAbi)?;
+        let abi = value
+            .get("abi")
+            .and_then(Value::as_array)
+            .ok_or(ArtifactError::NoAbi)?;
         for (kind, name, inputs, signature) in REQUIRED {
-            if !abi.iter().any(|entry| abi_entry_matches(entry, kind, name, inputs)) {
+            if !abi
+                .iter()
+                .any(|entry| abi_entry_matches(entry, kind, name, inputs))
+            {
                 return Err(ArtifactError::MissingEntry(signature));
             }
         }
-        let bytecode = value.get("bytecode").and_then(Value::as_str).ok_or(ArtifactError::NoBytecode)?;
-        let creation_code = hex::decode(bytecode).map_err(|err| ArtifactError::BytecodeHex(err.to_string()))?;
+        let bytecode = value
+            .get("bytecode")
+            .and_then(Value::as_str)
+            .ok_or(ArtifactError::NoBytecode)?;
+        let creation_code =
+            hex::decode(bytecode).map_err(|err| ArtifactError::BytecodeHex(err.to_string()))?;
         if creation_code.is_empty() {
             return Err(ArtifactError::EmptyBytecode);
         }
-        Ok(Self { creation_code: creation_code.into() })
+        Ok(Self {
+            creation_code: creation_code.into(),
+        })
     }
 
     /// Creation code followed by the ABI-encoded constructor arguments.
@@ -82,7 +104,10 @@ fn abi_entry_matches(entry: &Value, kind: &str, name: &str, inputs: &[&str]) -> 
         return false;
     };
     actual.len() == inputs.len()
-        && actual.iter().zip(inputs).all(|(input, expected)| input.get("type").and_then(Value::as_str) == Some(*expected))
+        && actual
+            .iter()
+            .zip(inputs)
+            .all(|(input, expected)| input.get("type").and_then(Value::as_str) == Some(*expected))
 }
 
 /// Call data of `transfer(to, value)`.
@@ -111,7 +136,14 @@ mod tests {
         assert!(code.starts_with(&artifact.creation_code));
         let args = &code[artifact.creation_code.len()..];
         let decoded = <(String, String, U256)>::abi_decode_params(args).unwrap();
-        assert_eq!(decoded, ("KaiToken".to_owned(), "KAI".to_owned(), U256::from(1_000u64)));
+        assert_eq!(
+            decoded,
+            (
+                "KaiToken".to_owned(),
+                "KAI".to_owned(),
+                U256::from(1_000u64)
+            )
+        );
     }
 
     #[test]
@@ -121,7 +153,10 @@ mod tests {
         assert_eq!(&data[..4], &[0xa9, 0x05, 0x9c, 0xbb]);
         assert_eq!(data.len(), 4 + 64);
         assert_eq!(&balance_of_calldata(to)[..4], &[0x70, 0xa0, 0x82, 0x31]);
-        assert_eq!(decode_balance(&U256::from(42u64).to_be_bytes::<32>()), Some(U256::from(42u64)));
+        assert_eq!(
+            decode_balance(&U256::from(42u64).to_be_bytes::<32>()),
+            Some(U256::from(42u64))
+        );
         assert_eq!(decode_balance(&[1, 2, 3]), None);
     }
 
@@ -130,7 +165,13 @@ mod tests {
         let json = r#"{"abi":[{"type":"constructor","inputs":[{"type":"string"},{"type":"string"},{"type":"uint256"}]},
             {"type":"function","name":"balanceOf","inputs":[{"type":"address"}]}],"bytecode":"0x6000"}"#;
         let err = TokenArtifact::parse(json).unwrap_err();
-        assert!(matches!(err, ArtifactError::MissingEntry("transfer(address,uint256)")), "{err}");
+        assert!(
+            matches!(
+                err,
+                ArtifactError::MissingEntry("transfer(address,uint256)")
+            ),
+            "{err}"
+        );
     }
 
     #[test]
@@ -139,12 +180,27 @@ mod tests {
             {"type":"function","name":"transfer","inputs":[{"type":"address"},{"type":"uint256"}]},
             {"type":"function","name":"balanceOf","inputs":[{"type":"address"}]}]"#;
         let bad_hex = format!(r#"{{"abi":{abi},"bytecode":"0xzz"}}"#);
-        assert!(matches!(TokenArtifact::parse(&bad_hex), Err(ArtifactError::BytecodeHex(_))));
+        assert!(matches!(
+            TokenArtifact::parse(&bad_hex),
+            Err(ArtifactError::BytecodeHex(_))
+        ));
         let empty = format!(r#"{{"abi":{abi},"bytecode":"0x"}}"#);
-        assert!(matches!(TokenArtifact::parse(&empty), Err(ArtifactError::EmptyBytecode)));
+        assert!(matches!(
+            TokenArtifact::parse(&empty),
+            Err(ArtifactError::EmptyBytecode)
+        ));
         let missing = format!(r#"{{"abi":{abi}}}"#);
-        assert!(matches!(TokenArtifact::parse(&missing), Err(ArtifactError::NoBytecode)));
-        assert!(matches!(TokenArtifact::parse("{"), Err(ArtifactError::Json(_))));
-        assert!(matches!(TokenArtifact::parse("{}"), Err(ArtifactError::NoAbi)));
+        assert!(matches!(
+            TokenArtifact::parse(&missing),
+            Err(ArtifactError::NoBytecode)
+        ));
+        assert!(matches!(
+            TokenArtifact::parse("{"),
+            Err(ArtifactError::Json(_))
+        ));
+        assert!(matches!(
+            TokenArtifact::parse("{}"),
+            Err(ArtifactError::NoAbi)
+        ));
     }
 }

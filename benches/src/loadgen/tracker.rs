@@ -36,12 +36,17 @@ const FETCH_BATCH: u64 = 100;
 const RETRY_AFTER: Duration = Duration::from_millis(50);
 /// Consecutive failed fetches after which tracking gives up.
 const MAX_FETCH_FAILURES: u32 = 100;
+/// How often the wait for the last confirmations reports progress on stderr.
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
 /// Why tracking stopped before its deadline.
 #[derive(Debug, thiserror::Error)]
 pub enum TrackError {
     #[error("cannot connect the WebSocket {url}: {source}")]
-    Connect { url: String, source: jsonrpsee::core::client::Error },
+    Connect {
+        url: String,
+        source: jsonrpsee::core::client::Error,
+    },
     #[error("eth_subscribe(newHeads) failed: {0}")]
     Subscribe(jsonrpsee::core::client::Error),
     #[error("the newHeads subscription ended: {0}")]
@@ -78,13 +83,21 @@ pub struct Tracker {
 
 impl Tracker {
     /// Subscribes to new heads and starts matching blocks after the current one against `hashes`.
-    pub async fn start(ws_url: &str, node: Node, hashes: &[B256], receipts: bool) -> Result<Self, TrackError> {
+    pub async fn start(
+        ws_url: &str,
+        node: Node,
+        hashes: &[B256],
+        receipts: bool,
+    ) -> Result<Self, TrackError> {
         let ws: WsClient = WsClientBuilder::default()
             .max_buffer_capacity_per_subscription(1 << 16)
             .request_timeout(Duration::from_secs(30))
             .build(ws_url)
             .await
-            .map_err(|source| TrackError::Connect { url: ws_url.to_owned(), source })?;
+            .map_err(|source| TrackError::Connect {
+                url: ws_url.to_owned(),
+                source,
+            })?;
         let subscription: Subscription<Value> = ws
             .subscribe("eth_subscribe", rpc_params!["newHeads"], "eth_unsubscribe")
             .await
@@ -95,22 +108,44 @@ impl Tracker {
         let (head_tx, head_rx) = mpsc::unbounded_channel();
         let head_task = tokio::spawn(read_heads(ws, subscription, head_tx));
         let (finish_tx, finish_rx) = oneshot::channel();
-        let state = TrackState { node, receipts, matcher: Matcher::new(hashes), next: start + 1, latest: start, heads: BTreeMap::new() };
+        let state = TrackState {
+            node,
+            receipts,
+            matcher: Matcher::new(hashes),
+            next: start + 1,
+            latest: start,
+            heads: BTreeMap::new(),
+        };
         let task = tokio::spawn(state.run(head_rx, finish_rx));
-        Ok(Self { finish_tx, task, head_task })
+        Ok(Self {
+            finish_tx,
+            task,
+            head_task,
+        })
     }
 
     /// Waits until every `awaited[i]` transaction is confirmed, or until `deadline`.
-    pub async fn finish(self, awaited: Vec<bool>, deadline: Instant) -> Result<Tracked, TrackError> {
+    pub async fn finish(
+        self,
+        awaited: Vec<bool>,
+        deadline: Instant,
+    ) -> Result<Tracked, TrackError> {
         // If the task already stopped (with an error), the join below reports it.
         let _ = self.finish_tx.send((awaited, deadline));
-        let result = self.task.await.map_err(|err| TrackError::Task(err.to_string()));
+        let result = self
+            .task
+            .await
+            .map_err(|err| TrackError::Task(err.to_string()));
         self.head_task.abort();
         result?
     }
 }
 
-async fn read_heads(ws: WsClient, mut subscription: Subscription<Value>, heads: mpsc::UnboundedSender<HeadEvent>) {
+async fn read_heads(
+    ws: WsClient,
+    mut subscription: Subscription<Value>,
+    heads: mpsc::UnboundedSender<HeadEvent>,
+) {
     let ended = loop {
         match subscription.next().await {
             Some(Ok(head)) => {
@@ -124,7 +159,9 @@ async fn read_heads(ws: WsClient, mut subscription: Subscription<Value>, heads: 
             }
             Some(Err(err)) => break TrackError::BadHead(err.to_string()),
             None => {
-                let reason = subscription.close_reason().map_or("closed".to_owned(), |r| format!("{r:?}"));
+                let reason = subscription
+                    .close_reason()
+                    .map_or("closed".to_owned(), |r| format!("{r:?}"));
                 break TrackError::SubscriptionEnded(reason);
             }
         }
@@ -154,9 +191,22 @@ impl TrackState {
         let mut deadline: Option<Instant> = None;
         let mut retry_at: Option<Instant> = None;
         let mut failures = 0u32;
+        let mut last_progress = Instant::now();
         loop {
             if self.matcher.is_complete() {
-                return Ok(Tracked { matcher: self.matcher, complete: true });
+                return Ok(Tracked {
+                    matcher: self.matcher,
+                    complete: true,
+                });
+            }
+            if deadline.is_some() && last_progress.elapsed() >= PROGRESS_EVERY {
+                last_progress = Instant::now();
+                eprintln!(
+                    "  ... {} confirmed, {} awaited; inspected up to block {}",
+                    self.matcher.confirmed(),
+                    self.matcher.remaining(),
+                    self.next.saturating_sub(1)
+                );
             }
             tokio::select! {
                 event = head_rx.recv() => {
@@ -170,6 +220,7 @@ impl TrackState {
                     let (awaited, until) = finish.map_err(|_| TrackError::Task("finish handle dropped".to_owned()))?;
                     self.matcher.await_only(awaited);
                     deadline = Some(until);
+                    last_progress = Instant::now();
                     continue;
                 }
                 _ = sleep_until(deadline.unwrap_or_else(Instant::now).into()), if deadline.is_some() => {
@@ -178,6 +229,7 @@ impl TrackState {
                 _ = sleep_until(retry_at.unwrap_or_else(Instant::now).into()), if retry_at.is_some() => {
                     retry_at = None;
                 }
+                _ = sleep_until((last_progress + PROGRESS_EVERY).into()), if deadline.is_some() => continue,
             }
             match self.catch_up().await {
                 Ok(true) => failures = 0,
@@ -203,7 +255,9 @@ impl TrackState {
                 Ok(())
             }
             Some(HeadEvent::Ended(err)) => Err(err),
-            None => Err(TrackError::SubscriptionEnded("head reader stopped".to_owned())),
+            None => Err(TrackError::SubscriptionEnded(
+                "head reader stopped".to_owned(),
+            )),
         }
     }
 
@@ -228,6 +282,9 @@ impl TrackState {
 
     /// When block `number` became known: its own head, else the first later head, else now.
     fn announcement_of(&self, number: u64) -> Instant {
-        self.heads.range(number..).next().map_or_else(Instant::now, |(_, at)| *at)
+        self.heads
+            .range(number..)
+            .next()
+            .map_or_else(Instant::now, |(_, at)| *at)
     }
 }

@@ -17,8 +17,14 @@ pub struct FeeParams {
 impl FeeParams {
     /// Fee caps from the current base fee: the cap is `3 × base fee + tip` unless given.
     pub fn from_base_fee(chain_id: u64, base_fee: u128, tip: u128, max_fee: Option<u128>) -> Self {
-        let max_fee_per_gas = max_fee.unwrap_or_else(|| base_fee.saturating_mul(3).saturating_add(tip)).max(tip);
-        Self { chain_id, max_fee_per_gas, max_priority_fee_per_gas: tip }
+        let max_fee_per_gas = max_fee
+            .unwrap_or_else(|| base_fee.saturating_mul(3).saturating_add(tip))
+            .max(tip);
+        Self {
+            chain_id,
+            max_fee_per_gas,
+            max_priority_fee_per_gas: tip,
+        }
     }
 
     /// The most a transaction with `gas_limit` can cost in fees (what a pool checks against balance).
@@ -45,7 +51,12 @@ pub struct SignedTx {
 }
 
 /// Signs `call` as an EIP-1559 transaction from `signer` at `nonce`.
-pub fn sign(signer: &PrivateKeySigner, nonce: u64, call: Call, fees: FeeParams) -> Result<SignedTx, alloy_signer::Error> {
+pub fn sign(
+    signer: &PrivateKeySigner,
+    nonce: u64,
+    call: Call,
+    fees: FeeParams,
+) -> Result<SignedTx, alloy_signer::Error> {
     let tx = TxEip1559 {
         chain_id: fees.chain_id,
         nonce,
@@ -60,7 +71,10 @@ pub fn sign(signer: &PrivateKeySigner, nonce: u64, call: Call, fees: FeeParams) 
     let signature = signer.sign_hash_sync(&tx.signature_hash())?;
     let signed = tx.into_signed(signature);
     let raw = signed.encoded_2718();
-    Ok(SignedTx { hash: *signed.hash(), raw_hex: alloy_primitives::hex::encode_prefixed(raw) })
+    Ok(SignedTx {
+        hash: *signed.hash(),
+        raw_hex: alloy_primitives::hex::encode_prefixed(raw),
+    })
 }
 
 #[cfg(test)]
@@ -77,7 +91,12 @@ mod tests {
         let signer = sender_key(1, 0);
         let fees = FeeParams::from_base_fee(31337, 7, 2, None);
         let to = Address::repeat_byte(0x42);
-        let call = Call { to: TxKind::Call(to), value: U256::from(9u64), input: Bytes::from(vec![1, 2, 3]), gas_limit: 50_000 };
+        let call = Call {
+            to: TxKind::Call(to),
+            value: U256::from(9u64),
+            input: Bytes::from(vec![1, 2, 3]),
+            gas_limit: 50_000,
+        };
         let signed = sign(&signer, 5, call, fees).unwrap();
 
         let raw = hex::decode(&signed.raw_hex).unwrap();
@@ -94,8 +113,17 @@ mod tests {
 
     #[test]
     fn explicit_fee_cap_wins_but_never_falls_below_the_tip() {
-        assert_eq!(FeeParams::from_base_fee(1, 100, 5, Some(50)).max_fee_per_gas, 50);
-        assert_eq!(FeeParams::from_base_fee(1, 100, 5, Some(1)).max_fee_per_gas, 5);
-        assert_eq!(FeeParams::from_base_fee(1, 100, 5, None).max_cost(10), U256::from(3050u64));
+        assert_eq!(
+            FeeParams::from_base_fee(1, 100, 5, Some(50)).max_fee_per_gas,
+            50
+        );
+        assert_eq!(
+            FeeParams::from_base_fee(1, 100, 5, Some(1)).max_fee_per_gas,
+            5
+        );
+        assert_eq!(
+            FeeParams::from_base_fee(1, 100, 5, None).max_cost(10),
+            U256::from(3050u64)
+        );
     }
 }
