@@ -5,3 +5,5 @@ mod support;
 mod attacks;
 mod forge;
 mod mock;
+mod property;
+mod roundtrip;
