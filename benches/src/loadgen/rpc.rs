@@ -156,13 +156,18 @@ impl Node {
             .collect()
     }
 
-    /// Next nonces (counting pending transactions) of many accounts.
+    /// Next nonces of many accounts, counting pending transactions; at the latest block if the
+    /// node does not know the `pending` tag.
     pub async fn nonces(&self, addresses: &[Address]) -> Result<Vec<u64>, RpcError> {
+        match self.nonces_at(addresses, "pending").await {
+            Err(RpcError::Node { .. }) => self.nonces_at(addresses, "latest").await,
+            other => other,
+        }
+    }
+
+    async fn nonces_at(&self, addresses: &[Address], tag: &str) -> Result<Vec<u64>, RpcError> {
         let method = "eth_getTransactionCount";
-        let params = addresses
-            .iter()
-            .map(|a| rpc_params![a, "pending"])
-            .collect();
+        let params = addresses.iter().map(|a| rpc_params![a, tag]).collect();
         let answers: Vec<Result<Value, String>> = self.batch(method, params).await?;
         answers
             .into_iter()
