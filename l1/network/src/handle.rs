@@ -1,0 +1,289 @@
+//! The node's side of the network: [`NetworkHandle`] (commands), [`NetworkEvent`] (what
+//! arrives), and the typed errors of each command. No libp2p type appears here.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::peer::PeerId;
+use crate::stats::{NetworkStats, Shared};
+use crate::topic::{Chain, Topic};
+use crate::wire::Refusal;
+
+/// What the network hands to the node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NetworkEvent {
+    /// A gossip message. `from` is the neighbour that delivered it (authenticated by Noise),
+    /// not necessarily its author: the node checks the payload's own signature.
+    Gossip {
+        from: PeerId,
+        topic: Topic,
+        data: Vec<u8>,
+    },
+    /// A message sent to this node only (`NetworkHandle::send_to`); `from` is its sender.
+    Direct {
+        from: PeerId,
+        topic: Topic,
+        data: Vec<u8>,
+    },
+    PeerConnected(PeerId),
+    PeerDisconnected(PeerId),
+    /// A connected peer subscribed to a topic this node also knows.
+    PeerSubscribed { peer: PeerId, topic: Topic },
+    /// A peer kept exceeding its limits; its connections are closed and refused for `duration`.
+    PeerBanned { peer: PeerId, duration: Duration },
+}
+
+/// The network service has stopped (shut down, or its task ended).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the network service has stopped")]
+pub struct Stopped;
+
+/// Why publishing a gossip message failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PublishError {
+    /// No connected peer is subscribed to the topic (normal for a lone node).
+    #[error("no connected peer is subscribed to {0}")]
+    NoPeers(Topic),
+    #[error("message of {len} bytes exceeds the {max}-byte cap of {topic}")]
+    TooLarge { topic: Topic, len: usize, max: usize },
+    #[error("gossip send queues are full")]
+    QueuesFull,
+    #[error("publish failed: {0}")]
+    Other(String),
+    #[error(transparent)]
+    Stopped(#[from] Stopped),
+}
+
+/// How a request to a peer failed in transport.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestFailure {
+    #[error("could not connect to the peer")]
+    DialFailure,
+    #[error("no response within the request timeout")]
+    Timeout,
+    #[error("the connection closed before the response")]
+    ConnectionClosed,
+    #[error("the peer does not speak this network's request protocol")]
+    UnsupportedProtocol,
+    /// Includes responses that were malformed or over the size cap.
+    #[error("stream error: {0}")]
+    Io(String),
+}
+
+/// Why a block sync request failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SyncError {
+    #[error("invalid range {from}..={to}: from is above to")]
+    InvalidRange { from: u64, to: u64 },
+    #[error("range {from}..={to} asks for more than {max} blocks in one request")]
+    RangeTooLarge { from: u64, to: u64, max: u64 },
+    #[error("the peer refused: {0}")]
+    Refused(Refusal),
+    #[error("the peer answered a request for {requested} blocks with {got}")]
+    TooManyBlocks { requested: u64, got: u64 },
+    #[error("the peer answered with an unexpected response type")]
+    UnexpectedResponse,
+    #[error(transparent)]
+    Failed(#[from] RequestFailure),
+    #[error(transparent)]
+    Stopped(#[from] Stopped),
+}
+
+/// Why a direct message failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    #[error("message of {len} bytes exceeds the {max}-byte cap of {topic}")]
+    TooLarge { topic: Topic, len: usize, max: usize },
+    #[error("the peer refused: {0}")]
+    Refused(Refusal),
+    #[error("the peer answered with an unexpected response type")]
+    UnexpectedResponse,
+    #[error(transparent)]
+    Failed(#[from] RequestFailure),
+    #[error(transparent)]
+    Stopped(#[from] Stopped),
+}
+
+pub(crate) enum Command {
+    Publish {
+        topic: Topic,
+        data: Vec<u8>,
+        reply: oneshot::Sender<Result<(), PublishError>>,
+    },
+    SendTo {
+        peer: PeerId,
+        topic: Topic,
+        data: Vec<u8>,
+        reply: oneshot::Sender<Result<(), SendError>>,
+    },
+    RequestBlocks {
+        peer: PeerId,
+        chain: Chain,
+        from: u64,
+        to: u64,
+        reply: oneshot::Sender<Result<Vec<Vec<u8>>, SyncError>>,
+    },
+    Subscribe {
+        topic: Topic,
+        reply: oneshot::Sender<()>,
+    },
+    Unsubscribe {
+        topic: Topic,
+        reply: oneshot::Sender<()>,
+    },
+    MeshPeers {
+        topic: Topic,
+        reply: oneshot::Sender<Vec<PeerId>>,
+    },
+    KnownAddresses {
+        peer: PeerId,
+        reply: oneshot::Sender<Vec<String>>,
+    },
+    SetPriorityPeers {
+        peers: Vec<PeerId>,
+        reply: oneshot::Sender<()>,
+    },
+    AddPeer {
+        peer: libp2p::PeerId,
+        addr: libp2p::Multiaddr,
+        reply: oneshot::Sender<()>,
+    },
+    Shutdown {
+        reply: oneshot::Sender<()>,
+    },
+}
+
+/// Commands the running network. Cheap to clone; the service stops when every handle is
+/// dropped or on [`NetworkHandle::shutdown`].
+#[derive(Clone, Debug)]
+pub struct NetworkHandle {
+    pub(crate) commands: mpsc::Sender<Command>,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) local_peer_id: PeerId,
+}
+
+impl NetworkHandle {
+    async fn call<T>(&self, command: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, Stopped> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(command(reply))
+            .await
+            .map_err(|_| Stopped)?;
+        answer.await.map_err(|_| Stopped)
+    }
+
+    pub fn local_peer_id(&self) -> PeerId {
+        self.local_peer_id
+    }
+
+    /// The addresses this node listens on, with `/p2p/<its peer id>`: what other nodes put in
+    /// their bootstrap list.
+    pub fn listen_addrs(&self) -> Vec<String> {
+        self.shared.listen_addrs.lock().clone()
+    }
+
+    /// Connected peers.
+    pub fn peers(&self) -> Vec<PeerId> {
+        self.shared.peers.lock().iter().copied().collect()
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> NetworkStats {
+        let mut stats = self.shared.stats.lock().clone();
+        stats.connected_peers = self.shared.peers.lock().len() as u64;
+        stats
+    }
+
+    /// Gossips `data` on `topic` to the peers subscribed to it.
+    pub async fn publish(&self, topic: Topic, data: Vec<u8>) -> Result<(), PublishError> {
+        self.call(|reply| Command::Publish { topic, data, reply })
+            .await?
+    }
+
+    /// Sends `data` to one peer (dialling it if an address is known) and waits for its ack.
+    /// It arrives there as [`NetworkEvent::Direct`], under the same limits as gossip.
+    pub async fn send_to(&self, peer: PeerId, topic: Topic, data: Vec<u8>) -> Result<(), SendError> {
+        self.call(|reply| Command::SendTo {
+            peer,
+            topic,
+            data,
+            reply,
+        })
+        .await?
+    }
+
+    /// Fetches the blocks of `chain` at heights `from..=to` from `peer`'s [`crate::BlockSource`].
+    /// The answer is the longest prefix of the range the peer has and fits its response cap
+    /// (possibly empty); ask again from the next height for the rest.
+    pub async fn request_blocks(
+        &self,
+        peer: PeerId,
+        chain: Chain,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<Vec<u8>>, SyncError> {
+        self.call(|reply| Command::RequestBlocks {
+            peer,
+            chain,
+            from,
+            to,
+            reply,
+        })
+        .await?
+    }
+
+    pub async fn subscribe(&self, topic: Topic) -> Result<(), Stopped> {
+        self.call(|reply| Command::Subscribe { topic, reply }).await
+    }
+
+    pub async fn unsubscribe(&self, topic: Topic) -> Result<(), Stopped> {
+        self.call(|reply| Command::Unsubscribe { topic, reply }).await
+    }
+
+    /// The peers in this node's gossip mesh for `topic`: the ones it forwards that topic's
+    /// messages to. Empty until the mesh forms (a gossip heartbeat after peers subscribe).
+    pub async fn mesh_peers(&self, topic: Topic) -> Result<Vec<PeerId>, Stopped> {
+        self.call(|reply| Command::MeshPeers { topic, reply }).await
+    }
+
+    /// The addresses this node would dial `peer` at: configured ones, then those the peer
+    /// announced (identify) or we reached it at. Empty for a peer it cannot redial.
+    pub async fn known_addresses(&self, peer: PeerId) -> Result<Vec<String>, Stopped> {
+        self.call(|reply| Command::KnownAddresses { peer, reply })
+            .await
+    }
+
+    /// Replaces the set of priority peers (the current member validators): they are redialled
+    /// whenever their connection drops (given a known address: from the bootstrap list,
+    /// [`NetworkHandle::add_peer`], or what they announced via identify), bypass the inbound
+    /// connection limit, and are throttled but never banned.
+    pub async fn set_priority_peers(&self, peers: Vec<PeerId>) -> Result<(), Stopped> {
+        self.call(|reply| Command::SetPriorityPeers { peers, reply })
+            .await
+    }
+
+    /// Adds a peer to keep connected, as a bootstrap entry would
+    /// (`/ip4/<ip>/tcp/<port>/p2p/<peer id>`).
+    pub async fn add_peer(&self, addr: &str) -> Result<(), AddPeerError> {
+        let (peer, addr) = crate::config::parse_peer_addr(addr)?;
+        self.call(|reply| Command::AddPeer { peer, addr, reply })
+        .await?;
+        Ok(())
+    }
+
+    /// Stops the service: connections close, listeners shut. Returns once it has stopped.
+    pub async fn shutdown(&self) {
+        let _ = self.call(|reply| Command::Shutdown { reply }).await;
+    }
+}
+
+/// Why [`NetworkHandle::add_peer`] failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AddPeerError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Stopped(#[from] Stopped),
+}

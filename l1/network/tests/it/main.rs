@@ -1,0 +1,11 @@
+//! Integration tests of `kaimeng-network`: real libp2p nodes on 127.0.0.1. Every wait is on an
+//! event or a condition, bounded by a timeout.
+
+mod direct;
+mod flood;
+mod harness;
+mod malformed;
+mod mesh;
+mod reconnect;
+mod sync;
+mod wire_fuzz;
