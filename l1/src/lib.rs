@@ -1,6 +1,9 @@
 //! Kaimeng's beacon chain (L1). Today it owns the node's durable storage layer, which every
 //! chain in a node (the beacon chain and each shard) opens in its own directory.
 
+pub mod epoch;
+pub mod governance;
+pub mod membership;
 pub mod storage;
 
 pub use storage::{Store, StoreError, WriteBatch};

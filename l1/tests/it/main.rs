@@ -1,0 +1,10 @@
+//! Integration tests of kaimeng-l1: consortium membership, governance and fee sharing driven
+//! through the public API only.
+
+mod codec;
+mod common;
+mod fees;
+mod membership;
+mod parameters;
+mod signatures;
+mod threshold;
