@@ -3,14 +3,17 @@
 //! and batch-verify chunk proofs, the parameter cache and a stateless prover worker.
 
 pub mod circuit;
-pub mod witness;
+pub mod codec;
 pub mod error;
 pub mod keys;
 pub mod params;
 pub mod proof;
+pub mod witness;
+pub mod worker;
 
 pub use error::ProverError;
 pub use keys::{vk_fingerprint, ChunkKeys, ChunkShape};
 pub use params::{ChunkParams, ParamsCache};
 pub use proof::{batch_verify, prove_chunk, verify_chunk, ChunkProof};
 pub use witness::{ChunkWitness, PublicInputs, WitnessError};
+pub use worker::{run as run_worker, DirQueue, JobQueue, WorkerConfig};

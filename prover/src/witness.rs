@@ -532,7 +532,7 @@ impl ChunkWitness {
         };
         if check {
             check_rules(i, account_rules(&accounts, |c| c))?;
-            check_rules(i, word_rules(&words, |c| c))?;
+            check_rules(i, word_rules(&words))?;
             for (what, v, bits) in [
                 ("sender balance", a.after.balance, 64),
                 ("receiver balance", b.after.balance, 64),

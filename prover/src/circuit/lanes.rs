@@ -52,17 +52,35 @@ pub struct LanesConfig {
     q_swap: Selector,
 }
 
-fn c(v: Fp) -> Expression<Fp> {
-    Expression::Constant(v)
-}
-
+/// `e^5` as `(e^2)^2 · e`: three products (the prover's quotient evaluator has no common
+/// subexpressions, so every product and every scaling is a pass over the extended domain).
 fn pow5(e: Expression<Fp>) -> Expression<Fp> {
-    e.clone() * e.clone() * e.clone() * e.clone() * e
+    let e2 = e.clone() * e.clone();
+    e2.clone() * e2 * e
 }
 
-/// `sum_j m[i][j] * v[j]`.
-fn mix(m: &[[Fp; 3]; 3], i: usize, v: &[Expression<Fp>; 3]) -> Expression<Fp> {
-    c(m[i][0]) * v[0].clone() + c(m[i][1]) * v[1].clone() + c(m[i][2]) * v[2].clone()
+/// `sum_j v[j] * coefficients[j]`, as scalings (cheaper than products with constants).
+fn lin(v: &[Expression<Fp>], coefficients: &[Fp]) -> Expression<Fp> {
+    v.iter()
+        .zip(coefficients)
+        .map(|(e, c)| e.clone() * *c)
+        .reduce(|a, b| a + b)
+        .expect("at least one term")
+}
+
+fn neg(row: &[Fp; 3]) -> [Fp; 3] {
+    row.map(|v| -v)
+}
+
+/// Coefficients of `w_i = A_i y2 + B_i y1 + C_i s1 + D_i s2` (the state after the second of
+/// three partial rounds, without its constants) in terms of the row's S-box outputs and state.
+fn w_coefficients(m: &[[Fp; 3]; 3], i: usize) -> [Fp; 4] {
+    [
+        m[i][0],
+        m[i][1] * m[1][0] + m[i][2] * m[2][0],
+        m[i][1] * m[1][1] + m[i][2] * m[2][1],
+        m[i][1] * m[1][2] + m[i][2] * m[2][2],
+    ]
 }
 
 impl LanesConfig {
@@ -85,28 +103,28 @@ impl LanesConfig {
         let config = Self {
             lanes,
             k,
-            q_full: meta.selector(),
-            q_p3: meta.selector(),
-            q_p2: meta.selector(),
-            q_fresh: [meta.selector(), meta.selector()],
-            q_absorb: [meta.selector(), meta.selector()],
-            q_cross: meta.selector(),
+            // Complex selectors keep their own fixed columns: compressed selectors would be
+            // re-evaluated as polynomials in every constraint of these large gates.
+            q_full: meta.complex_selector(),
+            q_p3: meta.complex_selector(),
+            q_p2: meta.complex_selector(),
+            q_fresh: [meta.complex_selector(), meta.complex_selector()],
+            q_absorb: [meta.complex_selector(), meta.complex_selector()],
+            q_cross: meta.complex_selector(),
             q_swap: meta.selector(),
         };
         let m = constants().mds;
         let minv = constants().mds_inv;
 
-        // One full round from an explicit input expression, checked against the next row.
+        // One full round from an input expression: `M^-1 · next = (input + k)^5`, one S-box
+        // per constraint.
         let full_round = |input: [Expression<Fp>; 3],
                           k: &[Expression<Fp>; 3],
                           next: &[Expression<Fp>; 3]|
          -> Vec<Expression<Fp>> {
-            let sb = [
-                pow5(input[0].clone() + k[0].clone()),
-                pow5(input[1].clone() + k[1].clone()),
-                pow5(input[2].clone() + k[2].clone()),
-            ];
-            (0..3).map(|i| next[i].clone() - mix(&m, i, &sb)).collect()
+            (0..3)
+                .map(|j| pow5(input[j].clone() + k[j].clone()) + lin(next, &neg(&minv[j])))
+                .collect()
         };
 
         meta.create_gate("poseidon full round", |meta| {
@@ -169,24 +187,40 @@ impl LanesConfig {
             Constraints::with_selector(q, full_round(input, &k, &next))
         });
 
+        // Partial rounds: the x-cells hold the S-box *inputs* u2, u3 of the row's second and
+        // third rounds; the first S-box input is `s0 + k0`. Every S-box output is then a power
+        // of a single cell or of `s0 + k0`.
         meta.create_gate("poseidon three partial rounds", |meta| {
             let q = meta.query_selector(config.q_p3);
             let k = [0, 1, 2, 3, 4].map(|i| meta.query_fixed(config.k[i]));
             let mut out = Vec::new();
             for lane in &config.lanes {
                 let s = lane.s.map(|col| meta.query_advice(col, Rotation::cur()));
-                let x = lane.x.map(|col| meta.query_advice(col, Rotation::cur()));
+                let u = lane.x.map(|col| meta.query_advice(col, Rotation::cur()));
                 let next = lane.s.map(|col| meta.query_advice(col, Rotation::next()));
-                let t_in = [x[0].clone(), s[1].clone(), s[2].clone()];
-                let t = [0, 1, 2].map(|i| mix(&m, i, &t_in));
-                let w_in = [x[1].clone(), t[1].clone(), t[2].clone()];
-                let w = [0, 1, 2].map(|i| mix(&m, i, &w_in));
-                let back = [0, 1, 2].map(|i| mix(&minv, i, &next));
-                out.push(x[0].clone() - pow5(s[0].clone() + k[0].clone()));
-                out.push(x[1].clone() - pow5(t[0].clone() + k[1].clone()));
-                out.push(back[0].clone() - pow5(w[0].clone() + k[2].clone()));
-                out.push(back[1].clone() - (w[1].clone() + k[3].clone()));
-                out.push(back[2].clone() - (w[2].clone() + k[4].clone()));
+                let y1 = || pow5(s[0].clone() + k[0].clone());
+                let y2 = || pow5(u[0].clone());
+                // u2 = t0 + k1 with t0 = M00 y1 + M01 s1 + M02 s2.
+                out.push(
+                    u[0].clone()
+                        + lin(
+                            &[y1(), s[1].clone(), s[2].clone()],
+                            &neg(&[m[0][0], m[0][1], m[0][2]]),
+                        )
+                        + k[1].clone() * -Fp::ONE,
+                );
+                let w = |i: usize| {
+                    lin(
+                        &[y2(), y1(), s[1].clone(), s[2].clone()],
+                        &w_coefficients(&m, i),
+                    )
+                };
+                // u3 = w0 + k2.
+                out.push(u[1].clone() + w(0) * -Fp::ONE + k[2].clone() * -Fp::ONE);
+                // M^-1 next = (u3^5, w1 + k3, w2 + k4).
+                out.push(pow5(u[1].clone()) + lin(&next, &neg(&minv[0])));
+                out.push(w(1) + k[3].clone() + lin(&next, &neg(&minv[1])));
+                out.push(w(2) + k[4].clone() + lin(&next, &neg(&minv[2])));
             }
             Constraints::with_selector(q, out)
         });
@@ -197,15 +231,14 @@ impl LanesConfig {
             let mut out = Vec::new();
             for lane in &config.lanes {
                 let s = lane.s.map(|col| meta.query_advice(col, Rotation::cur()));
-                let x1 = meta.query_advice(lane.x[0], Rotation::cur());
+                let u2 = meta.query_advice(lane.x[0], Rotation::cur());
                 let next = lane.s.map(|col| meta.query_advice(col, Rotation::next()));
-                let t_in = [x1.clone(), s[1].clone(), s[2].clone()];
-                let t = [0, 1, 2].map(|i| mix(&m, i, &t_in));
-                let back = [0, 1, 2].map(|i| mix(&minv, i, &next));
-                out.push(x1.clone() - pow5(s[0].clone() + k[0].clone()));
-                out.push(back[0].clone() - pow5(t[0].clone() + k[1].clone()));
-                out.push(back[1].clone() - (t[1].clone() + k[2].clone()));
-                out.push(back[2].clone() - (t[2].clone() + k[3].clone()));
+                let y1 = || pow5(s[0].clone() + k[0].clone());
+                let t = |i: usize| lin(&[y1(), s[1].clone(), s[2].clone()], &m[i]);
+                out.push(u2.clone() + t(0) * -Fp::ONE + k[1].clone() * -Fp::ONE);
+                out.push(pow5(u2.clone()) + lin(&next, &neg(&minv[0])));
+                out.push(t(1) + k[2].clone() + lin(&next, &neg(&minv[1])));
+                out.push(t(2) + k[3].clone() + lin(&next, &neg(&minv[2])));
             }
             Constraints::with_selector(q, out)
         });
@@ -216,19 +249,21 @@ impl LanesConfig {
             let bit = meta.query_advice(config.lanes[0].x[1], Rotation::prev());
             let z_in = meta.query_advice(config.lanes[1].x[0], Rotation::prev());
             let z_out = meta.query_advice(config.lanes[1].x[1], Rotation::prev());
-            let one = c(Fp::ONE);
             let mut out = vec![
-                bit.clone() * (one - bit.clone()),
-                z_in - z_out * c(Fp::from(2)) - bit.clone(),
+                bit.clone() * bit.clone() + bit.clone() * -Fp::ONE,
+                z_in + z_out * -Fp::from(2) + bit.clone() * -Fp::ONE,
             ];
             for lane in &config.lanes {
                 let cur = meta.query_advice(lane.s[0], Rotation::cur());
                 let left = meta.query_advice(lane.x[0], Rotation::cur());
                 let right = meta.query_advice(lane.x[1], Rotation::cur());
+                // left = cur + bit (sibling - cur); right = cur + sibling - left.
                 out.push(
-                    left.clone() - cur.clone() - bit.clone() * (sibling.clone() - cur.clone()),
+                    left.clone()
+                        + cur.clone() * -Fp::ONE
+                        + bit.clone() * (cur.clone() + sibling.clone() * -Fp::ONE),
                 );
-                out.push(right - sibling.clone() - cur + left);
+                out.push(right + left + (sibling.clone() + cur) * -Fp::ONE);
             }
             Constraints::with_selector(q, out)
         });

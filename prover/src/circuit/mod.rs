@@ -29,7 +29,7 @@ pub mod slot_rules;
 pub(crate) mod slot_gate;
 
 #[cfg(test)]
-mod experiments;
+mod layout_tests;
 
 use ff::Field;
 use halo2_gadgets::ecc::chip::{EccChip, EccConfig};

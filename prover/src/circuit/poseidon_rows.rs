@@ -12,17 +12,17 @@
 //! | 22 | two partial rounds, one S-box output witnessed | 58..=59 |
 //! | 23..=26 | full | 60..=63 |
 //!
-//! Partial-round gates fold the linear layers into per-row constants `k0..k4`, so the S-box
-//! inputs are affine in the row's cells and the next row's state is checked through `M^-1`.
+//! Partial-round gates fold the linear layers into per-row constants `k0..k4`. The `x` cells of
+//! a partial row hold the S-box *inputs* of its second and third rounds (the first is
+//! `s0 + k0`), so every S-box output in the gate is a fifth power of one cell; the next row's
+//! state is checked through `M^-1`.
 
 use ff::Field;
-use kaimeng_rollup::poseidon::{self, constants, sbox, State};
+use kaimeng_rollup::poseidon::{self, constants, State};
 use kaimeng_rollup::Fp;
 
 /// Rows a permutation advances the layout by (its output row is the next block's row 0).
 pub const BLOCK_ROWS: usize = 27;
-/// Rows of three partial rounds.
-pub const P3_ROWS: usize = 18;
 
 /// What gate a row of a block carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,7 +87,7 @@ pub fn row_constants(gate: RowGate) -> [Fp; 5] {
 pub struct RowValues {
     /// The state carried by this row.
     pub state: State,
-    /// S-box outputs witnessed in this row (zero where unused).
+    /// S-box inputs witnessed in this row (zero where unused).
     pub x: [Fp; 2],
 }
 
@@ -110,16 +110,16 @@ pub fn block_rows(input: State) -> Vec<RowValues> {
         let (next, x) = match row_gate(row) {
             RowGate::Full(round) => (poseidon::full_round(&state, round), [Fp::ZERO; 2]),
             RowGate::Partial3(r) => {
-                let x1 = sbox(state[0] + rc(r)[0]);
                 let t = poseidon::partial_round(&state, r);
-                let x2 = sbox(t[0] + rc(r + 1)[0]);
+                let u2 = t[0] + rc(r + 1)[0];
                 let w = poseidon::partial_round(&t, r + 1);
-                (poseidon::partial_round(&w, r + 2), [x1, x2])
+                let u3 = w[0] + rc(r + 2)[0];
+                (poseidon::partial_round(&w, r + 2), [u2, u3])
             }
             RowGate::Partial2(r) => {
-                let x1 = sbox(state[0] + rc(r)[0]);
                 let t = poseidon::partial_round(&state, r);
-                (poseidon::partial_round(&t, r + 1), [x1, Fp::ZERO])
+                let u2 = t[0] + rc(r + 1)[0];
+                (poseidon::partial_round(&t, r + 1), [u2, Fp::ZERO])
             }
         };
         out.push(RowValues { state, x });
@@ -131,6 +131,7 @@ pub fn block_rows(input: State) -> Vec<RowValues> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kaimeng_rollup::poseidon::sbox;
 
     #[test]
     fn rows_cover_every_round_once() {

@@ -11,9 +11,6 @@ use super::slot_rules::{
     account_rules, fee_rules, word_rules, AccountCells, FeeCells, Flags, WordCells,
 };
 
-/// Number of cells in a block.
-pub const BLOCK_CELLS: usize = 30;
-
 /// Selectors of the slot gates.
 #[derive(Clone, Copy, Debug)]
 pub struct SlotGateConfig {
@@ -186,8 +183,10 @@ impl SlotGateConfig {
     pub fn configure(meta: &mut ConstraintSystem<Fp>, advice: [Column<Advice>; 10]) -> Self {
         let config = Self {
             advice,
-            q_accounts: meta.selector(),
-            q_words: meta.selector(),
+            // Complex selectors: not compressed, so not re-evaluated as polynomials in every
+            // constraint of these many-constraint gates.
+            q_accounts: meta.complex_selector(),
+            q_words: meta.complex_selector(),
             q_fee: meta.selector(),
         };
         // Cells are queried relative to the block's middle row.
@@ -207,7 +206,7 @@ impl SlotGateConfig {
         meta.create_gate("slot words", |meta| {
             let q = meta.query_selector(config.q_words);
             let cells = word_from(&query(meta, WORD_CELLS));
-            Constraints::with_selector(q, word_rules(&cells, Expression::Constant))
+            Constraints::with_selector(q, word_rules(&cells))
         });
         meta.create_gate("fee credit", |meta| {
             let q = meta.query_selector(config.q_fee);

@@ -15,8 +15,15 @@ use kaimeng_rollup::tx::{layout, pow2};
 use kaimeng_rollup::Fp;
 
 /// What a rule expression must support.
-pub trait Ring: Clone + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Self> {}
-impl<T: Clone + Add<Output = T> + Sub<Output = T> + Mul<Output = T>> Ring for T {}
+/// (`Mul<Fp>` is scaling by a constant, which the prover evaluates more cheaply than a product.)
+pub trait Ring:
+    Clone + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Self> + Mul<Fp, Output = Self>
+{
+}
+impl<T> Ring for T where
+    T: Clone + Add<Output = T> + Sub<Output = T> + Mul<Output = T> + Mul<Fp, Output = T>
+{
+}
 
 /// The slot-kind flags (one-hot, or all zero for padding).
 #[derive(Clone, Debug)]
@@ -38,11 +45,11 @@ impl<T: Ring> Flags<T> {
     fn any(&self) -> T {
         self.signed() + self.deposit.clone() + self.forced_exit.clone()
     }
-    fn kind(&self, c: &impl Fn(Fp) -> T) -> T {
+    fn kind(&self) -> T {
         self.transfer.clone()
-            + c(Fp::from(2)) * self.withdraw.clone()
-            + c(Fp::from(3)) * self.deposit.clone()
-            + c(Fp::from(4)) * self.forced_exit.clone()
+            + self.withdraw.clone() * Fp::from(2)
+            + self.deposit.clone() * Fp::from(3)
+            + self.forced_exit.clone() * Fp::from(4)
     }
 }
 
@@ -239,27 +246,20 @@ pub fn account_rules<T: Ring>(v: &AccountCells<T>, c: impl Fn(Fp) -> T) -> Vec<R
 }
 
 /// `kind + a·2^8 + b·2^40 + amount·2^72 + fee·2^136`.
-fn d0_expr<T: Ring>(
-    f: &Flags<T>,
-    a: &T,
-    b: &T,
-    amount: &T,
-    fee: &T,
-    c: &impl Fn(Fp) -> T,
-) -> T {
-    f.kind(c)
-        + c(pow2(layout::A)) * a.clone()
-        + c(pow2(layout::B)) * b.clone()
-        + c(pow2(layout::AMOUNT)) * amount.clone()
-        + c(pow2(layout::FEE)) * fee.clone()
+fn d0_expr<T: Ring>(f: &Flags<T>, a: &T, b: &T, amount: &T, fee: &T) -> T {
+    f.kind()
+        + a.clone() * pow2(layout::A)
+        + b.clone() * pow2(layout::B)
+        + amount.clone() * pow2(layout::AMOUNT)
+        + fee.clone() * pow2(layout::FEE)
 }
 
 /// The word-block rules.
-pub fn word_rules<T: Ring>(v: &WordCells<T>, c: impl Fn(Fp) -> T) -> Vec<Rule<T>> {
+pub fn word_rules<T: Ring>(v: &WordCells<T>) -> Vec<Rule<T>> {
     let f = &v.flags;
     let signed = f.signed();
     let queued = f.deposit.clone() + f.forced_exit.clone();
-    let d0 = d0_expr(f, &v.a_index, &v.b_index, &v.amount, &v.fee, &c);
+    let d0 = d0_expr(f, &v.a_index, &v.b_index, &v.amount, &v.fee);
     vec![
         ("data word d0", v.d0.clone() - d0),
         (
@@ -272,15 +272,15 @@ pub fn word_rules<T: Ring>(v: &WordCells<T>, c: impl Fn(Fp) -> T) -> Vec<Rule<T>
             "signed message",
             v.message.clone()
                 - v.d0.clone()
-                - c(pow2(layout::CHAIN_ID)) * v.chain_id.clone()
-                - c(pow2(layout::NONCE)) * v.a_nonce.clone(),
+                + v.chain_id.clone() * -pow2(layout::CHAIN_ID)
+                + v.a_nonce.clone() * -pow2(layout::NONCE),
         ),
         (
             "queue word",
             v.w0.clone()
-                - f.kind(&c)
-                - c(pow2(layout::OP_INDEX)) * v.a_index.clone()
-                - c(pow2(layout::OP_AMOUNT)) * f.deposit.clone() * v.amount.clone(),
+                - f.kind()
+                + v.a_index.clone() * -pow2(layout::OP_INDEX)
+                + f.deposit.clone() * v.amount.clone() * -pow2(layout::OP_AMOUNT),
         ),
         (
             "queue hash",

@@ -7,3 +7,4 @@ mod forge;
 mod mock;
 mod property;
 mod roundtrip;
+mod worker;

@@ -14,14 +14,14 @@ use kaimeng_prover::{
 
 use crate::support::*;
 
-const SHAPE: ChunkShape = ChunkShape { slots: 1, k: 12 };
+pub const SHAPE: ChunkShape = ChunkShape { slots: 1, k: 12 };
 
 /// Pinned: Blake2b-256 of the pinned verifying key for one slot at k = 12.
-const VK_FINGERPRINT: &str = "c2193cf17e595f80d6e447d60db8c2812754d20502404ee74e10f5659c668f74";
+const VK_FINGERPRINT: &str = "cae326dd66b69fe8a70ea4d53b18e98d557e48e7f4b69b7ea91cec6628a79783";
 /// Pinned: proof size in bytes for this shape.
-const PROOF_BYTES: usize = 4224;
+const PROOF_BYTES: usize = 4448;
 
-fn setup() -> &'static (ChunkParams, ChunkKeys) {
+pub fn setup() -> &'static (ChunkParams, ChunkKeys) {
     static SETUP: OnceLock<(ChunkParams, ChunkKeys)> = OnceLock::new();
     SETUP.get_or_init(|| {
         let dir = std::env::temp_dir().join("kaimeng-prover-test-params");

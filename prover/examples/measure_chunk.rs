@@ -1,0 +1,152 @@
+//! Measures one chunk shape end to end: parameter load, key generation, proving (wall and CPU
+//! time), proof size, single and batched verification, and where the prover's time goes.
+//!
+//! `cargo run --release -p kaimeng-prover --example measure_chunk -- <k> <slots> [batch]`
+
+use std::time::Instant;
+
+use kaimeng_prover::{
+    batch_verify, prove_chunk, verify_chunk, ChunkKeys, ChunkShape, ChunkWitness, ParamsCache,
+};
+use kaimeng_rollup::stf::{ChunkConfig, L2State};
+use kaimeng_rollup::tx::{L2Op, Transfer};
+use kaimeng_rollup::{Account, L1Address, SigningKey};
+
+/// CPU seconds used by this process (all threads).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let Some(close) = stat.rfind(')') else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = stat[close + 2..].split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+fn key(i: u32) -> SigningKey {
+    let mut bytes = [0u8; 64];
+    bytes[..4].copy_from_slice(&i.to_le_bytes());
+    bytes[10] = 0x5a;
+    SigningKey::from_uniform_bytes(&bytes)
+}
+
+fn index(i: u32) -> u32 {
+    i.wrapping_mul(2_654_435_761)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let k: u32 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(16);
+    let max = ChunkShape::max_for_k(k);
+    let slots: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(max.slots);
+    let batch: usize = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(4);
+    let shape = ChunkShape { slots, k };
+    let chain_id = 1;
+    let accounts = 64u32;
+
+    let mut state = L2State::new();
+    for i in 0..accounts {
+        state.set_account(
+            index(i),
+            Account {
+                public_key: Some(key(i).public_key()),
+                l1_address: L1Address([i as u8; 20]),
+                balance: 1_000_000_000,
+                nonce: 0,
+            },
+        );
+    }
+    let config = ChunkConfig {
+        chain_id,
+        fee_account: index(0),
+        slots,
+    };
+    let mut chunk = |state: &mut L2State, round: u32| {
+        let ops: Vec<L2Op> = (0..slots as u32)
+            .map(|s| {
+                let from = 1 + (s + round * 7) % (accounts - 1);
+                let to = 1 + (s * 13 + round + 5) % (accounts - 1);
+                let nonce = state.account(index(from)).nonce;
+                L2Op::Transfer(
+                    Transfer {
+                        from: index(from),
+                        to: index(to),
+                        amount: 1_000 + u64::from(s),
+                        fee: 10,
+                        nonce,
+                    }
+                    .sign(&key(from), chain_id),
+                )
+            })
+            .collect();
+        // Nonces must follow within a chunk: apply one op at a time on a probe to sign right.
+        let mut probe = state.clone();
+        let mut signed = Vec::new();
+        for op in ops {
+            let L2Op::Transfer(t) = op else { unreachable!() };
+            let mut tx = t.tx;
+            tx.nonce = probe.account(tx.from).nonce;
+            let from_i = (0..accounts).find(|i| index(*i) == tx.from).unwrap();
+            let op = L2Op::Transfer(tx.sign(&key(from_i), chain_id));
+            probe
+                .apply_chunk(ChunkConfig { slots: 1, ..config }, &[op])
+                .unwrap();
+            signed.push(op);
+        }
+        let out = state.apply_chunk(config, &signed).unwrap();
+        ChunkWitness::from_outcome(&out)
+    };
+
+    let dir = std::env::var("KAIMENG_PARAMS_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| std::env::temp_dir().join("kaimeng-params"));
+    let (c0, t0) = (cpu_seconds(), Instant::now());
+    let params = ParamsCache::new(dir).load_or_generate(k).unwrap();
+    let (c1, t1) = (cpu_seconds(), Instant::now());
+    let keys = ChunkKeys::generate(&params, shape).unwrap();
+    let (c2, t2) = (cpu_seconds(), Instant::now());
+    println!(
+        "shape k={k} slots={slots} rows={} (of {}), params: {:.1}s wall {:.1}s cpu, keygen: {:.1}s wall {:.1}s cpu",
+        shape.rows(),
+        1usize << k,
+        (t1 - t0).as_secs_f64(),
+        c1 - c0,
+        (t2 - t1).as_secs_f64(),
+        c2 - c1
+    );
+
+    let mut proofs = Vec::new();
+    for round in 0..batch as u32 {
+        let witness = chunk(&mut state, round);
+        let (c, t) = (cpu_seconds(), Instant::now());
+        let proof = prove_chunk(&params, &keys, &witness).unwrap();
+        let (wall, cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - c);
+        println!(
+            "prove #{round}: {wall:.1}s wall, {cpu:.1}s cpu = {:.2} core-s per slot, proof {} bytes",
+            cpu / slots as f64,
+            proof.bytes.len()
+        );
+        proofs.push(proof);
+        if round == 0 && std::env::var("KAIMENG_ONE_PROOF").is_ok() {
+            break;
+        }
+    }
+
+    let t = Instant::now();
+    let reps = 3;
+    for _ in 0..reps {
+        verify_chunk(&params, keys.vk(), &proofs[0]).unwrap();
+    }
+    let single = t.elapsed().as_secs_f64() / reps as f64;
+    let t = Instant::now();
+    batch_verify(&params, keys.vk(), &proofs).unwrap();
+    let batched = t.elapsed().as_secs_f64();
+    println!(
+        "verify single: {:.1} ms; batch of {}: {:.1} ms = {:.2} ms per proof = {:.3} ms per slot",
+        single * 1e3,
+        proofs.len(),
+        batched * 1e3,
+        batched * 1e3 / proofs.len() as f64,
+        batched * 1e3 / (proofs.len() * slots) as f64
+    );
+}
