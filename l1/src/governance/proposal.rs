@@ -7,10 +7,12 @@
 //! members count, so a removed member's votes stop counting; members who joined later cannot
 //! vote on it. The denominator stays the electorate's size.
 
+use std::collections::BTreeSet;
+
 use serde::{Deserialize, Serialize};
 
 use super::transaction::Action;
-use crate::membership::{Member, find_member};
+use crate::membership::Member;
 
 /// Approvals an electorate of `electorate` members needs: the least `a` with `3a > 2n`.
 pub fn approvals_needed(electorate: usize) -> usize {
@@ -145,17 +147,19 @@ impl Proposal {
 
     /// Counts the votes of electorate members that are still in `members`.
     pub fn tally(&self, members: &[Member]) -> Tally {
-        let is_member = |name: &str| find_member(members, name).is_some();
+        let current: BTreeSet<&str> = members.iter().map(|m| m.organisation.as_str()).collect();
+        let is_member = |name: &str| current.contains(name);
         let counted = |approve: bool| {
             self.votes
                 .iter()
                 .filter(|vote| vote.approve == approve && is_member(&vote.voter))
                 .count() as u64
         };
+        let voted: BTreeSet<&str> = self.votes.iter().map(|v| v.voter.as_str()).collect();
         let outstanding = self
             .electorate
             .iter()
-            .filter(|name| is_member(name) && self.vote_of(name).is_none())
+            .filter(|name| is_member(name) && !voted.contains(name.as_str()))
             .count() as u64;
         Tally {
             electorate: self.electorate.len() as u64,

@@ -111,6 +111,15 @@ pub(crate) fn decode_state(bytes: &[u8]) -> Result<ConsortiumState, DecodeError>
     let nonces = read_nonces(&mut input)?;
     let next_proposal_id = input.u64("next proposal id")?;
     let proposals = read_proposals(&mut input)?;
+    if proposals
+        .last()
+        .is_some_and(|last| last.id >= next_proposal_id)
+    {
+        return Err(DecodeError::Invalid {
+            what: "next proposal id",
+            problem: "must be above every proposal's id",
+        });
+    }
     let scheduled_count = input.count("scheduled proposals", usize::MAX, 8)?;
     let scheduled = (0..scheduled_count)
         .map(|_| input.u64("scheduled proposal id"))
