@@ -97,7 +97,7 @@ fn signed_tx() -> impl Strategy<Value = SignedGovernanceTx> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(ProptestConfig::with_cases(crate::common::cases(512)))]
 
     #[test]
     fn every_transaction_round_trips(tx in signed_tx()) {

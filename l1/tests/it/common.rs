@@ -132,3 +132,11 @@ pub fn proposal_id(outcome: TxOutcome) -> u64 {
         other => panic!("expected a proposal, got {other:?}"),
     }
 }
+
+/// Proptest cases: `default`, or `PROPTEST_CASES` from the environment for longer runs.
+pub fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(default)
+}

@@ -169,7 +169,7 @@ fn an_invalid_fixed_split_is_rejected_when_proposed() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig::with_cases(crate::common::cases(64)))]
 
     /// Over any run of epochs, every wei collected is either paid out or still carried.
     #[test]
