@@ -3,6 +3,7 @@
 
 mod codec;
 mod common;
+mod consensus;
 mod fees;
 mod membership;
 mod parameters;
