@@ -25,7 +25,9 @@ use halo2_proofs::poly::Rotation;
 use kaimeng_rollup::poseidon::{capacity_for_length, constants, State};
 use kaimeng_rollup::Fp;
 
-use super::poseidon_rows::{block_rows, row_constants, row_gate, RowGate, BLOCK_ROWS};
+use super::poseidon_rows::{
+    block_rows, p2_forms, p3_forms, row_constants, row_gate, Affine, RowGate, BLOCK_ROWS,
+};
 
 /// The columns of one lane.
 #[derive(Clone, Copy, Debug)]
@@ -59,28 +61,19 @@ fn pow5(e: Expression<Fp>) -> Expression<Fp> {
     e2.clone() * e2 * e
 }
 
-/// `sum_j v[j] * coefficients[j]`, as scalings (cheaper than products with constants).
+/// `sum_j v[j] * coefficients[j]`, as scalings (cheaper than products with constants);
+/// zero coefficients are skipped.
 fn lin(v: &[Expression<Fp>], coefficients: &[Fp]) -> Expression<Fp> {
     v.iter()
         .zip(coefficients)
+        .filter(|(_, c)| !bool::from(c.is_zero()))
         .map(|(e, c)| e.clone() * *c)
         .reduce(|a, b| a + b)
-        .expect("at least one term")
+        .unwrap_or(Expression::Constant(Fp::ZERO))
 }
 
 fn neg(row: &[Fp; 3]) -> [Fp; 3] {
     row.map(|v| -v)
-}
-
-/// Coefficients of `w_i = A_i y2 + B_i y1 + C_i s1 + D_i s2` (the state after the second of
-/// three partial rounds, without its constants) in terms of the row's S-box outputs and state.
-fn w_coefficients(m: &[[Fp; 3]; 3], i: usize) -> [Fp; 4] {
-    [
-        m[i][0],
-        m[i][1] * m[1][0] + m[i][2] * m[2][0],
-        m[i][1] * m[1][1] + m[i][2] * m[2][1],
-        m[i][1] * m[1][2] + m[i][2] * m[2][2],
-    ]
 }
 
 impl LanesConfig {
@@ -111,7 +104,7 @@ impl LanesConfig {
             q_fresh: [meta.complex_selector(), meta.complex_selector()],
             q_absorb: [meta.complex_selector(), meta.complex_selector()],
             q_cross: meta.complex_selector(),
-            q_swap: meta.selector(),
+            q_swap: meta.complex_selector(),
         };
         let m = constants().mds;
         let minv = constants().mds_inv;
@@ -188,39 +181,40 @@ impl LanesConfig {
         });
 
         // Partial rounds: the x-cells hold the S-box *inputs* u2, u3 of the row's second and
-        // third rounds; the first S-box input is `s0 + k0`. Every S-box output is then a power
-        // of a single cell or of `s0 + k0`.
+        // third rounds; the first S-box input is `s0 + k0`. Given the first relation, every
+        // later intermediate value is an affine form in (u2, u3, s1, s2) with row-independent
+        // coefficients (per-row constants live in k2..k4), so only three S-boxes are computed.
+        let zero = [Fp::ZERO; 3];
+        let p3 = p3_forms(zero, zero, zero);
+        let p2 = p2_forms(zero, zero);
+        let form = |f: &Affine, u2: &Expression<Fp>, u3: &Expression<Fp>, s: &[Expression<Fp>; 3]| {
+            let c = f.coefficients;
+            lin(
+                &[u2.clone(), u3.clone(), s[1].clone(), s[2].clone()],
+                &[c[0], c[1], c[2], c[3]],
+            )
+        };
         meta.create_gate("poseidon three partial rounds", |meta| {
             let q = meta.query_selector(config.q_p3);
             let k = [0, 1, 2, 3, 4].map(|i| meta.query_fixed(config.k[i]));
             let mut out = Vec::new();
             for lane in &config.lanes {
                 let s = lane.s.map(|col| meta.query_advice(col, Rotation::cur()));
-                let u = lane.x.map(|col| meta.query_advice(col, Rotation::cur()));
+                let [u2, u3] = lane.x.map(|col| meta.query_advice(col, Rotation::cur()));
                 let next = lane.s.map(|col| meta.query_advice(col, Rotation::next()));
-                let y1 = || pow5(s[0].clone() + k[0].clone());
-                let y2 = || pow5(u[0].clone());
-                // u2 = t0 + k1 with t0 = M00 y1 + M01 s1 + M02 s2.
+                // u2 = M00 (s0 + k0)^5 + M01 s1 + M02 s2 + k1.
                 out.push(
-                    u[0].clone()
-                        + lin(
-                            &[y1(), s[1].clone(), s[2].clone()],
-                            &neg(&[m[0][0], m[0][1], m[0][2]]),
-                        )
+                    u2.clone()
+                        + pow5(s[0].clone() + k[0].clone()) * -m[0][0]
+                        + lin(&[s[1].clone(), s[2].clone()], &[-m[0][1], -m[0][2]])
                         + k[1].clone() * -Fp::ONE,
                 );
-                let w = |i: usize| {
-                    lin(
-                        &[y2(), y1(), s[1].clone(), s[2].clone()],
-                        &w_coefficients(&m, i),
-                    )
-                };
-                // u3 = w0 + k2.
-                out.push(u[1].clone() + w(0) * -Fp::ONE + k[2].clone() * -Fp::ONE);
-                // M^-1 next = (u3^5, w1 + k3, w2 + k4).
-                out.push(pow5(u[1].clone()) + lin(&next, &neg(&minv[0])));
-                out.push(w(1) + k[3].clone() + lin(&next, &neg(&minv[1])));
-                out.push(w(2) + k[4].clone() + lin(&next, &neg(&minv[2])));
+                // M00 u2^5 = F2.
+                out.push(form(&p3[0], &u2, &u3, &s) + k[2].clone() + pow5(u2.clone()) * -m[0][0]);
+                // M^-1 next = (u3^5, F4, F5).
+                out.push(pow5(u3.clone()) + lin(&next, &neg(&minv[0])));
+                out.push(form(&p3[1], &u2, &u3, &s) + k[3].clone() + lin(&next, &neg(&minv[1])));
+                out.push(form(&p3[2], &u2, &u3, &s) + k[4].clone() + lin(&next, &neg(&minv[2])));
             }
             Constraints::with_selector(q, out)
         });
@@ -233,12 +227,16 @@ impl LanesConfig {
                 let s = lane.s.map(|col| meta.query_advice(col, Rotation::cur()));
                 let u2 = meta.query_advice(lane.x[0], Rotation::cur());
                 let next = lane.s.map(|col| meta.query_advice(col, Rotation::next()));
-                let y1 = || pow5(s[0].clone() + k[0].clone());
-                let t = |i: usize| lin(&[y1(), s[1].clone(), s[2].clone()], &m[i]);
-                out.push(u2.clone() + t(0) * -Fp::ONE + k[1].clone() * -Fp::ONE);
+                let none = Expression::Constant(Fp::ZERO);
+                out.push(
+                    u2.clone()
+                        + pow5(s[0].clone() + k[0].clone()) * -m[0][0]
+                        + lin(&[s[1].clone(), s[2].clone()], &[-m[0][1], -m[0][2]])
+                        + k[1].clone() * -Fp::ONE,
+                );
                 out.push(pow5(u2.clone()) + lin(&next, &neg(&minv[0])));
-                out.push(t(1) + k[2].clone() + lin(&next, &neg(&minv[1])));
-                out.push(t(2) + k[3].clone() + lin(&next, &neg(&minv[2])));
+                out.push(form(&p2[0], &u2, &none, &s) + k[2].clone() + lin(&next, &neg(&minv[1])));
+                out.push(form(&p2[1], &u2, &none, &s) + k[3].clone() + lin(&next, &neg(&minv[2])));
             }
             Constraints::with_selector(q, out)
         });

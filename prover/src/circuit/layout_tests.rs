@@ -171,3 +171,28 @@ fn gate_census() {
     let _ = super::slot_gate::SlotGateConfig::configure(&mut m4, advice);
     count(&m4, "lookup+slot");
 }
+
+/// The same census after keygen (selectors compressed into fixed-column polynomials).
+#[test]
+#[ignore]
+fn gate_census_after_keygen() {
+    use halo2_proofs::plonk::keygen_vk;
+    use halo2_proofs::poly::commitment::Params;
+    let params: Params<vesta::Affine> = Params::new(12);
+    let vk = keygen_vk(&params, &super::ChunkCircuit::shape(1)).unwrap();
+    let s = format!("{:?}", vk.pinned());
+    let gates = s.split("gates:").nth(1).unwrap_or("").split("advice_queries").next().unwrap_or("");
+    let n = |pat: &str| gates.matches(pat).count();
+    println!(
+        "after keygen: products {} scaled {} sums {} negated {} constants {} fixed {} advice {}",
+        n("Product("),
+        n("Scaled("),
+        n("Sum("),
+        n("Negated("),
+        n("Constant("),
+        n("Fixed"),
+        n("Advice")
+    );
+    let fixed_queries = s.split("fixed_queries:").nth(1).unwrap_or("").split("permutation").next().unwrap_or("");
+    println!("fixed queries: {}", fixed_queries.matches("Column").count());
+}

@@ -54,9 +54,112 @@ fn rc(round: usize) -> [Fp; 3] {
     constants().round_constants[round]
 }
 
+/// An affine form `u2·U2 + u3·U3 + s1·S1 + s2·S2 + c` over a partial row's cells (`u2`, `u3`:
+/// the witnessed S-box inputs; `s1`, `s2`: state words).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Affine {
+    /// Coefficients of `u2, u3, s1, s2`.
+    pub coefficients: [Fp; 4],
+    /// Constant term.
+    pub constant: Fp,
+}
+
+impl Affine {
+    fn var(i: usize) -> Self {
+        let mut coefficients = [Fp::ZERO; 4];
+        coefficients[i] = Fp::ONE;
+        Self {
+            coefficients,
+            constant: Fp::ZERO,
+        }
+    }
+    fn constant(c: Fp) -> Self {
+        Self {
+            coefficients: [Fp::ZERO; 4],
+            constant: c,
+        }
+    }
+    fn scale(self, k: Fp) -> Self {
+        Self {
+            coefficients: self.coefficients.map(|v| v * k),
+            constant: self.constant * k,
+        }
+    }
+    fn plus(self, o: Self) -> Self {
+        let mut coefficients = self.coefficients;
+        for (a, b) in coefficients.iter_mut().zip(o.coefficients) {
+            *a += b;
+        }
+        Self {
+            coefficients,
+            constant: self.constant + o.constant,
+        }
+    }
+    /// Evaluates the form.
+    pub fn eval(&self, u2: Fp, u3: Fp, s1: Fp, s2: Fp) -> Fp {
+        let c = &self.coefficients;
+        c[0] * u2 + c[1] * u3 + c[2] * s1 + c[3] * s2 + self.constant
+    }
+}
+
+const U2: usize = 0;
+const U3: usize = 1;
+const S1: usize = 2;
+const S2: usize = 3;
+
+/// `k1`: the constant in `u2 = M00·(s0 + k0)^5 + M01·s1 + M02·s2 + k1`.
+fn k1(a: [Fp; 3], b: [Fp; 3]) -> Fp {
+    let m = mds();
+    m[0][1] * a[1] + m[0][2] * a[2] + b[0]
+}
+
+/// The state after a partial round `r` (round constants `a`, next round's `b`), minus the
+/// S-box word, written through the relation above so the first S-box output disappears:
+/// `(t1 + b1, t2 + b2)` as affine forms in `u2, s1, s2`.
+fn after_first(a: [Fp; 3], b: [Fp; 3]) -> [Affine; 2] {
+    let m = mds();
+    // y1 = (u2 - M01 s1 - M02 s2 - k1) / M00.
+    let inv = m[0][0].invert().expect("MDS entries are non-zero");
+    let y1 = Affine::var(U2)
+        .plus(Affine::var(S1).scale(-m[0][1]))
+        .plus(Affine::var(S2).scale(-m[0][2]))
+        .plus(Affine::constant(-k1(a, b)))
+        .scale(inv);
+    [1, 2].map(|i| {
+        y1.scale(m[i][0])
+            .plus(Affine::var(S1).scale(m[i][1]))
+            .plus(Affine::var(S2).scale(m[i][2]))
+            .plus(Affine::constant(m[i][1] * a[1] + m[i][2] * a[2] + b[i]))
+    })
+}
+
+/// The three affine forms of a three-partial-round row: `F2` (with `M00·u2^5 = F2`),
+/// `F4 = (M^-1 next)_1` and `F5 = (M^-1 next)_2`.
+pub fn p3_forms(a: [Fp; 3], b: [Fp; 3], c: [Fp; 3]) -> [Affine; 3] {
+    let m = mds();
+    let [p1, p2] = after_first(a, b);
+    // u3 = M00 y2 + M01 p1 + M02 p2 + c0  =>  M00 y2 = u3 - M01 p1 - M02 p2 - c0 = F2.
+    let f2 = Affine::var(U3)
+        .plus(p1.scale(-m[0][1]))
+        .plus(p2.scale(-m[0][2]))
+        .plus(Affine::constant(-c[0]));
+    let y2 = f2.scale(m[0][0].invert().expect("MDS entries are non-zero"));
+    let w = |i: usize| {
+        y2.scale(m[i][0])
+            .plus(p1.scale(m[i][1]))
+            .plus(p2.scale(m[i][2]))
+            .plus(Affine::constant(c[i]))
+    };
+    [f2, w(1), w(2)]
+}
+
+/// The two affine forms of a two-partial-round row: `(M^-1 next)_1` and `(M^-1 next)_2`.
+pub fn p2_forms(a: [Fp; 3], b: [Fp; 3]) -> [Affine; 2] {
+    after_first(a, b)
+}
+
 /// The fixed constants `k0..k4` of a row (capacities for fresh inputs are set separately).
 pub fn row_constants(gate: RowGate) -> [Fp; 5] {
-    let m = mds();
     match gate {
         RowGate::Full(round) => {
             let c = rc(round);
@@ -64,20 +167,13 @@ pub fn row_constants(gate: RowGate) -> [Fp; 5] {
         }
         RowGate::Partial3(r) => {
             let (a, b, c) = (rc(r), rc(r + 1), rc(r + 2));
-            let k0 = a[0];
-            let k1 = m[0][1] * a[1] + m[0][2] * a[2] + b[0];
-            let c1 = m[1][1] * a[1] + m[1][2] * a[2] + b[1];
-            let c2 = m[2][1] * a[1] + m[2][2] * a[2] + b[2];
-            let w = |i: usize| m[i][1] * c1 + m[i][2] * c2 + c[i];
-            [k0, k1, w(0), w(1), w(2)]
+            let [f2, f4, f5] = p3_forms(a, b, c);
+            [a[0], k1(a, b), f2.constant, f4.constant, f5.constant]
         }
         RowGate::Partial2(r) => {
             let (a, b) = (rc(r), rc(r + 1));
-            let k0 = a[0];
-            let k1 = m[0][1] * a[1] + m[0][2] * a[2] + b[0];
-            let c1 = m[1][1] * a[1] + m[1][2] * a[2] + b[1];
-            let c2 = m[2][1] * a[1] + m[2][2] * a[2] + b[2];
-            [k0, k1, c1, c2, Fp::ZERO]
+            let [p1, p2] = p2_forms(a, b);
+            [a[0], k1(a, b), p1.constant, p2.constant, Fp::ZERO]
         }
     }
 }
@@ -155,26 +251,37 @@ mod tests {
     }
 
     #[test]
-    fn partial_row_constants_reproduce_the_rounds() {
-        // Check the folded P3 relation against direct evaluation at one row.
+    fn partial_row_relations_hold_on_the_witness() {
         let m = mds();
         let minv = &constants().mds_inv;
-        let s = [Fp::from(11), Fp::from(13), Fp::from(17)];
-        let r = 4;
-        let k = row_constants(RowGate::Partial3(r));
-        let x1 = sbox(s[0] + k[0]);
-        let t0 = m[0][0] * x1 + m[0][1] * s[1] + m[0][2] * s[2];
-        let x2 = sbox(t0 + k[1]);
-        let tt = |i: usize| m[i][0] * x1 + m[i][1] * s[1] + m[i][2] * s[2];
-        let w = |i: usize| m[i][0] * x2 + m[i][1] * tt(1) + m[i][2] * tt(2);
-        let next = {
-            let a = poseidon::partial_round(&s, r);
-            let b = poseidon::partial_round(&a, r + 1);
-            poseidon::partial_round(&b, r + 2)
-        };
-        let minv_next = |i: usize| minv[i][0] * next[0] + minv[i][1] * next[1] + minv[i][2] * next[2];
-        assert_eq!(minv_next(0), sbox(w(0) + k[2]));
-        assert_eq!(minv_next(1), w(1) + k[3]);
-        assert_eq!(minv_next(2), w(2) + k[4]);
+        let rows = block_rows([Fp::from(11), Fp::from(13), Fp::from(17)]);
+        let zero = [Fp::ZERO; 3];
+        let [g2, g4, g5] = p3_forms(zero, zero, zero);
+        let [h1, h2] = p2_forms(zero, zero);
+        for row in 1..BLOCK_ROWS {
+            let (cur, next) = (rows[row - 1], rows[row].state);
+            let s = cur.state;
+            let [u2, u3] = cur.x;
+            let back = |i: usize| minv[i][0] * next[0] + minv[i][1] * next[1] + minv[i][2] * next[2];
+            let k = row_constants(row_gate(row));
+            let c1 = u2 - m[0][0] * sbox(s[0] + k[0]) - m[0][1] * s[1] - m[0][2] * s[2] - k[1];
+            match row_gate(row) {
+                RowGate::Full(_) => {}
+                RowGate::Partial3(_) => {
+                    assert_eq!(c1, Fp::ZERO, "row {row}");
+                    // Row-independent coefficients plus per-row constants.
+                    assert_eq!(g2.eval(u2, u3, s[1], s[2]) + k[2], m[0][0] * sbox(u2));
+                    assert_eq!(back(0), sbox(u3));
+                    assert_eq!(back(1), g4.eval(u2, u3, s[1], s[2]) + k[3]);
+                    assert_eq!(back(2), g5.eval(u2, u3, s[1], s[2]) + k[4]);
+                }
+                RowGate::Partial2(_) => {
+                    assert_eq!(c1, Fp::ZERO, "row {row}");
+                    assert_eq!(back(0), sbox(u2));
+                    assert_eq!(back(1), h1.eval(u2, u3, s[1], s[2]) + k[2]);
+                    assert_eq!(back(2), h2.eval(u2, u3, s[1], s[2]) + k[3]);
+                }
+            }
+        }
     }
 }

@@ -17,9 +17,9 @@ use crate::support::*;
 pub const SHAPE: ChunkShape = ChunkShape { slots: 1, k: 12 };
 
 /// Pinned: Blake2b-256 of the pinned verifying key for one slot at k = 12.
-const VK_FINGERPRINT: &str = "cae326dd66b69fe8a70ea4d53b18e98d557e48e7f4b69b7ea91cec6628a79783";
+const VK_FINGERPRINT: &str = "1be33578776a66259f49a92d293fe42b5516ed3ac04877b937a1f1d90885ba47";
 /// Pinned: proof size in bytes for this shape.
-const PROOF_BYTES: usize = 4448;
+const PROOF_BYTES: usize = 4480;
 
 pub fn setup() -> &'static (ChunkParams, ChunkKeys) {
     static SETUP: OnceLock<(ChunkParams, ChunkKeys)> = OnceLock::new();
