@@ -3,8 +3,8 @@
 
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::{
-    StreamProtocol, Swarm, SwarmBuilder, allow_block_list, connection_limits, gossipsub,
-    identify, noise, ping, request_response, tcp, yamux,
+    StreamProtocol, Swarm, SwarmBuilder, allow_block_list, connection_limits, gossipsub, identify,
+    noise, ping, request_response, tcp, yamux,
 };
 
 use crate::config::NetworkConfig;

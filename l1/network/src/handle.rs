@@ -29,10 +29,11 @@ pub enum NetworkEvent {
     },
     PeerConnected(PeerId),
     PeerDisconnected(PeerId),
-    /// A connected peer subscribed to a topic this node also knows.
-    PeerSubscribed { peer: PeerId, topic: Topic },
     /// A peer kept exceeding its limits; its connections are closed and refused for `duration`.
-    PeerBanned { peer: PeerId, duration: Duration },
+    PeerBanned {
+        peer: PeerId,
+        duration: Duration,
+    },
 }
 
 /// The network service has stopped (shut down, or its task ended).
@@ -47,7 +48,11 @@ pub enum PublishError {
     #[error("no connected peer is subscribed to {0}")]
     NoPeers(Topic),
     #[error("message of {len} bytes exceeds the {max}-byte cap of {topic}")]
-    TooLarge { topic: Topic, len: usize, max: usize },
+    TooLarge {
+        topic: Topic,
+        len: usize,
+        max: usize,
+    },
     #[error("gossip send queues are full")]
     QueuesFull,
     #[error("publish failed: {0}")]
@@ -95,7 +100,11 @@ pub enum SyncError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SendError {
     #[error("message of {len} bytes exceeds the {max}-byte cap of {topic}")]
-    TooLarge { topic: Topic, len: usize, max: usize },
+    TooLarge {
+        topic: Topic,
+        len: usize,
+        max: usize,
+    },
     #[error("the peer refused: {0}")]
     Refused(Refusal),
     #[error("the peer answered with an unexpected response type")]
@@ -165,7 +174,10 @@ pub struct NetworkHandle {
 }
 
 impl NetworkHandle {
-    async fn call<T>(&self, command: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, Stopped> {
+    async fn call<T>(
+        &self,
+        command: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, Stopped> {
         let (reply, answer) = oneshot::channel();
         self.commands
             .send(command(reply))
@@ -204,7 +216,12 @@ impl NetworkHandle {
 
     /// Sends `data` to one peer (dialling it if an address is known) and waits for its ack.
     /// It arrives there as [`NetworkEvent::Direct`], under the same limits as gossip.
-    pub async fn send_to(&self, peer: PeerId, topic: Topic, data: Vec<u8>) -> Result<(), SendError> {
+    pub async fn send_to(
+        &self,
+        peer: PeerId,
+        topic: Topic,
+        data: Vec<u8>,
+    ) -> Result<(), SendError> {
         self.call(|reply| Command::SendTo {
             peer,
             topic,
@@ -239,7 +256,8 @@ impl NetworkHandle {
     }
 
     pub async fn unsubscribe(&self, topic: Topic) -> Result<(), Stopped> {
-        self.call(|reply| Command::Unsubscribe { topic, reply }).await
+        self.call(|reply| Command::Unsubscribe { topic, reply })
+            .await
     }
 
     /// The peers in this node's gossip mesh for `topic`: the ones it forwards that topic's
@@ -269,7 +287,7 @@ impl NetworkHandle {
     pub async fn add_peer(&self, addr: &str) -> Result<(), AddPeerError> {
         let (peer, addr) = crate::config::parse_peer_addr(addr)?;
         self.call(|reply| Command::AddPeer { peer, addr, reply })
-        .await?;
+            .await?;
         Ok(())
     }
 

@@ -72,11 +72,13 @@ impl Default for Limits {
         const KIB: u32 = 1024;
         const MIB: u32 = 1024 * KIB;
         Limits {
-            // Votes and proposals are small; a 100-member certificate is ~10 KiB.
+            // Votes are ~100 bytes and a 100-member certificate ~10 KiB, but a proposal after a
+            // long outage carries many nullification certificates: the cap is the consensus
+            // codec's own (1 MiB, ADR 0012).
             consensus: ClassLimits {
                 messages: RateLimit::new(1_000, 2_000),
                 bytes: RateLimit::new(4 * MIB, 8 * MIB),
-                max_message_bytes: 256 * KIB as usize,
+                max_message_bytes: MIB as usize,
             },
             // Ethereum's own cap on one transaction is 128 KiB. The rate covers a node that
             // forwards a whole network's load at several thousand transactions per second.
@@ -490,7 +492,11 @@ mod tests {
         assert_eq!(limiter.tracked(), 2, "buckets not yet full");
         let later = now + Duration::from_secs(10);
         limiter.prune(later, |peer| *peer == 2);
-        assert_eq!(limiter.tracked(), 1, "peer 1 forgotten, connected peer 2 kept");
+        assert_eq!(
+            limiter.tracked(),
+            1,
+            "peer 1 forgotten, connected peer 2 kept"
+        );
         limiter.forget(&2);
         assert_eq!(limiter.tracked(), 0);
     }

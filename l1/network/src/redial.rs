@@ -132,7 +132,11 @@ mod tests {
         assert!(redial.take_due(start).is_empty(), "a dial is under way");
 
         redial.dial_failed(&"a", start);
-        assert!(redial.take_due(start + Duration::from_millis(199)).is_empty());
+        assert!(
+            redial
+                .take_due(start + Duration::from_millis(199))
+                .is_empty()
+        );
         let t = start + Duration::from_millis(200);
         assert_eq!(redial.take_due(t), vec!["a"]);
         redial.dial_failed(&"a", t);

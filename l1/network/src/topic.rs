@@ -148,7 +148,9 @@ impl NetworkId {
 
     /// The topic a gossipsub topic name stands for, if it is one of this network's.
     pub fn parse_topic_name(&self, name: &str) -> Option<Topic> {
-        let rest = name.strip_prefix("/kaimeng/")?.strip_prefix(self.0.as_str())?;
+        let rest = name
+            .strip_prefix("/kaimeng/")?
+            .strip_prefix(self.0.as_str())?;
         Topic::parse(rest.strip_prefix('/')?)
     }
 
@@ -190,7 +192,10 @@ mod tests {
             id.topic_name(Topic::Consensus(Chain::Beacon)),
             "/kaimeng/abababababababab/consensus/beacon"
         );
-        assert_eq!(Topic::Transactions(Chain::Shard(3)).to_string(), "tx/shard-3");
+        assert_eq!(
+            Topic::Transactions(Chain::Shard(3)).to_string(),
+            "tx/shard-3"
+        );
     }
 
     #[test]

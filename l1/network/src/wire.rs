@@ -229,7 +229,12 @@ pub fn decode_request(bytes: &[u8]) -> Result<Request, DecodeError> {
                 0 => TopicClass::Consensus,
                 1 => TopicClass::Transactions,
                 2 => TopicClass::Blocks,
-                tag => return Err(DecodeError::UnknownTag { what: "topic class", tag }),
+                tag => {
+                    return Err(DecodeError::UnknownTag {
+                        what: "topic class",
+                        tag,
+                    });
+                }
             };
             let chain = reader.chain()?;
             let data = reader.rest().to_vec();
@@ -238,7 +243,12 @@ pub fn decode_request(bytes: &[u8]) -> Result<Request, DecodeError> {
                 data,
             }
         }
-        tag => return Err(DecodeError::UnknownTag { what: "request", tag }),
+        tag => {
+            return Err(DecodeError::UnknownTag {
+                what: "request",
+                tag,
+            });
+        }
     };
     reader.finish()?;
     Ok(request)
@@ -278,9 +288,19 @@ pub fn decode_response(bytes: &[u8], max_blocks: u64) -> Result<Response, Decode
             4 => Refusal::NoBlockSource,
             5 => Refusal::NotAccepted,
             6 => Refusal::Malformed,
-            tag => return Err(DecodeError::UnknownTag { what: "refusal", tag }),
+            tag => {
+                return Err(DecodeError::UnknownTag {
+                    what: "refusal",
+                    tag,
+                });
+            }
         }),
-        tag => return Err(DecodeError::UnknownTag { what: "response", tag }),
+        tag => {
+            return Err(DecodeError::UnknownTag {
+                what: "response",
+                tag,
+            });
+        }
     };
     reader.finish()?;
     Ok(response)
@@ -329,7 +349,10 @@ mod tests {
         ] {
             let bytes = encode_response(&response);
             if let Response::Blocks(blocks) = &response {
-                assert_eq!(bytes.len(), blocks_response_len(blocks.iter().map(Vec::len)));
+                assert_eq!(
+                    bytes.len(),
+                    blocks_response_len(blocks.iter().map(Vec::len))
+                );
             }
             assert_eq!(decode_response(&bytes, 128), Ok(response));
         }

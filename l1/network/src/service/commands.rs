@@ -94,11 +94,9 @@ impl Service {
                 Err(PublishError::NoPeers(topic))
             }
             Err(gossipsub::PublishError::AllQueuesFull(_)) => Err(PublishError::QueuesFull),
-            Err(gossipsub::PublishError::MessageTooLarge) => Err(PublishError::TooLarge {
-                topic,
-                len,
-                max,
-            }),
+            Err(gossipsub::PublishError::MessageTooLarge) => {
+                Err(PublishError::TooLarge { topic, len, max })
+            }
             Err(other) => Err(PublishError::Other(other.to_string())),
         }
     }
@@ -170,7 +168,8 @@ impl Service {
         };
         let id = self.send_request(peer, Request::GetBlocks { chain, from, to });
         self.stats(|s| s.sync_requested += 1);
-        self.pending.insert(id, Pending::Blocks { requested, reply });
+        self.pending
+            .insert(id, Pending::Blocks { requested, reply });
     }
 
     pub(super) fn on_response(&mut self, id: OutboundRequestId, response: Response) {
@@ -211,9 +210,7 @@ impl Service {
         let failure = match error {
             request_response::OutboundFailure::DialFailure => RequestFailure::DialFailure,
             request_response::OutboundFailure::Timeout => RequestFailure::Timeout,
-            request_response::OutboundFailure::ConnectionClosed => {
-                RequestFailure::ConnectionClosed
-            }
+            request_response::OutboundFailure::ConnectionClosed => RequestFailure::ConnectionClosed,
             request_response::OutboundFailure::UnsupportedProtocols => {
                 RequestFailure::UnsupportedProtocol
             }
@@ -285,7 +282,12 @@ impl Service {
     }
 
     /// Keeps up to [`MAX_ADDRESSES_PER_PEER`] addresses; configured ones go first.
-    pub(super) fn remember_address(&mut self, peer: libp2p::PeerId, addr: Multiaddr, configured: bool) {
+    pub(super) fn remember_address(
+        &mut self,
+        peer: libp2p::PeerId,
+        addr: Multiaddr,
+        configured: bool,
+    ) {
         let known = self.addresses.entry(peer).or_default();
         if known.contains(&addr) {
             return;

@@ -10,9 +10,9 @@ use super::Service;
 use crate::handle::NetworkEvent;
 use crate::limits::Verdict;
 use crate::peer::PeerId;
+use crate::protocol::Received;
 use crate::serve::{check_range, read_blocks};
 use crate::topic::Topic;
-use crate::protocol::Received;
 use crate::wire::{Refusal, Request, Response};
 
 /// Why a message was not accepted.
@@ -29,14 +29,6 @@ impl Service {
                 message_id,
                 message,
             } => self.on_gossip(propagation_source, message_id, message),
-            gossipsub::Event::Subscribed { peer_id, topic } => {
-                if let Some(topic) = self.network.parse_topic_name(topic.as_str()) {
-                    self.emit(NetworkEvent::PeerSubscribed {
-                        peer: PeerId(peer_id),
-                        topic,
-                    });
-                }
-            }
             gossipsub::Event::SlowPeer { peer_id, .. } => {
                 tracing::debug!(peer = %peer_id, "gossip peer too slow to keep up");
             }
@@ -171,24 +163,22 @@ impl Service {
             }
         };
         match request {
-            Request::GetBlocks { chain, from, to } => {
-                match self.admit_sync(peer, from, to) {
-                    Err(refusal) => {
-                        self.stats(|s| s.sync_refused += 1);
-                        self.respond(channel, Response::Refused(refusal));
-                    }
-                    Ok(source) => {
-                        self.block_reads += 1;
-                        self.stats(|s| s.sync_served += 1);
-                        let done = self.reads_done_tx.clone();
-                        let max_bytes = self.limits.max_response_bytes;
-                        tokio::task::spawn_blocking(move || {
-                            let response = read_blocks(&*source, chain, from, to, max_bytes);
-                            let _ = done.send((channel, response));
-                        });
-                    }
+            Request::GetBlocks { chain, from, to } => match self.admit_sync(peer, from, to) {
+                Err(refusal) => {
+                    self.stats(|s| s.sync_refused += 1);
+                    self.respond(channel, Response::Refused(refusal));
                 }
-            }
+                Ok(source) => {
+                    self.block_reads += 1;
+                    self.stats(|s| s.sync_served += 1);
+                    let done = self.reads_done_tx.clone();
+                    let max_bytes = self.limits.max_response_bytes;
+                    tokio::task::spawn_blocking(move || {
+                        let response = read_blocks(&*source, chain, from, to, max_bytes);
+                        let _ = done.send((channel, response));
+                    });
+                }
+            },
             Request::Direct { topic, data } => {
                 let response = if !self.topics.contains(&topic) {
                     Response::Refused(Refusal::NotAccepted)
@@ -218,7 +208,12 @@ impl Service {
         from: u64,
         to: u64,
     ) -> Result<std::sync::Arc<dyn crate::BlockSource>, Refusal> {
-        match self.limiter.check_sync_request(&peer, Instant::now()) {
+        let verdict = if self.bans.contains_key(&peer) {
+            Verdict::Drop
+        } else {
+            self.limiter.check_sync_request(&peer, Instant::now())
+        };
+        match verdict {
             Verdict::Accept => {}
             verdict => {
                 self.stats(|s| s.dropped_rate_limited += 1);

@@ -76,10 +76,12 @@ impl Network {
 
         let mut pending_listeners = HashSet::new();
         for addr in &listen {
-            let id = swarm.listen_on(addr.clone()).map_err(|e| StartError::Listen {
-                addr: addr.to_string(),
-                reason: e.to_string(),
-            })?;
+            let id = swarm
+                .listen_on(addr.clone())
+                .map_err(|e| StartError::Listen {
+                    addr: addr.to_string(),
+                    reason: e.to_string(),
+                })?;
             pending_listeners.insert(id);
         }
         // Drive the swarm until every listener has an address; keep anything else for later.

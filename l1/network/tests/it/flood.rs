@@ -25,8 +25,18 @@ async fn a_flooding_peer_is_throttled_and_banned_while_others_get_through() {
     observer_config.limits.ban.strikes = RateLimit::new(0, STRIKES);
     observer_config.limits.ban.duration = Duration::from_secs(600);
     let mut observer = Node::start(observer_config).await;
-    let mut flooder = Node::start(config(NodeKey::generate(), vec![observer.addr()], vec![TOPIC])).await;
-    let mut honest = Node::start(config(NodeKey::generate(), vec![observer.addr()], vec![TOPIC])).await;
+    let mut flooder = Node::start(config(
+        NodeKey::generate(),
+        vec![observer.addr()],
+        vec![TOPIC],
+    ))
+    .await;
+    let mut honest = Node::start(config(
+        NodeKey::generate(),
+        vec![observer.addr()],
+        vec![TOPIC],
+    ))
+    .await;
     let (flooder_id, honest_id) = (flooder.id(), honest.id());
     for node in [&mut flooder, &mut honest] {
         node.wait_in_mesh(TOPIC, observer.id()).await;
@@ -40,7 +50,9 @@ async fn a_flooding_peer_is_throttled_and_banned_while_others_get_through() {
         async move {
             for i in 0..FLOOD {
                 // Fails once the observer has banned us; keep going as a flooder would.
-                let _ = handle.publish(TOPIC, format!("flood {i}").into_bytes()).await;
+                let _ = handle
+                    .publish(TOPIC, format!("flood {i}").into_bytes())
+                    .await;
             }
         }
     });
@@ -90,7 +102,10 @@ async fn a_flooding_peer_is_throttled_and_banned_while_others_get_through() {
         from_flooder <= allowed,
         "{from_flooder} flood messages passed, at most {allowed} allowed in {elapsed:.2}s"
     );
-    assert!(from_flooder >= BURST as usize, "the burst itself passes: {from_flooder}");
+    assert!(
+        from_flooder >= BURST as usize,
+        "the burst itself passes: {from_flooder}"
+    );
 
     let stats = observer.handle.stats();
     // It was banned on the strike after its last one (messages it still had in flight when
@@ -98,7 +113,10 @@ async fn a_flooding_peer_is_throttled_and_banned_while_others_get_through() {
     assert!(stats.dropped_rate_limited > u64::from(STRIKES), "{stats:?}");
     assert_eq!(stats.topics[&TOPIC].dropped, stats.dropped_rate_limited);
     assert_eq!(stats.dropped_oversized, 0);
-    assert_eq!(stats.topics[&TOPIC].messages_in, (from_flooder + HONEST) as u64);
+    assert_eq!(
+        stats.topics[&TOPIC].messages_in,
+        (from_flooder + HONEST) as u64
+    );
     assert_eq!((stats.bans, stats.banned_peers), (1, 1));
     assert_eq!(observer.handle.peers(), vec![honest_id]);
 

@@ -3,9 +3,11 @@
 
 mod direct;
 mod flood;
+mod genesis_keys;
 mod harness;
 mod malformed;
 mod mesh;
+mod network_id;
 mod reconnect;
 mod sync;
 mod wire_fuzz;

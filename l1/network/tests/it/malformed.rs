@@ -72,7 +72,11 @@ fn raw_client() -> RawClient {
             .unwrap();
     SwarmBuilder::with_new_identity()
         .with_tokio()
-        .with_tcp(tcp::Config::default(), noise::Config::new, yamux::Config::default)
+        .with_tcp(
+            tcp::Config::default(),
+            noise::Config::new,
+            yamux::Config::default,
+        )
         .unwrap()
         .with_behaviour(|_| {
             request_response::Behaviour::with_codec(
@@ -97,12 +101,16 @@ async fn exchange(
             if let SwarmEvent::Behaviour(event) = client.select_next_some().await {
                 match event {
                     request_response::Event::Message {
-                        message: request_response::Message::Response { request_id, response },
+                        message:
+                            request_response::Message::Response {
+                                request_id,
+                                response,
+                            },
                         ..
                     } if request_id == id => return Ok(response),
-                    request_response::Event::OutboundFailure { request_id, error, .. }
-                        if request_id == id =>
-                    {
+                    request_response::Event::OutboundFailure {
+                        request_id, error, ..
+                    } if request_id == id => {
                         return Err(error.to_string());
                     }
                     _ => {}
@@ -133,9 +141,18 @@ async fn malformed_requests_are_refused_without_harm() {
     client.dial(addr).unwrap();
 
     // A well-formed request over the raw client works: the test speaks the real protocol.
-    let valid = wire::encode_request(&Request::GetBlocks { chain: Chain::Beacon, from: 0, to: 5 });
-    let answer = exchange(&mut client, &server_id, valid.clone()).await.unwrap();
-    assert_eq!(wire::decode_response(&answer, 128), Ok(Response::Blocks(vec![vec![0], vec![1]])));
+    let valid = wire::encode_request(&Request::GetBlocks {
+        chain: Chain::Beacon,
+        from: 0,
+        to: 5,
+    });
+    let answer = exchange(&mut client, &server_id, valid.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        wire::decode_response(&answer, 128),
+        Ok(Response::Blocks(vec![vec![0], vec![1]]))
+    );
 
     let mut trailing = valid.clone();
     trailing.push(0);
@@ -154,10 +171,15 @@ async fn malformed_requests_are_refused_without_harm() {
         ("unknown tag", vec![1, 42]),
         ("truncated range", valid[..valid.len() - 3].to_vec()),
         ("trailing byte", trailing),
-        ("unknown chain", vec![1, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+        (
+            "unknown chain",
+            vec![1, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        ),
         ("8 MiB frame", oversized),
     ];
-    let refused = Ok(wire::encode_response(&Response::Refused(Refusal::Malformed)));
+    let refused = Ok(wire::encode_response(&Response::Refused(
+        Refusal::Malformed,
+    )));
     for (what, bytes) in &malformed {
         let result = exchange(&mut client, &server_id, bytes.clone()).await;
         if bytes.len() > 1 << 20 {
@@ -183,7 +205,11 @@ async fn malformed_requests_are_refused_without_harm() {
     assert!(exchange(&mut client, &server_id, valid).await.is_ok());
     let mut node = Node::start(config(NodeKey::generate(), vec![server.addr()], vec![])).await;
     node.wait_connected(server.id()).await;
-    let blocks = node.handle.request_blocks(server.id(), Chain::Beacon, 0, 9).await.unwrap();
+    let blocks = node
+        .handle
+        .request_blocks(server.id(), Chain::Beacon, 0, 9)
+        .await
+        .unwrap();
     assert_eq!(blocks, vec![vec![0], vec![1]]);
     node.handle.shutdown().await;
     server.handle.shutdown().await;

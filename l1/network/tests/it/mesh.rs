@@ -9,9 +9,11 @@ const TOPIC: Topic = Topic::Consensus(Chain::Beacon);
 
 async fn receive(node: &mut Node, data: &[u8]) -> kaimeng_network::PeerId {
     node.wait_for("the published message", |event| match event {
-        NetworkEvent::Gossip { from, topic, data: got } if *topic == TOPIC && got == data => {
-            Some(*from)
-        }
+        NetworkEvent::Gossip {
+            from,
+            topic,
+            data: got,
+        } if *topic == TOPIC && got == data => Some(*from),
         _ => None,
     })
     .await
@@ -22,7 +24,10 @@ async fn four_nodes_in_a_line_all_receive_a_published_message() {
     // 0 - 1 - 2 - 3: each node bootstraps from the previous one only.
     let mut nodes: Vec<Node> = Vec::new();
     for i in 0..4 {
-        let bootstrap = nodes.last().map(|n: &Node| vec![n.addr()]).unwrap_or_default();
+        let bootstrap = nodes
+            .last()
+            .map(|n: &Node| vec![n.addr()])
+            .unwrap_or_default();
         nodes.push(Node::start(config(NodeKey::generate(), bootstrap, vec![TOPIC])).await);
         if i > 0 {
             let id = nodes[i - 1].id();
@@ -42,14 +47,26 @@ async fn four_nodes_in_a_line_all_receive_a_published_message() {
     assert_eq!(nodes[0].handle.peers(), vec![ids[1]]);
 
     let from_end = b"proposal from node 3".to_vec();
-    nodes[3].handle.publish(TOPIC, from_end.clone()).await.unwrap();
+    nodes[3]
+        .handle
+        .publish(TOPIC, from_end.clone())
+        .await
+        .unwrap();
     for i in 0..3 {
         let via = receive(&mut nodes[i], &from_end).await;
-        assert_eq!(via, ids[i + 1], "node {i} hears it from its right neighbour");
+        assert_eq!(
+            via,
+            ids[i + 1],
+            "node {i} hears it from its right neighbour"
+        );
     }
 
     let from_start = b"vote from node 0".to_vec();
-    nodes[0].handle.publish(TOPIC, from_start.clone()).await.unwrap();
+    nodes[0]
+        .handle
+        .publish(TOPIC, from_start.clone())
+        .await
+        .unwrap();
     for i in 1..4 {
         let via = receive(&mut nodes[i], &from_start).await;
         assert_eq!(via, ids[i - 1], "node {i} hears it from its left neighbour");
@@ -62,7 +79,10 @@ async fn four_nodes_in_a_line_all_receive_a_published_message() {
     assert_eq!(topic.dropped, 0);
     assert_eq!(middle.connected_peers, 2);
     let end = nodes[3].handle.stats().topics[&TOPIC];
-    assert_eq!((end.messages_out, end.bytes_out), (1, from_end.len() as u64));
+    assert_eq!(
+        (end.messages_out, end.bytes_out),
+        (1, from_end.len() as u64)
+    );
 
     // A topic nobody else carries has no peers to publish to.
     let lonely = Topic::Blocks(Chain::Shard(9));

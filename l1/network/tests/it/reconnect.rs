@@ -9,7 +9,11 @@ const TOPIC: Topic = Topic::Consensus(Chain::Beacon);
 
 /// Restarts a node with the same key on the same address.
 async fn restart(key: &NodeKey, addr: &str, bootstrap: Vec<String>) -> Node {
-    let port = addr.split('/').nth(4).expect("an /ip4/../tcp/<port> address").to_owned();
+    let port = addr
+        .split('/')
+        .nth(4)
+        .expect("an /ip4/../tcp/<port> address")
+        .to_owned();
     let mut config = config(key.clone(), bootstrap, vec![TOPIC]);
     config.listen = vec![format!("/ip4/127.0.0.1/tcp/{port}")];
     Node::start(config).await
@@ -20,7 +24,12 @@ async fn a_bootstrap_peer_that_restarts_is_reconnected() {
     let server_key = NodeKey::generate();
     let server = Node::start(config(server_key.clone(), vec![], vec![TOPIC])).await;
     let server_addr = server.addr();
-    let mut client = Node::start(config(NodeKey::generate(), vec![server_addr.clone()], vec![TOPIC])).await;
+    let mut client = Node::start(config(
+        NodeKey::generate(),
+        vec![server_addr.clone()],
+        vec![TOPIC],
+    ))
+    .await;
     let server_id = server.id();
     client.wait_connected(server_id).await;
 
@@ -39,7 +48,11 @@ async fn a_bootstrap_peer_that_restarts_is_reconnected() {
 
     // And gossip flows again.
     client.wait_in_mesh(TOPIC, server_id).await;
-    server.handle.publish(TOPIC, b"after restart".to_vec()).await.unwrap();
+    server
+        .handle
+        .publish(TOPIC, b"after restart".to_vec())
+        .await
+        .unwrap();
     client
         .wait_for("gossip after the restart", |e| match e {
             NetworkEvent::Gossip { data, .. } if data == b"after restart" => Some(()),
@@ -59,11 +72,19 @@ async fn a_priority_peer_is_redialled_at_the_address_it_announced() {
     let member_id = member.id();
     let member_addr = member.addr();
     hub.wait_connected(member_id).await;
-    hub.handle.set_priority_peers(vec![member_id]).await.unwrap();
+    hub.handle
+        .set_priority_peers(vec![member_id])
+        .await
+        .unwrap();
     let hub_handle = hub.handle.clone();
     until("the hub to learn the member's address", || {
         let (hub, addr) = (hub_handle.clone(), member_addr.clone());
-        async move { hub.known_addresses(member_id).await.unwrap().contains(&addr) }
+        async move {
+            hub.known_addresses(member_id)
+                .await
+                .unwrap()
+                .contains(&addr)
+        }
     })
     .await;
 
@@ -85,7 +106,10 @@ async fn a_priority_peer_is_redialled_at_the_address_it_announced() {
     let _member = restart(&member_key, &member_addr, vec![]).await;
     // Give the hub several backoff periods (1 s at most each) to redial, which it must not.
     let redialled = tokio::time::timeout(std::time::Duration::from_secs(3), async {
-        hub.wait_for("", |e| matches!(e, NetworkEvent::PeerConnected(_)).then_some(())).await
+        hub.wait_for("", |e| {
+            matches!(e, NetworkEvent::PeerConnected(_)).then_some(())
+        })
+        .await
     })
     .await;
     assert!(redialled.is_err(), "an unwanted peer was redialled");

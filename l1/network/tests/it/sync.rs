@@ -12,12 +12,15 @@ struct Blocks;
 
 impl BlockSource for Blocks {
     fn block(&self, chain: Chain, height: u64) -> Option<Vec<u8>> {
-        (chain == Chain::Beacon && height < 300).then(|| format!("beacon block {height}").into_bytes())
+        (chain == Chain::Beacon && height < 300)
+            .then(|| format!("beacon block {height}").into_bytes())
     }
 }
 
 fn expected(range: std::ops::RangeInclusive<u64>) -> Vec<Vec<u8>> {
-    range.map(|h| format!("beacon block {h}").into_bytes()).collect()
+    range
+        .map(|h| format!("beacon block {h}").into_bytes())
+        .collect()
 }
 
 async fn server_and_client(
@@ -41,19 +44,51 @@ async fn fetches_ranges_and_rejects_bad_ones() {
     let peer = server.id();
     let net = &client.handle;
 
-    assert_eq!(net.request_blocks(peer, Chain::Beacon, 10, 20).await.unwrap(), expected(10..=20));
-    assert_eq!(net.request_blocks(peer, Chain::Beacon, 0, 127).await.unwrap(), expected(0..=127));
+    assert_eq!(
+        net.request_blocks(peer, Chain::Beacon, 10, 20)
+            .await
+            .unwrap(),
+        expected(10..=20)
+    );
+    assert_eq!(
+        net.request_blocks(peer, Chain::Beacon, 0, 127)
+            .await
+            .unwrap(),
+        expected(0..=127)
+    );
     // Past the tip: the prefix the peer has; beyond it or on another chain: nothing.
-    assert_eq!(net.request_blocks(peer, Chain::Beacon, 295, 310).await.unwrap(), expected(295..=299));
-    assert!(net.request_blocks(peer, Chain::Beacon, 300, 310).await.unwrap().is_empty());
-    assert!(net.request_blocks(peer, Chain::Shard(0), 0, 10).await.unwrap().is_empty());
+    assert_eq!(
+        net.request_blocks(peer, Chain::Beacon, 295, 310)
+            .await
+            .unwrap(),
+        expected(295..=299)
+    );
+    assert!(
+        net.request_blocks(peer, Chain::Beacon, 300, 310)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        net.request_blocks(peer, Chain::Shard(0), 0, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // Refused before anything is sent.
     assert_eq!(
         net.request_blocks(peer, Chain::Beacon, 0, 128).await,
-        Err(SyncError::RangeTooLarge { from: 0, to: 128, max: 128 })
+        Err(SyncError::RangeTooLarge {
+            from: 0,
+            to: 128,
+            max: 128
+        })
     );
-    let huge = net.request_blocks(peer, Chain::Beacon, 0, u64::MAX).await.unwrap_err();
+    let huge = net
+        .request_blocks(peer, Chain::Beacon, 0, u64::MAX)
+        .await
+        .unwrap_err();
     assert!(huge.to_string().contains("more than 128 blocks"), "{huge}");
     assert_eq!(
         net.request_blocks(peer, Chain::Beacon, 5, 4).await,
@@ -85,19 +120,42 @@ async fn the_server_enforces_its_own_range_rate_and_size_caps() {
     let peer = server.id();
     let net = &client.handle;
 
-    let refused = net.request_blocks(peer, Chain::Beacon, 0, 199).await.unwrap_err();
-    assert_eq!(refused, SyncError::Refused(Refusal::RangeTooLarge { max: 128 }));
+    let refused = net
+        .request_blocks(peer, Chain::Beacon, 0, 199)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused,
+        SyncError::Refused(Refusal::RangeTooLarge { max: 128 })
+    );
     assert!(refused.to_string().contains("at most 128"), "{refused}");
     // The byte cap cuts the range to what fits.
-    assert_eq!(net.request_blocks(peer, Chain::Beacon, 10, 20).await.unwrap(), expected(10..=13));
+    assert_eq!(
+        net.request_blocks(peer, Chain::Beacon, 10, 20)
+            .await
+            .unwrap(),
+        expected(10..=13)
+    );
     // Third request within the burst of 3, then the rate limit refuses.
-    assert_eq!(net.request_blocks(peer, Chain::Beacon, 14, 15).await.unwrap(), expected(14..=15));
+    assert_eq!(
+        net.request_blocks(peer, Chain::Beacon, 14, 15)
+            .await
+            .unwrap(),
+        expected(14..=15)
+    );
     assert_eq!(
         net.request_blocks(peer, Chain::Beacon, 16, 17).await,
         Err(SyncError::Refused(Refusal::RateLimited))
     );
     let stats = server.handle.stats();
-    assert_eq!((stats.sync_served, stats.sync_refused, stats.dropped_rate_limited), (2, 2, 1));
+    assert_eq!(
+        (
+            stats.sync_served,
+            stats.sync_refused,
+            stats.dropped_rate_limited
+        ),
+        (2, 2, 1)
+    );
     client.handle.shutdown().await;
     server.handle.shutdown().await;
 }
@@ -106,7 +164,10 @@ async fn the_server_enforces_its_own_range_rate_and_size_caps() {
 async fn a_node_without_blocks_says_so() {
     let (server, client) = server_and_client(|server| server.block_source = None, |_| {}).await;
     assert_eq!(
-        client.handle.request_blocks(server.id(), Chain::Beacon, 0, 1).await,
+        client
+            .handle
+            .request_blocks(server.id(), Chain::Beacon, 0, 1)
+            .await,
         Err(SyncError::Refused(Refusal::NoBlockSource))
     );
     client.handle.shutdown().await;

@@ -20,8 +20,11 @@ fn topic() -> impl Strategy<Value = Topic> {
 
 fn request() -> impl Strategy<Value = Request> {
     prop_oneof![
-        (chain(), any::<u64>(), any::<u64>())
-            .prop_map(|(chain, from, to)| Request::GetBlocks { chain, from, to }),
+        (chain(), any::<u64>(), any::<u64>()).prop_map(|(chain, from, to)| Request::GetBlocks {
+            chain,
+            from,
+            to
+        }),
         (topic(), proptest::collection::vec(any::<u8>(), 0..64))
             .prop_map(|(topic, data)| Request::Direct { topic, data }),
     ]
