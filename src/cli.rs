@@ -8,7 +8,11 @@ use clap::{Args, Parser, Subcommand};
 use kaimeng_genesis::{CryptoSuite, DevOptions};
 
 #[derive(Parser, Debug)]
-#[command(name = "kaimeng", version, about = "Kaimeng (开盟): an open-consortium blockchain")]
+#[command(
+    name = "kaimeng",
+    version,
+    about = "Kaimeng (开盟): an open-consortium blockchain"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -21,6 +25,35 @@ pub enum Command {
     /// Create or check genesis files.
     #[command(subcommand)]
     Genesis(GenesisCommand),
+    /// Generate a validator key and write it to a keystore encrypted with SM4 under a password.
+    Keygen(KeygenArgs),
+    /// Decrypt a keystore and print its public key (checks the password).
+    KeyInspect(KeyInspectArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct KeygenArgs {
+    /// Where to write the keystore (refuses to overwrite).
+    #[arg(long, short)]
+    pub out: PathBuf,
+    /// Crypto suite of the key: secp256k1-keccak or sm2-sm3.
+    #[arg(long, default_value = "sm2-sm3")]
+    pub suite: String,
+    /// File whose first line is the password (or set KAIMENG_PASSWORD).
+    #[arg(long)]
+    pub password_file: Option<PathBuf>,
+    /// PBKDF2-HMAC-SM3 iterations.
+    #[arg(long, default_value_t = kaimeng_crypto::keystore::DEFAULT_ITERATIONS)]
+    pub iterations: u32,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct KeyInspectArgs {
+    /// The keystore file.
+    pub file: PathBuf,
+    /// File whose first line is the password (or set KAIMENG_PASSWORD).
+    #[arg(long)]
+    pub password_file: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -77,28 +110,45 @@ pub enum GenesisCommand {
         force: bool,
     },
     /// Validate a genesis file and print a summary.
-    Check {
-        file: PathBuf,
-    },
+    Check { file: PathBuf },
 }
 
 pub fn parse_suite(text: &str) -> anyhow::Result<CryptoSuite> {
-    text.parse::<CryptoSuite>().map_err(|e| anyhow::anyhow!("--crypto-suite: {e}"))
+    text.parse::<CryptoSuite>()
+        .map_err(|e| anyhow::anyhow!("--crypto-suite: {e}"))
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Dev(args) => {
             init_tracing();
-            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
             runtime.block_on(crate::dev::run(args))
         }
-        Command::Genesis(GenesisCommand::New { out, validators, shards, chain_id, crypto_suite, force }) => {
-            let opts = DevOptions { validators, shards, chain_id_base: chain_id, crypto_suite: parse_suite(&crypto_suite)?, ..DevOptions::default() };
+        Command::Genesis(GenesisCommand::New {
+            out,
+            validators,
+            shards,
+            chain_id,
+            crypto_suite,
+            force,
+        }) => {
+            let opts = DevOptions {
+                validators,
+                shards,
+                chain_id_base: chain_id,
+                crypto_suite: parse_suite(&crypto_suite)?,
+                ..DevOptions::default()
+            };
             kaimeng_genesis::cli::create_dev_file(&out, &opts, force)?;
             println!("wrote {}", out.display());
             Ok(())
         }
+        Command::Keygen(args) => keygen(args),
+        Command::KeyInspect(args) => key_inspect(args),
         Command::Genesis(GenesisCommand::Check { file }) => {
             let summary = kaimeng_genesis::cli::check_file(&file)?;
             println!("{summary}");
@@ -107,7 +157,41 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+fn read_password(file: Option<&PathBuf>) -> anyhow::Result<String> {
+    match file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read password file {}", path.display()))?;
+            Ok(text.lines().next().unwrap_or_default().to_string())
+        }
+        None => std::env::var("KAIMENG_PASSWORD").context("no password: pass --password-file or set KAIMENG_PASSWORD"),
+    }
+}
+
+fn keygen(args: KeygenArgs) -> anyhow::Result<()> {
+    let suite: kaimeng_crypto::CryptoSuite = args.suite.parse().map_err(|e| anyhow::anyhow!("--suite: {e}"))?;
+    let password = read_password(args.password_file.as_ref())?;
+    if password.is_empty() {
+        anyhow::bail!("the password is empty");
+    }
+    let key = suite.generate();
+    let keystore = kaimeng_crypto::keystore::Keystore::encrypt_with_iterations(&key.to_bytes()[..], &password, suite, args.iterations)?;
+    kaimeng_crypto::keystore::save_keystore(&args.out, &keystore, false)?;
+    println!("wrote {} ({suite}); public key 0x{}", args.out.display(), hex::encode(key.public_key().to_bytes()));
+    Ok(())
+}
+
+fn key_inspect(args: KeyInspectArgs) -> anyhow::Result<()> {
+    let password = read_password(args.password_file.as_ref())?;
+    let key = kaimeng_crypto::keystore::load_keystore(&args.file, &password)?;
+    println!("{}: public key 0x{}", key.suite(), hex::encode(key.public_key().to_bytes()));
+    Ok(())
+}
+
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("KAIMENG_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KAIMENG_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

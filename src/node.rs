@@ -48,7 +48,14 @@ impl RunningNode {
             let dir = config.data_dir.join("shards").join(shard.to_string());
             let store = kaimeng_shards::open_store(&dir, &config.store)?;
             let chain = Arc::new(ShardChain::open(store, &config.genesis, shard)?);
-            let port = if config.rpc_port == 0 { 0 } else { config.rpc_port.checked_add(shard as u16).context("RPC port out of range")? };
+            let port = if config.rpc_port == 0 {
+                0
+            } else {
+                config
+                    .rpc_port
+                    .checked_add(shard as u16)
+                    .context("RPC port out of range")?
+            };
             let rpc = RpcConfig {
                 addr: SocketAddr::new(config.host, port),
                 limits: config.limits.clone(),
@@ -58,7 +65,12 @@ impl RunningNode {
             let (rpc_addr, server) = kaimeng_rpc::serve(chain.clone(), rpc).await?;
             let sealer = sealer::spawn(chain.clone(), config.seal_mode, config.fee_recipient);
             tracing::info!(shard, chain_id = chain.config().chain_id, %rpc_addr, head = chain.head().number(), "shard started");
-            shards.push(RunningShard { chain, rpc_addr, server, sealer });
+            shards.push(RunningShard {
+                chain,
+                rpc_addr,
+                server,
+                sealer,
+            });
         }
         Ok(RunningNode { shards })
     }
@@ -77,11 +89,16 @@ impl RunningNode {
 /// Says clearly when the data directory cannot be used.
 fn check_data_dir(dir: &Path) -> anyhow::Result<()> {
     if dir.exists() && !dir.is_dir() {
-        anyhow::bail!("data directory {} exists and is not a directory", dir.display());
+        anyhow::bail!(
+            "data directory {} exists and is not a directory",
+            dir.display()
+        );
     }
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create data directory {}", dir.display()))?;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create data directory {}", dir.display()))?;
     let probe = dir.join(".kaimeng-write-test");
-    std::fs::write(&probe, b"ok").with_context(|| format!("data directory {} is not writable", dir.display()))?;
+    std::fs::write(&probe, b"ok")
+        .with_context(|| format!("data directory {} is not writable", dir.display()))?;
     let _ = std::fs::remove_file(probe);
     Ok(())
 }

@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use alloy_primitives::B256;
-use alloy_rpc_types_trace::geth::{CallConfig, GethDebugBuiltInTracerType, GethDebugTracerType, GethDebugTracingOptions};
+use alloy_rpc_types_trace::geth::{
+    CallConfig, GethDebugBuiltInTracerType, GethDebugTracerType, GethDebugTracingOptions,
+};
 use kaimeng_shards::ShardChain;
 
 use crate::api::debug::DebugApiServer;
@@ -20,18 +22,31 @@ impl DebugRpc {
 }
 
 impl DebugApiServer for DebugRpc {
-    fn trace_transaction(&self, hash: B256, options: Option<serde_json::Value>) -> RpcResult<serde_json::Value> {
+    fn trace_transaction(
+        &self,
+        hash: B256,
+        options: Option<serde_json::Value>,
+    ) -> RpcResult<serde_json::Value> {
         let options: GethDebugTracingOptions = match options {
             None => GethDebugTracingOptions::default(),
-            Some(value) => serde_json::from_value(value).map_err(|e| invalid_params(format!("invalid tracing options: {e}")))?,
+            Some(value) => serde_json::from_value(value)
+                .map_err(|e| invalid_params(format!("invalid tracing options: {e}")))?,
         };
         match options.tracer {
             Some(GethDebugTracerType::BuiltInTracer(GethDebugBuiltInTracerType::CallTracer)) => {
-                let config: CallConfig = options.tracer_config.into_call_config().map_err(|e| invalid_params(format!("invalid callTracer config: {e}")))?;
-                let frame = self.chain.trace_call_frames(&hash, config).map_err(from_call)?;
+                let config: CallConfig = options
+                    .tracer_config
+                    .into_call_config()
+                    .map_err(|e| invalid_params(format!("invalid callTracer config: {e}")))?;
+                let frame = self
+                    .chain
+                    .trace_call_frames(&hash, config)
+                    .map_err(from_call)?;
                 serde_json::to_value(frame).map_err(internal)
             }
-            _ => Err(unsupported("only {\"tracer\": \"callTracer\"} is supported by debug_traceTransaction")),
+            _ => Err(unsupported(
+                "only {\"tracer\": \"callTracer\"} is supported by debug_traceTransaction",
+            )),
         }
     }
 }

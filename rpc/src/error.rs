@@ -28,7 +28,11 @@ pub fn invalid_params(message: impl Into<String>) -> ErrorObjectOwned {
 
 pub fn internal(error: impl std::fmt::Display) -> ErrorObjectOwned {
     tracing::error!(%error, "internal RPC error");
-    ErrorObjectOwned::owned(codes::INTERNAL, format!("internal error: {error}"), None::<()>)
+    ErrorObjectOwned::owned(
+        codes::INTERNAL,
+        format!("internal error: {error}"),
+        None::<()>,
+    )
 }
 
 pub fn not_found(message: impl Into<String>) -> ErrorObjectOwned {
@@ -61,7 +65,9 @@ pub fn from_call(error: CallError) -> ErrorObjectOwned {
         CallError::Halt(_) | CallError::Invalid(_) | CallError::GasExceedsAllowance(_) => {
             ErrorObjectOwned::owned(codes::INVALID_INPUT, error.to_string(), None::<()>)
         }
-        CallError::UnknownBlock => ErrorObjectOwned::owned(codes::INVALID_INPUT, "header not found", None::<()>),
+        CallError::UnknownBlock => {
+            ErrorObjectOwned::owned(codes::INVALID_INPUT, "header not found", None::<()>)
+        }
         CallError::UnknownTransaction(_) => not_found(error.to_string()),
         CallError::State(_) | CallError::Chain(_) => internal(error),
     }

@@ -18,5 +18,10 @@ pub use server::{RpcConfig, RpcLimits, ServeError, serve};
 
 /// `web3_clientVersion`.
 pub fn client_version() -> String {
-    format!("kaimeng/v{}/{}-{}", env!("CARGO_PKG_VERSION"), std::env::consts::OS, std::env::consts::ARCH)
+    format!(
+        "kaimeng/v{}/{}-{}",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    )
 }

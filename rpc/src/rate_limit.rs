@@ -26,7 +26,11 @@ impl<S> tower::Layer<S> for RateLimitLayer {
     type Service = RateLimit<S>;
 
     fn layer(&self, service: S) -> Self::Service {
-        RateLimit { service, bucket: Arc::new(Mutex::new(Bucket::full(self.per_second))), per_second: self.per_second }
+        RateLimit {
+            service,
+            bucket: Arc::new(Mutex::new(Bucket::full(self.per_second))),
+            per_second: self.per_second,
+        }
     }
 }
 
@@ -38,13 +42,17 @@ struct Bucket {
 
 impl Bucket {
     fn full(capacity: u32) -> Self {
-        Self { tokens: capacity as f64, refilled: Instant::now() }
+        Self {
+            tokens: capacity as f64,
+            refilled: Instant::now(),
+        }
     }
 
     /// Takes `cost` tokens if available, refilling at `rate` per second up to `rate`.
     fn take(&mut self, cost: f64, rate: f64) -> bool {
         let now = Instant::now();
-        self.tokens = (self.tokens + now.duration_since(self.refilled).as_secs_f64() * rate).min(rate.max(cost));
+        self.tokens = (self.tokens + now.duration_since(self.refilled).as_secs_f64() * rate)
+            .min(rate.max(cost));
         self.refilled = now;
         if self.tokens >= cost {
             self.tokens -= cost;
@@ -68,14 +76,20 @@ impl<S> RateLimit<S> {
     }
 
     fn refusal(&self) -> jsonrpsee::types::ErrorObjectOwned {
-        limit_exceeded(format!("rate limit exceeded: at most {} requests per second per connection", self.per_second))
+        limit_exceeded(format!(
+            "rate limit exceeded: at most {} requests per second per connection",
+            self.per_second
+        ))
     }
 }
 
 impl<S> RpcServiceT for RateLimit<S>
 where
-    S: RpcServiceT<MethodResponse = MethodResponse, BatchResponse = MethodResponse, NotificationResponse = MethodResponse>
-        + Send
+    S: RpcServiceT<
+            MethodResponse = MethodResponse,
+            BatchResponse = MethodResponse,
+            NotificationResponse = MethodResponse,
+        > + Send
         + Sync
         + Clone
         + 'static,
@@ -110,7 +124,10 @@ where
         }
     }
 
-    fn notification<'a>(&self, n: Notification<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
+    fn notification<'a>(
+        &self,
+        n: Notification<'a>,
+    ) -> impl Future<Output = MethodResponse> + Send + 'a {
         self.service.notification(n)
     }
 }

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use alloy_primitives::Address;
 use jsonrpsee::RpcModule;
-use jsonrpsee::server::{BatchRequestConfig, RpcServiceBuilder, ServerBuilder, ServerHandle};
+use jsonrpsee::server::middleware::rpc::RpcServiceBuilder;
+use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
 use kaimeng_shards::ShardChain;
 
 use crate::api::debug::DebugApiServer;
@@ -62,9 +63,29 @@ pub enum ServeError {
 /// All namespaces for `chain` in one module.
 pub fn rpc_module(chain: Arc<ShardChain>, config: &RpcConfig) -> Result<RpcModule<()>, ServeError> {
     let mut module = RpcModule::new(());
-    let register = |m: &mut RpcModule<()>, other: jsonrpsee::Methods| m.merge(other).map_err(|e| ServeError::Register(e.to_string()));
-    register(&mut module, EthRpc::new(chain.clone(), config.dev_signer.clone(), config.fee_recipient).into_rpc().into())?;
-    register(&mut module, NetRpc { chain_id: chain.config().chain_id, peers: 0 }.into_rpc().into())?;
+    let register = |m: &mut RpcModule<()>, other: jsonrpsee::Methods| {
+        m.merge(other)
+            .map_err(|e| ServeError::Register(e.to_string()))
+    };
+    register(
+        &mut module,
+        EthRpc::new(
+            chain.clone(),
+            config.dev_signer.clone(),
+            config.fee_recipient,
+        )
+        .into_rpc()
+        .into(),
+    )?;
+    register(
+        &mut module,
+        NetRpc {
+            chain_id: chain.config().chain_id,
+            peers: 0,
+        }
+        .into_rpc()
+        .into(),
+    )?;
     register(&mut module, Web3Rpc.into_rpc().into())?;
     register(&mut module, TxpoolRpc::new(chain.clone()).into_rpc().into())?;
     register(&mut module, DebugRpc::new(chain).into_rpc().into())?;
@@ -72,19 +93,33 @@ pub fn rpc_module(chain: Arc<ShardChain>, config: &RpcConfig) -> Result<RpcModul
 }
 
 /// Serves `chain` at `config.addr`; returns the bound address and the server's handle.
-pub async fn serve(chain: Arc<ShardChain>, config: RpcConfig) -> Result<(SocketAddr, ServerHandle), ServeError> {
+pub async fn serve(
+    chain: Arc<ShardChain>,
+    config: RpcConfig,
+) -> Result<(SocketAddr, ServerHandle), ServeError> {
     let module = rpc_module(chain, &config)?;
     let limits = &config.limits;
-    let server = ServerBuilder::default()
+    let server_config = ServerConfig::builder()
         .max_request_body_size(limits.max_request_bytes)
         .max_response_body_size(limits.max_response_bytes)
         .max_connections(limits.max_connections)
         .max_subscriptions_per_connection(limits.max_subscriptions_per_connection)
         .set_batch_request_config(BatchRequestConfig::Limit(limits.max_batch_len))
-        .set_rpc_middleware(RpcServiceBuilder::new().layer(RateLimitLayer::new(limits.requests_per_second_per_connection)))
+        .build();
+    let server = Server::builder()
+        .set_config(server_config)
+        .set_rpc_middleware(RpcServiceBuilder::new().layer(RateLimitLayer::new(
+            limits.requests_per_second_per_connection,
+        )))
         .build(config.addr)
         .await
-        .map_err(|e| ServeError::Bind { addr: config.addr, reason: e.to_string() })?;
-    let addr = server.local_addr().map_err(|e| ServeError::Bind { addr: config.addr, reason: e.to_string() })?;
+        .map_err(|e| ServeError::Bind {
+            addr: config.addr,
+            reason: e.to_string(),
+        })?;
+    let addr = server.local_addr().map_err(|e| ServeError::Bind {
+        addr: config.addr,
+        reason: e.to_string(),
+    })?;
     Ok((addr, server.start(module)))
 }

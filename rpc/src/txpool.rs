@@ -35,19 +35,39 @@ impl TxpoolRpc {
     }
 }
 
-fn by_nonce(groups: BTreeMap<Address, Vec<Arc<ShardTx>>>) -> BTreeMap<Address, BTreeMap<String, Transaction>> {
-    groups.into_iter().map(|(sender, txs)| (sender, txs.iter().map(|tx| (tx.nonce().to_string(), rpc_transaction(tx, None))).collect())).collect()
+fn by_nonce(
+    groups: BTreeMap<Address, Vec<Arc<ShardTx>>>,
+) -> BTreeMap<Address, BTreeMap<String, Transaction>> {
+    groups
+        .into_iter()
+        .map(|(sender, txs)| {
+            (
+                sender,
+                txs.iter()
+                    .map(|tx| (tx.nonce().to_string(), rpc_transaction(tx, None)))
+                    .collect(),
+            )
+        })
+        .collect()
 }
 
 impl TxpoolApiServer for TxpoolRpc {
     fn status(&self) -> RpcResult<TxpoolStatus> {
         let (pending, queued) = self.chain.pool().content();
-        let count = |m: &BTreeMap<Address, Vec<Arc<ShardTx>>>| U64::from(m.values().map(Vec::len).sum::<usize>());
-        Ok(TxpoolStatus { pending: count(&pending), queued: count(&queued) })
+        let count = |m: &BTreeMap<Address, Vec<Arc<ShardTx>>>| {
+            U64::from(m.values().map(Vec::len).sum::<usize>())
+        };
+        Ok(TxpoolStatus {
+            pending: count(&pending),
+            queued: count(&queued),
+        })
     }
 
     fn content(&self) -> RpcResult<TxpoolContent<Transaction>> {
         let (pending, queued) = self.chain.pool().content();
-        Ok(TxpoolContent { pending: by_nonce(pending), queued: by_nonce(queued) })
+        Ok(TxpoolContent {
+            pending: by_nonce(pending),
+            queued: by_nonce(queued),
+        })
     }
 }

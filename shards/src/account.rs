@@ -15,7 +15,12 @@ pub struct AccountRecord {
 
 impl Default for AccountRecord {
     fn default() -> Self {
-        Self { nonce: 0, balance: U256::ZERO, code_hash: KECCAK_EMPTY, storage_root: B256::ZERO }
+        Self {
+            nonce: 0,
+            balance: U256::ZERO,
+            code_hash: KECCAK_EMPTY,
+            storage_root: B256::ZERO,
+        }
     }
 }
 
@@ -49,6 +54,12 @@ impl AccountRecord {
     }
 
     pub fn info(&self) -> AccountInfo {
-        AccountInfo { balance: self.balance, nonce: self.nonce, code_hash: self.code_hash, code: None, ..Default::default() }
+        AccountInfo {
+            balance: self.balance,
+            nonce: self.nonce,
+            code_hash: self.code_hash,
+            code: None,
+            ..Default::default()
+        }
     }
 }

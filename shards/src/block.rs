@@ -110,8 +110,13 @@ pub fn decode_receipts(mut bytes: &[u8], txs: &[Arc<ShardTx>]) -> Option<Vec<Sto
         let envelope = ReceiptEnvelope::decode_2718(&mut bytes.get(4..4 + len)?).ok()?;
         bytes = &bytes[4 + len..];
         let cumulative = envelope.cumulative_gas_used();
-        let contract_address = (tx.envelope.is_create() && envelope.status()).then(|| tx.sender.create(tx.nonce()));
-        out.push(StoredReceipt { envelope, gas_used: cumulative - previous_cumulative, contract_address });
+        let contract_address =
+            (tx.envelope.is_create() && envelope.status()).then(|| tx.sender.create(tx.nonce()));
+        out.push(StoredReceipt {
+            envelope,
+            gas_used: cumulative - previous_cumulative,
+            contract_address,
+        });
         previous_cumulative = cumulative;
     }
     bytes.is_empty().then_some(out)

@@ -1,7 +1,6 @@
 //! Read-only execution for the RPC: `eth_call` and `eth_estimateGas` (with block selection and
 //! state overrides) and `debug_traceTransaction` with the call tracer.
 
-use alloy_consensus::Transaction;
 use alloy_primitives::{B256, Bytes, TxKind, U256};
 use alloy_rpc_types_eth::TransactionRequest;
 use alloy_rpc_types_eth::state::StateOverride;
@@ -25,7 +24,10 @@ use crate::tx::MAX_TX_GAS;
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
     #[error("execution reverted{}", reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default())]
-    Revert { output: Bytes, reason: Option<String> },
+    Revert {
+        output: Bytes,
+        reason: Option<String>,
+    },
     #[error("execution halted: {0}")]
     Halt(String),
     #[error("{0}")]
@@ -73,21 +75,42 @@ impl ShardChain {
     }
 
     /// Runs `request` on the state after block `number`, with optional overrides.
-    pub fn call(&self, request: &TransactionRequest, number: u64, overrides: Option<&StateOverride>) -> Result<CallOutcome, CallError> {
+    pub fn call(
+        &self,
+        request: &TransactionRequest,
+        number: u64,
+        overrides: Option<&StateOverride>,
+    ) -> Result<CallOutcome, CallError> {
         let gas = request.gas.unwrap_or(MAX_TX_GAS);
         match self.run_call(request, number, overrides, gas)? {
-            ExecutionResult::Success { gas, output, .. } => Ok(CallOutcome { output: output.into_data(), gas_used: gas.tx_gas_used() }),
-            ExecutionResult::Revert { output, .. } => Err(CallError::Revert { reason: revert_reason(&output), output }),
+            ExecutionResult::Success { gas, output, .. } => Ok(CallOutcome {
+                output: output.into_data(),
+                gas_used: gas.tx_gas_used(),
+            }),
+            ExecutionResult::Revert { output, .. } => Err(CallError::Revert {
+                reason: revert_reason(&output),
+                output,
+            }),
             ExecutionResult::Halt { reason, .. } => Err(CallError::Halt(format!("{reason:?}"))),
         }
     }
 
     /// The least gas with which `request` succeeds (binary search, as geth does).
-    pub fn estimate_gas(&self, request: &TransactionRequest, number: u64, overrides: Option<&StateOverride>) -> Result<u64, CallError> {
+    pub fn estimate_gas(
+        &self,
+        request: &TransactionRequest,
+        number: u64,
+        overrides: Option<&StateOverride>,
+    ) -> Result<u64, CallError> {
         let cap = request.gas.unwrap_or(MAX_TX_GAS).min(MAX_TX_GAS);
         let used = match self.run_call(request, number, overrides, cap)? {
             ExecutionResult::Success { gas, .. } => gas.tx_gas_used(),
-            ExecutionResult::Revert { output, .. } => return Err(CallError::Revert { reason: revert_reason(&output), output }),
+            ExecutionResult::Revert { output, .. } => {
+                return Err(CallError::Revert {
+                    reason: revert_reason(&output),
+                    output,
+                });
+            }
             ExecutionResult::Halt { reason, .. } => {
                 return Err(match format!("{reason:?}") {
                     r if r.contains("OutOfGas") => CallError::GasExceedsAllowance(cap),
@@ -95,26 +118,45 @@ impl ShardChain {
                 });
             }
         };
-        let succeeds = |gas: u64| -> Result<bool, CallError> { Ok(matches!(self.run_call(request, number, overrides, gas)?, ExecutionResult::Success { .. })) };
+        let succeeds = |gas: u64| -> Result<bool, CallError> {
+            Ok(matches!(
+                self.run_call(request, number, overrides, gas)?,
+                ExecutionResult::Success { .. }
+            ))
+        };
         // Most calls need only what they used (plus the 63/64 reserve); try that first.
         let optimistic = (used + 2_300).saturating_mul(64) / 63;
         if optimistic < cap && succeeds(optimistic)? {
             let (mut low, mut high) = (used.saturating_sub(1), optimistic);
             while high - low > 1 + high / 100 {
                 let mid = low + (high - low) / 2;
-                if succeeds(mid)? { high = mid } else { low = mid }
+                if succeeds(mid)? {
+                    high = mid
+                } else {
+                    low = mid
+                }
             }
             return Ok(high);
         }
         let (mut low, mut high) = (used.saturating_sub(1), cap);
         while high - low > 1 + high / 100 {
             let mid = low + (high - low) / 2;
-            if succeeds(mid)? { high = mid } else { low = mid }
+            if succeeds(mid)? {
+                high = mid
+            } else {
+                low = mid
+            }
         }
         Ok(high)
     }
 
-    fn run_call(&self, request: &TransactionRequest, number: u64, overrides: Option<&StateOverride>, gas: u64) -> Result<ExecutionResult, CallError> {
+    fn run_call(
+        &self,
+        request: &TransactionRequest,
+        number: u64,
+        overrides: Option<&StateOverride>,
+        gas: u64,
+    ) -> Result<ExecutionResult, CallError> {
         let header = self.header(number)?.ok_or(CallError::UnknownBlock)?;
         let base = self.state_at(number);
         let mut pending = apply_overrides(&base, overrides)?;
@@ -127,45 +169,78 @@ impl ShardChain {
         let mut block = ctx.block_env();
         block.gas_limit = block.gas_limit.max(gas);
         let tx = call_tx_env(request, gas, self.config().chain_id);
-        let overlay = Overlay { base: &base, pending: &mut pending };
+        let overlay = Overlay {
+            base: &base,
+            pending: &mut pending,
+        };
         let mut evm = build_evm(overlay, block, cfg);
         match evm.transact(tx) {
             Ok(result) => Ok(result.result),
-            Err(EVMError::Transaction(invalid)) => Err(CallError::Invalid(describe_invalid(&invalid))),
+            Err(EVMError::Transaction(invalid)) => {
+                Err(CallError::Invalid(describe_invalid(&invalid)))
+            }
             Err(EVMError::Database(e)) => Err(CallError::State(e)),
             Err(other) => Err(CallError::Invalid(other.to_string())),
         }
     }
 
     /// Re-executes the block holding `hash` up to it and traces its calls (geth `callTracer`).
-    pub fn trace_call_frames(&self, hash: &B256, config: CallConfig) -> Result<CallFrame, CallError> {
-        let (number, index) = self.tx_location(hash)?.ok_or(CallError::UnknownTransaction(*hash))?;
+    pub fn trace_call_frames(
+        &self,
+        hash: &B256,
+        config: CallConfig,
+    ) -> Result<CallFrame, CallError> {
+        let (number, index) = self
+            .tx_location(hash)?
+            .ok_or(CallError::UnknownTransaction(*hash))?;
         let block = self.block(number)?.ok_or(CallError::UnknownBlock)?;
         let base = self.state_at(number.saturating_sub(1));
         let mut pending = PendingState::default();
         let ctx = self.call_context(&block.header);
-        let overlay = Overlay { base: &base, pending: &mut pending };
+        let overlay = Overlay {
+            base: &base,
+            pending: &mut pending,
+        };
         let mut evm = build_evm(overlay, ctx.block_env(), ctx.cfg_env());
         for tx in &block.txs[..index] {
-            evm.transact_commit(tx.tx_env()).map_err(|e| CallError::Invalid(e.to_string()))?;
+            evm.transact_commit(tx.tx_env())
+                .map_err(|e| CallError::Invalid(e.to_string()))?;
         }
-        let inspector = TracingInspector::new(TracingInspectorConfig::from_geth_call_config(&config));
+        let inspector =
+            TracingInspector::new(TracingInspectorConfig::from_geth_call_config(&config));
         let mut evm = evm.ctx.build_mainnet_with_inspector(inspector);
-        evm.precompiles = revm::handler::EthPrecompiles { precompiles: crate::precompiles::kaimeng_precompiles(), spec: SPEC };
-        let result = evm.inspect_one_tx(block.txs[index].tx_env()).map_err(|e| CallError::Invalid(e.to_string()))?;
+        evm.precompiles = revm::handler::EthPrecompiles {
+            precompiles: crate::precompiles::kaimeng_precompiles(),
+            spec: SPEC,
+        };
+        let result = evm
+            .inspect_one_tx(block.txs[index].tx_env())
+            .map_err(|e| CallError::Invalid(e.to_string()))?;
         let gas = *result.gas();
-        Ok(evm.inspector.geth_builder().geth_call_traces_with_result_gas(config, gas))
+        Ok(evm
+            .inspector
+            .geth_builder()
+            .geth_call_traces_with_result_gas(config, gas))
     }
 }
 
 fn call_tx_env(request: &TransactionRequest, gas: u64, chain_id: u64) -> TxEnv {
     let gas_price = request.max_fee_per_gas.or(request.gas_price).unwrap_or(0);
     TxEnv {
-        tx_type: if request.max_fee_per_gas.is_some() || request.max_priority_fee_per_gas.is_some() { 2 } else if request.access_list.is_some() { 1 } else { 0 },
+        tx_type: if request.max_fee_per_gas.is_some() || request.max_priority_fee_per_gas.is_some()
+        {
+            2
+        } else if request.access_list.is_some() {
+            1
+        } else {
+            0
+        },
         caller: request.from.unwrap_or_default(),
         gas_limit: gas,
         gas_price,
-        gas_priority_fee: request.max_priority_fee_per_gas.map(|tip| tip.min(gas_price)),
+        gas_priority_fee: request
+            .max_priority_fee_per_gas
+            .map(|tip| tip.min(gas_price)),
         kind: request.to.unwrap_or(TxKind::Create),
         value: request.value.unwrap_or_default(),
         data: request.input.input().cloned().unwrap_or_default(),
@@ -176,9 +251,14 @@ fn call_tx_env(request: &TransactionRequest, gas: u64, chain_id: u64) -> TxEnv {
     }
 }
 
-fn apply_overrides(base: &StateAt, overrides: Option<&StateOverride>) -> Result<PendingState, StateError> {
+fn apply_overrides(
+    base: &StateAt,
+    overrides: Option<&StateOverride>,
+) -> Result<PendingState, StateError> {
     let mut pending = PendingState::default();
-    let Some(overrides) = overrides else { return Ok(pending) };
+    let Some(overrides) = overrides else {
+        return Ok(pending);
+    };
     for (address, o) in overrides {
         let mut info = base.basic_ref(*address)?.unwrap_or_default();
         if let Some(balance) = o.balance {
@@ -196,12 +276,17 @@ fn apply_overrides(base: &StateAt, overrides: Option<&StateOverride>) -> Result<
         change.info = Some(info);
         if let Some(state) = &o.state {
             change.storage_wiped = true;
-            change.storage = state.iter().map(|(k, v)| (U256::from_be_bytes(k.0), U256::from_be_bytes(v.0))).collect();
+            change.storage = state
+                .iter()
+                .map(|(k, v)| (U256::from_be_bytes(k.0), U256::from_be_bytes(v.0)))
+                .collect();
         }
         if let Some(diff) = &o.state_diff {
-            change.storage.extend(diff.iter().map(|(k, v)| (U256::from_be_bytes(k.0), U256::from_be_bytes(v.0))));
+            change.storage.extend(
+                diff.iter()
+                    .map(|(k, v)| (U256::from_be_bytes(k.0), U256::from_be_bytes(v.0))),
+            );
         }
     }
     Ok(pending)
 }
-

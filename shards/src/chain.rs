@@ -54,7 +54,9 @@ pub enum ChainError {
     State(#[from] StateError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("the data directory holds a different chain (genesis {stored}, expected {expected}); use another --data-dir")]
+    #[error(
+        "the data directory holds a different chain (genesis {stored}, expected {expected}); use another --data-dir"
+    )]
     GenesisMismatch { stored: B256, expected: B256 },
     #[error("corrupt block data at height {0}")]
     Corrupt(u64),
@@ -105,17 +107,28 @@ impl ShardChain {
         let expected = genesis.hash();
         let head = match store.get(schema::META, schema::META_HEAD)? {
             Some(bytes) => {
-                let stored = store.get(schema::META, schema::META_GENESIS)?.map(|v| B256::from_slice(&v)).unwrap_or_default();
+                let stored = store
+                    .get(schema::META, schema::META_GENESIS)?
+                    .map(|v| B256::from_slice(&v))
+                    .unwrap_or_default();
                 if stored != expected {
                     return Err(ChainError::GenesisMismatch { stored, expected });
                 }
-                let number = u64::from_be_bytes(bytes.try_into().map_err(|_| ChainError::Corrupt(0))?);
+                let number =
+                    u64::from_be_bytes(bytes.try_into().map_err(|_| ChainError::Corrupt(0))?);
                 read_header(&store, number)?.ok_or(ChainError::Corrupt(number))?
             }
             None => write_genesis(&store, genesis, &config)?,
         };
         let (events, _) = broadcast::channel(4096);
-        Ok(Self { store, config, head: RwLock::new(head), pool: Mutex::new(TxPool::new(PoolConfig::default())), events, write_lock: Mutex::new(()) })
+        Ok(Self {
+            store,
+            config,
+            head: RwLock::new(head),
+            pool: Mutex::new(TxPool::new(PoolConfig::default())),
+            events,
+            write_lock: Mutex::new(()),
+        })
     }
 
     pub fn config(&self) -> &ShardConfig {
@@ -138,7 +151,12 @@ impl ShardChain {
     pub fn next_base_fee(&self) -> u64 {
         let head = self.head.read();
         let h = &head.header;
-        next_base_fee(h.base_fee_per_gas.unwrap_or(self.config.min_base_fee), h.gas_used, h.gas_limit, self.config.min_base_fee)
+        next_base_fee(
+            h.base_fee_per_gas.unwrap_or(self.config.min_base_fee),
+            h.gas_used,
+            h.gas_limit,
+            self.config.min_base_fee,
+        )
     }
 
     pub fn latest_state(&self) -> StateAt {
@@ -147,7 +165,11 @@ impl ShardChain {
 
     /// State as of block `number` (the head's plain state when `number` is the head).
     pub fn state_at(&self, number: u64) -> StateAt {
-        if number >= self.head.read().number() { self.latest_state() } else { StateAt::at_block(self.store.clone(), number) }
+        if number >= self.head.read().number() {
+            self.latest_state()
+        } else {
+            StateAt::at_block(self.store.clone(), number)
+        }
     }
 
     // ---- transactions in ----
@@ -162,7 +184,14 @@ impl ShardChain {
     pub fn submit(&self, tx: Arc<ShardTx>) -> Result<B256, SubmitError> {
         let account = self.latest_state().account(&tx.sender)?.unwrap_or_default();
         let hash = tx.hash;
-        self.pool.lock().add(tx, SenderState { nonce: account.nonce, balance: account.balance }, self.config.min_base_fee)?;
+        self.pool.lock().add(
+            tx,
+            SenderState {
+                nonce: account.nonce,
+                balance: account.balance,
+            },
+            self.config.min_base_fee,
+        )?;
         let _ = self.events.send(ChainEvent::PendingTx(hash));
         Ok(hash)
     }
@@ -172,14 +201,23 @@ impl ShardChain {
     }
 
     pub fn pending_nonce(&self, address: &Address) -> Result<u64, StateError> {
-        let chain_nonce = self.latest_state().account(address)?.map(|a| a.nonce).unwrap_or(0);
+        let chain_nonce = self
+            .latest_state()
+            .account(address)?
+            .map(|a| a.nonce)
+            .unwrap_or(0);
         Ok(self.pool.lock().pending_nonce(address, chain_nonce))
     }
 
     // ---- block production ----
 
     /// Builds the next block from the pool's best transactions.
-    pub fn propose(&self, timestamp: u64, beneficiary: Address, max_txs: usize) -> Result<ProposedBlock, ChainError> {
+    pub fn propose(
+        &self,
+        timestamp: u64,
+        beneficiary: Address,
+        max_txs: usize,
+    ) -> Result<ProposedBlock, ChainError> {
         let _guard = self.write_lock.lock();
         let parent = self.head();
         let ctx = self.context_for(&parent, timestamp, beneficiary);
@@ -199,28 +237,48 @@ impl ShardChain {
     }
 
     /// Re-executes a block proposed by someone else on the head and checks its header.
-    pub fn verify(&self, header: &Header, txs: Vec<Arc<ShardTx>>) -> Result<ProposedBlock, ChainError> {
+    pub fn verify(
+        &self,
+        header: &Header,
+        txs: Vec<Arc<ShardTx>>,
+    ) -> Result<ProposedBlock, ChainError> {
         let _guard = self.write_lock.lock();
         let parent = self.head();
         if header.parent_hash != parent.hash {
-            return Err(ChainError::NotOnHead { parent: header.parent_hash, head: parent.hash });
+            return Err(ChainError::NotOnHead {
+                parent: header.parent_hash,
+                head: parent.hash,
+            });
         }
         let ctx = self.context_for(&parent, header.timestamp, header.beneficiary);
         let base = self.latest_state();
         let count = txs.len();
         let execution = execute_block(&base, &ctx, txs)?;
         if execution.txs.len() != count {
-            let reason = execution.skipped.first().map(|(_, r)| r.clone()).unwrap_or_default();
-            return Err(ChainError::InvalidProposal(format!("a transaction cannot execute: {reason}")));
+            let reason = execution
+                .skipped
+                .first()
+                .map(|(_, r)| r.clone())
+                .unwrap_or_default();
+            return Err(ChainError::InvalidProposal(format!(
+                "a transaction cannot execute: {reason}"
+            )));
         }
         let proposed = self.seal(&base, &parent, &ctx, execution)?;
         if proposed.block.header.hash != header.hash_slow() {
-            return Err(ChainError::InvalidProposal("header does not match re-execution".into()));
+            return Err(ChainError::InvalidProposal(
+                "header does not match re-execution".into(),
+            ));
         }
         Ok(proposed)
     }
 
-    fn context_for(&self, parent: &SealedHeader, timestamp: u64, beneficiary: Address) -> BlockContext {
+    fn context_for(
+        &self,
+        parent: &SealedHeader,
+        timestamp: u64,
+        beneficiary: Address,
+    ) -> BlockContext {
         let h = &parent.header;
         BlockContext {
             chain_id: self.config.chain_id,
@@ -228,15 +286,30 @@ impl ShardChain {
             timestamp: timestamp.max(h.timestamp),
             beneficiary,
             treasury: self.config.treasury,
-            base_fee: next_base_fee(h.base_fee_per_gas.unwrap_or(self.config.min_base_fee), h.gas_used, h.gas_limit, self.config.min_base_fee),
+            base_fee: next_base_fee(
+                h.base_fee_per_gas.unwrap_or(self.config.min_base_fee),
+                h.gas_used,
+                h.gas_limit,
+                self.config.min_base_fee,
+            ),
             gas_limit: self.config.gas_limit,
             prevrandao: keccak256(parent.hash),
         }
     }
 
-    fn seal(&self, base: &StateAt, parent: &SealedHeader, ctx: &BlockContext, execution: BlockExecution) -> Result<ProposedBlock, ChainError> {
+    fn seal(
+        &self,
+        base: &StateAt,
+        parent: &SealedHeader,
+        ctx: &BlockContext,
+        execution: BlockExecution,
+    ) -> Result<ProposedBlock, ChainError> {
         let commit = prepare_commit(base, &execution.pending, ctx.number)?;
-        let envelopes: Vec<_> = execution.txs.iter().map(|t| t.tx.envelope.clone()).collect();
+        let envelopes: Vec<_> = execution
+            .txs
+            .iter()
+            .map(|t| t.tx.envelope.clone())
+            .collect();
         let receipts: Vec<_> = execution.txs.iter().map(|t| t.receipt.clone()).collect();
         let header = Header {
             parent_hash: parent.hash,
@@ -265,9 +338,25 @@ impl ShardChain {
         let (txs, receipts) = execution
             .txs
             .into_iter()
-            .map(|t| (t.tx, StoredReceipt { envelope: t.receipt, gas_used: t.gas_used, contract_address: t.contract_address }))
+            .map(|t| {
+                (
+                    t.tx,
+                    StoredReceipt {
+                        envelope: t.receipt,
+                        gas_used: t.gas_used,
+                        contract_address: t.contract_address,
+                    },
+                )
+            })
             .unzip();
-        Ok(ProposedBlock { block: StoredBlock { header: SealedHeader::seal(header), txs, receipts }, commit })
+        Ok(ProposedBlock {
+            block: StoredBlock {
+                header: SealedHeader::seal(header),
+                txs,
+                receipts,
+            },
+            commit,
+        })
     }
 
     /// Makes a proposed block final: one atomic write, then the new head is announced.
@@ -276,7 +365,10 @@ impl ShardChain {
         let head = self.head();
         let block = proposed.block;
         if block.header.header.parent_hash != head.hash {
-            return Err(ChainError::NotOnHead { parent: block.header.header.parent_hash, head: head.hash });
+            return Err(ChainError::NotOnHead {
+                parent: block.header.header.parent_hash,
+                head: head.hash,
+            });
         }
         let number = block.number();
         let mut batch = self.store.batch();
@@ -284,7 +376,11 @@ impl ShardChain {
         batch.put(schema::HEADERS, key, block.header.encode())?;
         batch.put(schema::BLOCK_NUMBERS, block.hash(), key)?;
         batch.put(schema::BODIES, key, block::encode_body(&block.txs))?;
-        batch.put(schema::RECEIPTS, key, block::encode_receipts(&block.receipts))?;
+        batch.put(
+            schema::RECEIPTS,
+            key,
+            block::encode_receipts(&block.receipts),
+        )?;
         for (index, tx) in block.txs.iter().enumerate() {
             let mut location = key.to_vec();
             location.extend_from_slice(&(index as u32).to_be_bytes());
@@ -296,7 +392,14 @@ impl ShardChain {
         *self.head.write() = block.header.clone();
 
         let state = self.latest_state();
-        self.pool.lock().on_new_head(&block.txs, |sender| state.account(sender).ok().flatten().map(|a| a.nonce).unwrap_or(0));
+        self.pool.lock().on_new_head(&block.txs, |sender| {
+            state
+                .account(sender)
+                .ok()
+                .flatten()
+                .map(|a| a.nonce)
+                .unwrap_or(0)
+        });
         let block = Arc::new(block);
         let _ = self.events.send(ChainEvent::NewBlock(block.clone()));
         Ok(block)
@@ -309,27 +412,47 @@ impl ShardChain {
     }
 
     pub fn number_of(&self, hash: &B256) -> Result<Option<u64>, ChainError> {
-        Ok(self.store.get(schema::BLOCK_NUMBERS, hash)?.and_then(|v| v.try_into().ok()).map(u64::from_be_bytes))
+        Ok(self
+            .store
+            .get(schema::BLOCK_NUMBERS, hash)?
+            .and_then(|v| v.try_into().ok())
+            .map(u64::from_be_bytes))
     }
 
     pub fn block(&self, number: u64) -> Result<Option<StoredBlock>, ChainError> {
-        let Some(header) = self.header(number)? else { return Ok(None) };
+        let Some(header) = self.header(number)? else {
+            return Ok(None);
+        };
         let key = schema::number_key(number);
-        let body = self.store.get(schema::BODIES, key)?.ok_or(ChainError::Corrupt(number))?;
+        let body = self
+            .store
+            .get(schema::BODIES, key)?
+            .ok_or(ChainError::Corrupt(number))?;
         let txs = block::decode_body(&body).ok_or(ChainError::Corrupt(number))?;
-        let raw_receipts = self.store.get(schema::RECEIPTS, key)?.ok_or(ChainError::Corrupt(number))?;
-        let receipts = block::decode_receipts(&raw_receipts, &txs).ok_or(ChainError::Corrupt(number))?;
-        Ok(Some(StoredBlock { header, txs, receipts }))
+        let raw_receipts = self
+            .store
+            .get(schema::RECEIPTS, key)?
+            .ok_or(ChainError::Corrupt(number))?;
+        let receipts =
+            block::decode_receipts(&raw_receipts, &txs).ok_or(ChainError::Corrupt(number))?;
+        Ok(Some(StoredBlock {
+            header,
+            txs,
+            receipts,
+        }))
     }
 
     /// Where a transaction was included: (block number, index).
     pub fn tx_location(&self, hash: &B256) -> Result<Option<(u64, usize)>, ChainError> {
-        let Some(v) = self.store.get(schema::TX_INDEX, hash)? else { return Ok(None) };
+        let Some(v) = self.store.get(schema::TX_INDEX, hash)? else {
+            return Ok(None);
+        };
         if v.len() != 12 {
             return Err(ChainError::Corrupt(0));
         }
         let number = u64::from_be_bytes(v[..8].try_into().map_err(|_| ChainError::Corrupt(0))?);
-        let index = u32::from_be_bytes(v[8..].try_into().map_err(|_| ChainError::Corrupt(0))?) as usize;
+        let index =
+            u32::from_be_bytes(v[8..].try_into().map_err(|_| ChainError::Corrupt(0))?) as usize;
         Ok(Some((number, index)))
     }
 }
@@ -337,24 +460,47 @@ impl ShardChain {
 fn read_header(store: &Store, number: u64) -> Result<Option<SealedHeader>, ChainError> {
     match store.get(schema::HEADERS, schema::number_key(number))? {
         None => Ok(None),
-        Some(bytes) => SealedHeader::decode(&bytes).map(Some).ok_or(ChainError::Corrupt(number)),
+        Some(bytes) => SealedHeader::decode(&bytes)
+            .map(Some)
+            .ok_or(ChainError::Corrupt(number)),
     }
 }
 
-fn write_genesis(store: &Store, genesis: &GenesisSpec, config: &ShardConfig) -> Result<SealedHeader, ChainError> {
+fn write_genesis(
+    store: &Store,
+    genesis: &GenesisSpec,
+    config: &ShardConfig,
+) -> Result<SealedHeader, ChainError> {
     let mut pending = PendingState::default();
     for account in genesis.alloc_for_shard(config.shard) {
-        let mut info = AccountInfo { balance: account.balance, nonce: account.nonce, ..Default::default() };
+        let mut info = AccountInfo {
+            balance: account.balance,
+            nonce: account.nonce,
+            ..Default::default()
+        };
         if let Some(code) = account.code.as_ref().filter(|c| !c.is_empty()) {
             let bytecode = Bytecode::new_raw(code.clone());
             info.code_hash = bytecode.hash_slow();
             pending.contracts.insert(info.code_hash, bytecode);
         }
-        let storage = account.storage.iter().map(|(k, v)| (U256::from_be_bytes(k.0), U256::from_be_bytes(v.0))).collect();
-        pending.accounts.insert(account.address, AccountChange { info: Some(info), storage, storage_wiped: false });
+        let storage = account
+            .storage
+            .iter()
+            .map(|(k, v)| (U256::from_be_bytes(k.0), U256::from_be_bytes(v.0)))
+            .collect();
+        pending.accounts.insert(
+            account.address,
+            AccountChange {
+                info: Some(info),
+                storage,
+                storage_wiped: false,
+            },
+        );
     }
     let commit = prepare_commit(&StateAt::latest(store.clone()), &pending, 0)?;
-    let base_fee = u64::try_from(genesis.initial_base_fee).unwrap_or(u64::MAX).max(config.min_base_fee);
+    let base_fee = u64::try_from(genesis.initial_base_fee)
+        .unwrap_or(u64::MAX)
+        .max(config.min_base_fee);
     let header = Header {
         parent_hash: B256::ZERO,
         ommers_hash: EMPTY_OMMER_ROOT_HASH,

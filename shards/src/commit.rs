@@ -40,7 +40,11 @@ impl StateCommit {
 }
 
 /// Computes the commit of `pending` on top of the head state `base`, for block `number`.
-pub fn prepare_commit(base: &StateAt, pending: &PendingState, number: u64) -> Result<StateCommit, StateError> {
+pub fn prepare_commit(
+    base: &StateAt,
+    pending: &PendingState,
+    number: u64,
+) -> Result<StateCommit, StateError> {
     let per_account: Vec<(Address, Option<AccountRecord>, Vec<WriteOp>)> = pending
         .accounts
         .par_iter()
@@ -55,19 +59,31 @@ pub fn prepare_commit(base: &StateAt, pending: &PendingState, number: u64) -> Re
         match record {
             Some(record) => {
                 let encoded = record.encode().to_vec();
-                ops.push(WriteOp::Put(schema::ACCOUNTS, address.to_vec(), encoded.clone()));
+                ops.push(WriteOp::Put(
+                    schema::ACCOUNTS,
+                    address.to_vec(),
+                    encoded.clone(),
+                ));
                 ops.push(WriteOp::Put(schema::ACCOUNT_HISTORY, history_key, encoded));
                 account_changes.push((keccak256(address), Some(record.commitment())));
             }
             None => {
                 ops.push(WriteOp::Delete(schema::ACCOUNTS, address.to_vec()));
-                ops.push(WriteOp::Put(schema::ACCOUNT_HISTORY, history_key, Vec::new()));
+                ops.push(WriteOp::Put(
+                    schema::ACCOUNT_HISTORY,
+                    history_key,
+                    Vec::new(),
+                ));
                 account_changes.push((keccak256(address), None));
             }
         }
     }
     for (hash, code) in &pending.contracts {
-        ops.push(WriteOp::Put(schema::CODE, hash.to_vec(), code.original_bytes().to_vec()));
+        ops.push(WriteOp::Put(
+            schema::CODE,
+            hash.to_vec(),
+            code.original_bytes().to_vec(),
+        ));
     }
     let accounts = TrieNodes::new(base.store(), TreeId::Accounts);
     let update = update_tree(&accounts, &accounts.root()?, account_changes)?;
@@ -76,7 +92,12 @@ pub fn prepare_commit(base: &StateAt, pending: &PendingState, number: u64) -> Re
     Ok(StateCommit { state_root, ops })
 }
 
-fn commit_account(base: &StateAt, address: &Address, change: &AccountChange, number: u64) -> Result<(Address, Option<AccountRecord>, Vec<WriteOp>), StateError> {
+fn commit_account(
+    base: &StateAt,
+    address: &Address,
+    change: &AccountChange,
+    number: u64,
+) -> Result<(Address, Option<AccountRecord>, Vec<WriteOp>), StateError> {
     let mut ops = Vec::new();
     let wipe = change.storage_wiped || change.info.is_none();
     let mut slot_changes: Vec<(B256, Option<B256>)> = Vec::with_capacity(change.storage.len());
@@ -86,23 +107,38 @@ fn commit_account(base: &StateAt, address: &Address, change: &AccountChange, num
         written.insert(slot);
         let value_bytes = B256::from(*value);
         let plain_key = schema::storage_key(address, &slot).to_vec();
-        ops.push(WriteOp::Put(schema::STORAGE_HISTORY, schema::storage_history_key(address, &slot, number).to_vec(), value_bytes.to_vec()));
+        ops.push(WriteOp::Put(
+            schema::STORAGE_HISTORY,
+            schema::storage_history_key(address, &slot, number).to_vec(),
+            value_bytes.to_vec(),
+        ));
         if value.is_zero() || change.info.is_none() {
             ops.push(WriteOp::Delete(schema::STORAGE, plain_key));
             slot_changes.push((keccak256(slot), None));
         } else {
-            ops.push(WriteOp::Put(schema::STORAGE, plain_key, value_bytes.to_vec()));
+            ops.push(WriteOp::Put(
+                schema::STORAGE,
+                plain_key,
+                value_bytes.to_vec(),
+            ));
             slot_changes.push((keccak256(slot), Some(value_bytes)));
         }
     }
     if wipe {
-        for (key, _) in base.store().scan_prefix(schema::STORAGE, address.as_slice())? {
+        for (key, _) in base
+            .store()
+            .scan_prefix(schema::STORAGE, address.as_slice())?
+        {
             let slot = B256::from_slice(&key[20..]);
             if written.contains(&slot) {
                 continue;
             }
             ops.push(WriteOp::Delete(schema::STORAGE, key));
-            ops.push(WriteOp::Put(schema::STORAGE_HISTORY, schema::storage_history_key(address, &slot, number).to_vec(), U256::ZERO.to_be_bytes::<32>().to_vec()));
+            ops.push(WriteOp::Put(
+                schema::STORAGE_HISTORY,
+                schema::storage_history_key(address, &slot, number).to_vec(),
+                U256::ZERO.to_be_bytes::<32>().to_vec(),
+            ));
             slot_changes.push((keccak256(slot), None));
         }
     }
@@ -117,11 +153,21 @@ fn commit_account(base: &StateAt, address: &Address, change: &AccountChange, num
         push_tree_writes(&mut ops, &nodes, tree, update);
         root
     };
-    let record = change.info.as_ref().map(|info| AccountRecord { nonce: info.nonce, balance: info.balance, code_hash: info.code_hash, storage_root });
+    let record = change.info.as_ref().map(|info| AccountRecord {
+        nonce: info.nonce,
+        balance: info.balance,
+        code_hash: info.code_hash,
+        storage_root,
+    });
     Ok((*address, record, ops))
 }
 
-fn push_tree_writes(ops: &mut Vec<WriteOp>, nodes: &TrieNodes<'_>, tree: TreeId, update: TreeUpdate) {
+fn push_tree_writes(
+    ops: &mut Vec<WriteOp>,
+    nodes: &TrieNodes<'_>,
+    tree: TreeId,
+    update: TreeUpdate,
+) {
     for (path, branch) in update.writes {
         let key = nodes.node_key(&path);
         match branch {

@@ -4,13 +4,15 @@
 
 use std::sync::Arc;
 
-use alloy_consensus::{Eip658Value, Receipt, ReceiptEnvelope, ReceiptWithBloom, Transaction, TxType};
+use alloy_consensus::{
+    Eip658Value, Receipt, ReceiptEnvelope, ReceiptWithBloom, Transaction, TxType,
+};
 use alloy_primitives::{Address, B256, Bloom, U256};
 use revm::context::{BlockEnv, CfgEnv, Context, Journal};
 use revm::context_interface::result::{EVMError, ExecutionResult, InvalidTransaction};
 use revm::handler::{EthPrecompiles, MainBuilder, MainnetEvm};
 use revm::primitives::hardfork::SpecId;
-use revm::{Database, ExecuteCommitEvm};
+use revm::{Database, ExecuteCommitEvm, MainContext};
 
 use crate::overlay::{Overlay, PendingState};
 use crate::precompiles::kaimeng_precompiles;
@@ -43,7 +45,9 @@ impl BlockContext {
             basefee: self.base_fee,
             difficulty: U256::ZERO,
             prevrandao: Some(self.prevrandao),
-            blob_excess_gas_and_price: Some(revm::context_interface::block::BlobExcessGasAndPrice::new_with_spec(0, SPEC)),
+            blob_excess_gas_and_price: Some(
+                revm::context_interface::block::BlobExcessGasAndPrice::new_with_spec(0, SPEC),
+            ),
             ..Default::default()
         }
     }
@@ -77,26 +81,44 @@ pub struct BlockExecution {
     pub base_fees: U256,
 }
 
-pub type ShardEvm<DB> = MainnetEvm<Context<BlockEnv, revm::context::TxEnv, CfgEnv, DB, Journal<DB>, ()>>;
+pub type ShardEvm<DB> =
+    MainnetEvm<Context<BlockEnv, revm::context::TxEnv, CfgEnv, DB, Journal<DB>, ()>>;
 
 /// Builds the EVM the shard uses: mainnet rules at [`SPEC`] plus Kaimeng's precompiles.
 pub fn build_evm<DB: Database>(db: DB, block: BlockEnv, cfg: CfgEnv) -> ShardEvm<DB> {
-    let mut evm = Context::mainnet().with_db(db).with_block(block).with_cfg(cfg).build_mainnet();
-    evm.precompiles = EthPrecompiles { precompiles: kaimeng_precompiles(), spec: SPEC };
+    let mut evm = Context::mainnet()
+        .with_db(db)
+        .with_block(block)
+        .with_cfg(cfg)
+        .build_mainnet();
+    evm.precompiles = EthPrecompiles {
+        precompiles: kaimeng_precompiles(),
+        spec: SPEC,
+    };
     evm
 }
 
 /// Executes `candidates` in order on top of `base`, skipping those that are invalid in context.
-pub fn execute_block(base: &StateAt, ctx: &BlockContext, candidates: impl IntoIterator<Item = Arc<ShardTx>>) -> Result<BlockExecution, StateError> {
+pub fn execute_block(
+    base: &StateAt,
+    ctx: &BlockContext,
+    candidates: impl IntoIterator<Item = Arc<ShardTx>>,
+) -> Result<BlockExecution, StateError> {
     let mut out = BlockExecution::default();
     let mut pending = PendingState::default();
     {
-        let overlay = Overlay { base, pending: &mut pending };
+        let overlay = Overlay {
+            base,
+            pending: &mut pending,
+        };
         let mut evm = build_evm(overlay, ctx.block_env(), ctx.cfg_env());
         for tx in candidates {
             let gas_left = ctx.gas_limit - out.gas_used;
             if tx.envelope.gas_limit() > gas_left {
-                out.skipped.push((tx, format!("block gas left {gas_left} is below the gas limit")));
+                out.skipped.push((
+                    tx,
+                    format!("block gas left {gas_left} is below the gas limit"),
+                ));
                 continue;
             }
             match evm.transact_commit(tx.tx_env()) {
@@ -107,9 +129,16 @@ pub fn execute_block(base: &StateAt, ctx: &BlockContext, candidates: impl IntoIt
                     let contract_address = result.created_address();
                     let receipt = receipt_for(&tx, result, out.gas_used);
                     out.logs_bloom.accrue_bloom(receipt.logs_bloom());
-                    out.txs.push(ExecutedTx { tx, receipt, gas_used, contract_address });
+                    out.txs.push(ExecutedTx {
+                        tx,
+                        receipt,
+                        gas_used,
+                        contract_address,
+                    });
                 }
-                Err(EVMError::Transaction(invalid)) => out.skipped.push((tx, describe_invalid(&invalid))),
+                Err(EVMError::Transaction(invalid)) => {
+                    out.skipped.push((tx, describe_invalid(&invalid)))
+                }
                 Err(EVMError::Database(e)) => return Err(e),
                 Err(other) => out.skipped.push((tx, other.to_string())),
             }
@@ -123,19 +152,34 @@ pub fn execute_block(base: &StateAt, ctx: &BlockContext, candidates: impl IntoIt
 fn receipt_for(tx: &ShardTx, result: ExecutionResult, cumulative_gas_used: u64) -> ReceiptEnvelope {
     let success = result.is_success();
     let logs = result.into_logs();
-    let receipt = Receipt { status: Eip658Value::Eip658(success), cumulative_gas_used, logs };
-    let tx_type = TxType::try_from(tx.envelope.ty()).unwrap_or(TxType::Legacy);
+    let receipt = Receipt {
+        status: Eip658Value::Eip658(success),
+        cumulative_gas_used,
+        logs,
+    };
+    let tx_type: TxType = tx.envelope.tx_type();
     ReceiptEnvelope::from_typed(tx_type, ReceiptWithBloom::from(receipt))
 }
 
 /// Ethereum-client wording for transactions that cannot run in the current state.
 pub fn describe_invalid(invalid: &InvalidTransaction) -> String {
     match invalid {
-        InvalidTransaction::NonceTooLow { tx, state } => format!("nonce too low: next nonce {state}, tx nonce {tx}"),
-        InvalidTransaction::NonceTooHigh { tx, state } => format!("nonce too high: next nonce {state}, tx nonce {tx}"),
-        InvalidTransaction::LackOfFundForMaxFee { fee, balance } => format!("insufficient funds for gas * price + value: balance {balance}, tx cost {fee}"),
-        InvalidTransaction::GasPriceLessThanBasefee => "max fee per gas less than block base fee".to_string(),
-        InvalidTransaction::CallGasCostMoreThanGasLimit { initial_gas, gas_limit } => format!("intrinsic gas too low: gas {gas_limit}, minimum needed {initial_gas}"),
+        InvalidTransaction::NonceTooLow { tx, state } => {
+            format!("nonce too low: next nonce {state}, tx nonce {tx}")
+        }
+        InvalidTransaction::NonceTooHigh { tx, state } => {
+            format!("nonce too high: next nonce {state}, tx nonce {tx}")
+        }
+        InvalidTransaction::LackOfFundForMaxFee { fee, balance } => {
+            format!("insufficient funds for gas * price + value: balance {balance}, tx cost {fee}")
+        }
+        InvalidTransaction::GasPriceLessThanBasefee => {
+            "max fee per gas less than block base fee".to_string()
+        }
+        InvalidTransaction::CallGasCostMoreThanGasLimit {
+            initial_gas,
+            gas_limit,
+        } => format!("intrinsic gas too low: gas {gas_limit}, minimum needed {initial_gas}"),
         other => other.to_string(),
     }
 }

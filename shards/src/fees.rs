@@ -20,12 +20,18 @@ mod tests {
 
     #[test]
     fn at_target_the_fee_holds() {
-        assert_eq!(next_base_fee(1_000_000_000, 15_000_000, 30_000_000, 0), 1_000_000_000);
+        assert_eq!(
+            next_base_fee(1_000_000_000, 15_000_000, 30_000_000, 0),
+            1_000_000_000
+        );
     }
 
     #[test]
     fn full_blocks_raise_it_by_an_eighth_and_empty_ones_lower_it() {
-        assert_eq!(next_base_fee(1_000_000_000, 30_000_000, 30_000_000, 0), 1_125_000_000);
+        assert_eq!(
+            next_base_fee(1_000_000_000, 30_000_000, 30_000_000, 0),
+            1_125_000_000
+        );
         assert_eq!(next_base_fee(1_000_000_000, 0, 30_000_000, 0), 875_000_000);
     }
 

@@ -24,6 +24,9 @@ pub use state::{StateAt, StateError};
 pub use tx::{ShardTx, TxError};
 
 /// Opens a shard's RocksDB store in `dir` with the shard schema.
-pub fn open_store(dir: &std::path::Path, options: &kaimeng_l1::storage::StoreOptions) -> Result<kaimeng_l1::Store, kaimeng_l1::StoreError> {
+pub fn open_store(
+    dir: &std::path::Path,
+    options: &kaimeng_l1::storage::StoreOptions,
+) -> Result<kaimeng_l1::Store, kaimeng_l1::StoreError> {
     kaimeng_l1::Store::open(dir, schema::ALL_COLUMNS, options)
 }

@@ -50,24 +50,42 @@ pub fn filter_block(filter: &Filter, block: &StoredBlock) -> Vec<Log> {
     if !filter.matches_bloom(block.header.header.logs_bloom) {
         return Vec::new();
     }
-    block_logs(block).into_iter().filter(|log| filter.matches_address(log.inner.address) && filter.matches_topics(log.inner.topics())).collect()
+    block_logs(block)
+        .into_iter()
+        .filter(|log| {
+            filter.matches_address(log.inner.address) && filter.matches_topics(log.inner.topics())
+        })
+        .collect()
 }
 
 /// Logs matching `filter` in blocks `from..=to`.
-pub fn query(chain: &ShardChain, filter: &Filter, from: u64, to: u64) -> Result<Vec<Log>, LogQueryError> {
+pub fn query(
+    chain: &ShardChain,
+    filter: &Filter,
+    from: u64,
+    to: u64,
+) -> Result<Vec<Log>, LogQueryError> {
     if from > to {
         return Err(LogQueryError::Reversed { from, to });
     }
     if to - from >= MAX_BLOCK_RANGE {
-        return Err(LogQueryError::RangeTooWide { from, to, max: MAX_BLOCK_RANGE });
+        return Err(LogQueryError::RangeTooWide {
+            from,
+            to,
+            max: MAX_BLOCK_RANGE,
+        });
     }
     let mut out = Vec::new();
     for number in from..=to {
-        let Some(header) = chain.header(number)? else { break };
+        let Some(header) = chain.header(number)? else {
+            break;
+        };
         if !filter.matches_bloom(header.header.logs_bloom) {
             continue;
         }
-        let Some(block) = chain.block(number)? else { break };
+        let Some(block) = chain.block(number)? else {
+            break;
+        };
         out.extend(filter_block(filter, &block));
         if out.len() > MAX_LOGS {
             return Err(LogQueryError::TooManyLogs(MAX_LOGS));

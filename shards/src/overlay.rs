@@ -33,7 +33,12 @@ pub struct PendingState {
 
 impl PendingState {
     /// Adds `amount` to `address`'s balance, creating the account if needed.
-    pub fn credit(&mut self, base: &StateAt, address: Address, amount: U256) -> Result<(), StateError> {
+    pub fn credit(
+        &mut self,
+        base: &StateAt,
+        address: Address,
+        amount: U256,
+    ) -> Result<(), StateError> {
         if amount.is_zero() {
             return Ok(());
         }
@@ -100,7 +105,14 @@ fn apply_account(pending: &mut PendingState, address: Address, account: Account)
         return;
     }
     if account.is_selfdestructed() {
-        pending.accounts.insert(address, AccountChange { info: None, storage: HashMap::new(), storage_wiped: true });
+        pending.accounts.insert(
+            address,
+            AccountChange {
+                info: None,
+                storage: HashMap::new(),
+                storage_wiped: true,
+            },
+        );
         return;
     }
     let entry = pending.accounts.entry(address).or_default();

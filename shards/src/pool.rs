@@ -23,7 +23,12 @@ pub struct PoolConfig {
 
 impl Default for PoolConfig {
     fn default() -> Self {
-        Self { max_txs: 200_000, max_per_sender: 16_384, max_nonce_gap: 1_024, price_bump_percent: 10 }
+        Self {
+            max_txs: 200_000,
+            max_per_sender: 16_384,
+            max_nonce_gap: 1_024,
+            price_bump_percent: 10,
+        }
     }
 }
 
@@ -71,7 +76,10 @@ pub struct TxPool {
 
 impl TxPool {
     pub fn new(config: PoolConfig) -> Self {
-        Self { config, ..Default::default() }
+        Self {
+            config,
+            ..Default::default()
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -87,24 +95,42 @@ impl TxPool {
     }
 
     /// Admits `tx` given its sender's head state. Returns the hash of a replaced transaction.
-    pub fn add(&mut self, tx: Arc<ShardTx>, sender: SenderState, min_base_fee: u64) -> Result<Option<B256>, PoolError> {
+    pub fn add(
+        &mut self,
+        tx: Arc<ShardTx>,
+        sender: SenderState,
+        min_base_fee: u64,
+    ) -> Result<Option<B256>, PoolError> {
         if self.by_hash.contains_key(&tx.hash) {
             return Err(PoolError::AlreadyKnown);
         }
         let fee_cap = tx.envelope.max_fee_per_gas();
         if fee_cap < min_base_fee as u128 {
-            return Err(PoolError::FeeCapBelowMinimum { fee_cap, min_base_fee });
+            return Err(PoolError::FeeCapBelowMinimum {
+                fee_cap,
+                min_base_fee,
+            });
         }
         let nonce = tx.nonce();
         if nonce < sender.nonce {
-            return Err(PoolError::NonceTooLow { next: sender.nonce, got: nonce });
+            return Err(PoolError::NonceTooLow {
+                next: sender.nonce,
+                got: nonce,
+            });
         }
         if nonce > sender.nonce + self.config.max_nonce_gap {
-            return Err(PoolError::NonceTooHigh { next: sender.nonce, got: nonce, gap: self.config.max_nonce_gap });
+            return Err(PoolError::NonceTooHigh {
+                next: sender.nonce,
+                got: nonce,
+                gap: self.config.max_nonce_gap,
+            });
         }
         let cost = tx.max_cost();
         if cost > sender.balance {
-            return Err(PoolError::InsufficientFunds { balance: sender.balance, cost });
+            return Err(PoolError::InsufficientFunds {
+                balance: sender.balance,
+                cost,
+            });
         }
         let queue = self.senders.entry(tx.sender).or_default();
         queue.chain_nonce = sender.nonce;
@@ -115,7 +141,9 @@ impl TxPool {
                 let old_tip = old.envelope.max_priority_fee_per_gas().unwrap_or(old_fee);
                 let new_tip = tx.envelope.max_priority_fee_per_gas().unwrap_or(fee_cap);
                 if fee_cap * 100 < old_fee * bump || new_tip * 100 < old_tip * bump {
-                    return Err(PoolError::ReplacementUnderpriced(self.config.price_bump_percent));
+                    return Err(PoolError::ReplacementUnderpriced(
+                        self.config.price_bump_percent,
+                    ));
                 }
                 Some(old.hash)
             }
@@ -124,7 +152,10 @@ impl TxPool {
                     return Err(PoolError::Full(self.config.max_txs));
                 }
                 if queue.txs.len() >= self.config.max_per_sender {
-                    return Err(PoolError::SenderFull { sender: tx.sender, limit: self.config.max_per_sender });
+                    return Err(PoolError::SenderFull {
+                        sender: tx.sender,
+                        limit: self.config.max_per_sender,
+                    });
                 }
                 None
             }
@@ -139,7 +170,9 @@ impl TxPool {
 
     /// The next nonce `sender` would use, counting its contiguous pooled transactions.
     pub fn pending_nonce(&self, sender: &Address, chain_nonce: u64) -> u64 {
-        let Some(queue) = self.senders.get(sender) else { return chain_nonce };
+        let Some(queue) = self.senders.get(sender) else {
+            return chain_nonce;
+        };
         let mut next = chain_nonce;
         while queue.txs.contains_key(&next) {
             next += 1;
@@ -167,14 +200,20 @@ impl TxPool {
         }
         impl Ord for Head {
             fn cmp(&self, other: &Self) -> Ordering {
-                self.tip.cmp(&other.tip).then_with(|| other.sender.cmp(&self.sender))
+                self.tip
+                    .cmp(&other.tip)
+                    .then_with(|| other.sender.cmp(&self.sender))
             }
         }
         let mut heap = BinaryHeap::new();
         for (sender, queue) in &self.senders {
             if let Some(tx) = queue.txs.get(&queue.chain_nonce) {
                 if let Some(tip) = tx.effective_tip(base_fee) {
-                    heap.push(Head { tip, sender: *sender, nonce: queue.chain_nonce });
+                    heap.push(Head {
+                        tip,
+                        sender: *sender,
+                        nonce: queue.chain_nonce,
+                    });
                 }
             }
         }
@@ -187,7 +226,11 @@ impl TxPool {
             out.push(queue.txs[&head.nonce].clone());
             if let Some(next) = queue.txs.get(&(head.nonce + 1)) {
                 if let Some(tip) = next.effective_tip(base_fee) {
-                    heap.push(Head { tip, sender: head.sender, nonce: head.nonce + 1 });
+                    heap.push(Head {
+                        tip,
+                        sender: head.sender,
+                        nonce: head.nonce + 1,
+                    });
                 }
             }
         }
@@ -195,7 +238,11 @@ impl TxPool {
     }
 
     /// After a block: drop what it included and anything its senders can no longer use.
-    pub fn on_new_head(&mut self, included: &[Arc<ShardTx>], sender_nonces: impl Fn(&Address) -> u64) {
+    pub fn on_new_head(
+        &mut self,
+        included: &[Arc<ShardTx>],
+        sender_nonces: impl Fn(&Address) -> u64,
+    ) {
         let mut touched: Vec<Address> = included.iter().map(|tx| tx.sender).collect();
         touched.sort_unstable();
         touched.dedup();
@@ -229,7 +276,12 @@ impl TxPool {
     }
 
     /// All pooled transactions split into executable (`pending`) and gapped (`queued`), per sender.
-    pub fn content(&self) -> (BTreeMap<Address, Vec<Arc<ShardTx>>>, BTreeMap<Address, Vec<Arc<ShardTx>>>) {
+    pub fn content(
+        &self,
+    ) -> (
+        BTreeMap<Address, Vec<Arc<ShardTx>>>,
+        BTreeMap<Address, Vec<Arc<ShardTx>>>,
+    ) {
         let (mut pending, mut queued) = (BTreeMap::new(), BTreeMap::new());
         for (sender, queue) in &self.senders {
             let mut next = queue.chain_nonce;
@@ -240,7 +292,10 @@ impl TxPool {
                 } else {
                     &mut queued
                 };
-                target.entry(*sender).or_insert_with(Vec::new).push(tx.clone());
+                target
+                    .entry(*sender)
+                    .or_insert_with(Vec::new)
+                    .push(tx.clone());
             }
         }
         (pending, queued)

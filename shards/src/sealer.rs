@@ -58,14 +58,24 @@ async fn run(chain: Arc<ShardChain>, mode: SealMode, fee_recipient: Address) {
 }
 
 fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
 }
 
 /// Seals one block; `None` means the chain could not be written and sealing must stop.
 fn seal_once(chain: &ShardChain, fee_recipient: Address) -> Option<usize> {
-    match chain.propose(now_secs(), fee_recipient, MAX_TXS_PER_BLOCK).and_then(|p| chain.finalize(p)) {
+    match chain
+        .propose(now_secs(), fee_recipient, MAX_TXS_PER_BLOCK)
+        .and_then(|p| chain.finalize(p))
+    {
         Ok(block) => {
-            tracing::debug!(number = block.number(), txs = block.txs.len(), "sealed block");
+            tracing::debug!(
+                number = block.number(),
+                txs = block.txs.len(),
+                "sealed block"
+            );
             Some(block.txs.len())
         }
         Err(error) => {

@@ -34,7 +34,10 @@ impl StateAt {
     }
 
     pub fn at_block(store: Store, block: u64) -> Self {
-        Self { store, block: Some(block) }
+        Self {
+            store,
+            block: Some(block),
+        }
     }
 
     pub fn store(&self) -> &Store {
@@ -46,13 +49,19 @@ impl StateAt {
             None => self.store.get(schema::ACCOUNTS, address)?,
             Some(n) => self
                 .store
-                .get_at_or_before(schema::ACCOUNT_HISTORY, address.as_slice(), &schema::account_history_key(address, n))?
+                .get_at_or_before(
+                    schema::ACCOUNT_HISTORY,
+                    address.as_slice(),
+                    &schema::account_history_key(address, n),
+                )?
                 .map(|(_, v)| v),
         };
         match bytes {
             None => Ok(None),
             Some(v) if v.is_empty() => Ok(None),
-            Some(v) => AccountRecord::decode(&v).map(Some).ok_or_else(|| StateError::Corrupt(format!("account record of {address}"))),
+            Some(v) => AccountRecord::decode(&v)
+                .map(Some)
+                .ok_or_else(|| StateError::Corrupt(format!("account record of {address}"))),
         }
     }
 
@@ -62,7 +71,11 @@ impl StateAt {
             None => self.store.get(schema::STORAGE, key)?,
             Some(n) => self
                 .store
-                .get_at_or_before(schema::STORAGE_HISTORY, &key, &schema::storage_history_key(address, slot, n))?
+                .get_at_or_before(
+                    schema::STORAGE_HISTORY,
+                    &key,
+                    &schema::storage_history_key(address, slot, n),
+                )?
                 .map(|(_, v)| v),
         };
         Ok(bytes.map(|v| U256::from_be_slice(&v)).unwrap_or_default())
@@ -72,12 +85,19 @@ impl StateAt {
         if *code_hash == revm::primitives::KECCAK_EMPTY || code_hash.is_zero() {
             return Ok(Bytecode::default());
         }
-        let raw = self.store.get(schema::CODE, code_hash)?.ok_or_else(|| StateError::Corrupt(format!("missing code {code_hash}")))?;
+        let raw = self
+            .store
+            .get(schema::CODE, code_hash)?
+            .ok_or_else(|| StateError::Corrupt(format!("missing code {code_hash}")))?;
         Ok(Bytecode::new_raw(raw.into()))
     }
 
     pub fn block_hash(&self, number: u64) -> Result<B256, StateError> {
-        Ok(self.store.get(schema::HEADERS, schema::number_key(number))?.map(|v| B256::from_slice(&v[..32])).unwrap_or_default())
+        Ok(self
+            .store
+            .get(schema::HEADERS, schema::number_key(number))?
+            .map(|v| B256::from_slice(&v[..32]))
+            .unwrap_or_default())
     }
 
     /// Proof of `address`'s account and of `slots` in its storage, against the head's roots.
@@ -89,9 +109,20 @@ impl StateAt {
         let storage_root = storage_tree.root()?;
         let storage_proofs = slots
             .iter()
-            .map(|slot| Ok((*slot, self.storage_value(address, slot)?, MerkleProof::build(&storage_tree, &storage_root, &keccak256(slot))?)))
+            .map(|slot| {
+                Ok((
+                    *slot,
+                    self.storage_value(address, slot)?,
+                    MerkleProof::build(&storage_tree, &storage_root, &keccak256(slot))?,
+                ))
+            })
             .collect::<Result<Vec<_>, StateError>>()?;
-        Ok(AccountProof { account: self.account(address)?, account_proof, storage_root: storage_root.hash(), storage_proofs })
+        Ok(AccountProof {
+            account: self.account(address)?,
+            account_proof,
+            storage_root: storage_root.hash(),
+            storage_proofs,
+        })
     }
 }
 
@@ -133,7 +164,11 @@ pub struct TrieNodes<'a> {
 
 impl<'a> TrieNodes<'a> {
     pub fn new(store: &'a Store, tree: TreeId) -> Self {
-        Self { store, prefix: tree.prefix(), tree }
+        Self {
+            store,
+            prefix: tree.prefix(),
+            tree,
+        }
     }
 
     pub fn node_key(&self, path: &NodePath) -> Vec<u8> {
@@ -143,7 +178,8 @@ impl<'a> TrieNodes<'a> {
     pub fn root(&self) -> Result<Child, StateError> {
         match self.store.get(schema::TRIE, self.tree.root_key())? {
             None => Ok(Child::Empty),
-            Some(bytes) => Child::decode(&bytes).ok_or_else(|| StateError::Corrupt(format!("root record of {:?}", self.tree))),
+            Some(bytes) => Child::decode(&bytes)
+                .ok_or_else(|| StateError::Corrupt(format!("root record of {:?}", self.tree))),
         }
     }
 }
@@ -154,7 +190,9 @@ impl NodeReader for TrieNodes<'_> {
     fn branch(&self, path: &NodePath) -> Result<Option<Branch>, StateError> {
         match self.store.get(schema::TRIE, self.node_key(path))? {
             None => Ok(None),
-            Some(bytes) => Branch::decode(&bytes).map(Some).ok_or_else(|| StateError::Corrupt(format!("branch {path:?} of {:?}", self.tree))),
+            Some(bytes) => Branch::decode(&bytes)
+                .map(Some)
+                .ok_or_else(|| StateError::Corrupt(format!("branch {path:?} of {:?}", self.tree))),
         }
     }
 

@@ -29,9 +29,13 @@ pub enum TxError {
     Oversized { size: usize, max: usize },
     #[error("malformed transaction: {0}")]
     Malformed(String),
-    #[error("transaction type {0} ({1}) is not supported; use legacy (EIP-155), EIP-2930 or EIP-1559")]
+    #[error(
+        "transaction type {0} ({1}) is not supported; use legacy (EIP-155), EIP-2930 or EIP-1559"
+    )]
     UnsupportedType(u8, &'static str),
-    #[error("only replay-protected transactions are accepted: sign legacy transactions with EIP-155 (chain id {0})")]
+    #[error(
+        "only replay-protected transactions are accepted: sign legacy transactions with EIP-155 (chain id {0})"
+    )]
     Unprotected(u64),
     #[error("invalid chain id: transaction is for chain {got}, this shard is chain {expected}")]
     WrongChainId { got: u64, expected: u64 },
@@ -47,12 +51,19 @@ impl ShardTx {
     /// Decodes `raw` and checks everything that does not depend on state.
     pub fn decode(raw: &[u8], chain_id: u64) -> Result<ShardTx, TxError> {
         if raw.len() > MAX_TX_BYTES {
-            return Err(TxError::Oversized { size: raw.len(), max: MAX_TX_BYTES });
+            return Err(TxError::Oversized {
+                size: raw.len(),
+                max: MAX_TX_BYTES,
+            });
         }
         let mut buf = raw;
-        let envelope = TxEnvelope::decode_2718(&mut buf).map_err(|e| TxError::Malformed(e.to_string()))?;
+        let envelope =
+            TxEnvelope::decode_2718(&mut buf).map_err(|e| TxError::Malformed(e.to_string()))?;
         if !buf.is_empty() {
-            return Err(TxError::Malformed(format!("{} trailing bytes after the transaction", buf.len())));
+            return Err(TxError::Malformed(format!(
+                "{} trailing bytes after the transaction",
+                buf.len()
+            )));
         }
         match &envelope {
             TxEnvelope::Eip4844(_) => return Err(TxError::UnsupportedType(3, "EIP-4844 blob")),
@@ -61,39 +72,70 @@ impl ShardTx {
         }
         match envelope.chain_id() {
             None => return Err(TxError::Unprotected(chain_id)),
-            Some(got) if got != chain_id => return Err(TxError::WrongChainId { got, expected: chain_id }),
+            Some(got) if got != chain_id => {
+                return Err(TxError::WrongChainId {
+                    got,
+                    expected: chain_id,
+                });
+            }
             Some(_) => {}
         }
         if envelope.gas_limit() > MAX_TX_GAS {
-            return Err(TxError::GasLimitTooHigh { gas: envelope.gas_limit(), cap: MAX_TX_GAS });
+            return Err(TxError::GasLimitTooHigh {
+                gas: envelope.gas_limit(),
+                cap: MAX_TX_GAS,
+            });
         }
         if let Some(tip) = envelope.max_priority_fee_per_gas() {
             if tip > envelope.max_fee_per_gas() {
-                return Err(TxError::TipAboveFeeCap { tip, cap: envelope.max_fee_per_gas() });
+                return Err(TxError::TipAboveFeeCap {
+                    tip,
+                    cap: envelope.max_fee_per_gas(),
+                });
             }
         }
-        let sender = envelope.recover_signer().map_err(|e| TxError::BadSignature(e.to_string()))?;
+        let sender = envelope
+            .recover_signer()
+            .map_err(|e| TxError::BadSignature(e.to_string()))?;
         let hash = *envelope.tx_hash();
-        Ok(ShardTx { envelope, sender, hash, encoded: Bytes::copy_from_slice(raw) })
+        Ok(ShardTx {
+            envelope,
+            sender,
+            hash,
+            encoded: Bytes::copy_from_slice(raw),
+        })
     }
 
     /// Decodes many transactions, recovering senders in parallel.
     pub fn decode_many(raws: &[Bytes], chain_id: u64) -> Vec<Result<ShardTx, TxError>> {
-        raws.par_iter().map(|raw| ShardTx::decode(raw, chain_id)).collect()
+        raws.par_iter()
+            .map(|raw| ShardTx::decode(raw, chain_id))
+            .collect()
     }
 
     /// Rebuilds a transaction from its stored encoding and known sender (no recovery).
     pub fn from_stored(raw: &[u8], sender: Address) -> Result<ShardTx, TxError> {
         let mut buf = raw;
-        let envelope = TxEnvelope::decode_2718(&mut buf).map_err(|e| TxError::Malformed(e.to_string()))?;
+        let envelope =
+            TxEnvelope::decode_2718(&mut buf).map_err(|e| TxError::Malformed(e.to_string()))?;
         let hash = *envelope.tx_hash();
-        Ok(ShardTx { envelope, sender, hash, encoded: Bytes::copy_from_slice(raw) })
+        Ok(ShardTx {
+            envelope,
+            sender,
+            hash,
+            encoded: Bytes::copy_from_slice(raw),
+        })
     }
 
     pub fn from_envelope(envelope: TxEnvelope, sender: Address) -> ShardTx {
         let encoded = envelope.encoded_2718().into();
         let hash = *envelope.tx_hash();
-        ShardTx { envelope, sender, hash, encoded }
+        ShardTx {
+            envelope,
+            sender,
+            hash,
+            encoded,
+        }
     }
 
     pub fn nonce(&self) -> u64 {
@@ -107,7 +149,9 @@ impl ShardTx {
 
     /// Upper bound of what the sender must hold: `gas_limit * max_fee + value`.
     pub fn max_cost(&self) -> alloy_primitives::U256 {
-        alloy_primitives::U256::from(self.envelope.gas_limit()) * alloy_primitives::U256::from(self.envelope.max_fee_per_gas()) + self.envelope.value()
+        alloy_primitives::U256::from(self.envelope.gas_limit())
+            * alloy_primitives::U256::from(self.envelope.max_fee_per_gas())
+            + self.envelope.value()
     }
 
     /// The transaction as revm executes it.
@@ -127,7 +171,10 @@ impl ShardTx {
             data: tx.input().clone(),
             nonce: tx.nonce(),
             chain_id: tx.chain_id(),
-            access_list: tx.access_list().cloned().unwrap_or_else(AccessList::default),
+            access_list: tx
+                .access_list()
+                .cloned()
+                .unwrap_or_else(AccessList::default),
             ..Default::default()
         }
     }

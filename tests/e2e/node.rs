@@ -13,7 +13,7 @@ use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use serde_json::{Value, json};
 
-pub const DEV_KEY_0: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bbb478cbed5efcab2784f2ff80";
+pub const DEV_KEY_0: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 
 pub struct DevNode {
     pub child: Child,
@@ -35,7 +35,10 @@ impl DevNode {
         let mut lines = BufReader::new(stdout).lines();
         let deadline = Instant::now() + Duration::from_secs(60);
         let url = loop {
-            assert!(Instant::now() < deadline, "kaimeng dev did not print its URL");
+            assert!(
+                Instant::now() < deadline,
+                "kaimeng dev did not print its URL"
+            );
             match lines.next() {
                 Some(Ok(line)) => {
                     if let Some(url) = line.strip_prefix("Listening on ") {
@@ -56,8 +59,11 @@ impl DevNode {
     }
 
     pub fn rpc(&self, method: &str, params: Value) -> Value {
-        let response = self.raw(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string());
-        serde_json::from_str(&response).unwrap_or_else(|e| panic!("bad JSON from {method}: {e}: {response}"))
+        let response = self.raw(
+            &json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string(),
+        );
+        serde_json::from_str(&response)
+            .unwrap_or_else(|e| panic!("bad JSON from {method}: {e}: {response}"))
     }
 
     pub fn result(&self, method: &str, params: Value) -> Value {
@@ -92,7 +98,9 @@ impl DevNode {
     }
 
     pub fn terminate(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -112,7 +120,9 @@ impl Drop for DevNode {
 
 pub fn http_post(port: u16, body: &[u8]) -> String {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
     let head = format!(
         "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
@@ -122,7 +132,9 @@ pub fn http_post(port: u16, body: &[u8]) -> String {
     let mut response = Vec::new();
     let _ = stream.read_to_end(&mut response);
     let text = String::from_utf8_lossy(&response).to_string();
-    text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or(text)
+    text.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or(text)
 }
 
 pub fn signed_transfer(chain_id: u64, nonce: u64, to: Address, value: u64) -> String {
@@ -139,7 +151,10 @@ pub fn signed_transfer(chain_id: u64, nonce: u64, to: Address, value: u64) -> St
         input: Bytes::new(),
     };
     let sig = key.sign_hash_sync(&tx.signature_hash()).unwrap();
-    format!("0x{}", alloy_primitives::hex::encode(TxEnvelope::from(tx.into_signed(sig)).encoded_2718()))
+    format!(
+        "0x{}",
+        alloy_primitives::hex::encode(TxEnvelope::from(tx.into_signed(sig)).encoded_2718())
+    )
 }
 
 pub fn temp_dir() -> tempfile::TempDir {

@@ -8,7 +8,9 @@ fn restart_keeps_everything(kill: bool) {
     let dir = temp_dir();
     let args = ["--data-dir", path_str(dir.path())];
     let mut node = DevNode::start(&args);
-    let to: alloy_primitives::Address = "0x00000000000000000000000000000000000000cc".parse().unwrap();
+    let to: alloy_primitives::Address = "0x00000000000000000000000000000000000000cc"
+        .parse()
+        .unwrap();
     let mut hashes = Vec::new();
     for nonce in 0..5 {
         let raw = signed_transfer(31337, nonce, to, 1_000 + nonce);
@@ -17,14 +19,24 @@ fn restart_keeps_everything(kill: bool) {
     let last = node.receipt(hashes[4].as_str().unwrap());
     let head = node.result("eth_getBlockByNumber", json!(["latest", false]));
     let balance = node.result("eth_getBalance", json!([to, "latest"]));
-    if kill { node.kill() } else { node.terminate() }
+    if kill {
+        node.kill()
+    } else {
+        node.terminate()
+    }
 
     let node = DevNode::start(&args);
     let again = node.result("eth_getBlockByNumber", json!(["latest", false]));
     assert_eq!(again["hash"], head["hash"]);
     assert_eq!(again["stateRoot"], head["stateRoot"]);
-    assert_eq!(node.result("eth_getBalance", json!([to, "latest"])), balance);
-    assert_eq!(node.result("eth_getTransactionReceipt", json!([hashes[4]])), last);
+    assert_eq!(
+        node.result("eth_getBalance", json!([to, "latest"])),
+        balance
+    );
+    assert_eq!(
+        node.result("eth_getTransactionReceipt", json!([hashes[4]])),
+        last
+    );
     // And it keeps going.
     let raw = signed_transfer(31337, 5, to, 1);
     let hash = node.result("eth_sendRawTransaction", json!([raw]));

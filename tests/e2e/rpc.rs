@@ -11,7 +11,12 @@ fn identity_methods_answer() {
     assert_eq!(node.result("net_version", json!([])), json!("31337"));
     assert_eq!(node.result("net_listening", json!([])), json!(true));
     assert_eq!(node.result("eth_syncing", json!([])), json!(false));
-    assert!(node.result("web3_clientVersion", json!([])).as_str().unwrap().starts_with("kaimeng/"));
+    assert!(
+        node.result("web3_clientVersion", json!([]))
+            .as_str()
+            .unwrap()
+            .starts_with("kaimeng/")
+    );
     assert_eq!(
         node.result("web3_sha3", json!(["0x68656c6c6f20776f726c64"])),
         json!("0x47173285a8d7341e5e972fc677286384f802f8ef42a5ec5f03bbfa254cb01fad")
@@ -29,12 +34,30 @@ fn a_sent_transaction_is_mined_with_a_receipt_and_indexed() {
     let receipt = node.receipt(hash.as_str().unwrap());
     assert_eq!(receipt["status"], json!("0x1"));
     assert_eq!(receipt["gasUsed"], json!("0x5208"));
-    assert_eq!(node.result("eth_getBalance", json!([to, "latest"])), json!("0x3039"));
-    let block = node.result("eth_getBlockByNumber", json!([receipt["blockNumber"], true]));
+    assert_eq!(
+        node.result("eth_getBalance", json!([to, "latest"])),
+        json!("0x3039")
+    );
+    let block = node.result(
+        "eth_getBlockByNumber",
+        json!([receipt["blockNumber"], true]),
+    );
     assert_eq!(block["transactions"][0]["hash"], hash);
-    assert_eq!(node.result("eth_getTransactionByHash", json!([hash]))["blockHash"], block["hash"]);
-    assert_eq!(node.result("eth_getBlockTransactionCountByHash", json!([block["hash"]])), json!("0x1"));
-    assert_eq!(node.result("eth_getTransactionCount", json!(["0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266", "pending"])), json!("0x1"));
+    assert_eq!(
+        node.result("eth_getTransactionByHash", json!([hash]))["blockHash"],
+        block["hash"]
+    );
+    assert_eq!(
+        node.result("eth_getBlockTransactionCountByHash", json!([block["hash"]])),
+        json!("0x1")
+    );
+    assert_eq!(
+        node.result(
+            "eth_getTransactionCount",
+            json!(["0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266", "pending"])
+        ),
+        json!("0x1")
+    );
     let receipts = node.result("eth_getBlockReceipts", json!([receipt["blockNumber"]]));
     assert_eq!(receipts[0]["transactionHash"], hash);
 }

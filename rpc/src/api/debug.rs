@@ -10,5 +10,9 @@ type RpcResult<T> = Result<T, ErrorObjectOwned>;
 pub trait DebugApi {
     /// Supports `{"tracer": "callTracer", "tracerConfig": {"onlyTopCall", "withLog"}}`.
     #[method(name = "traceTransaction")]
-    fn trace_transaction(&self, hash: B256, options: Option<serde_json::Value>) -> RpcResult<serde_json::Value>;
+    fn trace_transaction(
+        &self,
+        hash: B256,
+        options: Option<serde_json::Value>,
+    ) -> RpcResult<serde_json::Value>;
 }

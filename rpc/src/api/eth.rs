@@ -4,8 +4,8 @@ use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::{Address, B256, Bytes, U64, U256};
 use alloy_rpc_types_eth::state::StateOverride;
 use alloy_rpc_types_eth::{
-    Block, EIP1186AccountProofResponse, FeeHistory, Filter, FilterChanges, Log, SyncStatus, Transaction, TransactionReceipt,
-    TransactionRequest,
+    Block, EIP1186AccountProofResponse, FeeHistory, Filter, FilterChanges, Log, SyncStatus,
+    Transaction, TransactionReceipt, TransactionRequest,
 };
 use jsonrpsee::core::SubscriptionResult;
 use jsonrpsee::proc_macros::rpc;
@@ -34,7 +34,12 @@ pub trait EthApi {
     fn max_priority_fee_per_gas(&self) -> RpcResult<U256>;
 
     #[method(name = "feeHistory")]
-    fn fee_history(&self, block_count: U64, newest_block: BlockNumberOrTag, reward_percentiles: Option<Vec<f64>>) -> RpcResult<FeeHistory>;
+    fn fee_history(
+        &self,
+        block_count: U64,
+        newest_block: BlockNumberOrTag,
+        reward_percentiles: Option<Vec<f64>>,
+    ) -> RpcResult<FeeHistory>;
 
     #[method(name = "getBlockByNumber")]
     fn block_by_number(&self, number: BlockNumberOrTag, full: bool) -> RpcResult<Option<Block>>;
@@ -43,7 +48,8 @@ pub trait EthApi {
     fn block_by_hash(&self, hash: B256, full: bool) -> RpcResult<Option<Block>>;
 
     #[method(name = "getBlockTransactionCountByNumber")]
-    fn block_transaction_count_by_number(&self, number: BlockNumberOrTag) -> RpcResult<Option<U64>>;
+    fn block_transaction_count_by_number(&self, number: BlockNumberOrTag)
+    -> RpcResult<Option<U64>>;
 
     #[method(name = "getBlockTransactionCountByHash")]
     fn block_transaction_count_by_hash(&self, hash: B256) -> RpcResult<Option<U64>>;
@@ -52,10 +58,18 @@ pub trait EthApi {
     fn transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Transaction>>;
 
     #[method(name = "getTransactionByBlockHashAndIndex")]
-    fn transaction_by_block_hash_and_index(&self, hash: B256, index: U64) -> RpcResult<Option<Transaction>>;
+    fn transaction_by_block_hash_and_index(
+        &self,
+        hash: B256,
+        index: U64,
+    ) -> RpcResult<Option<Transaction>>;
 
     #[method(name = "getTransactionByBlockNumberAndIndex")]
-    fn transaction_by_block_number_and_index(&self, number: BlockNumberOrTag, index: U64) -> RpcResult<Option<Transaction>>;
+    fn transaction_by_block_number_and_index(
+        &self,
+        number: BlockNumberOrTag,
+        index: U64,
+    ) -> RpcResult<Option<Transaction>>;
 
     #[method(name = "getTransactionReceipt")]
     fn transaction_receipt(&self, hash: B256) -> RpcResult<Option<TransactionReceipt>>;
@@ -76,13 +90,28 @@ pub trait EthApi {
     fn transaction_count(&self, address: Address, block: Option<BlockId>) -> RpcResult<U64>;
 
     #[method(name = "getProof")]
-    fn proof(&self, address: Address, slots: Vec<U256>, block: Option<BlockId>) -> RpcResult<EIP1186AccountProofResponse>;
+    fn proof(
+        &self,
+        address: Address,
+        slots: Vec<U256>,
+        block: Option<BlockId>,
+    ) -> RpcResult<EIP1186AccountProofResponse>;
 
     #[method(name = "call")]
-    fn call(&self, request: TransactionRequest, block: Option<BlockId>, overrides: Option<StateOverride>) -> RpcResult<Bytes>;
+    fn call(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+        overrides: Option<StateOverride>,
+    ) -> RpcResult<Bytes>;
 
     #[method(name = "estimateGas")]
-    fn estimate_gas(&self, request: TransactionRequest, block: Option<BlockId>, overrides: Option<StateOverride>) -> RpcResult<U64>;
+    fn estimate_gas(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+        overrides: Option<StateOverride>,
+    ) -> RpcResult<U64>;
 
     #[method(name = "sendRawTransaction")]
     fn send_raw_transaction(&self, raw: Bytes) -> RpcResult<B256>;
@@ -119,5 +148,9 @@ pub trait EthApi {
 
     /// `newHeads`, `logs` (with a filter) or `newPendingTransactions`.
     #[subscription(name = "subscribe" => "subscription", unsubscribe = "unsubscribe", item = serde_json::Value)]
-    async fn subscribe(&self, kind: String, params: Option<serde_json::Value>) -> SubscriptionResult;
+    async fn subscribe(
+        &self,
+        kind: String,
+        params: Option<serde_json::Value>,
+    ) -> SubscriptionResult;
 }

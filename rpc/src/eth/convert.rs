@@ -7,7 +7,12 @@ use alloy_rpc_types_eth::{Block, BlockTransactions, Header, Log, Transaction, Tr
 use kaimeng_shards::{SealedHeader, ShardTx, StoredBlock};
 
 pub fn header(sealed: &SealedHeader, size: usize) -> Header {
-    Header { hash: sealed.hash, inner: sealed.header.clone(), total_difficulty: Some(U256::ZERO), size: Some(U256::from(size)) }
+    Header {
+        hash: sealed.hash,
+        inner: sealed.header.clone(),
+        total_difficulty: Some(U256::ZERO),
+        size: Some(U256::from(size)),
+    }
 }
 
 /// A transaction, positioned in its block when it has one.
@@ -26,11 +31,23 @@ pub fn transaction(tx: &ShardTx, position: Option<(&SealedHeader, usize)>) -> Tr
 pub fn block(block: &StoredBlock, full: bool) -> Block {
     let size = 600 + block.txs.iter().map(|t| t.encoded.len()).sum::<usize>();
     let transactions = if full {
-        BlockTransactions::Full(block.txs.iter().enumerate().map(|(i, tx)| transaction(tx, Some((&block.header, i)))).collect())
+        BlockTransactions::Full(
+            block
+                .txs
+                .iter()
+                .enumerate()
+                .map(|(i, tx)| transaction(tx, Some((&block.header, i))))
+                .collect(),
+        )
     } else {
         BlockTransactions::Hashes(block.txs.iter().map(|tx| tx.hash).collect())
     };
-    Block { header: header(&block.header, size), uncles: Vec::new(), transactions, withdrawals: Some(Default::default()) }
+    Block {
+        header: header(&block.header, size),
+        uncles: Vec::new(),
+        transactions,
+        withdrawals: Some(Default::default()),
+    }
 }
 
 /// Receipts of every transaction in `block`, with block-wide log indexes.

@@ -38,13 +38,19 @@ pub struct Filters {
 impl Filters {
     /// Creates the registry and the task that feeds pending-transaction filters.
     pub fn new(chain: Arc<ShardChain>) -> Arc<Self> {
-        let filters = Arc::new(Self { chain: chain.clone(), next_id: Mutex::new(1), installed: Arc::new(Mutex::new(HashMap::new())) });
+        let filters = Arc::new(Self {
+            chain: chain.clone(),
+            next_id: Mutex::new(1),
+            installed: Arc::new(Mutex::new(HashMap::new())),
+        });
         let installed = Arc::downgrade(&filters.installed);
         let mut events = chain.subscribe();
         tokio::spawn(async move {
             loop {
                 let event = events.recv().await;
-                let Some(installed) = installed.upgrade() else { return };
+                let Some(installed) = installed.upgrade() else {
+                    return;
+                };
                 match event {
                     Ok(ChainEvent::PendingTx(hash)) => {
                         let mut all = installed.lock();
@@ -56,8 +62,11 @@ impl Filters {
                             }
                         }
                     }
-                    Ok(ChainEvent::NewBlock(_)) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                        installed.lock().retain(|_, f| f.last_poll.elapsed() < FILTER_TIMEOUT);
+                    Ok(ChainEvent::NewBlock(_))
+                    | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        installed
+                            .lock()
+                            .retain(|_, f| f.last_poll.elapsed() < FILTER_TIMEOUT);
                     }
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
                 }
@@ -69,12 +78,20 @@ impl Filters {
     fn install(&self, kind: FilterKind) -> RpcResult<U256> {
         let mut installed = self.installed.lock();
         if installed.len() >= MAX_FILTERS {
-            return Err(limit_exceeded(format!("too many installed filters (limit {MAX_FILTERS}); uninstall some or let them expire")));
+            return Err(limit_exceeded(format!(
+                "too many installed filters (limit {MAX_FILTERS}); uninstall some or let them expire"
+            )));
         }
         let mut next = self.next_id.lock();
         let id = U256::from(*next);
         *next += 1;
-        installed.insert(id, Installed { kind, last_poll: Instant::now() });
+        installed.insert(
+            id,
+            Installed {
+                kind,
+                last_poll: Instant::now(),
+            },
+        );
         Ok(id)
     }
 
@@ -100,7 +117,9 @@ impl Filters {
     pub fn changes(&self, id: &U256) -> RpcResult<FilterChanges> {
         let head = self.chain.head().number();
         let mut installed = self.installed.lock();
-        let entry = installed.get_mut(id).ok_or_else(|| not_found("filter not found"))?;
+        let entry = installed
+            .get_mut(id)
+            .ok_or_else(|| not_found("filter not found"))?;
         entry.last_poll = Instant::now();
         match &mut entry.kind {
             FilterKind::PendingTxs { hashes } => Ok(FilterChanges::Hashes(std::mem::take(hashes))),
@@ -129,7 +148,9 @@ impl Filters {
     /// All logs a log filter matches over its own block range.
     pub fn logs_of(&self, id: &U256) -> RpcResult<Filter> {
         let mut installed = self.installed.lock();
-        let entry = installed.get_mut(id).ok_or_else(|| not_found("filter not found"))?;
+        let entry = installed
+            .get_mut(id)
+            .ok_or_else(|| not_found("filter not found"))?;
         entry.last_poll = Instant::now();
         match &entry.kind {
             FilterKind::Logs { filter, .. } => Ok(filter.clone()),
@@ -137,4 +158,3 @@ impl Filters {
         }
     }
 }
-

@@ -8,23 +8,28 @@ mod subscribe;
 
 use std::sync::Arc;
 
-
 use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::{Address, B256, Bytes, TxKind, U64, U256};
 use alloy_rpc_types_eth::state::StateOverride;
 use alloy_rpc_types_eth::{
-    Block, EIP1186AccountProofResponse, EIP1186StorageProof, FeeHistory, Filter, FilterBlockOption, FilterChanges, Log, SyncStatus,
-    Transaction, TransactionReceipt, TransactionRequest,
+    Block, EIP1186AccountProofResponse, EIP1186StorageProof, FeeHistory, Filter, FilterBlockOption,
+    FilterChanges, Log, SyncStatus, Transaction, TransactionReceipt, TransactionRequest,
 };
 use jsonrpsee::PendingSubscriptionSink;
 use jsonrpsee::core::SubscriptionResult;
 use kaimeng_shards::{ShardChain, ShardTx, StoredBlock, logs};
 
-pub use convert::{block as rpc_block, header as rpc_header, receipts as rpc_receipts, transaction as rpc_transaction};
+pub use convert::{
+    block as rpc_block, header as rpc_header, receipts as rpc_receipts,
+    transaction as rpc_transaction,
+};
 pub use signer::DevSigner;
 
 use crate::api::eth::EthApiServer;
-use crate::error::{RpcResult, from_call, from_chain, from_logs, from_state, from_submit, internal, invalid_params, unsupported};
+use crate::error::{
+    RpcResult, from_call, from_chain, from_logs, from_state, from_submit, internal, invalid_params,
+    unsupported,
+};
 use filters::Filters;
 use signer::UnsignedTx;
 
@@ -38,7 +43,12 @@ pub struct EthRpc {
 impl EthRpc {
     pub fn new(chain: Arc<ShardChain>, signer: DevSigner, fee_recipient: Address) -> Self {
         let filters = Filters::new(chain.clone());
-        Self { chain, signer, filters, fee_recipient }
+        Self {
+            chain,
+            signer,
+            filters,
+            fee_recipient,
+        }
     }
 
     /// A tag or number as a block number; `None` if it is past the head.
@@ -57,7 +67,11 @@ impl EthRpc {
         let header_not_found = crate::error::header_not_found;
         match id.unwrap_or(BlockId::Number(BlockNumberOrTag::Latest)) {
             BlockId::Number(tag) => self.number_of_tag(tag).ok_or_else(header_not_found),
-            BlockId::Hash(hash) => self.chain.number_of(&hash.block_hash).map_err(from_chain)?.ok_or_else(header_not_found),
+            BlockId::Hash(hash) => self
+                .chain
+                .number_of(&hash.block_hash)
+                .map_err(from_chain)?
+                .ok_or_else(header_not_found),
         }
     }
 
@@ -75,31 +89,46 @@ impl EthRpc {
     fn tx_in_block(&self, block: Option<StoredBlock>, index: U64) -> Option<Transaction> {
         let block = block?;
         let i = index.to::<usize>();
-        block.txs.get(i).map(|tx| convert::transaction(tx, Some((&block.header, i))))
+        block
+            .txs
+            .get(i)
+            .map(|tx| convert::transaction(tx, Some((&block.header, i))))
     }
 
     fn block_range(&self, filter: &Filter) -> RpcResult<(u64, u64)> {
         let head = self.chain.head().number();
         match &filter.block_option {
             FilterBlockOption::AtBlockHash(hash) => {
-                let number = self.chain.number_of(hash).map_err(from_chain)?.ok_or_else(|| invalid_params(format!("unknown block {hash}")))?;
+                let number = self
+                    .chain
+                    .number_of(hash)
+                    .map_err(from_chain)?
+                    .ok_or_else(|| invalid_params(format!("unknown block {hash}")))?;
                 Ok((number, number))
             }
-            FilterBlockOption::Range { from_block, to_block } => {
-                let resolve = |tag: Option<BlockNumberOrTag>| match tag.unwrap_or(BlockNumberOrTag::Latest) {
-                    BlockNumberOrTag::Number(n) => n.min(head),
-                    BlockNumberOrTag::Earliest => 0,
-                    _ => head,
-                };
+            FilterBlockOption::Range {
+                from_block,
+                to_block,
+            } => {
+                let resolve =
+                    |tag: Option<BlockNumberOrTag>| match tag.unwrap_or(BlockNumberOrTag::Latest) {
+                        BlockNumberOrTag::Number(n) => n.min(head),
+                        BlockNumberOrTag::Earliest => 0,
+                        _ => head,
+                    };
                 Ok((resolve(*from_block), resolve(*to_block)))
             }
         }
     }
 
     fn fill_and_sign(&self, request: TransactionRequest) -> RpcResult<ShardTx> {
-        let from = request.from.ok_or_else(|| invalid_params("eth_sendTransaction needs a \"from\" address"))?;
+        let from = request
+            .from
+            .ok_or_else(|| invalid_params("eth_sendTransaction needs a \"from\" address"))?;
         if !self.signer.holds(&from) {
-            return Err(unsupported(format!("the node holds no key for {from}; sign locally and use eth_sendRawTransaction")));
+            return Err(unsupported(format!(
+                "the node holds no key for {from}; sign locally and use eth_sendRawTransaction"
+            )));
         }
         let nonce = match request.nonce {
             Some(n) => n,
@@ -108,10 +137,15 @@ impl EthRpc {
         let head = self.chain.head().number();
         let gas_limit = match request.gas {
             Some(gas) => gas,
-            None => self.chain.estimate_gas(&request, head, None).map_err(from_call)?,
+            None => self
+                .chain
+                .estimate_gas(&request, head, None)
+                .map_err(from_call)?,
         };
         let base_fee = self.chain.next_base_fee() as u128;
-        let tip = request.max_priority_fee_per_gas.unwrap_or(fees::SUGGESTED_TIP);
+        let tip = request
+            .max_priority_fee_per_gas
+            .unwrap_or(fees::SUGGESTED_TIP);
         let unsigned = UnsignedTx {
             chain_id: self.chain.config().chain_id,
             nonce,
@@ -124,7 +158,10 @@ impl EthRpc {
             input: request.input.input().cloned().unwrap_or_default(),
             access_list: request.access_list.unwrap_or_default(),
         };
-        let envelope = self.signer.sign_transaction(&from, unsigned).ok_or_else(|| internal("signing failed"))?;
+        let envelope = self
+            .signer
+            .sign_transaction(&from, unsigned)
+            .ok_or_else(|| internal("signing failed"))?;
         Ok(ShardTx::from_envelope(envelope, from))
     }
 }
@@ -148,52 +185,98 @@ impl EthApiServer for EthRpc {
     }
 
     fn gas_price(&self) -> RpcResult<U256> {
-        Ok(U256::from(self.chain.next_base_fee() as u128 + fees::SUGGESTED_TIP))
+        Ok(U256::from(
+            self.chain.next_base_fee() as u128 + fees::SUGGESTED_TIP,
+        ))
     }
 
     fn max_priority_fee_per_gas(&self) -> RpcResult<U256> {
         Ok(U256::from(fees::SUGGESTED_TIP))
     }
 
-    fn fee_history(&self, block_count: U64, newest_block: BlockNumberOrTag, reward_percentiles: Option<Vec<f64>>) -> RpcResult<FeeHistory> {
-        let newest = self.number_of_tag(newest_block).unwrap_or(self.chain.head().number());
-        fees::fee_history(&self.chain, block_count.to::<u64>(), newest, reward_percentiles.as_deref())
+    fn fee_history(
+        &self,
+        block_count: U64,
+        newest_block: BlockNumberOrTag,
+        reward_percentiles: Option<Vec<f64>>,
+    ) -> RpcResult<FeeHistory> {
+        let newest = self
+            .number_of_tag(newest_block)
+            .unwrap_or(self.chain.head().number());
+        fees::fee_history(
+            &self.chain,
+            block_count.to::<u64>(),
+            newest,
+            reward_percentiles.as_deref(),
+        )
     }
 
     fn block_by_number(&self, number: BlockNumberOrTag, full: bool) -> RpcResult<Option<Block>> {
-        Ok(self.block_by_id(BlockId::Number(number))?.map(|b| convert::block(&b, full)))
+        Ok(self
+            .block_by_id(BlockId::Number(number))?
+            .map(|b| convert::block(&b, full)))
     }
 
     fn block_by_hash(&self, hash: B256, full: bool) -> RpcResult<Option<Block>> {
-        Ok(self.block_by_id(BlockId::from(hash))?.map(|b| convert::block(&b, full)))
+        Ok(self
+            .block_by_id(BlockId::from(hash))?
+            .map(|b| convert::block(&b, full)))
     }
 
-    fn block_transaction_count_by_number(&self, number: BlockNumberOrTag) -> RpcResult<Option<U64>> {
-        Ok(self.block_by_id(BlockId::Number(number))?.map(|b| U64::from(b.txs.len())))
+    fn block_transaction_count_by_number(
+        &self,
+        number: BlockNumberOrTag,
+    ) -> RpcResult<Option<U64>> {
+        Ok(self
+            .block_by_id(BlockId::Number(number))?
+            .map(|b| U64::from(b.txs.len())))
     }
 
     fn block_transaction_count_by_hash(&self, hash: B256) -> RpcResult<Option<U64>> {
-        Ok(self.block_by_id(BlockId::from(hash))?.map(|b| U64::from(b.txs.len())))
+        Ok(self
+            .block_by_id(BlockId::from(hash))?
+            .map(|b| U64::from(b.txs.len())))
     }
 
     fn transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Transaction>> {
         if let Some((number, index)) = self.chain.tx_location(&hash).map_err(from_chain)? {
-            return Ok(self.tx_in_block(self.chain.block(number).map_err(from_chain)?, U64::from(index)));
+            return Ok(self.tx_in_block(
+                self.chain.block(number).map_err(from_chain)?,
+                U64::from(index),
+            ));
         }
-        Ok(self.chain.pool().get(&hash).map(|tx| convert::transaction(&tx, None)))
+        Ok(self
+            .chain
+            .pool()
+            .get(&hash)
+            .map(|tx| convert::transaction(&tx, None)))
     }
 
-    fn transaction_by_block_hash_and_index(&self, hash: B256, index: U64) -> RpcResult<Option<Transaction>> {
+    fn transaction_by_block_hash_and_index(
+        &self,
+        hash: B256,
+        index: U64,
+    ) -> RpcResult<Option<Transaction>> {
         Ok(self.tx_in_block(self.block_by_id(BlockId::from(hash))?, index))
     }
 
-    fn transaction_by_block_number_and_index(&self, number: BlockNumberOrTag, index: U64) -> RpcResult<Option<Transaction>> {
+    fn transaction_by_block_number_and_index(
+        &self,
+        number: BlockNumberOrTag,
+        index: U64,
+    ) -> RpcResult<Option<Transaction>> {
         Ok(self.tx_in_block(self.block_by_id(BlockId::Number(number))?, index))
     }
 
     fn transaction_receipt(&self, hash: B256) -> RpcResult<Option<TransactionReceipt>> {
-        let Some((number, index)) = self.chain.tx_location(&hash).map_err(from_chain)? else { return Ok(None) };
-        let block = self.chain.block(number).map_err(from_chain)?.ok_or_else(|| internal(format!("block {number} missing")))?;
+        let Some((number, index)) = self.chain.tx_location(&hash).map_err(from_chain)? else {
+            return Ok(None);
+        };
+        let block = self
+            .chain
+            .block(number)
+            .map_err(from_chain)?
+            .ok_or_else(|| internal(format!("block {number} missing")))?;
         Ok(convert::receipts(&block).into_iter().nth(index))
     }
 
@@ -203,35 +286,67 @@ impl EthApiServer for EthRpc {
 
     fn balance(&self, address: Address, block: Option<BlockId>) -> RpcResult<U256> {
         let state = self.chain.state_at(self.state_block(block)?);
-        Ok(state.account(&address).map_err(from_state)?.map(|a| a.balance).unwrap_or_default())
+        Ok(state
+            .account(&address)
+            .map_err(from_state)?
+            .map(|a| a.balance)
+            .unwrap_or_default())
     }
 
     fn code(&self, address: Address, block: Option<BlockId>) -> RpcResult<Bytes> {
         let state = self.chain.state_at(self.state_block(block)?);
-        let Some(account) = state.account(&address).map_err(from_state)? else { return Ok(Bytes::new()) };
-        Ok(state.code(&account.code_hash).map_err(from_state)?.original_bytes())
+        let Some(account) = state.account(&address).map_err(from_state)? else {
+            return Ok(Bytes::new());
+        };
+        Ok(state
+            .code(&account.code_hash)
+            .map_err(from_state)?
+            .original_bytes())
     }
 
     fn storage_at(&self, address: Address, slot: U256, block: Option<BlockId>) -> RpcResult<B256> {
         let state = self.chain.state_at(self.state_block(block)?);
-        Ok(B256::from(state.storage_value(&address, &B256::from(slot)).map_err(from_state)?))
+        Ok(B256::from(
+            state
+                .storage_value(&address, &B256::from(slot))
+                .map_err(from_state)?,
+        ))
     }
 
     fn transaction_count(&self, address: Address, block: Option<BlockId>) -> RpcResult<U64> {
         if matches!(block, Some(BlockId::Number(BlockNumberOrTag::Pending))) {
-            return Ok(U64::from(self.chain.pending_nonce(&address).map_err(from_state)?));
+            return Ok(U64::from(
+                self.chain.pending_nonce(&address).map_err(from_state)?,
+            ));
         }
         let state = self.chain.state_at(self.state_block(block)?);
-        Ok(U64::from(state.account(&address).map_err(from_state)?.map(|a| a.nonce).unwrap_or_default()))
+        Ok(U64::from(
+            state
+                .account(&address)
+                .map_err(from_state)?
+                .map(|a| a.nonce)
+                .unwrap_or_default(),
+        ))
     }
 
-    fn proof(&self, address: Address, slots: Vec<U256>, block: Option<BlockId>) -> RpcResult<EIP1186AccountProofResponse> {
+    fn proof(
+        &self,
+        address: Address,
+        slots: Vec<U256>,
+        block: Option<BlockId>,
+    ) -> RpcResult<EIP1186AccountProofResponse> {
         let number = self.state_block(block)?;
         if number != self.chain.head().number() {
-            return Err(unsupported("eth_getProof is served for the latest block only"));
+            return Err(unsupported(
+                "eth_getProof is served for the latest block only",
+            ));
         }
         let slots: Vec<B256> = slots.into_iter().map(B256::from).collect();
-        let proof = self.chain.latest_state().proof(&address, &slots).map_err(from_state)?;
+        let proof = self
+            .chain
+            .latest_state()
+            .proof(&address, &slots)
+            .map_err(from_state)?;
         let account = proof.account.unwrap_or_default();
         Ok(EIP1186AccountProofResponse {
             address,
@@ -243,19 +358,41 @@ impl EthApiServer for EthRpc {
             storage_proof: proof
                 .storage_proofs
                 .into_iter()
-                .map(|(slot, value, p)| EIP1186StorageProof { key: slot.into(), value, proof: p.to_nodes() })
+                .map(|(slot, value, p)| EIP1186StorageProof {
+                    key: slot.into(),
+                    value,
+                    proof: p.to_nodes(),
+                })
                 .collect(),
         })
     }
 
-    fn call(&self, request: TransactionRequest, block: Option<BlockId>, overrides: Option<StateOverride>) -> RpcResult<Bytes> {
+    fn call(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+        overrides: Option<StateOverride>,
+    ) -> RpcResult<Bytes> {
         let number = self.state_block(block)?;
-        Ok(self.chain.call(&request, number, overrides.as_ref()).map_err(from_call)?.output)
+        Ok(self
+            .chain
+            .call(&request, number, overrides.as_ref())
+            .map_err(from_call)?
+            .output)
     }
 
-    fn estimate_gas(&self, request: TransactionRequest, block: Option<BlockId>, overrides: Option<StateOverride>) -> RpcResult<U64> {
+    fn estimate_gas(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+        overrides: Option<StateOverride>,
+    ) -> RpcResult<U64> {
         let number = self.state_block(block)?;
-        Ok(U64::from(self.chain.estimate_gas(&request, number, overrides.as_ref()).map_err(from_call)?))
+        Ok(U64::from(
+            self.chain
+                .estimate_gas(&request, number, overrides.as_ref())
+                .map_err(from_call)?,
+        ))
     }
 
     fn send_raw_transaction(&self, raw: Bytes) -> RpcResult<B256> {
@@ -272,7 +409,9 @@ impl EthApiServer for EthRpc {
     }
 
     fn sign(&self, address: Address, message: Bytes) -> RpcResult<Bytes> {
-        self.signer.sign_message(&address, &message).ok_or_else(|| unsupported(format!("the node holds no key for {address}")))
+        self.signer
+            .sign_message(&address, &message)
+            .ok_or_else(|| unsupported(format!("the node holds no key for {address}")))
     }
 
     fn logs(&self, filter: Filter) -> RpcResult<Vec<Log>> {
@@ -305,8 +444,12 @@ impl EthApiServer for EthRpc {
         Ok(self.filters.uninstall(&id))
     }
 
-    async fn subscribe(&self, pending: PendingSubscriptionSink, kind: String, params: Option<serde_json::Value>) -> SubscriptionResult {
+    async fn subscribe(
+        &self,
+        pending: PendingSubscriptionSink,
+        kind: String,
+        params: Option<serde_json::Value>,
+    ) -> SubscriptionResult {
         subscribe::subscribe(self.chain.clone(), pending, kind, params).await
     }
 }
-

@@ -28,7 +28,12 @@ pub struct UnsignedTx {
 
 impl DevSigner {
     pub fn new(secrets: &[B256]) -> Self {
-        Self { keys: secrets.iter().filter_map(|s| PrivateKeySigner::from_bytes(s).ok()).collect() }
+        Self {
+            keys: secrets
+                .iter()
+                .filter_map(|s| PrivateKeySigner::from_bytes(s).ok())
+                .collect(),
+        }
     }
 
     pub fn addresses(&self) -> Vec<Address> {
@@ -53,7 +58,15 @@ impl DevSigner {
         let key = self.key(from)?;
         Some(match tx.gas_price {
             Some(gas_price) => {
-                let unsigned = TxLegacy { chain_id: Some(tx.chain_id), nonce: tx.nonce, gas_price, gas_limit: tx.gas_limit, to: tx.to, value: tx.value, input: tx.input };
+                let unsigned = TxLegacy {
+                    chain_id: Some(tx.chain_id),
+                    nonce: tx.nonce,
+                    gas_price,
+                    gas_limit: tx.gas_limit,
+                    to: tx.to,
+                    value: tx.value,
+                    input: tx.input,
+                };
                 let signature = key.sign_hash_sync(&unsigned.signature_hash()).ok()?;
                 unsigned.into_signed(signature).into()
             }

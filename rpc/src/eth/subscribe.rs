@@ -25,19 +25,29 @@ fn parse(kind: &str, params: Option<serde_json::Value>) -> Result<Kind, String> 
         "logs" => {
             let filter = match params {
                 None => Filter::default(),
-                Some(value) => serde_json::from_value(value).map_err(|e| format!("invalid logs filter: {e}"))?,
+                Some(value) => serde_json::from_value(value)
+                    .map_err(|e| format!("invalid logs filter: {e}"))?,
             };
             Ok(Kind::Logs(Box::new(filter)))
         }
-        other => Err(format!("unsupported subscription {other:?}: expected \"newHeads\", \"logs\" or \"newPendingTransactions\"")),
+        other => Err(format!(
+            "unsupported subscription {other:?}: expected \"newHeads\", \"logs\" or \"newPendingTransactions\""
+        )),
     }
 }
 
 fn message<T: Serialize>(value: &T) -> Option<SubscriptionMessage> {
-    serde_json::value::to_raw_value(value).ok().map(SubscriptionMessage::from)
+    serde_json::value::to_raw_value(value)
+        .ok()
+        .map(SubscriptionMessage::from)
 }
 
-pub async fn subscribe(chain: Arc<ShardChain>, pending: PendingSubscriptionSink, kind: String, params: Option<serde_json::Value>) -> SubscriptionResult {
+pub async fn subscribe(
+    chain: Arc<ShardChain>,
+    pending: PendingSubscriptionSink,
+    kind: String,
+    params: Option<serde_json::Value>,
+) -> SubscriptionResult {
     let kind = match parse(&kind, params) {
         Ok(kind) => kind,
         Err(reason) => {
@@ -53,9 +63,20 @@ pub async fn subscribe(chain: Arc<ShardChain>, pending: PendingSubscriptionSink,
             event = events.recv() => event,
         };
         let messages: Vec<SubscriptionMessage> = match (&kind, event) {
-            (Kind::NewHeads, Ok(ChainEvent::NewBlock(block))) => message(&convert::header(&block.header, 0)).into_iter().collect(),
-            (Kind::Logs(filter), Ok(ChainEvent::NewBlock(block))) => logs::filter_block(filter, &block).iter().filter_map(message).collect(),
-            (Kind::PendingTxs, Ok(ChainEvent::PendingTx(hash))) => message(&hash).into_iter().collect(),
+            (Kind::NewHeads, Ok(ChainEvent::NewBlock(block))) => {
+                message(&convert::header(&block.header, 0))
+                    .into_iter()
+                    .collect()
+            }
+            (Kind::Logs(filter), Ok(ChainEvent::NewBlock(block))) => {
+                logs::filter_block(filter, &block)
+                    .iter()
+                    .filter_map(message)
+                    .collect()
+            }
+            (Kind::PendingTxs, Ok(ChainEvent::PendingTx(hash))) => {
+                message(&hash).into_iter().collect()
+            }
             (_, Ok(_)) => continue,
             (_, Err(RecvError::Lagged(missed))) => {
                 tracing::warn!(missed, "subscriber fell behind; events were dropped");

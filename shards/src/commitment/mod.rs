@@ -29,7 +29,11 @@ pub fn leaf_hash(key: &B256, value: &B256) -> B256 {
 /// The nibble of `key` at `depth` (0 = most significant).
 pub fn nibble(key: &B256, depth: usize) -> u8 {
     let byte = key[depth / 2];
-    if depth % 2 == 0 { byte >> 4 } else { byte & 0x0f }
+    if depth % 2 == 0 {
+        byte >> 4
+    } else {
+        byte & 0x0f
+    }
 }
 
 #[cfg(test)]

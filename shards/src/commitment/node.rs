@@ -40,7 +40,10 @@ impl Child {
     pub fn decode(bytes: &[u8]) -> Option<Child> {
         match (bytes.first()?, bytes.len()) {
             (0, 1) => Some(Child::Empty),
-            (1, 65) => Some(Child::Leaf { key: B256::from_slice(&bytes[1..33]), value: B256::from_slice(&bytes[33..]) }),
+            (1, 65) => Some(Child::Leaf {
+                key: B256::from_slice(&bytes[1..33]),
+                value: B256::from_slice(&bytes[33..]),
+            }),
             (2, 33) => Some(Child::Branch(B256::from_slice(&bytes[1..]))),
             _ => None,
         }

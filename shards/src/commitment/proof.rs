@@ -25,16 +25,31 @@ pub enum ProofError {
 
 impl MerkleProof {
     /// Walks from `root` towards `key`, collecting the proof.
-    pub fn build<R: NodeReader>(reader: &R, root: &Child, key: &B256) -> Result<MerkleProof, R::Error> {
+    pub fn build<R: NodeReader>(
+        reader: &R,
+        root: &Child,
+        key: &B256,
+    ) -> Result<MerkleProof, R::Error> {
         let mut branches = Vec::new();
         let mut path = NodePath::default();
         let mut current = root.clone();
         loop {
             match current {
-                Child::Empty => return Ok(MerkleProof { branches, terminal: None }),
-                Child::Leaf { key: k, value } => return Ok(MerkleProof { branches, terminal: Some((k, value)) }),
+                Child::Empty => {
+                    return Ok(MerkleProof {
+                        branches,
+                        terminal: None,
+                    });
+                }
+                Child::Leaf { key: k, value } => {
+                    return Ok(MerkleProof {
+                        branches,
+                        terminal: Some((k, value)),
+                    });
+                }
                 Child::Branch(_) => {
-                    let branch: Branch = reader.branch(&path)?.ok_or_else(|| reader.missing(&path))?;
+                    let branch: Branch =
+                        reader.branch(&path)?.ok_or_else(|| reader.missing(&path))?;
                     let n = nibble(key, path.depth());
                     branches.push(branch.child_hashes());
                     current = branch.children[n as usize].clone();
@@ -73,7 +88,9 @@ impl MerkleProof {
             .map(|hashes| {
                 let mut node = Vec::with_capacity(1 + 16 * 32);
                 node.push(1);
-                hashes.iter().for_each(|h| node.extend_from_slice(h.as_slice()));
+                hashes
+                    .iter()
+                    .for_each(|h| node.extend_from_slice(h.as_slice()));
                 node.into()
             })
             .collect();
@@ -84,14 +101,22 @@ impl MerkleProof {
     }
 
     pub fn from_nodes(nodes: &[Bytes]) -> Result<MerkleProof, ProofError> {
-        let mut proof = MerkleProof { branches: Vec::new(), terminal: None };
+        let mut proof = MerkleProof {
+            branches: Vec::new(),
+            terminal: None,
+        };
         for (i, node) in nodes.iter().enumerate() {
             match (node.first(), node.len()) {
                 (Some(1), 513) if proof.terminal.is_none() => {
-                    proof.branches.push(std::array::from_fn(|j| B256::from_slice(&node[1 + j * 32..1 + (j + 1) * 32])));
+                    proof.branches.push(std::array::from_fn(|j| {
+                        B256::from_slice(&node[1 + j * 32..1 + (j + 1) * 32])
+                    }));
                 }
                 (Some(0), 65) if proof.terminal.is_none() && i == nodes.len() - 1 => {
-                    proof.terminal = Some((B256::from_slice(&node[1..33]), B256::from_slice(&node[33..])));
+                    proof.terminal = Some((
+                        B256::from_slice(&node[1..33]),
+                        B256::from_slice(&node[33..]),
+                    ));
                 }
                 _ => return Err(ProofError::Malformed(i)),
             }

@@ -69,7 +69,9 @@ fn incremental_updates_match_a_rebuild_in_any_order() {
     for round in 0..40u64 {
         let mut changes = Vec::new();
         for _ in 0..(1 + round % 23) {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let k = key(seed % 300);
             if seed % 5 == 0 {
                 model.remove(&k);
@@ -83,14 +85,22 @@ fn incremental_updates_match_a_rebuild_in_any_order() {
         tree.apply(changes);
         let rebuilt = from_scratch(&model);
         assert_eq!(tree.root, rebuilt.root, "round {round}");
-        assert_eq!(tree.branches.len(), rebuilt.branches.len(), "stale branches left behind in round {round}");
+        assert_eq!(
+            tree.branches.len(),
+            rebuilt.branches.len(),
+            "stale branches left behind in round {round}"
+        );
     }
 }
 
 #[test]
 fn later_duplicate_in_one_batch_wins() {
     let mut tree = MemNodes::default();
-    tree.apply(vec![(key(1), Some(value(1))), (key(2), Some(value(2))), (key(1), None)]);
+    tree.apply(vec![
+        (key(1), Some(value(1))),
+        (key(2), Some(value(2))),
+        (key(1), None),
+    ]);
     assert_eq!(tree.root.hash(), leaf_hash(&key(2), &value(2)));
 }
 
@@ -143,7 +153,14 @@ fn branch_encoding_round_trips() {
         assert_eq!(Branch::decode(&branch.encode()).as_ref(), Some(branch));
     }
     assert_eq!(Branch::decode(&[0xff, 0xff, 0, 0]), None);
-    for child in [Child::Empty, Child::Branch(key(1)), Child::Leaf { key: key(1), value: value(2) }] {
+    for child in [
+        Child::Empty,
+        Child::Branch(key(1)),
+        Child::Leaf {
+            key: key(1),
+            value: value(2),
+        },
+    ] {
         assert_eq!(Child::decode(&child.encode()), Some(child));
     }
 }

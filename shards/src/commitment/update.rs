@@ -3,8 +3,8 @@
 use alloy_primitives::B256;
 use rayon::prelude::*;
 
-use super::node::{Branch, Child, NodePath};
 use super::nibble;
+use super::node::{Branch, Child, NodePath};
 
 /// Where the updater reads existing branches from (the store, or an overlay of pending writes).
 pub trait NodeReader: Sync {
@@ -27,19 +27,35 @@ const PARALLEL_THRESHOLD: usize = 256;
 /// Applies `changes` (`None` deletes a key) to the tree whose root is `root`.
 ///
 /// `changes` need not be sorted; later duplicates win.
-pub fn update_tree<R: NodeReader>(reader: &R, root: &Child, changes: Vec<(B256, Option<B256>)>) -> Result<TreeUpdate, R::Error> {
+pub fn update_tree<R: NodeReader>(
+    reader: &R,
+    root: &Child,
+    changes: Vec<(B256, Option<B256>)>,
+) -> Result<TreeUpdate, R::Error> {
     let mut changes = changes;
     changes.reverse();
     changes.sort_by(|a, b| a.0.cmp(&b.0)); // stable: the latest write of a key comes first
     changes.dedup_by(|later, earlier| later.0 == earlier.0);
     let mut writes = Vec::new();
-    let root = update(reader, NodePath::default(), root.clone(), &changes, &mut writes)?;
+    let root = update(
+        reader,
+        NodePath::default(),
+        root.clone(),
+        &changes,
+        &mut writes,
+    )?;
     Ok(TreeUpdate { root, writes })
 }
 
 type Writes = Vec<(NodePath, Option<Branch>)>;
 
-fn update<R: NodeReader>(reader: &R, path: NodePath, current: Child, changes: &[(B256, Option<B256>)], writes: &mut Writes) -> Result<Child, R::Error> {
+fn update<R: NodeReader>(
+    reader: &R,
+    path: NodePath,
+    current: Child,
+    changes: &[(B256, Option<B256>)],
+    writes: &mut Writes,
+) -> Result<Child, R::Error> {
     if changes.is_empty() {
         return Ok(current);
     }
@@ -60,16 +76,30 @@ fn update<R: NodeReader>(reader: &R, path: NodePath, current: Child, changes: &[
 }
 
 /// Builds the subtree at `path`, below which nothing is stored yet.
-fn update_children_from_scratch<R: NodeReader>(reader: &R, path: NodePath, changes: &[(B256, Option<B256>)], writes: &mut Writes) -> Result<Child, R::Error> {
+fn update_children_from_scratch<R: NodeReader>(
+    reader: &R,
+    path: NodePath,
+    changes: &[(B256, Option<B256>)],
+    writes: &mut Writes,
+) -> Result<Child, R::Error> {
     let mut live = changes.iter().filter(|c| c.1.is_some());
     match (live.next(), live.next()) {
         (None, _) => Ok(Child::Empty),
-        (Some((key, Some(value))), None) => Ok(Child::Leaf { key: *key, value: *value }),
+        (Some((key, Some(value))), None) => Ok(Child::Leaf {
+            key: *key,
+            value: *value,
+        }),
         _ => update_children(reader, path, Branch::default(), changes, writes),
     }
 }
 
-fn update_children<R: NodeReader>(reader: &R, path: NodePath, mut branch: Branch, changes: &[(B256, Option<B256>)], writes: &mut Writes) -> Result<Child, R::Error> {
+fn update_children<R: NodeReader>(
+    reader: &R,
+    path: NodePath,
+    mut branch: Branch,
+    changes: &[(B256, Option<B256>)],
+    writes: &mut Writes,
+) -> Result<Child, R::Error> {
     let depth = path.depth();
     let groups = split_by_nibble(changes, depth);
     if changes.len() >= PARALLEL_THRESHOLD {
@@ -77,7 +107,13 @@ fn update_children<R: NodeReader>(reader: &R, path: NodePath, mut branch: Branch
             .into_par_iter()
             .map(|(n, group)| {
                 let mut local = Vec::new();
-                let child = update(reader, path.child(n), branch.children[n as usize].clone(), group, &mut local)?;
+                let child = update(
+                    reader,
+                    path.child(n),
+                    branch.children[n as usize].clone(),
+                    group,
+                    &mut local,
+                )?;
                 Ok((n, child, local))
             })
             .collect();
@@ -88,7 +124,13 @@ fn update_children<R: NodeReader>(reader: &R, path: NodePath, mut branch: Branch
         }
     } else {
         for (n, group) in groups {
-            let child = update(reader, path.child(n), branch.children[n as usize].clone(), group, writes)?;
+            let child = update(
+                reader,
+                path.child(n),
+                branch.children[n as usize].clone(),
+                group,
+                writes,
+            )?;
             branch.children[n as usize] = child;
         }
     }
@@ -116,7 +158,10 @@ fn finish_branch(path: NodePath, branch: Branch, writes: &mut Writes) -> Child {
     }
 }
 
-fn split_by_nibble(changes: &[(B256, Option<B256>)], depth: usize) -> Vec<(u8, &[(B256, Option<B256>)])> {
+fn split_by_nibble(
+    changes: &[(B256, Option<B256>)],
+    depth: usize,
+) -> Vec<(u8, &[(B256, Option<B256>)])> {
     let mut groups = Vec::new();
     let mut start = 0;
     while start < changes.len() {

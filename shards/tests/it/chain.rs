@@ -1,6 +1,6 @@
 //! Blocks, receipts, fees and restarts.
 
-use alloy_consensus::{Transaction, TxReceipt};
+use alloy_consensus::Transaction;
 use alloy_primitives::{Address, U256};
 use kaimeng_shards::ChainError;
 
@@ -11,10 +11,17 @@ fn genesis_funds_the_dev_accounts_and_is_stable_across_opens() {
     let t = new_chain();
     let head = t.chain.head();
     assert_eq!(head.number(), 0);
-    assert_eq!(balance(&t.chain, addr(0)), U256::from(10_000u64) * U256::from(10u64).pow(U256::from(18)));
+    assert_eq!(
+        balance(&t.chain, addr(0)),
+        U256::from(10_000u64) * U256::from(10u64).pow(U256::from(18))
+    );
     let other = tempfile::tempdir().unwrap();
     let again = open(other.path(), &t.genesis);
-    assert_eq!(again.head().hash, head.hash, "same genesis, same genesis block");
+    assert_eq!(
+        again.head().hash,
+        head.hash,
+        "same genesis, same genesis block"
+    );
 }
 
 #[test]
@@ -33,11 +40,20 @@ fn a_transfer_moves_value_pays_base_fee_to_treasury_and_tip_to_fee_recipient() {
     assert!(receipt.envelope.status());
     assert_eq!(receipt.gas_used, 21_000);
     assert_eq!(balance(c, to), U256::from(1_000u64));
-    let tip = block.txs[0].envelope.effective_tip_per_gas(base_fee).unwrap();
+    let tip = block.txs[0]
+        .envelope
+        .effective_tip_per_gas(base_fee)
+        .unwrap();
     let gas = U256::from(21_000u64);
-    assert_eq!(balance(c, c.config().treasury) - treasury_before, gas * U256::from(base_fee));
+    assert_eq!(
+        balance(c, c.config().treasury) - treasury_before,
+        gas * U256::from(base_fee)
+    );
     assert_eq!(balance(c, addr(9)) - tip_before, gas * U256::from(tip));
-    assert_eq!(before - balance(c, addr(0)), U256::from(1_000u64) + gas * U256::from(base_fee as u128 + tip));
+    assert_eq!(
+        before - balance(c, addr(0)),
+        U256::from(1_000u64) + gas * U256::from(base_fee as u128 + tip)
+    );
     assert_eq!(c.tx_location(&block.txs[0].hash).unwrap(), Some((1, 0)));
 }
 
@@ -50,7 +66,11 @@ fn the_base_fee_follows_eip1559_and_never_drops_below_the_floor() {
         seal(c);
         assert!(c.head().header.base_fee_per_gas.unwrap() >= floor);
     }
-    assert_eq!(c.head().header.base_fee_per_gas.unwrap(), floor, "empty blocks settle at the floor");
+    assert_eq!(
+        c.head().header.base_fee_per_gas.unwrap(),
+        floor,
+        "empty blocks settle at the floor"
+    );
 }
 
 #[test]
@@ -58,19 +78,43 @@ fn restart_keeps_head_state_and_receipts() {
     let t = new_chain();
     let to = Address::repeat_byte(7);
     for nonce in 0..3 {
-        t.chain.submit_raw(&transfer(&t.chain, 1, nonce, to, 5)).unwrap();
+        t.chain
+            .submit_raw(&transfer(&t.chain, 1, nonce, to, 5))
+            .unwrap();
         seal(&t.chain);
     }
     let head = t.chain.head();
-    let receipts = t.chain.block(head.number()).unwrap().unwrap().receipts.len();
+    let receipts = t
+        .chain
+        .block(head.number())
+        .unwrap()
+        .unwrap()
+        .receipts
+        .len();
     let path = t.dir.path().to_owned();
     let genesis = t.genesis.clone();
     drop(t.chain);
     let reopened = open(&path, &genesis);
     assert_eq!(reopened.head(), head);
     assert_eq!(balance(&reopened, to), U256::from(15u64));
-    assert_eq!(reopened.block(head.number()).unwrap().unwrap().receipts.len(), receipts);
-    assert_eq!(reopened.latest_state().account(&addr(1)).unwrap().unwrap().nonce, 3);
+    assert_eq!(
+        reopened
+            .block(head.number())
+            .unwrap()
+            .unwrap()
+            .receipts
+            .len(),
+        receipts
+    );
+    assert_eq!(
+        reopened
+            .latest_state()
+            .account(&addr(1))
+            .unwrap()
+            .unwrap()
+            .nonce,
+        3
+    );
 }
 
 #[test]
@@ -91,7 +135,9 @@ fn a_store_is_refused_for_another_genesis() {
 #[test]
 fn a_second_open_of_the_same_directory_is_refused_with_a_clear_error() {
     let t = new_chain();
-    let error = kaimeng_shards::open_store(t.dir.path(), &Default::default()).err().expect("second open must fail");
+    let error = kaimeng_shards::open_store(t.dir.path(), &Default::default())
+        .err()
+        .expect("second open must fail");
     let text = error.to_string();
     assert!(text.contains("in use by another process"), "{text}");
 }
@@ -102,12 +148,21 @@ fn verify_accepts_an_honest_proposal_and_rejects_a_tampered_one() {
     let b = new_chain();
     let raw = transfer(&a.chain, 0, 0, Address::repeat_byte(1), 9);
     a.chain.submit_raw(&raw).unwrap();
-    let proposed = a.chain.propose(a.chain.head().header.timestamp + 1, addr(9), 100).unwrap();
+    let proposed = a
+        .chain
+        .propose(a.chain.head().header.timestamp + 1, addr(9), 100)
+        .unwrap();
     let header = proposed.block.header.header.clone();
     let txs = proposed.block.txs.clone();
-    let verified = b.chain.verify(&header, txs.clone()).expect("honest proposal verifies");
+    let verified = b
+        .chain
+        .verify(&header, txs.clone())
+        .expect("honest proposal verifies");
     assert_eq!(verified.block.header.hash, proposed.block.header.hash);
     let mut forged = header.clone();
     forged.state_root = alloy_primitives::B256::repeat_byte(3);
-    assert!(matches!(b.chain.verify(&forged, txs), Err(ChainError::InvalidProposal(_))));
+    assert!(matches!(
+        b.chain.verify(&forged, txs),
+        Err(ChainError::InvalidProposal(_))
+    ));
 }

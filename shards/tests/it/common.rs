@@ -17,7 +17,10 @@ pub struct TestChain {
 }
 
 pub fn genesis() -> GenesisSpec {
-    GenesisSpec::dev(&DevOptions { validators: 1, ..DevOptions::default() })
+    GenesisSpec::dev(&DevOptions {
+        validators: 1,
+        ..DevOptions::default()
+    })
 }
 
 pub fn open(dir: &std::path::Path, genesis: &GenesisSpec) -> Arc<ShardChain> {
@@ -29,7 +32,11 @@ pub fn new_chain() -> TestChain {
     let dir = tempfile::tempdir().unwrap();
     let genesis = genesis();
     let chain = open(dir.path(), &genesis);
-    TestChain { chain, genesis, dir }
+    TestChain {
+        chain,
+        genesis,
+        dir,
+    }
 }
 
 pub fn key(i: usize) -> PrivateKeySigner {
@@ -40,7 +47,15 @@ pub fn addr(i: usize) -> Address {
     key(i).address()
 }
 
-pub fn eip1559(chain: &ShardChain, from: usize, nonce: u64, to: TxKind, value: U256, input: Bytes, gas: u64) -> Bytes {
+pub fn eip1559(
+    chain: &ShardChain,
+    from: usize,
+    nonce: u64,
+    to: TxKind,
+    value: U256,
+    input: Bytes,
+    gas: u64,
+) -> Bytes {
     let tx = TxEip1559 {
         chain_id: chain.config().chain_id,
         nonce,
@@ -57,13 +72,29 @@ pub fn eip1559(chain: &ShardChain, from: usize, nonce: u64, to: TxKind, value: U
 }
 
 pub fn legacy(chain_id: Option<u64>, from: usize, nonce: u64, to: Address, value: U256) -> Bytes {
-    let tx = TxLegacy { chain_id, nonce, gas_price: 10_000_000_000, gas_limit: 21_000, to: TxKind::Call(to), value, input: Bytes::new() };
+    let tx = TxLegacy {
+        chain_id,
+        nonce,
+        gas_price: 10_000_000_000,
+        gas_limit: 21_000,
+        to: TxKind::Call(to),
+        value,
+        input: Bytes::new(),
+    };
     let sig = key(from).sign_hash_sync(&tx.signature_hash()).unwrap();
     TxEnvelope::from(tx.into_signed(sig)).encoded_2718().into()
 }
 
 pub fn transfer(chain: &ShardChain, from: usize, nonce: u64, to: Address, value: u64) -> Bytes {
-    eip1559(chain, from, nonce, TxKind::Call(to), U256::from(value), Bytes::new(), 21_000)
+    eip1559(
+        chain,
+        from,
+        nonce,
+        TxKind::Call(to),
+        U256::from(value),
+        Bytes::new(),
+        21_000,
+    )
 }
 
 /// Seals one block from the pool.
@@ -74,5 +105,10 @@ pub fn seal(chain: &ShardChain) -> Arc<StoredBlock> {
 }
 
 pub fn balance(chain: &ShardChain, a: Address) -> U256 {
-    chain.latest_state().account(&a).unwrap().map(|a| a.balance).unwrap_or_default()
+    chain
+        .latest_state()
+        .account(&a)
+        .unwrap()
+        .map(|a| a.balance)
+        .unwrap_or_default()
 }

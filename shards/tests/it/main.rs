@@ -3,5 +3,6 @@
 mod chain;
 mod common;
 mod erc20;
+mod gm;
 mod pool;
 mod state;

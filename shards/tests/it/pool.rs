@@ -6,16 +6,27 @@ use kaimeng_shards::{SubmitError, TxError};
 use crate::common::*;
 
 fn submit_err(t: &TestChain, raw: &[u8]) -> String {
-    t.chain.submit_raw(raw).expect_err("must be rejected").to_string()
+    t.chain
+        .submit_raw(raw)
+        .expect_err("must be rejected")
+        .to_string()
 }
 
 #[test]
 fn malformed_rlp_is_rejected_and_nothing_changes() {
     let t = new_chain();
     let head = t.chain.head();
-    for junk in [&[][..], &[0xc0][..], &[0x02, 0xff, 0x00][..], &[0xf8, 0xff][..]] {
+    for junk in [
+        &[][..],
+        &[0xc0][..],
+        &[0x02, 0xff, 0x00][..],
+        &[0xf8, 0xff][..],
+    ] {
         let err = t.chain.submit_raw(junk).expect_err("junk accepted");
-        assert!(matches!(err, SubmitError::Tx(TxError::Malformed(_))), "{err}");
+        assert!(
+            matches!(err, SubmitError::Tx(TxError::Malformed(_))),
+            "{err}"
+        );
     }
     assert_eq!(t.chain.pool().len(), 0);
     assert_eq!(t.chain.head(), head);
@@ -26,7 +37,10 @@ fn a_transaction_for_another_chain_is_rejected_naming_both_chain_ids() {
     let t = new_chain();
     let raw = legacy(Some(1), 0, 0, Address::ZERO, U256::from(1));
     let err = submit_err(&t, &raw);
-    assert!(err.contains("chain 1") && err.contains(&t.chain.config().chain_id.to_string()), "{err}");
+    assert!(
+        err.contains("chain 1") && err.contains(&t.chain.config().chain_id.to_string()),
+        "{err}"
+    );
 }
 
 #[test]
@@ -39,24 +53,44 @@ fn unprotected_legacy_transactions_are_rejected() {
 #[test]
 fn nonce_errors_say_too_low_or_too_high() {
     let t = new_chain();
-    t.chain.submit_raw(&transfer(&t.chain, 0, 0, Address::ZERO, 1)).unwrap();
+    t.chain
+        .submit_raw(&transfer(&t.chain, 0, 0, Address::ZERO, 1))
+        .unwrap();
     seal(&t.chain);
     assert!(submit_err(&t, &transfer(&t.chain, 0, 0, Address::ZERO, 1)).contains("nonce too low"));
-    assert!(submit_err(&t, &transfer(&t.chain, 0, 5_000, Address::ZERO, 1)).contains("nonce too high"));
+    assert!(
+        submit_err(&t, &transfer(&t.chain, 0, 5_000, Address::ZERO, 1)).contains("nonce too high")
+    );
 }
 
 #[test]
 fn insufficient_funds_and_low_fee_caps_are_named() {
     let t = new_chain();
     let whale = U256::from(10u64).pow(U256::from(30));
-    let raw = eip1559(&t.chain, 0, 0, TxKind::Call(Address::ZERO), whale, Bytes::new(), 21_000);
+    let raw = eip1559(
+        &t.chain,
+        0,
+        0,
+        TxKind::Call(Address::ZERO),
+        whale,
+        Bytes::new(),
+        21_000,
+    );
     assert!(submit_err(&t, &raw).contains("insufficient funds"));
 }
 
 #[test]
 fn oversized_transactions_are_rejected_with_the_limit() {
     let t = new_chain();
-    let raw = eip1559(&t.chain, 0, 0, TxKind::Create, U256::ZERO, vec![0u8; 200_000].into(), 10_000_000);
+    let raw = eip1559(
+        &t.chain,
+        0,
+        0,
+        TxKind::Create,
+        U256::ZERO,
+        vec![0u8; 200_000].into(),
+        10_000_000,
+    );
     let err = submit_err(&t, &raw);
     assert!(err.contains("oversized") && err.contains("131072"), "{err}");
 }
@@ -65,13 +99,24 @@ fn oversized_transactions_are_rejected_with_the_limit() {
 fn gapped_nonces_wait_and_run_in_order_once_the_gap_fills() {
     let t = new_chain();
     let to = Address::repeat_byte(9);
-    t.chain.submit_raw(&transfer(&t.chain, 2, 1, to, 1)).unwrap();
-    assert_eq!(seal(&t.chain).txs.len(), 0, "nonce 1 cannot run before nonce 0");
+    t.chain
+        .submit_raw(&transfer(&t.chain, 2, 1, to, 1))
+        .unwrap();
+    assert_eq!(
+        seal(&t.chain).txs.len(),
+        0,
+        "nonce 1 cannot run before nonce 0"
+    );
     assert_eq!(t.chain.pending_nonce(&addr(2)).unwrap(), 0);
-    t.chain.submit_raw(&transfer(&t.chain, 2, 0, to, 1)).unwrap();
+    t.chain
+        .submit_raw(&transfer(&t.chain, 2, 0, to, 1))
+        .unwrap();
     assert_eq!(t.chain.pending_nonce(&addr(2)).unwrap(), 2);
     let block = seal(&t.chain);
-    assert_eq!(block.txs.iter().map(|tx| tx.nonce()).collect::<Vec<_>>(), vec![0, 1]);
+    assert_eq!(
+        block.txs.iter().map(|tx| tx.nonce()).collect::<Vec<_>>(),
+        vec![0, 1]
+    );
     assert!(t.chain.pool().is_empty());
 }
 
