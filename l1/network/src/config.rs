@@ -75,6 +75,10 @@ pub struct NetworkConfig {
     pub event_buffer: usize,
     /// Serves block sync; without one, sync requests are refused with `NoBlockSource`.
     pub block_source: Option<Arc<dyn BlockSource>>,
+    /// When on, gossip that passed the limits is forwarded only after the node reports it
+    /// valid (`NetworkHandle::validate`), so invalid messages stop at the first honest hop.
+    /// When off, the network forwards everything within the limits.
+    pub node_validation: bool,
 }
 
 /// The default TCP port.
@@ -82,7 +86,7 @@ pub const DEFAULT_PORT: u16 = 30333;
 
 impl NetworkConfig {
     /// Defaults: listen on all interfaces at [`DEFAULT_PORT`], no bootstrap peers, no topics,
-    /// [`Limits::default`], [`Backoff::default`], [`Timing::default`].
+    /// [`Limits::default`], [`Backoff::default`], [`Timing::default`], no node validation.
     pub fn new(key: NodeKey, genesis_hash: [u8; 32]) -> NetworkConfig {
         NetworkConfig {
             key,
@@ -97,6 +101,7 @@ impl NetworkConfig {
             max_inbound_connections: 128,
             event_buffer: 16_384,
             block_source: None,
+            node_validation: false,
         }
     }
 }
@@ -116,6 +121,7 @@ impl fmt::Debug for NetworkConfig {
             .field("max_inbound_connections", &self.max_inbound_connections)
             .field("event_buffer", &self.event_buffer)
             .field("block_source", &self.block_source.as_ref().map(|_| "..."))
+            .field("node_validation", &self.node_validation)
             .finish()
     }
 }

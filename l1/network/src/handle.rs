@@ -15,11 +15,14 @@ use crate::wire::Refusal;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NetworkEvent {
     /// A gossip message. `from` is the neighbour that delivered it (authenticated by Noise),
-    /// not necessarily its author: the node checks the payload's own signature.
+    /// not necessarily its author: the node checks the payload's own signature. With
+    /// `NetworkConfig::node_validation` on, the message is forwarded to other peers only once
+    /// the node reports `Validation::Accept` for `id` ([`NetworkHandle::validate`]).
     Gossip {
         from: PeerId,
         topic: Topic,
         data: Vec<u8>,
+        id: GossipId,
     },
     /// A message sent to this node only (`NetworkHandle::send_to`); `from` is its sender.
     Direct {
@@ -34,6 +37,25 @@ pub enum NetworkEvent {
         peer: PeerId,
         duration: Duration,
     },
+}
+
+/// Names one received gossip message, for [`NetworkHandle::validate`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct GossipId {
+    pub(crate) message: libp2p::gossipsub::MessageId,
+    pub(crate) from: libp2p::PeerId,
+}
+
+/// The node's verdict on a gossip message (with `NetworkConfig::node_validation` on).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Validation {
+    /// Valid: forward it to the mesh.
+    Accept,
+    /// Invalid (bad signature, not from a member, undecodable): drop it, and charge the peer
+    /// that delivered it a strike.
+    Reject,
+    /// Not invalid but not worth forwarding (stale, duplicate at the application level).
+    Ignore,
 }
 
 /// The network service has stopped (shut down, or its task ended).
@@ -142,6 +164,10 @@ pub(crate) enum Command {
         topic: Topic,
         reply: oneshot::Sender<()>,
     },
+    Validate {
+        id: GossipId,
+        validation: Validation,
+    },
     MeshPeers {
         topic: Topic,
         reply: oneshot::Sender<Vec<PeerId>>,
@@ -249,6 +275,17 @@ impl NetworkHandle {
             reply,
         })
         .await?
+    }
+
+    /// Reports the node's verdict on a gossip message. Only needed with
+    /// `NetworkConfig::node_validation` on (otherwise the network has already forwarded it, and
+    /// this does nothing). A message never validated is dropped from gossipsub's cache after a
+    /// few heartbeats without being forwarded.
+    pub async fn validate(&self, id: GossipId, validation: Validation) -> Result<(), Stopped> {
+        self.commands
+            .send(Command::Validate { id, validation })
+            .await
+            .map_err(|_| Stopped)
     }
 
     pub async fn subscribe(&self, topic: Topic) -> Result<(), Stopped> {

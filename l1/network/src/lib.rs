@@ -25,7 +25,7 @@
 //! let (network, mut events) = Network::start(config).await?;
 //! network.publish(Topic::Consensus(Chain::Beacon), b"a vote".to_vec()).await.ok();
 //! while let Some(event) = events.recv().await {
-//!     if let NetworkEvent::Gossip { from, topic, data } = event {
+//!     if let NetworkEvent::Gossip { from, topic, data, .. } = event {
 //!         // decode, check the signature against the member set, feed the engine
 //!         let _ = (from, topic, data);
 //!     }
@@ -49,8 +49,8 @@ pub mod wire;
 pub use behaviour::BuildError;
 pub use config::{BlockSource, ConfigError, DEFAULT_PORT, NetworkConfig, Timing};
 pub use handle::{
-    AddPeerError, NetworkEvent, NetworkHandle, PublishError, RequestFailure, SendError, Stopped,
-    SyncError,
+    AddPeerError, GossipId, NetworkEvent, NetworkHandle, PublishError, RequestFailure, SendError,
+    Stopped, SyncError, Validation,
 };
 pub use limits::{BanPolicy, ClassLimits, Limits, RateLimit};
 pub use peer::{NodeKey, NodeKeyError, PeerId, PeerIdError};

@@ -33,6 +33,8 @@ pub struct NetworkStats {
     pub dropped_rate_limited: u64,
     /// Messages dropped because they exceeded their class's size cap.
     pub dropped_oversized: u64,
+    /// Gossip messages the node reported invalid (node validation on).
+    pub rejected_by_node: u64,
     /// Events not delivered because the node's event receiver was full.
     pub dropped_events: u64,
     /// Inbound requests that could not be decoded (malformed or too large); each is answered

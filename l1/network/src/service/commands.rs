@@ -44,6 +44,7 @@ impl Service {
                 self.topics.remove(&topic);
                 let _ = reply.send(());
             }
+            Command::Validate { id, validation } => self.on_validation(id, validation),
             Command::MeshPeers { topic, reply } => {
                 let hash = self.topic_hash(topic);
                 let peers = self

@@ -7,7 +7,7 @@ use libp2p::gossipsub::{self, MessageAcceptance};
 use libp2p::request_response::{self, ResponseChannel};
 
 use super::Service;
-use crate::handle::NetworkEvent;
+use crate::handle::{GossipId, NetworkEvent, Validation};
 use crate::limits::Verdict;
 use crate::peer::PeerId;
 use crate::protocol::Received;
@@ -53,17 +53,39 @@ impl Service {
         };
         match self.admit(from, topic, message.data.len()) {
             Ok(()) => {
-                self.report(&id, &from, MessageAcceptance::Accept);
+                if !self.node_validation {
+                    self.report(&id, &from, MessageAcceptance::Accept);
+                }
                 self.emit(NetworkEvent::Gossip {
                     from: PeerId(from),
                     topic,
                     data: message.data,
+                    id: GossipId { message: id, from },
                 });
             }
             // Oversized messages are invalid; rate-limited ones merely unwanted.
             Err(Dropped::Oversized) => self.report(&id, &from, MessageAcceptance::Reject),
             Err(Dropped::RateLimited) => self.report(&id, &from, MessageAcceptance::Ignore),
         }
+    }
+
+    /// The node's verdict on a message it was handed (node validation on).
+    pub(super) fn on_validation(&mut self, id: GossipId, validation: Validation) {
+        if !self.node_validation {
+            return;
+        }
+        let acceptance = match validation {
+            Validation::Accept => MessageAcceptance::Accept,
+            Validation::Ignore => MessageAcceptance::Ignore,
+            Validation::Reject => {
+                self.stats(|s| s.rejected_by_node += 1);
+                if self.limiter.strike(&id.from, Instant::now()) == Verdict::Ban {
+                    self.ban(id.from);
+                }
+                MessageAcceptance::Reject
+            }
+        };
+        self.report(&id.message, &id.from, acceptance);
     }
 
     fn report(

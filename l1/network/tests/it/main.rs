@@ -10,4 +10,5 @@ mod mesh;
 mod network_id;
 mod reconnect;
 mod sync;
+mod validation;
 mod wire_fuzz;

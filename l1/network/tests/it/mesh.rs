@@ -13,6 +13,7 @@ async fn receive(node: &mut Node, data: &[u8]) -> kaimeng_network::PeerId {
             from,
             topic,
             data: got,
+            ..
         } if *topic == TOPIC && got == data => Some(*from),
         _ => None,
     })
