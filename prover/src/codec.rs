@@ -38,7 +38,8 @@ fn fp_hex(v: &Fp) -> String {
 
 fn fp_of(what: &'static str, s: &str) -> Result<Fp, ProverError> {
     let bytes = bytes_of::<32>(what, s)?;
-    Option::from(Fp::from_repr(bytes)).ok_or_else(|| decode_err(what, "not a canonical field element"))
+    Option::from(Fp::from_repr(bytes))
+        .ok_or_else(|| decode_err(what, "not a canonical field element"))
 }
 
 #[derive(Serialize, Deserialize)]
@@ -181,10 +182,16 @@ impl WireWitness {
                 let signature = match &s.signature {
                     None => None,
                     Some(sig) => Some(SignatureWitness {
-                        public_key: PublicKey::from_bytes(&bytes_of::<32>("public key", &sig.public_key)?)
-                            .ok_or_else(|| decode_err("public key", "not a valid point"))?,
-                        signature: Signature::from_bytes(&bytes_of::<64>("signature", &sig.signature)?)
-                            .ok_or_else(|| decode_err("signature", "invalid point or scalar"))?,
+                        public_key: PublicKey::from_bytes(&bytes_of::<32>(
+                            "public key",
+                            &sig.public_key,
+                        )?)
+                        .ok_or_else(|| decode_err("public key", "not a valid point"))?,
+                        signature: Signature::from_bytes(&bytes_of::<64>(
+                            "signature",
+                            &sig.signature,
+                        )?)
+                        .ok_or_else(|| decode_err("signature", "invalid point or scalar"))?,
                     }),
                 };
                 let priority = match &s.priority {
@@ -256,7 +263,8 @@ impl WireProof {
                 chain_id: self.chain_id,
                 fee_account: self.fee_account,
             },
-            bytes: hex::decode(&self.proof).map_err(|e| decode_err("proof bytes", format!("{e}")))?,
+            bytes: hex::decode(&self.proof)
+                .map_err(|e| decode_err("proof bytes", format!("{e}")))?,
         })
     }
 }

@@ -6,7 +6,7 @@
 //! circuit or to the parameters changes it, so a pinned value in the tests makes every such
 //! change deliberate.
 
-use halo2_proofs::plonk::{keygen_pk, keygen_vk, ProvingKey, VerifyingKey};
+use halo2_proofs::plonk::{ProvingKey, VerifyingKey, keygen_pk, keygen_vk};
 use pasta_curves::vesta;
 
 use crate::circuit::ChunkCircuit;

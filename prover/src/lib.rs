@@ -12,8 +12,8 @@ pub mod witness;
 pub mod worker;
 
 pub use error::ProverError;
-pub use keys::{vk_fingerprint, ChunkKeys, ChunkShape};
+pub use keys::{ChunkKeys, ChunkShape, vk_fingerprint};
 pub use params::{ChunkParams, ParamsCache};
-pub use proof::{batch_verify, prove_chunk, verify_chunk, ChunkProof};
+pub use proof::{ChunkProof, batch_verify, prove_chunk, verify_chunk};
 pub use witness::{ChunkWitness, PublicInputs, WitnessError};
-pub use worker::{run as run_worker, DirQueue, JobQueue, WorkerConfig};
+pub use worker::{DirQueue, JobQueue, WorkerConfig, run as run_worker};

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use ff::{Field, PrimeField};
 use group::{Curve, CurveAffine as _, Group, GroupEncoding};
-use halo2_proofs::arithmetic::{best_fft, CurveExt};
+use halo2_proofs::arithmetic::{CurveExt, best_fft};
 use halo2_proofs::poly::commitment::Params;
 use indicatif::{ProgressBar, ProgressStyle};
 use pasta_curves::vesta;
@@ -46,7 +46,10 @@ fn digest(bytes: &[u8]) -> [u8; 32] {
 }
 
 /// Generates the payload of `Params::new(k)`, calling `progress(done, total)` as it goes.
-pub fn generate_bytes(k: u32, progress: &(dyn Fn(u64, u64) + Sync)) -> Result<Vec<u8>, ProverError> {
+pub fn generate_bytes(
+    k: u32,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<Vec<u8>, ProverError> {
     if !(MIN_K..=MAX_K).contains(&k) {
         return Err(ProverError::UnsupportedK(k));
     }
@@ -211,19 +214,29 @@ fn corrupt(path: &Path, reason: impl Into<String>) -> ProverError {
 
 fn decode(path: &Path, k: u32, bytes: &[u8]) -> Result<ChunkParams, ProverError> {
     if bytes.len() < HEADER {
-        return Err(corrupt(path, format!("{} bytes is shorter than the header", bytes.len())));
+        return Err(corrupt(
+            path,
+            format!("{} bytes is shorter than the header", bytes.len()),
+        ));
     }
     if &bytes[..8] != MAGIC {
         return Err(corrupt(path, "not a Kaimeng parameter file (bad magic)"));
     }
-    let word = |at: usize| u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
+    let word =
+        |at: usize| u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
     let version = word(8);
     if version != VERSION {
-        return Err(corrupt(path, format!("format version {version}, expected {VERSION}")));
+        return Err(corrupt(
+            path,
+            format!("format version {version}, expected {VERSION}"),
+        ));
     }
     let file_k = word(12);
     if file_k != k {
-        return Err(corrupt(path, format!("holds k = {file_k}, expected k = {k}")));
+        return Err(corrupt(
+            path,
+            format!("holds k = {file_k}, expected k = {k}"),
+        ));
     }
     let mut len = [0u8; 8];
     len.copy_from_slice(&bytes[16..24]);
@@ -281,17 +294,23 @@ mod tests {
         let cases: Vec<(Vec<u8>, &str)> = vec![
             (good[..good.len() - 7].to_vec(), "payload is"),
             (good[..10].to_vec(), "shorter than the header"),
-            ({
-                let mut b = good.clone();
-                let last = b.len() - 100;
-                b[last] ^= 1;
-                b
-            }, "checksum"),
-            ({
-                let mut b = good.clone();
-                b[0] = b'X';
-                b
-            }, "bad magic"),
+            (
+                {
+                    let mut b = good.clone();
+                    let last = b.len() - 100;
+                    b[last] ^= 1;
+                    b
+                },
+                "checksum",
+            ),
+            (
+                {
+                    let mut b = good.clone();
+                    b[0] = b'X';
+                    b
+                },
+                "bad magic",
+            ),
         ];
         for (bytes, reason) in cases {
             fs::write(&path, &bytes).unwrap();
@@ -303,7 +322,11 @@ mod tests {
             }
         }
         // Another k's file under this name.
-        fs::write(&path, encode_file(6, &generate_bytes(6, &|_, _| {}).unwrap())).unwrap();
+        fs::write(
+            &path,
+            encode_file(6, &generate_bytes(6, &|_, _| {}).unwrap()),
+        )
+        .unwrap();
         assert!(matches!(
             cache.load_or_generate(k),
             Err(ProverError::CorruptParams { .. })
@@ -315,7 +338,9 @@ mod tests {
         }
         fs::write(&path, encode_file(k, &payload)).unwrap();
         match cache.load_or_generate(k) {
-            Err(ProverError::CorruptParams { reason, .. }) => assert!(reason.contains("invalid points")),
+            Err(ProverError::CorruptParams { reason, .. }) => {
+                assert!(reason.contains("invalid points"))
+            }
             other => panic!("expected invalid points, got {other:?}"),
         }
     }

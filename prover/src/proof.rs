@@ -1,6 +1,8 @@
 //! Proving one chunk, verifying one proof, and batch-verifying many.
 
-use halo2_proofs::plonk::{create_proof, verify_proof, BatchVerifier, SingleVerifier, VerifyingKey};
+use halo2_proofs::plonk::{
+    BatchVerifier, SingleVerifier, VerifyingKey, create_proof, verify_proof,
+};
 use halo2_proofs::transcript::{Blake2bRead, Blake2bWrite, Challenge255};
 use kaimeng_rollup::Fp;
 use pasta_curves::vesta;

@@ -6,17 +6,17 @@
 use ff::{Field, PrimeField};
 use group::{Curve, Group};
 use kaimeng_rollup::account::LeafFields;
-use kaimeng_rollup::poseidon::{self, capacity_for_length, hash2, hash4, State};
-use kaimeng_rollup::schnorr::{challenge, challenge_scalar, generator, PublicKey, Signature};
+use kaimeng_rollup::poseidon::{self, State, capacity_for_length, hash2, hash4};
+use kaimeng_rollup::schnorr::{PublicKey, Signature, challenge, challenge_scalar, generator};
 use kaimeng_rollup::smt::{MerkleProof, TREE_DEPTH};
 use kaimeng_rollup::stf::{ChunkOutcome, SideTrace};
-use kaimeng_rollup::tx::{layout, pow2, SlotKind, AMOUNT_BITS, FEE_BITS};
+use kaimeng_rollup::tx::{AMOUNT_BITS, FEE_BITS, SlotKind, layout, pow2};
 use kaimeng_rollup::{Fp, Fq};
 use pasta_curves::arithmetic::CurveAffine;
 use pasta_curves::pallas;
 
 use crate::circuit::slot_rules::{
-    account_rules, fee_rules, word_rules, AccountCells, FeeCells, Flags, WordCells,
+    AccountCells, FeeCells, Flags, WordCells, account_rules, fee_rules, word_rules,
 };
 
 /// Why a witness cannot be proven.
@@ -496,21 +496,23 @@ impl ChunkWitness {
             SlotKind::ForcedExit => op_l1,
             _ => Fp::ZERO,
         };
-        let message = d0
-            + pow2(layout::CHAIN_ID) * fp(self.chain_id)
-            + pow2(layout::NONCE) * a.before.nonce;
+        let message =
+            d0 + pow2(layout::CHAIN_ID) * fp(self.chain_id) + pow2(layout::NONCE) * a.before.nonce;
         let w0 = kind_code
             + pow2(layout::OP_INDEX) * a_index
             + pow2(layout::OP_AMOUNT) * bit(kind == SlotKind::Deposit) * amount;
         let q_cand = hash4(queue_in, w0, op_l1, op_kc);
         let q_out = if queued { q_cand } else { queue_in };
-        let pk = PublicKey::from_point(public_key).ok_or(WitnessError::SignatureShape { slot: i })?;
+        let pk =
+            PublicKey::from_point(public_key).ok_or(WitnessError::SignatureShape { slot: i })?;
         let r_x = Option::from(r.coordinates())
             .map(|c: pasta_curves::arithmetic::Coordinates<pallas::Affine>| *c.x())
             .ok_or(WitnessError::SignatureShape { slot: i })?;
         let e = challenge(&pk, r_x, message);
         let s_g = coords(&(pallas::Point::generator() * sig_s));
-        let r_ep = coords(&(pallas::Point::from(r) + pallas::Point::from(public_key) * challenge_scalar(e)));
+        let r_ep = coords(
+            &(pallas::Point::from(r) + pallas::Point::from(public_key) * challenge_scalar(e)),
+        );
         let words = WordCells {
             flags,
             amount,

@@ -18,7 +18,7 @@ use crate::codec::{WireProof, WireWitness};
 use crate::error::ProverError;
 use crate::keys::{ChunkKeys, ChunkShape};
 use crate::params::{ChunkParams, ParamsCache};
-use crate::proof::{prove_chunk, ChunkProof};
+use crate::proof::{ChunkProof, prove_chunk};
 use crate::witness::ChunkWitness;
 
 /// A unit of work: prove one chunk.
@@ -161,7 +161,10 @@ impl JobQueue for DirQueue {
             match parsed {
                 Ok(job) => return Ok(Some(job)),
                 Err(reason) => {
-                    self.finish(&id, &JobOutcome::Failed(format!("undecodable job: {reason}")))?;
+                    self.finish(
+                        &id,
+                        &JobOutcome::Failed(format!("undecodable job: {reason}")),
+                    )?;
                 }
             }
         }
@@ -209,7 +212,11 @@ pub struct WorkerConfig {
 
 impl WorkerConfig {
     /// A worker for `shape` over a directory queue, caching parameters in `params_dir`.
-    pub fn new(queue_dir: impl Into<PathBuf>, params_dir: impl Into<PathBuf>, shape: ChunkShape) -> Self {
+    pub fn new(
+        queue_dir: impl Into<PathBuf>,
+        params_dir: impl Into<PathBuf>,
+        shape: ChunkShape,
+    ) -> Self {
         Self {
             queue_dir: queue_dir.into(),
             params_dir: params_dir.into(),
@@ -236,9 +243,17 @@ pub struct WorkerReport {
 pub fn run(config: WorkerConfig) -> Result<WorkerReport, ProverError> {
     config.shape.validate()?;
     let cache = ParamsCache::new(&config.params_dir);
-    let cache = if config.progress { cache } else { cache.quiet() };
+    let cache = if config.progress {
+        cache
+    } else {
+        cache.quiet()
+    };
     let params = cache.load_or_generate(config.shape.k)?;
-    tracing::info!(k = config.shape.k, slots = config.shape.slots, "generating chunk keys");
+    tracing::info!(
+        k = config.shape.k,
+        slots = config.shape.slots,
+        "generating chunk keys"
+    );
     let keys = ChunkKeys::generate(&params, config.shape)?;
     tracing::info!(fingerprint = %hex::encode(keys.fingerprint()), "prover ready");
     let mut queue = DirQueue::open(&config.queue_dir)?;
@@ -255,7 +270,10 @@ pub fn serve(
 ) -> Result<WorkerReport, ProverError> {
     let mut report = WorkerReport::default();
     loop {
-        if config.max_jobs.is_some_and(|max| report.proven + report.failed >= max) {
+        if config
+            .max_jobs
+            .is_some_and(|max| report.proven + report.failed >= max)
+        {
             return Ok(report);
         }
         let Some(job) = queue.take()? else {

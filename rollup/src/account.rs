@@ -6,9 +6,9 @@
 
 use ff::Field;
 
+use crate::Fp;
 use crate::poseidon::{hash2, hash4};
 use crate::schnorr::PublicKey;
-use crate::Fp;
 
 /// Maximum balance bits: every balance is range-checked to `[0, 2^64)` in the circuit.
 pub const BALANCE_BITS: usize = 64;
@@ -62,7 +62,12 @@ pub struct LeafFields {
 impl LeafFields {
     /// The leaf value stored in the tree.
     pub fn hash(&self) -> Fp {
-        hash4(self.key_commitment, self.l1_address, self.balance, self.nonce)
+        hash4(
+            self.key_commitment,
+            self.l1_address,
+            self.balance,
+            self.nonce,
+        )
     }
 }
 
@@ -76,7 +81,9 @@ impl Account {
 
     /// Whether this slot has never been registered (the all-zero account).
     pub fn is_empty(&self) -> bool {
-        self.public_key.is_none() && self.l1_address == L1Address::default() && self.balance == 0
+        self.public_key.is_none()
+            && self.l1_address == L1Address::default()
+            && self.balance == 0
             && self.nonce == 0
     }
 

@@ -86,7 +86,7 @@ pub fn partial_round(state: &State, round: usize) -> State {
 
 /// Whether round `round` (0-based, of 64) is a full round.
 pub fn is_full_round(round: usize) -> bool {
-    round < FULL_ROUNDS / 2 || round >= FULL_ROUNDS / 2 + PARTIAL_ROUNDS
+    !(FULL_ROUNDS / 2..FULL_ROUNDS / 2 + PARTIAL_ROUNDS).contains(&round)
 }
 
 /// The whole permutation.

@@ -245,7 +245,10 @@ mod tests {
     fn rejects_bad_encodings() {
         assert!(SigningKey::from_scalar(Fq::ZERO).is_none());
         // All 0xff is not a canonical scalar.
-        let mut bytes = SigningKey::from_scalar(Fq::from(3)).unwrap().sign(Fp::ONE).to_bytes();
+        let mut bytes = SigningKey::from_scalar(Fq::from(3))
+            .unwrap()
+            .sign(Fp::ONE)
+            .to_bytes();
         bytes[32..].copy_from_slice(&[0xff; 32]);
         assert!(Signature::from_bytes(&bytes).is_none());
     }

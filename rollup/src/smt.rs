@@ -6,9 +6,9 @@
 
 use std::collections::HashMap;
 
+use crate::Fp;
 use crate::account::Account;
 use crate::poseidon::hash2;
-use crate::Fp;
 
 /// Depth of the tree: 2^32 account slots.
 pub const TREE_DEPTH: usize = 32;

@@ -12,13 +12,11 @@ use std::collections::HashMap;
 
 use ff::Field;
 
+use crate::Fp;
 use crate::account::{Account, L1Address};
 use crate::schnorr::{self, PublicKey, Signature};
 use crate::smt::{MerkleProof, SparseMerkleTree};
-use crate::tx::{
-    data_commitment, L2Op, PriorityOp, SlotData, SlotKind, AMOUNT_BITS,
-};
-use crate::Fp;
+use crate::tx::{AMOUNT_BITS, L2Op, PriorityOp, SlotData, SlotKind, data_commitment};
 
 /// Why an operation (or a chunk) was rejected.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -376,13 +374,14 @@ impl L2State {
                 account: config.fee_account,
             });
         }
-        let credited = fee_account
-            .balance
-            .checked_add(total_fee)
-            .ok_or(StfError::BalanceOverflow {
-                slot: usize::MAX,
-                account: config.fee_account,
-            })?;
+        let credited =
+            fee_account
+                .balance
+                .checked_add(total_fee)
+                .ok_or(StfError::BalanceOverflow {
+                    slot: usize::MAX,
+                    account: config.fee_account,
+                })?;
         let fee_credit = self.update(
             config.fee_account,
             Account {
@@ -418,118 +417,144 @@ impl L2State {
         undo: &mut Vec<(u32, Account)>,
     ) -> Result<SlotTrace, StfError> {
         let queue_before = self.queue_hash;
-        let (a, b, data, signer, priority) = match op {
-            L2Op::Padding => {
-                let a = self.update(0, self.account(0), undo);
-                let b = self.update(0, self.account(0), undo);
-                (a, b, SlotData::PADDING, None, None)
-            }
-            L2Op::Transfer(t) => {
-                let tx = t.tx;
-                let message = tx.message(chain_id);
-                let (a, signer) =
-                    self.debit(slot, tx.from, tx.amount, tx.fee, tx.nonce, message, t.signature, undo)?;
-                let receiver = self.account(tx.to);
-                if receiver.public_key.is_none() {
-                    return Err(StfError::NotRegistered {
-                        slot,
-                        account: tx.to,
-                    });
+        let (a, b, data, signer, priority) =
+            match op {
+                L2Op::Padding => {
+                    let a = self.update(0, self.account(0), undo);
+                    let b = self.update(0, self.account(0), undo);
+                    (a, b, SlotData::PADDING, None, None)
                 }
-                let balance = receiver.balance.checked_add(tx.amount).ok_or(
-                    StfError::BalanceOverflow {
+                L2Op::Transfer(t) => {
+                    let tx = t.tx;
+                    let message = tx.message(chain_id);
+                    let (a, signer) = self.debit(
                         slot,
-                        account: tx.to,
-                    },
-                )?;
-                let b = self.update(tx.to, Account { balance, ..receiver }, undo);
-                let data = SlotData {
-                    kind: SlotKind::Transfer,
-                    a: tx.from,
-                    b: tx.to,
-                    amount: tx.amount,
-                    fee: tx.fee,
-                    l1_address: L1Address::default(),
-                };
-                (a, b, data, Some(signer), None)
-            }
-            L2Op::Withdraw(w) => {
-                let tx = w.tx;
-                let message = tx.message(chain_id);
-                let (a, signer) =
-                    self.debit(slot, tx.from, tx.amount, tx.fee, tx.nonce, message, w.signature, undo)?;
-                let b = self.update(tx.from, self.account(tx.from), undo);
-                let data = SlotData {
-                    kind: SlotKind::Withdraw,
-                    a: tx.from,
-                    b: tx.from,
-                    amount: tx.amount,
-                    fee: tx.fee,
-                    l1_address: a.after.l1_address,
-                };
-                (a, b, data, Some(signer), None)
-            }
-            L2Op::Priority(PriorityOp::Deposit(d)) => {
-                let a = self.update(d.to, self.account(d.to), undo);
-                let current = self.account(d.to);
-                let bound = current.is_empty()
-                    || (current.public_key == Some(d.public_key)
-                        && current.l1_address == d.l1_address);
-                if !bound {
-                    return Err(StfError::DepositOwnerMismatch {
-                        slot,
-                        account: d.to,
-                    });
+                        tx.from,
+                        tx.amount,
+                        tx.fee,
+                        tx.nonce,
+                        message,
+                        t.signature,
+                        undo,
+                    )?;
+                    let receiver = self.account(tx.to);
+                    if receiver.public_key.is_none() {
+                        return Err(StfError::NotRegistered {
+                            slot,
+                            account: tx.to,
+                        });
+                    }
+                    let balance = receiver.balance.checked_add(tx.amount).ok_or(
+                        StfError::BalanceOverflow {
+                            slot,
+                            account: tx.to,
+                        },
+                    )?;
+                    let b = self.update(
+                        tx.to,
+                        Account {
+                            balance,
+                            ..receiver
+                        },
+                        undo,
+                    );
+                    let data = SlotData {
+                        kind: SlotKind::Transfer,
+                        a: tx.from,
+                        b: tx.to,
+                        amount: tx.amount,
+                        fee: tx.fee,
+                        l1_address: L1Address::default(),
+                    };
+                    (a, b, data, Some(signer), None)
                 }
-                let balance = current.balance.checked_add(d.amount).ok_or(
-                    StfError::BalanceOverflow {
+                L2Op::Withdraw(w) => {
+                    let tx = w.tx;
+                    let message = tx.message(chain_id);
+                    let (a, signer) = self.debit(
                         slot,
-                        account: d.to,
-                    },
-                )?;
-                let after = Account {
-                    public_key: Some(d.public_key),
-                    l1_address: d.l1_address,
-                    balance,
-                    nonce: current.nonce,
-                };
-                let b = self.update(d.to, after, undo);
-                let data = SlotData {
-                    kind: SlotKind::Deposit,
-                    a: d.to,
-                    b: d.to,
-                    amount: d.amount,
-                    fee: 0,
-                    l1_address: L1Address::default(),
-                };
-                self.queue_hash = PriorityOp::Deposit(d).fold_into(self.queue_hash);
-                (a, b, data, None, Some(PriorityOp::Deposit(d)))
-            }
-            L2Op::Priority(PriorityOp::ForcedExit(f)) => {
-                let current = self.account(f.account);
-                let matches = current.l1_address == f.l1_address;
-                let amount = if matches { current.balance } else { 0 };
-                let a = self.update(
-                    f.account,
-                    Account {
-                        balance: current.balance - amount,
-                        ..current
-                    },
-                    undo,
-                );
-                let b = self.update(f.account, self.account(f.account), undo);
-                let data = SlotData {
-                    kind: SlotKind::ForcedExit,
-                    a: f.account,
-                    b: f.account,
-                    amount,
-                    fee: 0,
-                    l1_address: f.l1_address,
-                };
-                self.queue_hash = PriorityOp::ForcedExit(f).fold_into(self.queue_hash);
-                (a, b, data, None, Some(PriorityOp::ForcedExit(f)))
-            }
-        };
+                        tx.from,
+                        tx.amount,
+                        tx.fee,
+                        tx.nonce,
+                        message,
+                        w.signature,
+                        undo,
+                    )?;
+                    let b = self.update(tx.from, self.account(tx.from), undo);
+                    let data = SlotData {
+                        kind: SlotKind::Withdraw,
+                        a: tx.from,
+                        b: tx.from,
+                        amount: tx.amount,
+                        fee: tx.fee,
+                        l1_address: a.after.l1_address,
+                    };
+                    (a, b, data, Some(signer), None)
+                }
+                L2Op::Priority(PriorityOp::Deposit(d)) => {
+                    let a = self.update(d.to, self.account(d.to), undo);
+                    let current = self.account(d.to);
+                    let bound = current.is_empty()
+                        || (current.public_key == Some(d.public_key)
+                            && current.l1_address == d.l1_address);
+                    if !bound {
+                        return Err(StfError::DepositOwnerMismatch {
+                            slot,
+                            account: d.to,
+                        });
+                    }
+                    let balance =
+                        current
+                            .balance
+                            .checked_add(d.amount)
+                            .ok_or(StfError::BalanceOverflow {
+                                slot,
+                                account: d.to,
+                            })?;
+                    let after = Account {
+                        public_key: Some(d.public_key),
+                        l1_address: d.l1_address,
+                        balance,
+                        nonce: current.nonce,
+                    };
+                    let b = self.update(d.to, after, undo);
+                    let data = SlotData {
+                        kind: SlotKind::Deposit,
+                        a: d.to,
+                        b: d.to,
+                        amount: d.amount,
+                        fee: 0,
+                        l1_address: L1Address::default(),
+                    };
+                    self.queue_hash = PriorityOp::Deposit(d).fold_into(self.queue_hash);
+                    (a, b, data, None, Some(PriorityOp::Deposit(d)))
+                }
+                L2Op::Priority(PriorityOp::ForcedExit(f)) => {
+                    let current = self.account(f.account);
+                    let matches = current.l1_address == f.l1_address;
+                    let amount = if matches { current.balance } else { 0 };
+                    let a = self.update(
+                        f.account,
+                        Account {
+                            balance: current.balance - amount,
+                            ..current
+                        },
+                        undo,
+                    );
+                    let b = self.update(f.account, self.account(f.account), undo);
+                    let data = SlotData {
+                        kind: SlotKind::ForcedExit,
+                        a: f.account,
+                        b: f.account,
+                        amount,
+                        fee: 0,
+                        l1_address: f.l1_address,
+                    };
+                    self.queue_hash = PriorityOp::ForcedExit(f).fold_into(self.queue_hash);
+                    (a, b, data, None, Some(PriorityOp::ForcedExit(f)))
+                }
+            };
         Ok(SlotTrace {
             op,
             data,

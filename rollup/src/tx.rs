@@ -20,10 +20,10 @@
 
 use ff::Field;
 
-use crate::account::{key_commitment, L1Address};
+use crate::Fp;
+use crate::account::{L1Address, key_commitment};
 use crate::poseidon::hash4;
 use crate::schnorr::{PublicKey, Signature, SigningKey};
-use crate::Fp;
 
 /// Transfer and withdrawal amounts are below `2^AMOUNT_BITS` (5 published bytes).
 pub const AMOUNT_BITS: usize = 40;
@@ -529,10 +529,7 @@ mod tests {
 
     #[test]
     fn pubdata_errors_are_typed() {
-        assert_eq!(
-            parse_pubdata(&[9], 4),
-            Err(PubdataError::UnknownKind(9, 0))
-        );
+        assert_eq!(parse_pubdata(&[9], 4), Err(PubdataError::UnknownKind(9, 0)));
         assert!(matches!(
             parse_pubdata(&[1, 0, 0], 4),
             Err(PubdataError::Truncated { offset: 0, .. })

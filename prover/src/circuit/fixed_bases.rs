@@ -8,10 +8,10 @@
 use std::sync::LazyLock;
 
 use group::{Curve, Group};
-use halo2_gadgets::ecc::chip::{BaseFieldElem, FixedPoint, FullScalar, ShortScalar, H};
+use halo2_gadgets::ecc::FixedPoints;
 #[cfg(test)]
 use halo2_gadgets::ecc::chip::NUM_WINDOWS;
-use halo2_gadgets::ecc::FixedPoints;
+use halo2_gadgets::ecc::chip::{BaseFieldElem, FixedPoint, FullScalar, H, ShortScalar};
 use pasta_curves::pallas;
 
 #[cfg(test)]
@@ -97,7 +97,10 @@ mod tests {
     fn precomputed_windows_have_the_right_shape() {
         assert_eq!(GeneratorFull.z().len(), NUM_WINDOWS);
         assert_eq!(GeneratorFull.u().len(), NUM_WINDOWS);
-        assert_eq!(GeneratorFull.generator(), kaimeng_rollup::schnorr::generator());
+        assert_eq!(
+            GeneratorFull.generator(),
+            kaimeng_rollup::schnorr::generator()
+        );
         // Every u is a canonical field element.
         for window in GeneratorFull.u() {
             for u in window {
@@ -118,11 +121,11 @@ mod generate {
     fn print_generator_constants() {
         let table = find_zs_and_us(*GENERATOR, NUM_WINDOWS).expect("z/u values exist");
         let mut out = String::new();
-        out.push_str("pub const Z: [u64; NUM_WINDOWS] = [\n");
+        out.push_str("pub static Z: [u64; NUM_WINDOWS] = [\n");
         for (z, _) in table.iter() {
             out.push_str(&format!("    {z},\n"));
         }
-        out.push_str("];\n\npub const U: [[[u8; 32]; H]; NUM_WINDOWS] = [\n");
+        out.push_str("];\n\npub static U: [[[u8; 32]; H]; NUM_WINDOWS] = [\n");
         for (_, us) in table.iter() {
             out.push_str("    [\n");
             for u in us {

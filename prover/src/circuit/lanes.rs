@@ -22,11 +22,11 @@ use halo2_proofs::plonk::{
     Advice, Column, ConstraintSystem, Constraints, Error, Expression, Fixed, Selector,
 };
 use halo2_proofs::poly::Rotation;
-use kaimeng_rollup::poseidon::{capacity_for_length, constants, State};
 use kaimeng_rollup::Fp;
+use kaimeng_rollup::poseidon::{State, capacity_for_length, constants};
 
 use super::poseidon_rows::{
-    block_rows, p2_forms, p3_forms, row_constants, row_gate, Affine, RowGate, BLOCK_ROWS,
+    Affine, BLOCK_ROWS, RowGate, block_rows, p2_forms, p3_forms, row_constants, row_gate,
 };
 
 /// The columns of one lane.
@@ -187,13 +187,14 @@ impl LanesConfig {
         let zero = [Fp::ZERO; 3];
         let p3 = p3_forms(zero, zero, zero);
         let p2 = p2_forms(zero, zero);
-        let form = |f: &Affine, u2: &Expression<Fp>, u3: &Expression<Fp>, s: &[Expression<Fp>; 3]| {
-            let c = f.coefficients;
-            lin(
-                &[u2.clone(), u3.clone(), s[1].clone(), s[2].clone()],
-                &[c[0], c[1], c[2], c[3]],
-            )
-        };
+        let form =
+            |f: &Affine, u2: &Expression<Fp>, u3: &Expression<Fp>, s: &[Expression<Fp>; 3]| {
+                let c = f.coefficients;
+                lin(
+                    &[u2.clone(), u3.clone(), s[1].clone(), s[2].clone()],
+                    &[c[0], c[1], c[2], c[3]],
+                )
+            };
         meta.create_gate("poseidon three partial rounds", |meta| {
             let q = meta.query_selector(config.q_p3);
             let k = [0, 1, 2, 3, 4].map(|i| meta.query_fixed(config.k[i]));
@@ -334,6 +335,12 @@ pub struct MerkleStep {
 /// The x-cells assigned at row 0 of a block, per lane.
 pub type StartCells = [Option<[AssignedCell<Fp, Fp>; 2]>; 2];
 
+/// A Merkle level's output rows and its `(z_in, z_out)` index cells.
+pub type LevelOut = ([LaneRow; 2], [AssignedCell<Fp, Fp>; 2]);
+
+/// A Merkle path's root rows and its first and last index cells.
+pub type PathOut = ([LaneRow; 2], AssignedCell<Fp, Fp>, AssignedCell<Fp, Fp>);
+
 impl LanesConfig {
     /// Assigns state cells for an explicit row-0 (not produced by a previous block).
     pub fn assign_state(
@@ -344,9 +351,8 @@ impl LanesConfig {
         state: Value<State>,
     ) -> Result<LaneRow, Error> {
         let cols = self.lanes[lane].s;
-        let cells = [0, 1, 2].map(|i| {
-            region.assign_advice(|| "state", cols[i], row, || state.map(|s| s[i]))
-        });
+        let cells = [0, 1, 2]
+            .map(|i| region.assign_advice(|| "state", cols[i], row, || state.map(|s| s[i])));
         let [a, b, c] = cells;
         Ok(LaneRow { s: [a?, b?, c?] })
     }
@@ -367,12 +373,13 @@ impl LanesConfig {
         for lane in 0..2 {
             let cols = self.lanes[lane];
             let (words, input) = match starts[lane] {
-                Start::Fresh { inputs: w, capacity } => {
+                Start::Fresh {
+                    inputs: w,
+                    capacity,
+                } => {
                     self.q_fresh[lane].enable(region, row)?;
                     k34[lane] = capacity;
-                    let input = w[0]
-                        .zip(w[1])
-                        .map(|(a, b)| [a, b, capacity]);
+                    let input = w[0].zip(w[1]).map(|(a, b)| [a, b, capacity]);
                     (w, input)
                 }
                 Start::Absorb(w) => {
@@ -425,9 +432,8 @@ impl LanesConfig {
             for (i, v) in row_constants(gate).iter().enumerate() {
                 region.assign_fixed(|| "k", self.k[i], row + offset, || Value::known(*v))?;
             }
-            for lane in 0..2 {
-                let cols = self.lanes[lane];
-                let vals = witness[lane].as_ref().map(|w| w[offset - 1]);
+            for (cols, lane_witness) in self.lanes.iter().zip(&witness) {
+                let vals = lane_witness.as_ref().map(|w| w[offset - 1]);
                 for i in 0..3 {
                     region.assign_advice(
                         || "state",
@@ -452,13 +458,11 @@ impl LanesConfig {
             }
         }
         let last = row + BLOCK_ROWS;
-        let mut outs = Vec::with_capacity(2);
-        for lane in 0..2 {
-            let vals = witness[lane].as_ref().map(|w| w[BLOCK_ROWS - 1].state);
-            outs.push(self.assign_state(region, last, lane, vals)?);
-        }
-        let [a, b]: [LaneRow; 2] = outs.try_into().expect("two lanes");
-        Ok([a, b])
+        let out = |lane: usize| witness[lane].as_ref().map(|w| w[BLOCK_ROWS - 1].state);
+        Ok([
+            self.assign_state(region, last, 0, out(0))?,
+            self.assign_state(region, last, 1, out(1))?,
+        ])
     }
 
     /// One Merkle level at `row`: both lanes hash their row-0 node (`current[lane].s0`) with
@@ -471,9 +475,11 @@ impl LanesConfig {
         current: [Value<State>; 2],
         step: MerkleStep,
         z_in: Value<Fp>,
-    ) -> Result<([LaneRow; 2], [AssignedCell<Fp, Fp>; 2]), Error> {
+    ) -> Result<LevelOut, Error> {
         let bit = step.bit.map(|b| if b { Fp::ONE } else { Fp::ZERO });
-        let z_out = z_in.zip(bit).map(|(z, b)| (z - b) * Fp::from(2).invert().unwrap());
+        let z_out = z_in
+            .zip(bit)
+            .map(|(z, b)| (z - b) * Fp::from(2).invert().unwrap());
         region.assign_advice(|| "sibling", self.lanes[0].x[0], row - 1, || step.sibling)?;
         region.assign_advice(|| "bit", self.lanes[0].x[1], row - 1, || bit)?;
         let z_in_cell = region.assign_advice(|| "z_in", self.lanes[1].x[0], row - 1, || z_in)?;
@@ -502,7 +508,7 @@ impl LanesConfig {
         leaves: [Value<State>; 2],
         siblings: Value<[Fp; kaimeng_rollup::TREE_DEPTH]>,
         index: Value<u32>,
-    ) -> Result<([LaneRow; 2], AssignedCell<Fp, Fp>, AssignedCell<Fp, Fp>), Error> {
+    ) -> Result<PathOut, Error> {
         let mut current = leaves;
         let mut last_out: Option<[LaneRow; 2]> = None;
         let mut first_z: Option<AssignedCell<Fp, Fp>> = None;

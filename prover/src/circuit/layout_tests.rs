@@ -5,8 +5,8 @@ use ff::Field;
 use halo2_proofs::circuit::{Layouter, SimpleFloorPlanner, Value};
 use halo2_proofs::dev::{CircuitCost, MockProver};
 use halo2_proofs::plonk::{Circuit, Column, ConstraintSystem, Error, Instance};
-use kaimeng_rollup::smt::SparseMerkleTree;
 use kaimeng_rollup::Fp;
+use kaimeng_rollup::smt::SparseMerkleTree;
 use pasta_curves::vesta;
 
 use super::lanes::{LanesConfig, Start};
@@ -102,13 +102,23 @@ fn twin_lane_path_computes_old_and_new_roots_of_the_native_tree() {
         .unwrap()
         .assert_satisfied();
     let wrong = vec![roots[0], roots[1] + Fp::ONE];
-    assert!(MockProver::run(11, &circuit, vec![wrong]).unwrap().verify().is_err());
+    assert!(
+        MockProver::run(11, &circuit, vec![wrong])
+            .unwrap()
+            .verify()
+            .is_err()
+    );
     // A path for another index does not reach the same roots.
     let other = PathCircuit {
         index: Value::known(index + 1),
         ..circuit
     };
-    assert!(MockProver::run(11, &other, vec![roots]).unwrap().verify().is_err());
+    assert!(
+        MockProver::run(11, &other, vec![roots])
+            .unwrap()
+            .verify()
+            .is_err()
+    );
 }
 
 fn advice_rows(slots: usize) -> usize {
@@ -138,7 +148,13 @@ fn gate_census() {
     use halo2_proofs::plonk::ConstraintSystem;
     fn count(meta: &ConstraintSystem<Fp>, what: &str) {
         let s = format!("{:?}", meta.pinned());
-        let gates = s.split("gates:").nth(1).unwrap_or("").split("advice_queries").next().unwrap_or("");
+        let gates = s
+            .split("gates:")
+            .nth(1)
+            .unwrap_or("")
+            .split("advice_queries")
+            .next()
+            .unwrap_or("");
         let n = |pat: &str| gates.matches(pat).count();
         println!(
             "{what}: products {} scaled {} sums {} negated {} constants {} advice {} fixed {} selectors {}",
@@ -157,15 +173,20 @@ fn gate_census() {
     let fixed = [(); 8].map(|_| meta.fixed_column());
     let table = meta.lookup_table_column();
     use halo2_gadgets::utilities::lookup_range_check::LookupRangeCheck;
-    let range = halo2_gadgets::utilities::lookup_range_check::PallasLookupRangeCheckConfig::configure(
-        &mut meta, advice[9], table,
-    );
+    let range =
+        halo2_gadgets::utilities::lookup_range_check::PallasLookupRangeCheckConfig::configure(
+            &mut meta, advice[9], table,
+        );
     count(&meta, "lookup");
     let mut m2 = meta.clone();
     let _ = super::Ecc::configure(&mut m2, advice, fixed, range);
     count(&m2, "lookup+ecc");
     let mut m3 = meta.clone();
-    let _ = LanesConfig::configure(&mut m3, advice, [fixed[0], fixed[1], fixed[2], fixed[3], fixed[4]]);
+    let _ = LanesConfig::configure(
+        &mut m3,
+        advice,
+        [fixed[0], fixed[1], fixed[2], fixed[3], fixed[4]],
+    );
     count(&m3, "lookup+lanes");
     let mut m4 = meta.clone();
     let _ = super::slot_gate::SlotGateConfig::configure(&mut m4, advice);
@@ -181,7 +202,13 @@ fn gate_census_after_keygen() {
     let params: Params<vesta::Affine> = Params::new(12);
     let vk = keygen_vk(&params, &super::ChunkCircuit::shape(1)).unwrap();
     let s = format!("{:?}", vk.pinned());
-    let gates = s.split("gates:").nth(1).unwrap_or("").split("advice_queries").next().unwrap_or("");
+    let gates = s
+        .split("gates:")
+        .nth(1)
+        .unwrap_or("")
+        .split("advice_queries")
+        .next()
+        .unwrap_or("");
     let n = |pat: &str| gates.matches(pat).count();
     println!(
         "after keygen: products {} scaled {} sums {} negated {} constants {} fixed {} advice {}",
@@ -193,6 +220,12 @@ fn gate_census_after_keygen() {
         n("Fixed"),
         n("Advice")
     );
-    let fixed_queries = s.split("fixed_queries:").nth(1).unwrap_or("").split("permutation").next().unwrap_or("");
+    let fixed_queries = s
+        .split("fixed_queries:")
+        .nth(1)
+        .unwrap_or("")
+        .split("permutation")
+        .next()
+        .unwrap_or("");
     println!("fixed queries: {}", fixed_queries.matches("Column").count());
 }

@@ -25,8 +25,8 @@ mod generator_constants;
 pub(crate) mod lanes;
 pub(crate) mod poseidon_rows;
 mod range;
-pub mod slot_rules;
 pub(crate) mod slot_gate;
+pub mod slot_rules;
 
 #[cfg(test)]
 mod layout_tests;
@@ -41,8 +41,8 @@ use halo2_proofs::circuit::{AssignedCell, Layouter, Region, SimpleFloorPlanner, 
 use halo2_proofs::plonk::{
     Advice, Circuit, Column, ConstraintSystem, Error, Instance, TableColumn,
 };
-use kaimeng_rollup::poseidon::{capacity_for_length, State};
 use kaimeng_rollup::Fp;
+use kaimeng_rollup::poseidon::{State, capacity_for_length};
 
 use crate::witness::{ChunkValues, SideWitness, SlotValues};
 use fixed_bases::{GeneratorFull, SignatureBases};
@@ -150,7 +150,9 @@ struct FeeLaneCells {
 }
 
 fn x_cells(cells: &lanes::StartCells, lane: usize) -> [Cell; 2] {
-    cells[lane].clone().expect("every block assigns both lanes' inputs")
+    cells[lane]
+        .clone()
+        .expect("every block assigns both lanes' inputs")
 }
 
 fn state_values(rows: &[LaneRow; 2]) -> [Value<State>; 2] {
@@ -373,13 +375,22 @@ impl Circuit<Fp> for ChunkCircuit {
         }
     }
 
-    fn synthesize(&self, config: Self::Config, mut layouter: impl Layouter<Fp>) -> Result<(), Error> {
+    fn synthesize(
+        &self,
+        config: Self::Config,
+        mut layouter: impl Layouter<Fp>,
+    ) -> Result<(), Error> {
         let ecc = Ecc::construct(config.ecc.clone(), CircuitVersion::AnchoredBase);
         layouter.assign_table(
             || "10-bit range table",
             |mut table| {
                 for i in 0..(1u64 << 10) {
-                    table.assign_cell(|| "word", config.table, i as usize, || Value::known(Fp::from(i)))?;
+                    table.assign_cell(
+                        || "word",
+                        config.table,
+                        i as usize,
+                        || Value::known(Fp::from(i)),
+                    )?;
                 }
                 Ok(())
             },
@@ -430,9 +441,10 @@ impl Circuit<Fp> for ChunkCircuit {
             let (acc, words) = layouter.assign_region(
                 || format!("slot {i} rules"),
                 |mut region| {
-                    let acc = config
-                        .slot
-                        .assign_accounts(&mut region, 0, v.map(|v| &v.accounts))?;
+                    let acc =
+                        config
+                            .slot
+                            .assign_accounts(&mut region, 0, v.map(|v| &v.accounts))?;
                     let w = config
                         .slot
                         .assign_words(&mut region, 3, v.map(|v| &v.words))?;
@@ -445,13 +457,11 @@ impl Circuit<Fp> for ChunkCircuit {
                     eq(&mut region, &w.r_ep[0], &r_ep.inner().x())?;
                     eq(&mut region, &w.r_ep[1], &r_ep.inner().y())?;
                     // Links to the previous slot (or the public inputs for the first).
-                    match &root_prev {
-                        Some(prev) => eq(&mut region, prev, &lanes.a_roots[0])?,
-                        None => {}
+                    if let Some(prev) = &root_prev {
+                        eq(&mut region, prev, &lanes.a_roots[0])?;
                     }
-                    match &queue_prev {
-                        Some(prev) => eq(&mut region, prev, &w.queue[0])?,
-                        None => {}
+                    if let Some(prev) = &queue_prev {
+                        eq(&mut region, prev, &w.queue[0])?;
                     }
                     match &fee_prev {
                         Some(prev) => eq(&mut region, prev, &w.fee_total[0])?,
@@ -460,16 +470,32 @@ impl Circuit<Fp> for ChunkCircuit {
                     Ok((acc, w))
                 },
             )?;
-            layouter.constrain_instance(words.chain_id.cell(), config.instance, instance_row::CHAIN_ID)?;
+            layouter.constrain_instance(
+                words.chain_id.cell(),
+                config.instance,
+                instance_row::CHAIN_ID,
+            )?;
             if i == 0 {
-                layouter.constrain_instance(lanes.a_roots[0].cell(), config.instance, instance_row::OLD_ROOT)?;
-                layouter.constrain_instance(words.queue[0].cell(), config.instance, instance_row::QUEUE_BEFORE)?;
+                layouter.constrain_instance(
+                    lanes.a_roots[0].cell(),
+                    config.instance,
+                    instance_row::OLD_ROOT,
+                )?;
+                layouter.constrain_instance(
+                    words.queue[0].cell(),
+                    config.instance,
+                    instance_row::QUEUE_BEFORE,
+                )?;
             }
 
             let checks = [
                 (&acc.a_balance[1], 64, "sender balance"),
                 (&acc.b_balance[1], 64, "receiver balance"),
-                (&acc.amount_signed, kaimeng_rollup::tx::AMOUNT_BITS, "amount"),
+                (
+                    &acc.amount_signed,
+                    kaimeng_rollup::tx::AMOUNT_BITS,
+                    "amount",
+                ),
                 (&acc.fee, kaimeng_rollup::tx::FEE_BITS, "fee"),
             ];
             for (cell, bits, what) in checks {
@@ -495,7 +521,11 @@ impl Circuit<Fp> for ChunkCircuit {
             return Err(Error::Synthesis);
         };
         layouter.constrain_instance(data_last[0].cell(), config.instance, instance_row::DATA)?;
-        layouter.constrain_instance(queue_last.cell(), config.instance, instance_row::QUEUE_AFTER)?;
+        layouter.constrain_instance(
+            queue_last.cell(),
+            config.instance,
+            instance_row::QUEUE_AFTER,
+        )?;
 
         let fee_side = values.map(|v| &v.fee_side);
         let fee_lanes = layouter.assign_region(
@@ -525,8 +555,16 @@ impl Circuit<Fp> for ChunkCircuit {
             64,
             "fee account balance",
         )?;
-        layouter.constrain_instance(fee_lanes.roots[1].cell(), config.instance, instance_row::NEW_ROOT)?;
-        layouter.constrain_instance(fee_lanes.index.cell(), config.instance, instance_row::FEE_ACCOUNT)?;
+        layouter.constrain_instance(
+            fee_lanes.roots[1].cell(),
+            config.instance,
+            instance_row::NEW_ROOT,
+        )?;
+        layouter.constrain_instance(
+            fee_lanes.index.cell(),
+            config.instance,
+            instance_row::FEE_ACCOUNT,
+        )?;
         Ok(())
     }
 }

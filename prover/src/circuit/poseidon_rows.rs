@@ -18,8 +18,8 @@
 //! state is checked through `M^-1`.
 
 use ff::Field;
-use kaimeng_rollup::poseidon::{self, constants, State};
 use kaimeng_rollup::Fp;
+use kaimeng_rollup::poseidon::{self, State, constants};
 
 /// Rows a permutation advances the layout by (its output row is the next block's row 0).
 pub const BLOCK_ROWS: usize = 27;
@@ -96,6 +96,7 @@ impl Affine {
         }
     }
     /// Evaluates the form.
+    #[cfg(test)]
     pub fn eval(&self, u2: Fp, u3: Fp, s1: Fp, s2: Fp) -> Fp {
         let c = &self.coefficients;
         c[0] * u2 + c[1] * u3 + c[2] * s1 + c[3] * s2 + self.constant
@@ -262,7 +263,8 @@ mod tests {
             let (cur, next) = (rows[row - 1], rows[row].state);
             let s = cur.state;
             let [u2, u3] = cur.x;
-            let back = |i: usize| minv[i][0] * next[0] + minv[i][1] * next[1] + minv[i][2] * next[2];
+            let back =
+                |i: usize| minv[i][0] * next[0] + minv[i][1] * next[1] + minv[i][2] * next[2];
             let k = row_constants(row_gate(row));
             let c1 = u2 - m[0][0] * sbox(s[0] + k[0]) - m[0][1] * s[1] - m[0][2] * s[2] - k[1];
             match row_gate(row) {

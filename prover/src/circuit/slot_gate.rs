@@ -3,12 +3,14 @@
 
 use ff::Field;
 use halo2_proofs::circuit::{AssignedCell, Region, Value};
-use halo2_proofs::plonk::{Advice, Column, ConstraintSystem, Constraints, Error, Expression, Selector};
+use halo2_proofs::plonk::{
+    Advice, Column, ConstraintSystem, Constraints, Error, Expression, Selector,
+};
 use halo2_proofs::poly::Rotation;
 use kaimeng_rollup::Fp;
 
 use super::slot_rules::{
-    account_rules, fee_rules, word_rules, AccountCells, FeeCells, Flags, WordCells,
+    AccountCells, FeeCells, Flags, WordCells, account_rules, fee_rules, word_rules,
 };
 
 /// Selectors of the slot gates.
@@ -273,6 +275,9 @@ impl SlotGateConfig {
 
 fn transpose(v: Value<Vec<Fp>>, n: usize) -> Vec<Value<Fp>> {
     (0..n)
-        .map(|i| v.as_ref().map(|list| list.get(i).copied().unwrap_or(Fp::ZERO)))
+        .map(|i| {
+            v.as_ref()
+                .map(|list| list.get(i).copied().unwrap_or(Fp::ZERO))
+        })
         .collect()
 }

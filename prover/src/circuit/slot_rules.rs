@@ -11,8 +11,8 @@
 use std::ops::{Add, Mul, Sub};
 
 use ff::Field;
-use kaimeng_rollup::tx::{layout, pow2};
 use kaimeng_rollup::Fp;
+use kaimeng_rollup::tx::{layout, pow2};
 
 /// What a rule expression must support.
 /// (`Mul<Fp>` is scaling by a constant, which the prover evaluates more cheaply than a product.)
@@ -181,13 +181,22 @@ pub fn account_rules<T: Ring>(v: &AccountCells<T>, c: impl Fn(Fp) -> T) -> Vec<R
             f.forced_exit.clone()
                 * (v.amount.clone() - v.l1_match.clone() * v.a_balance[0].clone()),
         ),
-        ("forced exit carries no key", f.forced_exit.clone() * v.op_kc.clone()),
-        ("unsigned slots pay no fee", (one() - signed.clone()) * v.fee.clone()),
+        (
+            "forced exit carries no key",
+            f.forced_exit.clone() * v.op_kc.clone(),
+        ),
+        (
+            "unsigned slots pay no fee",
+            (one() - signed.clone()) * v.fee.clone(),
+        ),
         (
             "signed amount",
             v.amount_signed.clone() - signed * v.amount.clone(),
         ),
-        ("receiver nonce", v.b_nonce[1].clone() - v.b_nonce[0].clone()),
+        (
+            "receiver nonce",
+            v.b_nonce[1].clone() - v.b_nonce[0].clone(),
+        ),
         (
             "receiver balance",
             v.b_balance[1].clone()
@@ -239,8 +248,14 @@ pub fn account_rules<T: Ring>(v: &AccountCells<T>, c: impl Fn(Fp) -> T) -> Vec<R
             (f.withdraw.clone() + f.deposit.clone() + f.forced_exit.clone())
                 * (v.a_index.clone() - v.b_index.clone()),
         ),
-        ("padding: index a", (one() - any.clone()) * v.a_index.clone()),
-        ("padding: index b", (one() - any.clone()) * v.b_index.clone()),
+        (
+            "padding: index a",
+            (one() - any.clone()) * v.a_index.clone(),
+        ),
+        (
+            "padding: index b",
+            (one() - any.clone()) * v.b_index.clone(),
+        ),
         ("padding: amount", (one() - any) * v.amount.clone()),
     ]
 }
@@ -270,15 +285,13 @@ pub fn word_rules<T: Ring>(v: &WordCells<T>) -> Vec<Rule<T>> {
         ),
         (
             "signed message",
-            v.message.clone()
-                - v.d0.clone()
+            v.message.clone() - v.d0.clone()
                 + v.chain_id.clone() * -pow2(layout::CHAIN_ID)
                 + v.a_nonce.clone() * -pow2(layout::NONCE),
         ),
         (
             "queue word",
-            v.w0.clone()
-                - f.kind()
+            v.w0.clone() - f.kind()
                 + v.a_index.clone() * -pow2(layout::OP_INDEX)
                 + f.deposit.clone() * v.amount.clone() * -pow2(layout::OP_AMOUNT),
         ),

@@ -99,7 +99,7 @@ fn reused_signature_is_caught_by_the_signature_equation() {
 #[test]
 fn nonce_that_does_not_advance_is_caught_by_the_sender_nonce_rule() {
     let mut f = forge();
-    f.transfer(spec(), None, |a| a.nonce = a.nonce + Fp::ONE, |_| {});
+    f.transfer(spec(), None, |a| a.nonce += Fp::ONE, |_| {});
     let w = f.finish(SLOTS);
     assert_caught_by(&failures(&w, |_| {}), "('sender nonce') in gate");
     assert_eq!(
@@ -185,13 +185,16 @@ fn fee_out_of_range_is_caught_by_the_fee_range_check() {
 fn wrong_old_root_is_caught_by_the_old_root_public_input() {
     let w = honest();
     let f = failures(&w, |p| p[0] += Fp::ONE);
-    assert_caught_by(&f, "column_type: Instance, index: 0 }, outside any region, on row 0)");
+    assert_caught_by(
+        &f,
+        "column_type: Instance, index: 0 }, outside any region, on row 0)",
+    );
 }
 
 #[test]
 fn tampered_receiver_leaf_is_caught_by_the_receiver_rules() {
     let mut f = forge();
-    f.transfer(spec(), None, |_| {}, |b| b.balance = b.balance + Fp::ONE);
+    f.transfer(spec(), None, |_| {}, |b| b.balance += Fp::ONE);
     let w = f.finish(SLOTS);
     assert_caught_by(&failures(&w, |_| {}), "('receiver balance') in gate");
 
@@ -206,5 +209,8 @@ fn tampered_data_commitment_is_caught_by_the_data_public_input() {
     let w = honest();
     let other = kaimeng_rollup::tx::data_commitment(&[kaimeng_rollup::tx::SlotData::PADDING]);
     let f = failures(&w, |p| p[2] = other);
-    assert_caught_by(&f, "column_type: Instance, index: 0 }, outside any region, on row 2)");
+    assert_caught_by(
+        &f,
+        "column_type: Instance, index: 0 }, outside any region, on row 2)",
+    );
 }

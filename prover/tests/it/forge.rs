@@ -13,7 +13,7 @@ use kaimeng_rollup::smt::SparseMerkleTree;
 use kaimeng_rollup::tx::{SlotKind, Transfer};
 use kaimeng_rollup::{Account, Fp};
 
-use crate::support::{acct, key, CHAIN, FEE_ACCOUNT};
+use crate::support::{CHAIN, FEE_ACCOUNT, acct, key};
 
 pub struct Forge {
     tree: SparseMerkleTree,

@@ -3,7 +3,7 @@
 
 use halo2_proofs::dev::MockProver;
 use kaimeng_rollup::stf::ChunkOutcome;
-use kaimeng_rollup::tx::{queue_hash, L2Op, PriorityOp};
+use kaimeng_rollup::tx::{L2Op, PriorityOp, queue_hash};
 
 use crate::support::*;
 
@@ -73,7 +73,10 @@ fn mismatched_forced_exit_self_transfer_and_fee_account_receiver() {
         let to_fee = transfer(&probe, 1, 0, 50, 4);
         apply(&mut state, SLOTS, &[exit, to_self, to_fee])
     };
-    assert_eq!(out.withdrawals[0].1, 0, "a mismatched exit withdraws nothing");
+    assert_eq!(
+        out.withdrawals[0].1, 0,
+        "a mismatched exit withdraws nothing"
+    );
     assert_eq!(state.account(acct(0)).balance, 50 + 6);
     prove_mock(&out).unwrap();
 }

@@ -13,10 +13,25 @@ const SLOTS: usize = 3;
 /// An operation intent, turned into a valid operation against the current state.
 #[derive(Clone, Debug)]
 enum Intent {
-    Transfer { from: u32, to: u32, amount: u64, fee: u16 },
-    Withdraw { from: u32, amount: u64, fee: u16 },
-    Deposit { to: u32, amount: u64 },
-    Exit { account: u32, owner: bool },
+    Transfer {
+        from: u32,
+        to: u32,
+        amount: u64,
+        fee: u16,
+    },
+    Withdraw {
+        from: u32,
+        amount: u64,
+        fee: u16,
+    },
+    Deposit {
+        to: u32,
+        amount: u64,
+    },
+    Exit {
+        account: u32,
+        owner: bool,
+    },
     Pad,
 }
 
@@ -34,7 +49,12 @@ fn intent() -> impl Strategy<Value = Intent> {
 
 fn realize(state: &L2State, intent: &Intent) -> L2Op {
     match *intent {
-        Intent::Transfer { from, to, amount, fee } => {
+        Intent::Transfer {
+            from,
+            to,
+            amount,
+            fee,
+        } => {
             let from = from.max(1);
             let balance = state.account(acct(from)).balance;
             let fee = u64::from(fee).min(balance) as u16;

@@ -8,8 +8,8 @@
 use std::sync::OnceLock;
 
 use kaimeng_prover::{
-    batch_verify, prove_chunk, verify_chunk, ChunkKeys, ChunkParams, ChunkProof, ChunkShape,
-    ParamsCache, ProverError, WitnessError,
+    ChunkKeys, ChunkParams, ChunkProof, ChunkShape, ParamsCache, ProverError, WitnessError,
+    batch_verify, prove_chunk, verify_chunk,
 };
 
 use crate::support::*;
@@ -25,7 +25,10 @@ pub fn setup() -> &'static (ChunkParams, ChunkKeys) {
     static SETUP: OnceLock<(ChunkParams, ChunkKeys)> = OnceLock::new();
     SETUP.get_or_init(|| {
         let dir = std::env::temp_dir().join("kaimeng-prover-test-params");
-        let params = ParamsCache::new(dir).quiet().load_or_generate(SHAPE.k).unwrap();
+        let params = ParamsCache::new(dir)
+            .quiet()
+            .load_or_generate(SHAPE.k)
+            .unwrap();
         let keys = ChunkKeys::generate(&params, SHAPE).unwrap();
         (params, keys)
     })
@@ -69,8 +72,14 @@ fn verifying_key_fingerprint_and_proof_size_are_pinned() {
     if std::env::var("KAIMENG_PRINT_PINS").is_ok() {
         println!("VK_FINGERPRINT = {fingerprint}\nPROOF_BYTES = {size}");
     }
-    assert_eq!(fingerprint, VK_FINGERPRINT, "the circuit changed: re-pin on purpose");
-    assert_eq!(size, PROOF_BYTES, "the proof size changed: re-pin on purpose");
+    assert_eq!(
+        fingerprint, VK_FINGERPRINT,
+        "the circuit changed: re-pin on purpose"
+    );
+    assert_eq!(
+        size, PROOF_BYTES,
+        "the proof size changed: re-pin on purpose"
+    );
     // Keys are deterministic.
     let again = ChunkKeys::generate(&setup().0, SHAPE).unwrap();
     assert_eq!(again.fingerprint(), keys.fingerprint());
@@ -127,6 +136,9 @@ fn bad_witness_is_refused_before_proving() {
     witness.slots.clear();
     assert!(matches!(
         prove_chunk(params, keys, &witness),
-        Err(ProverError::Witness(WitnessError::SlotCount { expected: 1, got: 0 }))
+        Err(ProverError::Witness(WitnessError::SlotCount {
+            expected: 1,
+            got: 0
+        }))
     ));
 }

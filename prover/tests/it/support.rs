@@ -93,7 +93,9 @@ pub fn forced_exit(index: u32, seed: u64) -> L2Op {
 }
 
 pub fn apply(state: &mut L2State, slots: usize, ops: &[L2Op]) -> ChunkOutcome {
-    state.apply_chunk(config(slots), ops).expect("native model accepts")
+    state
+        .apply_chunk(config(slots), ops)
+        .expect("native model accepts")
 }
 
 /// Witness, evaluated values and public inputs of a chunk.

@@ -2,10 +2,13 @@
 
 use std::fs;
 
-use kaimeng_prover::worker::{serve, ChunkJob, JobOutcome};
-use kaimeng_prover::{verify_chunk, ChunkProof, ChunkShape, ChunkWitness, DirQueue, JobQueue, ProverError, WorkerConfig};
+use kaimeng_prover::worker::{ChunkJob, JobOutcome, serve};
+use kaimeng_prover::{
+    ChunkProof, ChunkShape, ChunkWitness, DirQueue, JobQueue, ProverError, WorkerConfig,
+    verify_chunk,
+};
 
-use crate::roundtrip::{setup, SHAPE};
+use crate::roundtrip::{SHAPE, setup};
 use crate::support::*;
 
 fn witness(amount: u64) -> ChunkWitness {
@@ -30,7 +33,10 @@ fn witness_and_proof_encodings_round_trip_and_reject_garbage() {
         &"ff".repeat(32),
         1,
     );
-    assert!(matches!(ChunkWitness::from_json(&bad), Err(ProverError::Decode { .. })));
+    assert!(matches!(
+        ChunkWitness::from_json(&bad),
+        Err(ProverError::Decode { .. })
+    ));
 
     let proof = ChunkProof {
         public: w.evaluate(1).unwrap().public,
@@ -60,13 +66,15 @@ fn worker_proves_queued_jobs_and_reports_failures() {
         })
         .unwrap();
     fs::write(dir.path().join("pending/chunk-3-garbage.json"), "{").unwrap();
-    assert!(queue
-        .submit(&ChunkJob {
-            id: "../escape".into(),
-            shape: SHAPE,
-            witness: witness(12),
-        })
-        .is_err());
+    assert!(
+        queue
+            .submit(&ChunkJob {
+                id: "../escape".into(),
+                shape: SHAPE,
+                witness: witness(12),
+            })
+            .is_err()
+    );
 
     let mut config = WorkerConfig::new(dir.path(), dir.path().join("params"), SHAPE);
     config.exit_when_idle = true;
@@ -87,7 +95,12 @@ fn worker_proves_queued_jobs_and_reports_failures() {
         Some(JobOutcome::Failed(reason)) => assert!(reason.contains("undecodable")),
         other => panic!("expected a failure, got {other:?}"),
     }
-    assert!(fs::read_dir(dir.path().join("claimed")).unwrap().next().is_none());
+    assert!(
+        fs::read_dir(dir.path().join("claimed"))
+            .unwrap()
+            .next()
+            .is_none()
+    );
 }
 
 #[test]
@@ -111,7 +124,8 @@ fn two_workers_never_claim_the_same_job() {
                     let mut q = DirQueue::open(dir.path()).unwrap();
                     let mut mine = Vec::new();
                     while let Some(job) = q.take().unwrap() {
-                        q.finish(&job.id, &JobOutcome::Failed("test".into())).unwrap();
+                        q.finish(&job.id, &JobOutcome::Failed("test".into()))
+                            .unwrap();
                         mine.push(job.id);
                     }
                     mine

@@ -3,7 +3,7 @@
 use ff::Field;
 use kaimeng_rollup::stf::{ChunkConfig, L2State, StfError};
 use kaimeng_rollup::tx::{
-    queue_hash, DepositOp, ForcedExitOp, L2Op, PriorityOp, SlotKind, Transfer, Withdraw,
+    DepositOp, ForcedExitOp, L2Op, PriorityOp, SlotKind, Transfer, Withdraw, queue_hash,
 };
 use kaimeng_rollup::{Account, Fp, L1Address, SigningKey};
 use rand_chacha::ChaCha20Rng;
@@ -98,12 +98,20 @@ fn transfer_moves_value_bumps_nonce_and_pays_fee_at_chunk_end() {
 fn rejected_operations_leave_the_state_unchanged() {
     let mut s = funded();
     let root = s.root();
-    let cases: Vec<(L2Op, fn(&StfError) -> bool)> = vec![
+    type Expect = fn(&StfError) -> bool;
+    let cases: Vec<(L2Op, Expect)> = vec![
         (transfer(1, 2, 10, 0, 0, 9), |e| {
             matches!(e, StfError::BadSignature { .. })
         }),
         (transfer(1, 2, 10, 0, 5, 1), |e| {
-            matches!(e, StfError::WrongNonce { expected: 0, got: 5, .. })
+            matches!(
+                e,
+                StfError::WrongNonce {
+                    expected: 0,
+                    got: 5,
+                    ..
+                }
+            )
         }),
         (transfer(1, 2, 2_000, 0, 0, 1), |e| {
             matches!(e, StfError::InsufficientBalance { .. })
