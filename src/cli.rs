@@ -160,30 +160,48 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 fn read_password(file: Option<&PathBuf>) -> anyhow::Result<String> {
     match file {
         Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read password file {}", path.display()))?;
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read password file {}", path.display()))?;
             Ok(text.lines().next().unwrap_or_default().to_string())
         }
-        None => std::env::var("KAIMENG_PASSWORD").context("no password: pass --password-file or set KAIMENG_PASSWORD"),
+        None => std::env::var("KAIMENG_PASSWORD")
+            .context("no password: pass --password-file or set KAIMENG_PASSWORD"),
     }
 }
 
 fn keygen(args: KeygenArgs) -> anyhow::Result<()> {
-    let suite: kaimeng_crypto::CryptoSuite = args.suite.parse().map_err(|e| anyhow::anyhow!("--suite: {e}"))?;
+    let suite: kaimeng_crypto::CryptoSuite = args
+        .suite
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--suite: {e}"))?;
     let password = read_password(args.password_file.as_ref())?;
     if password.is_empty() {
         anyhow::bail!("the password is empty");
     }
     let key = suite.generate();
-    let keystore = kaimeng_crypto::keystore::Keystore::encrypt_with_iterations(&key.to_bytes()[..], &password, suite, args.iterations)?;
+    let keystore = kaimeng_crypto::keystore::Keystore::encrypt_with_iterations(
+        &key.to_bytes()[..],
+        &password,
+        suite,
+        args.iterations,
+    )?;
     kaimeng_crypto::keystore::save_keystore(&args.out, &keystore, false)?;
-    println!("wrote {} ({suite}); public key 0x{}", args.out.display(), hex::encode(key.public_key().to_bytes()));
+    println!(
+        "wrote {} ({suite}); public key 0x{}",
+        args.out.display(),
+        hex::encode(key.public_key().to_bytes())
+    );
     Ok(())
 }
 
 fn key_inspect(args: KeyInspectArgs) -> anyhow::Result<()> {
     let password = read_password(args.password_file.as_ref())?;
     let key = kaimeng_crypto::keystore::load_keystore(&args.file, &password)?;
-    println!("{}: public key 0x{}", key.suite(), hex::encode(key.public_key().to_bytes()));
+    println!(
+        "{}: public key 0x{}",
+        key.suite(),
+        hex::encode(key.public_key().to_bytes())
+    );
     Ok(())
 }
 

@@ -60,6 +60,18 @@ pub enum ServeError {
     Register(String),
 }
 
+/// Subscription ids as geth and reth issue them: `0x` and 32 hex digits. (jsonrpsee's default
+/// numeric ids break viem, web3.py and Foundry.)
+#[derive(Debug)]
+struct HexIdProvider;
+
+impl jsonrpsee::core::traits::IdProvider for HexIdProvider {
+    fn next_id(&self) -> jsonrpsee::types::SubscriptionId<'static> {
+        let bytes: [u8; 16] = rand::random();
+        jsonrpsee::types::SubscriptionId::Str(format!("0x{}", hex::encode(bytes)).into())
+    }
+}
+
 /// All namespaces for `chain` in one module.
 pub fn rpc_module(chain: Arc<ShardChain>, config: &RpcConfig) -> Result<RpcModule<()>, ServeError> {
     let mut module = RpcModule::new(());
@@ -105,6 +117,7 @@ pub async fn serve(
         .max_connections(limits.max_connections)
         .max_subscriptions_per_connection(limits.max_subscriptions_per_connection)
         .set_batch_request_config(BatchRequestConfig::Limit(limits.max_batch_len))
+        .set_id_provider(HexIdProvider)
         .build();
     let server = Server::builder()
         .set_config(server_config)

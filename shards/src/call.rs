@@ -164,7 +164,8 @@ impl ShardChain {
         let mut cfg = ctx.cfg_env();
         cfg.disable_base_fee = true;
         cfg.disable_eip3607 = true;
-        cfg.disable_nonce_check = request.nonce.is_none();
+        // Like geth, calls and estimates never fail on the nonce.
+        cfg.disable_nonce_check = true;
         cfg.tx_gas_limit_cap = Some(MAX_TX_GAS);
         let mut block = ctx.block_env();
         block.gas_limit = block.gas_limit.max(gas);

@@ -35,23 +35,29 @@ async fn run(chain: Arc<ShardChain>, mode: SealMode, fee_recipient: Address) {
         SealMode::Interval(interval) => Some(tokio::time::interval(interval)),
         SealMode::Instant => None,
     };
-    let mut idle = true;
+    // In instant mode, `stalled` means the last block took nothing although the pool was not
+    // empty (only gapped nonces): wait for news before trying again.
+    let mut stalled = false;
     loop {
         match ticker.as_mut() {
             Some(ticker) => {
                 ticker.tick().await;
             }
-            None if idle || chain.pool().is_empty() => match events.recv().await {
-                Ok(ChainEvent::PendingTx(_)) | Err(RecvError::Lagged(_)) => {}
-                Ok(ChainEvent::NewBlock(_)) => continue,
-                Err(RecvError::Closed) => return,
-            },
+            None if stalled || chain.pool().is_empty() => {
+                match events.recv().await {
+                    Ok(ChainEvent::PendingTx(_)) | Err(RecvError::Lagged(_)) => stalled = false,
+                    Ok(ChainEvent::NewBlock(_)) => {}
+                    Err(RecvError::Closed) => return,
+                }
+                // Re-check the pool: events queued while sealing may already be included.
+                continue;
+            }
             None => {}
         }
         let worker = chain.clone();
         let sealed = tokio::task::spawn_blocking(move || seal_once(&worker, fee_recipient)).await;
         match sealed {
-            Ok(Some(count)) => idle = count == 0,
+            Ok(Some(count)) => stalled = count == 0,
             Ok(None) | Err(_) => return,
         }
     }

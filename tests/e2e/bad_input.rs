@@ -131,20 +131,58 @@ fn keygen_writes_an_sm4_keystore_and_a_wrong_password_is_named() {
     let bad = dir.path().join("bad.txt");
     std::fs::write(&good, "correct horse\n").unwrap();
     std::fs::write(&bad, "wrong horse\n").unwrap();
-    let kaimeng = |args: &[&str]| std::process::Command::new(env!("CARGO_BIN_EXE_kaimeng")).args(args).output().unwrap();
-    let out = kaimeng(&["keygen", "--out", path_str(&key), "--password-file", path_str(&good), "--iterations", "1000"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let kaimeng = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_kaimeng"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = kaimeng(&[
+        "keygen",
+        "--out",
+        path_str(&key),
+        "--password-file",
+        path_str(&good),
+        "--iterations",
+        "1000",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let written = String::from_utf8_lossy(&out.stdout).to_string();
     let keystore: Value = serde_json::from_str(&std::fs::read_to_string(&key).unwrap()).unwrap();
     assert!(keystore.to_string().contains("sm4"), "{keystore}");
-    let ok = kaimeng(&["key-inspect", path_str(&key), "--password-file", path_str(&good)]);
+    let ok = kaimeng(&[
+        "key-inspect",
+        path_str(&key),
+        "--password-file",
+        path_str(&good),
+    ]);
     assert!(ok.status.success());
     let public = written.split("public key ").nth(1).unwrap().trim();
     assert!(String::from_utf8_lossy(&ok.stdout).contains(public));
-    let wrong = kaimeng(&["key-inspect", path_str(&key), "--password-file", path_str(&bad)]);
+    let wrong = kaimeng(&[
+        "key-inspect",
+        path_str(&key),
+        "--password-file",
+        path_str(&bad),
+    ]);
     assert!(!wrong.status.success());
-    assert!(String::from_utf8_lossy(&wrong.stderr).to_lowercase().contains("password"), "{}", String::from_utf8_lossy(&wrong.stderr));
+    assert!(
+        String::from_utf8_lossy(&wrong.stderr)
+            .to_lowercase()
+            .contains("password"),
+        "{}",
+        String::from_utf8_lossy(&wrong.stderr)
+    );
     std::fs::write(&key, "{\"version\": 1}").unwrap();
-    let broken = kaimeng(&["key-inspect", path_str(&key), "--password-file", path_str(&good)]);
+    let broken = kaimeng(&[
+        "key-inspect",
+        path_str(&key),
+        "--password-file",
+        path_str(&good),
+    ]);
     assert!(!broken.status.success());
 }
