@@ -29,8 +29,10 @@ cargo build --workspace --all-targets --locked
 log "Rust tests"
 cargo test --workspace --locked
 
-log "client tests against kaimeng dev"
+log "client tests against kaimeng dev (a fresh node per client)"
 "$ROOT/tests/clients/setup.sh"
-"$ROOT/tests/with-dev-node.sh" "$ROOT/tests/clients/run.sh"
+for flow in foundry hardhat ethers viem web3py; do
+  CLIENTS_SKIP_SETUP=1 "$ROOT/tests/with-dev-node.sh" "$ROOT/tests/clients/run.sh" "$flow"
+done
 
 log "all tests passed"
