@@ -17,9 +17,9 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use kaimeng_genesis::{DevOptions, GenesisSpec, dev_accounts};
 use kaimeng_shards::commit::prepare_commit;
 use kaimeng_shards::executor::{BlockContext, execute_block};
+use kaimeng_shards::overlay::AccountInfo;
 use kaimeng_shards::overlay::{AccountChange, PendingState};
 use kaimeng_shards::{ShardChain, ShardTx, StateAt};
-use kaimeng_shards::overlay::AccountInfo;
 
 sol! {
     constructor(string name, string symbol, uint256 supply);
@@ -50,25 +50,58 @@ fn dev_key() -> PrivateKeySigner {
 
 fn tx_decode(c: &mut Criterion) {
     let key = dev_key();
-    let raws: Vec<Bytes> = (0..1000).map(|n| signed(&key, n, TxKind::Call(Address::repeat_byte(1)), Bytes::new(), 21_000)).collect();
+    let raws: Vec<Bytes> = (0..1000)
+        .map(|n| {
+            signed(
+                &key,
+                n,
+                TxKind::Call(Address::repeat_byte(1)),
+                Bytes::new(),
+                21_000,
+            )
+        })
+        .collect();
     let mut group = c.benchmark_group("tx_decode_recover");
     group.throughput(criterion::Throughput::Elements(1));
-    group.bench_function("one", |b| b.iter(|| ShardTx::decode(&raws[0], CHAIN_ID).unwrap()));
+    group.bench_function("one", |b| {
+        b.iter(|| ShardTx::decode(&raws[0], CHAIN_ID).unwrap())
+    });
     group.throughput(criterion::Throughput::Elements(1000));
-    group.bench_function("1000_parallel", |b| b.iter(|| ShardTx::decode_many(&raws, CHAIN_ID)));
+    group.bench_function("1000_parallel", |b| {
+        b.iter(|| ShardTx::decode_many(&raws, CHAIN_ID))
+    });
     group.finish();
 }
 
 /// A shard with KaiToken deployed by dev account 0.
 fn token_chain() -> (tempfile::TempDir, Arc<ShardChain>, Address) {
     let dir = tempfile::tempdir().unwrap();
-    let genesis = GenesisSpec::dev(&DevOptions { validators: 1, ..DevOptions::default() });
+    let genesis = GenesisSpec::dev(&DevOptions {
+        validators: 1,
+        ..DevOptions::default()
+    });
     let store = kaimeng_shards::open_store(dir.path(), &Default::default()).unwrap();
     let chain = Arc::new(ShardChain::open(store, &genesis, 0).unwrap());
-    let artifact: serde_json::Value = serde_json::from_str(include_str!("../../tests/contracts/out/KaiToken.json")).unwrap();
+    let artifact: serde_json::Value =
+        serde_json::from_str(include_str!("../../tests/contracts/out/KaiToken.json")).unwrap();
     let mut code = hex::decode(artifact["bytecode"].as_str().unwrap()).unwrap();
-    code.extend(constructorCall { name: "Kai".into(), symbol: "KAI".into(), supply: U256::from(10u64).pow(U256::from(30)) }.abi_encode());
-    chain.submit_raw(&signed(&dev_key(), 0, TxKind::Create, code.into(), 3_000_000)).unwrap();
+    code.extend(
+        constructorCall {
+            name: "Kai".into(),
+            symbol: "KAI".into(),
+            supply: U256::from(10u64).pow(U256::from(30)),
+        }
+        .abi_encode(),
+    );
+    chain
+        .submit_raw(&signed(
+            &dev_key(),
+            0,
+            TxKind::Create,
+            code.into(),
+            3_000_000,
+        ))
+        .unwrap();
     let proposed = chain.propose(1, Address::ZERO, 10).unwrap();
     let block = chain.finalize(proposed).unwrap();
     let token = block.receipts[0].contract_address.unwrap();
@@ -80,8 +113,19 @@ fn erc20_execution(c: &mut Criterion) {
     let key = dev_key();
     let txs: Vec<Arc<ShardTx>> = (0..500u64)
         .map(|i| {
-            let data: Bytes = transferCall { to: Address::from_word(keccak256(i.to_be_bytes())), value: U256::from(1u64) }.abi_encode().into();
-            Arc::new(ShardTx::decode(&signed(&key, 1 + i, TxKind::Call(token), data, 100_000), CHAIN_ID).unwrap())
+            let data: Bytes = transferCall {
+                to: Address::from_word(keccak256(i.to_be_bytes())),
+                value: U256::from(1u64),
+            }
+            .abi_encode()
+            .into();
+            Arc::new(
+                ShardTx::decode(
+                    &signed(&key, 1 + i, TxKind::Call(token), data, 100_000),
+                    CHAIN_ID,
+                )
+                .unwrap(),
+            )
         })
         .collect();
     let head = chain.head();
@@ -120,10 +164,20 @@ fn big_state(n: u64) -> (tempfile::TempDir, kaimeng_l1::Store) {
     for start in (0..n).step_by(chunk as usize) {
         let mut pending = PendingState::default();
         for i in start..(start + chunk).min(n) {
-            let info = AccountInfo { balance: U256::from(1_000_000u64 + i), ..Default::default() };
-            pending.accounts.insert(account(i), AccountChange { info: Some(info), ..Default::default() });
+            let info = AccountInfo {
+                balance: U256::from(1_000_000u64 + i),
+                ..Default::default()
+            };
+            pending.accounts.insert(
+                account(i),
+                AccountChange {
+                    info: Some(info),
+                    ..Default::default()
+                },
+            );
         }
-        let commit = prepare_commit(&StateAt::latest(store.clone()), &pending, start / chunk).unwrap();
+        let commit =
+            prepare_commit(&StateAt::latest(store.clone()), &pending, start / chunk).unwrap();
         let mut batch = store.batch();
         commit.apply_to(&mut batch).unwrap();
         store.write(batch).unwrap();
@@ -132,12 +186,17 @@ fn big_state(n: u64) -> (tempfile::TempDir, kaimeng_l1::Store) {
 }
 
 fn state_root_commit(c: &mut Criterion) {
-    let n = std::env::var("KAIMENG_BENCH_ACCOUNTS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000u64);
+    let n = std::env::var("KAIMENG_BENCH_ACCOUNTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000u64);
     let (_dir, store) = big_state(n);
     let base = StateAt::latest(store.clone());
     let mut round = 0u64;
     let mut group = c.benchmark_group("state_root_commit");
-    group.sample_size(20).measurement_time(Duration::from_secs(20));
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(20));
     group.bench_function(format!("1000_changed_of_{n}"), |b| {
         b.iter_batched(
             || {
@@ -146,8 +205,18 @@ fn state_root_commit(c: &mut Criterion) {
                 for j in 0..1000u64 {
                     let i = keccak256((round * 1000 + j).to_be_bytes());
                     let idx = u64::from_be_bytes(i[..8].try_into().unwrap()) % n;
-                    let info = AccountInfo { balance: U256::from(round * 7 + j), nonce: round, ..Default::default() };
-                    pending.accounts.insert(account(idx), AccountChange { info: Some(info), ..Default::default() });
+                    let info = AccountInfo {
+                        balance: U256::from(round * 7 + j),
+                        nonce: round,
+                        ..Default::default()
+                    };
+                    pending.accounts.insert(
+                        account(idx),
+                        AccountChange {
+                            info: Some(info),
+                            ..Default::default()
+                        },
+                    );
                 }
                 pending
             },

@@ -9,12 +9,16 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rocksdb::{BlockBasedOptions, Cache, ColumnFamily, DBCompressionType, Direction, IteratorMode, Options, DB};
+use rocksdb::{
+    BlockBasedOptions, Cache, ColumnFamily, DB, DBCompressionType, Direction, IteratorMode, Options,
+};
 
 /// Errors from the storage layer.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("data directory {path} is in use by another process (its RocksDB lock is held); stop that process or choose another --data-dir")]
+    #[error(
+        "data directory {path} is in use by another process (its RocksDB lock is held); stop that process or choose another --data-dir"
+    )]
     Locked { path: PathBuf },
     #[error("cannot open data directory {path}: {reason}")]
     Open { path: PathBuf, reason: String },
@@ -43,7 +47,10 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self { block_cache_bytes: 256 << 20, sync_writes: false }
+        Self {
+            block_cache_bytes: 256 << 20,
+            sync_writes: false,
+        }
     }
 }
 
@@ -54,13 +61,22 @@ pub struct WriteBatch<'a> {
 }
 
 impl<'a> WriteBatch<'a> {
-    pub fn put(&mut self, column: &'static str, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<(), StoreError> {
+    pub fn put(
+        &mut self,
+        column: &'static str,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+    ) -> Result<(), StoreError> {
         let cf = self.store.cf(column)?;
         self.inner.put_cf(cf, key, value);
         Ok(())
     }
 
-    pub fn delete(&mut self, column: &'static str, key: impl AsRef<[u8]>) -> Result<(), StoreError> {
+    pub fn delete(
+        &mut self,
+        column: &'static str,
+        key: impl AsRef<[u8]>,
+    ) -> Result<(), StoreError> {
         let cf = self.store.cf(column)?;
         self.inner.delete_cf(cf, key);
         Ok(())
@@ -77,8 +93,15 @@ impl<'a> WriteBatch<'a> {
 
 impl Store {
     /// Opens (creating if needed) the database at `path` with the given column families.
-    pub fn open(path: &Path, columns: &[&'static str], options: &StoreOptions) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(path).map_err(|e| StoreError::Open { path: path.to_owned(), reason: e.to_string() })?;
+    pub fn open(
+        path: &Path,
+        columns: &[&'static str],
+        options: &StoreOptions,
+    ) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(path).map_err(|e| StoreError::Open {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
         let cache = Cache::new_lru_cache(options.block_cache_bytes);
         let mut table = BlockBasedOptions::default();
         table.set_block_cache(&cache);
@@ -91,9 +114,16 @@ impl Store {
         db_opts.create_if_missing(true);
         db_opts.create_missing_column_families(true);
         db_opts.increase_parallelism(2);
-        let descriptors = columns.iter().map(|name| rocksdb::ColumnFamilyDescriptor::new(*name, cf_opts.clone()));
-        let db = DB::open_cf_descriptors(&db_opts, path, descriptors).map_err(|e| classify_open_error(path, e))?;
-        Ok(Self { db: Arc::new(db), path: path.to_owned(), sync_writes: options.sync_writes })
+        let descriptors = columns
+            .iter()
+            .map(|name| rocksdb::ColumnFamilyDescriptor::new(*name, cf_opts.clone()));
+        let db = DB::open_cf_descriptors(&db_opts, path, descriptors)
+            .map_err(|e| classify_open_error(path, e))?;
+        Ok(Self {
+            db: Arc::new(db),
+            path: path.to_owned(),
+            sync_writes: options.sync_writes,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -101,21 +131,40 @@ impl Store {
     }
 
     fn cf(&self, column: &'static str) -> Result<&ColumnFamily, StoreError> {
-        self.db.cf_handle(column).ok_or(StoreError::UnknownColumn(column))
+        self.db
+            .cf_handle(column)
+            .ok_or(StoreError::UnknownColumn(column))
     }
 
-    pub fn get(&self, column: &'static str, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>, StoreError> {
+    pub fn get(
+        &self,
+        column: &'static str,
+        key: impl AsRef<[u8]>,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.db.get_cf(self.cf(column)?, key)?)
     }
 
     /// Point reads of many keys in one call (RocksDB batches the lookups).
-    pub fn multi_get(&self, column: &'static str, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+    pub fn multi_get(
+        &self,
+        column: &'static str,
+        keys: &[Vec<u8>],
+    ) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
         let cf = self.cf(column)?;
-        self.db.batched_multi_get_cf(cf, keys, false).into_iter().map(|r| Ok(r?.map(|v| v.to_vec()))).collect()
+        self.db
+            .batched_multi_get_cf(cf, keys, false)
+            .into_iter()
+            .map(|r| Ok(r?.map(|v| v.to_vec())))
+            .collect()
     }
 
     /// The greatest entry with key `<= key` that shares `prefix` (for "value as of version" reads).
-    pub fn get_at_or_before(&self, column: &'static str, prefix: &[u8], key: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
+    pub fn get_at_or_before(
+        &self,
+        column: &'static str,
+        prefix: &[u8],
+        key: &[u8],
+    ) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
         let mut iter = self.db.raw_iterator_cf(self.cf(column)?);
         iter.seek_for_prev(key);
         if let (Some(k), Some(v)) = (iter.key(), iter.value()) {
@@ -128,8 +177,15 @@ impl Store {
     }
 
     /// All entries whose key starts with `prefix`, in key order.
-    pub fn scan_prefix(&self, column: &'static str, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
-        let iter = self.db.iterator_cf(self.cf(column)?, IteratorMode::From(prefix, Direction::Forward));
+    pub fn scan_prefix(
+        &self,
+        column: &'static str,
+        prefix: &[u8],
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        let iter = self.db.iterator_cf(
+            self.cf(column)?,
+            IteratorMode::From(prefix, Direction::Forward),
+        );
         let mut out = Vec::new();
         for item in iter {
             let (k, v) = item?;
@@ -142,7 +198,10 @@ impl Store {
     }
 
     pub fn batch(&self) -> WriteBatch<'_> {
-        WriteBatch { store: self, inner: rocksdb::WriteBatch::default() }
+        WriteBatch {
+            store: self,
+            inner: rocksdb::WriteBatch::default(),
+        }
     }
 
     /// Applies a batch atomically.
@@ -152,14 +211,22 @@ impl Store {
         self.db.write_opt(batch.inner, &opts)?;
         Ok(())
     }
-
 }
 
 fn classify_open_error(path: &Path, error: rocksdb::Error) -> StoreError {
     let text = error.to_string();
-    if text.contains("lock") && (text.contains("Resource temporarily unavailable") || text.contains("No locks available") || text.contains("lock hold")) {
-        StoreError::Locked { path: path.to_owned() }
+    if text.contains("lock")
+        && (text.contains("Resource temporarily unavailable")
+            || text.contains("No locks available")
+            || text.contains("lock hold"))
+    {
+        StoreError::Locked {
+            path: path.to_owned(),
+        }
     } else {
-        StoreError::Open { path: path.to_owned(), reason: text }
+        StoreError::Open {
+            path: path.to_owned(),
+            reason: text,
+        }
     }
 }
