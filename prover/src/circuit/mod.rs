@@ -215,11 +215,9 @@ impl ChunkCircuitConfig {
                 Start::fresh([w.map(|w| w.queue[0]), w.map(|w| w.w0)], 4),
             ],
         )?;
-        let pk_xy = v.map(|v| {
-            let c = pasta_curves::arithmetic::CurveAffine::coordinates(&v.public_key)
-                .expect("public keys are not the identity");
-            [*c.x(), *c.y()]
-        });
+        // Evaluated witnesses never hold the identity here; unchecked values that do get zero
+        // coordinates, and the proof fails instead of the prover panicking.
+        let pk_xy = v.map(|v| coordinates(&v.public_key));
         let (m2, c2) = self.lanes.block(
             region,
             b,
@@ -229,11 +227,7 @@ impl ChunkCircuitConfig {
                 Start::Absorb([acc.map(|a| a.op_l1), acc.map(|a| a.op_kc)]),
             ],
         )?;
-        let r_x = v.map(|v| {
-            *pasta_curves::arithmetic::CurveAffine::coordinates(&v.r)
-                .expect("R is not the identity")
-                .x()
-        });
+        let r_x = v.map(|v| coordinates(&v.r)[0]);
         let (m3, c3) = self.lanes.block(
             region,
             2 * b,
@@ -335,6 +329,17 @@ impl ChunkCircuitConfig {
             index,
         })
     }
+}
+
+/// Affine coordinates, `(0, 0)` for the identity.
+fn coordinates(p: &pasta_curves::pallas::Affine) -> [Fp; 2] {
+    Option::from(pasta_curves::arithmetic::CurveAffine::coordinates(p))
+        .map(
+            |c: pasta_curves::arithmetic::Coordinates<pasta_curves::pallas::Affine>| {
+                [*c.x(), *c.y()]
+            },
+        )
+        .unwrap_or([Fp::ZERO; 2])
 }
 
 fn eq(region: &mut Region<'_, Fp>, a: &Cell, b: &Cell) -> Result<(), Error> {
