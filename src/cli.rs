@@ -29,6 +29,21 @@ pub enum Command {
     Keygen(KeygenArgs),
     /// Decrypt a keystore and print its public key (checks the password).
     KeyInspect(KeyInspectArgs),
+    /// Run a stateless rollup prover worker over a directory job queue.
+    Prover(ProverArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ProverArgs {
+    /// The job queue directory (shared by workers; jobs are claimed by atomic rename).
+    #[arg(long)]
+    pub queue: PathBuf,
+    /// Where proving parameters are cached (generated deterministically on first use).
+    #[arg(long, default_value = ".kaimeng-prover-params")]
+    pub params: PathBuf,
+    /// Stop when the queue is empty instead of waiting for more jobs.
+    #[arg(long)]
+    pub exit_when_idle: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -149,6 +164,18 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Keygen(args) => keygen(args),
         Command::KeyInspect(args) => key_inspect(args),
+        Command::Prover(args) => {
+            init_tracing();
+            let mut config = kaimeng_prover::WorkerConfig::new(
+                args.queue,
+                args.params,
+                kaimeng_prover::ChunkShape::DEFAULT,
+            );
+            config.exit_when_idle = args.exit_when_idle;
+            let report = kaimeng_prover::run_worker(config)?;
+            println!("proved {} chunks, {} failed", report.proven, report.failed);
+            Ok(())
+        }
         Command::Genesis(GenesisCommand::Check { file }) => {
             let summary = kaimeng_genesis::cli::check_file(&file)?;
             println!("{summary}");
