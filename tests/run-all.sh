@@ -10,8 +10,9 @@ log() { printf '\n== %s\n' "$*"; }
 
 # --- system packages: clang/libclang for RocksDB's bindings ---------------------------------
 need_apt=()
-command -v clang >/dev/null 2>&1 || need_apt+=(clang)
-ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || need_apt+=(libclang-dev)
+for pkg in clang libclang-dev; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
+done
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
