@@ -182,9 +182,12 @@ impl ShardChain {
 
     /// Pools an already decoded transaction.
     pub fn submit(&self, tx: Arc<ShardTx>) -> Result<B256, SubmitError> {
-        let account = self.latest_state().account(&tx.sender)?.unwrap_or_default();
         let hash = tx.hash;
-        self.pool.lock().add(
+        // The pool lock is held across the state read: `finalize` writes the block before it
+        // prunes the pool, so under the lock the pool and the state never disagree.
+        let mut pool = self.pool.lock();
+        let account = self.latest_state().account(&tx.sender)?.unwrap_or_default();
+        pool.add(
             tx,
             SenderState {
                 nonce: account.nonce,
@@ -192,6 +195,7 @@ impl ShardChain {
             },
             self.config.min_base_fee,
         )?;
+        drop(pool);
         let _ = self.events.send(ChainEvent::PendingTx(hash));
         Ok(hash)
     }
@@ -200,13 +204,17 @@ impl ShardChain {
         self.pool.lock()
     }
 
+    /// The nonce `address`'s next transaction should use (`eth_getTransactionCount` "pending").
     pub fn pending_nonce(&self, address: &Address) -> Result<u64, StateError> {
+        // Lock first (see `submit`): reading the state before taking the lock could see the
+        // nonce from before a block whose transactions the pool has already dropped.
+        let pool = self.pool.lock();
         let chain_nonce = self
             .latest_state()
             .account(address)?
             .map(|a| a.nonce)
             .unwrap_or(0);
-        Ok(self.pool.lock().pending_nonce(address, chain_nonce))
+        Ok(pool.pending_nonce(address, chain_nonce))
     }
 
     // ---- block production ----

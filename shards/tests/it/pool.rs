@@ -129,3 +129,32 @@ fn replacement_needs_a_fee_bump() {
     assert!(submit_err(&t, &same_fee_other_value).contains("underpriced"));
     assert!(submit_err(&t, &first).contains("already known"));
 }
+
+/// `eth_getTransactionCount(_, "pending")` must never go backwards while blocks finalize:
+/// a client that saw its transaction's receipt and then asks for the next nonce must not be
+/// handed the nonce it just used (ethers did, when the read raced the pool pruning).
+#[test]
+fn pending_nonce_never_goes_backwards_while_blocks_finalize() {
+    let t = new_chain();
+    let to = Address::repeat_byte(9);
+    let rounds = 1_000u64;
+    std::thread::scope(|scope| {
+        let chain = &t.chain;
+        let watcher = scope.spawn(move || {
+            let mut seen = 0;
+            let mut reads = 0u64;
+            while seen < rounds {
+                let nonce = chain.pending_nonce(&addr(3)).unwrap();
+                assert!(nonce >= seen, "pending nonce went back from {seen} to {nonce}");
+                seen = nonce;
+                reads += 1;
+            }
+            reads
+        });
+        for nonce in 0..rounds {
+            chain.submit_raw(&transfer(chain, 3, nonce, to, 1)).unwrap();
+            assert_eq!(seal(chain).txs.len(), 1);
+        }
+        assert!(watcher.join().unwrap() >= 1);
+    });
+}
