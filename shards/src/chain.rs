@@ -1,8 +1,10 @@
 //! One shard chain on disk: genesis, the head, proposing and finalizing blocks, the pool, and
-//! the read side the RPC serves. Block production is driven from outside (a local sealer today,
-//! the BFT engine later) through [`ShardChain::propose`], [`ShardChain::verify`] and
-//! [`ShardChain::finalize`].
+//! the read side the RPC serves. Block production is driven from outside: by the local sealer
+//! through [`ShardChain::propose`] and [`ShardChain::finalize`] on the head, and by the BFT
+//! engine through [`ShardChain::propose_on`], [`ShardChain::verify_on`] and
+//! [`ShardChain::finalize_pending`], which build and check blocks on unfinalized parents.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use alloy_consensus::{EMPTY_OMMER_ROOT_HASH, EMPTY_ROOT_HASH, Header, proofs};
@@ -16,9 +18,10 @@ use revm::state::AccountInfo;
 use tokio::sync::broadcast;
 
 use crate::block::{self, SealedHeader, StoredBlock, StoredReceipt};
-use crate::commit::{StateCommit, prepare_commit};
+use crate::commit::{StateCommit, WriteOp, prepare_commit};
 use crate::executor::{BlockContext, BlockExecution, execute_block};
 use crate::fees::next_base_fee;
+use crate::layers::{Layer, Layers};
 use crate::overlay::{AccountChange, PendingState};
 use crate::pool::{PoolConfig, PoolError, SenderState, TxPool};
 use crate::schema;
@@ -64,6 +67,10 @@ pub enum ChainError {
     NotOnHead { parent: B256, head: B256 },
     #[error("proposal is invalid: {0}")]
     InvalidProposal(String),
+    #[error("unknown parent block {0}: neither the finalized head nor a pending block")]
+    UnknownParent(B256),
+    #[error("unknown block {0}: not pending on top of the finalized head")]
+    UnknownBlock(B256),
 }
 
 /// Why a submitted transaction was refused.
@@ -90,6 +97,13 @@ pub struct ProposedBlock {
     pub commit: StateCommit,
 }
 
+/// An executed, unfinalized block and the writes of its unfinalized chain (itself included).
+struct KeptBlock {
+    block: Arc<StoredBlock>,
+    commit: StateCommit,
+    layers: Layers,
+}
+
 pub struct ShardChain {
     store: Store,
     config: ShardConfig,
@@ -98,6 +112,8 @@ pub struct ShardChain {
     events: broadcast::Sender<ChainEvent>,
     /// Serialises propose/finalize against each other.
     write_lock: Mutex<()>,
+    /// Executed blocks awaiting finality, by hash.
+    pending: RwLock<HashMap<B256, Arc<KeptBlock>>>,
 }
 
 impl ShardChain {
@@ -128,6 +144,7 @@ impl ShardChain {
             pool: Mutex::new(TxPool::new(PoolConfig::default())),
             events,
             write_lock: Mutex::new(()),
+            pending: RwLock::new(HashMap::new()),
         })
     }
 
@@ -219,7 +236,7 @@ impl ShardChain {
 
     // ---- block production ----
 
-    /// Builds the next block from the pool's best transactions.
+    /// Builds the next block on the finalized head from the pool's best transactions.
     pub fn propose(
         &self,
         timestamp: u64,
@@ -227,21 +244,94 @@ impl ShardChain {
         max_txs: usize,
     ) -> Result<ProposedBlock, ChainError> {
         let _guard = self.write_lock.lock();
-        let parent = self.head();
-        let ctx = self.context_for(&parent, timestamp, beneficiary);
-        let candidates = self.pool.lock().best(ctx.base_fee, max_txs);
-        let base = self.latest_state();
-        let execution = execute_block(&base, &ctx, candidates)?;
-        if !execution.skipped.is_empty() {
-            let mut pool = self.pool.lock();
-            for (tx, reason) in &execution.skipped {
-                if !reason.starts_with("block gas left") {
-                    tracing::debug!(hash = %tx.hash, %reason, "dropping transaction that cannot execute");
-                    pool.remove(&tx.hash);
-                }
+        let (parent, base) = self.parent_state(&self.head().hash)?;
+        self.build(&parent, &base, timestamp, beneficiary, max_txs)
+    }
+
+    /// Builds a block on `parent` (the finalized head or an unfinalized block this chain
+    /// built or checked) and keeps it until it is finalized or abandoned.
+    pub fn propose_on(
+        &self,
+        parent: &B256,
+        timestamp: u64,
+        beneficiary: Address,
+        max_txs: usize,
+    ) -> Result<Arc<StoredBlock>, ChainError> {
+        let _guard = self.write_lock.lock();
+        let (parent, base) = self.parent_state(parent)?;
+        let proposed = self.build(&parent, &base, timestamp, beneficiary, max_txs)?;
+        Ok(self.keep_pending(proposed, &base))
+    }
+
+    /// Re-executes a block someone else proposed on `header.parent_hash` (the head or an
+    /// unfinalized block) and keeps it until it is finalized or abandoned.
+    pub fn verify_on(
+        &self,
+        header: &Header,
+        txs: Vec<Arc<ShardTx>>,
+    ) -> Result<Arc<StoredBlock>, ChainError> {
+        let _guard = self.write_lock.lock();
+        let hash = header.hash_slow();
+        if let Some(known) = self.pending.read().get(&hash) {
+            return Ok(known.block.clone());
+        }
+        let (parent, base) = self.parent_state(&header.parent_hash)?;
+        let proposed = self.check(&parent, &base, header, txs)?;
+        Ok(self.keep_pending(proposed, &base))
+    }
+
+    /// Finalizes the kept block `hash` and its unfinalized ancestors, oldest first, and
+    /// forgets kept blocks that can no longer be finalized. Returns the newly final blocks.
+    pub fn finalize_pending(&self, hash: &B256) -> Result<Vec<Arc<StoredBlock>>, ChainError> {
+        let _guard = self.write_lock.lock();
+        let head = self.head();
+        if *hash == head.hash {
+            return Ok(Vec::new());
+        }
+        let mut chain = Vec::new();
+        {
+            let pending = self.pending.read();
+            let mut cursor = *hash;
+            while cursor != head.hash {
+                let block = pending
+                    .get(&cursor)
+                    .ok_or(ChainError::UnknownBlock(cursor))?;
+                cursor = block.block.header.header.parent_hash;
+                chain.push(block.clone());
             }
         }
-        self.seal(&base, &parent, &ctx, execution)
+        let mut finalized = Vec::with_capacity(chain.len());
+        for block in chain.into_iter().rev() {
+            finalized.push(self.write_final(block.block.clone(), &block.commit)?);
+        }
+        self.forget_abandoned();
+        Ok(finalized)
+    }
+
+    /// Drops kept blocks that do not descend from the finalized head.
+    fn forget_abandoned(&self) {
+        let mut pending = self.pending.write();
+        let mut by_height: Vec<(u64, B256, B256)> = pending
+            .values()
+            .map(|kept| {
+                let header = &kept.block.header;
+                (header.number(), header.hash, header.header.parent_hash)
+            })
+            .collect();
+        by_height.sort_unstable();
+        let mut live = std::collections::HashSet::from([self.head().hash]);
+        for (_, hash, parent) in by_height {
+            if live.contains(&parent) {
+                live.insert(hash);
+            } else {
+                pending.remove(&hash);
+            }
+        }
+    }
+
+    /// A kept (unfinalized) block, if this chain built or checked it.
+    pub fn pending_block(&self, hash: &B256) -> Option<Arc<StoredBlock>> {
+        self.pending.read().get(hash).map(|kept| kept.block.clone())
     }
 
     /// Re-executes a block proposed by someone else on the head and checks its header.
@@ -251,17 +341,94 @@ impl ShardChain {
         txs: Vec<Arc<ShardTx>>,
     ) -> Result<ProposedBlock, ChainError> {
         let _guard = self.write_lock.lock();
-        let parent = self.head();
-        if header.parent_hash != parent.hash {
+        let head = self.head();
+        if header.parent_hash != head.hash {
             return Err(ChainError::NotOnHead {
                 parent: header.parent_hash,
-                head: parent.hash,
+                head: head.hash,
             });
         }
-        let ctx = self.context_for(&parent, header.timestamp, header.beneficiary);
-        let base = self.latest_state();
+        let (parent, base) = self.parent_state(&head.hash)?;
+        self.check(&parent, &base, header, txs)
+    }
+
+    /// The header of `parent` and the state after it: the finalized head, or a kept block.
+    fn parent_state(&self, parent: &B256) -> Result<(SealedHeader, StateAt), ChainError> {
+        let head = self.head();
+        if *parent == head.hash {
+            return Ok((head, self.latest_state()));
+        }
+        let pending = self.pending.read();
+        let kept = pending
+            .get(parent)
+            .ok_or(ChainError::UnknownParent(*parent))?;
+        Ok((
+            kept.block.header.clone(),
+            StateAt::pending(self.store.clone(), kept.layers.clone()),
+        ))
+    }
+
+    fn keep_pending(&self, proposed: ProposedBlock, base: &StateAt) -> Arc<StoredBlock> {
+        let block = &proposed.block;
+        let header_write = WriteOp::Put(
+            schema::HEADERS,
+            schema::number_key(block.number()).to_vec(),
+            block.header.encode(),
+        );
+        let layer = Layer::from_ops(proposed.commit.ops.iter().chain([&header_write]));
+        let layers = base.layers().with(layer);
+        let block = Arc::new(proposed.block);
+        let kept = KeptBlock {
+            block: block.clone(),
+            commit: proposed.commit,
+            layers,
+        };
+        self.pending.write().insert(block.hash(), Arc::new(kept));
+        block
+    }
+
+    fn build(
+        &self,
+        parent: &SealedHeader,
+        base: &StateAt,
+        timestamp: u64,
+        beneficiary: Address,
+        max_txs: usize,
+    ) -> Result<ProposedBlock, ChainError> {
+        let ctx = self.context_for(parent, timestamp, beneficiary);
+        let candidates = self.pool.lock().best(ctx.base_fee, max_txs);
+        let execution = execute_block(base, &ctx, candidates)?;
+        // On an unfinalized parent, transactions of the parent's chain are skipped as "nonce
+        // too low" but must stay pooled in case that chain is abandoned.
+        if !execution.skipped.is_empty() && parent.hash == self.head().hash {
+            let mut pool = self.pool.lock();
+            for (tx, reason) in &execution.skipped {
+                if !reason.starts_with("block gas left") {
+                    tracing::debug!(hash = %tx.hash, %reason, "dropping transaction that cannot execute");
+                    pool.remove(&tx.hash);
+                }
+            }
+        }
+        self.seal(base, parent, &ctx, execution)
+    }
+
+    fn check(
+        &self,
+        parent: &SealedHeader,
+        base: &StateAt,
+        header: &Header,
+        txs: Vec<Arc<ShardTx>>,
+    ) -> Result<ProposedBlock, ChainError> {
+        if header.number != parent.number() + 1 {
+            return Err(ChainError::InvalidProposal(format!(
+                "block number {} does not follow its parent's {}",
+                header.number,
+                parent.number()
+            )));
+        }
+        let ctx = self.context_for(parent, header.timestamp, header.beneficiary);
         let count = txs.len();
-        let execution = execute_block(&base, &ctx, txs)?;
+        let execution = execute_block(base, &ctx, txs)?;
         if execution.txs.len() != count {
             let reason = execution
                 .skipped
@@ -272,7 +439,7 @@ impl ShardChain {
                 "a transaction cannot execute: {reason}"
             )));
         }
-        let proposed = self.seal(&base, &parent, &ctx, execution)?;
+        let proposed = self.seal(base, parent, &ctx, execution)?;
         if proposed.block.header.hash != header.hash_slow() {
             return Err(ChainError::InvalidProposal(
                 "header does not match re-execution".into(),
@@ -367,11 +534,19 @@ impl ShardChain {
         })
     }
 
-    /// Makes a proposed block final: one atomic write, then the new head is announced.
+    /// Makes a block proposed on the head final: one atomic write, then the new head is
+    /// announced.
     pub fn finalize(&self, proposed: ProposedBlock) -> Result<Arc<StoredBlock>, ChainError> {
         let _guard = self.write_lock.lock();
+        self.write_final(Arc::new(proposed.block), &proposed.commit)
+    }
+
+    fn write_final(
+        &self,
+        block: Arc<StoredBlock>,
+        commit: &StateCommit,
+    ) -> Result<Arc<StoredBlock>, ChainError> {
         let head = self.head();
-        let block = proposed.block;
         if block.header.header.parent_hash != head.hash {
             return Err(ChainError::NotOnHead {
                 parent: block.header.header.parent_hash,
@@ -394,7 +569,7 @@ impl ShardChain {
             location.extend_from_slice(&(index as u32).to_be_bytes());
             batch.put(schema::TX_INDEX, tx.hash, location)?;
         }
-        proposed.commit.apply_to(&mut batch)?;
+        commit.apply_to(&mut batch)?;
         batch.put(schema::META, schema::META_HEAD, key)?;
         self.store.write(batch)?;
         *self.head.write() = block.header.clone();
@@ -408,7 +583,6 @@ impl ShardChain {
                 .map(|a| a.nonce)
                 .unwrap_or(0)
         });
-        let block = Arc::new(block);
         let _ = self.events.send(ChainEvent::NewBlock(block.clone()));
         Ok(block)
     }

@@ -85,7 +85,7 @@ pub fn prepare_commit(
             code.original_bytes().to_vec(),
         ));
     }
-    let accounts = TrieNodes::new(base.store(), TreeId::Accounts);
+    let accounts = TrieNodes::new(base, TreeId::Accounts);
     let update = update_tree(&accounts, &accounts.root()?, account_changes)?;
     let state_root = update.root.hash();
     push_tree_writes(&mut ops, &accounts, TreeId::Accounts, update);
@@ -125,10 +125,7 @@ fn commit_account(
         }
     }
     if wipe {
-        for (key, _) in base
-            .store()
-            .scan_prefix(schema::STORAGE, address.as_slice())?
-        {
+        for (key, _) in base.scan_latest(schema::STORAGE, address.as_slice())? {
             let slot = B256::from_slice(&key[20..]);
             if written.contains(&slot) {
                 continue;
@@ -143,7 +140,7 @@ fn commit_account(
         }
     }
     let tree = TreeId::Storage(*address);
-    let nodes = TrieNodes::new(base.store(), tree);
+    let nodes = TrieNodes::new(base, tree);
     let old_root = nodes.root()?;
     let storage_root = if slot_changes.is_empty() {
         old_root.hash()

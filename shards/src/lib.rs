@@ -9,6 +9,7 @@ pub mod commit;
 pub mod commitment;
 pub mod executor;
 pub mod fees;
+pub mod layers;
 pub mod logs;
 pub mod overlay;
 pub mod pool;

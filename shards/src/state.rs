@@ -1,4 +1,5 @@
-//! Reading shard state from the store, as of the head or of any past block, for revm.
+//! Reading shard state from the store, as of the head or of any past block, or on top of
+//! unfinalized blocks ([`Layers`]), for revm.
 
 use alloy_primitives::{Address, B256, U256, keccak256};
 use kaimeng_l1::{Store, StoreError};
@@ -8,6 +9,7 @@ use revm::state::AccountInfo;
 
 use crate::account::AccountRecord;
 use crate::commitment::{Branch, Child, MerkleProof, NodePath, NodeReader};
+use crate::layers::Layers;
 use crate::schema::{self, TreeId};
 
 /// A failure to read state. Reads fail only when the store does (or is corrupt).
@@ -21,22 +23,38 @@ pub enum StateError {
 
 impl DBErrorMarker for StateError {}
 
-/// State as of a block: `None` reads the head (plain state), `Some(n)` reads history.
+/// State as of a block: `None` reads the finalized head (plain state) with `layers` of
+/// unfinalized blocks on top, `Some(n)` reads history.
 #[derive(Clone)]
 pub struct StateAt {
     store: Store,
     block: Option<u64>,
+    layers: Layers,
 }
 
 impl StateAt {
     pub fn latest(store: Store) -> Self {
-        Self { store, block: None }
+        Self {
+            store,
+            block: None,
+            layers: Layers::default(),
+        }
+    }
+
+    /// The state after the unfinalized blocks whose writes are `layers`.
+    pub fn pending(store: Store, layers: Layers) -> Self {
+        Self {
+            store,
+            block: None,
+            layers,
+        }
     }
 
     pub fn at_block(store: Store, block: u64) -> Self {
         Self {
             store,
             block: Some(block),
+            layers: Layers::default(),
         }
     }
 
@@ -44,9 +62,45 @@ impl StateAt {
         &self.store
     }
 
+    /// The unfinalized blocks' writes this state reads through.
+    pub fn layers(&self) -> &Layers {
+        &self.layers
+    }
+
+    /// Reads `key` of the latest state: the layers first, then the store.
+    pub fn get_latest(
+        &self,
+        column: &'static str,
+        key: &[u8],
+    ) -> Result<Option<Vec<u8>>, StateError> {
+        match self.layers.get(column, key) {
+            Some(value) => Ok(value.map(<[u8]>::to_vec)),
+            None => Ok(self.store.get(column, key)?),
+        }
+    }
+
+    /// Every `(key, value)` under `prefix` in `column` of the latest state, layers included.
+    pub fn scan_latest(
+        &self,
+        column: &'static str,
+        prefix: &[u8],
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StateError> {
+        let mut merged: std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>> = self
+            .store
+            .scan_prefix(column, prefix)?
+            .into_iter()
+            .map(|(k, v)| (k.to_vec(), Some(v.to_vec())))
+            .collect();
+        merged.extend(self.layers.scan_prefix(column, prefix));
+        Ok(merged
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k, v)))
+            .collect())
+    }
+
     pub fn account(&self, address: &Address) -> Result<Option<AccountRecord>, StateError> {
         let bytes = match self.block {
-            None => self.store.get(schema::ACCOUNTS, address)?,
+            None => self.get_latest(schema::ACCOUNTS, address.as_slice())?,
             Some(n) => self
                 .store
                 .get_at_or_before(
@@ -68,7 +122,7 @@ impl StateAt {
     pub fn storage_value(&self, address: &Address, slot: &B256) -> Result<U256, StateError> {
         let key = schema::storage_key(address, slot);
         let bytes = match self.block {
-            None => self.store.get(schema::STORAGE, key)?,
+            None => self.get_latest(schema::STORAGE, &key)?,
             Some(n) => self
                 .store
                 .get_at_or_before(
@@ -86,16 +140,14 @@ impl StateAt {
             return Ok(Bytecode::default());
         }
         let raw = self
-            .store
-            .get(schema::CODE, code_hash)?
+            .get_latest(schema::CODE, code_hash.as_slice())?
             .ok_or_else(|| StateError::Corrupt(format!("missing code {code_hash}")))?;
         Ok(Bytecode::new_raw(raw.into()))
     }
 
     pub fn block_hash(&self, number: u64) -> Result<B256, StateError> {
         Ok(self
-            .store
-            .get(schema::HEADERS, schema::number_key(number))?
+            .get_latest(schema::HEADERS, &schema::number_key(number))?
             .map(|v| B256::from_slice(&v[..32]))
             .unwrap_or_default())
     }
@@ -103,9 +155,9 @@ impl StateAt {
     /// Proof of `address`'s account and of `slots` in its storage, against the head's roots.
     /// Only the head is provable: tree nodes are kept for the latest state.
     pub fn proof(&self, address: &Address, slots: &[B256]) -> Result<AccountProof, StateError> {
-        let accounts = TrieNodes::new(&self.store, TreeId::Accounts);
+        let accounts = TrieNodes::new(self, TreeId::Accounts);
         let account_proof = MerkleProof::build(&accounts, &accounts.root()?, &keccak256(address))?;
-        let storage_tree = TrieNodes::new(&self.store, TreeId::Storage(*address));
+        let storage_tree = TrieNodes::new(self, TreeId::Storage(*address));
         let storage_root = storage_tree.root()?;
         let storage_proofs = slots
             .iter()
@@ -155,17 +207,17 @@ impl DatabaseRef for StateAt {
     }
 }
 
-/// The stored branches of one tree.
+/// The stored branches of one tree in the latest state (layers included).
 pub struct TrieNodes<'a> {
-    store: &'a Store,
+    state: &'a StateAt,
     prefix: Vec<u8>,
     tree: TreeId,
 }
 
 impl<'a> TrieNodes<'a> {
-    pub fn new(store: &'a Store, tree: TreeId) -> Self {
+    pub fn new(state: &'a StateAt, tree: TreeId) -> Self {
         Self {
-            store,
+            state,
             prefix: tree.prefix(),
             tree,
         }
@@ -176,7 +228,7 @@ impl<'a> TrieNodes<'a> {
     }
 
     pub fn root(&self) -> Result<Child, StateError> {
-        match self.store.get(schema::TRIE, self.tree.root_key())? {
+        match self.state.get_latest(schema::TRIE, &self.tree.root_key())? {
             None => Ok(Child::Empty),
             Some(bytes) => Child::decode(&bytes)
                 .ok_or_else(|| StateError::Corrupt(format!("root record of {:?}", self.tree))),
@@ -188,7 +240,7 @@ impl NodeReader for TrieNodes<'_> {
     type Error = StateError;
 
     fn branch(&self, path: &NodePath) -> Result<Option<Branch>, StateError> {
-        match self.store.get(schema::TRIE, self.node_key(path))? {
+        match self.state.get_latest(schema::TRIE, &self.node_key(path))? {
             None => Ok(None),
             Some(bytes) => Branch::decode(&bytes)
                 .map(Some)

@@ -145,7 +145,10 @@ fn pending_nonce_never_goes_backwards_while_blocks_finalize() {
             let mut reads = 0u64;
             while seen < rounds {
                 let nonce = chain.pending_nonce(&addr(3)).unwrap();
-                assert!(nonce >= seen, "pending nonce went back from {seen} to {nonce}");
+                assert!(
+                    nonce >= seen,
+                    "pending nonce went back from {seen} to {nonce}"
+                );
                 seen = nonce;
                 reads += 1;
             }
