@@ -85,8 +85,9 @@ pub struct DevArgs {
     /// Block interval in milliseconds; 0 seals a block as soon as transactions arrive.
     #[arg(long, default_value_t = 0)]
     pub block_time: u64,
-    /// Number of validators (consortium members).
-    #[arg(long, default_value_t = 1)]
+    /// Number of validators (consortium members), run in this process and finalizing blocks
+    /// by BFT consensus over libp2p on loopback; 1 runs a single local sealer.
+    #[arg(long, default_value_t = 4)]
     pub validators: u32,
     /// Number of execution shards (chain ids chain-id, chain-id + 1, ...).
     #[arg(long, default_value_t = 1)]

@@ -3,19 +3,26 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use kaimeng_genesis::{DEV_MNEMONIC, DevOptions, GenesisSpec, dev_accounts};
+use kaimeng_consensus::TimeoutConfig;
+use kaimeng_genesis::{
+    DEV_MNEMONIC, DevKeyRole, DevOptions, GenesisSpec, dev_accounts, dev_member_secret,
+};
 use kaimeng_l1::storage::StoreOptions;
 use kaimeng_rpc::{DevSigner, RpcLimits};
 use kaimeng_shards::sealer::SealMode;
 
 use crate::cli::{DevArgs, parse_suite};
-use crate::node::{NodeConfig, RunningNode};
+use crate::node::{BlockProduction, ConsensusSetup, NodeConfig, RunningNode};
 
 pub fn dev_genesis(args: &DevArgs) -> anyhow::Result<GenesisSpec> {
-    if args.validators != 1 {
+    if args.validators == 0 {
+        anyhow::bail!("--validators 0: a network needs at least one validator");
+    }
+    if args.validators > 1 && args.shards > 1 {
         anyhow::bail!(
-            "--validators {}: this build runs one local validator (multi-validator BFT arrives with the consortium L1)",
-            args.validators
+            "--validators {} --shards {}: under BFT consensus this build runs shard 0 only (shard committees come later); use --validators 1 for a multi-shard dev network",
+            args.validators,
+            args.shards
         );
     }
     let opts = DevOptions {
@@ -47,25 +54,8 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         }
     };
     let accounts = dev_accounts(10);
-    let config = NodeConfig {
-        genesis: genesis.clone(),
-        data_dir: data_dir.clone(),
-        host: args.host,
-        rpc_port: args.port,
-        seal_mode: if args.block_time == 0 {
-            SealMode::Instant
-        } else {
-            SealMode::Interval(Duration::from_millis(args.block_time))
-        },
-        fee_recipient: accounts[0].address,
-        dev_signer: DevSigner::new(&accounts.iter().map(|a| a.private_key).collect::<Vec<_>>()),
-        limits: RpcLimits {
-            requests_per_second_per_connection: args.rpc_rate_limit,
-            ..RpcLimits::default()
-        },
-        store: StoreOptions::default(),
-    };
-    let node = RunningNode::start(config).await?;
+    let nodes = start_nodes(&args, &genesis, &data_dir).await?;
+    let node = &nodes[0];
 
     println!("\n  Kaimeng 开盟 dev network\n");
     println!("Available accounts (10,000 ETH each on every shard)\n==================");
@@ -81,14 +71,35 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         "\nBase fee floor: {} wei   Block gas limit: {}",
         genesis.min_base_fee, genesis.block_gas_limit
     );
-    println!(
-        "Blocks: {}",
-        if args.block_time == 0 {
-            "sealed as soon as transactions arrive".to_string()
-        } else {
-            format!("every {} ms", args.block_time)
+    if nodes.len() == 1 {
+        println!(
+            "Blocks: {}",
+            if args.block_time == 0 {
+                "sealed as soon as transactions arrive".to_string()
+            } else {
+                format!("every {} ms", args.block_time)
+            }
+        );
+    } else {
+        println!(
+            "Blocks: final by BFT consensus among {} in-process validators ({}), proposed as soon as transactions arrive, empty every {} ms when idle",
+            nodes.len(),
+            genesis.crypto_suite,
+            idle_interval(&args).as_millis()
+        );
+        for (i, validator) in nodes.iter().enumerate() {
+            let rpc = validator.shards[0]
+                .rpc_addr
+                .map(|a| a.to_string())
+                .unwrap_or_default();
+            let p2p = validator
+                .validator
+                .as_ref()
+                .map(|v| v.dial_addrs().join(" "))
+                .unwrap_or_default();
+            println!("Validator {i}: RPC http://{rpc}  p2p {p2p}");
         }
-    );
+    }
     println!(
         "Data directory: {}{}",
         data_dir.display(),
@@ -101,21 +112,114 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     println!();
     for shard in &node.shards {
         let c = shard.chain.config();
+        let addr = shard.rpc_addr.context("node 0 serves RPC")?;
         println!(
             "Shard {} chain id {}: RPC http://{addr}  WebSocket ws://{addr}",
-            c.shard,
-            c.chain_id,
-            addr = shard.rpc_addr
+            c.shard, c.chain_id,
         );
     }
-    println!("Listening on http://{}", node.shards[0].rpc_addr);
+    println!(
+        "Listening on http://{}",
+        node.shards[0].rpc_addr.context("node 0 serves RPC")?
+    );
     use std::io::Write;
     let _ = std::io::stdout().flush();
 
     wait_for_shutdown().await;
     eprintln!("shutting down");
-    node.stop().await;
+    for node in nodes {
+        node.stop().await;
+    }
     Ok(())
+}
+
+/// How long an idle leader waits before proposing an empty block.
+fn idle_interval(args: &DevArgs) -> Duration {
+    if args.block_time == 0 {
+        Duration::from_millis(1_000)
+    } else {
+        Duration::from_millis(args.block_time)
+    }
+}
+
+/// Starts one node (one validator) or `args.validators` in-process validators that talk
+/// over libp2p on loopback. Node 0 serves RPC on `args.port`, the others on free ports.
+async fn start_nodes(
+    args: &DevArgs,
+    genesis: &GenesisSpec,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<Vec<RunningNode>> {
+    let accounts = dev_accounts(10);
+    let base = |rpc_port, data_dir, production, fee_recipient| NodeConfig {
+        genesis: genesis.clone(),
+        data_dir,
+        host: args.host,
+        rpc_port: Some(rpc_port),
+        production,
+        fee_recipient,
+        dev_signer: DevSigner::new(&accounts.iter().map(|a| a.private_key).collect::<Vec<_>>()),
+        limits: RpcLimits {
+            requests_per_second_per_connection: args.rpc_rate_limit,
+            ..RpcLimits::default()
+        },
+        store: StoreOptions::default(),
+    };
+    if args.validators == 1 {
+        let mode = if args.block_time == 0 {
+            SealMode::Instant
+        } else {
+            SealMode::Interval(Duration::from_millis(args.block_time))
+        };
+        let config = base(
+            args.port,
+            data_dir.to_owned(),
+            BlockProduction::Sealer(mode),
+            accounts[0].address,
+        );
+        return Ok(vec![RunningNode::start(config).await?]);
+    }
+    let suite = match genesis.crypto_suite {
+        kaimeng_genesis::CryptoSuite::Secp256k1Keccak => {
+            kaimeng_crypto::CryptoSuite::Secp256k1Keccak
+        }
+        kaimeng_genesis::CryptoSuite::Sm2Sm3 => kaimeng_crypto::CryptoSuite::Sm2Sm3,
+    };
+    let idle = idle_interval(args);
+    let mut nodes: Vec<RunningNode> = Vec::new();
+    for i in 0..args.validators {
+        let consensus_secret = dev_member_secret(i, DevKeyRole::Consensus, genesis.crypto_suite);
+        let p2p_secret = dev_member_secret(i, DevKeyRole::P2p, genesis.crypto_suite);
+        let setup = ConsensusSetup {
+            consensus_key: Some(kaimeng_crypto::SecretKey::from_bytes(
+                suite,
+                consensus_secret.as_slice(),
+            )?),
+            node_key: kaimeng_network::NodeKey::from_secret_bytes(p2p_secret.0)?,
+            listen: vec![format!("/ip4/{}/tcp/0", args.host)],
+            bootstrap: nodes
+                .iter()
+                .filter_map(|n| n.validator.as_ref())
+                .flat_map(|v| v.dial_addrs())
+                .collect(),
+            timeouts: TimeoutConfig {
+                base: (idle * 2).max(Duration::from_millis(1_000)),
+                max: Duration::from_secs(30),
+            },
+            idle_block_interval: idle,
+        };
+        let config = base(
+            if i == 0 { args.port } else { 0 },
+            data_dir.join(format!("validator-{i}")),
+            BlockProduction::Consensus(setup),
+            genesis.members[i as usize].fee_recipient,
+        );
+        nodes.push(
+            RunningNode::start(config)
+                .await
+                .with_context(|| format!("starting validator {i}"))?,
+        );
+    }
+    Ok(nodes)
 }
 
 async fn wait_for_shutdown() {

@@ -2,5 +2,8 @@
 //! `cli` maps the `kaimeng` subcommands onto it.
 
 pub mod cli;
+pub mod config;
 pub mod dev;
+pub mod metrics;
 pub mod node;
+pub mod validator;

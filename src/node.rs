@@ -1,4 +1,6 @@
-//! A running node: one store, chain, block producer and RPC server per shard.
+//! A running node: one store, chain, block producer and RPC server per shard. Blocks come
+//! from a local sealer (a one-validator network) or, for shard 0, from the BFT engine run by
+//! [`crate::validator`] among the genesis members.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -13,14 +15,37 @@ use kaimeng_rpc::{DevSigner, RpcConfig, RpcLimits};
 use kaimeng_shards::ShardChain;
 use kaimeng_shards::sealer::{self, SealMode};
 
+use crate::validator::{self, RunningValidator, ValidatorConfig};
+
+/// Who makes the blocks.
+pub enum BlockProduction {
+    /// A local sealer per shard: a network of one validator.
+    Sealer(SealMode),
+    /// Shard 0 finalized by BFT consensus among the genesis members (the only shard: more
+    /// shards need committees).
+    Consensus(ConsensusSetup),
+}
+
+/// This node's place in the consensus network.
+#[derive(Clone)]
+pub struct ConsensusSetup {
+    /// A member's consensus key; `None` follows the chain without voting.
+    pub consensus_key: Option<kaimeng_crypto::SecretKey>,
+    pub node_key: kaimeng_network::NodeKey,
+    pub listen: Vec<String>,
+    pub bootstrap: Vec<String>,
+    pub timeouts: kaimeng_consensus::TimeoutConfig,
+    pub idle_block_interval: std::time::Duration,
+}
+
 /// How to run a node.
 pub struct NodeConfig {
     pub genesis: GenesisSpec,
     pub data_dir: PathBuf,
     pub host: IpAddr,
-    /// Shard `i` serves RPC on `rpc_port + i` (0 picks free ports).
-    pub rpc_port: u16,
-    pub seal_mode: SealMode,
+    /// Shard `i` serves RPC on `rpc_port + i` (0 picks free ports); `None` serves no RPC.
+    pub rpc_port: Option<u16>,
+    pub production: BlockProduction,
     pub fee_recipient: Address,
     pub dev_signer: DevSigner,
     pub limits: RpcLimits,
@@ -30,41 +55,61 @@ pub struct NodeConfig {
 /// One shard of a running node.
 pub struct RunningShard {
     pub chain: Arc<ShardChain>,
-    pub rpc_addr: SocketAddr,
-    server: ServerHandle,
-    sealer: tokio::task::JoinHandle<()>,
+    /// `None` when the node serves no RPC.
+    pub rpc_addr: Option<SocketAddr>,
+    server: Option<ServerHandle>,
+    sealer: Option<tokio::task::JoinHandle<()>>,
 }
 
 pub struct RunningNode {
     pub shards: Vec<RunningShard>,
+    /// Shard 0's validator, when blocks come from consensus.
+    pub validator: Option<RunningValidator>,
 }
 
 impl RunningNode {
     /// Opens every shard and starts producing blocks and serving RPC.
     pub async fn start(config: NodeConfig) -> anyhow::Result<RunningNode> {
         check_data_dir(&config.data_dir)?;
+        if matches!(config.production, BlockProduction::Consensus(_))
+            && config.genesis.shard_count != 1
+        {
+            anyhow::bail!(
+                "{} shards: under BFT consensus this build runs shard 0 only (shard committees come later); use one shard, or one validator for a multi-shard dev network",
+                config.genesis.shard_count
+            );
+        }
         let mut shards = Vec::new();
         for shard in 0..config.genesis.shard_count {
             let dir = config.data_dir.join("shards").join(shard.to_string());
             let store = kaimeng_shards::open_store(&dir, &config.store)?;
             let chain = Arc::new(ShardChain::open(store, &config.genesis, shard)?);
-            let port = if config.rpc_port == 0 {
-                0
-            } else {
-                config
-                    .rpc_port
-                    .checked_add(shard as u16)
-                    .context("RPC port out of range")?
+            let (rpc_addr, server) = match config.rpc_port {
+                None => (None, None),
+                Some(base) => {
+                    let port = if base == 0 {
+                        0
+                    } else {
+                        base.checked_add(shard as u16)
+                            .context("RPC port out of range")?
+                    };
+                    let rpc = RpcConfig {
+                        addr: SocketAddr::new(config.host, port),
+                        limits: config.limits.clone(),
+                        dev_signer: config.dev_signer.clone(),
+                        fee_recipient: config.fee_recipient,
+                    };
+                    let (addr, server) = kaimeng_rpc::serve(chain.clone(), rpc).await?;
+                    (Some(addr), Some(server))
+                }
             };
-            let rpc = RpcConfig {
-                addr: SocketAddr::new(config.host, port),
-                limits: config.limits.clone(),
-                dev_signer: config.dev_signer.clone(),
-                fee_recipient: config.fee_recipient,
+            let sealer = match &config.production {
+                BlockProduction::Sealer(mode) => {
+                    Some(sealer::spawn(chain.clone(), *mode, config.fee_recipient))
+                }
+                BlockProduction::Consensus(_) => None,
             };
-            let (rpc_addr, server) = kaimeng_rpc::serve(chain.clone(), rpc).await?;
-            let sealer = sealer::spawn(chain.clone(), config.seal_mode, config.fee_recipient);
-            tracing::info!(shard, chain_id = chain.config().chain_id, %rpc_addr, head = chain.head().number(), "shard started");
+            tracing::info!(shard, chain_id = chain.config().chain_id, rpc = ?rpc_addr, head = chain.head().number(), "shard started");
             shards.push(RunningShard {
                 chain,
                 rpc_addr,
@@ -72,16 +117,41 @@ impl RunningNode {
                 sealer,
             });
         }
-        Ok(RunningNode { shards })
+        let validator = match config.production {
+            BlockProduction::Sealer(_) => None,
+            BlockProduction::Consensus(setup) => Some(
+                validator::start(ValidatorConfig {
+                    genesis: config.genesis.clone(),
+                    chain: shards[0].chain.clone(),
+                    consensus_key: setup.consensus_key,
+                    node_key: setup.node_key,
+                    listen: setup.listen,
+                    bootstrap: setup.bootstrap,
+                    timeouts: setup.timeouts,
+                    idle_block_interval: setup.idle_block_interval,
+                    max_txs_per_block: sealer::MAX_TXS_PER_BLOCK,
+                    fee_recipient: config.fee_recipient,
+                })
+                .await?,
+            ),
+        };
+        Ok(RunningNode { shards, validator })
     }
 
     /// Stops block production and RPC. Blocks being written complete atomically first.
     pub async fn stop(self) {
+        if let Some(validator) = self.validator {
+            validator.stop().await;
+        }
         for shard in self.shards {
-            shard.sealer.abort();
-            let _ = shard.sealer.await;
-            let _ = shard.server.stop();
-            shard.server.stopped().await;
+            if let Some(sealer) = shard.sealer {
+                sealer.abort();
+                let _ = sealer.await;
+            }
+            if let Some(server) = shard.server {
+                let _ = server.stop();
+                server.stopped().await;
+            }
         }
     }
 }

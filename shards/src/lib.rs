@@ -18,6 +18,7 @@ pub mod schema;
 pub mod sealer;
 pub mod state;
 pub mod tx;
+pub mod wire;
 
 pub use block::{SealedHeader, StoredBlock, StoredReceipt};
 pub use chain::{ChainError, ChainEvent, ProposedBlock, ShardChain, ShardConfig, SubmitError};

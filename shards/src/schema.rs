@@ -14,6 +14,7 @@ pub const ACCOUNT_HISTORY: &str = "account_history"; // address ‖ number -> Ac
 pub const STORAGE_HISTORY: &str = "storage_history"; // address ‖ slot ‖ number -> value after that block
 pub const TRIE: &str = "trie"; // tree id ‖ node path -> branch; tree id ‖ 0xff -> root child
 pub const META: &str = "meta";
+pub const CONSENSUS: &str = "consensus"; // view (8, BE) ‖ sequence (8, BE) -> consensus record
 
 pub const ALL_COLUMNS: &[&str] = &[
     HEADERS,
@@ -28,6 +29,7 @@ pub const ALL_COLUMNS: &[&str] = &[
     STORAGE_HISTORY,
     TRIE,
     META,
+    CONSENSUS,
 ];
 
 pub const META_HEAD: &[u8] = b"head";

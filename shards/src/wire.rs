@@ -1,0 +1,80 @@
+//! A block as it travels between nodes (proposals, block sync): the header and the
+//! transactions' EIP-2718 bytes. Senders are not sent: the receiver recovers them (in
+//! parallel), so a peer cannot attribute a transaction to the wrong account.
+//!
+//! Layout: `header length (4, BE) ‖ header RLP ‖ { tx length (4, BE) ‖ EIP-2718 bytes }*`.
+
+use std::sync::Arc;
+
+use alloy_consensus::Header;
+use alloy_primitives::Bytes;
+use alloy_rlp::{Decodable, Encodable};
+
+use crate::block::StoredBlock;
+use crate::tx::ShardTx;
+
+/// Why a block from a peer could not be decoded.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum WireError {
+    #[error("block bytes end early at byte {0}")]
+    Truncated(usize),
+    #[error("block header is not valid RLP: {0}")]
+    Header(String),
+    #[error("transaction {index} of the block is invalid: {reason}")]
+    Transaction { index: usize, reason: String },
+}
+
+/// A decoded block: header and transactions with recovered senders.
+pub struct WireBlock {
+    pub header: Header,
+    pub txs: Vec<Arc<ShardTx>>,
+}
+
+pub fn encode_block(block: &StoredBlock) -> Vec<u8> {
+    let mut header = Vec::new();
+    block.header.header.encode(&mut header);
+    let body: usize = block.txs.iter().map(|t| 4 + t.encoded.len()).sum();
+    let mut out = Vec::with_capacity(4 + header.len() + body);
+    out.extend_from_slice(&(header.len() as u32).to_be_bytes());
+    out.extend_from_slice(&header);
+    for tx in &block.txs {
+        out.extend_from_slice(&(tx.encoded.len() as u32).to_be_bytes());
+        out.extend_from_slice(&tx.encoded);
+    }
+    out
+}
+
+/// Decodes a peer's block, checking every transaction's encoding, chain id and signature.
+pub fn decode_block(bytes: &[u8], chain_id: u64) -> Result<WireBlock, WireError> {
+    let (header_bytes, mut rest) = take_chunk(bytes, 0)?;
+    let header =
+        Header::decode(&mut &header_bytes[..]).map_err(|e| WireError::Header(e.to_string()))?;
+    let mut raws = Vec::new();
+    while !rest.is_empty() {
+        let offset = bytes.len() - rest.len();
+        let (raw, tail) = take_chunk(rest, offset)?;
+        raws.push(Bytes::copy_from_slice(raw));
+        rest = tail;
+    }
+    let txs = ShardTx::decode_many(&raws, chain_id)
+        .into_iter()
+        .enumerate()
+        .map(|(index, tx)| {
+            tx.map(Arc::new).map_err(|e| WireError::Transaction {
+                index,
+                reason: e.to_string(),
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(WireBlock { header, txs })
+}
+
+fn take_chunk(bytes: &[u8], offset: usize) -> Result<(&[u8], &[u8]), WireError> {
+    let len = bytes.get(..4).ok_or(WireError::Truncated(offset))?;
+    let len = u32::from_be_bytes(len.try_into().expect("four bytes")) as usize;
+    let end = 4usize
+        .checked_add(len)
+        .ok_or(WireError::Truncated(offset))?;
+    let chunk = bytes.get(4..end).ok_or(WireError::Truncated(offset + 4))?;
+    Ok((chunk, &bytes[end..]))
+}

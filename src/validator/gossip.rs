@@ -1,0 +1,136 @@
+//! Transactions between validators' pools: local submissions are gossiped in batches;
+//! batches from peers are decoded (senders recovered in parallel) and pooled without being
+//! gossiped again by this node.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy_primitives::{B256, Bytes};
+use kaimeng_network::{Chain, NetworkHandle, Topic};
+use kaimeng_shards::{ChainEvent, ShardChain, ShardTx};
+use parking_lot::Mutex;
+use tokio::sync::broadcast::error::RecvError;
+
+/// Most transactions in one gossip message.
+const MAX_BATCH: usize = 512;
+/// How long a batch waits for more transactions.
+const BATCH_DELAY: Duration = Duration::from_millis(5);
+
+/// Hashes of transactions that came from peers (not to be gossiped again).
+#[derive(Default)]
+pub struct FromPeers(Mutex<HashSet<B256>>);
+
+/// Gossips this node's new pool transactions until the chain's event stream closes.
+pub async fn publish_local(
+    chain: Arc<ShardChain>,
+    network: NetworkHandle,
+    from_peers: Arc<FromPeers>,
+) {
+    let mut events = chain.subscribe();
+    let topic = Topic::Transactions(Chain::Shard(chain.config().shard));
+    loop {
+        let mut batch: Vec<Bytes> = Vec::new();
+        let first = match events.recv().await {
+            Ok(ChainEvent::PendingTx(hash)) => Some(hash),
+            Ok(_) | Err(RecvError::Lagged(_)) => None,
+            Err(RecvError::Closed) => return,
+        };
+        let Some(first) = first else { continue };
+        let mut hashes = vec![first];
+        let deadline = tokio::time::sleep(BATCH_DELAY);
+        tokio::pin!(deadline);
+        while hashes.len() < MAX_BATCH {
+            tokio::select! {
+                _ = &mut deadline => break,
+                event = events.recv() => match event {
+                    Ok(ChainEvent::PendingTx(hash)) => hashes.push(hash),
+                    Ok(_) | Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => return,
+                },
+            }
+        }
+        {
+            let mut remote = from_peers.0.lock();
+            let pool = chain.pool();
+            for hash in hashes {
+                if remote.remove(&hash) {
+                    continue;
+                }
+                if let Some(tx) = pool.get(&hash) {
+                    batch.push(tx.encoded.clone());
+                }
+            }
+        }
+        if !batch.is_empty() {
+            if let Err(error) = network.publish(topic, encode_batch(&batch)).await {
+                tracing::debug!(%error, "transactions not gossiped");
+            }
+        }
+    }
+}
+
+/// Pools a batch from a peer. Invalid transactions are dropped one by one (the peer may
+/// have pooled them before a block made them stale).
+pub fn pool_remote(
+    chain: &ShardChain,
+    from_peers: &FromPeers,
+    data: &[u8],
+) -> Result<usize, String> {
+    let raws = decode_batch(data)?;
+    let decoded = ShardTx::decode_many(&raws, chain.config().chain_id);
+    let mut pooled = 0;
+    for tx in decoded.into_iter().flatten() {
+        let hash = tx.hash;
+        from_peers.0.lock().insert(hash);
+        if chain.submit(Arc::new(tx)).is_ok() {
+            pooled += 1;
+        } else {
+            from_peers.0.lock().remove(&hash);
+        }
+    }
+    Ok(pooled)
+}
+
+fn encode_batch(txs: &[Bytes]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(txs.iter().map(|t| 4 + t.len()).sum());
+    for tx in txs {
+        out.extend_from_slice(&(tx.len() as u32).to_be_bytes());
+        out.extend_from_slice(tx);
+    }
+    out
+}
+
+fn decode_batch(mut data: &[u8]) -> Result<Vec<Bytes>, String> {
+    let mut txs = Vec::new();
+    while !data.is_empty() {
+        let len = data
+            .get(..4)
+            .map(|b| u32::from_be_bytes(b.try_into().expect("four bytes")) as usize)
+            .ok_or("transaction batch ends inside a length")?;
+        let tx = data
+            .get(4..4 + len)
+            .ok_or("transaction batch ends inside a transaction")?;
+        txs.push(Bytes::copy_from_slice(tx));
+        data = &data[4 + len..];
+    }
+    Ok(txs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_round_trip_and_truncation_is_an_error() {
+        let txs = vec![
+            Bytes::from_static(b"abc"),
+            Bytes::new(),
+            Bytes::from_static(&[7; 300]),
+        ];
+        let encoded = encode_batch(&txs);
+        assert_eq!(decode_batch(&encoded).unwrap(), txs);
+        assert!(decode_batch(&encoded[..encoded.len() - 1]).is_err());
+        assert!(decode_batch(&[0, 0]).is_err());
+    }
+}

@@ -1,0 +1,533 @@
+//! The validator's event loop: network events, timers and worker results go into the
+//! engine; its effects are performed in order (a record is on disk before the next effect).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use alloy_primitives::Address;
+use anyhow::Context;
+use kaimeng_consensus::{
+    Anchor, Config, Digest, Effect, Engine, Input, Message, Proposal, PublicKey, TimeoutConfig,
+    ValidatorIndex, ValidatorSet, codec,
+};
+use kaimeng_crypto::SecretKey;
+use kaimeng_genesis::GenesisSpec;
+use kaimeng_network::{
+    BlockSource, Chain, Network, NetworkConfig, NetworkEvent, NetworkHandle, NodeKey, PeerId, Topic,
+};
+use kaimeng_shards::wire::{self, WireBlock};
+use kaimeng_shards::{ChainEvent, ShardChain};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::HostEvent;
+use super::crypto::{SuiteSigner, SuiteVerifier};
+use super::gossip::{self, FromPeers};
+use super::records::Records;
+use super::worker::{self, Work, Worker};
+
+/// How to run one validator (or follower) of one shard.
+pub struct ValidatorConfig {
+    pub genesis: GenesisSpec,
+    pub chain: Arc<ShardChain>,
+    /// This member's consensus key; `None` runs a follower that checks and syncs blocks and
+    /// serves them, but never votes.
+    pub consensus_key: Option<SecretKey>,
+    pub node_key: NodeKey,
+    /// Multiaddrs to listen on, e.g. `/ip4/127.0.0.1/tcp/0`.
+    pub listen: Vec<String>,
+    /// Peers to dial, with their `/p2p/` ids.
+    pub bootstrap: Vec<String>,
+    pub timeouts: TimeoutConfig,
+    /// How long a leader with an empty pool waits for a transaction before proposing an
+    /// empty block (kept below the base timeout so an idle network does not time out).
+    pub idle_block_interval: Duration,
+    pub max_txs_per_block: usize,
+    pub fee_recipient: Address,
+}
+
+/// Live numbers for RPC and metrics.
+#[derive(Debug, Default)]
+pub struct ValidatorStatus {
+    pub view: AtomicU64,
+    pub finalized_height: AtomicU64,
+    pub views_timed_out: AtomicU64,
+    pub messages_received: AtomicU64,
+    pub messages_rejected: AtomicU64,
+}
+
+pub struct RunningValidator {
+    pub network: NetworkHandle,
+    pub status: Arc<ValidatorStatus>,
+    /// This node's index in the validator set; `None` for a follower.
+    pub index: Option<ValidatorIndex>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl RunningValidator {
+    /// The multiaddrs peers can dial, with this node's `/p2p/` id.
+    pub fn dial_addrs(&self) -> Vec<String> {
+        let id = self.network.local_peer_id();
+        self.network
+            .listen_addrs()
+            .into_iter()
+            .map(|addr| {
+                if addr.contains("/p2p/") {
+                    addr
+                } else {
+                    format!("{addr}/p2p/{id}")
+                }
+            })
+            .collect()
+    }
+
+    pub async fn stop(self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+        self.network.shutdown().await;
+    }
+}
+
+/// Serves final blocks to peers that sync.
+struct ShardBlocks(Arc<ShardChain>);
+
+impl BlockSource for ShardBlocks {
+    fn block(&self, chain: Chain, height: u64) -> Option<Vec<u8>> {
+        if chain != Chain::Shard(self.0.config().shard) {
+            return None;
+        }
+        let block = self.0.block(height).ok().flatten()?;
+        Some(wire::encode_block(&block))
+    }
+}
+
+/// Starts the network, the engine and the worker for `config.chain`.
+pub async fn start(config: ValidatorConfig) -> anyhow::Result<RunningValidator> {
+    let genesis = &config.genesis;
+    let suite = match genesis.crypto_suite {
+        kaimeng_genesis::CryptoSuite::Secp256k1Keccak => {
+            kaimeng_crypto::CryptoSuite::Secp256k1Keccak
+        }
+        kaimeng_genesis::CryptoSuite::Sm2Sm3 => kaimeng_crypto::CryptoSuite::Sm2Sm3,
+    };
+    let validators = ValidatorSet::new(
+        genesis
+            .members
+            .iter()
+            .map(|m| PublicKey(m.consensus_key.to_vec()))
+            .collect(),
+    )
+    .context("genesis validator set")?;
+    let index = match &config.consensus_key {
+        None => None,
+        Some(key) => {
+            let public = key.public_key();
+            let found = genesis.members.iter().position(|m| {
+                m.consensus_key.as_ref() == public.to_bytes().as_slice()
+                    || m.consensus_key.as_ref() == public.to_uncompressed().as_slice()
+            });
+            Some(found.context(
+                "this consensus key belongs to no genesis member; run as a full node or use a member's key",
+            )? as ValidatorIndex)
+        }
+    };
+    let peers: Vec<Option<PeerId>> = genesis
+        .members
+        .iter()
+        .map(|m| m.peer_id.parse().ok())
+        .collect();
+
+    let chain = config.chain.clone();
+    let shard = chain.config().shard;
+    let (records, stored) = Records::load(chain.store().clone())?;
+
+    let mut network_config = NetworkConfig::new(config.node_key.clone(), genesis.hash().0);
+    network_config.listen = config.listen.clone();
+    network_config.bootstrap = config.bootstrap.clone();
+    network_config.topics = vec![
+        Topic::Consensus(Chain::Shard(shard)),
+        Topic::Transactions(Chain::Shard(shard)),
+        Topic::Blocks(Chain::Shard(shard)),
+    ];
+    network_config.priority_peers = peers.iter().flatten().copied().collect();
+    network_config.block_source = Some(Arc::new(ShardBlocks(chain.clone())));
+    let (network, events) = Network::start(network_config)
+        .await
+        .context("starting the p2p network")?;
+
+    let head = chain.head();
+    let mut engine_config = Config::new(
+        format!("kaimeng/shard/{shard}").into_bytes(),
+        0,
+        validators.clone(),
+        index,
+        Anchor {
+            height: head.number(),
+            digest: worker::digest(head.hash),
+        },
+    );
+    engine_config.timeouts = config.timeouts;
+    let signer = SuiteSigner(
+        config
+            .consensus_key
+            .clone()
+            .unwrap_or_else(|| SecretKey::from_seed(suite, &[1; 32])),
+    );
+    let engine = Engine::new(
+        engine_config,
+        signer,
+        SuiteVerifier::new(suite, &validators),
+    );
+
+    let (to_host, host_events) = mpsc::unbounded_channel();
+    let (work, work_queue) = mpsc::unbounded_channel();
+    let worker = Worker {
+        chain: chain.clone(),
+        network: network.clone(),
+        runtime: tokio::runtime::Handle::current(),
+        to_host: to_host.clone(),
+        fee_recipient: config.fee_recipient,
+        max_txs: config.max_txs_per_block,
+        shard,
+    };
+    std::thread::Builder::new()
+        .name(format!("shard-{shard}-worker"))
+        .spawn(move || worker.run(work_queue))
+        .context("starting the block worker")?;
+
+    let status = Arc::new(ValidatorStatus::default());
+    status
+        .finalized_height
+        .store(head.number(), Ordering::Relaxed);
+    let from_peers = Arc::new(FromPeers::default());
+    let host = Host {
+        engine,
+        records,
+        network: network.clone(),
+        peers,
+        work,
+        to_host,
+        bodies: Bodies::default(),
+        awaiting: HashMap::new(),
+        chain: chain.clone(),
+        idle: config.idle_block_interval,
+        status: status.clone(),
+        from_peers: from_peers.clone(),
+        shard,
+    };
+    let gossip_task = tokio::spawn(gossip::publish_local(chain, network.clone(), from_peers));
+    let host_task = tokio::spawn(host.run(stored, events, host_events));
+    tracing::info!(shard, index = ?index, peer = %network.local_peer_id(), "validator started");
+    Ok(RunningValidator {
+        network,
+        status,
+        index,
+        tasks: vec![gossip_task, host_task],
+    })
+}
+
+/// Proposal bodies received, newest kept (a bounded map).
+#[derive(Default)]
+struct Bodies {
+    order: VecDeque<Digest>,
+    blocks: HashMap<Digest, Arc<WireBlock>>,
+}
+
+impl Bodies {
+    const CAPACITY: usize = 256;
+
+    fn insert(&mut self, digest: Digest, block: Arc<WireBlock>) {
+        if self.blocks.insert(digest, block).is_none() {
+            self.order.push_back(digest);
+        }
+        while self.order.len() > Self::CAPACITY {
+            if let Some(old) = self.order.pop_front() {
+                self.blocks.remove(&old);
+            }
+        }
+    }
+}
+
+struct Host {
+    engine: Engine<SuiteSigner, SuiteVerifier>,
+    records: Records,
+    network: NetworkHandle,
+    peers: Vec<Option<PeerId>>,
+    work: mpsc::UnboundedSender<Work>,
+    to_host: mpsc::UnboundedSender<HostEvent>,
+    bodies: Bodies,
+    /// Proposals to check whose body has not arrived yet.
+    awaiting: HashMap<Digest, Proposal>,
+    chain: Arc<ShardChain>,
+    idle: Duration,
+    status: Arc<ValidatorStatus>,
+    from_peers: Arc<FromPeers>,
+    shard: u32,
+}
+
+/// The engine could not be served safely (its record could not be written); stop.
+struct Fatal;
+
+impl Host {
+    async fn run(
+        mut self,
+        stored: Vec<kaimeng_consensus::Record>,
+        mut network_events: mpsc::Receiver<NetworkEvent>,
+        mut host_events: mpsc::UnboundedReceiver<HostEvent>,
+    ) {
+        let effects = self.engine.start(stored);
+        if self.perform(effects).await.is_err() {
+            return;
+        }
+        loop {
+            let outcome = tokio::select! {
+                Some(event) = network_events.recv() => self.on_network(event).await,
+                Some(event) = host_events.recv() => match event {
+                    HostEvent::Engine(input) => self.apply(input).await,
+                    HostEvent::Body(block, digest) => self.on_body(digest, block),
+                },
+                else => return,
+            };
+            if outcome.is_err() {
+                tracing::error!(
+                    shard = self.shard,
+                    "consensus stopped: cannot persist a vote"
+                );
+                return;
+            }
+        }
+    }
+
+    async fn apply(&mut self, input: Input) -> Result<(), Fatal> {
+        if let Input::Timeout(timer) = &input {
+            if timer.view == self.engine.view() {
+                self.status.views_timed_out.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(
+                    shard = self.shard,
+                    view = timer.view,
+                    attempt = timer.attempt,
+                    leader = self.engine.leader(timer.view),
+                    waiting_for_body = self.awaiting.values().any(|p| p.view == timer.view),
+                    peers = self.network.peers().len(),
+                    "view timed out without a notarization; voting to skip it"
+                );
+            }
+        }
+        let is_message = matches!(input, Input::Message(_));
+        match self.engine.apply(input) {
+            Ok(effects) => {
+                self.status
+                    .view
+                    .store(self.engine.view(), Ordering::Relaxed);
+                self.perform(effects).await
+            }
+            Err(rejection) => {
+                if is_message {
+                    self.status
+                        .messages_rejected
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+                tracing::debug!(?rejection, "engine refused an input");
+                Ok(())
+            }
+        }
+    }
+
+    async fn on_network(&mut self, event: NetworkEvent) -> Result<(), Fatal> {
+        let (from, topic, data) = match event {
+            NetworkEvent::Gossip {
+                from, topic, data, ..
+            }
+            | NetworkEvent::Direct { from, topic, data } => (from, topic, data),
+            NetworkEvent::PeerConnected(peer) => {
+                tracing::debug!(%peer, "peer connected");
+                return Ok(());
+            }
+            NetworkEvent::PeerDisconnected(peer) => {
+                tracing::debug!(%peer, "peer disconnected");
+                return Ok(());
+            }
+            NetworkEvent::PeerBanned { peer, duration } => {
+                tracing::warn!(%peer, ?duration, "peer banned for flooding");
+                return Ok(());
+            }
+        };
+        match topic {
+            Topic::Consensus(_) => {
+                self.status
+                    .messages_received
+                    .fetch_add(1, Ordering::Relaxed);
+                match codec::decode_message(&data) {
+                    Ok(message) => self.apply(Input::Message(message)).await?,
+                    Err(error) => {
+                        self.status
+                            .messages_rejected
+                            .fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!(%from, ?error, "undecodable consensus message");
+                    }
+                }
+            }
+            Topic::Blocks(_) => {
+                let chain_id = self.chain.config().chain_id;
+                let to_host = self.to_host.clone();
+                tokio::task::spawn_blocking(move || match wire::decode_block(&data, chain_id) {
+                    Ok(block) => {
+                        let digest = worker::digest(block.header.hash_slow());
+                        let _ = to_host.send(HostEvent::Body(Arc::new(block), digest));
+                    }
+                    Err(error) => tracing::debug!(%from, %error, "invalid proposal body"),
+                });
+            }
+            Topic::Transactions(_) => {
+                let chain = self.chain.clone();
+                let from_peers = self.from_peers.clone();
+                tokio::task::spawn_blocking(move || {
+                    if let Err(error) = gossip::pool_remote(&chain, &from_peers, &data) {
+                        tracing::debug!(%from, %error, "invalid transaction batch");
+                    }
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn on_body(&mut self, digest: Digest, block: Arc<WireBlock>) -> Result<(), Fatal> {
+        if let Some(proposal) = self.awaiting.remove(&digest) {
+            let _ = self.work.send(Work::Verify {
+                proposal,
+                block: block.clone(),
+            });
+        }
+        self.bodies.insert(digest, block);
+        Ok(())
+    }
+
+    async fn perform(&mut self, effects: Vec<Effect>) -> Result<(), Fatal> {
+        for effect in effects {
+            match effect {
+                Effect::Persist(record) => {
+                    if let Err(error) = self.records.append(&record) {
+                        tracing::error!(%error, "cannot persist a consensus record");
+                        return Err(Fatal);
+                    }
+                }
+                Effect::Broadcast(message) => self.broadcast(&message).await,
+                Effect::SendTo { to, message } => self.send_to(to, &message),
+                Effect::ScheduleTimeout { timer, after } => {
+                    let to_host = self.to_host.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(after).await;
+                        let _ = to_host.send(HostEvent::Engine(Input::Timeout(timer)));
+                    });
+                }
+                Effect::RequestPayload {
+                    view,
+                    parent,
+                    height,
+                } => self.request_payload(view, parent.digest, height),
+                Effect::VerifyPayload { proposal } => self.verify_payload(proposal),
+                Effect::Finalized { proposal, .. } => {
+                    self.status
+                        .finalized_height
+                        .fetch_max(proposal.height, Ordering::Relaxed);
+                    self.awaiting.retain(|_, p| p.height > proposal.height);
+                    let _ = self.work.send(Work::Finalize {
+                        height: proposal.height,
+                        digest: proposal.payload,
+                    });
+                }
+                Effect::EpochEnded { .. } => {
+                    tracing::info!(shard = self.shard, "epoch ended");
+                }
+                Effect::Fault(evidence) => {
+                    tracing::warn!(
+                        validator = evidence.first.signer,
+                        "validator signed conflicting votes (evidence kept in the log)"
+                    );
+                }
+                Effect::Prune { below_view } => {
+                    if let Err(error) = self.records.prune(below_view) {
+                        tracing::warn!(%error, "cannot prune consensus records");
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn broadcast(&self, message: &Message) {
+        let topic = Topic::Consensus(Chain::Shard(self.shard));
+        if let Err(error) = self
+            .network
+            .publish(topic, codec::encode_message(message))
+            .await
+        {
+            tracing::debug!(%error, "consensus message not published");
+        }
+    }
+
+    fn send_to(&self, to: ValidatorIndex, message: &Message) {
+        let Some(Some(peer)) = self.peers.get(to as usize).copied() else {
+            return;
+        };
+        let network = self.network.clone();
+        let topic = Topic::Consensus(Chain::Shard(self.shard));
+        let bytes = codec::encode_message(message);
+        tokio::spawn(async move {
+            if let Err(error) = network.send_to(peer, topic, bytes).await {
+                tracing::debug!(%peer, %error, "direct consensus message not delivered");
+            }
+        });
+    }
+
+    /// Asks the worker for a block, after waiting (up to the idle interval) for a
+    /// transaction when the pool is empty.
+    fn request_payload(&self, view: u64, parent: Digest, height: u64) {
+        let chain = self.chain.clone();
+        let work = self.work.clone();
+        let idle = self.idle;
+        tokio::spawn(async move {
+            let mut events = chain.subscribe();
+            if chain.pool().is_empty() {
+                let _ = tokio::time::timeout(idle, async {
+                    loop {
+                        match events.recv().await {
+                            Ok(ChainEvent::PendingTx(_)) | Err(_) => return,
+                            Ok(ChainEvent::NewBlock(_)) => {}
+                        }
+                    }
+                })
+                .await;
+            }
+            let _ = work.send(Work::Build {
+                view,
+                parent,
+                height,
+            });
+        });
+    }
+
+    fn verify_payload(&mut self, proposal: Proposal) {
+        if let Some(block) = self.bodies.blocks.get(&proposal.payload) {
+            let _ = self.work.send(Work::Verify {
+                proposal,
+                block: block.clone(),
+            });
+        } else if let Some(block) = self.chain.pending_block(&worker::hash(proposal.payload)) {
+            // Our own proposal, or a block already checked: only its place must match.
+            let header = &block.header.header;
+            let valid = header.parent_hash == worker::hash(proposal.parent.digest)
+                && header.number == proposal.height;
+            let _ = self.to_host.send(HostEvent::Engine(Input::PayloadVerified {
+                view: proposal.view,
+                payload: proposal.payload,
+                valid,
+            }));
+        } else {
+            self.awaiting.insert(proposal.payload, proposal);
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! A member's validator (or a non-member follower) of shard 0: the consensus engine
+//! (`kaimeng-consensus`) over the libp2p network (`kaimeng-network`), driving the shard chain.
+//!
+//! - `host`: the event loop; performs the engine's effects in order.
+//! - `worker`: builds, checks and finalizes blocks on its own thread; block sync.
+//! - `gossip`: transactions between pools, in batches.
+//! - `records`: the engine's votes and certificates on disk.
+//! - `crypto`: the engine's signer and verifier over the genesis crypto suite.
+//!
+//! The design is in `docs/adr/0006-validator-host.md`.
+
+mod crypto;
+mod gossip;
+mod host;
+mod records;
+mod worker;
+
+pub use host::{RunningValidator, ValidatorConfig, ValidatorStatus, start};
+
+/// What the host's loop reacts to besides network events.
+pub(crate) enum HostEvent {
+    /// An input for the engine (a timer fired, a payload was built or checked).
+    Engine(kaimeng_consensus::Input),
+    /// A proposal body decoded off the network.
+    Body(
+        std::sync::Arc<kaimeng_shards::wire::WireBlock>,
+        kaimeng_consensus::Digest,
+    ),
+}

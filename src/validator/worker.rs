@@ -1,0 +1,221 @@
+//! The application side of consensus, on its own thread: builds proposals, re-executes
+//! peers' blocks, finalizes, and fetches missed final blocks from peers (block sync). Work
+//! is done in the order it is asked for, so finalization never races a build.
+
+use std::sync::Arc;
+
+use alloy_primitives::B256;
+use kaimeng_consensus::{Digest, Input, Proposal, View};
+use kaimeng_network::{Chain, NetworkHandle, Topic};
+use kaimeng_shards::wire::{self, WireBlock};
+use kaimeng_shards::{ChainError, ShardChain};
+use tokio::sync::mpsc;
+
+use super::HostEvent;
+
+pub enum Work {
+    Build {
+        view: View,
+        parent: Digest,
+        height: u64,
+    },
+    Verify {
+        proposal: Proposal,
+        block: Arc<WireBlock>,
+    },
+    Finalize {
+        height: u64,
+        digest: Digest,
+    },
+}
+
+pub struct Worker {
+    pub chain: Arc<ShardChain>,
+    pub network: NetworkHandle,
+    pub runtime: tokio::runtime::Handle,
+    pub to_host: mpsc::UnboundedSender<HostEvent>,
+    pub fee_recipient: alloy_primitives::Address,
+    pub max_txs: usize,
+    pub shard: u32,
+}
+
+pub fn digest(hash: B256) -> Digest {
+    Digest(hash.0)
+}
+
+pub fn hash(digest: Digest) -> B256 {
+    B256::from(digest.0)
+}
+
+impl Worker {
+    pub fn run(self, mut work: mpsc::UnboundedReceiver<Work>) {
+        while let Some(item) = work.blocking_recv() {
+            let outcome = match item {
+                Work::Build {
+                    view,
+                    parent,
+                    height,
+                } => self.build(view, parent, height),
+                Work::Verify { proposal, block } => self.verify(proposal, &block),
+                Work::Finalize { height, digest } => self.finalize(height, digest),
+            };
+            if let Err(error) = outcome {
+                // Only a failed write of final data gets here: stop rather than diverge.
+                tracing::error!(%error, "shard {} stopped: cannot write a final block", self.shard);
+                return;
+            }
+        }
+    }
+
+    fn send(&self, input: Input) {
+        let _ = self.to_host.send(HostEvent::Engine(input));
+    }
+
+    fn build(&self, view: View, parent: Digest, height: u64) -> Result<(), ChainError> {
+        let timestamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
+        match self
+            .chain
+            .propose_on(&hash(parent), timestamp, self.fee_recipient, self.max_txs)
+        {
+            Ok(block) if block.number() == height => {
+                let bytes = wire::encode_block(&block);
+                let topic = Topic::Blocks(Chain::Shard(self.shard));
+                if let Err(error) = self.runtime.block_on(self.network.publish(topic, bytes)) {
+                    tracing::debug!(%error, "proposal body not gossiped");
+                }
+                tracing::debug!(view, height, txs = block.txs.len(), "proposing");
+                self.send(Input::PayloadReady {
+                    view,
+                    payload: digest(block.hash()),
+                });
+            }
+            Ok(block) => tracing::warn!(
+                view,
+                height,
+                built = block.number(),
+                "engine asked for a height that does not follow its parent"
+            ),
+            // Without the parent we cannot lead this view; the view times out.
+            Err(error) => tracing::warn!(view, %error, "cannot build a proposal"),
+        }
+        Ok(())
+    }
+
+    fn verify(&self, proposal: Proposal, block: &WireBlock) -> Result<(), ChainError> {
+        let header = &block.header;
+        let valid = if header.parent_hash != hash(proposal.parent.digest)
+            || header.number != proposal.height
+        {
+            tracing::warn!(
+                view = proposal.view,
+                "proposal body does not match its parent or height"
+            );
+            false
+        } else {
+            match self.chain.verify_on(header, block.txs.clone()) {
+                Ok(_) => true,
+                Err(error) => {
+                    tracing::warn!(view = proposal.view, %error, "rejecting proposal");
+                    false
+                }
+            }
+        };
+        self.send(Input::PayloadVerified {
+            view: proposal.view,
+            payload: proposal.payload,
+            valid,
+        });
+        Ok(())
+    }
+
+    fn finalize(&self, height: u64, digest: Digest) -> Result<(), ChainError> {
+        let head = self.chain.head();
+        if height <= head.number() {
+            return Ok(()); // reported again after a restart
+        }
+        match self.chain.finalize_pending(&hash(digest)) {
+            Ok(blocks) => {
+                for block in blocks {
+                    tracing::info!(number = block.number(), txs = block.txs.len(), hash = %block.hash(), "finalized");
+                }
+                Ok(())
+            }
+            Err(ChainError::UnknownBlock(_)) => {
+                self.sync_to(height, hash(digest));
+                Ok(())
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Fetches final blocks `head+1..=height` from peers, checks they link up to the
+    /// certified `target`, then executes and finalizes them in order.
+    fn sync_to(&self, height: u64, target: B256) {
+        let from = self.chain.head().number() + 1;
+        for peer in self.network.peers() {
+            let mut blocks: Vec<WireBlock> = Vec::new();
+            let mut next = from;
+            while next <= height {
+                let answer = self.runtime.block_on(self.network.request_blocks(
+                    peer,
+                    Chain::Shard(self.shard),
+                    next,
+                    height,
+                ));
+                let Ok(raws) = answer else { break };
+                if raws.is_empty() {
+                    break;
+                }
+                for raw in raws {
+                    match wire::decode_block(&raw, self.chain.config().chain_id) {
+                        Ok(block) => blocks.push(block),
+                        Err(error) => {
+                            tracing::warn!(%peer, %error, "peer sent an invalid block");
+                            break;
+                        }
+                    }
+                }
+                next = from + blocks.len() as u64;
+            }
+            if next <= height {
+                continue;
+            }
+            if !links_to(&blocks, self.chain.head().hash, target) {
+                tracing::warn!(%peer, "synced blocks do not lead to the finalized block");
+                continue;
+            }
+            for block in blocks {
+                let finalized = self
+                    .chain
+                    .verify(&block.header, block.txs)
+                    .and_then(|proposed| self.chain.finalize(proposed));
+                if let Err(error) = finalized {
+                    tracing::warn!(%peer, %error, "synced block does not execute");
+                    break;
+                }
+            }
+            if self.chain.head().hash == target {
+                tracing::info!(height, "caught up by block sync");
+                return;
+            }
+        }
+        tracing::warn!(
+            height,
+            "block sync failed; will retry on the next finalization"
+        );
+    }
+}
+
+fn links_to(blocks: &[WireBlock], head: B256, target: B256) -> bool {
+    let mut parent = head;
+    for block in blocks {
+        if block.header.parent_hash != parent {
+            return false;
+        }
+        parent = block.header.hash_slow();
+    }
+    parent == target
+}
