@@ -19,6 +19,8 @@ pub struct DevNode {
     pub child: Child,
     pub url: String,
     pub port: u16,
+    /// RPC ports of the in-process validators (validator 0's is `port`); empty with one.
+    pub validator_ports: Vec<u16>,
 }
 
 impl DevNode {
@@ -34,6 +36,7 @@ impl DevNode {
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
         let deadline = Instant::now() + Duration::from_secs(60);
+        let mut validator_ports = Vec::new();
         let url = loop {
             assert!(
                 Instant::now() < deadline,
@@ -41,6 +44,16 @@ impl DevNode {
             );
             match lines.next() {
                 Some(Ok(line)) => {
+                    if let Some(rest) = line.strip_prefix("Validator ") {
+                        let port = rest
+                            .split("RPC http://")
+                            .nth(1)
+                            .and_then(|r| r.split_whitespace().next())
+                            .and_then(|a| a.rsplit(':').next())
+                            .and_then(|p| p.parse().ok())
+                            .unwrap_or_else(|| panic!("unexpected validator line: {line}"));
+                        validator_ports.push(port);
+                    }
                     if let Some(url) = line.strip_prefix("Listening on ") {
                         break url.trim().to_string();
                     }
@@ -55,23 +68,20 @@ impl DevNode {
         // Keep draining stdout so the child never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
         let port = url.rsplit(':').next().unwrap().parse().unwrap();
-        DevNode { child, url, port }
+        DevNode {
+            child,
+            url,
+            port,
+            validator_ports,
+        }
     }
 
     pub fn rpc(&self, method: &str, params: Value) -> Value {
-        let response = self.raw(
-            &json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string(),
-        );
-        serde_json::from_str(&response)
-            .unwrap_or_else(|e| panic!("bad JSON from {method}: {e}: {response}"))
+        rpc_at(self.port, method, params)
     }
 
     pub fn result(&self, method: &str, params: Value) -> Value {
-        let response = self.rpc(method, params);
-        match response.get("result") {
-            Some(result) => result.clone(),
-            None => panic!("{method} failed: {response}"),
-        }
+        result_at(self.port, method, params)
     }
 
     /// POSTs `body` and returns the response body.
@@ -115,6 +125,27 @@ impl DevNode {
 impl Drop for DevNode {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// A JSON-RPC call to the server on `port`; the whole response object.
+pub fn rpc_at(port: u16, method: &str, params: Value) -> Value {
+    let response = http_post(
+        port,
+        json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
+            .to_string()
+            .as_bytes(),
+    );
+    serde_json::from_str(&response)
+        .unwrap_or_else(|e| panic!("bad JSON from {method}: {e}: {response}"))
+}
+
+/// The `result` of a JSON-RPC call to the server on `port`; panics on an error response.
+pub fn result_at(port: u16, method: &str, params: Value) -> Value {
+    let response = rpc_at(port, method, params);
+    match response.get("result") {
+        Some(result) => result.clone(),
+        None => panic!("{method} failed: {response}"),
     }
 }
 
