@@ -7,3 +7,4 @@ mod erc20;
 mod gm;
 mod pool;
 mod state;
+mod wire;
