@@ -7,8 +7,9 @@
 use std::sync::Arc;
 
 use alloy_consensus::Header;
-use alloy_primitives::Bytes;
+use alloy_primitives::{B256, Bytes, keccak256};
 use alloy_rlp::{Decodable, Encodable};
+use rayon::prelude::*;
 
 use crate::block::StoredBlock;
 use crate::tx::ShardTx;
@@ -46,6 +47,16 @@ pub fn encode_block(block: &StoredBlock) -> Vec<u8> {
 
 /// Decodes a peer's block, checking every transaction's encoding, chain id and signature.
 pub fn decode_block(bytes: &[u8], chain_id: u64) -> Result<WireBlock, WireError> {
+    decode_block_with(bytes, chain_id, |hashes| vec![None; hashes.len()])
+}
+
+/// Like [`decode_block`], but asks `known` (given every transaction's hash, in order) for
+/// transactions already decoded, e.g. pooled ones, instead of recovering their senders again.
+pub fn decode_block_with(
+    bytes: &[u8],
+    chain_id: u64,
+    known: impl FnOnce(&[B256]) -> Vec<Option<Arc<ShardTx>>>,
+) -> Result<WireBlock, WireError> {
     let (header_bytes, mut rest) = take_chunk(bytes, 0)?;
     let header =
         Header::decode(&mut &header_bytes[..]).map_err(|e| WireError::Header(e.to_string()))?;
@@ -56,14 +67,22 @@ pub fn decode_block(bytes: &[u8], chain_id: u64) -> Result<WireBlock, WireError>
         raws.push(Bytes::copy_from_slice(raw));
         rest = tail;
     }
-    let txs = ShardTx::decode_many(&raws, chain_id)
-        .into_iter()
+    let hashes: Vec<B256> = raws.par_iter().map(keccak256).collect();
+    let found = known(&hashes);
+    let txs = raws
+        .par_iter()
+        .zip(found)
         .enumerate()
-        .map(|(index, tx)| {
-            tx.map(Arc::new).map_err(|e| WireError::Transaction {
-                index,
-                reason: e.to_string(),
-            })
+        .map(|(index, (raw, found))| {
+            if let Some(tx) = found.filter(|tx| tx.encoded == *raw) {
+                return Ok(tx);
+            }
+            ShardTx::decode(raw, chain_id)
+                .map(Arc::new)
+                .map_err(|e| WireError::Transaction {
+                    index,
+                    reason: e.to_string(),
+                })
         })
         .collect::<Result<_, _>>()?;
     Ok(WireBlock { header, txs })

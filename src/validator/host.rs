@@ -371,14 +371,22 @@ impl Host {
                 }
             }
             Topic::Blocks(_) => {
-                let chain_id = self.chain.config().chain_id;
+                let chain = self.chain.clone();
                 let to_host = self.to_host.clone();
-                tokio::task::spawn_blocking(move || match wire::decode_block(&data, chain_id) {
-                    Ok(block) => {
-                        let digest = worker::digest(block.header.hash_slow());
-                        let _ = to_host.send(HostEvent::Body(Arc::new(block), digest));
+                tokio::task::spawn_blocking(move || {
+                    // Pooled transactions were checked when they arrived: skip recovering them.
+                    let decoded =
+                        wire::decode_block_with(&data, chain.config().chain_id, |hashes| {
+                            let pool = chain.pool();
+                            hashes.iter().map(|hash| pool.get(hash)).collect()
+                        });
+                    match decoded {
+                        Ok(block) => {
+                            let digest = worker::digest(block.header.hash_slow());
+                            let _ = to_host.send(HostEvent::Body(Arc::new(block), digest));
+                        }
+                        Err(error) => tracing::debug!(%from, %error, "invalid proposal body"),
                     }
-                    Err(error) => tracing::debug!(%from, %error, "invalid proposal body"),
                 });
             }
             Topic::Transactions(_) => {

@@ -96,3 +96,29 @@ fn a_proposal_with_a_transaction_that_cannot_execute_is_refused_and_changes_noth
         balance(&new_chain().chain, addr(3))
     );
 }
+
+#[test]
+fn pooled_transactions_are_reused_and_others_recovered() {
+    let t = new_chain();
+    t.chain
+        .submit_raw(&transfer(&t.chain, 1, 0, addr(2), 9))
+        .unwrap();
+    t.chain
+        .submit_raw(&transfer(&t.chain, 3, 0, addr(2), 9))
+        .unwrap();
+    let block = t.chain.propose(1, addr(9), 10).unwrap().block;
+    let pooled = block.txs[0].clone();
+    let decoded = kaimeng_shards::wire::decode_block_with(
+        &encode_block(&block),
+        t.chain.config().chain_id,
+        |hashes| {
+            hashes
+                .iter()
+                .map(|h| (*h == pooled.hash).then(|| pooled.clone()))
+                .collect()
+        },
+    )
+    .unwrap();
+    assert!(std::sync::Arc::ptr_eq(&decoded.txs[0], &pooled));
+    assert_eq!(decoded.txs[1].sender, block.txs[1].sender);
+}
