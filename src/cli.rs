@@ -31,6 +31,51 @@ pub enum Command {
     KeyInspect(KeyInspectArgs),
     /// Run a stateless rollup prover worker over a directory job queue.
     Prover(ProverArgs),
+    /// Consortium governance: list members and proposals, propose, vote.
+    #[command(subcommand)]
+    Gov(crate::gov::GovCommand),
+    /// Run one member's validator, or a full node, from a config file.
+    Node(NodeArgs),
+    /// Generate keys, genesis and configs for N members and run each as its own process.
+    Testnet(TestnetArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct NodeArgs {
+    /// The node's TOML config file (see docs/operations.md).
+    #[arg(long, short)]
+    pub config: PathBuf,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct TestnetArgs {
+    /// Number of members (validators), each a separate `kaimeng node` process.
+    #[arg(long, default_value_t = 4)]
+    pub validators: u32,
+    /// Directory for keys, genesis, configs, data and logs (must not hold a testnet yet).
+    #[arg(long, default_value = "kaimeng-testnet")]
+    pub dir: PathBuf,
+    /// Chain id of shard 0.
+    #[arg(long, default_value_t = 31337)]
+    pub chain_id: u64,
+    /// Consensus crypto suite: secp256k1-keccak or sm2-sm3.
+    #[arg(long, default_value = "secp256k1-keccak")]
+    pub crypto_suite: String,
+    /// Member i listens for peers on p2p-port + i.
+    #[arg(long, default_value_t = 30333)]
+    pub p2p_port: u16,
+    /// Member i serves JSON-RPC on rpc-port + i.
+    #[arg(long, default_value_t = 8545)]
+    pub rpc_port: u16,
+    /// Member i serves Prometheus metrics on metrics-port + i.
+    #[arg(long, default_value_t = 9615)]
+    pub metrics_port: u16,
+    /// Keystore key-derivation iterations.
+    #[arg(long, default_value_t = kaimeng_crypto::keystore::DEFAULT_ITERATIONS)]
+    pub kdf_iterations: u32,
+    /// Only write the files; start nothing.
+    #[arg(long)]
+    pub generate_only: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -165,6 +210,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Keygen(args) => keygen(args),
         Command::KeyInspect(args) => key_inspect(args),
+        Command::Gov(command) => crate::gov::run(command),
         Command::Prover(args) => {
             init_tracing();
             let mut config = kaimeng_prover::WorkerConfig::new(
@@ -177,12 +223,55 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             println!("proved {} chunks, {} failed", report.proven, report.failed);
             Ok(())
         }
+        Command::Node(args) => crate::node_command::run(&args.config),
+        Command::Testnet(args) => testnet(args),
         Command::Genesis(GenesisCommand::Check { file }) => {
             let summary = kaimeng_genesis::cli::check_file(&file)?;
             println!("{summary}");
             Ok(())
         }
     }
+}
+
+fn testnet(args: TestnetArgs) -> anyhow::Result<()> {
+    let plan = crate::testnet::TestnetPlan {
+        dir: args.dir,
+        validators: args.validators,
+        chain_id: args.chain_id,
+        suite: parse_suite(&args.crypto_suite)?,
+        p2p_port: args.p2p_port,
+        rpc_port: args.rpc_port,
+        metrics_port: args.metrics_port,
+        kdf_iterations: args.kdf_iterations,
+    };
+    let testnet = crate::testnet::generate(&plan)?;
+    println!("genesis {}", testnet.genesis.display());
+    for (config, url) in testnet.configs.iter().zip(&testnet.rpc_urls) {
+        println!("member config {}  RPC {url}", config.display());
+    }
+    if args.generate_only {
+        return Ok(());
+    }
+    let mut children = crate::testnet::launch(&testnet)?;
+    println!(
+        "running {} validators (logs in member-*/node.log); Ctrl-C stops them",
+        children.len()
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(crate::dev::wait_for_shutdown());
+    for child in &mut children {
+        // SIGTERM lets each node finish its current write.
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+    }
+    for child in &mut children {
+        let _ = child.wait();
+    }
+    Ok(())
 }
 
 fn read_password(file: Option<&PathBuf>) -> anyhow::Result<String> {
@@ -239,5 +328,6 @@ fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }

@@ -222,7 +222,7 @@ async fn start_nodes(
     Ok(nodes)
 }
 
-async fn wait_for_shutdown() {
+pub async fn wait_for_shutdown() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

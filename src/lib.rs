@@ -4,6 +4,9 @@
 pub mod cli;
 pub mod config;
 pub mod dev;
+pub mod gov;
 pub mod metrics;
 pub mod node;
+pub mod node_command;
+pub mod testnet;
 pub mod validator;
