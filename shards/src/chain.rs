@@ -260,7 +260,7 @@ impl ShardChain {
         let _guard = self.write_lock.lock();
         let (parent, base) = self.parent_state(parent)?;
         let proposed = self.build(&parent, &base, timestamp, beneficiary, max_txs)?;
-        Ok(self.keep_pending(proposed, &base))
+        self.keep_pending(proposed, &base)
     }
 
     /// Re-executes a block someone else proposed on `header.parent_hash` (the head or an
@@ -277,7 +277,7 @@ impl ShardChain {
         }
         let (parent, base) = self.parent_state(&header.parent_hash)?;
         let proposed = self.check(&parent, &base, header, txs)?;
-        Ok(self.keep_pending(proposed, &base))
+        self.keep_pending(proposed, &base)
     }
 
     /// Finalizes the kept block `hash` and its unfinalized ancestors, oldest first, and
@@ -304,12 +304,13 @@ impl ShardChain {
         for block in chain.into_iter().rev() {
             finalized.push(self.write_final(block.block.clone(), &block.commit)?);
         }
-        self.forget_abandoned();
+        self.forget_abandoned()?;
         Ok(finalized)
     }
 
-    /// Drops kept blocks that do not descend from the finalized head.
-    fn forget_abandoned(&self) {
+    /// Drops kept blocks (and their persisted bodies) that do not descend from the
+    /// finalized head.
+    fn forget_abandoned(&self) -> Result<(), ChainError> {
         let mut pending = self.pending.write();
         let mut by_height: Vec<(u64, B256, B256)> = pending
             .values()
@@ -327,6 +328,30 @@ impl ShardChain {
                 pending.remove(&hash);
             }
         }
+        let mut batch = self.store.batch();
+        for (key, _) in self.store.scan_prefix(schema::PENDING_BODIES, &[])? {
+            if key
+                .get(8..)
+                .is_none_or(|hash| !live.contains(&B256::from_slice(hash)))
+                || key.len() != 40
+            {
+                batch.delete(schema::PENDING_BODIES, key)?;
+            }
+        }
+        if !batch.is_empty() {
+            self.store.write(batch)?;
+        }
+        Ok(())
+    }
+
+    /// A kept block, re-executed from its persisted body if this process has not seen it
+    /// (it was kept before a restart).
+    pub fn kept_block(&self, hash: &B256) -> Result<Arc<StoredBlock>, ChainError> {
+        let _guard = self.write_lock.lock();
+        if let Some(block) = self.pending_block(hash) {
+            return Ok(block);
+        }
+        Ok(self.restore_pending(hash, 0)?.block.clone())
     }
 
     /// A kept (unfinalized) block, if this chain built or checked it.
@@ -358,17 +383,59 @@ impl ShardChain {
         if *parent == head.hash {
             return Ok((head, self.latest_state()));
         }
-        let pending = self.pending.read();
-        let kept = pending
-            .get(parent)
-            .ok_or(ChainError::UnknownParent(*parent))?;
+        let kept = self.pending.read().get(parent).cloned();
+        let kept = match kept {
+            Some(kept) => kept,
+            None => self.restore_pending(parent, 0)?,
+        };
         Ok((
             kept.block.header.clone(),
             StateAt::pending(self.store.clone(), kept.layers.clone()),
         ))
     }
 
-    fn keep_pending(&self, proposed: ProposedBlock, base: &StateAt) -> Arc<StoredBlock> {
+    /// Re-executes a kept block from its persisted body (after a restart, the engine may
+    /// extend a block that was notarized but not final when the node stopped).
+    fn restore_pending(&self, hash: &B256, depth: usize) -> Result<Arc<KeptBlock>, ChainError> {
+        const MAX_DEPTH: usize = 64;
+        let unknown = || ChainError::UnknownParent(*hash);
+        if depth > MAX_DEPTH {
+            return Err(unknown());
+        }
+        let bytes = self
+            .store
+            .scan_prefix(schema::PENDING_BODIES, &[])?
+            .into_iter()
+            .find(|(key, _)| key.get(8..) == Some(hash.as_slice()))
+            .map(|(_, value)| value)
+            .ok_or_else(unknown)?;
+        let block = crate::wire::decode_block(&bytes, self.config.chain_id)
+            .map_err(|_| ChainError::Corrupt(0))?;
+        let parent_hash = block.header.parent_hash;
+        let (parent, base) = if parent_hash == self.head().hash {
+            (self.head(), self.latest_state())
+        } else {
+            let kept = match self.pending.read().get(&parent_hash).cloned() {
+                Some(kept) => kept,
+                None => self.restore_pending(&parent_hash, depth + 1)?,
+            };
+            (
+                kept.block.header.clone(),
+                StateAt::pending(self.store.clone(), kept.layers.clone()),
+            )
+        };
+        let proposed = self.check(&parent, &base, &block.header, block.txs)?;
+        self.keep_pending(proposed, &base)?;
+        self.pending.read().get(hash).cloned().ok_or_else(unknown)
+    }
+
+    /// Keeps an executed block in memory (with its writes as a layer) and its body on disk,
+    /// so it can be re-executed after a restart until it is final or abandoned.
+    fn keep_pending(
+        &self,
+        proposed: ProposedBlock,
+        base: &StateAt,
+    ) -> Result<Arc<StoredBlock>, ChainError> {
         let block = &proposed.block;
         let header_write = WriteOp::Put(
             schema::HEADERS,
@@ -377,6 +444,13 @@ impl ShardChain {
         );
         let layer = Layer::from_ops(proposed.commit.ops.iter().chain([&header_write]));
         let layers = base.layers().with(layer);
+        let mut batch = self.store.batch();
+        batch.put(
+            schema::PENDING_BODIES,
+            schema::pending_body_key(block.number(), &block.hash()),
+            crate::wire::encode_block(block),
+        )?;
+        self.store.write(batch)?;
         let block = Arc::new(proposed.block);
         let kept = KeptBlock {
             block: block.clone(),
@@ -384,7 +458,7 @@ impl ShardChain {
             layers,
         };
         self.pending.write().insert(block.hash(), Arc::new(kept));
-        block
+        Ok(block)
     }
 
     fn build(

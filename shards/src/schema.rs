@@ -15,6 +15,7 @@ pub const STORAGE_HISTORY: &str = "storage_history"; // address ‖ slot ‖ num
 pub const TRIE: &str = "trie"; // tree id ‖ node path -> branch; tree id ‖ 0xff -> root child
 pub const META: &str = "meta";
 pub const CONSENSUS: &str = "consensus"; // view (8, BE) ‖ sequence (8, BE) -> consensus record
+pub const PENDING_BODIES: &str = "pending_bodies"; // number (8, BE) ‖ hash -> wire block, until final or abandoned
 
 pub const ALL_COLUMNS: &[&str] = &[
     HEADERS,
@@ -30,10 +31,18 @@ pub const ALL_COLUMNS: &[&str] = &[
     TRIE,
     META,
     CONSENSUS,
+    PENDING_BODIES,
 ];
 
 pub const META_HEAD: &[u8] = b"head";
 pub const META_GENESIS: &[u8] = b"genesis";
+
+pub fn pending_body_key(number: u64, hash: &B256) -> [u8; 40] {
+    let mut key = [0; 40];
+    key[..8].copy_from_slice(&number.to_be_bytes());
+    key[8..].copy_from_slice(hash.as_slice());
+    key
+}
 
 pub fn number_key(number: u64) -> [u8; 8] {
     number.to_be_bytes()

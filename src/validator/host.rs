@@ -524,17 +524,10 @@ impl Host {
                 proposal,
                 block: block.clone(),
             });
-        } else if let Some(block) = self.chain.pending_block(&worker::hash(proposal.payload)) {
-            // Our own proposal, or a block already checked: only its place must match.
-            let header = &block.header.header;
-            let valid = header.parent_hash == worker::hash(proposal.parent.digest)
-                && header.number == proposal.height;
-            let _ = self.to_host.send(HostEvent::Engine(Input::PayloadVerified {
-                view: proposal.view,
-                payload: proposal.payload,
-                valid,
-            }));
         } else {
+            // Our own proposal, a block already checked, or one kept before a restart: the
+            // worker finds it. Otherwise its body is still on the way.
+            let _ = self.work.send(Work::VerifyKept { proposal });
             self.awaiting.insert(proposal.payload, proposal);
         }
     }

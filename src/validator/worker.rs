@@ -23,6 +23,10 @@ pub enum Work {
         proposal: Proposal,
         block: Arc<WireBlock>,
     },
+    /// A proposal whose body did not arrive: maybe this node kept it before a restart.
+    VerifyKept {
+        proposal: Proposal,
+    },
     Finalize {
         height: u64,
         digest: Digest,
@@ -57,6 +61,10 @@ impl Worker {
                     height,
                 } => self.build(view, parent, height),
                 Work::Verify { proposal, block } => self.verify(proposal, &block),
+                Work::VerifyKept { proposal } => {
+                    self.verify_kept(proposal);
+                    Ok(())
+                }
                 Work::Finalize { height, digest } => self.finalize(height, digest),
             };
             if let Err(error) = outcome {
@@ -129,6 +137,18 @@ impl Worker {
             valid,
         });
         Ok(())
+    }
+
+    fn verify_kept(&self, proposal: Proposal) {
+        if let Ok(block) = self.chain.kept_block(&hash(proposal.payload)) {
+            let header = &block.header.header;
+            self.send(Input::PayloadVerified {
+                view: proposal.view,
+                payload: proposal.payload,
+                valid: header.parent_hash == hash(proposal.parent.digest)
+                    && header.number == proposal.height,
+            });
+        }
     }
 
     fn finalize(&self, height: u64, digest: Digest) -> Result<(), ChainError> {

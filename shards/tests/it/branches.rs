@@ -219,3 +219,39 @@ fn unknown_parents_and_wrong_numbers_are_refused() {
         Err(ChainError::UnknownBlock(_))
     ));
 }
+
+#[test]
+fn after_a_restart_a_kept_block_is_re_executed_from_its_persisted_body() {
+    let dir = tempfile::tempdir().unwrap();
+    let genesis = genesis();
+    let (a_hash, ts) = {
+        let chain = open(dir.path(), &genesis);
+        let ts = chain.head().header.timestamp;
+        chain
+            .submit_raw(&transfer(&chain, 1, 0, addr(2), 5))
+            .unwrap();
+        let a = chain
+            .propose_on(&chain.head().hash, ts + 1, addr(9), 100)
+            .unwrap();
+        (a.hash(), ts)
+    };
+    // The process died with `a` notarized but not final; the engine now extends it.
+    let chain = open(dir.path(), &genesis);
+    assert_eq!(chain.head().number(), 0);
+    let b = chain.propose_on(&a_hash, ts + 2, addr(9), 100).unwrap();
+    let finalized = chain.finalize_pending(&b.hash()).unwrap();
+    assert_eq!(
+        finalized.iter().map(|f| f.number()).collect::<Vec<_>>(),
+        vec![1, 2]
+    );
+    assert_eq!(finalized[0].hash(), a_hash);
+    assert_eq!(
+        balance(&chain, addr(2)) - balance(&new_chain().chain, addr(2)),
+        U256::from(5)
+    );
+    // Final bodies are no longer kept.
+    assert!(matches!(
+        chain.propose_on(&a_hash, ts + 3, addr(9), 100),
+        Err(ChainError::UnknownParent(_))
+    ));
+}

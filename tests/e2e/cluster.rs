@@ -1,0 +1,201 @@
+//! A `kaimeng testnet` of separate `kaimeng node --config` processes on loopback, with the
+//! controls fault tests need: kill -9, restart, and reading every member's chain.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::node::{http_post, path_str};
+
+/// Clusters run one at a time: four processes each are already a full load for two cores.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+pub struct Cluster {
+    _turn: std::sync::MutexGuard<'static, ()>,
+    pub dir: tempfile::TempDir,
+    pub configs: Vec<PathBuf>,
+    pub rpc_ports: Vec<u16>,
+    nodes: Vec<Option<Child>>,
+}
+
+/// `count` consecutive free ports, three times (p2p, RPC, metrics), from a random start.
+fn free_port_ranges(count: u16) -> [u16; 3] {
+    let seed = std::process::id() as u64 ^ Instant::now().elapsed().as_nanos() as u64;
+    let mut start = 20_000 + (seed.wrapping_mul(2654435761) % 30_000) as u16;
+    let mut ranges = Vec::new();
+    while ranges.len() < 3 {
+        if (start..start + count).all(|p| TcpListener::bind(("127.0.0.1", p)).is_ok()) {
+            ranges.push(start);
+        }
+        start += count + 7;
+    }
+    [ranges[0], ranges[1], ranges[2]]
+}
+
+impl Cluster {
+    /// Generates an `n`-member testnet (keys, genesis, configs) and starts every member.
+    pub fn start(n: u16, suite: &str) -> Cluster {
+        let turn = ONE_AT_A_TIME
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let dir = tempfile::tempdir().unwrap();
+        let [p2p, rpc, metrics] = free_port_ranges(n);
+        let net = dir.path().join("net");
+        let output = Command::new(env!("CARGO_BIN_EXE_kaimeng"))
+            .args(["testnet", "--generate-only", "--kdf-iterations", "1000"])
+            .args(["--validators", &n.to_string(), "--crypto-suite", suite])
+            .args(["--dir", path_str(&net)])
+            .args([
+                "--p2p-port",
+                &p2p.to_string(),
+                "--rpc-port",
+                &rpc.to_string(),
+            ])
+            .args(["--metrics-port", &metrics.to_string()])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "testnet generation failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let configs = (0..n)
+            .map(|i| net.join(format!("member-{i}")).join("config.toml"))
+            .collect();
+        let mut cluster = Cluster {
+            _turn: turn,
+            dir,
+            configs,
+            rpc_ports: (0..n).map(|i| rpc + i).collect(),
+            nodes: (0..n).map(|_| None).collect(),
+        };
+        for i in 0..n as usize {
+            cluster.start_member(i);
+        }
+        cluster
+    }
+
+    pub fn start_member(&mut self, i: usize) {
+        assert!(self.nodes[i].is_none(), "member {i} is running");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.configs[i].with_file_name("node.log"))
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_kaimeng"))
+            .args(["node", "--config", path_str(&self.configs[i])])
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.nodes[i] = Some(child);
+        self.wait_until(i, Duration::from_secs(30), "answer RPC", |c| {
+            c.height(i).is_some()
+        });
+    }
+
+    /// SIGKILL: no chance to flush or say goodbye.
+    pub fn kill(&mut self, i: usize) {
+        if let Some(mut child) = self.nodes[i].take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// A call to member `i`'s RPC; `None` when it does not answer.
+    pub fn call(&self, i: usize, method: &str, params: Value) -> Option<Value> {
+        let port = self.rpc_ports[i];
+        std::net::TcpStream::connect_timeout(
+            &([127, 0, 0, 1], port).into(),
+            Duration::from_secs(1),
+        )
+        .ok()?;
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+        let response: Value =
+            serde_json::from_str(&http_post(port, body.to_string().as_bytes())).ok()?;
+        response.get("result").cloned()
+    }
+
+    pub fn height(&self, i: usize) -> Option<u64> {
+        let hex = self.call(i, "eth_blockNumber", json!([]))?;
+        u64::from_str_radix(hex.as_str()?.trim_start_matches("0x"), 16).ok()
+    }
+
+    pub fn block(&self, i: usize, number: u64) -> Value {
+        self.call(
+            i,
+            "eth_getBlockByNumber",
+            json!([format!("0x{number:x}"), false]),
+        )
+        .unwrap_or(Value::Null)
+    }
+
+    /// Polls (bounded by `limit`) until `done` holds; panics naming `what` otherwise.
+    pub fn wait_until(
+        &self,
+        member: usize,
+        limit: Duration,
+        what: &str,
+        done: impl Fn(&Cluster) -> bool,
+    ) {
+        let deadline = Instant::now() + limit;
+        while !done(self) {
+            assert!(
+                Instant::now() < deadline,
+                "member {member} did not {what} within {limit:?}; log:\n{}",
+                self.log_tail(member)
+            );
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// Waits until member `i` has finalized `height`.
+    pub fn wait_for_height(&self, i: usize, height: u64) {
+        self.wait_until(
+            i,
+            Duration::from_secs(60),
+            &format!("reach height {height}"),
+            |c| c.height(i).is_some_and(|h| h >= height),
+        );
+    }
+
+    /// Block hash and state root of every listed member at `height` are the same.
+    pub fn assert_same_block(&self, members: &[usize], height: u64) {
+        let reference = self.block(members[0], height);
+        assert!(
+            !reference.is_null(),
+            "member {} has no block {height}",
+            members[0]
+        );
+        for &i in &members[1..] {
+            let block = self.block(i, height);
+            assert_eq!(
+                block["hash"], reference["hash"],
+                "hash of {height} on member {i}"
+            );
+            assert_eq!(
+                block["stateRoot"], reference["stateRoot"],
+                "state root of {height} on member {i}"
+            );
+        }
+    }
+
+    pub fn log_tail(&self, i: usize) -> String {
+        let text =
+            std::fs::read_to_string(self.configs[i].with_file_name("node.log")).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for i in 0..self.nodes.len() {
+            self.kill(i);
+        }
+    }
+}
