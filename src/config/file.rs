@@ -1,0 +1,138 @@
+//! The node config file as written: TOML tables mapped one to one onto serde structs that
+//! refuse unknown keys. Nothing is checked here beyond TOML types; `validate` turns a
+//! [`ConfigFile`] into a `NodeConfig`. Tools that write config files (`kaimeng testnet`)
+//! build a [`ConfigFile`] and call [`ConfigFile::to_toml`].
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// What the node runs as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RoleName {
+    /// A member's validator: signs proposals and votes with the member's consensus key.
+    Validator,
+    /// Follows the chain, serves RPC, never votes.
+    Full,
+}
+
+/// The whole file. Paths are relative to the file's directory unless absolute.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// Chain data (stores, consensus journal, default node key).
+    pub data_dir: PathBuf,
+    /// The genesis JSON every node of the network shares.
+    pub genesis: PathBuf,
+    pub role: RoleName,
+    /// `tracing` filter, e.g. `info` or `info,kaimeng_consensus=debug` (default `info`;
+    /// the `KAIMENG_LOG` environment variable overrides it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_level: Option<String>,
+    /// Required when `role = "validator"`, refused otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validator: Option<ValidatorSection>,
+    #[serde(default)]
+    pub p2p: P2pSection,
+    /// JSON-RPC; no server without this table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpc: Option<RpcSection>,
+    /// Prometheus endpoint; none without this table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<MetricsSection>,
+    #[serde(default)]
+    pub storage: StorageSection,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidatorSection {
+    /// The genesis member this validator signs for.
+    pub organisation: String,
+    /// SM4 keystore of the member's consensus key (`kaimeng keygen`).
+    pub keystore: PathBuf,
+    /// File whose first line is the keystore password; without it, `KAIMENG_PASSWORD`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_file: Option<PathBuf>,
+}
+
+/// Listen addresses: one multiaddr or a list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn to_vec(&self) -> Vec<String> {
+        match self {
+            OneOrMany::One(one) => vec![one.clone()],
+            OneOrMany::Many(many) => many.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct P2pSection {
+    /// `/ip4/<ip>/tcp/<port>` or `/ip6/<ip>/tcp/<port>` (default `/ip4/0.0.0.0/tcp/30333`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listen: Option<OneOrMany>,
+    /// Peers kept connected: `/ip4/<ip>/tcp/<port>/p2p/<peer id>`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bootnodes: Vec<String>,
+    /// The node's libp2p secret key, 64 hex digits (default `<data_dir>/node.key`; a full node
+    /// creates it when missing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_key_file: Option<PathBuf>,
+    /// Most inbound connections at once (member validators do not count; default 128).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_inbound_connections: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RpcSection {
+    /// `IP:PORT` of shard 0's HTTP and WebSocket server; shard `i` listens on `PORT + i`.
+    pub listen: String,
+    /// Requests per second allowed per connection (default 20,000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_second: Option<u32>,
+    /// Most connections at once (default 1,000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<u32>,
+    /// Largest request body in bytes (default 5 MiB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_request_bytes: Option<u32>,
+    /// Most calls in one batch (default 1,000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_batch_len: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSection {
+    /// `IP:PORT` of the Prometheus endpoint (`GET /metrics`).
+    pub listen: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageSection {
+    /// RocksDB block cache in MiB (default 256).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_mb: Option<u32>,
+    /// fsync every committed batch, so a power cut loses nothing finalized (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_writes: Option<bool>,
+}
+
+impl ConfigFile {
+    /// The file as TOML text.
+    pub fn to_toml(&self) -> String {
+        // Every field is a string, integer, bool, array or table: serialisation cannot fail.
+        toml::to_string(self).unwrap_or_default()
+    }
+}
