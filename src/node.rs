@@ -79,11 +79,32 @@ impl RunningNode {
                 config.genesis.shard_count
             );
         }
-        let mut shards = Vec::new();
+        let mut chains = Vec::new();
         for shard in 0..config.genesis.shard_count {
             let dir = config.data_dir.join("shards").join(shard.to_string());
             let store = kaimeng_shards::open_store(&dir, &config.store)?;
-            let chain = Arc::new(ShardChain::open(store, &config.genesis, shard)?);
+            chains.push(Arc::new(ShardChain::open(store, &config.genesis, shard)?));
+        }
+        let validator = match &config.production {
+            BlockProduction::Sealer(_) => None,
+            BlockProduction::Consensus(setup) => Some(
+                validator::start(ValidatorConfig {
+                    genesis: config.genesis.clone(),
+                    chain: chains[0].clone(),
+                    consensus_key: setup.consensus_key.clone(),
+                    node_key: setup.node_key.clone(),
+                    listen: setup.listen.clone(),
+                    bootstrap: setup.bootstrap.clone(),
+                    timeouts: setup.timeouts,
+                    idle_block_interval: setup.idle_block_interval,
+                    max_txs_per_block: sealer::MAX_TXS_PER_BLOCK,
+                    fee_recipient: config.fee_recipient,
+                })
+                .await?,
+            ),
+        };
+        let mut shards = Vec::new();
+        for (shard, chain) in chains.into_iter().enumerate() {
             let (rpc_addr, server) = match config.rpc_port {
                 None => (None, None),
                 Some(base) => {
@@ -99,7 +120,14 @@ impl RunningNode {
                         dev_signer: config.dev_signer.clone(),
                         fee_recipient: config.fee_recipient,
                     };
-                    let (addr, server) = kaimeng_rpc::serve(chain.clone(), rpc).await?;
+                    // The operator's admin methods only where only the operator can reach them.
+                    let extra = match &validator {
+                        Some(v) if shard == 0 && config.host.is_loopback() => {
+                            validator::admin_methods(v.network.clone())
+                        }
+                        _ => jsonrpsee::Methods::new(),
+                    };
+                    let (addr, server) = kaimeng_rpc::serve_with(chain.clone(), rpc, extra).await?;
                     (Some(addr), Some(server))
                 }
             };
@@ -117,24 +145,6 @@ impl RunningNode {
                 sealer,
             });
         }
-        let validator = match config.production {
-            BlockProduction::Sealer(_) => None,
-            BlockProduction::Consensus(setup) => Some(
-                validator::start(ValidatorConfig {
-                    genesis: config.genesis.clone(),
-                    chain: shards[0].chain.clone(),
-                    consensus_key: setup.consensus_key,
-                    node_key: setup.node_key,
-                    listen: setup.listen,
-                    bootstrap: setup.bootstrap,
-                    timeouts: setup.timeouts,
-                    idle_block_interval: setup.idle_block_interval,
-                    max_txs_per_block: sealer::MAX_TXS_PER_BLOCK,
-                    fee_recipient: config.fee_recipient,
-                })
-                .await?,
-            ),
-        };
         Ok(RunningNode { shards, validator })
     }
 

@@ -6,15 +6,18 @@
 //! - `gossip`: transactions between pools, in batches.
 //! - `records`: the engine's votes and certificates on disk.
 //! - `crypto`: the engine's signer and verifier over the genesis crypto suite.
+//! - `admin`: the operator's `admin_*` RPC (peers, deny list).
 //!
 //! The design is in `docs/adr/0006-validator-host.md`.
 
+mod admin;
 mod crypto;
 mod gossip;
 mod host;
 mod records;
 mod worker;
 
+pub use admin::admin_methods;
 pub use host::{RunningValidator, ValidatorConfig, ValidatorStatus, start};
 
 /// What the host's loop reacts to besides network events.

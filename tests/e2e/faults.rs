@@ -121,3 +121,110 @@ fn all_validators_killed_and_restarted_resume_with_nothing_final_lost() {
         receipt["blockHash"]
     );
 }
+
+/// Waits until no member's height changed for `quiet`, then returns the heights.
+fn settled_heights(cluster: &Cluster, quiet: Duration) -> Vec<u64> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let read = || {
+        (0..4)
+            .map(|i| cluster.height(i).unwrap_or(0))
+            .collect::<Vec<_>>()
+    };
+    let mut heights = read();
+    let mut since = Instant::now();
+    while since.elapsed() < quiet {
+        assert!(
+            Instant::now() < deadline,
+            "heights never settled: {heights:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+        let now = read();
+        if now != heights {
+            heights = now;
+            since = Instant::now();
+        }
+    }
+    heights
+}
+
+#[test]
+fn a_two_two_partition_finalizes_nothing_and_progress_resumes_when_healed() {
+    let base_timeout = Duration::from_secs(2);
+    let cluster = Cluster::start(4, "secp256k1-keccak");
+    cluster.wait_for_height(0, 2);
+    let ids: Vec<Value> = (0..4)
+        .map(|i| cluster.call(i, "admin_nodeInfo", json!([])).unwrap()["id"].clone())
+        .collect();
+    let across = [(0, 2), (0, 3), (1, 2), (1, 3)];
+    for (a, b) in across {
+        assert_eq!(
+            cluster.call(a, "admin_blockPeer", json!([ids[b]])),
+            Some(json!(true))
+        );
+        assert_eq!(
+            cluster.call(b, "admin_blockPeer", json!([ids[a]])),
+            Some(json!(true))
+        );
+    }
+    // Blocks in flight when the partition began may still finish; after that, neither half
+    // has a quorum (3 of 4), so over several view timeouts nothing more is final.
+    let frozen = settled_heights(&cluster, base_timeout * 2);
+    let raw = signed_transfer(31337, 0, TO.parse().unwrap(), 777);
+    let hash = cluster
+        .call(0, "eth_sendRawTransaction", json!([raw]))
+        .unwrap();
+    std::thread::sleep(base_timeout * 3);
+    let during: Vec<u64> = (0..4).map(|i| cluster.height(i).unwrap()).collect();
+    assert_eq!(during, frozen, "a half without quorum finalized a block");
+    assert!(
+        cluster
+            .call(0, "eth_getTransactionReceipt", json!([hash]))
+            .unwrap()
+            .is_null()
+    );
+
+    for (a, b) in across {
+        cluster
+            .call(a, "admin_unblockPeer", json!([ids[b]]))
+            .unwrap();
+        cluster
+            .call(b, "admin_unblockPeer", json!([ids[a]]))
+            .unwrap();
+    }
+    let target = frozen.iter().max().unwrap() + 2;
+    for i in 0..4 {
+        cluster.wait_for_height(i, target);
+    }
+    cluster.assert_same_block(&[0, 1, 2, 3], target);
+    cluster.wait_until(
+        3,
+        Duration::from_secs(30),
+        "finalize the partition-time transaction",
+        |c| {
+            c.call(3, "eth_getTransactionReceipt", json!([hash]))
+                .is_some_and(|r| !r.is_null())
+        },
+    );
+}
+
+#[test]
+fn admin_methods_refuse_bad_peer_ids() {
+    let cluster = Cluster::start(4, "secp256k1-keccak");
+    let port = cluster.rpc_ports[0];
+    let response = crate::node::rpc_at(port, "admin_blockPeer", json!(["not-a-peer"]));
+    assert_eq!(response["error"]["code"], json!(-32602), "{response}");
+    assert!(
+        response["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not-a-peer")
+    );
+    let response = crate::node::rpc_at(port, "admin_blockPeer", json!([]));
+    assert_eq!(response["error"]["code"], json!(-32602), "{response}");
+    // Every other member shows up as a peer once connected.
+    cluster.wait_until(0, Duration::from_secs(30), "connect to the 3 others", |c| {
+        c.call(0, "admin_peers", json!([]))
+            .and_then(|p| p.as_array().map(Vec::len))
+            == Some(3)
+    });
+}

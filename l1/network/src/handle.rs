@@ -185,6 +185,14 @@ pub(crate) enum Command {
         addr: libp2p::Multiaddr,
         reply: oneshot::Sender<()>,
     },
+    Block {
+        peer: PeerId,
+        reply: oneshot::Sender<()>,
+    },
+    Unblock {
+        peer: PeerId,
+        reply: oneshot::Sender<()>,
+    },
     Shutdown {
         reply: oneshot::Sender<()>,
     },
@@ -317,6 +325,18 @@ impl NetworkHandle {
     pub async fn set_priority_peers(&self, peers: Vec<PeerId>) -> Result<(), Stopped> {
         self.call(|reply| Command::SetPriorityPeers { peers, reply })
             .await
+    }
+
+    /// Closes every connection to `peer` and refuses new ones, priority peer or not, until
+    /// [`NetworkHandle::unblock_peer`] (an operator's deny list; also how tests partition).
+    pub async fn block_peer(&self, peer: PeerId) -> Result<(), Stopped> {
+        self.call(|reply| Command::Block { peer, reply }).await
+    }
+
+    /// Lifts [`NetworkHandle::block_peer`]; a wanted peer (priority or bootstrap) is dialled
+    /// again.
+    pub async fn unblock_peer(&self, peer: PeerId) -> Result<(), Stopped> {
+        self.call(|reply| Command::Unblock { peer, reply }).await
     }
 
     /// Adds a peer to keep connected, as a bootstrap entry would

@@ -68,6 +68,14 @@ impl Service {
                 self.add_peer(peer, addr);
                 let _ = reply.send(());
             }
+            Command::Block { peer, reply } => {
+                self.block(peer.0);
+                let _ = reply.send(());
+            }
+            Command::Unblock { peer, reply } => {
+                self.unblock(peer.0);
+                let _ = reply.send(());
+            }
             // Handled by the loop itself.
             Command::Shutdown { reply } => {
                 let _ = reply.send(());
@@ -259,7 +267,7 @@ impl Service {
                 .behaviour_mut()
                 .connection_limits
                 .bypass_peer_id(peer);
-            if self.bans.remove(peer).is_some() {
+            if self.bans.remove(peer).is_some() && !self.blocked.contains(peer) {
                 self.swarm.behaviour_mut().banned.unblock_peer(*peer);
                 self.limiter.forget(peer);
             }

@@ -147,6 +147,7 @@ impl Network {
             bootstrap: HashSet::new(),
             priority: HashSet::new(),
             bans: HashMap::new(),
+            blocked: HashSet::new(),
             topics: HashSet::new(),
             pending: HashMap::new(),
             block_source: config.block_source.clone(),
@@ -208,6 +209,8 @@ struct Service {
     priority: HashSet<libp2p::PeerId>,
     /// Banned peers and when their ban ends.
     bans: HashMap<libp2p::PeerId, Instant>,
+    /// Peers the operator blocked (`NetworkHandle::block_peer`); no expiry.
+    blocked: HashSet<libp2p::PeerId>,
     topics: HashSet<Topic>,
     pending: HashMap<OutboundRequestId, Pending>,
     block_source: Option<Arc<dyn BlockSource>>,

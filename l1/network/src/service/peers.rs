@@ -117,6 +117,29 @@ impl Service {
         });
     }
 
+    /// An operator's block: connections closed and refused until [`Self::unblock`].
+    pub(super) fn block(&mut self, peer: libp2p::PeerId) {
+        if peer == self.local_peer_id || !self.blocked.insert(peer) {
+            return;
+        }
+        tracing::info!(%peer, "peer blocked by the operator");
+        self.redial.unwant(&peer);
+        self.swarm.behaviour_mut().banned.block_peer(peer);
+    }
+
+    pub(super) fn unblock(&mut self, peer: libp2p::PeerId) {
+        if !self.blocked.remove(&peer) {
+            return;
+        }
+        tracing::info!(%peer, "peer unblocked by the operator");
+        if !self.bans.contains_key(&peer) {
+            self.swarm.behaviour_mut().banned.unblock_peer(peer);
+        }
+        if self.priority.contains(&peer) || self.bootstrap.contains(&peer) {
+            self.redial.want(peer, false, Instant::now());
+        }
+    }
+
     pub(super) fn expire_bans(&mut self, now: Instant) {
         let expired: Vec<_> = self
             .bans
@@ -130,6 +153,9 @@ impl Service {
         for peer in expired {
             tracing::info!(%peer, "ban ended");
             self.bans.remove(&peer);
+            if self.blocked.contains(&peer) {
+                continue;
+            }
             self.swarm.behaviour_mut().banned.unblock_peer(peer);
             self.limiter.forget(&peer);
             self.redial.disconnected(&peer, now);
