@@ -16,7 +16,7 @@ pub use file::{
     ConfigFile, MetricsSection, OneOrMany, P2pSection, RoleName, RpcSection, StorageSection,
     ValidatorSection,
 };
-pub use keys::{NODE_KEY_FILE_NAME, write_node_key_file};
+pub use keys::{NODE_KEY_FILE_NAME, PASSWORD_ENV, write_node_key_file};
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
