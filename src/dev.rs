@@ -206,6 +206,7 @@ async fn start_nodes(
                 max: Duration::from_secs(30),
             },
             idle_block_interval: idle,
+            metrics: crate::metrics::Metrics::new(),
         };
         let config = base(
             if i == 0 { args.port } else { 0 },

@@ -36,6 +36,8 @@ pub struct ConsensusSetup {
     pub bootstrap: Vec<String>,
     pub timeouts: kaimeng_consensus::TimeoutConfig,
     pub idle_block_interval: std::time::Duration,
+    /// Where the validator reports its metrics (served by the caller, if at all).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// How to run a node.
@@ -99,6 +101,7 @@ impl RunningNode {
                     idle_block_interval: setup.idle_block_interval,
                     max_txs_per_block: sealer::MAX_TXS_PER_BLOCK,
                     fee_recipient: config.fee_recipient,
+                    metrics: setup.metrics.clone(),
                 })
                 .await?,
             ),

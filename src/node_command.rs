@@ -33,6 +33,17 @@ async fn serve(
     node_key: kaimeng_network::NodeKey,
 ) -> anyhow::Result<()> {
     let idle = Duration::from_millis(config.genesis.block_time_ms.max(1));
+    let metrics = crate::metrics::Metrics::new();
+    let _metrics_server = match config.metrics {
+        Some(addr) => {
+            let (addr, task) = crate::metrics::serve(addr, metrics.clone())
+                .await
+                .with_context(|| format!("cannot serve metrics on {addr}"))?;
+            println!("Metrics on http://{addr}/metrics");
+            Some(task)
+        }
+        None => None,
+    };
     let fee_recipient = config
         .validator()
         .and_then(|v| config.genesis.member(&v.organisation))
@@ -57,6 +68,7 @@ async fn serve(
                 max: Duration::from_secs(30),
             },
             idle_block_interval: idle,
+            metrics,
         }),
         fee_recipient,
         // A real node holds no dev keys: eth_sendTransaction is refused.

@@ -27,6 +27,7 @@ use super::crypto::{SuiteSigner, SuiteVerifier};
 use super::gossip::{self, FromPeers};
 use super::records::Records;
 use super::worker::{self, Work, Worker};
+use crate::metrics::{ChainMetrics, Metrics, VoteKind};
 
 /// How to run one validator (or follower) of one shard.
 pub struct ValidatorConfig {
@@ -46,6 +47,8 @@ pub struct ValidatorConfig {
     pub idle_block_interval: Duration,
     pub max_txs_per_block: usize,
     pub fee_recipient: Address,
+    /// The process's Prometheus metrics (this chain's series and the peer count).
+    pub metrics: Arc<Metrics>,
 }
 
 /// Live numbers for RPC and metrics.
@@ -182,6 +185,7 @@ pub async fn start(config: ValidatorConfig) -> anyhow::Result<RunningValidator> 
         SuiteVerifier::new(suite, &validators),
     );
 
+    let chain_metrics = config.metrics.chain(&Metrics::shard_chain_name(shard));
     let (to_host, host_events) = mpsc::unbounded_channel();
     let (work, work_queue) = mpsc::unbounded_channel();
     let worker = Worker {
@@ -192,6 +196,7 @@ pub async fn start(config: ValidatorConfig) -> anyhow::Result<RunningValidator> 
         fee_recipient: config.fee_recipient,
         max_txs: config.max_txs_per_block,
         shard,
+        metrics: chain_metrics.clone(),
     };
     std::thread::Builder::new()
         .name(format!("shard-{shard}-worker"))
@@ -217,7 +222,14 @@ pub async fn start(config: ValidatorConfig) -> anyhow::Result<RunningValidator> 
         status: status.clone(),
         from_peers: from_peers.clone(),
         shard,
+        metrics: chain_metrics.clone(),
     };
+    let gauges_task = tokio::spawn(sample_gauges(
+        chain.clone(),
+        network.clone(),
+        config.metrics.clone(),
+        chain_metrics,
+    ));
     let gossip_task = tokio::spawn(gossip::publish_local(chain, network.clone(), from_peers));
     let host_task = tokio::spawn(host.run(stored, events, host_events));
     tracing::info!(shard, index = ?index, peer = %network.local_peer_id(), "validator started");
@@ -225,7 +237,7 @@ pub async fn start(config: ValidatorConfig) -> anyhow::Result<RunningValidator> 
         network,
         status,
         index,
-        tasks: vec![gossip_task, host_task],
+        tasks: vec![gossip_task, host_task, gauges_task],
     })
 }
 
@@ -266,6 +278,22 @@ struct Host {
     status: Arc<ValidatorStatus>,
     from_peers: Arc<FromPeers>,
     shard: u32,
+    metrics: ChainMetrics,
+}
+
+/// Samples the gauges that have no event of their own: peers and pool size.
+async fn sample_gauges(
+    chain: Arc<ShardChain>,
+    network: NetworkHandle,
+    metrics: Arc<Metrics>,
+    chain_metrics: ChainMetrics,
+) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        metrics.set_peers(network.peers().len() as u64);
+        chain_metrics.set_mempool_transactions(chain.pool().len() as u64);
+    }
 }
 
 /// The engine could not be served safely (its record could not be written); stop.
@@ -305,6 +333,7 @@ impl Host {
         if let Input::Timeout(timer) = &input {
             if timer.view == self.engine.view() {
                 self.status.views_timed_out.fetch_add(1, Ordering::Relaxed);
+                self.metrics.round_timed_out();
                 tracing::info!(
                     shard = self.shard,
                     view = timer.view,
@@ -317,11 +346,15 @@ impl Host {
             }
         }
         let is_message = matches!(input, Input::Message(_));
+        if let Input::Message(Message::Vote(vote)) = &input {
+            self.metrics.vote_received(VoteKind::from(&vote.vote));
+        }
         match self.engine.apply(input) {
             Ok(effects) => {
                 self.status
                     .view
                     .store(self.engine.view(), Ordering::Relaxed);
+                self.metrics.set_view(self.engine.view());
                 self.perform(effects).await
             }
             Err(rejection) => {

@@ -41,6 +41,7 @@ pub struct Worker {
     pub fee_recipient: alloy_primitives::Address,
     pub max_txs: usize,
     pub shard: u32,
+    pub metrics: crate::metrics::ChainMetrics,
 }
 
 pub fn digest(hash: B256) -> Digest {
@@ -159,6 +160,8 @@ impl Worker {
         match self.chain.finalize_pending(&hash(digest)) {
             Ok(blocks) => {
                 for block in blocks {
+                    self.metrics
+                        .finalized(block.number(), block.txs.len() as u64);
                     tracing::info!(number = block.number(), txs = block.txs.len(), hash = %block.hash(), "finalized");
                 }
                 Ok(())
@@ -212,9 +215,14 @@ impl Worker {
                     .chain
                     .verify(&block.header, block.txs)
                     .and_then(|proposed| self.chain.finalize(proposed));
-                if let Err(error) = finalized {
-                    tracing::warn!(%peer, %error, "synced block does not execute");
-                    break;
+                match finalized {
+                    Ok(block) => self
+                        .metrics
+                        .finalized(block.number(), block.txs.len() as u64),
+                    Err(error) => {
+                        tracing::warn!(%peer, %error, "synced block does not execute");
+                        break;
+                    }
                 }
             }
             if self.chain.head().hash == target {

@@ -18,6 +18,7 @@ pub struct Cluster {
     pub dir: tempfile::TempDir,
     pub configs: Vec<PathBuf>,
     pub rpc_ports: Vec<u16>,
+    pub metrics_ports: Vec<u16>,
     nodes: Vec<Option<Child>>,
 }
 
@@ -70,6 +71,7 @@ impl Cluster {
             dir,
             configs,
             rpc_ports: (0..n).map(|i| rpc + i).collect(),
+            metrics_ports: (0..n).map(|i| metrics + i).collect(),
             nodes: (0..n).map(|_| None).collect(),
         };
         for i in 0..n as usize {
@@ -182,6 +184,19 @@ impl Cluster {
                 "state root of {height} on member {i}"
             );
         }
+    }
+
+    /// The Prometheus text member `i` serves.
+    pub fn scrape(&self, i: usize) -> String {
+        use std::io::{Read, Write};
+        let mut stream =
+            std::net::TcpStream::connect(("127.0.0.1", self.metrics_ports[i])).unwrap();
+        stream
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response
     }
 
     pub fn log_tail(&self, i: usize) -> String {

@@ -207,8 +207,17 @@ fn a_two_two_partition_finalizes_nothing_and_progress_resumes_when_healed() {
     );
 }
 
+/// The value of the first sample of `metric` whose labels contain `labels`.
+fn sample(text: &str, metric: &str, labels: &str) -> f64 {
+    text.lines()
+        .find(|l| l.starts_with(metric) && l.contains(labels))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {metric}{{{labels}}} in:\n{text}"))
+}
+
 #[test]
-fn admin_methods_refuse_bad_peer_ids() {
+fn operator_endpoints_report_consensus_and_refuse_bad_peer_ids() {
     let cluster = Cluster::start(4, "secp256k1-keccak");
     let port = cluster.rpc_ports[0];
     let response = crate::node::rpc_at(port, "admin_blockPeer", json!(["not-a-peer"]));
@@ -227,4 +236,15 @@ fn admin_methods_refuse_bad_peer_ids() {
             .and_then(|p| p.as_array().map(Vec::len))
             == Some(3)
     });
+    // Metrics follow consensus: height, view, votes, peers.
+    cluster.wait_for_height(0, 3);
+    let text = cluster.scrape(0);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    let height = cluster.height(0).unwrap() as f64;
+    assert!(sample(&text, "kaimeng_finalized_height", "shard-0") >= 3.0);
+    assert!(sample(&text, "kaimeng_finalized_height", "shard-0") <= height);
+    assert!(sample(&text, "kaimeng_view", "shard-0") >= 3.0);
+    assert!(sample(&text, "kaimeng_votes_received_total", "finalize") >= 3.0);
+    assert_eq!(sample(&text, "kaimeng_peers", ""), 3.0);
+    assert!(text.contains("kaimeng_block_interval_seconds_bucket"));
 }
