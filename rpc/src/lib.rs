@@ -1,20 +1,24 @@
 //! Ethereum JSON-RPC for Kaimeng shards (jsonrpsee, HTTP and WebSocket on one port).
 //!
 //! `api` declares one trait per namespace; `eth`, `net`, `txpool` and `debug` implement them
-//! by delegating to the shard; `error` is the single mapping to JSON-RPC error objects;
-//! `server` starts a server with its limits; `rate_limit` is the per-connection limiter.
+//! by delegating to the shard, `kaimeng` (membership and governance) by delegating to a
+//! [`Consortium`]; `error` is the single mapping to JSON-RPC error objects; `server` starts a
+//! server with its limits; `rate_limit` is the per-connection limiter.
 
 pub mod api;
 pub mod debug;
 pub mod error;
 pub mod eth;
+pub mod kaimeng;
 pub mod net;
 pub mod rate_limit;
 pub mod server;
 pub mod txpool;
 
+pub use api::kaimeng::GovernanceDomainView;
 pub use eth::DevSigner;
-pub use server::{RpcConfig, RpcLimits, ServeError, serve};
+pub use kaimeng::{Consortium, ImmediateConsortium, KaimengRpc};
+pub use server::{RpcConfig, RpcLimits, ServeError, serve, serve_with};
 
 /// `web3_clientVersion`.
 pub fn client_version() -> String {

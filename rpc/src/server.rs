@@ -109,7 +109,21 @@ pub async fn serve(
     chain: Arc<ShardChain>,
     config: RpcConfig,
 ) -> Result<(SocketAddr, ServerHandle), ServeError> {
-    let module = rpc_module(chain, &config)?;
+    serve_with(chain, config, jsonrpsee::Methods::new()).await
+}
+
+/// [`serve`] with `extra` methods merged in, for namespaces that are not the shard's (for
+/// example `kaimeng_*`: `crate::KaimengRpc::methods`). A name served twice is a
+/// [`ServeError::Register`].
+pub async fn serve_with(
+    chain: Arc<ShardChain>,
+    config: RpcConfig,
+    extra: jsonrpsee::Methods,
+) -> Result<(SocketAddr, ServerHandle), ServeError> {
+    let mut module = rpc_module(chain, &config)?;
+    module
+        .merge(extra)
+        .map_err(|e| ServeError::Register(e.to_string()))?;
     let limits = &config.limits;
     let server_config = ServerConfig::builder()
         .max_request_body_size(limits.max_request_bytes)

@@ -3,5 +3,6 @@
 
 pub mod debug;
 pub mod eth;
+pub mod kaimeng;
 pub mod net;
 pub mod txpool;

@@ -1,0 +1,3 @@
+//! Integration tests of `kaimeng-rpc`.
+
+mod kaimeng;
