@@ -149,6 +149,9 @@ pub struct DevArgs {
     /// Requests per second allowed per RPC connection.
     #[arg(long, default_value_t = 20_000)]
     pub rpc_rate_limit: u32,
+    /// Blocks per epoch (governance changes take effect at epoch boundaries).
+    #[arg(long, default_value_t = kaimeng_genesis::DEV_EPOCH_LENGTH)]
+    pub epoch_length: u64,
 }
 
 #[derive(Subcommand, Debug)]

@@ -37,6 +37,7 @@ pub fn dev_genesis(args: &DevArgs) -> anyhow::Result<GenesisSpec> {
     if let Some(gas_limit) = args.gas_limit {
         genesis.block_gas_limit = gas_limit;
     }
+    genesis.epoch_length = args.epoch_length;
     genesis.validate().context("dev genesis")?;
     Ok(genesis)
 }

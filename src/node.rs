@@ -124,12 +124,18 @@ impl RunningNode {
                         fee_recipient: config.fee_recipient,
                     };
                     // The operator's admin methods only where only the operator can reach them.
-                    let extra = match &validator {
-                        Some(v) if shard == 0 && config.host.is_loopback() => {
-                            validator::admin_methods(v.network.clone())
+                    let mut extra = jsonrpsee::Methods::new();
+                    if let (Some(v), 0) = (&validator, shard) {
+                        let consortium = validator::beacon::ConsortiumRpc {
+                            beacon: v.beacon.clone(),
+                            network: v.network.clone(),
+                        };
+                        extra.merge(kaimeng_rpc::KaimengRpc::methods(Arc::new(consortium)))?;
+                        // The operator's admin methods only where only the operator can reach them.
+                        if config.host.is_loopback() {
+                            extra.merge(validator::admin_methods(v.network.clone()))?;
                         }
-                        _ => jsonrpsee::Methods::new(),
-                    };
+                    }
                     let (addr, server) = kaimeng_rpc::serve_with(chain.clone(), rpc, extra).await?;
                     (Some(addr), Some(server))
                 }

@@ -55,6 +55,9 @@ pub struct StoredBlock {
     pub header: SealedHeader,
     pub txs: Vec<Arc<ShardTx>>,
     pub receipts: Vec<StoredReceipt>,
+    /// The beacon section ordered with this block (governance transactions), opaque to the
+    /// shard; `header.parent_beacon_block_root` is its keccak256 (zero when empty).
+    pub beacon: alloy_primitives::Bytes,
 }
 
 impl StoredBlock {

@@ -71,6 +71,7 @@ impl ShardChain {
             base_fee: h.base_fee_per_gas.unwrap_or_default(),
             gas_limit: h.gas_limit,
             prevrandao: h.mix_hash,
+            payouts: Vec::new(),
         }
     }
 

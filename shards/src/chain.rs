@@ -91,6 +91,62 @@ pub enum ChainEvent {
     PendingTx(B256),
 }
 
+/// What a block must follow beyond Ethereum's rules, set by the consortium for the block's
+/// height: its gas limit, the base fee floor, fee shares to pay from the treasury first, and
+/// the beacon section ordered with it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BlockRules {
+    pub gas_limit: u64,
+    pub min_base_fee: u64,
+    pub payouts: Vec<(Address, U256)>,
+    pub beacon: Bytes,
+}
+
+impl BlockRules {
+    /// The genesis rules with no payouts and no beacon section.
+    pub fn from_config(config: &ShardConfig) -> Self {
+        Self {
+            gas_limit: config.gas_limit,
+            min_base_fee: config.min_base_fee,
+            payouts: Vec::new(),
+            beacon: Bytes::new(),
+        }
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(20 + self.payouts.len() * 52 + self.beacon.len());
+        out.extend_from_slice(&self.gas_limit.to_be_bytes());
+        out.extend_from_slice(&self.min_base_fee.to_be_bytes());
+        out.extend_from_slice(&(self.payouts.len() as u32).to_be_bytes());
+        for (address, amount) in &self.payouts {
+            out.extend_from_slice(address.as_slice());
+            out.extend_from_slice(&amount.to_be_bytes::<32>());
+        }
+        out.extend_from_slice(&self.beacon);
+        out
+    }
+
+    fn decode(bytes: &[u8]) -> Option<Self> {
+        let gas_limit = u64::from_be_bytes(bytes.get(..8)?.try_into().ok()?);
+        let min_base_fee = u64::from_be_bytes(bytes.get(8..16)?.try_into().ok()?);
+        let count = u32::from_be_bytes(bytes.get(16..20)?.try_into().ok()?) as usize;
+        let mut at = 20;
+        let mut payouts = Vec::with_capacity(count.min(1024));
+        for _ in 0..count {
+            let address = Address::from_slice(bytes.get(at..at + 20)?);
+            let amount = U256::from_be_slice(bytes.get(at + 20..at + 52)?);
+            payouts.push((address, amount));
+            at += 52;
+        }
+        Some(Self {
+            gas_limit,
+            min_base_fee,
+            payouts,
+            beacon: Bytes::copy_from_slice(bytes.get(at..)?),
+        })
+    }
+}
+
 /// A block built on the head, not yet finalized.
 pub struct ProposedBlock {
     pub block: StoredBlock,
@@ -245,7 +301,8 @@ impl ShardChain {
     ) -> Result<ProposedBlock, ChainError> {
         let _guard = self.write_lock.lock();
         let (parent, base) = self.parent_state(&self.head().hash)?;
-        self.build(&parent, &base, timestamp, beneficiary, max_txs)
+        let rules = BlockRules::from_config(&self.config);
+        self.build(&parent, &base, timestamp, beneficiary, max_txs, &rules)
     }
 
     /// Builds a block on `parent` (the finalized head or an unfinalized block this chain
@@ -256,11 +313,12 @@ impl ShardChain {
         timestamp: u64,
         beneficiary: Address,
         max_txs: usize,
+        rules: &BlockRules,
     ) -> Result<Arc<StoredBlock>, ChainError> {
         let _guard = self.write_lock.lock();
         let (parent, base) = self.parent_state(parent)?;
-        let proposed = self.build(&parent, &base, timestamp, beneficiary, max_txs)?;
-        self.keep_pending(proposed, &base)
+        let proposed = self.build(&parent, &base, timestamp, beneficiary, max_txs, rules)?;
+        self.keep_pending(proposed, &base, rules)
     }
 
     /// Re-executes a block someone else proposed on `header.parent_hash` (the head or an
@@ -269,6 +327,7 @@ impl ShardChain {
         &self,
         header: &Header,
         txs: Vec<Arc<ShardTx>>,
+        rules: &BlockRules,
     ) -> Result<Arc<StoredBlock>, ChainError> {
         let _guard = self.write_lock.lock();
         let hash = header.hash_slow();
@@ -276,8 +335,8 @@ impl ShardChain {
             return Ok(known.block.clone());
         }
         let (parent, base) = self.parent_state(&header.parent_hash)?;
-        let proposed = self.check(&parent, &base, header, txs)?;
-        self.keep_pending(proposed, &base)
+        let proposed = self.check(&parent, &base, header, txs, rules)?;
+        self.keep_pending(proposed, &base, rules)
     }
 
     /// Finalizes the kept block `hash` and its unfinalized ancestors, oldest first, and
@@ -364,6 +423,7 @@ impl ShardChain {
         &self,
         header: &Header,
         txs: Vec<Arc<ShardTx>>,
+        rules: &BlockRules,
     ) -> Result<ProposedBlock, ChainError> {
         let _guard = self.write_lock.lock();
         let head = self.head();
@@ -374,7 +434,7 @@ impl ShardChain {
             });
         }
         let (parent, base) = self.parent_state(&head.hash)?;
-        self.check(&parent, &base, header, txs)
+        self.check(&parent, &base, header, txs, rules)
     }
 
     /// The header of `parent` and the state after it: the finalized head, or a kept block.
@@ -409,7 +469,14 @@ impl ShardChain {
             .find(|(key, _)| key.get(8..) == Some(hash.as_slice()))
             .map(|(_, value)| value)
             .ok_or_else(unknown)?;
-        let block = crate::wire::decode_block(&bytes, self.config.chain_id)
+        // `wire length (4) ‖ wire block ‖ rules`, as `keep_pending` writes it.
+        let wire_len = bytes
+            .get(..4)
+            .map(|b| u32::from_be_bytes(b.try_into().expect("four bytes")) as usize)
+            .ok_or(ChainError::Corrupt(0))?;
+        let wire = bytes.get(4..4 + wire_len).ok_or(ChainError::Corrupt(0))?;
+        let rules = BlockRules::decode(&bytes[4 + wire_len..]).ok_or(ChainError::Corrupt(0))?;
+        let block = crate::wire::decode_block(wire, self.config.chain_id)
             .map_err(|_| ChainError::Corrupt(0))?;
         let parent_hash = block.header.parent_hash;
         let (parent, base) = if parent_hash == self.head().hash {
@@ -424,8 +491,8 @@ impl ShardChain {
                 StateAt::pending(self.store.clone(), kept.layers.clone()),
             )
         };
-        let proposed = self.check(&parent, &base, &block.header, block.txs)?;
-        self.keep_pending(proposed, &base)?;
+        let proposed = self.check(&parent, &base, &block.header, block.txs, &rules)?;
+        self.keep_pending(proposed, &base, &rules)?;
         self.pending.read().get(hash).cloned().ok_or_else(unknown)
     }
 
@@ -435,6 +502,7 @@ impl ShardChain {
         &self,
         proposed: ProposedBlock,
         base: &StateAt,
+        rules: &BlockRules,
     ) -> Result<Arc<StoredBlock>, ChainError> {
         let block = &proposed.block;
         let header_write = WriteOp::Put(
@@ -448,7 +516,15 @@ impl ShardChain {
         batch.put(
             schema::PENDING_BODIES,
             schema::pending_body_key(block.number(), &block.hash()),
-            crate::wire::encode_block(block),
+            {
+                let wire = crate::wire::encode_block(block);
+                [
+                    &(wire.len() as u32).to_be_bytes()[..],
+                    &wire,
+                    &rules.encode(),
+                ]
+                .concat()
+            },
         )?;
         self.store.write(batch)?;
         let block = Arc::new(proposed.block);
@@ -468,8 +544,9 @@ impl ShardChain {
         timestamp: u64,
         beneficiary: Address,
         max_txs: usize,
+        rules: &BlockRules,
     ) -> Result<ProposedBlock, ChainError> {
-        let ctx = self.context_for(parent, timestamp, beneficiary);
+        let ctx = self.context_for(parent, timestamp, beneficiary, rules);
         let candidates = self.pool.lock().best(ctx.base_fee, max_txs);
         let execution = execute_block(base, &ctx, candidates)?;
         // On an unfinalized parent, transactions of the parent's chain are skipped as "nonce
@@ -483,7 +560,7 @@ impl ShardChain {
                 }
             }
         }
-        self.seal(base, parent, &ctx, execution)
+        self.seal(base, parent, &ctx, execution, &rules.beacon)
     }
 
     fn check(
@@ -492,6 +569,7 @@ impl ShardChain {
         base: &StateAt,
         header: &Header,
         txs: Vec<Arc<ShardTx>>,
+        rules: &BlockRules,
     ) -> Result<ProposedBlock, ChainError> {
         if header.number != parent.number() + 1 {
             return Err(ChainError::InvalidProposal(format!(
@@ -500,7 +578,7 @@ impl ShardChain {
                 parent.number()
             )));
         }
-        let ctx = self.context_for(parent, header.timestamp, header.beneficiary);
+        let ctx = self.context_for(parent, header.timestamp, header.beneficiary, rules);
         let count = txs.len();
         let execution = execute_block(base, &ctx, txs)?;
         if execution.txs.len() != count {
@@ -513,7 +591,7 @@ impl ShardChain {
                 "a transaction cannot execute: {reason}"
             )));
         }
-        let proposed = self.seal(base, parent, &ctx, execution)?;
+        let proposed = self.seal(base, parent, &ctx, execution, &rules.beacon)?;
         if proposed.block.header.hash != header.hash_slow() {
             return Err(ChainError::InvalidProposal(
                 "header does not match re-execution".into(),
@@ -527,6 +605,7 @@ impl ShardChain {
         parent: &SealedHeader,
         timestamp: u64,
         beneficiary: Address,
+        rules: &BlockRules,
     ) -> BlockContext {
         let h = &parent.header;
         BlockContext {
@@ -536,13 +615,14 @@ impl ShardChain {
             beneficiary,
             treasury: self.config.treasury,
             base_fee: next_base_fee(
-                h.base_fee_per_gas.unwrap_or(self.config.min_base_fee),
+                h.base_fee_per_gas.unwrap_or(rules.min_base_fee),
                 h.gas_used,
                 h.gas_limit,
-                self.config.min_base_fee,
+                rules.min_base_fee,
             ),
-            gas_limit: self.config.gas_limit,
+            gas_limit: rules.gas_limit,
             prevrandao: keccak256(parent.hash),
+            payouts: rules.payouts.clone(),
         }
     }
 
@@ -552,6 +632,7 @@ impl ShardChain {
         parent: &SealedHeader,
         ctx: &BlockContext,
         execution: BlockExecution,
+        beacon: &Bytes,
     ) -> Result<ProposedBlock, ChainError> {
         let commit = prepare_commit(base, &execution.pending, ctx.number)?;
         let envelopes: Vec<_> = execution
@@ -580,7 +661,11 @@ impl ShardChain {
             withdrawals_root: Some(EMPTY_ROOT_HASH),
             blob_gas_used: Some(0),
             excess_blob_gas: Some(0),
-            parent_beacon_block_root: Some(B256::ZERO),
+            parent_beacon_block_root: Some(if beacon.is_empty() {
+                B256::ZERO
+            } else {
+                keccak256(beacon)
+            }),
             requests_hash: Some(EMPTY_REQUESTS_HASH),
             ..Default::default()
         };
@@ -603,6 +688,7 @@ impl ShardChain {
                 header: SealedHeader::seal(header),
                 txs,
                 receipts,
+                beacon: beacon.clone(),
             },
             commit,
         })
@@ -642,6 +728,9 @@ impl ShardChain {
             let mut location = key.to_vec();
             location.extend_from_slice(&(index as u32).to_be_bytes());
             batch.put(schema::TX_INDEX, tx.hash, location)?;
+        }
+        if !block.beacon.is_empty() {
+            batch.put(schema::BEACON, key, &block.beacon)?;
         }
         commit.apply_to(&mut batch)?;
         batch.put(schema::META, schema::META_HEAD, key)?;
@@ -691,10 +780,16 @@ impl ShardChain {
             .ok_or(ChainError::Corrupt(number))?;
         let receipts =
             block::decode_receipts(&raw_receipts, &txs).ok_or(ChainError::Corrupt(number))?;
+        let beacon = self
+            .store
+            .get(schema::BEACON, key)?
+            .map(Bytes::from)
+            .unwrap_or_default();
         Ok(Some(StoredBlock {
             header,
             txs,
             receipts,
+            beacon,
         }))
     }
 

@@ -33,6 +33,9 @@ pub struct BlockContext {
     pub base_fee: u64,
     pub gas_limit: u64,
     pub prevrandao: B256,
+    /// Paid from the treasury before the first transaction (members' fee shares at an
+    /// epoch boundary).
+    pub payouts: Vec<(Address, U256)>,
 }
 
 impl BlockContext {
@@ -106,6 +109,15 @@ pub fn execute_block(
 ) -> Result<BlockExecution, StateError> {
     let mut out = BlockExecution::default();
     let mut pending = PendingState::default();
+    let total: U256 = ctx.payouts.iter().map(|(_, amount)| *amount).sum();
+    if !pending.debit(base, ctx.treasury, total)? {
+        return Err(StateError::Corrupt(format!(
+            "the treasury cannot pay the fee shares of {total} wei"
+        )));
+    }
+    for (recipient, amount) in &ctx.payouts {
+        pending.credit(base, *recipient, *amount)?;
+    }
     {
         let overlay = Overlay {
             base,

@@ -21,7 +21,9 @@ pub mod tx;
 pub mod wire;
 
 pub use block::{SealedHeader, StoredBlock, StoredReceipt};
-pub use chain::{ChainError, ChainEvent, ProposedBlock, ShardChain, ShardConfig, SubmitError};
+pub use chain::{
+    BlockRules, ChainError, ChainEvent, ProposedBlock, ShardChain, ShardConfig, SubmitError,
+};
 pub use state::{StateAt, StateError};
 pub use tx::{ShardTx, TxError};
 

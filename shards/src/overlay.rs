@@ -52,6 +52,30 @@ impl PendingState {
     }
 }
 
+impl PendingState {
+    /// Takes `amount` from `address`; `false` (changing nothing) when it holds less.
+    pub fn debit(
+        &mut self,
+        base: &StateAt,
+        address: Address,
+        amount: U256,
+    ) -> Result<bool, StateError> {
+        if amount.is_zero() {
+            return Ok(true);
+        }
+        let mut info = match self.accounts.get(&address) {
+            Some(change) => change.info.clone().unwrap_or_default(),
+            None => base.basic_ref(address)?.unwrap_or_default(),
+        };
+        let Some(left) = info.balance.checked_sub(amount) else {
+            return Ok(false);
+        };
+        info.balance = left;
+        self.accounts.entry(address).or_default().info = Some(info);
+        Ok(true)
+    }
+}
+
 /// revm's database while a block executes: pending changes first, then the base view.
 pub struct Overlay<'a> {
     pub base: &'a StateAt,

@@ -15,6 +15,7 @@ pub const STORAGE_HISTORY: &str = "storage_history"; // address ‖ slot ‖ num
 pub const TRIE: &str = "trie"; // tree id ‖ node path -> branch; tree id ‖ 0xff -> root child
 pub const META: &str = "meta";
 pub const CONSENSUS: &str = "consensus"; // view (8, BE) ‖ sequence (8, BE) -> consensus record
+pub const BEACON: &str = "beacon"; // number -> beacon section ordered with the block (absent when empty)
 pub const PENDING_BODIES: &str = "pending_bodies"; // number (8, BE) ‖ hash -> wire block, until final or abandoned
 
 pub const ALL_COLUMNS: &[&str] = &[
@@ -32,6 +33,7 @@ pub const ALL_COLUMNS: &[&str] = &[
     META,
     CONSENSUS,
     PENDING_BODIES,
+    BEACON,
 ];
 
 pub const META_HEAD: &[u8] = b"head";

@@ -2,7 +2,8 @@
 //! transactions' EIP-2718 bytes. Senders are not sent: the receiver recovers them (in
 //! parallel), so a peer cannot attribute a transaction to the wrong account.
 //!
-//! Layout: `header length (4, BE) ‖ header RLP ‖ { tx length (4, BE) ‖ EIP-2718 bytes }*`.
+//! Layout: `header length (4, BE) ‖ header RLP ‖ beacon length (4, BE) ‖ beacon section ‖
+//! { tx length (4, BE) ‖ EIP-2718 bytes }*`.
 
 use std::sync::Arc;
 
@@ -29,15 +30,19 @@ pub enum WireError {
 pub struct WireBlock {
     pub header: Header,
     pub txs: Vec<Arc<ShardTx>>,
+    /// The beacon section (opaque here).
+    pub beacon: Bytes,
 }
 
 pub fn encode_block(block: &StoredBlock) -> Vec<u8> {
     let mut header = Vec::new();
     block.header.header.encode(&mut header);
     let body: usize = block.txs.iter().map(|t| 4 + t.encoded.len()).sum();
-    let mut out = Vec::with_capacity(4 + header.len() + body);
+    let mut out = Vec::with_capacity(8 + header.len() + block.beacon.len() + body);
     out.extend_from_slice(&(header.len() as u32).to_be_bytes());
     out.extend_from_slice(&header);
+    out.extend_from_slice(&(block.beacon.len() as u32).to_be_bytes());
+    out.extend_from_slice(&block.beacon);
     for tx in &block.txs {
         out.extend_from_slice(&(tx.encoded.len() as u32).to_be_bytes());
         out.extend_from_slice(&tx.encoded);
@@ -57,9 +62,11 @@ pub fn decode_block_with(
     chain_id: u64,
     known: impl FnOnce(&[B256]) -> Vec<Option<Arc<ShardTx>>>,
 ) -> Result<WireBlock, WireError> {
-    let (header_bytes, mut rest) = take_chunk(bytes, 0)?;
+    let (header_bytes, rest) = take_chunk(bytes, 0)?;
     let header =
         Header::decode(&mut &header_bytes[..]).map_err(|e| WireError::Header(e.to_string()))?;
+    let (beacon, mut rest) = take_chunk(rest, bytes.len() - rest.len())?;
+    let beacon = Bytes::copy_from_slice(beacon);
     let mut raws = Vec::new();
     while !rest.is_empty() {
         let offset = bytes.len() - rest.len();
@@ -85,7 +92,11 @@ pub fn decode_block_with(
                 })
         })
         .collect::<Result<_, _>>()?;
-    Ok(WireBlock { header, txs })
+    Ok(WireBlock {
+        header,
+        txs,
+        beacon,
+    })
 }
 
 fn take_chunk(bytes: &[u8], offset: usize) -> Result<(&[u8], &[u8]), WireError> {

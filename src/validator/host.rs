@@ -23,6 +23,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::HostEvent;
+use super::beacon::Beacon;
 use super::crypto::{SuiteSigner, SuiteVerifier};
 use super::gossip::{self, FromPeers};
 use super::records::Records;
@@ -63,6 +64,8 @@ pub struct ValidatorStatus {
 
 pub struct RunningValidator {
     pub network: NetworkHandle,
+    /// Governance: the consortium state and its transaction pool.
+    pub beacon: Arc<Beacon>,
     pub status: Arc<ValidatorStatus>,
     /// This node's index in the validator set; `None` for a follower.
     pub index: Option<ValidatorIndex>,
@@ -146,6 +149,7 @@ pub async fn start(config: ValidatorConfig) -> anyhow::Result<RunningValidator> 
     let chain = config.chain.clone();
     let shard = chain.config().shard;
     let (records, stored) = Records::load(chain.store().clone())?;
+    let beacon = Arc::new(Beacon::open(chain.clone(), genesis)?);
 
     let mut network_config = NetworkConfig::new(config.node_key.clone(), genesis.hash().0);
     network_config.listen = config.listen.clone();
@@ -154,6 +158,7 @@ pub async fn start(config: ValidatorConfig) -> anyhow::Result<RunningValidator> 
         Topic::Consensus(Chain::Shard(shard)),
         Topic::Transactions(Chain::Shard(shard)),
         Topic::Blocks(Chain::Shard(shard)),
+        Topic::Transactions(Chain::Beacon),
     ];
     network_config.priority_peers = peers.iter().flatten().copied().collect();
     network_config.block_source = Some(Arc::new(ShardBlocks(chain.clone())));
@@ -197,6 +202,7 @@ pub async fn start(config: ValidatorConfig) -> anyhow::Result<RunningValidator> 
         max_txs: config.max_txs_per_block,
         shard,
         metrics: chain_metrics.clone(),
+        beacon: beacon.clone(),
     };
     std::thread::Builder::new()
         .name(format!("shard-{shard}-worker"))
@@ -223,6 +229,7 @@ pub async fn start(config: ValidatorConfig) -> anyhow::Result<RunningValidator> 
         from_peers: from_peers.clone(),
         shard,
         metrics: chain_metrics.clone(),
+        beacon: beacon.clone(),
     };
     let gauges_task = tokio::spawn(sample_gauges(
         chain.clone(),
@@ -235,6 +242,7 @@ pub async fn start(config: ValidatorConfig) -> anyhow::Result<RunningValidator> 
     tracing::info!(shard, index = ?index, peer = %network.local_peer_id(), "validator started");
     Ok(RunningValidator {
         network,
+        beacon,
         status,
         index,
         tasks: vec![gossip_task, host_task, gauges_task],
@@ -279,6 +287,7 @@ struct Host {
     from_peers: Arc<FromPeers>,
     shard: u32,
     metrics: ChainMetrics,
+    beacon: Arc<Beacon>,
 }
 
 /// Samples the gauges that have no event of their own: peers and pool size.
@@ -316,6 +325,10 @@ impl Host {
                 Some(event) = host_events.recv() => match event {
                     HostEvent::Engine(input) => self.apply(input).await,
                     HostEvent::Body(block, digest) => self.on_body(digest, block),
+                    HostEvent::Epoch(transition) => {
+                        tracing::debug!(epoch = transition.epoch.epoch, "new epoch");
+                        Ok(())
+                    }
                 },
                 else => return,
             };
@@ -421,6 +434,18 @@ impl Host {
                         Err(error) => tracing::debug!(%from, %error, "invalid proposal body"),
                     }
                 });
+            }
+            Topic::Transactions(Chain::Beacon) => {
+                match kaimeng_l1::governance::SignedGovernanceTx::decode(&data) {
+                    Ok(tx) => {
+                        if let Err(error) = self.beacon.submit(tx) {
+                            tracing::debug!(%from, %error, "governance transaction not pooled");
+                        }
+                    }
+                    Err(error) => {
+                        tracing::debug!(%from, %error, "undecodable governance transaction")
+                    }
+                }
             }
             Topic::Transactions(_) => {
                 let chain = self.chain.clone();

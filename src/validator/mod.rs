@@ -7,10 +7,12 @@
 //! - `records`: the engine's votes and certificates on disk.
 //! - `crypto`: the engine's signer and verifier over the genesis crypto suite.
 //! - `admin`: the operator's `admin_*` RPC (peers, deny list).
+//! - `beacon`: governance transactions ordered with each block; the consortium state.
 //!
 //! The design is in `docs/adr/0006-validator-host.md`.
 
 mod admin;
+pub mod beacon;
 mod crypto;
 mod gossip;
 mod host;
@@ -29,4 +31,6 @@ pub(crate) enum HostEvent {
         std::sync::Arc<kaimeng_shards::wire::WireBlock>,
         kaimeng_consensus::Digest,
     ),
+    /// An epoch ended with this final block.
+    Epoch(Box<kaimeng_l1::governance::EpochTransition>),
 }

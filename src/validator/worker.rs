@@ -12,6 +12,7 @@ use kaimeng_shards::{ChainError, ShardChain};
 use tokio::sync::mpsc;
 
 use super::HostEvent;
+use super::beacon::{Beacon, BeaconState};
 
 pub enum Work {
     Build {
@@ -42,6 +43,7 @@ pub struct Worker {
     pub max_txs: usize,
     pub shard: u32,
     pub metrics: crate::metrics::ChainMetrics,
+    pub beacon: Arc<Beacon>,
 }
 
 pub fn digest(hash: B256) -> Digest {
@@ -85,10 +87,21 @@ impl Worker {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or_default();
-        match self
-            .chain
-            .propose_on(&hash(parent), timestamp, self.fee_recipient, self.max_txs)
-        {
+        let state = match self.beacon.state_after(&hash(parent)) {
+            Ok(state) => state,
+            Err(error) => {
+                tracing::warn!(view, %error, "cannot build a proposal: no beacon state");
+                return Ok(());
+            }
+        };
+        let rules = state.rules(self.beacon.select(&state));
+        match self.chain.propose_on(
+            &hash(parent),
+            timestamp,
+            self.fee_recipient,
+            self.max_txs,
+            &rules,
+        ) {
             Ok(block) if block.number() == height => {
                 let bytes = wire::encode_block(&block);
                 let topic = Topic::Blocks(Chain::Shard(self.shard));
@@ -124,7 +137,20 @@ impl Worker {
             );
             false
         } else {
-            match self.chain.verify_on(header, block.txs.clone()) {
+            let checked = self
+                .beacon
+                .state_after(&header.parent_hash)
+                .and_then(|state| check_section(&state, block).map(|()| state))
+                .and_then(|state| {
+                    self.chain
+                        .verify_on(
+                            header,
+                            block.txs.clone(),
+                            &state.rules(block.beacon.clone()),
+                        )
+                        .map_err(|e| e.to_string())
+                });
+            match checked {
                 Ok(_) => true,
                 Err(error) => {
                     tracing::warn!(view = proposal.view, %error, "rejecting proposal");
@@ -152,6 +178,27 @@ impl Worker {
         }
     }
 
+    /// Moves the beacon state over newly final blocks; reports epoch transitions.
+    fn after_final(&self, blocks: &[Arc<kaimeng_shards::StoredBlock>]) -> Result<(), ChainError> {
+        let transitions = self
+            .beacon
+            .on_finalized(blocks)
+            .map_err(|e| ChainError::InvalidProposal(format!("beacon state: {e:#}")))?;
+        for transition in transitions {
+            tracing::info!(
+                epoch = transition.epoch.epoch,
+                starts = transition.epoch.start_height,
+                validators = transition.validators.len(),
+                validators_changed = transition.validators_changed,
+                parameters_changed = transition.parameters_changed,
+                enacted = ?transition.enacted,
+                "epoch boundary"
+            );
+            let _ = self.to_host.send(HostEvent::Epoch(Box::new(transition)));
+        }
+        Ok(())
+    }
+
     fn finalize(&self, height: u64, digest: Digest) -> Result<(), ChainError> {
         let head = self.chain.head();
         if height <= head.number() {
@@ -159,6 +206,7 @@ impl Worker {
         }
         match self.chain.finalize_pending(&hash(digest)) {
             Ok(blocks) => {
+                self.after_final(&blocks)?;
                 for block in blocks {
                     self.metrics
                         .finalized(block.number(), block.txs.len() as u64);
@@ -211,14 +259,24 @@ impl Worker {
                 continue;
             }
             for block in blocks {
+                let state = self.beacon.finalized();
+                if let Err(error) = check_section(&state, &block) {
+                    tracing::warn!(%peer, %error, "synced block has an invalid beacon section");
+                    break;
+                }
                 let finalized = self
                     .chain
-                    .verify(&block.header, block.txs)
+                    .verify(&block.header, block.txs, &state.rules(block.beacon.clone()))
                     .and_then(|proposed| self.chain.finalize(proposed));
                 match finalized {
-                    Ok(block) => self
-                        .metrics
-                        .finalized(block.number(), block.txs.len() as u64),
+                    Ok(block) => {
+                        self.metrics
+                            .finalized(block.number(), block.txs.len() as u64);
+                        if let Err(error) = self.after_final(&[block]) {
+                            tracing::error!(%error, "beacon state not updated");
+                            return;
+                        }
+                    }
                     Err(error) => {
                         tracing::warn!(%peer, %error, "synced block does not execute");
                         break;
@@ -235,6 +293,17 @@ impl Worker {
             "block sync failed; will retry on the next finalization"
         );
     }
+}
+
+/// The block's governance transactions apply on top of `state` (its parent's).
+fn check_section(state: &BeaconState, block: &WireBlock) -> Result<(), String> {
+    let header = &block.header;
+    let base_fees = alloy_primitives::U256::from(header.base_fee_per_gas.unwrap_or_default())
+        * alloy_primitives::U256::from(header.gas_used);
+    state
+        .clone()
+        .apply(header.number, &block.beacon, base_fees)
+        .map(|_| ())
 }
 
 fn links_to(blocks: &[WireBlock], head: B256, target: B256) -> bool {

@@ -28,7 +28,7 @@ fn a_chain_of_unfinalized_blocks_executes_on_its_parents_state_and_finalizes_in_
         .unwrap();
     let a = proposer
         .chain
-        .propose_on(&genesis_hash, ts + 1, addr(9), 100)
+        .propose_on(&genesis_hash, ts + 1, addr(9), 100, &dev_rules())
         .unwrap();
     proposer
         .chain
@@ -36,7 +36,7 @@ fn a_chain_of_unfinalized_blocks_executes_on_its_parents_state_and_finalizes_in_
         .unwrap();
     let b = proposer
         .chain
-        .propose_on(&a.hash(), ts + 2, addr(9), 100)
+        .propose_on(&a.hash(), ts + 2, addr(9), 100, &dev_rules())
         .unwrap();
     // B holds only the new transaction: A's is already spent in B's parent state.
     assert_eq!(b.txs.iter().map(|t| t.nonce()).collect::<Vec<_>>(), vec![1]);
@@ -48,8 +48,12 @@ fn a_chain_of_unfinalized_blocks_executes_on_its_parents_state_and_finalizes_in_
     assert_eq!(balance(&proposer.chain, to), U256::ZERO);
 
     // Another validator checks both before either is final.
-    follower.verify_on(&a.header.header, block_txs(&a)).unwrap();
-    follower.verify_on(&b.header.header, block_txs(&b)).unwrap();
+    follower
+        .verify_on(&a.header.header, block_txs(&a), &dev_rules())
+        .unwrap();
+    follower
+        .verify_on(&b.header.header, block_txs(&b), &dev_rules())
+        .unwrap();
 
     for chain in [&proposer.chain, &follower] {
         let finalized = chain.finalize_pending(&b.hash()).unwrap();
@@ -90,14 +94,20 @@ fn roots_built_on_a_pending_parent_equal_roots_built_after_it_is_final() {
     }
     let a = branched
         .chain
-        .propose_on(&branched.chain.head().hash, ts + 1, addr(9), 100)
+        .propose_on(
+            &branched.chain.head().hash,
+            ts + 1,
+            addr(9),
+            100,
+            &dev_rules(),
+        )
         .unwrap();
     for raw in &txs_b {
         branched.chain.submit_raw(raw).unwrap();
     }
     let b = branched
         .chain
-        .propose_on(&a.hash(), ts + 2, addr(9), 100)
+        .propose_on(&a.hash(), ts + 2, addr(9), 100, &dev_rules())
         .unwrap();
 
     for raw in &txs_a {
@@ -127,7 +137,7 @@ fn finalizing_one_branch_abandons_its_sibling_and_keeps_the_sibling_transactions
         .unwrap();
     let left = t
         .chain
-        .propose_on(&genesis_hash, ts + 1, addr(9), 100)
+        .propose_on(&genesis_hash, ts + 1, addr(9), 100, &dev_rules())
         .unwrap();
     // A sibling built later, e.g. by the next leader after a timeout, with another tx too.
     t.chain
@@ -135,12 +145,12 @@ fn finalizing_one_branch_abandons_its_sibling_and_keeps_the_sibling_transactions
         .unwrap();
     let right = t
         .chain
-        .propose_on(&genesis_hash, ts + 2, addr(8), 100)
+        .propose_on(&genesis_hash, ts + 2, addr(8), 100, &dev_rules())
         .unwrap();
     assert_eq!(right.txs.len(), 2);
     let on_left = t
         .chain
-        .propose_on(&left.hash(), ts + 3, addr(9), 100)
+        .propose_on(&left.hash(), ts + 3, addr(9), 100, &dev_rules())
         .unwrap();
     assert_eq!(on_left.txs.len(), 1, "only the tx left does not have");
 
@@ -168,12 +178,12 @@ fn transactions_of_an_abandoned_branch_stay_pooled_until_included() {
         .unwrap();
     let left = t
         .chain
-        .propose_on(&genesis_hash, ts + 1, addr(9), 100)
+        .propose_on(&genesis_hash, ts + 1, addr(9), 100, &dev_rules())
         .unwrap();
     // Building on `left` skips the tx (nonce too low there); it must not leave the pool.
     let child = t
         .chain
-        .propose_on(&left.hash(), ts + 2, addr(9), 100)
+        .propose_on(&left.hash(), ts + 2, addr(9), 100, &dev_rules())
         .unwrap();
     assert!(child.txs.is_empty());
     assert_eq!(t.chain.pool().len(), 1);
@@ -185,13 +195,14 @@ fn transactions_of_an_abandoned_branch_stay_pooled_until_included() {
             proposed.block.header.header.clone()
         },
         Vec::new(),
+        &dev_rules(),
     );
     let empty = empty.unwrap();
     t.chain.finalize_pending(&empty.hash()).unwrap();
     // ...and the next block on the new head still carries the transaction.
     let next = t
         .chain
-        .propose_on(&empty.hash(), ts + 3, addr(9), 100)
+        .propose_on(&empty.hash(), ts + 3, addr(9), 100, &dev_rules())
         .unwrap();
     assert_eq!(next.txs.len(), 1);
 }
@@ -201,7 +212,7 @@ fn unknown_parents_and_wrong_numbers_are_refused() {
     let t = new_chain();
     let err = t
         .chain
-        .propose_on(&B256::repeat_byte(1), 1, addr(9), 10)
+        .propose_on(&B256::repeat_byte(1), 1, addr(9), 10, &dev_rules())
         .unwrap_err();
     assert!(matches!(err, ChainError::UnknownParent(_)), "{err}");
     let mut header = t
@@ -212,7 +223,10 @@ fn unknown_parents_and_wrong_numbers_are_refused() {
         .header
         .header;
     header.number = 5;
-    let err = t.chain.verify_on(&header, Vec::new()).unwrap_err();
+    let err = t
+        .chain
+        .verify_on(&header, Vec::new(), &dev_rules())
+        .unwrap_err();
     assert!(err.to_string().contains("does not follow"), "{err}");
     assert!(matches!(
         t.chain.finalize_pending(&B256::repeat_byte(2)),
@@ -231,14 +245,16 @@ fn after_a_restart_a_kept_block_is_re_executed_from_its_persisted_body() {
             .submit_raw(&transfer(&chain, 1, 0, addr(2), 5))
             .unwrap();
         let a = chain
-            .propose_on(&chain.head().hash, ts + 1, addr(9), 100)
+            .propose_on(&chain.head().hash, ts + 1, addr(9), 100, &dev_rules())
             .unwrap();
         (a.hash(), ts)
     };
     // The process died with `a` notarized but not final; the engine now extends it.
     let chain = open(dir.path(), &genesis);
     assert_eq!(chain.head().number(), 0);
-    let b = chain.propose_on(&a_hash, ts + 2, addr(9), 100).unwrap();
+    let b = chain
+        .propose_on(&a_hash, ts + 2, addr(9), 100, &dev_rules())
+        .unwrap();
     let finalized = chain.finalize_pending(&b.hash()).unwrap();
     assert_eq!(
         finalized.iter().map(|f| f.number()).collect::<Vec<_>>(),
@@ -251,7 +267,7 @@ fn after_a_restart_a_kept_block_is_re_executed_from_its_persisted_body() {
     );
     // Final bodies are no longer kept.
     assert!(matches!(
-        chain.propose_on(&a_hash, ts + 3, addr(9), 100),
+        chain.propose_on(&a_hash, ts + 3, addr(9), 100, &dev_rules()),
         Err(ChainError::UnknownParent(_))
     ));
 }

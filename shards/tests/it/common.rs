@@ -112,3 +112,11 @@ pub fn balance(chain: &ShardChain, a: Address) -> U256 {
         .map(|a| a.balance)
         .unwrap_or_default()
 }
+
+/// The dev genesis block rules (no payouts, no beacon section).
+pub fn dev_rules() -> kaimeng_shards::BlockRules {
+    kaimeng_shards::BlockRules::from_config(&kaimeng_shards::ShardConfig::from_genesis(
+        &genesis(),
+        0,
+    ))
+}

@@ -6,5 +6,6 @@ mod common;
 mod erc20;
 mod gm;
 mod pool;
+mod rules;
 mod state;
 mod wire;
