@@ -9,8 +9,7 @@ use std::time::Duration;
 use alloy_primitives::Address;
 use anyhow::Context;
 use kaimeng_consensus::{
-    Anchor, Config, Digest, Effect, Engine, Input, Message, Proposal, PublicKey, TimeoutConfig,
-    ValidatorIndex, ValidatorSet, codec,
+    Digest, Effect, Input, Message, Proposal, TimeoutConfig, ValidatorIndex, codec,
 };
 use kaimeng_crypto::SecretKey;
 use kaimeng_genesis::GenesisSpec;
@@ -24,7 +23,7 @@ use tokio::task::JoinHandle;
 
 use super::HostEvent;
 use super::beacon::Beacon;
-use super::crypto::{SuiteSigner, SuiteVerifier};
+use super::epoch::{ShardEngine, epoch_engine, record_epoch};
 use super::gossip::{self, FromPeers};
 use super::records::Records;
 use super::worker::{self, Work, Worker};
@@ -119,37 +118,39 @@ pub async fn start(config: ValidatorConfig) -> anyhow::Result<RunningValidator> 
         }
         kaimeng_genesis::CryptoSuite::Sm2Sm3 => kaimeng_crypto::CryptoSuite::Sm2Sm3,
     };
-    let validators = ValidatorSet::new(
-        genesis
-            .members
-            .iter()
-            .map(|m| PublicKey(m.consensus_key.to_vec()))
-            .collect(),
-    )
-    .context("genesis validator set")?;
-    let index = match &config.consensus_key {
-        None => None,
-        Some(key) => {
-            let public = key.public_key();
-            let found = genesis.members.iter().position(|m| {
-                m.consensus_key.as_ref() == public.to_bytes().as_slice()
-                    || m.consensus_key.as_ref() == public.to_uncompressed().as_slice()
-            });
-            Some(found.context(
-                "this consensus key belongs to no genesis member; run as a full node or use a member's key",
-            )? as ValidatorIndex)
-        }
-    };
-    let peers: Vec<Option<PeerId>> = genesis
-        .members
-        .iter()
-        .map(|m| m.peer_id.parse().ok())
-        .collect();
-
     let chain = config.chain.clone();
     let shard = chain.config().shard;
-    let (records, stored) = Records::load(chain.store().clone())?;
+    let (mut records, stored) = Records::load(chain.store().clone())?;
     let beacon = Arc::new(Beacon::open(chain.clone(), genesis)?);
+    let head = chain.head();
+    let current = epoch_engine(
+        &beacon.finalized(),
+        &head,
+        config.consensus_key.as_ref(),
+        suite,
+        shard,
+        config.timeouts,
+    )?;
+    // Records of earlier epochs are void: that epoch's last block is final.
+    let stored: Vec<_> = stored
+        .into_iter()
+        .filter(|r| record_epoch(r) == current.epoch)
+        .collect();
+    if stored.is_empty() {
+        records.prune(u64::MAX)?;
+    }
+    let index = current.index;
+    if config.consensus_key.is_some() && index.is_none() {
+        tracing::info!(
+            "this key is not a validator of the current epoch: following until governance admits it"
+        );
+    }
+    let priority: Vec<PeerId> = genesis
+        .members
+        .iter()
+        .filter_map(|m| m.peer_id.parse().ok())
+        .chain(current.peers.iter().flatten().copied())
+        .collect();
 
     let mut network_config = NetworkConfig::new(config.node_key.clone(), genesis.hash().0);
     network_config.listen = config.listen.clone();
@@ -160,35 +161,11 @@ pub async fn start(config: ValidatorConfig) -> anyhow::Result<RunningValidator> 
         Topic::Blocks(Chain::Shard(shard)),
         Topic::Transactions(Chain::Beacon),
     ];
-    network_config.priority_peers = peers.iter().flatten().copied().collect();
+    network_config.priority_peers = priority;
     network_config.block_source = Some(Arc::new(ShardBlocks(chain.clone())));
     let (network, events) = Network::start(network_config)
         .await
         .context("starting the p2p network")?;
-
-    let head = chain.head();
-    let mut engine_config = Config::new(
-        format!("kaimeng/shard/{shard}").into_bytes(),
-        0,
-        validators.clone(),
-        index,
-        Anchor {
-            height: head.number(),
-            digest: worker::digest(head.hash),
-        },
-    );
-    engine_config.timeouts = config.timeouts;
-    let signer = SuiteSigner(
-        config
-            .consensus_key
-            .clone()
-            .unwrap_or_else(|| SecretKey::from_seed(suite, &[1; 32])),
-    );
-    let engine = Engine::new(
-        engine_config,
-        signer,
-        SuiteVerifier::new(suite, &validators),
-    );
 
     let chain_metrics = config.metrics.chain(&Metrics::shard_chain_name(shard));
     let (to_host, host_events) = mpsc::unbounded_channel();
@@ -215,10 +192,15 @@ pub async fn start(config: ValidatorConfig) -> anyhow::Result<RunningValidator> 
         .store(head.number(), Ordering::Relaxed);
     let from_peers = Arc::new(FromPeers::default());
     let host = Host {
-        engine,
+        engine: current.engine,
+        epoch: current.epoch,
+        key: config.consensus_key.clone(),
+        suite,
+        timeouts: config.timeouts,
+        future: Vec::new(),
         records,
         network: network.clone(),
-        peers,
+        peers: current.peers,
         work,
         to_host,
         bodies: Bodies::default(),
@@ -272,7 +254,14 @@ impl Bodies {
 }
 
 struct Host {
-    engine: Engine<SuiteSigner, SuiteVerifier>,
+    engine: ShardEngine,
+    /// The epoch `engine` orders.
+    epoch: u64,
+    key: Option<SecretKey>,
+    suite: kaimeng_crypto::CryptoSuite,
+    timeouts: TimeoutConfig,
+    /// Messages of later epochs, replayed when this node's next epoch starts.
+    future: Vec<Message>,
     records: Records,
     network: NetworkHandle,
     peers: Vec<Option<PeerId>>,
@@ -305,6 +294,75 @@ async fn sample_gauges(
     }
 }
 
+/// Most messages of later epochs kept for replay.
+const MAX_FUTURE_MESSAGES: usize = 4096;
+
+impl Host {
+    /// Starts the engine of the epoch that `transition` began: new validators, this node's
+    /// new index, anchored at the ended epoch's last block.
+    async fn next_epoch(
+        &mut self,
+        transition: &kaimeng_l1::governance::EpochTransition,
+    ) -> Result<(), Fatal> {
+        let state = self.beacon.finalized();
+        if state.consortium.epoch().epoch <= self.epoch {
+            return Ok(());
+        }
+        let anchor = match self.chain.header(transition.ended.last_height) {
+            Ok(Some(header)) => header,
+            _ => {
+                tracing::error!(
+                    height = transition.ended.last_height,
+                    "epoch's last block missing"
+                );
+                return Err(Fatal);
+            }
+        };
+        let next = match epoch_engine(
+            &state,
+            &anchor,
+            self.key.as_ref(),
+            self.suite,
+            self.shard,
+            self.timeouts,
+        ) {
+            Ok(next) => next,
+            Err(error) => {
+                tracing::error!(%error, "cannot start the next epoch's engine");
+                return Err(Fatal);
+            }
+        };
+        if self.records.prune(u64::MAX).is_err() {
+            return Err(Fatal);
+        }
+        tracing::info!(
+            epoch = next.epoch,
+            validators = next.peers.len(),
+            index = ?next.index,
+            "consensus moves to the next epoch"
+        );
+        self.engine = next.engine;
+        self.epoch = next.epoch;
+        self.peers = next.peers;
+        self.awaiting.clear();
+        let _ = self
+            .network
+            .set_priority_peers(self.peers.iter().flatten().copied().collect())
+            .await;
+        let effects = self.engine.start(Vec::new());
+        self.perform(effects).await?;
+        let future = std::mem::take(&mut self.future);
+        for message in future {
+            if message.epoch() == self.epoch {
+                self.apply(Input::Message(message)).await?;
+            } else if message.epoch() > self.epoch {
+                self.future.push(message);
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The engine could not be served safely (its record could not be written); stop.
 struct Fatal;
 
@@ -325,10 +383,7 @@ impl Host {
                 Some(event) = host_events.recv() => match event {
                     HostEvent::Engine(input) => self.apply(input).await,
                     HostEvent::Body(block, digest) => self.on_body(digest, block),
-                    HostEvent::Epoch(transition) => {
-                        tracing::debug!(epoch = transition.epoch.epoch, "new epoch");
-                        Ok(())
-                    }
+                    HostEvent::Epoch(transition) => self.next_epoch(&transition).await,
                 },
                 else => return,
             };
@@ -356,6 +411,15 @@ impl Host {
                     peers = self.network.peers().len(),
                     "view timed out without a notarization; voting to skip it"
                 );
+            }
+        }
+        if let Input::Message(message) = &input {
+            let epoch = message.epoch();
+            if epoch > self.epoch {
+                if self.future.len() < MAX_FUTURE_MESSAGES {
+                    self.future.push(message.clone());
+                }
+                return Ok(());
             }
         }
         let is_message = matches!(input, Input::Message(_));
@@ -495,6 +559,7 @@ impl Host {
                     height,
                 } => self.request_payload(view, parent.digest, height),
                 Effect::VerifyPayload { proposal } => self.verify_payload(proposal),
+                Effect::Finalized { proposal, .. } if proposal.is_padding() => {}
                 Effect::Finalized { proposal, .. } => {
                     self.status
                         .finalized_height

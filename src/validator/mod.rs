@@ -5,6 +5,7 @@
 //! - `worker`: builds, checks and finalizes blocks on its own thread; block sync.
 //! - `gossip`: transactions between pools, in batches.
 //! - `records`: the engine's votes and certificates on disk.
+//! - `epoch`: one epoch's engine from the consortium state (membership changes).
 //! - `crypto`: the engine's signer and verifier over the genesis crypto suite.
 //! - `admin`: the operator's `admin_*` RPC (peers, deny list).
 //! - `beacon`: governance transactions ordered with each block; the consortium state.
@@ -14,6 +15,7 @@
 mod admin;
 pub mod beacon;
 mod crypto;
+mod epoch;
 mod gossip;
 mod host;
 mod records;
