@@ -149,6 +149,10 @@ pub struct DevArgs {
     /// Requests per second allowed per RPC connection.
     #[arg(long, default_value_t = 20_000)]
     pub rpc_rate_limit: u32,
+    /// Extra in-process nodes holding dev member keys N.. but not in genesis: they follow the
+    /// chain and become validators once governance admits them (`kaimeng gov propose add-member`).
+    #[arg(long, default_value_t = 0)]
+    pub standby: u32,
     /// Blocks per epoch (governance changes take effect at epoch boundaries).
     #[arg(long, default_value_t = kaimeng_genesis::DEV_EPOCH_LENGTH)]
     pub epoch_length: u64,

@@ -18,6 +18,9 @@ pub fn dev_genesis(args: &DevArgs) -> anyhow::Result<GenesisSpec> {
     if args.validators == 0 {
         anyhow::bail!("--validators 0: a network needs at least one validator");
     }
+    if args.standby > 0 && args.validators == 1 {
+        anyhow::bail!("--standby needs --validators > 1 (BFT consensus)");
+    }
     if args.validators > 1 && args.shards > 1 {
         anyhow::bail!(
             "--validators {} --shards {}: under BFT consensus this build runs shard 0 only (shard committees come later); use --validators 1 for a multi-shard dev network",
@@ -98,7 +101,13 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
                 .as_ref()
                 .map(|v| v.dial_addrs().join(" "))
                 .unwrap_or_default();
-            println!("Validator {i}: RPC http://{rpc}  p2p {p2p}");
+            if i < args.validators as usize {
+                println!("Validator {i}: RPC http://{rpc}  p2p {p2p}");
+            } else {
+                println!(
+                    "Standby {i} (dev-member-{i}, not a member until governance admits it): RPC http://{rpc}  p2p {p2p}"
+                );
+            }
         }
     }
     println!(
@@ -187,7 +196,7 @@ async fn start_nodes(
     };
     let idle = idle_interval(args);
     let mut nodes: Vec<RunningNode> = Vec::new();
-    for i in 0..args.validators {
+    for i in 0..args.validators + args.standby {
         let consensus_secret = dev_member_secret(i, DevKeyRole::Consensus, genesis.crypto_suite);
         let p2p_secret = dev_member_secret(i, DevKeyRole::P2p, genesis.crypto_suite);
         let setup = ConsensusSetup {
@@ -213,7 +222,7 @@ async fn start_nodes(
             if i == 0 { args.port } else { 0 },
             data_dir.join(format!("validator-{i}")),
             BlockProduction::Consensus(setup),
-            genesis.members[i as usize].fee_recipient,
+            kaimeng_genesis::dev_member_fee_recipient(i),
         );
         nodes.push(
             RunningNode::start(config)
