@@ -300,6 +300,16 @@ impl Beacon {
         encode_section(&chosen)
     }
 
+    /// The nonce after `organisation`'s pooled transactions, if it has any pooled.
+    pub fn pooled_next_nonce(&self, organisation: &str) -> Option<u64> {
+        self.pool
+            .lock()
+            .iter()
+            .filter(|tx| tx.tx.signer() == organisation)
+            .map(|tx| tx.tx.nonce() + 1)
+            .max()
+    }
+
     /// Pools `tx` if it applies after the finalized state and the pooled transactions.
     pub fn submit(&self, tx: SignedGovernanceTx) -> Result<B256, String> {
         let state = self.finalized();
@@ -331,6 +341,10 @@ pub struct ConsortiumRpc {
 impl kaimeng_rpc::Consortium for ConsortiumRpc {
     fn finalized_state(&self) -> ConsortiumState {
         self.beacon.finalized().consortium
+    }
+
+    fn pooled_next_nonce(&self, organisation: &str) -> Option<u64> {
+        self.beacon.pooled_next_nonce(organisation)
     }
 
     fn submit_governance(&self, tx: SignedGovernanceTx) -> Result<B256, String> {

@@ -1,7 +1,11 @@
-//! End-to-end tests of the `kaimeng` binary: a real `kaimeng dev` process on loopback.
+//! End-to-end tests of the `kaimeng` binary: real `kaimeng dev`, `kaimeng node` and
+//! `kaimeng testnet` processes on loopback.
 
 mod bad_input;
+mod cluster;
 mod consensus;
+mod faults;
+mod governance;
 mod node;
 mod restart;
 mod rpc;
