@@ -5,6 +5,7 @@ mod bad_input;
 mod cluster;
 mod consensus;
 mod faults;
+mod gov_cli;
 mod governance;
 mod node;
 mod restart;
