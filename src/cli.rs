@@ -73,6 +73,10 @@ pub struct TestnetArgs {
     /// Keystore key-derivation iterations.
     #[arg(long, default_value_t = kaimeng_crypto::keystore::DEFAULT_ITERATIONS)]
     pub kdf_iterations: u32,
+    /// Genesis block time in milliseconds: an idle leader proposes an empty block after this
+    /// long, and the consensus base timeout is twice it.
+    #[arg(long, default_value_t = 1_000)]
+    pub block_time_ms: u64,
     /// Only write the files; start nothing.
     #[arg(long)]
     pub generate_only: bool,
@@ -250,6 +254,7 @@ fn testnet(args: TestnetArgs) -> anyhow::Result<()> {
         rpc_port: args.rpc_port,
         metrics_port: args.metrics_port,
         kdf_iterations: args.kdf_iterations,
+        block_time_ms: args.block_time_ms,
     };
     let testnet = crate::testnet::generate(&plan)?;
     println!("genesis {}", testnet.genesis.display());

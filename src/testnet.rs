@@ -41,6 +41,9 @@ pub struct TestnetPlan {
     pub metrics_port: u16,
     /// Keystore key-derivation iterations (lower only for tests).
     pub kdf_iterations: u32,
+    /// Genesis block time: an idle leader proposes an empty block after this long, and the
+    /// consensus base timeout is twice it.
+    pub block_time_ms: u64,
 }
 
 /// A generated network: where each member's config is.
@@ -85,6 +88,7 @@ pub fn generate(plan: &TestnetPlan) -> anyhow::Result<Testnet> {
         validators: plan.validators,
         chain_id_base: plan.chain_id,
         crypto_suite: plan.suite,
+        block_time_ms: plan.block_time_ms,
         ..DevOptions::default()
     });
     let mut node_secrets = Vec::new();
