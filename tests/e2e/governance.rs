@@ -352,6 +352,31 @@ fn a_member_voted_in_validates_and_a_member_voted_out_stops_counting() {
     )
     .unwrap();
     let file = path_str(&member_file);
+    // Before admission the standby node is a non-member full node: it follows the chain and
+    // serves it over RPC, without a vote.
+    let standby = node.standby_ports[0];
+    let height = number(&latest_block(&node)["number"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let seen = loop {
+        let block = result_at(
+            standby,
+            "eth_getBlockByNumber",
+            json!([format!("0x{height:x}"), false]),
+        );
+        if !block.is_null() {
+            break block;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the standby node does not follow"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let reference = node.result(
+        "eth_getBlockByNumber",
+        json!([format!("0x{height:x}"), false]),
+    );
+    assert_eq!(seen["hash"], reference["hash"]);
     gov_ok(
         &node,
         &[

@@ -21,6 +21,8 @@ pub struct DevNode {
     pub port: u16,
     /// RPC ports of the in-process validators (validator 0's is `port`); empty with one.
     pub validator_ports: Vec<u16>,
+    /// RPC ports of standby nodes (`--standby`): followers until governance admits them.
+    pub standby_ports: Vec<u16>,
 }
 
 impl DevNode {
@@ -37,6 +39,15 @@ impl DevNode {
         let mut lines = BufReader::new(stdout).lines();
         let deadline = Instant::now() + Duration::from_secs(60);
         let mut validator_ports = Vec::new();
+        let mut standby_ports = Vec::new();
+        let port_of = |line: &str| -> u16 {
+            line.split("RPC http://")
+                .nth(1)
+                .and_then(|r| r.split_whitespace().next())
+                .and_then(|a| a.rsplit(':').next())
+                .and_then(|p| p.parse().ok())
+                .unwrap_or_else(|| panic!("unexpected node line: {line}"))
+        };
         let url = loop {
             assert!(
                 Instant::now() < deadline,
@@ -44,15 +55,11 @@ impl DevNode {
             );
             match lines.next() {
                 Some(Ok(line)) => {
-                    if let Some(rest) = line.strip_prefix("Validator ") {
-                        let port = rest
-                            .split("RPC http://")
-                            .nth(1)
-                            .and_then(|r| r.split_whitespace().next())
-                            .and_then(|a| a.rsplit(':').next())
-                            .and_then(|p| p.parse().ok())
-                            .unwrap_or_else(|| panic!("unexpected validator line: {line}"));
-                        validator_ports.push(port);
+                    if line.starts_with("Validator ") {
+                        validator_ports.push(port_of(&line));
+                    }
+                    if line.starts_with("Standby ") {
+                        standby_ports.push(port_of(&line));
                     }
                     if let Some(url) = line.strip_prefix("Listening on ") {
                         break url.trim().to_string();
@@ -73,6 +80,7 @@ impl DevNode {
             url,
             port,
             validator_ports,
+            standby_ports,
         }
     }
 
