@@ -12,6 +12,8 @@
 #   ANVIL_VERSION  npm version of @foundry-rs/anvil-linux-amd64 (default: 1.7.1).
 #   ANVIL_ARGS     anvil mining flags (default: "--block-time 0.05", the fastest mode that works
 #                  under this load; automine and mixed mining stall, see benches/README.md).
+#   KAIMENG_VALIDATORS  `kaimeng dev --validators V` for each V listed (default: "1 4": the
+#                  single local sealer and 4 in-process BFT validators), each its own column.
 #   REPEATS        runs per node, each on a fresh node; the median-CTPS run is shown (default: 1).
 #   LOADGEN_BIN    a built load generator (default: built here with cargo).
 #   RUN_TIMEOUT    seconds allowed for each load generator run (default: 900).
@@ -26,10 +28,11 @@ anvil_args="${ANVIL_ARGS---block-time 0.05}"
 repeats="${REPEATS:-1}"
 run_timeout="${RUN_TIMEOUT:-900}"
 kaimeng_bin="${KAIMENG_BIN:-$target/release/kaimeng}"
+kaimeng_validators="${KAIMENG_VALIDATORS:-1 4}"
 work="$(mktemp -d "${TMPDIR:-/tmp}/compare-anvil.XXXXXX")"
 out="${OUT_DIR:-$work}"
 mkdir -p "$out"
-rm -f "$out"/anvil-*.json "$out"/kaimeng-*.json
+rm -f "$out"/anvil-*.json "$out"/kaimeng*.json
 
 started_pids=()
 cleanup() {
@@ -134,23 +137,25 @@ run_anvil() {
     stop "$pid"
 }
 
-# One fresh `kaimeng dev` (in an empty directory) per run.
+# One fresh `kaimeng dev --validators $1` (in an empty directory) per run; label kaimeng-<V>v.
 run_kaimeng() {
-    local port pid url printed dir="$work/kaimeng-dev-$rep"
+    local validators="$1" port pid url printed label="kaimeng-$1v"
+    local dir="$work/$label-$rep" log="$out/$label-$rep.log"
+    shift
     port="$(free_port)"
     mkdir -p "$dir"
-    (cd "$dir" && exec "$kaimeng_bin" dev --port "$port" --validators 1) >"$out/kaimeng-$rep.log" 2>&1 &
+    (cd "$dir" && exec "$kaimeng_bin" dev --port "$port" --validators "$validators") >"$log" 2>&1 &
     pid=$!
     started_pids+=("$pid")
     url="http://127.0.0.1:$port"
     if wait_rpc "$url" 180 "$pid"; then
         # `kaimeng dev` prints its RPC URL; prefer that (it may carry a path), else the port we gave.
-        printed="$(grep -oE 'https?://[0-9A-Za-z.:/_-]+' "$out/kaimeng-$rep.log" | grep -m1 ":$port" || true)"
+        printed="$(grep -oE 'https?://[0-9A-Za-z.:/_-]+' "$log" | grep -m1 ":$port" || true)"
         [[ -n "$printed" ]] && url="${printed%/}"
-        run_load kaimeng "$url" "$@" || true
+        run_load "$label" "$url" "$@" || true
     else
-        say "kaimeng dev did not come up; last log lines:"
-        tail -n 20 "$out/kaimeng-$rep.log" >&2 || true
+        say "kaimeng dev --validators $validators did not come up; last log lines:"
+        tail -n 20 "$log" >&2 || true
     fi
     stop "$pid"
 }
@@ -163,18 +168,20 @@ if [[ ! -x "$kaimeng_bin" ]]; then
 fi
 for rep in $(seq 1 "$repeats"); do
     run_anvil "$@"
-    if [[ $have_kaimeng == 1 ]]; then run_kaimeng "$@"; fi
+    if [[ $have_kaimeng == 1 ]]; then
+        for v in $kaimeng_validators; do run_kaimeng "$v" "$@"; done
+    fi
 done
 
 # Side by side: the median-CTPS run of each node, and the ratio kaimeng/anvil.
-python3 - "$out" "$repeats" <<'PY'
+python3 - "$out" "$repeats" $kaimeng_validators <<'PY'
 import glob, json, sys
 
-out, repeats = sys.argv[1], int(sys.argv[2])
+out, repeats, validators = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 
 def runs(label):
     found = []
-    for path in sorted(glob.glob(f"{out}/{label}-*.json")):
+    for path in sorted(glob.glob(f"{out}/{label}-[0-9]*.json")):
         with open(path) as f:
             lines = f.read().strip().splitlines()
         if lines:
@@ -185,9 +192,10 @@ def median_run(rs):
     """The run with the median CTPS (the lower middle one for an even count)."""
     return sorted(rs, key=lambda r: r["ctps"])[(len(rs) - 1) // 2] if rs else None
 
-all_a, all_k = runs("anvil"), runs("kaimeng")
-a, k = median_run(all_a), median_run(all_k)
-shape = a or k
+labels = ["anvil"] + [f"kaimeng-{v}v" for v in validators]
+all_runs = {label: runs(label) for label in labels}
+best = {label: median_run(rs) for label, rs in all_runs.items()}
+shape = next((r for r in best.values() if r), None)
 if shape is None:
     print("no results")
     sys.exit(1)
@@ -196,6 +204,7 @@ rows = [
     ("failed submissions", lambda r: str(r["failed"])),
     ("timed out", lambda r: str(r["timed_out"])),
     ("duration s", lambda r: f"{r['duration_secs']:.3f}"),
+    ("offered tx/s", lambda r: f"{r['offered_tps']:.1f}"),
     ("CTPS", lambda r: f"{r['ctps']:.1f}"),
     ("latency p50 ms", lambda r: f"{r['latency_ms']['p50']:.1f}"),
     ("latency p90 ms", lambda r: f"{r['latency_ms']['p90']:.1f}"),
@@ -205,21 +214,24 @@ rows = [
     ("our txs per block", lambda r: f"{r['mean_txs_per_block']:.2f}"),
 ]
 print(f"\n{shape['senders']} senders, {shape['txs']} transfers, rate {shape['rate'] or 'max'}, "
-      f"concurrency {shape['concurrency']}, batch {shape['batch']}; "
-      f"median-CTPS run of {len(all_a)} (anvil) and {len(all_k)} (kaimeng) of {repeats}")
-print(f"{'':22}{'anvil':>14}{'kaimeng':>14}")
+      f"concurrency {shape['concurrency']}, batch {shape['batch']}; median-CTPS run of "
+      + ", ".join(f"{len(all_runs[l])} ({l})" for l in labels) + f" of {repeats}")
+print(f"{'':22}" + "".join(f"{l:>14}" for l in labels))
 for name, cell in rows:
-    print(f"{name:22}{cell(a) if a else 'failed':>14}{cell(k) if k else 'n/a':>14}")
-for label, rs in (("anvil", all_a), ("kaimeng", all_k)):
+    print(f"{name:22}" + "".join(f"{cell(best[l]) if best[l] else 'n/a':>14}" for l in labels))
+for label, rs in all_runs.items():
     if len(rs) > 1:
         print(f"{label} CTPS of every run: " + ", ".join(f"{r['ctps']:.0f}" for r in rs))
-if a and k:
-    def ratio(x, y):
-        return f"{x / y:.3f}" if y else "n/a"
-    print(f"\nkaimeng/anvil: CTPS {ratio(k['ctps'], a['ctps'])}, "
-          f"p50 latency {ratio(k['latency_ms']['p50'], a['latency_ms']['p50'])}, "
-          f"p99 latency {ratio(k['latency_ms']['p99'], a['latency_ms']['p99'])}")
-for label, r in (("anvil", a), ("kaimeng", k)):
+a = best["anvil"]
+def ratio(x, y):
+    return f"{x / y:.3f}" if y else "n/a"
+for label in labels[1:]:
+    k = best[label]
+    if a and k:
+        print(f"{label}/anvil: CTPS {ratio(k['ctps'], a['ctps'])}, "
+              f"p50 latency {ratio(k['latency_ms']['p50'], a['latency_ms']['p50'])}, "
+              f"p99 latency {ratio(k['latency_ms']['p99'], a['latency_ms']['p99'])}")
+for label, r in best.items():
     for e in (r or {}).get("first_errors", []):
         print(f"{label} error: {e}")
 PY

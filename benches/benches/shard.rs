@@ -138,6 +138,7 @@ fn erc20_execution(c: &mut Criterion) {
         base_fee: chain.next_base_fee(),
         gas_limit: 1_000_000_000,
         prevrandao: B256::ZERO,
+        payouts: Vec::new(),
     };
     let state = StateAt::latest(chain.store().clone());
     let mut group = c.benchmark_group("erc20_transfer_execution");
@@ -218,9 +219,9 @@ fn state_root_commit(c: &mut Criterion) {
                         },
                     );
                 }
-                pending
+                (pending, 1_000 + round)
             },
-            |pending| prepare_commit(&base, &pending, 1_000 + round).unwrap(),
+            |(pending, number)| prepare_commit(&base, &pending, number).unwrap(),
             BatchSize::LargeInput,
         )
     });

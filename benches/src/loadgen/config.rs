@@ -25,6 +25,16 @@ pub enum ConfirmWith {
     Receipts,
 }
 
+/// What each measured transaction does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Workload {
+    /// A KaiToken `transfer` of one unit to the next sender (two storage slots change).
+    Erc20,
+    /// A 21,000-gas transfer of 0 wei to the sender itself: no code, no storage, only the
+    /// sender's nonce and fee change (what consensus and the pool cost without execution).
+    SelfTransfer,
+}
+
 /// Measures confirmed ERC-20 transfers per second (CTPS) and submit-to-receipt latency.
 #[derive(Clone, Debug, Parser)]
 #[command(
@@ -81,6 +91,10 @@ pub struct Args {
     /// How new blocks are inspected for our transactions.
     #[arg(long, value_enum, default_value_t = ConfirmWith::Block)]
     pub confirm_with: ConfirmWith,
+    /// What the measured transactions do; `self-transfer` sends 21,000-gas no-ops (its gas
+    /// limit is 21,000 whatever `--gas-limit` says).
+    #[arg(long, value_enum, default_value_t = Workload::Erc20)]
+    pub workload: Workload,
     /// Print one JSON object with the results on stdout (the human summary goes to stderr).
     #[arg(long)]
     pub json: bool,
@@ -132,6 +146,7 @@ pub struct RunConfig {
     pub max_fee_wei: Option<u128>,
     pub gas_limit: u64,
     pub confirm_with: ConfirmWith,
+    pub workload: Workload,
     pub json: bool,
     pub label: String,
 }
@@ -188,8 +203,12 @@ impl TryFrom<Args> for RunConfig {
             artifact: args.artifact,
             tip_wei: args.tip_wei,
             max_fee_wei: args.max_fee_wei,
-            gas_limit: args.gas_limit,
+            gas_limit: match args.workload {
+                Workload::Erc20 => args.gas_limit,
+                Workload::SelfTransfer => 21_000,
+            },
             confirm_with: args.confirm_with,
+            workload: args.workload,
             json: args.json,
             label: args.label,
         })
@@ -284,6 +303,22 @@ mod tests {
             RunConfig::try_from(args(&["--key", &"zz".repeat(32)])),
             Err(ConfigError::Key(_))
         ));
+    }
+
+    #[test]
+    fn self_transfers_always_use_exactly_21000_gas() {
+        let erc20 = RunConfig::try_from(args(&["--gas-limit", "70000"])).unwrap();
+        assert_eq!(erc20.workload, Workload::Erc20);
+        assert_eq!(erc20.gas_limit, 70_000);
+        let noop = RunConfig::try_from(args(&[
+            "--workload",
+            "self-transfer",
+            "--gas-limit",
+            "70000",
+        ]))
+        .unwrap();
+        assert_eq!(noop.workload, Workload::SelfTransfer);
+        assert_eq!(noop.gas_limit, 21_000);
     }
 
     #[test]

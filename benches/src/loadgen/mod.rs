@@ -30,7 +30,7 @@ use alloy_primitives::{TxKind, U256};
 use anyhow::{Context, ensure};
 
 use self::{
-    config::{ConfirmWith, RunConfig},
+    config::{ConfirmWith, RunConfig, Workload},
     report::{Report, RunShape},
     rpc::Node,
     setup::Prepared,
@@ -142,11 +142,22 @@ fn sign_transfers(
     plan::transfers(config.senders, config.txs)
         .into_iter()
         .map(|t| {
-            let call = Call {
-                to: TxKind::Call(prepared.token),
-                value: U256::ZERO,
-                input: transfer_calldata(prepared.senders[t.recipient].address(), U256::from(1u64)),
-                gas_limit: config.gas_limit,
+            let call = match config.workload {
+                Workload::Erc20 => Call {
+                    to: TxKind::Call(prepared.token),
+                    value: U256::ZERO,
+                    input: transfer_calldata(
+                        prepared.senders[t.recipient].address(),
+                        U256::from(1u64),
+                    ),
+                    gas_limit: config.gas_limit,
+                },
+                Workload::SelfTransfer => Call {
+                    to: TxKind::Call(prepared.senders[t.sender].address()),
+                    value: U256::ZERO,
+                    input: Default::default(),
+                    gas_limit: config.gas_limit,
+                },
             };
             sign(
                 &prepared.senders[t.sender],
