@@ -67,7 +67,11 @@ async function expectRevert(call, what, { rpcError }) {
 
 async function main() {
   const { rpc, ws } = urls();
-  const provider = new JsonRpcProvider(rpc, undefined, { pollingInterval: 250 });
+  // ethers shares identical requests made within `cacheTimeout` (250 ms by default). A chain
+  // that finalizes a deployment faster than that (kaimeng, anvil's automine) would hand the
+  // next `getTransactionCount(owner, "pending")` the cached answer from before the deployment,
+  // and ethers would sign the transfer with a used nonce. -1 turns the sharing off.
+  const provider = new JsonRpcProvider(rpc, undefined, { pollingInterval: 250, cacheTimeout: -1 });
   const [owner, alice, bob] = [0, 1, 2].map((i) => devWallet(i, provider));
   const network = await withTimeout(provider.getNetwork(), WAIT_MS, "eth_chainId");
   step(FLOW, `connected to chain ${network.chainId}; accounts ${owner.address} ${alice.address} ${bob.address}`);
