@@ -382,6 +382,10 @@ impl Host {
                 Some(event) = network_events.recv() => self.on_network(event).await,
                 Some(event) = host_events.recv() => match event {
                     HostEvent::Engine(input) => self.apply(input).await,
+                    HostEvent::Timeout { epoch, timer } if epoch == self.epoch => {
+                        self.apply(Input::Timeout(timer)).await
+                    }
+                    HostEvent::Timeout { .. } => Ok(()),
                     HostEvent::Body(block, digest) => self.on_body(digest, block),
                     HostEvent::Epoch(transition) => self.next_epoch(&transition).await,
                 },
@@ -547,10 +551,13 @@ impl Host {
                 Effect::Broadcast(message) => self.broadcast(&message).await,
                 Effect::SendTo { to, message } => self.send_to(to, &message),
                 Effect::ScheduleTimeout { timer, after } => {
+                    // Timers name views, and views restart every epoch: a timer carries the
+                    // epoch it was set in and is dropped if another epoch runs when it fires.
                     let to_host = self.to_host.clone();
+                    let epoch = self.epoch;
                     tokio::spawn(async move {
                         tokio::time::sleep(after).await;
-                        let _ = to_host.send(HostEvent::Engine(Input::Timeout(timer)));
+                        let _ = to_host.send(HostEvent::Timeout { epoch, timer });
                     });
                 }
                 Effect::RequestPayload {

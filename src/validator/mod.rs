@@ -33,6 +33,11 @@ pub(crate) enum HostEvent {
         std::sync::Arc<kaimeng_shards::wire::WireBlock>,
         kaimeng_consensus::Digest,
     ),
+    /// A timer the engine of `epoch` scheduled fired.
+    Timeout {
+        epoch: u64,
+        timer: kaimeng_consensus::Timer,
+    },
     /// An epoch ended with this final block.
     Epoch(Box<kaimeng_l1::governance::EpochTransition>),
 }
