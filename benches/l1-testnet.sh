@@ -76,11 +76,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# The first of $1 consecutive loopback ports nobody listens on.
+# The first of $1 consecutive loopback ports nobody listens on, below the kernel's ephemeral
+# range (where outgoing connections of the load generator and the nodes take their ports).
 free_ports() {
-    local count="$1" base ok i
+    local count="$1" base ok i low
+    low="$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)"
     for _ in $(seq 1 200); do
-        base=$((20000 + RANDOM % 40000))
+        base=$((10000 + RANDOM % (low - 10000 - count)))
         ok=1
         for ((i = 0; i < count; i++)); do
             if (exec 3<>"/dev/tcp/127.0.0.1/$((base + i))") 2>/dev/null; then ok=0; break; fi
@@ -117,9 +119,10 @@ wait_height() {
 generate() {
     local name="$1" block_ms="$2" p2p
     net_dir="$work/net-$name"
-    p2p="$(free_ports $validators)"
-    rpc_base="$(free_ports $validators)"
-    metrics_base="$(free_ports $validators)"
+    # One free range for all three, so that they cannot overlap each other.
+    p2p="$(free_ports $((3 * validators)))"
+    rpc_base=$((p2p + validators))
+    metrics_base=$((p2p + 2 * validators))
     local extra=()
     if [[ "$block_ms" != 1000 ]]; then extra=(--block-time-ms "$block_ms"); fi
     "$kaimeng_bin" testnet --validators "$validators" --dir "$net_dir" --p2p-port "$p2p" \
@@ -326,6 +329,7 @@ if ((needs_main)); then
         max) phase_max ;;
         half) phase_half ;;
         recovery) phase_recovery ;;
+        *) continue ;;
         esac
         result "  (load average after $p: $(cut -d' ' -f1-3 /proc/loadavg))"
     done
