@@ -198,6 +198,7 @@ pub async fn start(config: ValidatorConfig) -> anyhow::Result<RunningValidator> 
         suite,
         timeouts: config.timeouts,
         future: Vec::new(),
+        last_catch_up: None,
         records,
         network: network.clone(),
         peers: current.peers,
@@ -262,6 +263,8 @@ struct Host {
     timeouts: TimeoutConfig,
     /// Messages of later epochs, replayed when this node's next epoch starts.
     future: Vec<Message>,
+    /// When this node last asked for missed blocks.
+    last_catch_up: Option<std::time::Instant>,
     records: Records,
     network: NetworkHandle,
     peers: Vec<Option<PeerId>>,
@@ -298,6 +301,21 @@ async fn sample_gauges(
 const MAX_FUTURE_MESSAGES: usize = 4096;
 
 impl Host {
+    /// Peers are in a later epoch, so this node missed an epoch's end: at most once a second,
+    /// ask the worker to fetch the final blocks it lacks from f + 1 agreeing members.
+    fn catch_up_if_behind(&mut self) {
+        if self
+            .last_catch_up
+            .is_some_and(|at| at.elapsed() < Duration::from_secs(1))
+        {
+            return;
+        }
+        self.last_catch_up = Some(std::time::Instant::now());
+        let members: Vec<PeerId> = self.peers.iter().flatten().copied().collect();
+        let agree = (members.len().saturating_sub(1)) / 3 + 1;
+        let _ = self.work.send(Work::CatchUp { members, agree });
+    }
+
     /// Starts the engine of the epoch that `transition` began: new validators, this node's
     /// new index, anchored at the ended epoch's last block.
     async fn next_epoch(
@@ -308,16 +326,15 @@ impl Host {
         if state.consortium.epoch().epoch <= self.epoch {
             return Ok(());
         }
-        let anchor = match self.chain.header(transition.ended.last_height) {
-            Ok(Some(header)) => header,
-            _ => {
-                tracing::error!(
-                    height = transition.ended.last_height,
-                    "epoch's last block missing"
-                );
-                return Err(Fatal);
-            }
-        };
+        // The ended epoch's last block, or a later one when block sync jumped epochs.
+        let anchor = self.chain.head();
+        if anchor.number() < transition.ended.last_height {
+            tracing::error!(
+                height = transition.ended.last_height,
+                "epoch's last block missing"
+            );
+            return Err(Fatal);
+        }
         let next = match epoch_engine(
             &state,
             &anchor,
@@ -423,6 +440,7 @@ impl Host {
                 if self.future.len() < MAX_FUTURE_MESSAGES {
                     self.future.push(message.clone());
                 }
+                self.catch_up_if_behind();
                 return Ok(());
             }
         }

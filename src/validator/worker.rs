@@ -28,6 +28,11 @@ pub enum Work {
     VerifyKept {
         proposal: Proposal,
     },
+    /// Peers run a later epoch: fetch the final blocks this node missed.
+    CatchUp {
+        members: Vec<kaimeng_network::PeerId>,
+        agree: usize,
+    },
     Finalize {
         height: u64,
         digest: Digest,
@@ -69,6 +74,10 @@ impl Worker {
                     Ok(())
                 }
                 Work::Finalize { height, digest } => self.finalize(height, digest),
+                Work::CatchUp { members, agree } => {
+                    self.catch_up(&members, agree);
+                    Ok(())
+                }
             };
             if let Err(error) = outcome {
                 // Only a failed write of final data gets here: stop rather than diverge.
@@ -227,62 +236,15 @@ impl Worker {
     fn sync_to(&self, height: u64, target: B256) {
         let from = self.chain.head().number() + 1;
         for peer in self.network.peers() {
-            let mut blocks: Vec<WireBlock> = Vec::new();
-            let mut next = from;
-            while next <= height {
-                let answer = self.runtime.block_on(self.network.request_blocks(
-                    peer,
-                    Chain::Shard(self.shard),
-                    next,
-                    height,
-                ));
-                let Ok(raws) = answer else { break };
-                if raws.is_empty() {
-                    break;
-                }
-                for raw in raws {
-                    match wire::decode_block(&raw, self.chain.config().chain_id) {
-                        Ok(block) => blocks.push(block),
-                        Err(error) => {
-                            tracing::warn!(%peer, %error, "peer sent an invalid block");
-                            break;
-                        }
-                    }
-                }
-                next = from + blocks.len() as u64;
-            }
-            if next <= height {
+            let blocks = self.fetch(peer, from, height);
+            if blocks.len() as u64 != height + 1 - from {
                 continue;
             }
             if !links_to(&blocks, self.chain.head().hash, target) {
                 tracing::warn!(%peer, "synced blocks do not lead to the finalized block");
                 continue;
             }
-            for block in blocks {
-                let state = self.beacon.finalized();
-                if let Err(error) = check_section(&state, &block) {
-                    tracing::warn!(%peer, %error, "synced block has an invalid beacon section");
-                    break;
-                }
-                let finalized = self
-                    .chain
-                    .verify(&block.header, block.txs, &state.rules(block.beacon.clone()))
-                    .and_then(|proposed| self.chain.finalize(proposed));
-                match finalized {
-                    Ok(block) => {
-                        self.metrics
-                            .finalized(block.number(), block.txs.len() as u64);
-                        if let Err(error) = self.after_final(&[block]) {
-                            tracing::error!(%error, "beacon state not updated");
-                            return;
-                        }
-                    }
-                    Err(error) => {
-                        tracing::warn!(%peer, %error, "synced block does not execute");
-                        break;
-                    }
-                }
-            }
+            self.apply_synced(peer, blocks);
             if self.chain.head().hash == target {
                 tracing::info!(height, "caught up by block sync");
                 return;
@@ -292,6 +254,120 @@ impl Worker {
             height,
             "block sync failed; will retry on the next finalization"
         );
+    }
+
+    /// Catches up without a certificate to aim at (the node missed a whole epoch's end, so
+    /// its engine cannot follow the network's): asks `agree` member peers for the blocks after
+    /// the head and applies the prefix on which all of them agree. `agree` is f + 1, so at
+    /// least one of them is honest, and honest members serve final blocks only.
+    fn catch_up(&self, members: &[kaimeng_network::PeerId], agree: usize) {
+        const SPAN: u64 = 512;
+        let connected = self.network.peers();
+        let peers: Vec<_> = members
+            .iter()
+            .filter(|p| connected.contains(p))
+            .take(agree)
+            .copied()
+            .collect();
+        if peers.len() < agree {
+            return;
+        }
+        loop {
+            let head = self.chain.head();
+            let from = head.number() + 1;
+            let answers: Vec<Vec<WireBlock>> = peers
+                .iter()
+                .map(|peer| self.fetch(*peer, from, from + SPAN - 1))
+                .collect();
+            let hashes = |blocks: &Vec<WireBlock>| {
+                blocks
+                    .iter()
+                    .map(|b| b.header.hash_slow())
+                    .collect::<Vec<_>>()
+            };
+            let first = hashes(&answers[0]);
+            let common = answers.iter().skip(1).fold(first.len(), |len, other| {
+                let other = hashes(other);
+                len.min(first.iter().zip(&other).take_while(|(a, b)| a == b).count())
+            });
+            if common == 0 {
+                return;
+            }
+            let mut blocks = answers.into_iter().next().unwrap_or_default();
+            blocks.truncate(common);
+            if !links_to(&blocks, head.hash, first[common - 1]) {
+                return;
+            }
+            tracing::info!(
+                from,
+                to = from + common as u64 - 1,
+                "catching up from member peers"
+            );
+            self.apply_synced(peers[0], blocks);
+            if self.chain.head().number() < from + common as u64 - 1 || (common as u64) < SPAN {
+                return;
+            }
+        }
+    }
+
+    /// Up to `to - from + 1` final blocks from `peer`, in order (fewer if it has fewer).
+    fn fetch(&self, peer: kaimeng_network::PeerId, from: u64, to: u64) -> Vec<WireBlock> {
+        let mut blocks: Vec<WireBlock> = Vec::new();
+        let mut next = from;
+        while next <= to {
+            // Peers answer at most 128 blocks per request (`Limits::max_blocks_per_request`).
+            let last = to.min(next + 127);
+            let answer = self.runtime.block_on(self.network.request_blocks(
+                peer,
+                Chain::Shard(self.shard),
+                next,
+                last,
+            ));
+            let Ok(raws) = answer else { break };
+            if raws.is_empty() {
+                break;
+            }
+            for raw in raws {
+                match wire::decode_block(&raw, self.chain.config().chain_id) {
+                    Ok(block) => blocks.push(block),
+                    Err(error) => {
+                        tracing::warn!(%peer, %error, "peer sent an invalid block");
+                        return blocks;
+                    }
+                }
+            }
+            next = from + blocks.len() as u64;
+        }
+        blocks
+    }
+
+    /// Executes and finalizes synced blocks in order, with their beacon sections.
+    fn apply_synced(&self, peer: kaimeng_network::PeerId, blocks: Vec<WireBlock>) {
+        for block in blocks {
+            let state = self.beacon.finalized();
+            if let Err(error) = check_section(&state, &block) {
+                tracing::warn!(%peer, %error, "synced block has an invalid beacon section");
+                return;
+            }
+            let finalized = self
+                .chain
+                .verify(&block.header, block.txs, &state.rules(block.beacon.clone()))
+                .and_then(|proposed| self.chain.finalize(proposed));
+            match finalized {
+                Ok(block) => {
+                    self.metrics
+                        .finalized(block.number(), block.txs.len() as u64);
+                    if let Err(error) = self.after_final(&[block]) {
+                        tracing::error!(%error, "beacon state not updated");
+                        return;
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%peer, %error, "synced block does not execute");
+                    return;
+                }
+            }
+        }
     }
 }
 

@@ -39,6 +39,11 @@ fn free_port_ranges(count: u16) -> [u16; 3] {
 impl Cluster {
     /// Generates an `n`-member testnet (keys, genesis, configs) and starts every member.
     pub fn start(n: u16, suite: &str) -> Cluster {
+        Cluster::start_with(n, suite, &[])
+    }
+
+    /// Like [`Cluster::start`], with extra `kaimeng testnet` arguments.
+    pub fn start_with(n: u16, suite: &str, extra: &[&str]) -> Cluster {
         let turn = ONE_AT_A_TIME
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -56,6 +61,7 @@ impl Cluster {
                 &rpc.to_string(),
             ])
             .args(["--metrics-port", &metrics.to_string()])
+            .args(extra)
             .output()
             .unwrap();
         assert!(

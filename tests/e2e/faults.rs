@@ -248,3 +248,33 @@ fn operator_endpoints_report_consensus_and_refuse_bad_peer_ids() {
     assert_eq!(sample(&text, "kaimeng_peers", ""), 3.0);
     assert!(text.contains("kaimeng_block_interval_seconds_bucket"));
 }
+
+#[test]
+fn a_validator_down_across_epoch_boundaries_catches_up_when_restarted() {
+    // 100 ms blocks: an epoch (32 blocks) lasts a few seconds.
+    let mut cluster = Cluster::start_with(4, "secp256k1-keccak", &["--block-time-ms", "100"]);
+    cluster.wait_for_height(0, 2);
+    cluster.kill(3);
+    let epoch_of = |c: &Cluster| {
+        c.call(0, "kaimeng_epoch", json!([]))
+            .and_then(|e| e["epoch"].as_u64())
+            .unwrap_or(0)
+    };
+    let down_in = epoch_of(&cluster);
+    cluster.wait_until(
+        0,
+        Duration::from_secs(60),
+        "pass two epoch boundaries",
+        |c| epoch_of(c) >= down_in + 2,
+    );
+    cluster.start_member(3);
+    let target = cluster.height(0).unwrap() + 3;
+    for i in 0..4 {
+        cluster.wait_for_height(i, target);
+    }
+    cluster.assert_same_block(&[0, 1, 2, 3], target);
+    // And it votes again: with member 3 back, another member may die and blocks go on.
+    cluster.kill(2);
+    let after = cluster.height(0).unwrap();
+    cluster.wait_for_height(3, after + 3);
+}
