@@ -24,6 +24,7 @@
 #   KILL_MEMBERS [1 2 3]  OBSERVE_SECONDS [10]  EPOCH_ALIGN [32; kill on the first block of an
 #              epoch so the member is back before the next boundary, 0: kill after any block]
 #   BLOCK_TIME_MS [1000]  BLOCK_TIME_MS_FAST [5]  IDLE_SECONDS [15]  NOOP_TXS [20000]
+#   EPOCH_LENGTH [the dev genesis' 32; written into genesis.json before the members start]
 #   PERF [0; 1 records `perf record -g` of members 0 and 1 during the max phase]
 #   RUN_TIMEOUT [600, per load generator run]
 set -euo pipefail
@@ -128,6 +129,16 @@ generate() {
     "$kaimeng_bin" testnet --validators "$validators" --dir "$net_dir" --p2p-port "$p2p" \
         --rpc-port "$rpc_base" --metrics-port "$metrics_base" --kdf-iterations 1000 \
         "${extra[@]}" --generate-only >"$out/generate-$name.txt"
+    if [[ -n "${EPOCH_LENGTH:-}" ]]; then
+        # Every member reads this one file, so they all agree on the changed genesis.
+        python3 - "$net_dir/genesis.json" "$EPOCH_LENGTH" <<'PY'
+import json, sys
+path, length = sys.argv[1], int(sys.argv[2])
+spec = json.load(open(path))
+spec["epoch_length"] = length
+json.dump(spec, open(path, "w"), indent=2)
+PY
+    fi
 }
 
 start_member() {
