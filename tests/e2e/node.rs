@@ -131,7 +131,19 @@ impl DevNode {
 }
 
 impl Drop for DevNode {
+    /// SIGTERM first, so `kaimeng dev` removes its temporary data directory (RocksDB
+    /// preallocates its logs: a few hundred MB per 4-validator network); SIGKILL if it lingers.
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         self.kill();
     }
 }
