@@ -145,7 +145,10 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
     /// Reports `proposal` and its notarized ancestors above the previous finalized block as
     /// final, oldest first, then forgets the views below it.
     fn commit(&mut self, proposal: Proposal, certificate: &Certificate) {
-        if proposal.view <= self.finalized.view {
+        // A later view can only finalize a higher block. One at or below the finalized height
+        // conflicts with what is final, which takes more than f faulty signers: never report it
+        // (heights reported to the host strictly increase) and never move the tip back.
+        if proposal.view <= self.finalized.view || proposal.height <= self.finalized.height {
             return;
         }
         let mut chain = vec![proposal];
