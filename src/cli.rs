@@ -1,7 +1,7 @@
 //! The `kaimeng` command line: `dev`, `genesis`.
 
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -286,7 +286,8 @@ fn testnet(args: TestnetArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn read_password(file: Option<&PathBuf>) -> anyhow::Result<String> {
+/// The first line of `file`, or `KAIMENG_PASSWORD` without one (keystore passwords).
+pub(crate) fn read_password(file: Option<&Path>) -> anyhow::Result<String> {
     match file {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -294,7 +295,7 @@ fn read_password(file: Option<&PathBuf>) -> anyhow::Result<String> {
             Ok(text.lines().next().unwrap_or_default().to_string())
         }
         None => std::env::var("KAIMENG_PASSWORD")
-            .context("no password: pass --password-file or set KAIMENG_PASSWORD"),
+            .context("no keystore password: pass --password-file or set KAIMENG_PASSWORD"),
     }
 }
 
@@ -303,7 +304,7 @@ fn keygen(args: KeygenArgs) -> anyhow::Result<()> {
         .suite
         .parse()
         .map_err(|e| anyhow::anyhow!("--suite: {e}"))?;
-    let password = read_password(args.password_file.as_ref())?;
+    let password = read_password(args.password_file.as_deref())?;
     if password.is_empty() {
         anyhow::bail!("the password is empty");
     }
@@ -324,7 +325,7 @@ fn keygen(args: KeygenArgs) -> anyhow::Result<()> {
 }
 
 fn key_inspect(args: KeyInspectArgs) -> anyhow::Result<()> {
-    let password = read_password(args.password_file.as_ref())?;
+    let password = read_password(args.password_file.as_deref())?;
     let key = kaimeng_crypto::keystore::load_keystore(&args.file, &password)?;
     println!(
         "{}: public key 0x{}",

@@ -188,12 +188,7 @@ async fn start_nodes(
         );
         return Ok(vec![RunningNode::start(config).await?]);
     }
-    let suite = match genesis.crypto_suite {
-        kaimeng_genesis::CryptoSuite::Secp256k1Keccak => {
-            kaimeng_crypto::CryptoSuite::Secp256k1Keccak
-        }
-        kaimeng_genesis::CryptoSuite::Sm2Sm3 => kaimeng_crypto::CryptoSuite::Sm2Sm3,
-    };
+    let suite = crate::consensus_suite(genesis.crypto_suite);
     let idle = idle_interval(args);
     let mut nodes: Vec<RunningNode> = Vec::new();
     for i in 0..args.validators + args.standby {

@@ -332,24 +332,8 @@ impl KeySource {
     }
 }
 
-fn crypto_suite(suite: GenesisSuite) -> kaimeng_crypto::CryptoSuite {
-    match suite {
-        GenesisSuite::Secp256k1Keccak => kaimeng_crypto::CryptoSuite::Secp256k1Keccak,
-        GenesisSuite::Sm2Sm3 => kaimeng_crypto::CryptoSuite::Sm2Sm3,
-    }
-}
-
-fn read_password(file: Option<&Path>) -> anyhow::Result<String> {
-    match file {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read password file {}", path.display()))?;
-            Ok(text.lines().next().unwrap_or_default().to_string())
-        }
-        None => std::env::var("KAIMENG_PASSWORD")
-            .context("no keystore password: pass --password-file or set KAIMENG_PASSWORD"),
-    }
-}
+use crate::cli::read_password;
+use crate::consensus_suite as crypto_suite;
 
 fn organisation(args: &SignerArgs) -> anyhow::Result<String> {
     match (&args.org, args.dev_member) {

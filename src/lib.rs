@@ -10,3 +10,13 @@ pub mod node;
 pub mod node_command;
 pub mod testnet;
 pub mod validator;
+
+/// The crypto library's suite for a genesis suite (the two crates name the same two suites).
+pub fn consensus_suite(suite: kaimeng_genesis::CryptoSuite) -> kaimeng_crypto::CryptoSuite {
+    match suite {
+        kaimeng_genesis::CryptoSuite::Secp256k1Keccak => {
+            kaimeng_crypto::CryptoSuite::Secp256k1Keccak
+        }
+        kaimeng_genesis::CryptoSuite::Sm2Sm3 => kaimeng_crypto::CryptoSuite::Sm2Sm3,
+    }
+}

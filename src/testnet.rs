@@ -53,13 +53,6 @@ pub struct Testnet {
     pub rpc_urls: Vec<String>,
 }
 
-fn crypto_suite(suite: kaimeng_genesis::CryptoSuite) -> CryptoSuite {
-    match suite {
-        kaimeng_genesis::CryptoSuite::Secp256k1Keccak => CryptoSuite::Secp256k1Keccak,
-        kaimeng_genesis::CryptoSuite::Sm2Sm3 => CryptoSuite::Sm2Sm3,
-    }
-}
-
 /// The genesis encoding of a public key: compressed secp256k1, uncompressed SM2.
 fn genesis_key(key: &SecretKey) -> HexBytes {
     let public = key.public_key();
@@ -83,7 +76,7 @@ pub fn generate(plan: &TestnetPlan) -> anyhow::Result<Testnet> {
     }
     std::fs::create_dir_all(&plan.dir)
         .with_context(|| format!("cannot create {}", plan.dir.display()))?;
-    let suite = crypto_suite(plan.suite);
+    let suite = crate::consensus_suite(plan.suite);
     let mut genesis = GenesisSpec::dev(&DevOptions {
         validators: plan.validators,
         chain_id_base: plan.chain_id,

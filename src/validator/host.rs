@@ -112,12 +112,7 @@ impl BlockSource for ShardBlocks {
 /// Starts the network, the engine and the worker for `config.chain`.
 pub async fn start(config: ValidatorConfig) -> anyhow::Result<RunningValidator> {
     let genesis = &config.genesis;
-    let suite = match genesis.crypto_suite {
-        kaimeng_genesis::CryptoSuite::Secp256k1Keccak => {
-            kaimeng_crypto::CryptoSuite::Secp256k1Keccak
-        }
-        kaimeng_genesis::CryptoSuite::Sm2Sm3 => kaimeng_crypto::CryptoSuite::Sm2Sm3,
-    };
+    let suite = crate::consensus_suite(genesis.crypto_suite);
     let chain = config.chain.clone();
     let shard = chain.config().shard;
     let (mut records, stored) = Records::load(chain.store().clone())?;

@@ -15,7 +15,8 @@ static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 pub struct Cluster {
     _turn: std::sync::MutexGuard<'static, ()>,
-    pub dir: tempfile::TempDir,
+    /// Keeps the testnet directory alive until the cluster is dropped.
+    _dir: tempfile::TempDir,
     pub configs: Vec<PathBuf>,
     pub rpc_ports: Vec<u16>,
     pub metrics_ports: Vec<u16>,
@@ -77,7 +78,7 @@ impl Cluster {
             .collect();
         let mut cluster = Cluster {
             _turn: turn,
-            dir,
+            _dir: dir,
             configs,
             rpc_ports: (0..n).map(|i| rpc + i).collect(),
             metrics_ports: (0..n).map(|i| metrics + i).collect(),
