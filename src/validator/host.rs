@@ -69,6 +69,7 @@ pub struct RunningValidator {
     /// This node's index in the validator set; `None` for a follower.
     pub index: Option<ValidatorIndex>,
     tasks: Vec<JoinHandle<()>>,
+    worker: std::thread::JoinHandle<()>,
 }
 
 impl RunningValidator {
@@ -88,10 +89,17 @@ impl RunningValidator {
             .collect()
     }
 
+    /// Stops the tasks, then waits for the block worker to finish the block it is writing:
+    /// nothing may touch the database once the process starts exiting.
     pub async fn stop(self) {
         for task in &self.tasks {
             task.abort();
         }
+        for task in self.tasks {
+            // The host task owns the worker's queue; once it is gone the worker drains and ends.
+            let _ = task.await;
+        }
+        let _ = tokio::task::spawn_blocking(move || self.worker.join()).await;
         self.network.shutdown().await;
     }
 }
@@ -176,7 +184,7 @@ pub async fn start(config: ValidatorConfig) -> anyhow::Result<RunningValidator> 
         metrics: chain_metrics.clone(),
         beacon: beacon.clone(),
     };
-    std::thread::Builder::new()
+    let worker = std::thread::Builder::new()
         .name(format!("shard-{shard}-worker"))
         .spawn(move || worker.run(work_queue))
         .context("starting the block worker")?;
@@ -224,6 +232,7 @@ pub async fn start(config: ValidatorConfig) -> anyhow::Result<RunningValidator> 
         status,
         index,
         tasks: vec![gossip_task, host_task, gauges_task],
+        worker,
     })
 }
 
