@@ -99,27 +99,23 @@ where
     type BatchResponse = MethodResponse;
 
     fn call<'a>(&self, request: Request<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
-        let allowed = self.allow(1);
-        let refusal = self.refusal();
+        let refusal = (!self.allow(1)).then(|| self.refusal());
         let service = self.service.clone();
         async move {
-            if allowed {
-                service.call(request).await
-            } else {
-                MethodResponse::error(request.id, refusal)
+            match refusal {
+                None => service.call(request).await,
+                Some(refusal) => MethodResponse::error(request.id, refusal),
             }
         }
     }
 
     fn batch<'a>(&self, batch: Batch<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
-        let allowed = self.allow(batch.len().max(1));
-        let refusal = self.refusal();
+        let refusal = (!self.allow(batch.len().max(1))).then(|| self.refusal());
         let service = self.service.clone();
         async move {
-            if allowed {
-                service.batch(batch).await
-            } else {
-                MethodResponse::error(Id::Null, refusal)
+            match refusal {
+                None => service.batch(batch).await,
+                Some(refusal) => MethodResponse::error(Id::Null, refusal),
             }
         }
     }

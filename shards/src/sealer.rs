@@ -23,6 +23,12 @@ pub enum SealMode {
 /// Most transactions the sealer puts in one block (the gas limit usually binds first).
 pub const MAX_TXS_PER_BLOCK: usize = 20_000;
 
+/// In instant mode under load (the last block carried transactions), the next block starts no
+/// sooner than this after the last one started, so it takes everything that arrived meanwhile
+/// instead of paying the per-block costs (state root, header, indexes, `newHeads`) for a few
+/// transactions. The first transaction after a quiet spell is still sealed at once.
+pub const LOAD_BATCH_WINDOW: Duration = Duration::from_millis(20);
+
 /// Starts sealing `chain` as a task on the current tokio runtime. Aborting the task is safe:
 /// a block being written completes atomically on its blocking thread.
 pub fn spawn(chain: Arc<ShardChain>, mode: SealMode, fee_recipient: Address) -> JoinHandle<()> {
@@ -38,6 +44,8 @@ async fn run(chain: Arc<ShardChain>, mode: SealMode, fee_recipient: Address) {
     // In instant mode, `stalled` means the last block took nothing although the pool was not
     // empty (only gapped nonces): wait for news before trying again.
     let mut stalled = false;
+    // When the last block that carried transactions started (instant mode batching).
+    let mut busy_since: Option<tokio::time::Instant> = None;
     loop {
         match ticker.as_mut() {
             Some(ticker) => {
@@ -52,12 +60,20 @@ async fn run(chain: Arc<ShardChain>, mode: SealMode, fee_recipient: Address) {
                 // Re-check the pool: events queued while sealing may already be included.
                 continue;
             }
-            None => {}
+            None => {
+                if let Some(started) = busy_since {
+                    tokio::time::sleep_until(started + LOAD_BATCH_WINDOW).await;
+                }
+            }
         }
+        let started = tokio::time::Instant::now();
         let worker = chain.clone();
         let sealed = tokio::task::spawn_blocking(move || seal_once(&worker, fee_recipient)).await;
         match sealed {
-            Ok(Some(count)) => stalled = count == 0,
+            Ok(Some(count)) => {
+                stalled = count == 0;
+                busy_since = (count > 0).then_some(started);
+            }
             Ok(None) | Err(_) => return,
         }
     }
