@@ -4,7 +4,7 @@
 //! engine through [`ShardChain::propose_on`], [`ShardChain::verify_on`] and
 //! [`ShardChain::finalize_pending`], which build and check blocks on unfinalized parents.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use alloy_consensus::{EMPTY_OMMER_ROOT_HASH, EMPTY_ROOT_HASH, Header, proofs};
@@ -170,7 +170,13 @@ pub struct ShardChain {
     write_lock: Mutex<()>,
     /// Executed blocks awaiting finality, by hash.
     pending: RwLock<HashMap<B256, Arc<KeptBlock>>>,
+    /// The last [`RECENT_BLOCKS`] final blocks, oldest first: clients and subscribers ask for
+    /// the newest blocks again and again, and a final block never changes.
+    recent: RwLock<VecDeque<Arc<StoredBlock>>>,
 }
+
+/// How many of the newest final blocks [`ShardChain::block`] serves from memory.
+const RECENT_BLOCKS: usize = 64;
 
 impl ShardChain {
     /// Opens the shard in `store`, writing genesis on first use.
@@ -201,6 +207,7 @@ impl ShardChain {
             events,
             write_lock: Mutex::new(()),
             pending: RwLock::new(HashMap::new()),
+            recent: RwLock::new(VecDeque::with_capacity(RECENT_BLOCKS)),
         })
     }
 
@@ -736,6 +743,13 @@ impl ShardChain {
         batch.put(schema::META, schema::META_HEAD, key)?;
         self.store.write(batch)?;
         *self.head.write() = block.header.clone();
+        {
+            let mut recent = self.recent.write();
+            if recent.len() == RECENT_BLOCKS {
+                recent.pop_front();
+            }
+            recent.push_back(block.clone());
+        }
 
         let state = self.latest_state();
         self.pool.lock().on_new_head(&block.txs, |sender| {
@@ -764,7 +778,10 @@ impl ShardChain {
             .map(u64::from_be_bytes))
     }
 
-    pub fn block(&self, number: u64) -> Result<Option<StoredBlock>, ChainError> {
+    pub fn block(&self, number: u64) -> Result<Option<Arc<StoredBlock>>, ChainError> {
+        if let Some(block) = self.recent_block(number) {
+            return Ok(Some(block));
+        }
         let Some(header) = self.header(number)? else {
             return Ok(None);
         };
@@ -785,12 +802,19 @@ impl ShardChain {
             .get(schema::BEACON, key)?
             .map(Bytes::from)
             .unwrap_or_default();
-        Ok(Some(StoredBlock {
+        Ok(Some(Arc::new(StoredBlock {
             header,
             txs,
             receipts,
             beacon,
-        }))
+        })))
+    }
+
+    fn recent_block(&self, number: u64) -> Option<Arc<StoredBlock>> {
+        let recent = self.recent.read();
+        let oldest = recent.front()?.number();
+        let block = recent.get(usize::try_from(number.checked_sub(oldest)?).ok()?)?;
+        (block.number() == number).then(|| block.clone())
     }
 
     /// Where a transaction was included: (block number, index).

@@ -75,7 +75,7 @@ impl EthRpc {
         }
     }
 
-    fn block_by_id(&self, id: BlockId) -> RpcResult<Option<StoredBlock>> {
+    fn block_by_id(&self, id: BlockId) -> RpcResult<Option<Arc<StoredBlock>>> {
         let number = match id {
             BlockId::Number(tag) => self.number_of_tag(tag),
             BlockId::Hash(hash) => self.chain.number_of(&hash.block_hash).map_err(from_chain)?,
@@ -86,7 +86,7 @@ impl EthRpc {
         }
     }
 
-    fn tx_in_block(&self, block: Option<StoredBlock>, index: U64) -> Option<Transaction> {
+    fn tx_in_block(&self, block: Option<Arc<StoredBlock>>, index: U64) -> Option<Transaction> {
         let block = block?;
         let i = index.to::<usize>();
         block

@@ -118,6 +118,33 @@ fn restart_keeps_head_state_and_receipts() {
 }
 
 #[test]
+fn the_newest_blocks_served_from_memory_equal_the_stored_ones() {
+    let t = new_chain();
+    let to = Address::repeat_byte(9);
+    let count = 70u64; // more than the 64 kept in memory
+    for nonce in 0..count {
+        t.chain
+            .submit_raw(&transfer(&t.chain, 2, nonce, to, 1))
+            .unwrap();
+        seal(&t.chain);
+    }
+    let served: Vec<Vec<u8>> = (0..=count)
+        .map(|n| kaimeng_shards::wire::encode_block(&t.chain.block(n).unwrap().unwrap()))
+        .collect();
+    assert!(t.chain.block(count + 1).unwrap().is_none());
+    let path = t.dir.path().to_owned();
+    let genesis = t.genesis.clone();
+    drop(t.chain);
+    // A reopened chain has nothing in memory: every block comes from disk.
+    let reopened = open(&path, &genesis);
+    for n in 0..=count {
+        let stored = kaimeng_shards::wire::encode_block(&reopened.block(n).unwrap().unwrap());
+        assert_eq!(served[n as usize], stored, "block {n}");
+    }
+    assert_eq!(reopened.block(count).unwrap().unwrap().txs.len(), 1);
+}
+
+#[test]
 fn a_store_is_refused_for_another_genesis() {
     let t = new_chain();
     let path = t.dir.path().to_owned();
