@@ -55,9 +55,21 @@ impl Default for StoreOptions {
 }
 
 /// An atomic group of writes, applied all-or-nothing by [`Store::write`].
+///
+/// Writes are collected and handed to RocksDB sorted by column and key (a stable sort, so a
+/// later write of the same key still wins): each column's memtable then inserts in ascending
+/// order, reusing its last insertion point instead of searching the skip list from the top for
+/// every key of a block.
 pub struct WriteBatch<'a> {
     store: &'a Store,
-    inner: rocksdb::WriteBatch,
+    ops: Vec<BatchOp>,
+}
+
+struct BatchOp {
+    column: &'static str,
+    key: Vec<u8>,
+    /// `None` deletes the key.
+    value: Option<Vec<u8>>,
 }
 
 impl<'a> WriteBatch<'a> {
@@ -67,8 +79,12 @@ impl<'a> WriteBatch<'a> {
         key: impl AsRef<[u8]>,
         value: impl AsRef<[u8]>,
     ) -> Result<(), StoreError> {
-        let cf = self.store.cf(column)?;
-        self.inner.put_cf(cf, key, value);
+        self.store.cf(column)?;
+        self.ops.push(BatchOp {
+            column,
+            key: key.as_ref().to_vec(),
+            value: Some(value.as_ref().to_vec()),
+        });
         Ok(())
     }
 
@@ -77,17 +93,36 @@ impl<'a> WriteBatch<'a> {
         column: &'static str,
         key: impl AsRef<[u8]>,
     ) -> Result<(), StoreError> {
-        let cf = self.store.cf(column)?;
-        self.inner.delete_cf(cf, key);
+        self.store.cf(column)?;
+        self.ops.push(BatchOp {
+            column,
+            key: key.as_ref().to_vec(),
+            value: None,
+        });
         Ok(())
     }
 
     pub fn len(&self) -> usize {
-        self.inner.len()
+        self.ops.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.inner.is_empty()
+        self.ops.is_empty()
+    }
+
+    /// The RocksDB batch, in column-then-key order.
+    fn into_sorted(mut self) -> Result<rocksdb::WriteBatch, StoreError> {
+        self.ops
+            .sort_by(|a, b| a.column.cmp(b.column).then_with(|| a.key.cmp(&b.key)));
+        let mut batch = rocksdb::WriteBatch::default();
+        for op in &self.ops {
+            let cf = self.store.cf(op.column)?;
+            match &op.value {
+                Some(value) => batch.put_cf(cf, &op.key, value),
+                None => batch.delete_cf(cf, &op.key),
+            }
+        }
+        Ok(batch)
     }
 }
 
@@ -200,7 +235,7 @@ impl Store {
     pub fn batch(&self) -> WriteBatch<'_> {
         WriteBatch {
             store: self,
-            inner: rocksdb::WriteBatch::default(),
+            ops: Vec::new(),
         }
     }
 
@@ -208,7 +243,7 @@ impl Store {
     pub fn write(&self, batch: WriteBatch<'_>) -> Result<(), StoreError> {
         let mut opts = rocksdb::WriteOptions::default();
         opts.set_sync(self.sync_writes);
-        self.db.write_opt(batch.inner, &opts)?;
+        self.db.write_opt(batch.into_sorted()?, &opts)?;
         Ok(())
     }
 }
@@ -228,5 +263,49 @@ fn classify_open_error(path: &Path, error: rocksdb::Error) -> StoreError {
             path: path.to_owned(),
             reason: text,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Store, StoreError, StoreOptions};
+
+    fn store(dir: &std::path::Path) -> Store {
+        Store::open(dir, &["a", "b"], &StoreOptions::default()).unwrap()
+    }
+
+    #[test]
+    fn within_a_batch_the_last_write_of_a_key_wins_although_writes_are_sorted() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        let mut batch = store.batch();
+        batch.put("b", b"z", b"1").unwrap();
+        batch.put("a", b"k", b"first").unwrap();
+        batch.delete("a", b"k").unwrap();
+        batch.put("a", b"j", b"gone").unwrap();
+        batch.put("a", b"m", b"old").unwrap();
+        batch.delete("a", b"j").unwrap();
+        batch.put("a", b"j", b"back").unwrap();
+        batch.put("a", b"m", b"new").unwrap();
+        batch.put("a", b"c", b"c").unwrap();
+        assert_eq!(batch.len(), 9);
+        store.write(batch).unwrap();
+        assert_eq!(store.get("a", b"k").unwrap(), None);
+        assert_eq!(store.get("a", b"j").unwrap().as_deref(), Some(&b"back"[..]));
+        assert_eq!(store.get("a", b"m").unwrap().as_deref(), Some(&b"new"[..]));
+        assert_eq!(store.get("a", b"c").unwrap().as_deref(), Some(&b"c"[..]));
+        assert_eq!(store.get("b", b"z").unwrap().as_deref(), Some(&b"1"[..]));
+    }
+
+    #[test]
+    fn a_write_to_an_unknown_column_is_refused_when_it_is_added() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        let mut batch = store.batch();
+        assert!(matches!(
+            batch.put("nope", b"k", b"v"),
+            Err(StoreError::UnknownColumn("nope"))
+        ));
+        assert!(batch.is_empty());
     }
 }
