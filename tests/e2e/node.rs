@@ -115,13 +115,19 @@ impl DevNode {
         let _ = self.child.wait();
     }
 
+    /// SIGTERM, then asserts a clean exit: status 0, not an abort from a thread still
+    /// writing while the process tears down.
     pub fn terminate(&mut self) {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                assert!(
+                    status.success(),
+                    "kaimeng dev exited with {status} on SIGTERM"
+                );
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));
