@@ -62,11 +62,13 @@ impl Default for StoreOptions {
 /// every key of a block.
 pub struct WriteBatch<'a> {
     store: &'a Store,
-    ops: Vec<BatchOp>,
+    ops: Vec<BatchOp<'a>>,
 }
 
-struct BatchOp {
+struct BatchOp<'a> {
     column: &'static str,
+    /// The column's handle, looked up once when the write is added.
+    cf: &'a ColumnFamily,
     key: Vec<u8>,
     /// `None` deletes the key.
     value: Option<Vec<u8>>,
@@ -79,9 +81,9 @@ impl<'a> WriteBatch<'a> {
         key: impl AsRef<[u8]>,
         value: impl AsRef<[u8]>,
     ) -> Result<(), StoreError> {
-        self.store.cf(column)?;
         self.ops.push(BatchOp {
             column,
+            cf: self.store.cf(column)?,
             key: key.as_ref().to_vec(),
             value: Some(value.as_ref().to_vec()),
         });
@@ -93,9 +95,9 @@ impl<'a> WriteBatch<'a> {
         column: &'static str,
         key: impl AsRef<[u8]>,
     ) -> Result<(), StoreError> {
-        self.store.cf(column)?;
         self.ops.push(BatchOp {
             column,
+            cf: self.store.cf(column)?,
             key: key.as_ref().to_vec(),
             value: None,
         });
@@ -111,18 +113,17 @@ impl<'a> WriteBatch<'a> {
     }
 
     /// The RocksDB batch, in column-then-key order.
-    fn into_sorted(mut self) -> Result<rocksdb::WriteBatch, StoreError> {
+    fn into_sorted(mut self) -> rocksdb::WriteBatch {
         self.ops
             .sort_by(|a, b| a.column.cmp(b.column).then_with(|| a.key.cmp(&b.key)));
         let mut batch = rocksdb::WriteBatch::default();
         for op in &self.ops {
-            let cf = self.store.cf(op.column)?;
             match &op.value {
-                Some(value) => batch.put_cf(cf, &op.key, value),
-                None => batch.delete_cf(cf, &op.key),
+                Some(value) => batch.put_cf(op.cf, &op.key, value),
+                None => batch.delete_cf(op.cf, &op.key),
             }
         }
-        Ok(batch)
+        batch
     }
 }
 
@@ -243,7 +244,7 @@ impl Store {
     pub fn write(&self, batch: WriteBatch<'_>) -> Result<(), StoreError> {
         let mut opts = rocksdb::WriteOptions::default();
         opts.set_sync(self.sync_writes);
-        self.db.write_opt(batch.into_sorted()?, &opts)?;
+        self.db.write_opt(batch.into_sorted(), &opts)?;
         Ok(())
     }
 }
