@@ -55,6 +55,22 @@ fn fails(args: &[&str]) -> String {
     stderr
 }
 
+/// `kaimeng gov vote` as dev member `member` on `proposal`; `choice` is `--approve` or
+/// `--reject`.
+fn dev_vote<'a>(url: &'a str, member: &'a str, proposal: &'a str, choice: &'a str) -> [&'a str; 9] {
+    [
+        "gov",
+        "vote",
+        "--rpc",
+        url,
+        "--dev-member",
+        member,
+        "--proposal",
+        proposal,
+        choice,
+    ]
+}
+
 /// A `kaimeng_*` server for the 4-member dev genesis of `suite`.
 struct GovServer {
     runtime: tokio::runtime::Runtime,
@@ -298,41 +314,11 @@ fn four_dev_members_vote_in_a_fifth_with_the_cli() {
     assert!(open.contains("proposals (open: 1):"), "{open}");
     assert!(open.contains("add-member dev-member-4"), "{open}");
 
-    let out = succeeds(&[
-        "gov",
-        "vote",
-        "--rpc",
-        url,
-        "--dev-member",
-        "1",
-        "--proposal",
-        "1",
-        "--approve",
-    ]);
+    let out = succeeds(&dev_vote(url, "1", "1", "--approve"));
     assert!(out.contains("open; 2 of 3 approvals needed"), "{out}");
-    let out = succeeds(&[
-        "gov",
-        "vote",
-        "--rpc",
-        url,
-        "--dev-member",
-        "3",
-        "--proposal",
-        "1",
-        "--reject",
-    ]);
+    let out = succeeds(&dev_vote(url, "3", "1", "--reject"));
     assert!(out.contains("2 of 3 approvals needed, 1 against"), "{out}");
-    let out = succeeds(&[
-        "gov",
-        "vote",
-        "--rpc",
-        url,
-        "--dev-member",
-        "2",
-        "--proposal",
-        "1",
-        "--approve",
-    ]);
+    let out = succeeds(&dev_vote(url, "2", "1", "--approve"));
     assert!(out.contains("passed in epoch 0"), "{out}");
 
     let open = succeeds(&["gov", "list", "--rpc", url]);
@@ -351,17 +337,7 @@ fn four_dev_members_vote_in_a_fifth_with_the_cli() {
     assert_eq!(json["epoch"]["scheduled"][0], 1);
 
     // A second vote by a member whose vote counted already is refused by the node.
-    let err = fails(&[
-        "gov",
-        "vote",
-        "--rpc",
-        url,
-        "--dev-member",
-        "1",
-        "--proposal",
-        "1",
-        "--approve",
-    ]);
+    let err = fails(&dev_vote(url, "1", "1", "--approve"));
     assert!(
         err.contains("the node refused kaimeng_sendGovernanceTransaction"),
         "{err}"
@@ -470,17 +446,7 @@ fn keystore_signers_and_refusals_by_the_node() {
         "{err}"
     );
 
-    let err = fails(&[
-        "gov",
-        "vote",
-        "--rpc",
-        url,
-        "--dev-member",
-        "1",
-        "--proposal",
-        "7",
-        "--approve",
-    ]);
+    let err = fails(&dev_vote(url, "1", "7", "--approve"));
     assert!(err.contains("there is no proposal 7"), "{err}");
 
     // The nonce advanced only for the accepted transaction.
