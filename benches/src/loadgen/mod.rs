@@ -10,6 +10,7 @@ pub mod config;
 pub mod keys;
 pub mod matcher;
 pub mod plan;
+pub mod post;
 pub mod report;
 pub mod rpc;
 pub mod setup;
@@ -93,7 +94,7 @@ async fn measure(config: &RunConfig, node: &Node, prepared: &Prepared) -> anyhow
         concurrency: config.concurrency,
         batch: config.batch,
     };
-    let submitted = submit_all(node, Arc::new(txs), pace).await;
+    let submitted = submit_all(&config.rpc, Arc::new(txs), pace).await;
     let first_sent = submitted
         .first_sent()
         .context("no transaction was submitted")?;

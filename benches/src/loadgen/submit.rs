@@ -1,14 +1,22 @@
 //! Submission of pre-signed transactions: paced to a target rate, bounded in concurrency,
-//! optionally in JSON-RPC batches. Records when each transaction was sent and whether the
-//! node accepted it.
+//! optionally in JSON-RPC batches, over the lean transport of [`super::post`]. Records when
+//! each transaction was sent and whether the node accepted it.
 
-use std::{sync::Arc, time::Instant};
+use std::{
+    ops::Range,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Instant,
+};
 
-use tokio::{sync::Semaphore, task::JoinSet, time::sleep_until};
+use bytes::Bytes;
+use tokio::{task::JoinSet, time::sleep_until};
 
 use super::{
     plan::{due_offset, requests},
-    rpc::Node,
+    post::{Poster, read_send_raw_answers, send_raw_body},
     txs::SignedTx,
 };
 
@@ -81,47 +89,84 @@ pub struct Pace {
 }
 
 /// Sends `txs` in order, `pace.batch` per request, starting request `k` no earlier than its due
-/// time and keeping at most `pace.concurrency` requests in flight.
-pub async fn submit_all(node: &Node, txs: Arc<Vec<SignedTx>>, pace: Pace) -> Submitted {
-    let mut outcome = Submitted::new(txs.len());
-    let permits = Arc::new(Semaphore::new(pace.concurrency.max(1)));
-    let mut in_flight = JoinSet::new();
-    let start = Instant::now();
-    for range in requests(txs.len(), pace.batch) {
-        if pace.rate.is_some() {
-            sleep_until((start + due_offset(range.start, pace.rate)).into()).await;
-        }
-        let Ok(permit) = permits.clone().acquire_owned().await else {
-            break;
-        };
-        let (node, txs) = (node.clone(), txs.clone());
-        in_flight.spawn(async move {
-            let sent_at = Instant::now();
-            let answers = node.send_raw(&txs[range.clone()]).await;
-            drop(permit);
-            (range.start, sent_at, answers)
-        });
-        while let Some(done) = in_flight.try_join_next() {
-            record(&mut outcome, done);
-        }
+/// time and keeping at most `pace.concurrency` requests in flight: one worker per request in
+/// flight, each with its own keep-alive connection, takes the next request when its last one
+/// is answered. Request bodies are encoded before the first is sent.
+pub async fn submit_all(rpc_url: &str, txs: Arc<Vec<SignedTx>>, pace: Pace) -> Submitted {
+    let ranges = requests(txs.len(), pace.batch);
+    let bodies: Vec<Bytes> = ranges
+        .iter()
+        .map(|r| send_raw_body(&txs[r.clone()]))
+        .collect();
+    let work = Arc::new(Work {
+        txs,
+        ranges,
+        bodies,
+        next: AtomicUsize::new(0),
+        start: Instant::now(),
+        rate: pace.rate,
+    });
+    let mut workers = JoinSet::new();
+    for _ in 0..pace.concurrency.max(1) {
+        let (work, poster) = (work.clone(), Poster::new(rpc_url));
+        workers.spawn(async move { work.run(poster).await });
     }
-    while let Some(done) = in_flight.join_next().await {
-        record(&mut outcome, done);
+    let mut outcome = Submitted::new(work.txs.len());
+    while let Some(done) = workers.join_next().await {
+        match done {
+            Ok(answered) => {
+                for (first, sent_at, answers) in answered {
+                    outcome.record(first, sent_at, answers);
+                }
+            }
+            // A worker cannot panic short of a bug; its transactions stay unsent and are
+            // reported as never submitted.
+            Err(err) => outcome
+                .first_errors
+                .push((usize::MAX, format!("submission worker failed: {err}"))),
+        }
     }
     outcome.finished_at = Instant::now();
     outcome
 }
 
-type RequestResult = (usize, Instant, Vec<Result<(), String>>);
+/// The requests of one submission, shared by its workers.
+struct Work {
+    txs: Arc<Vec<SignedTx>>,
+    ranges: Vec<Range<usize>>,
+    bodies: Vec<Bytes>,
+    /// The next request nobody has taken.
+    next: AtomicUsize,
+    start: Instant,
+    rate: Option<u64>,
+}
 
-fn record(outcome: &mut Submitted, done: Result<RequestResult, tokio::task::JoinError>) {
-    match done {
-        Ok((first, sent_at, answers)) => outcome.record(first, sent_at, answers),
-        // A request task cannot panic short of a bug; its transactions stay unsent and are
-        // reported as never submitted.
-        Err(err) => outcome
-            .first_errors
-            .push((usize::MAX, format!("request task failed: {err}"))),
+/// First transaction index, send time and per-transaction answers of one request.
+type Answered = (usize, Instant, Vec<Result<(), String>>);
+
+impl Work {
+    async fn run(&self, poster: Result<Poster, String>) -> Vec<Answered> {
+        let mut poster = poster;
+        let mut answered = Vec::new();
+        loop {
+            let k = self.next.fetch_add(1, Ordering::Relaxed);
+            let Some(range) = self.ranges.get(k).cloned() else {
+                return answered;
+            };
+            if self.rate.is_some() {
+                sleep_until((self.start + due_offset(range.start, self.rate)).into()).await;
+            }
+            let txs = &self.txs[range.clone()];
+            let sent_at = Instant::now();
+            let answers = match &mut poster {
+                Ok(poster) => match poster.post(self.bodies[k].clone()).await {
+                    Ok(body) => read_send_raw_answers(&body, txs),
+                    Err(err) => vec![Err(err); txs.len()],
+                },
+                Err(err) => vec![Err(err.clone()); txs.len()],
+            };
+            answered.push((range.start, sent_at, answers));
+        }
     }
 }
 
