@@ -26,6 +26,7 @@ use crate::overlay::{AccountChange, PendingState};
 use crate::pool::{PoolConfig, PoolError, SenderState, TxPool};
 use crate::schema;
 use crate::state::{StateAt, StateError};
+use crate::state_cache::{self, StateCache};
 use crate::tx::{ShardTx, TxError};
 
 /// Static parameters of one shard, taken from genesis.
@@ -173,6 +174,8 @@ pub struct ShardChain {
     /// The last [`RECENT_BLOCKS`] final blocks, oldest first: clients and subscribers ask for
     /// the newest blocks again and again, and a final block never changes.
     recent: RwLock<VecDeque<Arc<StoredBlock>>>,
+    /// The hot part of the finalized state, kept in step with the store by `write_final`.
+    cache: Arc<StateCache>,
 }
 
 /// How many of the newest final blocks [`ShardChain::block`] serves from memory.
@@ -208,6 +211,7 @@ impl ShardChain {
             write_lock: Mutex::new(()),
             pending: RwLock::new(HashMap::new()),
             recent: RwLock::new(VecDeque::with_capacity(RECENT_BLOCKS)),
+            cache: Arc::new(StateCache::new(state_cache::DEFAULT_CAPACITY)),
         })
     }
 
@@ -240,7 +244,7 @@ impl ShardChain {
     }
 
     pub fn latest_state(&self) -> StateAt {
-        StateAt::latest(self.store.clone())
+        StateAt::latest(self.store.clone()).with_cache(self.cache.clone())
     }
 
     /// State as of block `number` (the head's plain state when `number` is the head).
@@ -457,7 +461,8 @@ impl ShardChain {
         };
         Ok((
             kept.block.header.clone(),
-            StateAt::pending(self.store.clone(), kept.layers.clone()),
+            StateAt::pending(self.store.clone(), kept.layers.clone())
+                .with_cache(self.cache.clone()),
         ))
     }
 
@@ -495,7 +500,8 @@ impl ShardChain {
             };
             (
                 kept.block.header.clone(),
-                StateAt::pending(self.store.clone(), kept.layers.clone()),
+                StateAt::pending(self.store.clone(), kept.layers.clone())
+                    .with_cache(self.cache.clone()),
             )
         };
         let proposed = self.check(&parent, &base, &block.header, block.txs, &rules)?;
@@ -741,7 +747,8 @@ impl ShardChain {
         }
         commit.apply_to(&mut batch)?;
         batch.put(schema::META, schema::META_HEAD, key)?;
-        self.store.write(batch)?;
+        self.cache
+            .write_through(&commit.ops, || self.store.write(batch))?;
         *self.head.write() = block.header.clone();
         {
             let mut recent = self.recent.write();

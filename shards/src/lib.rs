@@ -17,6 +17,7 @@ pub mod precompiles;
 pub mod schema;
 pub mod sealer;
 pub mod state;
+pub mod state_cache;
 pub mod tx;
 pub mod wire;
 

@@ -1,6 +1,8 @@
 //! Reading shard state from the store, as of the head or of any past block, or on top of
 //! unfinalized blocks ([`Layers`]), for revm.
 
+use std::sync::Arc;
+
 use alloy_primitives::{Address, B256, U256, keccak256};
 use kaimeng_l1::{Store, StoreError};
 use revm::bytecode::Bytecode;
@@ -11,6 +13,7 @@ use crate::account::AccountRecord;
 use crate::commitment::{Branch, Child, MerkleProof, NodePath, NodeReader};
 use crate::layers::Layers;
 use crate::schema::{self, TreeId};
+use crate::state_cache::StateCache;
 
 /// A failure to read state. Reads fail only when the store does (or is corrupt).
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +33,8 @@ pub struct StateAt {
     store: Store,
     block: Option<u64>,
     layers: Layers,
+    /// The finalized state's cache, read before the store (latest and pending states only).
+    cache: Option<Arc<StateCache>>,
 }
 
 impl StateAt {
@@ -38,6 +43,7 @@ impl StateAt {
             store,
             block: None,
             layers: Layers::default(),
+            cache: None,
         }
     }
 
@@ -47,6 +53,7 @@ impl StateAt {
             store,
             block: None,
             layers,
+            cache: None,
         }
     }
 
@@ -55,7 +62,16 @@ impl StateAt {
             store,
             block: Some(block),
             layers: Layers::default(),
+            cache: None,
         }
+    }
+
+    /// This latest or pending state, reading the finalized state through `cache`.
+    pub fn with_cache(mut self, cache: Arc<StateCache>) -> Self {
+        if self.block.is_none() {
+            self.cache = Some(cache);
+        }
+        self
     }
 
     pub fn store(&self) -> &Store {
@@ -67,16 +83,20 @@ impl StateAt {
         &self.layers
     }
 
-    /// Reads `key` of the latest state: the layers first, then the store.
+    /// Reads `key` of the latest state: the layers first, then the cache, then the store.
     pub fn get_latest(
         &self,
         column: &'static str,
         key: &[u8],
     ) -> Result<Option<Vec<u8>>, StateError> {
-        match self.layers.get(column, key) {
-            Some(value) => Ok(value.map(<[u8]>::to_vec)),
-            None => Ok(self.store.get(column, key)?),
+        if let Some(value) = self.layers.get(column, key) {
+            return Ok(value.map(<[u8]>::to_vec));
         }
+        let load = || self.store.get(column, key);
+        Ok(match &self.cache {
+            Some(cache) => cache.get(column, key, load)?,
+            None => load()?,
+        })
     }
 
     /// Every `(key, value)` under `prefix` in `column` of the latest state, layers included.

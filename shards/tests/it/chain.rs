@@ -193,3 +193,46 @@ fn verify_accepts_an_honest_proposal_and_rejects_a_tampered_one() {
         Err(ChainError::InvalidProposal(_))
     ));
 }
+
+#[test]
+fn state_read_through_the_cache_while_blocks_are_sealed_equals_the_stored_state() {
+    let t = new_chain();
+    let recipients: Vec<Address> = (0..8u8).map(Address::repeat_byte).collect();
+    let watched: Vec<Address> = (0..4).map(addr).chain(recipients.iter().copied()).collect();
+    let sealing_done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        // Readers fill the cache with whatever is latest while blocks are written.
+        for _ in 0..2 {
+            scope.spawn(|| {
+                while !sealing_done.load(std::sync::atomic::Ordering::Relaxed) {
+                    let state = t.chain.latest_state();
+                    for a in &watched {
+                        state.account(a).unwrap();
+                    }
+                }
+            });
+        }
+        for nonce in 0..30u64 {
+            for from in 0..4 {
+                let to = recipients[(nonce as usize + from) % recipients.len()];
+                t.chain
+                    .submit_raw(&transfer(&t.chain, from, nonce, to, 1 + nonce))
+                    .unwrap();
+            }
+            assert_eq!(seal(&t.chain).txs.len(), 4);
+        }
+        sealing_done.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    let cached = t.chain.latest_state();
+    let stored = kaimeng_shards::StateAt::latest(t.chain.store().clone());
+    for a in &watched {
+        assert_eq!(
+            cached.account(a).unwrap(),
+            stored.account(a).unwrap(),
+            "{a}"
+        );
+        let (c, s) = (cached.proof(a, &[]).unwrap(), stored.proof(a, &[]).unwrap());
+        assert_eq!(c.account_proof, s.account_proof, "proof of {a}");
+    }
+    assert_eq!(cached.account(&addr(0)).unwrap().unwrap().nonce, 30);
+}
