@@ -36,4 +36,10 @@ for flow in foundry hardhat ethers viem web3py; do
   CLIENTS_SKIP_SETUP=1 "$ROOT/tests/with-dev-node.sh" "$ROOT/tests/clients/run.sh" "$flow"
 done
 
+log "load generator: its tests against anvil, then a short measured run against kaimeng dev"
+ANVIL_BIN="$ROOT/tests/clients/node_modules/.bin/anvil" REQUIRE_ANVIL=1 \
+  cargo test -p kaimeng-benches --features loadgen --locked
+cargo build -p kaimeng-benches --features loadgen --bin loadgen --locked
+"$ROOT/tests/with-dev-node.sh" "$ROOT/tests/loadgen-smoke.sh" "$CARGO_TARGET_DIR/debug/loadgen"
+
 log "all tests passed"
