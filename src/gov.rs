@@ -24,6 +24,9 @@ use kaimeng_l1::governance::{
 use kaimeng_l1::membership::Parameter;
 use kaimeng_rpc::api::kaimeng::{GovernanceDomainView, KaimengApiClient};
 
+use crate::cli::read_password;
+use crate::consensus_suite as crypto_suite;
+
 #[derive(Subcommand, Debug)]
 pub enum GovCommand {
     /// Show the members, the current epoch and the open proposals (or all with --all).
@@ -331,9 +334,6 @@ impl KeySource {
         }
     }
 }
-
-use crate::cli::read_password;
-use crate::consensus_suite as crypto_suite;
 
 fn organisation(args: &SignerArgs) -> anyhow::Result<String> {
     match (&args.org, args.dev_member) {

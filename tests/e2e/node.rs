@@ -3,7 +3,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
@@ -118,21 +118,28 @@ impl DevNode {
     /// SIGTERM, then asserts a clean exit: status 0, not an abort from a thread still
     /// writing while the process tears down.
     pub fn terminate(&mut self) {
+        let status = self
+            .sigterm_and_wait(Duration::from_secs(30))
+            .expect("kaimeng dev did not stop on SIGTERM");
+        assert!(
+            status.success(),
+            "kaimeng dev exited with {status} on SIGTERM"
+        );
+    }
+
+    /// Sends SIGTERM and waits up to `within` for the exit status.
+    fn sigterm_and_wait(&mut self, within: Duration) -> Option<ExitStatus> {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + within;
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
-                assert!(
-                    status.success(),
-                    "kaimeng dev exited with {status} on SIGTERM"
-                );
-                return;
+                return Some(status);
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("kaimeng dev did not stop on SIGTERM");
+        None
     }
 }
 
@@ -140,17 +147,9 @@ impl Drop for DevNode {
     /// SIGTERM first, so `kaimeng dev` removes its temporary data directory (RocksDB
     /// preallocates its logs: a few hundred MB per 4-validator network); SIGKILL if it lingers.
     fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        if self.sigterm_and_wait(Duration::from_secs(10)).is_none() {
+            self.kill();
         }
-        self.kill();
     }
 }
 

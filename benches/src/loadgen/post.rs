@@ -4,8 +4,6 @@
 //! A general JSON-RPC client spends more CPU per request than the node it measures can afford
 //! to lose on a machine both share; this path only writes ready bytes and reads the answers.
 
-use std::fmt::Write as _;
-
 use alloy_primitives::B256;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -39,7 +37,7 @@ pub fn send_raw_body(txs: &[SignedTx]) -> Bytes {
                 if id > 0 {
                     body.push(',');
                 }
-                let _ = write!(body, "{}", call(id, tx));
+                body.push_str(&call(id, tx));
             }
             body.push(']');
             body

@@ -145,8 +145,7 @@ struct Work {
 type Answered = (usize, Instant, Vec<Result<(), String>>);
 
 impl Work {
-    async fn run(&self, poster: Result<Poster, String>) -> Vec<Answered> {
-        let mut poster = poster;
+    async fn run(&self, mut poster: Result<Poster, String>) -> Vec<Answered> {
         let mut answered = Vec::new();
         loop {
             let k = self.next.fetch_add(1, Ordering::Relaxed);
