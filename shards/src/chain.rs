@@ -6,6 +6,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
+use std::time::Instant;
 
 use alloy_consensus::{EMPTY_OMMER_ROOT_HASH, EMPTY_ROOT_HASH, Header, proofs};
 use alloy_eips::eip7685::EMPTY_REQUESTS_HASH;
@@ -15,7 +16,6 @@ use kaimeng_l1::{Store, StoreError};
 use parking_lot::{Mutex, RwLock};
 use revm::bytecode::Bytecode;
 use revm::state::AccountInfo;
-use tokio::sync::broadcast;
 
 use crate::block::{self, SealedHeader, StoredBlock, StoredReceipt};
 use crate::commit::{StateCommit, WriteOp, prepare_commit};
@@ -23,7 +23,10 @@ use crate::executor::{BlockContext, BlockExecution, execute_block};
 use crate::fees::next_base_fee;
 use crate::layers::{Layer, Layers};
 use crate::overlay::{AccountChange, PendingState};
-use crate::pool::{PoolConfig, PoolError, SenderState, TxPool};
+use crate::admission::{self, NextBlock};
+use crate::events::{ChainEvents, EventSender};
+use crate::journal::PoolJournal;
+use crate::pool::{PoolConfig, PoolError, PoolStatus, SenderState, TxPool};
 use crate::schema;
 use crate::state::{StateAt, StateError};
 use crate::state_cache::{self, StateCache};
@@ -81,15 +84,24 @@ pub enum SubmitError {
     Tx(#[from] TxError),
     #[error(transparent)]
     Pool(#[from] PoolError),
+    /// A rule the executor would refuse the transaction for (intrinsic gas, init-code size,
+    /// block gas limit, ...), in the wording Ethereum clients know.
+    #[error("{0}")]
+    Invalid(String),
     #[error(transparent)]
     State(#[from] StateError),
+    #[error("cannot journal the transaction: {0}")]
+    Journal(#[from] StoreError),
 }
 
-/// What subscribers hear about.
-#[derive(Clone, Debug)]
-pub enum ChainEvent {
-    NewBlock(Arc<StoredBlock>),
-    PendingTx(B256),
+/// Where a transaction stands, for `txpool_transactionStatus`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TxStatus {
+    /// In a finalized block.
+    Included { block: u64, index: usize },
+    /// In the pool: executable (`Pending`) or behind a nonce gap (`Queued`), or dropped with a
+    /// reason, or unknown to this node.
+    Pool(PoolStatus),
 }
 
 /// What a block must follow beyond Ethereum's rules, set by the consortium for the block's
@@ -166,7 +178,9 @@ pub struct ShardChain {
     config: ShardConfig,
     head: RwLock<SealedHeader>,
     pool: Mutex<TxPool>,
-    events: broadcast::Sender<ChainEvent>,
+    /// Transactions submitted here, kept on disk until final or dropped.
+    journal: PoolJournal,
+    events: EventSender,
     /// Serialises propose/finalize against each other.
     write_lock: Mutex<()>,
     /// Executed blocks awaiting finality, by hash.
@@ -201,18 +215,45 @@ impl ShardChain {
             }
             None => write_genesis(&store, genesis, &config)?,
         };
-        let (events, _) = broadcast::channel(4096);
-        Ok(Self {
+        let chain = Self {
+            journal: PoolJournal::new(store.clone()),
             store,
             config,
             head: RwLock::new(head),
             pool: Mutex::new(TxPool::new(PoolConfig::default())),
-            events,
+            events: EventSender::default(),
             write_lock: Mutex::new(()),
             pending: RwLock::new(HashMap::new()),
             recent: RwLock::new(VecDeque::with_capacity(RECENT_BLOCKS)),
             cache: Arc::new(StateCache::new(state_cache::DEFAULT_CAPACITY)),
-        })
+        };
+        chain.restore_journal()?;
+        Ok(chain)
+    }
+
+    /// Pools the journaled transactions again; those that no longer qualify are forgotten.
+    fn restore_journal(&self) -> Result<(), ChainError> {
+        let txs = self.journal.load()?;
+        if txs.is_empty() {
+            return Ok(());
+        }
+        let total = txs.len();
+        let mut stale = Vec::new();
+        for tx in txs {
+            let hash = tx.hash;
+            if let Err(error) = self.admit(Arc::new(tx)) {
+                tracing::debug!(%hash, %error, "journaled transaction not pooled again");
+                stale.push(hash);
+            }
+        }
+        self.journal.forget(&stale)?;
+        tracing::info!(
+            shard = self.config.shard,
+            restored = total - stale.len(),
+            stale = stale.len(),
+            "pooled the transactions journaled before the restart"
+        );
+        Ok(())
     }
 
     pub fn config(&self) -> &ShardConfig {
@@ -227,7 +268,7 @@ impl ShardChain {
         self.head.read().clone()
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<ChainEvent> {
+    pub fn subscribe(&self) -> ChainEvents {
         self.events.subscribe()
     }
 
@@ -258,15 +299,42 @@ impl ShardChain {
 
     // ---- transactions in ----
 
-    /// Decodes, checks and pools a raw transaction; returns its hash.
+    /// Decodes, checks, pools and journals a raw transaction sent to this node; returns its
+    /// hash.
     pub fn submit_raw(&self, raw: &[u8]) -> Result<B256, SubmitError> {
         let tx = ShardTx::decode(raw, self.config.chain_id)?;
         self.submit(Arc::new(tx))
     }
 
-    /// Pools an already decoded transaction.
+    /// Pools and journals an already decoded transaction sent to this node.
     pub fn submit(&self, tx: Arc<ShardTx>) -> Result<B256, SubmitError> {
+        let hash = self.admit(tx.clone())?;
+        self.journal.record(&tx)?;
+        self.events.pending_tx(hash);
+        Ok(hash)
+    }
+
+    /// Pools a transaction a peer relayed (not journaled: the node it was sent to keeps it).
+    pub fn submit_from_peer(&self, tx: Arc<ShardTx>) -> Result<B256, SubmitError> {
+        let hash = self.admit(tx)?;
+        self.events.pending_tx(hash);
+        Ok(hash)
+    }
+
+    /// Every admission rule: the executor's stateless ones, then the pool's against the head.
+    fn admit(&self, tx: Arc<ShardTx>) -> Result<B256, SubmitError> {
         let hash = tx.hash;
+        let next = {
+            let head = self.head.read();
+            NextBlock {
+                chain_id: self.config.chain_id,
+                number: head.number() + 1,
+                timestamp: head.header.timestamp + 1,
+                gas_limit: head.header.gas_limit,
+                base_fee: self.config.min_base_fee,
+            }
+        };
+        admission::check(&tx, &next).map_err(SubmitError::Invalid)?;
         // The pool lock is held across the state read: `finalize` writes the block before it
         // prunes the pool, so under the lock the pool and the state never disagree.
         let mut pool = self.pool.lock();
@@ -278,10 +346,49 @@ impl ShardChain {
                 balance: account.balance,
             },
             self.config.min_base_fee,
+            Instant::now(),
         )?;
+        let departed = pool.take_departed();
         drop(pool);
-        let _ = self.events.send(ChainEvent::PendingTx(hash));
+        self.forget_departed(&departed);
         Ok(hash)
+    }
+
+    /// Removes from the journal what left the pool without being included. A failure only
+    /// costs a stale entry, which the next start finds no longer admissible and deletes.
+    fn forget_departed(&self, departed: &[B256]) {
+        if departed.is_empty() {
+            return;
+        }
+        if let Err(error) = self.journal.forget(departed) {
+            tracing::warn!(%error, "cannot remove dropped transactions from the pool journal");
+        }
+    }
+
+    /// Whether the pool holds a transaction the next block could include.
+    pub fn has_executable(&self) -> bool {
+        let base_fee = self.next_base_fee();
+        self.pool.lock().has_executable(base_fee)
+    }
+
+    /// Whether `hash` was submitted to this node (and is not yet final or dropped), as opposed
+    /// to relayed by a peer.
+    pub fn is_local(&self, hash: &B256) -> bool {
+        self.journal.is_live(hash)
+    }
+
+    /// Whether pooled transaction `hash` could go into the next block.
+    pub fn is_executable(&self, hash: &B256) -> bool {
+        let base_fee = self.next_base_fee();
+        self.pool.lock().is_executable(hash, base_fee)
+    }
+
+    /// Where transaction `hash` stands: finalized, pooled, dropped (with the reason) or unknown.
+    pub fn tx_status(&self, hash: &B256) -> Result<TxStatus, ChainError> {
+        if let Some((block, index)) = self.tx_location(hash)? {
+            return Ok(TxStatus::Included { block, index });
+        }
+        Ok(TxStatus::Pool(self.pool.lock().status(hash)))
     }
 
     pub fn pool(&self) -> parking_lot::MutexGuard<'_, TxPool> {
@@ -569,9 +676,12 @@ impl ShardChain {
             for (tx, reason) in &execution.skipped {
                 if !reason.starts_with("block gas left") {
                     tracing::debug!(hash = %tx.hash, %reason, "dropping transaction that cannot execute");
-                    pool.remove(&tx.hash);
+                    pool.drop_tx(&tx.hash, reason);
                 }
             }
+            let departed = pool.take_departed();
+            drop(pool);
+            self.forget_departed(&departed);
         }
         self.seal(base, parent, &ctx, execution, &rules.beacon)
     }
@@ -746,6 +856,7 @@ impl ShardChain {
             batch.put(schema::BEACON, key, &block.beacon)?;
         }
         commit.apply_to(&mut batch)?;
+        self.journal.forget_included(&mut batch, &block.txs)?;
         batch.put(schema::META, schema::META_HEAD, key)?;
         self.cache
             .write_through(&commit.ops, || self.store.write(batch))?;
@@ -759,15 +870,29 @@ impl ShardChain {
         }
 
         let state = self.latest_state();
-        self.pool.lock().on_new_head(&block.txs, |sender| {
-            state
-                .account(sender)
-                .ok()
-                .flatten()
-                .map(|a| a.nonce)
-                .unwrap_or(0)
-        });
-        let _ = self.events.send(ChainEvent::NewBlock(block.clone()));
+        let now = Instant::now();
+        let departed = {
+            let mut pool = self.pool.lock();
+            pool.on_new_head(
+                &block.txs,
+                |sender| {
+                    state
+                        .account(sender)
+                        .ok()
+                        .flatten()
+                        .map(|a| a.nonce)
+                        .unwrap_or(0)
+                },
+                now,
+            );
+            let expired = pool.expire(now);
+            if expired > 0 {
+                tracing::info!(expired, "dropped transactions that waited too long behind a nonce gap");
+            }
+            pool.take_departed()
+        };
+        self.forget_departed(&departed);
+        self.events.new_block(block.clone());
         Ok(block)
     }
 

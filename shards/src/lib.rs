@@ -2,13 +2,16 @@
 //! and blocks, stored in RocksDB and committed by an incremental sparse Merkle tree.
 
 pub mod account;
+pub mod admission;
 pub mod block;
 pub mod call;
 pub mod chain;
 pub mod commit;
 pub mod commitment;
+pub mod events;
 pub mod executor;
 pub mod fees;
+pub mod journal;
 pub mod layers;
 pub mod logs;
 pub mod overlay;
@@ -23,8 +26,10 @@ pub mod wire;
 
 pub use block::{SealedHeader, StoredBlock, StoredReceipt};
 pub use chain::{
-    BlockRules, ChainError, ChainEvent, ProposedBlock, ShardChain, ShardConfig, SubmitError,
+    BlockRules, ChainError, ProposedBlock, ShardChain, ShardConfig, SubmitError,
+    TxStatus,
 };
+pub use events::{ChainEvent, ChainEvents, EventSender};
 pub use state::{StateAt, StateError};
 pub use tx::{ShardTx, TxError};
 

@@ -1,9 +1,14 @@
 //! The transaction pool: per-sender nonce queues, admission checks against state, fee-ordered
-//! selection of executable transactions for the next block, and replacement by fee bump.
+//! selection of executable transactions for the next block, replacement by fee bump, limits in
+//! count and bytes, expiry of transactions that cannot execute, and a record of what it dropped.
+//!
+//! Pure: the caller passes the sender's head state and the current time, so every rule is
+//! tested without a chain or a clock.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use alloy_consensus::Transaction;
 use alloy_primitives::{Address, B256, U256};
@@ -13,21 +18,34 @@ use crate::tx::ShardTx;
 /// Pool limits.
 #[derive(Clone, Debug)]
 pub struct PoolConfig {
+    /// Most transactions pooled at once.
     pub max_txs: usize,
+    /// Most encoded bytes pooled at once.
+    pub max_bytes: usize,
+    /// Most transactions one sender may have pooled at once.
     pub max_per_sender: usize,
-    /// How far past the next executable nonce a transaction may be queued.
+    /// How far past the sender's next nonce (counting its pooled transactions) a transaction
+    /// may be queued.
     pub max_nonce_gap: u64,
+    /// A sender whose pooled transactions cannot execute (a nonce gap) loses them once it has
+    /// neither added a transaction nor had one included for this long.
+    pub queued_lifetime: Duration,
     /// Minimum fee increase (percent) for replacing a transaction with the same nonce.
     pub price_bump_percent: u128,
+    /// How many dropped transactions are remembered for status queries.
+    pub dropped_memory: usize,
 }
 
 impl Default for PoolConfig {
     fn default() -> Self {
         Self {
             max_txs: 200_000,
+            max_bytes: 64 * 1024 * 1024,
             max_per_sender: 16_384,
             max_nonce_gap: 1_024,
+            queued_lifetime: Duration::from_secs(600),
             price_bump_percent: 10,
+            dropped_memory: 20_000,
         }
     }
 }
@@ -37,7 +55,9 @@ impl Default for PoolConfig {
 pub enum PoolError {
     #[error("nonce too low: next nonce {next}, tx nonce {got}")]
     NonceTooLow { next: u64, got: u64 },
-    #[error("nonce too high: next nonce {next}, tx nonce {got} is more than {gap} ahead")]
+    #[error(
+        "nonce too high: the sender's next nonce is {next} (counting its pooled transactions) and tx nonce {got} is more than {gap} ahead"
+    )]
     NonceTooHigh { next: u64, got: u64, gap: u64 },
     #[error("insufficient funds for gas * price + value: balance {balance}, tx cost {cost}")]
     InsufficientFunds { balance: U256, cost: U256 },
@@ -47,9 +67,11 @@ pub enum PoolError {
     ReplacementUnderpriced(u128),
     #[error("already known")]
     AlreadyKnown,
-    #[error("txpool is full ({0} transactions)")]
-    Full(usize),
-    #[error("too many pending transactions from {sender} (limit {limit})")]
+    #[error(
+        "txpool is full: it holds at most {max_txs} transactions and {max_bytes} bytes; try again later"
+    )]
+    Full { max_txs: usize, max_bytes: usize },
+    #[error("too many pending transactions from this sender {sender} (limit {limit})")]
     SenderFull { sender: Address, limit: usize },
 }
 
@@ -60,30 +82,98 @@ pub struct SenderState {
     pub balance: U256,
 }
 
-#[derive(Default)]
+/// Where the pool stands on one transaction hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PoolStatus {
+    /// Pooled and executable now (its nonce is next, counting the sender's pooled ones).
+    Pending,
+    /// Pooled behind a nonce gap.
+    Queued,
+    /// Was pooled and left without being included, for this reason.
+    Dropped(String),
+    /// Never seen, or included, or forgotten.
+    Unknown,
+}
+
 struct SenderQueue {
     /// Next nonce the chain expects from this sender (as of the last head seen).
     chain_nonce: u64,
+    /// Every nonce in `chain_nonce..ready_end` is pooled (a cache of the contiguous run).
+    ready_end: u64,
     txs: BTreeMap<u64, Arc<ShardTx>>,
+    /// When the sender last added a transaction or had one included.
+    touched: Instant,
 }
 
-#[derive(Default)]
+impl SenderQueue {
+    fn new(chain_nonce: u64, now: Instant) -> Self {
+        Self {
+            chain_nonce,
+            ready_end: chain_nonce,
+            txs: BTreeMap::new(),
+            touched: now,
+        }
+    }
+
+    /// The next nonce after the contiguous run of pooled transactions from `chain_nonce`.
+    fn next_nonce(&self) -> u64 {
+        let mut next = self.ready_end.max(self.chain_nonce);
+        while self.txs.contains_key(&next) {
+            next += 1;
+        }
+        next
+    }
+
+    fn has_executable(&self) -> bool {
+        self.txs.contains_key(&self.chain_nonce)
+    }
+}
+
 pub struct TxPool {
     config: PoolConfig,
     senders: HashMap<Address, SenderQueue>,
     by_hash: HashMap<B256, Arc<ShardTx>>,
+    bytes: usize,
+    /// Recently dropped transactions and why, oldest first, bounded by `dropped_memory`.
+    dropped: HashMap<B256, String>,
+    dropped_order: VecDeque<B256>,
+    /// Hashes that left without being included since the last [`TxPool::take_departed`].
+    departed: Vec<B256>,
+    /// When [`TxPool::expire`] last swept.
+    swept: Option<Instant>,
+}
+
+impl Default for TxPool {
+    fn default() -> Self {
+        Self::new(PoolConfig::default())
+    }
 }
 
 impl TxPool {
     pub fn new(config: PoolConfig) -> Self {
         Self {
             config,
-            ..Default::default()
+            senders: HashMap::new(),
+            by_hash: HashMap::new(),
+            bytes: 0,
+            dropped: HashMap::new(),
+            dropped_order: VecDeque::new(),
+            departed: Vec::new(),
+            swept: None,
         }
+    }
+
+    pub fn config(&self) -> &PoolConfig {
+        &self.config
     }
 
     pub fn len(&self) -> usize {
         self.by_hash.len()
+    }
+
+    /// Encoded bytes of all pooled transactions.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     pub fn is_empty(&self) -> bool {
@@ -94,12 +184,14 @@ impl TxPool {
         self.by_hash.get(hash).cloned()
     }
 
-    /// Admits `tx` given its sender's head state. Returns the hash of a replaced transaction.
+    /// Admits `tx` given its sender's head state at time `now`. Returns the hash of a replaced
+    /// transaction.
     pub fn add(
         &mut self,
         tx: Arc<ShardTx>,
         sender: SenderState,
         min_base_fee: u64,
+        now: Instant,
     ) -> Result<Option<B256>, PoolError> {
         if self.by_hash.contains_key(&tx.hash) {
             return Err(PoolError::AlreadyKnown);
@@ -118,13 +210,6 @@ impl TxPool {
                 got: nonce,
             });
         }
-        if nonce > sender.nonce + self.config.max_nonce_gap {
-            return Err(PoolError::NonceTooHigh {
-                next: sender.nonce,
-                got: nonce,
-                gap: self.config.max_nonce_gap,
-            });
-        }
         let cost = tx.max_cost();
         if cost > sender.balance {
             return Err(PoolError::InsufficientFunds {
@@ -132,9 +217,28 @@ impl TxPool {
                 cost,
             });
         }
-        let queue = self.senders.entry(tx.sender).or_default();
-        queue.chain_nonce = sender.nonce;
-        let replaced = match queue.txs.get(&nonce) {
+        let next = match self.senders.get_mut(&tx.sender) {
+            Some(queue) => {
+                queue.chain_nonce = queue.chain_nonce.max(sender.nonce);
+                queue.ready_end = queue.next_nonce();
+                queue.ready_end
+            }
+            None => sender.nonce,
+        };
+        if nonce > next + self.config.max_nonce_gap {
+            return Err(PoolError::NonceTooHigh {
+                next,
+                got: nonce,
+                gap: self.config.max_nonce_gap,
+            });
+        }
+        let size = tx.encoded.len();
+        let existing = self
+            .senders
+            .get(&tx.sender)
+            .and_then(|queue| queue.txs.get(&nonce))
+            .cloned();
+        let replaced = match existing {
             Some(old) => {
                 let bump = 100 + self.config.price_bump_percent;
                 let old_fee = old.envelope.max_fee_per_gas();
@@ -145,13 +249,19 @@ impl TxPool {
                         self.config.price_bump_percent,
                     ));
                 }
-                Some(old.hash)
+                if self.bytes - old.encoded.len() + size > self.config.max_bytes {
+                    return Err(self.full());
+                }
+                Some(old)
             }
             None => {
-                if self.by_hash.len() >= self.config.max_txs {
-                    return Err(PoolError::Full(self.config.max_txs));
+                if self.by_hash.len() >= self.config.max_txs
+                    || self.bytes + size > self.config.max_bytes
+                {
+                    return Err(self.full());
                 }
-                if queue.txs.len() >= self.config.max_per_sender {
+                let pooled = self.senders.get(&tx.sender).map_or(0, |q| q.txs.len());
+                if pooled >= self.config.max_per_sender {
                     return Err(PoolError::SenderFull {
                         sender: tx.sender,
                         limit: self.config.max_per_sender,
@@ -160,12 +270,30 @@ impl TxPool {
                 None
             }
         };
-        if let Some(old) = replaced {
-            self.by_hash.remove(&old);
+        if let Some(old) = &replaced {
+            self.by_hash.remove(&old.hash);
+            self.bytes -= old.encoded.len();
+            self.record_drop(
+                old.hash,
+                format!("replaced by transaction {} (higher fee)", tx.hash),
+            );
         }
+        let queue = self
+            .senders
+            .entry(tx.sender)
+            .or_insert_with(|| SenderQueue::new(sender.nonce, now));
+        queue.touched = now;
         queue.txs.insert(nonce, tx.clone());
+        self.bytes += size;
         self.by_hash.insert(tx.hash, tx);
-        Ok(replaced)
+        Ok(replaced.map(|old| old.hash))
+    }
+
+    fn full(&self) -> PoolError {
+        PoolError::Full {
+            max_txs: self.config.max_txs,
+            max_bytes: self.config.max_bytes,
+        }
     }
 
     /// The next nonce `sender` would use, counting its contiguous pooled transactions.
@@ -173,11 +301,29 @@ impl TxPool {
         let Some(queue) = self.senders.get(sender) else {
             return chain_nonce;
         };
-        let mut next = chain_nonce;
+        let mut next = queue.ready_end.max(chain_nonce);
         while queue.txs.contains_key(&next) {
             next += 1;
         }
         next
+    }
+
+    /// Whether any sender has a transaction that can go into a block at `base_fee` now.
+    pub fn has_executable(&self, base_fee: u64) -> bool {
+        self.senders.values().any(|queue| {
+            queue
+                .txs
+                .get(&queue.chain_nonce)
+                .is_some_and(|tx| tx.effective_tip(base_fee).is_some())
+        })
+    }
+
+    /// Whether pooled transaction `hash` is its sender's next and can pay `base_fee`.
+    pub fn is_executable(&self, hash: &B256, base_fee: u64) -> bool {
+        self.by_hash.get(hash).is_some_and(|tx| {
+            self.senders[&tx.sender].chain_nonce == tx.nonce()
+                && tx.effective_tip(base_fee).is_some()
+        })
     }
 
     /// Executable transactions, best tip first across senders, nonce order within a sender.
@@ -237,41 +383,135 @@ impl TxPool {
         out
     }
 
-    /// After a block: drop what it included and anything its senders can no longer use.
+    /// After a block at time `now`: drop what it included and anything its senders can no
+    /// longer use.
     pub fn on_new_head(
         &mut self,
         included: &[Arc<ShardTx>],
         sender_nonces: impl Fn(&Address) -> u64,
+        now: Instant,
     ) {
         let mut touched: Vec<Address> = included.iter().map(|tx| tx.sender).collect();
         touched.sort_unstable();
         touched.dedup();
+        let included: std::collections::HashSet<B256> =
+            included.iter().map(|tx| tx.hash).collect();
         for sender in touched {
             let nonce = sender_nonces(&sender);
-            if let Some(queue) = self.senders.get_mut(&sender) {
-                queue.chain_nonce = nonce;
-                let stale: Vec<u64> = queue.txs.range(..nonce).map(|(n, _)| *n).collect();
-                for n in stale {
-                    if let Some(tx) = queue.txs.remove(&n) {
-                        self.by_hash.remove(&tx.hash);
-                    }
+            let Some(queue) = self.senders.get_mut(&sender) else {
+                continue;
+            };
+            queue.chain_nonce = nonce;
+            queue.touched = now;
+            let keep = queue.txs.split_off(&nonce);
+            let stale = std::mem::replace(&mut queue.txs, keep);
+            let empty = queue.txs.is_empty();
+            for (nonce, tx) in stale {
+                self.by_hash.remove(&tx.hash);
+                self.bytes -= tx.encoded.len();
+                if !included.contains(&tx.hash) {
+                    self.record_drop(
+                        tx.hash,
+                        format!("nonce {nonce} was used by another transaction"),
+                    );
                 }
-                if queue.txs.is_empty() {
-                    self.senders.remove(&sender);
-                }
+            }
+            if empty {
+                self.senders.remove(&sender);
             }
         }
     }
 
-    /// Drops one transaction (e.g. it can never execute).
-    pub fn remove(&mut self, hash: &B256) {
-        if let Some(tx) = self.by_hash.remove(hash) {
-            if let Some(queue) = self.senders.get_mut(&tx.sender) {
-                queue.txs.remove(&tx.nonce());
-                if queue.txs.is_empty() {
-                    self.senders.remove(&tx.sender);
-                }
+    /// Drops one transaction that can never execute, remembering `reason`.
+    pub fn drop_tx(&mut self, hash: &B256, reason: &str) {
+        let Some(tx) = self.by_hash.remove(hash) else {
+            return;
+        };
+        self.bytes -= tx.encoded.len();
+        if let Some(queue) = self.senders.get_mut(&tx.sender) {
+            let nonce = tx.nonce();
+            queue.txs.remove(&nonce);
+            queue.ready_end = queue.ready_end.min(nonce);
+            if queue.txs.is_empty() {
+                self.senders.remove(&tx.sender);
             }
+        }
+        self.record_drop(*hash, reason.to_string());
+    }
+
+    /// Drops the transactions of senders that have had nothing executable, and no progress,
+    /// for [`PoolConfig::queued_lifetime`]. Sweeps at most once a second; returns how many
+    /// were dropped.
+    pub fn expire(&mut self, now: Instant) -> usize {
+        if self
+            .swept
+            .is_some_and(|at| now.saturating_duration_since(at) < Duration::from_secs(1))
+        {
+            return 0;
+        }
+        self.swept = Some(now);
+        let lifetime = self.config.queued_lifetime;
+        let expired: Vec<Address> = self
+            .senders
+            .iter()
+            .filter(|(_, queue)| {
+                !queue.has_executable() && now.saturating_duration_since(queue.touched) >= lifetime
+            })
+            .map(|(sender, _)| *sender)
+            .collect();
+        let mut count = 0;
+        for sender in expired {
+            let Some(queue) = self.senders.remove(&sender) else {
+                continue;
+            };
+            let reason = format!(
+                "expired: waited {} s behind a nonce gap (the sender's next nonce is {})",
+                lifetime.as_secs(),
+                queue.chain_nonce
+            );
+            for tx in queue.txs.into_values() {
+                self.by_hash.remove(&tx.hash);
+                self.bytes -= tx.encoded.len();
+                self.record_drop(tx.hash, reason.clone());
+                count += 1;
+            }
+        }
+        count
+    }
+
+    fn record_drop(&mut self, hash: B256, reason: String) {
+        self.departed.push(hash);
+        if self.config.dropped_memory == 0 {
+            return;
+        }
+        if self.dropped_order.len() >= self.config.dropped_memory {
+            if let Some(oldest) = self.dropped_order.pop_front() {
+                self.dropped.remove(&oldest);
+            }
+        }
+        if self.dropped.insert(hash, reason).is_none() {
+            self.dropped_order.push_back(hash);
+        }
+    }
+
+    /// Hashes that left the pool without being included since the last call.
+    pub fn take_departed(&mut self) -> Vec<B256> {
+        std::mem::take(&mut self.departed)
+    }
+
+    /// Where the pool stands on `hash`.
+    pub fn status(&self, hash: &B256) -> PoolStatus {
+        if let Some(tx) = self.by_hash.get(hash) {
+            let queue = &self.senders[&tx.sender];
+            return if tx.nonce() < queue.next_nonce() {
+                PoolStatus::Pending
+            } else {
+                PoolStatus::Queued
+            };
+        }
+        match self.dropped.get(hash) {
+            Some(reason) => PoolStatus::Dropped(reason.clone()),
+            None => PoolStatus::Unknown,
         }
     }
 

@@ -8,7 +8,8 @@ use alloy_primitives::Address;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinHandle;
 
-use crate::chain::{ChainEvent, ShardChain};
+use crate::chain::ShardChain;
+use crate::events::ChainEvent;
 
 /// When the sealer makes blocks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,15 +1,13 @@
 //! Transactions between validators' pools: local submissions are gossiped in batches;
 //! batches from peers are decoded (senders recovered in parallel) and pooled without being
-//! gossiped again by this node.
+//! gossiped again by this node (the chain knows which transactions were submitted to it).
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use alloy_primitives::{B256, Bytes};
+use alloy_primitives::Bytes;
 use kaimeng_network::{Chain, NetworkHandle, Topic};
 use kaimeng_shards::{ChainEvent, ShardChain, ShardTx};
-use parking_lot::Mutex;
 use tokio::sync::broadcast::error::RecvError;
 
 /// Most transactions in one gossip message.
@@ -17,15 +15,10 @@ const MAX_BATCH: usize = 512;
 /// How long a batch waits for more transactions.
 const BATCH_DELAY: Duration = Duration::from_millis(5);
 
-/// Hashes of transactions that came from peers (not to be gossiped again).
-#[derive(Default)]
-pub struct FromPeers(Mutex<HashSet<B256>>);
-
 /// Gossips this node's new pool transactions until the chain's event stream closes.
 pub async fn publish_local(
     chain: Arc<ShardChain>,
     network: NetworkHandle,
-    from_peers: Arc<FromPeers>,
 ) {
     let mut events = chain.subscribe();
     let topic = Topic::Transactions(Chain::Shard(chain.config().shard));
@@ -51,10 +44,9 @@ pub async fn publish_local(
             }
         }
         {
-            let mut remote = from_peers.0.lock();
             let pool = chain.pool();
             for hash in hashes {
-                if remote.remove(&hash) {
+                if !chain.is_local(&hash) {
                     continue;
                 }
                 if let Some(tx) = pool.get(&hash) {
@@ -72,21 +64,13 @@ pub async fn publish_local(
 
 /// Pools a batch from a peer. Invalid transactions are dropped one by one (the peer may
 /// have pooled them before a block made them stale).
-pub fn pool_remote(
-    chain: &ShardChain,
-    from_peers: &FromPeers,
-    data: &[u8],
-) -> Result<usize, String> {
+pub fn pool_remote(chain: &ShardChain, data: &[u8]) -> Result<usize, String> {
     let raws = decode_batch(data)?;
     let decoded = ShardTx::decode_many(&raws, chain.config().chain_id);
     let mut pooled = 0;
     for tx in decoded.into_iter().flatten() {
-        let hash = tx.hash;
-        from_peers.0.lock().insert(hash);
-        if chain.submit(Arc::new(tx)).is_ok() {
+        if chain.submit_from_peer(Arc::new(tx)).is_ok() {
             pooled += 1;
-        } else {
-            from_peers.0.lock().remove(&hash);
         }
     }
     Ok(pooled)

@@ -18,13 +18,14 @@ use kaimeng_network::{
 };
 use kaimeng_shards::wire::{self, WireBlock};
 use kaimeng_shards::{ChainEvent, ShardChain};
+use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::HostEvent;
 use super::beacon::Beacon;
 use super::epoch::{ShardEngine, epoch_engine, record_epoch};
-use super::gossip::{self, FromPeers};
+use super::gossip;
 use super::records::Records;
 use super::worker::{self, Work, Worker};
 use crate::metrics::{ChainMetrics, Metrics, VoteKind};
@@ -193,7 +194,6 @@ pub async fn start(config: ValidatorConfig) -> anyhow::Result<RunningValidator> 
     status
         .finalized_height
         .store(head.number(), Ordering::Relaxed);
-    let from_peers = Arc::new(FromPeers::default());
     let host = Host {
         engine: current.engine,
         epoch: current.epoch,
@@ -212,7 +212,6 @@ pub async fn start(config: ValidatorConfig) -> anyhow::Result<RunningValidator> 
         chain: chain.clone(),
         idle: config.idle_block_interval,
         status: status.clone(),
-        from_peers: from_peers.clone(),
         shard,
         metrics: chain_metrics.clone(),
         beacon: beacon.clone(),
@@ -223,7 +222,7 @@ pub async fn start(config: ValidatorConfig) -> anyhow::Result<RunningValidator> 
         config.metrics.clone(),
         chain_metrics,
     ));
-    let gossip_task = tokio::spawn(gossip::publish_local(chain, network.clone(), from_peers));
+    let gossip_task = tokio::spawn(gossip::publish_local(chain, network.clone()));
     let host_task = tokio::spawn(host.run(stored, events, host_events));
     tracing::info!(shard, index = ?index, peer = %network.local_peer_id(), "validator started");
     Ok(RunningValidator {
@@ -280,7 +279,6 @@ struct Host {
     chain: Arc<ShardChain>,
     idle: Duration,
     status: Arc<ValidatorStatus>,
-    from_peers: Arc<FromPeers>,
     shard: u32,
     metrics: ChainMetrics,
     beacon: Arc<Beacon>,
@@ -539,9 +537,8 @@ impl Host {
             }
             Topic::Transactions(_) => {
                 let chain = self.chain.clone();
-                let from_peers = self.from_peers.clone();
                 tokio::task::spawn_blocking(move || {
-                    if let Err(error) = gossip::pool_remote(&chain, &from_peers, &data) {
+                    if let Err(error) = gossip::pool_remote(&chain, &data) {
                         tracing::debug!(%from, %error, "invalid transaction batch");
                     }
                 });
@@ -643,20 +640,24 @@ impl Host {
         });
     }
 
-    /// Asks the worker for a block, after waiting (up to the idle interval) for a
-    /// transaction when the pool is empty.
+    /// Asks the worker for a block, after waiting (up to the idle interval) for an executable
+    /// transaction when the pool has none. Transactions queued behind a nonce gap do not end
+    /// the wait: they cannot go into the block, and proposing early for them would seal empty
+    /// blocks as fast as consensus allows.
     fn request_payload(&self, view: u64, parent: Digest, height: u64) {
         let chain = self.chain.clone();
         let work = self.work.clone();
         let idle = self.idle;
         tokio::spawn(async move {
             let mut events = chain.subscribe();
-            if chain.pool().is_empty() {
+            if !chain.has_executable() {
                 let _ = tokio::time::timeout(idle, async {
                     loop {
                         match events.recv().await {
-                            Ok(ChainEvent::PendingTx(_)) | Err(_) => return,
-                            Ok(ChainEvent::NewBlock(_)) => {}
+                            Ok(ChainEvent::PendingTx(hash)) if chain.is_executable(&hash) => return,
+                            Err(RecvError::Lagged(_)) if chain.has_executable() => return,
+                            Err(RecvError::Closed) => return,
+                            Ok(_) | Err(RecvError::Lagged(_)) => {}
                         }
                     }
                 })

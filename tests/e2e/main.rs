@@ -7,6 +7,7 @@ mod consensus;
 mod faults;
 mod gov_cli;
 mod governance;
+mod hostile;
 mod node;
 mod restart;
 mod rpc;

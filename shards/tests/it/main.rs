@@ -1,5 +1,6 @@
 //! Shard integration tests: a real chain on RocksDB in a temporary directory.
 
+mod admission;
 mod branches;
 mod chain;
 mod common;

@@ -161,3 +161,129 @@ fn pending_nonce_never_goes_backwards_while_blocks_finalize() {
         assert!(watcher.join().unwrap() >= 1);
     });
 }
+
+mod limits {
+    //! The pool on its own, with the clock passed in: expiry, byte bounds, replacement status.
+
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use alloy_primitives::{Address, Bytes, TxKind, U256};
+    use kaimeng_shards::ShardTx;
+    use kaimeng_shards::pool::{PoolConfig, PoolError, PoolStatus, SenderState, TxPool};
+
+    use crate::common::*;
+
+    fn tx(from: usize, nonce: u64, input: usize) -> Arc<ShardTx> {
+        let t = new_chain();
+        let raw = eip1559(
+            &t.chain,
+            from,
+            nonce,
+            TxKind::Call(Address::repeat_byte(1)),
+            U256::from(1),
+            Bytes::from(vec![0u8; input]),
+            1_000_000,
+        );
+        Arc::new(ShardTx::decode(&raw, t.chain.config().chain_id).unwrap())
+    }
+
+    fn rich(nonce: u64) -> SenderState {
+        SenderState {
+            nonce,
+            balance: U256::from(10u64).pow(U256::from(24)),
+        }
+    }
+
+    #[test]
+    fn gapped_transactions_expire_after_their_lifetime_and_are_reported_dropped() {
+        let lifetime = Duration::from_secs(600);
+        let mut pool = TxPool::new(PoolConfig {
+            queued_lifetime: lifetime,
+            ..PoolConfig::default()
+        });
+        let start = Instant::now();
+        let gapped = tx(0, 3, 0);
+        let ready = tx(1, 0, 0);
+        pool.add(gapped.clone(), rich(0), 1, start).unwrap();
+        pool.add(ready.clone(), rich(0), 1, start).unwrap();
+        assert_eq!(pool.expire(start + lifetime - Duration::from_secs(1)), 0);
+        assert_eq!(pool.expire(start + lifetime + Duration::from_secs(1)), 1);
+        match pool.status(&gapped.hash) {
+            PoolStatus::Dropped(reason) => assert!(reason.starts_with("expired"), "{reason}"),
+            other => panic!("{other:?}"),
+        }
+        // The executable one stays, and the departure is handed out once.
+        assert_eq!(pool.status(&ready.hash), PoolStatus::Pending);
+        assert_eq!(pool.take_departed(), vec![gapped.hash]);
+        assert!(pool.take_departed().is_empty());
+    }
+
+    #[test]
+    fn adding_to_a_gapped_sender_restarts_its_lifetime() {
+        let lifetime = Duration::from_secs(600);
+        let mut pool = TxPool::new(PoolConfig {
+            queued_lifetime: lifetime,
+            ..PoolConfig::default()
+        });
+        let start = Instant::now();
+        pool.add(tx(0, 3, 0), rich(0), 1, start).unwrap();
+        pool.add(tx(0, 4, 0), rich(0), 1, start + lifetime / 2).unwrap();
+        assert_eq!(pool.expire(start + lifetime + Duration::from_secs(1)), 0);
+        assert_eq!(pool.expire(start + lifetime * 2), 2);
+        assert!(pool.is_empty());
+        assert_eq!(pool.bytes(), 0);
+    }
+
+    #[test]
+    fn the_pool_is_bounded_in_bytes_and_says_it_is_full() {
+        let big = tx(0, 0, 10_000);
+        let mut pool = TxPool::new(PoolConfig {
+            max_bytes: big.encoded.len() * 2,
+            ..PoolConfig::default()
+        });
+        let now = Instant::now();
+        pool.add(big, rich(0), 1, now).unwrap();
+        pool.add(tx(0, 1, 10_000), rich(0), 1, now).unwrap();
+        let error = pool.add(tx(0, 2, 10_000), rich(0), 1, now).unwrap_err();
+        assert!(matches!(error, PoolError::Full { .. }));
+        assert!(error.to_string().starts_with("txpool is full"), "{error}");
+        assert!(pool.bytes() <= pool.config().max_bytes);
+    }
+
+    #[test]
+    fn a_replaced_transaction_is_reported_dropped_naming_its_replacement() {
+        let mut pool = TxPool::default();
+        let now = Instant::now();
+        let t = new_chain();
+        let cheap = tx(0, 0, 0);
+        let raw = {
+            use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+            use alloy_eips::eip2718::Encodable2718;
+            use alloy_signer::SignerSync;
+            let tx = TxEip1559 {
+                chain_id: t.chain.config().chain_id,
+                nonce: 0,
+                gas_limit: 1_000_000,
+                max_fee_per_gas: 20_000_000_000,
+                max_priority_fee_per_gas: 2_000_000_000,
+                to: TxKind::Call(Address::repeat_byte(1)),
+                value: U256::from(1),
+                access_list: Default::default(),
+                input: Bytes::new(),
+            };
+            let sig = key(0).sign_hash_sync(&tx.signature_hash()).unwrap();
+            TxEnvelope::from(tx.into_signed(sig)).encoded_2718()
+        };
+        let dear = Arc::new(ShardTx::decode(&raw, t.chain.config().chain_id).unwrap());
+        pool.add(cheap.clone(), rich(0), 1, now).unwrap();
+        assert_eq!(pool.add(dear.clone(), rich(0), 1, now).unwrap(), Some(cheap.hash));
+        match pool.status(&cheap.hash) {
+            PoolStatus::Dropped(reason) => {
+                assert!(reason.contains(&dear.hash.to_string()), "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(pool.bytes(), dear.encoded.len());
+    }
+}

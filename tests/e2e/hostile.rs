@@ -1,0 +1,130 @@
+//! What a hostile user found, against a real `kaimeng dev` of 4 BFT validators: a queued
+//! transaction must not make the validators seal blocks nonstop, a dropped transaction is
+//! reported with its reason, and accepted transactions survive `kill -9`.
+
+use std::time::{Duration, Instant};
+
+use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+use alloy_eips::eip2718::Encodable2718;
+use alloy_primitives::{Address, Bytes, TxKind, U256};
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
+use serde_json::{Value, json};
+
+use crate::node::*;
+
+const TO: Address = Address::repeat_byte(0xcd);
+
+fn transfer(nonce: u64, value: U256) -> String {
+    let key: PrivateKeySigner = DEV_KEY_0.parse().unwrap();
+    let tx = TxEip1559 {
+        chain_id: 31337,
+        nonce,
+        gas_limit: 21_000,
+        max_fee_per_gas: 20_000_000_000,
+        max_priority_fee_per_gas: 1,
+        to: TxKind::Call(TO),
+        value,
+        access_list: Default::default(),
+        input: Bytes::new(),
+    };
+    let sig = key.sign_hash_sync(&tx.signature_hash()).unwrap();
+    format!(
+        "0x{}",
+        alloy_primitives::hex::encode(TxEnvelope::from(tx.into_signed(sig)).encoded_2718())
+    )
+}
+
+fn height(node: &DevNode) -> u64 {
+    let hex = node.result("eth_blockNumber", json!([]));
+    u64::from_str_radix(hex.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+}
+
+fn status(node: &DevNode, hash: &Value) -> Value {
+    node.result("txpool_transactionStatus", json!([hash]))
+}
+
+#[test]
+fn a_queued_transaction_does_not_make_the_validators_seal_faster() {
+    let node = DevNode::start(&["--block-time", "1000"]);
+    // Nonce 5 ahead: queued, never executable, free.
+    let queued = node.result("eth_sendRawTransaction", json!([transfer(5, U256::from(1))]));
+    assert_eq!(status(&node, &queued)["status"], "queued");
+    // Count the blocks sealed over a measured window. Idle blocks come once per block time;
+    // before the fix the queued transaction made them come 25-90 times a second.
+    let window = Duration::from_secs(5);
+    let (start, started) = (height(&node), Instant::now());
+    while started.elapsed() < window {
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let sealed = height(&node) - start;
+    assert!(
+        sealed <= 2 * window.as_secs(),
+        "{sealed} blocks in {window:?} with one queued transaction and a 1 s block time"
+    );
+    // Filling the gap makes all six executable, and they are mined.
+    let mut last = Value::Null;
+    for nonce in 0..5 {
+        last = node.result("eth_sendRawTransaction", json!([transfer(nonce, U256::from(1))]));
+    }
+    node.receipt(last.as_str().unwrap());
+    node.receipt(queued.as_str().unwrap());
+}
+
+#[test]
+fn a_transaction_dropped_at_execution_is_reported_with_its_reason() {
+    let node = DevNode::start(&[]);
+    let dev0: Address = DEV_KEY_0.parse::<PrivateKeySigner>().unwrap().address();
+    let balance = node.result("eth_getBalance", json!([dev0, "latest"]));
+    let balance = U256::from_str_radix(balance.as_str().unwrap().trim_start_matches("0x"), 16)
+        .unwrap();
+    // Each passes admission against the balance; the second cannot pay after the first.
+    let half = balance / U256::from(2) + U256::from(1);
+    let first = node.result("eth_sendRawTransaction", json!([transfer(0, half)]));
+    let second = node.result("eth_sendRawTransaction", json!([transfer(1, half)]));
+    node.receipt(first.as_str().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let dropped = loop {
+        let s = status(&node, &second);
+        if s["status"] == "dropped" {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "never reported dropped: {s}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        dropped["reason"].as_str().unwrap().starts_with("insufficient funds"),
+        "{dropped}"
+    );
+    assert_eq!(status(&node, &first)["status"], "included");
+    assert_eq!(status(&node, &json!(format!("0x{}", "11".repeat(32))))["status"], "unknown");
+}
+
+#[test]
+fn accepted_transactions_survive_kill_9() {
+    let dir = temp_dir();
+    let args = ["--data-dir", path_str(dir.path())];
+    let mut node = DevNode::start(&args);
+    // Queued behind a gap, so they are certainly still pooled at the kill.
+    let pooled: Vec<Value> = (3..6)
+        .map(|nonce| node.result("eth_sendRawTransaction", json!([transfer(nonce, U256::from(1))])))
+        .collect();
+    for hash in &pooled {
+        assert_eq!(status(&node, hash)["status"], "queued");
+    }
+    node.kill();
+
+    let node = DevNode::start(&args);
+    for hash in &pooled {
+        assert_eq!(status(&node, hash)["status"], "queued", "{hash} lost in the kill");
+    }
+    let content = node.result("txpool_content", json!([]));
+    assert_eq!(content["queued"].as_object().unwrap().values().next().unwrap().as_object().unwrap().len(), 3);
+    // Filling the gap gets every one of them mined.
+    for nonce in 0..3 {
+        node.result("eth_sendRawTransaction", json!([transfer(nonce, U256::from(1))]));
+    }
+    for hash in &pooled {
+        node.receipt(hash.as_str().unwrap());
+    }
+}
