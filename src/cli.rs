@@ -150,7 +150,8 @@ pub struct DevArgs {
     /// Block gas limit.
     #[arg(long)]
     pub gas_limit: Option<u64>,
-    /// Requests per second allowed per RPC connection.
+    /// JSON-RPC requests per second allowed per client IP address, over HTTP and WebSocket
+    /// together (a batch counts each entry); the excess is refused with error -32005.
     #[arg(long, default_value_t = 20_000)]
     pub rpc_rate_limit: u32,
     /// Extra in-process nodes holding dev member keys N.. but not in genesis: they follow the
@@ -265,22 +266,26 @@ fn testnet(args: TestnetArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let mut children = crate::testnet::launch(&testnet)?;
+    for (i, child) in children.iter().flatten().enumerate() {
+        println!("member {i} pid {}", child.id());
+    }
     println!(
-        "running {} validators (logs in member-*/node.log); Ctrl-C stops them",
+        "running {} validators (logs in member-*/node.log); Ctrl-C stops them. A member that \
+         exits is reported here and not restarted",
         children.len()
     );
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(crate::dev::wait_for_shutdown());
-    for child in &mut children {
+    runtime.block_on(crate::testnet::supervise(&mut children, &testnet.configs));
+    for child in children.iter_mut().flatten() {
         // SIGTERM lets each node finish its current write.
         let _ = std::process::Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
             .status();
     }
-    for child in &mut children {
+    for child in children.iter_mut().flatten() {
         let _ = child.wait();
     }
     Ok(())

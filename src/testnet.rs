@@ -194,7 +194,7 @@ fn member_dir(dir: &Path, i: u32) -> PathBuf {
 }
 
 /// Launches `kaimeng node --config` for every member, logging to `member-<i>/node.log`.
-pub fn launch(testnet: &Testnet) -> anyhow::Result<Vec<Child>> {
+pub fn launch(testnet: &Testnet) -> anyhow::Result<Vec<Option<Child>>> {
     let exe = std::env::current_exe().context("locating the kaimeng binary")?;
     let mut children = Vec::new();
     for config in &testnet.configs {
@@ -207,7 +207,37 @@ pub fn launch(testnet: &Testnet) -> anyhow::Result<Vec<Child>> {
             .stdin(Stdio::null())
             .spawn()
             .with_context(|| format!("starting the node of {}", config.display()))?;
-        children.push(child);
+        children.push(Some(child));
     }
     Ok(children)
+}
+
+/// Waits for Ctrl-C or SIGTERM, reaping any member process that exits meanwhile and saying so
+/// on stderr (with its exit status and the command that restarts it). Members are not
+/// restarted: a testnet is where faults are tried, and a crash should stay visible.
+pub async fn supervise(children: &mut [Option<Child>], configs: &[PathBuf]) {
+    let shutdown = crate::dev::wait_for_shutdown();
+    tokio::pin!(shutdown);
+    let mut poll = tokio::time::interval(std::time::Duration::from_millis(200));
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = poll.tick() => {}
+        }
+        for (i, slot) in children.iter_mut().enumerate() {
+            let Some(child) = slot else { continue };
+            match child.try_wait() {
+                Ok(Some(status)) => {
+                    eprintln!(
+                        "member {i} (pid {}) exited: {status}; not restarted (restart it with: kaimeng node --config {})",
+                        child.id(),
+                        configs[i].display()
+                    );
+                    *slot = None;
+                }
+                Ok(None) => {}
+                Err(error) => eprintln!("member {i}: cannot check its process: {error}"),
+            }
+        }
+    }
 }

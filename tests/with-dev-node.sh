@@ -4,7 +4,7 @@
 #   tests/with-dev-node.sh <command> [args...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN="${KAIMENG_BIN:-${CARGO_TARGET_DIR:-$HOME/.cache/kaimeng-target}/debug/kaimeng}"
+BIN="${KAIMENG_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/debug/kaimeng}"
 [ -x "$BIN" ] || { echo "kaimeng binary not found at $BIN (build it first)" >&2; exit 1; }
 
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

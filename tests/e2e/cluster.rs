@@ -25,7 +25,7 @@ pub struct Cluster {
 
 /// `count` consecutive free ports, three times (p2p, RPC, metrics), from a random start below
 /// the ephemeral range.
-fn free_port_ranges(count: u16) -> [u16; 3] {
+pub fn free_port_ranges(count: u16) -> [u16; 3] {
     let seed = std::process::id() as u64 ^ Instant::now().elapsed().as_nanos() as u64;
     // Below Linux's ephemeral range (32768+), where other tests' port-0 listeners and outgoing
     // connections land: a restarted member must get its ports back.

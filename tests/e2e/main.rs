@@ -11,3 +11,4 @@ mod hostile;
 mod node;
 mod restart;
 mod rpc;
+mod supervisor;
