@@ -326,10 +326,10 @@ fn rpc_settings(section: RpcSection, file: &Path) -> Result<RpcSettings, ConfigE
     };
     let defaults = RpcLimits::default();
     let limits = RpcLimits {
-        requests_per_second_per_connection: at_least_one(
+        requests_per_second_per_client: at_least_one(
             "rpc.requests_per_second",
             section.requests_per_second,
-            defaults.requests_per_second_per_connection,
+            defaults.requests_per_second_per_client,
         )?,
         max_connections: at_least_one(
             "rpc.max_connections",

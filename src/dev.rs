@@ -169,7 +169,7 @@ async fn start_nodes(
         fee_recipient,
         dev_signer: DevSigner::new(&accounts.iter().map(|a| a.private_key).collect::<Vec<_>>()),
         limits: RpcLimits {
-            requests_per_second_per_connection: args.rpc_rate_limit,
+            requests_per_second_per_client: args.rpc_rate_limit,
             ..RpcLimits::default()
         },
         store: StoreOptions::default(),

@@ -3,7 +3,7 @@
 //! `api` declares one trait per namespace; `eth`, `net`, `txpool` and `debug` implement them
 //! by delegating to the shard, `kaimeng` (membership and governance) by delegating to a
 //! [`Consortium`]; `error` is the single mapping to JSON-RPC error objects; `server` starts a
-//! server with its limits; `rate_limit` is the per-connection limiter.
+//! server with its limits; `rate_limit` is the per-client-address limiter.
 
 pub mod api;
 pub mod debug;
@@ -18,7 +18,7 @@ pub mod txpool;
 pub use api::kaimeng::GovernanceDomainView;
 pub use eth::DevSigner;
 pub use kaimeng::{Consortium, ImmediateConsortium, KaimengRpc};
-pub use server::{RpcConfig, RpcLimits, ServeError, serve, serve_with};
+pub use server::{RpcConfig, RpcLimits, ServeError, serve, serve_methods, serve_with};
 
 /// `web3_clientVersion`.
 pub fn client_version() -> String {

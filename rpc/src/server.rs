@@ -1,13 +1,24 @@
 //! Starting a shard's JSON-RPC server (HTTP and WebSocket on one port) with its limits.
+//!
+//! The server runs its own accept loop around jsonrpsee's tower service so that every request
+//! carries the client's address ([`ClientAddr`]) for the per-address rate limit; jsonrpsee's
+//! own loop does not expose it.
 
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use alloy_primitives::Address;
 use jsonrpsee::RpcModule;
+use jsonrpsee::core::BoxError;
 use jsonrpsee::server::middleware::rpc::RpcServiceBuilder;
-use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
+use jsonrpsee::server::{
+    BatchRequestConfig, HttpBody, Server, ServerConfig, ServerHandle, serve_with_graceful_shutdown,
+    stop_channel,
+};
 use kaimeng_shards::ShardChain;
+use tokio::net::TcpListener;
 
 use crate::api::debug::DebugApiServer;
 use crate::api::eth::EthApiServer;
@@ -16,7 +27,7 @@ use crate::api::txpool::TxpoolApiServer;
 use crate::debug::DebugRpc;
 use crate::eth::{DevSigner, EthRpc};
 use crate::net::{NetRpc, Web3Rpc};
-use crate::rate_limit::RateLimitLayer;
+use crate::rate_limit::{ClientAddr, ClientBuckets, RateLimitLayer};
 use crate::txpool::TxpoolRpc;
 
 /// Limits every server enforces; each refusal names the limit that was hit.
@@ -27,7 +38,9 @@ pub struct RpcLimits {
     pub max_batch_len: u32,
     pub max_connections: u32,
     pub max_subscriptions_per_connection: u32,
-    pub requests_per_second_per_connection: u32,
+    /// Requests per second per client IP address, over HTTP and WebSocket together (a batch
+    /// costs its length); see ADR 0082.
+    pub requests_per_second_per_client: u32,
 }
 
 impl Default for RpcLimits {
@@ -38,7 +51,7 @@ impl Default for RpcLimits {
             max_batch_len: 1_000,
             max_connections: 1_000,
             max_subscriptions_per_connection: 1_024,
-            requests_per_second_per_connection: 20_000,
+            requests_per_second_per_client: 20_000,
         }
     }
 }
@@ -124,7 +137,22 @@ pub async fn serve_with(
     module
         .merge(extra)
         .map_err(|e| ServeError::Register(e.to_string()))?;
-    let limits = &config.limits;
+    serve_methods(config.addr, &config.limits, module.into()).await
+}
+
+/// Serves `methods` at `addr` over HTTP and WebSocket with `limits` and the per-address rate
+/// limit: what [`serve_with`] does for a shard, for any methods.
+pub async fn serve_methods(
+    addr: SocketAddr,
+    limits: &RpcLimits,
+    methods: jsonrpsee::Methods,
+) -> Result<(SocketAddr, ServerHandle), ServeError> {
+    let bind_error = |e: std::io::Error| ServeError::Bind {
+        addr,
+        reason: e.to_string(),
+    };
+    let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
+    let local = listener.local_addr().map_err(bind_error)?;
     let server_config = ServerConfig::builder()
         .max_request_body_size(limits.max_request_bytes)
         .max_response_body_size(limits.max_response_bytes)
@@ -133,20 +161,60 @@ pub async fn serve_with(
         .set_batch_request_config(BatchRequestConfig::Limit(limits.max_batch_len))
         .set_id_provider(HexIdProvider)
         .build();
-    let server = Server::builder()
+    let buckets = Arc::new(ClientBuckets::new(limits.requests_per_second_per_client));
+    let service = Server::builder()
         .set_config(server_config)
-        .set_rpc_middleware(RpcServiceBuilder::new().layer(RateLimitLayer::new(
-            limits.requests_per_second_per_connection,
-        )))
-        .build(config.addr)
-        .await
-        .map_err(|e| ServeError::Bind {
-            addr: config.addr,
-            reason: e.to_string(),
-        })?;
-    let addr = server.local_addr().map_err(|e| ServeError::Bind {
-        addr: config.addr,
-        reason: e.to_string(),
-    })?;
-    Ok((addr, server.start(module)))
+        .set_rpc_middleware(RpcServiceBuilder::new().layer(RateLimitLayer::new(buckets)))
+        .to_service_builder();
+    let (stop, handle) = stop_channel();
+    tokio::spawn(async move {
+        let stopped = stop.clone().shutdown();
+        tokio::pin!(stopped);
+        loop {
+            let (socket, peer) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        accept_failed(error).await;
+                        continue;
+                    }
+                },
+                () = &mut stopped => break,
+            };
+            if let Err(error) = socket.set_nodelay(true) {
+                tracing::debug!(%error, "TCP_NODELAY on an RPC connection");
+            }
+            let client = ClientAddr::new(peer.ip());
+            let mut connection = service.clone().build(methods.clone(), stop.clone());
+            let per_request = tower::service_fn(move |request: http::Request<_>| {
+                let mut request = request.map(HttpBody::new);
+                request.extensions_mut().insert(client);
+                tower::Service::call(&mut connection, request)
+            });
+            // Boxed here, where its type is concrete: spawning the future unboxed trips
+            // rustc's higher-ranked lifetime check of `Send`.
+            let serving: Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>> = Box::pin(
+                serve_with_graceful_shutdown(socket, per_request, stop.clone().shutdown()),
+            );
+            tokio::spawn(async move {
+                if let Err(error) = serving.await {
+                    tracing::debug!(%error, %peer, "RPC connection ended");
+                }
+            });
+        }
+    });
+    Ok((local, handle))
+}
+
+/// Per-connection failures (the peer gave up) retry at once; others (out of file descriptors)
+/// pause the loop briefly instead of spinning.
+async fn accept_failed(error: std::io::Error) {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    tracing::debug!(%error, "accepting an RPC connection failed");
+    if !matches!(
+        error.kind(),
+        ConnectionAborted | ConnectionRefused | ConnectionReset
+    ) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

@@ -97,7 +97,9 @@ pub struct P2pSection {
 pub struct RpcSection {
     /// `IP:PORT` of shard 0's HTTP and WebSocket server; shard `i` listens on `PORT + i`.
     pub listen: String,
-    /// Requests per second allowed per connection (default 20,000).
+    /// Requests per second allowed per client IP address, over HTTP and WebSocket together; a
+    /// batch counts each entry (default 20,000). Behind a reverse proxy every client has the
+    /// proxy's address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requests_per_second: Option<u32>,
     /// Most connections at once (default 1,000).

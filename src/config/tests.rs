@@ -143,7 +143,7 @@ fn a_validator_config_round_trips_and_opens_its_key() {
     assert_eq!(config.p2p.node_key_file, fixture.path("keys/node.key"));
     let rpc = config.rpc.as_ref().expect("rpc");
     assert_eq!(rpc.listen, "127.0.0.1:8545".parse().unwrap());
-    assert_eq!(rpc.limits.requests_per_second_per_connection, 500);
+    assert_eq!(rpc.limits.requests_per_second_per_client, 500);
     assert_eq!(rpc.limits.max_batch_len, 100);
     assert_eq!(
         rpc.limits.max_connections,

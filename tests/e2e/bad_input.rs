@@ -1,5 +1,9 @@
 //! Bad input gets a clear error and changes nothing.
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::time::Duration;
+
 use serde_json::{Value, json};
 
 use crate::node::*;
@@ -65,6 +69,176 @@ fn rpc_rejects_bad_input_with_named_errors_and_keeps_running() {
         node.result("txpool_status", json!([]))["pending"],
         json!("0x0")
     );
+}
+
+/// A TCP connection to `port` from the loopback address `127.0.0.<from>`: each test of the
+/// per-address rate limit talks from its own address.
+fn connect_from(port: u16, from: u8) -> TcpStream {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .unwrap();
+    let stream = runtime
+        .block_on(async {
+            let socket = tokio::net::TcpSocket::new_v4()?;
+            socket.bind(SocketAddr::from((Ipv4Addr::new(127, 0, 0, from), 0)))?;
+            socket
+                .connect(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
+                .await
+        })
+        .expect("connect from a loopback address")
+        .into_std()
+        .unwrap();
+    stream.set_nonblocking(false).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream
+}
+
+fn call(id: u64) -> String {
+    json!({"jsonrpc": "2.0", "id": id, "method": "eth_blockNumber", "params": []}).to_string()
+}
+
+/// Reads one HTTP/1.1 response with a Content-Length: status and body.
+fn read_response(reader: &mut impl BufRead) -> (u16, String) {
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    let status = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let mut length = 0;
+    loop {
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        let header = line.trim_end().to_ascii_lowercase();
+        if header.is_empty() {
+            break;
+        }
+        if let Some(value) = header.strip_prefix("content-length:") {
+            length = value.trim().parse().unwrap();
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).unwrap();
+    (status, String::from_utf8(body).unwrap())
+}
+
+/// Writes every body as a request on one keep-alive connection (pipelined, one burst), then
+/// reads the responses.
+fn pipelined(stream: TcpStream, bodies: &[String]) -> Vec<(u16, Value)> {
+    let mut burst = String::new();
+    for body in bodies {
+        burst.push_str(&format!(
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ));
+    }
+    stream
+        .try_clone()
+        .unwrap()
+        .write_all(burst.as_bytes())
+        .unwrap();
+    let mut reader = BufReader::new(stream);
+    bodies
+        .iter()
+        .map(|_| {
+            let (status, body) = read_response(&mut reader);
+            (status, serde_json::from_str(&body).unwrap())
+        })
+        .collect()
+}
+
+/// Sends `messages` as masked WebSocket text frames in one write and reads as many answers.
+fn websocket_burst(mut stream: TcpStream, messages: &[String]) -> Vec<Value> {
+    stream
+        .write_all(
+            b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        )
+        .unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    assert!(line.contains(" 101 "), "no upgrade: {line}");
+    while line.trim() != "" {
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+    }
+    let mask = [0x37, 0xfa, 0x21, 0x3d];
+    let mut burst = Vec::new();
+    for message in messages {
+        assert!(message.len() < 126);
+        burst.extend_from_slice(&[0x81, 0x80 | message.len() as u8]);
+        burst.extend_from_slice(&mask);
+        burst.extend(message.bytes().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    }
+    stream.write_all(&burst).unwrap();
+    messages
+        .iter()
+        .map(|_| {
+            let mut head = [0u8; 2];
+            reader.read_exact(&mut head).unwrap();
+            let len = match head[1] & 0x7f {
+                126 => {
+                    let mut n = [0u8; 2];
+                    reader.read_exact(&mut n).unwrap();
+                    u16::from_be_bytes(n) as usize
+                }
+                n => n as usize,
+            };
+            let mut payload = vec![0; len];
+            reader.read_exact(&mut payload).unwrap();
+            serde_json::from_slice(&payload).unwrap()
+        })
+        .collect()
+}
+
+const REFUSAL: &str = "rate limit exceeded: at most 10 requests per second per client address";
+
+fn assert_refused(response: &Value) {
+    assert_eq!(error(response), (-32005, REFUSAL.to_string()));
+}
+
+/// The review's finding: 100 calls on one keep-alive HTTP connection all passed a limit of 10.
+/// The limit is per client address, over HTTP (one connection or many) and WebSocket alike.
+#[test]
+fn the_rate_limit_holds_per_client_address_over_http_and_websocket() {
+    let node = DevNode::start(&["--validators", "1", "--rpc-rate-limit", "10"]);
+    let calls: Vec<String> = (0..=10).map(call).collect();
+
+    let keep_alive = pipelined(connect_from(node.port, 2), &calls);
+    for (status, response) in &keep_alive[..10] {
+        assert_eq!(*status, 200);
+        assert!(response.get("result").is_some(), "{response}");
+    }
+    assert_refused(&keep_alive[10].1);
+
+    // A new connection per call, connected beforehand so the calls are a burst.
+    let connections: Vec<TcpStream> = (0..=10).map(|_| connect_from(node.port, 3)).collect();
+    let fresh: Vec<Value> = connections
+        .into_iter()
+        .zip(&calls)
+        .map(|(stream, body)| pipelined(stream, std::slice::from_ref(body)).remove(0).1)
+        .collect();
+    for response in &fresh[..10] {
+        assert!(response.get("result").is_some(), "{response}");
+    }
+    assert_refused(&fresh[10]);
+
+    // WebSocket calls are answered concurrently: exactly one of the eleven is refused.
+    let ws = websocket_burst(connect_from(node.port, 4), &calls);
+    let refused: Vec<&Value> = ws.iter().filter(|r| r.get("error").is_some()).collect();
+    assert_eq!(refused.len(), 1, "{ws:?}");
+    assert_refused(refused[0]);
+
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_kaimeng"))
+        .args(["dev", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(help.contains("per client IP address"), "{help}");
 }
 
 #[test]

@@ -1,3 +1,4 @@
 //! Integration tests of `kaimeng-rpc`.
 
 mod kaimeng;
+mod limits;
