@@ -3,12 +3,14 @@
 //! `api` declares one trait per namespace; `eth`, `net`, `txpool` and `debug` implement them
 //! by delegating to the shard, `kaimeng` (membership and governance) by delegating to a
 //! [`Consortium`]; `error` is the single mapping to JSON-RPC error objects; `server` starts a
-//! server with its limits; `rate_limit` is the per-client-address limiter.
+//! server with its limits; `rate_limit` is the per-client-address limiter; `http_guard` fixes
+//! what jsonrpsee answers wrongly at the HTTP level (oversized chunked bodies, bad ids).
 
 pub mod api;
 pub mod debug;
 pub mod error;
 pub mod eth;
+pub mod http_guard;
 pub mod kaimeng;
 pub mod net;
 pub mod rate_limit;

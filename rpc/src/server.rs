@@ -26,6 +26,7 @@ use crate::api::net::{NetApiServer, Web3ApiServer};
 use crate::api::txpool::TxpoolApiServer;
 use crate::debug::DebugRpc;
 use crate::eth::{DevSigner, EthRpc};
+use crate::http_guard::{HttpGuardLayer, MarkNotificationsLayer};
 use crate::net::{NetRpc, Web3Rpc};
 use crate::rate_limit::{ClientAddr, ClientBuckets, RateLimitLayer};
 use crate::txpool::TxpoolRpc;
@@ -140,8 +141,8 @@ pub async fn serve_with(
     serve_methods(config.addr, &config.limits, module.into()).await
 }
 
-/// Serves `methods` at `addr` over HTTP and WebSocket with `limits` and the per-address rate
-/// limit: what [`serve_with`] does for a shard, for any methods.
+/// Serves `methods` at `addr` over HTTP and WebSocket with `limits`, the guards and the
+/// per-address rate limit: what [`serve_with`] does for a shard, for any methods.
 pub async fn serve_methods(
     addr: SocketAddr,
     limits: &RpcLimits,
@@ -164,7 +165,17 @@ pub async fn serve_methods(
     let buckets = Arc::new(ClientBuckets::new(limits.requests_per_second_per_client));
     let service = Server::builder()
         .set_config(server_config)
-        .set_rpc_middleware(RpcServiceBuilder::new().layer(RateLimitLayer::new(buckets)))
+        .set_rpc_middleware(
+            RpcServiceBuilder::new()
+                .layer(RateLimitLayer::new(buckets))
+                .layer(MarkNotificationsLayer),
+        )
+        .set_http_middleware(tower::ServiceBuilder::new().layer(HttpGuardLayer::new(
+            limits.max_request_bytes,
+            limits.max_response_bytes,
+            limits.max_batch_len,
+            limits.max_connections,
+        )))
         .to_service_builder();
     let (stop, handle) = stop_channel();
     tokio::spawn(async move {

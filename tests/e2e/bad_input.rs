@@ -241,6 +241,67 @@ fn the_rate_limit_holds_per_client_address_over_http_and_websocket() {
     assert!(help.contains("per client IP address"), "{help}");
 }
 
+/// An id that is not a string, an unsigned integer or null, and a body that is not UTF-8, got a
+/// bare `null` (and vanished from a batch); an oversized chunked body got HTTP 500.
+#[test]
+fn bad_ids_bad_utf8_and_oversized_chunked_bodies_get_json_rpc_errors() {
+    let node = DevNode::start(&["--validators", "1"]);
+    let object_id = r#"{"jsonrpc":"2.0","id":{},"method":"eth_blockNumber"}"#.to_string();
+    let (status, response) = pipelined(connect_from(node.port, 5), &[object_id.clone()]).remove(0);
+    assert_eq!(status, 200);
+    assert_eq!(error(&response).0, -32600, "{response}");
+    assert!(response["id"].is_null(), "{response}");
+
+    let batch = format!("[{object_id},{}]", call(7));
+    let (_, response) = pipelined(connect_from(node.port, 5), &[batch]).remove(0);
+    let entries = response.as_array().unwrap_or_else(|| panic!("{response}"));
+    assert_eq!(entries.len(), 2, "{response}");
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["id"] == 7 && e.get("result").is_some()),
+        "{response}"
+    );
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["id"].is_null() && e["error"]["code"] == -32600),
+        "{response}"
+    );
+
+    let mut not_utf8 =
+        br#"{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[""#.to_vec();
+    not_utf8.extend_from_slice(b"\xff\"]}");
+    let response: Value = serde_json::from_str(&http_post(node.port, &not_utf8)).unwrap();
+    assert_eq!(error(&response).0, -32600, "{response}");
+    assert!(response["id"].is_null(), "{response}");
+
+    // 10 MB, chunked (no Content-Length).
+    let mut stream = connect_from(node.port, 5);
+    let mut writer = stream.try_clone().unwrap();
+    let sending = std::thread::spawn(move || {
+        let mut body = String::from(
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+        );
+        let chunk = "0".repeat(1024 * 1024);
+        let prefix = r#"{"jsonrpc":"2.0","id":1,"method":"eth_sendRawTransaction","params":["0x"#;
+        body.push_str(&format!("{:x}\r\n{prefix}\r\n", prefix.len()));
+        for _ in 0..10 {
+            body.push_str(&format!("{:x}\r\n{chunk}\r\n", chunk.len()));
+        }
+        body.push_str("3\r\n\"]}\r\n0\r\n\r\n");
+        // The server may answer and close before reading everything.
+        let _ = writer.write_all(body.as_bytes());
+    });
+    let (status, body) = read_response(&mut BufReader::new(&mut stream));
+    let _ = sending.join();
+    assert_eq!(status, 413, "{body}");
+    let (code, message) = error(&serde_json::from_str(&body).unwrap());
+    assert_eq!(code, -32007);
+    assert!(message.contains("5242880 bytes"), "{message}");
+    assert_eq!(node.result("eth_blockNumber", json!([])), json!("0x0"));
+}
+
 #[test]
 fn the_rate_limit_names_itself() {
     let node = DevNode::start(&["--rpc-rate-limit", "5"]);

@@ -1,5 +1,7 @@
-//! The server's limits seen from raw HTTP and WebSocket clients: the rate limit per client
-//! address over HTTP keep-alive, new HTTP connections and WebSocket alike.
+//! The server's limits and guards seen from raw HTTP and WebSocket clients: the rate limit per
+//! client address over HTTP keep-alive, new HTTP connections and WebSocket alike; -32600 for
+//! ids jsonrpsee cannot take and bodies that are not UTF-8; HTTP 413 / -32007 for an oversized
+//! body with or without Content-Length.
 //!
 //! Each test talks from its own loopback address (127.0.0.x), so its budget is its own.
 
@@ -358,4 +360,135 @@ fn a_batch_costs_one_token_per_entry() {
     );
     assert_eq!(responses[0].1.as_array().unwrap().len(), LIMIT as usize);
     assert_refused(&responses[1].1);
+}
+
+fn assert_invalid_request(response: &Value) {
+    assert_eq!(response["jsonrpc"], "2.0", "{response}");
+    assert_eq!(response["error"]["code"], -32600, "{response}");
+    assert!(response["id"].is_null(), "{response}");
+}
+
+#[test]
+fn a_request_with_an_id_jsonrpsee_cannot_take_gets_invalid_request() {
+    let server = TestServer::start(RpcLimits::default());
+    for id in [json!({}), json!([1]), json!(-1), json!(1.5), json!(true)] {
+        let body = json!({"jsonrpc": "2.0", "id": id, "method": "eth_blockNumber"}).to_string();
+        let (status, response) = post(server.connect(8), body.as_bytes());
+        assert_eq!(status, 200);
+        assert_invalid_request(&response);
+        assert!(
+            response["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("id must be"),
+            "{response}"
+        );
+    }
+    // An escaped member name is still `id`.
+    let body = br#"{"jsonrpc":"2.0","\u0069d":{},"method":"eth_blockNumber"}"#;
+    assert_invalid_request(&post(server.connect(8), body).1);
+    // Good ids are unaffected.
+    let (_, response) = post(server.connect(8), call(7, "eth_blockNumber").as_bytes());
+    assert_eq!(response["id"], 7);
+    assert_answered(&response);
+}
+
+#[test]
+fn a_body_that_is_not_utf8_gets_invalid_request() {
+    let server = TestServer::start(RpcLimits::default());
+    let mut body = br#"{"jsonrpc":"2.0","id":"#.to_vec();
+    body.extend_from_slice(b"\"\xff\xfe\"");
+    body.extend_from_slice(br#","method":"eth_blockNumber"}"#);
+    let (status, response) = post(server.connect(9), &body);
+    assert_eq!(status, 200);
+    assert_invalid_request(&response);
+}
+
+#[test]
+fn bad_batch_entries_get_their_own_errors_and_good_ones_are_answered() {
+    let server = TestServer::start(RpcLimits::default());
+    let mut body = Vec::new();
+    body.extend_from_slice(br#"[{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber"},"#);
+    body.extend_from_slice(br#"{"jsonrpc":"2.0","id":{"a":1},"method":"eth_blockNumber"},"#);
+    body.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
+    body.extend_from_slice(b"\"\xff\"");
+    body.extend_from_slice(br#","method":"eth_blockNumber"},"#);
+    // A true notification: no answer, as JSON-RPC says.
+    body.extend_from_slice(br#"{"jsonrpc":"2.0","method":"eth_blockNumber"},"#);
+    body.extend_from_slice(br#"{"jsonrpc":"2.0","id":"two","method":"eth_chainId"}]"#);
+    let (status, response) = post(server.connect(10), &body);
+    assert_eq!(status, 200);
+    let entries = response.as_array().unwrap_or_else(|| panic!("{response}"));
+    assert_eq!(entries.len(), 4, "{response}");
+    let answer = |id: Value| entries.iter().find(|e| e["id"] == id).cloned();
+    assert_eq!(answer(json!(1)).unwrap()["result"], "0x2a");
+    assert_eq!(answer(json!("two")).unwrap()["result"], "0x7a69");
+    let errors: Vec<&Value> = entries.iter().filter(|e| e["id"].is_null()).collect();
+    assert_eq!(errors.len(), 2, "{response}");
+    for error in errors {
+        assert_invalid_request(error);
+    }
+
+    // A batch of bad entries only.
+    let body = br#"[{"jsonrpc":"2.0","id":{},"method":"eth_blockNumber"}]"#;
+    let (_, response) = post(server.connect(10), body);
+    assert_eq!(response.as_array().map(Vec::len), Some(1), "{response}");
+    assert_invalid_request(&response[0]);
+}
+
+const TEN_MB: usize = 10 * 1024 * 1024;
+
+/// Sends `head` and then `body` from another thread (the server may answer before reading it
+/// all) and returns the response.
+fn send_large(stream: TcpStream, head: String, body: Vec<u8>) -> (u16, Value) {
+    let mut writer = stream.try_clone().unwrap();
+    let sending = std::thread::spawn(move || {
+        // The server may close the connection before the whole body is sent.
+        let _ = writer.write_all(head.as_bytes());
+        let _ = writer.write_all(&body);
+    });
+    let (status, body) = read_response(&mut BufReader::new(stream));
+    let _ = sending.join();
+    (status, json_body(&body))
+}
+
+fn assert_too_large(status: u16, response: &Value) {
+    assert_eq!(status, 413, "{response}");
+    assert_eq!(response["error"]["code"], -32007, "{response}");
+    let message = response["error"]["message"].as_str().unwrap();
+    assert!(message.contains("5242880 bytes"), "{message}");
+}
+
+fn oversized_call() -> Vec<u8> {
+    format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"eth_sendRawTransaction","params":["0x{}"]}}"#,
+        "00".repeat(TEN_MB / 2)
+    )
+    .into_bytes()
+}
+
+#[test]
+fn an_oversized_chunked_body_gets_413_naming_the_limit() {
+    let server = TestServer::start(RpcLimits::default());
+    let body = oversized_call();
+    let mut chunked = Vec::with_capacity(body.len() + 1024);
+    for chunk in body.chunks(64 * 1024) {
+        chunked.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        chunked.extend_from_slice(chunk);
+        chunked.extend_from_slice(b"\r\n");
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    let head = "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+                Transfer-Encoding: chunked\r\n\r\n"
+        .to_string();
+    let (status, response) = send_large(server.connect(11), head, chunked);
+    assert_too_large(status, &response);
+}
+
+#[test]
+fn an_oversized_body_with_content_length_gets_the_same_413() {
+    let server = TestServer::start(RpcLimits::default());
+    let body = oversized_call();
+    let (status, response) = send_large(server.connect(12), post_head(body.len()), body);
+    assert_too_large(status, &response);
 }
