@@ -11,6 +11,11 @@
 //! The hot path reads the body once (as jsonrpsee would), checks UTF-8 and hands jsonrpsee a
 //! copy. Only when jsonrpsee routed something as a notification ([`MarkNotificationsLayer`]
 //! flags the response) or the body is not UTF-8 does this parse JSON itself.
+//!
+//! WebSocket messages reach jsonrpsee's handler without passing any tower layer, and its RPC
+//! middleware sees a notification without the id it dropped, so over WebSocket a message with
+//! such an id is still taken for a notification and not answered (short of replacing
+//! jsonrpsee's WebSocket loop, there is no place to tell it from a true notification).
 
 use std::pin::Pin;
 use std::sync::Arc;
