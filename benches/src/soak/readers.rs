@@ -1,0 +1,201 @@
+//! WebSocket clients that subscribe to `newHeads`, `logs` and `newPendingTransactions` and then
+//! never read, or read a few bytes a second, plus one that reads promptly (the node must not
+//! cut it off). When the flood ends every client reads what the node still has for it, for a
+//! bounded time, and counts the notifications and the errors that closed subscriptions.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use serde::Serialize;
+use tokio::io::AsyncReadExt;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, timeout};
+
+use super::Args;
+use super::ws::{FrameDecoder, RawWs};
+
+const SUBSCRIPTIONS: [&str; 3] = [
+    r#"["newHeads"]"#,
+    r#"["logs",{}]"#,
+    r#"["newPendingTransactions"]"#,
+];
+/// After the flood, a client reads until its subscriptions are all closed, nothing came for
+/// `DRAIN_IDLE`, or `DRAIN_MAX` passed.
+const DRAIN_IDLE: Duration = Duration::from_secs(2);
+const DRAIN_MAX: Duration = Duration::from_secs(20);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    Never,
+    Slow(usize),
+    Prompt,
+}
+
+/// One group of clients in the report.
+#[derive(Debug, Default, Serialize)]
+pub struct Group {
+    pub clients: usize,
+    pub failed_to_start: usize,
+    pub subscriptions: u64,
+    pub bytes_read: u64,
+    pub notifications: u64,
+    /// Subscriptions the node closed with an error notification ("subscription closed: …").
+    pub subscriptions_closed_by_node: u64,
+    /// Connections the node closed (a close frame or end of stream).
+    pub connections_closed_by_node: u64,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct ReadersReport {
+    pub never: Group,
+    pub slow: Group,
+    pub prompt: Group,
+}
+
+#[derive(Default)]
+struct Outcome {
+    subscriptions: u64,
+    bytes_read: u64,
+    notifications: u64,
+    closed_subscriptions: u64,
+    connection_closed: bool,
+}
+
+impl Outcome {
+    /// Takes in `bytes` read from the socket.
+    fn take(&mut self, decoder: &mut FrameDecoder, bytes: &[u8]) {
+        self.bytes_read += bytes.len() as u64;
+        decoder.push(bytes);
+        while let Some(frame) = decoder.next_frame() {
+            match frame.opcode {
+                8 => self.connection_closed = true,
+                1 => {
+                    let text = String::from_utf8_lossy(&frame.payload);
+                    if text.contains("\"eth_subscription\"") {
+                        if text.contains("subscription closed") {
+                            self.closed_subscriptions += 1;
+                        } else {
+                            self.notifications += 1;
+                        }
+                    } else if text.contains("\"result\"") {
+                        self.subscriptions += 1;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+async fn client(url: String, mode: Mode, mut stop: watch::Receiver<bool>) -> Option<Outcome> {
+    let mut ws = RawWs::connect(&url).await.ok()?;
+    for (id, params) in SUBSCRIPTIONS.iter().enumerate() {
+        let request =
+            format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"eth_subscribe","params":{params}}}"#);
+        ws.send_text(&request).await.ok()?;
+    }
+    let mut outcome = Outcome::default();
+    let mut decoder = FrameDecoder::default();
+    let mut buf = vec![0u8; 64 * 1024];
+    match mode {
+        Mode::Never => {
+            let _ = stop.changed().await;
+        }
+        Mode::Slow(per_second) => {
+            let mut ticker = tokio::time::interval(Duration::from_secs(1));
+            let mut small = vec![0u8; per_second.max(1)];
+            'reading: loop {
+                tokio::select! {
+                    _ = stop.changed() => break 'reading,
+                    _ = ticker.tick() => {}
+                }
+                tokio::select! {
+                    _ = stop.changed() => break 'reading,
+                    read = ws.stream.read(&mut small) => match read {
+                        Ok(0) | Err(_) => { outcome.connection_closed = true; break 'reading }
+                        Ok(n) => outcome.take(&mut decoder, &small[..n]),
+                    },
+                }
+            }
+        }
+        Mode::Prompt => loop {
+            tokio::select! {
+                _ = stop.changed() => break,
+                read = ws.stream.read(&mut buf) => match read {
+                    Ok(0) | Err(_) => { outcome.connection_closed = true; break }
+                    Ok(n) => outcome.take(&mut decoder, &buf[..n]),
+                },
+            }
+        },
+    }
+    // Drain what the node still holds for a client that did not read it.
+    if mode == Mode::Prompt {
+        return Some(outcome);
+    }
+    let until = Instant::now() + DRAIN_MAX;
+    while !outcome.connection_closed
+        && outcome.closed_subscriptions < SUBSCRIPTIONS.len() as u64
+        && Instant::now() < until
+    {
+        match timeout(DRAIN_IDLE, ws.stream.read(&mut buf)).await {
+            Err(_) => break,
+            Ok(Ok(0) | Err(_)) => outcome.connection_closed = true,
+            Ok(Ok(n)) => outcome.take(&mut decoder, &buf[..n]),
+        }
+    }
+    Some(outcome)
+}
+
+pub struct Readers {
+    stop: watch::Sender<bool>,
+    tasks: Vec<(Mode, JoinHandle<Option<Outcome>>)>,
+}
+
+/// Connects every client; each subscribes and then behaves as its mode says.
+pub async fn start(url: &str, args: &Args) -> anyhow::Result<Readers> {
+    // Refuse early if the node does not serve WebSocket at all.
+    RawWs::connect(url).await.context("WebSocket")?;
+    let (stop, stopped) = watch::channel(false);
+    let modes = std::iter::repeat_n(Mode::Never, args.never_readers)
+        .chain(std::iter::repeat_n(
+            Mode::Slow(args.slow_read_bytes),
+            args.slow_readers,
+        ))
+        .chain([Mode::Prompt]);
+    let tasks = modes
+        .map(|mode| {
+            (
+                mode,
+                tokio::spawn(client(url.to_owned(), mode, stopped.clone())),
+            )
+        })
+        .collect();
+    Ok(Readers { stop, tasks })
+}
+
+impl Readers {
+    pub async fn finish(self) -> ReadersReport {
+        let _ = self.stop.send(true);
+        let mut report = ReadersReport::default();
+        for (mode, task) in self.tasks {
+            let group = match mode {
+                Mode::Never => &mut report.never,
+                Mode::Slow(_) => &mut report.slow,
+                Mode::Prompt => &mut report.prompt,
+            };
+            group.clients += 1;
+            match task.await.ok().flatten() {
+                None => group.failed_to_start += 1,
+                Some(o) => {
+                    group.subscriptions += o.subscriptions;
+                    group.bytes_read += o.bytes_read;
+                    group.notifications += o.notifications;
+                    group.subscriptions_closed_by_node += o.closed_subscriptions;
+                    group.connections_closed_by_node += u64::from(o.connection_closed);
+                }
+            }
+        }
+        report
+    }
+}
