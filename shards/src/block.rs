@@ -117,7 +117,8 @@ pub fn decode_receipts(mut bytes: &[u8], txs: &[Arc<ShardTx>]) -> Option<Vec<Sto
             (tx.envelope.is_create() && envelope.status()).then(|| tx.sender.create(tx.nonce()));
         out.push(StoredReceipt {
             envelope,
-            gas_used: cumulative - previous_cumulative,
+            // Cumulative gas never decreases; a record where it does is corrupt.
+            gas_used: cumulative.checked_sub(previous_cumulative)?,
             contract_address,
         });
         previous_cumulative = cumulative;

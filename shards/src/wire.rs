@@ -62,9 +62,15 @@ pub fn decode_block_with(
     chain_id: u64,
     known: impl FnOnce(&[B256]) -> Vec<Option<Arc<ShardTx>>>,
 ) -> Result<WireBlock, WireError> {
-    let (header_bytes, rest) = take_chunk(bytes, 0)?;
-    let header =
-        Header::decode(&mut &header_bytes[..]).map_err(|e| WireError::Header(e.to_string()))?;
+    let (mut header_bytes, rest) = take_chunk(bytes, 0)?;
+    let header = Header::decode(&mut header_bytes).map_err(|e| WireError::Header(e.to_string()))?;
+    if !header_bytes.is_empty() {
+        // One encoding per block: the chunk is exactly the header's RLP.
+        return Err(WireError::Header(format!(
+            "{} trailing bytes after the header",
+            header_bytes.len()
+        )));
+    }
     let (beacon, mut rest) = take_chunk(rest, bytes.len() - rest.len())?;
     let beacon = Bytes::copy_from_slice(beacon);
     let mut raws = Vec::new();

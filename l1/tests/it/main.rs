@@ -5,6 +5,7 @@ mod codec;
 mod common;
 mod consensus;
 mod fees;
+mod fuzz;
 mod membership;
 mod parameters;
 mod signatures;

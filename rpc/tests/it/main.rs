@@ -1,4 +1,5 @@
 //! Integration tests of `kaimeng-rpc`.
 
+mod fuzz_params;
 mod kaimeng;
 mod limits;

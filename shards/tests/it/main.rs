@@ -5,6 +5,7 @@ mod branches;
 mod chain;
 mod common;
 mod erc20;
+mod fuzz;
 mod gm;
 mod pool;
 mod rules;

@@ -4,6 +4,7 @@
 mod codec;
 mod engine;
 mod engine_fuzz;
+mod fuzz;
 mod sim_scenarios;
 mod sim_seeds;
 mod support;

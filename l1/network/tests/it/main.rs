@@ -3,6 +3,7 @@
 
 mod direct;
 mod flood;
+mod fuzz;
 mod genesis_keys;
 mod harness;
 mod malformed;
