@@ -108,6 +108,32 @@ fn token_chain() -> (tempfile::TempDir, Arc<ShardChain>, Address) {
     (dir, chain, token)
 }
 
+/// The pool's admission rules for one ERC-20 transfer: revm's stateless validation
+/// (`kaimeng_shards::admission::check`), paid once per submitted transaction.
+fn tx_admission(c: &mut Criterion) {
+    let data: Bytes = transferCall {
+        to: Address::repeat_byte(2),
+        value: U256::from(1u64),
+    }
+    .abi_encode()
+    .into();
+    let tx = ShardTx::decode(
+        &signed(&dev_key(), 0, TxKind::Call(Address::repeat_byte(1)), data, 100_000),
+        CHAIN_ID,
+    )
+    .unwrap();
+    let next = kaimeng_shards::admission::NextBlock {
+        chain_id: CHAIN_ID,
+        number: 1,
+        timestamp: 1,
+        gas_limit: 30_000_000,
+        base_fee: 1,
+    };
+    c.bench_function("tx_admission_check", |b| {
+        b.iter(|| kaimeng_shards::admission::check(&tx, &next).unwrap())
+    });
+}
+
 fn erc20_execution(c: &mut Criterion) {
     let (_dir, chain, token) = token_chain();
     let key = dev_key();
@@ -228,5 +254,11 @@ fn state_root_commit(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, tx_decode, erc20_execution, state_root_commit);
+criterion_group!(
+    benches,
+    tx_decode,
+    tx_admission,
+    erc20_execution,
+    state_root_commit
+);
 criterion_main!(benches);

@@ -54,7 +54,6 @@ fn reverted(output: &Bytes, message: String) -> ErrorObjectOwned {
 pub fn from_submit(error: SubmitError) -> ErrorObjectOwned {
     match error {
         SubmitError::State(e) => internal(e),
-        SubmitError::Journal(e) => internal(e),
         // geth reports pool rejections as -32000 with the reason as the message.
         other => ErrorObjectOwned::owned(codes::INVALID_INPUT, other.to_string(), None::<()>),
     }

@@ -75,6 +75,8 @@ pub enum ChainError {
     UnknownParent(B256),
     #[error("unknown block {0}: not pending on top of the finalized head")]
     UnknownBlock(B256),
+    #[error("{0}")]
+    Journal(String),
 }
 
 /// Why a submitted transaction was refused.
@@ -90,8 +92,6 @@ pub enum SubmitError {
     Invalid(String),
     #[error(transparent)]
     State(#[from] StateError),
-    #[error("cannot journal the transaction: {0}")]
-    Journal(#[from] StoreError),
 }
 
 /// Where a transaction stands, for `txpool_transactionStatus`.
@@ -216,7 +216,7 @@ impl ShardChain {
             None => write_genesis(&store, genesis, &config)?,
         };
         let chain = Self {
-            journal: PoolJournal::new(store.clone()),
+            journal: PoolJournal::new(store.path()),
             store,
             config,
             head: RwLock::new(head),
@@ -231,12 +231,23 @@ impl ShardChain {
         Ok(chain)
     }
 
-    /// Pools the journaled transactions again; those that no longer qualify are forgotten.
+    /// Pools the journaled transactions again (those that no longer qualify are forgotten),
+    /// then starts journaling.
     fn restore_journal(&self) -> Result<(), ChainError> {
-        let txs = self.journal.load()?;
-        if txs.is_empty() {
-            return Ok(());
+        let journal_error = |error: std::io::Error| {
+            ChainError::Journal(format!(
+                "cannot use the pool journal beside {}: {error}",
+                self.store.path().display()
+            ))
+        };
+        let txs = self.journal.load().map_err(journal_error)?;
+        if !txs.is_empty() {
+            self.pool_again(txs);
         }
+        self.journal.start().map_err(journal_error)
+    }
+
+    fn pool_again(&self, txs: Vec<ShardTx>) {
         let total = txs.len();
         let mut stale = Vec::new();
         for tx in txs {
@@ -246,14 +257,13 @@ impl ShardChain {
                 stale.push(hash);
             }
         }
-        self.journal.forget(&stale)?;
+        self.journal.forget(stale.iter().copied());
         tracing::info!(
             shard = self.config.shard,
             restored = total - stale.len(),
             stale = stale.len(),
             "pooled the transactions journaled before the restart"
         );
-        Ok(())
     }
 
     pub fn config(&self) -> &ShardConfig {
@@ -309,7 +319,7 @@ impl ShardChain {
     /// Pools and journals an already decoded transaction sent to this node.
     pub fn submit(&self, tx: Arc<ShardTx>) -> Result<B256, SubmitError> {
         let hash = self.admit(tx.clone())?;
-        self.journal.record(&tx)?;
+        self.journal.record(&tx);
         self.events.pending_tx(hash);
         Ok(hash)
     }
@@ -350,20 +360,11 @@ impl ShardChain {
         )?;
         let departed = pool.take_departed();
         drop(pool);
-        self.forget_departed(&departed);
+        self.journal.forget(departed);
         Ok(hash)
     }
 
-    /// Removes from the journal what left the pool without being included. A failure only
-    /// costs a stale entry, which the next start finds no longer admissible and deletes.
-    fn forget_departed(&self, departed: &[B256]) {
-        if departed.is_empty() {
-            return;
-        }
-        if let Err(error) = self.journal.forget(departed) {
-            tracing::warn!(%error, "cannot remove dropped transactions from the pool journal");
-        }
-    }
+
 
     /// Whether the pool holds a transaction the next block could include.
     pub fn has_executable(&self) -> bool {
@@ -681,7 +682,7 @@ impl ShardChain {
             }
             let departed = pool.take_departed();
             drop(pool);
-            self.forget_departed(&departed);
+            self.journal.forget(departed);
         }
         self.seal(base, parent, &ctx, execution, &rules.beacon)
     }
@@ -856,7 +857,6 @@ impl ShardChain {
             batch.put(schema::BEACON, key, &block.beacon)?;
         }
         commit.apply_to(&mut batch)?;
-        self.journal.forget_included(&mut batch, &block.txs)?;
         batch.put(schema::META, schema::META_HEAD, key)?;
         self.cache
             .write_through(&commit.ops, || self.store.write(batch))?;
@@ -891,7 +891,8 @@ impl ShardChain {
             }
             pool.take_departed()
         };
-        self.forget_departed(&departed);
+        self.journal
+            .forget(block.txs.iter().map(|tx| tx.hash).chain(departed));
         self.events.new_block(block.clone());
         Ok(block)
     }

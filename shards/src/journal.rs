@@ -1,110 +1,211 @@
 //! The journal of transactions submitted to this node's RPC, so that a restart does not lose
-//! them: each is written to RocksDB (its write-ahead log) before its hash is returned, and
-//! forgotten when it is finalized or leaves the pool. On open, the chain pools them again.
+//! them: an append-only file beside the shard's store (`<store>.pool-journal`), written by one
+//! thread, rewritten from the transactions still pooled once it has grown, and replayed into
+//! the pool on open.
 //!
-//! Durability follows the store: the write reaches the operating system before the hash is
-//! returned, so it survives `kill -9` of the node; with `sync_writes` it also survives power
-//! loss. Transactions that reached this node only by gossip are not journaled (their sender's
-//! node holds them).
+//! Durability: the writer appends each wake-up's transactions with one `write`, a moment after
+//! their hashes were returned; from then on they survive `kill -9` of the node (the data is in
+//! the operating system). A clean stop writes everything queued. Power loss can lose what the
+//! operating system had not flushed. Entries are never deleted in place: on replay, a
+//! transaction that was mined or dropped meanwhile no longer qualifies for the pool and is left
+//! out of the next rewrite. Transactions that reached this node only by gossip are not journaled
+//! (their sender's node holds them).
 
-use std::collections::HashSet;
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
 
 use alloy_primitives::{Address, B256};
-use kaimeng_l1::storage::WriteBatch;
-use kaimeng_l1::{Store, StoreError};
 use parking_lot::Mutex;
 
-use crate::schema;
 use crate::tx::ShardTx;
 
+/// The file is rewritten once this much has been appended since the last rewrite.
+const REWRITE_AFTER_BYTES: u64 = 32 << 20;
+/// A record longer than this is corrupt (the pool refuses transactions above 128 KiB).
+const MAX_RECORD: usize = 20 + 256 * 1024;
+
 pub struct PoolJournal {
-    store: Store,
-    /// Hashes journaled and not yet forgotten.
-    live: Mutex<HashSet<B256>>,
+    path: PathBuf,
+    /// Journaled transactions not yet finalized or dropped.
+    live: Arc<Mutex<HashMap<B256, Arc<ShardTx>>>>,
+    /// Transactions on their way to the writer (`None` once stopping).
+    queue: Mutex<Option<mpsc::Sender<Arc<ShardTx>>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl PoolJournal {
-    pub fn new(store: Store) -> Self {
+    /// The journal of the store at `store_dir`. Nothing is written until [`PoolJournal::load`]
+    /// has read what a previous run left.
+    pub fn new(store_dir: &Path) -> Self {
+        let mut name = store_dir.as_os_str().to_owned();
+        name.push(".pool-journal");
         Self {
-            store,
-            live: Mutex::new(HashSet::new()),
+            path: PathBuf::from(name),
+            live: Arc::new(Mutex::new(HashMap::new())),
+            queue: Mutex::new(None),
+            writer: Mutex::new(None),
+        }
+    }
+
+    /// Reads the transactions a previous run journaled (a torn last record is ignored), in nonce
+    /// order per sender, and counts them live until [`PoolJournal::forget`].
+    pub fn load(&self) -> std::io::Result<Vec<ShardTx>> {
+        let mut txs = read_records(&self.path)?;
+        txs.sort_by_key(|tx| (tx.sender, tx.nonce()));
+        self.live
+            .lock()
+            .extend(txs.iter().map(|tx| (tx.hash, Arc::new(tx.clone()))));
+        Ok(txs)
+    }
+
+    /// Starts the writer, which first rewrites the file from the live transactions. Until then
+    /// [`PoolJournal::record`] keeps transactions in memory only.
+    pub fn start(&self) -> std::io::Result<()> {
+        let (queue, pending) = mpsc::channel();
+        let (path, live) = (self.path.clone(), self.live.clone());
+        let writer = std::thread::Builder::new()
+            .name("pool-journal".into())
+            .spawn(move || write_records(&path, &live, &pending))?;
+        *self.queue.lock() = Some(queue);
+        *self.writer.lock() = Some(writer);
+        Ok(())
+    }
+
+    /// Queues `tx` to be appended.
+    pub fn record(&self, tx: &Arc<ShardTx>) {
+        self.live.lock().insert(tx.hash, tx.clone());
+        if let Some(queue) = self.queue.lock().as_ref() {
+            let _ = queue.send(tx.clone());
+        }
+    }
+
+    /// Forgets `hashes` (finalized, or left the pool): the next rewrite leaves them out.
+    pub fn forget(&self, hashes: impl IntoIterator<Item = B256>) {
+        let mut live = self.live.lock();
+        if live.is_empty() {
+            return;
+        }
+        for hash in hashes {
+            live.remove(&hash);
         }
     }
 
     /// Whether `hash` is journaled and not yet forgotten.
     pub fn is_live(&self, hash: &B256) -> bool {
-        self.live.lock().contains(hash)
+        self.live.lock().contains_key(hash)
     }
+}
 
-    /// Writes `tx` (sender ‖ encoding) under its hash.
-    pub fn record(&self, tx: &ShardTx) -> Result<(), StoreError> {
-        let mut value = Vec::with_capacity(20 + tx.encoded.len());
-        value.extend_from_slice(tx.sender.as_slice());
-        value.extend_from_slice(&tx.encoded);
-        self.live.lock().insert(tx.hash);
-        let mut batch = self.store.batch();
-        batch.put(schema::POOL_JOURNAL, tx.hash, value)?;
-        self.store.write(batch)
-    }
-
-    /// Adds to `batch` the deletion of every journaled transaction among `included`.
-    pub fn forget_included(
-        &self,
-        batch: &mut WriteBatch<'_>,
-        included: &[Arc<ShardTx>],
-    ) -> Result<(), StoreError> {
-        let mut live = self.live.lock();
-        if live.is_empty() {
-            return Ok(());
+impl Drop for PoolJournal {
+    /// Appends everything still queued before the chain closes.
+    fn drop(&mut self) {
+        self.queue.lock().take();
+        if let Some(writer) = self.writer.lock().take() {
+            let _ = writer.join();
         }
-        for tx in included {
-            if live.remove(&tx.hash) {
-                batch.delete(schema::POOL_JOURNAL, tx.hash)?;
+    }
+}
+
+fn encode_record(tx: &ShardTx, out: &mut Vec<u8>) {
+    out.extend_from_slice(&((20 + tx.encoded.len()) as u32).to_be_bytes());
+    out.extend_from_slice(tx.sender.as_slice());
+    out.extend_from_slice(&tx.encoded);
+}
+
+/// Every complete, decodable record of the file at `path` (none if it does not exist).
+fn read_records(path: &Path) -> std::io::Result<Vec<ShardTx>> {
+    let mut bytes = Vec::new();
+    match File::open(path) {
+        Ok(mut file) => file.read_to_end(&mut bytes)?,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(error) => return Err(error),
+    };
+    let mut txs = Vec::new();
+    let mut rest = &bytes[..];
+    while rest.len() >= 4 {
+        let len = u32::from_be_bytes(rest[..4].try_into().expect("4 bytes")) as usize;
+        if !(21..=MAX_RECORD).contains(&len) || rest.len() < 4 + len {
+            tracing::warn!(
+                path = %path.display(),
+                "the pool journal ends in a torn or corrupt record; replaying what came before it"
+            );
+            break;
+        }
+        let record = &rest[4..4 + len];
+        match ShardTx::from_stored(&record[20..], Address::from_slice(&record[..20])) {
+            Ok(tx) => txs.push(tx),
+            Err(error) => tracing::warn!(%error, "skipping a pool journal record that does not decode"),
+        }
+        rest = &rest[4 + len..];
+    }
+    Ok(txs)
+}
+
+/// Writes the live transactions to a new file and renames it over the journal.
+fn rewrite(path: &Path, live: &Mutex<HashMap<B256, Arc<ShardTx>>>) -> std::io::Result<()> {
+    let txs: Vec<Arc<ShardTx>> = live.lock().values().cloned().collect();
+    let mut bytes = Vec::with_capacity(txs.iter().map(|tx| 24 + tx.encoded.len()).sum());
+    for tx in &txs {
+        encode_record(tx, &mut bytes);
+    }
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".new");
+    let temporary = PathBuf::from(temporary);
+    let mut file = File::create(&temporary)?;
+    file.write_all(&bytes)?;
+    file.sync_all()?;
+    fs::rename(&temporary, path)
+}
+
+/// The writer thread: starts the file afresh from the live set, then appends each wake-up's
+/// transactions with one write, rewriting once the file has grown by [`REWRITE_AFTER_BYTES`].
+fn write_records(
+    path: &Path,
+    live: &Mutex<HashMap<B256, Arc<ShardTx>>>,
+    pending: &mpsc::Receiver<Arc<ShardTx>>,
+) {
+    let open = || -> std::io::Result<BufWriter<File>> {
+        rewrite(path, live)?;
+        Ok(BufWriter::new(
+            OpenOptions::new().append(true).open(path)?,
+        ))
+    };
+    let mut file = match open() {
+        Ok(file) => Some(file),
+        Err(error) => {
+            tracing::warn!(path = %path.display(), %error, "cannot open the pool journal; submitted transactions will not survive a restart");
+            None
+        }
+    };
+    let mut appended = 0u64;
+    let mut buffer = Vec::new();
+    while let Ok(first) = pending.recv() {
+        buffer.clear();
+        encode_record(&first, &mut buffer);
+        while let Ok(tx) = pending.try_recv() {
+            encode_record(&tx, &mut buffer);
+        }
+        let Some(out) = file.as_mut() else { continue };
+        let written = out.write_all(&buffer).and_then(|()| out.flush());
+        if let Err(error) = written {
+            tracing::warn!(path = %path.display(), %error, "cannot append to the pool journal");
+        }
+        appended += buffer.len() as u64;
+        if appended >= REWRITE_AFTER_BYTES {
+            appended = 0;
+            match open() {
+                Ok(fresh) => file = Some(fresh),
+                Err(error) => tracing::warn!(%error, "cannot rewrite the pool journal"),
             }
         }
-        Ok(())
     }
-
-    /// Deletes the journaled ones among `hashes` (they left the pool without being included).
-    pub fn forget(&self, hashes: &[B256]) -> Result<(), StoreError> {
-        let mut batch = self.store.batch();
-        {
-            let mut live = self.live.lock();
-            for hash in hashes {
-                if live.remove(hash) {
-                    batch.delete(schema::POOL_JOURNAL, hash)?;
-                }
-            }
-        }
-        if batch.is_empty() {
-            return Ok(());
-        }
-        self.store.write(batch)
-    }
-
-    /// Every journaled transaction, in nonce order per sender. Entries that no longer decode
-    /// are deleted and skipped.
-    pub fn load(&self) -> Result<Vec<ShardTx>, StoreError> {
-        let mut txs = Vec::new();
-        let mut broken = self.store.batch();
-        for (key, value) in self.store.scan_prefix(schema::POOL_JOURNAL, &[])? {
-            let decoded = (value.len() > 20)
-                .then(|| ShardTx::from_stored(&value[20..], Address::from_slice(&value[..20])))
-                .and_then(Result::ok);
-            match decoded {
-                Some(tx) => txs.push(tx),
-                None => {
-                    tracing::warn!(key = %alloy_primitives::hex::encode(&key), "dropping a pool journal entry that does not decode");
-                    broken.delete(schema::POOL_JOURNAL, key)?;
-                }
-            }
-        }
-        if !broken.is_empty() {
-            self.store.write(broken)?;
-        }
-        txs.sort_by_key(|tx| (tx.sender, tx.nonce()));
-        self.live.lock().extend(txs.iter().map(|tx| tx.hash));
-        Ok(txs)
+    if let Some(mut out) = file {
+        let _ = out.flush();
+        let _ = out.get_ref().sync_all();
     }
 }

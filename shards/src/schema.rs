@@ -17,7 +17,6 @@ pub const META: &str = "meta";
 pub const CONSENSUS: &str = "consensus"; // view (8, BE) ‖ sequence (8, BE) -> consensus record
 pub const BEACON: &str = "beacon"; // number -> beacon section ordered with the block (absent when empty)
 pub const PENDING_BODIES: &str = "pending_bodies"; // number (8, BE) ‖ hash -> wire block, until final or abandoned
-pub const POOL_JOURNAL: &str = "pool_journal"; // tx hash -> sender (20) ‖ encoded tx, for transactions submitted here until final or dropped
 
 pub const ALL_COLUMNS: &[&str] = &[
     HEADERS,
@@ -35,7 +34,6 @@ pub const ALL_COLUMNS: &[&str] = &[
     CONSENSUS,
     PENDING_BODIES,
     BEACON,
-    POOL_JOURNAL,
 ];
 
 pub const META_HEAD: &[u8] = b"head";
