@@ -670,12 +670,17 @@ impl ShardChain {
         let ctx = self.context_for(parent, timestamp, beneficiary, rules);
         let candidates = self.pool.lock().best(ctx.base_fee, max_txs);
         let execution = execute_block(base, &ctx, candidates)?;
-        // On an unfinalized parent, transactions of the parent's chain are skipped as "nonce
-        // too low" but must stay pooled in case that chain is abandoned.
-        if !execution.skipped.is_empty() && parent.hash == self.head().hash {
+        // A transaction that cannot execute is dropped (and reported), or it would keep its
+        // sender's queue "executable" and leaders proposing at once. Two skips are not final:
+        // a full block, and, on an unfinalized parent, "nonce too low" for a transaction that
+        // chain already holds (it must stay pooled in case that chain is abandoned).
+        if !execution.skipped.is_empty() {
+            let on_final = parent.hash == self.head().hash;
             let mut pool = self.pool.lock();
             for (tx, reason) in &execution.skipped {
-                if !reason.starts_with("block gas left") {
+                let waits = reason.starts_with("block gas left")
+                    || (!on_final && reason.starts_with("nonce too low"));
+                if !waits {
                     tracing::debug!(hash = %tx.hash, %reason, "dropping transaction that cannot execute");
                     pool.drop_tx(&tx.hash, reason);
                 }
