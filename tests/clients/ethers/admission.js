@@ -6,7 +6,16 @@
 "use strict";
 
 const assert = require("node:assert/strict");
-const { HDNodeWallet, JsonRpcProvider, Transaction, parseEther } = require("ethers");
+const {
+  HDNodeWallet,
+  JsonRpcProvider,
+  Transaction,
+  concat,
+  encodeRlp,
+  keccak256,
+  parseEther,
+  toBeHex,
+} = require("ethers");
 const { DEV_MNEMONIC, WAIT_MS, urls, withTimeout, runFlow, step } = require("../lib/common");
 
 const FLOW = "admission";
@@ -40,9 +49,20 @@ async function main() {
   }
 
   function sign(fields) {
+    if (fields.type === 2 && BigInt(fields.maxPriorityFeePerGas) > BigInt(fields.maxFeePerGas)) {
+      return signRaw1559(fields);
+    }
     const tx = Transaction.from(fields);
     tx.signature = wallet.signingKey.sign(tx.unsignedHash);
     return tx.serialized;
+  }
+
+  /** An EIP-1559 transaction encoded by hand: ethers refuses to serialize tip > fee cap. */
+  function signRaw1559(f) {
+    const q = (v) => (BigInt(v) === 0n ? "0x" : toBeHex(BigInt(v)));
+    const body = [q(f.chainId), q(f.nonce), q(f.maxPriorityFeePerGas), q(f.maxFeePerGas), q(f.gasLimit), f.to, q(f.value), f.data, []];
+    const sig = wallet.signingKey.sign(keccak256(concat(["0x02", encodeRlp(body)])));
+    return concat(["0x02", encodeRlp([...body, q(sig.yParity), q(sig.r), q(sig.s)])]);
   }
 
   async function pooled() {
