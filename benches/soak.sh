@@ -210,8 +210,12 @@ if report:
           f"refused: pool full {f['refused_pool_full']}, nonce {f['refused_nonce']}, other {f['refused_other']} {f['first_errors'] or ''}")
     print(f"chain: blocks {c['blocks']}, confirmed {c['confirmed_txs']} ({c['ctps']:.0f} tx/s), "
           f"longest gap between heads {c['longest_head_gap_ms']} ms, RPC errors {c['rpc_errors']}")
-    for name in ("never", "slow", "prompt"):
+    for name in ("never", "slow", "prompt", "request_flooders"):
         g = rd[name]
+        if name == "request_flooders":
+            if g["clients"]:
+                print(f"request flooders: {g['clients']} clients sending requests and never reading")
+            continue
         print(f"{name:>6} readers: {g['clients']} clients ({g['failed_to_start']} failed), {g['subscriptions']} subscriptions seen, "
               f"{g['notifications']} notifications / {g['bytes_read'] / 1e6:.1f} MB read, "
               f"{g['subscriptions_closed_by_node']} subscriptions and {g['connections_closed_by_node']} connections closed by the node")

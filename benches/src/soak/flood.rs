@@ -173,8 +173,8 @@ async fn wait_nonce(
 }
 
 /// Deploys the burner (with `--workload burn`), derives the senders and funds each with enough
-/// for 32 transactions at the fee cap (the pool checks one transaction's cost against the
-/// balance; a confirmed burner spends about that much).
+/// for 128 transactions at the fee cap (the pool checks one transaction's cost against the
+/// balance; a confirmed burner spends about that much, and blocks do not take senders evenly).
 pub async fn setup(args: &Args) -> anyhow::Result<Setup> {
     let client = client(&args.rpc)?;
     let funder = PrivateKeySigner::from_bytes(&args.funder()?).context("--key")?;
@@ -213,7 +213,7 @@ pub async fn setup(args: &Args) -> anyhow::Result<Setup> {
     let senders: Vec<_> = (0..args.senders as u64)
         .map(|i| sender_key(args.seed, i))
         .collect();
-    let amount = U256::from(MAX_FEE) * U256::from(args.gas_limit) * U256::from(32);
+    let amount = U256::from(MAX_FEE) * U256::from(args.gas_limit) * U256::from(128);
     for chunk in senders.chunks(FUNDING_CHUNK) {
         let txs: Vec<Signed> = chunk
             .iter()

@@ -68,6 +68,12 @@ pub struct Args {
     pub slow_readers: usize,
     #[arg(long, default_value_t = 1_024)]
     pub slow_read_bytes: usize,
+    /// Clients that send `eth_getBlockByNumber("latest", true)` at `--flooder-rate` a second
+    /// and never read the answers.
+    #[arg(long, default_value_t = 0)]
+    pub request_flooders: usize,
+    #[arg(long, default_value_t = 5_000)]
+    pub flooder_rate: u64,
     /// Polling filters of each kind (pending transactions, blocks, logs) installed at the start
     /// and never polled.
     #[arg(long, default_value_t = 1_000)]

@@ -2,6 +2,10 @@
 //! never read, or read a few bytes a second, plus one that reads promptly (the node must not
 //! cut it off). When the flood ends every client reads what the node still has for it, for a
 //! bounded time, and counts the notifications and the errors that closed subscriptions.
+//!
+//! `--request-flooders` adds clients that send `eth_getBlockByNumber("latest", true)` at
+//! `--flooder-rate` a second each and never read the answers (off by default: see
+//! BENCHMARKS.md, "Soak", for what that does to a node).
 
 use std::time::Duration;
 
@@ -30,6 +34,8 @@ enum Mode {
     Never,
     Slow(usize),
     Prompt,
+    /// Sends this many requests a second and never reads.
+    Requests(u64),
 }
 
 /// One group of clients in the report.
@@ -51,6 +57,7 @@ pub struct ReadersReport {
     pub never: Group,
     pub slow: Group,
     pub prompt: Group,
+    pub request_flooders: Group,
 }
 
 #[derive(Default)]
@@ -88,8 +95,34 @@ impl Outcome {
     }
 }
 
+/// Sends `per_second` requests a second until `stop`, reading nothing.
+async fn flood_requests(ws: &mut RawWs, per_second: u64, stop: &mut watch::Receiver<bool>) {
+    use tokio::io::AsyncWriteExt;
+    const PER_TICK: u64 = 100;
+    let frame = super::ws::client_frame(
+        br#"{"jsonrpc":"2.0","id":1,"method":"eth_getBlockByNumber","params":["latest",true]}"#,
+    );
+    let burst = frame.repeat(PER_TICK as usize);
+    let mut ticker = tokio::time::interval(Duration::from_secs_f64(
+        PER_TICK as f64 / per_second.max(1) as f64,
+    ));
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = ticker.tick() => {}
+        }
+        if ws.stream.write_all(&burst).await.is_err() {
+            return;
+        }
+    }
+}
+
 async fn client(url: String, mode: Mode, mut stop: watch::Receiver<bool>) -> Option<Outcome> {
     let mut ws = RawWs::connect(&url).await.ok()?;
+    if let Mode::Requests(per_second) = mode {
+        flood_requests(&mut ws, per_second, &mut stop).await;
+        return Some(Outcome::default());
+    }
     for (id, params) in SUBSCRIPTIONS.iter().enumerate() {
         let request =
             format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"eth_subscribe","params":{params}}}"#);
@@ -99,7 +132,7 @@ async fn client(url: String, mode: Mode, mut stop: watch::Receiver<bool>) -> Opt
     let mut decoder = FrameDecoder::default();
     let mut buf = vec![0u8; 64 * 1024];
     match mode {
-        Mode::Never => {
+        Mode::Never | Mode::Requests(_) => {
             let _ = stop.changed().await;
         }
         Mode::Slow(per_second) => {
@@ -162,7 +195,11 @@ pub async fn start(url: &str, args: &Args) -> anyhow::Result<Readers> {
             Mode::Slow(args.slow_read_bytes),
             args.slow_readers,
         ))
-        .chain([Mode::Prompt]);
+        .chain([Mode::Prompt])
+        .chain(std::iter::repeat_n(
+            Mode::Requests(args.flooder_rate),
+            args.request_flooders,
+        ));
     let tasks = modes
         .map(|mode| {
             (
@@ -183,6 +220,7 @@ impl Readers {
                 Mode::Never => &mut report.never,
                 Mode::Slow(_) => &mut report.slow,
                 Mode::Prompt => &mut report.prompt,
+                Mode::Requests(_) => &mut report.request_flooders,
             };
             group.clients += 1;
             match task.await.ok().flatten() {
