@@ -49,4 +49,8 @@ ANVIL_BIN="$ROOT/tests/clients/node_modules/.bin/anvil" REQUIRE_ANVIL=1 \
 cargo build -p kaimeng-benches --features loadgen --bin loadgen --locked
 "$ROOT/tests/with-dev-node.sh" "$ROOT/tests/loadgen-smoke.sh" "$CARGO_TARGET_DIR/debug/loadgen"
 
+log "soak, short pass: a 60 s flood of 15M-gas transactions with never-reading and slow WebSocket subscribers"
+cargo build -p kaimeng-benches --features loadgen --bin soak --locked
+"$ROOT/benches/soak.sh" --duration 60 --cooldown 15 --check
+
 log "all tests passed"
