@@ -3,9 +3,11 @@
 //! thread, rewritten from the transactions still pooled once it has grown, and replayed into
 //! the pool on open.
 //!
-//! Durability: the writer appends each wake-up's transactions with one `write`, a moment after
-//! their hashes were returned; from then on they survive `kill -9` of the node (the data is in
-//! the operating system). A clean stop writes everything queued. Power loss can lose what the
+//! Durability: the writer wakes every [`FLUSH_INTERVAL`] and appends what arrived with one
+//! `write`, so a transaction reaches the file at most about 10 ms after its hash was returned;
+//! from then on it survives `kill -9` of the node (the data is in the operating system).
+//! Waking the writer per transaction instead cost 16 % of `kaimeng dev`'s confirmed
+//! transactions per second in an A/B (a futex wake and a context switch per submission). A clean stop writes everything queued. Power loss can lose what the
 //! operating system had not flushed. Entries are never deleted in place: on replay, a
 //! transaction that was mined or dropped meanwhile no longer qualifies for the pool and is left
 //! out of the next rewrite. Transactions that reached this node only by gossip are not journaled
@@ -16,14 +18,17 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use alloy_primitives::{Address, B256};
 use parking_lot::Mutex;
 
 use crate::tx::ShardTx;
 
+/// How often the writer appends what has arrived.
+pub const FLUSH_INTERVAL: Duration = Duration::from_millis(10);
 /// The file is rewritten once this much has been appended since the last rewrite.
 const REWRITE_AFTER_BYTES: u64 = 32 << 20;
 /// A record longer than this is corrupt (the pool refuses transactions above 128 KiB).
@@ -33,9 +38,17 @@ pub struct PoolJournal {
     path: PathBuf,
     /// Journaled transactions not yet finalized or dropped.
     live: Arc<Mutex<HashMap<B256, Arc<ShardTx>>>>,
-    /// Transactions on their way to the writer (`None` once stopping).
-    queue: Mutex<Option<mpsc::Sender<Arc<ShardTx>>>>,
+    /// Transactions waiting for the writer's next wake-up.
+    queue: Arc<Queue>,
     writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// What [`PoolJournal::record`] hands the writer thread.
+#[derive(Default)]
+struct Queue {
+    txs: Mutex<Vec<Arc<ShardTx>>>,
+    started: AtomicBool,
+    stopping: AtomicBool,
 }
 
 impl PoolJournal {
@@ -47,7 +60,7 @@ impl PoolJournal {
         Self {
             path: PathBuf::from(name),
             live: Arc::new(Mutex::new(HashMap::new())),
-            queue: Mutex::new(None),
+            queue: Arc::new(Queue::default()),
             writer: Mutex::new(None),
         }
     }
@@ -66,21 +79,20 @@ impl PoolJournal {
     /// Starts the writer, which first rewrites the file from the live transactions. Until then
     /// [`PoolJournal::record`] keeps transactions in memory only.
     pub fn start(&self) -> std::io::Result<()> {
-        let (queue, pending) = mpsc::channel();
-        let (path, live) = (self.path.clone(), self.live.clone());
+        let (path, live, queue) = (self.path.clone(), self.live.clone(), self.queue.clone());
         let writer = std::thread::Builder::new()
             .name("pool-journal".into())
-            .spawn(move || write_records(&path, &live, &pending))?;
-        *self.queue.lock() = Some(queue);
+            .spawn(move || write_records(&path, &live, &queue))?;
+        self.queue.started.store(true, Ordering::Release);
         *self.writer.lock() = Some(writer);
         Ok(())
     }
 
-    /// Queues `tx` to be appended.
+    /// Queues `tx` for the writer's next wake-up.
     pub fn record(&self, tx: &Arc<ShardTx>) {
         self.live.lock().insert(tx.hash, tx.clone());
-        if let Some(queue) = self.queue.lock().as_ref() {
-            let _ = queue.send(tx.clone());
+        if self.queue.started.load(Ordering::Acquire) {
+            self.queue.txs.lock().push(tx.clone());
         }
     }
 
@@ -104,8 +116,9 @@ impl PoolJournal {
 impl Drop for PoolJournal {
     /// Appends everything still queued before the chain closes.
     fn drop(&mut self) {
-        self.queue.lock().take();
+        self.queue.stopping.store(true, Ordering::Release);
         if let Some(writer) = self.writer.lock().take() {
+            writer.thread().unpark();
             let _ = writer.join();
         }
     }
@@ -162,18 +175,13 @@ fn rewrite(path: &Path, live: &Mutex<HashMap<B256, Arc<ShardTx>>>) -> std::io::R
     fs::rename(&temporary, path)
 }
 
-/// The writer thread: starts the file afresh from the live set, then appends each wake-up's
-/// transactions with one write, rewriting once the file has grown by [`REWRITE_AFTER_BYTES`].
-fn write_records(
-    path: &Path,
-    live: &Mutex<HashMap<B256, Arc<ShardTx>>>,
-    pending: &mpsc::Receiver<Arc<ShardTx>>,
-) {
+/// The writer thread: starts the file afresh from the live set, then every [`FLUSH_INTERVAL`]
+/// appends what arrived with one write, rewriting once the file has grown by
+/// [`REWRITE_AFTER_BYTES`]; on stopping, appends the rest and syncs.
+fn write_records(path: &Path, live: &Mutex<HashMap<B256, Arc<ShardTx>>>, queue: &Queue) {
     let open = || -> std::io::Result<BufWriter<File>> {
         rewrite(path, live)?;
-        Ok(BufWriter::new(
-            OpenOptions::new().append(true).open(path)?,
-        ))
+        Ok(BufWriter::new(OpenOptions::new().append(true).open(path)?))
     };
     let mut file = match open() {
         Ok(file) => Some(file),
@@ -184,25 +192,34 @@ fn write_records(
     };
     let mut appended = 0u64;
     let mut buffer = Vec::new();
-    while let Ok(first) = pending.recv() {
-        buffer.clear();
-        encode_record(&first, &mut buffer);
-        while let Ok(tx) = pending.try_recv() {
-            encode_record(&tx, &mut buffer);
-        }
-        let Some(out) = file.as_mut() else { continue };
-        let written = out.write_all(&buffer).and_then(|()| out.flush());
-        if let Err(error) = written {
-            tracing::warn!(path = %path.display(), %error, "cannot append to the pool journal");
-        }
-        appended += buffer.len() as u64;
-        if appended >= REWRITE_AFTER_BYTES {
-            appended = 0;
-            match open() {
-                Ok(fresh) => file = Some(fresh),
-                Err(error) => tracing::warn!(%error, "cannot rewrite the pool journal"),
+    let mut batch = Vec::new();
+    loop {
+        let stopping = queue.stopping.load(Ordering::Acquire);
+        std::mem::swap(&mut batch, &mut *queue.txs.lock());
+        if !batch.is_empty() {
+            buffer.clear();
+            for tx in batch.drain(..) {
+                encode_record(&tx, &mut buffer);
+            }
+            if let Some(out) = file.as_mut() {
+                let written = out.write_all(&buffer).and_then(|()| out.flush());
+                if let Err(error) = written {
+                    tracing::warn!(path = %path.display(), %error, "cannot append to the pool journal");
+                }
+                appended += buffer.len() as u64;
+            }
+            if appended >= REWRITE_AFTER_BYTES {
+                appended = 0;
+                match open() {
+                    Ok(fresh) => file = Some(fresh),
+                    Err(error) => tracing::warn!(%error, "cannot rewrite the pool journal"),
+                }
             }
         }
+        if stopping {
+            break;
+        }
+        std::thread::park_timeout(FLUSH_INTERVAL);
     }
     if let Some(mut out) = file {
         let _ = out.flush();

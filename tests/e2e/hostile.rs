@@ -100,6 +100,24 @@ fn a_transaction_dropped_at_execution_is_reported_with_its_reason() {
     assert_eq!(status(&node, &json!(format!("0x{}", "11".repeat(32))))["status"], "unknown");
 }
 
+/// Bytes in every `*.pool-journal` file under `dir`.
+fn journaled_bytes(dir: &std::path::Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&path) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "pool-journal") {
+                total += entry.metadata().map(|m| m.len()).unwrap_or(0);
+            }
+        }
+    }
+    total
+}
+
 #[test]
 fn accepted_transactions_survive_kill_9() {
     let dir = temp_dir();
@@ -111,6 +129,13 @@ fn accepted_transactions_survive_kill_9() {
         .collect();
     for hash in &pooled {
         assert_eq!(status(&node, hash)["status"], "queued");
+    }
+    // The journal promises the file within a writer wake-up (10 ms) of the answer: wait for
+    // the three records to be on disk, then kill.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while journaled_bytes(dir.path()) < 3 * 100 {
+        assert!(Instant::now() < deadline, "the journal never reached the file");
+        std::thread::sleep(Duration::from_millis(5));
     }
     node.kill();
 
