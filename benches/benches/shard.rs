@@ -118,7 +118,13 @@ fn tx_admission(c: &mut Criterion) {
     .abi_encode()
     .into();
     let tx = ShardTx::decode(
-        &signed(&dev_key(), 0, TxKind::Call(Address::repeat_byte(1)), data, 100_000),
+        &signed(
+            &dev_key(),
+            0,
+            TxKind::Call(Address::repeat_byte(1)),
+            data,
+            100_000,
+        ),
         CHAIN_ID,
     )
     .unwrap();

@@ -8,12 +8,12 @@ use std::convert::Infallible;
 
 use alloy_consensus::Transaction as _;
 use alloy_primitives::{Address, B256};
+use revm::MainContext;
 use revm::context::Context;
 use revm::context_interface::cfg::gas_params::Eip2780TxInfo;
 use revm::context_interface::result::{EVMError, InvalidTransaction};
 use revm::context_interface::{Cfg, ContextTr, Transaction as _};
 use revm::handler::validation::{validate_env, validate_initial_tx_gas_with_gas_params};
-use revm::MainContext;
 
 use crate::executor::{BlockContext, describe_invalid};
 use crate::tx::ShardTx;

@@ -17,15 +17,15 @@ use parking_lot::{Mutex, RwLock};
 use revm::bytecode::Bytecode;
 use revm::state::AccountInfo;
 
+use crate::admission::{self, NextBlock};
 use crate::block::{self, SealedHeader, StoredBlock, StoredReceipt};
 use crate::commit::{StateCommit, WriteOp, prepare_commit};
+use crate::events::{ChainEvents, EventSender};
 use crate::executor::{BlockContext, BlockExecution, execute_block};
 use crate::fees::next_base_fee;
+use crate::journal::PoolJournal;
 use crate::layers::{Layer, Layers};
 use crate::overlay::{AccountChange, PendingState};
-use crate::admission::{self, NextBlock};
-use crate::events::{ChainEvents, EventSender};
-use crate::journal::PoolJournal;
 use crate::pool::{PoolConfig, PoolError, PoolStatus, SenderState, TxPool};
 use crate::schema;
 use crate::state::{StateAt, StateError};
@@ -363,8 +363,6 @@ impl ShardChain {
         self.journal.forget(departed);
         Ok(hash)
     }
-
-
 
     /// Whether the pool holds a transaction the next block could include.
     pub fn has_executable(&self) -> bool {
@@ -892,7 +890,10 @@ impl ShardChain {
             );
             let expired = pool.expire(now);
             if expired > 0 {
-                tracing::info!(expired, "dropped transactions that waited too long behind a nonce gap");
+                tracing::info!(
+                    expired,
+                    "dropped transactions that waited too long behind a nonce gap"
+                );
             }
             pool.take_departed()
         };

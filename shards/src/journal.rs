@@ -152,7 +152,9 @@ fn read_records(path: &Path) -> std::io::Result<Vec<ShardTx>> {
         let record = &rest[4..4 + len];
         match ShardTx::from_stored(&record[20..], Address::from_slice(&record[..20])) {
             Ok(tx) => txs.push(tx),
-            Err(error) => tracing::warn!(%error, "skipping a pool journal record that does not decode"),
+            Err(error) => {
+                tracing::warn!(%error, "skipping a pool journal record that does not decode")
+            }
         }
         rest = &rest[4 + len..];
     }

@@ -26,8 +26,7 @@ pub mod wire;
 
 pub use block::{SealedHeader, StoredBlock, StoredReceipt};
 pub use chain::{
-    BlockRules, ChainError, ProposedBlock, ShardChain, ShardConfig, SubmitError,
-    TxStatus,
+    BlockRules, ChainError, ProposedBlock, ShardChain, ShardConfig, SubmitError, TxStatus,
 };
 pub use events::{ChainEvent, ChainEvents, EventSender};
 pub use state::{StateAt, StateError};

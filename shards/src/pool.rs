@@ -394,8 +394,7 @@ impl TxPool {
         let mut touched: Vec<Address> = included.iter().map(|tx| tx.sender).collect();
         touched.sort_unstable();
         touched.dedup();
-        let included: std::collections::HashSet<B256> =
-            included.iter().map(|tx| tx.hash).collect();
+        let included: std::collections::HashSet<B256> = included.iter().map(|tx| tx.hash).collect();
         for sender in touched {
             let nonce = sender_nonces(&sender);
             let Some(queue) = self.senders.get_mut(&sender) else {

@@ -118,6 +118,12 @@ impl ShardTx {
         let mut buf = raw;
         let envelope =
             TxEnvelope::decode_2718(&mut buf).map_err(|e| TxError::Malformed(e.to_string()))?;
+        if !buf.is_empty() {
+            return Err(TxError::Malformed(format!(
+                "{} trailing bytes after the transaction",
+                buf.len()
+            )));
+        }
         let hash = *envelope.tx_hash();
         Ok(ShardTx {
             envelope,

@@ -81,7 +81,9 @@ pub fn decode_block_with(
         rest = tail;
     }
     let hashes: Vec<B256> = raws.par_iter().map(keccak256).collect();
-    let found = known(&hashes);
+    let mut found = known(&hashes);
+    // A short answer means "not known" for the rest, never a shorter block.
+    found.resize(raws.len(), None);
     let txs = raws
         .par_iter()
         .zip(found)

@@ -16,10 +16,7 @@ const MAX_BATCH: usize = 512;
 const BATCH_DELAY: Duration = Duration::from_millis(5);
 
 /// Gossips this node's new pool transactions until the chain's event stream closes.
-pub async fn publish_local(
-    chain: Arc<ShardChain>,
-    network: NetworkHandle,
-) {
+pub async fn publish_local(chain: Arc<ShardChain>, network: NetworkHandle) {
     let mut events = chain.subscribe();
     let topic = Topic::Transactions(Chain::Shard(chain.config().shard));
     loop {

@@ -4,10 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
-use alloy_eips::eip2718::Encodable2718;
-use alloy_primitives::{Address, Bytes, TxKind, U256};
-use alloy_signer::SignerSync;
+use alloy_primitives::{Address, U256};
 use alloy_signer_local::PrivateKeySigner;
 use serde_json::{Value, json};
 
@@ -16,23 +13,7 @@ use crate::node::*;
 const TO: Address = Address::repeat_byte(0xcd);
 
 fn transfer(nonce: u64, value: U256) -> String {
-    let key: PrivateKeySigner = DEV_KEY_0.parse().unwrap();
-    let tx = TxEip1559 {
-        chain_id: 31337,
-        nonce,
-        gas_limit: 21_000,
-        max_fee_per_gas: 20_000_000_000,
-        max_priority_fee_per_gas: 1,
-        to: TxKind::Call(TO),
-        value,
-        access_list: Default::default(),
-        input: Bytes::new(),
-    };
-    let sig = key.sign_hash_sync(&tx.signature_hash()).unwrap();
-    format!(
-        "0x{}",
-        alloy_primitives::hex::encode(TxEnvelope::from(tx.into_signed(sig)).encoded_2718())
-    )
+    signed_transfer_of(31337, nonce, TO, value)
 }
 
 fn height(node: &DevNode) -> u64 {
@@ -48,7 +29,10 @@ fn status(node: &DevNode, hash: &Value) -> Value {
 fn a_queued_transaction_does_not_make_the_validators_seal_faster() {
     let node = DevNode::start(&["--block-time", "1000"]);
     // Nonce 5 ahead: queued, never executable, free.
-    let queued = node.result("eth_sendRawTransaction", json!([transfer(5, U256::from(1))]));
+    let queued = node.result(
+        "eth_sendRawTransaction",
+        json!([transfer(5, U256::from(1))]),
+    );
     assert_eq!(status(&node, &queued)["status"], "queued");
     // Count the blocks sealed over a measured window. Idle blocks come once per block time;
     // before the fix the queued transaction made them come 25-90 times a second.
@@ -65,7 +49,10 @@ fn a_queued_transaction_does_not_make_the_validators_seal_faster() {
     // Filling the gap makes all six executable, and they are mined.
     let mut last = Value::Null;
     for nonce in 0..5 {
-        last = node.result("eth_sendRawTransaction", json!([transfer(nonce, U256::from(1))]));
+        last = node.result(
+            "eth_sendRawTransaction",
+            json!([transfer(nonce, U256::from(1))]),
+        );
     }
     node.receipt(last.as_str().unwrap());
     node.receipt(queued.as_str().unwrap());
@@ -76,8 +63,8 @@ fn a_transaction_dropped_at_execution_is_reported_with_its_reason() {
     let node = DevNode::start(&[]);
     let dev0: Address = DEV_KEY_0.parse::<PrivateKeySigner>().unwrap().address();
     let balance = node.result("eth_getBalance", json!([dev0, "latest"]));
-    let balance = U256::from_str_radix(balance.as_str().unwrap().trim_start_matches("0x"), 16)
-        .unwrap();
+    let balance =
+        U256::from_str_radix(balance.as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
     // Each passes admission against the balance; the second cannot pay after the first.
     let half = balance / U256::from(2) + U256::from(1);
     let first = node.result("eth_sendRawTransaction", json!([transfer(0, half)]));
@@ -93,11 +80,17 @@ fn a_transaction_dropped_at_execution_is_reported_with_its_reason() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(
-        dropped["reason"].as_str().unwrap().starts_with("insufficient funds"),
+        dropped["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("insufficient funds"),
         "{dropped}"
     );
     assert_eq!(status(&node, &first)["status"], "included");
-    assert_eq!(status(&node, &json!(format!("0x{}", "11".repeat(32))))["status"], "unknown");
+    assert_eq!(
+        status(&node, &json!(format!("0x{}", "11".repeat(32))))["status"],
+        "unknown"
+    );
 }
 
 /// Bytes in every `*.pool-journal` file under `dir`.
@@ -105,7 +98,9 @@ fn journaled_bytes(dir: &std::path::Path) -> u64 {
     let mut total = 0;
     let mut stack = vec![dir.to_path_buf()];
     while let Some(path) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&path) else { continue };
+        let Ok(entries) = std::fs::read_dir(&path) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let path = entry.path();
             if path.is_dir() {
@@ -125,7 +120,12 @@ fn accepted_transactions_survive_kill_9() {
     let mut node = DevNode::start(&args);
     // Queued behind a gap, so they are certainly still pooled at the kill.
     let pooled: Vec<Value> = (3..6)
-        .map(|nonce| node.result("eth_sendRawTransaction", json!([transfer(nonce, U256::from(1))])))
+        .map(|nonce| {
+            node.result(
+                "eth_sendRawTransaction",
+                json!([transfer(nonce, U256::from(1))]),
+            )
+        })
         .collect();
     for hash in &pooled {
         assert_eq!(status(&node, hash)["status"], "queued");
@@ -134,20 +134,41 @@ fn accepted_transactions_survive_kill_9() {
     // the three records to be on disk, then kill.
     let deadline = Instant::now() + Duration::from_secs(10);
     while journaled_bytes(dir.path()) < 3 * 100 {
-        assert!(Instant::now() < deadline, "the journal never reached the file");
+        assert!(
+            Instant::now() < deadline,
+            "the journal never reached the file"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     node.kill();
 
     let node = DevNode::start(&args);
     for hash in &pooled {
-        assert_eq!(status(&node, hash)["status"], "queued", "{hash} lost in the kill");
+        assert_eq!(
+            status(&node, hash)["status"],
+            "queued",
+            "{hash} lost in the kill"
+        );
     }
     let content = node.result("txpool_content", json!([]));
-    assert_eq!(content["queued"].as_object().unwrap().values().next().unwrap().as_object().unwrap().len(), 3);
+    assert_eq!(
+        content["queued"]
+            .as_object()
+            .unwrap()
+            .values()
+            .next()
+            .unwrap()
+            .as_object()
+            .unwrap()
+            .len(),
+        3
+    );
     // Filling the gap gets every one of them mined.
     for nonce in 0..3 {
-        node.result("eth_sendRawTransaction", json!([transfer(nonce, U256::from(1))]));
+        node.result(
+            "eth_sendRawTransaction",
+            json!([transfer(nonce, U256::from(1))]),
+        );
     }
     for hash in &pooled {
         node.receipt(hash.as_str().unwrap());

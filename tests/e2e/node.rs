@@ -194,6 +194,11 @@ pub fn http_post(port: u16, body: &[u8]) -> String {
 }
 
 pub fn signed_transfer(chain_id: u64, nonce: u64, to: Address, value: u64) -> String {
+    signed_transfer_of(chain_id, nonce, to, U256::from(value))
+}
+
+/// An EIP-1559 transfer of `value` wei from dev account 0, hex-encoded for eth_sendRawTransaction.
+pub fn signed_transfer_of(chain_id: u64, nonce: u64, to: Address, value: U256) -> String {
     let key: PrivateKeySigner = DEV_KEY_0.parse().unwrap();
     let tx = TxEip1559 {
         chain_id,
@@ -202,7 +207,7 @@ pub fn signed_transfer(chain_id: u64, nonce: u64, to: Address, value: u64) -> St
         max_fee_per_gas: 20_000_000_000,
         max_priority_fee_per_gas: 1,
         to: TxKind::Call(to),
-        value: U256::from(value),
+        value,
         access_list: Default::default(),
         input: Bytes::new(),
     };

@@ -42,7 +42,12 @@ fn a_member_killed_under_the_testnet_supervisor_is_reaped_and_reported() {
     let mut supervisor = Command::new(env!("CARGO_BIN_EXE_kaimeng"))
         .args(["testnet", "--validators", "2", "--kdf-iterations", "1000"])
         .args(["--dir", path_str(&dir.path().join("net"))])
-        .args(["--p2p-port", &p2p.to_string(), "--rpc-port", &rpc.to_string()])
+        .args([
+            "--p2p-port",
+            &p2p.to_string(),
+            "--rpc-port",
+            &rpc.to_string(),
+        ])
         .args(["--metrics-port", &metrics.to_string()])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -55,11 +60,21 @@ fn a_member_killed_under_the_testnet_supervisor_is_reaped_and_reported() {
     let pid: u32 = announced.rsplit(' ').next().unwrap().parse().unwrap();
     assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
 
-    let killed = Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap();
+    let killed = Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .unwrap();
     assert!(killed.success());
-    let report = line_with(&err, &format!("member 1 (pid {pid}) exited"), Duration::from_secs(30));
+    let report = line_with(
+        &err,
+        &format!("member 1 (pid {pid}) exited"),
+        Duration::from_secs(30),
+    );
     assert!(report.contains("not restarted"), "{report}");
-    assert!(report.contains("signal: 9") || report.contains("SIGKILL"), "{report}");
+    assert!(
+        report.contains("signal: 9") || report.contains("SIGKILL"),
+        "{report}"
+    );
     // Reaped before it was reported: no zombie left behind.
     assert!(
         !std::path::Path::new(&format!("/proc/{pid}")).exists(),

@@ -2,7 +2,7 @@
 //! pool later drops is reported; journaled transactions survive a reopen; per-sender limits are
 //! one consistent rule.
 
-use alloy_consensus::{SignableTransaction, TxEip1559, TxEip2930, TxEnvelope};
+use alloy_consensus::{SignableTransaction, TxEip2930, TxEnvelope};
 use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, Bytes, TxKind, U256};
 use alloy_signer::SignerSync;
@@ -13,21 +13,16 @@ use proptest::prelude::*;
 
 use crate::common::*;
 
-/// A signed EIP-1559 transaction with the fields the stateless rules look at.
-fn signed(chain: &ShardChain, from: usize, nonce: u64, to: TxKind, input: Bytes, gas: u64) -> Bytes {
-    let tx = TxEip1559 {
-        chain_id: chain.config().chain_id,
-        nonce,
-        gas_limit: gas,
-        max_fee_per_gas: 10_000_000_000,
-        max_priority_fee_per_gas: 1_000_000_000,
-        to,
-        value: U256::ZERO,
-        access_list: Default::default(),
-        input,
-    };
-    let sig = key(from).sign_hash_sync(&tx.signature_hash()).unwrap();
-    TxEnvelope::from(tx.into_signed(sig)).encoded_2718().into()
+/// A signed EIP-1559 transaction of no value with the fields the stateless rules look at.
+fn signed(
+    chain: &ShardChain,
+    from: usize,
+    nonce: u64,
+    to: TxKind,
+    input: Bytes,
+    gas: u64,
+) -> Bytes {
+    eip1559(chain, from, nonce, to, U256::ZERO, input, gas)
 }
 
 fn refusal(chain: &ShardChain, raw: &[u8]) -> String {
@@ -44,7 +39,10 @@ fn a_transfer_below_the_intrinsic_gas_is_refused_and_the_next_one_is_not_lost() 
     let low = signed(&t.chain, 0, 0, to, Bytes::new(), 20_000);
     let error = refusal(&t.chain, &low);
     assert!(error.starts_with("intrinsic gas too low"), "{error}");
-    assert!(error.contains("20000") && error.contains("21000"), "{error}");
+    assert!(
+        error.contains("20000") && error.contains("21000"),
+        "{error}"
+    );
     assert!(t.chain.pool().is_empty());
     // The sender's real transaction with the same nonce goes through and is mined.
     let ok = signed(&t.chain, 0, 0, to, Bytes::new(), 21_000);
@@ -73,7 +71,10 @@ fn init_code_above_the_eip3860_limit_is_refused_naming_both_sizes() {
     );
     let error = refusal(&t.chain, &raw);
     assert!(error.starts_with("max initcode size exceeded"), "{error}");
-    assert!(error.contains("49153") && error.contains("49152"), "{error}");
+    assert!(
+        error.contains("49153") && error.contains("49152"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -111,14 +112,24 @@ fn gas_above_the_block_gas_limit_is_refused() {
     );
     let error = refusal(&chain, &raw);
     assert!(error.starts_with("exceeds block gas limit"), "{error}");
-    assert!(error.contains("10000001") && error.contains("10000000"), "{error}");
+    assert!(
+        error.contains("10000001") && error.contains("10000000"),
+        "{error}"
+    );
 }
 
 #[test]
 fn gas_above_the_per_transaction_cap_is_refused() {
     let t = new_chain();
     let cap = kaimeng_shards::tx::MAX_TX_GAS;
-    let raw = signed(&t.chain, 0, 0, TxKind::Call(Address::ZERO), Bytes::new(), cap + 1);
+    let raw = signed(
+        &t.chain,
+        0,
+        0,
+        TxKind::Call(Address::ZERO),
+        Bytes::new(),
+        cap + 1,
+    );
     assert!(refusal(&t.chain, &raw).contains("exceeds the per-transaction cap"));
 }
 
@@ -228,14 +239,19 @@ fn the_nonce_gap_is_measured_from_the_senders_pooled_run() {
     let gap = t.chain.pool().config().max_nonce_gap;
     let to = Address::repeat_byte(5);
     for nonce in 0..10 {
-        t.chain.submit_raw(&transfer(&t.chain, 2, nonce, to, 1)).unwrap();
+        t.chain
+            .submit_raw(&transfer(&t.chain, 2, nonce, to, 1))
+            .unwrap();
     }
     // Next nonce counting the pool is 10: 10 + gap is fine, one more is too far.
     t.chain
         .submit_raw(&transfer(&t.chain, 2, 10 + gap, to, 1))
         .unwrap();
     let error = refusal(&t.chain, &transfer(&t.chain, 2, 11 + gap, to, 1));
-    assert!(error.starts_with("nonce too high") && error.contains("next nonce is 10"), "{error}");
+    assert!(
+        error.starts_with("nonce too high") && error.contains("next nonce is 10"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -247,14 +263,20 @@ fn queued_transactions_do_not_count_as_executable() {
         .unwrap();
     assert!(!t.chain.has_executable());
     assert!(!t.chain.is_executable(&hash));
-    assert_eq!(t.chain.tx_status(&hash).unwrap(), TxStatus::Pool(PoolStatus::Queued));
+    assert_eq!(
+        t.chain.tx_status(&hash).unwrap(),
+        TxStatus::Pool(PoolStatus::Queued)
+    );
     let head = t
         .chain
         .submit_raw(&transfer(&t.chain, 3, 0, Address::repeat_byte(1), 1))
         .unwrap();
     assert!(t.chain.has_executable());
     assert!(t.chain.is_executable(&head));
-    assert_eq!(t.chain.tx_status(&head).unwrap(), TxStatus::Pool(PoolStatus::Pending));
+    assert_eq!(
+        t.chain.tx_status(&head).unwrap(),
+        TxStatus::Pool(PoolStatus::Pending)
+    );
 }
 
 #[test]
@@ -265,13 +287,30 @@ fn a_transaction_that_cannot_execute_is_reported_dropped_with_its_reason() {
     // cannot pay once the first has spent it.
     let balance = balance(&t.chain, addr(6));
     let spend = |nonce: u64, value: U256| {
-        eip1559(&t.chain, 6, nonce, TxKind::Call(to), value, Bytes::new(), 21_000)
+        eip1559(
+            &t.chain,
+            6,
+            nonce,
+            TxKind::Call(to),
+            value,
+            Bytes::new(),
+            21_000,
+        )
     };
-    let first = t.chain.submit_raw(&spend(0, balance / U256::from(2) + U256::from(1))).unwrap();
-    let second = t.chain.submit_raw(&spend(1, balance / U256::from(2) + U256::from(1))).unwrap();
+    let first = t
+        .chain
+        .submit_raw(&spend(0, balance / U256::from(2) + U256::from(1)))
+        .unwrap();
+    let second = t
+        .chain
+        .submit_raw(&spend(1, balance / U256::from(2) + U256::from(1)))
+        .unwrap();
     let block = seal(&t.chain);
     assert_eq!(block.txs.len(), 1);
-    assert!(matches!(t.chain.tx_status(&first).unwrap(), TxStatus::Included { .. }));
+    assert!(matches!(
+        t.chain.tx_status(&first).unwrap(),
+        TxStatus::Included { .. }
+    ));
     match t.chain.tx_status(&second).unwrap() {
         TxStatus::Pool(PoolStatus::Dropped(reason)) => {
             assert!(reason.starts_with("insufficient funds"), "{reason}")
@@ -284,13 +323,27 @@ fn a_transaction_that_cannot_execute_is_reported_dropped_with_its_reason() {
 fn journaled_transactions_are_pooled_again_after_a_reopen() {
     let t = new_chain();
     let to = Address::repeat_byte(8);
-    let included = t.chain.submit_raw(&transfer(&t.chain, 0, 0, to, 1)).unwrap();
+    let included = t
+        .chain
+        .submit_raw(&transfer(&t.chain, 0, 0, to, 1))
+        .unwrap();
     seal(&t.chain);
     let waiting: Vec<_> = (1..4)
-        .map(|nonce| t.chain.submit_raw(&transfer(&t.chain, 0, nonce, to, 1)).unwrap())
+        .map(|nonce| {
+            t.chain
+                .submit_raw(&transfer(&t.chain, 0, nonce, to, 1))
+                .unwrap()
+        })
         .collect();
-    let gapped = t.chain.submit_raw(&transfer(&t.chain, 0, 9, to, 1)).unwrap();
-    let TestChain { chain, genesis, dir } = t;
+    let gapped = t
+        .chain
+        .submit_raw(&transfer(&t.chain, 0, 9, to, 1))
+        .unwrap();
+    let TestChain {
+        chain,
+        genesis,
+        dir,
+    } = t;
     drop(chain);
     let reopened = open(dir.path(), &genesis);
     let pool = reopened.pool();

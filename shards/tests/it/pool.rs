@@ -228,7 +228,8 @@ mod limits {
         });
         let start = Instant::now();
         pool.add(tx(0, 3, 0), rich(0), 1, start).unwrap();
-        pool.add(tx(0, 4, 0), rich(0), 1, start + lifetime / 2).unwrap();
+        pool.add(tx(0, 4, 0), rich(0), 1, start + lifetime / 2)
+            .unwrap();
         assert_eq!(pool.expire(start + lifetime + Duration::from_secs(1)), 0);
         assert_eq!(pool.expire(start + lifetime * 2), 2);
         assert!(pool.is_empty());
@@ -277,7 +278,10 @@ mod limits {
         };
         let dear = Arc::new(ShardTx::decode(&raw, t.chain.config().chain_id).unwrap());
         pool.add(cheap.clone(), rich(0), 1, now).unwrap();
-        assert_eq!(pool.add(dear.clone(), rich(0), 1, now).unwrap(), Some(cheap.hash));
+        assert_eq!(
+            pool.add(dear.clone(), rich(0), 1, now).unwrap(),
+            Some(cheap.hash)
+        );
         match pool.status(&cheap.hash) {
             PoolStatus::Dropped(reason) => {
                 assert!(reason.contains(&dear.hash.to_string()), "{reason}")

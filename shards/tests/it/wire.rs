@@ -122,3 +122,31 @@ fn pooled_transactions_are_reused_and_others_recovered() {
     assert!(std::sync::Arc::ptr_eq(&decoded.txs[0], &pooled));
     assert_eq!(decoded.txs[1].sender, block.txs[1].sender);
 }
+
+#[test]
+fn a_short_answer_from_the_pool_still_decodes_every_transaction() {
+    let t = new_chain();
+    for from in [1, 3] {
+        t.chain
+            .submit_raw(&transfer(&t.chain, from, 0, addr(2), 9))
+            .unwrap();
+    }
+    let block = t.chain.propose(1, addr(9), 10).unwrap().block;
+    let decoded = kaimeng_shards::wire::decode_block_with(
+        &encode_block(&block),
+        t.chain.config().chain_id,
+        |_| Vec::new(),
+    )
+    .unwrap();
+    assert_eq!(decoded.txs.len(), 2);
+    assert_eq!(decoded.txs[1].hash, block.txs[1].hash);
+}
+
+#[test]
+fn a_stored_transaction_with_trailing_bytes_is_refused() {
+    let t = new_chain();
+    let mut raw = transfer(&t.chain, 1, 0, addr(2), 9).to_vec();
+    raw.push(0);
+    let error = kaimeng_shards::ShardTx::from_stored(&raw, addr(1)).unwrap_err();
+    assert!(error.to_string().contains("1 trailing bytes"), "{error}");
+}
