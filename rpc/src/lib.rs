@@ -4,9 +4,11 @@
 //! by delegating to the shard, `kaimeng` (membership and governance) by delegating to a
 //! [`Consortium`]; `error` is the single mapping to JSON-RPC error objects; `server` starts a
 //! server with its limits; `rate_limit` is the per-client-address limiter; `http_guard` fixes
-//! what jsonrpsee answers wrongly at the HTTP level (oversized chunked bodies, bad ids).
+//! what jsonrpsee answers wrongly at the HTTP level (oversized chunked bodies, bad ids);
+//! `backpressure` stops reading a connection's requests while its answers cannot be written.
 
 pub mod api;
+pub mod backpressure;
 pub mod debug;
 pub mod error;
 pub mod eth;

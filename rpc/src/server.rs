@@ -2,7 +2,8 @@
 //!
 //! The server runs its own accept loop around jsonrpsee's tower service so that every request
 //! carries the client's address ([`ClientAddr`]) for the per-address rate limit; jsonrpsee's
-//! own loop does not expose it.
+//! own loop does not expose it, and so that a connection stops reading requests while its
+//! answers cannot be written ([`Backpressured`]).
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -21,6 +22,7 @@ use kaimeng_shards::ShardChain;
 use tokio::net::TcpListener;
 
 use crate::api::debug::DebugApiServer;
+use crate::backpressure::Backpressured;
 use crate::api::eth::EthApiServer;
 use crate::api::net::{NetApiServer, Web3ApiServer};
 use crate::api::txpool::TxpoolApiServer;
@@ -205,7 +207,11 @@ pub async fn serve_methods(
             // Boxed here, where its type is concrete: spawning the future unboxed trips
             // rustc's higher-ranked lifetime check of `Send`.
             let serving: Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>> = Box::pin(
-                serve_with_graceful_shutdown(socket, per_request, stop.clone().shutdown()),
+                serve_with_graceful_shutdown(
+                    Backpressured::new(socket),
+                    per_request,
+                    stop.clone().shutdown(),
+                ),
             );
             tokio::spawn(async move {
                 if let Err(error) = serving.await {
