@@ -22,10 +22,10 @@ use kaimeng_shards::ShardChain;
 use tokio::net::TcpListener;
 
 use crate::api::debug::DebugApiServer;
-use crate::backpressure::Backpressured;
 use crate::api::eth::EthApiServer;
 use crate::api::net::{NetApiServer, Web3ApiServer};
 use crate::api::txpool::TxpoolApiServer;
+use crate::backpressure::Backpressured;
 use crate::debug::DebugRpc;
 use crate::eth::{DevSigner, EthRpc};
 use crate::http_guard::{HttpGuardLayer, MarkNotificationsLayer};
@@ -206,13 +206,12 @@ pub async fn serve_methods(
             });
             // Boxed here, where its type is concrete: spawning the future unboxed trips
             // rustc's higher-ranked lifetime check of `Send`.
-            let serving: Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>> = Box::pin(
-                serve_with_graceful_shutdown(
+            let serving: Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>> =
+                Box::pin(serve_with_graceful_shutdown(
                     Backpressured::new(socket),
                     per_request,
                     stop.clone().shutdown(),
-                ),
-            );
+                ));
             tokio::spawn(async move {
                 if let Err(error) = serving.await {
                     tracing::debug!(%error, %peer, "RPC connection ended");

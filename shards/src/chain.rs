@@ -21,7 +21,7 @@ use crate::admission::{self, NextBlock};
 use crate::block::{self, SealedHeader, StoredBlock, StoredReceipt};
 use crate::commit::{StateCommit, WriteOp, prepare_commit};
 use crate::events::{ChainEvents, EventSender};
-use crate::executor::{BlockContext, BlockExecution, execute_block};
+use crate::executor::{BlockContext, BlockExecution, Skip, execute_block};
 use crate::fees::next_base_fee;
 use crate::journal::PoolJournal;
 use crate::layers::{Layer, Layers};
@@ -676,11 +676,14 @@ impl ShardChain {
             let on_final = parent.hash == self.head().hash;
             let mut pool = self.pool.lock();
             for (tx, reason) in &execution.skipped {
-                let waits = reason.starts_with("block gas left")
-                    || (!on_final && reason.starts_with("nonce too low"));
+                let waits = match reason {
+                    Skip::BlockFull { .. } => true,
+                    Skip::NonceTooLow { .. } => !on_final,
+                    Skip::Invalid(_) => false,
+                };
                 if !waits {
                     tracing::debug!(hash = %tx.hash, %reason, "dropping transaction that cannot execute");
-                    pool.drop_tx(&tx.hash, reason);
+                    pool.drop_tx(&tx.hash, &reason.to_string());
                 }
             }
             let departed = pool.take_departed();
@@ -712,7 +715,7 @@ impl ShardChain {
             let reason = execution
                 .skipped
                 .first()
-                .map(|(_, r)| r.clone())
+                .map(|(_, r)| r.to_string())
                 .unwrap_or_default();
             return Err(ChainError::InvalidProposal(format!(
                 "a transaction cannot execute: {reason}"

@@ -62,6 +62,31 @@ impl BlockContext {
     }
 }
 
+/// Why a candidate was left out of a block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Skip {
+    /// Less gas is left in the block than the transaction's limit: it may fit the next one.
+    BlockFull { gas_left: u64 },
+    /// Its nonce is below the sender's in the block's parent state.
+    NonceTooLow { next: u64, got: u64 },
+    /// Any other rule it breaks in this state, in Ethereum clients' wording.
+    Invalid(String),
+}
+
+impl std::fmt::Display for Skip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Skip::BlockFull { gas_left } => {
+                write!(f, "block gas left {gas_left} is below the gas limit")
+            }
+            Skip::NonceTooLow { next, got } => {
+                write!(f, "nonce too low: next nonce {next}, tx nonce {got}")
+            }
+            Skip::Invalid(reason) => f.write_str(reason),
+        }
+    }
+}
+
 /// A transaction as executed in a block.
 #[derive(Clone, Debug)]
 pub struct ExecutedTx {
@@ -75,8 +100,8 @@ pub struct ExecutedTx {
 #[derive(Debug, Default)]
 pub struct BlockExecution {
     pub txs: Vec<ExecutedTx>,
-    /// Candidates left out, with the reason (stale nonce, cannot pay, block full).
-    pub skipped: Vec<(Arc<ShardTx>, String)>,
+    /// Candidates left out, with the reason.
+    pub skipped: Vec<(Arc<ShardTx>, Skip)>,
     pub pending: PendingState,
     pub gas_used: u64,
     pub logs_bloom: Bloom,
@@ -127,10 +152,7 @@ pub fn execute_block(
         for tx in candidates {
             let gas_left = ctx.gas_limit - out.gas_used;
             if tx.envelope.gas_limit() > gas_left {
-                out.skipped.push((
-                    tx,
-                    format!("block gas left {gas_left} is below the gas limit"),
-                ));
+                out.skipped.push((tx, Skip::BlockFull { gas_left }));
                 continue;
             }
             match evm.transact_commit(tx.tx_env()) {
@@ -148,11 +170,15 @@ pub fn execute_block(
                         contract_address,
                     });
                 }
-                Err(EVMError::Transaction(invalid)) => {
-                    out.skipped.push((tx, describe_invalid(&invalid)))
+                Err(EVMError::Transaction(InvalidTransaction::NonceTooLow { tx: got, state })) => {
+                    out.skipped
+                        .push((tx, Skip::NonceTooLow { next: state, got }))
                 }
+                Err(EVMError::Transaction(invalid)) => out
+                    .skipped
+                    .push((tx, Skip::Invalid(describe_invalid(&invalid)))),
                 Err(EVMError::Database(e)) => return Err(e),
-                Err(other) => out.skipped.push((tx, other.to_string())),
+                Err(other) => out.skipped.push((tx, Skip::Invalid(other.to_string()))),
             }
         }
     }

@@ -196,10 +196,10 @@ proptest! {
         };
         let execution = execute_block(&t.chain.latest_state(), &ctx, [tx]).unwrap();
         match admitted {
-            Ok(_) => prop_assert!(execution.skipped.is_empty(), "admitted but skipped: {:?}", execution.skipped[0].1),
+            Ok(_) => prop_assert!(execution.skipped.is_empty(), "admitted but skipped: {:?}", execution.skipped[0].1.to_string()),
             Err(SubmitError::Invalid(reason)) => {
                 prop_assert_eq!(execution.skipped.len(), 1, "refused ({}) but executed", reason);
-                let executor_reason = &execution.skipped[0].1;
+                let executor_reason = &execution.skipped[0].1.to_string();
                 // Same rule: the executor's wording is the generic one for the same variant.
                 let rule = |s: &str| s.split(':').next().unwrap_or_default().to_string();
                 let (ours, theirs) = (rule(&reason), rule(executor_reason));
