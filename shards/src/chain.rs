@@ -334,6 +334,7 @@ impl ShardChain {
     /// Every admission rule: the executor's stateless ones, then the pool's against the head.
     fn admit(&self, tx: Arc<ShardTx>) -> Result<B256, SubmitError> {
         let hash = tx.hash;
+        let base_fee = self.next_base_fee();
         let next = {
             let head = self.head.read();
             NextBlock {
@@ -341,7 +342,7 @@ impl ShardChain {
                 number: head.number() + 1,
                 timestamp: head.header.timestamp + 1,
                 gas_limit: head.header.gas_limit,
-                base_fee: self.config.min_base_fee,
+                base_fee,
             }
         };
         admission::check(&tx, &next).map_err(SubmitError::Invalid)?;
