@@ -31,6 +31,7 @@ use crate::schema;
 use crate::state::{StateAt, StateError};
 use crate::state_cache::{self, StateCache};
 use crate::tx::{ShardTx, TxError};
+use crate::tx_receipt::{self, LocatedReceipt};
 
 /// Static parameters of one shard, taken from genesis.
 #[derive(Clone, Debug)]
@@ -855,10 +856,15 @@ impl ShardChain {
             key,
             block::encode_receipts(&block.receipts),
         )?;
-        for (index, tx) in block.txs.iter().enumerate() {
-            let mut location = key.to_vec();
-            location.extend_from_slice(&(index as u32).to_be_bytes());
+        for (index, (tx, entry)) in block
+            .txs
+            .iter()
+            .zip(tx_receipt::entries(&block))
+            .enumerate()
+        {
+            let location = tx_receipt::key(number, index as u32);
             batch.put(schema::TX_INDEX, tx.hash, location)?;
+            batch.put(schema::TX_RECEIPTS, location, tx_receipt::encode(&entry))?;
         }
         if !block.beacon.is_empty() {
             batch.put(schema::BEACON, key, &block.beacon)?;
@@ -958,6 +964,37 @@ impl ShardChain {
         let oldest = recent.front()?.number();
         let block = recent.get(usize::try_from(number.checked_sub(oldest)?).ok()?)?;
         (block.number() == number).then(|| block.clone())
+    }
+
+    /// The receipt of final transaction `hash`, read and decoded alone: cost independent of the
+    /// size of its block. Blocks written before receipts were stored one by one fall back to
+    /// deriving the entry from the whole block.
+    pub fn receipt(&self, hash: &B256) -> Result<Option<LocatedReceipt>, ChainError> {
+        let Some((number, index)) = self.tx_location(hash)? else {
+            return Ok(None);
+        };
+        let header = self.header(number)?.ok_or(ChainError::Corrupt(number))?;
+        let entry = match self
+            .store
+            .get(schema::TX_RECEIPTS, tx_receipt::key(number, index as u32))?
+        {
+            Some(bytes) => tx_receipt::decode(&bytes).ok_or(ChainError::Corrupt(number))?,
+            None => {
+                let block = self.block(number)?.ok_or(ChainError::Corrupt(number))?;
+                tx_receipt::entries(&block)
+                    .into_iter()
+                    .nth(index)
+                    .ok_or(ChainError::Corrupt(number))?
+            }
+        };
+        Ok(Some(LocatedReceipt {
+            entry,
+            tx_hash: *hash,
+            index: index as u64,
+            block_hash: header.hash,
+            block_number: number,
+            block_timestamp: header.header.timestamp,
+        }))
     }
 
     /// Where a transaction was included: (block number, index).

@@ -22,6 +22,7 @@ pub mod sealer;
 pub mod state;
 pub mod state_cache;
 pub mod tx;
+pub mod tx_receipt;
 pub mod wire;
 
 pub use block::{SealedHeader, StoredBlock, StoredReceipt};

@@ -7,6 +7,7 @@ pub const BLOCK_NUMBERS: &str = "block_numbers"; // block hash -> number (8, BE)
 pub const BODIES: &str = "bodies"; // number -> encoded body (txs + senders)
 pub const RECEIPTS: &str = "receipts"; // number -> encoded receipts
 pub const TX_INDEX: &str = "tx_index"; // tx hash -> number (8) ‖ index (4)
+pub const TX_RECEIPTS: &str = "tx_receipts"; // number (8) ‖ index (4) -> one receipt with its block context (tx_receipt.rs); absent for blocks written before it existed
 pub const ACCOUNTS: &str = "accounts"; // address -> AccountRecord (latest)
 pub const STORAGE: &str = "storage"; // address ‖ slot -> value (latest, non-zero only)
 pub const CODE: &str = "code"; // code hash -> bytecode
@@ -24,6 +25,7 @@ pub const ALL_COLUMNS: &[&str] = &[
     BODIES,
     RECEIPTS,
     TX_INDEX,
+    TX_RECEIPTS,
     ACCOUNTS,
     STORAGE,
     CODE,

@@ -4,6 +4,7 @@ use alloy_consensus::transaction::Recovered;
 use alloy_consensus::{ReceiptEnvelope, Transaction as _};
 use alloy_primitives::U256;
 use alloy_rpc_types_eth::{Block, BlockTransactions, Header, Log, Transaction, TransactionReceipt};
+use kaimeng_shards::tx_receipt::LocatedReceipt;
 use kaimeng_shards::{SealedHeader, ShardTx, StoredBlock};
 
 pub fn header(sealed: &SealedHeader, size: usize) -> Header {
@@ -90,4 +91,38 @@ pub fn receipts(block: &StoredBlock) -> Vec<TransactionReceipt> {
             }
         })
         .collect()
+}
+
+/// One receipt from its stored entry alone; the same result [`receipts`] gives for it.
+pub fn receipt(located: &LocatedReceipt) -> TransactionReceipt {
+    let entry = &located.entry;
+    let mut next_log_index = entry.first_log_index;
+    let inner: ReceiptEnvelope<Log> = entry.envelope.clone().map_logs(|log| {
+        let positioned = Log {
+            inner: log,
+            block_hash: Some(located.block_hash),
+            block_number: Some(located.block_number),
+            block_timestamp: Some(located.block_timestamp),
+            transaction_hash: Some(located.tx_hash),
+            transaction_index: Some(located.index),
+            log_index: Some(next_log_index),
+            removed: false,
+        };
+        next_log_index += 1;
+        positioned
+    });
+    TransactionReceipt {
+        inner,
+        transaction_hash: located.tx_hash,
+        transaction_index: Some(located.index),
+        block_hash: Some(located.block_hash),
+        block_number: Some(located.block_number),
+        gas_used: entry.gas_used,
+        effective_gas_price: entry.effective_gas_price,
+        blob_gas_used: None,
+        blob_gas_price: None,
+        from: entry.from,
+        to: entry.to,
+        contract_address: entry.contract_address,
+    }
 }

@@ -20,7 +20,7 @@ use jsonrpsee::core::SubscriptionResult;
 use kaimeng_shards::{ShardChain, ShardTx, StoredBlock, logs};
 
 pub use convert::{
-    block as rpc_block, header as rpc_header, receipts as rpc_receipts,
+    block as rpc_block, header as rpc_header, receipt as rpc_receipt, receipts as rpc_receipts,
     transaction as rpc_transaction,
 };
 pub use signer::DevSigner;
@@ -269,15 +269,11 @@ impl EthApiServer for EthRpc {
     }
 
     fn transaction_receipt(&self, hash: B256) -> RpcResult<Option<TransactionReceipt>> {
-        let Some((number, index)) = self.chain.tx_location(&hash).map_err(from_chain)? else {
-            return Ok(None);
-        };
-        let block = self
+        Ok(self
             .chain
-            .block(number)
+            .receipt(&hash)
             .map_err(from_chain)?
-            .ok_or_else(|| internal(format!("block {number} missing")))?;
-        Ok(convert::receipts(&block).into_iter().nth(index))
+            .map(|located| convert::receipt(&located)))
     }
 
     fn block_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<TransactionReceipt>>> {

@@ -3,3 +3,4 @@
 mod fuzz_params;
 mod kaimeng;
 mod limits;
+mod receipts;
