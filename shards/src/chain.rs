@@ -26,6 +26,7 @@ use crate::fees::next_base_fee;
 use crate::journal::PoolJournal;
 use crate::layers::{Layer, Layers};
 use crate::overlay::{AccountChange, PendingState};
+use crate::pending_index;
 use crate::pool::{PoolConfig, PoolError, PoolStatus, SenderState, TxPool};
 use crate::schema;
 use crate::state::{StateAt, StateError};
@@ -216,6 +217,7 @@ impl ShardChain {
             }
             None => write_genesis(&store, genesis, &config)?,
         };
+        pending_index::prepare(&store, head.number())?;
         let chain = Self {
             journal: PoolJournal::new(store.path()),
             store,
@@ -499,21 +501,13 @@ impl ShardChain {
             .collect();
         by_height.sort_unstable();
         let mut live = std::collections::HashSet::from([self.head().hash]);
-        for (_, hash, parent) in by_height {
+        let mut batch = self.store.batch();
+        for (number, hash, parent) in by_height {
             if live.contains(&parent) {
                 live.insert(hash);
             } else {
                 pending.remove(&hash);
-            }
-        }
-        let mut batch = self.store.batch();
-        for (key, _) in self.store.scan_prefix(schema::PENDING_BODIES, &[])? {
-            if key
-                .get(8..)
-                .is_none_or(|hash| !live.contains(&B256::from_slice(hash)))
-                || key.len() != 40
-            {
-                batch.delete(schema::PENDING_BODIES, key)?;
+                pending_index::delete(&mut batch, number, &hash)?;
             }
         }
         if !batch.is_empty() {
@@ -582,13 +576,7 @@ impl ShardChain {
         if depth > MAX_DEPTH {
             return Err(unknown());
         }
-        let bytes = self
-            .store
-            .scan_prefix(schema::PENDING_BODIES, &[])?
-            .into_iter()
-            .find(|(key, _)| key.get(8..) == Some(hash.as_slice()))
-            .map(|(_, value)| value)
-            .ok_or_else(unknown)?;
+        let bytes = pending_index::body(&self.store, hash)?.ok_or_else(unknown)?;
         // `wire length (4) ‖ wire block ‖ rules`, as `keep_pending` writes it.
         let wire_len = bytes
             .get(..4)
@@ -634,19 +622,15 @@ impl ShardChain {
         let layer = Layer::from_ops(proposed.commit.ops.iter().chain([&header_write]));
         let layers = base.layers().with(layer);
         let mut batch = self.store.batch();
-        batch.put(
-            schema::PENDING_BODIES,
-            schema::pending_body_key(block.number(), &block.hash()),
-            {
-                let wire = crate::wire::encode_block(block);
-                [
-                    &(wire.len() as u32).to_be_bytes()[..],
-                    &wire,
-                    &rules.encode(),
-                ]
-                .concat()
-            },
-        )?;
+        pending_index::put(&mut batch, block.number(), &block.hash(), &{
+            let wire = crate::wire::encode_block(block);
+            [
+                &(wire.len() as u32).to_be_bytes()[..],
+                &wire,
+                &rules.encode(),
+            ]
+            .concat()
+        })?;
         self.store.write(batch)?;
         let block = Arc::new(proposed.block);
         let kept = KeptBlock {

@@ -15,6 +15,7 @@ pub mod journal;
 pub mod layers;
 pub mod logs;
 pub mod overlay;
+pub mod pending_index;
 pub mod pool;
 pub mod precompiles;
 pub mod schema;

@@ -18,6 +18,7 @@ pub const META: &str = "meta";
 pub const CONSENSUS: &str = "consensus"; // view (8, BE) ‖ sequence (8, BE) -> consensus record
 pub const BEACON: &str = "beacon"; // number -> beacon section ordered with the block (absent when empty)
 pub const PENDING_BODIES: &str = "pending_bodies"; // number (8, BE) ‖ hash -> wire block, until final or abandoned
+pub const PENDING_NUMBERS: &str = "pending_numbers"; // hash -> number (8, BE) of each body in PENDING_BODIES (pending_index.rs)
 
 pub const ALL_COLUMNS: &[&str] = &[
     HEADERS,
@@ -35,11 +36,14 @@ pub const ALL_COLUMNS: &[&str] = &[
     META,
     CONSENSUS,
     PENDING_BODIES,
+    PENDING_NUMBERS,
     BEACON,
 ];
 
 pub const META_HEAD: &[u8] = b"head";
 pub const META_GENESIS: &[u8] = b"genesis";
+/// Present once every body in PENDING_BODIES has its PENDING_NUMBERS entry.
+pub const META_PENDING_INDEX: &[u8] = b"pending_index";
 
 pub fn pending_body_key(number: u64, hash: &B256) -> [u8; 40] {
     let mut key = [0; 40];

@@ -3,7 +3,7 @@
 //! transactions of an abandoned branch.
 
 use alloy_primitives::{Address, B256, U256};
-use kaimeng_shards::ChainError;
+use kaimeng_shards::{ChainError, schema};
 
 use crate::common::*;
 
@@ -270,4 +270,130 @@ fn after_a_restart_a_kept_block_is_re_executed_from_its_persisted_body() {
         chain.propose_on(&a_hash, ts + 3, addr(9), 100, &dev_rules()),
         Err(ChainError::UnknownParent(_))
     ));
+}
+
+fn indexed_number(chain: &kaimeng_shards::ShardChain, hash: &B256) -> Option<u64> {
+    chain
+        .store()
+        .get(schema::PENDING_NUMBERS, hash)
+        .unwrap()
+        .map(|v| u64::from_be_bytes(v.try_into().unwrap()))
+}
+
+fn kept_bodies(chain: &kaimeng_shards::ShardChain) -> usize {
+    chain
+        .store()
+        .scan_prefix(schema::PENDING_BODIES, &[])
+        .unwrap()
+        .len()
+}
+
+#[test]
+fn kept_bodies_are_indexed_by_hash_and_forgotten_with_their_index_when_final_or_abandoned() {
+    let t = new_chain();
+    let genesis_hash = t.chain.head().hash;
+    let ts = t.chain.head().header.timestamp;
+    let left = t
+        .chain
+        .propose_on(&genesis_hash, ts + 1, addr(9), 100, &dev_rules())
+        .unwrap();
+    let right = t
+        .chain
+        .propose_on(&genesis_hash, ts + 2, addr(8), 100, &dev_rules())
+        .unwrap();
+    let on_right = t
+        .chain
+        .propose_on(&right.hash(), ts + 3, addr(8), 100, &dev_rules())
+        .unwrap();
+    assert_eq!(indexed_number(&t.chain, &left.hash()), Some(1));
+    assert_eq!(indexed_number(&t.chain, &right.hash()), Some(1));
+    assert_eq!(indexed_number(&t.chain, &on_right.hash()), Some(2));
+    assert_eq!(kept_bodies(&t.chain), 3);
+
+    t.chain.finalize_pending(&right.hash()).unwrap();
+    assert_eq!(indexed_number(&t.chain, &left.hash()), None, "abandoned");
+    assert_eq!(indexed_number(&t.chain, &right.hash()), None, "final");
+    assert_eq!(indexed_number(&t.chain, &on_right.hash()), Some(2));
+    assert_eq!(kept_bodies(&t.chain), 1, "only the still-pending child");
+}
+
+#[test]
+fn a_data_directory_written_without_the_pending_index_is_indexed_once_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let genesis = genesis();
+    let (a_hash, ts) = {
+        let chain = open(dir.path(), &genesis);
+        let ts = chain.head().header.timestamp;
+        chain
+            .submit_raw(&transfer(&chain, 1, 0, addr(2), 5))
+            .unwrap();
+        let a = chain
+            .propose_on(&chain.head().hash, ts + 1, addr(9), 100, &dev_rules())
+            .unwrap();
+        // What a data directory from before the index holds: the body, no index, no marker.
+        let mut batch = chain.store().batch();
+        batch.delete(schema::PENDING_NUMBERS, a.hash()).unwrap();
+        batch
+            .delete(schema::META, schema::META_PENDING_INDEX)
+            .unwrap();
+        chain.store().write(batch).unwrap();
+        assert_eq!(indexed_number(&chain, &a.hash()), None);
+        (a.hash(), ts)
+    };
+    let chain = open(dir.path(), &genesis);
+    assert_eq!(indexed_number(&chain, &a_hash), Some(1), "indexed on open");
+    assert!(
+        chain
+            .store()
+            .get(schema::META, schema::META_PENDING_INDEX)
+            .unwrap()
+            .is_some()
+    );
+    let b = chain
+        .propose_on(&a_hash, ts + 2, addr(9), 100, &dev_rules())
+        .unwrap();
+    assert_eq!(b.number(), 2, "the kept block was found through the index");
+    assert_eq!(chain.finalize_pending(&b.hash()).unwrap().len(), 2);
+    assert_eq!(kept_bodies(&chain), 0);
+}
+
+#[test]
+fn a_body_abandoned_while_not_in_memory_is_forgotten_at_the_next_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let genesis = genesis();
+    let ts = {
+        let chain = open(dir.path(), &genesis);
+        let ts = chain.head().header.timestamp;
+        chain
+            .propose_on(&chain.head().hash, ts + 1, addr(9), 100, &dev_rules())
+            .unwrap();
+        ts
+    };
+    {
+        // After a restart a sibling becomes final; the first body was never read back.
+        let chain = open(dir.path(), &genesis);
+        let sibling = chain
+            .propose_on(&chain.head().hash, ts + 2, addr(8), 100, &dev_rules())
+            .unwrap();
+        chain.finalize_pending(&sibling.hash()).unwrap();
+        assert_eq!(
+            kept_bodies(&chain),
+            1,
+            "unknown to this run, so still on disk"
+        );
+    }
+    let chain = open(dir.path(), &genesis);
+    assert_eq!(chain.head().number(), 1);
+    assert_eq!(
+        kept_bodies(&chain),
+        0,
+        "at or below the head: forgotten on open"
+    );
+    assert!(
+        chain
+            .store()
+            .scan_prefix(schema::PENDING_NUMBERS, &[])
+            .unwrap()
+            .is_empty()
+    );
 }
