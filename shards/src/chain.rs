@@ -6,6 +6,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use alloy_consensus::{EMPTY_OMMER_ROOT_HASH, EMPTY_ROOT_HASH, Header, proofs};
@@ -13,7 +14,7 @@ use alloy_eips::eip7685::EMPTY_REQUESTS_HASH;
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use kaimeng_genesis::GenesisSpec;
 use kaimeng_l1::{Store, StoreError};
-use parking_lot::{Mutex, RwLock};
+use parking_lot::{Mutex, MutexGuard, RwLock};
 use revm::bytecode::Bytecode;
 use revm::state::AccountInfo;
 
@@ -180,6 +181,9 @@ pub struct ShardChain {
     config: ShardConfig,
     head: RwLock<SealedHeader>,
     pool: Mutex<TxPool>,
+    /// The number of the last final block the pool has been pruned for; changed only under the
+    /// pool lock (see [`ShardChain::pool_with_sender_state`]).
+    pool_head: AtomicU64,
     /// Transactions submitted here, kept on disk until final or dropped.
     journal: PoolJournal,
     events: EventSender,
@@ -192,10 +196,17 @@ pub struct ShardChain {
     recent: RwLock<VecDeque<Arc<StoredBlock>>>,
     /// The hot part of the finalized state, kept in step with the store by `write_final`.
     cache: Arc<StateCache>,
+    /// Called after every sender-state read of the pool's paths (tests pause reads with it).
+    #[cfg(test)]
+    state_read_hook: Mutex<Option<Arc<dyn Fn(&Address) + Send + Sync>>>,
 }
 
 /// How many of the newest final blocks [`ShardChain::block`] serves from memory.
 const RECENT_BLOCKS: usize = 64;
+
+/// How often admission reads a sender's state without the pool lock before it reads it under
+/// the lock (each retry means a block was applied to the pool during the read).
+const UNLOCKED_READ_TRIES: usize = 4;
 
 impl ShardChain {
     /// Opens the shard in `store`, writing genesis on first use.
@@ -218,17 +229,21 @@ impl ShardChain {
             None => write_genesis(&store, genesis, &config)?,
         };
         pending_index::prepare(&store, head.number())?;
+        let head_number = head.number();
         let chain = Self {
             journal: PoolJournal::new(store.path()),
             store,
             config,
             head: RwLock::new(head),
             pool: Mutex::new(TxPool::new(PoolConfig::default())),
+            pool_head: AtomicU64::new(head_number),
             events: EventSender::default(),
             write_lock: Mutex::new(()),
             pending: RwLock::new(HashMap::new()),
             recent: RwLock::new(VecDeque::with_capacity(RECENT_BLOCKS)),
             cache: Arc::new(StateCache::new(state_cache::DEFAULT_CAPACITY)),
+            #[cfg(test)]
+            state_read_hook: Mutex::new(None),
         };
         chain.restore_journal()?;
         Ok(chain)
@@ -349,23 +364,53 @@ impl ShardChain {
             }
         };
         admission::check(&tx, &next).map_err(SubmitError::Invalid)?;
-        // The pool lock is held across the state read: `finalize` writes the block before it
-        // prunes the pool, so under the lock the pool and the state never disagree.
-        let mut pool = self.pool.lock();
-        let account = self.latest_state().account(&tx.sender)?.unwrap_or_default();
-        pool.add(
-            tx,
-            SenderState {
-                nonce: account.nonce,
-                balance: account.balance,
-            },
-            self.config.min_base_fee,
-            Instant::now(),
-        )?;
+        let (mut pool, sender) = self.pool_with_sender_state(&tx.sender)?;
+        pool.add(tx, sender, self.config.min_base_fee, Instant::now())?;
         let departed = pool.take_departed();
         drop(pool);
         self.journal.forget(departed);
         Ok(hash)
+    }
+
+    /// The pool, locked, and `sender`'s final nonce and balance as of the last block the pool
+    /// has been pruned for, or later. The state is read without the lock, so a slow read never
+    /// stalls other submissions or finalization. A block written after the read is harmless:
+    /// `write_final` writes the block before it prunes the pool, and pruning removes what that
+    /// block made stale. A block applied to the pool between the read and the lock is not: the
+    /// read may predate it and let in a nonce it made final. So the read is repeated when the
+    /// pool head moved meanwhile; after [`UNLOCKED_READ_TRIES`] lost races it is made under the
+    /// lock, so a sender racing a fast chain still gets an answer.
+    fn pool_with_sender_state(
+        &self,
+        sender: &Address,
+    ) -> Result<(MutexGuard<'_, TxPool>, SenderState), StateError> {
+        for _ in 0..UNLOCKED_READ_TRIES {
+            let applied = self.pool_head.load(Ordering::SeqCst);
+            let state = self.sender_state(sender)?;
+            let pool = self.pool.lock();
+            if self.pool_head.load(Ordering::SeqCst) == applied {
+                return Ok((pool, state));
+            }
+        }
+        let pool = self.pool.lock();
+        let state = self.sender_state(sender)?;
+        Ok((pool, state))
+    }
+
+    /// `sender`'s nonce and balance in the latest final state.
+    fn sender_state(&self, sender: &Address) -> Result<SenderState, StateError> {
+        let account = self.latest_state().account(sender)?.unwrap_or_default();
+        #[cfg(test)]
+        {
+            let hook = self.state_read_hook.lock().clone();
+            if let Some(hook) = hook {
+                hook(sender);
+            }
+        }
+        Ok(SenderState {
+            nonce: account.nonce,
+            balance: account.balance,
+        })
     }
 
     /// Whether the pool holds a transaction the next block could include.
@@ -400,15 +445,8 @@ impl ShardChain {
 
     /// The nonce `address`'s next transaction should use (`eth_getTransactionCount` "pending").
     pub fn pending_nonce(&self, address: &Address) -> Result<u64, StateError> {
-        // Lock first (see `submit`): reading the state before taking the lock could see the
-        // nonce from before a block whose transactions the pool has already dropped.
-        let pool = self.pool.lock();
-        let chain_nonce = self
-            .latest_state()
-            .account(address)?
-            .map(|a| a.nonce)
-            .unwrap_or(0);
-        Ok(pool.pending_nonce(address, chain_nonce))
+        let (pool, state) = self.pool_with_sender_state(address)?;
+        Ok(pool.pending_nonce(address, state.nonce))
     }
 
     // ---- block production ----
@@ -866,22 +904,28 @@ impl ShardChain {
             recent.push_back(block.clone());
         }
 
-        let state = self.latest_state();
+        // The senders' new nonces are read before the pool lock is taken (see
+        // `pool_with_sender_state`), so submissions go on while they are read.
+        let nonces: HashMap<Address, u64> = block
+            .txs
+            .iter()
+            .map(|tx| tx.sender)
+            .collect::<std::collections::HashSet<_>>()
+            .into_iter()
+            .map(|sender| {
+                let nonce = self.sender_state(&sender).map(|s| s.nonce).unwrap_or(0);
+                (sender, nonce)
+            })
+            .collect();
         let now = Instant::now();
         let departed = {
             let mut pool = self.pool.lock();
             pool.on_new_head(
                 &block.txs,
-                |sender| {
-                    state
-                        .account(sender)
-                        .ok()
-                        .flatten()
-                        .map(|a| a.nonce)
-                        .unwrap_or(0)
-                },
+                |sender| nonces.get(sender).copied().unwrap_or(0),
                 now,
             );
+            self.pool_head.store(number, Ordering::SeqCst);
             let expired = pool.expire(now);
             if expired > 0 {
                 tracing::info!(
@@ -1072,3 +1116,7 @@ fn write_genesis(
     store.write(batch)?;
     Ok(sealed)
 }
+
+#[cfg(test)]
+#[path = "chain_pool_lock_tests.rs"]
+mod pool_lock_tests;
