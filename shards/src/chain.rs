@@ -198,8 +198,11 @@ pub struct ShardChain {
     cache: Arc<StateCache>,
     /// Called after every sender-state read of the pool's paths (tests pause reads with it).
     #[cfg(test)]
-    state_read_hook: Mutex<Option<Arc<dyn Fn(&Address) + Send + Sync>>>,
+    state_read_hook: Mutex<Option<StateReadHook>>,
 }
+
+#[cfg(test)]
+type StateReadHook = Arc<dyn Fn(&Address) + Send + Sync>;
 
 /// How many of the newest final blocks [`ShardChain::block`] serves from memory.
 const RECENT_BLOCKS: usize = 64;
