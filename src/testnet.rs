@@ -7,7 +7,8 @@
 //! genesis.json
 //! member-<i>/config.toml     the node's config (see docs/operations.md)
 //! member-<i>/consensus.json  consensus key keystore      member-<i>/admin.json  admin key keystore
-//! member-<i>/node.key        libp2p identity            member-<i>/password    keystore password
+//! member-<i>/vrf.json        VRF key keystore           member-<i>/password    keystore password
+//! member-<i>/node.key        libp2p identity
 //! member-<i>/data/           chain data                  member-<i>/node.log    the process's log
 //! ```
 
@@ -25,6 +26,11 @@ use crate::config::{
     ConfigFile, MetricsSection, OneOrMany, P2pSection, RoleName, RpcSection, StorageSection,
     ValidatorSection, write_node_key_file,
 };
+
+/// The keystores of a member's consensus, admin and VRF keys, in its directory.
+pub const CONSENSUS_KEYSTORE: &str = "consensus.json";
+pub const ADMIN_KEYSTORE: &str = "admin.json";
+pub const VRF_KEYSTORE: &str = "vrf.json";
 
 /// What to generate.
 #[derive(Clone, Debug)]
@@ -94,7 +100,14 @@ pub fn generate(plan: &TestnetPlan) -> anyhow::Result<Testnet> {
         let consensus = suite.generate();
         let admin = suite.generate();
         let vrf = suite.generate();
-        for (file, key) in [("consensus.json", &consensus), ("admin.json", &admin)] {
+        // Every secret the genesis names a public key for is kept, SM4-encrypted under the
+        // member's password: the VRF key is not used yet, but a member without its secret
+        // could never prove the VRF outputs its genesis entry commits it to.
+        for (file, key) in [
+            (CONSENSUS_KEYSTORE, &consensus),
+            (ADMIN_KEYSTORE, &admin),
+            (VRF_KEYSTORE, &vrf),
+        ] {
             let keystore = Keystore::encrypt_with_iterations(
                 key.to_bytes().as_slice(),
                 &password,
@@ -153,7 +166,7 @@ pub fn generate(plan: &TestnetPlan) -> anyhow::Result<Testnet> {
             log_level: Some("info,kaimeng_network=warn".into()),
             validator: Some(ValidatorSection {
                 organisation: format!("member-{i}"),
-                keystore: "consensus.json".into(),
+                keystore: CONSENSUS_KEYSTORE.into(),
                 password_file: Some("password".into()),
             }),
             p2p: P2pSection {
@@ -189,7 +202,8 @@ pub fn generate(plan: &TestnetPlan) -> anyhow::Result<Testnet> {
     })
 }
 
-fn member_dir(dir: &Path, i: u32) -> PathBuf {
+/// Member `i`'s directory in a testnet directory.
+pub fn member_dir(dir: &Path, i: u32) -> PathBuf {
     dir.join(format!("member-{i}"))
 }
 
@@ -241,3 +255,7 @@ pub async fn supervise(children: &mut [Option<Child>], configs: &[PathBuf]) {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "testnet_tests.rs"]
+mod tests;
