@@ -154,6 +154,13 @@ pub struct DevArgs {
     /// together (a batch counts each entry); the excess is refused with error -32005.
     #[arg(long, default_value_t = 20_000)]
     pub rpc_rate_limit: u32,
+    /// Threads that run eth_call, eth_estimateGas, eth_getLogs, filter polls and tracing, apart
+    /// from those serving requests and consensus (default: the number of cores, at least 2).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rpc_read_threads: Option<u32>,
+    /// Such calls that may wait for a read thread; one more is refused with error -32005.
+    #[arg(long, default_value_t = kaimeng_rpc::read_pool::DEFAULT_QUEUE)]
+    pub rpc_read_queue: u32,
     /// Extra in-process nodes holding dev member keys N.. but not in genesis: they follow the
     /// chain and become validators once governance admits them (`kaimeng gov propose add-member`).
     #[arg(long, default_value_t = 0)]

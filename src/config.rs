@@ -346,6 +346,12 @@ fn rpc_settings(section: RpcSection, file: &Path) -> Result<RpcSettings, ConfigE
             section.max_batch_len,
             defaults.max_batch_len,
         )?,
+        read_threads: at_least_one(
+            "rpc.read_threads",
+            section.read_threads,
+            defaults.read_threads,
+        )?,
+        read_queue: section.read_queue.unwrap_or(defaults.read_queue),
         ..defaults
     };
     Ok(RpcSettings { listen, limits })

@@ -170,6 +170,10 @@ async fn start_nodes(
         dev_signer: DevSigner::new(&accounts.iter().map(|a| a.private_key).collect::<Vec<_>>()),
         limits: RpcLimits {
             requests_per_second_per_client: args.rpc_rate_limit,
+            read_threads: args
+                .rpc_read_threads
+                .unwrap_or_else(kaimeng_rpc::read_pool::default_threads),
+            read_queue: args.rpc_read_queue,
             ..RpcLimits::default()
         },
         store: StoreOptions::default(),

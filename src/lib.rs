@@ -8,6 +8,7 @@ pub mod gov;
 pub mod metrics;
 pub mod node;
 pub mod node_command;
+pub mod node_status;
 pub mod testnet;
 pub mod validator;
 

@@ -5,6 +5,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use alloy_primitives::Address;
 use anyhow::Context;
@@ -122,6 +123,17 @@ impl RunningNode {
                         limits: config.limits.clone(),
                         dev_signer: config.dev_signer.clone(),
                         fee_recipient: config.fee_recipient,
+                        status: match (&validator, shard) {
+                            (Some(v), 0) => {
+                                let seen = v.status.clone();
+                                crate::node_status::NetworkStatus::shared(
+                                    v.network.clone(),
+                                    chain.clone(),
+                                    move || seen.finalized_height.load(Ordering::Relaxed),
+                                )
+                            }
+                            _ => kaimeng_rpc::node_status::standalone(),
+                        },
                     };
                     // The operator's admin methods only where only the operator can reach them.
                     let mut extra = jsonrpsee::Methods::new();

@@ -184,6 +184,8 @@ pub fn generate(plan: &TestnetPlan) -> anyhow::Result<Testnet> {
                 max_connections: None,
                 max_request_bytes: None,
                 max_batch_len: None,
+                read_threads: None,
+                read_queue: None,
             }),
             metrics: Some(MetricsSection {
                 listen: format!("127.0.0.1:{}", port(plan.metrics_port)?),

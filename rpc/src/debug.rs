@@ -8,21 +8,25 @@ use alloy_rpc_types_trace::geth::{
 };
 use kaimeng_shards::ShardChain;
 
+use crate::read_pool::ReadPool;
+
 use crate::api::debug::DebugApiServer;
 use crate::error::{RpcResult, from_call, internal, invalid_params, unsupported};
 
 pub struct DebugRpc {
     chain: Arc<ShardChain>,
+    reads: Arc<ReadPool>,
 }
 
 impl DebugRpc {
-    pub fn new(chain: Arc<ShardChain>) -> Self {
-        Self { chain }
+    pub fn new(chain: Arc<ShardChain>, reads: Arc<ReadPool>) -> Self {
+        Self { chain, reads }
     }
 }
 
+#[jsonrpsee::core::async_trait]
 impl DebugApiServer for DebugRpc {
-    fn trace_transaction(
+    async fn trace_transaction(
         &self,
         hash: B256,
         options: Option<serde_json::Value>,
@@ -38,11 +42,13 @@ impl DebugApiServer for DebugRpc {
                     .tracer_config
                     .into_call_config()
                     .map_err(|e| invalid_params(format!("invalid callTracer config: {e}")))?;
-                let frame = self
-                    .chain
-                    .trace_call_frames(&hash, config)
-                    .map_err(from_call)?;
-                serde_json::to_value(frame).map_err(internal)
+                let chain = self.chain.clone();
+                self.reads
+                    .run(move || {
+                        let frame = chain.trace_call_frames(&hash, config).map_err(from_call)?;
+                        serde_json::to_value(frame).map_err(internal)
+                    })
+                    .await
             }
             _ => Err(unsupported(
                 "only {\"tracer\": \"callTracer\"} is supported by debug_traceTransaction",

@@ -5,7 +5,9 @@
 //! [`Consortium`]; `error` is the single mapping to JSON-RPC error objects; `server` starts a
 //! server with its limits; `rate_limit` is the per-client-address limiter; `http_guard` fixes
 //! what jsonrpsee answers wrongly at the HTTP level (oversized chunked bodies, bad ids);
-//! `backpressure` stops reading a connection's requests while its answers cannot be written.
+//! `backpressure` stops reading a connection's requests while its answers cannot be written;
+//! `read_pool` runs the handlers that execute or scan off the async runtime, bounded;
+//! `node_status` is what the node tells `net_*` and `eth_syncing` about its peers and sync.
 
 pub mod api;
 pub mod backpressure;
@@ -15,13 +17,17 @@ pub mod eth;
 pub mod http_guard;
 pub mod kaimeng;
 pub mod net;
+pub mod node_status;
 pub mod rate_limit;
+pub mod read_pool;
 pub mod server;
 pub mod txpool;
 
 pub use api::kaimeng::GovernanceDomainView;
 pub use eth::DevSigner;
 pub use kaimeng::{Consortium, ImmediateConsortium, KaimengRpc};
+pub use node_status::{NodeStatus, StandaloneNode, SyncProgress};
+pub use read_pool::ReadPool;
 pub use server::{RpcConfig, RpcLimits, ServeError, serve, serve_methods, serve_with};
 
 /// `web3_clientVersion`.

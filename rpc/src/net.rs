@@ -1,13 +1,16 @@
 //! `net_*` and `web3_*`.
 
+use std::sync::Arc;
+
 use alloy_primitives::{B256, Bytes, U64, keccak256};
 
 use crate::api::net::{NetApiServer, Web3ApiServer};
 use crate::error::RpcResult;
+use crate::node_status::NodeStatus;
 
 pub struct NetRpc {
     pub chain_id: u64,
-    pub peers: u64,
+    pub status: Arc<dyn NodeStatus>,
 }
 
 impl NetApiServer for NetRpc {
@@ -16,11 +19,11 @@ impl NetApiServer for NetRpc {
     }
 
     fn listening(&self) -> RpcResult<bool> {
-        Ok(true)
+        Ok(self.status.listening())
     }
 
     fn peer_count(&self) -> RpcResult<U64> {
-        Ok(U64::from(self.peers))
+        Ok(U64::from(self.status.peer_count()))
     }
 }
 

@@ -30,7 +30,9 @@ use crate::debug::DebugRpc;
 use crate::eth::{DevSigner, EthRpc};
 use crate::http_guard::{HttpGuardLayer, MarkNotificationsLayer};
 use crate::net::{NetRpc, Web3Rpc};
+use crate::node_status::NodeStatus;
 use crate::rate_limit::{ClientAddr, ClientBuckets, RateLimitLayer};
+use crate::read_pool::ReadPool;
 use crate::txpool::TxpoolRpc;
 
 /// Limits every server enforces; each refusal names the limit that was hit.
@@ -44,6 +46,11 @@ pub struct RpcLimits {
     /// Requests per second per client IP address, over HTTP and WebSocket together (a batch
     /// costs its length); see ADR 0082.
     pub requests_per_second_per_client: u32,
+    /// Threads of the read pool that runs `eth_call`, `eth_estimateGas`, `eth_getLogs`, the
+    /// filter polls and tracing off the async runtime; see ADR 0095.
+    pub read_threads: u32,
+    /// Calls that may wait for a read thread; one more is refused with -32005.
+    pub read_queue: u32,
 }
 
 impl Default for RpcLimits {
@@ -55,6 +62,8 @@ impl Default for RpcLimits {
             max_connections: 1_000,
             max_subscriptions_per_connection: 1_024,
             requests_per_second_per_client: 20_000,
+            read_threads: crate::read_pool::default_threads(),
+            read_queue: crate::read_pool::DEFAULT_QUEUE,
         }
     }
 }
@@ -66,6 +75,8 @@ pub struct RpcConfig {
     /// Keys for `eth_sendTransaction`/`eth_sign` (dev mode); empty in production.
     pub dev_signer: DevSigner,
     pub fee_recipient: Address,
+    /// Peers and sync progress for `net_*` and `eth_syncing`.
+    pub status: Arc<dyn NodeStatus>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +85,8 @@ pub enum ServeError {
     Bind { addr: SocketAddr, reason: String },
     #[error("RPC method registration failed: {0}")]
     Register(String),
+    #[error("cannot start the RPC read pool: {0}")]
+    ReadPool(std::io::Error),
 }
 
 /// Subscription ids as geth and reth issue them: `0x` and 32 hex digits. (jsonrpsee's default
@@ -88,8 +101,22 @@ impl jsonrpsee::core::traits::IdProvider for HexIdProvider {
     }
 }
 
-/// All namespaces for `chain` in one module.
+/// All namespaces for `chain` in one module, with a read pool sized by `config.limits`.
 pub fn rpc_module(chain: Arc<ShardChain>, config: &RpcConfig) -> Result<RpcModule<()>, ServeError> {
+    let reads = ReadPool::new(
+        config.limits.read_threads as usize,
+        config.limits.read_queue as usize,
+    )
+    .map_err(ServeError::ReadPool)?;
+    rpc_module_with_pool(chain, config, Arc::new(reads))
+}
+
+/// [`rpc_module`] whose handlers that execute or scan run on `reads`.
+pub fn rpc_module_with_pool(
+    chain: Arc<ShardChain>,
+    config: &RpcConfig,
+    reads: Arc<ReadPool>,
+) -> Result<RpcModule<()>, ServeError> {
     let mut module = RpcModule::new(());
     let register = |m: &mut RpcModule<()>, other: jsonrpsee::Methods| {
         m.merge(other)
@@ -101,6 +128,8 @@ pub fn rpc_module(chain: Arc<ShardChain>, config: &RpcConfig) -> Result<RpcModul
             chain.clone(),
             config.dev_signer.clone(),
             config.fee_recipient,
+            reads.clone(),
+            config.status.clone(),
         )
         .into_rpc()
         .into(),
@@ -109,14 +138,14 @@ pub fn rpc_module(chain: Arc<ShardChain>, config: &RpcConfig) -> Result<RpcModul
         &mut module,
         NetRpc {
             chain_id: chain.config().chain_id,
-            peers: 0,
+            status: config.status.clone(),
         }
         .into_rpc()
         .into(),
     )?;
     register(&mut module, Web3Rpc.into_rpc().into())?;
     register(&mut module, TxpoolRpc::new(chain.clone()).into_rpc().into())?;
-    register(&mut module, DebugRpc::new(chain).into_rpc().into())?;
+    register(&mut module, DebugRpc::new(chain, reads).into_rpc().into())?;
     Ok(module)
 }
 

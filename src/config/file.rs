@@ -111,6 +111,15 @@ pub struct RpcSection {
     /// Most calls in one batch (default 1,000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_batch_len: Option<u32>,
+    /// Threads that run `eth_call`, `eth_estimateGas`, `eth_getLogs`, the filter polls and
+    /// tracing, apart from the threads that serve requests and drive consensus (default: the
+    /// number of cores, at least 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_threads: Option<u32>,
+    /// Such calls that may wait for a read thread; one more is refused at once with -32005
+    /// (default 64; 0 refuses whenever every thread is busy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_queue: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

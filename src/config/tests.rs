@@ -92,6 +92,8 @@ fn validator_file() -> ConfigFile {
             max_connections: None,
             max_request_bytes: None,
             max_batch_len: Some(100),
+            read_threads: Some(3),
+            read_queue: Some(0),
         }),
         metrics: Some(MetricsSection {
             listen: "127.0.0.1:9615".into(),
@@ -145,6 +147,8 @@ fn a_validator_config_round_trips_and_opens_its_key() {
     assert_eq!(rpc.listen, "127.0.0.1:8545".parse().unwrap());
     assert_eq!(rpc.limits.requests_per_second_per_client, 500);
     assert_eq!(rpc.limits.max_batch_len, 100);
+    assert_eq!(rpc.limits.read_threads, 3);
+    assert_eq!(rpc.limits.read_queue, 0, "a queue of 0 is allowed");
     assert_eq!(
         rpc.limits.max_connections,
         RpcLimits::default().max_connections
@@ -301,6 +305,15 @@ fn bad_socket_addresses_are_named() {
         full_toml()
     ));
     assert_message(&zero, &file, &["rpc.max_connections: must be at least 1"]);
+    let no_threads = fixture.load_err(&format!(
+        "{}[rpc]\nlisten = \"127.0.0.1:1\"\nread_threads = 0\n",
+        full_toml()
+    ));
+    assert_message(
+        &no_threads,
+        &file,
+        &["rpc.read_threads: must be at least 1"],
+    );
 
     let negative = fixture.load_err(&format!(
         "{}[rpc]\nlisten = \"127.0.0.1:1\"\nmax_connections = -1\n",

@@ -71,6 +71,18 @@ fn validators_agree(node: &DevNode) {
 fn four_validators_finalize_the_same_chain_and_share_transactions() {
     let node = DevNode::start(&[]);
     validators_agree(&node);
+    // Each validator reports its libp2p peers, listens for them and is in sync.
+    for port in &node.validator_ports {
+        let peers = result_at(*port, "net_peerCount", json!([]));
+        let peers =
+            u64::from_str_radix(peers.as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
+        assert!(
+            (1..=3).contains(&peers),
+            "validator on {port} has {peers} peers"
+        );
+        assert_eq!(result_at(*port, "net_listening", json!([])), json!(true));
+        assert_eq!(result_at(*port, "eth_syncing", json!([])), json!(false));
+    }
 }
 
 #[test]
@@ -83,6 +95,9 @@ fn the_sm2_sm3_suite_runs_the_network_end_to_end() {
 fn one_validator_is_an_option_and_zero_is_refused() {
     let node = DevNode::start(&["--validators", "1"]);
     assert!(node.validator_ports.is_empty());
+    // A single local sealer has no network.
+    assert_eq!(node.result("net_peerCount", json!([])), json!("0x0"));
+    assert_eq!(node.result("net_listening", json!([])), json!(false));
     let raw = signed_transfer(
         31337,
         0,

@@ -9,8 +9,9 @@ type RpcResult<T> = Result<T, ErrorObjectOwned>;
 #[rpc(server, namespace = "debug")]
 pub trait DebugApi {
     /// Supports `{"tracer": "callTracer", "tracerConfig": {"onlyTopCall", "withLog"}}`.
+    /// Runs on the read pool (`crate::read_pool`), as every tracing method should.
     #[method(name = "traceTransaction")]
-    fn trace_transaction(
+    async fn trace_transaction(
         &self,
         hash: B256,
         options: Option<serde_json::Value>,

@@ -13,6 +13,8 @@ use jsonrpsee::types::ErrorObjectOwned;
 
 type RpcResult<T> = Result<T, ErrorObjectOwned>;
 
+/// The methods that execute or scan are `async`: they run on the read pool
+/// (`crate::read_pool`), not on the runtime.
 #[rpc(server, namespace = "eth")]
 pub trait EthApi {
     #[method(name = "chainId")]
@@ -98,7 +100,7 @@ pub trait EthApi {
     ) -> RpcResult<EIP1186AccountProofResponse>;
 
     #[method(name = "call")]
-    fn call(
+    async fn call(
         &self,
         request: TransactionRequest,
         block: Option<BlockId>,
@@ -106,7 +108,7 @@ pub trait EthApi {
     ) -> RpcResult<Bytes>;
 
     #[method(name = "estimateGas")]
-    fn estimate_gas(
+    async fn estimate_gas(
         &self,
         request: TransactionRequest,
         block: Option<BlockId>,
@@ -126,7 +128,7 @@ pub trait EthApi {
     fn sign(&self, address: Address, message: Bytes) -> RpcResult<Bytes>;
 
     #[method(name = "getLogs")]
-    fn logs(&self, filter: Filter) -> RpcResult<Vec<Log>>;
+    async fn logs(&self, filter: Filter) -> RpcResult<Vec<Log>>;
 
     #[method(name = "newFilter")]
     fn new_filter(&self, filter: Filter) -> RpcResult<U256>;
@@ -138,10 +140,10 @@ pub trait EthApi {
     fn new_pending_transaction_filter(&self) -> RpcResult<U256>;
 
     #[method(name = "getFilterChanges")]
-    fn filter_changes(&self, id: U256) -> RpcResult<FilterChanges>;
+    async fn filter_changes(&self, id: U256) -> RpcResult<FilterChanges>;
 
     #[method(name = "getFilterLogs")]
-    fn filter_logs(&self, id: U256) -> RpcResult<Vec<Log>>;
+    async fn filter_logs(&self, id: U256) -> RpcResult<Vec<Log>>;
 
     #[method(name = "uninstallFilter")]
     fn uninstall_filter(&self, id: U256) -> RpcResult<bool>;

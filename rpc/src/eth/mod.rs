@@ -13,7 +13,7 @@ use alloy_primitives::{Address, B256, Bytes, TxKind, U64, U256};
 use alloy_rpc_types_eth::state::StateOverride;
 use alloy_rpc_types_eth::{
     Block, EIP1186AccountProofResponse, EIP1186StorageProof, FeeHistory, Filter, FilterBlockOption,
-    FilterChanges, Log, SyncStatus, Transaction, TransactionReceipt, TransactionRequest,
+    FilterChanges, Log, SyncInfo, SyncStatus, Transaction, TransactionReceipt, TransactionRequest,
 };
 use jsonrpsee::PendingSubscriptionSink;
 use jsonrpsee::core::SubscriptionResult;
@@ -30,6 +30,8 @@ use crate::error::{
     RpcResult, from_call, from_chain, from_logs, from_state, from_submit, internal, invalid_params,
     unsupported,
 };
+use crate::node_status::NodeStatus;
+use crate::read_pool::ReadPool;
 use filters::Filters;
 use signer::UnsignedTx;
 
@@ -38,16 +40,27 @@ pub struct EthRpc {
     signer: DevSigner,
     filters: Arc<Filters>,
     fee_recipient: Address,
+    /// Where the methods that execute or scan run: `self.reads.run(move || ...).await`.
+    reads: Arc<ReadPool>,
+    status: Arc<dyn NodeStatus>,
 }
 
 impl EthRpc {
-    pub fn new(chain: Arc<ShardChain>, signer: DevSigner, fee_recipient: Address) -> Self {
+    pub fn new(
+        chain: Arc<ShardChain>,
+        signer: DevSigner,
+        fee_recipient: Address,
+        reads: Arc<ReadPool>,
+        status: Arc<dyn NodeStatus>,
+    ) -> Self {
         let filters = Filters::new(chain.clone());
         Self {
             chain,
             signer,
             filters,
             fee_recipient,
+            reads,
+            status,
         }
     }
 
@@ -177,7 +190,15 @@ impl EthApiServer for EthRpc {
     }
 
     fn syncing(&self) -> RpcResult<SyncStatus> {
-        Ok(SyncStatus::None)
+        Ok(match self.status.sync_progress() {
+            None => SyncStatus::None,
+            Some(progress) => SyncStatus::Info(Box::new(SyncInfo {
+                starting_block: U256::from(progress.starting_block),
+                current_block: U256::from(progress.current_block),
+                highest_block: U256::from(progress.highest_block),
+                ..SyncInfo::default()
+            })),
+        })
     }
 
     fn coinbase(&self) -> RpcResult<Address> {
@@ -363,32 +384,41 @@ impl EthApiServer for EthRpc {
         })
     }
 
-    fn call(
+    async fn call(
         &self,
         request: TransactionRequest,
         block: Option<BlockId>,
         overrides: Option<StateOverride>,
     ) -> RpcResult<Bytes> {
         let number = self.state_block(block)?;
-        Ok(self
-            .chain
-            .call(&request, number, overrides.as_ref())
-            .map_err(from_call)?
-            .output)
+        let chain = self.chain.clone();
+        self.reads
+            .run(move || {
+                Ok(chain
+                    .call(&request, number, overrides.as_ref())
+                    .map_err(from_call)?
+                    .output)
+            })
+            .await
     }
 
-    fn estimate_gas(
+    async fn estimate_gas(
         &self,
         request: TransactionRequest,
         block: Option<BlockId>,
         overrides: Option<StateOverride>,
     ) -> RpcResult<U64> {
         let number = self.state_block(block)?;
-        Ok(U64::from(
-            self.chain
-                .estimate_gas(&request, number, overrides.as_ref())
-                .map_err(from_call)?,
-        ))
+        let chain = self.chain.clone();
+        self.reads
+            .run(move || {
+                Ok(U64::from(
+                    chain
+                        .estimate_gas(&request, number, overrides.as_ref())
+                        .map_err(from_call)?,
+                ))
+            })
+            .await
     }
 
     fn send_raw_transaction(&self, raw: Bytes) -> RpcResult<B256> {
@@ -410,9 +440,12 @@ impl EthApiServer for EthRpc {
             .ok_or_else(|| unsupported(format!("the node holds no key for {address}")))
     }
 
-    fn logs(&self, filter: Filter) -> RpcResult<Vec<Log>> {
+    async fn logs(&self, filter: Filter) -> RpcResult<Vec<Log>> {
         let (from, to) = self.block_range(&filter)?;
-        logs::query(&self.chain, &filter, from, to).map_err(from_logs)
+        let chain = self.chain.clone();
+        self.reads
+            .run(move || logs::query(&chain, &filter, from, to).map_err(from_logs))
+            .await
     }
 
     fn new_filter(&self, filter: Filter) -> RpcResult<U256> {
@@ -427,13 +460,14 @@ impl EthApiServer for EthRpc {
         self.filters.new_pending()
     }
 
-    fn filter_changes(&self, id: U256) -> RpcResult<FilterChanges> {
-        self.filters.changes(&id)
+    async fn filter_changes(&self, id: U256) -> RpcResult<FilterChanges> {
+        let filters = self.filters.clone();
+        self.reads.run(move || filters.changes(&id)).await
     }
 
-    fn filter_logs(&self, id: U256) -> RpcResult<Vec<Log>> {
+    async fn filter_logs(&self, id: U256) -> RpcResult<Vec<Log>> {
         let filter = self.filters.logs_of(&id)?;
-        self.logs(filter)
+        self.logs(filter).await
     }
 
     fn uninstall_filter(&self, id: U256) -> RpcResult<bool> {

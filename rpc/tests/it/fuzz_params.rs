@@ -915,6 +915,7 @@ impl Fixture {
             limits: Default::default(),
             dev_signer: DevSigner::new(&accounts.iter().map(|a| a.private_key).collect::<Vec<_>>()),
             fee_recipient: keys[3].address(),
+            status: kaimeng_rpc::node_status::standalone(),
         };
         let module = runtime.block_on(async {
             let mut module = rpc_module(chain.clone(), &config).expect("module");

@@ -3,4 +3,5 @@
 mod fuzz_params;
 mod kaimeng;
 mod limits;
+mod read_pool;
 mod receipts;
