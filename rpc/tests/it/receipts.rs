@@ -16,6 +16,17 @@ use kaimeng_rpc::api::eth::EthApiServer;
 use kaimeng_rpc::eth::{EthRpc, rpc_receipts};
 use kaimeng_shards::{ShardChain, StoredBlock, schema};
 
+/// The `eth_*` namespace over `chain`, as a standalone node serves it.
+fn eth_rpc(chain: &Arc<ShardChain>) -> EthRpc {
+    EthRpc::new(
+        chain.clone(),
+        DevSigner::new(&[]),
+        Address::ZERO,
+        Arc::new(kaimeng_rpc::ReadPool::new(1, 0).unwrap()),
+        kaimeng_rpc::node_status::standalone(),
+    )
+}
+
 fn genesis() -> GenesisSpec {
     GenesisSpec::dev(&DevOptions {
         validators: 1,
@@ -109,7 +120,7 @@ async fn one_receipt_equals_the_whole_block_conversion_and_needs_no_other_receip
             "the block has logs in several receipts"
         );
         assert!(!expected[3].status(), "one creation reverts");
-        let rpc = EthRpc::new(chain.clone(), DevSigner::new(&[]), Address::ZERO);
+        let rpc = eth_rpc(&chain);
         let hashes: Vec<B256> = block.txs.iter().map(|tx| tx.hash).collect();
         for (hash, want) in hashes.iter().zip(&expected) {
             assert_eq!(&receipt(&rpc, *hash).await, want);
@@ -132,7 +143,7 @@ async fn one_receipt_equals_the_whole_block_conversion_and_needs_no_other_receip
         chain.block(number).is_err(),
         "the block is unreadable without its body"
     );
-    let rpc = EthRpc::new(chain.clone(), DevSigner::new(&[]), Address::ZERO);
+    let rpc = eth_rpc(&chain);
     for (hash, want) in hashes.iter().zip(&expected) {
         assert_eq!(&receipt(&rpc, *hash).await, want);
     }
@@ -159,7 +170,7 @@ async fn a_block_written_before_receipts_were_stored_alone_still_answers() {
             .unwrap();
     }
     chain.store().write(batch).unwrap();
-    let rpc = EthRpc::new(chain.clone(), DevSigner::new(&[]), Address::ZERO);
+    let rpc = eth_rpc(&chain);
     for (tx, want) in block.txs.iter().zip(&expected) {
         assert_eq!(&receipt(&rpc, tx.hash).await, want);
     }
