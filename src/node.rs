@@ -13,8 +13,9 @@ use jsonrpsee::server::ServerHandle;
 use kaimeng_genesis::GenesisSpec;
 use kaimeng_l1::storage::StoreOptions;
 use kaimeng_rpc::{DevSigner, RpcConfig, RpcLimits};
-use kaimeng_shards::ShardChain;
+use kaimeng_shards::precompiles::ShardPrecompiles;
 use kaimeng_shards::sealer::{self, SealMode};
+use kaimeng_shards::{ShardChain, ShardConfig};
 
 use crate::validator::{self, RunningValidator, ValidatorConfig};
 
@@ -55,6 +56,13 @@ pub struct NodeConfig {
     pub store: StoreOptions,
 }
 
+/// The precompiles shard `shard`'s EVM gets: today every shard has the standard set (Ethereum's
+/// and the 国密 ones); a precompile of one shard alone (shard 0's rollup batch verifier) is
+/// added here with [`ShardPrecompiles::with`].
+fn shard_precompiles(_shard: u32) -> ShardPrecompiles {
+    ShardPrecompiles::standard()
+}
+
 /// One shard of a running node.
 pub struct RunningShard {
     pub chain: Arc<ShardChain>,
@@ -86,7 +94,15 @@ impl RunningNode {
         for shard in 0..config.genesis.shard_count {
             let dir = config.data_dir.join("shards").join(shard.to_string());
             let store = kaimeng_shards::open_store(&dir, &config.store)?;
-            chains.push(Arc::new(ShardChain::open(store, &config.genesis, shard)?));
+            let shard_config = ShardConfig {
+                precompiles: shard_precompiles(shard),
+                ..ShardConfig::from_genesis(&config.genesis, shard)
+            };
+            chains.push(Arc::new(ShardChain::open_with(
+                store,
+                &config.genesis,
+                shard_config,
+            )?));
         }
         let validator = match &config.production {
             BlockProduction::Sealer(_) => None,

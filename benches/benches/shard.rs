@@ -171,6 +171,7 @@ fn erc20_execution(c: &mut Criterion) {
         gas_limit: 1_000_000_000,
         prevrandao: B256::ZERO,
         payouts: Vec::new(),
+        precompiles: kaimeng_shards::precompiles::ShardPrecompiles::standard(),
     };
     let state = StateAt::latest(chain.store().clone());
     let mut group = c.benchmark_group("erc20_transfer_execution");

@@ -69,7 +69,9 @@ pub fn from_call(error: CallError) -> ErrorObjectOwned {
             ErrorObjectOwned::owned(codes::INVALID_INPUT, "header not found", None::<()>)
         }
         CallError::UnknownTransaction(_) => not_found(error.to_string()),
-        CallError::State(_) | CallError::Chain(_) => internal(error),
+        CallError::State(_) | CallError::Chain(_) | CallError::ReplayDiverged { .. } => {
+            internal(error)
+        }
     }
 }
 

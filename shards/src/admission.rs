@@ -41,6 +41,7 @@ pub fn check(tx: &ShardTx, next: &NextBlock) -> Result<(), String> {
         gas_limit: next.gas_limit,
         prevrandao: B256::ZERO,
         payouts: Vec::new(),
+        precompiles: crate::precompiles::ShardPrecompiles::standard(),
     };
     let mut cfg = block.cfg_env();
     cfg.disable_base_fee = true;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use alloy_consensus::{Header, ReceiptEnvelope, Transaction};
 use alloy_eips::eip2718::{Decodable2718, Encodable2718};
-use alloy_primitives::{Address, B256};
+use alloy_primitives::{Address, B256, U256};
 use alloy_rlp::{Decodable, Encodable};
 
 use crate::tx::ShardTx;
@@ -58,6 +58,9 @@ pub struct StoredBlock {
     /// The beacon section ordered with this block (governance transactions), opaque to the
     /// shard; `header.parent_beacon_block_root` is its keccak256 (zero when empty).
     pub beacon: alloy_primitives::Bytes,
+    /// Fee shares paid from the treasury before the first transaction: the system changes
+    /// execution applied, which a trace must apply again.
+    pub payouts: Vec<(Address, U256)>,
 }
 
 impl StoredBlock {
@@ -91,6 +94,28 @@ pub fn decode_body(mut bytes: &[u8]) -> Option<Vec<Arc<ShardTx>>> {
         bytes = &bytes[24 + len..];
     }
     Some(txs)
+}
+
+/// Payouts: per payout `recipient (20) ‖ amount (32, BE)`.
+pub fn encode_payouts(payouts: &[(Address, U256)]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payouts.len() * 52);
+    for (recipient, amount) in payouts {
+        out.extend_from_slice(recipient.as_slice());
+        out.extend_from_slice(&amount.to_be_bytes::<32>());
+    }
+    out
+}
+
+pub fn decode_payouts(bytes: &[u8]) -> Option<Vec<(Address, U256)>> {
+    if !bytes.len().is_multiple_of(52) {
+        return None;
+    }
+    Some(
+        bytes
+            .chunks_exact(52)
+            .map(|c| (Address::from_slice(&c[..20]), U256::from_be_slice(&c[20..])))
+            .collect(),
+    )
 }
 
 /// Receipts: per receipt `length (4) ‖ EIP-2718 bytes`.

@@ -1,21 +1,20 @@
 //! Read-only execution for the RPC: `eth_call` and `eth_estimateGas` (with block selection and
-//! state overrides) and `debug_traceTransaction` with the call tracer.
+//! state overrides), and the call setup `debug_traceCall` runs under an inspector
+//! ([`crate::trace`]).
 
 use alloy_primitives::{B256, Bytes, TxKind, U256};
 use alloy_rpc_types_eth::TransactionRequest;
 use alloy_rpc_types_eth::state::StateOverride;
-use alloy_rpc_types_trace::geth::{CallConfig, CallFrame};
 use alloy_sol_types::SolError;
 use revm::bytecode::Bytecode;
-use revm::context::TxEnv;
-use revm::context_interface::result::{EVMError, ExecutionResult};
+use revm::context::{BlockEnv, CfgEnv, TxEnv};
+use revm::context_interface::result::{EVMError, ExecutionResult, ResultAndState};
 use revm::database_interface::DatabaseRef;
-use revm::{ExecuteCommitEvm, ExecuteEvm, InspectEvm, MainBuilder};
-use revm_inspectors::tracing::{TracingInspector, TracingInspectorConfig};
+use revm::{ExecuteEvm, InspectEvm, Inspector};
 
 use crate::block::SealedHeader;
 use crate::chain::{ChainError, ShardChain};
-use crate::executor::{BlockContext, SPEC, build_evm, describe_invalid};
+use crate::executor::{BlockContext, ShardContext, ShardEvm, build_evm, describe_invalid};
 use crate::overlay::{Overlay, PendingState};
 use crate::state::{StateAt, StateError};
 use crate::tx::MAX_TX_GAS;
@@ -38,6 +37,9 @@ pub enum CallError {
     UnknownBlock,
     #[error("transaction {0} not found")]
     UnknownTransaction(B256),
+    /// Re-executing a stored block for a trace did not give what the block recorded.
+    #[error("the replay of block {block} diverged from the block as executed: {reason}")]
+    ReplayDiverged { block: u64, reason: String },
     #[error(transparent)]
     State(#[from] StateError),
     #[error(transparent)]
@@ -60,7 +62,8 @@ pub fn revert_reason(output: &[u8]) -> Option<String> {
 }
 
 impl ShardChain {
-    fn call_context(&self, header: &SealedHeader) -> BlockContext {
+    /// The context of block `header` without its payouts (what calls on its state run in).
+    pub(crate) fn call_context(&self, header: &SealedHeader) -> BlockContext {
         let h = &header.header;
         BlockContext {
             chain_id: self.config().chain_id,
@@ -72,6 +75,7 @@ impl ShardChain {
             gas_limit: h.gas_limit,
             prevrandao: h.mix_hash,
             payouts: Vec::new(),
+            precompiles: self.config().precompiles.clone(),
         }
     }
 
@@ -158,9 +162,22 @@ impl ShardChain {
         overrides: Option<&StateOverride>,
         gas: u64,
     ) -> Result<ExecutionResult, CallError> {
+        self.call_setup(request, number, overrides, gas)?
+            .run_plain()
+    }
+
+    /// What a call of `request` with `gas` on the state after block `number` (with
+    /// `overrides`) runs in.
+    pub(crate) fn call_setup(
+        &self,
+        request: &TransactionRequest,
+        number: u64,
+        overrides: Option<&StateOverride>,
+        gas: u64,
+    ) -> Result<CallSetup, CallError> {
         let header = self.header(number)?.ok_or(CallError::UnknownBlock)?;
         let base = self.state_at(number);
-        let mut pending = apply_overrides(&base, overrides)?;
+        let pending = apply_overrides(&base, overrides)?;
         let ctx = self.call_context(&header);
         let mut cfg = ctx.cfg_env();
         cfg.disable_base_fee = true;
@@ -170,59 +187,84 @@ impl ShardChain {
         cfg.tx_gas_limit_cap = Some(MAX_TX_GAS);
         let mut block = ctx.block_env();
         block.gas_limit = block.gas_limit.max(gas);
-        let tx = call_tx_env(request, gas, self.config().chain_id);
-        let overlay = Overlay {
-            base: &base,
-            pending: &mut pending,
-        };
-        let mut evm = build_evm(overlay, block, cfg);
-        match evm.transact(tx) {
-            Ok(result) => Ok(result.result),
-            Err(EVMError::Transaction(invalid)) => {
-                Err(CallError::Invalid(describe_invalid(&invalid)))
-            }
-            Err(EVMError::Database(e)) => Err(CallError::State(e)),
-            Err(other) => Err(CallError::Invalid(other.to_string())),
-        }
+        Ok(CallSetup {
+            base,
+            pending,
+            block,
+            cfg,
+            tx: call_tx_env(request, gas, self.config().chain_id),
+            ctx,
+        })
+    }
+}
+
+/// A call ready to run: the state it reads, its block and configuration, and the transaction.
+pub(crate) struct CallSetup {
+    base: StateAt,
+    pending: PendingState,
+    block: BlockEnv,
+    cfg: CfgEnv,
+    tx: TxEnv,
+    ctx: BlockContext,
+}
+
+impl CallSetup {
+    /// Runs the call. Nothing is written anywhere.
+    pub(crate) fn run_plain(mut self) -> Result<ExecutionResult, CallError> {
+        let tx = std::mem::take(&mut self.tx);
+        self.with_evm((), |evm| {
+            evm.transact(tx)
+                .map(|outcome| outcome.result)
+                .map_err(call_error)
+        })
     }
 
-    /// Re-executes the block holding `hash` up to it and traces its calls (geth `callTracer`).
-    pub fn trace_call_frames(
-        &self,
-        hash: &B256,
-        config: CallConfig,
-    ) -> Result<CallFrame, CallError> {
-        let (number, index) = self
-            .tx_location(hash)?
-            .ok_or(CallError::UnknownTransaction(*hash))?;
-        let block = self.block(number)?.ok_or(CallError::UnknownBlock)?;
-        let base = self.state_at(number.saturating_sub(1));
-        let mut pending = PendingState::default();
-        let ctx = self.call_context(&block.header);
+    /// Runs the call under `inspector`, then hands its outcome, the inspector and the state
+    /// before the call to `finish`. Nothing is written anywhere.
+    pub(crate) fn run_inspected<I, R>(
+        mut self,
+        inspector: I,
+        finish: impl FnOnce(ResultAndState, &mut I, &Overlay<'_>) -> Result<R, CallError>,
+    ) -> Result<R, CallError>
+    where
+        I: for<'a> Inspector<ShardContext<Overlay<'a>>>,
+    {
+        let tx = std::mem::take(&mut self.tx);
+        self.with_evm(inspector, |evm| {
+            let outcome = evm.inspect_tx(tx).map_err(call_error)?;
+            finish(
+                outcome,
+                &mut evm.inspector,
+                &evm.ctx.journaled_state.database,
+            )
+        })
+    }
+
+    fn with_evm<I, R>(
+        mut self,
+        inspector: I,
+        run: impl FnOnce(&mut ShardEvm<Overlay<'_>, I>) -> Result<R, CallError>,
+    ) -> Result<R, CallError> {
         let overlay = Overlay {
-            base: &base,
-            pending: &mut pending,
+            base: &self.base,
+            pending: &mut self.pending,
         };
-        let mut evm = build_evm(overlay, ctx.block_env(), ctx.cfg_env());
-        for tx in &block.txs[..index] {
-            evm.transact_commit(tx.tx_env())
-                .map_err(|e| CallError::Invalid(e.to_string()))?;
-        }
-        let inspector =
-            TracingInspector::new(TracingInspectorConfig::from_geth_call_config(&config));
-        let mut evm = evm.ctx.build_mainnet_with_inspector(inspector);
-        evm.precompiles = revm::handler::EthPrecompiles {
-            precompiles: crate::precompiles::kaimeng_precompiles(),
-            spec: SPEC,
-        };
-        let result = evm
-            .inspect_one_tx(block.txs[index].tx_env())
-            .map_err(|e| CallError::Invalid(e.to_string()))?;
-        let gas = *result.gas();
-        Ok(evm
-            .inspector
-            .geth_builder()
-            .geth_call_traces_with_result_gas(config, gas))
+        let mut evm = build_evm(
+            overlay,
+            self.block,
+            self.cfg,
+            &self.ctx.precompiles,
+            inspector,
+        );
+        run(&mut evm)
+    }
+}
+
+fn call_error(error: EVMError<StateError>) -> CallError {
+    match error {
+        EVMError::Transaction(invalid) => CallError::Invalid(describe_invalid(&invalid)),
+        EVMError::Database(e) => CallError::State(e),
+        other => CallError::Invalid(other.to_string()),
     }
 }
 

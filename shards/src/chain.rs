@@ -29,13 +29,14 @@ use crate::layers::{Layer, Layers};
 use crate::overlay::{AccountChange, PendingState};
 use crate::pending_index;
 use crate::pool::{PoolConfig, PoolError, PoolStatus, SenderState, TxPool};
+use crate::precompiles::ShardPrecompiles;
 use crate::schema;
 use crate::state::{StateAt, StateError};
 use crate::state_cache::{self, StateCache};
 use crate::tx::{ShardTx, TxError};
 use crate::tx_receipt::{self, LocatedReceipt};
 
-/// Static parameters of one shard, taken from genesis.
+/// Static parameters of one shard, taken from genesis, and the precompiles the node gives it.
 #[derive(Clone, Debug)]
 pub struct ShardConfig {
     pub shard: u32,
@@ -43,6 +44,8 @@ pub struct ShardConfig {
     pub treasury: Address,
     pub min_base_fee: u64,
     pub gas_limit: u64,
+    /// What every EVM of this chain sees (blocks, calls, estimates, traces).
+    pub precompiles: ShardPrecompiles,
 }
 
 impl ShardConfig {
@@ -53,6 +56,7 @@ impl ShardConfig {
             treasury: genesis.treasury,
             min_base_fee: u64::try_from(genesis.min_base_fee).unwrap_or(u64::MAX),
             gas_limit: genesis.block_gas_limit,
+            precompiles: ShardPrecompiles::standard(),
         }
     }
 }
@@ -214,7 +218,15 @@ const UNLOCKED_READ_TRIES: usize = 4;
 impl ShardChain {
     /// Opens the shard in `store`, writing genesis on first use.
     pub fn open(store: Store, genesis: &GenesisSpec, shard: u32) -> Result<Self, ChainError> {
-        let config = ShardConfig::from_genesis(genesis, shard);
+        Self::open_with(store, genesis, ShardConfig::from_genesis(genesis, shard))
+    }
+
+    /// [`ShardChain::open`] with `config` (for example with precompiles of this chain alone).
+    pub fn open_with(
+        store: Store,
+        genesis: &GenesisSpec,
+        config: ShardConfig,
+    ) -> Result<Self, ChainError> {
         let expected = genesis.hash();
         let head = match store.get(schema::META, schema::META_HEAD)? {
             Some(bytes) => {
@@ -780,6 +792,7 @@ impl ShardChain {
             gas_limit: rules.gas_limit,
             prevrandao: keccak256(parent.hash),
             payouts: rules.payouts.clone(),
+            precompiles: self.config.precompiles.clone(),
         }
     }
 
@@ -846,6 +859,7 @@ impl ShardChain {
                 txs,
                 receipts,
                 beacon: beacon.clone(),
+                payouts: ctx.payouts.clone(),
             },
             commit,
         })
@@ -893,6 +907,9 @@ impl ShardChain {
         }
         if !block.beacon.is_empty() {
             batch.put(schema::BEACON, key, &block.beacon)?;
+        }
+        if !block.payouts.is_empty() {
+            batch.put(schema::PAYOUTS, key, block::encode_payouts(&block.payouts))?;
         }
         commit.apply_to(&mut batch)?;
         batch.put(schema::META, schema::META_HEAD, key)?;
@@ -982,11 +999,16 @@ impl ShardChain {
             .get(schema::BEACON, key)?
             .map(Bytes::from)
             .unwrap_or_default();
+        let payouts = match self.store.get(schema::PAYOUTS, key)? {
+            None => Vec::new(),
+            Some(bytes) => block::decode_payouts(&bytes).ok_or(ChainError::Corrupt(number))?,
+        };
         Ok(Some(Arc::new(StoredBlock {
             header,
             txs,
             receipts,
             beacon,
+            payouts,
         })))
     }
 

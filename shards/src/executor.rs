@@ -1,6 +1,10 @@
-//! Executing a block's transactions with revm on top of a state view: receipts, logs, bloom,
-//! fee accounting (base fee to the treasury, tips to the block's fee recipient) and the
-//! block's change set. Pure with respect to IO: it only reads through the state view.
+//! Executing a block with revm on top of a state view: the system changes before the first
+//! transaction (fee shares paid from the treasury), then the transactions in order, with
+//! receipts, logs, bloom, fee accounting (base fee to the treasury, tips to the block's fee
+//! recipient) and the block's change set. Building, checking and tracing a block all run
+//! [`execute_block_observed`] (tracing with a [`TxObserver`] that inspects chosen
+//! transactions), and every EVM a shard runs comes from [`build_evm`] with the chain's
+//! precompiles. Pure with respect to IO: it only reads through the state view.
 
 use std::sync::Arc;
 
@@ -8,14 +12,19 @@ use alloy_consensus::{
     Eip658Value, Receipt, ReceiptEnvelope, ReceiptWithBloom, Transaction, TxType,
 };
 use alloy_primitives::{Address, B256, Bloom, U256};
-use revm::context::{BlockEnv, CfgEnv, Context, Journal};
-use revm::context_interface::result::{EVMError, ExecutionResult, InvalidTransaction};
-use revm::handler::{EthPrecompiles, MainBuilder, MainnetEvm};
+use revm::context::{BlockEnv, CfgEnv, Context, Evm, Journal, TxEnv};
+use revm::context_interface::result::{
+    EVMError, ExecutionResult, InvalidTransaction, ResultAndState,
+};
+use revm::handler::instructions::EthInstructions;
+use revm::handler::{EthFrame, MainBuilder};
+use revm::inspector::{InspectEvm, Inspector, NoOpInspector};
+use revm::interpreter::interpreter::EthInterpreter;
 use revm::primitives::hardfork::SpecId;
-use revm::{Database, ExecuteCommitEvm, MainContext};
+use revm::{Database, ExecuteCommitEvm, ExecuteEvm, MainContext};
 
 use crate::overlay::{Overlay, PendingState};
-use crate::precompiles::kaimeng_precompiles;
+use crate::precompiles::ShardPrecompiles;
 use crate::state::{StateAt, StateError};
 use crate::tx::ShardTx;
 
@@ -36,6 +45,8 @@ pub struct BlockContext {
     /// Paid from the treasury before the first transaction (members' fee shares at an
     /// epoch boundary).
     pub payouts: Vec<(Address, U256)>,
+    /// The chain's precompiles.
+    pub precompiles: ShardPrecompiles,
 }
 
 impl BlockContext {
@@ -109,21 +120,81 @@ pub struct BlockExecution {
     pub base_fees: U256,
 }
 
-pub type ShardEvm<DB> =
-    MainnetEvm<Context<BlockEnv, revm::context::TxEnv, CfgEnv, DB, Journal<DB>, ()>>;
+/// The revm context a shard's EVM runs in, over database `DB`.
+pub type ShardContext<DB> = Context<BlockEnv, TxEnv, CfgEnv, DB, Journal<DB>, ()>;
 
-/// Builds the EVM the shard uses: mainnet rules at [`SPEC`] plus Kaimeng's precompiles.
-pub fn build_evm<DB: Database>(db: DB, block: BlockEnv, cfg: CfgEnv) -> ShardEvm<DB> {
-    let mut evm = Context::mainnet()
+/// A shard's EVM: mainnet rules at [`SPEC`], the chain's precompiles, inspector `I`.
+pub type ShardEvm<DB, I = ()> = Evm<
+    ShardContext<DB>,
+    I,
+    EthInstructions<EthInterpreter, ShardContext<DB>>,
+    ShardPrecompiles,
+    EthFrame<EthInterpreter>,
+>;
+
+/// Builds the EVM a shard runs: the one place an EVM is made, so block building, calls,
+/// estimates and traces always see the same rules and the chain's precompiles.
+pub fn build_evm<DB: Database, I>(
+    db: DB,
+    block: BlockEnv,
+    cfg: CfgEnv,
+    precompiles: &ShardPrecompiles,
+    inspector: I,
+) -> ShardEvm<DB, I> {
+    Context::mainnet()
         .with_db(db)
         .with_block(block)
         .with_cfg(cfg)
-        .build_mainnet();
-    evm.precompiles = EthPrecompiles {
-        precompiles: kaimeng_precompiles(),
-        spec: SPEC,
-    };
-    evm
+        .build_mainnet_with_inspector(inspector)
+        .with_precompiles(precompiles.clone())
+}
+
+/// Watches chosen transactions of a block while it executes (tracing). Building and checking
+/// blocks observe nothing ([`NoObserver`]).
+pub trait TxObserver {
+    /// The inspector a watched transaction runs under.
+    type Inspector: Default;
+
+    /// The inspector to run candidate `index` under, or `None` to run it unwatched.
+    fn inspector_for(&mut self, index: usize, tx: &ShardTx) -> Option<Self::Inspector>;
+
+    /// Candidate `index` ran under `inspector` with `outcome` (its result and the changes it
+    /// makes, not yet applied); `before` is the block's state just before it.
+    fn observed(
+        &mut self,
+        index: usize,
+        tx: &ShardTx,
+        inspector: &mut Self::Inspector,
+        outcome: &ResultAndState,
+        before: &Overlay<'_>,
+    ) -> Result<(), StateError>;
+
+    /// Whether the rest of the block is of no interest (execution stops here).
+    fn done(&self) -> bool {
+        false
+    }
+}
+
+/// Watches nothing: plain block execution.
+pub struct NoObserver;
+
+impl TxObserver for NoObserver {
+    type Inspector = NoOpInspector;
+
+    fn inspector_for(&mut self, _: usize, _: &ShardTx) -> Option<NoOpInspector> {
+        None
+    }
+
+    fn observed(
+        &mut self,
+        _: usize,
+        _: &ShardTx,
+        _: &mut NoOpInspector,
+        _: &ResultAndState,
+        _: &Overlay<'_>,
+    ) -> Result<(), StateError> {
+        Ok(())
+    }
 }
 
 /// Executes `candidates` in order on top of `base`, skipping those that are invalid in context.
@@ -132,6 +203,20 @@ pub fn execute_block(
     ctx: &BlockContext,
     candidates: impl IntoIterator<Item = Arc<ShardTx>>,
 ) -> Result<BlockExecution, StateError> {
+    execute_block_observed(base, ctx, candidates, &mut NoObserver)
+}
+
+/// [`execute_block`] with `observer` watching the transactions it chooses.
+pub fn execute_block_observed<O>(
+    base: &StateAt,
+    ctx: &BlockContext,
+    candidates: impl IntoIterator<Item = Arc<ShardTx>>,
+    observer: &mut O,
+) -> Result<BlockExecution, StateError>
+where
+    O: TxObserver,
+    O::Inspector: for<'a> Inspector<ShardContext<Overlay<'a>>>,
+{
     let mut out = BlockExecution::default();
     let mut pending = PendingState::default();
     let total: U256 = ctx.payouts.iter().map(|(_, amount)| *amount).sum();
@@ -148,15 +233,39 @@ pub fn execute_block(
             base,
             pending: &mut pending,
         };
-        let mut evm = build_evm(overlay, ctx.block_env(), ctx.cfg_env());
-        for tx in candidates {
+        let mut evm = build_evm(
+            overlay,
+            ctx.block_env(),
+            ctx.cfg_env(),
+            &ctx.precompiles,
+            O::Inspector::default(),
+        );
+        for (index, tx) in candidates.into_iter().enumerate() {
             let gas_left = ctx.gas_limit - out.gas_used;
             if tx.envelope.gas_limit() > gas_left {
                 out.skipped.push((tx, Skip::BlockFull { gas_left }));
                 continue;
             }
-            match evm.transact_commit(tx.tx_env()) {
-                Ok(result) => {
+            let outcome = match observer.inspector_for(index, &tx) {
+                None => evm.transact(tx.tx_env()),
+                Some(inspector) => {
+                    evm.set_inspector(inspector);
+                    let outcome = evm.inspect_tx(tx.tx_env());
+                    if let Ok(outcome) = &outcome {
+                        observer.observed(
+                            index,
+                            &tx,
+                            &mut evm.inspector,
+                            outcome,
+                            &evm.ctx.journaled_state.database,
+                        )?;
+                    }
+                    outcome
+                }
+            };
+            match outcome {
+                Ok(ResultAndState { result, state }) => {
+                    evm.commit(state);
                     let gas_used = result.tx_gas_used();
                     out.gas_used += gas_used;
                     out.base_fees += U256::from(gas_used) * U256::from(ctx.base_fee);
@@ -179,6 +288,9 @@ pub fn execute_block(
                     .push((tx, Skip::Invalid(describe_invalid(&invalid)))),
                 Err(EVMError::Database(e)) => return Err(e),
                 Err(other) => out.skipped.push((tx, Skip::Invalid(other.to_string()))),
+            }
+            if observer.done() {
+                break;
             }
         }
     }

@@ -22,6 +22,7 @@ pub mod schema;
 pub mod sealer;
 pub mod state;
 pub mod state_cache;
+pub mod trace;
 pub mod tx;
 pub mod tx_receipt;
 pub mod wire;

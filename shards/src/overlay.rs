@@ -86,20 +86,41 @@ impl Database for Overlay<'_> {
     type Error = StateError;
 
     fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, StateError> {
+        self.basic_ref(address)
+    }
+
+    fn code_by_hash(&mut self, code_hash: B256) -> Result<Bytecode, StateError> {
+        self.code_by_hash_ref(code_hash)
+    }
+
+    fn storage(&mut self, address: Address, index: U256) -> Result<U256, StateError> {
+        self.storage_ref(address, index)
+    }
+
+    fn block_hash(&mut self, number: u64) -> Result<B256, StateError> {
+        self.block_hash_ref(number)
+    }
+}
+
+/// Reads without changing anything (tracers read the state before a transaction this way).
+impl DatabaseRef for Overlay<'_> {
+    type Error = StateError;
+
+    fn basic_ref(&self, address: Address) -> Result<Option<AccountInfo>, StateError> {
         match self.pending.accounts.get(&address) {
             Some(change) => Ok(change.info.clone()),
             None => self.base.basic_ref(address),
         }
     }
 
-    fn code_by_hash(&mut self, code_hash: B256) -> Result<Bytecode, StateError> {
+    fn code_by_hash_ref(&self, code_hash: B256) -> Result<Bytecode, StateError> {
         match self.pending.contracts.get(&code_hash) {
             Some(code) => Ok(code.clone()),
             None => self.base.code_by_hash_ref(code_hash),
         }
     }
 
-    fn storage(&mut self, address: Address, index: U256) -> Result<U256, StateError> {
+    fn storage_ref(&self, address: Address, index: U256) -> Result<U256, StateError> {
         if let Some(change) = self.pending.accounts.get(&address) {
             if let Some(value) = change.storage.get(&index) {
                 return Ok(*value);
@@ -111,7 +132,7 @@ impl Database for Overlay<'_> {
         self.base.storage_ref(address, index)
     }
 
-    fn block_hash(&mut self, number: u64) -> Result<B256, StateError> {
+    fn block_hash_ref(&self, number: u64) -> Result<B256, StateError> {
         self.base.block_hash_ref(number)
     }
 }

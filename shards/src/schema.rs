@@ -19,6 +19,7 @@ pub const CONSENSUS: &str = "consensus"; // view (8, BE) ‖ sequence (8, BE) ->
 pub const BEACON: &str = "beacon"; // number -> beacon section ordered with the block (absent when empty)
 pub const PENDING_BODIES: &str = "pending_bodies"; // number (8, BE) ‖ hash -> wire block, until final or abandoned
 pub const PENDING_NUMBERS: &str = "pending_numbers"; // hash -> number (8, BE) of each body in PENDING_BODIES (pending_index.rs)
+pub const PAYOUTS: &str = "payouts"; // number -> fee shares paid before the block's transactions (absent when none)
 
 pub const ALL_COLUMNS: &[&str] = &[
     HEADERS,
@@ -38,6 +39,7 @@ pub const ALL_COLUMNS: &[&str] = &[
     PENDING_BODIES,
     PENDING_NUMBERS,
     BEACON,
+    PAYOUTS,
 ];
 
 pub const META_HEAD: &[u8] = b"head";

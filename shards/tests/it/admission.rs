@@ -193,6 +193,7 @@ proptest! {
             gas_limit: head.header.gas_limit,
             prevrandao: Default::default(),
             payouts: Vec::new(),
+            precompiles: kaimeng_shards::precompiles::ShardPrecompiles::standard(),
         };
         let execution = execute_block(&t.chain.latest_state(), &ctx, [tx]).unwrap();
         match admitted {

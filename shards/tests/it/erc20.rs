@@ -3,9 +3,10 @@
 
 use alloy_primitives::{Address, Bytes, TxKind, U256, hex, keccak256};
 use alloy_rpc_types_eth::TransactionRequest;
-use alloy_rpc_types_trace::geth::CallConfig;
+use alloy_rpc_types_trace::geth::{CallConfig, GethTrace};
 use alloy_sol_types::{SolCall, SolConstructor, sol};
 use kaimeng_shards::call::CallError;
+use kaimeng_shards::trace::Tracer;
 
 use crate::common::*;
 
@@ -227,16 +228,19 @@ fn the_call_tracer_reports_the_top_call() {
     );
     let hash = t.chain.submit_raw(&raw).unwrap();
     seal(&t.chain);
-    let frame = t
+    let GethTrace::CallTracer(frame) = t
         .chain
-        .trace_call_frames(
+        .trace_transaction(
             &hash,
-            CallConfig {
+            &Tracer::Call(CallConfig {
                 only_top_call: None,
                 with_log: Some(true),
-            },
+            }),
         )
-        .unwrap();
+        .unwrap()
+    else {
+        panic!("the call tracer gives a call frame")
+    };
     assert_eq!(frame.to, Some(token));
     assert_eq!(frame.from, addr(0));
     assert_eq!(frame.input, data);

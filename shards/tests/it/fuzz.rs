@@ -599,6 +599,7 @@ fn stored_block(header: Header, txs: Vec<Arc<ShardTx>>, beacon: Vec<u8>) -> Stor
         txs,
         receipts: Vec::new(),
         beacon: Bytes::from(beacon),
+        payouts: Vec::new(),
     }
 }
 

@@ -10,4 +10,5 @@ mod gm;
 mod pool;
 mod rules;
 mod state;
+mod tracing;
 mod wire;
