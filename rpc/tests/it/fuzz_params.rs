@@ -26,7 +26,7 @@ use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::{Address, B256, Bytes, TxKind, U64, U256};
 use alloy_rpc_types_eth::state::StateOverride;
 use alloy_rpc_types_eth::{Filter, TransactionRequest};
-use alloy_rpc_types_trace::geth::GethDebugTracingOptions;
+use alloy_rpc_types_trace::geth::{GethDebugTracingCallOptions, GethDebugTracingOptions};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use jsonrpsee::RpcModule;
@@ -524,7 +524,9 @@ fn signature(method: &str) -> Option<Vec<Param>> {
         "eth_getFilterChanges" | "eth_getFilterLogs" | "eth_uninstallFilter" => vec![Quantity],
         "eth_subscribe" => vec![SubscriptionKind, Filter],
         "eth_unsubscribe" => vec![SubscriptionId],
-        "debug_traceTransaction" => vec![Hash, Tracing],
+        "debug_traceTransaction" | "debug_traceBlockByHash" => vec![Hash, Tracing],
+        "debug_traceBlockByNumber" => vec![Tag, Tracing],
+        "debug_traceCall" => vec![Request, BlockId, Tracing],
         "web3_sha3" => vec![Data],
         "kaimeng_proposals" => vec![Text],
         "kaimeng_proposal" => vec![Number],
@@ -698,6 +700,7 @@ fn check_all_from_str(text: &str) {
         Option<StateOverride>,
         Filter,
         GethDebugTracingOptions,
+        GethDebugTracingCallOptions,
         GovernanceDomainView,
         Option<Value>,
     );
@@ -722,9 +725,10 @@ fn check_all(value: &Value) -> Result<(), TestCaseError> {
     check_type::<GovernanceDomainView>("GovernanceDomainView", value)?;
     // Percentiles are compared as JSON: NaN is not a JSON number, so it cannot round-trip.
     let _ = serde_json::from_value::<Option<Vec<f64>>>(value.clone());
-    // debug_traceTransaction's callTracer config, as the method derives it.
+    // The debug_trace* tracer configs, as the methods derive them.
     if let Ok(options) = serde_json::from_value::<GethDebugTracingOptions>(value.clone()) {
-        let _ = options.tracer_config.into_call_config();
+        let _ = options.tracer_config.clone().into_call_config();
+        let _ = options.tracer_config.into_pre_state_config();
     }
     Ok(())
 }

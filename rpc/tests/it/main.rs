@@ -1,5 +1,6 @@
 //! Integration tests of `kaimeng-rpc`.
 
+mod debug;
 mod fuzz_params;
 mod kaimeng;
 mod limits;
