@@ -39,7 +39,7 @@ cargo test --workspace --locked
 
 log "client tests against kaimeng dev (a fresh node per client)"
 "$ROOT/tests/clients/setup.sh"
-for flow in foundry hardhat ethers viem web3py admission; do
+for flow in foundry hardhat ethers viem web3py admission tracing; do
   CLIENTS_SKIP_SETUP=1 "$ROOT/tests/with-dev-node.sh" "$ROOT/tests/clients/run.sh" "$flow"
 done
 

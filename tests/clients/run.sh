@@ -6,8 +6,9 @@
 #   tests/clients/run.sh --trace [flow...]    # records every JSON-RPC exchange through a proxy
 #                                             # and prints the error responses at the end
 #
-# Flows: foundry hardhat ethers viem web3py admission (all by default; admission checks, through
-# ethers, that every admission rule refuses at once with the wording clients know). Each deploys KaiToken, transfers
+# Flows: foundry hardhat ethers viem web3py admission tracing (all by default; admission checks,
+# through ethers, that every admission rule refuses at once with the wording clients know;
+# tracing reads internal calls with debug_trace* through viem and cast rpc). Each deploys KaiToken, transfers
 # and checks balances exactly, reads Transfer logs, checks the revert reason of a failing
 # transfer, and waits (bounded) for a newHeads event over WebSocket. Exits non-zero if any flow
 # failed. Runs setup.sh first (a no-op when everything is installed; CLIENTS_SKIP_SETUP=1 skips it).
@@ -17,7 +18,7 @@ set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$here"
 
-ALL_FLOWS=(foundry hardhat ethers viem web3py admission)
+ALL_FLOWS=(foundry hardhat ethers viem web3py admission tracing)
 use_anvil=0
 use_trace=0
 flows=()
@@ -26,7 +27,7 @@ for arg in "$@"; do
     --anvil) use_anvil=1 ;;
     --trace) use_trace=1 ;;
     -h|--help) sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    foundry|hardhat|ethers|viem|web3py|admission) flows+=("$arg") ;;
+    foundry|hardhat|ethers|viem|web3py|admission|tracing) flows+=("$arg") ;;
     *) echo "run.sh: unknown flow or option '$arg' (flows: ${ALL_FLOWS[*]})" >&2; exit 2 ;;
   esac
 done
@@ -108,6 +109,7 @@ flow_command() {
     ethers) node ethers/flow.js ;;
     admission) node ethers/admission.js ;;
     viem) node viem/flow.mjs ;;
+    tracing) node viem/tracing.mjs ;;
     web3py) .venv/bin/python web3py/flow.py ;;
   esac
 }
