@@ -168,6 +168,10 @@ pub struct DevArgs {
     /// Blocks per epoch (governance changes take effect at epoch boundaries).
     #[arg(long, default_value_t = kaimeng_genesis::DEV_EPOCH_LENGTH)]
     pub epoch_length: u64,
+    /// fsync every block written, as `kaimeng node` does by default. Off by default: dev
+    /// block data survives `kill -9` but not a power cut. Votes are fsynced either way.
+    #[arg(long)]
+    pub sync_writes: bool,
 }
 
 #[derive(Subcommand, Debug)]

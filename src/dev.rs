@@ -152,6 +152,20 @@ fn idle_interval(args: &DevArgs) -> Duration {
     }
 }
 
+/// How `kaimeng dev` opens its stores (ADR 0003). Block data is not fsynced unless
+/// `--sync-writes` is given: a dev chain is disposable (by default it lives in a temporary
+/// directory removed on exit), a completed write already survives `kill -9` through the
+/// write-ahead log, and an fsync per block would throttle the instant-seal loop developers and
+/// the anvil comparison rely on. Consensus records (a validator's own votes) are fsynced
+/// whatever this says: the shard schema marks their column synced (`open_store`), because a
+/// vote lost after it was sent lets a restarted validator vote twice.
+pub fn store_options(args: &DevArgs) -> StoreOptions {
+    StoreOptions {
+        sync_writes: args.sync_writes,
+        ..StoreOptions::default()
+    }
+}
+
 /// Starts one node (one validator) or `args.validators` in-process validators that talk
 /// over libp2p on loopback. Node 0 serves RPC on `args.port`, the others on free ports.
 async fn start_nodes(
@@ -176,7 +190,7 @@ async fn start_nodes(
             read_queue: args.rpc_read_queue,
             ..RpcLimits::default()
         },
-        store: StoreOptions::default(),
+        store: store_options(args),
     };
     if args.validators == 1 {
         let mode = if args.block_time == 0 {
@@ -252,3 +266,7 @@ pub async fn wait_for_shutdown() {
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
 }
+
+#[cfg(test)]
+#[path = "dev_tests.rs"]
+mod tests;

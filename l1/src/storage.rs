@@ -34,6 +34,8 @@ pub struct Store {
     db: Arc<DB>,
     path: PathBuf,
     sync_writes: bool,
+    /// Columns every write to which is fsynced, whatever `sync_writes` says.
+    synced_columns: Arc<[&'static str]>,
 }
 
 /// Tuning knobs for opening a [`Store`].
@@ -41,7 +43,8 @@ pub struct Store {
 pub struct StoreOptions {
     /// Shared LRU block cache size in bytes.
     pub block_cache_bytes: usize,
-    /// fsync every committed batch (survives power loss, not just process death).
+    /// fsync every batch committed by [`Store::write`] (survives power loss, not just process
+    /// death). [`Store::write_synced`] fsyncs whatever this says.
     pub sync_writes: bool,
 }
 
@@ -63,6 +66,8 @@ impl Default for StoreOptions {
 pub struct WriteBatch<'a> {
     store: &'a Store,
     ops: Vec<BatchOp<'a>>,
+    /// Whether the batch writes to one of the store's synced columns.
+    touches_synced_column: bool,
 }
 
 struct BatchOp<'a> {
@@ -81,6 +86,7 @@ impl<'a> WriteBatch<'a> {
         key: impl AsRef<[u8]>,
         value: impl AsRef<[u8]>,
     ) -> Result<(), StoreError> {
+        self.note_column(column);
         self.ops.push(BatchOp {
             column,
             cf: self.store.cf(column)?,
@@ -95,6 +101,7 @@ impl<'a> WriteBatch<'a> {
         column: &'static str,
         key: impl AsRef<[u8]>,
     ) -> Result<(), StoreError> {
+        self.note_column(column);
         self.ops.push(BatchOp {
             column,
             cf: self.store.cf(column)?,
@@ -102,6 +109,12 @@ impl<'a> WriteBatch<'a> {
             value: None,
         });
         Ok(())
+    }
+
+    fn note_column(&mut self, column: &'static str) {
+        if !self.touches_synced_column {
+            self.touches_synced_column = self.store.synced_columns.contains(&column);
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -159,7 +172,22 @@ impl Store {
             db: Arc::new(db),
             path: path.to_owned(),
             sync_writes: options.sync_writes,
+            synced_columns: Arc::new([]),
         })
+    }
+
+    /// This store with every batch that writes to one of `columns` fsynced, whatever
+    /// `sync_writes` says: for records that must survive power loss even where block data
+    /// need not, such as a validator's own votes. Set by whoever owns the schema, so every
+    /// writer of such a column is covered.
+    pub fn with_synced_columns(mut self, columns: &[&'static str]) -> Self {
+        self.synced_columns = columns.into();
+        self
+    }
+
+    /// Whether every write to `column` is fsynced (by `sync_writes` or by the column).
+    pub fn syncs_every_write_to(&self, column: &'static str) -> bool {
+        self.sync_writes || self.synced_columns.contains(&column)
     }
 
     pub fn path(&self) -> &Path {
@@ -237,13 +265,28 @@ impl Store {
         WriteBatch {
             store: self,
             ops: Vec::new(),
+            touches_synced_column: false,
         }
     }
 
-    /// Applies a batch atomically.
+    /// Applies a batch atomically, fsynced if the store was opened with `sync_writes` or the
+    /// batch writes to a synced column ([`Store::with_synced_columns`]).
     pub fn write(&self, batch: WriteBatch<'_>) -> Result<(), StoreError> {
+        let sync = self.sync_writes || batch.touches_synced_column;
+        self.write_with_sync(batch, sync)
+    }
+
+    /// Applies a batch atomically and fsyncs the write-ahead log before returning, whatever
+    /// the store's `sync_writes`: for records that must survive power loss even where block
+    /// data may not, such as a validator's own votes (a vote lost after it was sent lets the
+    /// restarted validator vote twice). Earlier unsynced batches become durable with it.
+    pub fn write_synced(&self, batch: WriteBatch<'_>) -> Result<(), StoreError> {
+        self.write_with_sync(batch, true)
+    }
+
+    fn write_with_sync(&self, batch: WriteBatch<'_>, sync: bool) -> Result<(), StoreError> {
         let mut opts = rocksdb::WriteOptions::default();
-        opts.set_sync(self.sync_writes);
+        opts.set_sync(sync);
         self.db.write_opt(batch.into_sorted(), &opts)?;
         Ok(())
     }
@@ -296,6 +339,82 @@ mod tests {
         assert_eq!(store.get("a", b"m").unwrap().as_deref(), Some(&b"new"[..]));
         assert_eq!(store.get("a", b"c").unwrap().as_deref(), Some(&b"c"[..]));
         assert_eq!(store.get("b", b"z").unwrap().as_deref(), Some(&b"1"[..]));
+    }
+
+    /// How many times the write-ahead log was fsynced (RocksDB's DB stats, kept always).
+    fn wal_syncs(store: &Store) -> u64 {
+        let stats = store
+            .db
+            .property_value("rocksdb.dbstats")
+            .unwrap()
+            .expect("DB stats");
+        let line = stats
+            .lines()
+            .find(|l| l.starts_with("Cumulative WAL:"))
+            .expect("a WAL line in the DB stats");
+        // "Cumulative WAL: 3 writes, 1 syncs, ..."
+        let syncs = line
+            .split(',')
+            .find(|part| part.trim_end().ends_with("syncs"))
+            .expect("a sync count");
+        syncs.trim().split(' ').next().unwrap().parse().unwrap()
+    }
+
+    fn one_put<'a>(store: &'a Store, key: &[u8]) -> super::WriteBatch<'a> {
+        let mut batch = store.batch();
+        batch.put("a", key, b"v").unwrap();
+        batch
+    }
+
+    #[test]
+    fn write_synced_fsyncs_even_when_the_store_does_not_sync_by_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        assert_eq!(wal_syncs(&store), 0);
+        store.write(one_put(&store, b"unsynced")).unwrap();
+        assert_eq!(wal_syncs(&store), 0, "the default here is unsynced");
+        store.write_synced(one_put(&store, b"vote")).unwrap();
+        assert_eq!(wal_syncs(&store), 1);
+        store.write(one_put(&store, b"block")).unwrap();
+        assert_eq!(wal_syncs(&store), 1);
+        assert!(store.get("a", b"vote").unwrap().is_some());
+
+        let dir = tempfile::tempdir().unwrap();
+        let synced = Store::open(
+            dir.path(),
+            &["a"],
+            &StoreOptions {
+                sync_writes: true,
+                ..StoreOptions::default()
+            },
+        )
+        .unwrap();
+        synced.write(one_put(&synced, b"block")).unwrap();
+        assert_eq!(wal_syncs(&synced), 1, "sync_writes fsyncs every write");
+    }
+
+    #[test]
+    fn every_write_to_a_synced_column_is_fsynced_and_no_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path()).with_synced_columns(&["b"]);
+        assert!(store.syncs_every_write_to("b"));
+        assert!(!store.syncs_every_write_to("a"));
+        store.write(one_put(&store, b"block")).unwrap();
+        assert_eq!(wal_syncs(&store), 0);
+        let mut vote = store.batch();
+        vote.put("b", b"vote", b"v").unwrap();
+        store.write(vote).unwrap();
+        assert_eq!(wal_syncs(&store), 1);
+        let mut mixed = one_put(&store, b"block 2");
+        mixed.delete("b", b"vote").unwrap();
+        store.write(mixed).unwrap();
+        assert_eq!(wal_syncs(&store), 2);
+        // Clones share the rule.
+        let clone = store.clone();
+        let mut vote = clone.batch();
+        vote.put("b", b"vote 2", b"v").unwrap();
+        clone.write(vote).unwrap();
+        assert_eq!(wal_syncs(&store), 3);
     }
 
     #[test]

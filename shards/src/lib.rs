@@ -35,10 +35,13 @@ pub use events::{ChainEvent, ChainEvents, EventSender};
 pub use state::{StateAt, StateError};
 pub use tx::{ShardTx, TxError};
 
-/// Opens a shard's RocksDB store in `dir` with the shard schema.
+/// Opens a shard's RocksDB store in `dir` with the shard schema. Writes to the consensus
+/// column (a validator's own votes) are always fsynced, whatever `options.sync_writes` says:
+/// losing a vote that was sent lets the restarted validator vote twice (ADR 0003).
 pub fn open_store(
     dir: &std::path::Path,
     options: &kaimeng_l1::storage::StoreOptions,
 ) -> Result<kaimeng_l1::Store, kaimeng_l1::StoreError> {
-    kaimeng_l1::Store::open(dir, schema::ALL_COLUMNS, options)
+    Ok(kaimeng_l1::Store::open(dir, schema::ALL_COLUMNS, options)?
+        .with_synced_columns(schema::SYNCED_COLUMNS))
 }

@@ -42,6 +42,9 @@ pub const ALL_COLUMNS: &[&str] = &[
     PAYOUTS,
 ];
 
+/// Columns whose every write is fsynced even in a store opened without `sync_writes`.
+pub const SYNCED_COLUMNS: &[&str] = &[CONSENSUS];
+
 pub const META_HEAD: &[u8] = b"head";
 pub const META_GENESIS: &[u8] = b"genesis";
 /// Present once every body in PENDING_BODIES has its PENDING_NUMBERS entry.
