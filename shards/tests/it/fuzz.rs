@@ -1,7 +1,7 @@
 //! Fuzzing of what a shard decodes from the public (docs/fuzzing.md): raw transactions of every
 //! EIP-2718 type (`ShardTx::decode`: legacy, EIP-2930 and EIP-1559 accepted, EIP-4844 and
 //! EIP-7702 refused), blocks from peers (`wire::decode_block`), the stored header, body and
-//! receipt codecs, and the inputs of the SM3 and SM2-verify precompiles.
+//! receipt codecs (a block's receipts and one receipt stored alone), and the inputs of the SM3 and SM2-verify precompiles.
 //!
 //! Inputs are arbitrary bytes, random RLP, and valid signed transactions and blocks that are
 //! then mutated (support::Edit). Every property: the decoder never panics, returns within
@@ -34,6 +34,7 @@ use kaimeng_shards::block::{
     encode_receipts,
 };
 use kaimeng_shards::tx::{MAX_TX_GAS, ShardTx, TxError};
+use kaimeng_shards::tx_receipt::{self, ReceiptEntry};
 use kaimeng_shards::wire::{WireBlock, decode_block, decode_block_with, encode_block};
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -894,6 +895,34 @@ proptest! {
                 let _ = bounded("decode_receipts", &encoded, || decode_receipts(&encoded, &txs));
             }
         }
+    }
+
+    /// A receipt stored alone (`tx_receipt`) round-trips, bloom included; mutated or
+    /// arbitrary, it decodes to something or nothing, without panicking.
+    #[test]
+    fn fuzz_stored_receipt_entry(
+        (txs, receipts) in stored(1),
+        first_log_index in any::<u64>(),
+        effective_gas_price in any::<u128>(),
+        edits in edits(4),
+        junk in support::bytes(512),
+    ) {
+        for (tx, receipt) in txs.iter().zip(&receipts) {
+            let entry = ReceiptEntry {
+                envelope: receipt.envelope.clone(),
+                gas_used: receipt.gas_used,
+                first_log_index,
+                from: tx.sender,
+                to: tx.envelope.to(),
+                contract_address: receipt.contract_address,
+                effective_gas_price,
+            };
+            let mut bytes = tx_receipt::encode(&entry);
+            prop_assert_eq!(tx_receipt::decode(&bytes), Some(entry));
+            support::apply(&mut bytes, &edits);
+            let _ = bounded("tx_receipt::decode", &bytes, || tx_receipt::decode(&bytes));
+        }
+        let _ = bounded("tx_receipt::decode", &junk, || tx_receipt::decode(&junk));
     }
 
     /// Receipts whose cumulative gas goes down (a corrupt record) are refused, not a panic.
