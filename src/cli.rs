@@ -38,6 +38,9 @@ pub enum Command {
     Node(NodeArgs),
     /// Generate keys, genesis and configs for N members and run each as its own process.
     Testnet(TestnetArgs),
+    /// Check a block's finality certificate from a node's RPC against the genesis members
+    /// (a light client's check: nothing else is trusted).
+    VerifyCertificate(crate::light::VerifyCertificateArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -77,6 +80,9 @@ pub struct TestnetArgs {
     /// long, and the consensus base timeout is twice it.
     #[arg(long, default_value_t = 1_000)]
     pub block_time_ms: u64,
+    /// Blocks per epoch (governance changes take effect at epoch boundaries).
+    #[arg(long, default_value_t = kaimeng_genesis::DEV_EPOCH_LENGTH)]
+    pub epoch_length: u64,
     /// Only write the files; start nothing.
     #[arg(long)]
     pub generate_only: bool,
@@ -248,6 +254,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Node(args) => crate::node_command::run(&args.config),
         Command::Testnet(args) => testnet(args),
+        Command::VerifyCertificate(args) => crate::light::run(args),
         Command::Genesis(GenesisCommand::Check { file }) => {
             let summary = kaimeng_genesis::cli::check_file(&file)?;
             println!("{summary}");
@@ -267,6 +274,7 @@ fn testnet(args: TestnetArgs) -> anyhow::Result<()> {
         metrics_port: args.metrics_port,
         kdf_iterations: args.kdf_iterations,
         block_time_ms: args.block_time_ms,
+        epoch_length: args.epoch_length,
     };
     let testnet = crate::testnet::generate(&plan)?;
     println!("genesis {}", testnet.genesis.display());

@@ -5,6 +5,7 @@ pub mod cli;
 pub mod config;
 pub mod dev;
 pub mod gov;
+pub mod light;
 pub mod metrics;
 pub mod node;
 pub mod node_command;

@@ -153,6 +153,11 @@ impl RunningNode {
                     };
                     // The operator's admin methods only where only the operator can reach them.
                     let mut extra = jsonrpsee::Methods::new();
+                    {
+                        use kaimeng_rpc::api::finality::FinalityApiServer;
+                        let finality = kaimeng_rpc::FinalityRpc::new(vec![chain.clone()]);
+                        extra.merge(finality.into_rpc())?;
+                    }
                     if let (Some(v), 0) = (&validator, shard) {
                         let consortium = validator::beacon::ConsortiumRpc {
                             beacon: v.beacon.clone(),

@@ -50,6 +50,8 @@ pub struct TestnetPlan {
     /// Genesis block time: an idle leader proposes an empty block after this long, and the
     /// consensus base timeout is twice it.
     pub block_time_ms: u64,
+    /// Blocks per epoch.
+    pub epoch_length: u64,
 }
 
 /// A generated network: where each member's config is.
@@ -90,6 +92,7 @@ pub fn generate(plan: &TestnetPlan) -> anyhow::Result<Testnet> {
         block_time_ms: plan.block_time_ms,
         ..DevOptions::default()
     });
+    genesis.epoch_length = plan.epoch_length;
     let mut node_secrets = Vec::new();
     let mut members = Vec::new();
     for i in 0..plan.validators {

@@ -1,6 +1,7 @@
 //! Kaimeng's beacon chain (L1). Today it owns the node's durable storage layer, which every
 //! chain in a node (the beacon chain and each shard) opens in its own directory.
 
+pub mod beacon;
 pub mod epoch;
 pub mod governance;
 pub mod membership;

@@ -28,7 +28,7 @@ pub trait Consortium: Send + Sync + 'static {
 
     /// Pools a signed governance transaction for the next beacon blocks; `Err(message)` if
     /// refused. Called only with transactions [`admit`] accepted.
-    fn submit_governance(&self, tx: SignedGovernanceTx) -> Result<B256, String>;
+    fn submit_governance(&self, tx: SignedGovernanceTx) -> Result<B256, GovernanceError>;
 
     /// The nonce `organisation`'s next transaction needs when the pool already holds some of
     /// its transactions that are not yet finalized; `None` when the pool holds none (the
@@ -77,8 +77,8 @@ fn malformed(error: DecodeError) -> ErrorObjectOwned {
     invalid_params(format!("not a governance transaction: {error}"))
 }
 
-fn refused(message: String) -> ErrorObjectOwned {
-    ErrorObjectOwned::owned(codes::INVALID_INPUT, message, None::<()>)
+fn refused(error: GovernanceError) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(codes::INVALID_INPUT, error.to_string(), None::<()>)
 }
 
 /// The `kaimeng_*` methods, answering from a [`Consortium`].
@@ -137,8 +137,7 @@ impl KaimengApiServer for KaimengRpc {
     fn send_governance_transaction(&self, tx: Bytes) -> RpcResult<B256> {
         let tx = SignedGovernanceTx::decode(&tx).map_err(malformed)?;
         let pooled = self.consortium.pooled_next_nonce(tx.tx.signer());
-        admit(&self.consortium.finalized_state(), pooled, &tx)
-            .map_err(|error| refused(error.to_string()))?;
+        admit(&self.consortium.finalized_state(), pooled, &tx).map_err(refused)?;
         self.consortium.submit_governance(tx).map_err(refused)
     }
 }
@@ -178,10 +177,10 @@ impl Consortium for ImmediateConsortium {
         self.state.lock().clone()
     }
 
-    fn submit_governance(&self, tx: SignedGovernanceTx) -> Result<B256, String> {
+    fn submit_governance(&self, tx: SignedGovernanceTx) -> Result<B256, GovernanceError> {
         let mut state = self.state.lock();
         let height = state.epoch().start_height;
-        let outcome = state.apply_tx(height, &tx).map_err(|e| e.to_string())?;
+        let outcome = state.apply_tx(height, &tx)?;
         self.outcomes.lock().push(outcome);
         Ok(tx.id(state.crypto_suite()))
     }

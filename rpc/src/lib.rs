@@ -2,7 +2,7 @@
 //!
 //! `api` declares one trait per namespace; `eth`, `net`, `txpool` and `debug` implement them
 //! by delegating to the shard, `kaimeng` (membership and governance) by delegating to a
-//! [`Consortium`]; `error` is the single mapping to JSON-RPC error objects; `server` starts a
+//! [`Consortium`], `finality` (stored finality certificates) by reading the shard; `error` is the single mapping to JSON-RPC error objects; `server` starts a
 //! server with its limits; `rate_limit` is the per-client-address limiter; `http_guard` fixes
 //! what jsonrpsee answers wrongly at the HTTP level (oversized chunked bodies, bad ids);
 //! `backpressure` stops reading a connection's requests while its answers cannot be written;
@@ -14,6 +14,7 @@ pub mod backpressure;
 pub mod debug;
 pub mod error;
 pub mod eth;
+pub mod finality;
 pub mod http_guard;
 pub mod kaimeng;
 pub mod net;
@@ -25,6 +26,7 @@ pub mod txpool;
 
 pub use api::kaimeng::GovernanceDomainView;
 pub use eth::DevSigner;
+pub use finality::FinalityRpc;
 pub use kaimeng::{Consortium, ImmediateConsortium, KaimengRpc};
 pub use node_status::{NodeStatus, StandaloneNode, SyncProgress};
 pub use read_pool::ReadPool;

@@ -167,6 +167,14 @@ impl BlockRules {
     }
 }
 
+/// The certificate that makes a block final: it certifies block `certified` (the block itself
+/// or a descendant).
+#[derive(Clone, Copy)]
+struct Finality<'a> {
+    certified: u64,
+    certificate: &'a [u8],
+}
+
 /// A block built on the head, not yet finalized.
 pub struct ProposedBlock {
     pub block: StoredBlock,
@@ -516,6 +524,24 @@ impl ShardChain {
     /// Finalizes the kept block `hash` and its unfinalized ancestors, oldest first, and
     /// forgets kept blocks that can no longer be finalized. Returns the newly final blocks.
     pub fn finalize_pending(&self, hash: &B256) -> Result<Vec<Arc<StoredBlock>>, ChainError> {
+        self.finalize_pending_with(hash, None)
+    }
+
+    /// [`ShardChain::finalize_pending`], storing `certificate` (the encoded finality
+    /// certificate of block `hash`) with the blocks it makes final.
+    pub fn finalize_pending_certified(
+        &self,
+        hash: &B256,
+        certificate: &[u8],
+    ) -> Result<Vec<Arc<StoredBlock>>, ChainError> {
+        self.finalize_pending_with(hash, Some(certificate))
+    }
+
+    fn finalize_pending_with(
+        &self,
+        hash: &B256,
+        certificate: Option<&[u8]>,
+    ) -> Result<Vec<Arc<StoredBlock>>, ChainError> {
         let _guard = self.write_lock.lock();
         let head = self.head();
         if *hash == head.hash {
@@ -533,9 +559,16 @@ impl ShardChain {
                 chain.push(block.clone());
             }
         }
+        let certified = chain.first().map(|kept| kept.block.number());
         let mut finalized = Vec::with_capacity(chain.len());
         for block in chain.into_iter().rev() {
-            finalized.push(self.write_final(block.block.clone(), &block.commit)?);
+            let proof = certified
+                .zip(certificate)
+                .map(|(certified, certificate)| Finality {
+                    certified,
+                    certificate,
+                });
+            finalized.push(self.write_final(block.block.clone(), &block.commit, proof)?);
         }
         self.forget_abandoned()?;
         Ok(finalized)
@@ -869,13 +902,55 @@ impl ShardChain {
     /// announced.
     pub fn finalize(&self, proposed: ProposedBlock) -> Result<Arc<StoredBlock>, ChainError> {
         let _guard = self.write_lock.lock();
-        self.write_final(Arc::new(proposed.block), &proposed.commit)
+        self.write_final(Arc::new(proposed.block), &proposed.commit, None)
+    }
+
+    /// [`ShardChain::finalize`] for a synced block, storing the finality certificate of block
+    /// `certified` (this block or a descendant, which makes it final) beside it.
+    pub fn finalize_certified(
+        &self,
+        proposed: ProposedBlock,
+        certified: u64,
+        certificate: &[u8],
+    ) -> Result<Arc<StoredBlock>, ChainError> {
+        let _guard = self.write_lock.lock();
+        let proof = Finality {
+            certified,
+            certificate,
+        };
+        self.write_final(Arc::new(proposed.block), &proposed.commit, Some(proof))
+    }
+
+    /// The finality certificate that made block `number` final: the number of the block it
+    /// certifies (`number` itself or a descendant) and its encoding. `None` for blocks
+    /// finalized without consensus (a dev sealer) or before certificates were kept.
+    pub fn certificate(&self, number: u64) -> Result<Option<(u64, Vec<u8>)>, ChainError> {
+        let Some(pointer) = self
+            .store
+            .get(schema::CERTIFICATES, schema::number_key(number))?
+        else {
+            return Ok(None);
+        };
+        let certified = pointer
+            .get(..8)
+            .map(|b| u64::from_be_bytes(b.try_into().expect("eight bytes")))
+            .ok_or(ChainError::Corrupt(number))?;
+        if certified == number {
+            return Ok(Some((certified, pointer[8..].to_vec())));
+        }
+        let certificate = self
+            .store
+            .get(schema::CERTIFICATES, schema::number_key(certified))?
+            .and_then(|value| value.get(8..).map(<[u8]>::to_vec))
+            .ok_or(ChainError::Corrupt(certified))?;
+        Ok(Some((certified, certificate)))
     }
 
     fn write_final(
         &self,
         block: Arc<StoredBlock>,
         commit: &StateCommit,
+        finality: Option<Finality<'_>>,
     ) -> Result<Arc<StoredBlock>, ChainError> {
         let head = self.head();
         if block.header.header.parent_hash != head.hash {
@@ -910,6 +985,13 @@ impl ShardChain {
         }
         if !block.payouts.is_empty() {
             batch.put(schema::PAYOUTS, key, block::encode_payouts(&block.payouts))?;
+        }
+        if let Some(finality) = finality {
+            let mut value = finality.certified.to_be_bytes().to_vec();
+            if finality.certified == number {
+                value.extend_from_slice(finality.certificate);
+            }
+            batch.put(schema::CERTIFICATES, key, value)?;
         }
         commit.apply_to(&mut batch)?;
         batch.put(schema::META, schema::META_HEAD, key)?;

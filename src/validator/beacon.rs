@@ -3,179 +3,74 @@
 //! of that height. The shard header commits to the section (`parent_beacon_block_root` is its
 //! keccak256), so the block hash the engine finalizes covers both.
 //!
-//! [`BeaconState`] is the consortium state (members, parameters, proposals; pure logic in
-//! `kaimeng_l1::governance`) plus what the node derives at epoch boundaries: the base fees
-//! collected in the epoch and the fee shares the next block pays out. [`Beacon`] keeps the
-//! finalized state on disk, the governance transaction pool, and computes the state after any
-//! unfinalized block.
+//! The consortium state and its rules are pure logic in `kaimeng_l1::beacon`. [`Beacon`] keeps
+//! the finalized state on disk, the governance transaction pool, and computes the state after
+//! any unfinalized block.
 
 use std::sync::Arc;
 
-use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy_primitives::{B256, Bytes, U256};
 use anyhow::Context;
 use kaimeng_genesis::GenesisSpec;
 use kaimeng_l1::Store;
-use kaimeng_l1::governance::{ConsortiumState, EpochTransition, SignedGovernanceTx};
-use kaimeng_shards::{BlockRules, ShardChain, StoredBlock};
+pub use kaimeng_l1::beacon::BeaconState;
+use kaimeng_l1::beacon::{BeaconError, MAX_GOVERNANCE_TXS, encode_section};
+use kaimeng_l1::governance::{
+    ConsortiumState, EpochTransition, GovernanceError, SignedGovernanceTx,
+};
+use kaimeng_shards::{BlockRules, ChainError, ShardChain, StoredBlock};
 use parking_lot::{Mutex, RwLock};
 
-/// Most governance transactions in one block.
-pub const MAX_GOVERNANCE_TXS: usize = 64;
 const STATE_KEY: &[u8] = b"beacon_state";
 
-/// The consortium state after a block, with the epoch's fee accounting.
-#[derive(Clone, Debug)]
-pub struct BeaconState {
-    /// The block this state is after.
-    pub height: u64,
-    pub consortium: ConsortiumState,
-    /// Base fees the treasury collected in the current epoch.
-    pub epoch_fees: U256,
-    /// Fee shares the next block pays from the treasury (set at an epoch boundary).
-    pub payouts: Vec<(Address, U256)>,
+/// Why the beacon state after a block is not available.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("block {hash}: {error}")]
+    Block { hash: B256, error: ChainError },
+    #[error("more than {0} unfinalized blocks above the head")]
+    TooDeep(usize),
+    #[error("beacon state at {state} behind the head {head}")]
+    Behind { state: u64, head: u64 },
+    #[error("block {height}: {error}")]
+    Apply { height: u64, error: BeaconError },
 }
 
-impl BeaconState {
-    pub fn genesis(spec: &GenesisSpec) -> anyhow::Result<Self> {
-        Ok(Self {
-            height: 0,
-            consortium: ConsortiumState::from_genesis(spec)
-                .map_err(|e| anyhow::anyhow!("{e}"))
-                .context("consortium state from genesis")?,
-            epoch_fees: U256::ZERO,
-            payouts: Vec::new(),
+/// The rules of the block after `state`, carrying `beacon`.
+pub fn rules(state: &BeaconState, beacon: Bytes) -> BlockRules {
+    let parameters = state.consortium.parameters();
+    BlockRules {
+        gas_limit: parameters.block_gas_limit,
+        min_base_fee: u64::try_from(parameters.min_base_fee).unwrap_or(u64::MAX),
+        payouts: state.payouts.clone(),
+        beacon,
+    }
+}
+
+/// The base fees a block paid to the treasury.
+pub fn base_fees(header: &alloy_consensus::Header) -> U256 {
+    U256::from(header.base_fee_per_gas.unwrap_or_default()) * U256::from(header.gas_used)
+}
+
+/// Applies a shard block's beacon side to `state`.
+pub fn apply_block(
+    state: &mut BeaconState,
+    block: &StoredBlock,
+) -> Result<Option<EpochTransition>, StateError> {
+    state
+        .apply(
+            block.number(),
+            &block.beacon,
+            base_fees(&block.header.header),
+        )
+        .map_err(|error| StateError::Apply {
+            height: block.number(),
+            error,
         })
-    }
-
-    /// The rules of the block after this state, carrying `beacon`.
-    pub fn rules(&self, beacon: Bytes) -> BlockRules {
-        let parameters = self.consortium.parameters();
-        BlockRules {
-            gas_limit: parameters.block_gas_limit,
-            min_base_fee: u64::try_from(parameters.min_base_fee).unwrap_or(u64::MAX),
-            payouts: self.payouts.clone(),
-            beacon,
-        }
-    }
-
-    /// Applies block `height` (its governance transactions and the base fees it collected);
-    /// at the epoch's last height, ends the epoch. An invalid transaction refuses the block.
-    pub fn apply(
-        &mut self,
-        height: u64,
-        section: &[u8],
-        base_fees: U256,
-    ) -> Result<Option<EpochTransition>, String> {
-        if height != self.height + 1 {
-            return Err(format!(
-                "beacon state is at {}, not {}",
-                self.height,
-                height - 1
-            ));
-        }
-        for tx in decode_section(section)? {
-            self.consortium
-                .apply_tx(height, &tx)
-                .map_err(|e| format!("governance transaction refused: {e}"))?;
-        }
-        self.height = height;
-        self.payouts.clear();
-        self.epoch_fees = self.epoch_fees.saturating_add(base_fees);
-        if height != self.consortium.epoch().last_height {
-            return Ok(None);
-        }
-        let transition = self
-            .consortium
-            .on_epoch_boundary(height, self.epoch_fees)
-            .map_err(|e| format!("epoch boundary at {height}: {e}"))?;
-        self.epoch_fees = U256::ZERO;
-        self.payouts = transition
-            .fees
-            .payouts
-            .iter()
-            .filter(|p| !p.amount.is_zero())
-            .map(|p| (p.fee_recipient, p.amount))
-            .collect();
-        Ok(Some(transition))
-    }
-
-    /// Applies a shard block's beacon side.
-    pub fn apply_block(&mut self, block: &StoredBlock) -> Result<Option<EpochTransition>, String> {
-        let header = &block.header.header;
-        let base_fees =
-            U256::from(header.base_fee_per_gas.unwrap_or_default()) * U256::from(header.gas_used);
-        self.apply(block.number(), &block.beacon, base_fees)
-    }
-
-    fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        out.extend_from_slice(&self.height.to_be_bytes());
-        out.extend_from_slice(&self.epoch_fees.to_be_bytes::<32>());
-        out.extend_from_slice(&(self.payouts.len() as u32).to_be_bytes());
-        for (address, amount) in &self.payouts {
-            out.extend_from_slice(address.as_slice());
-            out.extend_from_slice(&amount.to_be_bytes::<32>());
-        }
-        out.extend_from_slice(&self.consortium.encode());
-        out
-    }
-
-    fn decode(bytes: &[u8]) -> Option<Self> {
-        let height = u64::from_be_bytes(bytes.get(..8)?.try_into().ok()?);
-        let epoch_fees = U256::from_be_slice(bytes.get(8..40)?);
-        let count = u32::from_be_bytes(bytes.get(40..44)?.try_into().ok()?) as usize;
-        let mut at = 44;
-        let mut payouts = Vec::new();
-        for _ in 0..count {
-            payouts.push((
-                Address::from_slice(bytes.get(at..at + 20)?),
-                U256::from_be_slice(bytes.get(at + 20..at + 52)?),
-            ));
-            at += 52;
-        }
-        Some(Self {
-            height,
-            epoch_fees,
-            payouts,
-            consortium: ConsortiumState::decode(bytes.get(at..)?).ok()?,
-        })
-    }
 }
 
-/// `{ length (4, BE) ‖ signed governance transaction }*`; no transactions is no bytes.
-pub fn encode_section(txs: &[SignedGovernanceTx]) -> Bytes {
-    let mut out = Vec::new();
-    for tx in txs {
-        let encoded = tx.encode();
-        out.extend_from_slice(&(encoded.len() as u32).to_be_bytes());
-        out.extend_from_slice(&encoded);
-    }
-    out.into()
-}
-
-pub fn decode_section(mut bytes: &[u8]) -> Result<Vec<SignedGovernanceTx>, String> {
-    let mut txs = Vec::new();
-    while !bytes.is_empty() {
-        if txs.len() == MAX_GOVERNANCE_TXS {
-            return Err(format!(
-                "more than {MAX_GOVERNANCE_TXS} governance transactions"
-            ));
-        }
-        let len = bytes
-            .get(..4)
-            .map(|b| u32::from_be_bytes(b.try_into().expect("four bytes")) as usize)
-            .ok_or("beacon section ends inside a length")?;
-        let raw = bytes
-            .get(4..4 + len)
-            .ok_or("beacon section ends inside a transaction")?;
-        txs.push(
-            SignedGovernanceTx::decode(raw)
-                .map_err(|e| format!("undecodable governance transaction: {e}"))?,
-        );
-        bytes = &bytes[4 + len..];
-    }
-    Ok(txs)
-}
+/// Most unfinalized blocks above the head the state is computed over.
+const MAX_UNFINALIZED: usize = 256;
 
 /// The node's beacon: finalized state (on disk), governance pool, pending states.
 pub struct Beacon {
@@ -189,7 +84,7 @@ impl Beacon {
     /// block's write and the state's).
     pub fn open(chain: Arc<ShardChain>, genesis: &GenesisSpec) -> anyhow::Result<Self> {
         let mut state = match chain.store().get(kaimeng_shards::schema::META, STATE_KEY)? {
-            Some(bytes) => BeaconState::decode(&bytes).context("corrupt beacon state")?,
+            Some(bytes) => BeaconState::decode(&bytes).context("beacon state")?,
             None => BeaconState::genesis(genesis)?,
         };
         let head = chain.head().number();
@@ -197,9 +92,7 @@ impl Beacon {
             let block = chain
                 .block(height)?
                 .with_context(|| format!("final block {height} is missing"))?;
-            state
-                .apply_block(&block)
-                .map_err(|e| anyhow::anyhow!("replaying block {height}: {e}"))?;
+            apply_block(&mut state, &block).context("replaying final blocks")?;
         }
         let beacon = Self {
             chain,
@@ -228,7 +121,7 @@ impl Beacon {
 
     /// The state after block `hash`: the finalized head, or an unfinalized block this node
     /// keeps (its unfinalized ancestors applied in order).
-    pub fn state_after(&self, hash: &B256) -> Result<BeaconState, String> {
+    pub fn state_after(&self, hash: &B256) -> Result<BeaconState, StateError> {
         let mut state = self.finalized();
         let head = self.chain.head();
         let mut chain = Vec::new();
@@ -237,22 +130,24 @@ impl Beacon {
             let block = self
                 .chain
                 .kept_block(&cursor)
-                .map_err(|e| format!("block {cursor}: {e}"))?;
+                .map_err(|error| StateError::Block {
+                    hash: cursor,
+                    error,
+                })?;
             cursor = block.header.header.parent_hash;
             chain.push(block);
-            if chain.len() > 256 {
-                return Err("too many unfinalized blocks".into());
+            if chain.len() > MAX_UNFINALIZED {
+                return Err(StateError::TooDeep(MAX_UNFINALIZED));
             }
         }
         if state.height != head.number() {
-            return Err(format!(
-                "beacon state at {} behind the head {}",
-                state.height,
-                head.number()
-            ));
+            return Err(StateError::Behind {
+                state: state.height,
+                head: head.number(),
+            });
         }
         for block in chain.iter().rev() {
-            state.apply_block(block)?;
+            apply_block(&mut state, block)?;
         }
         Ok(state)
     }
@@ -269,10 +164,7 @@ impl Beacon {
                 if block.number() <= state.height {
                     continue;
                 }
-                if let Some(t) = state
-                    .apply_block(block)
-                    .map_err(|e| anyhow::anyhow!("final block {}: {e}", block.number()))?
-                {
+                if let Some(t) = apply_block(&mut state, block).context("final block")? {
                     transitions.push(t);
                 }
             }
@@ -297,7 +189,7 @@ impl Beacon {
             .take(MAX_GOVERNANCE_TXS)
             .cloned()
             .collect();
-        encode_section(&chosen)
+        encode_section(&chosen).into()
     }
 
     /// The nonce after `organisation`'s pooled transactions, if it has any pooled.
@@ -311,7 +203,7 @@ impl Beacon {
     }
 
     /// Pools `tx` if it applies after the finalized state and the pooled transactions.
-    pub fn submit(&self, tx: SignedGovernanceTx) -> Result<B256, String> {
+    pub fn submit(&self, tx: SignedGovernanceTx) -> Result<B256, GovernanceError> {
         let state = self.finalized();
         let mut trial = state.consortium.clone();
         let height = state.height + 1;
@@ -326,7 +218,7 @@ impl Beacon {
         for pooled in pool.iter() {
             let _ = trial.apply_tx(height, pooled);
         }
-        trial.check_tx(height, &tx).map_err(|e| e.to_string())?;
+        trial.check_tx(height, &tx)?;
         pool.push(tx);
         Ok(id)
     }
@@ -347,7 +239,7 @@ impl kaimeng_rpc::Consortium for ConsortiumRpc {
         self.beacon.pooled_next_nonce(organisation)
     }
 
-    fn submit_governance(&self, tx: SignedGovernanceTx) -> Result<B256, String> {
+    fn submit_governance(&self, tx: SignedGovernanceTx) -> Result<B256, GovernanceError> {
         let encoded = tx.encode();
         let id = self.beacon.submit(tx)?;
         let network = self.network.clone();

@@ -31,6 +31,24 @@ pub fn is_key(key: &SecretKey, encoded: &[u8]) -> bool {
     encoded == public.to_bytes().as_slice() || encoded == public.to_uncompressed().as_slice()
 }
 
+/// The domain votes on shard `shard` are signed in.
+pub fn namespace(shard: u32) -> Vec<u8> {
+    format!("kaimeng/shard/{shard}").into_bytes()
+}
+
+/// The validators of `state`'s epoch: every member's consensus key, in member order.
+pub fn validator_set(state: &BeaconState) -> anyhow::Result<ValidatorSet> {
+    ValidatorSet::new(
+        state
+            .consortium
+            .validators()
+            .iter()
+            .map(|m| PublicKey(m.consensus_key.to_vec()))
+            .collect(),
+    )
+    .map_err(|e| anyhow::anyhow!("validator set of epoch: {e}"))
+}
+
 /// The engine of `state`'s epoch, anchored at `anchor` (the finalized block the node is at).
 pub fn epoch_engine(
     state: &BeaconState,
@@ -41,13 +59,7 @@ pub fn epoch_engine(
     timeouts: TimeoutConfig,
 ) -> anyhow::Result<EpochEngine> {
     let members = state.consortium.validators();
-    let validators = ValidatorSet::new(
-        members
-            .iter()
-            .map(|m| PublicKey(m.consensus_key.to_vec()))
-            .collect(),
-    )
-    .map_err(|e| anyhow::anyhow!("validator set of epoch: {e}"))?;
+    let validators = validator_set(state)?;
     let index = key.and_then(|key| {
         members
             .iter()
@@ -56,7 +68,7 @@ pub fn epoch_engine(
     });
     let epoch = state.consortium.epoch();
     let mut config = Config::new(
-        format!("kaimeng/shard/{shard}").into_bytes(),
+        namespace(shard),
         epoch.epoch,
         validators.clone(),
         index,

@@ -114,7 +114,8 @@ impl BlockSource for ShardBlocks {
             return None;
         }
         let block = self.0.block(height).ok().flatten()?;
-        Some(wire::encode_block(&block))
+        let certificate = self.0.certificate(height).ok().flatten();
+        Some(super::sync::encode(&block, certificate))
     }
 }
 
@@ -144,6 +145,11 @@ pub async fn start(config: ValidatorConfig) -> anyhow::Result<RunningValidator> 
         records.prune(u64::MAX)?;
     }
     let index = current.index;
+    if config.consensus_key.is_none() {
+        tracing::info!(
+            "full node: following shard {shard} by checking finality certificates; it holds no consensus key and never votes"
+        );
+    }
     if config.consensus_key.is_some() && index.is_none() {
         tracing::info!(
             "this key is not a validator of the current epoch: following until governance admits it"
@@ -304,7 +310,7 @@ const MAX_FUTURE_MESSAGES: usize = 4096;
 
 impl Host {
     /// Peers are in a later epoch, so this node missed an epoch's end: at most once a second,
-    /// ask the worker to fetch the final blocks it lacks from f + 1 agreeing members.
+    /// ask the worker to fetch the final blocks it lacks (each proven by its certificate).
     fn catch_up_if_behind(&mut self) {
         if self
             .last_catch_up
@@ -313,9 +319,7 @@ impl Host {
             return;
         }
         self.last_catch_up = Some(std::time::Instant::now());
-        let members: Vec<PeerId> = self.peers.iter().flatten().copied().collect();
-        let agree = (members.len().saturating_sub(1)) / 3 + 1;
-        let _ = self.work.send(Work::CatchUp { members, agree });
+        let _ = self.work.send(Work::CatchUp);
     }
 
     /// Starts the engine of the epoch that `transition` began: new validators, this node's
@@ -586,7 +590,10 @@ impl Host {
                 } => self.request_payload(view, parent.digest, height),
                 Effect::VerifyPayload { proposal } => self.verify_payload(proposal),
                 Effect::Finalized { proposal, .. } if proposal.is_padding() => {}
-                Effect::Finalized { proposal, .. } => {
+                Effect::Finalized {
+                    proposal,
+                    certificate,
+                } => {
                     self.status
                         .finalized_height
                         .fetch_max(proposal.height, Ordering::Relaxed);
@@ -594,6 +601,7 @@ impl Host {
                     let _ = self.work.send(Work::Finalize {
                         height: proposal.height,
                         digest: proposal.payload,
+                        certificate: codec::encode_certificate(&certificate),
                     });
                 }
                 Effect::EpochEnded { .. } => {

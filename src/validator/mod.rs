@@ -3,6 +3,7 @@
 //!
 //! - `host`: the event loop; performs the engine's effects in order.
 //! - `worker`: builds, checks and finalizes blocks on its own thread; block sync.
+//! - `sync`: what block sync serves (blocks with their finality certificates) and its check.
 //! - `gossip`: transactions between pools, in batches.
 //! - `records`: the engine's votes and certificates on disk.
 //! - `epoch`: one epoch's engine from the consortium state (membership changes).
@@ -14,11 +15,12 @@
 
 mod admin;
 pub mod beacon;
-mod crypto;
-mod epoch;
+pub mod crypto;
+pub mod epoch;
 mod gossip;
 mod host;
 mod records;
+pub mod sync;
 mod worker;
 
 pub use admin::admin_methods;

@@ -1,6 +1,7 @@
 //! The application side of consensus, on its own thread: builds proposals, re-executes
-//! peers' blocks, finalizes, and fetches missed final blocks from peers (block sync). Work
-//! is done in the order it is asked for, so finalization never races a build.
+//! peers' blocks, finalizes with the certificate, and fetches missed final blocks from peers
+//! (block sync, every block checked against a certificate, `super::sync`). Work is done in the
+//! order it is asked for, so finalization never races a build.
 
 use std::sync::Arc;
 
@@ -12,7 +13,13 @@ use kaimeng_shards::{ChainError, ShardChain};
 use tokio::sync::mpsc;
 
 use super::HostEvent;
-use super::beacon::{Beacon, BeaconState};
+use super::beacon::{self, Beacon, BeaconState, StateError};
+use super::crypto::SuiteVerifier;
+use super::epoch;
+use super::sync::{self, EpochValidators, SyncError, SyncedBlock};
+
+/// Most blocks asked for in one round of block sync.
+const SYNC_SPAN: u64 = 512;
 
 pub enum Work {
     Build {
@@ -25,17 +32,14 @@ pub enum Work {
         block: Arc<WireBlock>,
     },
     /// A proposal whose body did not arrive: maybe this node kept it before a restart.
-    VerifyKept {
-        proposal: Proposal,
-    },
+    VerifyKept { proposal: Proposal },
     /// Peers run a later epoch: fetch the final blocks this node missed.
-    CatchUp {
-        members: Vec<kaimeng_network::PeerId>,
-        agree: usize,
-    },
+    CatchUp,
     Finalize {
         height: u64,
         digest: Digest,
+        /// The encoded finality certificate.
+        certificate: Vec<u8>,
     },
 }
 
@@ -73,9 +77,13 @@ impl Worker {
                     self.verify_kept(proposal);
                     Ok(())
                 }
-                Work::Finalize { height, digest } => self.finalize(height, digest),
-                Work::CatchUp { members, agree } => {
-                    self.catch_up(&members, agree);
+                Work::Finalize {
+                    height,
+                    digest,
+                    certificate,
+                } => self.finalize(height, digest, &certificate),
+                Work::CatchUp => {
+                    self.sync(None);
                     Ok(())
                 }
             };
@@ -103,7 +111,7 @@ impl Worker {
                 return Ok(());
             }
         };
-        let rules = state.rules(self.beacon.select(&state));
+        let rules = beacon::rules(&state, self.beacon.select(&state));
         match self.chain.propose_on(
             &hash(parent),
             timestamp,
@@ -150,12 +158,13 @@ impl Worker {
                 .beacon
                 .state_after(&header.parent_hash)
                 .and_then(|state| check_section(&state, block).map(|()| state))
+                .map_err(|error| error.to_string())
                 .and_then(|state| {
                     self.chain
                         .verify_on(
                             header,
                             block.txs.clone(),
-                            &state.rules(block.beacon.clone()),
+                            &beacon::rules(&state, block.beacon.clone()),
                         )
                         .map_err(|e| e.to_string())
                 });
@@ -208,12 +217,15 @@ impl Worker {
         Ok(())
     }
 
-    fn finalize(&self, height: u64, digest: Digest) -> Result<(), ChainError> {
+    fn finalize(&self, height: u64, digest: Digest, certificate: &[u8]) -> Result<(), ChainError> {
         let head = self.chain.head();
         if height <= head.number() {
             return Ok(()); // reported again after a restart
         }
-        match self.chain.finalize_pending(&hash(digest)) {
+        match self
+            .chain
+            .finalize_pending_certified(&hash(digest), certificate)
+        {
             Ok(blocks) => {
                 self.after_final(&blocks)?;
                 for block in blocks {
@@ -224,95 +236,52 @@ impl Worker {
                 Ok(())
             }
             Err(ChainError::UnknownBlock(_)) => {
-                self.sync_to(height, hash(digest));
+                self.sync(Some(height));
                 Ok(())
             }
             Err(error) => Err(error),
         }
     }
 
-    /// Fetches final blocks `head+1..=height` from peers, checks they link up to the
-    /// certified `target`, then executes and finalizes them in order.
-    fn sync_to(&self, height: u64, target: B256) {
-        let from = self.chain.head().number() + 1;
+    /// Fetches the final blocks after the head from peers (up to `target`, or as far as they
+    /// have) and executes and finalizes those a certificate proves final. A peer whose answer
+    /// does not check out is skipped for the next one.
+    fn sync(&self, target: Option<u64>) {
+        let reached = |chain: &ShardChain| target.is_some_and(|t| chain.head().number() >= t);
         for peer in self.network.peers() {
-            let blocks = self.fetch(peer, from, height);
-            if blocks.len() as u64 != height + 1 - from {
-                continue;
-            }
-            if !links_to(&blocks, self.chain.head().hash, target) {
-                tracing::warn!(%peer, "synced blocks do not lead to the finalized block");
-                continue;
-            }
-            self.apply_synced(peer, blocks);
-            if self.chain.head().hash == target {
-                tracing::info!(height, "caught up by block sync");
-                return;
+            loop {
+                if reached(&self.chain) {
+                    tracing::info!(head = self.chain.head().number(), "caught up by block sync");
+                    return;
+                }
+                let from = self.chain.head().number() + 1;
+                let blocks = self.fetch(peer, from, from + SYNC_SPAN - 1);
+                if blocks.is_empty() {
+                    break;
+                }
+                match self.apply_certified(blocks) {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(error) => {
+                        tracing::warn!(%peer, %error, from, "block sync answer refused");
+                        break;
+                    }
+                }
             }
         }
-        tracing::warn!(
-            height,
-            "block sync failed; will retry on the next finalization"
-        );
-    }
-
-    /// Catches up without a certificate to aim at (the node missed a whole epoch's end, so
-    /// its engine cannot follow the network's): asks `agree` member peers for the blocks after
-    /// the head and applies the prefix on which all of them agree. `agree` is f + 1, so at
-    /// least one of them is honest, and honest members serve final blocks only.
-    fn catch_up(&self, members: &[kaimeng_network::PeerId], agree: usize) {
-        const SPAN: u64 = 512;
-        let connected = self.network.peers();
-        let peers: Vec<_> = members
-            .iter()
-            .filter(|p| connected.contains(p))
-            .take(agree)
-            .copied()
-            .collect();
-        if peers.len() < agree {
-            return;
-        }
-        loop {
-            let head = self.chain.head();
-            let from = head.number() + 1;
-            let answers: Vec<Vec<WireBlock>> = peers
-                .iter()
-                .map(|peer| self.fetch(*peer, from, from + SPAN - 1))
-                .collect();
-            let hashes = |blocks: &Vec<WireBlock>| {
-                blocks
-                    .iter()
-                    .map(|b| b.header.hash_slow())
-                    .collect::<Vec<_>>()
-            };
-            let first = hashes(&answers[0]);
-            let common = answers.iter().skip(1).fold(first.len(), |len, other| {
-                let other = hashes(other);
-                len.min(first.iter().zip(&other).take_while(|(a, b)| a == b).count())
-            });
-            if common == 0 {
-                return;
-            }
-            let mut blocks = answers.into_iter().next().unwrap_or_default();
-            blocks.truncate(common);
-            if !links_to(&blocks, head.hash, first[common - 1]) {
-                return;
-            }
-            tracing::info!(
-                from,
-                to = from + common as u64 - 1,
-                "catching up from member peers"
+        if let Some(target) = target.filter(|_| !reached(&self.chain)) {
+            tracing::warn!(
+                target,
+                head = self.chain.head().number(),
+                "block sync incomplete; will retry on the next finalization"
             );
-            self.apply_synced(peers[0], blocks);
-            if self.chain.head().number() < from + common as u64 - 1 || (common as u64) < SPAN {
-                return;
-            }
         }
     }
 
-    /// Up to `to - from + 1` final blocks from `peer`, in order (fewer if it has fewer).
-    fn fetch(&self, peer: kaimeng_network::PeerId, from: u64, to: u64) -> Vec<WireBlock> {
-        let mut blocks: Vec<WireBlock> = Vec::new();
+    /// Up to `to - from + 1` final blocks from `peer`, in order (fewer if it has fewer, or
+    /// sent something undecodable).
+    fn fetch(&self, peer: kaimeng_network::PeerId, from: u64, to: u64) -> Vec<SyncedBlock> {
+        let mut blocks = Vec::new();
         let mut next = from;
         while next <= to {
             // Peers answer at most 128 blocks per request (`Limits::max_blocks_per_request`).
@@ -328,7 +297,7 @@ impl Worker {
                 break;
             }
             for raw in raws {
-                match wire::decode_block(&raw, self.chain.config().chain_id) {
+                match sync::decode(&raw, self.chain.config().chain_id) {
                     Ok(block) => blocks.push(block),
                     Err(error) => {
                         tracing::warn!(%peer, %error, "peer sent an invalid block");
@@ -341,54 +310,92 @@ impl Worker {
         blocks
     }
 
-    /// Executes and finalizes synced blocks in order, with their beacon sections.
-    fn apply_synced(&self, peer: kaimeng_network::PeerId, blocks: Vec<WireBlock>) {
-        for block in blocks {
+    /// Checks and applies the certified prefixes of `blocks`, one epoch's validator set at a
+    /// time (an epoch's last block always has its own certificate, so a prefix never spans two
+    /// epochs). Returns how many blocks were applied.
+    fn apply_certified(&self, mut blocks: Vec<SyncedBlock>) -> Result<usize, SyncError> {
+        let mut applied = 0;
+        while !blocks.is_empty() {
             let state = self.beacon.finalized();
-            if let Err(error) = check_section(&state, &block) {
-                tracing::warn!(%peer, %error, "synced block has an invalid beacon section");
-                return;
+            let epoch = state.consortium.epoch();
+            let Ok(validators) = epoch::validator_set(&state) else {
+                return Ok(applied);
+            };
+            let verifier = SuiteVerifier::new(state.consortium.crypto_suite(), &validators);
+            let namespace = epoch::namespace(self.shard);
+            let check = EpochValidators {
+                namespace: &namespace,
+                epoch: epoch.epoch,
+                last_height: epoch.last_height,
+                validators: &validators,
+                verifier: &verifier,
+            };
+            let count = match sync::certified_prefix(&blocks, self.chain.head().hash, &check) {
+                Ok(count) => count,
+                // The rest of a prefix is in the next answer.
+                Err(SyncError::Incomplete { .. }) if applied > 0 => return Ok(applied),
+                Err(error) => return Err(error),
+            };
+            let rest = blocks.split_off(count);
+            let certified = blocks[count - 1].block.header.number;
+            let certificate = std::mem::take(&mut blocks[count - 1].certificate);
+            for synced in blocks {
+                if !self.apply_synced(synced.block, certified, &certificate) {
+                    return Ok(applied);
+                }
+                applied += 1;
             }
-            let finalized = self
-                .chain
-                .verify(&block.header, block.txs, &state.rules(block.beacon.clone()))
-                .and_then(|proposed| self.chain.finalize(proposed));
-            match finalized {
-                Ok(block) => {
-                    self.metrics
-                        .finalized(block.number(), block.txs.len() as u64);
-                    if let Err(error) = self.after_final(&[block]) {
-                        tracing::error!(%error, "beacon state not updated");
-                        return;
-                    }
+            blocks = rest;
+        }
+        Ok(applied)
+    }
+
+    /// Executes and finalizes one proven-final block with its beacon section; false if it
+    /// does not execute (which a certificate of honest validators rules out).
+    fn apply_synced(&self, block: WireBlock, certified: u64, certificate: &[u8]) -> bool {
+        let state = self.beacon.finalized();
+        if let Err(error) = check_section(&state, &block) {
+            tracing::error!(%error, number = block.header.number, "certified block has an invalid beacon section");
+            return false;
+        }
+        let finalized = self
+            .chain
+            .verify(
+                &block.header,
+                block.txs,
+                &beacon::rules(&state, block.beacon.clone()),
+            )
+            .and_then(|proposed| {
+                self.chain
+                    .finalize_certified(proposed, certified, certificate)
+            });
+        match finalized {
+            Ok(block) => {
+                self.metrics
+                    .finalized(block.number(), block.txs.len() as u64);
+                if let Err(error) = self.after_final(&[block]) {
+                    tracing::error!(%error, "beacon state not updated");
+                    return false;
                 }
-                Err(error) => {
-                    tracing::warn!(%peer, %error, "synced block does not execute");
-                    return;
-                }
+                true
+            }
+            Err(error) => {
+                tracing::error!(%error, "certified block does not execute");
+                false
             }
         }
     }
 }
 
 /// The block's governance transactions apply on top of `state` (its parent's).
-fn check_section(state: &BeaconState, block: &WireBlock) -> Result<(), String> {
+fn check_section(state: &BeaconState, block: &WireBlock) -> Result<(), StateError> {
     let header = &block.header;
-    let base_fees = alloy_primitives::U256::from(header.base_fee_per_gas.unwrap_or_default())
-        * alloy_primitives::U256::from(header.gas_used);
     state
         .clone()
-        .apply(header.number, &block.beacon, base_fees)
+        .apply(header.number, &block.beacon, beacon::base_fees(header))
         .map(|_| ())
-}
-
-fn links_to(blocks: &[WireBlock], head: B256, target: B256) -> bool {
-    let mut parent = head;
-    for block in blocks {
-        if block.header.parent_hash != parent {
-            return false;
-        }
-        parent = block.header.hash_slow();
-    }
-    parent == target
+        .map_err(|error| StateError::Apply {
+            height: header.number,
+            error,
+        })
 }

@@ -18,6 +18,9 @@ pub struct Cluster {
     /// Keeps the testnet directory alive until the cluster is dropped.
     _dir: tempfile::TempDir,
     pub configs: Vec<PathBuf>,
+    /// The testnet directory (`genesis.json`, `member-i/`).
+    pub net: PathBuf,
+    pub p2p_ports: Vec<u16>,
     pub rpc_ports: Vec<u16>,
     pub metrics_ports: Vec<u16>,
     nodes: Vec<Option<Child>>,
@@ -80,6 +83,8 @@ impl Cluster {
             _turn: turn,
             _dir: dir,
             configs,
+            net: net.clone(),
+            p2p_ports: (0..n).map(|i| p2p + i).collect(),
             rpc_ports: (0..n).map(|i| rpc + i).collect(),
             metrics_ports: (0..n).map(|i| metrics + i).collect(),
             nodes: (0..n).map(|_| None).collect(),

@@ -5,6 +5,7 @@ mod bad_input;
 mod cluster;
 mod consensus;
 mod faults;
+mod finality;
 mod gov_cli;
 mod governance;
 mod hostile;

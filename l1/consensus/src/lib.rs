@@ -67,6 +67,7 @@
 
 pub mod codec;
 pub mod engine;
+pub mod finality;
 pub mod messages;
 pub mod signing;
 pub mod sim;
@@ -76,6 +77,7 @@ pub mod validators;
 pub use engine::{
     Anchor, Config, Effect, Engine, Evidence, FinalizedTip, Input, Rejection, TimeoutConfig, Timer,
 };
+pub use finality::{FinalityClaim, FinalityError, verify_finality, verify_signatures};
 pub use messages::{
     Certificate, CertificateKind, Justification, Message, ProposalMessage, Record, SignedVote, Vote,
 };

@@ -3,6 +3,7 @@
 
 pub mod debug;
 pub mod eth;
+pub mod finality;
 pub mod kaimeng;
 pub mod net;
 pub mod txpool;

@@ -382,7 +382,7 @@ impl Consortium for PooledAhead {
     fn finalized_state(&self) -> ConsortiumState {
         self.0.finalized_state()
     }
-    fn submit_governance(&self, tx: SignedGovernanceTx) -> Result<B256, String> {
+    fn submit_governance(&self, tx: SignedGovernanceTx) -> Result<B256, GovernanceError> {
         Ok(tx.id(kaimeng_crypto::CryptoSuite::Secp256k1Keccak))
     }
     fn pooled_next_nonce(&self, organisation: &str) -> Option<u64> {

@@ -32,6 +32,8 @@ pub enum DecodeError {
     SignersNotAscending { previous: u32, next: u32 },
     #[error("a proposal must carry its leader's notarize vote, found a {found} vote")]
     ProposalWithoutNotarize { found: &'static str },
+    #[error("expected a certificate, found a {found}")]
+    NotACertificate { found: &'static str },
     #[error("{count} trailing bytes after the end of the {what}")]
     TrailingBytes { what: &'static str, count: usize },
 }

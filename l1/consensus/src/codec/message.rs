@@ -53,6 +53,21 @@ pub fn encode_message(message: &Message) -> Vec<u8> {
     w.into_bytes()
 }
 
+/// Encodes a certificate on its own (what a node stores with a finalized block and serves to
+/// block sync and light clients): the encoding of the message carrying it.
+pub fn encode_certificate(certificate: &Certificate) -> Vec<u8> {
+    encode_message(&Message::Certificate(certificate.clone()))
+}
+
+/// Decodes an encoding made by [`encode_certificate`] from untrusted bytes. Never panics.
+pub fn decode_certificate(bytes: &[u8]) -> Result<Certificate, DecodeError> {
+    match decode_message(bytes)? {
+        Message::Certificate(certificate) => Ok(certificate),
+        Message::Proposal(_) => Err(DecodeError::NotACertificate { found: "proposal" }),
+        Message::Vote(_) => Err(DecodeError::NotACertificate { found: "vote" }),
+    }
+}
+
 /// Decodes a message from untrusted bytes. Never panics.
 pub fn decode_message(bytes: &[u8]) -> Result<Message, DecodeError> {
     let mut r = open(bytes)?;

@@ -15,7 +15,10 @@ mod reader;
 mod writer;
 
 pub use error::DecodeError;
-pub use message::{decode_message, decode_record, encode_message, encode_record};
+pub use message::{
+    decode_certificate, decode_message, decode_record, encode_certificate, encode_message,
+    encode_record,
+};
 pub use reader::Reader;
 pub use writer::Writer;
 

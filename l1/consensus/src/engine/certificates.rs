@@ -2,8 +2,9 @@
 //! and committing finalized blocks with their notarized ancestors.
 
 use super::{Effect, Engine, FinalizedTip, Rejection};
+use crate::finality::verify_signatures;
 use crate::messages::{Certificate, Message, Record, Vote};
-use crate::signing::{Signer, Verifier, signing_bytes};
+use crate::signing::{Signer, Verifier};
 use crate::types::{Proposal, View};
 
 impl<S: Signer, V: Verifier> Engine<S, V> {
@@ -52,37 +53,12 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
     /// Full check: epoch, proposal shape, a quorum of distinct members, every signature.
     pub(super) fn verify_certificate(&self, certificate: &Certificate) -> Result<(), Rejection> {
         self.check_epoch(certificate.vote.epoch())?;
-        if let Some(proposal) = certificate.proposal()
-            && proposal.parent.view >= proposal.view
-        {
-            return Err(Rejection::MalformedProposal(
-                "parent view must precede the proposal's view",
-            ));
-        }
-        let need = self.quorum();
-        if certificate.signatures.len() < need {
-            return Err(Rejection::NotEnoughSigners {
-                have: certificate.signatures.len(),
-                need,
-            });
-        }
-        if certificate
-            .signatures
-            .windows(2)
-            .any(|pair| pair[0].0 >= pair[1].0)
-        {
-            return Err(Rejection::UnsortedSigners);
-        }
-        let message = signing_bytes(&self.config.namespace, &certificate.vote);
-        for (signer, signature) in &certificate.signatures {
-            let Some(key) = self.config.validators.public_key(*signer) else {
-                return Err(Rejection::UnknownSigner(*signer));
-            };
-            if !self.verifier.verify(*signer, key, &message, signature) {
-                return Err(Rejection::BadSignature(*signer));
-            }
-        }
-        Ok(())
+        verify_signatures(
+            certificate,
+            &self.config.namespace,
+            &self.config.validators,
+            &self.verifier,
+        )
     }
 
     /// Acts on a checked certificate this node did not hold. `built_here`: formed from votes

@@ -1,0 +1,233 @@
+//! Finality certificates seen from outside: a light client (`kaimeng verify-certificate`)
+//! checks them with the genesis member list alone, bad requests get clear errors, and a
+//! non-member full node (`role = "full"`, its own process) follows the members by checking
+//! certificates, serves JSON-RPC, never votes, and catches up across epoch boundaries after
+//! being down.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::cluster::{Cluster, free_port_ranges};
+use crate::node::{path_str, rpc_at};
+
+const EPOCH_LENGTH: &str = "6";
+
+fn verify_certificate(port: u16, genesis: &std::path::Path, height: u64) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_kaimeng"))
+        .args([
+            "verify-certificate",
+            "--rpc",
+            &format!("http://127.0.0.1:{port}"),
+        ])
+        .args([
+            "--genesis",
+            path_str(genesis),
+            "--height",
+            &height.to_string(),
+        ])
+        .output()
+        .unwrap()
+}
+
+fn error_of(port: u16, params: Value) -> Value {
+    let response = rpc_at(port, "kaimeng_getFinalityCertificate", params);
+    response
+        .get("error")
+        .cloned()
+        .unwrap_or_else(|| panic!("expected an error: {response}"))
+}
+
+struct FullNode {
+    child: Option<Child>,
+    config: std::path::PathBuf,
+    rpc: u16,
+}
+
+impl FullNode {
+    fn start(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.config.with_file_name("full.log"))
+            .unwrap();
+        self.child = Some(
+            Command::new(env!("CARGO_BIN_EXE_kaimeng"))
+                .args(["node", "--config", path_str(&self.config)])
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .stdin(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn height(&self) -> Option<u64> {
+        std::net::TcpStream::connect(("127.0.0.1", self.rpc)).ok()?;
+        let result = rpc_at(self.rpc, "eth_blockNumber", json!([]));
+        u64::from_str_radix(result["result"].as_str()?.trim_start_matches("0x"), 16).ok()
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.config.with_file_name("full.log")).unwrap_or_default()
+    }
+
+    fn wait_for_height(&self, height: u64, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while self.height().is_none_or(|h| h < height) {
+            assert!(
+                Instant::now() < deadline,
+                "the full node did not reach height {height} within {limit:?} (at {:?}); log:\n{}",
+                self.height(),
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for FullNode {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn block_hash(port: u16, height: u64) -> String {
+    rpc_at(
+        port,
+        "eth_getBlockByNumber",
+        json!([format!("{height:#x}"), false]),
+    )["result"]["hash"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn a_light_client_checks_certificates_and_a_full_node_follows_by_them() {
+    let cluster = Cluster::start_with(
+        4,
+        "secp256k1-keccak",
+        &["--epoch-length", EPOCH_LENGTH, "--block-time-ms", "300"],
+    );
+    let genesis = cluster.net.join("genesis.json");
+    let member = cluster.rpc_ports[0];
+    cluster.wait_for_height(0, 3);
+
+    // A light client proves block 2 final from the member list alone.
+    let output = verify_certificate(member, &genesis, 2);
+    assert!(
+        output.status.success(),
+        "light client refused a real certificate: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("block 2 of shard-0"));
+
+    // Another member list (one consensus key swapped) makes the same certificate fail.
+    let mut forged: Value =
+        serde_json::from_str(&std::fs::read_to_string(&genesis).unwrap()).unwrap();
+    let members = forged["members"].as_array_mut().unwrap();
+    let key = members[1]["consensus_key"].clone();
+    members[0]["consensus_key"] = key;
+    let forged_path = cluster.net.join("forged-genesis.json");
+    std::fs::write(&forged_path, forged.to_string()).unwrap();
+    let output = verify_certificate(member, &forged_path, 2);
+    assert!(!output.status.success(), "a wrong member list verified");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("does not verify") || stderr.contains("genesis"),
+        "{stderr}"
+    );
+
+    // Requests for what does not exist get clear errors.
+    let error = error_of(member, json!(["shard-7", "0x1"]));
+    assert_eq!(error["code"], -32602, "{error}");
+    assert!(error["message"].as_str().unwrap().contains("shard-0"));
+    let error = error_of(member, json!(["shard-0", "0xffffffff"]));
+    assert!(
+        error["message"].as_str().unwrap().contains("not final"),
+        "{error}"
+    );
+    let error = error_of(member, json!([0, "0x0"]));
+    assert!(
+        error["message"].as_str().unwrap().contains("genesis"),
+        "{error}"
+    );
+
+    // A non-member full node follows the members.
+    let [p2p, rpc, _] = free_port_ranges(1);
+    let bootnodes: Vec<String> = {
+        let spec: Value =
+            serde_json::from_str(&std::fs::read_to_string(&genesis).unwrap()).unwrap();
+        spec["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(&cluster.p2p_ports)
+            .map(|(m, port)| {
+                format!(
+                    "/ip4/127.0.0.1/tcp/{port}/p2p/{}",
+                    m["peer_id"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    let config = cluster.net.join("full").join("config.toml");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = \"data\"\ngenesis = \"../genesis.json\"\nrole = \"full\"\n\n[p2p]\nlisten = \"/ip4/127.0.0.1/tcp/{p2p}\"\nbootnodes = {}\n\n[rpc]\nlisten = \"127.0.0.1:{rpc}\"\n",
+            serde_json::to_string(&bootnodes).unwrap()
+        ),
+    )
+    .unwrap();
+    let mut full = FullNode {
+        child: None,
+        config,
+        rpc,
+    };
+    full.start();
+    let target = cluster.height(0).unwrap() + 2;
+    full.wait_for_height(target, Duration::from_secs(60));
+    assert_eq!(block_hash(rpc, target), block_hash(member, target));
+    // It serves the certificates it checked, and they verify from outside.
+    let output = verify_certificate(rpc, &genesis, target);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    // Down across at least two epoch boundaries, it catches up by checking certificates.
+    full.kill();
+    let down_at = cluster.height(0).unwrap();
+    let epoch = EPOCH_LENGTH.parse::<u64>().unwrap();
+    cluster.wait_for_height(0, down_at + 2 * epoch + 1);
+    full.start();
+    let target = cluster.height(0).unwrap();
+    full.wait_for_height(target, Duration::from_secs(90));
+    assert_eq!(block_hash(rpc, target), block_hash(member, target));
+    let output = verify_certificate(rpc, &genesis, target);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    // It never voted: every certificate's signers are members 0..4 and its own log says it
+    // follows.
+    assert!(
+        full.log().contains("following") || full.log().contains("follower"),
+        "full node log:\n{}",
+        full.log()
+    );
+}
