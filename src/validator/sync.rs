@@ -149,3 +149,7 @@ pub fn certified_prefix(
     .map_err(|error| SyncError::NotFinal { certified, error })?;
     Ok(end + 1)
 }
+
+#[cfg(test)]
+#[path = "sync_tests.rs"]
+mod tests;

@@ -124,3 +124,68 @@ impl BeaconState {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use kaimeng_genesis::{DevOptions, GenesisSpec};
+
+    use super::*;
+
+    fn genesis() -> GenesisSpec {
+        let mut spec = GenesisSpec::dev(&DevOptions {
+            validators: 4,
+            ..DevOptions::default()
+        });
+        spec.epoch_length = 3;
+        spec
+    }
+
+    #[test]
+    fn heights_apply_in_order_and_an_epoch_pays_out_its_fees() {
+        let mut state = BeaconState::genesis(&genesis()).unwrap();
+        assert_eq!(
+            state.apply(2, &[], U256::ZERO).unwrap_err(),
+            BeaconError::OutOfOrder { at: 0, height: 2 }
+        );
+        assert!(state.apply(1, &[], U256::from(400)).unwrap().is_none());
+        assert!(state.apply(2, &[], U256::from(400)).unwrap().is_none());
+        let last = state.consortium.epoch().last_height;
+        assert_eq!(last, 3);
+        let transition = state.apply(3, &[], U256::from(400)).unwrap().unwrap();
+        assert_eq!(transition.epoch.epoch, 1);
+        assert_eq!(state.epoch_fees, U256::ZERO);
+        let paid: U256 = state.payouts.iter().map(|(_, a)| *a).sum();
+        assert_eq!(paid, transition.fees.total_paid());
+        assert!(!paid.is_zero());
+        // The next height pays them and clears them.
+        state.apply(4, &[], U256::ZERO).unwrap();
+        assert!(state.payouts.is_empty());
+    }
+
+    #[test]
+    fn a_refused_section_leaves_the_state_as_it_was() {
+        let mut state = BeaconState::genesis(&genesis()).unwrap();
+        let before = state.clone();
+        assert!(matches!(
+            state.apply(1, &[0, 0, 0, 2, 9, 9], U256::from(5)),
+            Err(BeaconError::Undecodable(_))
+        ));
+        assert_eq!(state, before);
+    }
+
+    #[test]
+    fn the_encoding_round_trips_and_truncation_is_refused() {
+        let mut state = BeaconState::genesis(&genesis()).unwrap();
+        for height in 1..=3 {
+            state.apply(height, &[], U256::from(1_000)).unwrap();
+        }
+        let bytes = state.encode();
+        assert_eq!(BeaconState::decode(&bytes).unwrap(), state);
+        for cut in [0, 7, 43, 60] {
+            assert!(matches!(
+                BeaconState::decode(&bytes[..cut]),
+                Err(BeaconError::Corrupt(_))
+            ));
+        }
+    }
+}
