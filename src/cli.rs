@@ -1,4 +1,5 @@
-//! The `kaimeng` command line: `dev`, `genesis`.
+//! The `kaimeng` command line: `dev`, `node`, `testnet`, `genesis`, `keygen`, `key-inspect`,
+//! `gov`, `prover` and `verify-certificate`.
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};

@@ -20,6 +20,7 @@ fn plan(dir: &std::path::Path, suite: CryptoSuite) -> TestnetPlan {
         metrics_port: 32_000,
         kdf_iterations: 1,
         block_time_ms: 500,
+        epoch_length: kaimeng_genesis::DEV_EPOCH_LENGTH,
     }
 }
 

@@ -11,7 +11,8 @@
 //! - `admin`: the operator's `admin_*` RPC (peers, deny list).
 //! - `beacon`: governance transactions ordered with each block; the consortium state.
 //!
-//! The design is in `docs/adr/0006-validator-host.md`.
+//! The design is in `docs/adr/0006-validator-host-and-unfinalized-blocks.md`; finality
+//! certificates and block sync in `docs/adr/0017-finality-certificates-stored-and-checked.md`.
 
 mod admin;
 pub mod beacon;
