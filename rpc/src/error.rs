@@ -95,3 +95,22 @@ pub fn from_logs(error: LogQueryError) -> ErrorObjectOwned {
 pub fn header_not_found() -> ErrorObjectOwned {
     ErrorObjectOwned::owned(codes::INVALID_INPUT, "header not found", None::<()>)
 }
+
+/// `eth_simulateV1`'s refusals, with the execution-apis codes (-380xx for what a block could
+/// not include or order, -38026 for this node's limits).
+pub fn from_simulate(error: kaimeng_shards::simulate::SimulateError) -> ErrorObjectOwned {
+    use kaimeng_shards::simulate::SimulateError as E;
+    let code = match &error {
+        E::Call(_) => {
+            let E::Call(call) = error else { unreachable!() };
+            return from_call(call);
+        }
+        E::InvalidParams(_) => codes::INVALID_PARAMS,
+        E::BlockNumberOrder { .. } => -38020,
+        E::TimestampOrder { .. } => -38021,
+        E::TooManyBlocks | E::TooManyCalls => -38026,
+        E::BlockGasLimit { .. } => -38015,
+        E::InvalidCall { code, .. } => *code,
+    };
+    ErrorObjectOwned::owned(code, error.to_string(), None::<()>)
+}

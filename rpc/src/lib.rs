@@ -1,8 +1,11 @@
 //! Ethereum JSON-RPC for Kaimeng shards (jsonrpsee, HTTP and WebSocket on one port).
 //!
-//! `api` declares one trait per namespace; `eth`, `net`, `txpool` and `debug` implement them
-//! by delegating to the shard, `kaimeng` (membership and governance) by delegating to a
-//! [`Consortium`], `finality` (stored finality certificates) by reading the shard; `error` is the single mapping to JSON-RPC error objects; `server` starts a
+//! `api` declares one trait per namespace (plus `EthToolsApi` and `RawApi` beside `eth_*` and
+//! `debug_*`); `eth`, `net`, `txpool`, `debug` and `raw` implement them by delegating to the
+//! shard (`storage_key` parses storage slot keys as the spec takes them), `kaimeng`
+//! (membership and governance) by delegating to a [`Consortium`], `finality` (stored finality
+//! certificates) by reading the shard; `error` is the single mapping to JSON-RPC error
+//! objects; `server` starts a
 //! server with its limits; `rate_limit` is the per-client-address limiter; `http_guard` fixes
 //! what jsonrpsee answers wrongly at the HTTP level (oversized chunked bodies, bad ids);
 //! `backpressure` stops reading a connection's requests while its answers cannot be written;
@@ -21,7 +24,9 @@ pub mod net;
 pub mod node_status;
 pub mod rate_limit;
 pub mod read_pool;
+pub mod raw;
 pub mod server;
+pub mod storage_key;
 pub mod txpool;
 
 pub use api::kaimeng::GovernanceDomainView;

@@ -21,17 +21,19 @@ use jsonrpsee::server::{
 use kaimeng_shards::ShardChain;
 use tokio::net::TcpListener;
 
-use crate::api::debug::DebugApiServer;
-use crate::api::eth::EthApiServer;
+use crate::api::debug::{DebugApiServer, RawApiServer};
+use crate::api::eth::{EthApiServer, EthToolsApiServer};
 use crate::api::net::{NetApiServer, Web3ApiServer};
 use crate::api::txpool::TxpoolApiServer;
 use crate::backpressure::Backpressured;
 use crate::debug::DebugRpc;
+use crate::eth::tools::EthToolsRpc;
 use crate::eth::{DevSigner, EthRpc};
 use crate::http_guard::{HttpGuardLayer, MarkNotificationsLayer};
 use crate::net::{NetRpc, Web3Rpc};
 use crate::node_status::NodeStatus;
 use crate::rate_limit::{ClientAddr, ClientBuckets, RateLimitLayer};
+use crate::raw::RawRpc;
 use crate::read_pool::ReadPool;
 use crate::txpool::TxpoolRpc;
 
@@ -145,6 +147,13 @@ pub fn rpc_module_with_pool(
     )?;
     register(&mut module, Web3Rpc.into_rpc().into())?;
     register(&mut module, TxpoolRpc::new(chain.clone()).into_rpc().into())?;
+    register(
+        &mut module,
+        EthToolsRpc::new(chain.clone(), reads.clone())
+            .into_rpc()
+            .into(),
+    )?;
+    register(&mut module, RawRpc::new(chain.clone()).into_rpc().into())?;
     register(&mut module, DebugRpc::new(chain, reads).into_rpc().into())?;
     Ok(module)
 }

@@ -1,5 +1,6 @@
-//! `txpool_*`: what the pool holds, split into executable (pending) and gapped (queued), and
-//! where one transaction stands (including why it was dropped).
+//! `txpool_*`: what the pool holds, split into executable (pending) and gapped (queued), in
+//! full, for one sender or as one summary line per transaction (geth's shapes), and where one
+//! transaction stands (including why it was dropped).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -25,6 +26,13 @@ pub struct TxpoolStatus {
 pub struct TxpoolContent<T> {
     pub pending: BTreeMap<Address, BTreeMap<String, T>>,
     pub queued: BTreeMap<Address, BTreeMap<String, T>>,
+}
+
+/// `txpool_contentFrom`'s answer: one sender's transactions by nonce (decimal string keys).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TxpoolContentFrom<T> {
+    pub pending: BTreeMap<String, T>,
+    pub queued: BTreeMap<String, T>,
 }
 
 /// `txpool_transactionStatus`'s answer.
@@ -76,20 +84,39 @@ impl TxpoolRpc {
     }
 }
 
-fn by_nonce(
+fn by_nonce<T>(
     groups: BTreeMap<Address, Vec<Arc<ShardTx>>>,
-) -> BTreeMap<Address, BTreeMap<String, Transaction>> {
+    show: impl Fn(&ShardTx) -> T,
+) -> BTreeMap<Address, BTreeMap<String, T>> {
     groups
         .into_iter()
-        .map(|(sender, txs)| {
-            (
-                sender,
-                txs.iter()
-                    .map(|tx| (tx.nonce().to_string(), rpc_transaction(tx, None)))
-                    .collect(),
-            )
-        })
+        .map(|(sender, txs)| (sender, nonces(&txs, &show)))
         .collect()
+}
+
+fn nonces<T>(txs: &[Arc<ShardTx>], show: impl Fn(&ShardTx) -> T) -> BTreeMap<String, T> {
+    txs.iter()
+        .map(|tx| (tx.nonce().to_string(), show(tx)))
+        .collect()
+}
+
+fn pooled(tx: &ShardTx) -> Transaction {
+    rpc_transaction(tx, None)
+}
+
+/// geth's `txpool_inspect` line (`gasPrice` is the fee cap for EIP-1559 transactions).
+pub fn summary(tx: &ShardTx) -> String {
+    use alloy_consensus::Transaction as _;
+    let to = match tx.envelope.to() {
+        Some(to) => to.to_checksum(None),
+        None => "contract creation".to_string(),
+    };
+    format!(
+        "{to}: {} wei + {} gas × {} wei",
+        tx.envelope.value(),
+        tx.envelope.gas_limit(),
+        tx.envelope.max_fee_per_gas()
+    )
 }
 
 impl TxpoolApiServer for TxpoolRpc {
@@ -107,8 +134,30 @@ impl TxpoolApiServer for TxpoolRpc {
     fn content(&self) -> RpcResult<TxpoolContent<Transaction>> {
         let (pending, queued) = self.chain.pool().content();
         Ok(TxpoolContent {
-            pending: by_nonce(pending),
-            queued: by_nonce(queued),
+            pending: by_nonce(pending, pooled),
+            queued: by_nonce(queued, pooled),
+        })
+    }
+
+    fn content_from(&self, address: Address) -> RpcResult<TxpoolContentFrom<Transaction>> {
+        let (pending, queued) = self.chain.pool().content();
+        let of = |groups: &BTreeMap<Address, Vec<Arc<ShardTx>>>| {
+            groups
+                .get(&address)
+                .map(|txs| nonces(txs, pooled))
+                .unwrap_or_default()
+        };
+        Ok(TxpoolContentFrom {
+            pending: of(&pending),
+            queued: of(&queued),
+        })
+    }
+
+    fn inspect(&self) -> RpcResult<TxpoolContent<String>> {
+        let (pending, queued) = self.chain.pool().content();
+        Ok(TxpoolContent {
+            pending: by_nonce(pending, summary),
+            queued: by_nonce(queued, summary),
         })
     }
 

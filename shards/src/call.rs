@@ -268,7 +268,7 @@ fn call_error(error: EVMError<StateError>) -> CallError {
     }
 }
 
-fn call_tx_env(request: &TransactionRequest, gas: u64, chain_id: u64) -> TxEnv {
+pub(crate) fn call_tx_env(request: &TransactionRequest, gas: u64, chain_id: u64) -> TxEnv {
     let gas_price = request.max_fee_per_gas.or(request.gas_price).unwrap_or(0);
     TxEnv {
         tx_type: if request.max_fee_per_gas.is_some() || request.max_priority_fee_per_gas.is_some()
@@ -295,7 +295,7 @@ fn call_tx_env(request: &TransactionRequest, gas: u64, chain_id: u64) -> TxEnv {
     }
 }
 
-fn apply_overrides(
+pub(crate) fn apply_overrides(
     base: &StateAt,
     overrides: Option<&StateOverride>,
 ) -> Result<PendingState, StateError> {
@@ -314,6 +314,9 @@ fn apply_overrides(
         if let Some(code) = &o.code {
             let bytecode = Bytecode::new_raw(code.clone());
             info.code_hash = bytecode.hash_slow();
+            // The code itself too: an account that did not exist defaults to `Some(empty)`,
+            // which revm would run instead of looking the hash up.
+            info.code = Some(bytecode.clone());
             pending.contracts.insert(info.code_hash, bytecode);
         }
         let change = pending.accounts.entry(*address).or_default();

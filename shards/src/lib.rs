@@ -20,6 +20,7 @@ pub mod pool;
 pub mod precompiles;
 pub mod schema;
 pub mod sealer;
+pub mod simulate;
 pub mod state;
 pub mod state_cache;
 pub mod trace;

@@ -48,3 +48,25 @@ pub trait DebugApi {
         options: Option<serde_json::Value>,
     ) -> RpcResult<serde_json::Value>;
 }
+
+/// `debug_getRaw*`: blocks, headers, receipts and transactions in their consensus encodings
+/// (RLP / EIP-2718), as geth returns them (implemented by `crate::raw::RawRpc`).
+#[rpc(server, namespace = "debug")]
+pub trait RawApi {
+    /// RLP of the header.
+    #[method(name = "getRawHeader")]
+    fn raw_header(&self, block: alloy_eips::BlockId) -> RpcResult<alloy_primitives::Bytes>;
+
+    /// RLP of the block: header, transactions, ommers (none) and withdrawals (none).
+    #[method(name = "getRawBlock")]
+    fn raw_block(&self, block: alloy_eips::BlockId) -> RpcResult<alloy_primitives::Bytes>;
+
+    /// The EIP-2718 encoding of every receipt of the block.
+    #[method(name = "getRawReceipts")]
+    fn raw_receipts(&self, block: alloy_eips::BlockId) -> RpcResult<Vec<alloy_primitives::Bytes>>;
+
+    /// The EIP-2718 encoding of a transaction (final or pooled); `0x` if unknown, as geth.
+    #[method(name = "getRawTransaction")]
+    fn raw_transaction(&self, hash: crate::raw::PrefixedHash)
+    -> RpcResult<alloy_primitives::Bytes>;
+}

@@ -86,7 +86,12 @@ pub trait EthApi {
     fn code(&self, address: Address, block: Option<BlockId>) -> RpcResult<Bytes>;
 
     #[method(name = "getStorageAt")]
-    fn storage_at(&self, address: Address, slot: U256, block: Option<BlockId>) -> RpcResult<B256>;
+    fn storage_at(
+        &self,
+        address: Address,
+        slot: crate::storage_key::StorageKey,
+        block: Option<BlockId>,
+    ) -> RpcResult<B256>;
 
     #[method(name = "getTransactionCount")]
     fn transaction_count(&self, address: Address, block: Option<BlockId>) -> RpcResult<U64>;
@@ -95,7 +100,7 @@ pub trait EthApi {
     fn proof(
         &self,
         address: Address,
-        slots: Vec<U256>,
+        slots: Vec<crate::storage_key::StorageKey>,
         block: Option<BlockId>,
     ) -> RpcResult<EIP1186AccountProofResponse>;
 
@@ -155,4 +160,34 @@ pub trait EthApi {
         kind: String,
         params: Option<serde_json::Value>,
     ) -> SubscriptionResult;
+}
+
+/// The `eth_*` methods indexers, wallets and simulators call beyond the classic set
+/// (implemented by `crate::eth::tools::EthToolsRpc`; all three run on the read pool).
+#[rpc(server, namespace = "eth")]
+pub trait EthToolsApi {
+    /// Values of many slots of many accounts at one block (execution-apis).
+    #[method(name = "getStorageValues")]
+    async fn storage_values(
+        &self,
+        requests: std::collections::HashMap<Address, Vec<crate::storage_key::StorageKey>>,
+        block: Option<BlockId>,
+    ) -> RpcResult<std::collections::HashMap<Address, Vec<B256>>>;
+
+    /// The access list a call needs, the gas it uses with it, and why it failed if it did.
+    #[method(name = "createAccessList")]
+    async fn create_access_list(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+        overrides: Option<StateOverride>,
+    ) -> RpcResult<alloy_rpc_types_eth::AccessListResult>;
+
+    /// Simulated blocks of calls on top of `block` (execution-apis `eth_simulateV1`).
+    #[method(name = "simulateV1")]
+    async fn simulate_v1(
+        &self,
+        payload: alloy_rpc_types_eth::simulate::SimulatePayload,
+        block: Option<BlockId>,
+    ) -> RpcResult<Vec<alloy_rpc_types_eth::simulate::SimulatedBlock<Block>>>;
 }

@@ -4,9 +4,9 @@ use alloy_rpc_types_eth::Transaction;
 use jsonrpsee::proc_macros::rpc;
 use jsonrpsee::types::ErrorObjectOwned;
 
-use alloy_primitives::B256;
+use alloy_primitives::{Address, B256};
 
-use crate::txpool::{TxStatusView, TxpoolContent, TxpoolStatus};
+use crate::txpool::{TxStatusView, TxpoolContent, TxpoolContentFrom, TxpoolStatus};
 
 type RpcResult<T> = Result<T, ErrorObjectOwned>;
 
@@ -17,6 +17,15 @@ pub trait TxpoolApi {
 
     #[method(name = "content")]
     fn content(&self) -> RpcResult<TxpoolContent<Transaction>>;
+
+    /// `txpool_content` for one sender: its pending and queued transactions by nonce.
+    #[method(name = "contentFrom")]
+    fn content_from(&self, address: Address) -> RpcResult<TxpoolContentFrom<Transaction>>;
+
+    /// Every pooled transaction in one line, as geth prints it:
+    /// `"<to>: <value> wei + <gas> gas × <max fee> wei"` (`contract creation` for no `to`).
+    #[method(name = "inspect")]
+    fn inspect(&self) -> RpcResult<TxpoolContent<String>>;
 
     /// Where one transaction stands: `included` (with its block), `pending`, `queued`,
     /// `dropped` (with the reason) or `unknown`. Kaimeng's own method: a transaction this node

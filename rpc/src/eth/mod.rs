@@ -5,6 +5,7 @@ mod fees;
 mod filters;
 pub mod signer;
 mod subscribe;
+pub mod tools;
 
 use std::sync::Arc;
 
@@ -32,8 +33,29 @@ use crate::error::{
 };
 use crate::node_status::NodeStatus;
 use crate::read_pool::ReadPool;
+use crate::storage_key::StorageKey;
 use filters::Filters;
 use signer::UnsignedTx;
+
+/// The block a state query or an execution refers to (default: latest). A block that does not
+/// exist (a number past the head, an unknown hash) is -32000 `header not found`, as geth and
+/// the execution-apis tests answer (ADR 0090).
+pub(crate) fn resolve_state_block(chain: &ShardChain, id: Option<BlockId>) -> RpcResult<u64> {
+    let header_not_found = crate::error::header_not_found;
+    let head = chain.head().number();
+    match id.unwrap_or(BlockId::Number(BlockNumberOrTag::Latest)) {
+        BlockId::Number(BlockNumberOrTag::Number(n)) => {
+            (n <= head).then_some(n).ok_or_else(header_not_found)
+        }
+        BlockId::Number(BlockNumberOrTag::Earliest) => Ok(0),
+        // Finality is immediate: latest = safe = finalized; pending state is the head's.
+        BlockId::Number(_) => Ok(head),
+        BlockId::Hash(hash) => chain
+            .number_of(&hash.block_hash)
+            .map_err(from_chain)?
+            .ok_or_else(header_not_found),
+    }
+}
 
 pub struct EthRpc {
     chain: Arc<ShardChain>,
@@ -77,15 +99,7 @@ impl EthRpc {
 
     /// The block a state query refers to (default: latest); unknown blocks are an error.
     fn state_block(&self, id: Option<BlockId>) -> RpcResult<u64> {
-        let header_not_found = crate::error::header_not_found;
-        match id.unwrap_or(BlockId::Number(BlockNumberOrTag::Latest)) {
-            BlockId::Number(tag) => self.number_of_tag(tag).ok_or_else(header_not_found),
-            BlockId::Hash(hash) => self
-                .chain
-                .number_of(&hash.block_hash)
-                .map_err(from_chain)?
-                .ok_or_else(header_not_found),
-        }
+        resolve_state_block(&self.chain, id)
     }
 
     fn block_by_id(&self, id: BlockId) -> RpcResult<Option<Arc<StoredBlock>>> {
@@ -116,20 +130,39 @@ impl EthRpc {
                     .chain
                     .number_of(hash)
                     .map_err(from_chain)?
-                    .ok_or_else(|| invalid_params(format!("unknown block {hash}")))?;
+                    .ok_or_else(|| {
+                        jsonrpsee::types::ErrorObjectOwned::owned(
+                            crate::error::codes::INVALID_INPUT,
+                            format!("unknown block {hash}"),
+                            None::<()>,
+                        )
+                    })?;
                 Ok((number, number))
             }
             FilterBlockOption::Range {
                 from_block,
                 to_block,
             } => {
+                // Numbers are taken as given (never clamped to the head), so a reversed or
+                // future range is refused as the execution-apis tests require (ADR 0090).
                 let resolve =
                     |tag: Option<BlockNumberOrTag>| match tag.unwrap_or(BlockNumberOrTag::Latest) {
-                        BlockNumberOrTag::Number(n) => n.min(head),
+                        BlockNumberOrTag::Number(n) => n,
                         BlockNumberOrTag::Earliest => 0,
                         _ => head,
                     };
-                Ok((resolve(*from_block), resolve(*to_block)))
+                let (from, to) = (resolve(*from_block), resolve(*to_block));
+                if from > to {
+                    return Err(invalid_params(format!(
+                        "invalid block range params: fromBlock {from} is after toBlock {to}"
+                    )));
+                }
+                if to > head {
+                    return Err(invalid_params(format!(
+                        "block range extends beyond current head block: toBlock {to}, head {head}"
+                    )));
+                }
+                Ok((from, to))
             }
         }
     }
@@ -321,12 +354,15 @@ impl EthApiServer for EthRpc {
             .original_bytes())
     }
 
-    fn storage_at(&self, address: Address, slot: U256, block: Option<BlockId>) -> RpcResult<B256> {
+    fn storage_at(
+        &self,
+        address: Address,
+        slot: StorageKey,
+        block: Option<BlockId>,
+    ) -> RpcResult<B256> {
         let state = self.chain.state_at(self.state_block(block)?);
         Ok(B256::from(
-            state
-                .storage_value(&address, &B256::from(slot))
-                .map_err(from_state)?,
+            state.storage_value(&address, &slot.0).map_err(from_state)?,
         ))
     }
 
@@ -349,7 +385,7 @@ impl EthApiServer for EthRpc {
     fn proof(
         &self,
         address: Address,
-        slots: Vec<U256>,
+        slots: Vec<StorageKey>,
         block: Option<BlockId>,
     ) -> RpcResult<EIP1186AccountProofResponse> {
         let number = self.state_block(block)?;
@@ -358,7 +394,7 @@ impl EthApiServer for EthRpc {
                 "eth_getProof is served for the latest block only",
             ));
         }
-        let slots: Vec<B256> = slots.into_iter().map(B256::from).collect();
+        let slots: Vec<B256> = slots.into_iter().map(|key| key.0).collect();
         let proof = self
             .chain
             .latest_state()

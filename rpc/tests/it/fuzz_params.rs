@@ -499,6 +499,7 @@ fn signature(method: &str) -> Option<Vec<Param>> {
         | "web3_clientVersion"
         | "txpool_status"
         | "txpool_content"
+        | "txpool_inspect"
         | "kaimeng_members"
         | "kaimeng_epoch"
         | "kaimeng_governanceDomain" => vec![],
@@ -516,7 +517,12 @@ fn signature(method: &str) -> Option<Vec<Param>> {
         "eth_getBalance" | "eth_getCode" | "eth_getTransactionCount" => vec![Address, BlockId],
         "eth_getStorageAt" => vec![Address, Quantity, BlockId],
         "eth_getProof" => vec![Address, Data, BlockId],
-        "eth_call" | "eth_estimateGas" => vec![Request, BlockId, Overrides],
+        "eth_call" | "eth_estimateGas" | "eth_createAccessList" => {
+            vec![Request, BlockId, Overrides]
+        }
+        "debug_getRawHeader" | "debug_getRawBlock" | "debug_getRawReceipts" => vec![BlockId],
+        "debug_getRawTransaction" => vec![Hash],
+        "txpool_contentFrom" => vec![Address],
         "eth_sendRawTransaction" | "kaimeng_sendGovernanceTransaction" => vec![RawTx],
         "eth_sendTransaction" => vec![Request],
         "eth_sign" => vec![Address, Data],
