@@ -9,6 +9,11 @@ const {
   HDNodeWallet,
   Interface,
   JsonRpcProvider,
+  Transaction,
+  decodeRlp,
+  encodeRlp,
+  keccak256,
+  toBeHex,
   zeroPadValue,
   ZeroAddress,
 } = require("ethers");
@@ -23,6 +28,7 @@ const {
   withTimeout,
   runFlow,
   step,
+  isAnvil,
 } = require("../lib/common");
 const { awaitNewHead, openWebSocketProvider } = require("../lib/ethers-heads");
 
@@ -135,6 +141,70 @@ async function main() {
   assert.equal(await provider.getTransactionCount(bob.address), bobNonce, "a reverting send was broadcast");
   assert.equal(await token.balanceOf(bob.address), 0n);
   step(FLOW, `revert reason surfaced as "${INSUFFICIENT_BALANCE}"`);
+
+  // debug_getRaw* through provider.send: the consensus encodings of what the node served.
+  if (await isAnvil(rpc)) {
+    step(FLOW, "skipped debug_getRaw*, eth_getStorageValues and txpool_contentFrom: anvil does not serve them");
+  } else {
+    const transferBlock = await provider.getBlock(transferReceipt.blockNumber);
+    const blockTag = toBeHex(transferReceipt.blockNumber);
+    const rawHeader = await provider.send("debug_getRawHeader", [blockTag]);
+    assert.equal(keccak256(rawHeader), transferBlock.hash, "keccak256(debug_getRawHeader) is the block hash");
+    const rawBlock = await provider.send("debug_getRawBlock", [blockTag]);
+    const [header, txs, ommers] = decodeRlp(rawBlock);
+    assert.equal(encodeRlp(header), rawHeader, "the raw block starts with the raw header");
+    assert.deepEqual(ommers, [], "no ommers");
+    assert.equal(txs.length, transferBlock.transactions.length, "transactions in the raw block");
+    const rawTx = await provider.send("debug_getRawTransaction", [transferReceipt.hash]);
+    const decoded = Transaction.from(rawTx);
+    assert.equal(decoded.hash, transferReceipt.hash, "debug_getRawTransaction decodes to the transaction");
+    assert.equal(decoded.from, owner.address, "the raw transaction's signer");
+    // A typed (EIP-2718) transaction sits in the block's RLP as a byte string of the same bytes.
+    assert.ok(txs.includes(rawTx), "the raw transaction is in the raw block");
+    const rawReceipts = await provider.send("debug_getRawReceipts", [blockTag]);
+    assert.equal(rawReceipts.length, transferBlock.transactions.length, "one raw receipt per transaction");
+    const index = transferBlock.transactions.indexOf(transferReceipt.hash);
+    const [status, cumulative, , receiptLogs] = decodeRlp("0x" + rawReceipts[index].slice(4));
+    assert.equal(rawReceipts[index].slice(0, 4), "0x02", "an EIP-1559 receipt is typed");
+    assert.equal(BigInt(status), 1n, "raw receipt status");
+    assert.equal(BigInt(cumulative), transferReceipt.cumulativeGasUsed, "raw receipt cumulative gas");
+    assert.equal(receiptLogs.length, transferReceipt.logs.length, "raw receipt logs");
+    step(FLOW, `debug_getRawHeader/Block/Transaction/Receipts agree with block ${transferReceipt.blockNumber}`);
+
+    // eth_getStorageValues agrees with eth_getStorageAt, slot by slot.
+    const slots = [0, 1, 2, 3, 4].map((i) => zeroPadValue(toBeHex(i), 32));
+    const values = await provider.send("eth_getStorageValues", [{ [address]: slots }, "latest"]);
+    const [valuesOf] = Object.entries(values).filter(([a]) => a.toLowerCase() === address.toLowerCase()).map(([, v]) => v);
+    assert.ok(valuesOf, `eth_getStorageValues answered for ${Object.keys(values)}`);
+    for (const [i, slot] of slots.entries()) {
+      assert.equal(valuesOf[i], await provider.getStorage(address, slot), `slot ${i}`);
+    }
+    await assert.rejects(
+      provider.send("eth_getStorageAt", [address, "0x" + "0".repeat(65), "latest"]),
+      (err) => err.error && err.error.code === -32602,
+      "a 33-byte storage key is invalid params",
+    );
+    await assert.rejects(
+      provider.send("eth_getLogs", [{ fromBlock: toBeHex(transferReceipt.blockNumber), toBlock: toBeHex(deployReceipt.blockNumber - 1) }]),
+      (err) => err.error && err.error.code === -32602,
+      "a reversed eth_getLogs range is invalid params",
+    );
+    step(FLOW, "eth_getStorageValues matched eth_getStorageAt; bad keys and reversed ranges are -32602");
+
+    // txpool_contentFrom and txpool_inspect: a transaction with a nonce gap stays queued.
+    const gapNonce = (await provider.getTransactionCount(bob.address)) + 3;
+    const queuedHash = await provider.send("eth_sendRawTransaction", [
+      await bob.signTransaction({ to: alice.address, value: 3n, nonce: gapNonce, gasLimit: 21000n,
+        maxFeePerGas: 10n ** 11n, maxPriorityFeePerGas: 10n ** 9n, chainId: network.chainId, type: 2 }),
+    ]);
+    const from = await provider.send("txpool_contentFrom", [bob.address]);
+    assert.deepEqual(Object.keys(from.pending), [], "bob has nothing executable");
+    assert.equal(from.queued[String(gapNonce)].hash, queuedHash, "bob's gapped transaction is queued");
+    const inspect = await provider.send("txpool_inspect", []);
+    const bobLines = Object.entries(inspect.queued).filter(([a]) => a.toLowerCase() === bob.address.toLowerCase()).map(([, v]) => v);
+    assert.equal(bobLines[0][String(gapNonce)], `${alice.address}: 3 wei + 21000 gas × 100000000000 wei`, "txpool_inspect line");
+    step(FLOW, `txpool_contentFrom and txpool_inspect show bob's queued nonce ${gapNonce}`);
+  }
 
   // newHeads over WebSocket, triggered by a transaction sent once the subscription is live.
   const wsProvider = await openWebSocketProvider(ws, WAIT_MS);

@@ -17,6 +17,7 @@ const {
   urls,
   runFlow,
   step,
+  isAnvil,
 } = require("../lib/common");
 const { awaitNewHead } = require("../lib/newheads");
 
@@ -198,6 +199,38 @@ async function main() {
   assert.equal((await ok("cast", ["nonce", "--rpc-url", rpc, bob])).trim(), bobNonce, "a reverting send was broadcast");
   assert.equal(await call(rpc, token, "balanceOf(address)(uint256)", bob), "0");
   step(FLOW, `revert reason surfaced as "${INSUFFICIENT_BALANCE}"`);
+
+  // cast access-list (eth_createAccessList): the token's slots a transfer touches, and the gas.
+  const accessList = json(
+    await ok("cast", ["access-list", "--json", "--rpc-url", rpc, "--from", owner, token,
+      "transfer(address,uint256)", alice, "1"]),
+  );
+  const entries = accessList.access_list || accessList.accessList;
+  assert.ok(Array.isArray(entries), `cast access-list --json: ${JSON.stringify(accessList)}`);
+  const tokenEntry = entries.find((e) => e.address.toLowerCase() === token.toLowerCase());
+  assert.ok(tokenEntry, `no access list entry for the token: ${JSON.stringify(entries)}`);
+  const keys_ = tokenEntry.storageKeys || tokenEntry.storage_keys;
+  assert.ok(keys_.length >= 2, "both balances' slots are listed");
+  assert.ok(BigInt(accessList.gas_used ?? accessList.gasUsed) > 21000n, "gas used with the access list");
+  step(FLOW, `cast access-list listed ${keys_.length} token slots`);
+
+  // cast rpc debug_getRawHeader / debug_getRawBlock: the header hashes to the block hash, and
+  // the block's RLP starts with it.
+  if (await isAnvil(rpc)) {
+    step(FLOW, "skipped cast rpc debug_getRawHeader/debug_getRawBlock: anvil does not serve them");
+  } else {
+    const sentBlock = "0x" + BigInt(sent.blockNumber).toString(16);
+    const rawHeader = JSON.parse(await ok("cast", ["rpc", "--rpc-url", rpc, "debug_getRawHeader", sentBlock]));
+    const headerHash = (await ok("cast", ["keccak", rawHeader])).trim();
+    const blockHash = (await ok("cast", ["block", "--rpc-url", rpc, BigInt(sent.blockNumber).toString(), "--field", "hash"])).trim();
+    assert.equal(headerHash, blockHash, "keccak256(debug_getRawHeader) is the block hash");
+    const rawBlock = JSON.parse(await ok("cast", ["rpc", "--rpc-url", rpc, "debug_getRawBlock", sentBlock]));
+    const decoded = JSON.parse((await ok("cast", ["from-rlp", rawBlock])).trim());
+    assert.equal(decoded.length, 4, "[header, transactions, ommers, withdrawals]");
+    const headerRlp = (await ok("cast", ["to-rlp", JSON.stringify(decoded[0])])).trim();
+    assert.equal(headerRlp, rawHeader, "the raw block starts with the raw header");
+    step(FLOW, `cast rpc debug_getRawHeader/debug_getRawBlock agree with block ${BigInt(sent.blockNumber)}`);
+  }
 
   // newHeads over WebSocket (cast has no newHeads subscription), triggered by cast send over WS.
   const { before, head } = await awaitNewHead(

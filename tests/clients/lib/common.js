@@ -56,6 +56,22 @@ function withTimeout(promise, ms, what) {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+/**
+ * Whether the node at `rpc` is anvil (the reference for `run.sh --anvil`). The flows' checks
+ * of methods anvil does not serve (debug_getRaw*, eth_getStorageValues, deployless calls in
+ * eth_simulateV1) are skipped there, with a line saying so; against Kaimeng they always run.
+ */
+async function isAnvil(rpc) {
+  const response = await fetch(rpc, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "web3_clientVersion", params: [] }),
+    signal: AbortSignal.timeout(WAIT_MS),
+  });
+  const body = await response.json();
+  return typeof body.result === "string" && body.result.toLowerCase().startsWith("anvil");
+}
+
 /** Runs a flow's main function, prints one summary line and sets the exit code. */
 function runFlow(name, main) {
   const started = Date.now();
@@ -76,6 +92,7 @@ function step(name, message) {
 }
 
 module.exports = {
+  isAnvil,
   DEV_MNEMONIC,
   INSUFFICIENT_BALANCE,
   TRANSFER_TOPIC,

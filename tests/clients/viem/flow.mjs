@@ -7,7 +7,9 @@ import {
   ContractFunctionRevertedError,
   createPublicClient,
   createWalletClient,
+  decodeEventLog,
   defineChain,
+  encodeFunctionData,
   http,
   parseAbiItem,
   RpcRequestError,
@@ -17,7 +19,7 @@ import {
 import { mnemonicToAccount } from "viem/accounts";
 
 const require = createRequire(import.meta.url);
-const { DEV_MNEMONIC, INSUFFICIENT_BALANCE, TOKEN, WAIT_MS, urls, kaiToken, withTimeout, runFlow, step } =
+const { DEV_MNEMONIC, INSUFFICIENT_BALANCE, TOKEN, WAIT_MS, urls, kaiToken, withTimeout, runFlow, step, isAnvil } =
   require("../lib/common.js");
 
 const FLOW = "viem";
@@ -132,6 +134,72 @@ async function main() {
   assert.equal(await client.getTransactionCount({ address: bob.address }), bobNonce, "a reverting send was broadcast");
   assert.equal(await read("balanceOf", [bob.address]), 0n);
   step(FLOW, `revert reason surfaced as "${INSUFFICIENT_BALANCE}"`);
+
+  // eth_simulateV1 through viem's simulateCalls: a token transfer and a value transfer that
+  // build on each other, with ETH transfers traced as logs, a failing call reported per call,
+  // and nothing written to the chain.
+  const aliceTokens = await read("balanceOf", [alice.address]);
+  const simulated = await client.simulateCalls({
+    account: owner,
+    calls: [
+      { to: address, abi, functionName: "transfer", args: [bob.address, 5n] },
+      { to: address, abi, functionName: "balanceOf", args: [bob.address] },
+      { to: bob.address, value: 7n },
+    ],
+    traceTransfers: true,
+  });
+  const [simTransfer, simBalance, simValue] = simulated.results;
+  assert.equal(simTransfer.status, "success", "simulated transfer status");
+  assert.equal(simTransfer.result, true, "simulated transfer returns true");
+  const simEvent = decodeEventLog({ abi: [transferEvent], data: simTransfer.logs[0].data, topics: simTransfer.logs[0].topics });
+  assert.deepEqual([simEvent.args.from, simEvent.args.to, simEvent.args.value], [owner.address, bob.address, 5n], "simulated Transfer log");
+  assert.equal(simBalance.result, 5n, "the second call sees the first call's transfer");
+  assert.equal(simValue.status, "success");
+  assert.equal(simValue.logs.length, 1, "traceTransfers logs the value transfer");
+  assert.equal(simValue.logs[0].address.toLowerCase(), "0x" + "e".repeat(40), "transfer log emitter");
+  assert.equal(BigInt(simValue.logs[0].data), 7n, "traced transfer value");
+  const failing = await client.simulateCalls({
+    account: bob,
+    calls: [{ to: address, abi, functionName: "transfer", args: [owner.address, 1n] }],
+  });
+  assert.equal(failing.results[0].status, "failure", "a reverting simulated call");
+  assert.ok(failing.results[0].error instanceof BaseError, "viem decoded the simulated revert");
+  assert.match(failing.results[0].error.message, new RegExp(INSUFFICIENT_BALANCE), "simulated revert reason");
+  assert.equal(await read("balanceOf", [bob.address]), 0n, "a simulation wrote to the chain");
+  assert.equal(await read("balanceOf", [alice.address]), aliceTokens);
+  // traceAssetChanges: viem reads balances before and after inside further simulated blocks
+  // (deployless calls, code overrides) and reports the owner's ETH and token changes.
+  if (await isAnvil(rpc)) {
+    step(FLOW, "skipped simulateCalls traceAssetChanges: anvil cannot run its deployless calls");
+  } else {
+    const withAssets = await client.simulateCalls({
+      account: owner,
+      calls: [
+        { to: address, abi, functionName: "transfer", args: [bob.address, 5n] },
+        { to: bob.address, value: 7n },
+      ],
+      traceAssetChanges: true,
+    });
+    const change = (symbol) => withAssets.assetChanges.find((c) => c.token.symbol === symbol);
+    assert.ok(change(TOKEN.symbol), `no ${TOKEN.symbol} change in ${JSON.stringify(withAssets.assetChanges, (_, v) => typeof v === "bigint" ? v.toString() : v)}`);
+    assert.equal(change(TOKEN.symbol).value.diff, -5n, "token change");
+    assert.equal(change(TOKEN.symbol).token.address.toLowerCase(), address.toLowerCase());
+    assert.equal(change("ETH").value.diff, -7n, "ETH change (simulated calls pay no gas)");
+    step(FLOW, `simulateCalls traceAssetChanges: ${TOKEN.symbol} -5 and ETH -7 wei`);
+  }
+  step(FLOW, `simulateCalls (eth_simulateV1): transfer, balance read, traced value transfer and a revert`);
+
+  // eth_createAccessList: the token's storage slots the transfer reads and writes.
+  const accessList = await client.createAccessList({
+    account: owner,
+    to: address,
+    data: encodeFunctionData({ abi, functionName: "transfer", args: [alice.address, 1n] }),
+  });
+  const tokenEntry = accessList.accessList.find((e) => e.address.toLowerCase() === address.toLowerCase());
+  assert.ok(tokenEntry, `no access list entry for the token: ${JSON.stringify(accessList.accessList)}`);
+  assert.ok(tokenEntry.storageKeys.length >= 2, "both balances' slots are listed");
+  assert.ok(accessList.gasUsed > 21000n, `gasUsed ${accessList.gasUsed}`);
+  step(FLOW, `createAccessList listed ${tokenEntry.storageKeys.length} token slots, gasUsed ${accessList.gasUsed}`);
 
   // newHeads over WebSocket: the transport's subscribe resolves once the node acknowledged it.
   const wsClient = createPublicClient({ chain, transport: webSocket(ws, { timeout: WAIT_MS }) });
