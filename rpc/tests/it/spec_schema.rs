@@ -64,16 +64,16 @@ fn type_matches(kind: &str, value: &Value) -> bool {
 
 fn check(schema: &Value, value: &Value, at: &str, errors: &mut Vec<String>) {
     let schema = resolve(schema);
-    if let Some(kind) = schema.get("type").and_then(Value::as_str) {
-        if !type_matches(kind, value) {
-            errors.push(format!("{at}: {value} is not of type {kind}"));
-            return;
-        }
+    if let Some(kind) = schema.get("type").and_then(Value::as_str)
+        && !type_matches(kind, value)
+    {
+        errors.push(format!("{at}: {value} is not of type {kind}"));
+        return;
     }
-    if let Some(expected) = schema.get("const") {
-        if expected != value {
-            errors.push(format!("{at}: {value} is not {expected}"));
-        }
+    if let Some(expected) = schema.get("const")
+        && expected != value
+    {
+        errors.push(format!("{at}: {value} is not {expected}"));
     }
     if let (Some(pattern), Some(text)) = (
         schema.get("pattern").and_then(Value::as_str),
