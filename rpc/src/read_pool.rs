@@ -78,7 +78,10 @@ impl ReadPool {
             let shared = shared.clone();
             std::thread::Builder::new()
                 .name(format!("rpc-read-{i}"))
-                .spawn(move || work(&shared))?;
+                .spawn(move || {
+                    lower_priority();
+                    work(&shared)
+                })?;
         }
         Ok(ReadPool {
             shared,
@@ -155,6 +158,29 @@ impl Drop for ReadPool {
     fn drop(&mut self) {
         self.shared.state.lock().closed = true;
         self.shared.job_ready.notify_all();
+    }
+}
+
+/// The nice value of the read threads: when the cores are all busy, the scheduler gives the
+/// threads that serve requests and drive consensus about ten times their share.
+pub const READ_THREAD_NICE: i32 = 10;
+
+/// Lowers the calling thread's scheduling priority to [`READ_THREAD_NICE`] (Linux keeps a
+/// nice value per thread); elsewhere, or if refused, the thread keeps the process's.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: gettid and setpriority take plain integers and touch no memory of ours.
+        let result = unsafe {
+            let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+            libc::setpriority(libc::PRIO_PROCESS, tid, READ_THREAD_NICE)
+        };
+        if result != 0 {
+            tracing::debug!(
+                error = %std::io::Error::last_os_error(),
+                "could not lower the priority of an RPC read thread"
+            );
+        }
     }
 }
 
@@ -262,6 +288,24 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(error.code(), codes::INVALID_PARAMS);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn read_threads_run_at_a_lower_priority() {
+        let pool = ReadPool::new(1, 0).unwrap();
+        // SAFETY: as in `lower_priority`.
+        let nice = pool
+            .run(|| {
+                Ok(unsafe {
+                    let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+                    libc::getpriority(libc::PRIO_PROCESS, tid)
+                })
+            })
+            .await
+            .unwrap();
+        // At least the pool's nice value (more if the test process runs niced already).
+        assert!(nice >= READ_THREAD_NICE, "nice {nice}");
     }
 
     #[test]
