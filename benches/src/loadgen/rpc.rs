@@ -178,14 +178,33 @@ impl Node {
             .collect()
     }
 
-    /// `eth_call` of each input against `to` at the latest block.
+    /// `eth_call` of each input against `to` at the latest block. Calls a node refuses as
+    /// busy (-32005: its read pool is full) are sent again after a pause, for up to
+    /// [`BUSY_RETRY_FOR`].
     pub async fn calls(&self, to: Address, inputs: &[Bytes]) -> Result<Vec<Bytes>, RpcError> {
         let method = "eth_call";
-        let params = inputs
-            .iter()
-            .map(|input| rpc_params![serde_json::json!({ "to": to, "data": input }), "latest"])
-            .collect();
-        let answers: Vec<Result<Bytes, String>> = self.batch(method, params).await?;
+        let params = |indices: &[usize]| {
+            indices
+                .iter()
+                .map(|&i| rpc_params![serde_json::json!({ "to": to, "data": inputs[i] }), "latest"])
+                .collect()
+        };
+        let deadline = tokio::time::Instant::now() + BUSY_RETRY_FOR;
+        let all: Vec<usize> = (0..inputs.len()).collect();
+        let mut answers: Vec<Result<Bytes, String>> = self.batch(method, params(&all)).await?;
+        loop {
+            let refused: Vec<usize> = (0..answers.len())
+                .filter(|&i| answers[i].as_ref().is_err_and(|e| is_busy(e)))
+                .collect();
+            if refused.is_empty() || tokio::time::Instant::now() >= deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let again: Vec<Result<Bytes, String>> = self.batch(method, params(&refused)).await?;
+            for (i, answer) in refused.into_iter().zip(again) {
+                answers[i] = answer;
+            }
+        }
         answers
             .into_iter()
             .map(|a| a.map_err(|message| RpcError::Node { method, message }))
@@ -279,6 +298,14 @@ impl Node {
             .await?;
         Ok((!value.is_null()).then_some(value))
     }
+}
+
+/// How long [`Node::calls`] keeps retrying calls refused as busy.
+const BUSY_RETRY_FOR: Duration = Duration::from_secs(60);
+
+/// An error text of [`error_text`] for a refusal with -32005 (a full read pool, a rate limit).
+fn is_busy(text: &str) -> bool {
+    text.contains("(code -32005")
 }
 
 fn client_error(method: &'static str, source: ClientError) -> RpcError {
