@@ -69,6 +69,11 @@ impl PoolJournal {
     /// order per sender, and counts them live until [`PoolJournal::forget`].
     pub fn load(&self) -> std::io::Result<Vec<ShardTx>> {
         let mut txs = read_records(&self.path)?;
+        // A transaction can be in the file twice (recorded before the writer's first rewrite,
+        // which already held it). Replaying the copy would be refused as already known, and
+        // that refusal must not forget the transaction the first copy pooled.
+        let mut seen = std::collections::HashSet::new();
+        txs.retain(|tx| seen.insert(tx.hash));
         txs.sort_by_key(|tx| (tx.sender, tx.nonce()));
         self.live
             .lock()

@@ -362,3 +362,34 @@ fn journaled_transactions_are_pooled_again_after_a_reopen() {
     assert_eq!(again.pool().len(), 1);
     assert!(again.pool().get(&gapped).is_some());
 }
+
+#[test]
+fn a_transaction_journaled_twice_survives_two_reopens() {
+    let t = new_chain();
+    let to = Address::repeat_byte(8);
+    let gapped = t
+        .chain
+        .submit_raw(&transfer(&t.chain, 0, 5, to, 1))
+        .unwrap();
+    let TestChain {
+        chain,
+        genesis,
+        dir,
+    } = t;
+    drop(chain);
+    // Every record twice, as when a transaction is recorded before the writer's first rewrite
+    // (which already holds it) and appended again after it.
+    let mut name = dir.path().as_os_str().to_owned();
+    name.push(".pool-journal");
+    let bytes = std::fs::read(&name).unwrap();
+    assert!(!bytes.is_empty());
+    std::fs::write(&name, [bytes.clone(), bytes].concat()).unwrap();
+    let reopened = open(dir.path(), &genesis);
+    assert!(reopened.pool().get(&gapped).is_some());
+    drop(reopened);
+    let again = open(dir.path(), &genesis);
+    assert!(
+        again.pool().get(&gapped).is_some(),
+        "the journal lost a transaction it held twice"
+    );
+}
