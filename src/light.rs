@@ -29,7 +29,7 @@ pub struct VerifyCertificateArgs {
     /// trusted).
     #[arg(long)]
     pub genesis: PathBuf,
-    /// The chain: `shard-N` or `N`.
+    /// The chain: `beacon`, `shard-N` or `N`.
     #[arg(long, default_value = "shard-0")]
     pub chain: String,
     /// The block height to prove final.
@@ -99,13 +99,31 @@ pub fn check(genesis: &GenesisSpec, certificate: &FinalityCertificate) -> anyhow
         &verifier,
     )
     .map_err(|e| anyhow!("the certificate does not verify: {e}"))?;
-    check_headers(certificate)?;
+    check_headers(certificate, suite)?;
     Ok(decoded.signatures.len())
+}
+
+/// A header's number, parent hash and hash: a shard's RLP header hashes with keccak256, a
+/// beacon header (112 bytes) with the chain's consensus hash.
+fn linked_header(
+    certificate: &FinalityCertificate,
+    suite: kaimeng_crypto::CryptoSuite,
+    raw: &[u8],
+) -> anyhow::Result<(u64, B256, B256)> {
+    if certificate.chain == "beacon" {
+        let header = kaimeng_l1::beacon::BeaconHeader::decode(raw)?;
+        return Ok((header.height, header.parent, header.hash(suite)));
+    }
+    let header = Header::decode(&mut &raw[..])?;
+    Ok((header.number, header.parent_hash, keccak256(raw)))
 }
 
 /// The returned headers run from the asked block to the certified one, each the parent of the
 /// next.
-fn check_headers(certificate: &FinalityCertificate) -> anyhow::Result<()> {
+fn check_headers(
+    certificate: &FinalityCertificate,
+    suite: kaimeng_crypto::CryptoSuite,
+) -> anyhow::Result<()> {
     let height: u64 = certificate.height.to();
     let certified: u64 = certificate.certified_height.to();
     if certified < height {
@@ -119,17 +137,16 @@ fn check_headers(certificate: &FinalityCertificate) -> anyhow::Result<()> {
     }
     let mut parent: Option<B256> = None;
     for (offset, raw) in certificate.headers.iter().enumerate() {
-        let header = Header::decode(&mut raw.as_ref())
+        let (number, parent_hash, hash) = linked_header(certificate, suite, raw)
             .map_err(|e| anyhow!("header {offset} does not decode: {e}"))?;
-        if header.number != height + offset as u64 {
-            bail!("header {offset} has number {}", header.number);
+        if number != height + offset as u64 {
+            bail!("header {offset} has number {number}");
         }
         if let Some(parent) = parent
-            && header.parent_hash != parent
+            && parent_hash != parent
         {
-            bail!("header {} does not link to its parent", header.number);
+            bail!("header {number} does not link to its parent");
         }
-        let hash = keccak256(raw);
         if offset == 0 && hash != certificate.block_hash {
             bail!("the first header is not block {}", certificate.block_hash);
         }

@@ -17,6 +17,7 @@ use kaimeng_shards::precompiles::ShardPrecompiles;
 use kaimeng_shards::sealer::{self, SealMode};
 use kaimeng_shards::{ShardChain, ShardConfig};
 
+use crate::validator::beacon::BeaconChain;
 use crate::validator::{self, RunningValidator, ValidatorConfig};
 
 /// Who makes the blocks.
@@ -109,6 +110,13 @@ impl RunningNode {
             BlockProduction::Consensus(setup) => Some(
                 validator::start(ValidatorConfig {
                     genesis: config.genesis.clone(),
+                    beacon: Arc::new(BeaconChain::open(
+                        &config.data_dir.join("beacon"),
+                        &config.store,
+                        &config.genesis,
+                        chains.clone(),
+                        setup.metrics.chain("beacon"),
+                    )?),
                     chain: chains[0].clone(),
                     consensus_key: setup.consensus_key.clone(),
                     node_key: setup.node_key.clone(),
@@ -155,15 +163,21 @@ impl RunningNode {
                     let mut extra = jsonrpsee::Methods::new();
                     {
                         use kaimeng_rpc::api::finality::FinalityApiServer;
-                        let finality = kaimeng_rpc::FinalityRpc::new(vec![chain.clone()]);
+                        let mut chains: Vec<Arc<dyn kaimeng_rpc::CertifiedChain>> =
+                            vec![chain.clone()];
+                        if let Some(v) = &validator {
+                            chains.push(v.beacon.clone());
+                        }
+                        let finality = kaimeng_rpc::FinalityRpc::new(chains);
                         extra.merge(finality.into_rpc())?;
                     }
                     if let (Some(v), 0) = (&validator, shard) {
-                        let consortium = validator::beacon::ConsortiumRpc {
+                        let consortium = validator::beacon::rpc::ConsortiumRpc {
                             beacon: v.beacon.clone(),
                             network: v.network.clone(),
                         };
                         extra.merge(kaimeng_rpc::KaimengRpc::methods(Arc::new(consortium)))?;
+                        extra.merge(validator::beacon::rpc::beacon_methods(v.beacon.clone()))?;
                         // The operator's admin methods only where only the operator can reach them.
                         if config.host.is_loopback() {
                             extra.merge(validator::admin_methods(v.network.clone()))?;

@@ -1,9 +1,10 @@
-//! `kaimeng_getFinalityCertificate` over the shards this node serves: the stored certificate,
-//! decoded, with the headers from the asked block up to the certified one.
+//! `kaimeng_getFinalityCertificate` over the chains this node serves (the beacon chain and its
+//! shards): the stored certificate, decoded, with the headers from the asked block up to the
+//! certified one.
 
 use std::sync::Arc;
 
-use alloy_primitives::{Bytes, U64};
+use alloy_primitives::{B256, Bytes, U64};
 use alloy_rlp::Encodable;
 use kaimeng_consensus::codec::decode_certificate;
 use kaimeng_shards::ShardChain;
@@ -11,41 +12,83 @@ use kaimeng_shards::ShardChain;
 use crate::api::finality::{CertificateSignature, FinalityApiServer, FinalityCertificate};
 use crate::error::{RpcResult, internal, invalid_params, not_found};
 
-/// Answers from the shard chains this node holds.
+/// A chain whose final blocks are stored with their finality certificates.
+pub trait CertifiedChain: Send + Sync + 'static {
+    /// `beacon` or `shard-N`.
+    fn name(&self) -> String;
+    /// The domain its votes are signed in.
+    fn namespace(&self) -> String;
+    fn finalized_height(&self) -> u64;
+    /// The certified height and the certificate that made block `height` final.
+    fn certificate(&self, height: u64) -> Result<Option<(u64, Vec<u8>)>, String>;
+    /// A final block's hash and header encoding (RLP for a shard, 112 bytes for the beacon
+    /// chain).
+    fn header(&self, height: u64) -> Result<Option<(B256, Vec<u8>)>, String>;
+}
+
+impl CertifiedChain for ShardChain {
+    fn name(&self) -> String {
+        format!("shard-{}", self.config().shard)
+    }
+
+    fn namespace(&self) -> String {
+        format!("kaimeng/shard/{}", self.config().shard)
+    }
+
+    fn finalized_height(&self) -> u64 {
+        self.head().number()
+    }
+
+    fn certificate(&self, height: u64) -> Result<Option<(u64, Vec<u8>)>, String> {
+        ShardChain::certificate(self, height).map_err(|e| e.to_string())
+    }
+
+    fn header(&self, height: u64) -> Result<Option<(B256, Vec<u8>)>, String> {
+        Ok(ShardChain::header(self, height)
+            .map_err(|e| e.to_string())?
+            .map(|sealed| {
+                let mut rlp = Vec::new();
+                sealed.header.encode(&mut rlp);
+                (sealed.hash, rlp)
+            }))
+    }
+}
+
+/// Answers from the chains this node holds.
 pub struct FinalityRpc {
-    chains: Vec<Arc<ShardChain>>,
+    chains: Vec<Arc<dyn CertifiedChain>>,
 }
 
 impl FinalityRpc {
-    pub fn new(chains: Vec<Arc<ShardChain>>) -> Self {
+    pub fn new(chains: Vec<Arc<dyn CertifiedChain>>) -> Self {
         Self { chains }
     }
 
     fn served(&self) -> String {
         self.chains
             .iter()
-            .map(|c| format!("shard-{}", c.config().shard))
+            .map(|c| c.name())
             .collect::<Vec<_>>()
             .join(", ")
     }
 
-    /// The chain named by `"shard-N"` or `N`.
-    fn chain(&self, name: &serde_json::Value) -> RpcResult<&Arc<ShardChain>> {
-        let shard = match name {
-            serde_json::Value::Number(n) => n.as_u64(),
-            serde_json::Value::String(s) => s.strip_prefix("shard-").and_then(|n| n.parse().ok()),
+    /// The chain named by `"beacon"`, `"shard-N"` or `N`.
+    fn chain(&self, name: &serde_json::Value) -> RpcResult<&Arc<dyn CertifiedChain>> {
+        let wanted = match name {
+            serde_json::Value::Number(n) => n.as_u64().map(|n| format!("shard-{n}")),
+            serde_json::Value::String(s) => Some(s.clone()),
             _ => None,
         };
         let unknown = || {
             invalid_params(format!(
-                "unknown chain {name}: this node serves {} (name a chain as \"shard-N\" or N)",
+                "unknown chain {name}: this node serves {} (name a chain as \"beacon\", \"shard-N\" or N)",
                 self.served()
             ))
         };
-        let shard = shard.ok_or_else(unknown)?;
+        let wanted = wanted.ok_or_else(unknown)?;
         self.chains
             .iter()
-            .find(|c| u64::from(c.config().shard) == shard)
+            .find(|c| c.name() == wanted)
             .ok_or_else(unknown)
     }
 }
@@ -58,7 +101,7 @@ impl FinalityApiServer for FinalityRpc {
     ) -> RpcResult<FinalityCertificate> {
         let chain = self.chain(&chain_name)?;
         let height = height.to::<u64>();
-        let head = chain.head().number();
+        let head = chain.finalized_height();
         if height == 0 {
             return Err(not_found(
                 "block 0 is genesis: final by definition, it has no certificate",
@@ -82,22 +125,19 @@ impl FinalityApiServer for FinalityRpc {
             ))
         })?;
         let mut headers = Vec::new();
+        let mut block_hash = B256::ZERO;
         for number in height..=certified {
-            let header = chain
+            let (hash, header) = chain
                 .header(number)
                 .map_err(internal)?
                 .ok_or_else(|| internal(format!("final block {number} is missing")))?;
-            let mut rlp = Vec::new();
-            header.header.encode(&mut rlp);
-            headers.push(Bytes::from(rlp));
+            if number == height {
+                block_hash = hash;
+            }
+            headers.push(Bytes::from(header));
         }
-        let block_hash = chain
-            .header(height)
-            .map_err(internal)?
-            .map(|h| h.hash)
-            .unwrap_or_default();
         Ok(FinalityCertificate {
-            chain: format!("shard-{}", chain.config().shard),
+            chain: chain.name(),
             height: U64::from(height),
             block_hash,
             certified_height: U64::from(certified),
@@ -105,7 +145,7 @@ impl FinalityApiServer for FinalityRpc {
             epoch: proposal.epoch,
             view: proposal.view,
             parent_view: proposal.parent.view,
-            namespace: format!("kaimeng/shard/{}", chain.config().shard),
+            namespace: chain.namespace(),
             signatures: certificate
                 .signatures
                 .iter()

@@ -31,7 +31,7 @@ pub mod txpool;
 
 pub use api::kaimeng::GovernanceDomainView;
 pub use eth::DevSigner;
-pub use finality::FinalityRpc;
+pub use finality::{CertifiedChain, FinalityRpc};
 pub use kaimeng::{Consortium, ImmediateConsortium, KaimengRpc};
 pub use node_status::{NodeStatus, StandaloneNode, SyncProgress};
 pub use read_pool::ReadPool;

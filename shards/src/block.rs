@@ -55,9 +55,6 @@ pub struct StoredBlock {
     pub header: SealedHeader,
     pub txs: Vec<Arc<ShardTx>>,
     pub receipts: Vec<StoredReceipt>,
-    /// The beacon section ordered with this block (governance transactions), opaque to the
-    /// shard; `header.parent_beacon_block_root` is its keccak256 (zero when empty).
-    pub beacon: alloy_primitives::Bytes,
     /// Fee shares paid from the treasury before the first transaction: the system changes
     /// execution applied, which a trace must apply again.
     pub payouts: Vec<(Address, U256)>,

@@ -13,6 +13,7 @@ use alloy_consensus::{EMPTY_OMMER_ROOT_HASH, EMPTY_ROOT_HASH, Header, proofs};
 use alloy_eips::eip7685::EMPTY_REQUESTS_HASH;
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use kaimeng_genesis::GenesisSpec;
+use kaimeng_l1::beacon::BeaconRef;
 use kaimeng_l1::{Store, StoreError};
 use parking_lot::{Mutex, MutexGuard, RwLock};
 use revm::bytecode::Bytecode;
@@ -111,30 +112,31 @@ pub enum TxStatus {
     Pool(PoolStatus),
 }
 
-/// What a block must follow beyond Ethereum's rules, set by the consortium for the block's
-/// height: its gas limit, the base fee floor, fee shares to pay from the treasury first, and
-/// the beacon section ordered with it.
+/// What a block must follow beyond Ethereum's rules, set by the finalized beacon block it
+/// references: its gas limit, the base fee floor and fee shares to pay from the treasury first.
+/// The header names that beacon block (`parent_beacon_block_root`, and its height and epoch in
+/// `extra_data`, see `kaimeng_l1::beacon::reference`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BlockRules {
     pub gas_limit: u64,
     pub min_base_fee: u64,
     pub payouts: Vec<(Address, U256)>,
-    pub beacon: Bytes,
+    pub beacon: BeaconRef,
 }
 
 impl BlockRules {
-    /// The genesis rules with no payouts and no beacon section.
+    /// The genesis rules: no payouts, following the beacon genesis.
     pub fn from_config(config: &ShardConfig) -> Self {
         Self {
             gas_limit: config.gas_limit,
             min_base_fee: config.min_base_fee,
             payouts: Vec::new(),
-            beacon: Bytes::new(),
+            beacon: BeaconRef::GENESIS,
         }
     }
 
     fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(20 + self.payouts.len() * 52 + self.beacon.len());
+        let mut out = Vec::with_capacity(68 + self.payouts.len() * 52);
         out.extend_from_slice(&self.gas_limit.to_be_bytes());
         out.extend_from_slice(&self.min_base_fee.to_be_bytes());
         out.extend_from_slice(&(self.payouts.len() as u32).to_be_bytes());
@@ -142,7 +144,9 @@ impl BlockRules {
             out.extend_from_slice(address.as_slice());
             out.extend_from_slice(&amount.to_be_bytes::<32>());
         }
-        out.extend_from_slice(&self.beacon);
+        out.extend_from_slice(self.beacon.root.as_slice());
+        out.extend_from_slice(&self.beacon.height.to_be_bytes());
+        out.extend_from_slice(&self.beacon.epoch.to_be_bytes());
         out
     }
 
@@ -162,7 +166,11 @@ impl BlockRules {
             gas_limit,
             min_base_fee,
             payouts,
-            beacon: Bytes::copy_from_slice(bytes.get(at..)?),
+            beacon: BeaconRef {
+                root: B256::from_slice(bytes.get(at..at + 32)?),
+                height: u64::from_be_bytes(bytes.get(at + 32..at + 40)?.try_into().ok()?),
+                epoch: u64::from_be_bytes(bytes.get(at + 40..at + 48)?.try_into().ok()?),
+            },
         })
     }
 }
@@ -317,6 +325,13 @@ impl ShardChain {
 
     pub fn head(&self) -> SealedHeader {
         self.head.read().clone()
+    }
+
+    /// The hash of this shard's genesis block.
+    pub fn genesis_hash(&self) -> Result<B256, ChainError> {
+        self.header(0)?
+            .map(|genesis| genesis.hash)
+            .ok_or(ChainError::Corrupt(0))
     }
 
     pub fn subscribe(&self) -> ChainEvents {
@@ -835,7 +850,7 @@ impl ShardChain {
         parent: &SealedHeader,
         ctx: &BlockContext,
         execution: BlockExecution,
-        beacon: &Bytes,
+        beacon: &BeaconRef,
     ) -> Result<ProposedBlock, ChainError> {
         let commit = prepare_commit(base, &execution.pending, ctx.number)?;
         let envelopes: Vec<_> = execution
@@ -857,18 +872,14 @@ impl ShardChain {
             gas_limit: ctx.gas_limit,
             gas_used: execution.gas_used,
             timestamp: ctx.timestamp,
-            extra_data: Bytes::from_static(b"kaimeng"),
+            extra_data: beacon.extra_data(),
             mix_hash: ctx.prevrandao,
             nonce: Default::default(),
             base_fee_per_gas: Some(ctx.base_fee),
             withdrawals_root: Some(EMPTY_ROOT_HASH),
             blob_gas_used: Some(0),
             excess_blob_gas: Some(0),
-            parent_beacon_block_root: Some(if beacon.is_empty() {
-                B256::ZERO
-            } else {
-                keccak256(beacon)
-            }),
+            parent_beacon_block_root: Some(beacon.root),
             requests_hash: Some(EMPTY_REQUESTS_HASH),
             ..Default::default()
         };
@@ -891,7 +902,6 @@ impl ShardChain {
                 header: SealedHeader::seal(header),
                 txs,
                 receipts,
-                beacon: beacon.clone(),
                 payouts: ctx.payouts.clone(),
             },
             commit,
@@ -979,9 +989,6 @@ impl ShardChain {
             let location = tx_receipt::key(number, index as u32);
             batch.put(schema::TX_INDEX, tx.hash, location)?;
             batch.put(schema::TX_RECEIPTS, location, tx_receipt::encode(&entry))?;
-        }
-        if !block.beacon.is_empty() {
-            batch.put(schema::BEACON, key, &block.beacon)?;
         }
         if !block.payouts.is_empty() {
             batch.put(schema::PAYOUTS, key, block::encode_payouts(&block.payouts))?;
@@ -1076,11 +1083,6 @@ impl ShardChain {
             .ok_or(ChainError::Corrupt(number))?;
         let receipts =
             block::decode_receipts(&raw_receipts, &txs).ok_or(ChainError::Corrupt(number))?;
-        let beacon = self
-            .store
-            .get(schema::BEACON, key)?
-            .map(Bytes::from)
-            .unwrap_or_default();
         let payouts = match self.store.get(schema::PAYOUTS, key)? {
             None => Vec::new(),
             Some(bytes) => block::decode_payouts(&bytes).ok_or(ChainError::Corrupt(number))?,
@@ -1089,7 +1091,6 @@ impl ShardChain {
             header,
             txs,
             receipts,
-            beacon,
             payouts,
         })))
     }

@@ -16,7 +16,6 @@ pub const STORAGE_HISTORY: &str = "storage_history"; // address ‖ slot ‖ num
 pub const TRIE: &str = "trie"; // tree id ‖ node path -> branch; tree id ‖ 0xff -> root child
 pub const META: &str = "meta";
 pub const CONSENSUS: &str = "consensus"; // view (8, BE) ‖ sequence (8, BE) -> consensus record
-pub const BEACON: &str = "beacon"; // number -> beacon section ordered with the block (absent when empty)
 pub const CERTIFICATES: &str = "certificates"; // number -> certified number (8, BE) ‖ finality certificate (only at the certified number)
 pub const PENDING_BODIES: &str = "pending_bodies"; // number (8, BE) ‖ hash -> wire block, until final or abandoned
 pub const PENDING_NUMBERS: &str = "pending_numbers"; // hash -> number (8, BE) of each body in PENDING_BODIES (pending_index.rs)
@@ -39,7 +38,6 @@ pub const ALL_COLUMNS: &[&str] = &[
     CONSENSUS,
     PENDING_BODIES,
     PENDING_NUMBERS,
-    BEACON,
     PAYOUTS,
     CERTIFICATES,
 ];

@@ -454,7 +454,6 @@ impl ShardChain {
                 header: SealedHeader::seal(header),
                 txs,
                 receipts,
-                beacon: Bytes::new(),
                 payouts: Vec::new(),
             },
             calls,

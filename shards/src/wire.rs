@@ -2,8 +2,7 @@
 //! transactions' EIP-2718 bytes. Senders are not sent: the receiver recovers them (in
 //! parallel), so a peer cannot attribute a transaction to the wrong account.
 //!
-//! Layout: `header length (4, BE) ‖ header RLP ‖ beacon length (4, BE) ‖ beacon section ‖
-//! { tx length (4, BE) ‖ EIP-2718 bytes }*`.
+//! Layout: `header length (4, BE) ‖ header RLP ‖ { tx length (4, BE) ‖ EIP-2718 bytes }*`.
 
 use std::sync::Arc;
 
@@ -30,19 +29,15 @@ pub enum WireError {
 pub struct WireBlock {
     pub header: Header,
     pub txs: Vec<Arc<ShardTx>>,
-    /// The beacon section (opaque here).
-    pub beacon: Bytes,
 }
 
 pub fn encode_block(block: &StoredBlock) -> Vec<u8> {
     let mut header = Vec::new();
     block.header.header.encode(&mut header);
     let body: usize = block.txs.iter().map(|t| 4 + t.encoded.len()).sum();
-    let mut out = Vec::with_capacity(8 + header.len() + block.beacon.len() + body);
+    let mut out = Vec::with_capacity(4 + header.len() + body);
     out.extend_from_slice(&(header.len() as u32).to_be_bytes());
     out.extend_from_slice(&header);
-    out.extend_from_slice(&(block.beacon.len() as u32).to_be_bytes());
-    out.extend_from_slice(&block.beacon);
     for tx in &block.txs {
         out.extend_from_slice(&(tx.encoded.len() as u32).to_be_bytes());
         out.extend_from_slice(&tx.encoded);
@@ -71,8 +66,7 @@ pub fn decode_block_with(
             header_bytes.len()
         )));
     }
-    let (beacon, mut rest) = take_chunk(rest, bytes.len() - rest.len())?;
-    let beacon = Bytes::copy_from_slice(beacon);
+    let mut rest = rest;
     let mut raws = Vec::new();
     while !rest.is_empty() {
         let offset = bytes.len() - rest.len();
@@ -100,11 +94,7 @@ pub fn decode_block_with(
                 })
         })
         .collect::<Result<_, _>>()?;
-    Ok(WireBlock {
-        header,
-        txs,
-        beacon,
-    })
+    Ok(WireBlock { header, txs })
 }
 
 fn take_chunk(bytes: &[u8], offset: usize) -> Result<(&[u8], &[u8]), WireError> {

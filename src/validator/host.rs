@@ -1,58 +1,31 @@
-//! The validator's event loop: network events, timers and worker results go into the
-//! engine; its effects are performed in order (a record is on disk before the next effect).
+//! A consensus host: one per chain a node serves (the beacon chain and each shard). Its event
+//! loop feeds the chain's network messages, timers and worker results into the engine and
+//! performs the engine's effects in order (a record is on disk before the next effect). What is
+//! particular to a chain is behind [`Application`]; the host never blocks on it: building,
+//! checking, finalizing and syncing run on the chain's own worker thread.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use alloy_primitives::Address;
-use anyhow::Context;
 use kaimeng_consensus::{
-    Digest, Effect, Input, Message, Proposal, TimeoutConfig, ValidatorIndex, codec,
+    Anchor, Config, Digest, Effect, Engine, Input, Message, Proposal, Record, TimeoutConfig,
+    ValidatorIndex, codec,
 };
-use kaimeng_crypto::SecretKey;
-use kaimeng_genesis::GenesisSpec;
-use kaimeng_network::{
-    BlockSource, Chain, Network, NetworkConfig, NetworkEvent, NetworkHandle, NodeKey, PeerId, Topic,
-};
-use kaimeng_shards::wire::{self, WireBlock};
-use kaimeng_shards::{ChainEvent, ShardChain};
-use tokio::sync::broadcast::error::RecvError;
+use kaimeng_crypto::{CryptoSuite, SecretKey};
+use kaimeng_network::{NetworkEvent, NetworkHandle, PeerId, Topic};
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 
-use super::HostEvent;
-use super::beacon::Beacon;
-use super::epoch::{ShardEngine, epoch_engine, record_epoch};
-use super::gossip;
+use super::app::{Application, EpochPlan};
+use super::crypto::{SuiteSigner, SuiteVerifier};
 use super::records::Records;
-use super::worker::{self, Work, Worker};
-use crate::metrics::{ChainMetrics, Metrics, VoteKind};
+use super::worker::Work;
+use crate::metrics::{ChainMetrics, VoteKind};
 
-/// How to run one validator (or follower) of one shard.
-pub struct ValidatorConfig {
-    pub genesis: GenesisSpec,
-    pub chain: Arc<ShardChain>,
-    /// This member's consensus key; `None` runs a follower that checks and syncs blocks and
-    /// serves them, but never votes.
-    pub consensus_key: Option<SecretKey>,
-    pub node_key: NodeKey,
-    /// Multiaddrs to listen on, e.g. `/ip4/127.0.0.1/tcp/0`.
-    pub listen: Vec<String>,
-    /// Peers to dial, with their `/p2p/` ids.
-    pub bootstrap: Vec<String>,
-    pub timeouts: TimeoutConfig,
-    /// How long a leader with an empty pool waits for a transaction before proposing an
-    /// empty block (kept below the base timeout so an idle network does not time out).
-    pub idle_block_interval: Duration,
-    pub max_txs_per_block: usize,
-    pub fee_recipient: Address,
-    /// The process's Prometheus metrics (this chain's series and the peer count).
-    pub metrics: Arc<Metrics>,
-}
+pub type ChainEngine = Engine<SuiteSigner, SuiteVerifier>;
 
-/// Live numbers for RPC and metrics.
+/// Live numbers of one chain for RPC and metrics.
 #[derive(Debug, Default)]
 pub struct ValidatorStatus {
     pub view: AtomicU64,
@@ -62,196 +35,106 @@ pub struct ValidatorStatus {
     pub messages_rejected: AtomicU64,
 }
 
-pub struct RunningValidator {
-    pub network: NetworkHandle,
-    /// Governance: the consortium state and its transaction pool.
-    pub beacon: Arc<Beacon>,
-    pub status: Arc<ValidatorStatus>,
-    /// This node's index in the validator set; `None` for a follower.
+/// What a host's loop reacts to besides network events.
+pub enum HostEvent<B> {
+    /// An input for the engine (a payload was built or checked).
+    Engine(Input),
+    /// A proposal body decoded off the network.
+    Body(Arc<B>, Digest),
+    /// A timer the engine of `epoch` scheduled fired.
+    Timeout {
+        epoch: u64,
+        timer: kaimeng_consensus::Timer,
+    },
+    /// The chain's finalized head moved to this height.
+    Finalized(u64),
+}
+
+/// Whether `key`'s public key is `encoded` (compressed or uncompressed SEC1).
+pub fn is_key(key: &SecretKey, encoded: &[u8]) -> bool {
+    let public = key.public_key();
+    encoded == public.to_bytes().as_slice() || encoded == public.to_uncompressed().as_slice()
+}
+
+/// An epoch's engine and who is who in it.
+pub struct EpochEngine {
+    pub engine: ChainEngine,
+    pub epoch: u64,
+    pub last_height: u64,
+    /// This node's index; `None` when it is not a validator this epoch.
     pub index: Option<ValidatorIndex>,
-    tasks: Vec<JoinHandle<()>>,
-    worker: std::thread::JoinHandle<()>,
+    /// The peer behind each validator index.
+    pub peers: Vec<Option<PeerId>>,
 }
 
-impl RunningValidator {
-    /// The multiaddrs peers can dial, with this node's `/p2p/` id.
-    pub fn dial_addrs(&self) -> Vec<String> {
-        let id = self.network.local_peer_id();
-        self.network
-            .listen_addrs()
-            .into_iter()
-            .map(|addr| {
-                if addr.contains("/p2p/") {
-                    addr
-                } else {
-                    format!("{addr}/p2p/{id}")
-                }
-            })
-            .collect()
-    }
-
-    /// Stops the tasks, then waits for the block worker to finish the block it is writing:
-    /// nothing may touch the database once the process starts exiting.
-    pub async fn stop(self) {
-        for task in &self.tasks {
-            task.abort();
-        }
-        for task in self.tasks {
-            // The host task owns the worker's queue; once it is gone the worker drains and ends.
-            let _ = task.await;
-        }
-        let _ = tokio::task::spawn_blocking(move || self.worker.join()).await;
-        self.network.shutdown().await;
-    }
-}
-
-/// Serves final blocks to peers that sync.
-struct ShardBlocks(Arc<ShardChain>);
-
-impl BlockSource for ShardBlocks {
-    fn block(&self, chain: Chain, height: u64) -> Option<Vec<u8>> {
-        if chain != Chain::Shard(self.0.config().shard) {
-            return None;
-        }
-        let block = self.0.block(height).ok().flatten()?;
-        let certificate = self.0.certificate(height).ok().flatten();
-        Some(super::sync::encode(&block, certificate))
-    }
-}
-
-/// Starts the network, the engine and the worker for `config.chain`.
-pub async fn start(config: ValidatorConfig) -> anyhow::Result<RunningValidator> {
-    let genesis = &config.genesis;
-    let suite = crate::consensus_suite(genesis.crypto_suite);
-    let chain = config.chain.clone();
-    let shard = chain.config().shard;
-    let (mut records, stored) = Records::load(chain.store().clone())?;
-    let beacon = Arc::new(Beacon::open(chain.clone(), genesis)?);
-    let head = chain.head();
-    let current = epoch_engine(
-        &beacon.finalized(),
-        &head,
-        config.consensus_key.as_ref(),
-        suite,
-        shard,
-        config.timeouts,
-    )?;
-    // Records of earlier epochs are void: that epoch's last block is final.
-    let stored: Vec<_> = stored
-        .into_iter()
-        .filter(|r| record_epoch(r) == current.epoch)
-        .collect();
-    if stored.is_empty() {
-        records.prune(u64::MAX)?;
-    }
-    let index = current.index;
-    if config.consensus_key.is_none() {
-        tracing::info!(
-            "full node: following shard {shard} by checking finality certificates; it holds no consensus key and never votes"
-        );
-    }
-    if config.consensus_key.is_some() && index.is_none() {
-        tracing::info!(
-            "this key is not a validator of the current epoch: following until governance admits it"
-        );
-    }
-    let priority: Vec<PeerId> = genesis
-        .members
-        .iter()
-        .filter_map(|m| m.peer_id.parse().ok())
-        .chain(current.peers.iter().flatten().copied())
-        .collect();
-
-    let mut network_config = NetworkConfig::new(config.node_key.clone(), genesis.hash().0);
-    network_config.listen = config.listen.clone();
-    network_config.bootstrap = config.bootstrap.clone();
-    network_config.topics = vec![
-        Topic::Consensus(Chain::Shard(shard)),
-        Topic::Transactions(Chain::Shard(shard)),
-        Topic::Blocks(Chain::Shard(shard)),
-        Topic::Transactions(Chain::Beacon),
-    ];
-    network_config.priority_peers = priority;
-    network_config.block_source = Some(Arc::new(ShardBlocks(chain.clone())));
-    let (network, events) = Network::start(network_config)
-        .await
-        .context("starting the p2p network")?;
-
-    let chain_metrics = config.metrics.chain(&Metrics::shard_chain_name(shard));
-    let (to_host, host_events) = mpsc::unbounded_channel();
-    let (work, work_queue) = mpsc::unbounded_channel();
-    let worker = Worker {
-        chain: chain.clone(),
-        network: network.clone(),
-        runtime: tokio::runtime::Handle::current(),
-        to_host: to_host.clone(),
-        fee_recipient: config.fee_recipient,
-        max_txs: config.max_txs_per_block,
-        shard,
-        metrics: chain_metrics.clone(),
-        beacon: beacon.clone(),
-    };
-    let worker = std::thread::Builder::new()
-        .name(format!("shard-{shard}-worker"))
-        .spawn(move || worker.run(work_queue))
-        .context("starting the block worker")?;
-
-    let status = Arc::new(ValidatorStatus::default());
-    status
-        .finalized_height
-        .store(head.number(), Ordering::Relaxed);
-    let host = Host {
-        engine: current.engine,
-        epoch: current.epoch,
-        key: config.consensus_key.clone(),
-        suite,
-        timeouts: config.timeouts,
-        future: Vec::new(),
-        last_catch_up: None,
-        records,
-        network: network.clone(),
-        peers: current.peers,
-        work,
-        to_host,
-        bodies: Bodies::default(),
-        awaiting: HashMap::new(),
-        chain: chain.clone(),
-        idle: config.idle_block_interval,
-        status: status.clone(),
-        shard,
-        metrics: chain_metrics.clone(),
-        beacon: beacon.clone(),
-    };
-    let gauges_task = tokio::spawn(sample_gauges(
-        chain.clone(),
-        network.clone(),
-        config.metrics.clone(),
-        chain_metrics,
-    ));
-    let gossip_task = tokio::spawn(gossip::publish_local(chain, network.clone()));
-    let host_task = tokio::spawn(host.run(stored, events, host_events));
-    tracing::info!(shard, index = ?index, peer = %network.local_peer_id(), "validator started");
-    Ok(RunningValidator {
-        network,
-        beacon,
-        status,
+/// The engine of `plan`'s epoch, anchored at the finalized head `(height, digest)`.
+pub fn epoch_engine(
+    plan: EpochPlan,
+    namespace: Vec<u8>,
+    anchor: (u64, Digest),
+    key: Option<&SecretKey>,
+    suite: CryptoSuite,
+    timeouts: TimeoutConfig,
+) -> EpochEngine {
+    let index = key.and_then(|key| {
+        plan.validators
+            .members()
+            .iter()
+            .position(|m| is_key(key, &m.0))
+            .map(|i| i as ValidatorIndex)
+    });
+    let mut config = Config::new(
+        namespace,
+        plan.epoch,
+        plan.validators.clone(),
         index,
-        tasks: vec![gossip_task, host_task, gauges_task],
-        worker,
-    })
+        Anchor {
+            height: anchor.0,
+            digest: anchor.1,
+        },
+    );
+    config.last_height = Some(plan.last_height);
+    config.timeouts = timeouts;
+    let signer = SuiteSigner(
+        key.cloned()
+            .unwrap_or_else(|| SecretKey::from_seed(suite, &[1; 32])),
+    );
+    EpochEngine {
+        engine: Engine::new(config, signer, SuiteVerifier::new(suite, &plan.validators)),
+        epoch: plan.epoch,
+        last_height: plan.last_height,
+        index,
+        peers: plan.peers,
+    }
+}
+
+/// The epoch a stored record belongs to.
+pub fn record_epoch(record: &Record) -> u64 {
+    match record {
+        Record::Vote(vote) => vote.vote.epoch(),
+        Record::Certificate(certificate) => certificate.vote.epoch(),
+    }
 }
 
 /// Proposal bodies received, newest kept (a bounded map).
-#[derive(Default)]
-struct Bodies {
+struct Bodies<B> {
     order: VecDeque<Digest>,
-    blocks: HashMap<Digest, Arc<WireBlock>>,
+    blocks: HashMap<Digest, Arc<B>>,
 }
 
-impl Bodies {
+impl<B> Default for Bodies<B> {
+    fn default() -> Self {
+        Self {
+            order: VecDeque::new(),
+            blocks: HashMap::new(),
+        }
+    }
+}
+
+impl<B> Bodies<B> {
     const CAPACITY: usize = 256;
 
-    fn insert(&mut self, digest: Digest, block: Arc<WireBlock>) {
+    fn insert(&mut self, digest: Digest, block: Arc<B>) {
         if self.blocks.insert(digest, block).is_none() {
             self.order.push_back(digest);
         }
@@ -263,52 +146,85 @@ impl Bodies {
     }
 }
 
-struct Host {
-    engine: ShardEngine,
-    /// The epoch `engine` orders.
+/// What a host is given to run.
+pub struct HostSetup<A: Application> {
+    pub app: Arc<A>,
+    pub current: EpochEngine,
+    pub key: Option<SecretKey>,
+    pub suite: CryptoSuite,
+    pub timeouts: TimeoutConfig,
+    pub records: Records,
+    pub network: NetworkHandle,
+    pub work: mpsc::UnboundedSender<Work<A::Body>>,
+    pub to_host: mpsc::UnboundedSender<HostEvent<A::Body>>,
+    pub idle: Duration,
+    pub status: Arc<ValidatorStatus>,
+    pub metrics: ChainMetrics,
+}
+
+pub struct Host<A: Application> {
+    app: Arc<A>,
+    engine: ChainEngine,
+    /// The epoch `engine` orders, and its last height.
     epoch: u64,
+    last_height: u64,
     key: Option<SecretKey>,
-    suite: kaimeng_crypto::CryptoSuite,
+    suite: CryptoSuite,
     timeouts: TimeoutConfig,
     /// Messages of later epochs, replayed when this node's next epoch starts.
     future: Vec<Message>,
     /// When this node last asked for missed blocks.
     last_catch_up: Option<std::time::Instant>,
+    /// When this node last failed to learn its next epoch (and will ask again).
+    epoch_retry_pending: bool,
     records: Records,
     network: NetworkHandle,
     peers: Vec<Option<PeerId>>,
-    work: mpsc::UnboundedSender<Work>,
-    to_host: mpsc::UnboundedSender<HostEvent>,
-    bodies: Bodies,
+    work: mpsc::UnboundedSender<Work<A::Body>>,
+    to_host: mpsc::UnboundedSender<HostEvent<A::Body>>,
+    bodies: Bodies<A::Body>,
     /// Proposals to check whose body has not arrived yet.
     awaiting: HashMap<Digest, Proposal>,
-    chain: Arc<ShardChain>,
     idle: Duration,
     status: Arc<ValidatorStatus>,
-    shard: u32,
     metrics: ChainMetrics,
-    beacon: Arc<Beacon>,
-}
-
-/// Samples the gauges that have no event of their own: peers and pool size.
-async fn sample_gauges(
-    chain: Arc<ShardChain>,
-    network: NetworkHandle,
-    metrics: Arc<Metrics>,
-    chain_metrics: ChainMetrics,
-) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    loop {
-        tick.tick().await;
-        metrics.set_peers(network.peers().len() as u64);
-        chain_metrics.set_mempool_transactions(chain.pool().len() as u64);
-    }
+    name: String,
 }
 
 /// Most messages of later epochs kept for replay.
 const MAX_FUTURE_MESSAGES: usize = 4096;
 
-impl Host {
+/// The engine could not be served safely (its record could not be written); stop.
+struct Fatal;
+
+impl<A: Application> Host<A> {
+    pub fn new(setup: HostSetup<A>) -> Self {
+        let name = setup.app.name();
+        Self {
+            app: setup.app,
+            engine: setup.current.engine,
+            epoch: setup.current.epoch,
+            last_height: setup.current.last_height,
+            key: setup.key,
+            suite: setup.suite,
+            timeouts: setup.timeouts,
+            future: Vec::new(),
+            last_catch_up: None,
+            epoch_retry_pending: false,
+            records: setup.records,
+            network: setup.network,
+            peers: setup.current.peers,
+            work: setup.work,
+            to_host: setup.to_host,
+            bodies: Bodies::default(),
+            awaiting: HashMap::new(),
+            idle: setup.idle,
+            status: setup.status,
+            metrics: setup.metrics,
+            name,
+        }
+    }
+
     /// Peers are in a later epoch, so this node missed an epoch's end: at most once a second,
     /// ask the worker to fetch the final blocks it lacks (each proven by its certificate).
     fn catch_up_if_behind(&mut self) {
@@ -322,43 +238,43 @@ impl Host {
         let _ = self.work.send(Work::CatchUp);
     }
 
-    /// Starts the engine of the epoch that `transition` began: new validators, this node's
-    /// new index, anchored at the ended epoch's last block.
-    async fn next_epoch(
-        &mut self,
-        transition: &kaimeng_l1::governance::EpochTransition,
-    ) -> Result<(), Fatal> {
-        let state = self.beacon.finalized();
-        if state.consortium.epoch().epoch <= self.epoch {
+    /// The head reached `height`: past the epoch's last height, start the next epoch's engine
+    /// (new validators, this node's new index), anchored at the head.
+    async fn on_finalized(&mut self, height: u64) -> Result<(), Fatal> {
+        if height < self.last_height {
             return Ok(());
         }
-        // The ended epoch's last block, or a later one when block sync jumped epochs.
-        let anchor = self.chain.head();
-        if anchor.number() < transition.ended.last_height {
-            tracing::error!(
-                height = transition.ended.last_height,
-                "epoch's last block missing"
-            );
-            return Err(Fatal);
-        }
-        let next = match epoch_engine(
-            &state,
-            &anchor,
-            self.key.as_ref(),
-            self.suite,
-            self.shard,
-            self.timeouts,
-        ) {
-            Ok(next) => next,
+        let plan = match self.app.epoch_plan() {
+            Ok(plan) if plan.epoch > self.epoch => plan,
+            Ok(_) => return Ok(()),
             Err(error) => {
-                tracing::error!(%error, "cannot start the next epoch's engine");
-                return Err(Fatal);
+                // A shard whose beacon chain has not finalized the epoch it needs: ask again.
+                if !self.epoch_retry_pending {
+                    self.epoch_retry_pending = true;
+                    tracing::info!(chain = %self.name, %error, "next epoch not known yet; retrying");
+                    let to_host = self.to_host.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        let _ = to_host.send(HostEvent::Finalized(height));
+                    });
+                }
+                return Ok(());
             }
         };
+        self.epoch_retry_pending = false;
+        let next = epoch_engine(
+            plan,
+            self.app.namespace(),
+            self.app.head(),
+            self.key.as_ref(),
+            self.suite,
+            self.timeouts,
+        );
         if self.records.prune(u64::MAX).is_err() {
             return Err(Fatal);
         }
         tracing::info!(
+            chain = %self.name,
             epoch = next.epoch,
             validators = next.peers.len(),
             index = ?next.index,
@@ -366,6 +282,7 @@ impl Host {
         );
         self.engine = next.engine;
         self.epoch = next.epoch;
+        self.last_height = next.last_height;
         self.peers = next.peers;
         self.awaiting.clear();
         let _ = self
@@ -384,17 +301,12 @@ impl Host {
         }
         Ok(())
     }
-}
 
-/// The engine could not be served safely (its record could not be written); stop.
-struct Fatal;
-
-impl Host {
-    async fn run(
+    pub async fn run(
         mut self,
-        stored: Vec<kaimeng_consensus::Record>,
+        stored: Vec<Record>,
         mut network_events: mpsc::Receiver<NetworkEvent>,
-        mut host_events: mpsc::UnboundedReceiver<HostEvent>,
+        mut host_events: mpsc::UnboundedReceiver<HostEvent<A::Body>>,
     ) {
         let effects = self.engine.start(stored);
         if self.perform(effects).await.is_err() {
@@ -409,46 +321,45 @@ impl Host {
                         self.apply(Input::Timeout(timer)).await
                     }
                     HostEvent::Timeout { .. } => Ok(()),
-                    HostEvent::Body(block, digest) => self.on_body(digest, block),
-                    HostEvent::Epoch(transition) => self.next_epoch(&transition).await,
+                    HostEvent::Body(block, digest) => {
+                        self.on_body(digest, block);
+                        Ok(())
+                    }
+                    HostEvent::Finalized(height) => self.on_finalized(height).await,
                 },
                 else => return,
             };
             if outcome.is_err() {
-                tracing::error!(
-                    shard = self.shard,
-                    "consensus stopped: cannot persist a vote"
-                );
+                tracing::error!(chain = %self.name, "consensus stopped: cannot persist a vote");
                 return;
             }
         }
     }
 
     async fn apply(&mut self, input: Input) -> Result<(), Fatal> {
-        if let Input::Timeout(timer) = &input {
-            if timer.view == self.engine.view() {
-                self.status.views_timed_out.fetch_add(1, Ordering::Relaxed);
-                self.metrics.round_timed_out();
-                tracing::info!(
-                    shard = self.shard,
-                    view = timer.view,
-                    attempt = timer.attempt,
-                    leader = self.engine.leader(timer.view),
-                    waiting_for_body = self.awaiting.values().any(|p| p.view == timer.view),
-                    peers = self.network.peers().len(),
-                    "view timed out without a notarization; voting to skip it"
-                );
-            }
+        if let Input::Timeout(timer) = &input
+            && timer.view == self.engine.view()
+        {
+            self.status.views_timed_out.fetch_add(1, Ordering::Relaxed);
+            self.metrics.round_timed_out();
+            tracing::info!(
+                chain = %self.name,
+                view = timer.view,
+                attempt = timer.attempt,
+                leader = self.engine.leader(timer.view),
+                waiting_for_body = self.awaiting.values().any(|p| p.view == timer.view),
+                peers = self.network.peers().len(),
+                "view timed out without a notarization; voting to skip it"
+            );
         }
-        if let Input::Message(message) = &input {
-            let epoch = message.epoch();
-            if epoch > self.epoch {
-                if self.future.len() < MAX_FUTURE_MESSAGES {
-                    self.future.push(message.clone());
-                }
-                self.catch_up_if_behind();
-                return Ok(());
+        if let Input::Message(message) = &input
+            && message.epoch() > self.epoch
+        {
+            if self.future.len() < MAX_FUTURE_MESSAGES {
+                self.future.push(message.clone());
             }
+            self.catch_up_if_behind();
+            return Ok(());
         }
         let is_message = matches!(input, Input::Message(_));
         if let Input::Message(Message::Vote(vote)) = &input {
@@ -480,18 +391,7 @@ impl Host {
                 from, topic, data, ..
             }
             | NetworkEvent::Direct { from, topic, data } => (from, topic, data),
-            NetworkEvent::PeerConnected(peer) => {
-                tracing::debug!(%peer, "peer connected");
-                return Ok(());
-            }
-            NetworkEvent::PeerDisconnected(peer) => {
-                tracing::debug!(%peer, "peer disconnected");
-                return Ok(());
-            }
-            NetworkEvent::PeerBanned { peer, duration } => {
-                tracing::warn!(%peer, ?duration, "peer banned for flooding");
-                return Ok(());
-            }
+            _ => return Ok(()),
         };
         match topic {
             Topic::Consensus(_) => {
@@ -509,57 +409,31 @@ impl Host {
                 }
             }
             Topic::Blocks(_) => {
-                let chain = self.chain.clone();
+                let app = self.app.clone();
                 let to_host = self.to_host.clone();
-                tokio::task::spawn_blocking(move || {
-                    // Pooled transactions were checked when they arrived: skip recovering them.
-                    let decoded =
-                        wire::decode_block_with(&data, chain.config().chain_id, |hashes| {
-                            let pool = chain.pool();
-                            hashes.iter().map(|hash| pool.get(hash)).collect()
-                        });
-                    match decoded {
-                        Ok(block) => {
-                            let digest = worker::digest(block.header.hash_slow());
-                            let _ = to_host.send(HostEvent::Body(Arc::new(block), digest));
-                        }
-                        Err(error) => tracing::debug!(%from, %error, "invalid proposal body"),
+                tokio::task::spawn_blocking(move || match app.decode_body(&data) {
+                    Ok((digest, body)) => {
+                        let _ = to_host.send(HostEvent::Body(Arc::new(body), digest));
                     }
+                    Err(error) => tracing::debug!(%from, %error, "invalid proposal body"),
                 });
-            }
-            Topic::Transactions(Chain::Beacon) => {
-                match kaimeng_l1::governance::SignedGovernanceTx::decode(&data) {
-                    Ok(tx) => {
-                        if let Err(error) = self.beacon.submit(tx) {
-                            tracing::debug!(%from, %error, "governance transaction not pooled");
-                        }
-                    }
-                    Err(error) => {
-                        tracing::debug!(%from, %error, "undecodable governance transaction")
-                    }
-                }
             }
             Topic::Transactions(_) => {
-                let chain = self.chain.clone();
-                tokio::task::spawn_blocking(move || {
-                    if let Err(error) = gossip::pool_remote(&chain, &data) {
-                        tracing::debug!(%from, %error, "invalid transaction batch");
-                    }
-                });
+                let app = self.app.clone();
+                tokio::task::spawn_blocking(move || app.on_transactions(data));
             }
         }
         Ok(())
     }
 
-    fn on_body(&mut self, digest: Digest, block: Arc<WireBlock>) -> Result<(), Fatal> {
+    fn on_body(&mut self, digest: Digest, body: Arc<A::Body>) {
         if let Some(proposal) = self.awaiting.remove(&digest) {
             let _ = self.work.send(Work::Verify {
                 proposal,
-                block: block.clone(),
+                body: body.clone(),
             });
         }
-        self.bodies.insert(digest, block);
-        Ok(())
+        self.bodies.insert(digest, body);
     }
 
     async fn perform(&mut self, effects: Vec<Effect>) -> Result<(), Fatal> {
@@ -605,10 +479,11 @@ impl Host {
                     });
                 }
                 Effect::EpochEnded { .. } => {
-                    tracing::info!(shard = self.shard, "epoch ended");
+                    tracing::info!(chain = %self.name, epoch = self.epoch, "epoch ended");
                 }
                 Effect::Fault(evidence) => {
                     tracing::warn!(
+                        chain = %self.name,
                         validator = evidence.first.signer,
                         "validator signed conflicting votes (evidence kept in the log)"
                     );
@@ -624,7 +499,7 @@ impl Host {
     }
 
     async fn broadcast(&self, message: &Message) {
-        let topic = Topic::Consensus(Chain::Shard(self.shard));
+        let topic = Topic::Consensus(self.app.chain());
         if let Err(error) = self
             .network
             .publish(topic, codec::encode_message(message))
@@ -639,7 +514,7 @@ impl Host {
             return;
         };
         let network = self.network.clone();
-        let topic = Topic::Consensus(Chain::Shard(self.shard));
+        let topic = Topic::Consensus(self.app.chain());
         let bytes = codec::encode_message(message);
         tokio::spawn(async move {
             if let Err(error) = network.send_to(peer, topic, bytes).await {
@@ -648,29 +523,14 @@ impl Host {
         });
     }
 
-    /// Asks the worker for a block, after waiting (up to the idle interval) for an executable
-    /// transaction when the pool has none. Transactions queued behind a nonce gap do not end
-    /// the wait: they cannot go into the block, and proposing early for them would seal empty
-    /// blocks as fast as consensus allows.
+    /// Asks the worker for a block once the chain has something to put in it, or after the
+    /// idle interval (so an idle network still makes empty blocks, but never as fast as
+    /// consensus allows).
     fn request_payload(&self, view: u64, parent: Digest, height: u64) {
-        let chain = self.chain.clone();
+        let wait = self.app.clone().wait_for_work(self.idle);
         let work = self.work.clone();
-        let idle = self.idle;
         tokio::spawn(async move {
-            let mut events = chain.subscribe();
-            if !chain.has_executable() {
-                let _ = tokio::time::timeout(idle, async {
-                    loop {
-                        match events.recv().await {
-                            Ok(ChainEvent::PendingTx(hash)) if chain.is_executable(&hash) => return,
-                            Err(RecvError::Lagged(_)) if chain.has_executable() => return,
-                            Err(RecvError::Closed) => return,
-                            Ok(_) | Err(RecvError::Lagged(_)) => {}
-                        }
-                    }
-                })
-                .await;
-            }
+            wait.await;
             let _ = work.send(Work::Build {
                 view,
                 parent,
@@ -680,10 +540,10 @@ impl Host {
     }
 
     fn verify_payload(&mut self, proposal: Proposal) {
-        if let Some(block) = self.bodies.blocks.get(&proposal.payload) {
+        if let Some(body) = self.bodies.blocks.get(&proposal.payload) {
             let _ = self.work.send(Work::Verify {
                 proposal,
-                block: block.clone(),
+                body: body.clone(),
             });
         } else {
             // Our own proposal, a block already checked, or one kept before a restart: the

@@ -1,46 +1,376 @@
-//! A member's validator (or a non-member follower) of shard 0: the consensus engine
-//! (`kaimeng-consensus`) over the libp2p network (`kaimeng-network`), driving the shard chain.
+//! A member's validator (or a non-member full node): one libp2p network and one consensus host
+//! per chain the node serves, the beacon chain and shard 0 (`kaimeng-consensus` engines).
 //!
-//! - `host`: the event loop; performs the engine's effects in order.
-//! - `worker`: builds, checks and finalizes blocks on its own thread; block sync.
+//! - `app`: the narrow interface between a host and its chain.
+//! - `host`: a chain's event loop; performs the engine's effects in order.
+//! - `worker`: a chain's builds, checks, finalizations and block sync, on its own thread.
+//! - `beacon`: the beacon chain (blocks, store, governance pool, crosslinks, RPC).
+//! - `shard`: a shard that follows finalized beacon blocks.
 //! - `sync`: what block sync serves (blocks with their finality certificates) and its check.
 //! - `gossip`: transactions between pools, in batches.
 //! - `records`: the engine's votes and certificates on disk.
-//! - `epoch`: one epoch's engine from the consortium state (membership changes).
 //! - `crypto`: the engine's signer and verifier over the genesis crypto suite.
 //! - `admin`: the operator's `admin_*` RPC (peers, deny list).
-//! - `beacon`: governance transactions ordered with each block; the consortium state.
 //!
-//! The design is in `docs/adr/0006-validator-host-and-unfinalized-blocks.md`; finality
-//! certificates and block sync in `docs/adr/0017-finality-certificates-stored-and-checked.md`.
+//! The design is in `docs/adr/0096-the-beacon-chain-as-its-own-chain.md`, the host in
+//! `docs/adr/0006-validator-host-and-unfinalized-blocks.md`, certificates and block sync in
+//! `docs/adr/0017-finality-certificates-stored-and-checked.md`.
 
 mod admin;
+pub mod app;
 pub mod beacon;
 pub mod crypto;
-pub mod epoch;
 mod gossip;
 mod host;
 mod records;
+mod shard;
 pub mod sync;
 mod worker;
 
-pub use admin::admin_methods;
-pub use host::{RunningValidator, ValidatorConfig, ValidatorStatus, start};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
-/// What the host's loop reacts to besides network events.
-pub(crate) enum HostEvent {
-    /// An input for the engine (a timer fired, a payload was built or checked).
-    Engine(kaimeng_consensus::Input),
-    /// A proposal body decoded off the network.
-    Body(
-        std::sync::Arc<kaimeng_shards::wire::WireBlock>,
-        kaimeng_consensus::Digest,
-    ),
-    /// A timer the engine of `epoch` scheduled fired.
-    Timeout {
-        epoch: u64,
-        timer: kaimeng_consensus::Timer,
-    },
-    /// An epoch ended with this final block.
-    Epoch(Box<kaimeng_l1::governance::EpochTransition>),
+use alloy_primitives::Address;
+use anyhow::Context;
+use kaimeng_consensus::{TimeoutConfig, ValidatorIndex};
+use kaimeng_crypto::SecretKey;
+use kaimeng_genesis::GenesisSpec;
+use kaimeng_network::{
+    BlockSource, Chain, Network, NetworkConfig, NetworkEvent, NetworkHandle, NodeKey, PeerId, Topic,
+};
+use kaimeng_shards::ShardChain;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+pub use admin::admin_methods;
+use app::Application;
+use beacon::BeaconChain;
+pub use host::ValidatorStatus;
+use host::{Host, HostSetup, epoch_engine, record_epoch};
+use records::Records;
+use shard::ShardApp;
+use worker::Worker;
+
+use crate::metrics::{Metrics, ChainMetrics};
+
+/// How to run one validator (or full node) of the beacon chain and one shard.
+pub struct ValidatorConfig {
+    pub genesis: GenesisSpec,
+    pub beacon: Arc<BeaconChain>,
+    pub chain: Arc<ShardChain>,
+    /// This member's consensus key; `None` runs a full node that checks and syncs blocks and
+    /// serves them, but never votes.
+    pub consensus_key: Option<SecretKey>,
+    pub node_key: NodeKey,
+    /// Multiaddrs to listen on, e.g. `/ip4/127.0.0.1/tcp/0`.
+    pub listen: Vec<String>,
+    /// Peers to dial, with their `/p2p/` ids.
+    pub bootstrap: Vec<String>,
+    pub timeouts: TimeoutConfig,
+    /// How long a leader with nothing to include waits before proposing an empty block (kept
+    /// below the base timeout so an idle network does not time out).
+    pub idle_block_interval: Duration,
+    pub max_txs_per_block: usize,
+    pub fee_recipient: Address,
+    /// The process's Prometheus metrics (each chain's series and the peer count).
+    pub metrics: Arc<Metrics>,
+}
+
+pub struct RunningValidator {
+    pub network: NetworkHandle,
+    /// The beacon chain: governance, the consortium state, crosslinks.
+    pub beacon: Arc<BeaconChain>,
+    /// Shard 0's consensus numbers.
+    pub status: Arc<ValidatorStatus>,
+    /// This node's index in shard 0's validator set now; `None` for a full node.
+    pub index: Option<ValidatorIndex>,
+    tasks: Vec<JoinHandle<()>>,
+    workers: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl RunningValidator {
+    /// The multiaddrs peers can dial, with this node's `/p2p/` id.
+    pub fn dial_addrs(&self) -> Vec<String> {
+        let id = self.network.local_peer_id();
+        self.network
+            .listen_addrs()
+            .into_iter()
+            .map(|addr| {
+                if addr.contains("/p2p/") {
+                    addr
+                } else {
+                    format!("{addr}/p2p/{id}")
+                }
+            })
+            .collect()
+    }
+
+    /// Stops the tasks, then waits for each worker to finish the block it is writing: nothing
+    /// may touch a database once the process starts exiting.
+    pub async fn stop(self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+        for task in self.tasks {
+            // A host task owns its worker's queue; once it is gone the worker drains and ends.
+            let _ = task.await;
+        }
+        for worker in self.workers {
+            let _ = tokio::task::spawn_blocking(move || worker.join()).await;
+        }
+        self.network.shutdown().await;
+    }
+}
+
+/// Serves each chain's final blocks to peers that sync.
+struct Blocks {
+    beacon: Arc<BeaconChain>,
+    shard: Arc<ShardApp>,
+}
+
+impl BlockSource for Blocks {
+    fn block(&self, chain: Chain, height: u64) -> Option<Vec<u8>> {
+        if chain == Chain::Beacon {
+            self.beacon.serve(height)
+        } else if chain == self.shard.chain() {
+            self.shard.serve(height)
+        } else {
+            None
+        }
+    }
+}
+
+/// Network events for each chain's host; a chain that falls behind loses its own messages
+/// (consensus recovers them), never another chain's.
+struct Routes {
+    beacon: mpsc::Sender<NetworkEvent>,
+    shard: mpsc::Sender<NetworkEvent>,
+}
+
+const EVENT_QUEUE: usize = 4096;
+
+async fn route(mut events: mpsc::Receiver<NetworkEvent>, routes: Routes) {
+    while let Some(event) = events.recv().await {
+        let topic = match &event {
+            NetworkEvent::Gossip { topic, .. } | NetworkEvent::Direct { topic, .. } => *topic,
+            NetworkEvent::PeerConnected(peer) => {
+                tracing::debug!(%peer, "peer connected");
+                continue;
+            }
+            NetworkEvent::PeerDisconnected(peer) => {
+                tracing::debug!(%peer, "peer disconnected");
+                continue;
+            }
+            NetworkEvent::PeerBanned { peer, duration } => {
+                tracing::warn!(%peer, ?duration, "peer banned for flooding");
+                continue;
+            }
+        };
+        let to = match topic.chain() {
+            Chain::Beacon => &routes.beacon,
+            Chain::Shard(_) => &routes.shard,
+        };
+        if to.try_send(event).is_err() {
+            tracing::debug!(?topic, "chain busy: a network message was dropped");
+        }
+    }
+}
+
+/// Starts the network, then the beacon chain's host and shard 0's host.
+pub async fn start(config: ValidatorConfig) -> anyhow::Result<RunningValidator> {
+    let genesis = &config.genesis;
+    let suite = crate::consensus_suite(genesis.crypto_suite);
+    let chain = config.chain.clone();
+    let shard = chain.config().shard;
+    let beacon = config.beacon.clone();
+    let shard_app = Arc::new(ShardApp {
+        chain: chain.clone(),
+        beacon: beacon.clone(),
+        runtime: tokio::runtime::Handle::current(),
+        fee_recipient: config.fee_recipient,
+        max_txs: config.max_txs_per_block,
+        metrics: config.metrics.chain(&Metrics::shard_chain_name(shard)),
+    });
+    if config.consensus_key.is_none() {
+        tracing::info!(
+            "full node: following the beacon chain and shard {shard} by checking finality certificates; it holds no consensus key and never votes"
+        );
+    }
+    let members: Vec<PeerId> = beacon
+        .finalized_state()
+        .consortium
+        .validators()
+        .iter()
+        .filter_map(|m| m.peer_id.parse().ok())
+        .chain(genesis.members.iter().filter_map(|m| m.peer_id.parse().ok()))
+        .collect();
+
+    let mut network_config = NetworkConfig::new(config.node_key.clone(), genesis.hash().0);
+    network_config.listen = config.listen.clone();
+    network_config.bootstrap = config.bootstrap.clone();
+    network_config.topics = [Chain::Beacon, Chain::Shard(shard)]
+        .into_iter()
+        .flat_map(|c| [Topic::Consensus(c), Topic::Transactions(c), Topic::Blocks(c)])
+        .collect();
+    network_config.priority_peers = members;
+    network_config.block_source = Some(Arc::new(Blocks {
+        beacon: beacon.clone(),
+        shard: shard_app.clone(),
+    }));
+    let (network, events) = Network::start(network_config)
+        .await
+        .context("starting the p2p network")?;
+    let (beacon_events, beacon_rx) = mpsc::channel(EVENT_QUEUE);
+    let (shard_events, shard_rx) = mpsc::channel(EVENT_QUEUE);
+    let mut tasks = vec![tokio::spawn(route(
+        events,
+        Routes {
+            beacon: beacon_events,
+            shard: shard_events,
+        },
+    ))];
+    let mut workers = Vec::new();
+    let common = Common {
+        key: config.consensus_key.clone(),
+        suite,
+        timeouts: config.timeouts,
+        idle: config.idle_block_interval,
+        network: network.clone(),
+    };
+    let beacon_metrics = config.metrics.chain("beacon");
+    let (task, worker, _, _) = common.spawn(
+        beacon.clone(),
+        beacon.store().clone(),
+        beacon_rx,
+        beacon_metrics,
+    )?;
+    tasks.push(task);
+    workers.push(worker);
+    let shard_metrics = config.metrics.chain(&Metrics::shard_chain_name(shard));
+    let (task, worker, status, index) = common.spawn(
+        shard_app,
+        chain.store().clone(),
+        shard_rx,
+        shard_metrics.clone(),
+    )?;
+    tasks.push(task);
+    workers.push(worker);
+    tasks.push(tokio::spawn(sample_gauges(
+        chain.clone(),
+        network.clone(),
+        config.metrics.clone(),
+        shard_metrics,
+    )));
+    tasks.push(tokio::spawn(gossip::publish_local(chain, network.clone())));
+    tracing::info!(shard, index = ?index, peer = %network.local_peer_id(), "validator started");
+    Ok(RunningValidator {
+        network,
+        beacon,
+        status,
+        index,
+        tasks,
+        workers,
+    })
+}
+
+/// What every host of this node shares.
+struct Common {
+    key: Option<SecretKey>,
+    suite: kaimeng_crypto::CryptoSuite,
+    timeouts: TimeoutConfig,
+    idle: Duration,
+    network: NetworkHandle,
+}
+
+impl Common {
+    /// Starts `app`'s worker thread and host task, with its engine records in `store`.
+    fn spawn<A: Application>(
+        &self,
+        app: Arc<A>,
+        store: kaimeng_l1::Store,
+        events: mpsc::Receiver<NetworkEvent>,
+        metrics: ChainMetrics,
+    ) -> anyhow::Result<(
+        JoinHandle<()>,
+        std::thread::JoinHandle<()>,
+        Arc<ValidatorStatus>,
+        Option<ValidatorIndex>,
+    )> {
+        let name = app.name();
+        let (mut records, stored) = Records::load(store)?;
+        let plan = app
+            .epoch_plan()
+            .with_context(|| format!("{name}: the current epoch"))?;
+        let current = epoch_engine(
+            plan,
+            app.namespace(),
+            app.head(),
+            self.key.as_ref(),
+            self.suite,
+            self.timeouts,
+        );
+        // Records of earlier epochs are void: that epoch's last block is final.
+        let stored: Vec<_> = stored
+            .into_iter()
+            .filter(|r| record_epoch(r) == current.epoch)
+            .collect();
+        if stored.is_empty() {
+            records.prune(u64::MAX)?;
+        }
+        let index = current.index;
+        if self.key.is_some() && index.is_none() {
+            tracing::info!(
+                chain = %name,
+                "this key is not a validator of the current epoch: following until governance admits it"
+            );
+        }
+        let (to_host, host_events) = mpsc::unbounded_channel();
+        let (work, work_queue) = mpsc::unbounded_channel();
+        let worker = Worker {
+            app: app.clone(),
+            network: self.network.clone(),
+            runtime: tokio::runtime::Handle::current(),
+            to_host: to_host.clone(),
+        };
+        let worker = std::thread::Builder::new()
+            .name(format!("{name}-worker"))
+            .spawn(move || worker.run(work_queue))
+            .context("starting a chain worker")?;
+        let status = Arc::new(ValidatorStatus::default());
+        status
+            .finalized_height
+            .store(app.head().0, Ordering::Relaxed);
+        let host = Host::new(HostSetup {
+            app,
+            current,
+            key: self.key.clone(),
+            suite: self.suite,
+            timeouts: self.timeouts,
+            records,
+            network: self.network.clone(),
+            work,
+            to_host,
+            idle: self.idle,
+            status: status.clone(),
+            metrics,
+        });
+        let task = tokio::spawn(host.run(stored, events, host_events));
+        Ok((task, worker, status, index))
+    }
+}
+
+/// Samples the gauges that have no event of their own: peers and pool size.
+async fn sample_gauges(
+    chain: Arc<ShardChain>,
+    network: NetworkHandle,
+    metrics: Arc<Metrics>,
+    chain_metrics: ChainMetrics,
+) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        metrics.set_peers(network.peers().len() as u64);
+        chain_metrics.set_mempool_transactions(chain.pool().len() as u64);
+    }
 }

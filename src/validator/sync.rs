@@ -15,15 +15,21 @@ use kaimeng_shards::wire::{self, WireBlock};
 
 use super::crypto::SuiteVerifier;
 
-/// A final block as block sync delivers it.
-pub struct SyncedBlock {
-    pub block: WireBlock,
+/// A final block as block sync delivers it, beacon or shard.
+pub struct Served<B> {
+    pub block: B,
+    pub number: u64,
+    pub parent: B256,
+    pub hash: B256,
     /// The block whose certificate makes this one final (itself or a descendant); 0 when the
     /// serving node kept no certificate.
     pub certified: u64,
     /// The encoded certificate, present at the certified height only.
     pub certificate: Vec<u8>,
 }
+
+/// A shard block as block sync delivers it.
+pub type SyncedBlock = Served<WireBlock>;
 
 /// Why a sync answer was refused.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +38,8 @@ pub enum SyncError {
     Decode(String),
     #[error("the peer has no certificate for block {0}")]
     Uncertified(u64),
+    #[error("the answer is empty")]
+    Empty,
     #[error("block {number} points to certified block {certified}, which is not in the answer")]
     Incomplete { number: u64, certified: u64 },
     #[error("blocks do not link up to the certified block {0}")]
@@ -51,10 +59,11 @@ pub enum SyncError {
     },
 }
 
-/// Encodes a final block for a peer that syncs.
-pub fn encode(block: &StoredBlock, certificate: Option<(u64, Vec<u8>)>) -> Vec<u8> {
+/// Encodes a final block (`block`, the chain's encoding of block `number`) for a peer that
+/// syncs.
+pub fn encode(number: u64, block: &[u8], certificate: Option<(u64, Vec<u8>)>) -> Vec<u8> {
     let (certified, certificate) = match certificate {
-        Some((certified, certificate)) if certified == block.number() => (certified, certificate),
+        Some((certified, certificate)) if certified == number => (certified, certificate),
         Some((certified, _)) => (certified, Vec::new()),
         None => (0, Vec::new()),
     };
@@ -62,27 +71,41 @@ pub fn encode(block: &StoredBlock, certificate: Option<(u64, Vec<u8>)>) -> Vec<u
     out.extend_from_slice(&certified.to_be_bytes());
     out.extend_from_slice(&(certificate.len() as u32).to_be_bytes());
     out.extend_from_slice(&certificate);
-    out.extend_from_slice(&wire::encode_block(block));
+    out.extend_from_slice(block);
     out
 }
 
-/// Decodes a served block from untrusted bytes.
-pub fn decode(bytes: &[u8], chain_id: u64) -> Result<SyncedBlock, SyncError> {
+/// Encodes a final shard block for a peer that syncs.
+pub fn encode_shard(block: &StoredBlock, certificate: Option<(u64, Vec<u8>)>) -> Vec<u8> {
+    encode(block.number(), &wire::encode_block(block), certificate)
+}
+
+/// Splits a served block from untrusted bytes: certified height, certificate, block bytes.
+pub fn split(bytes: &[u8]) -> Result<(u64, Vec<u8>, &[u8]), SyncError> {
     let short = || SyncError::Decode("answer ends early".into());
     let certified = u64::from_be_bytes(bytes.get(..8).ok_or_else(short)?.try_into().expect("8"));
     let len = u32::from_be_bytes(bytes.get(8..12).ok_or_else(short)?.try_into().expect("4"));
     let end = 12usize.checked_add(len as usize).ok_or_else(short)?;
     let certificate = bytes.get(12..end).ok_or_else(short)?.to_vec();
-    let block = wire::decode_block(&bytes[end..], chain_id)
+    Ok((certified, certificate, &bytes[end..]))
+}
+
+/// Decodes a served shard block from untrusted bytes.
+pub fn decode(bytes: &[u8], chain_id: u64) -> Result<SyncedBlock, SyncError> {
+    let (certified, certificate, block) = split(bytes)?;
+    let block = wire::decode_block(block, chain_id)
         .map_err(|error| SyncError::Decode(error.to_string()))?;
-    Ok(SyncedBlock {
+    Ok(Served {
+        number: block.header.number,
+        parent: block.header.parent_hash,
+        hash: block.header.hash_slow(),
         block,
         certified,
         certificate,
     })
 }
 
-/// One epoch's validators as a syncing node knows them from its finalized beacon state.
+/// One epoch's validators as a syncing node knows them from its finalized state.
 pub struct EpochValidators<'a> {
     pub namespace: &'a [u8],
     pub epoch: u64,
@@ -94,23 +117,20 @@ pub struct EpochValidators<'a> {
 
 /// How many of `blocks` (which follow the block `head`) are proven final: the blocks up to the
 /// first certified one, after its certificate verified under `epoch`. Never zero on success.
-pub fn certified_prefix(
-    blocks: &[SyncedBlock],
+pub fn certified_prefix<B>(
+    blocks: &[Served<B>],
     head: B256,
     epoch: &EpochValidators<'_>,
 ) -> Result<usize, SyncError> {
-    let first = blocks.first().ok_or(SyncError::Incomplete {
-        number: 0,
-        certified: 0,
-    })?;
-    let number = first.block.header.number;
+    let first = blocks.first().ok_or(SyncError::Empty)?;
+    let number = first.number;
     if first.certified == 0 || first.certified < number {
         return Err(SyncError::Uncertified(number));
     }
     let certified = first.certified;
     let Some(end) = blocks
         .iter()
-        .position(|b| b.block.header.number == certified)
+        .position(|b| b.number == certified)
     else {
         return Err(SyncError::Incomplete { number, certified });
     };
@@ -123,10 +143,10 @@ pub fn certified_prefix(
     }
     let mut parent = head;
     for block in &blocks[..=end] {
-        if block.block.header.parent_hash != parent {
+        if block.parent != parent {
             return Err(SyncError::Unlinked(certified));
         }
-        parent = block.block.header.hash_slow();
+        parent = block.hash;
     }
     let certificate = decode_certificate(&blocks[end].certificate).map_err(|error| {
         SyncError::BadCertificate {

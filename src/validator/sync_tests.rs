@@ -77,10 +77,12 @@ fn synced(headers: &[Header], certificate: Vec<u8>) -> Vec<SyncedBlock> {
         .iter()
         .enumerate()
         .map(|(i, header)| SyncedBlock {
+            number: header.number,
+            parent: header.parent_hash,
+            hash: header.hash_slow(),
             block: WireBlock {
                 header: header.clone(),
                 txs: Vec::new(),
-                beacon: Default::default(),
             },
             certified,
             certificate: if i + 1 == count {

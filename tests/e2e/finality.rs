@@ -15,11 +15,22 @@ use crate::node::{path_str, rpc_at};
 const EPOCH_LENGTH: &str = "6";
 
 fn verify_certificate(port: u16, genesis: &std::path::Path, height: u64) -> std::process::Output {
+    verify_certificate_of("shard-0", port, genesis, height)
+}
+
+fn verify_certificate_of(
+    chain: &str,
+    port: u16,
+    genesis: &std::path::Path,
+    height: u64,
+) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_kaimeng"))
         .args([
             "verify-certificate",
             "--rpc",
             &format!("http://127.0.0.1:{port}"),
+            "--chain",
+            chain,
         ])
         .args([
             "--genesis",
@@ -131,6 +142,20 @@ fn a_light_client_checks_certificates_and_a_full_node_follows_by_them() {
     );
     assert!(String::from_utf8_lossy(&output.stdout).contains("block 2 of shard-0"));
 
+    // And a beacon block, whose header is the beacon chain's own encoding and hash.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while rpc_at(member, "kaimeng_getBeaconBlock", json!([2]))["result"].is_null() {
+        assert!(Instant::now() < deadline, "beacon block 2 never final");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = verify_certificate_of("beacon", member, &genesis, 2);
+    assert!(
+        output.status.success(),
+        "light client refused a beacon certificate: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("block 2 of beacon"));
+
     // Another member list (one consensus key swapped) makes the same certificate fail.
     let mut forged: Value =
         serde_json::from_str(&std::fs::read_to_string(&genesis).unwrap()).unwrap();
@@ -151,6 +176,7 @@ fn a_light_client_checks_certificates_and_a_full_node_follows_by_them() {
     let error = error_of(member, json!(["shard-7", "0x1"]));
     assert_eq!(error["code"], -32602, "{error}");
     assert!(error["message"].as_str().unwrap().contains("shard-0"));
+    assert!(error["message"].as_str().unwrap().contains("beacon"));
     let error = error_of(member, json!(["shard-0", "0xffffffff"]));
     assert!(
         error["message"].as_str().unwrap().contains("not final"),
@@ -216,6 +242,22 @@ fn a_light_client_checks_certificates_and_a_full_node_follows_by_them() {
     let target = cluster.height(0).unwrap();
     full.wait_for_height(target, Duration::from_secs(90));
     assert_eq!(block_hash(rpc, target), block_hash(member, target));
+    // It followed the beacon chain too: the beacon block that shard block names (height in
+    // its extraData) is final on the full node, the same as on the members.
+    let extra = rpc_at(
+        member,
+        "eth_getBlockByNumber",
+        json!([format!("{target:#x}"), false]),
+    )["result"]["extraData"]
+        .as_str()
+        .map(|x| alloy_primitives::hex::decode(x).unwrap())
+        .unwrap();
+    let beacon_height = u64::from_be_bytes(extra[7..15].try_into().unwrap());
+    let beacon_hash = |port: u16| {
+        rpc_at(port, "kaimeng_getBeaconBlock", json!([beacon_height]))["result"]["hash"].clone()
+    };
+    assert!(!beacon_hash(member).is_null());
+    assert_eq!(beacon_hash(rpc), beacon_hash(member));
     let output = verify_certificate(rpc, &genesis, target);
     assert!(
         output.status.success(),

@@ -1,6 +1,7 @@
 //! Membership and governance on a running network, through the `kaimeng gov` CLI and the
 //! `kaimeng_*` RPC: proposals pass with more than 2/3 of members and take effect at the next
-//! epoch boundary without restarts; fee shares are paid exactly; members voted in take part in
+//! beacon epoch without restarts (on shard 0 from its first block that follows that epoch);
+//! fee shares computed from crosslinked headers are paid exactly; members voted in take part in
 //! consensus and members voted out stop counting.
 
 use std::process::Command;
@@ -78,6 +79,59 @@ fn latest_block(node: &DevNode) -> Value {
     node.result("eth_getBlockByNumber", json!(["latest", false]))
 }
 
+fn block_at(node: &DevNode, height: u64) -> Value {
+    node.result(
+        "eth_getBlockByNumber",
+        json!([format!("0x{height:x}"), false]),
+    )
+}
+
+/// The beacon epoch a shard block follows: its `extraData` is `kaimeng ‖ beacon height (8) ‖
+/// beacon epoch (8)`, naming the beacon block in `parentBeaconBlockRoot`.
+fn beacon_epoch_of(block: &Value) -> u64 {
+    let extra = alloy_primitives::hex::decode(block["extraData"].as_str().unwrap()).unwrap();
+    if block["number"] == json!("0x0") {
+        return 0;
+    }
+    assert_eq!(&extra[..7], b"kaimeng", "{block}");
+    u64::from_be_bytes(extra[15..23].try_into().unwrap())
+}
+
+/// The first shard block at or after `from` that follows beacon epoch `epoch` or a later one,
+/// waiting (bounded) for it.
+fn first_block_following(node: &DevNode, epoch: u64, from: u64) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut next = from;
+    loop {
+        let head = number(&latest_block(node)["number"]);
+        while next <= head {
+            if beacon_epoch_of(&block_at(node, next)) >= epoch {
+                return next;
+            }
+            next += 1;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no shard block follows beacon epoch {epoch}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The first shard height run by validators of beacon epoch `epoch` or later: the block after
+/// the first shard epoch end (a multiple of the epoch length) that follows that epoch.
+fn first_height_validated_by(node: &DevNode, epoch: u64) -> u64 {
+    let length = EPOCH.parse::<u64>().unwrap();
+    let mut end = length;
+    loop {
+        wait_for_block_number(node, end);
+        if beacon_epoch_of(&block_at(node, end)) >= epoch {
+            return end + 1;
+        }
+        end += length;
+    }
+}
+
 #[test]
 fn a_parameter_change_passes_with_three_of_four_and_takes_effect_at_the_next_epoch() {
     let node = dev_network(&[]);
@@ -118,32 +172,20 @@ fn a_parameter_change_passes_with_three_of_four_and_takes_effect_at_the_next_epo
         json!(45_000_000),
         "{next}"
     );
-    let first = number(&json!(format!(
-        "0x{:x}",
-        next["start_height"].as_u64().unwrap()
-    )));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while number(&latest_block(&node)["number"]) < first {
-        assert!(Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let block = node.result(
-        "eth_getBlockByNumber",
-        json!([format!("0x{first:x}"), false]),
-    );
+    // Shard 0 follows the new limit from its first block that references the new epoch.
+    let first = first_block_following(&node, next["epoch"].as_u64().unwrap(), 1);
+    let block = block_at(&node, first);
     assert_eq!(
         number(&block["gasLimit"]),
         45_000_000,
-        "the new epoch's first block"
+        "the first shard block of the new epoch: {block}"
     );
-    let before = node.result(
-        "eth_getBlockByNumber",
-        json!([format!("0x{:x}", first - 1), false]),
-    );
+    let before = block_at(&node, first - 1);
+    assert!(beacon_epoch_of(&before) < next["epoch"].as_u64().unwrap());
     assert_eq!(
         number(&before["gasLimit"]),
         30_000_000,
-        "the old epoch's last block"
+        "the last shard block of the old epoch"
     );
     assert_eq!(status(&node, 1), "enacted");
 }
@@ -248,54 +290,126 @@ fn balance_at(node: &DevNode, address: Address, block: u64) -> U256 {
     U256::from_str_radix(hex.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
 }
 
+/// The final beacon height whose crosslink covers shard 0's block `height`, waiting (bounded).
+fn wait_for_crosslink(node: &DevNode, height: u64) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let links = node.result("kaimeng_crosslinks", json!([{"shard": 0}]));
+        for link in links.as_array().unwrap() {
+            if (link["fromHeight"].as_u64().unwrap()..=link["toHeight"].as_u64().unwrap())
+                .contains(&height)
+            {
+                return link["beaconHeight"].as_u64().unwrap();
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "shard block {height} never crosslinked"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// What `recipient` is paid in fee shares, per `kaimeng_getBeaconEpoch(epoch)`, on shard 0.
+fn share_of(node: &DevNode, epoch: u64, recipient: Address) -> U256 {
+    let record = node.result("kaimeng_getBeaconEpoch", json!([epoch]));
+    record["payouts"][0]["shares"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| {
+            s["feeRecipient"]
+                .as_str()
+                .unwrap()
+                .eq_ignore_ascii_case(&recipient.to_string())
+        })
+        .map(|s| U256::from_str_radix(s["amount"].as_str().unwrap(), 10).unwrap())
+        .sum()
+}
+
 #[test]
 fn base_fees_of_an_epoch_are_shared_equally_among_members_at_its_boundary() {
     let node = dev_network(&[]);
-    // Some transfers so the epoch collects base fees.
+    // A transfer whose block is crosslinked in the beacon epoch that is current once the
+    // crosslink is final (retried if the crosslink lands on an epoch's last block).
+    let mut found = None;
     for nonce in 0..5 {
         let raw = signed_transfer(31337, nonce, Address::repeat_byte(0xee), 1);
         let hash = node.result("eth_sendRawTransaction", json!([raw]));
-        node.receipt(hash.as_str().unwrap());
+        let receipt = node.receipt(hash.as_str().unwrap());
+        let shard_height = number(&receipt["blockNumber"]);
+        let linked_at = wait_for_crosslink(&node, shard_height);
+        let epoch = node.result("kaimeng_epoch", json!([]));
+        if epoch["start_height"].as_u64().unwrap() <= linked_at {
+            found = Some(epoch);
+            break;
+        }
     }
-    let epoch = node.result("kaimeng_epoch", json!([]));
+    let epoch = found.expect("a transfer crosslinked inside an epoch");
     let (start, last) = (
         epoch["start_height"].as_u64().unwrap(),
         epoch["last_height"].as_u64().unwrap(),
     );
-    let next = wait_for_epoch(&node, epoch["epoch"].as_u64().unwrap() + 1);
+    let ended = epoch["epoch"].as_u64().unwrap();
+    let next = wait_for_epoch(&node, ended + 1);
     let carry_in = U256::from_str_radix(epoch["treasury_carry"].as_str().unwrap_or("0"), 10)
         .unwrap_or_default();
-    // What the epoch collected, from the headers alone.
+    // What the epoch collected, from the crosslinked shard headers alone.
+    let links = node.result(
+        "kaimeng_crosslinks",
+        json!([{"fromHeight": start, "toHeight": last, "shard": 0}]),
+    );
     let mut collected = U256::ZERO;
-    for height in start..=last {
-        let block = node.result(
-            "eth_getBlockByNumber",
-            json!([format!("0x{height:x}"), false]),
+    let mut linked = 0;
+    for link in links.as_array().unwrap() {
+        for height in link["fromHeight"].as_u64().unwrap()..=link["toHeight"].as_u64().unwrap() {
+            let block = block_at(&node, height);
+            collected += U256::from(number(&block["baseFeePerGas"]))
+                * U256::from(number(&block["gasUsed"]));
+            linked += 1;
+        }
+        assert_eq!(
+            U256::from_str_radix(link["baseFees"].as_str().unwrap(), 10).unwrap(),
+            (link["fromHeight"].as_u64().unwrap()..=link["toHeight"].as_u64().unwrap())
+                .map(|h| {
+                    let block = block_at(&node, h);
+                    U256::from(number(&block["baseFeePerGas"]))
+                        * U256::from(number(&block["gasUsed"]))
+                })
+                .sum::<U256>(),
+            "{link}"
         );
-        collected +=
-            U256::from(number(&block["baseFeePerGas"])) * U256::from(number(&block["gasUsed"]));
     }
-    assert!(collected > U256::ZERO);
+    assert!(linked > 0, "no shard block was crosslinked in epoch {ended}");
+    assert!(collected > U256::ZERO, "the transfer's fees were not collected");
     let total = collected + carry_in;
     let share = total / U256::from(4);
     let distribution = &next["last_fee_distribution"];
+    assert_eq!(distribution["collected"], json!(collected.to_string()), "{distribution}");
     assert_eq!(
         distribution["payouts"].as_array().unwrap().len(),
         4,
         "{distribution}"
     );
-    // Paid in the first block of the next epoch, before its transactions.
-    let first = last + 1;
-    wait_for_block_number(&node, first);
-    for member in next["validators"].as_array().unwrap() {
-        let organisation = member["organisation"].as_str().unwrap();
-        let index: u32 = organisation
-            .trim_start_matches("dev-member-")
-            .parse()
-            .unwrap();
+    // Each member's share of shard 0's fees, as the beacon epoch record says shard 0 pays it.
+    for index in 0..4 {
         let recipient = kaimeng_genesis::dev_member_fee_recipient(index);
-        let gained = balance_at(&node, recipient, first) - balance_at(&node, recipient, last);
-        assert_eq!(gained, share, "{organisation}'s share");
+        assert_eq!(share_of(&node, ended + 1, recipient), share, "member {index}");
+    }
+    // Paid by shard 0's first block that follows the new epoch, before its transactions: each
+    // member gains the shares of every epoch that block's reference moved past.
+    let first = first_block_following(&node, ended + 1, 1);
+    let (from_epoch, to_epoch) = (
+        beacon_epoch_of(&block_at(&node, first - 1)),
+        beacon_epoch_of(&block_at(&node, first)),
+    );
+    for index in 0..4 {
+        let recipient = kaimeng_genesis::dev_member_fee_recipient(index);
+        let owed: U256 = (from_epoch + 1..=to_epoch)
+            .map(|e| share_of(&node, e, recipient))
+            .sum();
+        let gained = balance_at(&node, recipient, first) - balance_at(&node, recipient, first - 1);
+        assert_eq!(gained, owed, "member {index}'s shares in block {first}");
     }
     assert_eq!(
         U256::from_str_radix(next["treasury_carry"].as_str().unwrap(), 10).unwrap(),
@@ -405,8 +519,9 @@ fn a_member_voted_in_validates_and_a_member_voted_out_stops_counting() {
         5,
         "{joined}"
     );
-    // The new member's validator leads views now: a block carries its fee recipient.
-    let start = joined["start_height"].as_u64().unwrap();
+    // Once a shard epoch is run by the new member set, the new member's validator leads views:
+    // a block carries its fee recipient.
+    let start = first_height_validated_by(&node, joined["epoch"].as_u64().unwrap());
     wait_for_block_by(&node, kaimeng_genesis::dev_member_fee_recipient(4), start);
 
     // Remove member 3: with 5 members, 4 approvals are more than two thirds.
@@ -452,9 +567,9 @@ fn a_member_voted_in_validates_and_a_member_voted_out_stops_counting() {
             "dev-member-4"
         ]
     );
-    // The chain goes on with four, and member 3 no longer proposes: over two epochs of blocks
-    // every proposer is one of the remaining members.
-    let from = after["start_height"].as_u64().unwrap();
+    // The chain goes on with four, and member 3 no longer proposes: over two shard epochs of
+    // blocks run by the new set, every proposer is one of the remaining members.
+    let from = first_height_validated_by(&node, after["epoch"].as_u64().unwrap());
     let until = from + 2 * EPOCH.parse::<u64>().unwrap();
     wait_for_block_number(&node, until);
     let removed = kaimeng_genesis::dev_member_fee_recipient(3).to_string();

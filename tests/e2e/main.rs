@@ -2,6 +2,7 @@
 //! `kaimeng testnet` processes on loopback.
 
 mod bad_input;
+mod beacon;
 mod cluster;
 mod consensus;
 mod faults;

@@ -72,7 +72,9 @@ pub fn verify_signatures(
     Ok(())
 }
 
-/// Checks that `certificate` finalizes exactly `claim` under `validators`.
+/// Checks that `certificate` finalizes exactly `claim` under `validators`: a finalization of
+/// the claimed block itself, or of the padding block right on it (how an epoch's last block
+/// is finalized when its own view timed out).
 pub fn verify_finality(
     certificate: &Certificate,
     claim: FinalityClaim,
@@ -93,13 +95,18 @@ pub fn verify_finality(
             found: proposal.epoch,
         });
     }
-    if proposal.height != claim.height {
+    // An epoch's last block whose own view timed out is finalized through the padding block
+    // on it: that padding's finalization names the block as its parent.
+    let through_padding = proposal.is_padding()
+        && proposal.height == claim.height.saturating_add(1)
+        && proposal.parent.digest == claim.payload;
+    if proposal.height != claim.height && !through_padding {
         return Err(FinalityError::WrongHeight {
             expected: claim.height,
             found: proposal.height,
         });
     }
-    if proposal.payload != claim.payload {
+    if proposal.payload != claim.payload && !through_padding {
         return Err(FinalityError::WrongBlock {
             expected: claim.payload,
             found: proposal.payload,
@@ -107,4 +114,72 @@ pub fn verify_finality(
     }
     verify_signatures(certificate, namespace, validators, verifier)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::messages::Vote;
+    use crate::signing::Signer;
+    use crate::sim::MockScheme;
+    use crate::types::{Parent, Proposal};
+
+    const NAMESPACE: &[u8] = b"kaimeng/shard/0";
+
+    fn finalization(scheme: &MockScheme, proposal: Proposal) -> Certificate {
+        let vote = Vote::Finalize(proposal);
+        let message = signing_bytes(NAMESPACE, &vote);
+        Certificate {
+            vote,
+            signatures: (0..3)
+                .map(|i| (i as u32, scheme.signer(i).sign(&message)))
+                .collect(),
+        }
+    }
+
+    fn proposal(height: u64, parent: Digest, payload: Digest) -> Proposal {
+        Proposal {
+            epoch: 2,
+            view: height + 1,
+            height,
+            parent: Parent {
+                view: height,
+                digest: parent,
+            },
+            payload,
+        }
+    }
+
+    #[test]
+    fn an_epoch_end_is_final_through_the_padding_block_on_it_and_nothing_else_is() {
+        let scheme = MockScheme::new(4);
+        let validators = scheme.validator_set();
+        let last = Digest([7; 32]);
+        let claim = FinalityClaim {
+            epoch: 2,
+            height: 10,
+            payload: last,
+        };
+        let check = |certificate: &Certificate| {
+            verify_finality(certificate, claim, NAMESPACE, &validators, &scheme)
+        };
+        // Its own finalization, and the padding block's on it, both prove block 10 final.
+        assert_eq!(check(&finalization(&scheme, proposal(10, Digest([6; 32]), last))), Ok(()));
+        let padding = proposal(11, last, Digest::EMPTY);
+        assert_eq!(check(&finalization(&scheme, padding)), Ok(()));
+        // A padding block on another block, or two heights up, proves nothing about it.
+        let elsewhere = proposal(11, Digest([8; 32]), Digest::EMPTY);
+        assert!(matches!(
+            check(&finalization(&scheme, elsewhere)),
+            Err(FinalityError::WrongHeight { .. })
+        ));
+        let higher = proposal(12, last, Digest::EMPTY);
+        assert!(matches!(
+            check(&finalization(&scheme, higher)),
+            Err(FinalityError::WrongHeight { .. })
+        ));
+        // A real block on it is no proof either (only a padding block's finality is).
+        let child = proposal(11, last, Digest([9; 32]));
+        assert!(check(&finalization(&scheme, child)).is_err());
+    }
 }

@@ -20,7 +20,7 @@ pub struct CertificateSignature {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FinalityCertificate {
-    /// `shard-N` (or `beacon`).
+    /// `beacon` or `shard-N`.
     pub chain: String,
     /// The block asked for.
     pub height: U64,
@@ -32,20 +32,21 @@ pub struct FinalityCertificate {
     pub epoch: u64,
     pub view: u64,
     pub parent_view: u64,
-    /// The domain the votes are signed in (`kaimeng/shard/N`), as UTF-8.
+    /// The domain the votes are signed in (`kaimeng/beacon`, `kaimeng/shard/N`), as UTF-8.
     pub namespace: String,
     pub signatures: Vec<CertificateSignature>,
     /// The certificate's canonical encoding (what a node stores and serves to block sync).
     pub encoded: Bytes,
-    /// RLP of the headers `height..=certifiedHeight`, in order: each one's keccak256 is the
-    /// next one's parent hash, and the last one's is `certifiedHash`.
+    /// The headers `height..=certifiedHeight`, in order (a shard's as RLP, whose keccak256 is
+    /// its hash; the beacon chain's as its 112-byte encoding, whose consensus hash is its hash):
+    /// each one's hash is the next one's parent hash, and the last one's is `certifiedHash`.
     pub headers: Vec<Bytes>,
 }
 
 #[rpc(server, client, namespace = "kaimeng")]
 pub trait FinalityApi {
-    /// The certificate that finalized block `height` of `chain` (`"shard-0"`, or a shard
-    /// number). Errors when the chain is not served here, the block is not final, or no
+    /// The certificate that finalized block `height` of `chain` (`"beacon"`, `"shard-0"`, or a
+    /// shard number). Errors when the chain is not served here, the block is not final, or no
     /// certificate was kept for it (genesis, a dev sealer's block).
     #[method(name = "getFinalityCertificate")]
     fn get_finality_certificate(

@@ -594,27 +594,26 @@ fn shard_tx(raw: &[u8]) -> Arc<ShardTx> {
     Arc::new(ShardTx::decode(raw, CHAIN_ID).expect("a valid transaction"))
 }
 
-fn stored_block(header: Header, txs: Vec<Arc<ShardTx>>, beacon: Vec<u8>) -> StoredBlock {
+fn stored_block(header: Header, txs: Vec<Arc<ShardTx>>) -> StoredBlock {
     StoredBlock {
         header: SealedHeader::seal(header),
         txs,
         receipts: Vec::new(),
-        beacon: Bytes::from(beacon),
         payouts: Vec::new(),
     }
 }
 
-/// A block as a peer sends it: a header, a beacon section and up to three valid transactions.
+/// A block as a peer sends it: a header and up to three valid transactions.
 fn wire_block() -> impl Strategy<Value = (StoredBlock, Vec<u8>)> {
-    (header(), support::bytes(64), vec(valid_tx(), 0..4)).prop_map(|(header, beacon, txs)| {
+    (header(), vec(valid_tx(), 0..4)).prop_map(|(header, txs)| {
         let txs = txs.iter().map(|(_, raw)| shard_tx(raw)).collect();
-        let block = stored_block(header, txs, beacon);
+        let block = stored_block(header, txs);
         let bytes = encode_block(&block);
         (block, bytes)
     })
 }
 
-/// Where the 4-byte length prefixes of an encoded wire block are (header, beacon, each tx).
+/// Where the 4-byte length prefixes of an encoded wire block are (header, each tx).
 fn chunk_prefixes(bytes: &[u8]) -> Vec<usize> {
     let mut out = Vec::new();
     let mut at = 0usize;
@@ -640,11 +639,7 @@ fn check_wire(
     match decoded {
         Err(error) => prop_assert!(!error.to_string().is_empty()),
         Ok(block) => {
-            let again = encode_block(&stored_block(
-                block.header.clone(),
-                block.txs.clone(),
-                block.beacon.to_vec(),
-            ));
+            let again = encode_block(&stored_block(block.header.clone(), block.txs.clone()));
             prop_assert_eq!(
                 support::hex(&again),
                 support::hex(bytes),
@@ -682,12 +677,11 @@ proptest! {
         check_wire(&bytes, &decoded)?;
     }
 
-    /// Valid blocks round-trip: header, beacon section, transactions and their senders.
+    /// Valid blocks round-trip: header, transactions and their senders.
     #[test]
     fn fuzz_wire_round_trip((block, bytes) in wire_block()) {
         let decoded = decode_wire(&bytes).map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(&decoded.header, &block.header.header);
-        prop_assert_eq!(&decoded.beacon, &block.beacon);
         let got: Vec<_> = decoded.txs.iter().map(|t| (t.hash, t.sender)).collect();
         let want: Vec<_> = block.txs.iter().map(|t| (t.hash, t.sender)).collect();
         prop_assert_eq!(got, want);
@@ -728,8 +722,6 @@ proptest! {
         header.extend_from_slice(&junk);
         let mut bytes = (header.len() as u32).to_be_bytes().to_vec();
         bytes.extend_from_slice(&header);
-        bytes.extend_from_slice(&(block.beacon.len() as u32).to_be_bytes());
-        bytes.extend_from_slice(&block.beacon);
         let decoded = decode_wire(&bytes);
         prop_assert!(decoded.is_err(), "a header chunk with {} trailing bytes was accepted", junk.len());
     }

@@ -1,7 +1,8 @@
 //! Consortium rules a block follows: governed gas limit and base fee floor, fee shares paid
-//! from the treasury before the first transaction, and the beacon section the header commits to.
+//! from the treasury before the first transaction, and the beacon block the header names.
 
-use alloy_primitives::{Address, Bytes, U256, keccak256};
+use alloy_primitives::{Address, B256, U256};
+use kaimeng_l1::beacon::BeaconRef;
 use kaimeng_shards::BlockRules;
 
 use crate::common::*;
@@ -18,7 +19,7 @@ fn funded_treasury() -> (TestChain, Address) {
 }
 
 #[test]
-fn a_block_pays_fee_shares_follows_the_governed_limits_and_commits_to_its_beacon_section() {
+fn a_block_pays_fee_shares_follows_the_governed_limits_and_names_its_beacon_block() {
     let (t, treasury) = funded_treasury();
     let in_treasury = balance(&t.chain, treasury);
     assert!(in_treasury > U256::ZERO);
@@ -30,7 +31,11 @@ fn a_block_pays_fee_shares_follows_the_governed_limits_and_commits_to_its_beacon
             (member, in_treasury - U256::from(1)),
             (addr(5), U256::from(1)),
         ],
-        beacon: Bytes::from_static(b"governance"),
+        beacon: BeaconRef {
+            root: B256::repeat_byte(0xbe),
+            height: 12,
+            epoch: 3,
+        },
     };
     let block = t
         .chain
@@ -38,20 +43,16 @@ fn a_block_pays_fee_shares_follows_the_governed_limits_and_commits_to_its_beacon
         .unwrap();
     let header = &block.header.header;
     assert_eq!(header.gas_limit, 45_000_000);
-    assert_eq!(
-        header.parent_beacon_block_root,
-        Some(keccak256(b"governance"))
-    );
+    assert_eq!(header.parent_beacon_block_root, Some(rules.beacon.root));
+    assert_eq!(BeaconRef::of_header(header).unwrap(), rules.beacon);
     assert!(header.base_fee_per_gas.unwrap() >= 2_000_000_000);
     let before_5 = balance(&t.chain, addr(5));
     t.chain.finalize_pending(&block.hash()).unwrap();
     assert_eq!(balance(&t.chain, member), in_treasury - U256::from(1));
     assert_eq!(balance(&t.chain, addr(5)), before_5 + U256::from(1));
     assert_eq!(balance(&t.chain, treasury), U256::ZERO);
-    assert_eq!(
-        t.chain.block(block.number()).unwrap().unwrap().beacon,
-        rules.beacon
-    );
+    let stored = t.chain.block(block.number()).unwrap().unwrap();
+    assert_eq!(BeaconRef::of_header(&stored.header.header).unwrap(), rules.beacon);
 
     // Another validator with other rules (a different payout) computes another header.
     let (other, _) = funded_treasury();

@@ -1,0 +1,269 @@
+//! The beacon chain behind the consensus host: a proposer selects governance transactions and
+//! crosslinks and seals a block on its parent's state; a follower applies the block to the same
+//! state and accepts it only if the header's state root matches; a final block is written with
+//! its certificate; block sync applies only what a certificate of that epoch's members proves.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use alloy_primitives::B256;
+use futures::future::BoxFuture;
+use kaimeng_consensus::{Digest, ValidatorSet};
+use kaimeng_l1::beacon::{BEACON_NAMESPACE, BeaconBlock, BeaconBody, validator_set};
+use kaimeng_network::{Chain, PeerId};
+
+use super::{BeaconChain, Kept, crosslinks, store};
+use crate::validator::app::{Application, EpochPlan, Finalized, digest, unix_now};
+use crate::validator::crypto::SuiteVerifier;
+use crate::validator::sync::{self, EpochValidators, Served};
+
+/// The shortest time between beacon blocks that only carry crosslinks.
+const CROSSLINK_INTERVAL: Duration = Duration::from_millis(250);
+
+fn hash(digest: Digest) -> B256 {
+    B256::from(digest.0)
+}
+
+impl BeaconChain {
+    fn current_validators(&self) -> anyhow::Result<(ValidatorSet, u64, u64)> {
+        let state = self.finalized_state();
+        let keys: Vec<Vec<u8>> = state
+            .consortium
+            .validators()
+            .iter()
+            .map(|v| v.consensus_key.to_vec())
+            .collect();
+        let epoch = state.consortium.epoch();
+        Ok((validator_set(&keys)?, epoch.epoch, epoch.last_height))
+    }
+
+    /// Whether a shard this node holds has final blocks the finalized state has not linked.
+    fn has_unlinked(&self) -> bool {
+        let linked: Vec<u64> = self.head.read().state.shards.iter().map(|l| l.height).collect();
+        self.shards
+            .iter()
+            .zip(linked)
+            .any(|(chain, linked)| chain.head().number() > linked)
+    }
+
+    /// Applies `block` on the state after its parent and keeps it.
+    fn check_and_keep(&self, block: BeaconBlock) -> Result<B256, String> {
+        let parent = block.header.parent;
+        let mut state = self
+            .state_after(&parent)
+            .ok_or_else(|| format!("unknown parent {parent}"))?;
+        let epoch = state.consortium.epoch().epoch;
+        let transition = state.apply(&block).map_err(|e| e.to_string())?;
+        let hash = block.hash(self.suite);
+        self.keep(
+            hash,
+            Kept {
+                block,
+                state,
+                epoch,
+                transition,
+            },
+        );
+        Ok(hash)
+    }
+}
+
+impl Application for BeaconChain {
+    type Body = BeaconBlock;
+
+    fn chain(&self) -> Chain {
+        Chain::Beacon
+    }
+
+    fn namespace(&self) -> Vec<u8> {
+        BEACON_NAMESPACE.to_vec()
+    }
+
+    fn name(&self) -> String {
+        "beacon".into()
+    }
+
+    fn head(&self) -> (u64, Digest) {
+        let head = self.head.read();
+        (head.state.height, digest(head.hash))
+    }
+
+    fn epoch_plan(&self) -> anyhow::Result<EpochPlan> {
+        let state = self.finalized_state();
+        let (validators, epoch, last_height) = self.current_validators()?;
+        Ok(EpochPlan {
+            epoch,
+            validators,
+            peers: state
+                .consortium
+                .validators()
+                .iter()
+                .map(|v| v.peer_id.parse::<PeerId>().ok())
+                .collect(),
+            last_height,
+        })
+    }
+
+    fn decode_body(&self, bytes: &[u8]) -> Result<(Digest, BeaconBlock), String> {
+        let block = BeaconBlock::decode(bytes, self.suite).map_err(|e| e.to_string())?;
+        Ok((digest(block.hash(self.suite)), block))
+    }
+
+    fn build(&self, parent: Digest, height: u64) -> Result<(Digest, Vec<u8>), String> {
+        let parent = hash(parent);
+        let state = self
+            .state_after(&parent)
+            .ok_or_else(|| format!("unknown parent {parent}"))?;
+        if state.height + 1 != height {
+            return Err(format!(
+                "asked for height {height} on a parent at {}",
+                state.height
+            ));
+        }
+        let body = BeaconBody {
+            governance: self.select(&state),
+            crosslinks: crosslinks::collect(&state, &self.shards),
+        };
+        let epoch = state.consortium.epoch().epoch;
+        let (block, after, transition) = state
+            .propose(parent, unix_now(), body)
+            .map_err(|e| e.to_string())?;
+        let bytes = block.encode();
+        let hash = block.hash(self.suite);
+        self.keep(
+            hash,
+            Kept {
+                block,
+                state: after,
+                epoch,
+                transition,
+            },
+        );
+        Ok((digest(hash), bytes))
+    }
+
+    fn verify(&self, parent: Digest, height: u64, block: &BeaconBlock) -> Result<(), String> {
+        if block.header.parent != hash(parent) || block.header.height != height {
+            return Err("proposal body does not match its parent or height".into());
+        }
+        self.check_and_keep(block.clone()).map(|_| ())
+    }
+
+    fn verify_kept(&self, payload: Digest, parent: Digest, height: u64) -> Option<bool> {
+        let kept = self.kept.lock();
+        let block = &kept.get(&hash(payload))?.block;
+        Some(block.header.parent == hash(parent) && block.header.height == height)
+    }
+
+    fn finalize(&self, payload: Digest, certificate: &[u8]) -> anyhow::Result<Finalized> {
+        let head = self.head.read().hash;
+        let mut chain = Vec::new();
+        {
+            let kept = self.kept.lock();
+            let mut cursor = hash(payload);
+            while cursor != head {
+                let Some(block) = kept.get(&cursor) else {
+                    return Ok(Finalized::Unknown);
+                };
+                chain.push((cursor, block.clone()));
+                cursor = block.block.header.parent;
+            }
+        }
+        chain.reverse();
+        self.write_final(&chain, certificate)?;
+        Ok(Finalized::Heights(
+            chain.iter().map(|(_, k)| k.block.header.height).collect(),
+        ))
+    }
+
+    fn serve(&self, height: u64) -> Option<Vec<u8>> {
+        let bytes = self.store.get(store::BLOCKS, height.to_be_bytes()).ok()??;
+        let certificate = store::certificate(&self.store, height).ok().flatten();
+        Some(sync::encode(height, &bytes, certificate))
+    }
+
+    fn apply_synced(&self, answer: Vec<Vec<u8>>) -> Result<usize, String> {
+        let mut blocks = Vec::with_capacity(answer.len());
+        for raw in &answer {
+            let (certified, certificate, bytes) = sync::split(raw).map_err(|e| e.to_string())?;
+            let block = BeaconBlock::decode(bytes, self.suite).map_err(|e| e.to_string())?;
+            blocks.push(Served {
+                number: block.header.height,
+                parent: block.header.parent,
+                hash: block.hash(self.suite),
+                block,
+                certified,
+                certificate,
+            });
+        }
+        let mut applied = 0;
+        while !blocks.is_empty() {
+            let (validators, epoch, last_height) =
+                self.current_validators().map_err(|e| e.to_string())?;
+            let verifier = SuiteVerifier::new(self.suite, &validators);
+            let check = EpochValidators {
+                namespace: BEACON_NAMESPACE,
+                epoch,
+                last_height,
+                validators: &validators,
+                verifier: &verifier,
+            };
+            let count = match sync::certified_prefix(&blocks, self.head.read().hash, &check) {
+                Ok(count) => count,
+                Err(sync::SyncError::Incomplete { .. }) if applied > 0 => return Ok(applied),
+                Err(error) => return Err(error.to_string()),
+            };
+            let rest = blocks.split_off(count);
+            let certificate = std::mem::take(&mut blocks[count - 1].certificate);
+            let mut chain = Vec::with_capacity(count);
+            let mut state = self.finalized_state();
+            for served in blocks {
+                let epoch = state.consortium.epoch().epoch;
+                let transition = state.apply(&served.block).map_err(|e| {
+                    format!("certified beacon block {} does not apply: {e}", served.number)
+                })?;
+                chain.push((
+                    served.hash,
+                    Kept {
+                        block: served.block,
+                        state: state.clone(),
+                        epoch,
+                        transition,
+                    },
+                ));
+            }
+            self.write_final(&chain, &certificate)
+                .map_err(|e| e.to_string())?;
+            applied += chain.len();
+            blocks = rest;
+        }
+        Ok(applied)
+    }
+
+    fn on_transactions(&self, data: Vec<u8>) {
+        match kaimeng_l1::governance::SignedGovernanceTx::decode(&data) {
+            Ok(tx) => {
+                if let Err(error) = self.submit(tx) {
+                    tracing::debug!(%error, "governance transaction not pooled");
+                }
+            }
+            Err(error) => tracing::debug!(%error, "undecodable governance transaction"),
+        }
+    }
+
+    fn wait_for_work(self: Arc<Self>, idle: Duration) -> BoxFuture<'static, ()> {
+        Box::pin(async move {
+            let start = Instant::now();
+            loop {
+                let waited = start.elapsed();
+                if self.has_pooled()
+                    || waited >= idle
+                    || (waited >= CROSSLINK_INTERVAL.min(idle) && self.has_unlinked())
+                {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+        })
+    }
+}

@@ -1,0 +1,333 @@
+//! The beacon chain as a node runs it: its own store, its finalized state, the unfinalized
+//! blocks it built or checked, the governance transaction pool, and the crosslinks it proposes
+//! from the shards the node holds. The rules are pure code in `kaimeng_l1::beacon`; the
+//! consensus host drives this chain through [`crate::validator::app::Application`] (`app`).
+//!
+//! - `store`: the on-disk layout and epoch records.
+//! - `app`: building, checking, finalizing and syncing beacon blocks.
+//! - `crosslinks`: the shard headers a proposer links.
+//! - `rpc`: `kaimeng_*` methods over the consortium state and crosslinks.
+
+mod app;
+mod crosslinks;
+pub mod rpc;
+pub mod store;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy_primitives::B256;
+use anyhow::Context;
+use kaimeng_crypto::CryptoSuite;
+use kaimeng_genesis::GenesisSpec;
+use kaimeng_l1::Store;
+use kaimeng_l1::beacon::{
+    BeaconBlock, BeaconBody, BeaconHeader, BeaconRef, BeaconState, MAX_GOVERNANCE_TXS,
+    encode_section,
+};
+use kaimeng_l1::governance::{EpochTransition, GovernanceError, SignedGovernanceTx};
+use kaimeng_l1::storage::StoreOptions;
+use kaimeng_shards::ShardChain;
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::watch;
+
+pub use store::EpochRecord;
+
+use crate::metrics::ChainMetrics;
+
+/// Most unfinalized beacon blocks kept.
+const MAX_KEPT: usize = 256;
+
+/// An unfinalized block this node built or checked, with the state after it.
+#[derive(Clone)]
+struct Kept {
+    block: BeaconBlock,
+    state: BeaconState,
+    /// The epoch the block belongs to.
+    epoch: u64,
+    transition: Option<EpochTransition>,
+}
+
+/// The finalized head and the state after it.
+#[derive(Clone)]
+struct Head {
+    hash: B256,
+    state: BeaconState,
+}
+
+pub struct BeaconChain {
+    store: Store,
+    suite: CryptoSuite,
+    head: RwLock<Head>,
+    kept: Mutex<HashMap<B256, Kept>>,
+    pool: Mutex<Vec<SignedGovernanceTx>>,
+    /// The shards this node holds, by shard number (crosslinks come from them).
+    shards: Vec<Arc<ShardChain>>,
+    finalized: watch::Sender<BeaconRef>,
+    metrics: ChainMetrics,
+}
+
+impl BeaconChain {
+    /// Opens the beacon chain in `dir`, writing its genesis block on first start.
+    pub fn open(
+        dir: &Path,
+        options: &StoreOptions,
+        genesis: &GenesisSpec,
+        shards: Vec<Arc<ShardChain>>,
+        metrics: ChainMetrics,
+    ) -> anyhow::Result<Self> {
+        let store = store::open(dir, options)
+            .with_context(|| format!("opening the beacon chain store in {}", dir.display()))?;
+        let suite = crate::consensus_suite(genesis.crypto_suite);
+        let state = match store::load_state(&store).context("the stored beacon state")? {
+            Some(state) => state,
+            None => {
+                let hashes = shards
+                    .iter()
+                    .map(|s| s.genesis_hash())
+                    .collect::<Result<Vec<_>, _>>()?;
+                let state = BeaconState::genesis(genesis, &hashes)?;
+                let block = genesis_block(genesis, &state);
+                let mut batch = store.batch();
+                store::put_final(
+                    &mut batch,
+                    &store::FinalWrite {
+                        block: &block,
+                        hash: block.hash(suite),
+                        epoch: 0,
+                        state: &state,
+                        transition: None,
+                        certificate: None,
+                    },
+                )?;
+                store.write(batch)?;
+                state
+            }
+        };
+        let block = store::block(&store, suite, state.height)?
+            .with_context(|| format!("final beacon block {} is missing", state.height))?;
+        let hash = block.hash(suite);
+        let epoch = store::reference(&store, &hash)?
+            .map(|r| r.epoch)
+            .context("the beacon head is not indexed")?;
+        let reference = BeaconRef {
+            root: hash,
+            height: state.height,
+            epoch,
+        };
+        metrics.finalized(state.height, 0);
+        Ok(Self {
+            store,
+            suite,
+            head: RwLock::new(Head { hash, state }),
+            kept: Mutex::new(HashMap::new()),
+            pool: Mutex::new(Vec::new()),
+            shards,
+            finalized: watch::channel(reference).0,
+            metrics,
+        })
+    }
+
+    pub fn suite(&self) -> CryptoSuite {
+        self.suite
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The state after the finalized head.
+    pub fn finalized_state(&self) -> BeaconState {
+        self.head.read().state.clone()
+    }
+
+    /// The finalized head as a shard block references it.
+    pub fn finalized_ref(&self) -> BeaconRef {
+        *self.finalized.borrow()
+    }
+
+    /// The finalized block `root` as a shard references it.
+    pub fn reference(&self, root: &B256) -> anyhow::Result<Option<BeaconRef>> {
+        Ok(store::reference(&self.store, root)?)
+    }
+
+    /// Like [`Self::reference`], waiting up to `timeout` for this node to finalize `root`
+    /// (a peer's shard block may reference a beacon block this node finalizes a moment later).
+    pub async fn wait_for_reference(
+        &self,
+        root: B256,
+        timeout: Duration,
+    ) -> anyhow::Result<Option<BeaconRef>> {
+        let mut finalized = self.finalized.subscribe();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(found) = self.reference(&root)? {
+                return Ok(Some(found));
+            }
+            if tokio::time::timeout_at(deadline, finalized.changed())
+                .await
+                .is_err()
+            {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// The record of beacon epoch `epoch`, once this node has finalized its start.
+    pub fn epoch_record(&self, epoch: u64) -> anyhow::Result<Option<EpochRecord>> {
+        store::epoch(&self.store, epoch)
+    }
+
+    /// A final block.
+    pub fn block(&self, height: u64) -> anyhow::Result<Option<BeaconBlock>> {
+        store::block(&self.store, self.suite, height)
+    }
+
+    /// The nonce after `organisation`'s pooled transactions, if it has any pooled.
+    pub fn pooled_next_nonce(&self, organisation: &str) -> Option<u64> {
+        self.pool
+            .lock()
+            .iter()
+            .filter(|tx| tx.tx.signer() == organisation)
+            .map(|tx| tx.tx.nonce() + 1)
+            .max()
+    }
+
+    /// Pools `tx` if it applies after the finalized state and the pooled transactions.
+    pub fn submit(&self, tx: SignedGovernanceTx) -> Result<B256, GovernanceError> {
+        let state = self.finalized_state();
+        let mut trial = state.consortium.clone();
+        let height = state.height + 1;
+        let mut pool = self.pool.lock();
+        let id = tx.id(self.suite);
+        if pool.iter().any(|p| p.id(self.suite) == id) {
+            return Ok(id);
+        }
+        for pooled in pool.iter() {
+            let _ = trial.apply_tx(height, pooled);
+        }
+        trial.check_tx(height, &tx)?;
+        pool.push(tx);
+        Ok(id)
+    }
+
+    fn has_pooled(&self) -> bool {
+        !self.pool.lock().is_empty()
+    }
+
+    /// The governance section of a block on `state`: pooled transactions that apply in order.
+    fn select(&self, state: &BeaconState) -> Vec<u8> {
+        let mut trial = state.consortium.clone();
+        let height = state.height + 1;
+        let chosen: Vec<SignedGovernanceTx> = self
+            .pool
+            .lock()
+            .iter()
+            .filter(|tx| trial.apply_tx(height, tx).is_ok())
+            .take(MAX_GOVERNANCE_TXS)
+            .cloned()
+            .collect();
+        encode_section(&chosen)
+    }
+
+    /// The state after block `hash`: the finalized head or a kept block.
+    fn state_after(&self, hash: &B256) -> Option<BeaconState> {
+        {
+            let head = self.head.read();
+            if head.hash == *hash {
+                return Some(head.state.clone());
+            }
+        }
+        self.kept.lock().get(hash).map(|k| k.state.clone())
+    }
+
+    fn keep(&self, hash: B256, kept: Kept) {
+        let head = self.head.read().state.height;
+        let mut all = self.kept.lock();
+        if all.len() >= MAX_KEPT {
+            all.retain(|_, k| k.block.header.height > head);
+        }
+        all.insert(hash, kept);
+    }
+
+    /// Applies newly final blocks to the in-memory head and pool (after they are on disk).
+    fn advance(&self, hash: B256, state: BeaconState, epoch: u64) {
+        let height = state.height;
+        {
+            let mut head = self.head.write();
+            *head = Head {
+                hash,
+                state: state.clone(),
+            };
+        }
+        self.kept.lock().retain(|_, k| k.block.header.height > height);
+        self.pool
+            .lock()
+            .retain(|tx| state.consortium.check_tx(height + 1, tx).is_ok());
+        self.finalized.send_replace(BeaconRef {
+            root: hash,
+            height,
+            epoch,
+        });
+    }
+
+    /// Writes `blocks` (oldest first, each with the state after it) as final, the last one
+    /// certified by `certificate`, in one atomic batch.
+    fn write_final(&self, blocks: &[(B256, Kept)], certificate: &[u8]) -> anyhow::Result<()> {
+        let Some((last_hash, last)) = blocks.last() else {
+            return Ok(());
+        };
+        let certified = last.block.header.height;
+        let mut batch = self.store.batch();
+        for (hash, kept) in blocks {
+            store::put_final(
+                &mut batch,
+                &store::FinalWrite {
+                    block: &kept.block,
+                    hash: *hash,
+                    epoch: kept.epoch,
+                    state: &kept.state,
+                    transition: kept.transition.as_ref(),
+                    certificate: Some((certified, certificate)),
+                },
+            )?;
+        }
+        self.store.write(batch)?;
+        for (_, kept) in blocks {
+            let txs = kaimeng_l1::beacon::decode_section(&kept.block.body.governance)
+                .map(|t| t.len())
+                .unwrap_or(0);
+            self.metrics.finalized(kept.block.header.height, txs as u64);
+            if let Some(transition) = &kept.transition {
+                tracing::info!(
+                    epoch = transition.epoch.epoch,
+                    starts = transition.epoch.start_height,
+                    validators = transition.validators.len(),
+                    validators_changed = transition.validators_changed,
+                    parameters_changed = transition.parameters_changed,
+                    enacted = ?transition.enacted,
+                    "beacon epoch boundary"
+                );
+            }
+        }
+        self.advance(*last_hash, last.state.clone(), last.epoch);
+        Ok(())
+    }
+}
+
+/// The beacon genesis block: no transactions, no crosslinks, committing to the genesis state.
+fn genesis_block(genesis: &GenesisSpec, state: &BeaconState) -> BeaconBlock {
+    let body = BeaconBody::default();
+    BeaconBlock {
+        header: BeaconHeader {
+            height: 0,
+            parent: B256::ZERO,
+            timestamp: genesis.timestamp,
+            body_root: body.root(state.suite()),
+            state_root: state.root(),
+        },
+        body,
+    }
+}

@@ -1,0 +1,167 @@
+//! The beacon chain's own RocksDB (`<data>/beacon`): final blocks with their certificates, an
+//! index from block hash to height and epoch, one record per beacon epoch (what shards need to
+//! follow it), the finalized state, and the engine's vote records.
+
+use std::path::Path;
+
+use alloy_primitives::{Address, B256, U256};
+use kaimeng_l1::beacon::{BeaconBlock, BeaconRef, BeaconState};
+use kaimeng_l1::governance::EpochTransition;
+use kaimeng_l1::storage::StoreOptions;
+use kaimeng_l1::{Store, StoreError, WriteBatch};
+use serde::{Deserialize, Serialize};
+
+pub const BLOCKS: &str = "blocks"; // height (8, BE) -> encoded beacon block
+pub const HASHES: &str = "hashes"; // block hash -> height (8, BE) ‖ epoch (8, BE)
+pub const CERTIFICATES: &str = "certificates"; // height -> certified height (8, BE) ‖ certificate (only at the certified height)
+pub const EPOCHS: &str = "epochs"; // epoch (8, BE) -> EpochRecord (JSON)
+pub const META: &str = "meta"; // "state" -> finalized BeaconState
+pub const CONSENSUS: &str = kaimeng_shards::schema::CONSENSUS; // the engine's records
+
+const ALL_COLUMNS: &[&str] = &[BLOCKS, HASHES, CERTIFICATES, EPOCHS, META, CONSENSUS];
+const STATE_KEY: &[u8] = b"state";
+
+/// What a shard needs to know about one beacon epoch.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    pub epoch: u64,
+    pub start_height: u64,
+    /// The members' consensus keys (hex) and libp2p peer ids, in member order.
+    pub validators: Vec<RecordedValidator>,
+    pub gas_limit: u64,
+    pub min_base_fee: u64,
+    /// Per shard: the fee shares of the epoch before this one, which the shard pays in its first
+    /// block that references this epoch (or a later one).
+    pub payouts: Vec<Vec<(Address, U256)>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedValidator {
+    pub consensus_key: alloy_primitives::Bytes,
+    pub peer_id: String,
+}
+
+impl EpochRecord {
+    /// The record of the epoch `state` is in.
+    pub fn of(state: &BeaconState) -> Self {
+        let epoch = state.consortium.epoch();
+        let parameters = state.consortium.parameters();
+        Self {
+            epoch: epoch.epoch,
+            start_height: epoch.start_height,
+            validators: state
+                .consortium
+                .validators()
+                .iter()
+                .map(|v| RecordedValidator {
+                    consensus_key: v.consensus_key.to_vec().into(),
+                    peer_id: v.peer_id.clone(),
+                })
+                .collect(),
+            gas_limit: parameters.block_gas_limit,
+            min_base_fee: u64::try_from(parameters.min_base_fee).unwrap_or(u64::MAX),
+            payouts: state.payouts.clone(),
+        }
+    }
+}
+
+pub fn open(dir: &Path, options: &StoreOptions) -> Result<Store, StoreError> {
+    Ok(Store::open(dir, ALL_COLUMNS, options)?.with_synced_columns(&[CONSENSUS]))
+}
+
+fn key(n: u64) -> [u8; 8] {
+    n.to_be_bytes()
+}
+
+pub fn load_state(store: &Store) -> anyhow::Result<Option<BeaconState>> {
+    match store.get(META, STATE_KEY)? {
+        None => Ok(None),
+        Some(bytes) => Ok(Some(BeaconState::decode(&bytes)?)),
+    }
+}
+
+/// One final block, atomically: the block, its hash, its certificate (or a pointer to the
+/// descendant's), the state after it and, at an epoch boundary, the new epoch's record.
+pub struct FinalWrite<'a> {
+    pub block: &'a BeaconBlock,
+    pub hash: B256,
+    /// The epoch the block belongs to.
+    pub epoch: u64,
+    pub state: &'a BeaconState,
+    pub transition: Option<&'a EpochTransition>,
+    /// `(certified height, certificate)`; the bytes are stored at the certified height only.
+    pub certificate: Option<(u64, &'a [u8])>,
+}
+
+pub fn put_final(batch: &mut WriteBatch<'_>, write: &FinalWrite<'_>) -> Result<(), StoreError> {
+    let height = write.block.header.height;
+    batch.put(BLOCKS, key(height), write.block.encode())?;
+    let mut index = key(height).to_vec();
+    index.extend_from_slice(&key(write.epoch));
+    batch.put(HASHES, write.hash, index)?;
+    if let Some((certified, certificate)) = write.certificate {
+        let mut value = key(certified).to_vec();
+        if certified == height {
+            value.extend_from_slice(certificate);
+        }
+        batch.put(CERTIFICATES, key(height), value)?;
+    }
+    batch.put(META, STATE_KEY, write.state.encode())?;
+    if write.transition.is_some() || height == 0 {
+        put_epoch(batch, &EpochRecord::of(write.state))?;
+    }
+    Ok(())
+}
+
+pub fn put_epoch(batch: &mut WriteBatch<'_>, record: &EpochRecord) -> Result<(), StoreError> {
+    batch.put(
+        EPOCHS,
+        key(record.epoch),
+        serde_json::to_vec(record).expect("a record serializes"),
+    )
+}
+
+pub fn block(store: &Store, suite: kaimeng_crypto::CryptoSuite, height: u64) -> anyhow::Result<Option<BeaconBlock>> {
+    match store.get(BLOCKS, key(height))? {
+        None => Ok(None),
+        Some(bytes) => Ok(Some(BeaconBlock::decode(&bytes, suite)?)),
+    }
+}
+
+/// The finalized block `hash` as a shard references it.
+pub fn reference(store: &Store, hash: &B256) -> Result<Option<BeaconRef>, StoreError> {
+    Ok(store.get(HASHES, hash)?.and_then(|value| {
+        Some(BeaconRef {
+            root: *hash,
+            height: u64::from_be_bytes(value.get(..8)?.try_into().ok()?),
+            epoch: u64::from_be_bytes(value.get(8..16)?.try_into().ok()?),
+        })
+    }))
+}
+
+pub fn epoch(store: &Store, epoch: u64) -> anyhow::Result<Option<EpochRecord>> {
+    match store.get(EPOCHS, key(epoch))? {
+        None => Ok(None),
+        Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
+    }
+}
+
+/// The certificate that made block `height` final: the certified height and its encoding.
+pub fn certificate(store: &Store, height: u64) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+    let Some(pointer) = store.get(CERTIFICATES, key(height))? else {
+        return Ok(None);
+    };
+    let Some(certified) = pointer
+        .get(..8)
+        .map(|b| u64::from_be_bytes(b.try_into().expect("eight bytes")))
+    else {
+        return Ok(None);
+    };
+    if certified == height {
+        return Ok(Some((certified, pointer[8..].to_vec())));
+    }
+    Ok(store
+        .get(CERTIFICATES, key(certified))?
+        .filter(|v| v.len() > 8)
+        .map(|v| (certified, v[8..].to_vec())))
+}

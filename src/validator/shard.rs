@@ -1,0 +1,371 @@
+//! A shard behind the consensus host. Its blocks name the newest beacon block the proposer has
+//! finalized (`kaimeng_l1::beacon::reference`) and follow that beacon epoch's rules: gas limit,
+//! base-fee floor, and the fee shares of every beacon epoch that ended since the parent's
+//! reference. Its epochs are fixed spans of shard heights whose validators come from the beacon
+//! epoch that the previous span's last block references (ADR 0096).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy_primitives::{Address, B256};
+use anyhow::{Context, anyhow};
+use futures::future::BoxFuture;
+use kaimeng_consensus::{Digest, PublicKey, ValidatorSet};
+use kaimeng_l1::beacon::{BeaconRef, shard_epoch, shard_epoch_end, shard_namespace};
+use kaimeng_network::{Chain, PeerId};
+use kaimeng_shards::wire::{self, WireBlock};
+use kaimeng_shards::{BlockRules, ChainError, ChainEvent, ShardChain};
+use tokio::sync::broadcast::error::RecvError;
+
+use super::app::{Application, EpochPlan, Finalized, digest, unix_now};
+use super::beacon::{BeaconChain, EpochRecord};
+use super::crypto::SuiteVerifier;
+use super::gossip;
+use super::sync::{self, EpochValidators, SyncError};
+use crate::metrics::ChainMetrics;
+
+/// How long a follower waits for its beacon chain to finalize the block a proposal references.
+const BEACON_WAIT: Duration = Duration::from_secs(2);
+
+pub struct ShardApp {
+    pub chain: Arc<ShardChain>,
+    pub beacon: Arc<BeaconChain>,
+    pub runtime: tokio::runtime::Handle,
+    pub fee_recipient: Address,
+    pub max_txs: usize,
+    pub metrics: ChainMetrics,
+}
+
+impl ShardApp {
+    fn shard(&self) -> u32 {
+        self.chain.config().shard
+    }
+
+    fn epoch_length(&self) -> u64 {
+        self.beacon.finalized_state().shard_epoch_length
+    }
+
+    fn record(&self, epoch: u64) -> anyhow::Result<EpochRecord> {
+        self.beacon
+            .epoch_record(epoch)?
+            .ok_or_else(|| anyhow!("beacon epoch {epoch} is not finalized on this node yet"))
+    }
+
+    /// The rules of a block whose parent references `parent` and which references
+    /// `reference`: that beacon epoch's limits, and the fee shares of every epoch since.
+    fn rules(&self, parent: &BeaconRef, reference: &BeaconRef) -> anyhow::Result<BlockRules> {
+        let record = self.record(reference.epoch)?;
+        let mut payouts = Vec::new();
+        for epoch in parent.epoch + 1..=reference.epoch {
+            let record = self.record(epoch)?;
+            payouts.extend(
+                record
+                    .payouts
+                    .get(self.shard() as usize)
+                    .cloned()
+                    .unwrap_or_default(),
+            );
+        }
+        Ok(BlockRules {
+            gas_limit: record.gas_limit,
+            min_base_fee: record.min_base_fee,
+            payouts,
+            beacon: *reference,
+        })
+    }
+
+    /// The header of `hash`: the finalized head or a kept block.
+    fn header(&self, hash: &B256) -> Result<alloy_consensus::Header, ChainError> {
+        let head = self.chain.head();
+        if head.hash == *hash {
+            return Ok(head.header);
+        }
+        Ok(self.chain.kept_block(hash)?.header.header.clone())
+    }
+
+    /// The validators of the shard epoch of height `height` (whose anchor is final here).
+    fn validators_for(&self, height: u64) -> anyhow::Result<(u64, EpochRecord)> {
+        let length = self.epoch_length();
+        let epoch = shard_epoch(height, length);
+        let beacon_epoch = if epoch == 0 {
+            0
+        } else {
+            let anchor = shard_epoch_end(epoch - 1, length);
+            let header = self
+                .chain
+                .header(anchor)?
+                .with_context(|| format!("epoch anchor {anchor} is not final here"))?;
+            BeaconRef::of_header(&header.header)?.epoch
+        };
+        Ok((epoch, self.record(beacon_epoch)?))
+    }
+
+    /// A reference checked against this node's beacon chain (waiting briefly for it).
+    fn checked_reference(&self, header: &alloy_consensus::Header) -> anyhow::Result<BeaconRef> {
+        let claimed = BeaconRef::of_header(header)?;
+        let known = self
+            .runtime
+            .block_on(self.beacon.wait_for_reference(claimed.root, BEACON_WAIT))?
+            .ok_or_else(|| anyhow!("references beacon block {} this node has not finalized", claimed.root))?;
+        if known != claimed {
+            return Err(anyhow!(
+                "references beacon block {} as height {} epoch {}, but it is height {} epoch {}",
+                claimed.root,
+                claimed.height,
+                claimed.epoch,
+                known.height,
+                known.epoch
+            ));
+        }
+        Ok(known)
+    }
+}
+
+fn validator_set(record: &EpochRecord) -> anyhow::Result<ValidatorSet> {
+    ValidatorSet::new(
+        record
+            .validators
+            .iter()
+            .map(|v| PublicKey(v.consensus_key.to_vec()))
+            .collect(),
+    )
+    .map_err(|e| anyhow!("validator set of beacon epoch {}: {e}", record.epoch))
+}
+
+impl Application for ShardApp {
+    type Body = WireBlock;
+
+    fn chain(&self) -> Chain {
+        Chain::Shard(self.shard())
+    }
+
+    fn namespace(&self) -> Vec<u8> {
+        shard_namespace(self.shard())
+    }
+
+    fn name(&self) -> String {
+        format!("shard-{}", self.shard())
+    }
+
+    fn head(&self) -> (u64, Digest) {
+        let head = self.chain.head();
+        (head.number(), digest(head.hash))
+    }
+
+    fn epoch_plan(&self) -> anyhow::Result<EpochPlan> {
+        let next = self.chain.head().number() + 1;
+        let (epoch, record) = self.validators_for(next)?;
+        Ok(EpochPlan {
+            epoch,
+            validators: validator_set(&record)?,
+            peers: record
+                .validators
+                .iter()
+                .map(|v| v.peer_id.parse::<PeerId>().ok())
+                .collect(),
+            last_height: shard_epoch_end(epoch, self.epoch_length()),
+        })
+    }
+
+    fn decode_body(&self, bytes: &[u8]) -> Result<(Digest, WireBlock), String> {
+        // Pooled transactions were checked when they arrived: skip recovering them.
+        let chain = &self.chain;
+        let block = wire::decode_block_with(bytes, chain.config().chain_id, |hashes| {
+            let pool = chain.pool();
+            hashes.iter().map(|hash| pool.get(hash)).collect()
+        })
+        .map_err(|e| e.to_string())?;
+        Ok((digest(block.header.hash_slow()), block))
+    }
+
+    fn build(&self, parent: Digest, height: u64) -> Result<(Digest, Vec<u8>), String> {
+        let parent = B256::from(parent.0);
+        let parent_header = self.header(&parent).map_err(|e| e.to_string())?;
+        let parent_ref = BeaconRef::of_header(&parent_header).map_err(|e| e.to_string())?;
+        let mut reference = self.beacon.finalized_ref();
+        if reference.height < parent_ref.height {
+            // This node's beacon chain is behind the parent's proposer's: follow the parent.
+            reference = parent_ref;
+        }
+        let rules = self
+            .rules(&parent_ref, &reference)
+            .map_err(|e| e.to_string())?;
+        let block = self
+            .chain
+            .propose_on(&parent, unix_now(), self.fee_recipient, self.max_txs, &rules)
+            .map_err(|e| e.to_string())?;
+        if block.number() != height {
+            return Err(format!(
+                "asked for height {height}, but the parent is at {}",
+                block.number() - 1
+            ));
+        }
+        Ok((digest(block.hash()), wire::encode_block(&block)))
+    }
+
+    fn verify(&self, parent: Digest, height: u64, block: &WireBlock) -> Result<(), String> {
+        let header = &block.header;
+        if header.parent_hash != B256::from(parent.0) || header.number != height {
+            return Err("proposal body does not match its parent or height".into());
+        }
+        let checked = (|| -> anyhow::Result<()> {
+            let parent_ref = BeaconRef::of_header(&self.header(&header.parent_hash)?)?;
+            let reference = self.checked_reference(header)?;
+            if reference.height < parent_ref.height {
+                return Err(anyhow!(
+                    "references beacon height {} below its parent's {}",
+                    reference.height,
+                    parent_ref.height
+                ));
+            }
+            let rules = self.rules(&parent_ref, &reference)?;
+            self.chain.verify_on(header, block.txs.clone(), &rules)?;
+            Ok(())
+        })();
+        checked.map_err(|e| format!("{e:#}"))
+    }
+
+    fn verify_kept(&self, payload: Digest, parent: Digest, height: u64) -> Option<bool> {
+        let block = self.chain.kept_block(&B256::from(payload.0)).ok()?;
+        let header = &block.header.header;
+        Some(header.parent_hash == B256::from(parent.0) && header.number == height)
+    }
+
+    fn finalize(&self, payload: Digest, certificate: &[u8]) -> anyhow::Result<Finalized> {
+        match self
+            .chain
+            .finalize_pending_certified(&B256::from(payload.0), certificate)
+        {
+            Ok(blocks) => {
+                for block in &blocks {
+                    self.metrics
+                        .finalized(block.number(), block.txs.len() as u64);
+                    tracing::info!(shard = self.shard(), number = block.number(), txs = block.txs.len(), hash = %block.hash(), "finalized");
+                }
+                Ok(Finalized::Heights(blocks.iter().map(|b| b.number()).collect()))
+            }
+            Err(ChainError::UnknownBlock(_)) => Ok(Finalized::Unknown),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    fn serve(&self, height: u64) -> Option<Vec<u8>> {
+        let block = self.chain.block(height).ok().flatten()?;
+        let certificate = self.chain.certificate(height).ok().flatten();
+        Some(sync::encode_shard(&block, certificate))
+    }
+
+    fn apply_synced(&self, answer: Vec<Vec<u8>>) -> Result<usize, String> {
+        let chain_id = self.chain.config().chain_id;
+        let mut blocks = Vec::with_capacity(answer.len());
+        for raw in &answer {
+            match sync::decode(raw, chain_id) {
+                Ok(block) => blocks.push(block),
+                Err(error) if blocks.is_empty() => return Err(error.to_string()),
+                Err(_) => break,
+            }
+        }
+        let mut applied = 0;
+        while !blocks.is_empty() {
+            let head = self.chain.head();
+            let plan = match self.epoch_plan() {
+                Ok(plan) => plan,
+                // The beacon chain must catch up first; the next round goes on.
+                Err(error) => {
+                    tracing::info!(%error, "shard sync waits for the beacon chain");
+                    return Ok(applied);
+                }
+            };
+            let verifier = SuiteVerifier::new(self.beacon.suite(), &plan.validators);
+            let namespace = self.namespace();
+            let check = EpochValidators {
+                namespace: &namespace,
+                epoch: plan.epoch,
+                last_height: plan.last_height,
+                validators: &plan.validators,
+                verifier: &verifier,
+            };
+            let count = match sync::certified_prefix(&blocks, head.hash, &check) {
+                Ok(count) => count,
+                Err(SyncError::Incomplete { .. }) if applied > 0 => return Ok(applied),
+                Err(error) => return Err(error.to_string()),
+            };
+            let rest = blocks.split_off(count);
+            let certified = blocks[count - 1].number;
+            let certificate = std::mem::take(&mut blocks[count - 1].certificate);
+            for served in blocks {
+                match self.apply_one(served.block, certified, &certificate) {
+                    Ok(()) => applied += 1,
+                    Err(error) => {
+                        tracing::info!(%error, "certified shard block not applied yet");
+                        return Ok(applied);
+                    }
+                }
+            }
+            blocks = rest;
+        }
+        Ok(applied)
+    }
+
+    fn on_transactions(&self, data: Vec<u8>) {
+        if let Err(error) = gossip::pool_remote(&self.chain, &data) {
+            tracing::debug!(%error, "invalid transaction batch");
+        }
+    }
+
+    /// Waits for an executable transaction when the pool has none. Transactions queued behind
+    /// a nonce gap do not end the wait: they cannot go into the block, and proposing early for
+    /// them would seal empty blocks as fast as consensus allows.
+    fn wait_for_work(self: Arc<Self>, idle: Duration) -> BoxFuture<'static, ()> {
+        Box::pin(async move {
+            let chain = &self.chain;
+            let mut events = chain.subscribe();
+            if chain.has_executable() {
+                return;
+            }
+            let _ = tokio::time::timeout(idle, async {
+                loop {
+                    match events.recv().await {
+                        Ok(ChainEvent::PendingTx(hash)) if chain.is_executable(&hash) => return,
+                        Err(RecvError::Lagged(_)) if chain.has_executable() => return,
+                        Err(RecvError::Closed) => return,
+                        Ok(_) | Err(RecvError::Lagged(_)) => {}
+                    }
+                }
+            })
+            .await;
+        })
+    }
+}
+
+impl ShardApp {
+    /// Executes and finalizes one proven-final block (its beacon reference must be final
+    /// here; otherwise it waits for the next sync round).
+    fn apply_one(
+        &self,
+        block: WireBlock,
+        certified: u64,
+        certificate: &[u8],
+    ) -> anyhow::Result<()> {
+        let head = self.chain.head();
+        let parent_ref = BeaconRef::of_header(&head.header)?;
+        let claimed = BeaconRef::of_header(&block.header)?;
+        let reference = self
+            .beacon
+            .reference(&claimed.root)?
+            .filter(|known| *known == claimed)
+            .ok_or_else(|| anyhow!("beacon block {} is not final here yet", claimed.root))?;
+        let rules = self.rules(&parent_ref, &reference)?;
+        let proposed = self.chain.verify(&block.header, block.txs, &rules)?;
+        let block = self
+            .chain
+            .finalize_certified(proposed, certified, certificate)?;
+        self.metrics
+            .finalized(block.number(), block.txs.len() as u64);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[path = "shard_tests.rs"]
+mod tests;
