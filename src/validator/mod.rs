@@ -374,3 +374,45 @@ async fn sample_gauges(
         chain_metrics.set_mempool_transactions(chain.pool().len() as u64);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn direct(chain: Chain, byte: u8) -> NetworkEvent {
+        NetworkEvent::Direct {
+            from: kaimeng_genesis::dev_member_peer_id(0).parse().unwrap(),
+            topic: Topic::Consensus(chain),
+            data: vec![byte],
+        }
+    }
+
+    #[tokio::test]
+    async fn a_chain_that_stops_reading_never_holds_up_another() {
+        let (to_route, events) = mpsc::channel(64);
+        let (beacon, mut beacon_rx) = mpsc::channel(1);
+        let (shard, mut shard_rx) = mpsc::channel(64);
+        let router = tokio::spawn(route(events, Routes { beacon, shard }));
+        // The beacon host reads nothing: its queue fills after one message.
+        for i in 0..10 {
+            to_route.send(direct(Chain::Beacon, i)).await.unwrap();
+        }
+        for i in 0..10 {
+            to_route.send(direct(Chain::Shard(0), i)).await.unwrap();
+        }
+        for i in 0..10 {
+            match shard_rx.recv().await.unwrap() {
+                NetworkEvent::Direct { data, topic, .. } => {
+                    assert_eq!(topic, Topic::Consensus(Chain::Shard(0)));
+                    assert_eq!(data, vec![i]);
+                }
+                _ => panic!("not a direct message"),
+            }
+        }
+        // The beacon chain kept what fitted and lost the rest (consensus recovers them).
+        assert!(matches!(beacon_rx.recv().await, Some(NetworkEvent::Direct { .. })));
+        assert!(beacon_rx.try_recv().is_err());
+        drop(to_route);
+        router.await.unwrap();
+    }
+}

@@ -107,6 +107,14 @@ fn invalid(message: impl Into<String>) -> ErrorObjectOwned {
     ErrorObjectOwned::owned(-32602, message.into(), None::<()>)
 }
 
+/// What was wrong with a parameter: jsonrpsee keeps serde's reason in the error's data.
+fn reason(error: &ErrorObjectOwned) -> String {
+    error
+        .data()
+        .map(|data| data.get().trim_matches('"').to_owned())
+        .unwrap_or_else(|| error.message().to_owned())
+}
+
 fn internal(error: impl std::fmt::Display) -> ErrorObjectOwned {
     ErrorObjectOwned::owned(-32603, error.to_string(), None::<()>)
 }
@@ -158,7 +166,7 @@ pub fn beacon_methods(beacon: Arc<BeaconChain>) -> RpcModule<Arc<BeaconChain>> {
                 Err(error) => {
                     return Err(invalid(format!(
                         "kaimeng_crosslinks takes one object {{fromHeight, toHeight, shard}}: {}",
-                        error.message()
+                        reason(&error)
                     )));
                 }
             };
@@ -199,7 +207,7 @@ pub fn beacon_methods(beacon: Arc<BeaconChain>) -> RpcModule<Arc<BeaconChain>> {
             let height: u64 = params.one().map_err(|e| {
                 invalid(format!(
                     "kaimeng_getBeaconBlock takes a height: {}",
-                    e.message()
+                    reason(&e)
                 ))
             })?;
             let Some(block) = beacon.block(height).map_err(internal)? else {
@@ -229,7 +237,7 @@ pub fn beacon_methods(beacon: Arc<BeaconChain>) -> RpcModule<Arc<BeaconChain>> {
             let epoch: u64 = params.one().map_err(|e| {
                 invalid(format!(
                     "kaimeng_getBeaconEpoch takes an epoch number: {}",
-                    e.message()
+                    reason(&e)
                 ))
             })?;
             let record = beacon.epoch_record(epoch).map_err(internal)?;
