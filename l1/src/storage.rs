@@ -22,6 +22,10 @@ pub enum StoreError {
     Locked { path: PathBuf },
     #[error("cannot open data directory {path}: {reason}")]
     Open { path: PathBuf, reason: String },
+    #[error(
+        "data directory {path} was written by an older Kaimeng and this version cannot read it: {reason}"
+    )]
+    Incompatible { path: PathBuf, reason: String },
     #[error("unknown column family {0:?}")]
     UnknownColumn(&'static str),
     #[error("storage failure: {0}")]
@@ -174,6 +178,14 @@ impl Store {
             sync_writes: options.sync_writes,
             synced_columns: Arc::new([]),
         })
+    }
+
+    /// The column families of the database at `path`; empty when there is none.
+    pub fn existing_columns(path: &Path) -> Vec<String> {
+        if !path.join("CURRENT").exists() {
+            return Vec::new();
+        }
+        DB::list_cf(&Options::default(), path).unwrap_or_default()
     }
 
     /// This store with every batch that writes to one of `columns` fsynced, whatever

@@ -19,6 +19,9 @@ pub const CONSENSUS: &str = "consensus"; // view (8, BE) ‖ sequence (8, BE) ->
 pub const CERTIFICATES: &str = "certificates"; // number -> certified number (8, BE) ‖ finality certificate (only at the certified number)
 pub const PENDING_BODIES: &str = "pending_bodies"; // number (8, BE) ‖ hash -> wire block, until final or abandoned
 pub const PENDING_NUMBERS: &str = "pending_numbers"; // hash -> number (8, BE) of each body in PENDING_BODIES (pending_index.rs)
+/// The column of governance sections that data directories written before ADR 0096 have;
+/// a store that has it is refused with what to do.
+pub const RETIRED_BEACON_SECTIONS: &str = "beacon";
 pub const PAYOUTS: &str = "payouts"; // number -> fee shares paid before the block's transactions (absent when none)
 
 pub const ALL_COLUMNS: &[&str] = &[

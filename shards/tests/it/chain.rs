@@ -236,3 +236,27 @@ fn state_read_through_the_cache_while_blocks_are_sealed_equals_the_stored_state(
     }
     assert_eq!(cached.account(&addr(0)).unwrap().unwrap().nonce, 30);
 }
+
+#[test]
+fn a_data_directory_of_the_previous_format_is_refused_with_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shard");
+    let options = kaimeng_l1::storage::StoreOptions::default();
+    // The previous format: the shard columns plus one of governance sections.
+    let mut old_columns = kaimeng_shards::schema::ALL_COLUMNS.to_vec();
+    old_columns.push(kaimeng_shards::schema::RETIRED_BEACON_SECTIONS);
+    drop(kaimeng_l1::Store::open(&path, &old_columns, &options).unwrap());
+    let error = kaimeng_shards::open_store(&path, &options)
+        .err()
+        .expect("an old data directory opened");
+    let message = error.to_string();
+    assert!(message.contains("older Kaimeng"), "{message}");
+    assert!(message.contains("empty one"), "{message}");
+    // Nothing was changed: it is still the old store, and a fresh directory opens.
+    assert!(
+        kaimeng_l1::Store::existing_columns(&path)
+            .iter()
+            .any(|c| c == kaimeng_shards::schema::RETIRED_BEACON_SECTIONS)
+    );
+    assert!(kaimeng_shards::open_store(&dir.path().join("fresh"), &options).is_ok());
+}
