@@ -1,7 +1,7 @@
-//! A shard behind the consensus host. Its blocks name the newest beacon block the proposer has
-//! finalized (`kaimeng_l1::beacon::reference`) and follow that beacon epoch's rules: gas limit,
-//! base-fee floor, and the fee shares of every beacon epoch that ended since the parent's
-//! reference. Its epochs are fixed spans of shard heights whose validators come from the beacon
+//! A shard behind the consensus host. Its blocks name a beacon block the proposer finalized
+//! (the one before its newest, so that followers have it too; `kaimeng_l1::beacon::reference`)
+//! and follow that beacon epoch's rules: gas limit, base-fee floor, and the fee shares of every
+//! beacon epoch that ended since the parent's reference. Its epochs are fixed spans of shard heights whose validators come from the beacon
 //! epoch that the previous span's last block references (ADR 0096).
 
 use std::sync::Arc;
@@ -182,9 +182,9 @@ impl Application for ShardApp {
         let parent = B256::from(parent.0);
         let parent_header = self.header(&parent).map_err(|e| e.to_string())?;
         let parent_ref = BeaconRef::of_header(&parent_header).map_err(|e| e.to_string())?;
-        let mut reference = self.beacon.finalized_ref();
+        let mut reference = self.beacon.settled_ref();
         if reference.height < parent_ref.height {
-            // This node's beacon chain is behind the parent's proposer's: follow the parent.
+            // The parent references a newer beacon block: follow the parent.
             reference = parent_ref;
         }
         let rules = self

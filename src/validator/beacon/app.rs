@@ -17,8 +17,10 @@ use crate::validator::app::{Application, EpochPlan, Finalized, digest, unix_now}
 use crate::validator::crypto::SuiteVerifier;
 use crate::validator::sync::{self, EpochValidators, Served};
 
-/// The shortest time between beacon blocks that only carry crosslinks.
-const CROSSLINK_INTERVAL: Duration = Duration::from_millis(250);
+/// The shortest time between beacon blocks that only carry crosslinks (or the idle interval, if
+/// shorter): crosslinks are not urgent, and every beacon block is a consensus round on the same
+/// cores as the shards.
+const CROSSLINK_INTERVAL: Duration = Duration::from_secs(1);
 
 fn hash(digest: Digest) -> B256 {
     B256::from(digest.0)

@@ -66,6 +66,9 @@ pub struct BeaconChain {
     /// The shards this node holds, by shard number (crosslinks come from them).
     shards: Vec<Arc<ShardChain>>,
     finalized: watch::Sender<BeaconRef>,
+    /// The finalized head before the newest finalization: what shard proposers reference, so
+    /// that the other members have finalized it too and never wait for it.
+    settled: RwLock<BeaconRef>,
     metrics: ChainMetrics,
 }
 
@@ -126,6 +129,7 @@ impl BeaconChain {
             pool: Mutex::new(Vec::new()),
             shards,
             finalized: watch::channel(reference).0,
+            settled: RwLock::new(reference),
             metrics,
         })
     }
@@ -146,6 +150,13 @@ impl BeaconChain {
     /// The finalized head as a shard block references it.
     pub fn finalized_ref(&self) -> BeaconRef {
         *self.finalized.borrow()
+    }
+
+    /// The finalized block before the newest finalization: final on this node for at least one
+    /// beacon block's time, so in all likelihood on every member too. Shard proposers
+    /// reference it, and followers need not wait for their beacon chain.
+    pub fn settled_ref(&self) -> BeaconRef {
+        *self.settled.read()
     }
 
     /// The finalized block `root` as a shard references it.
@@ -266,11 +277,12 @@ impl BeaconChain {
         self.pool
             .lock()
             .retain(|tx| state.consortium.check_tx(height + 1, tx).is_ok());
-        self.finalized.send_replace(BeaconRef {
+        let before = self.finalized.send_replace(BeaconRef {
             root: hash,
             height,
             epoch,
         });
+        *self.settled.write() = before;
     }
 
     /// Writes `blocks` (oldest first, each with the state after it) as final, the last one
