@@ -51,26 +51,34 @@ impl DebugRpc {
             .ok_or_else(|| block_not_found(format!("block {hash} not found")))
     }
 
+    /// Runs `trace` on the read pool (tracing executes) and serializes what it returns.
+    async fn on_read_pool<T: serde::Serialize + Send + 'static>(
+        &self,
+        trace: impl FnOnce(&ShardChain) -> RpcResult<T> + Send + 'static,
+    ) -> RpcResult<serde_json::Value> {
+        let chain = self.chain.clone();
+        self.reads
+            .run(move || serde_json::to_value(trace(&chain)?).map_err(internal))
+            .await
+    }
+
     async fn trace_block(
         &self,
         number: u64,
         options: Option<serde_json::Value>,
     ) -> RpcResult<serde_json::Value> {
         let tracer = tracer_of(parse_options(options)?)?;
-        let chain = self.chain.clone();
-        self.reads
-            .run(move || {
-                let traces = chain.trace_block(number, &tracer).map_err(from_call)?;
-                let results: Vec<TraceResult<GethTrace, String>> = traces
-                    .into_iter()
-                    .map(|t| TraceResult::Success {
-                        result: t.trace,
-                        tx_hash: Some(t.hash),
-                    })
-                    .collect();
-                serde_json::to_value(results).map_err(internal)
-            })
-            .await
+        self.on_read_pool(move |chain| {
+            let traces = chain.trace_block(number, &tracer).map_err(from_call)?;
+            Ok(traces
+                .into_iter()
+                .map(|t| TraceResult::<GethTrace, String>::Success {
+                    result: t.trace,
+                    tx_hash: Some(t.hash),
+                })
+                .collect::<Vec<_>>())
+        })
+        .await
     }
 }
 
@@ -82,12 +90,7 @@ impl DebugApiServer for DebugRpc {
         options: Option<serde_json::Value>,
     ) -> RpcResult<serde_json::Value> {
         let tracer = tracer_of(parse_options(options)?)?;
-        let chain = self.chain.clone();
-        self.reads
-            .run(move || {
-                let trace = chain.trace_transaction(&hash, &tracer).map_err(from_call)?;
-                serde_json::to_value(trace).map_err(internal)
-            })
+        self.on_read_pool(move |chain| chain.trace_transaction(&hash, &tracer).map_err(from_call))
             .await
     }
 
@@ -133,15 +136,12 @@ impl DebugApiServer for DebugRpc {
             return Err(unsupported("txIndex is not supported by debug_traceCall"));
         }
         let tracer = tracer_of(options.tracing_options)?;
-        let chain = self.chain.clone();
-        self.reads
-            .run(move || {
-                let trace = chain
-                    .trace_call(&request, number, options.state_overrides.as_ref(), &tracer)
-                    .map_err(from_call)?;
-                serde_json::to_value(trace).map_err(internal)
-            })
-            .await
+        self.on_read_pool(move |chain| {
+            chain
+                .trace_call(&request, number, options.state_overrides.as_ref(), &tracer)
+                .map_err(from_call)
+        })
+        .await
     }
 }
 

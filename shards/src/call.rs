@@ -4,7 +4,7 @@
 
 use alloy_primitives::{B256, Bytes, TxKind, U256};
 use alloy_rpc_types_eth::TransactionRequest;
-use alloy_rpc_types_eth::state::StateOverride;
+use alloy_rpc_types_eth::state::{AccountOverride, StateOverride};
 use alloy_sol_types::SolError;
 use revm::bytecode::Bytecode;
 use revm::context::{BlockEnv, CfgEnv, TxEnv};
@@ -300,40 +300,53 @@ pub(crate) fn apply_overrides(
     overrides: Option<&StateOverride>,
 ) -> Result<PendingState, StateError> {
     let mut pending = PendingState::default();
-    let Some(overrides) = overrides else {
-        return Ok(pending);
-    };
-    for (address, o) in overrides {
-        let mut info = base.basic_ref(*address)?.unwrap_or_default();
-        if let Some(balance) = o.balance {
-            info.balance = balance;
-        }
-        if let Some(nonce) = o.nonce {
-            info.nonce = nonce;
-        }
-        if let Some(code) = &o.code {
-            let bytecode = Bytecode::new_raw(code.clone());
-            info.code_hash = bytecode.hash_slow();
-            // The code itself too: an account that did not exist defaults to `Some(empty)`,
-            // which revm would run instead of looking the hash up.
-            info.code = Some(bytecode.clone());
-            pending.contracts.insert(info.code_hash, bytecode);
-        }
-        let change = pending.accounts.entry(*address).or_default();
-        change.info = Some(info);
-        if let Some(state) = &o.state {
-            change.storage_wiped = true;
-            change.storage = state
-                .iter()
-                .map(|(k, v)| (U256::from_be_bytes(k.0), U256::from_be_bytes(v.0)))
-                .collect();
-        }
-        if let Some(diff) = &o.state_diff {
-            change.storage.extend(
-                diff.iter()
-                    .map(|(k, v)| (U256::from_be_bytes(k.0), U256::from_be_bytes(v.0))),
-            );
-        }
+    for (address, o) in overrides.into_iter().flatten() {
+        override_account(base, &mut pending, *address, o)?;
     }
     Ok(pending)
+}
+
+/// Overrides one account on top of `pending` (what earlier overrides or simulated blocks left;
+/// the state `base` below that): balance, nonce, code, and all storage (`state`) or some
+/// slots (`stateDiff`).
+pub(crate) fn override_account(
+    base: &StateAt,
+    pending: &mut PendingState,
+    address: alloy_primitives::Address,
+    o: &AccountOverride,
+) -> Result<(), StateError> {
+    let mut info = match pending.accounts.get(&address) {
+        Some(change) => change.info.clone().unwrap_or_default(),
+        None => base.basic_ref(address)?.unwrap_or_default(),
+    };
+    if let Some(balance) = o.balance {
+        info.balance = balance;
+    }
+    if let Some(nonce) = o.nonce {
+        info.nonce = nonce;
+    }
+    if let Some(code) = &o.code {
+        let bytecode = Bytecode::new_raw(code.clone());
+        info.code_hash = bytecode.hash_slow();
+        // The code itself too: an account that did not exist defaults to `Some(empty)`,
+        // which revm would run instead of looking the hash up.
+        info.code = Some(bytecode.clone());
+        pending.contracts.insert(info.code_hash, bytecode);
+    }
+    let change = pending.accounts.entry(address).or_default();
+    change.info = Some(info);
+    if let Some(state) = &o.state {
+        change.storage_wiped = true;
+        change.storage = state
+            .iter()
+            .map(|(k, v)| (U256::from_be_bytes(k.0), U256::from_be_bytes(v.0)))
+            .collect();
+    }
+    if let Some(diff) = &o.state_diff {
+        change.storage.extend(
+            diff.iter()
+                .map(|(k, v)| (U256::from_be_bytes(k.0), U256::from_be_bytes(v.0))),
+        );
+    }
+    Ok(())
 }

@@ -15,10 +15,9 @@ use alloy_rpc_types_eth::simulate::{SimBlock, SimulatePayload};
 use alloy_rpc_types_eth::state::StateOverride;
 use alloy_rpc_types_eth::{BlockOverrides, TransactionRequest};
 use revm::InspectCommitEvm;
-use revm::bytecode::Bytecode;
 use revm::context::{BlockEnv, CfgEnv, ContextTr, TxEnv};
 use revm::context_interface::result::{EVMError, ExecutionResult, InvalidTransaction};
-use revm::database_interface::{Database, DatabaseRef};
+use revm::database_interface::Database;
 use revm_inspectors::access_list::AccessListInspector;
 use revm_inspectors::transfer::TransferInspector;
 use std::sync::Arc;
@@ -536,39 +535,7 @@ fn apply_state_overrides(
                 "account {address} has both state and stateDiff overrides"
             )));
         }
-        let mut info = match pending.accounts.get(address) {
-            Some(change) => change.info.clone().unwrap_or_default(),
-            None => base.basic_ref(*address)?.unwrap_or_default(),
-        };
-        if let Some(balance) = o.balance {
-            info.balance = balance;
-        }
-        if let Some(nonce) = o.nonce {
-            info.nonce = nonce;
-        }
-        if let Some(code) = &o.code {
-            let bytecode = Bytecode::new_raw(code.clone());
-            info.code_hash = bytecode.hash_slow();
-            // The code itself too: an account that did not exist defaults to `Some(empty)`,
-            // which revm would run instead of looking the hash up.
-            info.code = Some(bytecode.clone());
-            pending.contracts.insert(info.code_hash, bytecode);
-        }
-        let change = pending.accounts.entry(*address).or_default();
-        change.info = Some(info);
-        if let Some(state) = &o.state {
-            change.storage_wiped = true;
-            change.storage = state
-                .iter()
-                .map(|(k, v)| (U256::from_be_bytes(k.0), U256::from_be_bytes(v.0)))
-                .collect();
-        }
-        if let Some(diff) = &o.state_diff {
-            change.storage.extend(
-                diff.iter()
-                    .map(|(k, v)| (U256::from_be_bytes(k.0), U256::from_be_bytes(v.0))),
-            );
-        }
+        crate::call::override_account(base, pending, *address, o)?;
     }
     Ok(())
 }
