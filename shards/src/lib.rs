@@ -44,7 +44,10 @@ pub fn open_store(
     options: &kaimeng_l1::storage::StoreOptions,
 ) -> Result<kaimeng_l1::Store, kaimeng_l1::StoreError> {
     let existing = kaimeng_l1::Store::existing_columns(dir);
-    if existing.iter().any(|c| c == schema::RETIRED_BEACON_SECTIONS) {
+    if existing
+        .iter()
+        .any(|c| c == schema::RETIRED_BEACON_SECTIONS)
+    {
         return Err(kaimeng_l1::StoreError::Incompatible {
             path: dir.to_owned(),
             reason: "its shard blocks carry governance sections (ADR 0007), and since ADR 0096 the beacon chain is a chain of its own. Move the node's data directory away and start this version with an empty one: it rebuilds from genesis, by block sync from members that run this version (a network upgrades all members together)".into(),

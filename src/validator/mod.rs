@@ -52,7 +52,7 @@ use records::Records;
 use shard::ShardApp;
 use worker::Worker;
 
-use crate::metrics::{Metrics, ChainMetrics};
+use crate::metrics::{ChainMetrics, Metrics};
 
 /// How to run one validator (or full node) of the beacon chain and one shard.
 pub struct ValidatorConfig {
@@ -203,7 +203,12 @@ pub async fn start(config: ValidatorConfig) -> anyhow::Result<RunningValidator> 
         .validators()
         .iter()
         .filter_map(|m| m.peer_id.parse().ok())
-        .chain(genesis.members.iter().filter_map(|m| m.peer_id.parse().ok()))
+        .chain(
+            genesis
+                .members
+                .iter()
+                .filter_map(|m| m.peer_id.parse().ok()),
+        )
         .collect();
 
     let mut network_config = NetworkConfig::new(config.node_key.clone(), genesis.hash().0);
@@ -211,7 +216,13 @@ pub async fn start(config: ValidatorConfig) -> anyhow::Result<RunningValidator> 
     network_config.bootstrap = config.bootstrap.clone();
     network_config.topics = [Chain::Beacon, Chain::Shard(shard)]
         .into_iter()
-        .flat_map(|c| [Topic::Consensus(c), Topic::Transactions(c), Topic::Blocks(c)])
+        .flat_map(|c| {
+            [
+                Topic::Consensus(c),
+                Topic::Transactions(c),
+                Topic::Blocks(c),
+            ]
+        })
         .collect();
     network_config.priority_peers = members;
     network_config.block_source = Some(Arc::new(Blocks {
@@ -410,7 +421,10 @@ mod tests {
             }
         }
         // The beacon chain kept what fitted and lost the rest (consensus recovers them).
-        assert!(matches!(beacon_rx.recv().await, Some(NetworkEvent::Direct { .. })));
+        assert!(matches!(
+            beacon_rx.recv().await,
+            Some(NetworkEvent::Direct { .. })
+        ));
         assert!(beacon_rx.try_recv().is_err());
         drop(to_route);
         router.await.unwrap();

@@ -106,7 +106,12 @@ impl ShardApp {
         let known = self
             .runtime
             .block_on(self.beacon.wait_for_reference(claimed.root, BEACON_WAIT))?
-            .ok_or_else(|| anyhow!("references beacon block {} this node has not finalized", claimed.root))?;
+            .ok_or_else(|| {
+                anyhow!(
+                    "references beacon block {} this node has not finalized",
+                    claimed.root
+                )
+            })?;
         if known != claimed {
             return Err(anyhow!(
                 "references beacon block {} as height {} epoch {}, but it is height {} epoch {}",
@@ -192,7 +197,13 @@ impl Application for ShardApp {
             .map_err(|e| e.to_string())?;
         let block = self
             .chain
-            .propose_on(&parent, unix_now(), self.fee_recipient, self.max_txs, &rules)
+            .propose_on(
+                &parent,
+                unix_now(),
+                self.fee_recipient,
+                self.max_txs,
+                &rules,
+            )
             .map_err(|e| e.to_string())?;
         if block.number() != height {
             return Err(format!(
@@ -242,7 +253,9 @@ impl Application for ShardApp {
                         .finalized(block.number(), block.txs.len() as u64);
                     tracing::info!(shard = self.shard(), number = block.number(), txs = block.txs.len(), hash = %block.hash(), "finalized");
                 }
-                Ok(Finalized::Heights(blocks.iter().map(|b| b.number()).collect()))
+                Ok(Finalized::Heights(
+                    blocks.iter().map(|b| b.number()).collect(),
+                ))
             }
             Err(ChainError::UnknownBlock(_)) => Ok(Finalized::Unknown),
             Err(error) => Err(error.into()),

@@ -128,10 +128,7 @@ pub fn certified_prefix<B>(
         return Err(SyncError::Uncertified(number));
     }
     let certified = first.certified;
-    let Some(end) = blocks
-        .iter()
-        .position(|b| b.number == certified)
-    else {
+    let Some(end) = blocks.iter().position(|b| b.number == certified) else {
         return Err(SyncError::Incomplete { number, certified });
     };
     if certified > epoch.last_height {

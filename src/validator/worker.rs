@@ -26,7 +26,9 @@ pub enum Work<B> {
         body: Arc<B>,
     },
     /// A proposal whose body did not arrive: maybe this node kept it before a restart.
-    VerifyKept { proposal: Proposal },
+    VerifyKept {
+        proposal: Proposal,
+    },
     /// Peers run a later epoch: fetch the final blocks this node missed.
     CatchUp,
     Finalize {

@@ -79,7 +79,10 @@ fn every_final_shard_block_is_crosslinked_once_in_order_with_a_quorum_certificat
             link["fromHeight"].as_u64().unwrap(),
             link["toHeight"].as_u64().unwrap(),
         );
-        assert_eq!(from, next, "crosslinks skip or repeat a shard block: {link}");
+        assert_eq!(
+            from, next,
+            "crosslinks skip or repeat a shard block: {link}"
+        );
         assert!(to >= from, "{link}");
         // A run never spans two shard epochs.
         assert_eq!((from - 1) / EPOCH, (to - 1) / EPOCH, "{link}");
@@ -137,7 +140,10 @@ fn every_shard_header_names_a_final_beacon_block_by_hash_height_and_epoch() {
         if !next.is_null() {
             assert!(beacon_height < next["startHeight"].as_u64().unwrap());
         }
-        assert_eq!(number(&block["gasLimit"]), record["gasLimit"].as_u64().unwrap());
+        assert_eq!(
+            number(&block["gasLimit"]),
+            record["gasLimit"].as_u64().unwrap()
+        );
     }
 }
 
@@ -161,5 +167,8 @@ fn malformed_crosslink_queries_are_refused_with_what_was_wrong() {
         node.result("kaimeng_getBeaconBlock", json!([1u64 << 40]))
             .is_null()
     );
-    assert!(node.result("kaimeng_getBeaconEpoch", json!([1u64 << 40])).is_null());
+    assert!(
+        node.result("kaimeng_getBeaconEpoch", json!([1u64 << 40]))
+            .is_null()
+    );
 }

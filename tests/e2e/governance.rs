@@ -364,8 +364,8 @@ fn base_fees_of_an_epoch_are_shared_equally_among_members_at_its_boundary() {
     for link in links.as_array().unwrap() {
         for height in link["fromHeight"].as_u64().unwrap()..=link["toHeight"].as_u64().unwrap() {
             let block = block_at(&node, height);
-            collected += U256::from(number(&block["baseFeePerGas"]))
-                * U256::from(number(&block["gasUsed"]));
+            collected +=
+                U256::from(number(&block["baseFeePerGas"])) * U256::from(number(&block["gasUsed"]));
             linked += 1;
         }
         assert_eq!(
@@ -380,12 +380,22 @@ fn base_fees_of_an_epoch_are_shared_equally_among_members_at_its_boundary() {
             "{link}"
         );
     }
-    assert!(linked > 0, "no shard block was crosslinked in epoch {ended}");
-    assert!(collected > U256::ZERO, "the transfer's fees were not collected");
+    assert!(
+        linked > 0,
+        "no shard block was crosslinked in epoch {ended}"
+    );
+    assert!(
+        collected > U256::ZERO,
+        "the transfer's fees were not collected"
+    );
     let total = collected + carry_in;
     let share = total / U256::from(4);
     let distribution = &next["last_fee_distribution"];
-    assert_eq!(distribution["collected"], json!(collected.to_string()), "{distribution}");
+    assert_eq!(
+        distribution["collected"],
+        json!(collected.to_string()),
+        "{distribution}"
+    );
     assert_eq!(
         distribution["payouts"].as_array().unwrap().len(),
         4,
@@ -394,7 +404,11 @@ fn base_fees_of_an_epoch_are_shared_equally_among_members_at_its_boundary() {
     // Each member's share of shard 0's fees, as the beacon epoch record says shard 0 pays it.
     for index in 0..4 {
         let recipient = kaimeng_genesis::dev_member_fee_recipient(index);
-        assert_eq!(share_of(&node, ended + 1, recipient), share, "member {index}");
+        assert_eq!(
+            share_of(&node, ended + 1, recipient),
+            share,
+            "member {index}"
+        );
     }
     // Paid by shard 0's first block that follows the new epoch, before its transactions: each
     // member gains the shares of every epoch that block's reference moved past.

@@ -164,7 +164,10 @@ mod tests {
             verify_finality(certificate, claim, NAMESPACE, &validators, &scheme)
         };
         // Its own finalization, and the padding block's on it, both prove block 10 final.
-        assert_eq!(check(&finalization(&scheme, proposal(10, Digest([6; 32]), last))), Ok(()));
+        assert_eq!(
+            check(&finalization(&scheme, proposal(10, Digest([6; 32]), last))),
+            Ok(())
+        );
         let padding = proposal(11, last, Digest::EMPTY);
         assert_eq!(check(&finalization(&scheme, padding)), Ok(()));
         // A padding block on another block, or two heights up, proves nothing about it.

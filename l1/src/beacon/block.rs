@@ -111,7 +111,9 @@ impl BeaconBody {
         let governance = reader.chunk("the governance section", usize::MAX)?.to_vec();
         let count = reader.count("the crosslink count", 12)?;
         if count > MAX_CROSSLINKS {
-            return Err(BeaconError::TooManyCrosslinks { max: MAX_CROSSLINKS });
+            return Err(BeaconError::TooManyCrosslinks {
+                max: MAX_CROSSLINKS,
+            });
         }
         let mut crosslinks = Vec::with_capacity(count);
         for _ in 0..count {

@@ -34,7 +34,9 @@ pub enum BeaconError {
     CrosslinkHeader(String),
     #[error("crosslink of unknown shard {0}")]
     UnknownShard(u32),
-    #[error("crosslink of shard {shard} does not follow its last linked block {linked} (found {found})")]
+    #[error(
+        "crosslink of shard {shard} does not follow its last linked block {linked} (found {found})"
+    )]
     CrosslinkGap { shard: u32, linked: u64, found: u64 },
     #[error("crosslink of shard {shard} is empty or spans two shard epochs")]
     CrosslinkSpansEpochs { shard: u32 },

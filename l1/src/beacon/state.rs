@@ -103,7 +103,10 @@ impl BeaconState {
             .shards
             .get(shard as usize)
             .ok_or(BeaconError::UnknownShard(shard))?;
-        validator_set(self.validators_of(link.validators_epoch).unwrap_or_default())
+        validator_set(
+            self.validators_of(link.validators_epoch)
+                .unwrap_or_default(),
+        )
     }
 
     /// Proposes the block after this state on `parent`: applies the body and seals a header

@@ -179,7 +179,10 @@ fn crosslinks_that_do_not_prove_finality_are_refused() {
     );
     // A certificate of the wrong shard epoch.
     let wrong_epoch = crosslink(shard_headers(SHARD_GENESIS, 1, 2, 0), &keys, 1);
-    assert!(matches!(refused(wrong_epoch), BeaconError::Certificate(0, _)));
+    assert!(matches!(
+        refused(wrong_epoch),
+        BeaconError::Certificate(0, _)
+    ));
     // Spans the shard epoch end at height 3.
     let spanning = crosslink(shard_headers(SHARD_GENESIS, 1, 4, 0), &keys, 1);
     assert_eq!(
@@ -206,9 +209,7 @@ fn a_shard_epoch_end_names_the_validators_of_the_next_shard_epoch() {
     // A later beacon epoch than the beacon chain has reached is refused.
     let ahead = crosslink(shard_headers(tip, 4, 6, 5), &keys, 1);
     assert_eq!(
-        after
-            .propose(B256::ZERO, 2, body(vec![ahead]))
-            .unwrap_err(),
+        after.propose(B256::ZERO, 2, body(vec![ahead])).unwrap_err(),
         BeaconError::BadReference { shard: 0, epoch: 5 }
     );
 }
@@ -220,7 +221,11 @@ fn the_state_encoding_round_trips_and_truncation_is_refused() {
         .propose(
             B256::ZERO,
             1,
-            body(vec![crosslink(shard_headers(SHARD_GENESIS, 1, 2, 0), &keys, 0)]),
+            body(vec![crosslink(
+                shard_headers(SHARD_GENESIS, 1, 2, 0),
+                &keys,
+                0,
+            )]),
         )
         .unwrap();
     let bytes = state.encode();

@@ -52,7 +52,10 @@ fn a_block_pays_fee_shares_follows_the_governed_limits_and_names_its_beacon_bloc
     assert_eq!(balance(&t.chain, addr(5)), before_5 + U256::from(1));
     assert_eq!(balance(&t.chain, treasury), U256::ZERO);
     let stored = t.chain.block(block.number()).unwrap().unwrap();
-    assert_eq!(BeaconRef::of_header(&stored.header.header).unwrap(), rules.beacon);
+    assert_eq!(
+        BeaconRef::of_header(&stored.header.header).unwrap(),
+        rules.beacon
+    );
 
     // Another validator with other rules (a different payout) computes another header.
     let (other, _) = funded_treasury();

@@ -41,7 +41,14 @@ impl BeaconChain {
 
     /// Whether a shard this node holds has final blocks the finalized state has not linked.
     fn has_unlinked(&self) -> bool {
-        let linked: Vec<u64> = self.head.read().state.shards.iter().map(|l| l.height).collect();
+        let linked: Vec<u64> = self
+            .head
+            .read()
+            .state
+            .shards
+            .iter()
+            .map(|l| l.height)
+            .collect();
         self.shards
             .iter()
             .zip(linked)
@@ -222,7 +229,10 @@ impl Application for BeaconChain {
             for served in blocks {
                 let epoch = state.consortium.epoch().epoch;
                 let transition = state.apply(&served.block).map_err(|e| {
-                    format!("certified beacon block {} does not apply: {e}", served.number)
+                    format!(
+                        "certified beacon block {} does not apply: {e}",
+                        served.number
+                    )
                 })?;
                 chain.push((
                     served.hash,

@@ -273,7 +273,9 @@ impl BeaconChain {
                 state: state.clone(),
             };
         }
-        self.kept.lock().retain(|_, k| k.block.header.height > height);
+        self.kept
+            .lock()
+            .retain(|_, k| k.block.header.height > height);
         self.pool
             .lock()
             .retain(|tx| state.consortium.check_tx(height + 1, tx).is_ok());

@@ -130,10 +130,13 @@ fn views(beacon: &BeaconChain, block: &BeaconBlock, shard: Option<u32>) -> Vec<C
         .map(|link| {
             let first = link.headers.first().map_or(0, |h| h.number);
             let last = link.headers.last().map_or(0, |h| h.number);
-            let fees = link.headers.iter().fold(alloy_primitives::U256::ZERO, |sum, h| {
-                sum + alloy_primitives::U256::from(h.base_fee_per_gas.unwrap_or_default())
-                    * alloy_primitives::U256::from(h.gas_used)
-            });
+            let fees = link
+                .headers
+                .iter()
+                .fold(alloy_primitives::U256::ZERO, |sum, h| {
+                    sum + alloy_primitives::U256::from(h.base_fee_per_gas.unwrap_or_default())
+                        * alloy_primitives::U256::from(h.gas_used)
+                });
             let signers = kaimeng_consensus::codec::decode_certificate(&link.certificate)
                 .map(|c| c.signatures.iter().map(|(i, _)| *i).collect())
                 .unwrap_or_default();

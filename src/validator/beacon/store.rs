@@ -121,7 +121,11 @@ pub fn put_epoch(batch: &mut WriteBatch<'_>, record: &EpochRecord) -> Result<(),
     )
 }
 
-pub fn block(store: &Store, suite: kaimeng_crypto::CryptoSuite, height: u64) -> anyhow::Result<Option<BeaconBlock>> {
+pub fn block(
+    store: &Store,
+    suite: kaimeng_crypto::CryptoSuite,
+    height: u64,
+) -> anyhow::Result<Option<BeaconBlock>> {
     match store.get(BLOCKS, key(height))? {
         None => Ok(None),
         Some(bytes) => Ok(Some(BeaconBlock::decode(&bytes, suite)?)),
