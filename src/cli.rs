@@ -68,9 +68,15 @@ pub struct TestnetArgs {
     /// Member i listens for peers on p2p-port + i.
     #[arg(long, default_value_t = 30333)]
     pub p2p_port: u16,
-    /// Member i serves JSON-RPC on rpc-port + i.
+    /// Member i serves shard s's JSON-RPC on rpc-port + i * shards + s.
     #[arg(long, default_value_t = 8545)]
     pub rpc_port: u16,
+    /// Number of execution shards (chain ids chain-id, chain-id + 1, ...).
+    #[arg(long, default_value_t = 1)]
+    pub shards: u32,
+    /// Members per shard committee, drawn each epoch by VRF (default: every member).
+    #[arg(long)]
+    pub committee_size: Option<u32>,
     /// Member i serves Prometheus metrics on metrics-port + i.
     #[arg(long, default_value_t = 9615)]
     pub metrics_port: u16,
@@ -148,6 +154,9 @@ pub struct DevArgs {
     /// Number of execution shards (chain ids chain-id, chain-id + 1, ...).
     #[arg(long, default_value_t = 1)]
     pub shards: u32,
+    /// Members per shard committee, drawn each epoch by VRF (default: every member).
+    #[arg(long)]
+    pub committee_size: Option<u32>,
     /// Chain id of shard 0.
     #[arg(long, default_value_t = 31337)]
     pub chain_id: u64,
@@ -272,6 +281,8 @@ fn testnet(args: TestnetArgs) -> anyhow::Result<()> {
         suite: parse_suite(&args.crypto_suite)?,
         p2p_port: args.p2p_port,
         rpc_port: args.rpc_port,
+        shards: args.shards,
+        committee_size: args.committee_size,
         metrics_port: args.metrics_port,
         kdf_iterations: args.kdf_iterations,
         block_time_ms: args.block_time_ms,

@@ -65,6 +65,7 @@ pub enum Role {
 pub struct ValidatorSettings {
     pub organisation: String,
     pub keystore: PathBuf,
+    pub vrf_keystore: PathBuf,
     pub password_file: Option<PathBuf>,
 }
 
@@ -142,6 +143,10 @@ impl NodeConfig {
         let role = match (file.role, file.validator) {
             (RoleName::Validator, Some(section)) => Role::Validator(ValidatorSettings {
                 organisation: section.organisation,
+                vrf_keystore: match &section.vrf_keystore {
+                    Some(path) => resolve(path),
+                    None => resolve(&section.keystore).with_file_name("vrf.json"),
+                },
                 keystore: resolve(&section.keystore),
                 password_file: section.password_file.as_deref().map(resolve),
             }),

@@ -21,13 +21,6 @@ pub fn dev_genesis(args: &DevArgs) -> anyhow::Result<GenesisSpec> {
     if args.standby > 0 && args.validators == 1 {
         anyhow::bail!("--standby needs --validators > 1 (BFT consensus)");
     }
-    if args.validators > 1 && args.shards > 1 {
-        anyhow::bail!(
-            "--validators {} --shards {}: under BFT consensus this build runs shard 0 only (shard committees come later); use --validators 1 for a multi-shard dev network",
-            args.validators,
-            args.shards
-        );
-    }
     let opts = DevOptions {
         validators: args.validators,
         shards: args.shards,
@@ -41,6 +34,7 @@ pub fn dev_genesis(args: &DevArgs) -> anyhow::Result<GenesisSpec> {
         genesis.block_gas_limit = gas_limit;
     }
     genesis.epoch_length = args.epoch_length;
+    genesis.committee_size = args.committee_size;
     genesis.validate().context("dev genesis")?;
     Ok(genesis)
 }
@@ -217,6 +211,9 @@ async fn start_nodes(
                 suite,
                 consensus_secret.as_slice(),
             )?),
+            vrf_key: Some(kaimeng_crypto::vrf::VrfSecretKey::from_bytes(
+                &dev_member_secret(i, DevKeyRole::Vrf, genesis.crypto_suite).0,
+            )),
             node_key: kaimeng_network::NodeKey::from_secret_bytes(p2p_secret.0)?,
             listen: vec![format!("/ip4/{}/tcp/0", args.host)],
             bootstrap: nodes

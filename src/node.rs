@@ -1,6 +1,6 @@
 //! A running node: one store, chain, block producer and RPC server per shard. Blocks come
-//! from a local sealer (a one-validator network) or, for shard 0, from the BFT engine run by
-//! [`crate::validator`] among the genesis members.
+//! from a local sealer (a one-validator network) or from the BFT engines run by
+//! [`crate::validator`]: the beacon chain's among all members, each shard's among its committee.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -24,8 +24,8 @@ use crate::validator::{self, RunningValidator, ValidatorConfig};
 pub enum BlockProduction {
     /// A local sealer per shard: a network of one validator.
     Sealer(SealMode),
-    /// Shard 0 finalized by BFT consensus among the genesis members (the only shard: more
-    /// shards need committees).
+    /// The beacon chain and every shard finalized by BFT consensus: the beacon chain by all
+    /// members, each shard by its committee.
     Consensus(ConsensusSetup),
 }
 
@@ -34,6 +34,8 @@ pub enum BlockProduction {
 pub struct ConsensusSetup {
     /// A member's consensus key; `None` follows the chain without voting.
     pub consensus_key: Option<kaimeng_crypto::SecretKey>,
+    /// The member's VRF secret, with which it proves the beacon blocks it proposes.
+    pub vrf_key: Option<kaimeng_crypto::vrf::VrfSecretKey>,
     pub node_key: kaimeng_network::NodeKey,
     pub listen: Vec<String>,
     pub bootstrap: Vec<String>,
@@ -75,7 +77,7 @@ pub struct RunningShard {
 
 pub struct RunningNode {
     pub shards: Vec<RunningShard>,
-    /// Shard 0's validator, when blocks come from consensus.
+    /// The validator (beacon chain and shard hosts), when blocks come from consensus.
     pub validator: Option<RunningValidator>,
 }
 
@@ -83,14 +85,6 @@ impl RunningNode {
     /// Opens every shard and starts producing blocks and serving RPC.
     pub async fn start(config: NodeConfig) -> anyhow::Result<RunningNode> {
         check_data_dir(&config.data_dir)?;
-        if matches!(config.production, BlockProduction::Consensus(_))
-            && config.genesis.shard_count != 1
-        {
-            anyhow::bail!(
-                "{} shards: under BFT consensus this build runs shard 0 only (shard committees come later); use one shard, or one validator for a multi-shard dev network",
-                config.genesis.shard_count
-            );
-        }
         let mut chains = Vec::new();
         for shard in 0..config.genesis.shard_count {
             let dir = config.data_dir.join("shards").join(shard.to_string());
@@ -115,9 +109,10 @@ impl RunningNode {
                         &config.store,
                         &config.genesis,
                         chains.clone(),
+                        setup.vrf_key.clone(),
                         setup.metrics.chain("beacon"),
                     )?),
-                    chain: chains[0].clone(),
+                    chains: chains.clone(),
                     consensus_key: setup.consensus_key.clone(),
                     node_key: setup.node_key.clone(),
                     listen: setup.listen.clone(),
@@ -147,9 +142,9 @@ impl RunningNode {
                         limits: config.limits.clone(),
                         dev_signer: config.dev_signer.clone(),
                         fee_recipient: config.fee_recipient,
-                        status: match (&validator, shard) {
-                            (Some(v), 0) => {
-                                let seen = v.status.clone();
+                        status: match &validator {
+                            Some(v) => {
+                                let seen = v.statuses[shard].clone();
                                 crate::node_status::NetworkStatus::shared(
                                     v.network.clone(),
                                     chain.clone(),
@@ -171,7 +166,7 @@ impl RunningNode {
                         let finality = kaimeng_rpc::FinalityRpc::new(chains);
                         extra.merge(finality.into_rpc())?;
                     }
-                    if let (Some(v), 0) = (&validator, shard) {
+                    if let Some(v) = &validator {
                         let consortium = validator::beacon::rpc::ConsortiumRpc {
                             beacon: v.beacon.clone(),
                             network: v.network.clone(),

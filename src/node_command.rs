@@ -15,21 +15,31 @@ use crate::node::{BlockProduction, ConsensusSetup, NodeConfig, RunningNode};
 pub fn run(path: &Path) -> anyhow::Result<()> {
     let config = ConfigFile::load(path)?;
     init_tracing(&config.log_level);
-    let consensus_key = match config.validator() {
-        Some(_) => Some(config.open_validator_key()?),
-        None => None,
+    let (consensus_key, vrf_key) = match config.validator() {
+        Some(validator) => {
+            let genesis_vrf = config
+                .genesis
+                .member(&validator.organisation)
+                .map(|m| m.vrf_key.to_vec());
+            (
+                Some(config.open_validator_key()?),
+                Some(config.open_vrf_key(genesis_vrf.as_deref())?),
+            )
+        }
+        None => (None, None),
     };
     let node_key = config.load_or_create_node_key()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(serve(config, consensus_key, node_key))
+    runtime.block_on(serve(config, consensus_key, vrf_key, node_key))
 }
 
 async fn serve(
     config: ConfigFile,
     consensus_key: Option<kaimeng_crypto::SecretKey>,
+    vrf_key: Option<kaimeng_crypto::vrf::VrfSecretKey>,
     node_key: kaimeng_network::NodeKey,
 ) -> anyhow::Result<()> {
     let idle = Duration::from_millis(config.genesis.block_time_ms.max(1));
@@ -60,6 +70,7 @@ async fn serve(
         rpc_port: config.rpc.as_ref().map(|r| r.listen.port()),
         production: BlockProduction::Consensus(ConsensusSetup {
             consensus_key,
+            vrf_key,
             node_key,
             listen: config.p2p.listen.clone(),
             bootstrap: config.p2p.bootnodes.clone(),

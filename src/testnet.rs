@@ -41,8 +41,12 @@ pub struct TestnetPlan {
     pub suite: kaimeng_genesis::CryptoSuite,
     /// Member `i` listens for peers on `p2p_port + i`.
     pub p2p_port: u16,
-    /// Member `i` serves JSON-RPC on `rpc_port + i`.
+    /// Member `i` serves shard `s`'s JSON-RPC on `rpc_port + i * shards + s`.
     pub rpc_port: u16,
+    /// Execution shards.
+    pub shards: u32,
+    /// Members per shard committee; `None`: every member validates every shard.
+    pub committee_size: Option<u32>,
     /// Member `i` serves metrics on `metrics_port + i`.
     pub metrics_port: u16,
     /// Keystore key-derivation iterations (lower only for tests).
@@ -70,6 +74,16 @@ fn genesis_key(key: &SecretKey) -> HexBytes {
     })
 }
 
+/// The RFC 9381 public key of a VRF secret kept as a suite key's 32 bytes.
+pub fn vrf_public_key(key: &SecretKey) -> HexBytes {
+    HexBytes(
+        kaimeng_crypto::vrf::VrfSecretKey::from_bytes(&key.to_bytes())
+            .public_key()
+            .to_bytes()
+            .to_vec(),
+    )
+}
+
 /// Writes keys, genesis and configs under `plan.dir` (which must not hold a testnet yet).
 pub fn generate(plan: &TestnetPlan) -> anyhow::Result<Testnet> {
     if plan.validators == 0 {
@@ -93,6 +107,8 @@ pub fn generate(plan: &TestnetPlan) -> anyhow::Result<Testnet> {
         ..DevOptions::default()
     });
     genesis.epoch_length = plan.epoch_length;
+    genesis.shard_count = plan.shards.max(1);
+    genesis.committee_size = plan.committee_size;
     let mut node_secrets = Vec::new();
     let mut members = Vec::new();
     for i in 0..plan.validators {
@@ -104,8 +120,8 @@ pub fn generate(plan: &TestnetPlan) -> anyhow::Result<Testnet> {
         let admin = suite.generate();
         let vrf = suite.generate();
         // Every secret the genesis names a public key for is kept, SM4-encrypted under the
-        // member's password: the VRF key is not used yet, but a member without its secret
-        // could never prove the VRF outputs its genesis entry commits it to.
+        // member's password. The VRF secret is 32 random bytes (generated as a suite key so
+        // that one keystore format serves all three); its public key is the RFC 9381 one.
         for (file, key) in [
             (CONSENSUS_KEYSTORE, &consensus),
             (ADMIN_KEYSTORE, &admin),
@@ -132,7 +148,7 @@ pub fn generate(plan: &TestnetPlan) -> anyhow::Result<Testnet> {
             organisation: format!("member-{i}"),
             admin_key: genesis_key(&admin),
             consensus_key: genesis_key(&consensus),
-            vrf_key: genesis_key(&vrf),
+            vrf_key: vrf_public_key(&vrf),
             peer_id: node_secret.1.peer_id().to_string(),
             fee_recipient: template.fee_recipient,
             weight: 1,
@@ -150,6 +166,10 @@ pub fn generate(plan: &TestnetPlan) -> anyhow::Result<Testnet> {
         let port = |base: u16| -> anyhow::Result<u16> {
             base.checked_add(i as u16).context("port out of range")
         };
+        let rpc_port = u16::try_from(i * plan.shards.max(1))
+            .ok()
+            .and_then(|offset| plan.rpc_port.checked_add(offset))
+            .context("RPC port out of range")?;
         let bootnodes = (0..plan.validators)
             .filter(|other| *other != i)
             .map(|other| {
@@ -170,6 +190,7 @@ pub fn generate(plan: &TestnetPlan) -> anyhow::Result<Testnet> {
             validator: Some(ValidatorSection {
                 organisation: format!("member-{i}"),
                 keystore: CONSENSUS_KEYSTORE.into(),
+                vrf_keystore: Some(VRF_KEYSTORE.into()),
                 password_file: Some("password".into()),
             }),
             p2p: P2pSection {
@@ -182,7 +203,7 @@ pub fn generate(plan: &TestnetPlan) -> anyhow::Result<Testnet> {
                 max_inbound_connections: None,
             },
             rpc: Some(RpcSection {
-                listen: format!("127.0.0.1:{}", port(plan.rpc_port)?),
+                listen: format!("127.0.0.1:{rpc_port}"),
                 requests_per_second: None,
                 max_connections: None,
                 max_request_bytes: None,
@@ -198,7 +219,7 @@ pub fn generate(plan: &TestnetPlan) -> anyhow::Result<Testnet> {
         let path = dir.join("config.toml");
         std::fs::write(&path, file.to_toml())?;
         configs.push(path);
-        rpc_urls.push(format!("http://127.0.0.1:{}", port(plan.rpc_port)?));
+        rpc_urls.push(format!("http://127.0.0.1:{rpc_port}"));
     }
     Ok(Testnet {
         genesis: genesis_path,

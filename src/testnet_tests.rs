@@ -5,7 +5,7 @@ use kaimeng_crypto::keystore::{load_keystore, read_keystore};
 use kaimeng_genesis::{CryptoSuite, GenesisSpec};
 
 use super::{
-    ADMIN_KEYSTORE, CONSENSUS_KEYSTORE, TestnetPlan, VRF_KEYSTORE, generate, genesis_key,
+    ADMIN_KEYSTORE, CONSENSUS_KEYSTORE, TestnetPlan, VRF_KEYSTORE, generate, genesis_key, vrf_public_key,
     member_dir,
 };
 
@@ -17,6 +17,8 @@ fn plan(dir: &std::path::Path, suite: CryptoSuite) -> TestnetPlan {
         suite,
         p2p_port: 30_000,
         rpc_port: 31_000,
+        shards: 1,
+        committee_size: None,
         metrics_port: 32_000,
         kdf_iterations: 1,
         block_time_ms: 500,
@@ -37,7 +39,7 @@ fn check_vrf_keystores(suite: CryptoSuite) {
         assert_eq!(stored.suite, crate::consensus_suite(suite), "member {i}");
         let vrf = load_keystore(&member_dir.join(VRF_KEYSTORE), &password).unwrap();
         assert_eq!(
-            genesis_key(&vrf),
+            vrf_public_key(&vrf),
             member.vrf_key,
             "member {i}: the keystore's VRF secret is the genesis VRF key's"
         );

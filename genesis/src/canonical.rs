@@ -50,6 +50,11 @@ pub fn canonical_bytes(spec: &GenesisSpec) -> Vec<u8> {
     for account in &spec.alloc {
         encode_account(&mut out, account);
     }
+    // Appended only when set, so the hash of a genesis without it is unchanged.
+    if let Some(size) = spec.committee_size {
+        out.tag(1);
+        out.u32(size);
+    }
     out.0
 }
 

@@ -153,6 +153,12 @@ fn is_valid_scalar(suite: CryptoSuite, bytes: &B256) -> bool {
 /// uncompressed SM2.
 pub fn dev_member_public_key(index: u32, role: DevKeyRole, suite: CryptoSuite) -> Vec<u8> {
     let secret = dev_member_secret(index, role, suite);
+    if role == DevKeyRole::Vrf {
+        return kaimeng_crypto::vrf::VrfSecretKey::from_bytes(&secret.0)
+            .public_key()
+            .to_bytes()
+            .to_vec();
+    }
     let curve = if role == DevKeyRole::P2p {
         CryptoSuite::Secp256k1Keccak
     } else {
@@ -242,5 +248,6 @@ pub fn dev_genesis(opts: &DevOptions) -> GenesisSpec {
             .into_iter()
             .map(|account| GenesisAccount::funded(account.address, balance))
             .collect(),
+        committee_size: None,
     }
 }

@@ -58,6 +58,10 @@ pub struct GenesisSpec {
     /// Initial accounts.
     #[serde(default)]
     pub alloc: Vec<GenesisAccount>,
+    /// Members per shard committee (the governed `committee-size` starts here); without it,
+    /// every member validates every shard.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub committee_size: Option<u32>,
 }
 
 /// A founding consortium member.

@@ -92,6 +92,17 @@ fn check_chain(spec: &GenesisSpec, found: &mut Problems) {
             ),
         );
     }
+    if let Some(size) = spec.committee_size
+        && (size == 0 || size as usize > spec.members.len())
+    {
+        found.add(
+            "committee_size",
+            format!(
+                "{size} is not within 1 to the number of members ({})",
+                spec.members.len()
+            ),
+        );
+    }
     if spec.epoch_length == 0 {
         found.add("epoch_length", "must be at least 1 beacon block");
     }
@@ -146,7 +157,13 @@ fn check_members(spec: &GenesisSpec, found: &mut Problems) {
         }
         for (role, key) in member_keys(member) {
             let field = at(role);
-            match spec.crypto_suite.check_public_key(key) {
+            let checked = if role == "vrf_key" {
+                check_vrf_key(key)
+            } else {
+                spec.crypto_suite.check_public_key(key)
+            };
+            match checked {
+                Err(problem) if role == "vrf_key" => found.add(&field, problem),
                 Err(problem) => found.add(
                     &field,
                     format!("{problem} (crypto suite {})", spec.crypto_suite),
@@ -188,6 +205,14 @@ fn check_members(spec: &GenesisSpec, found: &mut Problems) {
             found.add(at("weight"), "must be at least 1");
         }
     }
+}
+
+/// A member's VRF key is an ECVRF-EDWARDS25519-SHA512-TAI public key (RFC 9381), whatever
+/// the crypto suite: there is no standard SM2 VRF (ADR 0097).
+fn check_vrf_key(key: &[u8]) -> Result<(), String> {
+    kaimeng_crypto::vrf::VrfPublicKey::from_bytes(key)
+        .map(|_| ())
+        .map_err(|e| format!("{e} (a VRF key is an RFC 9381 Edwards25519 public key)"))
 }
 
 fn member_keys(member: &Member) -> [(&'static str, &[u8]); 3] {

@@ -4,6 +4,7 @@
 //! directory.
 
 pub mod beacon;
+pub mod committees;
 pub mod epoch;
 pub mod governance;
 pub mod membership;

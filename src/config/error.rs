@@ -69,6 +69,13 @@ pub enum ConfigError {
         found: String,
     },
 
+    #[error("{file}: validator.vrf_keystore: {path}: {problem}")]
+    VrfKey {
+        file: PathBuf,
+        path: PathBuf,
+        problem: String,
+    },
+
     #[error("{file}: p2p.node_key_file: {path}: {problem}")]
     NodeKey {
         file: PathBuf,
@@ -86,6 +93,7 @@ impl ConfigError {
             ConfigError::Keystore { .. } | ConfigError::NotTheMembersKey { .. } => {
                 Some("validator.keystore")
             }
+            ConfigError::VrfKey { .. } => Some("validator.vrf_keystore"),
             ConfigError::NoPassword { .. } => Some("validator.password_file"),
             ConfigError::NotAMember { .. } => Some("validator.organisation"),
             ConfigError::NodeKey { .. } => Some("p2p.node_key_file"),

@@ -55,6 +55,10 @@ pub struct ValidatorSection {
     /// File whose first line is the keystore password; without it, `KAIMENG_PASSWORD`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_file: Option<PathBuf>,
+    /// SM4 keystore of the member's VRF secret (same password); without it, `vrf.json` beside
+    /// `keystore`. A member proves each beacon block it proposes with it (ADR 0097).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vrf_keystore: Option<PathBuf>,
 }
 
 /// Listen addresses: one multiaddr or a list.

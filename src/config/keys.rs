@@ -82,6 +82,36 @@ impl NodeConfig {
         Ok(key)
     }
 
+    /// Decrypts the validator's VRF keystore (same password) and checks that it holds the VRF
+    /// key `expected` (the member's in genesis or the current membership), if one is given.
+    pub fn open_vrf_key(
+        &self,
+        expected: Option<&[u8]>,
+    ) -> Result<kaimeng_crypto::vrf::VrfSecretKey, ConfigError> {
+        let validator = self.validator_settings()?;
+        let password = self.password(validator)?;
+        let error = |problem: String| ConfigError::VrfKey {
+            file: self.source.clone(),
+            path: validator.vrf_keystore.clone(),
+            problem,
+        };
+        let secret = kaimeng_crypto::keystore::load_keystore(&validator.vrf_keystore, &password)
+            .map_err(|e| error(e.to_string()))?;
+        let key = kaimeng_crypto::vrf::VrfSecretKey::from_bytes(&secret.to_bytes());
+        let found = key.public_key().to_bytes();
+        if let Some(expected) = expected
+            && expected != found.as_slice()
+        {
+            return Err(error(format!(
+                "its VRF public key 0x{} is not member {:?}'s (0x{})",
+                hex::encode(found),
+                validator.organisation,
+                hex::encode(expected)
+            )));
+        }
+        Ok(key)
+    }
+
     /// The node's libp2p key from `p2p.node_key_file`. A full node (or a validator whose
     /// organisation is not a genesis member) gets a fresh key written there when the file is
     /// missing. A genesis member's validator must have the key whose peer id genesis records,

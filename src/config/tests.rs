@@ -75,6 +75,7 @@ fn validator_file() -> ConfigFile {
         validator: Some(ValidatorSection {
             organisation: "dev-member-1".into(),
             keystore: "keys/consensus.json".into(),
+            vrf_keystore: None,
             password_file: Some("keys/password".into()),
         }),
         p2p: P2pSection {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use alloy_primitives::B256;
 use futures::future::BoxFuture;
-use kaimeng_consensus::{Digest, ValidatorSet};
+use kaimeng_consensus::{Digest, ValidatorIndex, ValidatorSet};
 use kaimeng_network::{Chain, PeerId};
 
 /// A block hash as the engine's payload digest.
@@ -61,13 +61,32 @@ pub trait Application: Send + Sync + 'static {
 
     /// Decodes a proposal body from a peer (on the blocking pool): its digest and body.
     fn decode_body(&self, bytes: &[u8]) -> Result<(Digest, Self::Body), String>;
-    /// Builds a block on `parent` at `height`: its digest and the bytes to gossip.
-    fn build(&self, parent: Digest, height: u64) -> Result<(Digest, Vec<u8>), String>;
-    /// Checks a peer's proposal on `parent` at `height` (executing it) and keeps it.
-    fn verify(&self, parent: Digest, height: u64, body: &Self::Body) -> Result<(), String>;
+    /// Builds a block on `parent` at `height` as `proposer` (this node, the view's leader):
+    /// its digest and the bytes to gossip.
+    fn build(
+        &self,
+        parent: Digest,
+        height: u64,
+        proposer: ValidatorIndex,
+    ) -> Result<(Digest, Vec<u8>), String>;
+    /// Checks a peer's proposal on `parent` at `height` by `proposer` (the view's leader),
+    /// executing it, and keeps it.
+    fn verify(
+        &self,
+        parent: Digest,
+        height: u64,
+        proposer: ValidatorIndex,
+        body: &Self::Body,
+    ) -> Result<(), String>;
     /// Whether a block kept before (built here, or checked before a restart) is on `parent`
-    /// at `height`; `None` if no such block is kept.
-    fn verify_kept(&self, payload: Digest, parent: Digest, height: u64) -> Option<bool>;
+    /// at `height` by `proposer`; `None` if no such block is kept.
+    fn verify_kept(
+        &self,
+        payload: Digest,
+        parent: Digest,
+        height: u64,
+        proposer: ValidatorIndex,
+    ) -> Option<bool>;
     /// Finalizes `payload` and its unfinalized ancestors with `certificate`. An error is a
     /// failed write of final data: the chain stops rather than diverge.
     fn finalize(&self, payload: Digest, certificate: &[u8]) -> anyhow::Result<Finalized>;

@@ -430,6 +430,7 @@ impl<A: Application> Host<A> {
         if let Some(proposal) = self.awaiting.remove(&digest) {
             let _ = self.work.send(Work::Verify {
                 proposal,
+                proposer: self.engine.leader(proposal.view),
                 body: body.clone(),
             });
         }
@@ -529,10 +530,12 @@ impl<A: Application> Host<A> {
     fn request_payload(&self, view: u64, parent: Digest, height: u64) {
         let wait = self.app.clone().wait_for_work(self.idle);
         let work = self.work.clone();
+        let proposer = self.engine.leader(view);
         tokio::spawn(async move {
             wait.await;
             let _ = work.send(Work::Build {
                 view,
+                proposer,
                 parent,
                 height,
             });
@@ -543,12 +546,16 @@ impl<A: Application> Host<A> {
         if let Some(body) = self.bodies.blocks.get(&proposal.payload) {
             let _ = self.work.send(Work::Verify {
                 proposal,
+                proposer: self.engine.leader(proposal.view),
                 body: body.clone(),
             });
         } else {
             // Our own proposal, a block already checked, or one kept before a restart: the
             // worker finds it. Otherwise its body is still on the way.
-            let _ = self.work.send(Work::VerifyKept { proposal });
+            let _ = self.work.send(Work::VerifyKept {
+                proposal,
+                proposer: self.engine.leader(proposal.view),
+            });
             self.awaiting.insert(proposal.payload, proposal);
         }
     }

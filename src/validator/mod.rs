@@ -1,5 +1,6 @@
 //! A member's validator (or a non-member full node): one libp2p network and one consensus host
-//! per chain the node serves, the beacon chain and shard 0 (`kaimeng-consensus` engines).
+//! per chain the node serves, the beacon chain and every shard (`kaimeng-consensus` engines).
+//! A node votes on a shard in the epochs its committee holds it, and follows it otherwise.
 //!
 //! - `app`: the narrow interface between a host and its chain.
 //! - `host`: a chain's event loop; performs the engine's effects in order.
@@ -54,11 +55,12 @@ use worker::Worker;
 
 use crate::metrics::{ChainMetrics, Metrics};
 
-/// How to run one validator (or full node) of the beacon chain and one shard.
+/// How to run one validator (or full node) of the beacon chain and the shards.
 pub struct ValidatorConfig {
     pub genesis: GenesisSpec,
     pub beacon: Arc<BeaconChain>,
-    pub chain: Arc<ShardChain>,
+    /// Every shard, by shard number.
+    pub chains: Vec<Arc<ShardChain>>,
     /// This member's consensus key; `None` runs a full node that checks and syncs blocks and
     /// serves them, but never votes.
     pub consensus_key: Option<SecretKey>,
@@ -81,9 +83,9 @@ pub struct RunningValidator {
     pub network: NetworkHandle,
     /// The beacon chain: governance, the consortium state, crosslinks.
     pub beacon: Arc<BeaconChain>,
-    /// Shard 0's consensus numbers.
-    pub status: Arc<ValidatorStatus>,
-    /// This node's index in shard 0's validator set now; `None` for a full node.
+    /// Each shard's consensus numbers, by shard number.
+    pub statuses: Vec<Arc<ValidatorStatus>>,
+    /// This node's index in the beacon chain's validator set now; `None` for a full node.
     pub index: Option<ValidatorIndex>,
     tasks: Vec<JoinHandle<()>>,
     workers: Vec<std::thread::JoinHandle<()>>,
@@ -126,17 +128,14 @@ impl RunningValidator {
 /// Serves each chain's final blocks to peers that sync.
 struct Blocks {
     beacon: Arc<BeaconChain>,
-    shard: Arc<ShardApp>,
+    shards: Vec<Arc<ShardApp>>,
 }
 
 impl BlockSource for Blocks {
     fn block(&self, chain: Chain, height: u64) -> Option<Vec<u8>> {
-        if chain == Chain::Beacon {
-            self.beacon.serve(height)
-        } else if chain == self.shard.chain() {
-            self.shard.serve(height)
-        } else {
-            None
+        match chain {
+            Chain::Beacon => self.beacon.serve(height),
+            Chain::Shard(shard) => self.shards.get(shard as usize)?.serve(height),
         }
     }
 }
@@ -145,7 +144,8 @@ impl BlockSource for Blocks {
 /// (consensus recovers them), never another chain's.
 struct Routes {
     beacon: mpsc::Sender<NetworkEvent>,
-    shard: mpsc::Sender<NetworkEvent>,
+    /// By shard number.
+    shards: Vec<mpsc::Sender<NetworkEvent>>,
 }
 
 const EVENT_QUEUE: usize = 4096;
@@ -169,7 +169,10 @@ async fn route(mut events: mpsc::Receiver<NetworkEvent>, routes: Routes) {
         };
         let to = match topic.chain() {
             Chain::Beacon => &routes.beacon,
-            Chain::Shard(_) => &routes.shard,
+            Chain::Shard(shard) => match routes.shards.get(shard as usize) {
+                Some(to) => to,
+                None => continue,
+            },
         };
         if to.try_send(event).is_err() {
             tracing::debug!(?topic, "chain busy: a network message was dropped");
@@ -177,24 +180,31 @@ async fn route(mut events: mpsc::Receiver<NetworkEvent>, routes: Routes) {
     }
 }
 
-/// Starts the network, then the beacon chain's host and shard 0's host.
+/// Starts the network, then the beacon chain's host and one host per shard.
 pub async fn start(config: ValidatorConfig) -> anyhow::Result<RunningValidator> {
     let genesis = &config.genesis;
     let suite = crate::consensus_suite(genesis.crypto_suite);
-    let chain = config.chain.clone();
-    let shard = chain.config().shard;
     let beacon = config.beacon.clone();
-    let shard_app = Arc::new(ShardApp {
-        chain: chain.clone(),
-        beacon: beacon.clone(),
-        runtime: tokio::runtime::Handle::current(),
-        fee_recipient: config.fee_recipient,
-        max_txs: config.max_txs_per_block,
-        metrics: config.metrics.chain(&Metrics::shard_chain_name(shard)),
-    });
+    let shard_apps: Vec<Arc<ShardApp>> = config
+        .chains
+        .iter()
+        .map(|chain| {
+            Arc::new(ShardApp {
+                chain: chain.clone(),
+                beacon: beacon.clone(),
+                runtime: tokio::runtime::Handle::current(),
+                fee_recipient: config.fee_recipient,
+                max_txs: config.max_txs_per_block,
+                metrics: config
+                    .metrics
+                    .chain(&Metrics::shard_chain_name(chain.config().shard)),
+            })
+        })
+        .collect();
     if config.consensus_key.is_none() {
         tracing::info!(
-            "full node: following the beacon chain and shard {shard} by checking finality certificates; it holds no consensus key and never votes"
+            shards = shard_apps.len(),
+            "full node: following the beacon chain and every shard by checking finality certificates; it holds no consensus key and never votes"
         );
     }
     let members: Vec<PeerId> = beacon
@@ -214,8 +224,8 @@ pub async fn start(config: ValidatorConfig) -> anyhow::Result<RunningValidator> 
     let mut network_config = NetworkConfig::new(config.node_key.clone(), genesis.hash().0);
     network_config.listen = config.listen.clone();
     network_config.bootstrap = config.bootstrap.clone();
-    network_config.topics = [Chain::Beacon, Chain::Shard(shard)]
-        .into_iter()
+    network_config.topics = std::iter::once(Chain::Beacon)
+        .chain(shard_apps.iter().map(|app| app.chain()))
         .flat_map(|c| {
             [
                 Topic::Consensus(c),
@@ -227,18 +237,21 @@ pub async fn start(config: ValidatorConfig) -> anyhow::Result<RunningValidator> 
     network_config.priority_peers = members;
     network_config.block_source = Some(Arc::new(Blocks {
         beacon: beacon.clone(),
-        shard: shard_app.clone(),
+        shards: shard_apps.clone(),
     }));
     let (network, events) = Network::start(network_config)
         .await
         .context("starting the p2p network")?;
     let (beacon_events, beacon_rx) = mpsc::channel(EVENT_QUEUE);
-    let (shard_events, shard_rx) = mpsc::channel(EVENT_QUEUE);
+    let (shard_events, shard_rxs): (Vec<_>, Vec<_>) = shard_apps
+        .iter()
+        .map(|_| mpsc::channel(EVENT_QUEUE))
+        .unzip();
     let mut tasks = vec![tokio::spawn(route(
         events,
         Routes {
             beacon: beacon_events,
-            shard: shard_events,
+            shards: shard_events,
         },
     ))];
     let mut workers = Vec::new();
@@ -250,7 +263,7 @@ pub async fn start(config: ValidatorConfig) -> anyhow::Result<RunningValidator> 
         network: network.clone(),
     };
     let beacon_metrics = config.metrics.chain("beacon");
-    let (task, worker, _, _) = common.spawn(
+    let (task, worker, _, index) = common.spawn(
         beacon.clone(),
         beacon.store().clone(),
         beacon_rx,
@@ -258,27 +271,30 @@ pub async fn start(config: ValidatorConfig) -> anyhow::Result<RunningValidator> 
     )?;
     tasks.push(task);
     workers.push(worker);
-    let shard_metrics = config.metrics.chain(&Metrics::shard_chain_name(shard));
-    let (task, worker, status, index) = common.spawn(
-        shard_app,
-        chain.store().clone(),
-        shard_rx,
-        shard_metrics.clone(),
-    )?;
-    tasks.push(task);
-    workers.push(worker);
-    tasks.push(tokio::spawn(sample_gauges(
-        chain.clone(),
-        network.clone(),
-        config.metrics.clone(),
-        shard_metrics,
-    )));
-    tasks.push(tokio::spawn(gossip::publish_local(chain, network.clone())));
-    tracing::info!(shard, index = ?index, peer = %network.local_peer_id(), "validator started");
+    let mut statuses = Vec::new();
+    for (app, events) in shard_apps.into_iter().zip(shard_rxs) {
+        let chain = app.chain.clone();
+        let shard = chain.config().shard;
+        let shard_metrics = config.metrics.chain(&Metrics::shard_chain_name(shard));
+        let (task, worker, status, shard_index) =
+            common.spawn(app, chain.store().clone(), events, shard_metrics.clone())?;
+        tracing::info!(shard, index = ?shard_index, "shard host started");
+        tasks.push(task);
+        workers.push(worker);
+        statuses.push(status);
+        tasks.push(tokio::spawn(sample_gauges(
+            chain.clone(),
+            network.clone(),
+            config.metrics.clone(),
+            shard_metrics,
+        )));
+        tasks.push(tokio::spawn(gossip::publish_local(chain, network.clone())));
+    }
+    tracing::info!(index = ?index, shards = statuses.len(), peer = %network.local_peer_id(), "validator started");
     Ok(RunningValidator {
         network,
         beacon,
-        status,
+        statuses,
         index,
         tasks,
         workers,
@@ -403,7 +419,13 @@ mod tests {
         let (to_route, events) = mpsc::channel(64);
         let (beacon, mut beacon_rx) = mpsc::channel(1);
         let (shard, mut shard_rx) = mpsc::channel(64);
-        let router = tokio::spawn(route(events, Routes { beacon, shard }));
+        let router = tokio::spawn(route(
+            events,
+            Routes {
+                beacon,
+                shards: vec![shard],
+            },
+        ));
         // The beacon host reads nothing: its queue fills after one message.
         for i in 0..10 {
             to_route.send(direct(Chain::Beacon, i)).await.unwrap();

@@ -10,7 +10,7 @@ use std::time::Duration;
 use alloy_primitives::{Address, B256};
 use anyhow::{Context, anyhow};
 use futures::future::BoxFuture;
-use kaimeng_consensus::{Digest, PublicKey, ValidatorSet};
+use kaimeng_consensus::{Digest, PublicKey, ValidatorIndex, ValidatorSet};
 use kaimeng_l1::beacon::{BeaconRef, shard_epoch, shard_epoch_end, shard_namespace};
 use kaimeng_network::{Chain, PeerId};
 use kaimeng_shards::wire::{self, WireBlock};
@@ -126,15 +126,21 @@ impl ShardApp {
     }
 }
 
-fn validator_set(record: &EpochRecord) -> anyhow::Result<ValidatorSet> {
+/// Shard `shard`'s committee in `record`'s beacon epoch as the engine's validator set.
+fn validator_set(record: &EpochRecord, shard: u32) -> anyhow::Result<ValidatorSet> {
     ValidatorSet::new(
         record
-            .validators
+            .committee(shard)
             .iter()
             .map(|v| PublicKey(v.consensus_key.to_vec()))
             .collect(),
     )
-    .map_err(|e| anyhow!("validator set of beacon epoch {}: {e}", record.epoch))
+    .map_err(|e| {
+        anyhow!(
+            "shard {shard}'s committee in beacon epoch {}: {e}",
+            record.epoch
+        )
+    })
 }
 
 impl Application for ShardApp {
@@ -160,11 +166,12 @@ impl Application for ShardApp {
     fn epoch_plan(&self) -> anyhow::Result<EpochPlan> {
         let next = self.chain.head().number() + 1;
         let (epoch, record) = self.validators_for(next)?;
+        let shard = self.shard();
         Ok(EpochPlan {
             epoch,
-            validators: validator_set(&record)?,
+            validators: validator_set(&record, shard)?,
             peers: record
-                .validators
+                .committee(shard)
                 .iter()
                 .map(|v| v.peer_id.parse::<PeerId>().ok())
                 .collect(),
@@ -183,7 +190,12 @@ impl Application for ShardApp {
         Ok((digest(block.header.hash_slow()), block))
     }
 
-    fn build(&self, parent: Digest, height: u64) -> Result<(Digest, Vec<u8>), String> {
+    fn build(
+        &self,
+        parent: Digest,
+        height: u64,
+        _proposer: ValidatorIndex,
+    ) -> Result<(Digest, Vec<u8>), String> {
         let parent = B256::from(parent.0);
         let parent_header = self.header(&parent).map_err(|e| e.to_string())?;
         let parent_ref = BeaconRef::of_header(&parent_header).map_err(|e| e.to_string())?;
@@ -214,7 +226,13 @@ impl Application for ShardApp {
         Ok((digest(block.hash()), wire::encode_block(&block)))
     }
 
-    fn verify(&self, parent: Digest, height: u64, block: &WireBlock) -> Result<(), String> {
+    fn verify(
+        &self,
+        parent: Digest,
+        height: u64,
+        _proposer: ValidatorIndex,
+        block: &WireBlock,
+    ) -> Result<(), String> {
         let header = &block.header;
         if header.parent_hash != B256::from(parent.0) || header.number != height {
             return Err("proposal body does not match its parent or height".into());
@@ -236,7 +254,13 @@ impl Application for ShardApp {
         checked.map_err(|e| format!("{e:#}"))
     }
 
-    fn verify_kept(&self, payload: Digest, parent: Digest, height: u64) -> Option<bool> {
+    fn verify_kept(
+        &self,
+        payload: Digest,
+        parent: Digest,
+        height: u64,
+        _proposer: ValidatorIndex,
+    ) -> Option<bool> {
         let block = self.chain.kept_block(&B256::from(payload.0)).ok()?;
         let header = &block.header.header;
         Some(header.parent_hash == B256::from(parent.0) && header.number == height)

@@ -35,6 +35,7 @@ fn setup() -> Setup {
             &options,
             &genesis,
             vec![chain.clone()],
+            None,
             metrics.chain("beacon"),
         )
         .unwrap(),

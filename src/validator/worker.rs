@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use kaimeng_consensus::{Digest, Input, Proposal, View};
+use kaimeng_consensus::{Digest, Input, Proposal, ValidatorIndex, View};
 use kaimeng_network::NetworkHandle;
 use tokio::sync::mpsc;
 
@@ -16,18 +16,23 @@ use super::host::HostEvent;
 const SYNC_SPAN: u64 = 512;
 
 pub enum Work<B> {
+    /// `proposer` is the view's leader: this node.
     Build {
         view: View,
+        proposer: ValidatorIndex,
         parent: Digest,
         height: u64,
     },
+    /// `proposer` is the leader of the proposal's view.
     Verify {
         proposal: Proposal,
+        proposer: ValidatorIndex,
         body: Arc<B>,
     },
     /// A proposal whose body did not arrive: maybe this node kept it before a restart.
     VerifyKept {
         proposal: Proposal,
+        proposer: ValidatorIndex,
     },
     /// Peers run a later epoch: fetch the final blocks this node missed.
     CatchUp,
@@ -52,18 +57,23 @@ impl<A: Application> Worker<A> {
             let outcome = match item {
                 Work::Build {
                     view,
+                    proposer,
                     parent,
                     height,
                 } => {
-                    self.build(view, parent, height);
+                    self.build(view, proposer, parent, height);
                     Ok(())
                 }
-                Work::Verify { proposal, body } => {
-                    self.verify(proposal, &body);
+                Work::Verify {
+                    proposal,
+                    proposer,
+                    body,
+                } => {
+                    self.verify(proposal, proposer, &body);
                     Ok(())
                 }
-                Work::VerifyKept { proposal } => {
-                    self.verify_kept(proposal);
+                Work::VerifyKept { proposal, proposer } => {
+                    self.verify_kept(proposal, proposer);
                     Ok(())
                 }
                 Work::Finalize {
@@ -88,8 +98,8 @@ impl<A: Application> Worker<A> {
         let _ = self.to_host.send(HostEvent::Engine(input));
     }
 
-    fn build(&self, view: View, parent: Digest, height: u64) {
-        match self.app.build(parent, height) {
+    fn build(&self, view: View, proposer: ValidatorIndex, parent: Digest, height: u64) {
+        match self.app.build(parent, height, proposer) {
             Ok((payload, bytes)) => {
                 let topic = kaimeng_network::Topic::Blocks(self.app.chain());
                 if let Err(error) = self.runtime.block_on(self.network.publish(topic, bytes)) {
@@ -105,11 +115,13 @@ impl<A: Application> Worker<A> {
         }
     }
 
-    fn verify(&self, proposal: Proposal, body: &A::Body) {
-        let valid = match self
-            .app
-            .verify(proposal.parent.digest, proposal.height, body)
-        {
+    fn verify(&self, proposal: Proposal, proposer: ValidatorIndex, body: &A::Body) {
+        let valid = match self.app.verify(
+            proposal.parent.digest,
+            proposal.height,
+            proposer,
+            body,
+        ) {
             Ok(()) => true,
             Err(error) => {
                 tracing::warn!(chain = %self.app.name(), view = proposal.view, %error, "rejecting proposal");
@@ -123,11 +135,13 @@ impl<A: Application> Worker<A> {
         });
     }
 
-    fn verify_kept(&self, proposal: Proposal) {
-        if let Some(valid) =
-            self.app
-                .verify_kept(proposal.payload, proposal.parent.digest, proposal.height)
-        {
+    fn verify_kept(&self, proposal: Proposal, proposer: ValidatorIndex) {
+        if let Some(valid) = self.app.verify_kept(
+            proposal.payload,
+            proposal.parent.digest,
+            proposal.height,
+            proposer,
+        ) {
             self.send(Input::PayloadVerified {
                 view: proposal.view,
                 payload: proposal.payload,

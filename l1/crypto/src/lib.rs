@@ -40,6 +40,7 @@ mod secp256k1_backend;
 mod signature;
 mod sm2_backend;
 pub mod sm2_digest;
+pub mod vrf;
 mod suite;
 mod verifier;
 

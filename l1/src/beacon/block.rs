@@ -4,8 +4,8 @@
 //! chain's consensus hash (Keccak-256 or SM3), and its own hash is what the engine finalizes
 //! and what a shard header's `parent_beacon_block_root` names.
 //!
-//! Layout: `header (112) ‖ section length (4) ‖ governance section ‖ crosslink count (4) ‖
-//! crosslink*`, a header being `height (8) ‖ parent (32) ‖ timestamp (8) ‖ body root (32) ‖
+//! Layout: `header (112) ‖ proposer (4) ‖ VRF proof (80) ‖ section length (4) ‖ governance
+//! section ‖ crosslink count (4) ‖ crosslink*`, a header being `height (8) ‖ parent (32) ‖ timestamp (8) ‖ body root (32) ‖
 //! state root (32)` and a crosslink `shard (4) ‖ header count (4) ‖ {length (4) ‖ shard header
 //! RLP}* ‖ certificate length (4) ‖ certificate`. All integers big-endian.
 
@@ -13,6 +13,7 @@ use alloy_consensus::Header;
 use alloy_primitives::B256;
 use alloy_rlp::{Decodable, Encodable};
 use kaimeng_crypto::CryptoSuite;
+use kaimeng_crypto::vrf::{PROOF_LEN, VrfProof};
 
 use super::BeaconError;
 use super::bytes::{Reader, put_chunk};
@@ -80,9 +81,14 @@ pub struct Crosslink {
     pub certificate: Vec<u8>,
 }
 
-/// What a beacon block orders: governance transactions and crosslinks.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// What a beacon block orders: governance transactions and crosslinks, with its proposer's
+/// VRF proof.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BeaconBody {
+    /// The proposer's index among the epoch's members (the engine's leader of the view).
+    pub proposer: u32,
+    /// The proposer's ECVRF proof over `(chain id, epoch, height)` (`super::state::vrf_input`).
+    pub vrf_proof: VrfProof,
     /// The governance section (`super::section`).
     pub governance: Vec<u8>,
     pub crosslinks: Vec<Crosslink>,
@@ -90,7 +96,9 @@ pub struct BeaconBody {
 
 impl BeaconBody {
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(8 + self.governance.len());
+        let mut out = Vec::with_capacity(92 + self.governance.len());
+        out.extend_from_slice(&self.proposer.to_be_bytes());
+        out.extend_from_slice(&self.vrf_proof.0);
         put_chunk(&mut out, &self.governance);
         out.extend_from_slice(&(self.crosslinks.len() as u32).to_be_bytes());
         for link in &self.crosslinks {
@@ -108,6 +116,13 @@ impl BeaconBody {
 
     pub fn decode(bytes: &[u8]) -> Result<Self, BeaconError> {
         let mut reader = Reader(bytes);
+        let proposer = reader.u32("the proposer")?;
+        let vrf_proof = VrfProof(
+            reader
+                .take(PROOF_LEN, "the VRF proof")?
+                .try_into()
+                .expect("80 bytes"),
+        );
         let governance = reader.chunk("the governance section", usize::MAX)?.to_vec();
         let count = reader.count("the crosslink count", 12)?;
         if count > MAX_CROSSLINKS {
@@ -151,6 +166,8 @@ impl BeaconBody {
             return Err(BeaconError::TrailingBytes(reader.0.len()));
         }
         Ok(Self {
+            proposer,
+            vrf_proof,
             governance,
             crosslinks,
         })

@@ -46,6 +46,13 @@ pub enum BeaconError {
     BadReference { shard: u32, epoch: u64 },
     #[error("shard block {0} names no beacon block")]
     NoBeaconRef(u64),
+    #[error("the block names proposer {proposer}, but the epoch has {members} members")]
+    UnknownProposer { proposer: u32, members: usize },
+    #[error("the VRF proof of proposer {proposer}: {error}")]
+    Vrf {
+        proposer: u32,
+        error: kaimeng_crypto::vrf::VrfError,
+    },
     #[error("beacon header does not commit to its body")]
     BodyRoot,
     #[error("beacon block {height}: state root does not match the state after it")]

@@ -1,7 +1,8 @@
 //! [`BeaconState`]: the consortium state after a beacon height, with what the beacon chain
-//! keeps about each shard (the last crosslinked header, the validators of the shard's current
-//! epoch, the base fees crosslinked this epoch) and the fee shares each shard pays for the last
-//! ended epoch.
+//! keeps about each shard (the last crosslinked header, the beacon epoch whose committee
+//! validates the shard's current epoch, the base fees crosslinked this epoch), the fee shares
+//! each shard pays for the last ended epoch, and the randomness beacon: each block's VRF output,
+//! the epoch seeds and the shard committees drawn from them (ADR 0097, ADR 0098).
 
 use alloy_primitives::{Address, B256, U256};
 use kaimeng_consensus::{Digest, FinalityClaim, PublicKey, ValidatorSet, codec, verify_finality};
@@ -13,7 +14,9 @@ use super::bytes::{Reader, put_chunk};
 use super::reference::{BeaconRef, shard_epoch, shard_epoch_end};
 use super::{BeaconError, decode_section, shard_namespace};
 use crate::governance::{ConsortiumState, EpochTransition};
+use crate::committees;
 use crate::membership::share_fees;
+use kaimeng_crypto::vrf::{OUTPUT_LEN, VrfProof, VrfPublicKey};
 use crate::signing::SuiteVerifier;
 
 /// What the beacon chain knows about one shard.
@@ -40,12 +43,24 @@ pub struct BeaconState {
     pub shard_epoch_length: u64,
     /// Indexed by shard number.
     pub shards: Vec<ShardLink>,
-    /// `(first epoch, consensus keys)` of each validator set a shard may still need, oldest
-    /// first; one entry per change of the member set.
-    pub validator_history: Vec<(u64, Vec<Vec<u8>>)>,
+    /// The shard committees of each beacon epoch a shard may still need, oldest first, up to
+    /// the epoch after the current one (drawn an epoch ahead).
+    pub committees: Vec<EpochCommittees>,
+    /// The current epoch's seed, `seed(e)`.
+    pub seed: B256,
+    /// The VRF outputs of the current epoch's blocks so far, in height order.
+    pub vrf_outputs: Vec<[u8; OUTPUT_LEN]>,
     /// Per shard: the fee shares it pays for the last ended epoch, in its first block that
     /// references the epoch after it.
     pub payouts: Vec<Vec<(Address, U256)>>,
+}
+
+/// The shard committees of one beacon epoch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EpochCommittees {
+    pub epoch: u64,
+    /// Per shard: the committee's consensus keys in seat order (the engine's validator order).
+    pub shards: Vec<Vec<Vec<u8>>>,
 }
 
 fn keys_of(consortium: &ConsortiumState) -> Vec<Vec<u8>> {
@@ -56,13 +71,82 @@ fn keys_of(consortium: &ConsortiumState) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// What a beacon proposer's VRF proves over: `chain id (8) ‖ epoch (8) ‖ height (8)`, never a
+/// parent hash, which the parent's proposer could grind.
+pub fn vrf_input(chain_id: u64, epoch: u64, height: u64) -> [u8; 24] {
+    let mut alpha = [0; 24];
+    alpha[..8].copy_from_slice(&chain_id.to_be_bytes());
+    alpha[8..16].copy_from_slice(&epoch.to_be_bytes());
+    alpha[16..].copy_from_slice(&height.to_be_bytes());
+    alpha
+}
+
+/// `seed(e+1) = H(seed(e) ‖ the VRF outputs finalized in epoch e)`.
+pub fn next_seed(suite: CryptoSuite, seed: &B256, outputs: &[[u8; OUTPUT_LEN]]) -> B256 {
+    let mut input = Vec::with_capacity(32 + outputs.len() * OUTPUT_LEN);
+    input.extend_from_slice(seed.as_slice());
+    for output in outputs {
+        input.extend_from_slice(output);
+    }
+    B256::from(suite.hash(&input))
+}
+
+/// The seed of epoch 0: the consensus hash of `"kaimeng/seed" ‖ genesis hash`.
+pub fn genesis_seed(suite: CryptoSuite, genesis_hash: &B256) -> B256 {
+    let mut input = b"kaimeng/seed".to_vec();
+    input.extend_from_slice(genesis_hash.as_slice());
+    B256::from(suite.hash(&input))
+}
+
+/// The committees of `shards` shards drawn from `seed` among `keys` (the members in order):
+/// committee i holds `min(committee_size, members)` members (`crate::committees::assign`).
+pub fn draw_committees(
+    suite: CryptoSuite,
+    seed: &B256,
+    keys: &[Vec<u8>],
+    shards: u32,
+    committee_size: u32,
+) -> Vec<Vec<Vec<u8>>> {
+    let hash = move |data: &[u8]| suite.hash(data);
+    committees::assign(&seed.0, keys.len() as u32, shards, committee_size, &hash)
+        .into_iter()
+        .map(|seats| {
+            seats
+                .into_iter()
+                .filter_map(|i| keys.get(i as usize).cloned())
+                .collect()
+        })
+        .collect()
+}
+
 impl BeaconState {
     /// The state at genesis, given the hash of each shard's genesis block.
     pub fn genesis(spec: &GenesisSpec, shard_genesis: &[B256]) -> Result<Self, BeaconError> {
         let consortium = ConsortiumState::from_genesis(spec).map_err(BeaconError::Genesis)?;
+        let suite = consortium.crypto_suite();
+        let seed = genesis_seed(suite, &spec.hash());
+        // Epochs 0 and 1 have no earlier seed: both draw from the genesis seed.
+        let first = draw_committees(
+            suite,
+            &seed,
+            &keys_of(&consortium),
+            shard_genesis.len() as u32,
+            consortium.parameters().committee_size,
+        );
         Ok(Self {
             height: 0,
-            validator_history: vec![(0, keys_of(&consortium))],
+            committees: vec![
+                EpochCommittees {
+                    epoch: 0,
+                    shards: first.clone(),
+                },
+                EpochCommittees {
+                    epoch: 1,
+                    shards: first,
+                },
+            ],
+            seed,
+            vrf_outputs: Vec::new(),
             consortium,
             shard_epoch_length: spec.epoch_length.max(1),
             shards: shard_genesis
@@ -88,25 +172,54 @@ impl BeaconState {
         B256::from(self.suite().hash(&self.encode()))
     }
 
-    /// The consensus keys of beacon epoch `epoch`'s members, if still kept.
-    pub fn validators_of(&self, epoch: u64) -> Option<&[Vec<u8>]> {
-        self.validator_history
+    /// Shard `shard`'s committee in beacon epoch `epoch` (consensus keys in seat order), if
+    /// still kept.
+    pub fn committee(&self, epoch: u64, shard: u32) -> Option<&[Vec<u8>]> {
+        self.committees
             .iter()
-            .rev()
-            .find(|(first, _)| *first <= epoch)
-            .map(|(_, keys)| keys.as_slice())
+            .find(|c| c.epoch == epoch)
+            .and_then(|c| c.shards.get(shard as usize))
+            .map(Vec::as_slice)
     }
 
-    /// The validator set that finalizes shard `shard`'s current epoch.
+    /// The validator set that finalizes shard `shard`'s current epoch: its committee in the
+    /// beacon epoch the shard's last epoch end referenced.
     pub fn shard_validators(&self, shard: u32) -> Result<ValidatorSet, BeaconError> {
         let link = self
             .shards
             .get(shard as usize)
             .ok_or(BeaconError::UnknownShard(shard))?;
         validator_set(
-            self.validators_of(link.validators_epoch)
+            self.committee(link.validators_epoch, shard)
                 .unwrap_or_default(),
         )
+    }
+
+    /// Checks the block's VRF proof: made by `proposer` (a member of the current epoch) with its
+    /// registered key over `(chain id, epoch, height)`. Returns the output.
+    pub fn check_vrf(
+        &self,
+        height: u64,
+        proposer: u32,
+        proof: &VrfProof,
+    ) -> Result<[u8; OUTPUT_LEN], BeaconError> {
+        let validators = self.consortium.validators();
+        let member = validators
+            .get(proposer as usize)
+            .ok_or(BeaconError::UnknownProposer {
+                proposer,
+                members: validators.len(),
+            })?;
+        let key = VrfPublicKey::from_bytes(&member.vrf_key)
+            .map_err(|e| BeaconError::Vrf { proposer, error: e })?;
+        let alpha = vrf_input(
+            self.consortium.domain().chain_id,
+            self.consortium.epoch().epoch,
+            height,
+        );
+        key.verify(&alpha, proof)
+            .map(|output| output.0)
+            .map_err(|e| BeaconError::Vrf { proposer, error: e })
     }
 
     /// Proposes the block after this state on `parent`: applies the body and seals a header
@@ -163,6 +276,8 @@ impl BeaconState {
                 height,
             });
         }
+        let output = self.check_vrf(height, body.proposer, &body.vrf_proof)?;
+        self.vrf_outputs.push(output);
         for tx in decode_section(&body.governance)? {
             self.consortium
                 .apply_tx(height, &tx)
@@ -241,7 +356,7 @@ impl BeaconState {
         link.hash = hash;
         link.validators_epoch = validators_epoch;
         link.fees = link.fees.saturating_add(fees);
-        self.prune_history();
+        self.prune_committees();
         Ok(())
     }
 
@@ -269,28 +384,54 @@ impl BeaconState {
             .consortium
             .on_epoch_boundary(height, collected)
             .map_err(|error| BeaconError::Boundary { height, error })?;
-        if transition.validators_changed {
-            self.validator_history
-                .push((transition.epoch.epoch, keys_of(&self.consortium)));
-        }
+        self.next_committees(ended);
         Ok(transition)
     }
 
-    /// Drops validator sets no shard can need again (older than every shard's current one).
-    fn prune_history(&mut self) {
+    /// At the end of epoch `ended` (the consortium already in `ended + 1`): `seed(ended + 1)`
+    /// from the epoch's VRF outputs, the committees of `ended + 2` drawn from it among the
+    /// members of `ended + 1`, and the committees of `ended + 1` (drawn an epoch ago) without
+    /// the members who have just left. A committee left empty by removals is every member.
+    fn next_committees(&mut self, ended: u64) {
+        let suite = self.suite();
+        self.seed = next_seed(suite, &self.seed, &self.vrf_outputs);
+        self.vrf_outputs.clear();
+        let members = keys_of(&self.consortium);
+        if let Some(current) = self.committees.iter_mut().find(|c| c.epoch == ended + 1) {
+            for committee in &mut current.shards {
+                committee.retain(|key| members.contains(key));
+                if committee.is_empty() {
+                    committee.clone_from(&members);
+                }
+            }
+        }
+        let drawn = draw_committees(
+            suite,
+            &self.seed,
+            &members,
+            self.shards.len() as u32,
+            self.consortium.parameters().committee_size,
+        );
+        self.committees.push(EpochCommittees {
+            epoch: ended + 2,
+            shards: drawn,
+        });
+        self.prune_committees();
+    }
+
+    /// Drops committees no shard can need again (older than every shard's current one).
+    fn prune_committees(&mut self) {
         let oldest = self
             .shards
             .iter()
             .map(|s| s.validators_epoch)
             .min()
             .unwrap_or(0);
-        while self.validator_history.len() > 1 && self.validator_history[1].0 <= oldest {
-            self.validator_history.remove(0);
-        }
+        self.committees.retain(|c| c.epoch >= oldest);
     }
 
-    /// `height (8) ‖ shard epoch length (8) ‖ shards ‖ validator history ‖ payouts ‖
-    /// consortium state`, each list prefixed with its count (4).
+    /// `height (8) ‖ shard epoch length (8) ‖ shards ‖ committees ‖ seed (32) ‖ VRF outputs ‖
+    /// payouts ‖ consortium state`, each list prefixed with its count (4).
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();
         out.extend_from_slice(&self.height.to_be_bytes());
@@ -303,13 +444,21 @@ impl BeaconState {
             out.extend_from_slice(&link.fees.to_be_bytes::<32>());
             out.extend_from_slice(&link.carry.to_be_bytes::<32>());
         }
-        out.extend_from_slice(&(self.validator_history.len() as u32).to_be_bytes());
-        for (epoch, keys) in &self.validator_history {
-            out.extend_from_slice(&epoch.to_be_bytes());
-            out.extend_from_slice(&(keys.len() as u32).to_be_bytes());
-            for key in keys {
-                put_chunk(&mut out, key);
+        out.extend_from_slice(&(self.committees.len() as u32).to_be_bytes());
+        for committees in &self.committees {
+            out.extend_from_slice(&committees.epoch.to_be_bytes());
+            out.extend_from_slice(&(committees.shards.len() as u32).to_be_bytes());
+            for keys in &committees.shards {
+                out.extend_from_slice(&(keys.len() as u32).to_be_bytes());
+                for key in keys {
+                    put_chunk(&mut out, key);
+                }
             }
+        }
+        out.extend_from_slice(self.seed.as_slice());
+        out.extend_from_slice(&(self.vrf_outputs.len() as u32).to_be_bytes());
+        for output in &self.vrf_outputs {
+            out.extend_from_slice(output);
         }
         out.extend_from_slice(&(self.payouts.len() as u32).to_be_bytes());
         for payouts in &self.payouts {
@@ -343,14 +492,24 @@ impl BeaconState {
                 carry: r.u256("a shard link")?,
             });
         }
-        let mut validator_history = Vec::new();
-        for _ in 0..r.count("the validator history", 12)? {
-            let epoch = r.u64("a validator set")?;
-            let mut keys = Vec::new();
-            for _ in 0..r.count("a validator set", 4)? {
-                keys.push(r.chunk("a validator key", 1024)?.to_vec());
+        let mut committees = Vec::new();
+        for _ in 0..r.count("the committees", 12)? {
+            let epoch = r.u64("an epoch's committees")?;
+            let mut shards = Vec::new();
+            for _ in 0..r.count("an epoch's committees", 4)? {
+                let mut keys = Vec::new();
+                for _ in 0..r.count("a committee", 4)? {
+                    keys.push(r.chunk("a validator key", 1024)?.to_vec());
+                }
+                shards.push(keys);
             }
-            validator_history.push((epoch, keys));
+            committees.push(EpochCommittees { epoch, shards });
+        }
+        let seed = r.b256("the seed")?;
+        let mut vrf_outputs = Vec::new();
+        for _ in 0..r.count("the VRF outputs", OUTPUT_LEN)? {
+            let output = r.take(OUTPUT_LEN, "a VRF output")?;
+            vrf_outputs.push(output.try_into().expect("64 bytes"));
         }
         let mut payouts = Vec::new();
         for _ in 0..r.count("the payouts", 4)? {
@@ -362,7 +521,7 @@ impl BeaconState {
         }
         let consortium = ConsortiumState::decode(r.0)
             .map_err(|_| BeaconError::Corrupt("undecodable consortium state"))?;
-        if payouts.len() != shards.len() || validator_history.is_empty() {
+        if payouts.len() != shards.len() || committees.is_empty() {
             return Err(BeaconError::Corrupt("shard lists of different lengths"));
         }
         Ok(Self {
@@ -370,7 +529,9 @@ impl BeaconState {
             consortium,
             shard_epoch_length,
             shards,
-            validator_history,
+            committees,
+            seed,
+            vrf_outputs,
             payouts,
         })
     }

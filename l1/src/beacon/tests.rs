@@ -5,10 +5,12 @@ use alloy_consensus::Header;
 use alloy_primitives::{B256, U256};
 use kaimeng_consensus::signing::signing_bytes;
 use kaimeng_consensus::{Certificate, Digest, Parent, Proposal, Signature, Vote, codec};
+use kaimeng_crypto::vrf::{VrfProof, VrfSecretKey};
 use kaimeng_crypto::{CryptoSuite, SecretKey};
 use kaimeng_genesis::{DevKeyRole, DevOptions, GenesisSpec, dev_member_secret};
 
 use super::*;
+use crate::governance::EpochTransition;
 
 const SUITE: CryptoSuite = CryptoSuite::Secp256k1Keccak;
 const SHARD_GENESIS: B256 = B256::repeat_byte(0x5a);
@@ -96,17 +98,58 @@ fn crosslink(headers: Vec<Header>, signers: &[SecretKey], epoch: u64) -> Crossli
     }
 }
 
+fn vrf_key(member: u32) -> VrfSecretKey {
+    let secret = dev_member_secret(
+        member,
+        DevKeyRole::Vrf,
+        kaimeng_genesis::CryptoSuite::Secp256k1Keccak,
+    );
+    VrfSecretKey::from_bytes(&secret.0)
+}
+
+/// A body without its proposer's proof (`Seal::seal` adds it).
 fn body(crosslinks: Vec<Crosslink>) -> BeaconBody {
     BeaconBody {
+        proposer: 0,
+        vrf_proof: VrfProof([0; 80]),
         governance: Vec::new(),
         crosslinks,
+    }
+}
+
+/// Proposes as the member whose turn the height is, with its VRF proof.
+trait Seal {
+    fn seal(
+        &self,
+        parent: B256,
+        timestamp: u64,
+        body: BeaconBody,
+    ) -> Result<(BeaconBlock, BeaconState, Option<EpochTransition>), BeaconError>;
+}
+
+impl Seal for BeaconState {
+    fn seal(
+        &self,
+        parent: B256,
+        timestamp: u64,
+        mut body: BeaconBody,
+    ) -> Result<(BeaconBlock, BeaconState, Option<EpochTransition>), BeaconError> {
+        let height = self.height + 1;
+        body.proposer = (height % 4) as u32;
+        let alpha = vrf_input(
+            self.consortium.domain().chain_id,
+            self.consortium.epoch().epoch,
+            height,
+        );
+        body.vrf_proof = vrf_key(body.proposer).prove(&alpha);
+        self.propose(parent, timestamp, body)
     }
 }
 
 #[test]
 fn a_proposed_block_applies_on_every_node_and_commits_to_its_state() {
     let state = state();
-    let (block, after, transition) = state.propose(B256::ZERO, 7, body(Vec::new())).unwrap();
+    let (block, after, transition) = state.seal(B256::ZERO, 7, body(Vec::new())).unwrap();
     assert!(transition.is_none());
     assert_eq!(block.header.height, 1);
     assert_eq!(block.header.state_root, after.root());
@@ -139,13 +182,13 @@ fn a_certified_crosslink_is_recorded_and_its_fees_are_shared_at_the_epoch_end() 
     let headers = shard_headers(SHARD_GENESIS, 1, 2, 0);
     let last = headers.last().unwrap().hash_slow();
     let (_, after, _) = state
-        .propose(B256::ZERO, 1, body(vec![crosslink(headers, &keys[..3], 0)]))
+        .seal(B256::ZERO, 1, body(vec![crosslink(headers, &keys[..3], 0)]))
         .unwrap();
     assert_eq!((after.shards[0].height, after.shards[0].hash), (2, last));
     assert_eq!(after.shards[0].fees, U256::from(20_000));
     // Heights 2 and 3 end beacon epoch 0: the shard's fees are shared among the members.
-    let (_, after, _) = after.propose(B256::ZERO, 2, body(Vec::new())).unwrap();
-    let (_, after, transition) = after.propose(B256::ZERO, 3, body(Vec::new())).unwrap();
+    let (_, after, _) = after.seal(B256::ZERO, 2, body(Vec::new())).unwrap();
+    let (_, after, transition) = after.seal(B256::ZERO, 3, body(Vec::new())).unwrap();
     let transition = transition.expect("height 3 ends epoch 0");
     assert_eq!(transition.fees.collected, U256::from(20_000));
     let paid: U256 = after.payouts[0].iter().map(|(_, a)| *a).sum();
@@ -157,7 +200,7 @@ fn a_certified_crosslink_is_recorded_and_its_fees_are_shared_at_the_epoch_end() 
 fn crosslinks_that_do_not_prove_finality_are_refused() {
     let keys = member_keys();
     let state = state();
-    let refused = |link: Crosslink| state.propose(B256::ZERO, 1, body(vec![link])).unwrap_err();
+    let refused = |link: Crosslink| state.seal(B256::ZERO, 1, body(vec![link])).unwrap_err();
     // Too few signers.
     let short = crosslink(shard_headers(SHARD_GENESIS, 1, 2, 0), &keys[..2], 0);
     assert!(matches!(refused(short), BeaconError::Certificate(0, _)));
@@ -203,13 +246,13 @@ fn a_shard_epoch_end_names_the_validators_of_the_next_shard_epoch() {
     let headers = shard_headers(SHARD_GENESIS, 1, 3, 0);
     let tip = headers.last().unwrap().hash_slow();
     let (_, after, _) = state
-        .propose(B256::ZERO, 1, body(vec![crosslink(headers, &keys, 0)]))
+        .seal(B256::ZERO, 1, body(vec![crosslink(headers, &keys, 0)]))
         .unwrap();
     assert_eq!(after.shards[0].validators_epoch, 0);
     // A later beacon epoch than the beacon chain has reached is refused.
     let ahead = crosslink(shard_headers(tip, 4, 6, 5), &keys, 1);
     assert_eq!(
-        after.propose(B256::ZERO, 2, body(vec![ahead])).unwrap_err(),
+        after.seal(B256::ZERO, 2, body(vec![ahead])).unwrap_err(),
         BeaconError::BadReference { shard: 0, epoch: 5 }
     );
 }
@@ -240,7 +283,7 @@ fn the_state_encoding_round_trips_and_truncation_is_refused() {
 
 #[test]
 fn undecodable_blocks_say_what_was_wrong() {
-    let (block, _, _) = state().propose(B256::ZERO, 1, body(Vec::new())).unwrap();
+    let (block, _, _) = state().seal(B256::ZERO, 1, body(Vec::new())).unwrap();
     let bytes = block.encode();
     assert_eq!(
         BeaconBlock::decode(&bytes[..50], SUITE),
@@ -250,6 +293,151 @@ fn undecodable_blocks_say_what_was_wrong() {
     long.push(0);
     assert!(BeaconBlock::decode(&long, SUITE).is_err());
     let mut forged_count = block.header.encode().to_vec();
+    forged_count.extend_from_slice(&[0; 84]);
     forged_count.extend_from_slice(&[0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]);
     assert!(BeaconBlock::decode(&forged_count, SUITE).is_err());
+}
+
+#[test]
+fn a_block_without_a_valid_vrf_proof_of_its_proposer_is_refused() {
+    let state = state();
+    let (block, _, _) = state.seal(B256::ZERO, 1, body(Vec::new())).unwrap();
+    let proposer = block.body.proposer;
+    let vrf = |error| BeaconError::Vrf { proposer, error };
+    // A proof made with another member's key.
+    let mut other = block.body.clone();
+    other.vrf_proof = vrf_key(proposer + 1).prove(&vrf_input(31337, 0, 1));
+    assert_eq!(
+        state.propose(B256::ZERO, 1, other).unwrap_err(),
+        vrf(kaimeng_crypto::vrf::VrfError::InvalidProof)
+    );
+    // The proposer's key, but over another height (a proof replayed from an earlier block).
+    let mut replayed = block.body.clone();
+    replayed.vrf_proof = vrf_key(proposer).prove(&vrf_input(31337, 0, 2));
+    assert_eq!(
+        state.propose(B256::ZERO, 1, replayed).unwrap_err(),
+        vrf(kaimeng_crypto::vrf::VrfError::InvalidProof)
+    );
+    // No proof at all (zeros), and a proposer the epoch does not have.
+    let mut missing = block.body.clone();
+    missing.vrf_proof = VrfProof([0; 80]);
+    assert!(matches!(
+        state.propose(B256::ZERO, 1, missing).unwrap_err(),
+        BeaconError::Vrf { .. }
+    ));
+    let mut stranger = block.body.clone();
+    stranger.proposer = 9;
+    assert_eq!(
+        state.propose(B256::ZERO, 1, stranger).unwrap_err(),
+        BeaconError::UnknownProposer {
+            proposer: 9,
+            members: 4
+        }
+    );
+    // A follower refuses a block whose proof was swapped after sealing, and stays as it was.
+    let mut swapped = block.clone();
+    swapped.body.vrf_proof = vrf_key(proposer + 1).prove(&vrf_input(31337, 0, 1));
+    swapped.header.body_root = swapped.body.root(SUITE);
+    let mut follower = state.clone();
+    assert!(follower.apply(&swapped).is_err());
+    assert_eq!(follower, state);
+    // A body cut inside its proof does not decode.
+    let bytes = block.encode();
+    assert_eq!(
+        BeaconBlock::decode(&bytes[..112 + 4 + 40], SUITE),
+        Err(BeaconError::Truncated("the VRF proof"))
+    );
+}
+
+#[test]
+fn the_next_seed_hashes_the_epochs_vrf_outputs_and_draws_the_committees_two_epochs_ahead() {
+    let mut spec = genesis();
+    spec.shard_count = 2;
+    spec.committee_size = Some(2);
+    let genesis_state = BeaconState::genesis(&spec, &[SHARD_GENESIS; 2]).unwrap();
+    let seed0 = genesis_seed(SUITE, &spec.hash());
+    assert_eq!(genesis_state.seed, seed0);
+    for epoch in [0, 1] {
+        for shard in [0, 1] {
+            assert_eq!(genesis_state.committee(epoch, shard).unwrap().len(), 2);
+        }
+    }
+    let mut state = genesis_state.clone();
+    let mut outputs = Vec::new();
+    for t in 1..=3 {
+        let (block, after, _) = state.seal(B256::ZERO, t, body(Vec::new())).unwrap();
+        let key = vrf_key(block.body.proposer).public_key();
+        outputs.push(
+            key.verify(&vrf_input(31337, 0, t), &block.body.vrf_proof)
+                .unwrap()
+                .0,
+        );
+        state = after;
+    }
+    // Height 3 ended epoch 0: seed(1) = H(seed(0) ‖ outputs of heights 1, 2, 3).
+    let seed1 = next_seed(SUITE, &seed0, &outputs);
+    assert_eq!(state.seed, seed1);
+    assert_ne!(seed1, seed0);
+    assert!(state.vrf_outputs.is_empty());
+    let members: Vec<Vec<u8>> = member_keys()
+        .iter()
+        .map(|k| k.public_key().to_bytes().to_vec())
+        .collect();
+    let drawn = draw_committees(SUITE, &seed1, &members, 2, 2);
+    for shard in [0, 1] {
+        assert_eq!(
+            state.committee(2, shard).unwrap(),
+            drawn[shard as usize].as_slice()
+        );
+    }
+    // 4 members, 2 shards of 2: the committees are disjoint and cover everyone.
+    let mut everyone: Vec<_> = drawn.concat();
+    everyone.sort();
+    let mut sorted = members.clone();
+    sorted.sort();
+    assert_eq!(everyone, sorted);
+    // The same blocks on another node give the same seed and committees.
+    let mut replay = genesis_state;
+    for t in 1..=3 {
+        let (block, _, _) = replay.seal(B256::ZERO, t, body(Vec::new())).unwrap();
+        replay.apply(&block).unwrap();
+    }
+    assert_eq!(replay, state);
+}
+
+#[test]
+fn a_crosslink_signed_by_members_outside_the_shards_committee_is_refused() {
+    let mut spec = genesis();
+    spec.shard_count = 2;
+    spec.committee_size = Some(2);
+    let state = BeaconState::genesis(&spec, &[SHARD_GENESIS; 2]).unwrap();
+    let keys = member_keys();
+    let committee = state.committee(0, 0).unwrap().to_vec();
+    let (inside, outside): (Vec<SecretKey>, Vec<SecretKey>) = keys
+        .into_iter()
+        .partition(|k| committee.contains(&k.public_key().to_bytes().to_vec()));
+    // Seat order matters: sign as the committee's seats.
+    let seated: Vec<SecretKey> = committee
+        .iter()
+        .map(|key| {
+            inside
+                .iter()
+                .find(|k| k.public_key().to_bytes().as_slice() == key.as_slice())
+                .unwrap()
+                .clone()
+        })
+        .collect();
+    let headers = shard_headers(SHARD_GENESIS, 1, 2, 0);
+    let (_, after, _) = state
+        .seal(B256::ZERO, 1, body(vec![crosslink(headers.clone(), &seated, 0)]))
+        .unwrap();
+    assert_eq!(after.shards[0].height, 2);
+    // The two members outside shard 0's committee sign: a quorum of nobody.
+    let forged = crosslink(headers, &outside, 0);
+    assert!(matches!(
+        state
+            .seal(B256::ZERO, 1, body(vec![forged]))
+            .unwrap_err(),
+        BeaconError::Certificate(0, _)
+    ));
 }

@@ -126,12 +126,22 @@ fn check_keys(
         })
         .collect();
     for (field, key) in key_fields(candidate) {
-        suite
-            .check_public_key(key)
-            .map_err(|problem| MembershipError::InvalidMember {
-                field,
-                problem: format!("{problem} (crypto suite {suite})"),
+        if field == "vrf_key" {
+            // An RFC 9381 Edwards25519 key whatever the suite (ADR 0097).
+            kaimeng_crypto::vrf::VrfPublicKey::from_bytes(key).map_err(|error| {
+                MembershipError::InvalidMember {
+                    field,
+                    problem: error.to_string(),
+                }
             })?;
+        } else {
+            suite
+                .check_public_key(key)
+                .map_err(|problem| MembershipError::InvalidMember {
+                    field,
+                    problem: format!("{problem} (crypto suite {suite})"),
+                })?;
+        }
         let normal = normalise(key);
         if let Some((_, other_field, other_organisation)) =
             seen.iter().find(|(other, _, _)| *other == normal)

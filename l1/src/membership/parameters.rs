@@ -54,8 +54,9 @@ impl Parameters {
             block_gas_limit: spec.block_gas_limit,
             epoch_length: spec.epoch_length,
             fee_split: spec.fee_split.clone(),
-            committee_size: u32::try_from(spec.members.len())
-                .unwrap_or(MAX_COMMITTEE_SIZE)
+            committee_size: spec
+                .committee_size
+                .unwrap_or(u32::try_from(spec.members.len()).unwrap_or(MAX_COMMITTEE_SIZE))
                 .clamp(1, MAX_COMMITTEE_SIZE),
             proposal_lifetime_epochs: DEFAULT_PROPOSAL_LIFETIME_EPOCHS,
         }

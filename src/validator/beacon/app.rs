@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use alloy_primitives::B256;
 use futures::future::BoxFuture;
-use kaimeng_consensus::{Digest, ValidatorSet};
-use kaimeng_l1::beacon::{BEACON_NAMESPACE, BeaconBlock, BeaconBody, validator_set};
+use kaimeng_consensus::{Digest, ValidatorIndex, ValidatorSet};
+use kaimeng_l1::beacon::{BEACON_NAMESPACE, BeaconBlock, BeaconBody, validator_set, vrf_input};
 use kaimeng_network::{Chain, PeerId};
 
 use super::{BeaconChain, Kept, crosslinks, store};
@@ -118,7 +118,12 @@ impl Application for BeaconChain {
         Ok((digest(block.hash(self.suite)), block))
     }
 
-    fn build(&self, parent: Digest, height: u64) -> Result<(Digest, Vec<u8>), String> {
+    fn build(
+        &self,
+        parent: Digest,
+        height: u64,
+        proposer: ValidatorIndex,
+    ) -> Result<(Digest, Vec<u8>), String> {
         let parent = hash(parent);
         let state = self
             .state_after(&parent)
@@ -129,7 +134,18 @@ impl Application for BeaconChain {
                 state.height
             ));
         }
+        let vrf_key = self
+            .vrf_key
+            .as_ref()
+            .ok_or("this node holds no VRF key, so it cannot propose")?;
+        let alpha = vrf_input(
+            state.consortium.domain().chain_id,
+            state.consortium.epoch().epoch,
+            height,
+        );
         let body = BeaconBody {
+            proposer,
+            vrf_proof: vrf_key.prove(&alpha),
             governance: self.select(&state),
             crosslinks: crosslinks::collect(&state, &self.shards),
         };
@@ -151,17 +167,39 @@ impl Application for BeaconChain {
         Ok((digest(hash), bytes))
     }
 
-    fn verify(&self, parent: Digest, height: u64, block: &BeaconBlock) -> Result<(), String> {
+    fn verify(
+        &self,
+        parent: Digest,
+        height: u64,
+        proposer: ValidatorIndex,
+        block: &BeaconBlock,
+    ) -> Result<(), String> {
         if block.header.parent != hash(parent) || block.header.height != height {
             return Err("proposal body does not match its parent or height".into());
+        }
+        if block.body.proposer != proposer {
+            return Err(format!(
+                "the block names proposer {}, but the view's leader is {proposer}",
+                block.body.proposer
+            ));
         }
         self.check_and_keep(block.clone()).map(|_| ())
     }
 
-    fn verify_kept(&self, payload: Digest, parent: Digest, height: u64) -> Option<bool> {
+    fn verify_kept(
+        &self,
+        payload: Digest,
+        parent: Digest,
+        height: u64,
+        proposer: ValidatorIndex,
+    ) -> Option<bool> {
         let kept = self.kept.lock();
         let block = &kept.get(&hash(payload))?.block;
-        Some(block.header.parent == hash(parent) && block.header.height == height)
+        Some(
+            block.header.parent == hash(parent)
+                && block.header.height == height
+                && block.body.proposer == proposer,
+        )
     }
 
     fn finalize(&self, payload: Digest, certificate: &[u8]) -> anyhow::Result<Finalized> {

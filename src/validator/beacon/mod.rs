@@ -21,6 +21,7 @@ use std::time::Duration;
 use alloy_primitives::B256;
 use anyhow::Context;
 use kaimeng_crypto::CryptoSuite;
+use kaimeng_crypto::vrf::{PROOF_LEN, VrfProof, VrfSecretKey};
 use kaimeng_genesis::GenesisSpec;
 use kaimeng_l1::Store;
 use kaimeng_l1::beacon::{
@@ -69,6 +70,8 @@ pub struct BeaconChain {
     /// The finalized head before the newest finalization: what shard proposers reference, so
     /// that the other members have finalized it too and never wait for it.
     settled: RwLock<BeaconRef>,
+    /// This member's VRF secret; `None` on a full node, which never proposes.
+    vrf_key: Option<VrfSecretKey>,
     metrics: ChainMetrics,
 }
 
@@ -79,6 +82,7 @@ impl BeaconChain {
         options: &StoreOptions,
         genesis: &GenesisSpec,
         shards: Vec<Arc<ShardChain>>,
+        vrf_key: Option<VrfSecretKey>,
         metrics: ChainMetrics,
     ) -> anyhow::Result<Self> {
         let store = store::open(dir, options)
@@ -130,6 +134,7 @@ impl BeaconChain {
             shards,
             finalized: watch::channel(reference).0,
             settled: RwLock::new(reference),
+            vrf_key,
             metrics,
         })
     }
@@ -333,7 +338,13 @@ impl BeaconChain {
 
 /// The beacon genesis block: no transactions, no crosslinks, committing to the genesis state.
 fn genesis_block(genesis: &GenesisSpec, state: &BeaconState) -> BeaconBlock {
-    let body = BeaconBody::default();
+    // The genesis block is never applied: it proves no VRF output.
+    let body = BeaconBody {
+        proposer: 0,
+        vrf_proof: VrfProof([0; PROOF_LEN]),
+        governance: Vec::new(),
+        crosslinks: Vec::new(),
+    };
     BeaconBlock {
         header: BeaconHeader {
             height: 0,

@@ -33,6 +33,10 @@ pub struct EpochRecord {
     /// Per shard: the fee shares of the epoch before this one, which the shard pays in its first
     /// block that references this epoch (or a later one).
     pub payouts: Vec<Vec<(Address, U256)>>,
+    /// Per shard: its committee this epoch, as indices into `validators` in seat order.
+    pub committees: Vec<Vec<u32>>,
+    /// The epoch's seed, `seed(e)`; this epoch's committees were drawn from `seed(e - 1)`.
+    pub seed: alloy_primitives::B256,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,8 +65,43 @@ impl EpochRecord {
             gas_limit: parameters.block_gas_limit,
             min_base_fee: u64::try_from(parameters.min_base_fee).unwrap_or(u64::MAX),
             payouts: state.payouts.clone(),
+            committees: (0..state.shards.len() as u32)
+                .map(|shard| {
+                    let keys = validators_keys(state);
+                    state
+                        .committee(epoch.epoch, shard)
+                        .unwrap_or_default()
+                        .iter()
+                        .filter_map(|key| keys.iter().position(|k| k == key))
+                        .map(|i| i as u32)
+                        .collect()
+                })
+                .collect(),
+            seed: state.seed,
         }
     }
+
+    /// Shard `shard`'s committee: its members' records in seat order.
+    pub fn committee(&self, shard: u32) -> Vec<&RecordedValidator> {
+        self.committees
+            .get(shard as usize)
+            .map(|seats| {
+                seats
+                    .iter()
+                    .filter_map(|&i| self.validators.get(i as usize))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+fn validators_keys(state: &BeaconState) -> Vec<Vec<u8>> {
+    state
+        .consortium
+        .validators()
+        .iter()
+        .map(|v| v.consensus_key.to_vec())
+        .collect()
 }
 
 pub fn open(dir: &Path, options: &StoreOptions) -> Result<Store, StoreError> {
