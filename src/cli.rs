@@ -42,6 +42,9 @@ pub enum Command {
     /// Check a block's finality certificate from a node's RPC against the genesis members
     /// (a light client's check: nothing else is trusted).
     VerifyCertificate(crate::light::VerifyCertificateArgs),
+    /// Shard committees: recompute an epoch's assignment from RPC data and compare.
+    #[command(subcommand)]
+    Committees(crate::committees_command::CommitteesCommand),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -265,6 +268,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Node(args) => crate::node_command::run(&args.config),
         Command::Testnet(args) => testnet(args),
         Command::VerifyCertificate(args) => crate::light::run(args),
+        Command::Committees(command) => crate::committees_command::run(command),
         Command::Genesis(GenesisCommand::Check { file }) => {
             let summary = kaimeng_genesis::cli::check_file(&file)?;
             println!("{summary}");

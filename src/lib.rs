@@ -2,6 +2,7 @@
 //! `cli` maps the `kaimeng` subcommands onto it.
 
 pub mod cli;
+pub mod committees_command;
 pub mod config;
 pub mod dev;
 pub mod gov;

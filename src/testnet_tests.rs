@@ -5,8 +5,8 @@ use kaimeng_crypto::keystore::{load_keystore, read_keystore};
 use kaimeng_genesis::{CryptoSuite, GenesisSpec};
 
 use super::{
-    ADMIN_KEYSTORE, CONSENSUS_KEYSTORE, TestnetPlan, VRF_KEYSTORE, generate, genesis_key, vrf_public_key,
-    member_dir,
+    ADMIN_KEYSTORE, CONSENSUS_KEYSTORE, TestnetPlan, VRF_KEYSTORE, generate, genesis_key,
+    member_dir, vrf_public_key,
 };
 
 fn plan(dir: &std::path::Path, suite: CryptoSuite) -> TestnetPlan {

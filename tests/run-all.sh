@@ -43,6 +43,12 @@ for flow in foundry hardhat ethers viem web3py admission tracing; do
   CLIENTS_SKIP_SETUP=1 "$ROOT/tests/with-dev-node.sh" "$ROOT/tests/clients/run.sh" "$flow"
 done
 
+log "client tests against shard 1 of a two-shard network (committees of 2 drawn from 4 validators)"
+for flow in foundry hardhat ethers viem web3py; do
+  KAIMENG_DEV_ARGS="--shards 2 --committee-size 2" KAIMENG_DEV_SHARD=1 CLIENTS_SKIP_SETUP=1 \
+    "$ROOT/tests/with-dev-node.sh" "$ROOT/tests/clients/run.sh" "$flow"
+done
+
 log "load generator: its tests against anvil, then a short measured run against kaimeng dev"
 ANVIL_BIN="$ROOT/tests/clients/node_modules/.bin/anvil" REQUIRE_ANVIL=1 \
   cargo test -p kaimeng-benches --features loadgen --locked

@@ -116,12 +116,10 @@ impl<A: Application> Worker<A> {
     }
 
     fn verify(&self, proposal: Proposal, proposer: ValidatorIndex, body: &A::Body) {
-        let valid = match self.app.verify(
-            proposal.parent.digest,
-            proposal.height,
-            proposer,
-            body,
-        ) {
+        let valid = match self
+            .app
+            .verify(proposal.parent.digest, proposal.height, proposer, body)
+        {
             Ok(()) => true,
             Err(error) => {
                 tracing::warn!(chain = %self.app.name(), view = proposal.view, %error, "rejecting proposal");

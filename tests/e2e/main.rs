@@ -13,4 +13,5 @@ mod hostile;
 mod node;
 mod restart;
 mod rpc;
+mod shards;
 mod supervisor;

@@ -23,6 +23,8 @@ pub struct DevNode {
     pub validator_ports: Vec<u16>,
     /// RPC ports of standby nodes (`--standby`): followers until governance admits them.
     pub standby_ports: Vec<u16>,
+    /// Node 0's RPC port of each shard, by shard number (shard 0's is `port`).
+    pub shard_ports: Vec<u16>,
 }
 
 impl DevNode {
@@ -40,6 +42,7 @@ impl DevNode {
         let deadline = Instant::now() + Duration::from_secs(60);
         let mut validator_ports = Vec::new();
         let mut standby_ports = Vec::new();
+        let mut shard_ports = Vec::new();
         let port_of = |line: &str| -> u16 {
             line.split("RPC http://")
                 .nth(1)
@@ -61,6 +64,9 @@ impl DevNode {
                     if line.starts_with("Standby ") {
                         standby_ports.push(port_of(&line));
                     }
+                    if line.starts_with("Shard ") {
+                        shard_ports.push(port_of(&line));
+                    }
                     if let Some(url) = line.strip_prefix("Listening on ") {
                         break url.trim().to_string();
                     }
@@ -81,6 +87,7 @@ impl DevNode {
             port,
             validator_ports,
             standby_ports,
+            shard_ports,
         }
     }
 

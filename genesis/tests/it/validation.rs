@@ -188,9 +188,22 @@ fn keys_must_be_points_on_the_suite_curve() {
     off_curve.extend([0u8; 31]);
     off_curve.push(5);
     assert_field_error(
+        parse_with("/members/0/consensus_key", hex_key(&off_curve)),
+        "members[0].consensus_key",
+        "not a point on the secp256k1 curve",
+    );
+    // A VRF key is an RFC 9381 Edwards25519 key whatever the suite.
+    assert_field_error(
         parse_with("/members/0/vrf_key", hex_key(&off_curve)),
         "members[0].vrf_key",
-        "not a point on the secp256k1 curve",
+        "a VRF public key is 32 bytes, got 33",
+    );
+    let mut identity = vec![1u8];
+    identity.extend([0u8; 31]);
+    assert_field_error(
+        parse_with("/members/0/vrf_key", hex_key(&identity)),
+        "members[0].vrf_key",
+        "small order",
     );
 }
 
@@ -216,10 +229,10 @@ fn keys_of_one_suite_are_rejected_by_the_other() {
         "not a point on the SM2 curve (crypto suite sm2-sm3)",
     );
 
-    let sm2_key = dev_member_public_key(1, DevKeyRole::Vrf, CryptoSuite::Sm2Sm3);
+    let sm2_key = dev_member_public_key(1, DevKeyRole::Consensus, CryptoSuite::Sm2Sm3);
     assert_field_error(
-        parse_with("/members/1/vrf_key", hex_key(&sm2_key)),
-        "members[1].vrf_key",
+        parse_with("/members/1/consensus_key", hex_key(&sm2_key)),
+        "members[1].consensus_key",
         "not a point on the secp256k1 curve (crypto suite secp256k1-keccak)",
     );
 }
@@ -248,14 +261,21 @@ fn keys_are_unique_across_members_and_roles() {
     let value = valid_json();
     let reused = value["members"][0]["consensus_key"].clone();
     assert_field_error(
-        parse_with("/members/1/vrf_key", reused.clone()),
-        "members[1].vrf_key",
+        parse_with("/members/1/admin_key", reused),
+        "members[1].admin_key",
         "\"members[0].consensus_key\"",
     );
+    let own_admin = value["members"][0]["admin_key"].clone();
     assert_field_error(
-        parse_with("/members/0/vrf_key", reused),
-        "members[0].vrf_key",
+        parse_with("/members/0/consensus_key", own_admin),
+        "members[0].consensus_key",
         "must be distinct",
+    );
+    let vrf = value["members"][0]["vrf_key"].clone();
+    assert_field_error(
+        parse_with("/members/1/vrf_key", vrf),
+        "members[1].vrf_key",
+        "\"members[0].vrf_key\"",
     );
 }
 

@@ -40,9 +40,9 @@ mod secp256k1_backend;
 mod signature;
 mod sm2_backend;
 pub mod sm2_digest;
-pub mod vrf;
 mod suite;
 mod verifier;
+pub mod vrf;
 
 pub use error::{EncodingError, VerifyError};
 pub use keys::{PUBLIC_KEY_LEN, SECRET_KEY_LEN, UNCOMPRESSED_PUBLIC_KEY_LEN};

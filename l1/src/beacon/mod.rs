@@ -18,8 +18,8 @@ pub use error::BeaconError;
 pub use reference::{BeaconRef, shard_epoch, shard_epoch_end};
 pub use section::{MAX_GOVERNANCE_TXS, decode_section, encode_section};
 pub use state::{
-    BeaconState, EpochCommittees, ShardLink, draw_committees, genesis_seed, next_seed, validator_set,
-    vrf_input,
+    BeaconState, EpochCommittees, ShardLink, draw_committees, genesis_seed, next_seed,
+    validator_set, vrf_input,
 };
 
 /// The domain votes on the beacon chain are signed in.

@@ -13,11 +13,11 @@ use super::block::{BeaconBlock, BeaconBody, BeaconHeader, Crosslink};
 use super::bytes::{Reader, put_chunk};
 use super::reference::{BeaconRef, shard_epoch, shard_epoch_end};
 use super::{BeaconError, decode_section, shard_namespace};
-use crate::governance::{ConsortiumState, EpochTransition};
 use crate::committees;
+use crate::governance::{ConsortiumState, EpochTransition};
 use crate::membership::share_fees;
-use kaimeng_crypto::vrf::{OUTPUT_LEN, VrfProof, VrfPublicKey};
 use crate::signing::SuiteVerifier;
+use kaimeng_crypto::vrf::{OUTPUT_LEN, VrfProof, VrfPublicKey};
 
 /// What the beacon chain knows about one shard.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -100,6 +100,7 @@ pub fn genesis_seed(suite: CryptoSuite, genesis_hash: &B256) -> B256 {
 
 /// The committees of `shards` shards drawn from `seed` among `keys` (the members in order):
 /// committee i holds `min(committee_size, members)` members (`crate::committees::assign`).
+/// A committee size of at least the member count seats every member in member order.
 pub fn draw_committees(
     suite: CryptoSuite,
     seed: &B256,
@@ -107,6 +108,10 @@ pub fn draw_committees(
     shards: u32,
     committee_size: u32,
 ) -> Vec<Vec<Vec<u8>>> {
+    if committee_size as usize >= keys.len() {
+        // Every member sits on every committee, in member order (no draw to make).
+        return vec![keys.to_vec(); shards as usize];
+    }
     let hash = move |data: &[u8]| suite.hash(data);
     committees::assign(&seed.0, keys.len() as u32, shards, committee_size, &hash)
         .into_iter()

@@ -261,7 +261,7 @@ fn a_shard_epoch_end_names_the_validators_of_the_next_shard_epoch() {
 fn the_state_encoding_round_trips_and_truncation_is_refused() {
     let keys = member_keys();
     let (_, state, _) = state()
-        .propose(
+        .seal(
             B256::ZERO,
             1,
             body(vec![crosslink(
@@ -429,15 +429,17 @@ fn a_crosslink_signed_by_members_outside_the_shards_committee_is_refused() {
         .collect();
     let headers = shard_headers(SHARD_GENESIS, 1, 2, 0);
     let (_, after, _) = state
-        .seal(B256::ZERO, 1, body(vec![crosslink(headers.clone(), &seated, 0)]))
+        .seal(
+            B256::ZERO,
+            1,
+            body(vec![crosslink(headers.clone(), &seated, 0)]),
+        )
         .unwrap();
     assert_eq!(after.shards[0].height, 2);
     // The two members outside shard 0's committee sign: a quorum of nobody.
     let forged = crosslink(headers, &outside, 0);
     assert!(matches!(
-        state
-            .seal(B256::ZERO, 1, body(vec![forged]))
-            .unwrap_err(),
+        state.seal(B256::ZERO, 1, body(vec![forged])).unwrap_err(),
         BeaconError::Certificate(0, _)
     ));
 }

@@ -270,12 +270,12 @@ fn a_malformed_candidate_is_rejected_field_by_field() {
     }
     // The candidate's own keys must differ from each other.
     let mut reused = net.candidate(4);
-    reused.vrf_key = reused.admin_key.clone();
+    reused.consensus_key = reused.admin_key.clone();
     assert!(matches!(
         net.propose(0, Action::AddMember(reused)),
         Err(GovernanceError::InvalidAction(
             MembershipError::DuplicateKey {
-                field: "vrf_key",
+                field: "consensus_key",
                 other_field: "admin_key",
                 ..
             }

@@ -7,8 +7,10 @@
 //! - `app`: building, checking, finalizing and syncing beacon blocks.
 //! - `crosslinks`: the shard headers a proposer links.
 //! - `rpc`: `kaimeng_*` methods over the consortium state and crosslinks.
+//! - `committees`: an epoch's shard committees with their seed inputs, and their recomputation.
 
 mod app;
+pub mod committees;
 mod crosslinks;
 pub mod rpc;
 pub mod store;
@@ -145,6 +147,11 @@ impl BeaconChain {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The network's chain id (genesis `chain_id_base`), which beacon VRF proofs bind.
+    pub fn chain_id(&self) -> u64 {
+        self.head.read().state.consortium.domain().chain_id
     }
 
     /// The state after the finalized head.

@@ -155,7 +155,8 @@ fn views(beacon: &BeaconChain, block: &BeaconBlock, shard: Option<u32>) -> Vec<C
         .collect()
 }
 
-/// `kaimeng_crosslinks`, `kaimeng_getBeaconBlock` and `kaimeng_getBeaconEpoch`.
+/// `kaimeng_crosslinks`, `kaimeng_getBeaconBlock`, `kaimeng_getBeaconEpoch` and
+/// `kaimeng_committees`.
 pub fn beacon_methods(beacon: Arc<BeaconChain>) -> RpcModule<Arc<BeaconChain>> {
     let mut module = RpcModule::new(beacon);
     module
@@ -262,5 +263,17 @@ pub fn beacon_methods(beacon: Arc<BeaconChain>) -> RpcModule<Arc<BeaconChain>> {
             }))
         })
         .expect("kaimeng_getBeaconEpoch is registered once");
+    module
+        .register_blocking_method("kaimeng_committees", |params, beacon, _| {
+            let epoch: Option<u64> = params.sequence().optional_next().map_err(|e| {
+                invalid(format!(
+                    "kaimeng_committees takes an epoch number (or nothing, for the current epoch): {}",
+                    reason(&e)
+                ))
+            })?;
+            let epoch = epoch.unwrap_or_else(|| beacon.finalized_state().consortium.epoch().epoch);
+            super::committees::view(&beacon, epoch).map_err(internal)
+        })
+        .expect("kaimeng_committees is registered once");
     module
 }

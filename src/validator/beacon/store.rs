@@ -37,12 +37,20 @@ pub struct EpochRecord {
     pub committees: Vec<Vec<u32>>,
     /// The epoch's seed, `seed(e)`; this epoch's committees were drawn from `seed(e - 1)`.
     pub seed: alloy_primitives::B256,
+    /// The governed committee size in force this epoch (it shapes the draw made at its end).
+    #[serde(default)]
+    pub committee_size: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordedValidator {
     pub consensus_key: alloy_primitives::Bytes,
     pub peer_id: String,
+    #[serde(default)]
+    pub organisation: String,
+    /// The member's RFC 9381 VRF public key.
+    #[serde(default)]
+    pub vrf_key: alloy_primitives::Bytes,
 }
 
 impl EpochRecord {
@@ -60,6 +68,8 @@ impl EpochRecord {
                 .map(|v| RecordedValidator {
                     consensus_key: v.consensus_key.to_vec().into(),
                     peer_id: v.peer_id.clone(),
+                    organisation: v.organisation.clone(),
+                    vrf_key: v.vrf_key.to_vec().into(),
                 })
                 .collect(),
             gas_limit: parameters.block_gas_limit,
@@ -78,6 +88,7 @@ impl EpochRecord {
                 })
                 .collect(),
             seed: state.seed,
+            committee_size: parameters.committee_size,
         }
     }
 

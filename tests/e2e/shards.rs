@@ -1,0 +1,166 @@
+//! Many shards under consensus, seen from outside a real `kaimeng dev` of four validators with
+//! two shards and committees of two: each shard has its own chain id, URL and state and
+//! finalizes transactions; its crosslinks are signed by exactly its committee of that epoch;
+//! the committees of every epoch recompute from RPC data alone (`kaimeng committees verify`).
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use alloy_primitives::Address;
+use serde_json::{Value, json};
+
+use crate::node::*;
+
+const EPOCH: u64 = 6;
+
+fn network() -> DevNode {
+    DevNode::start(&[
+        "--shards",
+        "2",
+        "--committee-size",
+        "2",
+        "--epoch-length",
+        &EPOCH.to_string(),
+        "--block-time",
+        "200",
+    ])
+}
+
+fn hex_u64(value: &Value) -> u64 {
+    u64::from_str_radix(value.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+}
+
+fn current_epoch(node: &DevNode) -> u64 {
+    node.result("kaimeng_committees", json!([]))["epoch"]
+        .as_u64()
+        .unwrap()
+}
+
+/// Waits (bounded) until the beacon chain is in epoch `epoch` or later.
+fn wait_for_epoch(node: &DevNode, epoch: u64) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while current_epoch(node) < epoch {
+        assert!(
+            Instant::now() < deadline,
+            "the beacon chain did not reach epoch {epoch}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn two_shards_run_by_drawn_committees_finalize_their_own_transactions() {
+    let node = network();
+    assert_eq!(node.shard_ports.len(), 2, "the banner prints both shards");
+    assert_eq!(node.shard_ports[0], node.port);
+    let shard1 = node.shard_ports[1];
+    assert_eq!(hex_u64(&node.result("eth_chainId", json!([]))), 31337);
+    assert_eq!(hex_u64(&result_at(shard1, "eth_chainId", json!([]))), 31338);
+
+    // A transfer on shard 1 (chain id 31338) is final there and unknown on shard 0.
+    let to = Address::repeat_byte(0x42);
+    let raw = signed_transfer(31338, 0, to, 12_345);
+    let hash = result_at(shard1, "eth_sendRawTransaction", json!([raw]));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let receipt = loop {
+        let r = result_at(shard1, "eth_getTransactionReceipt", json!([hash]));
+        if !r.is_null() {
+            break r;
+        }
+        assert!(Instant::now() < deadline, "no receipt on shard 1");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(receipt["status"], "0x1");
+    assert_eq!(
+        hex_u64(&result_at(shard1, "eth_getBalance", json!([to, "latest"]))),
+        12_345
+    );
+    assert_eq!(
+        hex_u64(&node.result("eth_getBalance", json!([to, "latest"]))),
+        0,
+        "shard 0 has its own state"
+    );
+    // A transaction signed for shard 0's chain id is refused by shard 1.
+    let wrong = signed_transfer(31337, 0, to, 1);
+    let refused = rpc_at(shard1, "eth_sendRawTransaction", json!([wrong]));
+    assert!(refused["error"].is_object(), "{refused}");
+
+    // Run past a few epochs, so that committees drawn from VRF seeds take over.
+    wait_for_epoch(&node, 3);
+    let mut drawn_sizes = Vec::new();
+    for epoch in 0..=3 {
+        let view = node.result("kaimeng_committees", json!([epoch]));
+        let committees = view["committees"].as_array().unwrap();
+        assert_eq!(committees.len(), 2);
+        for committee in committees {
+            drawn_sizes.push(committee.as_array().unwrap().len());
+        }
+        if epoch >= 2 {
+            let blocks = view["seedInputs"]["blocks"].as_array().unwrap();
+            assert_eq!(blocks.len() as u64, EPOCH, "one VRF proof per beacon block");
+        }
+        // 4 members, 2 shards of 2: disjoint committees.
+        let a = committees[0].as_array().unwrap();
+        let b = committees[1].as_array().unwrap();
+        assert!(a.iter().all(|k| !b.contains(k)), "epoch {epoch}: {view}");
+        // Recomputed from RPC data alone by the CLI.
+        let output = Command::new(env!("CARGO_BIN_EXE_kaimeng"))
+            .args(["committees", "verify", "--rpc", &node.url, "--epoch"])
+            .arg(epoch.to_string())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success() && stdout.contains("committees match"),
+            "epoch {epoch}: {stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    assert!(drawn_sizes.iter().all(|&n| n == 2), "{drawn_sizes:?}");
+
+    // Every crosslink of shard 1 is signed by the committee of its shard epoch: the signers'
+    // seats are within a committee of two, and both signed (a quorum of two is two).
+    let links = node.result(
+        "kaimeng_crosslinks",
+        json!([{"fromHeight": 0, "toHeight": 255, "shard": 1}]),
+    );
+    let links = links.as_array().unwrap();
+    assert!(!links.is_empty(), "shard 1 is crosslinked");
+    for link in links {
+        let signers = link["signers"].as_array().unwrap();
+        assert!(
+            signers.len() == 2 && signers.iter().all(|s| s.as_u64().unwrap() < 2),
+            "{link}"
+        );
+    }
+    // The transfer's block on shard 1 is crosslinked.
+    let block = hex_u64(&receipt["blockNumber"]);
+    assert!(
+        links
+            .iter()
+            .any(|l| l["toHeight"].as_u64().unwrap() >= block),
+        "shard 1 block {block} is not crosslinked"
+    );
+}
+
+#[test]
+fn committees_refuse_malformed_queries_and_say_when_an_epoch_is_not_drawn() {
+    let node = network();
+    let error = node.rpc("kaimeng_committees", json!(["three"]));
+    let message = error["error"]["message"].as_str().unwrap();
+    assert!(message.contains("takes an epoch number"), "{message}");
+    // Two epochs ahead is not drawn yet.
+    let ahead = current_epoch(&node) + 5;
+    assert!(node.result("kaimeng_committees", json!([ahead])).is_null());
+    let output = Command::new(env!("CARGO_BIN_EXE_kaimeng"))
+        .args(["committees", "verify", "--rpc", &node.url, "--epoch"])
+        .arg(ahead.to_string())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("not drawn"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
