@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use alloy_primitives::B256;
 use futures::future::BoxFuture;
-use kaimeng_consensus::{Digest, ValidatorIndex, ValidatorSet};
+use kaimeng_consensus::{Digest, SignedVote, ValidatorIndex, ValidatorSet};
 use kaimeng_network::{Chain, PeerId};
 
 /// A block hash as the engine's payload digest.
@@ -96,6 +96,10 @@ pub trait Application: Send + Sync + 'static {
     /// Checks and applies blocks a peer served, in order from the head: only those a
     /// certificate proves final. Returns how many were applied.
     fn apply_synced(&self, answer: Vec<Vec<u8>>) -> Result<usize, String>;
+
+    /// A validator of this chain signed two conflicting votes with `key`: evidence for the
+    /// beacon chain to record.
+    fn report_fault(&self, key: Vec<u8>, first: SignedVote, second: SignedVote);
 
     /// Transactions of this chain gossiped by a peer.
     fn on_transactions(&self, data: Vec<u8>);

@@ -483,11 +483,22 @@ impl<A: Application> Host<A> {
                     tracing::info!(chain = %self.name, epoch = self.epoch, "epoch ended");
                 }
                 Effect::Fault(evidence) => {
+                    let signer = evidence.first.signer;
+                    let key = self
+                        .engine
+                        .config()
+                        .validators
+                        .members()
+                        .get(signer as usize)
+                        .map(|key| key.0.clone());
                     tracing::warn!(
                         chain = %self.name,
-                        validator = evidence.first.signer,
-                        "validator signed conflicting votes (evidence kept in the log)"
+                        validator = signer,
+                        "validator signed conflicting votes: evidence submitted to the beacon chain"
                     );
+                    if let Some(key) = key {
+                        self.app.report_fault(key, evidence.first, evidence.second);
+                    }
                 }
                 Effect::Prune { below_view } => {
                     if let Err(error) = self.records.prune(below_view) {

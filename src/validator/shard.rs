@@ -344,6 +344,23 @@ impl Application for ShardApp {
         Ok(applied)
     }
 
+    fn report_fault(
+        &self,
+        key: Vec<u8>,
+        first: kaimeng_consensus::SignedVote,
+        second: kaimeng_consensus::SignedVote,
+    ) {
+        let evidence = kaimeng_l1::beacon::Evidence {
+            chain: self.shard(),
+            key,
+            first,
+            second,
+        };
+        if let Err(error) = self.beacon.submit_evidence(evidence) {
+            tracing::warn!(shard = self.shard(), %error, "evidence not pooled");
+        }
+    }
+
     fn on_transactions(&self, data: Vec<u8>) {
         if let Err(error) = gossip::pool_remote(&self.chain, &data) {
             tracing::debug!(%error, "invalid transaction batch");

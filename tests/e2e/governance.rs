@@ -601,3 +601,132 @@ fn a_member_voted_in_validates_and_a_member_voted_out_stops_counting() {
         );
     }
 }
+
+/// Two conflicting votes signed with `member`'s consensus key in shard 0's domain.
+fn equivocation(member: u32, view: u64) -> kaimeng_l1::beacon::Evidence {
+    use kaimeng_consensus::signing::signing_bytes;
+    use kaimeng_consensus::{Digest, Parent, Proposal, Signature, SignedVote, Vote};
+    let suite = kaimeng_crypto::CryptoSuite::Secp256k1Keccak;
+    let secret = kaimeng_genesis::dev_member_secret(
+        member,
+        kaimeng_genesis::DevKeyRole::Consensus,
+        kaimeng_genesis::CryptoSuite::Secp256k1Keccak,
+    );
+    let key = suite.secret_key_from_bytes(secret.as_slice()).unwrap();
+    let namespace = kaimeng_l1::beacon::shard_namespace(0);
+    let vote = |payload: u8| {
+        let vote = Vote::Notarize(Proposal {
+            epoch: 0,
+            view,
+            height: view,
+            parent: Parent {
+                view: view - 1,
+                digest: Digest([0; 32]),
+            },
+            payload: Digest([payload; 32]),
+        });
+        SignedVote {
+            signature: Signature(
+                key.sign(&signing_bytes(&namespace, &vote))
+                    .to_bytes()
+                    .to_vec(),
+            ),
+            vote,
+            signer: member,
+        }
+    };
+    kaimeng_l1::beacon::Evidence {
+        chain: 0,
+        key: key.public_key().to_bytes().to_vec(),
+        first: vote(1),
+        second: vote(2),
+    }
+}
+
+#[test]
+fn evidence_of_conflicting_votes_is_recorded_and_governance_removes_the_member() {
+    let node = dev_network(&[]);
+    // Evidence that proves nothing is refused with the reason.
+    let mut harmless = equivocation(3, 9);
+    harmless.second = harmless.first.clone();
+    let refused = node.rpc(
+        "kaimeng_submitEvidence",
+        json!([alloy_primitives::Bytes::from(harmless.to_bytes())]),
+    );
+    let message = refused["error"]["message"].as_str().unwrap();
+    assert!(message.contains("do not conflict"), "{message}");
+    let garbage = node.rpc("kaimeng_submitEvidence", json!(["0x0102"]));
+    assert!(
+        garbage["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("undecodable evidence"),
+        "{garbage}"
+    );
+
+    // Anyone submits real evidence against dev-member-3; the beacon chain records it.
+    let evidence = alloy_primitives::Bytes::from(equivocation(3, 9).to_bytes());
+    let pending = node.result("kaimeng_submitEvidence", json!([evidence]));
+    assert_eq!(pending["organisation"], "dev-member-3", "{pending}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let recorded = loop {
+        let list = node.result("kaimeng_evidence", json!([]));
+        if let Some(record) = list.as_array().unwrap().first() {
+            break record.clone();
+        }
+        assert!(Instant::now() < deadline, "the evidence was not recorded");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(recorded["organisation"], "dev-member-3");
+    assert_eq!(
+        (recorded["chain"].as_u64(), recorded["view"].as_u64()),
+        (Some(0), Some(9))
+    );
+    assert!(recorded["height"].as_u64().unwrap() >= 1);
+    // The same fault is recorded once.
+    let again = node.rpc("kaimeng_submitEvidence", json!([evidence]));
+    assert!(
+        again["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("already recorded"),
+        "{again}"
+    );
+
+    // One proposal removes the member: 3 of 4 approve, and the next epoch has 3 validators.
+    gov_ok(
+        &node,
+        &[
+            "propose",
+            "--dev-member",
+            "0",
+            "remove-member",
+            "dev-member-3",
+        ],
+    );
+    for voter in ["1", "2"] {
+        gov_ok(
+            &node,
+            &[
+                "vote",
+                "--dev-member",
+                voter,
+                "--proposal",
+                "1",
+                "--approve",
+            ],
+        );
+    }
+    let epoch = node.result("kaimeng_epoch", json!([]))["epoch"]
+        .as_u64()
+        .unwrap();
+    let after = wait_for_epoch(&node, epoch + 1);
+    let validators = after["validators"].as_array().unwrap();
+    assert_eq!(validators.len(), 3, "{after}");
+    assert!(
+        validators
+            .iter()
+            .all(|v| v["organisation"] != "dev-member-3"),
+        "{after}"
+    );
+}

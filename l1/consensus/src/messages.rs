@@ -45,6 +45,22 @@ impl Vote {
         }
     }
 
+    /// Whether one validator signing both `self` and `other` is a fault: two different
+    /// notarize (or finalize) votes in one view of an epoch, or a nullify and a finalize of it.
+    pub fn conflicts_with(&self, other: &Vote) -> bool {
+        if self.epoch() != other.epoch() || self.view() != other.view() {
+            return false;
+        }
+        match (self, other) {
+            (Vote::Notarize(a), Vote::Notarize(b)) | (Vote::Finalize(a), Vote::Finalize(b)) => {
+                a != b
+            }
+            (Vote::Nullify { .. }, Vote::Finalize(_))
+            | (Vote::Finalize(_), Vote::Nullify { .. }) => true,
+            _ => false,
+        }
+    }
+
     pub fn proposal(&self) -> Option<&Proposal> {
         match self {
             Vote::Notarize(p) | Vote::Finalize(p) => Some(p),

@@ -5,7 +5,7 @@
 //! and what a shard header's `parent_beacon_block_root` names.
 //!
 //! Layout: `header (112) ‖ proposer (4) ‖ VRF proof (80) ‖ section length (4) ‖ governance
-//! section ‖ crosslink count (4) ‖ crosslink*`, a header being `height (8) ‖ parent (32) ‖ timestamp (8) ‖ body root (32) ‖
+//! section ‖ crosslink count (4) ‖ crosslink* ‖ evidence count (4) ‖ evidence*`, a header being `height (8) ‖ parent (32) ‖ timestamp (8) ‖ body root (32) ‖
 //! state root (32)` and a crosslink `shard (4) ‖ header count (4) ‖ {length (4) ‖ shard header
 //! RLP}* ‖ certificate length (4) ‖ certificate`. All integers big-endian.
 
@@ -17,6 +17,7 @@ use kaimeng_crypto::vrf::{PROOF_LEN, VrfProof};
 
 use super::BeaconError;
 use super::bytes::{Reader, put_chunk};
+use super::evidence::{Evidence, MAX_EVIDENCE};
 
 /// Most crosslinks in one beacon block.
 pub const MAX_CROSSLINKS: usize = 64;
@@ -92,6 +93,8 @@ pub struct BeaconBody {
     /// The governance section (`super::section`).
     pub governance: Vec<u8>,
     pub crosslinks: Vec<Crosslink>,
+    /// Conflicting votes submitted against members.
+    pub evidence: Vec<Evidence>,
 }
 
 impl BeaconBody {
@@ -110,6 +113,10 @@ impl BeaconBody {
                 put_chunk(&mut out, &rlp);
             }
             put_chunk(&mut out, &link.certificate);
+        }
+        out.extend_from_slice(&(self.evidence.len() as u32).to_be_bytes());
+        for evidence in &self.evidence {
+            evidence.encode(&mut out);
         }
         out
     }
@@ -162,6 +169,14 @@ impl BeaconBody {
                 certificate,
             });
         }
+        let count = reader.count("the evidence count", 16)?;
+        if count > MAX_EVIDENCE {
+            return Err(BeaconError::TooMuchEvidence { max: MAX_EVIDENCE });
+        }
+        let mut evidence = Vec::with_capacity(count);
+        for _ in 0..count {
+            evidence.push(Evidence::read(&mut reader)?);
+        }
         if !reader.0.is_empty() {
             return Err(BeaconError::TrailingBytes(reader.0.len()));
         }
@@ -170,6 +185,7 @@ impl BeaconBody {
             vrf_proof,
             governance,
             crosslinks,
+            evidence,
         })
     }
 

@@ -53,6 +53,10 @@ pub enum BeaconError {
         proposer: u32,
         error: kaimeng_crypto::vrf::VrfError,
     },
+    #[error("evidence refused: {0}")]
+    Evidence(String),
+    #[error("more than {max} pieces of evidence in one beacon block")]
+    TooMuchEvidence { max: usize },
     #[error("beacon header does not commit to its body")]
     BodyRoot,
     #[error("beacon block {height}: state root does not match the state after it")]

@@ -11,6 +11,7 @@ use kaimeng_genesis::GenesisSpec;
 
 use super::block::{BeaconBlock, BeaconBody, BeaconHeader, Crosslink};
 use super::bytes::{Reader, put_chunk};
+use super::evidence::{BEACON_CHAIN, Evidence, EvidenceRecord, KEPT_EVIDENCE};
 use super::reference::{BeaconRef, shard_epoch, shard_epoch_end};
 use super::{BeaconError, decode_section, shard_namespace};
 use crate::committees;
@@ -50,6 +51,8 @@ pub struct BeaconState {
     pub seed: B256,
     /// The VRF outputs of the current epoch's blocks so far, in height order.
     pub vrf_outputs: Vec<[u8; OUTPUT_LEN]>,
+    /// The newest faults recorded (at most `KEPT_EVIDENCE`), oldest first.
+    pub evidence: Vec<EvidenceRecord>,
     /// Per shard: the fee shares it pays for the last ended epoch, in its first block that
     /// references the epoch after it.
     pub payouts: Vec<Vec<(Address, U256)>>,
@@ -152,6 +155,7 @@ impl BeaconState {
             ],
             seed,
             vrf_outputs: Vec::new(),
+            evidence: Vec::new(),
             consortium,
             shard_epoch_length: spec.epoch_length.max(1),
             shards: shard_genesis
@@ -198,6 +202,61 @@ impl BeaconState {
             self.committee(link.validators_epoch, shard)
                 .unwrap_or_default(),
         )
+    }
+
+    /// What `evidence` would record at `height`: the votes conflict, both are signed with the
+    /// consensus key of a current member, and that fault is not recorded yet.
+    pub fn check_evidence(
+        &self,
+        height: u64,
+        evidence: &Evidence,
+    ) -> Result<EvidenceRecord, BeaconError> {
+        evidence.check(self.suite())?;
+        if evidence.chain != BEACON_CHAIN && evidence.chain as usize >= self.shards.len() {
+            return Err(BeaconError::Evidence(format!(
+                "there is no shard {}",
+                evidence.chain
+            )));
+        }
+        let suite = self.suite();
+        let same_key = |member_key: &[u8]| {
+            member_key == evidence.key.as_slice()
+                || suite
+                    .public_key_from_bytes(member_key)
+                    .ok()
+                    .zip(suite.public_key_from_bytes(&evidence.key).ok())
+                    .is_some_and(|(a, b)| a == b)
+        };
+        let member = self
+            .consortium
+            .members()
+            .iter()
+            .find(|m| same_key(&m.consensus_key))
+            .ok_or_else(|| {
+                BeaconError::Evidence("the key is not a current member's consensus key".into())
+            })?;
+        let record = EvidenceRecord {
+            height,
+            organisation: member.organisation.clone(),
+            chain: evidence.chain,
+            epoch: evidence.first.vote.epoch(),
+            view: evidence.first.vote.view(),
+        };
+        if self.evidence.iter().any(|r| {
+            (&r.organisation, r.chain, r.epoch, r.view)
+                == (
+                    &record.organisation,
+                    record.chain,
+                    record.epoch,
+                    record.view,
+                )
+        }) {
+            return Err(BeaconError::Evidence(format!(
+                "the fault of {} in view {} of epoch {} is already recorded",
+                record.organisation, record.view, record.epoch
+            )));
+        }
+        Ok(record)
     }
 
     /// Checks the block's VRF proof: made by `proposer` (a member of the current epoch) with its
@@ -290,6 +349,13 @@ impl BeaconState {
         }
         for crosslink in &body.crosslinks {
             self.link(crosslink)?;
+        }
+        for evidence in &body.evidence {
+            let record = self.check_evidence(height, evidence)?;
+            if self.evidence.len() == KEPT_EVIDENCE {
+                self.evidence.remove(0);
+            }
+            self.evidence.push(record);
         }
         self.height = height;
         if height != self.consortium.epoch().last_height {
@@ -436,7 +502,7 @@ impl BeaconState {
     }
 
     /// `height (8) ‖ shard epoch length (8) ‖ shards ‖ committees ‖ seed (32) ‖ VRF outputs ‖
-    /// payouts ‖ consortium state`, each list prefixed with its count (4).
+    /// evidence records ‖ payouts ‖ consortium state`, each list prefixed with its count (4).
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();
         out.extend_from_slice(&self.height.to_be_bytes());
@@ -464,6 +530,14 @@ impl BeaconState {
         out.extend_from_slice(&(self.vrf_outputs.len() as u32).to_be_bytes());
         for output in &self.vrf_outputs {
             out.extend_from_slice(output);
+        }
+        out.extend_from_slice(&(self.evidence.len() as u32).to_be_bytes());
+        for record in &self.evidence {
+            out.extend_from_slice(&record.height.to_be_bytes());
+            put_chunk(&mut out, record.organisation.as_bytes());
+            out.extend_from_slice(&record.chain.to_be_bytes());
+            out.extend_from_slice(&record.epoch.to_be_bytes());
+            out.extend_from_slice(&record.view.to_be_bytes());
         }
         out.extend_from_slice(&(self.payouts.len() as u32).to_be_bytes());
         for payouts in &self.payouts {
@@ -516,6 +590,17 @@ impl BeaconState {
             let output = r.take(OUTPUT_LEN, "a VRF output")?;
             vrf_outputs.push(output.try_into().expect("64 bytes"));
         }
+        let mut evidence = Vec::new();
+        for _ in 0..r.count("the evidence records", 32)? {
+            evidence.push(EvidenceRecord {
+                height: r.u64("an evidence record")?,
+                organisation: String::from_utf8(r.chunk("an evidence record", 256)?.to_vec())
+                    .map_err(|_| BeaconError::Corrupt("an evidence record's organisation"))?,
+                chain: r.u32("an evidence record")?,
+                epoch: r.u64("an evidence record")?,
+                view: r.u64("an evidence record")?,
+            });
+        }
         let mut payouts = Vec::new();
         for _ in 0..r.count("the payouts", 4)? {
             let mut shard = Vec::new();
@@ -537,6 +622,7 @@ impl BeaconState {
             committees,
             seed,
             vrf_outputs,
+            evidence,
             payouts,
         })
     }

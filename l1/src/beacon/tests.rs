@@ -1,6 +1,7 @@
 //! The beacon chain's pure rules: blocks commit to their body and state, crosslinks are
 //! checked against the shard's validators, fees are shared per shard from crosslinked headers.
 
+use super::evidence;
 use alloy_consensus::Header;
 use alloy_primitives::{B256, U256};
 use kaimeng_consensus::signing::signing_bytes;
@@ -114,6 +115,7 @@ fn body(crosslinks: Vec<Crosslink>) -> BeaconBody {
         vrf_proof: VrfProof([0; 80]),
         governance: Vec::new(),
         crosslinks,
+        evidence: Vec::new(),
     }
 }
 
@@ -442,4 +444,131 @@ fn a_crosslink_signed_by_members_outside_the_shards_committee_is_refused() {
         state.seal(B256::ZERO, 1, body(vec![forged])).unwrap_err(),
         BeaconError::Certificate(0, _)
     ));
+}
+
+fn notarize(view: u64, payload: u8) -> Vote {
+    Vote::Notarize(Proposal {
+        epoch: 0,
+        view,
+        height: view,
+        parent: Parent {
+            view: view - 1,
+            digest: Digest([0; 32]),
+        },
+        payload: Digest([payload; 32]),
+    })
+}
+
+fn signed(key: &SecretKey, namespace: &[u8], vote: Vote) -> kaimeng_consensus::SignedVote {
+    let signature = Signature(
+        key.sign(&signing_bytes(namespace, &vote))
+            .to_bytes()
+            .to_vec(),
+    );
+    kaimeng_consensus::SignedVote {
+        vote,
+        signer: 2,
+        signature,
+    }
+}
+
+fn evidence_of(key: &SecretKey, chain: u32, first: Vote, second: Vote) -> Evidence {
+    let namespace = if chain == evidence::BEACON_CHAIN {
+        BEACON_NAMESPACE.to_vec()
+    } else {
+        shard_namespace(chain)
+    };
+    Evidence {
+        chain,
+        key: key.public_key().to_bytes().to_vec(),
+        first: signed(key, &namespace, first),
+        second: signed(key, &namespace, second),
+    }
+}
+
+#[test]
+fn conflicting_votes_are_recorded_once_against_the_member_who_signed_them() {
+    let keys = member_keys();
+    let state = state();
+    let fault = evidence_of(&keys[2], 0, notarize(5, 1), notarize(5, 2));
+    // It travels as bytes and decodes to the same evidence.
+    assert_eq!(Evidence::from_bytes(&fault.to_bytes()).unwrap(), fault);
+    let mut with = body(Vec::new());
+    with.evidence = vec![fault.clone()];
+    let (block, after, _) = state.seal(B256::ZERO, 1, with).unwrap();
+    assert_eq!(
+        after.evidence,
+        vec![EvidenceRecord {
+            height: 1,
+            organisation: "dev-member-2".into(),
+            chain: 0,
+            epoch: 0,
+            view: 5,
+        }]
+    );
+    let mut follower = state.clone();
+    follower.apply(&block).unwrap();
+    assert_eq!(follower, after);
+    assert_eq!(BeaconBlock::decode(&block.encode(), SUITE).unwrap(), block);
+    // The same fault again is refused, and so is a block that carries it.
+    assert!(matches!(
+        after.check_evidence(2, &fault),
+        Err(BeaconError::Evidence(m)) if m.contains("already recorded")
+    ));
+    let mut again = body(Vec::new());
+    again.evidence = vec![fault];
+    assert!(after.seal(B256::ZERO, 2, again).is_err());
+    // A beacon-chain fault (nullify and finalize in one view) is a fault too.
+    let nullify = Vote::Nullify { epoch: 0, view: 7 };
+    let Vote::Notarize(proposal) = notarize(7, 1) else {
+        unreachable!()
+    };
+    let beacon_fault = evidence_of(
+        &keys[1],
+        evidence::BEACON_CHAIN,
+        nullify,
+        Vote::Finalize(proposal),
+    );
+    assert_eq!(
+        state.check_evidence(1, &beacon_fault).unwrap().organisation,
+        "dev-member-1"
+    );
+}
+
+#[test]
+fn evidence_that_proves_no_fault_is_refused_and_changes_nothing() {
+    let keys = member_keys();
+    let state = state();
+    let refused = |evidence: &Evidence| match state.check_evidence(1, evidence) {
+        Err(BeaconError::Evidence(message)) => message,
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    // Two votes that do not conflict: the same vote twice, or two views.
+    let same = evidence_of(&keys[2], 0, notarize(5, 1), notarize(5, 1));
+    assert!(refused(&same).contains("do not conflict"));
+    let two_views = evidence_of(&keys[2], 0, notarize(5, 1), notarize(6, 2));
+    assert!(refused(&two_views).contains("do not conflict"));
+    // Votes signed by another key than the one named.
+    let mut forged = evidence_of(&keys[2], 0, notarize(5, 1), notarize(5, 2));
+    forged.key = keys[3].public_key().to_bytes().to_vec();
+    assert!(refused(&forged).contains("not signed by the key"));
+    // Signed in another shard's domain than the one named.
+    let mut moved = evidence_of(&keys[2], 0, notarize(5, 1), notarize(5, 2));
+    moved.chain = evidence::BEACON_CHAIN;
+    assert!(refused(&moved).contains("not signed by the key"));
+    // A key that is no member's.
+    let stranger = SecretKey::from_seed(SUITE, &[77; 32]);
+    let outsider = evidence_of(&stranger, 0, notarize(5, 1), notarize(5, 2));
+    assert!(refused(&outsider).contains("not a current member"));
+    // A shard that does not exist.
+    let nowhere = evidence_of(&keys[2], 9, notarize(5, 1), notarize(5, 2));
+    assert!(refused(&nowhere).contains("no shard 9"));
+    // Undecodable bytes say what was wrong.
+    let bytes = evidence_of(&keys[2], 0, notarize(5, 1), notarize(5, 2)).to_bytes();
+    assert!(Evidence::from_bytes(&bytes[..bytes.len() - 3]).is_err());
+    assert!(Evidence::from_bytes(&[0, 0, 0, 0]).is_err());
+    // A block carrying refused evidence is refused and leaves the state as it was.
+    let mut with = body(Vec::new());
+    with.evidence = vec![same];
+    assert!(state.seal(B256::ZERO, 1, with).is_err());
 }

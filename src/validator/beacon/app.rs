@@ -148,6 +148,7 @@ impl Application for BeaconChain {
             vrf_proof: vrf_key.prove(&alpha),
             governance: self.select(&state),
             crosslinks: crosslinks::collect(&state, &self.shards),
+            evidence: self.select_evidence(&state),
         };
         let epoch = state.consortium.epoch().epoch;
         let (block, after, transition) = state
@@ -288,6 +289,23 @@ impl Application for BeaconChain {
             blocks = rest;
         }
         Ok(applied)
+    }
+
+    fn report_fault(
+        &self,
+        key: Vec<u8>,
+        first: kaimeng_consensus::SignedVote,
+        second: kaimeng_consensus::SignedVote,
+    ) {
+        let evidence = kaimeng_l1::beacon::Evidence {
+            chain: kaimeng_l1::beacon::evidence::BEACON_CHAIN,
+            key,
+            first,
+            second,
+        };
+        if let Err(error) = self.submit_evidence(evidence) {
+            tracing::warn!(%error, "evidence not pooled");
+        }
     }
 
     fn on_transactions(&self, data: Vec<u8>) {

@@ -26,9 +26,10 @@ use kaimeng_crypto::CryptoSuite;
 use kaimeng_crypto::vrf::{PROOF_LEN, VrfProof, VrfSecretKey};
 use kaimeng_genesis::GenesisSpec;
 use kaimeng_l1::Store;
+use kaimeng_l1::beacon::evidence::MAX_EVIDENCE;
 use kaimeng_l1::beacon::{
-    BeaconBlock, BeaconBody, BeaconHeader, BeaconRef, BeaconState, MAX_GOVERNANCE_TXS,
-    encode_section,
+    BeaconBlock, BeaconBody, BeaconError, BeaconHeader, BeaconRef, BeaconState, Evidence,
+    EvidenceRecord, MAX_GOVERNANCE_TXS, encode_section,
 };
 use kaimeng_l1::governance::{EpochTransition, GovernanceError, SignedGovernanceTx};
 use kaimeng_l1::storage::StoreOptions;
@@ -42,6 +43,8 @@ use crate::metrics::ChainMetrics;
 
 /// Most unfinalized beacon blocks kept.
 const MAX_KEPT: usize = 256;
+/// Most pieces of evidence waiting to be recorded.
+const MAX_POOLED_EVIDENCE: usize = 256;
 
 /// An unfinalized block this node built or checked, with the state after it.
 #[derive(Clone)]
@@ -66,6 +69,8 @@ pub struct BeaconChain {
     head: RwLock<Head>,
     kept: Mutex<HashMap<B256, Kept>>,
     pool: Mutex<Vec<SignedGovernanceTx>>,
+    /// Conflicting votes waiting to be recorded (bounded).
+    evidence: Mutex<Vec<Evidence>>,
     /// The shards this node holds, by shard number (crosslinks come from them).
     shards: Vec<Arc<ShardChain>>,
     finalized: watch::Sender<BeaconRef>,
@@ -133,6 +138,7 @@ impl BeaconChain {
             head: RwLock::new(Head { hash, state }),
             kept: Mutex::new(HashMap::new()),
             pool: Mutex::new(Vec::new()),
+            evidence: Mutex::new(Vec::new()),
             shards,
             finalized: watch::channel(reference).0,
             settled: RwLock::new(reference),
@@ -237,7 +243,41 @@ impl BeaconChain {
     }
 
     fn has_pooled(&self) -> bool {
-        !self.pool.lock().is_empty()
+        !self.pool.lock().is_empty() || !self.evidence.lock().is_empty()
+    }
+
+    /// Pools `evidence` if the finalized state would record it; returns what it would record.
+    pub fn submit_evidence(&self, evidence: Evidence) -> Result<EvidenceRecord, BeaconError> {
+        let state = self.finalized_state();
+        let record = state.check_evidence(state.height + 1, &evidence)?;
+        let mut pool = self.evidence.lock();
+        if !pool.contains(&evidence) {
+            if pool.len() >= MAX_POOLED_EVIDENCE {
+                return Err(BeaconError::Evidence(
+                    "the evidence pool is full; submit again shortly".into(),
+                ));
+            }
+            pool.push(evidence);
+        }
+        Ok(record)
+    }
+
+    /// The evidence a block on `state` records: pooled evidence that checks, one per fault.
+    fn select_evidence(&self, state: &BeaconState) -> Vec<Evidence> {
+        let height = state.height + 1;
+        let mut faults = Vec::new();
+        let mut chosen = Vec::new();
+        for evidence in self.evidence.lock().iter() {
+            let Ok(record) = state.check_evidence(height, evidence) else {
+                continue;
+            };
+            let fault = (record.organisation, record.chain, record.epoch, record.view);
+            if !faults.contains(&fault) && chosen.len() < MAX_EVIDENCE {
+                faults.push(fault);
+                chosen.push(evidence.clone());
+            }
+        }
+        chosen
     }
 
     /// The governance section of a block on `state`: pooled transactions that apply in order.
@@ -291,6 +331,9 @@ impl BeaconChain {
         self.pool
             .lock()
             .retain(|tx| state.consortium.check_tx(height + 1, tx).is_ok());
+        self.evidence
+            .lock()
+            .retain(|e| state.check_evidence(height + 1, e).is_ok());
         let before = self.finalized.send_replace(BeaconRef {
             root: hash,
             height,
@@ -351,6 +394,7 @@ fn genesis_block(genesis: &GenesisSpec, state: &BeaconState) -> BeaconBlock {
         vrf_proof: VrfProof([0; PROOF_LEN]),
         governance: Vec::new(),
         crosslinks: Vec::new(),
+        evidence: Vec::new(),
     };
     BeaconBlock {
         header: BeaconHeader {

@@ -155,8 +155,8 @@ fn views(beacon: &BeaconChain, block: &BeaconBlock, shard: Option<u32>) -> Vec<C
         .collect()
 }
 
-/// `kaimeng_crosslinks`, `kaimeng_getBeaconBlock`, `kaimeng_getBeaconEpoch` and
-/// `kaimeng_committees`.
+/// `kaimeng_crosslinks`, `kaimeng_getBeaconBlock`, `kaimeng_getBeaconEpoch`,
+/// `kaimeng_committees`, `kaimeng_submitEvidence` and `kaimeng_evidence`.
 pub fn beacon_methods(beacon: Arc<BeaconChain>) -> RpcModule<Arc<BeaconChain>> {
     let mut module = RpcModule::new(beacon);
     module
@@ -275,5 +275,25 @@ pub fn beacon_methods(beacon: Arc<BeaconChain>) -> RpcModule<Arc<BeaconChain>> {
             super::committees::view(&beacon, epoch).map_err(internal)
         })
         .expect("kaimeng_committees is registered once");
+    module
+        .register_blocking_method("kaimeng_submitEvidence", |params, beacon, _| {
+            let bytes: alloy_primitives::Bytes = params.one().map_err(|e| {
+                invalid(format!(
+                    "kaimeng_submitEvidence takes the evidence as 0x-hex bytes: {}",
+                    reason(&e)
+                ))
+            })?;
+            let evidence = kaimeng_l1::beacon::Evidence::from_bytes(&bytes)
+                .map_err(|e| invalid(format!("undecodable evidence: {e}")))?;
+            beacon
+                .submit_evidence(evidence)
+                .map_err(|e| invalid(e.to_string()))
+        })
+        .expect("kaimeng_submitEvidence is registered once");
+    module
+        .register_method("kaimeng_evidence", |_, beacon, _| {
+            beacon.finalized_state().evidence
+        })
+        .expect("kaimeng_evidence is registered once");
     module
 }
