@@ -55,7 +55,13 @@ impl Cluster {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let dir = tempfile::tempdir().unwrap();
-        let [p2p, rpc, metrics] = free_port_ranges(n);
+        // Member i serves shard s's RPC on rpc + i * shards + s.
+        let shards: u16 = extra
+            .iter()
+            .position(|a| *a == "--shards")
+            .and_then(|i| extra.get(i + 1))
+            .map_or(1, |s| s.parse().unwrap());
+        let [p2p, rpc, metrics] = free_port_ranges(n * shards);
         let net = dir.path().join("net");
         let output = Command::new(env!("CARGO_BIN_EXE_kaimeng"))
             .args(["testnet", "--generate-only", "--kdf-iterations", "1000"])
@@ -85,7 +91,7 @@ impl Cluster {
             configs,
             net: net.clone(),
             p2p_ports: (0..n).map(|i| p2p + i).collect(),
-            rpc_ports: (0..n).map(|i| rpc + i).collect(),
+            rpc_ports: (0..n).map(|i| rpc + i * shards).collect(),
             metrics_ports: (0..n).map(|i| metrics + i).collect(),
             nodes: (0..n).map(|_| None).collect(),
         };

@@ -164,3 +164,73 @@ fn committees_refuse_malformed_queries_and_say_when_an_epoch_is_not_drawn() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+#[test]
+fn a_testnet_of_separate_processes_runs_two_shards_under_committees() {
+    let cluster = crate::cluster::Cluster::start_with(
+        4,
+        "secp256k1-keccak",
+        &[
+            "--shards",
+            "2",
+            "--committee-size",
+            "2",
+            "--epoch-length",
+            "6",
+            "--block-time-ms",
+            "300",
+        ],
+    );
+    // Member i serves shard 1 on its base port + 1.
+    let shard1 = |i: usize| cluster.rpc_ports[i] + 1;
+    assert_eq!(
+        hex_u64(&result_at(shard1(0), "eth_chainId", json!([]))),
+        31338
+    );
+    // A dev account is funded on shard 1 too; a transfer there is final on every member.
+    let to = Address::repeat_byte(0x24);
+    let raw = signed_transfer(31338, 0, to, 777);
+    let hash = result_at(shard1(0), "eth_sendRawTransaction", json!([raw]));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let receipt = loop {
+        let r = result_at(shard1(0), "eth_getTransactionReceipt", json!([hash]));
+        if !r.is_null() {
+            break r;
+        }
+        assert!(Instant::now() < deadline, "no receipt on shard 1");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let number = receipt["blockNumber"].clone();
+    for i in 0..4 {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let block = loop {
+            let block = result_at(shard1(i), "eth_getBlockByNumber", json!([number, false]));
+            if !block.is_null() {
+                break block;
+            }
+            assert!(Instant::now() < deadline, "member {i} lacks the block");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert_eq!(block["hash"], receipt["blockHash"], "member {i}");
+        assert_eq!(
+            hex_u64(&result_at(
+                shard1(i),
+                "eth_getBalance",
+                json!([to, "latest"])
+            )),
+            777,
+            "member {i}"
+        );
+    }
+    // The committees recompute from any member's RPC.
+    let url = format!("http://127.0.0.1:{}", cluster.rpc_ports[2]);
+    let output = Command::new(env!("CARGO_BIN_EXE_kaimeng"))
+        .args(["committees", "verify", "--rpc", &url])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
