@@ -74,6 +74,20 @@ pub fn run(args: VerifyCertificateArgs) -> anyhow::Result<()> {
 /// Checks `certificate` against the genesis members; returns how many signed.
 pub fn check(genesis: &GenesisSpec, certificate: &FinalityCertificate) -> anyhow::Result<usize> {
     let suite = crate::consensus_suite(genesis.crypto_suite);
+    if certificate.chain != "beacon"
+        && genesis
+            .committee_size
+            .is_some_and(|size| (size as usize) < genesis.members.len())
+    {
+        bail!(
+            "{} is finalized by a committee drawn from the members (committee size {} of {}): \
+             this light client checks certificates signed by all genesis members only; check \
+             the beacon chain (--chain beacon), whose crosslinks carry each shard's certificates",
+            certificate.chain,
+            genesis.committee_size.unwrap_or_default(),
+            genesis.members.len()
+        );
+    }
     let validators = ValidatorSet::new(
         genesis
             .members

@@ -415,6 +415,38 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn each_shard_gets_its_own_messages_and_an_unknown_shard_none() {
+        let (to_route, events) = mpsc::channel(64);
+        let (beacon, mut beacon_rx) = mpsc::channel(8);
+        let (zero, mut zero_rx) = mpsc::channel(8);
+        let (one, mut one_rx) = mpsc::channel(8);
+        let router = tokio::spawn(route(
+            events,
+            Routes {
+                beacon,
+                shards: vec![zero, one],
+            },
+        ));
+        to_route.send(direct(Chain::Shard(7), 7)).await.unwrap();
+        to_route.send(direct(Chain::Shard(1), 1)).await.unwrap();
+        to_route.send(direct(Chain::Shard(0), 0)).await.unwrap();
+        to_route.send(direct(Chain::Beacon, 9)).await.unwrap();
+        drop(to_route);
+        router.await.unwrap();
+        let data = |event: Option<NetworkEvent>| match event {
+            Some(NetworkEvent::Direct { data, .. }) => data,
+            other => panic!("expected a direct message, got {other:?}"),
+        };
+        assert_eq!(data(zero_rx.recv().await), vec![0]);
+        assert_eq!(data(one_rx.recv().await), vec![1]);
+        assert_eq!(data(beacon_rx.recv().await), vec![9]);
+        // Shard 7's message went nowhere, and nothing else arrived.
+        assert!(zero_rx.recv().await.is_none());
+        assert!(one_rx.recv().await.is_none());
+        assert!(beacon_rx.recv().await.is_none());
+    }
+
+    #[tokio::test]
     async fn a_chain_that_stops_reading_never_holds_up_another() {
         let (to_route, events) = mpsc::channel(64);
         let (beacon, mut beacon_rx) = mpsc::channel(1);
