@@ -1,5 +1,5 @@
 //! The `kaimeng` command line: `dev`, `node`, `testnet`, `genesis`, `keygen`, `key-inspect`,
-//! `gov`, `prover` and `verify-certificate`.
+//! `gov`, `prover`, `verify-certificate` and `committees`.
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -134,6 +134,10 @@ pub struct KeyInspectArgs {
     /// File whose first line is the password (or set KAIMENG_PASSWORD).
     #[arg(long)]
     pub password_file: Option<PathBuf>,
+    /// The keystore holds a VRF secret: print its RFC 9381 public key (a member's genesis
+    /// `vrf_key`) instead of the suite key.
+    #[arg(long)]
+    pub vrf: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -367,6 +371,14 @@ fn keygen(args: KeygenArgs) -> anyhow::Result<()> {
 fn key_inspect(args: KeyInspectArgs) -> anyhow::Result<()> {
     let password = read_password(args.password_file.as_deref())?;
     let key = kaimeng_crypto::keystore::load_keystore(&args.file, &password)?;
+    if args.vrf {
+        let vrf = kaimeng_crypto::vrf::VrfSecretKey::from_bytes(&key.to_bytes());
+        println!(
+            "VRF (ECVRF-EDWARDS25519-SHA512-TAI): public key 0x{}",
+            hex::encode(vrf.public_key().to_bytes())
+        );
+        return Ok(());
+    }
     println!(
         "{}: public key 0x{}",
         key.suite(),

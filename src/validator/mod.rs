@@ -242,6 +242,7 @@ pub async fn start(config: ValidatorConfig) -> anyhow::Result<RunningValidator> 
     let (network, events) = Network::start(network_config)
         .await
         .context("starting the p2p network")?;
+    beacon.attach_network(network.clone());
     let (beacon_events, beacon_rx) = mpsc::channel(EVENT_QUEUE);
     let (shard_events, shard_rxs): (Vec<_>, Vec<_>) = shard_apps
         .iter()

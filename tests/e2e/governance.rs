@@ -645,7 +645,10 @@ fn equivocation(member: u32, view: u64) -> kaimeng_l1::beacon::Evidence {
 
 #[test]
 fn evidence_of_conflicting_votes_is_recorded_and_governance_removes_the_member() {
-    let node = dev_network(&[]);
+    // A standby node is a non-member full node: it never proposes, so evidence submitted to
+    // it reaches the members by gossip.
+    let node = dev_network(&["--standby", "1"]);
+    let full_node = node.standby_ports[0];
     // Evidence that proves nothing is refused with the reason.
     let mut harmless = equivocation(3, 9);
     harmless.second = harmless.first.clone();
@@ -666,7 +669,7 @@ fn evidence_of_conflicting_votes_is_recorded_and_governance_removes_the_member()
 
     // Anyone submits real evidence against dev-member-3; the beacon chain records it.
     let evidence = alloy_primitives::Bytes::from(equivocation(3, 9).to_bytes());
-    let pending = node.result("kaimeng_submitEvidence", json!([evidence]));
+    let pending = result_at(full_node, "kaimeng_submitEvidence", json!([evidence]));
     assert_eq!(pending["organisation"], "dev-member-3", "{pending}");
     let deadline = Instant::now() + Duration::from_secs(30);
     let recorded = loop {

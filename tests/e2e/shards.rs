@@ -222,6 +222,23 @@ fn a_testnet_of_separate_processes_runs_two_shards_under_committees() {
             "member {i}"
         );
     }
+    // `key-inspect --vrf` prints the VRF public key genesis records for the member.
+    let member = cluster.net.join("member-1");
+    let output = Command::new(env!("CARGO_BIN_EXE_kaimeng"))
+        .args(["key-inspect", "--vrf", "--password-file"])
+        .arg(member.join("password"))
+        .arg(member.join("vrf.json"))
+        .output()
+        .unwrap();
+    let genesis: Value =
+        serde_json::from_str(&std::fs::read_to_string(cluster.net.join("genesis.json")).unwrap())
+            .unwrap();
+    let vrf_key = genesis["members"][1]["vrf_key"].as_str().unwrap();
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains(vrf_key),
+        "{} vs {vrf_key}",
+        String::from_utf8_lossy(&output.stdout)
+    );
     // The committees recompute from any member's RPC.
     let url = format!("http://127.0.0.1:{}", cluster.rpc_ports[2]);
     let output = Command::new(env!("CARGO_BIN_EXE_kaimeng"))

@@ -118,7 +118,10 @@ impl Evidence {
         let mut reader = Reader(bytes);
         let evidence = Self::read(&mut reader)?;
         if !reader.0.is_empty() {
-            return Err(BeaconError::TrailingBytes(reader.0.len()));
+            return Err(BeaconError::Evidence(format!(
+                "{} bytes after the end of the evidence",
+                reader.0.len()
+            )));
         }
         Ok(evidence)
     }

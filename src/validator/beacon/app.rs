@@ -309,6 +309,17 @@ impl Application for BeaconChain {
     }
 
     fn on_transactions(&self, data: Vec<u8>) {
+        if let Some(bytes) = data.strip_prefix(super::EVIDENCE_GOSSIP_TAG) {
+            match kaimeng_l1::beacon::Evidence::from_bytes(bytes) {
+                Ok(evidence) => {
+                    if let Err(error) = self.submit_evidence(evidence) {
+                        tracing::debug!(%error, "gossiped evidence not pooled");
+                    }
+                }
+                Err(error) => tracing::debug!(%error, "undecodable gossiped evidence"),
+            }
+            return;
+        }
         match kaimeng_l1::governance::SignedGovernanceTx::decode(&data) {
             Ok(tx) => {
                 if let Err(error) = self.submit(tx) {

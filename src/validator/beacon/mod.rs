@@ -43,6 +43,11 @@ use crate::metrics::ChainMetrics;
 
 /// Most unfinalized beacon blocks kept.
 const MAX_KEPT: usize = 256;
+/// What starts evidence on the beacon chain's transaction topic (governance transactions
+/// never start with it).
+pub const EVIDENCE_GOSSIP_TAG: &[u8] = b"kaimeng/evidence";
+/// Epoch records kept in memory.
+const CACHED_EPOCH_RECORDS: usize = 8;
 /// Most pieces of evidence waiting to be recorded.
 const MAX_POOLED_EVIDENCE: usize = 256;
 
@@ -71,6 +76,10 @@ pub struct BeaconChain {
     pool: Mutex<Vec<SignedGovernanceTx>>,
     /// Conflicting votes waiting to be recorded (bounded).
     evidence: Mutex<Vec<Evidence>>,
+    /// The newest epoch records read (at most `CACHED_EPOCH_RECORDS`).
+    records: Mutex<HashMap<u64, EpochRecord>>,
+    /// The node's network, once started: evidence submitted here is gossiped to the members.
+    network: std::sync::OnceLock<kaimeng_network::NetworkHandle>,
     /// The shards this node holds, by shard number (crosslinks come from them).
     shards: Vec<Arc<ShardChain>>,
     finalized: watch::Sender<BeaconRef>,
@@ -139,6 +148,8 @@ impl BeaconChain {
             kept: Mutex::new(HashMap::new()),
             pool: Mutex::new(Vec::new()),
             evidence: Mutex::new(Vec::new()),
+            records: Mutex::new(HashMap::new()),
+            network: std::sync::OnceLock::new(),
             shards,
             finalized: watch::channel(reference).0,
             settled: RwLock::new(reference),
@@ -204,9 +215,24 @@ impl BeaconChain {
         }
     }
 
-    /// The record of beacon epoch `epoch`, once this node has finalized its start.
+    /// The record of beacon epoch `epoch`, once this node has finalized its start. Records
+    /// never change once written, so the newest few are kept in memory: every shard block
+    /// built or checked reads one.
     pub fn epoch_record(&self, epoch: u64) -> anyhow::Result<Option<EpochRecord>> {
-        store::epoch(&self.store, epoch)
+        if let Some(record) = self.records.lock().get(&epoch) {
+            return Ok(Some(record.clone()));
+        }
+        let record = store::epoch(&self.store, epoch)?;
+        if let Some(record) = &record {
+            let mut cached = self.records.lock();
+            if cached.len() >= CACHED_EPOCH_RECORDS
+                && let Some(oldest) = cached.keys().min().copied()
+            {
+                cached.remove(&oldest);
+            }
+            cached.insert(epoch, record.clone());
+        }
+        Ok(record)
     }
 
     /// A final block.
@@ -258,6 +284,30 @@ impl BeaconChain {
                 ));
             }
             pool.push(evidence);
+        }
+        Ok(record)
+    }
+
+    /// Gossips evidence (submitted over RPC) to the other nodes' pools, once the network runs.
+    pub fn attach_network(&self, network: kaimeng_network::NetworkHandle) {
+        let _ = self.network.set(network);
+    }
+
+    /// Pools `evidence` like [`Self::submit_evidence`] and gossips it to the members, so that
+    /// whichever proposes next records it (a full node proposes nothing itself).
+    pub fn submit_and_gossip_evidence(
+        &self,
+        evidence: Evidence,
+    ) -> Result<EvidenceRecord, BeaconError> {
+        let bytes = [EVIDENCE_GOSSIP_TAG, &evidence.to_bytes()[..]].concat();
+        let record = self.submit_evidence(evidence)?;
+        if let Some(network) = self.network.get().cloned() {
+            tokio::spawn(async move {
+                let topic = kaimeng_network::Topic::Transactions(kaimeng_network::Chain::Beacon);
+                if let Err(error) = network.publish(topic, bytes).await {
+                    tracing::debug!(%error, "evidence not gossiped");
+                }
+            });
         }
         Ok(record)
     }

@@ -252,6 +252,9 @@ pub fn beacon_methods(beacon: Arc<BeaconChain>) -> RpcModule<Arc<BeaconChain>> {
                     "validators": r.validators,
                     "gasLimit": r.gas_limit,
                     "minBaseFee": r.min_base_fee.to_string(),
+                    "seed": r.seed,
+                    "committeeSize": r.committee_size,
+                    "committees": r.committees,
                     "payouts": r.payouts.iter().enumerate().map(|(shard, payouts)| json!({
                         "shard": shard,
                         "shares": payouts.iter().map(|(to, amount)| json!({
@@ -286,7 +289,7 @@ pub fn beacon_methods(beacon: Arc<BeaconChain>) -> RpcModule<Arc<BeaconChain>> {
             let evidence = kaimeng_l1::beacon::Evidence::from_bytes(&bytes)
                 .map_err(|e| invalid(format!("undecodable evidence: {e}")))?;
             beacon
-                .submit_evidence(evidence)
+                .submit_and_gossip_evidence(evidence)
                 .map_err(|e| invalid(e.to_string()))
         })
         .expect("kaimeng_submitEvidence is registered once");
