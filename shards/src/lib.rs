@@ -21,6 +21,7 @@ pub mod precompiles;
 pub mod schema;
 pub mod sealer;
 pub mod simulate;
+pub mod snapshot;
 pub mod state;
 pub mod state_cache;
 pub mod trace;

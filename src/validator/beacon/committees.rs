@@ -266,3 +266,194 @@ pub fn recompute(view: &CommitteesView) -> anyhow::Result<Vec<Vec<Bytes>>> {
         .map(|keys| keys.into_iter().map(Bytes::from).collect())
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use alloy_primitives::{B256, Bytes};
+    use kaimeng_crypto::vrf::VrfSecretKey;
+    use kaimeng_genesis::{DevKeyRole, DevOptions, GenesisSpec, dev_member_secret};
+    use kaimeng_l1::beacon::{BeaconBody, BeaconState, vrf_input};
+
+    use super::*;
+
+    fn vrf_key(member: u32) -> VrfSecretKey {
+        let secret = dev_member_secret(
+            member,
+            DevKeyRole::Vrf,
+            kaimeng_genesis::CryptoSuite::Secp256k1Keccak,
+        );
+        VrfSecretKey::from_bytes(&secret.0)
+    }
+
+    /// A genesis of 4 members and 2 shards with committees of 2, and epochs of 3 blocks.
+    fn genesis() -> GenesisSpec {
+        let mut spec = GenesisSpec::dev(&DevOptions {
+            validators: 4,
+            shards: 2,
+            ..DevOptions::default()
+        });
+        spec.epoch_length = 3;
+        spec.committee_size = Some(2);
+        spec
+    }
+
+    /// The state after `height`, and the VRF blocks of every height.
+    fn run(spec: &GenesisSpec, to: u64) -> (Vec<BeaconState>, Vec<VrfBlock>) {
+        let mut states = vec![BeaconState::genesis(spec, &[B256::repeat_byte(1); 2]).unwrap()];
+        let mut blocks = Vec::new();
+        for height in 1..=to {
+            let state = states.last().unwrap();
+            let proposer = (height % 4) as u32;
+            let epoch = state.consortium.epoch().epoch;
+            let proof = vrf_key(proposer).prove(&vrf_input(31337, epoch, height));
+            let body = BeaconBody {
+                proposer,
+                vrf_proof: proof,
+                governance: Vec::new(),
+                crosslinks: Vec::new(),
+                evidence: Vec::new(),
+            };
+            let (_, after, _) = state.propose(B256::ZERO, height, body).unwrap();
+            let output = vrf_key(proposer)
+                .public_key()
+                .verify(&vrf_input(31337, epoch, height), &proof)
+                .unwrap();
+            blocks.push(VrfBlock {
+                height,
+                proposer,
+                organisation: format!("dev-member-{proposer}"),
+                vrf_key: Bytes::copy_from_slice(&vrf_key(proposer).public_key().to_bytes()),
+                proof: Bytes::copy_from_slice(&proof.0),
+                output: Bytes::copy_from_slice(&output.0),
+            });
+            states.push(after);
+        }
+        (states, blocks)
+    }
+
+    /// Epoch 3's committees as `kaimeng_committees` would show them after height 6.
+    fn view_of_epoch_3() -> CommitteesView {
+        let spec = genesis();
+        let (states, blocks) = run(&spec, 6);
+        let now = &states[6];
+        assert_eq!(now.consortium.epoch().epoch, 2);
+        CommitteesView {
+            epoch: 3,
+            crypto_suite: "secp256k1-keccak".into(),
+            chain_id: 31337,
+            genesis_hash: spec.hash(),
+            shard_count: 2,
+            drawn_in: 2,
+            seed: now.seed,
+            seed_inputs: Some(SeedInputs {
+                epoch: 1,
+                previous_seed: states[3].seed,
+                blocks: blocks[3..6].to_vec(),
+            }),
+            members: spec
+                .members
+                .iter()
+                .map(|m| MemberView {
+                    organisation: m.organisation.clone(),
+                    consensus_key: Bytes::copy_from_slice(&m.consensus_key),
+                })
+                .collect(),
+            committee_size: 2,
+            epoch_members: None,
+            committees: (0..2)
+                .map(|shard| {
+                    now.committee(3, shard)
+                        .unwrap()
+                        .iter()
+                        .map(|k| Bytes::from(k.clone()))
+                        .collect()
+                })
+                .collect(),
+        }
+    }
+
+    fn inputs(view: &mut CommitteesView) -> &mut SeedInputs {
+        view.seed_inputs.as_mut().unwrap()
+    }
+
+    #[test]
+    fn the_assignment_recomputes_from_the_proofs_and_any_tampering_is_caught() {
+        let view = view_of_epoch_3();
+        assert_eq!(recompute(&view).unwrap(), view.committees);
+        // Epoch 0 draws from the genesis seed alone.
+        let spec = genesis();
+        let genesis_state = &run(&spec, 0).0[0];
+        let first = CommitteesView {
+            epoch: 0,
+            drawn_in: 0,
+            seed: genesis_state.seed,
+            seed_inputs: None,
+            committees: (0..2)
+                .map(|shard| {
+                    genesis_state
+                        .committee(0, shard)
+                        .unwrap()
+                        .iter()
+                        .map(|k| Bytes::from(k.clone()))
+                        .collect()
+                })
+                .collect(),
+            ..view.clone()
+        };
+        assert_eq!(recompute(&first).unwrap(), first.committees);
+
+        let refused = |edit: &dyn Fn(&mut CommitteesView)| {
+            let mut tampered = view.clone();
+            edit(&mut tampered);
+            recompute(&tampered).map(|c| c == tampered.committees)
+        };
+        // A proof with one bit flipped does not verify.
+        assert!(
+            refused(&|v| {
+                let mut proof = inputs(v).blocks[1].proof.to_vec();
+                proof[40] ^= 1;
+                inputs(v).blocks[1].proof = proof.into();
+            })
+            .is_err()
+        );
+        // A proof under another member's key does not verify.
+        assert!(
+            refused(&|v| {
+                inputs(v).blocks[0].vrf_key =
+                    Bytes::copy_from_slice(&vrf_key(3).public_key().to_bytes());
+            })
+            .is_err()
+        );
+        // An output that is not the proof's, a dropped block, another previous seed: the seed
+        // does not come out.
+        assert!(refused(&|v| inputs(v).blocks[2].output = Bytes::from(vec![7; 64])).is_err());
+        assert!(
+            refused(&|v| {
+                inputs(v).blocks.pop();
+            })
+            .is_err()
+        );
+        assert!(refused(&|v| inputs(v).previous_seed = B256::repeat_byte(9)).is_err());
+        assert!(refused(&|v| v.drawn_in = 1).is_err());
+        assert!(refused(&|v| v.crypto_suite = "rot13".into()).is_err());
+        // Committees the seed does not give are a mismatch.
+        assert!(
+            matches!(refused(&|v| v.committees.swap(0, 1)), Ok(false)),
+            "swapped committees"
+        );
+        // A departed member is dropped from the committee it was drawn into.
+        let mut departed = view.clone();
+        let gone = departed.committees[0][0].clone();
+        departed.epoch_members = Some(
+            departed
+                .members
+                .iter()
+                .map(|m| m.consensus_key.clone())
+                .filter(|k| *k != gone)
+                .collect(),
+        );
+        let recomputed = recompute(&departed).unwrap();
+        assert!(!recomputed[0].contains(&gone));
+        assert_eq!(recomputed[0].len(), 1);
+    }
+}

@@ -20,6 +20,10 @@ pub const CONSENSUS: &str = kaimeng_shards::schema::CONSENSUS; // the engine's r
 
 const ALL_COLUMNS: &[&str] = &[BLOCKS, HASHES, CERTIFICATES, EPOCHS, META, CONSENSUS];
 const STATE_KEY: &[u8] = b"state";
+/// The encoding of beacon blocks and state this store holds; written with the genesis block.
+const FORMAT_KEY: &[u8] = b"format";
+/// 2: beacon blocks carry VRF proofs and evidence; the state carries seeds and committees.
+const FORMAT: &[u8] = b"2";
 
 /// What a shard needs to know about one beacon epoch.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,11 +127,20 @@ fn key(n: u64) -> [u8; 8] {
     n.to_be_bytes()
 }
 
+/// The finalized state, or `None` for an empty store. A store of an earlier format is
+/// refused, untouched, with what to do.
 pub fn load_state(store: &Store) -> anyhow::Result<Option<BeaconState>> {
-    match store.get(META, STATE_KEY)? {
-        None => Ok(None),
-        Some(bytes) => Ok(Some(BeaconState::decode(&bytes)?)),
+    let Some(bytes) = store.get(META, STATE_KEY)? else {
+        return Ok(None);
+    };
+    if store.get(META, FORMAT_KEY)?.as_deref() != Some(FORMAT) {
+        anyhow::bail!(
+            "this beacon store was written by an earlier Kaimeng (before VRF proofs and shard \
+             committees) and cannot be read; the network restarts from genesis: move the data \
+             directory away and start the node with an empty one"
+        );
     }
+    Ok(Some(BeaconState::decode(&bytes)?))
 }
 
 /// One final block, atomically: the block, its hash, its certificate (or a pointer to the
@@ -157,6 +170,9 @@ pub fn put_final(batch: &mut WriteBatch<'_>, write: &FinalWrite<'_>) -> Result<(
         batch.put(CERTIFICATES, key(height), value)?;
     }
     batch.put(META, STATE_KEY, write.state.encode())?;
+    if height == 0 {
+        batch.put(META, FORMAT_KEY, FORMAT)?;
+    }
     if write.transition.is_some() || height == 0 {
         put_epoch(batch, &EpochRecord::of(write.state))?;
     }
@@ -218,4 +234,26 @@ pub fn certificate(store: &Store, height: u64) -> Result<Option<(u64, Vec<u8>)>,
         .get(CERTIFICATES, key(certified))?
         .filter(|v| v.len() > 8)
         .map(|v| (certified, v[8..].to_vec())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_beacon_store_of_an_earlier_format_is_refused_untouched_with_what_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path(), &StoreOptions::default()).unwrap();
+        let mut batch = store.batch();
+        batch.put(META, STATE_KEY, b"an issue-10 state").unwrap();
+        store.write(batch).unwrap();
+        let error = load_state(&store).unwrap_err().to_string();
+        assert!(error.contains("earlier Kaimeng"), "{error}");
+        assert!(error.contains("empty one"), "{error}");
+        assert_eq!(
+            store.get(META, STATE_KEY).unwrap().as_deref(),
+            Some(&b"an issue-10 state"[..]),
+            "nothing was changed"
+        );
+    }
 }
