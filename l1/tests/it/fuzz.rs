@@ -9,7 +9,7 @@
 //! Cases per property: `FUZZ_CASES` (`benches/fuzz.sh` for a long pass).
 
 #[path = "../../../tests/fuzz/support.rs"]
-mod support;
+pub(crate) mod support;
 
 use std::collections::BTreeMap;
 

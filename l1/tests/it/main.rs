@@ -6,6 +6,7 @@ mod common;
 mod consensus;
 mod fees;
 mod fuzz;
+mod fuzz_beacon;
 mod membership;
 mod parameters;
 mod signatures;
