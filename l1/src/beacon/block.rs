@@ -28,6 +28,22 @@ pub const MAX_CERTIFICATE_BYTES: usize = 64 * 1024;
 
 const HEADER_LEN: usize = 112;
 
+/// How far ahead of a checking node's clock a beacon block's timestamp may be.
+pub const MAX_CLOCK_DRIFT_SECS: u64 = 15;
+
+/// A beacon block's time is not before its parent's, nor more than [`MAX_CLOCK_DRIFT_SECS`]
+/// ahead of `now` (the checking node's clock, in Unix seconds).
+pub fn check_timestamp(timestamp: u64, parent: u64, now: u64) -> Result<(), BeaconError> {
+    if timestamp < parent || timestamp > now.saturating_add(MAX_CLOCK_DRIFT_SECS) {
+        return Err(BeaconError::Timestamp {
+            timestamp,
+            parent,
+            now,
+        });
+    }
+    Ok(())
+}
+
 /// A beacon block's header.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BeaconHeader {

@@ -57,6 +57,14 @@ pub enum BeaconError {
     Evidence(String),
     #[error("more than {max} pieces of evidence in one beacon block")]
     TooMuchEvidence { max: usize },
+    #[error(
+        "beacon block time {timestamp} is before its parent's ({parent}) or more than 15 s ahead of this node's clock ({now})"
+    )]
+    Timestamp {
+        timestamp: u64,
+        parent: u64,
+        now: u64,
+    },
     #[error("beacon header does not commit to its body")]
     BodyRoot,
     #[error("beacon block {height}: state root does not match the state after it")]

@@ -572,3 +572,20 @@ fn evidence_that_proves_no_fault_is_refused_and_changes_nothing() {
     with.evidence = vec![same];
     assert!(state.seal(B256::ZERO, 1, with).is_err());
 }
+
+#[test]
+fn a_beacon_block_time_before_its_parent_or_far_ahead_is_refused() {
+    use super::block::{MAX_CLOCK_DRIFT_SECS, check_timestamp};
+    assert_eq!(check_timestamp(100, 100, 100), Ok(()));
+    assert_eq!(check_timestamp(100 + MAX_CLOCK_DRIFT_SECS, 90, 100), Ok(()));
+    assert!(matches!(
+        check_timestamp(99, 100, 200),
+        Err(BeaconError::Timestamp { .. })
+    ));
+    assert!(matches!(
+        check_timestamp(101 + MAX_CLOCK_DRIFT_SECS, 90, 100),
+        Err(BeaconError::Timestamp { .. })
+    ));
+    // No overflow at the edges.
+    assert_eq!(check_timestamp(u64::MAX, 0, u64::MAX), Ok(()));
+}

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use alloy_primitives::B256;
 use futures::future::BoxFuture;
 use kaimeng_consensus::{Digest, ValidatorIndex, ValidatorSet};
+use kaimeng_l1::beacon::block::check_timestamp;
 use kaimeng_l1::beacon::{BEACON_NAMESPACE, BeaconBlock, BeaconBody, validator_set, vrf_input};
 use kaimeng_network::{Chain, PeerId};
 
@@ -61,6 +62,11 @@ impl BeaconChain {
         let mut state = self
             .state_after(&parent)
             .ok_or_else(|| format!("unknown parent {parent}"))?;
+        let parent_time = self
+            .timestamp_of(&parent)
+            .ok_or_else(|| format!("unknown parent {parent}"))?;
+        check_timestamp(block.header.timestamp, parent_time, unix_now())
+            .map_err(|e| e.to_string())?;
         let epoch = state.consortium.epoch().epoch;
         let transition = state.apply(&block).map_err(|e| e.to_string())?;
         let hash = block.hash(self.suite);
@@ -151,8 +157,10 @@ impl Application for BeaconChain {
             evidence: self.select_evidence(&state),
         };
         let epoch = state.consortium.epoch().epoch;
+        // Never before the parent, whatever this node's clock says.
+        let time = unix_now().max(self.timestamp_of(&parent).unwrap_or_default());
         let (block, after, transition) = state
-            .propose(parent, unix_now(), body)
+            .propose(parent, time, body)
             .map_err(|e| e.to_string())?;
         let bytes = block.encode();
         let hash = block.hash(self.suite);

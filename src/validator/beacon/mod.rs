@@ -356,6 +356,21 @@ impl BeaconChain {
         self.kept.lock().get(hash).map(|k| k.state.clone())
     }
 
+    /// The timestamp of block `hash`: a kept block or the finalized head.
+    fn timestamp_of(&self, hash: &B256) -> Option<u64> {
+        if let Some(kept) = self.kept.lock().get(hash) {
+            return Some(kept.block.header.timestamp);
+        }
+        let head = self.head.read();
+        if head.hash != *hash {
+            return None;
+        }
+        store::block(&self.store, self.suite, head.state.height)
+            .ok()
+            .flatten()
+            .map(|block| block.header.timestamp)
+    }
+
     fn keep(&self, hash: B256, kept: Kept) {
         let head = self.head.read().state.height;
         let mut all = self.kept.lock();
