@@ -108,6 +108,25 @@ pub fn epoch_engine(
     }
 }
 
+/// For each finalization certificate (by view) among `effects`, the height of the highest
+/// real block it is reported for: the engine reports a certificate's notarized ancestors with
+/// it, oldest first.
+fn highest_finalized(effects: &[Effect]) -> HashMap<u64, u64> {
+    let mut highest = HashMap::new();
+    for effect in effects {
+        if let Effect::Finalized {
+            proposal,
+            certificate,
+        } = effect
+            && !proposal.is_padding()
+        {
+            let top = highest.entry(certificate.vote.view()).or_insert(0);
+            *top = proposal.height.max(*top);
+        }
+    }
+    highest
+}
+
 /// The epoch a stored record belongs to.
 pub fn record_epoch(record: &Record) -> u64 {
     match record {
@@ -438,6 +457,7 @@ impl<A: Application> Host<A> {
     }
 
     async fn perform(&mut self, effects: Vec<Effect>) -> Result<(), Fatal> {
+        let highest = highest_finalized(&effects);
         for effect in effects {
             match effect {
                 Effect::Persist(record) => {
@@ -465,6 +485,15 @@ impl<A: Application> Host<A> {
                 } => self.request_payload(view, parent.digest, height),
                 Effect::VerifyPayload { proposal } => self.verify_payload(proposal),
                 Effect::Finalized { proposal, .. } if proposal.is_padding() => {}
+                // A block the same certificate also finalizes a descendant of: the effect for
+                // that descendant (in this batch) finalizes it too, so that every final block is
+                // stored with the block its certificate is for.
+                Effect::Finalized {
+                    proposal,
+                    certificate,
+                } if highest
+                    .get(&certificate.vote.view())
+                    .is_some_and(|&top| proposal.height < top) => {}
                 Effect::Finalized {
                     proposal,
                     certificate,
@@ -569,5 +598,65 @@ impl<A: Application> Host<A> {
             });
             self.awaiting.insert(proposal.payload, proposal);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use kaimeng_consensus::{Certificate, Parent, Proposal, Vote};
+
+    use super::*;
+
+    fn block(view: u64, height: u64, payload: u8) -> Proposal {
+        Proposal {
+            epoch: 0,
+            view,
+            height,
+            parent: Parent {
+                view: view - 1,
+                digest: Digest([payload.wrapping_sub(1); 32]),
+            },
+            payload: Digest([payload; 32]),
+        }
+    }
+
+    fn finalized(proposal: Proposal, of: Proposal) -> Effect {
+        Effect::Finalized {
+            proposal,
+            certificate: Certificate {
+                vote: Vote::Finalize(of),
+                signatures: Vec::new(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_certificate_finalizes_its_ancestors_through_its_own_block_only() {
+        // One certificate (view 7, height 4) reported for heights 2, 3 and 4: only height 4 is
+        // handed to the chain, which finalizes 2 and 3 with it as ancestors.
+        let top = block(7, 4, 4);
+        let effects = vec![
+            finalized(block(5, 2, 2), top),
+            finalized(block(6, 3, 3), top),
+            finalized(top, top),
+        ];
+        assert_eq!(highest_finalized(&effects), HashMap::from([(7, 4)]));
+        // Through a padding block (an epoch's end): the real block under it is the highest.
+        let padding = Proposal {
+            payload: Digest::EMPTY,
+            ..block(9, 5, 0)
+        };
+        let effects = vec![
+            finalized(block(7, 3, 3), padding),
+            finalized(block(8, 4, 4), padding),
+            finalized(padding, padding),
+        ];
+        assert_eq!(highest_finalized(&effects), HashMap::from([(9, 4)]));
+        // Two certificates in one batch are kept apart.
+        let effects = vec![
+            finalized(block(3, 1, 1), block(3, 1, 1)),
+            finalized(top, top),
+        ];
+        assert_eq!(highest_finalized(&effects), HashMap::from([(3, 1), (7, 4)]));
     }
 }

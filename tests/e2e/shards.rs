@@ -251,3 +251,74 @@ fn a_testnet_of_separate_processes_runs_two_shards_under_committees() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+#[test]
+fn two_shards_under_drawn_committees_restart_after_sigkill_unchanged() {
+    let dir = temp_dir();
+    let args = [
+        "--shards",
+        "2",
+        "--committee-size",
+        "2",
+        "--epoch-length",
+        "6",
+        "--block-time",
+        "200",
+        "--data-dir",
+        path_str(dir.path()),
+    ];
+    let mut node = DevNode::start(&args);
+    let to = Address::repeat_byte(0x31);
+    let raw = signed_transfer(31338, 0, to, 5);
+    let hash = result_at(node.shard_ports[1], "eth_sendRawTransaction", json!([raw]));
+    wait_for_epoch(&node, 3);
+    let head = result_at(
+        node.shard_ports[1],
+        "eth_getBlockByNumber",
+        json!(["latest", false]),
+    );
+    let committees = node.result("kaimeng_committees", json!([3]));
+    node.kill();
+
+    let node = DevNode::start(&args);
+    let shard1 = node.shard_ports[1];
+    let again = result_at(
+        shard1,
+        "eth_getBlockByNumber",
+        json!([head["number"], false]),
+    );
+    assert_eq!(again["hash"], head["hash"]);
+    assert_eq!(node.result("kaimeng_committees", json!([3])), committees);
+    assert_eq!(
+        result_at(shard1, "eth_getTransactionReceipt", json!([hash]))["status"],
+        "0x1"
+    );
+    // Both shards keep finalizing under their committees.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut receipts = Vec::new();
+    for (port, chain_id) in [(node.shard_ports[0], 31337), (shard1, 31338)] {
+        let nonce = hex_u64(&result_at(
+            port,
+            "eth_getTransactionCount",
+            json!([kaimeng_genesis::dev_accounts(1)[0].address, "latest"]),
+        ));
+        let raw = signed_transfer(chain_id, nonce, to, 1);
+        receipts.push((
+            port,
+            result_at(port, "eth_sendRawTransaction", json!([raw])),
+        ));
+    }
+    for (port, hash) in receipts {
+        loop {
+            let r = result_at(port, "eth_getTransactionReceipt", json!([hash]));
+            if !r.is_null() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no receipt on port {port} after restart"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
