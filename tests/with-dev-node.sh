@@ -9,7 +9,30 @@ cd "$(dirname "$0")/.."
 BIN="${KAIMENG_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/debug/kaimeng}"
 [ -x "$BIN" ] || { echo "kaimeng binary not found at $BIN (build it first)" >&2; exit 1; }
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# Node 0 serves shard i on PORT + i: find a base whose ports are all free.
+SHARDS=$(printf '%s\n' ${KAIMENG_DEV_ARGS:-} | grep -A1 -x -- '--shards' | tail -n +2 | head -1)
+PORT=$(python3 - "${SHARDS:-1}" <<'PY'
+import random, socket, sys
+count = int(sys.argv[1])
+for _ in range(200):
+    base = random.randint(20000, 30000)
+    sockets = []
+    try:
+        for port in range(base, base + count):
+            s = socket.socket()
+            s.bind(("127.0.0.1", port))
+            sockets.append(s)
+    except OSError:
+        continue
+    finally:
+        for s in sockets:
+            s.close()
+    print(base)
+    break
+else:
+    sys.exit("no free range of %d loopback ports" % count)
+PY
+)
 LOG=$(mktemp -t kaimeng-dev-XXXX.log)
 "$BIN" dev --port "$PORT" ${KAIMENG_DEV_ARGS:-} >"$LOG" 2>&1 &
 NODE=$!

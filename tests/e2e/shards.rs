@@ -322,3 +322,108 @@ fn two_shards_under_drawn_committees_restart_after_sigkill_unchanged() {
         }
     }
 }
+
+/// The height of shard `shard` at `port`, if it answers.
+fn shard_height(port: u16) -> u64 {
+    hex_u64(&result_at(port, "eth_blockNumber", json!([])))
+}
+
+#[test]
+fn a_committee_member_killed_leaves_every_shard_finalizing_and_it_catches_up() {
+    let mut cluster = crate::cluster::Cluster::start_with(
+        8,
+        "secp256k1-keccak",
+        &[
+            "--shards",
+            "2",
+            "--committee-size",
+            "4",
+            "--epoch-length",
+            "8",
+            "--block-time-ms",
+            "500",
+        ],
+    );
+    let ports = cluster.rpc_ports.clone();
+    let shard_port = |i: usize, shard: u16| ports[i] + shard;
+    // Kill a member of shard 1's current committee: a committee of 4 tolerates one fault, and
+    // with one member down no later draw holds more than one dead seat either.
+    let url = format!("http://127.0.0.1:{}", cluster.rpc_ports[0]);
+    let view = result_at(cluster.rpc_ports[0], "kaimeng_committees", json!([]));
+    let seat = view["committees"][1][0].clone();
+    let victim = view["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|m| m["consensusKey"] == seat)
+        .unwrap();
+    let witness = (victim + 1) % 8;
+    let start: Vec<u64> = (0..2)
+        .map(|s| shard_height(shard_port(witness, s)))
+        .collect();
+    cluster.kill(victim);
+
+    // A transfer on shard 1 is final without it, and both shards run on across epochs.
+    let to = Address::repeat_byte(0x51);
+    let raw = signed_transfer(31338, 0, to, 99);
+    let hash = result_at(
+        shard_port(witness, 1),
+        "eth_sendRawTransaction",
+        json!([raw]),
+    );
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let receipt = result_at(
+            shard_port(witness, 1),
+            "eth_getTransactionReceipt",
+            json!([hash]),
+        );
+        let heights: Vec<u64> = (0..2)
+            .map(|s| shard_height(shard_port(witness, s)))
+            .collect();
+        if !receipt.is_null() && heights[0] > start[0] + 20 && heights[1] > start[1] + 20 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "with member {victim} down the shards stalled at {heights:?} (from {start:?}); log:\n{}",
+            cluster.log_tail(witness)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // Restarted, it catches up with both shards.
+    cluster.start_member(victim);
+    let target = shard_height(shard_port(witness, 1));
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while shard_height(shard_port(victim, 1)) < target {
+        assert!(
+            Instant::now() < deadline,
+            "member {victim} did not catch up with shard 1; log:\n{}",
+            cluster.log_tail(victim)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let number = json!(format!("0x{target:x}"));
+    assert_eq!(
+        result_at(
+            shard_port(victim, 1),
+            "eth_getBlockByNumber",
+            json!([number, false])
+        )["hash"],
+        result_at(
+            shard_port(witness, 1),
+            "eth_getBlockByNumber",
+            json!([number, false])
+        )["hash"]
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_kaimeng"))
+        .args(["committees", "verify", "--rpc", &url])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
