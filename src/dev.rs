@@ -234,11 +234,16 @@ async fn start_nodes(
             BlockProduction::Consensus(setup),
             kaimeng_genesis::dev_member_fee_recipient(i),
         );
-        nodes.push(
-            RunningNode::start(config)
-                .await
-                .with_context(|| format!("starting validator {i}"))?,
-        );
+        match RunningNode::start(config).await {
+            Ok(node) => nodes.push(node),
+            Err(error) => {
+                // Stop the validators already running, so that no store is open at exit.
+                for node in nodes {
+                    node.stop().await;
+                }
+                return Err(error.context(format!("starting validator {i}")));
+            }
+        }
     }
     Ok(nodes)
 }

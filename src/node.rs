@@ -126,77 +126,21 @@ impl RunningNode {
                 .await?,
             ),
         };
-        let mut shards = Vec::new();
+        let mut node = RunningNode {
+            shards: Vec::new(),
+            validator,
+        };
         for (shard, chain) in chains.into_iter().enumerate() {
-            let (rpc_addr, server) = match config.rpc_port {
-                None => (None, None),
-                Some(base) => {
-                    let port = if base == 0 {
-                        0
-                    } else {
-                        base.checked_add(shard as u16)
-                            .context("RPC port out of range")?
-                    };
-                    let rpc = RpcConfig {
-                        addr: SocketAddr::new(config.host, port),
-                        limits: config.limits.clone(),
-                        dev_signer: config.dev_signer.clone(),
-                        fee_recipient: config.fee_recipient,
-                        status: match &validator {
-                            Some(v) => {
-                                let seen = v.statuses[shard].clone();
-                                crate::node_status::NetworkStatus::shared(
-                                    v.network.clone(),
-                                    chain.clone(),
-                                    move || seen.finalized_height.load(Ordering::Relaxed),
-                                )
-                            }
-                            _ => kaimeng_rpc::node_status::standalone(),
-                        },
-                    };
-                    // The operator's admin methods only where only the operator can reach them.
-                    let mut extra = jsonrpsee::Methods::new();
-                    {
-                        use kaimeng_rpc::api::finality::FinalityApiServer;
-                        let mut chains: Vec<Arc<dyn kaimeng_rpc::CertifiedChain>> =
-                            vec![chain.clone()];
-                        if let Some(v) = &validator {
-                            chains.push(v.beacon.clone());
-                        }
-                        let finality = kaimeng_rpc::FinalityRpc::new(chains);
-                        extra.merge(finality.into_rpc())?;
-                    }
-                    if let Some(v) = &validator {
-                        let consortium = validator::beacon::rpc::ConsortiumRpc {
-                            beacon: v.beacon.clone(),
-                            network: v.network.clone(),
-                        };
-                        extra.merge(kaimeng_rpc::KaimengRpc::methods(Arc::new(consortium)))?;
-                        extra.merge(validator::beacon::rpc::beacon_methods(v.beacon.clone()))?;
-                        // The operator's admin methods only where only the operator can reach them.
-                        if config.host.is_loopback() {
-                            extra.merge(validator::admin_methods(v.network.clone()))?;
-                        }
-                    }
-                    let (addr, server) = kaimeng_rpc::serve_with(chain.clone(), rpc, extra).await?;
-                    (Some(addr), Some(server))
+            match serve_shard(&config, node.validator.as_ref(), shard, chain).await {
+                Ok(running) => node.shards.push(running),
+                Err(error) => {
+                    // Stop what already runs, so that no store is open when the process exits.
+                    node.stop().await;
+                    return Err(error);
                 }
-            };
-            let sealer = match &config.production {
-                BlockProduction::Sealer(mode) => {
-                    Some(sealer::spawn(chain.clone(), *mode, config.fee_recipient))
-                }
-                BlockProduction::Consensus(_) => None,
-            };
-            tracing::info!(shard, chain_id = chain.config().chain_id, rpc = ?rpc_addr, head = chain.head().number(), "shard started");
-            shards.push(RunningShard {
-                chain,
-                rpc_addr,
-                server,
-                sealer,
-            });
+            }
         }
-        Ok(RunningNode { shards, validator })
+        Ok(node)
     }
 
     /// Stops block production and RPC. Blocks being written complete atomically first.
@@ -215,6 +159,81 @@ impl RunningNode {
             }
         }
     }
+}
+
+/// Serves shard `shard`'s RPC and, for a one-validator network, starts its sealer.
+async fn serve_shard(
+    config: &NodeConfig,
+    validator: Option<&RunningValidator>,
+    shard: usize,
+    chain: Arc<ShardChain>,
+) -> anyhow::Result<RunningShard> {
+    let (rpc_addr, server) = match config.rpc_port {
+        None => (None, None),
+        Some(base) => {
+            let port = if base == 0 {
+                0
+            } else {
+                base.checked_add(shard as u16)
+                    .context("RPC port out of range")?
+            };
+            let rpc = RpcConfig {
+                addr: SocketAddr::new(config.host, port),
+                limits: config.limits.clone(),
+                dev_signer: config.dev_signer.clone(),
+                fee_recipient: config.fee_recipient,
+                status: match validator {
+                    Some(v) => {
+                        let seen = v.statuses[shard].clone();
+                        crate::node_status::NetworkStatus::shared(
+                            v.network.clone(),
+                            chain.clone(),
+                            move || seen.finalized_height.load(Ordering::Relaxed),
+                        )
+                    }
+                    _ => kaimeng_rpc::node_status::standalone(),
+                },
+            };
+            // The operator's admin methods only where only the operator can reach them.
+            let mut extra = jsonrpsee::Methods::new();
+            {
+                use kaimeng_rpc::api::finality::FinalityApiServer;
+                let mut chains: Vec<Arc<dyn kaimeng_rpc::CertifiedChain>> = vec![chain.clone()];
+                if let Some(v) = validator {
+                    chains.push(v.beacon.clone());
+                }
+                let finality = kaimeng_rpc::FinalityRpc::new(chains);
+                extra.merge(finality.into_rpc())?;
+            }
+            if let Some(v) = validator {
+                let consortium = validator::beacon::rpc::ConsortiumRpc {
+                    beacon: v.beacon.clone(),
+                    network: v.network.clone(),
+                };
+                extra.merge(kaimeng_rpc::KaimengRpc::methods(Arc::new(consortium)))?;
+                extra.merge(validator::beacon::rpc::beacon_methods(v.beacon.clone()))?;
+                // The operator's admin methods only where only the operator can reach them.
+                if config.host.is_loopback() {
+                    extra.merge(validator::admin_methods(v.network.clone()))?;
+                }
+            }
+            let (addr, server) = kaimeng_rpc::serve_with(chain.clone(), rpc, extra).await?;
+            (Some(addr), Some(server))
+        }
+    };
+    let sealer = match &config.production {
+        BlockProduction::Sealer(mode) => {
+            Some(sealer::spawn(chain.clone(), *mode, config.fee_recipient))
+        }
+        BlockProduction::Consensus(_) => None,
+    };
+    tracing::info!(shard, chain_id = chain.config().chain_id, rpc = ?rpc_addr, head = chain.head().number(), "shard started");
+    Ok(RunningShard {
+        chain,
+        rpc_addr,
+        server,
+        sealer,
+    })
 }
 
 /// Says clearly when the data directory cannot be used.

@@ -338,6 +338,24 @@ fn a_port_in_use_is_refused() {
 }
 
 #[test]
+fn a_shard_port_in_use_stops_the_network_cleanly_with_a_clear_error() {
+    // Shard 1 of node 0 would listen on port + 1, which another process holds: the validators
+    // already started are stopped and the process exits with an error, not an abort.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = taken.local_addr().unwrap().port() - 1;
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_kaimeng"))
+        .args(["dev", "--shards", "2", "--port", &base.to_string()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot listen on 127.0.0.1:{}", base + 1)),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn a_genesis_file_with_a_wrong_field_is_rejected_naming_it() {
     let dir = temp_dir();
     let file = dir.path().join("genesis.json");
