@@ -10,7 +10,7 @@ BIN="${KAIMENG_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/debug/kaimeng}"
 [ -x "$BIN" ] || { echo "kaimeng binary not found at $BIN (build it first)" >&2; exit 1; }
 
 # Node 0 serves shard i on PORT + i: find a base whose ports are all free.
-SHARDS=$(printf '%s\n' ${KAIMENG_DEV_ARGS:-} | grep -A1 -x -- '--shards' | tail -n +2 | head -1)
+SHARDS=$(printf '%s\n' ${KAIMENG_DEV_ARGS:-} | { grep -A1 -x -- '--shards' || true; } | sed -n 2p)
 PORT=$(python3 - "${SHARDS:-1}" <<'PY'
 import random, socket, sys
 count = int(sys.argv[1])
