@@ -106,15 +106,7 @@ impl DevNode {
 
     /// Waits (bounded) for a receipt.
     pub fn receipt(&self, hash: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let r = self.result("eth_getTransactionReceipt", json!([hash]));
-            if !r.is_null() {
-                return r;
-            }
-            assert!(Instant::now() < deadline, "no receipt for {hash}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        receipt_at(self.port, hash, Duration::from_secs(30))
     }
 
     pub fn kill(&mut self) {
@@ -161,6 +153,22 @@ impl Drop for DevNode {
 }
 
 /// A JSON-RPC call to the server on `port`; the whole response object.
+/// Waits (at most `limit`) for the receipt of `hash` at `port`.
+pub fn receipt_at(port: u16, hash: &str, limit: Duration) -> Value {
+    let deadline = Instant::now() + limit;
+    loop {
+        let r = result_at(port, "eth_getTransactionReceipt", json!([hash]));
+        if !r.is_null() {
+            return r;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no receipt for {hash} at port {port}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 pub fn rpc_at(port: u16, method: &str, params: Value) -> Value {
     let response = http_post(
         port,

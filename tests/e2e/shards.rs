@@ -61,15 +61,7 @@ fn two_shards_run_by_drawn_committees_finalize_their_own_transactions() {
     let to = Address::repeat_byte(0x42);
     let raw = signed_transfer(31338, 0, to, 12_345);
     let hash = result_at(shard1, "eth_sendRawTransaction", json!([raw]));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let receipt = loop {
-        let r = result_at(shard1, "eth_getTransactionReceipt", json!([hash]));
-        if !r.is_null() {
-            break r;
-        }
-        assert!(Instant::now() < deadline, "no receipt on shard 1");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let receipt = receipt_at(shard1, hash.as_str().unwrap(), Duration::from_secs(30));
     assert_eq!(receipt["status"], "0x1");
     assert_eq!(
         hex_u64(&result_at(shard1, "eth_getBalance", json!([to, "latest"]))),
@@ -191,15 +183,7 @@ fn a_testnet_of_separate_processes_runs_two_shards_under_committees() {
     let to = Address::repeat_byte(0x24);
     let raw = signed_transfer(31338, 0, to, 777);
     let hash = result_at(shard1(0), "eth_sendRawTransaction", json!([raw]));
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let receipt = loop {
-        let r = result_at(shard1(0), "eth_getTransactionReceipt", json!([hash]));
-        if !r.is_null() {
-            break r;
-        }
-        assert!(Instant::now() < deadline, "no receipt on shard 1");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let receipt = receipt_at(shard1(0), hash.as_str().unwrap(), Duration::from_secs(60));
     let number = receipt["blockNumber"].clone();
     for i in 0..4 {
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -294,7 +278,6 @@ fn two_shards_under_drawn_committees_restart_after_sigkill_unchanged() {
         "0x1"
     );
     // Both shards keep finalizing under their committees.
-    let deadline = Instant::now() + Duration::from_secs(60);
     let mut receipts = Vec::new();
     for (port, chain_id) in [(node.shard_ports[0], 31337), (shard1, 31338)] {
         let nonce = hex_u64(&result_at(
@@ -309,17 +292,7 @@ fn two_shards_under_drawn_committees_restart_after_sigkill_unchanged() {
         ));
     }
     for (port, hash) in receipts {
-        loop {
-            let r = result_at(port, "eth_getTransactionReceipt", json!([hash]));
-            if !r.is_null() {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no receipt on port {port} after restart"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        receipt_at(port, hash.as_str().unwrap(), Duration::from_secs(60));
     }
 }
 

@@ -8,6 +8,8 @@
 //!
 //! Hashes (keccak-256): empty = 0, leaf = H(0x00 ‖ key ‖ value), branch = H(0x01 ‖ child₀ … child₁₅).
 
+#[cfg(test)]
+pub(crate) mod mem_nodes;
 mod node;
 mod proof;
 mod update;

@@ -1,40 +1,12 @@
 //! Tree tests against an in-memory node store: canonical roots, incremental = from-scratch,
 //! proofs for members and non-members.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use alloy_primitives::{B256, keccak256};
 
+use super::mem_nodes::MemNodes;
 use super::*;
-
-#[derive(Default)]
-struct MemNodes {
-    branches: HashMap<NodePath, Branch>,
-    root: Child,
-}
-
-impl NodeReader for MemNodes {
-    type Error = String;
-    fn branch(&self, path: &NodePath) -> Result<Option<Branch>, String> {
-        Ok(self.branches.get(path).cloned())
-    }
-    fn missing(&self, path: &NodePath) -> String {
-        format!("missing branch at {path:?}")
-    }
-}
-
-impl MemNodes {
-    fn apply(&mut self, changes: Vec<(B256, Option<B256>)>) {
-        let update = update_tree(self, &self.root, changes).unwrap();
-        for (path, branch) in update.writes {
-            match branch {
-                Some(b) => self.branches.insert(path, b),
-                None => self.branches.remove(&path),
-            };
-        }
-        self.root = update.root;
-    }
-}
 
 fn key(i: u64) -> B256 {
     keccak256(i.to_be_bytes())

@@ -2,43 +2,11 @@
 //! that incremental commits give, every honest chunk checks, and every altered, missing, extra
 //! or misplaced account is refused.
 
-use std::collections::HashMap;
-
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use revm::primitives::KECCAK_EMPTY;
 
 use super::*;
-use crate::commitment::{NodePath, NodeReader, update_tree};
-
-/// The tree as the node builds it: incremental updates over an in-memory node store.
-#[derive(Default)]
-struct Tree {
-    branches: HashMap<NodePath, Branch>,
-    root: Child,
-}
-
-impl NodeReader for Tree {
-    type Error = String;
-    fn branch(&self, path: &NodePath) -> Result<Option<Branch>, String> {
-        Ok(self.branches.get(path).cloned())
-    }
-    fn missing(&self, path: &NodePath) -> String {
-        format!("missing branch at {path:?}")
-    }
-}
-
-impl Tree {
-    fn apply(&mut self, changes: Vec<(B256, Option<B256>)>) {
-        let update = update_tree(self, &self.root, changes).unwrap();
-        for (path, branch) in update.writes {
-            match branch {
-                Some(b) => self.branches.insert(path, b),
-                None => self.branches.remove(&path),
-            };
-        }
-        self.root = update.root;
-    }
-}
+use crate::commitment::mem_nodes::MemNodes;
 
 /// `n` accounts; every 7th holds storage and every 11th code.
 fn accounts(n: u64) -> Vec<SnapshotAccount> {
@@ -58,7 +26,7 @@ fn accounts(n: u64) -> Vec<SnapshotAccount> {
                 Vec::new()
             };
             let code = (i % 11 == 0).then(|| Bytes::from(vec![0x60, i as u8, 0x00]));
-            let mut storage_tree = Tree::default();
+            let mut storage_tree = MemNodes::default();
             storage_tree.apply(
                 storage
                     .iter()
@@ -82,7 +50,7 @@ fn accounts(n: u64) -> Vec<SnapshotAccount> {
 
 /// The state root the node's incremental commits give, in two batches.
 fn committed_root(accounts: &[SnapshotAccount]) -> B256 {
-    let mut tree = Tree::default();
+    let mut tree = MemNodes::default();
     let (first, second) = accounts.split_at(accounts.len() / 2);
     for batch in [first, second] {
         tree.apply(

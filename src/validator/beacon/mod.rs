@@ -79,7 +79,7 @@ pub struct BeaconChain {
     /// The newest epoch records read (at most `CACHED_EPOCH_RECORDS`).
     records: Mutex<HashMap<u64, EpochRecord>>,
     /// The node's network, once started: evidence submitted here is gossiped to the members.
-    network: std::sync::OnceLock<kaimeng_network::NetworkHandle>,
+    network: std::sync::OnceLock<(kaimeng_network::NetworkHandle, tokio::runtime::Handle)>,
     /// The shards this node holds, by shard number (crosslinks come from them).
     shards: Vec<Arc<ShardChain>>,
     finalized: watch::Sender<BeaconRef>,
@@ -164,11 +164,6 @@ impl BeaconChain {
 
     pub fn store(&self) -> &Store {
         &self.store
-    }
-
-    /// The network's chain id (genesis `chain_id_base`), which beacon VRF proofs bind.
-    pub fn chain_id(&self) -> u64 {
-        self.head.read().state.consortium.domain().chain_id
     }
 
     /// The state after the finalized head.
@@ -274,8 +269,11 @@ impl BeaconChain {
 
     /// Pools `evidence` if the finalized state would record it; returns what it would record.
     pub fn submit_evidence(&self, evidence: Evidence) -> Result<EvidenceRecord, BeaconError> {
-        let state = self.finalized_state();
-        let record = state.check_evidence(state.height + 1, &evidence)?;
+        let record = {
+            let head = self.head.read();
+            head.state
+                .check_evidence(head.state.height + 1, &evidence)?
+        };
         let mut pool = self.evidence.lock();
         if !pool.contains(&evidence) {
             if pool.len() >= MAX_POOLED_EVIDENCE {
@@ -290,7 +288,26 @@ impl BeaconChain {
 
     /// Gossips evidence (submitted over RPC) to the other nodes' pools, once the network runs.
     pub fn attach_network(&self, network: kaimeng_network::NetworkHandle) {
-        let _ = self.network.set(network);
+        let _ = self
+            .network
+            .set((network, tokio::runtime::Handle::current()));
+    }
+
+    /// Gossips `evidence` to the other nodes' pools (once the network runs).
+    fn gossip_evidence(&self, evidence: &[Evidence]) {
+        let Some((network, runtime)) = self.network.get() else {
+            return;
+        };
+        for evidence in evidence {
+            let bytes = [EVIDENCE_GOSSIP_TAG, &evidence.to_bytes()[..]].concat();
+            let network = network.clone();
+            runtime.spawn(async move {
+                let topic = kaimeng_network::Topic::Transactions(kaimeng_network::Chain::Beacon);
+                if let Err(error) = network.publish(topic, bytes).await {
+                    tracing::debug!(%error, "evidence not gossiped");
+                }
+            });
+        }
     }
 
     /// Pools `evidence` like [`Self::submit_evidence`] and gossips it to the members, so that
@@ -299,16 +316,8 @@ impl BeaconChain {
         &self,
         evidence: Evidence,
     ) -> Result<EvidenceRecord, BeaconError> {
-        let bytes = [EVIDENCE_GOSSIP_TAG, &evidence.to_bytes()[..]].concat();
-        let record = self.submit_evidence(evidence)?;
-        if let Some(network) = self.network.get().cloned() {
-            tokio::spawn(async move {
-                let topic = kaimeng_network::Topic::Transactions(kaimeng_network::Chain::Beacon);
-                if let Err(error) = network.publish(topic, bytes).await {
-                    tracing::debug!(%error, "evidence not gossiped");
-                }
-            });
-        }
+        let record = self.submit_evidence(evidence.clone())?;
+        self.gossip_evidence(&[evidence]);
         Ok(record)
     }
 
@@ -396,9 +405,15 @@ impl BeaconChain {
         self.pool
             .lock()
             .retain(|tx| state.consortium.check_tx(height + 1, tx).is_ok());
-        self.evidence
-            .lock()
-            .retain(|e| state.check_evidence(height + 1, e).is_ok());
+        let unrecorded = {
+            let mut pool = self.evidence.lock();
+            pool.retain(|e| state.check_evidence(height + 1, e).is_ok());
+            pool.clone()
+        };
+        // Until a block records it, pooled evidence is offered again at every finalization: a
+        // first gossip can find no peers (a node just started), and a full node never
+        // proposes the block that would record it.
+        self.gossip_evidence(&unrecorded);
         let before = self.finalized.send_replace(BeaconRef {
             root: hash,
             height,

@@ -62,6 +62,7 @@ impl EpochRecord {
     pub fn of(state: &BeaconState) -> Self {
         let epoch = state.consortium.epoch();
         let parameters = state.consortium.parameters();
+        let keys = validators_keys(state);
         Self {
             epoch: epoch.epoch,
             start_height: epoch.start_height,
@@ -81,7 +82,6 @@ impl EpochRecord {
             payouts: state.payouts.clone(),
             committees: (0..state.shards.len() as u32)
                 .map(|shard| {
-                    let keys = validators_keys(state);
                     state
                         .committee(epoch.epoch, shard)
                         .unwrap_or_default()
