@@ -59,11 +59,19 @@ pub struct NodeConfig {
     pub store: StoreOptions,
 }
 
-/// The precompiles shard `shard`'s EVM gets: today every shard has the standard set (Ethereum's
-/// and the 国密 ones); a precompile of one shard alone (shard 0's rollup batch verifier) is
-/// added here with [`ShardPrecompiles::with`].
-fn shard_precompiles(_shard: u32) -> ShardPrecompiles {
+/// The precompiles shard `shard`'s EVM gets: every shard has the standard set (Ethereum's and
+/// the 国密 ones) and the cross-shard contract, which carries messages when the node runs the
+/// beacon chain (`consensus`) and refuses them with the reason under a single sealer. A
+/// precompile of one shard alone (shard 0's rollup batch verifier) is added here with
+/// [`ShardPrecompiles::with`].
+fn shard_precompiles(shard: u32, shard_count: u32, consensus: bool) -> ShardPrecompiles {
     ShardPrecompiles::standard()
+        .with_cross_shard(kaimeng_shards::crossshard::CrossShardSite {
+            shard,
+            shard_count,
+            carries_messages: consensus,
+        })
+        .expect("the standard set leaves the cross-shard address free")
 }
 
 /// One shard of a running node.
@@ -90,7 +98,11 @@ impl RunningNode {
             let dir = config.data_dir.join("shards").join(shard.to_string());
             let store = kaimeng_shards::open_store(&dir, &config.store)?;
             let shard_config = ShardConfig {
-                precompiles: shard_precompiles(shard),
+                precompiles: shard_precompiles(
+                    shard,
+                    config.genesis.shard_count,
+                    matches!(config.production, BlockProduction::Consensus(_)),
+                ),
                 ..ShardConfig::from_genesis(&config.genesis, shard)
             };
             chains.push(Arc::new(ShardChain::open_with(
@@ -212,6 +224,9 @@ async fn serve_shard(
                 };
                 extra.merge(kaimeng_rpc::KaimengRpc::methods(Arc::new(consortium)))?;
                 extra.merge(validator::beacon::rpc::beacon_methods(v.beacon.clone()))?;
+                extra.merge(validator::beacon::messages_rpc::message_methods(
+                    v.beacon.clone(),
+                ))?;
                 // The operator's admin methods only where only the operator can reach them.
                 if config.host.is_loopback() {
                     extra.merge(validator::admin_methods(v.network.clone()))?;

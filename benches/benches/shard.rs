@@ -172,6 +172,8 @@ fn erc20_execution(c: &mut Criterion) {
         prevrandao: B256::ZERO,
         payouts: Vec::new(),
         precompiles: kaimeng_shards::precompiles::ShardPrecompiles::standard(),
+        deliveries: std::sync::Arc::from([]),
+        beacon_height: 0,
     };
     let state = StateAt::latest(chain.store().clone());
     let mut group = c.benchmark_group("erc20_transfer_execution");

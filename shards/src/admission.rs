@@ -42,6 +42,8 @@ pub fn check(tx: &ShardTx, next: &NextBlock) -> Result<(), String> {
         prevrandao: B256::ZERO,
         payouts: Vec::new(),
         precompiles: crate::precompiles::ShardPrecompiles::standard(),
+        deliveries: std::sync::Arc::from([]),
+        beacon_height: 0,
     };
     let mut cfg = block.cfg_env();
     cfg.disable_base_fee = true;

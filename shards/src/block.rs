@@ -58,6 +58,8 @@ pub struct StoredBlock {
     /// Fee shares paid from the treasury before the first transaction: the system changes
     /// execution applied, which a trace must apply again.
     pub payouts: Vec<(Address, U256)>,
+    /// Cross-shard messages taken (before the transactions, after the payouts) and sent.
+    pub cross_shard: crate::crossshard::BlockMessages,
 }
 
 impl StoredBlock {

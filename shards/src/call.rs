@@ -76,6 +76,8 @@ impl ShardChain {
             prevrandao: h.mix_hash,
             payouts: Vec::new(),
             precompiles: self.config().precompiles.clone(),
+            deliveries: std::sync::Arc::from([]),
+            beacon_height: 0,
         }
     }
 

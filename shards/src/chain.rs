@@ -22,6 +22,9 @@ use revm::state::AccountInfo;
 use crate::admission::{self, NextBlock};
 use crate::block::{self, SealedHeader, StoredBlock, StoredReceipt};
 use crate::commit::{StateCommit, WriteOp, prepare_commit};
+use crate::crossshard::commitment::commitment_of;
+use crate::crossshard::deliver::{DeliveryError, check_order};
+use crate::crossshard::{self, BlockMessages, Delivery};
 use crate::events::{ChainEvents, EventSender};
 use crate::executor::{BlockContext, BlockExecution, Skip, execute_block};
 use crate::fees::next_base_fee;
@@ -499,7 +502,15 @@ impl ShardChain {
         let _guard = self.write_lock.lock();
         let (parent, base) = self.parent_state(&self.head().hash)?;
         let rules = BlockRules::from_config(&self.config);
-        self.build(&parent, &base, timestamp, beneficiary, max_txs, &rules)
+        self.build(
+            &parent,
+            &base,
+            timestamp,
+            beneficiary,
+            max_txs,
+            &rules,
+            Vec::new(),
+        )
     }
 
     /// Builds a block on `parent` (the finalized head or an unfinalized block this chain
@@ -511,10 +522,19 @@ impl ShardChain {
         beneficiary: Address,
         max_txs: usize,
         rules: &BlockRules,
+        deliveries: Vec<Delivery>,
     ) -> Result<Arc<StoredBlock>, ChainError> {
         let _guard = self.write_lock.lock();
         let (parent, base) = self.parent_state(parent)?;
-        let proposed = self.build(&parent, &base, timestamp, beneficiary, max_txs, rules)?;
+        let proposed = self.build(
+            &parent,
+            &base,
+            timestamp,
+            beneficiary,
+            max_txs,
+            rules,
+            deliveries,
+        )?;
         self.keep_pending(proposed, &base, rules)
     }
 
@@ -524,6 +544,7 @@ impl ShardChain {
         &self,
         header: &Header,
         txs: Vec<Arc<ShardTx>>,
+        deliveries: Vec<Delivery>,
         rules: &BlockRules,
     ) -> Result<Arc<StoredBlock>, ChainError> {
         let _guard = self.write_lock.lock();
@@ -532,7 +553,7 @@ impl ShardChain {
             return Ok(known.block.clone());
         }
         let (parent, base) = self.parent_state(&header.parent_hash)?;
-        let proposed = self.check(&parent, &base, header, txs, rules)?;
+        let proposed = self.check(&parent, &base, header, txs, deliveries, rules)?;
         self.keep_pending(proposed, &base, rules)
     }
 
@@ -637,6 +658,7 @@ impl ShardChain {
         &self,
         header: &Header,
         txs: Vec<Arc<ShardTx>>,
+        deliveries: Vec<Delivery>,
         rules: &BlockRules,
     ) -> Result<ProposedBlock, ChainError> {
         let _guard = self.write_lock.lock();
@@ -648,7 +670,16 @@ impl ShardChain {
             });
         }
         let (parent, base) = self.parent_state(&head.hash)?;
-        self.check(&parent, &base, header, txs, rules)
+        self.check(&parent, &base, header, txs, deliveries, rules)
+    }
+
+    /// How many cross-shard messages from `source` the state after `parent` has taken.
+    pub fn inbox_nonce(&self, parent: &B256, source: u32) -> Result<u64, ChainError> {
+        let (_, state) = self.parent_state(parent)?;
+        let slot = B256::from(crossshard::message::inbox_slot(source));
+        Ok(state
+            .storage_value(&crossshard::CROSS_SHARD_ADDRESS, &slot)?
+            .saturating_to())
     }
 
     /// The header of `parent` and the state after it: the finalized head, or a kept block.
@@ -701,7 +732,14 @@ impl ShardChain {
                     .with_cache(self.cache.clone()),
             )
         };
-        let proposed = self.check(&parent, &base, &block.header, block.txs, &rules)?;
+        let proposed = self.check(
+            &parent,
+            &base,
+            &block.header,
+            block.txs,
+            block.deliveries,
+            &rules,
+        )?;
         self.keep_pending(proposed, &base, &rules)?;
         self.pending.read().get(hash).cloned().ok_or_else(unknown)
     }
@@ -751,8 +789,10 @@ impl ShardChain {
         beneficiary: Address,
         max_txs: usize,
         rules: &BlockRules,
+        deliveries: Vec<Delivery>,
     ) -> Result<ProposedBlock, ChainError> {
-        let ctx = self.context_for(parent, timestamp, beneficiary, rules);
+        check_order(base, &deliveries).map_err(invalid_deliveries)?;
+        let ctx = self.context_for(parent, timestamp, beneficiary, rules, deliveries);
         let candidates = self.pool.lock().best(ctx.base_fee, max_txs);
         let execution = execute_block(base, &ctx, candidates)?;
         // A transaction that cannot execute is dropped (and reported), or it would keep its
@@ -786,6 +826,7 @@ impl ShardChain {
         base: &StateAt,
         header: &Header,
         txs: Vec<Arc<ShardTx>>,
+        deliveries: Vec<Delivery>,
         rules: &BlockRules,
     ) -> Result<ProposedBlock, ChainError> {
         if header.number != parent.number() + 1 {
@@ -795,7 +836,14 @@ impl ShardChain {
                 parent.number()
             )));
         }
-        let ctx = self.context_for(parent, header.timestamp, header.beneficiary, rules);
+        check_order(base, &deliveries).map_err(invalid_deliveries)?;
+        let ctx = self.context_for(
+            parent,
+            header.timestamp,
+            header.beneficiary,
+            rules,
+            deliveries,
+        );
         let count = txs.len();
         let execution = execute_block(base, &ctx, txs)?;
         if execution.txs.len() != count {
@@ -823,6 +871,7 @@ impl ShardChain {
         timestamp: u64,
         beneficiary: Address,
         rules: &BlockRules,
+        deliveries: Vec<Delivery>,
     ) -> BlockContext {
         let h = &parent.header;
         BlockContext {
@@ -841,6 +890,8 @@ impl ShardChain {
             prevrandao: keccak256(parent.hash),
             payouts: rules.payouts.clone(),
             precompiles: self.config.precompiles.clone(),
+            deliveries: deliveries.into(),
+            beacon_height: rules.beacon.height,
         }
     }
 
@@ -880,7 +931,7 @@ impl ShardChain {
             blob_gas_used: Some(0),
             excess_blob_gas: Some(0),
             parent_beacon_block_root: Some(beacon.root),
-            requests_hash: Some(EMPTY_REQUESTS_HASH),
+            requests_hash: Some(commitment_of(&execution.sent, &ctx.deliveries)),
             ..Default::default()
         };
         let (txs, receipts) = execution
@@ -903,6 +954,11 @@ impl ShardChain {
                 txs,
                 receipts,
                 payouts: ctx.payouts.clone(),
+                cross_shard: BlockMessages {
+                    deliveries: ctx.deliveries.to_vec(),
+                    taken: execution.taken,
+                    sent: execution.sent,
+                },
             },
             commit,
         })
@@ -993,6 +1049,7 @@ impl ShardChain {
         if !block.payouts.is_empty() {
             batch.put(schema::PAYOUTS, key, block::encode_payouts(&block.payouts))?;
         }
+        crossshard::block::put(&mut batch, number, &block.cross_shard)?;
         if let Some(finality) = finality {
             let mut value = finality.certified.to_be_bytes().to_vec();
             if finality.certified == number {
@@ -1087,11 +1144,14 @@ impl ShardChain {
             None => Vec::new(),
             Some(bytes) => block::decode_payouts(&bytes).ok_or(ChainError::Corrupt(number))?,
         };
+        let cross_shard =
+            crossshard::block::get(&self.store, number)?.ok_or(ChainError::Corrupt(number))?;
         Ok(Some(Arc::new(StoredBlock {
             header,
             txs,
             receipts,
             payouts,
+            cross_shard,
         })))
     }
 
@@ -1223,6 +1283,14 @@ fn write_genesis(
     batch.put(schema::META, schema::META_HEAD, key)?;
     store.write(batch)?;
     Ok(sealed)
+}
+
+/// Deliveries a block cannot take, as a refusal of the block.
+fn invalid_deliveries(error: DeliveryError) -> ChainError {
+    match error {
+        DeliveryError::Invalid(reason) => ChainError::InvalidProposal(reason),
+        DeliveryError::State(e) => ChainError::State(e),
+    }
 }
 
 #[cfg(test)]

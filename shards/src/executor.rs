@@ -23,6 +23,8 @@ use revm::interpreter::interpreter::EthInterpreter;
 use revm::primitives::hardfork::SpecId;
 use revm::{Database, ExecuteCommitEvm, ExecuteEvm, MainContext};
 
+use crate::crossshard::deliver::{DeliveryError, Taken, apply_deliveries, sent_by};
+use crate::crossshard::{Delivery, Message};
 use crate::overlay::{Overlay, PendingState};
 use crate::precompiles::ShardPrecompiles;
 use crate::state::{StateAt, StateError};
@@ -47,6 +49,10 @@ pub struct BlockContext {
     pub payouts: Vec<(Address, U256)>,
     /// The chain's precompiles.
     pub precompiles: ShardPrecompiles,
+    /// Cross-shard messages taken before the transactions (after the payouts).
+    pub deliveries: Arc<[Delivery]>,
+    /// The beacon height the block references (a message's delivery window ends there).
+    pub beacon_height: u64,
 }
 
 impl BlockContext {
@@ -118,6 +124,11 @@ pub struct BlockExecution {
     pub logs_bloom: Bloom,
     /// Base fees collected for the treasury.
     pub base_fees: U256,
+    /// Cross-shard messages the block sends: refunds of the messages it took, then what its
+    /// transactions sent, in order.
+    pub sent: Vec<Message>,
+    /// What became of each message the block took.
+    pub taken: Vec<Taken>,
 }
 
 /// The revm context a shard's EVM runs in, over database `DB`.
@@ -228,6 +239,15 @@ where
     for (recipient, amount) in &ctx.payouts {
         pending.credit(base, *recipient, *amount)?;
     }
+    let (taken, refunds) =
+        apply_deliveries(base, &mut pending, ctx, &ctx.deliveries).map_err(|e| match e {
+            DeliveryError::State(e) => e,
+            // The chain checks the order before executing: this is a bug, not bad input.
+            DeliveryError::Invalid(reason) => StateError::Corrupt(reason),
+        })?;
+    out.taken = taken;
+    out.sent = refunds;
+    let source = ctx.precompiles.cross_shard().map(|site| site.shard);
     {
         let overlay = Overlay {
             base,
@@ -271,6 +291,9 @@ where
                     out.base_fees += U256::from(gas_used) * U256::from(ctx.base_fee);
                     let contract_address = result.created_address();
                     let receipt = receipt_for(&tx, result, out.gas_used);
+                    if let Some(source) = source {
+                        out.sent.extend(sent_by(receipt.logs(), source));
+                    }
                     out.logs_bloom.accrue_bloom(receipt.logs_bloom());
                     out.txs.push(ExecutedTx {
                         tx,

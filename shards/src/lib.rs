@@ -8,6 +8,7 @@ pub mod call;
 pub mod chain;
 pub mod commit;
 pub mod commitment;
+pub mod crossshard;
 pub mod events;
 pub mod executor;
 pub mod fees;

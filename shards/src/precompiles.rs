@@ -22,6 +22,7 @@ use revm::precompile::{
 use revm::primitives::AddressSet;
 use revm::primitives::hardfork::SpecId;
 
+use crate::crossshard::{CROSS_SHARD_ADDRESS, CrossShardSite, Origin, precompile};
 use crate::executor::SPEC;
 
 pub const SM3_ADDRESS: Address = Address::new(sm::sm3_hash::ADDRESS);
@@ -55,6 +56,10 @@ pub struct ShardPrecompiles {
     /// Ethereum's and the 国密 precompiles at `common.spec`.
     common: EthPrecompiles,
     own: Arc<OwnPrecompiles>,
+    /// The cross-shard contract, on a chain of a sharded node.
+    cross_shard: Option<CrossShardSite>,
+    /// The cross-shard message being delivered, while its call runs.
+    delivering: Option<Origin>,
 }
 
 #[derive(Debug, Default)]
@@ -81,6 +86,8 @@ impl ShardPrecompiles {
                         list: Vec::new(),
                         warm,
                     }),
+                    cross_shard: None,
+                    delivering: None,
                 }
             })
             .clone()
@@ -97,9 +104,37 @@ impl ShardPrecompiles {
         let mut warm = self.own.warm.clone();
         warm.insert(address);
         Ok(Self {
-            common: self.common,
             own: Arc::new(OwnPrecompiles { list, warm }),
+            ..self
         })
+    }
+
+    /// This set with the cross-shard contract at [`CROSS_SHARD_ADDRESS`], for `site`.
+    pub fn with_cross_shard(self, site: CrossShardSite) -> Result<Self, AddressTaken> {
+        if self.contains(&CROSS_SHARD_ADDRESS) {
+            return Err(AddressTaken(CROSS_SHARD_ADDRESS));
+        }
+        let mut warm = self.own.warm.clone();
+        warm.insert(CROSS_SHARD_ADDRESS);
+        Ok(Self {
+            own: Arc::new(OwnPrecompiles {
+                list: self.own.list.clone(),
+                warm,
+            }),
+            cross_shard: Some(site),
+            ..self
+        })
+    }
+
+    /// Where the cross-shard contract runs, if this chain has it.
+    pub fn cross_shard(&self) -> Option<CrossShardSite> {
+        self.cross_shard
+    }
+
+    /// This set while `origin`'s delivery runs (what `origin()` answers).
+    pub fn delivering(mut self, origin: Origin) -> Self {
+        self.delivering = Some(origin);
+        self
     }
 
     /// Whether `address` is a precompile on this chain.
@@ -128,6 +163,9 @@ where
         };
         let mut warm = self.common.warm_addresses().clone();
         warm.extend(self.own.list.iter().map(|p| p.address()));
+        if self.cross_shard.is_some() {
+            warm.insert(CROSS_SHARD_ADDRESS);
+        }
         self.own = Arc::new(OwnPrecompiles {
             list: self.own.list.clone(),
             warm,
@@ -140,6 +178,11 @@ where
         context: &mut CTX,
         inputs: &CallInputs,
     ) -> Result<Option<InterpreterResult>, String> {
+        if inputs.bytecode_address == CROSS_SHARD_ADDRESS
+            && let Some(site) = &self.cross_shard
+        {
+            return precompile::run(site, self.delivering.as_ref(), context, inputs).map(Some);
+        }
         let Some(precompile) = self.own(&inputs.bytecode_address) else {
             return <EthPrecompiles as PrecompileProvider<CTX>>::run(
                 &mut self.common,

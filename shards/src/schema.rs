@@ -23,6 +23,10 @@ pub const PENDING_NUMBERS: &str = "pending_numbers"; // hash -> number (8, BE) o
 /// a store that has it is refused with what to do.
 pub const RETIRED_BEACON_SECTIONS: &str = "beacon";
 pub const PAYOUTS: &str = "payouts"; // number -> fee shares paid before the block's transactions (absent when none)
+pub const CROSS_SHARD: &str = "cross_shard"; // number -> the block's messages: taken, their outcomes, sent (absent when none)
+pub const SENT_MESSAGES: &str = "sent_messages"; // message id -> number (8) ‖ index in the block's outbox (4)
+pub const OUTBOX: &str = "outbox"; // destination (4) ‖ nonce (8) -> message id
+pub const TAKEN_MESSAGES: &str = "taken_messages"; // message id -> number (8) ‖ outcome
 
 pub const ALL_COLUMNS: &[&str] = &[
     HEADERS,
@@ -43,6 +47,10 @@ pub const ALL_COLUMNS: &[&str] = &[
     PENDING_NUMBERS,
     PAYOUTS,
     CERTIFICATES,
+    CROSS_SHARD,
+    SENT_MESSAGES,
+    OUTBOX,
+    TAKEN_MESSAGES,
 ];
 
 /// Columns whose every write is fsynced even in a store opened without `sync_writes`.

@@ -454,6 +454,7 @@ impl ShardChain {
                 txs,
                 receipts,
                 payouts: Vec::new(),
+                cross_shard: Default::default(),
             },
             calls,
         })

@@ -131,6 +131,10 @@ impl ShardChain {
         let base = self.state_at(number - 1);
         let mut ctx = self.call_context(&block.header);
         ctx.payouts = block.payouts.clone();
+        ctx.deliveries = block.cross_shard.deliveries.clone().into();
+        ctx.beacon_height = kaimeng_l1::beacon::BeaconRef::of_header(&block.header.header)
+            .map(|r| r.height)
+            .unwrap_or_default();
         let mut observer = TraceObserver {
             tracer,
             only,

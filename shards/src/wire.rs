@@ -2,7 +2,9 @@
 //! transactions' EIP-2718 bytes. Senders are not sent: the receiver recovers them (in
 //! parallel), so a peer cannot attribute a transaction to the wrong account.
 //!
-//! Layout: `header length (4, BE) ‖ header RLP ‖ { tx length (4, BE) ‖ EIP-2718 bytes }*`.
+//! Layout: `header length (4, BE) ‖ header RLP ‖ deliveries length (4, BE) ‖ deliveries ‖
+//! { tx length (4, BE) ‖ EIP-2718 bytes }*`. The deliveries are the cross-shard messages the
+//! block takes (`crate::crossshard::commitment::encode_deliveries`).
 
 use std::sync::Arc;
 
@@ -12,6 +14,8 @@ use alloy_rlp::{Decodable, Encodable};
 use rayon::prelude::*;
 
 use crate::block::StoredBlock;
+use crate::crossshard::Delivery;
+use crate::crossshard::commitment::{decode_deliveries, encode_deliveries};
 use crate::tx::ShardTx;
 
 /// Why a block from a peer could not be decoded.
@@ -21,6 +25,8 @@ pub enum WireError {
     Truncated(usize),
     #[error("block header is not valid RLP: {0}")]
     Header(String),
+    #[error("the block's cross-shard deliveries are invalid: {0}")]
+    Deliveries(String),
     #[error("transaction {index} of the block is invalid: {reason}")]
     Transaction { index: usize, reason: String },
 }
@@ -28,6 +34,7 @@ pub enum WireError {
 /// A decoded block: header and transactions with recovered senders.
 pub struct WireBlock {
     pub header: Header,
+    pub deliveries: Vec<Delivery>,
     pub txs: Vec<Arc<ShardTx>>,
 }
 
@@ -38,6 +45,9 @@ pub fn encode_block(block: &StoredBlock) -> Vec<u8> {
     let mut out = Vec::with_capacity(4 + header.len() + body);
     out.extend_from_slice(&(header.len() as u32).to_be_bytes());
     out.extend_from_slice(&header);
+    let deliveries = encode_deliveries(&block.cross_shard.deliveries);
+    out.extend_from_slice(&(deliveries.len() as u32).to_be_bytes());
+    out.extend_from_slice(&deliveries);
     for tx in &block.txs {
         out.extend_from_slice(&(tx.encoded.len() as u32).to_be_bytes());
         out.extend_from_slice(&tx.encoded);
@@ -66,7 +76,8 @@ pub fn decode_block_with(
             header_bytes.len()
         )));
     }
-    let mut rest = rest;
+    let (deliveries, mut rest) = take_chunk(rest, bytes.len() - rest.len())?;
+    let deliveries = decode_deliveries(deliveries).map_err(WireError::Deliveries)?;
     let mut raws = Vec::new();
     while !rest.is_empty() {
         let offset = bytes.len() - rest.len();
@@ -94,7 +105,11 @@ pub fn decode_block_with(
                 })
         })
         .collect::<Result<_, _>>()?;
-    Ok(WireBlock { header, txs })
+    Ok(WireBlock {
+        header,
+        deliveries,
+        txs,
+    })
 }
 
 fn take_chunk(bytes: &[u8], offset: usize) -> Result<(&[u8], &[u8]), WireError> {

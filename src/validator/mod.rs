@@ -24,6 +24,7 @@ pub mod crypto;
 mod gossip;
 mod host;
 mod records;
+mod relay;
 mod shard;
 pub mod sync;
 mod worker;

@@ -21,6 +21,7 @@ use super::app::{Application, EpochPlan, Finalized, digest, unix_now};
 use super::beacon::{BeaconChain, EpochRecord};
 use super::crypto::SuiteVerifier;
 use super::gossip;
+use super::relay;
 use super::sync::{self, EpochValidators, SyncError};
 use crate::metrics::ChainMetrics;
 
@@ -207,6 +208,9 @@ impl Application for ShardApp {
         let rules = self
             .rules(&parent_ref, &reference)
             .map_err(|e| e.to_string())?;
+        let deliveries =
+            relay::deliveries_for(&self.beacon, &self.chain, &parent, reference.height)
+                .map_err(|e| format!("collecting cross-shard messages: {e:#}"))?;
         let block = self
             .chain
             .propose_on(
@@ -215,6 +219,7 @@ impl Application for ShardApp {
                 self.fee_recipient,
                 self.max_txs,
                 &rules,
+                deliveries,
             )
             .map_err(|e| e.to_string())?;
         if block.number() != height {
@@ -248,7 +253,14 @@ impl Application for ShardApp {
                 ));
             }
             let rules = self.rules(&parent_ref, &reference)?;
-            self.chain.verify_on(header, block.txs.clone(), &rules)?;
+            relay::check_deliveries(
+                &self.beacon,
+                &self.chain,
+                &block.deliveries,
+                reference.height,
+            )?;
+            self.chain
+                .verify_on(header, block.txs.clone(), block.deliveries.clone(), &rules)?;
             Ok(())
         })();
         checked.map_err(|e| format!("{e:#}"))
@@ -410,7 +422,15 @@ impl ShardApp {
             .filter(|known| *known == claimed)
             .ok_or_else(|| anyhow!("beacon block {} is not final here yet", claimed.root))?;
         let rules = self.rules(&parent_ref, &reference)?;
-        let proposed = self.chain.verify(&block.header, block.txs, &rules)?;
+        relay::check_deliveries(
+            &self.beacon,
+            &self.chain,
+            &block.deliveries,
+            reference.height,
+        )?;
+        let proposed = self
+            .chain
+            .verify(&block.header, block.txs, block.deliveries, &rules)?;
         let block = self
             .chain
             .finalize_certified(proposed, certified, certificate)?;

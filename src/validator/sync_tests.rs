@@ -82,6 +82,7 @@ fn synced(headers: &[Header], certificate: Vec<u8>) -> Vec<SyncedBlock> {
             hash: header.hash_slow(),
             block: WireBlock {
                 header: header.clone(),
+                deliveries: Vec::new(),
                 txs: Vec::new(),
             },
             certified,

@@ -194,6 +194,8 @@ proptest! {
             prevrandao: Default::default(),
             payouts: Vec::new(),
             precompiles: kaimeng_shards::precompiles::ShardPrecompiles::standard(),
+            deliveries: std::sync::Arc::from([]),
+            beacon_height: 0,
         };
         let execution = execute_block(&t.chain.latest_state(), &ctx, [tx]).unwrap();
         match admitted {

@@ -28,7 +28,14 @@ fn a_chain_of_unfinalized_blocks_executes_on_its_parents_state_and_finalizes_in_
         .unwrap();
     let a = proposer
         .chain
-        .propose_on(&genesis_hash, ts + 1, addr(9), 100, &dev_rules())
+        .propose_on(
+            &genesis_hash,
+            ts + 1,
+            addr(9),
+            100,
+            &dev_rules(),
+            Vec::new(),
+        )
         .unwrap();
     proposer
         .chain
@@ -36,7 +43,7 @@ fn a_chain_of_unfinalized_blocks_executes_on_its_parents_state_and_finalizes_in_
         .unwrap();
     let b = proposer
         .chain
-        .propose_on(&a.hash(), ts + 2, addr(9), 100, &dev_rules())
+        .propose_on(&a.hash(), ts + 2, addr(9), 100, &dev_rules(), Vec::new())
         .unwrap();
     // B holds only the new transaction: A's is already spent in B's parent state.
     assert_eq!(b.txs.iter().map(|t| t.nonce()).collect::<Vec<_>>(), vec![1]);
@@ -49,10 +56,10 @@ fn a_chain_of_unfinalized_blocks_executes_on_its_parents_state_and_finalizes_in_
 
     // Another validator checks both before either is final.
     follower
-        .verify_on(&a.header.header, block_txs(&a), &dev_rules())
+        .verify_on(&a.header.header, block_txs(&a), Vec::new(), &dev_rules())
         .unwrap();
     follower
-        .verify_on(&b.header.header, block_txs(&b), &dev_rules())
+        .verify_on(&b.header.header, block_txs(&b), Vec::new(), &dev_rules())
         .unwrap();
 
     for chain in [&proposer.chain, &follower] {
@@ -100,6 +107,7 @@ fn roots_built_on_a_pending_parent_equal_roots_built_after_it_is_final() {
             addr(9),
             100,
             &dev_rules(),
+            Vec::new(),
         )
         .unwrap();
     for raw in &txs_b {
@@ -107,7 +115,7 @@ fn roots_built_on_a_pending_parent_equal_roots_built_after_it_is_final() {
     }
     let b = branched
         .chain
-        .propose_on(&a.hash(), ts + 2, addr(9), 100, &dev_rules())
+        .propose_on(&a.hash(), ts + 2, addr(9), 100, &dev_rules(), Vec::new())
         .unwrap();
 
     for raw in &txs_a {
@@ -137,7 +145,14 @@ fn finalizing_one_branch_abandons_its_sibling_and_keeps_the_sibling_transactions
         .unwrap();
     let left = t
         .chain
-        .propose_on(&genesis_hash, ts + 1, addr(9), 100, &dev_rules())
+        .propose_on(
+            &genesis_hash,
+            ts + 1,
+            addr(9),
+            100,
+            &dev_rules(),
+            Vec::new(),
+        )
         .unwrap();
     // A sibling built later, e.g. by the next leader after a timeout, with another tx too.
     t.chain
@@ -145,12 +160,19 @@ fn finalizing_one_branch_abandons_its_sibling_and_keeps_the_sibling_transactions
         .unwrap();
     let right = t
         .chain
-        .propose_on(&genesis_hash, ts + 2, addr(8), 100, &dev_rules())
+        .propose_on(
+            &genesis_hash,
+            ts + 2,
+            addr(8),
+            100,
+            &dev_rules(),
+            Vec::new(),
+        )
         .unwrap();
     assert_eq!(right.txs.len(), 2);
     let on_left = t
         .chain
-        .propose_on(&left.hash(), ts + 3, addr(9), 100, &dev_rules())
+        .propose_on(&left.hash(), ts + 3, addr(9), 100, &dev_rules(), Vec::new())
         .unwrap();
     assert_eq!(on_left.txs.len(), 1, "only the tx left does not have");
 
@@ -178,12 +200,19 @@ fn transactions_of_an_abandoned_branch_stay_pooled_until_included() {
         .unwrap();
     let left = t
         .chain
-        .propose_on(&genesis_hash, ts + 1, addr(9), 100, &dev_rules())
+        .propose_on(
+            &genesis_hash,
+            ts + 1,
+            addr(9),
+            100,
+            &dev_rules(),
+            Vec::new(),
+        )
         .unwrap();
     // Building on `left` skips the tx (nonce too low there); it must not leave the pool.
     let child = t
         .chain
-        .propose_on(&left.hash(), ts + 2, addr(9), 100, &dev_rules())
+        .propose_on(&left.hash(), ts + 2, addr(9), 100, &dev_rules(), Vec::new())
         .unwrap();
     assert!(child.txs.is_empty());
     assert_eq!(t.chain.pool().len(), 1);
@@ -195,6 +224,7 @@ fn transactions_of_an_abandoned_branch_stay_pooled_until_included() {
             proposed.block.header.header.clone()
         },
         Vec::new(),
+        Vec::new(),
         &dev_rules(),
     );
     let empty = empty.unwrap();
@@ -202,7 +232,14 @@ fn transactions_of_an_abandoned_branch_stay_pooled_until_included() {
     // ...and the next block on the new head still carries the transaction.
     let next = t
         .chain
-        .propose_on(&empty.hash(), ts + 3, addr(9), 100, &dev_rules())
+        .propose_on(
+            &empty.hash(),
+            ts + 3,
+            addr(9),
+            100,
+            &dev_rules(),
+            Vec::new(),
+        )
         .unwrap();
     assert_eq!(next.txs.len(), 1);
 }
@@ -212,7 +249,14 @@ fn unknown_parents_and_wrong_numbers_are_refused() {
     let t = new_chain();
     let err = t
         .chain
-        .propose_on(&B256::repeat_byte(1), 1, addr(9), 10, &dev_rules())
+        .propose_on(
+            &B256::repeat_byte(1),
+            1,
+            addr(9),
+            10,
+            &dev_rules(),
+            Vec::new(),
+        )
         .unwrap_err();
     assert!(matches!(err, ChainError::UnknownParent(_)), "{err}");
     let mut header = t
@@ -225,7 +269,7 @@ fn unknown_parents_and_wrong_numbers_are_refused() {
     header.number = 5;
     let err = t
         .chain
-        .verify_on(&header, Vec::new(), &dev_rules())
+        .verify_on(&header, Vec::new(), Vec::new(), &dev_rules())
         .unwrap_err();
     assert!(err.to_string().contains("does not follow"), "{err}");
     assert!(matches!(
@@ -245,7 +289,14 @@ fn after_a_restart_a_kept_block_is_re_executed_from_its_persisted_body() {
             .submit_raw(&transfer(&chain, 1, 0, addr(2), 5))
             .unwrap();
         let a = chain
-            .propose_on(&chain.head().hash, ts + 1, addr(9), 100, &dev_rules())
+            .propose_on(
+                &chain.head().hash,
+                ts + 1,
+                addr(9),
+                100,
+                &dev_rules(),
+                Vec::new(),
+            )
             .unwrap();
         (a.hash(), ts)
     };
@@ -253,7 +304,7 @@ fn after_a_restart_a_kept_block_is_re_executed_from_its_persisted_body() {
     let chain = open(dir.path(), &genesis);
     assert_eq!(chain.head().number(), 0);
     let b = chain
-        .propose_on(&a_hash, ts + 2, addr(9), 100, &dev_rules())
+        .propose_on(&a_hash, ts + 2, addr(9), 100, &dev_rules(), Vec::new())
         .unwrap();
     let finalized = chain.finalize_pending(&b.hash()).unwrap();
     assert_eq!(
@@ -267,7 +318,7 @@ fn after_a_restart_a_kept_block_is_re_executed_from_its_persisted_body() {
     );
     // Final bodies are no longer kept.
     assert!(matches!(
-        chain.propose_on(&a_hash, ts + 3, addr(9), 100, &dev_rules()),
+        chain.propose_on(&a_hash, ts + 3, addr(9), 100, &dev_rules(), Vec::new()),
         Err(ChainError::UnknownParent(_))
     ));
 }
@@ -295,15 +346,36 @@ fn kept_bodies_are_indexed_by_hash_and_forgotten_with_their_index_when_final_or_
     let ts = t.chain.head().header.timestamp;
     let left = t
         .chain
-        .propose_on(&genesis_hash, ts + 1, addr(9), 100, &dev_rules())
+        .propose_on(
+            &genesis_hash,
+            ts + 1,
+            addr(9),
+            100,
+            &dev_rules(),
+            Vec::new(),
+        )
         .unwrap();
     let right = t
         .chain
-        .propose_on(&genesis_hash, ts + 2, addr(8), 100, &dev_rules())
+        .propose_on(
+            &genesis_hash,
+            ts + 2,
+            addr(8),
+            100,
+            &dev_rules(),
+            Vec::new(),
+        )
         .unwrap();
     let on_right = t
         .chain
-        .propose_on(&right.hash(), ts + 3, addr(8), 100, &dev_rules())
+        .propose_on(
+            &right.hash(),
+            ts + 3,
+            addr(8),
+            100,
+            &dev_rules(),
+            Vec::new(),
+        )
         .unwrap();
     assert_eq!(indexed_number(&t.chain, &left.hash()), Some(1));
     assert_eq!(indexed_number(&t.chain, &right.hash()), Some(1));
@@ -328,7 +400,14 @@ fn a_data_directory_written_without_the_pending_index_is_indexed_once_on_open() 
             .submit_raw(&transfer(&chain, 1, 0, addr(2), 5))
             .unwrap();
         let a = chain
-            .propose_on(&chain.head().hash, ts + 1, addr(9), 100, &dev_rules())
+            .propose_on(
+                &chain.head().hash,
+                ts + 1,
+                addr(9),
+                100,
+                &dev_rules(),
+                Vec::new(),
+            )
             .unwrap();
         // What a data directory from before the index holds: the body, no index, no marker.
         let mut batch = chain.store().batch();
@@ -350,7 +429,7 @@ fn a_data_directory_written_without_the_pending_index_is_indexed_once_on_open() 
             .is_some()
     );
     let b = chain
-        .propose_on(&a_hash, ts + 2, addr(9), 100, &dev_rules())
+        .propose_on(&a_hash, ts + 2, addr(9), 100, &dev_rules(), Vec::new())
         .unwrap();
     assert_eq!(b.number(), 2, "the kept block was found through the index");
     assert_eq!(chain.finalize_pending(&b.hash()).unwrap().len(), 2);
@@ -365,7 +444,14 @@ fn a_body_abandoned_while_not_in_memory_is_forgotten_at_the_next_open() {
         let chain = open(dir.path(), &genesis);
         let ts = chain.head().header.timestamp;
         chain
-            .propose_on(&chain.head().hash, ts + 1, addr(9), 100, &dev_rules())
+            .propose_on(
+                &chain.head().hash,
+                ts + 1,
+                addr(9),
+                100,
+                &dev_rules(),
+                Vec::new(),
+            )
             .unwrap();
         ts
     };
@@ -373,7 +459,14 @@ fn a_body_abandoned_while_not_in_memory_is_forgotten_at_the_next_open() {
         // After a restart a sibling becomes final; the first body was never read back.
         let chain = open(dir.path(), &genesis);
         let sibling = chain
-            .propose_on(&chain.head().hash, ts + 2, addr(8), 100, &dev_rules())
+            .propose_on(
+                &chain.head().hash,
+                ts + 2,
+                addr(8),
+                100,
+                &dev_rules(),
+                Vec::new(),
+            )
             .unwrap();
         chain.finalize_pending(&sibling.hash()).unwrap();
         assert_eq!(

@@ -183,13 +183,13 @@ fn verify_accepts_an_honest_proposal_and_rejects_a_tampered_one() {
     let txs = proposed.block.txs.clone();
     let verified = b
         .chain
-        .verify(&header, txs.clone(), &dev_rules())
+        .verify(&header, txs.clone(), Vec::new(), &dev_rules())
         .expect("honest proposal verifies");
     assert_eq!(verified.block.header.hash, proposed.block.header.hash);
     let mut forged = header.clone();
     forged.state_root = alloy_primitives::B256::repeat_byte(3);
     assert!(matches!(
-        b.chain.verify(&forged, txs, &dev_rules()),
+        b.chain.verify(&forged, txs, Vec::new(), &dev_rules()),
         Err(ChainError::InvalidProposal(_))
     ));
 }

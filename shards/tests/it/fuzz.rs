@@ -600,6 +600,7 @@ fn stored_block(header: Header, txs: Vec<Arc<ShardTx>>) -> StoredBlock {
         txs,
         receipts: Vec::new(),
         payouts: Vec::new(),
+        cross_shard: Default::default(),
     }
 }
 

@@ -39,7 +39,7 @@ fn a_block_pays_fee_shares_follows_the_governed_limits_and_names_its_beacon_bloc
     };
     let block = t
         .chain
-        .propose_on(&t.chain.head().hash, 10, addr(9), 10, &rules)
+        .propose_on(&t.chain.head().hash, 10, addr(9), 10, &rules, Vec::new())
         .unwrap();
     let header = &block.header.header;
     assert_eq!(header.gas_limit, 45_000_000);
@@ -64,7 +64,7 @@ fn a_block_pays_fee_shares_follows_the_governed_limits_and_names_its_beacon_bloc
     wrong.payouts[0].1 -= U256::from(1);
     let err = other
         .chain
-        .verify_on(header, block.txs.clone(), &wrong)
+        .verify_on(header, block.txs.clone(), Vec::new(), &wrong)
         .unwrap_err();
     assert!(err.to_string().contains("does not match"), "{err}");
 }
@@ -81,7 +81,7 @@ fn fee_shares_above_the_treasury_are_refused() {
     };
     let err = t
         .chain
-        .propose_on(&t.chain.head().hash, 10, addr(9), 10, &rules)
+        .propose_on(&t.chain.head().hash, 10, addr(9), 10, &rules, Vec::new())
         .unwrap_err();
     assert!(err.to_string().contains("treasury"), "{err}");
 }

@@ -263,7 +263,14 @@ fn a_trace_in_a_payout_block_sees_the_fee_shares_paid_before_the_transactions() 
     let head = t.chain.head();
     let block = t
         .chain
-        .propose_on(&head.hash, head.header.timestamp + 1, addr(9), 10, &rules)
+        .propose_on(
+            &head.hash,
+            head.header.timestamp + 1,
+            addr(9),
+            10,
+            &rules,
+            Vec::new(),
+        )
         .unwrap();
     t.chain.finalize_pending(&block.hash()).unwrap();
     let block = t.chain.block(block.number()).unwrap().unwrap();

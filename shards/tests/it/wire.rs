@@ -17,7 +17,14 @@ fn a_block_round_trips_with_senders_recovered() {
         .unwrap();
     let block = t
         .chain
-        .propose_on(&t.chain.head().hash, 1, addr(9), 10, &dev_rules())
+        .propose_on(
+            &t.chain.head().hash,
+            1,
+            addr(9),
+            10,
+            &dev_rules(),
+            Vec::new(),
+        )
         .unwrap();
     let decoded = decode_block(&encode_block(&block), t.chain.config().chain_id).unwrap();
     assert_eq!(decoded.header, block.header.header);
@@ -86,7 +93,12 @@ fn a_proposal_with_a_transaction_that_cannot_execute_is_refused_and_changes_noth
     header.gas_used = 21_000;
     let err = follower
         .chain
-        .verify_on(&header, vec![std::sync::Arc::new(tx)], &dev_rules())
+        .verify_on(
+            &header,
+            vec![std::sync::Arc::new(tx)],
+            Vec::new(),
+            &dev_rules(),
+        )
         .unwrap_err();
     assert!(err.to_string().contains("cannot execute"), "{err}");
     assert_eq!(follower.chain.head().number(), 0);

@@ -12,6 +12,7 @@
 mod app;
 pub mod committees;
 mod crosslinks;
+pub mod messages_rpc;
 pub mod rpc;
 pub mod store;
 
@@ -228,6 +229,30 @@ impl BeaconChain {
             cached.insert(epoch, record.clone());
         }
         Ok(record)
+    }
+
+    /// Shard `shard`'s header `number` as a final beacon block crosslinked it.
+    pub fn crosslinked(
+        &self,
+        shard: u32,
+        number: u64,
+    ) -> anyhow::Result<Option<kaimeng_shards::crossshard::CrosslinkedHeader>> {
+        Ok(store::crosslinked(&self.store, shard, number)?)
+    }
+
+    /// The shards this node holds.
+    pub fn held_shards(&self) -> impl Iterator<Item = &Arc<ShardChain>> {
+        self.shards.iter()
+    }
+
+    /// The shard this node holds with number `shard`.
+    pub fn held_shard(&self, shard: u32) -> Option<&Arc<ShardChain>> {
+        self.shards.iter().find(|s| s.config().shard == shard)
+    }
+
+    /// How many shards the network has.
+    pub fn shard_count(&self) -> u32 {
+        self.head.read().state.shards.len() as u32
     }
 
     /// A final block.

@@ -103,19 +103,19 @@ pub struct CrosslinkView {
     pub signers: Vec<u32>,
 }
 
-fn invalid(message: impl Into<String>) -> ErrorObjectOwned {
+pub(super) fn invalid(message: impl Into<String>) -> ErrorObjectOwned {
     ErrorObjectOwned::owned(-32602, message.into(), None::<()>)
 }
 
 /// What was wrong with a parameter: jsonrpsee keeps serde's reason in the error's data.
-fn reason(error: &ErrorObjectOwned) -> String {
+pub(super) fn reason(error: &ErrorObjectOwned) -> String {
     error
         .data()
         .map(|data| data.get().trim_matches('"').to_owned())
         .unwrap_or_else(|| error.message().to_owned())
 }
 
-fn internal(error: impl std::fmt::Display) -> ErrorObjectOwned {
+pub(super) fn internal(error: impl std::fmt::Display) -> ErrorObjectOwned {
     ErrorObjectOwned::owned(-32603, error.to_string(), None::<()>)
 }
 

@@ -1,6 +1,7 @@
 //! The beacon chain's own RocksDB (`<data>/beacon`): final blocks with their certificates, an
 //! index from block hash to height and epoch, one record per beacon epoch (what shards need to
-//! follow it), the finalized state, and the engine's vote records.
+//! follow it), the finalized state, the engine's vote records, and an index of every
+//! crosslinked shard header (what a cross-shard message proves against).
 
 use std::path::Path;
 
@@ -9,6 +10,7 @@ use kaimeng_l1::beacon::{BeaconBlock, BeaconRef, BeaconState};
 use kaimeng_l1::governance::EpochTransition;
 use kaimeng_l1::storage::StoreOptions;
 use kaimeng_l1::{Store, StoreError, WriteBatch};
+use kaimeng_shards::crossshard::CrosslinkedHeader;
 use serde::{Deserialize, Serialize};
 
 pub const BLOCKS: &str = "blocks"; // height (8, BE) -> encoded beacon block
@@ -17,13 +19,24 @@ pub const CERTIFICATES: &str = "certificates"; // height -> certified height (8,
 pub const EPOCHS: &str = "epochs"; // epoch (8, BE) -> EpochRecord (JSON)
 pub const META: &str = "meta"; // "state" -> finalized BeaconState
 pub const CONSENSUS: &str = kaimeng_shards::schema::CONSENSUS; // the engine's records
+pub const CROSSLINKED: &str = "crosslinked"; // shard (4, BE) ‖ number (8, BE) -> beacon height (8, BE) ‖ requests hash (32)
 
-const ALL_COLUMNS: &[&str] = &[BLOCKS, HASHES, CERTIFICATES, EPOCHS, META, CONSENSUS];
+const ALL_COLUMNS: &[&str] = &[
+    BLOCKS,
+    HASHES,
+    CERTIFICATES,
+    EPOCHS,
+    META,
+    CONSENSUS,
+    CROSSLINKED,
+];
 const STATE_KEY: &[u8] = b"state";
 /// The encoding of beacon blocks and state this store holds; written with the genesis block.
 const FORMAT_KEY: &[u8] = b"format";
 /// 2: beacon blocks carry VRF proofs and evidence; the state carries seeds and committees.
-const FORMAT: &[u8] = b"2";
+/// 3: every crosslinked shard header is indexed (cross-shard messages prove against it), and
+/// shard blocks carry the messages they take.
+const FORMAT: &[u8] = b"3";
 
 /// What a shard needs to know about one beacon epoch.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -169,6 +182,22 @@ pub fn put_final(batch: &mut WriteBatch<'_>, write: &FinalWrite<'_>) -> Result<(
         }
         batch.put(CERTIFICATES, key(height), value)?;
     }
+    for crosslink in &write.block.body.crosslinks {
+        for header in &crosslink.headers {
+            let mut value = key(height).to_vec();
+            value.extend_from_slice(
+                header
+                    .requests_hash
+                    .unwrap_or(kaimeng_shards::crossshard::commitment::EMPTY_REQUESTS_HASH)
+                    .as_slice(),
+            );
+            batch.put(
+                CROSSLINKED,
+                crosslinked_key(crosslink.shard, header.number),
+                value,
+            )?;
+        }
+    }
     batch.put(META, STATE_KEY, write.state.encode())?;
     if height == 0 {
         batch.put(META, FORMAT_KEY, FORMAT)?;
@@ -177,6 +206,28 @@ pub fn put_final(batch: &mut WriteBatch<'_>, write: &FinalWrite<'_>) -> Result<(
         put_epoch(batch, &EpochRecord::of(write.state))?;
     }
     Ok(())
+}
+
+fn crosslinked_key(shard: u32, number: u64) -> [u8; 12] {
+    let mut out = [0u8; 12];
+    out[..4].copy_from_slice(&shard.to_be_bytes());
+    out[4..].copy_from_slice(&number.to_be_bytes());
+    out
+}
+
+/// Shard `shard`'s header `number` as a final beacon block crosslinked it.
+pub fn crosslinked(
+    store: &Store,
+    shard: u32,
+    number: u64,
+) -> Result<Option<CrosslinkedHeader>, StoreError> {
+    Ok(store
+        .get(CROSSLINKED, crosslinked_key(shard, number))?
+        .filter(|v| v.len() == 40)
+        .map(|v| CrosslinkedHeader {
+            beacon_height: u64::from_be_bytes(v[..8].try_into().expect("8")),
+            requests_hash: B256::from_slice(&v[8..]),
+        }))
 }
 
 pub fn put_epoch(batch: &mut WriteBatch<'_>, record: &EpochRecord) -> Result<(), StoreError> {
