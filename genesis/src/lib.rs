@@ -38,6 +38,11 @@ pub use hex_bytes::HexBytes;
 pub use peer_id::{check_peer_id, secp256k1_peer_id};
 pub use spec::{GenesisAccount, GenesisSpec, Member};
 pub use suite::{CryptoSuite, UnknownCryptoSuite};
+
+/// The cross-shard system contract, at the same address on every shard (`kaimeng-shards`
+/// runs it); genesis may not allocate it.
+pub const CROSS_SHARD_ADDRESS: alloy_primitives::Address =
+    alloy_primitives::address!("000000000000000000000000000000000000c5c5");
 pub use validate::{
     MAX_BLOCK_GAS_LIMIT, MAX_BLOCK_TIME_MS, MAX_CHAIN_ID, MAX_ORGANISATION_LEN, MAX_SHARDS,
     MIN_BLOCK_GAS_LIMIT,

@@ -288,6 +288,15 @@ fn check_alloc(spec: &GenesisSpec, found: &mut Problems) {
                 );
             }
         }
+        if account.address == crate::CROSS_SHARD_ADDRESS {
+            found.add(
+                at("address"),
+                format!(
+                    "{} is the cross-shard system contract; genesis may not allocate it",
+                    account.address
+                ),
+            );
+        }
         if account.nonce == u64::MAX {
             found.add(at("nonce"), "must be below 2^64 - 1 (EIP-2681)");
         }

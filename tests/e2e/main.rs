@@ -5,6 +5,7 @@ mod bad_input;
 mod beacon;
 mod cluster;
 mod consensus;
+mod crossshard;
 mod faults;
 mod finality;
 mod gov_cli;

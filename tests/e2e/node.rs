@@ -233,6 +233,34 @@ pub fn signed_transfer_of(chain_id: u64, nonce: u64, to: Address, value: U256) -
     )
 }
 
+/// An EIP-1559 call from dev account 0 with `value` and `input`, hex-encoded.
+pub fn signed_call(
+    chain_id: u64,
+    nonce: u64,
+    to: Address,
+    value: U256,
+    input: Vec<u8>,
+    gas_limit: u64,
+) -> String {
+    let key: PrivateKeySigner = DEV_KEY_0.parse().unwrap();
+    let tx = TxEip1559 {
+        chain_id,
+        nonce,
+        gas_limit,
+        max_fee_per_gas: 20_000_000_000,
+        max_priority_fee_per_gas: 1,
+        to: TxKind::Call(to),
+        value,
+        access_list: Default::default(),
+        input: Bytes::from(input),
+    };
+    let sig = key.sign_hash_sync(&tx.signature_hash()).unwrap();
+    format!(
+        "0x{}",
+        alloy_primitives::hex::encode(TxEnvelope::from(tx.into_signed(sig)).encoded_2718())
+    )
+}
+
 pub fn temp_dir() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
 }

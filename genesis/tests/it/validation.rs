@@ -490,3 +490,14 @@ fn all_problems_are_reported_together() {
         Some("epoch_length")
     );
 }
+
+#[test]
+fn the_cross_shard_contract_address_cannot_be_allocated() {
+    let mut value = valid_json();
+    value["alloc"][1]["address"] = json!("0x000000000000000000000000000000000000c5c5");
+    assert_field_error(
+        parse(&value),
+        "alloc[1].address",
+        "is the cross-shard system contract",
+    );
+}

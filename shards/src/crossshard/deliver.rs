@@ -48,8 +48,9 @@ pub enum DeliveryError {
     State(#[from] StateError),
 }
 
-/// Applies the block's deliveries on top of `pending`: the outcomes, and the refund messages
-/// the block sends.
+/// Applies the block's deliveries on top of `pending`: the outcomes, and the messages the
+/// deliveries send (a delivered call may send messages itself; a failed or expired one sends
+/// its refund), in nonce order.
 pub fn apply_deliveries(
     base: &StateAt,
     pending: &mut PendingState,
@@ -57,15 +58,15 @@ pub fn apply_deliveries(
     deliveries: &[Delivery],
 ) -> Result<(Vec<Taken>, Vec<Message>), DeliveryError> {
     let mut taken = Vec::with_capacity(deliveries.len());
-    let mut refunds = Vec::new();
+    let mut sent = Vec::new();
     if deliveries.is_empty() {
-        return Ok((taken, refunds));
+        return Ok((taken, sent));
     }
-    if ctx.precompiles.cross_shard().is_none() {
+    let Some(site) = ctx.precompiles.cross_shard() else {
         return Err(DeliveryError::Invalid(
             "this chain has no cross-shard contract".into(),
         ));
-    }
+    };
     for delivery in deliveries {
         let message = &delivery.message;
         let id = message.id();
@@ -95,7 +96,8 @@ pub fn apply_deliveries(
                 None
             }
             MessageKind::Call => match call(base, pending, ctx, message, id)? {
-                Ok(gas_used) => {
+                Ok((gas_used, logs)) => {
+                    sent.extend(sent_by(&logs, site.shard));
                     taken.push(Taken {
                         id,
                         outcome: Outcome::Delivered { gas_used },
@@ -114,7 +116,7 @@ pub fn apply_deliveries(
         )?;
         let refund = message.refund(nonce.saturating_to());
         let refund_id = refund.id();
-        refunds.push(refund);
+        sent.push(refund);
         taken.push(Taken {
             id,
             outcome: match failed {
@@ -126,18 +128,18 @@ pub fn apply_deliveries(
             },
         });
     }
-    Ok((taken, refunds))
+    Ok((taken, sent))
 }
 
-/// Runs a message's call from the cross-shard account: `Ok(gas)` if it succeeded, `Err(gas)`
-/// if it failed (its value then stays out of circulation for the refund).
+/// Runs a message's call from the cross-shard account: `Ok((gas, logs))` if it succeeded,
+/// `Err(gas)` if it failed (its value then stays out of circulation for the refund).
 fn call(
     base: &StateAt,
     pending: &mut PendingState,
     ctx: &BlockContext,
     message: &Message,
     id: B256,
-) -> Result<Result<u64, u64>, StateError> {
+) -> Result<Result<(u64, Vec<alloy_primitives::Log>), u64>, StateError> {
     pending.credit(base, CROSS_SHARD_ADDRESS, message.value)?;
     let origin = Origin {
         shard: message.source,
@@ -153,9 +155,7 @@ fn call(
         kind: TxKind::Call(message.to),
         value: message.value,
         data: message.data.clone(),
-        // The intrinsic cost (the sender paid it on the source as part of `SEND_GAS`) on top
-        // of the call's own gas.
-        gas_limit: message.gas_limit + 21_000 + 40 * message.data.len() as u64,
+        gas_limit: super::delivery_gas(message),
         gas_price: 0,
         gas_priority_fee: None,
         chain_id: Some(ctx.chain_id),
@@ -176,16 +176,17 @@ fn call(
         match evm.transact(tx) {
             Ok(ResultAndState { result, state }) => {
                 evm.commit(state);
-                Ok((result.is_success(), result.tx_gas_used()))
+                let (success, gas_used) = (result.is_success(), result.tx_gas_used());
+                Ok((success, gas_used, result.into_logs()))
             }
             Err(EVMError::Database(e)) => Err(e),
             // A call the EVM will not start (e.g. intrinsic gas) fails like a reverted one.
-            Err(_) => Ok((false, 0)),
+            Err(_) => Ok((false, 0, Vec::new())),
         }
     };
-    let (success, gas_used) = outcome?;
+    let (success, gas_used, logs) = outcome?;
     if success {
-        return Ok(Ok(gas_used));
+        return Ok(Ok((gas_used, logs)));
     }
     if !pending.debit(base, CROSS_SHARD_ADDRESS, message.value)? {
         return Err(StateError::Corrupt(
@@ -239,6 +240,16 @@ pub fn check_order(base: &StateAt, deliveries: &[Delivery]) -> Result<(), Delive
             "{} deliveries, above the block limit of {}",
             deliveries.len(),
             super::MAX_DELIVERIES
+        )));
+    }
+    let gas: u64 = deliveries
+        .iter()
+        .map(|d| super::delivery_gas(&d.message))
+        .sum();
+    if gas > super::MAX_DELIVERY_GAS_PER_BLOCK {
+        return Err(DeliveryError::Invalid(format!(
+            "deliveries carry {gas} gas, above the block limit of {}",
+            super::MAX_DELIVERY_GAS_PER_BLOCK
         )));
     }
     let mut next = std::collections::HashMap::new();

@@ -7,6 +7,7 @@
 //! - `precompile`: the contract's functions as the EVM runs them (`send` and views).
 //! - `deliver`: taking messages into a block before its transactions, refunding failures.
 //! - `block`: a block's traffic as stored, and the indexes by id and by nonce.
+//! - `relay`: what a proposer takes from other shards, and the check of a block's deliveries.
 //! - `abi`: the Solidity interface as Rust types.
 //!
 //! A message's value leaves circulation when it is sent (the source burns it) and comes back
@@ -19,15 +20,16 @@ pub mod commitment;
 pub mod deliver;
 pub mod message;
 pub mod precompile;
+pub mod relay;
 
-use alloy_primitives::{Address, address};
+use alloy_primitives::Address;
 
 pub use block::BlockMessages;
 pub use commitment::{CrosslinkedHeader, DELIVERY_WINDOW, Delivery, OutboxProof};
 pub use message::{Message, MessageKind};
 
 /// The cross-shard system contract, the same on every shard.
-pub const CROSS_SHARD_ADDRESS: Address = address!("000000000000000000000000000000000000c5c5");
+pub use kaimeng_genesis::CROSS_SHARD_ADDRESS;
 
 /// The most gas a message may carry for its call on the destination.
 pub const MAX_DELIVERY_GAS: u64 = 1_000_000;
@@ -37,6 +39,16 @@ pub const MAX_MESSAGE_DATA: usize = 8 * 1024;
 
 /// The most messages a block takes.
 pub const MAX_DELIVERIES: usize = 64;
+
+/// The most gas the messages a block takes may carry in all (their calls run besides the
+/// block's gas limit, which bounds its transactions).
+pub const MAX_DELIVERY_GAS_PER_BLOCK: u64 = 15_000_000;
+
+/// The gas a delivered call may use: the message's own, plus the intrinsic cost of a call
+/// with its data (paid on the source as part of [`SEND_GAS`] and 16 per byte).
+pub fn delivery_gas(message: &Message) -> u64 {
+    message.gas_limit + 21_000 + 40 * message.data.len() as u64
+}
 
 /// Gas `send` costs on the source besides the destination's gas (paid up front) and 16 per
 /// byte of data: storage writes, the log, and the delivery's fixed work on the destination.

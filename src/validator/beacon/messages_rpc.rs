@@ -1,3 +1,4 @@
+//! `kaimeng_supply`: the native supply per shard and in flight, whose total is conserved.
 //! `kaimeng_getCrossShardMessage`: where a cross-shard message stands, read from the stores of
 //! the shards this node holds and its beacon chain's crosslink index: sent (in a source block),
 //! crosslinked (that block is in a final beacon block), delivered (taken and its call
@@ -6,15 +7,19 @@
 
 use std::sync::Arc;
 
-use alloy_primitives::B256;
+use alloy_primitives::{B256, U256};
 use jsonrpsee::RpcModule;
+use kaimeng_shards::ShardChain;
+use kaimeng_shards::account::AccountRecord;
 use kaimeng_shards::crossshard::block::{self, BlockMessages};
 use kaimeng_shards::crossshard::deliver::Outcome;
-use kaimeng_shards::crossshard::{Message, MessageKind};
+use kaimeng_shards::crossshard::message::{inbox_slot, outbox_slot};
+use kaimeng_shards::crossshard::{CROSS_SHARD_ADDRESS, Message, MessageKind};
 use serde_json::{Value, json};
 
 use super::BeaconChain;
 use super::rpc::{internal, invalid, reason};
+use kaimeng_shards::crossshard::relay::Crosslinks;
 
 /// Registers `kaimeng_getCrossShardMessage`.
 pub fn message_methods(beacon: Arc<BeaconChain>) -> RpcModule<Arc<BeaconChain>> {
@@ -31,6 +36,88 @@ pub fn message_methods(beacon: Arc<BeaconChain>) -> RpcModule<Arc<BeaconChain>> 
         })
         .expect("kaimeng_getCrossShardMessage is registered once");
     module
+        .register_blocking_method("kaimeng_supply", |_, beacon, _| {
+            supply(&beacon).map_err(|e| internal(format!("{e:#}")))
+        })
+        .expect("kaimeng_supply is registered once");
+    module
+}
+
+/// Reads of the supply that a finalization interrupts are taken again, at most this often.
+const SUPPLY_ATTEMPTS: usize = 5;
+
+/// `kaimeng_supply`: the native supply of every held shard (the sum of its balances at its
+/// head) and the value in flight between them (messages sent and not yet taken). The total
+/// is conserved. It reads every account, so it costs time in proportion to the state: an
+/// operator's and a test's check, not a method for every page view. The shards' heads are read before and after; if any moved, the read is taken
+/// again, so the answer is one consistent cut (`consistent` says whether one was found).
+pub fn supply(beacon: &BeaconChain) -> anyhow::Result<Value> {
+    let heads = || -> Vec<u64> { beacon.held_shards().map(|s| s.head().number()).collect() };
+    let mut last = None;
+    for _ in 0..SUPPLY_ATTEMPTS {
+        let before = heads();
+        let answer = supply_cut(beacon)?;
+        let consistent = heads() == before;
+        last = Some((answer, before, consistent));
+        if consistent {
+            break;
+        }
+    }
+    let ((shards, in_flight, messages), heights, consistent) = last.expect("one attempt");
+    let total = shards.iter().fold(U256::ZERO, |a, b| a + b) + in_flight;
+    Ok(json!({
+        "shards": beacon.held_shards().zip(shards.iter().zip(&heights)).map(|(chain, (balance, height))| json!({
+            "shard": chain.config().shard, "height": height, "balances": balance.to_string(),
+        })).collect::<Vec<_>>(),
+        "inFlight": in_flight.to_string(),
+        "inFlightMessages": messages,
+        "total": total.to_string(),
+        "consistent": consistent,
+    }))
+}
+
+/// Balances per shard, value in flight and the number of messages in flight.
+fn supply_cut(beacon: &BeaconChain) -> anyhow::Result<(Vec<U256>, U256, u64)> {
+    let shards: Vec<_> = beacon.held_shards().collect();
+    let mut balances = Vec::with_capacity(shards.len());
+    for shard in &shards {
+        let state = shard.latest_state();
+        let mut sum = U256::ZERO;
+        for (_, record) in state.scan_latest(kaimeng_shards::schema::ACCOUNTS, &[])? {
+            let record = AccountRecord::decode(&record)
+                .ok_or_else(|| anyhow::anyhow!("an account record is corrupt"))?;
+            sum += record.balance;
+        }
+        balances.push(sum);
+    }
+    let (mut in_flight, mut count) = (U256::ZERO, 0);
+    for source in &shards {
+        for destination in &shards {
+            let (s, d) = (source.config().shard, destination.config().shard);
+            if s == d {
+                continue;
+            }
+            let sent = counter(source, outbox_slot(d))?;
+            let taken = counter(destination, inbox_slot(s))?;
+            for nonce in taken..sent {
+                let id = block::outbox_entry(source.store(), d, nonce)?.ok_or_else(|| {
+                    anyhow::anyhow!("shard {s}'s message {nonce} to shard {d} is not indexed")
+                })?;
+                let (message, _, _) = find_sent(beacon, &id)?
+                    .ok_or_else(|| anyhow::anyhow!("message {id} is not stored"))?;
+                in_flight += message.value;
+                count += 1;
+            }
+        }
+    }
+    Ok((balances, in_flight, count))
+}
+
+fn counter(chain: &ShardChain, slot: U256) -> anyhow::Result<u64> {
+    Ok(chain
+        .latest_state()
+        .storage_value(&CROSS_SHARD_ADDRESS, &B256::from(slot))?
+        .saturating_to())
 }
 
 /// The message's status, or `null` if no shard this node holds sent it.

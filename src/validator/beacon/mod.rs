@@ -231,15 +231,6 @@ impl BeaconChain {
         Ok(record)
     }
 
-    /// Shard `shard`'s header `number` as a final beacon block crosslinked it.
-    pub fn crosslinked(
-        &self,
-        shard: u32,
-        number: u64,
-    ) -> anyhow::Result<Option<kaimeng_shards::crossshard::CrosslinkedHeader>> {
-        Ok(store::crosslinked(&self.store, shard, number)?)
-    }
-
     /// The shards this node holds.
     pub fn held_shards(&self) -> impl Iterator<Item = &Arc<ShardChain>> {
         self.shards.iter()

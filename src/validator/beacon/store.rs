@@ -148,9 +148,9 @@ pub fn load_state(store: &Store) -> anyhow::Result<Option<BeaconState>> {
     };
     if store.get(META, FORMAT_KEY)?.as_deref() != Some(FORMAT) {
         anyhow::bail!(
-            "this beacon store was written by an earlier Kaimeng (before VRF proofs and shard \
-             committees) and cannot be read; the network restarts from genesis: move the data \
-             directory away and start the node with an empty one"
+            "this beacon store was written by an earlier Kaimeng (before the crosslink index that \
+             cross-shard messages prove against) and cannot be read; the network restarts from \
+             genesis: move the data directory away and start the node with an empty one"
         );
     }
     Ok(Some(BeaconState::decode(&bytes)?))
