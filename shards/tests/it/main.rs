@@ -4,6 +4,7 @@ mod admission;
 mod branches;
 mod chain;
 mod common;
+mod crossshard;
 mod erc20;
 mod fuzz;
 mod gm;
