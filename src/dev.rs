@@ -122,6 +122,12 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             c.shard, c.chain_id,
         );
     }
+    if node.shards.len() > 1 && node.validator.is_some() {
+        println!(
+            "Cross-shard messages: send(uint32 shard, address to, uint64 gasLimit, bytes data) on {} (docs/cross-shard.md)",
+            kaimeng_shards::crossshard::CROSS_SHARD_ADDRESS
+        );
+    }
     println!(
         "Listening on http://{}",
         node.shards[0].rpc_addr.context("node 0 serves RPC")?

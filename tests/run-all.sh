@@ -48,6 +48,9 @@ for flow in foundry hardhat ethers viem web3py; do
   KAIMENG_DEV_ARGS="--shards 2 --committee-size 2" KAIMENG_DEV_SHARD=1 CLIENTS_SKIP_SETUP=1 \
     "$ROOT/tests/with-dev-node.sh" "$ROOT/tests/clients/run.sh" "$flow"
 done
+log "cast send to the cross-shard contract: shard 1 to shard 0 of a two-shard network"
+KAIMENG_DEV_ARGS="--shards 2 --committee-size 2" KAIMENG_DEV_SHARD=1 \
+  "$ROOT/tests/with-dev-node.sh" "$ROOT/tests/clients/crossshard-cast.sh"
 
 log "load generator: its tests against anvil, then a short measured run against kaimeng dev"
 ANVIL_BIN="$ROOT/tests/clients/node_modules/.bin/anvil" REQUIRE_ANVIL=1 \

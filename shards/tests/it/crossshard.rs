@@ -341,3 +341,59 @@ fn a_message_taken_after_its_delivery_window_is_refunded_in_full() {
     let (balances, in_flight, _) = net.supply();
     assert_eq!((balances, in_flight), (genesis_balances, U256::ZERO));
 }
+
+#[test]
+fn a_replayed_forged_or_unlinked_delivery_is_refused_and_changes_nothing() {
+    let mut net = Network::new();
+    let source = net.leaders[0].clone();
+    let to = Address::repeat_byte(0x55);
+    source.submit_raw(&send_tx(&source, 1, 1, to, U256::from(9u64), 0)).unwrap();
+    net.block(0);
+    let destination = net.leaders[1].clone();
+    let head = destination.head();
+    let rules = BlockRules {
+        beacon: BeaconRef {
+            height: net.beacon_height,
+            ..BeaconRef::GENESIS
+        },
+        ..BlockRules::from_config(destination.config())
+    };
+    let deliveries = |net: &Network| {
+        relay::deliveries_for(
+            &net.links,
+            net.leaders.iter().map(|c| c.as_ref()),
+            &destination,
+            &destination.head().hash,
+            net.beacon_height,
+        )
+        .unwrap()
+    };
+    // Not crosslinked yet: nothing to take, and a delivery built anyway is refused.
+    assert!(deliveries(&net).is_empty());
+    net.crosslink(0);
+    let taken = deliveries(&net);
+    assert_eq!(taken.len(), 1);
+    let unlinked = Links::default();
+    let refused = relay::check_deliveries(&unlinked, &taken, 1, SHARDS, net.beacon_height);
+    assert!(refused.unwrap_err().to_string().contains("not crosslinked"));
+    // A forged value does not prove.
+    let mut forged = taken.clone();
+    forged[0].message.value = U256::from(9_000u64);
+    let refused = relay::check_deliveries(&net.links, &forged, 1, SHARDS, net.beacon_height);
+    assert!(refused.unwrap_err().to_string().contains("not in shard 0"));
+    // Taken once; the same delivery again (or twice in one block) is refused by nonce.
+    let twice = [taken.clone(), taken.clone()].concat();
+    let error = destination
+        .propose_on(&head.hash, head.header.timestamp + 1, addr(9), 10, &rules, twice)
+        .unwrap_err();
+    assert!(error.to_string().contains("nonce 0"), "{error}");
+    net.block(1);
+    assert_eq!(crate::common::balance(&destination, to), U256::from(9u64));
+    let head = destination.head();
+    let error = destination
+        .propose_on(&head.hash, head.header.timestamp + 1, addr(9), 10, &rules, taken)
+        .unwrap_err();
+    assert!(error.to_string().contains("the next one to take is 1"), "{error}");
+    assert_eq!(destination.head().hash, head.hash);
+    assert_eq!(crate::common::balance(&destination, to), U256::from(9u64));
+}
