@@ -54,8 +54,8 @@ interface ICrossShard {
     /// reached by DELEGATECALL, CALLCODE or STATICCALL; or the node has no beacon chain (a
     /// single sealer, such as `kaimeng dev --validators 1`).
     ///
-    /// Do not call it from code that runs for a delivery (see docs/cross-shard.md,
-    /// Limitations): such a message is not recorded and would block the messages after it.
+    /// Code that runs for a delivery may call it too: its messages leave with the delivering
+    /// block (and are undone if the delivered call fails).
     /// @param shard The destination shard (0 to the shard count minus 1, not this one).
     /// @param to The recipient there; an account without code receives a plain transfer.
     /// @param gasLimit Gas for the call on the destination, on top of the 21,000 base cost and
