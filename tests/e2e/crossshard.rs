@@ -260,4 +260,32 @@ fn messages_settle_exactly_once_while_a_committee_member_is_killed() {
         total,
         "the native supply over both shards is conserved"
     );
+
+    // Restarted, the killed member syncs both shards, deliveries included, to the same blocks.
+    cluster.start_member(3);
+    for shard in 0..2u32 {
+        let target = hex_u256(&result_at(port(1, shard), "eth_blockNumber", json!([])));
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while hex_u256(&result_at(port(3, shard), "eth_blockNumber", json!([]))) < target {
+            assert!(
+                Instant::now() < deadline,
+                "member 3 did not catch up with shard {shard}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let number = json!(format!("0x{target:x}"));
+        let hash = |i| {
+            result_at(
+                port(i, shard),
+                "eth_getBlockByNumber",
+                json!([number, false]),
+            )["hash"]
+                .clone()
+        };
+        assert_eq!(hash(3), hash(1), "shard {shard} block {target}");
+    }
+    assert_eq!(
+        result_at(port(3, 0), "kaimeng_supply", json!([]))["total"],
+        result_at(port(1, 0), "kaimeng_supply", json!([]))["total"]
+    );
 }

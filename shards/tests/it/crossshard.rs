@@ -347,7 +347,9 @@ fn a_replayed_forged_or_unlinked_delivery_is_refused_and_changes_nothing() {
     let mut net = Network::new();
     let source = net.leaders[0].clone();
     let to = Address::repeat_byte(0x55);
-    source.submit_raw(&send_tx(&source, 1, 1, to, U256::from(9u64), 0)).unwrap();
+    source
+        .submit_raw(&send_tx(&source, 1, 1, to, U256::from(9u64), 0))
+        .unwrap();
     net.block(0);
     let destination = net.leaders[1].clone();
     let head = destination.head();
@@ -384,16 +386,33 @@ fn a_replayed_forged_or_unlinked_delivery_is_refused_and_changes_nothing() {
     // Taken once; the same delivery again (or twice in one block) is refused by nonce.
     let twice = [taken.clone(), taken.clone()].concat();
     let error = destination
-        .propose_on(&head.hash, head.header.timestamp + 1, addr(9), 10, &rules, twice)
+        .propose_on(
+            &head.hash,
+            head.header.timestamp + 1,
+            addr(9),
+            10,
+            &rules,
+            twice,
+        )
         .unwrap_err();
     assert!(error.to_string().contains("nonce 0"), "{error}");
     net.block(1);
     assert_eq!(crate::common::balance(&destination, to), U256::from(9u64));
     let head = destination.head();
     let error = destination
-        .propose_on(&head.hash, head.header.timestamp + 1, addr(9), 10, &rules, taken)
+        .propose_on(
+            &head.hash,
+            head.header.timestamp + 1,
+            addr(9),
+            10,
+            &rules,
+            taken,
+        )
         .unwrap_err();
-    assert!(error.to_string().contains("the next one to take is 1"), "{error}");
+    assert!(
+        error.to_string().contains("the next one to take is 1"),
+        "{error}"
+    );
     assert_eq!(destination.head().hash, head.hash);
     assert_eq!(crate::common::balance(&destination, to), U256::from(9u64));
 }
