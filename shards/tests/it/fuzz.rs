@@ -1024,3 +1024,89 @@ fn the_mutations_change_what_they_say() {
         assert!(ShardTx::decode(&longer, CHAIN_ID).is_err(), "item {index}");
     }
 }
+
+/// A block's deliveries of `count` messages (`data_len` bytes of data each), all from one
+/// source block, and the crosslink that proves them.
+fn real_deliveries(
+    count: usize,
+    data_len: usize,
+) -> (
+    Vec<kaimeng_shards::crossshard::Delivery>,
+    kaimeng_shards::crossshard::CrosslinkedHeader,
+) {
+    use kaimeng_shards::crossshard::commitment::{commitment_of, deliveries_digest};
+    use kaimeng_shards::crossshard::{
+        CrosslinkedHeader, Delivery, Message, MessageKind, OutboxProof,
+    };
+    let sent: Vec<Message> = (0..count as u64)
+        .map(|nonce| Message {
+            kind: if nonce % 3 == 2 {
+                MessageKind::Refund
+            } else {
+                MessageKind::Call
+            },
+            source: 0,
+            destination: 1,
+            nonce,
+            from: Address::repeat_byte(1),
+            to: Address::repeat_byte(2),
+            value: U256::from(nonce * 1000),
+            gas_limit: 21_000,
+            data: Bytes::from(vec![nonce as u8; data_len]),
+        })
+        .collect();
+    let ids: Vec<B256> = sent.iter().map(Message::id).collect();
+    let link = CrosslinkedHeader {
+        beacon_height: 9,
+        requests_hash: commitment_of(&sent, &[]),
+    };
+    let deliveries = (0..count)
+        .map(|i| Delivery {
+            message: sent[i].clone(),
+            source_height: 4,
+            crosslinked_at: 9,
+            proof: OutboxProof::build(&ids, i, deliveries_digest(&[])),
+        })
+        .collect();
+    (deliveries, link)
+}
+
+proptest! {
+    #![proptest_config(config(support::cases(64)))]
+
+    /// Cross-shard deliveries as a block carries them, mutated (forged counts and lengths
+    /// included) or arbitrary: a typed error or a list that re-encodes the same; and a mutated
+    /// list that still decodes proves against the crosslink only if it is the original.
+    #[test]
+    fn fuzz_cross_shard_deliveries_mutated(
+        count in 1usize..6,
+        data_len in 0usize..40,
+        edits in edits(4),
+        arbitrary in support::bytes(512),
+    ) {
+        use kaimeng_shards::crossshard::commitment::{check_delivery, decode_deliveries, encode_deliveries};
+        use kaimeng_shards::crossshard::message::decode_messages;
+        use kaimeng_shards::crossshard::BlockMessages;
+        let (deliveries, link) = real_deliveries(count, data_len);
+        let original = encode_deliveries(&deliveries);
+        let mut raw = original.clone();
+        support::apply(&mut raw, &edits);
+        for input in [&raw, &arbitrary] {
+            if let Ok(decoded) = bounded("decode_deliveries", input, || decode_deliveries(input)) {
+                prop_assert_eq!(&encode_deliveries(&decoded), input);
+                let proves = decoded.iter().all(|d| {
+                    let link = (d.message.source == 0 && d.source_height == 4).then_some(link);
+                    check_delivery(d, 1, 2, 9, link).is_ok()
+                });
+                if proves && !decoded.is_empty() {
+                    prop_assert!(
+                        decoded.iter().all(|d| deliveries.contains(d)),
+                        "a mutated delivery proved"
+                    );
+                }
+            }
+            let _ = bounded("decode_messages", input, || decode_messages(input));
+            let _ = bounded("BlockMessages::decode", input, || BlockMessages::decode(input));
+        }
+    }
+}
