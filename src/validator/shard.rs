@@ -205,12 +205,24 @@ impl Application for ShardApp {
             // The parent references a newer beacon block: follow the parent.
             reference = parent_ref;
         }
+        let collect = |reference: &BeaconRef| {
+            relay::deliveries_for(&self.beacon, &self.chain, &parent, reference.height)
+                .map_err(|e| format!("collecting cross-shard messages: {e:#}"))
+        };
+        let mut deliveries = collect(&reference)?;
+        let newest = self.beacon.finalized_ref();
+        if deliveries.is_empty() && newest.height > reference.height {
+            // Messages crosslinked in the newest final beacon block are delivered now rather
+            // than a beacon block later; followers wait briefly for that block if need be.
+            let sooner = collect(&newest)?;
+            if !sooner.is_empty() {
+                reference = newest;
+                deliveries = sooner;
+            }
+        }
         let rules = self
             .rules(&parent_ref, &reference)
             .map_err(|e| e.to_string())?;
-        let deliveries =
-            relay::deliveries_for(&self.beacon, &self.chain, &parent, reference.height)
-                .map_err(|e| format!("collecting cross-shard messages: {e:#}"))?;
         let block = self
             .chain
             .propose_on(
@@ -386,16 +398,25 @@ impl Application for ShardApp {
         Box::pin(async move {
             let chain = &self.chain;
             let mut events = chain.subscribe();
-            if chain.has_executable() {
+            if chain.has_executable() || self.has_deliverable() {
                 return;
             }
+            let mut beacon = self.beacon.subscribe_finalized();
             let _ = tokio::time::timeout(idle, async {
                 loop {
-                    match events.recv().await {
-                        Ok(ChainEvent::PendingTx(hash)) if chain.is_executable(&hash) => return,
-                        Err(RecvError::Lagged(_)) if chain.has_executable() => return,
-                        Err(RecvError::Closed) => return,
-                        Ok(_) | Err(RecvError::Lagged(_)) => {}
+                    tokio::select! {
+                        event = events.recv() => match event {
+                            Ok(ChainEvent::PendingTx(hash)) if chain.is_executable(&hash) => return,
+                            Err(RecvError::Lagged(_)) if chain.has_executable() => return,
+                            Err(RecvError::Closed) => return,
+                            Ok(_) | Err(RecvError::Lagged(_)) => {}
+                        },
+                        // A beacon block that crosslinks messages for this shard ends the wait.
+                        changed = beacon.changed() => {
+                            if changed.is_err() || self.has_deliverable() {
+                                return;
+                            }
+                        }
                     }
                 }
             })
@@ -405,6 +426,15 @@ impl Application for ShardApp {
 }
 
 impl ShardApp {
+    /// Whether a cross-shard message for this shard is crosslinked in a final beacon block
+    /// and not yet taken by the head.
+    fn has_deliverable(&self) -> bool {
+        let head = self.chain.head();
+        let newest = self.beacon.finalized_ref().height;
+        relay::deliveries_for(&self.beacon, &self.chain, &head.hash, newest)
+            .is_ok_and(|d| !d.is_empty())
+    }
+
     /// Executes and finalizes one proven-final block (its beacon reference must be final
     /// here; otherwise it waits for the next sync round).
     fn apply_one(

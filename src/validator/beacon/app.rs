@@ -23,6 +23,10 @@ use crate::validator::sync::{self, EpochValidators, Served};
 /// cores as the shards.
 const CROSSLINK_INTERVAL: Duration = Duration::from_secs(1);
 
+/// The shortest time between beacon blocks when a shard block waiting for its crosslink sent
+/// cross-shard messages: their delivery waits for the link, so it should not wait long.
+const MESSAGE_LINK_INTERVAL: Duration = Duration::from_millis(50);
+
 fn hash(digest: Digest) -> B256 {
     B256::from(digest.0)
 }
@@ -54,6 +58,29 @@ impl BeaconChain {
             .iter()
             .zip(linked)
             .any(|(chain, linked)| chain.head().number() > linked)
+    }
+
+    /// Whether a final shard block the finalized state has not linked sent cross-shard
+    /// messages: linking it at once lets them be delivered sooner (the newest few are read).
+    fn has_unlinked_messages(&self) -> bool {
+        const NEWEST: u64 = 16;
+        let linked: Vec<u64> = self
+            .head
+            .read()
+            .state
+            .shards
+            .iter()
+            .map(|l| l.height)
+            .collect();
+        self.shards.iter().zip(linked).any(|(chain, linked)| {
+            let head = chain.head().number();
+            (linked.max(head.saturating_sub(NEWEST)) + 1..=head).any(|number| {
+                chain.header(number).ok().flatten().is_some_and(|h| {
+                    h.header.requests_hash
+                        != Some(kaimeng_shards::crossshard::commitment::EMPTY_REQUESTS_HASH)
+                })
+            })
+        })
     }
 
     /// Applies `block` on the state after its parent and keeps it.
@@ -346,6 +373,7 @@ impl Application for BeaconChain {
                 if self.has_pooled()
                     || waited >= idle
                     || (waited >= CROSSLINK_INTERVAL.min(idle) && self.has_unlinked())
+                    || (waited >= MESSAGE_LINK_INTERVAL.min(idle) && self.has_unlinked_messages())
                 {
                     return;
                 }

@@ -172,6 +172,11 @@ impl BeaconChain {
         self.head.read().state.clone()
     }
 
+    /// Changes to the finalized head, as they happen.
+    pub fn subscribe_finalized(&self) -> watch::Receiver<BeaconRef> {
+        self.finalized.subscribe()
+    }
+
     /// The finalized head as a shard block references it.
     pub fn finalized_ref(&self) -> BeaconRef {
         *self.finalized.borrow()
