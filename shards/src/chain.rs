@@ -1129,10 +1129,14 @@ impl ShardChain {
             return Ok(None);
         };
         let key = schema::number_key(number);
-        let body = self
-            .store
-            .get(schema::BODIES, key)?
-            .ok_or(ChainError::Corrupt(number))?;
+        let Some(body) = self.store.get(schema::BODIES, key)? else {
+            // Below a snapshot's base only headers are held: the block is not here.
+            let base = crate::snapshot_store::snapshot_base(&self.store)?;
+            return match base {
+                Some(base) if number <= base => Ok(None),
+                _ => Err(ChainError::Corrupt(number)),
+            };
+        };
         let txs = block::decode_body(&body).ok_or(ChainError::Corrupt(number))?;
         let raw_receipts = self
             .store

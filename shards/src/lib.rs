@@ -23,6 +23,7 @@ pub mod schema;
 pub mod sealer;
 pub mod simulate;
 pub mod snapshot;
+pub mod snapshot_store;
 pub mod state;
 pub mod state_cache;
 pub mod trace;

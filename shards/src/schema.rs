@@ -58,6 +58,9 @@ pub const SYNCED_COLUMNS: &[&str] = &[CONSENSUS];
 
 pub const META_HEAD: &[u8] = b"head";
 pub const META_GENESIS: &[u8] = b"genesis";
+/// The height whose state a snapshot installed (no blocks at or below it are held); absent in a
+/// store that holds its chain from genesis.
+pub const META_SNAPSHOT_BASE: &[u8] = b"snapshot_base";
 /// Present once every body in PENDING_BODIES has its PENDING_NUMBERS entry.
 pub const META_PENDING_INDEX: &[u8] = b"pending_index";
 

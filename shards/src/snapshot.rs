@@ -8,8 +8,9 @@
 //! `Empty`, a subtree of one leaf is that leaf, and a subtree of two or more leaves is a branch
 //! over its sixteen children.
 //!
-//! Not wired into the node yet: serving chunks and syncing from them is issue 11, item 4
-//! (ADR 0100).
+//! Reading chunks from a store and installing a checked snapshot are in
+//! `crate::snapshot_store`; the network and the node do not use them yet (issue 11, item 4,
+//! ADR 0100).
 
 use alloy_primitives::{Address, B256, Bytes, keccak256};
 use revm::primitives::KECCAK_EMPTY;

@@ -10,6 +10,7 @@ mod fuzz;
 mod gm;
 mod pool;
 mod rules;
+mod snapshot_install;
 mod state;
 mod tracing;
 mod wire;
