@@ -55,7 +55,11 @@ fn a_checked_snapshot_opens_a_chain_at_the_head_that_then_follows_block_for_bloc
     let manifest = Manifest::of(snapshot_store::accounts(&state).unwrap());
     let chunks = snapshot_store::read_chunks(&state).unwrap();
     let count: usize = chunks.iter().map(Vec::len).sum();
-    assert!(count >= 20, "{count} accounts, head {}", a.chain.head().number());
+    assert!(
+        count >= 20,
+        "{count} accounts, head {}",
+        a.chain.head().number()
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let store = kaimeng_shards::open_store(dir.path(), &Default::default()).unwrap();
