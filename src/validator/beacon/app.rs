@@ -44,16 +44,20 @@ impl BeaconChain {
         Ok((validator_set(&keys)?, epoch.epoch, epoch.last_height))
     }
 
-    /// Whether a shard this node holds has final blocks the finalized state has not linked.
-    fn has_unlinked(&self) -> bool {
-        let linked: Vec<u64> = self
-            .head
+    /// Per shard, the height the finalized state has linked.
+    fn linked_heights(&self) -> Vec<u64> {
+        self.head
             .read()
             .state
             .shards
             .iter()
             .map(|l| l.height)
-            .collect();
+            .collect()
+    }
+
+    /// Whether a shard this node holds has final blocks the finalized state has not linked.
+    fn has_unlinked(&self) -> bool {
+        let linked = self.linked_heights();
         self.shards
             .iter()
             .zip(linked)
@@ -64,14 +68,7 @@ impl BeaconChain {
     /// messages: linking it at once lets them be delivered sooner (the newest few are read).
     fn has_unlinked_messages(&self) -> bool {
         const NEWEST: u64 = 16;
-        let linked: Vec<u64> = self
-            .head
-            .read()
-            .state
-            .shards
-            .iter()
-            .map(|l| l.height)
-            .collect();
+        let linked = self.linked_heights();
         self.shards.iter().zip(linked).any(|(chain, linked)| {
             let head = chain.head().number();
             (linked.max(head.saturating_sub(NEWEST)) + 1..=head).any(|number| {
