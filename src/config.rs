@@ -14,7 +14,7 @@ mod keys;
 pub use error::ConfigError;
 pub use file::{
     ConfigFile, MetricsSection, OneOrMany, P2pSection, RoleName, RpcSection, StorageSection,
-    ValidatorSection,
+    SyncSection, ValidatorSection,
 };
 pub use keys::{NODE_KEY_FILE_NAME, PASSWORD_ENV, write_node_key_file};
 
@@ -34,6 +34,9 @@ pub const DEFAULT_LOG_LEVEL: &str = "info";
 pub const DEFAULT_MAX_INBOUND_CONNECTIONS: u32 = 128;
 /// RocksDB block cache when the file sets none, in MiB.
 pub const DEFAULT_CACHE_MB: u32 = 256;
+/// Blocks a shard's crosslinked epoch end must be ahead of a node at genesis before the node
+/// takes a state snapshot rather than replaying them.
+pub const DEFAULT_SNAPSHOT_MIN_GAP: u64 = 1024;
 
 /// A checked config: paths absolute or relative to the working directory (resolved against
 /// the config file's directory), addresses parsed, genesis loaded.
@@ -53,6 +56,8 @@ pub struct NodeConfig {
     /// `None`: no metrics endpoint.
     pub metrics: Option<SocketAddr>,
     pub storage: StoreOptions,
+    /// See `[sync] snapshot_min_gap`; `None` always replays blocks.
+    pub snapshot_min_gap: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -241,6 +246,14 @@ impl NodeConfig {
             rpc,
             metrics,
             storage,
+            snapshot_min_gap: match file
+                .sync
+                .snapshot_min_gap
+                .unwrap_or(DEFAULT_SNAPSHOT_MIN_GAP)
+            {
+                0 => None,
+                gap => Some(gap),
+            },
         })
     }
 

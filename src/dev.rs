@@ -232,6 +232,7 @@ async fn start_nodes(
                 max: Duration::from_secs(30),
             },
             idle_block_interval: idle,
+            snapshot_min_gap: Some(crate::config::DEFAULT_SNAPSHOT_MIN_GAP),
             metrics: crate::metrics::Metrics::new(),
         };
         let config = base(

@@ -41,6 +41,8 @@ pub struct ConsensusSetup {
     pub bootstrap: Vec<String>,
     pub timeouts: kaimeng_consensus::TimeoutConfig,
     pub idle_block_interval: std::time::Duration,
+    /// See `ValidatorConfig::snapshot_min_gap`.
+    pub snapshot_min_gap: Option<u64>,
     /// Where the validator reports its metrics (served by the caller, if at all).
     pub metrics: Arc<crate::metrics::Metrics>,
 }
@@ -134,6 +136,7 @@ impl RunningNode {
                     max_txs_per_block: sealer::MAX_TXS_PER_BLOCK,
                     fee_recipient: config.fee_recipient,
                     metrics: setup.metrics.clone(),
+                    snapshot_min_gap: setup.snapshot_min_gap,
                 })
                 .await?,
             ),

@@ -79,6 +79,7 @@ async fn serve(
                 max: Duration::from_secs(30),
             },
             idle_block_interval: idle,
+            snapshot_min_gap: config.snapshot_min_gap,
             metrics,
         }),
         fee_recipient,

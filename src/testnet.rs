@@ -215,6 +215,7 @@ pub fn generate(plan: &TestnetPlan) -> anyhow::Result<Testnet> {
                 listen: format!("127.0.0.1:{}", port(plan.metrics_port)?),
             }),
             storage: StorageSection::default(),
+            sync: Default::default(),
         };
         let path = dir.join("config.toml");
         std::fs::write(&path, file.to_toml())?;

@@ -273,6 +273,27 @@ impl Store {
         Ok(out)
     }
 
+    /// Calls `visit` with every entry whose key starts with `prefix`, in key order, without
+    /// holding them all in memory (for scans of a whole column).
+    pub fn for_each_prefix<E: From<StoreError>>(
+        &self,
+        column: &'static str,
+        prefix: &[u8],
+        mut visit: impl FnMut(&[u8], &[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut iter = self.db.raw_iterator_cf(self.cf(column)?);
+        iter.seek(prefix);
+        while let (Some(key), Some(value)) = (iter.key(), iter.value()) {
+            if !key.starts_with(prefix) {
+                break;
+            }
+            visit(key, value)?;
+            iter.next();
+        }
+        iter.status().map_err(StoreError::from)?;
+        Ok(())
+    }
+
     pub fn batch(&self) -> WriteBatch<'_> {
         WriteBatch {
             store: self,

@@ -1300,3 +1300,6 @@ fn invalid_deliveries(error: DeliveryError) -> ChainError {
 #[cfg(test)]
 #[path = "chain_pool_lock_tests.rs"]
 mod pool_lock_tests;
+
+#[path = "chain_snapshot.rs"]
+mod snapshot;

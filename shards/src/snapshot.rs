@@ -9,8 +9,9 @@
 //! over its sixteen children.
 //!
 //! Reading chunks from a store and installing a checked snapshot are in
-//! `crate::snapshot_store`; the network and the node do not use them yet (issue 11, item 4,
-//! ADR 0100).
+//! `crate::snapshot_store`; how parts travel is [`parts`] (ADR 0100).
+
+pub mod parts;
 
 use alloy_primitives::{Address, B256, Bytes, keccak256};
 use revm::primitives::KECCAK_EMPTY;

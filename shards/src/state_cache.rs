@@ -55,6 +55,14 @@ impl StateCache {
         }
     }
 
+    /// Forgets everything and starts a new generation (the store's state was replaced).
+    pub fn clear(&self) {
+        let mut inner = self.inner.lock();
+        inner.entries = Entries::default();
+        inner.bytes = 0;
+        inner.generation += 1;
+    }
+
     /// Where `column`'s entries are, if it is cached.
     fn column_index(column: &str) -> Option<usize> {
         CACHED.iter().position(|cached| *cached == column)

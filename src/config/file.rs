@@ -43,6 +43,19 @@ pub struct ConfigFile {
     pub metrics: Option<MetricsSection>,
     #[serde(default)]
     pub storage: StorageSection,
+    #[serde(default)]
+    pub sync: SyncSection,
+}
+
+/// How a node catches up a shard it holds nothing of.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncSection {
+    /// A shard at genesis takes a state snapshot from peers, instead of replaying every
+    /// block, when the newest crosslinked shard-epoch end is at least this many blocks ahead
+    /// (default 1024; 0 always replays blocks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_min_gap: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

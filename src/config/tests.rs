@@ -103,6 +103,9 @@ fn validator_file() -> ConfigFile {
             cache_mb: Some(64),
             sync_writes: None,
         },
+        sync: SyncSection {
+            snapshot_min_gap: Some(4096),
+        },
     }
 }
 

@@ -91,6 +91,13 @@ pub trait Application: Send + Sync + 'static {
     /// failed write of final data: the chain stops rather than diverge.
     fn finalize(&self, payload: Digest, certificate: &[u8]) -> anyhow::Result<Finalized>;
 
+    /// Called before each round of block sync: whether to go on with it. A chain may first
+    /// take a state snapshot instead of replaying from genesis (shards do).
+    fn before_block_sync(&self, network: &kaimeng_network::NetworkHandle) -> bool {
+        let _ = network;
+        true
+    }
+
     /// A final block with its certificate, as block sync serves it.
     fn serve(&self, height: u64) -> Option<Vec<u8>>;
     /// Checks and applies blocks a peer served, in order from the head: only those a

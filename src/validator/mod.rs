@@ -26,6 +26,7 @@ mod host;
 mod records;
 mod relay;
 mod shard;
+pub mod state_sync;
 pub mod sync;
 mod worker;
 
@@ -78,6 +79,9 @@ pub struct ValidatorConfig {
     pub fee_recipient: Address,
     /// The process's Prometheus metrics (each chain's series and the peer count).
     pub metrics: Arc<Metrics>,
+    /// A shard at genesis whose crosslinked epoch end is at least this far ahead takes a state
+    /// snapshot from peers instead of replaying every block; `None` always replays.
+    pub snapshot_min_gap: Option<u64>,
 }
 
 pub struct RunningValidator {
@@ -139,6 +143,17 @@ impl BlockSource for Blocks {
             Chain::Shard(shard) => self.shards.get(shard as usize)?.serve(height),
         }
     }
+
+    fn snapshot_part(&self, chain: Chain, height: u64, part: u32) -> Option<Vec<u8>> {
+        let Chain::Shard(shard) = chain else {
+            return None;
+        };
+        let epoch_length = self.beacon.finalized_state().shard_epoch_length;
+        self.shards
+            .get(shard as usize)?
+            .snapshots
+            .part(height, part, epoch_length)
+    }
 }
 
 /// Network events for each chain's host; a chain that falls behind loses its own messages
@@ -199,6 +214,12 @@ pub async fn start(config: ValidatorConfig) -> anyhow::Result<RunningValidator> 
                 metrics: config
                     .metrics
                     .chain(&Metrics::shard_chain_name(chain.config().shard)),
+                snapshots: state_sync::SnapshotServer::new(chain.clone()),
+                state_sync: state_sync::StateSyncConfig {
+                    genesis: Arc::new(config.genesis.clone()),
+                    min_gap: config.snapshot_min_gap,
+                },
+                snapshot_failures: Default::default(),
             })
         })
         .collect();

@@ -22,6 +22,7 @@ use super::beacon::{BeaconChain, EpochRecord};
 use super::crypto::SuiteVerifier;
 use super::gossip;
 use super::relay;
+use super::state_sync::{self, Next, SnapshotServer, StateSyncConfig};
 use super::sync::{self, EpochValidators, SyncError};
 use crate::metrics::ChainMetrics;
 
@@ -35,7 +36,15 @@ pub struct ShardApp {
     pub fee_recipient: Address,
     pub max_txs: usize,
     pub metrics: ChainMetrics,
+    /// What this node serves of the shard's state, for nodes that sync it.
+    pub snapshots: Arc<SnapshotServer>,
+    pub state_sync: StateSyncConfig,
+    /// Snapshot attempts that failed; after [`SNAPSHOT_ATTEMPTS`] the shard replays blocks.
+    pub snapshot_failures: std::sync::atomic::AtomicU32,
 }
+
+/// Failed snapshot attempts after which a shard at genesis replays its blocks instead.
+const SNAPSHOT_ATTEMPTS: u32 = 3;
 
 impl ShardApp {
     fn shard(&self) -> u32 {
@@ -307,6 +316,46 @@ impl Application for ShardApp {
             }
             Err(ChainError::UnknownBlock(_)) => Ok(Finalized::Unknown),
             Err(error) => Err(error.into()),
+        }
+    }
+
+    fn before_block_sync(&self, network: &kaimeng_network::NetworkHandle) -> bool {
+        let shard = self.shard();
+        if self
+            .snapshot_failures
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= SNAPSHOT_ATTEMPTS
+        {
+            return true;
+        }
+        match state_sync::catch_up(
+            &self.chain,
+            &self.beacon,
+            network,
+            &self.runtime,
+            &self.state_sync,
+        ) {
+            Ok(Next::BlockSync) => true,
+            Ok(Next::Wait) => {
+                tracing::info!(
+                    shard,
+                    "shard sync waits for the beacon chain to catch up, to choose between a state snapshot and block replay"
+                );
+                false
+            }
+            Err(error) => {
+                use std::sync::atomic::Ordering;
+                let failures = self.snapshot_failures.fetch_add(1, Ordering::Relaxed) + 1;
+                let replay = failures >= SNAPSHOT_ATTEMPTS;
+                tracing::warn!(
+                    shard,
+                    failures,
+                    replay,
+                    error = format!("{error:#}"),
+                    "state sync failed; trying again on the next catch-up, or replaying blocks after {SNAPSHOT_ATTEMPTS} failures"
+                );
+                replay
+            }
         }
     }
 

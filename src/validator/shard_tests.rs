@@ -42,12 +42,18 @@ fn setup() -> Setup {
     );
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let app = ShardApp {
-        chain,
+        chain: chain.clone(),
         beacon,
         runtime: runtime.handle().clone(),
         fee_recipient: Address::ZERO,
         max_txs: 10,
         metrics: metrics.chain("shard-0"),
+        snapshots: crate::validator::state_sync::SnapshotServer::new(chain.clone()),
+        state_sync: crate::validator::state_sync::StateSyncConfig {
+            genesis: Arc::new(genesis.clone()),
+            min_gap: None,
+        },
+        snapshot_failures: Default::default(),
     };
     Setup {
         app,

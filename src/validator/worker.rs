@@ -170,6 +170,9 @@ impl<A: Application> Worker<A> {
         let head = || self.app.head().0;
         let reached = || target.is_some_and(|t| head() >= t);
         let before = head();
+        if !self.app.before_block_sync(&self.network) {
+            return;
+        }
         'peers: for peer in self.network.peers() {
             loop {
                 if reached() {

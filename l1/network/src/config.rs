@@ -18,6 +18,13 @@ use crate::topic::{Chain, Topic};
 pub trait BlockSource: Send + Sync + 'static {
     /// The encoded block of `chain` at `height`, or `None` if this node does not have it.
     fn block(&self, chain: Chain, height: u64) -> Option<Vec<u8>>;
+
+    /// Part `part` of `chain`'s state snapshot at `height`, or `None` if this node does not
+    /// serve it (or is still preparing it: the asker tries again later or elsewhere).
+    fn snapshot_part(&self, chain: Chain, height: u64, part: u32) -> Option<Vec<u8>> {
+        let _ = (chain, height, part);
+        None
+    }
 }
 
 /// Timers of the protocols.

@@ -156,6 +156,13 @@ pub(crate) enum Command {
         to: u64,
         reply: oneshot::Sender<Result<Vec<Vec<u8>>, SyncError>>,
     },
+    RequestSnapshotPart {
+        peer: PeerId,
+        chain: Chain,
+        height: u64,
+        part: u32,
+        reply: oneshot::Sender<Result<Vec<Vec<u8>>, SyncError>>,
+    },
     Subscribe {
         topic: Topic,
         reply: oneshot::Sender<()>,
@@ -283,6 +290,28 @@ impl NetworkHandle {
             reply,
         })
         .await?
+    }
+
+    /// Fetches part `part` of `chain`'s state snapshot at `height` from `peer`'s
+    /// [`crate::BlockSource::snapshot_part`]: `None` when the peer does not serve it (or not
+    /// yet). The caller checks what it gets.
+    pub async fn request_snapshot_part(
+        &self,
+        peer: PeerId,
+        chain: Chain,
+        height: u64,
+        part: u32,
+    ) -> Result<Option<Vec<u8>>, SyncError> {
+        let answer = self
+            .call(|reply| Command::RequestSnapshotPart {
+                peer,
+                chain,
+                height,
+                part,
+                reply,
+            })
+            .await??;
+        Ok(answer.into_iter().next())
     }
 
     /// Reports the node's verdict on a gossip message. Only needed with

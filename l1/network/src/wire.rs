@@ -6,8 +6,10 @@
 //! request  = version:u8(1) tag:u8 body
 //!   tag 0  GetBlocks  chain from:u64 to:u64         (inclusive range, big-endian)
 //!   tag 1  Direct     class:u8 chain data:rest      (a message for one peer)
+//!   tag 2  GetSnapshot chain height:u64 part:u32     (one part of a state snapshot)
 //! response = version:u8(1) tag:u8 body
-//!   tag 0  Blocks     count:u32 (len:u32 bytes)*count
+//!   tag 0  Blocks     count:u32 (len:u32 bytes)*count   (a snapshot part is one "block";
+//!                     none when the peer does not have it, or not yet)
 //!   tag 1  Ack
 //!   tag 2  Refused    reason:u8 [max:u64 if reason = 0]   (see `Refusal`)
 //! chain    = 0 (beacon) | 1 index:u32 (shard)
@@ -28,6 +30,13 @@ pub enum Request {
     GetBlocks { chain: Chain, from: u64, to: u64 },
     /// A message for this peer only (the consensus engine's `SendTo`).
     Direct { topic: Topic, data: Vec<u8> },
+    /// Part `part` of the state snapshot of `chain` at `height` (what a part is, the node
+    /// decides: [`crate::BlockSource::snapshot_part`]).
+    GetSnapshot {
+        chain: Chain,
+        height: u64,
+        part: u32,
+    },
 }
 
 /// The answer to a [`Request`].
@@ -111,6 +120,16 @@ pub fn encode_request(request: &Request) -> Vec<u8> {
             out.push(class_tag(topic.class()));
             put_chain(&mut out, topic.chain());
             out.extend_from_slice(data);
+        }
+        Request::GetSnapshot {
+            chain,
+            height,
+            part,
+        } => {
+            out.push(2);
+            put_chain(&mut out, *chain);
+            out.extend_from_slice(&height.to_be_bytes());
+            out.extend_from_slice(&part.to_be_bytes());
         }
     }
     out
@@ -243,6 +262,16 @@ pub fn decode_request(bytes: &[u8]) -> Result<Request, DecodeError> {
                 data,
             }
         }
+        2 => {
+            let chain = reader.chain()?;
+            let height = reader.u64("height")?;
+            let part = reader.u32("part")?;
+            Request::GetSnapshot {
+                chain,
+                height,
+                part,
+            }
+        }
         tag => {
             return Err(DecodeError::UnknownTag {
                 what: "request",
@@ -317,6 +346,11 @@ mod tests {
                 chain: Chain::Beacon,
                 from: 0,
                 to: u64::MAX,
+            },
+            Request::GetSnapshot {
+                chain: Chain::Shard(3),
+                height: 1 << 40,
+                part: 257,
             },
             Request::GetBlocks {
                 chain: Chain::Shard(7),

@@ -34,6 +34,28 @@ impl Service {
                 to,
                 reply,
             } => self.request_blocks(peer.0, chain, from, to, reply),
+            Command::RequestSnapshotPart {
+                peer,
+                chain,
+                height,
+                part,
+                reply,
+            } => {
+                let request = Request::GetSnapshot {
+                    chain,
+                    height,
+                    part,
+                };
+                let id = self.send_request(peer.0, request);
+                self.stats(|s| s.sync_requested += 1);
+                self.pending.insert(
+                    id,
+                    Pending::Blocks {
+                        requested: 1,
+                        reply,
+                    },
+                );
+            }
             Command::Subscribe { topic, reply } => {
                 self.subscribe(topic);
                 let _ = reply.send(());

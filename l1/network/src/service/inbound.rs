@@ -13,7 +13,7 @@ use crate::peer::PeerId;
 use crate::protocol::Received;
 use crate::serve::{check_range, read_blocks};
 use crate::topic::Topic;
-use crate::wire::{Refusal, Request, Response};
+use crate::wire::{self, Refusal, Request, Response};
 
 /// Why a message was not accepted.
 enum Dropped {
@@ -198,6 +198,28 @@ impl Service {
                     tokio::task::spawn_blocking(move || {
                         let response = read_blocks(&*source, chain, from, to, max_bytes);
                         let _ = done.send((channel, response));
+                    });
+                }
+            },
+            Request::GetSnapshot {
+                chain,
+                height,
+                part,
+            } => match self.admit_sync(peer, height, height) {
+                Err(refusal) => {
+                    self.stats(|s| s.sync_refused += 1);
+                    self.respond(channel, Response::Refused(refusal));
+                }
+                Ok(source) => {
+                    self.block_reads += 1;
+                    self.stats(|s| s.sync_served += 1);
+                    let done = self.reads_done_tx.clone();
+                    let max_bytes = self.limits.max_response_bytes;
+                    tokio::task::spawn_blocking(move || {
+                        let part = source
+                            .snapshot_part(chain, height, part)
+                            .filter(|p| wire::blocks_response_len([p.len()]) <= max_bytes);
+                        let _ = done.send((channel, Response::Blocks(part.into_iter().collect())));
                     });
                 }
             },
