@@ -195,6 +195,7 @@ pub fn catch_up(
         chain: Chain::Shard(shard),
         height: target.number(),
         refused: Mutex::new(HashSet::new()),
+        next_ask: Mutex::new(Default::default()),
     };
     let snapshot = runtime.block_on(fetch(&source, &target, shard))?;
     let head = chain.install_snapshot(
@@ -288,7 +289,13 @@ struct Peers<'a> {
     chain: Chain,
     height: u64,
     refused: Mutex<HashSet<PeerId>>,
+    /// When each peer may next be asked: requests to one peer are spaced by [`PER_PEER_GAP`],
+    /// well under the rate at which peers refuse (and ban) a syncing node.
+    next_ask: Mutex<std::collections::HashMap<PeerId, Instant>>,
 }
+
+/// The least time between two requests to one peer.
+const PER_PEER_GAP: Duration = Duration::from_millis(100);
 
 impl PartSource for Peers<'_> {
     fn peers(&self) -> Vec<PeerId> {
@@ -306,6 +313,14 @@ impl PartSource for Peers<'_> {
         part: Part,
     ) -> futures::future::BoxFuture<'_, anyhow::Result<Option<Vec<u8>>>> {
         Box::pin(async move {
+            let wait = {
+                let now = Instant::now();
+                let mut next = self.next_ask.lock();
+                let at = next.get(&peer).copied().unwrap_or(now).max(now);
+                next.insert(peer, at + PER_PEER_GAP);
+                at - now
+            };
+            tokio::time::sleep(wait).await;
             Ok(self
                 .network
                 .request_snapshot_part(peer, self.chain, self.height, part.number())
@@ -375,7 +390,13 @@ async fn take<T>(
 ) -> anyhow::Result<T> {
     let mut pause = Duration::from_millis(100);
     loop {
-        for peer in source.peers() {
+        // Each part starts at another peer, so parallel requests spread over them.
+        let mut peers = source.peers();
+        if !peers.is_empty() {
+            let start = part.number() as usize % peers.len();
+            peers.rotate_left(start);
+        }
+        for peer in peers {
             match source.ask(peer, part).await {
                 Ok(Some(bytes)) => match check(&bytes) {
                     Ok(value) => return Ok(value),

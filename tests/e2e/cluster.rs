@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::node::{http_post, path_str};
+use crate::node::{http_post, path_str, rpc_at};
 
 /// Clusters run one at a time: four processes each are already a full load for two cores.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -23,6 +23,8 @@ pub struct Cluster {
     pub p2p_ports: Vec<u16>,
     pub rpc_ports: Vec<u16>,
     pub metrics_ports: Vec<u16>,
+    /// Shards per member.
+    pub shards: u16,
     nodes: Vec<Option<Child>>,
 }
 
@@ -93,6 +95,7 @@ impl Cluster {
             p2p_ports: (0..n).map(|i| p2p + i).collect(),
             rpc_ports: (0..n).map(|i| rpc + i * shards).collect(),
             metrics_ports: (0..n).map(|i| metrics + i).collect(),
+            shards,
             nodes: (0..n).map(|_| None).collect(),
         };
         for i in 0..n as usize {
@@ -233,5 +236,115 @@ impl Drop for Cluster {
         for i in 0..self.nodes.len() {
             self.kill(i);
         }
+    }
+}
+
+impl Cluster {
+    /// Writes the config of a full node named `name` that dials every member (with `extra`
+    /// TOML appended) and starts it.
+    pub fn full_node(&self, name: &str, extra: &str) -> FullNode {
+        let shards = self.shards;
+        let [p2p, rpc, _] = free_port_ranges(shards);
+        let spec: Value =
+            serde_json::from_str(&std::fs::read_to_string(self.net.join("genesis.json")).unwrap())
+                .unwrap();
+        let bootnodes: Vec<String> = spec["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(&self.p2p_ports)
+            .map(|(m, port)| {
+                format!(
+                    "/ip4/127.0.0.1/tcp/{port}/p2p/{}",
+                    m["peer_id"].as_str().unwrap()
+                )
+            })
+            .collect();
+        let config = self.net.join(name).join("config.toml");
+        std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+        std::fs::write(
+            &config,
+            format!(
+                "data_dir = \"data\"\ngenesis = \"../genesis.json\"\nrole = \"full\"\n\n[p2p]\nlisten = \"/ip4/127.0.0.1/tcp/{p2p}\"\nbootnodes = {}\n\n[rpc]\nlisten = \"127.0.0.1:{rpc}\"\n\n{extra}",
+                serde_json::to_string(&bootnodes).unwrap()
+            ),
+        )
+        .unwrap();
+        let mut node = FullNode {
+            child: None,
+            config,
+            rpc,
+        };
+        node.start();
+        node
+    }
+}
+
+/// A non-member node (`role = "full"`) of a cluster, its own process.
+pub struct FullNode {
+    child: Option<Child>,
+    config: std::path::PathBuf,
+    /// Shard `s` serves RPC on `rpc + s`.
+    pub rpc: u16,
+}
+
+impl FullNode {
+    pub fn start(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.config.with_file_name("full.log"))
+            .unwrap();
+        self.child = Some(
+            Command::new(env!("CARGO_BIN_EXE_kaimeng"))
+                .args(["node", "--config", path_str(&self.config)])
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .stdin(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn height(&self) -> Option<u64> {
+        self.height_of(0)
+    }
+
+    /// Shard `shard`'s head height on this node.
+    pub fn height_of(&self, shard: u16) -> Option<u64> {
+        let port = self.rpc + shard;
+        std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+        let result = rpc_at(port, "eth_blockNumber", json!([]));
+        u64::from_str_radix(result["result"].as_str()?.trim_start_matches("0x"), 16).ok()
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.config.with_file_name("full.log")).unwrap_or_default()
+    }
+
+    pub fn wait_for_height(&self, height: u64, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while self.height().is_none_or(|h| h < height) {
+            assert!(
+                Instant::now() < deadline,
+                "the full node did not reach height {height} within {limit:?} (at {:?}); log:\n{}",
+                self.height(),
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for FullNode {
+    fn drop(&mut self) {
+        self.kill();
     }
 }

@@ -4,12 +4,12 @@
 //! certificates, serves JSON-RPC, never votes, and catches up across epoch boundaries after
 //! being down.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::cluster::{Cluster, free_port_ranges};
+use crate::cluster::Cluster;
 use crate::node::{path_str, rpc_at};
 
 const EPOCH_LENGTH: &str = "6";
@@ -48,67 +48,6 @@ fn error_of(port: u16, params: Value) -> Value {
         .get("error")
         .cloned()
         .unwrap_or_else(|| panic!("expected an error: {response}"))
-}
-
-struct FullNode {
-    child: Option<Child>,
-    config: std::path::PathBuf,
-    rpc: u16,
-}
-
-impl FullNode {
-    fn start(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.config.with_file_name("full.log"))
-            .unwrap();
-        self.child = Some(
-            Command::new(env!("CARGO_BIN_EXE_kaimeng"))
-                .args(["node", "--config", path_str(&self.config)])
-                .stdout(log.try_clone().unwrap())
-                .stderr(log)
-                .stdin(Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    fn height(&self) -> Option<u64> {
-        std::net::TcpStream::connect(("127.0.0.1", self.rpc)).ok()?;
-        let result = rpc_at(self.rpc, "eth_blockNumber", json!([]));
-        u64::from_str_radix(result["result"].as_str()?.trim_start_matches("0x"), 16).ok()
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.config.with_file_name("full.log")).unwrap_or_default()
-    }
-
-    fn wait_for_height(&self, height: u64, limit: Duration) {
-        let deadline = Instant::now() + limit;
-        while self.height().is_none_or(|h| h < height) {
-            assert!(
-                Instant::now() < deadline,
-                "the full node did not reach height {height} within {limit:?} (at {:?}); log:\n{}",
-                self.height(),
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for FullNode {
-    fn drop(&mut self) {
-        self.kill();
-    }
 }
 
 fn block_hash(port: u16, height: u64) -> String {
@@ -189,39 +128,8 @@ fn a_light_client_checks_certificates_and_a_full_node_follows_by_them() {
     );
 
     // A non-member full node follows the members.
-    let [p2p, rpc, _] = free_port_ranges(1);
-    let bootnodes: Vec<String> = {
-        let spec: Value =
-            serde_json::from_str(&std::fs::read_to_string(&genesis).unwrap()).unwrap();
-        spec["members"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .zip(&cluster.p2p_ports)
-            .map(|(m, port)| {
-                format!(
-                    "/ip4/127.0.0.1/tcp/{port}/p2p/{}",
-                    m["peer_id"].as_str().unwrap()
-                )
-            })
-            .collect()
-    };
-    let config = cluster.net.join("full").join("config.toml");
-    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
-    std::fs::write(
-        &config,
-        format!(
-            "data_dir = \"data\"\ngenesis = \"../genesis.json\"\nrole = \"full\"\n\n[p2p]\nlisten = \"/ip4/127.0.0.1/tcp/{p2p}\"\nbootnodes = {}\n\n[rpc]\nlisten = \"127.0.0.1:{rpc}\"\n",
-            serde_json::to_string(&bootnodes).unwrap()
-        ),
-    )
-    .unwrap();
-    let mut full = FullNode {
-        child: None,
-        config,
-        rpc,
-    };
-    full.start();
+    let mut full = cluster.full_node("full", "");
+    let rpc = full.rpc;
     let target = cluster.height(0).unwrap() + 2;
     full.wait_for_height(target, Duration::from_secs(60));
     assert_eq!(block_hash(rpc, target), block_hash(member, target));

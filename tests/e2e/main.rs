@@ -15,4 +15,5 @@ mod node;
 mod restart;
 mod rpc;
 mod shards;
+mod state_sync;
 mod supervisor;
