@@ -197,7 +197,7 @@ pub fn catch_up(
         refused: Mutex::new(HashSet::new()),
         next_ask: Mutex::new(Default::default()),
     };
-    let snapshot = runtime.block_on(fetch(&source, &target, shard))?;
+    let snapshot = runtime.block_on(fetch(&source, &target, shard, SYNC_DEADLINE))?;
     let head = chain.install_snapshot(
         &config.genesis,
         &snapshot.manifest,
@@ -333,34 +333,54 @@ impl PartSource for Peers<'_> {
     }
 }
 
-/// Fetches and checks every part of the snapshot whose newest header is `target`.
+/// Fetches and checks every part of the snapshot whose newest header is `target`, giving up
+/// on a part that no peer serves within `deadline` of the start.
 pub async fn fetch(
     source: &impl PartSource,
     target: &SealedHeader,
     shard: u32,
+    deadline: Duration,
 ) -> anyhow::Result<Snapshot> {
     let started = Instant::now();
-    let manifest = take(source, Part::Manifest, started, |bytes| {
-        let manifest = parts::decode_manifest(bytes)?;
-        manifest.check(target.header.state_root)?;
-        Ok(manifest)
-    })
+    let manifest = take(
+        source,
+        Part::Manifest,
+        started,
+        deadline,
+        &|bytes: &[u8]| {
+            let manifest = parts::decode_manifest(bytes)?;
+            manifest.check(target.header.state_root)?;
+            Ok(manifest)
+        },
+    )
     .await?;
-    let headers = take(source, Part::Headers, started, |bytes| {
-        let headers = parts::decode_headers(bytes)?;
-        parts::check_headers(&headers, target.number(), target.hash)?;
-        Ok(headers)
-    })
+    let headers = take(
+        source,
+        Part::Headers,
+        started,
+        deadline,
+        &|bytes: &[u8]| {
+            let headers = parts::decode_headers(bytes)?;
+            parts::check_headers(&headers, target.number(), target.hash)?;
+            Ok(headers)
+        },
+    )
     .await?;
     let manifest_ref = &manifest;
     let mut chunks: Vec<Vec<SnapshotAccount>> = vec![Vec::new(); CHUNKS];
     let mut arriving = futures::stream::iter(0..CHUNKS)
         .map(|index| async move {
-            let chunk = take(source, Part::Chunk(index), started, |bytes| {
-                let chunk = parts::decode_chunk(bytes)?;
-                manifest_ref.check_chunk(index, &chunk)?;
-                Ok(chunk)
-            })
+            let chunk = take(
+                source,
+                Part::Chunk(index),
+                started,
+                deadline,
+                &|bytes: &[u8]| {
+                    let chunk = parts::decode_chunk(bytes)?;
+                    manifest_ref.check_chunk(index, &chunk)?;
+                    Ok(chunk)
+                },
+            )
             .await?;
             anyhow::Ok((index, chunk))
         })
@@ -386,7 +406,8 @@ async fn take<T>(
     source: &impl PartSource,
     part: Part,
     started: Instant,
-    check: impl Fn(&[u8]) -> anyhow::Result<T>,
+    deadline: Duration,
+    check: &dyn Fn(&[u8]) -> anyhow::Result<T>,
 ) -> anyhow::Result<T> {
     let mut pause = Duration::from_millis(100);
     loop {
@@ -409,8 +430,8 @@ async fn take<T>(
                 Err(error) => tracing::debug!(%peer, ?part, %error, "state sync: request failed"),
             }
         }
-        if started.elapsed() > SYNC_DEADLINE {
-            bail!("state sync: no peer served snapshot part {part:?} within {SYNC_DEADLINE:?}");
+        if started.elapsed() > deadline {
+            bail!("state sync: no peer served snapshot part {part:?} within {deadline:?}");
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_secs(2));
@@ -466,3 +487,7 @@ impl Progress {
         );
     }
 }
+
+#[cfg(test)]
+#[path = "state_sync_tests.rs"]
+mod tests;
