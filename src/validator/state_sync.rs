@@ -99,14 +99,10 @@ impl SnapshotServer {
     fn build(&self, height: u64) -> anyhow::Result<Built> {
         let started = Instant::now();
         let shard = self.chain.config().shard;
-        let chunks = snapshot_store::read_chunks_at(self.chain.store(), height)?;
-        let manifest = Manifest::of(chunks.iter().flatten().map(|a| (a.address, a.record)));
         let header = self
             .chain
             .header(height)?
             .with_context(|| format!("no header {height}"))?;
-        // What this node read must be the state the header commits to.
-        manifest.check(header.header.state_root)?;
         let mut headers = vec![header];
         while headers.len() < RECENT_HEADERS as usize {
             let Some(number) = headers.last().and_then(|h| h.number().checked_sub(1)) else {
@@ -118,23 +114,35 @@ impl SnapshotServer {
             }
         }
         headers.reverse();
-        let accounts: usize = chunks.iter().map(Vec::len).sum();
-        let mut encoded: Vec<Vec<u8>> = chunks.iter().map(|c| parts::encode_chunk(c)).collect();
-        encoded.push(parts::encode_manifest(&manifest));
-        encoded.push(parts::encode_headers(&headers));
+        let (parts, accounts) = encode_snapshot(self.chain.store(), &headers)?;
         tracing::info!(
             shard,
             height,
             accounts,
-            bytes = encoded.iter().map(Vec::len).sum::<usize>(),
+            bytes = parts.iter().map(Vec::len).sum::<usize>(),
             elapsed_ms = started.elapsed().as_millis() as u64,
             "state snapshot ready to serve"
         );
-        Ok(Built {
-            height,
-            parts: encoded,
-        })
+        Ok(Built { height, parts })
     }
+}
+
+/// Every part of the snapshot of `store`'s state after the newest of `headers` (oldest
+/// first), by part number, and how many accounts it holds. What was read is checked against
+/// that header's state root first: a node never serves a snapshot it would refuse.
+pub fn encode_snapshot(
+    store: &kaimeng_l1::Store,
+    headers: &[SealedHeader],
+) -> anyhow::Result<(Vec<Vec<u8>>, usize)> {
+    let header = headers.last().context("no header to serve a snapshot at")?;
+    let chunks = snapshot_store::read_chunks_at(store, header.number())?;
+    let manifest = Manifest::of(chunks.iter().flatten().map(|a| (a.address, a.record)));
+    manifest.check(header.header.state_root)?;
+    let accounts = chunks.iter().map(Vec::len).sum();
+    let mut parts: Vec<Vec<u8>> = chunks.iter().map(|c| parts::encode_chunk(c)).collect();
+    parts.push(parts::encode_manifest(&manifest));
+    parts.push(parts::encode_headers(headers));
+    Ok((parts, accounts))
 }
 
 /// How a node decides to sync a shard by snapshot.
@@ -190,13 +198,7 @@ pub fn catch_up(
         state_root = %target.header.state_root,
         "state sync: taking the snapshot of the newest crosslinked epoch end instead of replaying from genesis"
     );
-    let source = Peers {
-        network,
-        chain: Chain::Shard(shard),
-        height: target.number(),
-        refused: Mutex::new(HashSet::new()),
-        next_ask: Mutex::new(Default::default()),
-    };
+    let source = network_source(network, Chain::Shard(shard), target.number());
     let snapshot = runtime.block_on(fetch(&source, &target, shard, SYNC_DEADLINE))?;
     let head = chain.install_snapshot(
         &config.genesis,
@@ -284,18 +286,30 @@ pub trait PartSource: Sync {
     fn refuse(&self, peer: PeerId);
 }
 
+/// The connected peers of `network` as the source of `chain`'s snapshot at `height`.
+pub fn network_source(network: &NetworkHandle, chain: Chain, height: u64) -> impl PartSource + '_ {
+    Peers {
+        network,
+        chain,
+        height,
+        refused: Mutex::new(HashSet::new()),
+        next_ask: Mutex::new(Default::default()),
+    }
+}
+
 struct Peers<'a> {
     network: &'a NetworkHandle,
     chain: Chain,
     height: u64,
     refused: Mutex<HashSet<PeerId>>,
-    /// When each peer may next be asked: requests to one peer are spaced by [`PER_PEER_GAP`],
-    /// well under the rate at which peers refuse (and ban) a syncing node.
+    /// Each peer's request schedule (a cell-rate rule): after a burst of [`PER_PEER_BURST`]
+    /// requests, one per [`PER_PEER_GAP`]: under what peers serve before they refuse (and
+    /// ban) a syncing node (`Limits::snapshot_requests`: 100 a second, bursts of 300).
     next_ask: Mutex<std::collections::HashMap<PeerId, Instant>>,
 }
 
-/// The least time between two requests to one peer.
-const PER_PEER_GAP: Duration = Duration::from_millis(100);
+const PER_PEER_GAP: Duration = Duration::from_millis(20);
+const PER_PEER_BURST: u32 = 250;
 
 impl PartSource for Peers<'_> {
     fn peers(&self) -> Vec<PeerId> {
@@ -315,10 +329,13 @@ impl PartSource for Peers<'_> {
         Box::pin(async move {
             let wait = {
                 let now = Instant::now();
+                let earliest = now
+                    .checked_sub(PER_PEER_GAP * PER_PEER_BURST)
+                    .unwrap_or(now);
                 let mut next = self.next_ask.lock();
-                let at = next.get(&peer).copied().unwrap_or(now).max(now);
+                let at = next.get(&peer).copied().unwrap_or(earliest).max(earliest);
                 next.insert(peer, at + PER_PEER_GAP);
-                at - now
+                at.saturating_duration_since(now)
             };
             tokio::time::sleep(wait).await;
             Ok(self

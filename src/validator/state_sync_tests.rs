@@ -103,10 +103,8 @@ fn snapshot() -> (tempfile::TempDir, Arc<ShardChain>, Vec<Vec<u8>>) {
     let chain = Arc::new(ShardChain::open(store, &genesis, 0).unwrap());
     let chunks = snapshot_store::read_chunks_at(chain.store(), 0).unwrap();
     assert!(chunks.iter().filter(|c| !c.is_empty()).count() > 3);
-    let manifest = Manifest::of(chunks.iter().flatten().map(|a| (a.address, a.record)));
-    let mut encoded: Vec<Vec<u8>> = chunks.iter().map(|c| parts::encode_chunk(c)).collect();
-    encoded.push(parts::encode_manifest(&manifest));
-    encoded.push(parts::encode_headers(&[chain.header(0).unwrap().unwrap()]));
+    let (encoded, _) =
+        encode_snapshot(chain.store(), &[chain.header(0).unwrap().unwrap()]).unwrap();
     (dir, chain, encoded)
 }
 

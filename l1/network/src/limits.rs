@@ -57,6 +57,9 @@ pub struct Limits {
     pub blocks: ClassLimits,
     /// Block sync requests a peer may send us.
     pub sync_requests: RateLimit,
+    /// State snapshot part requests a peer may send us (a sync asks for 258 parts, served
+    /// from memory once read, so more of these pass than of block requests).
+    pub snapshot_requests: RateLimit,
     /// Most blocks one `GetBlocks` may ask for (both when we ask and when we serve).
     pub max_blocks_per_request: u64,
     /// Most bytes of block data in one response; a server sends the longest prefix of the
@@ -93,6 +96,7 @@ impl Default for Limits {
                 max_message_bytes: 4 * MIB as usize,
             },
             sync_requests: RateLimit::new(20, 50),
+            snapshot_requests: RateLimit::new(100, 300),
             max_blocks_per_request: 128,
             max_response_bytes: 16 * MIB as usize,
             max_concurrent_block_reads: 8,
@@ -209,6 +213,7 @@ struct ClassBuckets {
 struct PeerBuckets {
     classes: [ClassBuckets; 3],
     sync: TokenBucket,
+    snapshot: TokenBucket,
     strikes: TokenBucket,
 }
 
@@ -228,6 +233,7 @@ impl PeerBuckets {
                 class(TopicClass::Blocks),
             ],
             sync: TokenBucket::full(limits.sync_requests, now),
+            snapshot: TokenBucket::full(limits.snapshot_requests, now),
             strikes: TokenBucket::full(limits.ban.strikes, now),
         }
     }
@@ -237,6 +243,7 @@ impl PeerBuckets {
             .iter_mut()
             .all(|c| c.messages.is_full(now) && c.bytes.is_full(now))
             && self.sync.is_full(now)
+            && self.snapshot.is_full(now)
             && self.strikes.is_full(now)
     }
 }
@@ -291,6 +298,15 @@ impl<P: Hash + Eq + Clone> PeerLimiter<P> {
     /// A block sync request from `peer`.
     pub(crate) fn check_sync_request(&mut self, peer: &P, now: Instant) -> Verdict {
         if self.buckets(peer, now).sync.try_take(1.0, now) {
+            Verdict::Accept
+        } else {
+            self.strike(peer, now)
+        }
+    }
+
+    /// A state snapshot part request from `peer`.
+    pub(crate) fn check_snapshot_request(&mut self, peer: &P, now: Instant) -> Verdict {
+        if self.buckets(peer, now).snapshot.try_take(1.0, now) {
             Verdict::Accept
         } else {
             self.strike(peer, now)

@@ -185,27 +185,29 @@ impl Service {
             }
         };
         match request {
-            Request::GetBlocks { chain, from, to } => match self.admit_sync(peer, from, to) {
-                Err(refusal) => {
-                    self.stats(|s| s.sync_refused += 1);
-                    self.respond(channel, Response::Refused(refusal));
+            Request::GetBlocks { chain, from, to } => {
+                match self.admit_sync(peer, from, to, false) {
+                    Err(refusal) => {
+                        self.stats(|s| s.sync_refused += 1);
+                        self.respond(channel, Response::Refused(refusal));
+                    }
+                    Ok(source) => {
+                        self.block_reads += 1;
+                        self.stats(|s| s.sync_served += 1);
+                        let done = self.reads_done_tx.clone();
+                        let max_bytes = self.limits.max_response_bytes;
+                        tokio::task::spawn_blocking(move || {
+                            let response = read_blocks(&*source, chain, from, to, max_bytes);
+                            let _ = done.send((channel, response));
+                        });
+                    }
                 }
-                Ok(source) => {
-                    self.block_reads += 1;
-                    self.stats(|s| s.sync_served += 1);
-                    let done = self.reads_done_tx.clone();
-                    let max_bytes = self.limits.max_response_bytes;
-                    tokio::task::spawn_blocking(move || {
-                        let response = read_blocks(&*source, chain, from, to, max_bytes);
-                        let _ = done.send((channel, response));
-                    });
-                }
-            },
+            }
             Request::GetSnapshot {
                 chain,
                 height,
                 part,
-            } => match self.admit_sync(peer, height, height) {
+            } => match self.admit_sync(peer, height, height, true) {
                 Err(refusal) => {
                     self.stats(|s| s.sync_refused += 1);
                     self.respond(channel, Response::Refused(refusal));
@@ -245,15 +247,19 @@ impl Service {
         }
     }
 
-    /// Whether to serve a block range now; the block source to read it from if so.
+    /// Whether to serve a block range (or a snapshot part) now; the block source to read it
+    /// from if so.
     fn admit_sync(
         &mut self,
         peer: libp2p::PeerId,
         from: u64,
         to: u64,
+        snapshot: bool,
     ) -> Result<std::sync::Arc<dyn crate::BlockSource>, Refusal> {
         let verdict = if self.bans.contains_key(&peer) {
             Verdict::Drop
+        } else if snapshot {
+            self.limiter.check_snapshot_request(&peer, Instant::now())
         } else {
             self.limiter.check_sync_request(&peer, Instant::now())
         };
