@@ -13,8 +13,8 @@ mod keys;
 
 pub use error::ConfigError;
 pub use file::{
-    ConfigFile, MetricsSection, OneOrMany, P2pSection, RoleName, RpcSection, StorageSection,
-    SyncSection, ValidatorSection,
+    ConfigFile, HoldShards, MetricsSection, OneOrMany, P2pSection, RoleName, RpcSection,
+    ShardsSection, StorageSection, SyncSection, ValidatorSection,
 };
 pub use keys::{NODE_KEY_FILE_NAME, PASSWORD_ENV, write_node_key_file};
 
@@ -58,6 +58,8 @@ pub struct NodeConfig {
     pub storage: StoreOptions,
     /// See `[sync] snapshot_min_gap`; `None` always replays blocks.
     pub snapshot_min_gap: Option<u64>,
+    /// See `[shards] hold`.
+    pub hold: HoldShards,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -254,6 +256,7 @@ impl NodeConfig {
                 0 => None,
                 gap => Some(gap),
             },
+            hold: file.shards.hold.unwrap_or_default(),
         })
     }
 

@@ -233,6 +233,8 @@ async fn start_nodes(
             },
             idle_block_interval: idle,
             snapshot_min_gap: Some(crate::config::DEFAULT_SNAPSHOT_MIN_GAP),
+            // The dev network's RPC is validator 0's, so it serves every shard.
+            hold: crate::config::HoldShards::All,
             metrics: crate::metrics::Metrics::new(),
         };
         let config = base(

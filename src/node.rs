@@ -43,6 +43,8 @@ pub struct ConsensusSetup {
     pub idle_block_interval: std::time::Duration,
     /// See `ValidatorConfig::snapshot_min_gap`.
     pub snapshot_min_gap: Option<u64>,
+    /// See `ValidatorConfig::hold`.
+    pub hold: crate::config::HoldShards,
     /// Where the validator reports its metrics (served by the caller, if at all).
     pub metrics: Arc<crate::metrics::Metrics>,
 }
@@ -137,6 +139,7 @@ impl RunningNode {
                     fee_recipient: config.fee_recipient,
                     metrics: setup.metrics.clone(),
                     snapshot_min_gap: setup.snapshot_min_gap,
+                    hold: setup.hold,
                 })
                 .await?,
             ),

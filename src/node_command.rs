@@ -80,6 +80,7 @@ async fn serve(
             },
             idle_block_interval: idle,
             snapshot_min_gap: config.snapshot_min_gap,
+            hold: config.hold,
             metrics,
         }),
         fee_recipient,

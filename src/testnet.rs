@@ -216,6 +216,7 @@ pub fn generate(plan: &TestnetPlan) -> anyhow::Result<Testnet> {
             }),
             storage: StorageSection::default(),
             sync: Default::default(),
+            shards: Default::default(),
         };
         let path = dir.join("config.toml");
         std::fs::write(&path, file.to_toml())?;

@@ -219,6 +219,9 @@ pub struct ShardChain {
     recent: RwLock<VecDeque<Arc<StoredBlock>>>,
     /// The hot part of the finalized state, kept in step with the store by `write_final`.
     cache: Arc<StateCache>,
+    /// Whether this node executes the chain now; a chain it does not hold refuses new
+    /// transactions (its state is not current), naming where to send them instead.
+    not_held: parking_lot::RwLock<Option<String>>,
     /// Called after every sender-state read of the pool's paths (tests pause reads with it).
     #[cfg(test)]
     state_read_hook: Mutex<Option<StateReadHook>>,
@@ -276,6 +279,7 @@ impl ShardChain {
             pending: RwLock::new(HashMap::new()),
             recent: RwLock::new(VecDeque::with_capacity(RECENT_BLOCKS)),
             cache: Arc::new(StateCache::new(state_cache::DEFAULT_CAPACITY)),
+            not_held: parking_lot::RwLock::new(None),
             #[cfg(test)]
             state_read_hook: Mutex::new(None),
         };
@@ -375,8 +379,22 @@ impl ShardChain {
         self.submit(Arc::new(tx))
     }
 
+    /// Marks the chain as not executed by this node (with why, for the submitter), or as
+    /// executed again (`None`).
+    pub fn set_not_held(&self, reason: Option<String>) {
+        *self.not_held.write() = reason;
+    }
+
+    /// Why this node does not execute the chain now, if it does not.
+    pub fn not_held(&self) -> Option<String> {
+        self.not_held.read().clone()
+    }
+
     /// Pools and journals an already decoded transaction sent to this node.
     pub fn submit(&self, tx: Arc<ShardTx>) -> Result<B256, SubmitError> {
+        if let Some(reason) = self.not_held() {
+            return Err(SubmitError::Invalid(reason));
+        }
         let hash = self.admit(tx.clone())?;
         self.journal.record(&tx);
         self.events.pending_tx(hash);

@@ -43,8 +43,35 @@ pub struct ConfigFile {
     pub metrics: Option<MetricsSection>,
     #[serde(default)]
     pub storage: StorageSection,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub sync: SyncSection,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub shards: ShardsSection,
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
+}
+
+/// Which shards a validator executes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShardsSection {
+    /// `"all"` (the default): execute and serve every shard. `"committees"`: a validator
+    /// executes only the shards whose committees seat it (now, in a shard that still needs an
+    /// older committee, or in the next epoch's draw), and takes a shard it is drawn into by
+    /// state sync during the epoch before it serves there. A full node always holds all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold: Option<HoldShards>,
+}
+
+/// See [`ShardsSection::hold`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HoldShards {
+    #[default]
+    All,
+    Committees,
 }
 
 /// How a node catches up a shard it holds nothing of.

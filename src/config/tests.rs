@@ -106,6 +106,9 @@ fn validator_file() -> ConfigFile {
         sync: SyncSection {
             snapshot_min_gap: Some(4096),
         },
+        shards: ShardsSection {
+            hold: Some(HoldShards::Committees),
+        },
     }
 }
 

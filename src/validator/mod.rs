@@ -82,6 +82,8 @@ pub struct ValidatorConfig {
     /// A shard at genesis whose crosslinked epoch end is at least this far ahead takes a state
     /// snapshot from peers instead of replaying every block; `None` always replays.
     pub snapshot_min_gap: Option<u64>,
+    /// Which shards a validator executes (`[shards] hold`); a full node holds every shard.
+    pub hold: crate::config::HoldShards,
 }
 
 pub struct RunningValidator {
@@ -154,6 +156,10 @@ impl BlockSource for Blocks {
             .snapshots
             .part(height, part, epoch_length)
     }
+
+    fn messages(&self, source: u32, destination: u32, from: u64) -> Option<Vec<u8>> {
+        relay::serve_messages(&self.beacon, source, destination, from)
+    }
 }
 
 /// Network events for each chain's host; a chain that falls behind loses its own messages
@@ -162,6 +168,9 @@ struct Routes {
     beacon: mpsc::Sender<NetworkEvent>,
     /// By shard number.
     shards: Vec<mpsc::Sender<NetworkEvent>>,
+    /// Whether this node holds a shard: messages of shards it does not hold are dropped, so
+    /// it neither checks nor executes their blocks.
+    holds: Arc<dyn Fn(u32) -> bool + Send + Sync>,
 }
 
 const EVENT_QUEUE: usize = 4096;
@@ -186,8 +195,8 @@ async fn route(mut events: mpsc::Receiver<NetworkEvent>, routes: Routes) {
         let to = match topic.chain() {
             Chain::Beacon => &routes.beacon,
             Chain::Shard(shard) => match routes.shards.get(shard as usize) {
-                Some(to) => to,
-                None => continue,
+                Some(to) if (routes.holds)(shard) => to,
+                _ => continue,
             },
         };
         if to.try_send(event).is_err() {
@@ -220,9 +229,19 @@ pub async fn start(config: ValidatorConfig) -> anyhow::Result<RunningValidator> 
                     min_gap: config.snapshot_min_gap,
                 },
                 snapshot_failures: Default::default(),
+                remote: Default::default(),
             })
         })
         .collect();
+    if let (crate::config::HoldShards::Committees, Some(key)) =
+        (config.hold, config.consensus_key.as_ref())
+    {
+        beacon.hold_only_committees_of(key.clone());
+        tracing::info!(
+            held = ?(0..beacon.shard_count()).filter(|s| beacon.holds(*s)).collect::<Vec<_>>(),
+            "this validator executes only the shards of its committees"
+        );
+    }
     if config.consensus_key.is_none() {
         tracing::info!(
             shards = shard_apps.len(),
@@ -275,6 +294,10 @@ pub async fn start(config: ValidatorConfig) -> anyhow::Result<RunningValidator> 
         Routes {
             beacon: beacon_events,
             shards: shard_events,
+            holds: {
+                let beacon = beacon.clone();
+                Arc::new(move |shard| beacon.holds(shard))
+            },
         },
     ))];
     let mut workers = Vec::new();
@@ -297,6 +320,7 @@ pub async fn start(config: ValidatorConfig) -> anyhow::Result<RunningValidator> 
     let mut statuses = Vec::new();
     for (app, events) in shard_apps.into_iter().zip(shard_rxs) {
         let chain = app.chain.clone();
+        let app_for_messages = app.clone();
         let shard = chain.config().shard;
         let shard_metrics = config.metrics.chain(&Metrics::shard_chain_name(shard));
         let (task, worker, status, shard_index) =
@@ -312,6 +336,9 @@ pub async fn start(config: ValidatorConfig) -> anyhow::Result<RunningValidator> 
             shard_metrics,
         )));
         tasks.push(tokio::spawn(gossip::publish_local(chain, network.clone())));
+        tasks.push(tokio::spawn(
+            app_for_messages.fetch_remote_messages(network.clone()),
+        ));
     }
     tracing::info!(index = ?index, shards = statuses.len(), peer = %network.local_peer_id(), "validator started");
     Ok(RunningValidator {
@@ -448,6 +475,7 @@ mod tests {
             Routes {
                 beacon,
                 shards: vec![zero, one],
+                holds: Arc::new(|_| true),
             },
         ));
         to_route.send(direct(Chain::Shard(7), 7)).await.unwrap();
@@ -479,6 +507,7 @@ mod tests {
             Routes {
                 beacon,
                 shards: vec![shard],
+                holds: Arc::new(|_| true),
             },
         ));
         // The beacon host reads nothing: its queue fills after one message.

@@ -25,6 +25,7 @@ use super::relay;
 use super::state_sync::{self, Next, SnapshotServer, StateSyncConfig};
 use super::sync::{self, EpochValidators, SyncError};
 use crate::metrics::ChainMetrics;
+use kaimeng_shards::crossshard::relay::RemoteOutbox;
 
 /// How long a follower waits for its beacon chain to finalize the block a proposal references.
 const BEACON_WAIT: Duration = Duration::from_secs(2);
@@ -41,12 +42,85 @@ pub struct ShardApp {
     pub state_sync: StateSyncConfig,
     /// Snapshot attempts that failed; after [`SNAPSHOT_ATTEMPTS`] the shard replays blocks.
     pub snapshot_failures: std::sync::atomic::AtomicU32,
+    /// The messages of the shards this node does not hold, fetched from peers that do.
+    pub remote: parking_lot::Mutex<Vec<RemoteOutbox>>,
 }
 
 /// Failed snapshot attempts after which a shard at genesis replays its blocks instead.
 const SNAPSHOT_ATTEMPTS: u32 = 3;
 
 impl ShardApp {
+    /// Follows which shards this node holds (a chain it does not hold refuses transactions),
+    /// and keeps the outboxes of the shards it does not hold fresh: at every beacon
+    /// finalization, asks peers for the messages each such shard sent here from this shard's
+    /// inbox nonce on, checks them against the crosslinks, and keeps them for proposals.
+    pub async fn fetch_remote_messages(self: Arc<Self>, network: kaimeng_network::NetworkHandle) {
+        let mut finalized = self.beacon.subscribe_finalized();
+        while finalized.changed().await.is_ok() {
+            let me = self.shard();
+            let holds = self.beacon.holds(me);
+            if holds != self.chain.not_held().is_none() {
+                tracing::info!(
+                    shard = me,
+                    holds,
+                    "this validator's committees changed: it {} shard {me}",
+                    if holds {
+                        "now holds"
+                    } else {
+                        "no longer holds"
+                    }
+                );
+                self.chain.set_not_held((!holds).then(|| {
+                    format!("this node does not execute shard {me} now (its committees do not include this validator); send the transaction to a member of shard {me}'s committee or to a full node (kaimeng_committees lists them)")
+                }));
+            }
+            if !holds {
+                self.remote.lock().clear();
+                continue;
+            }
+            let mut fetched = Vec::new();
+            for source in (0..self.beacon.shard_count()).filter(|s| *s != me) {
+                if self.beacon.holds(source) {
+                    continue;
+                }
+                let head = self.chain.head().hash;
+                let Ok(from) = self.chain.inbox_nonce(&head, source) else {
+                    continue;
+                };
+                let mut peers = network.peers();
+                if !peers.is_empty() {
+                    let start = (from as usize + me as usize) % peers.len();
+                    peers.rotate_left(start);
+                }
+                for peer in peers {
+                    let Ok(Some(bytes)) = network.request_messages(peer, source, me, from).await
+                    else {
+                        continue;
+                    };
+                    let checked = kaimeng_shards::crossshard::commitment::decode_deliveries(&bytes)
+                        .map_err(|e| anyhow!(e))
+                        .and_then(|d| {
+                            relay::check_served(&self.beacon, &self.chain, source, from, &d)?;
+                            Ok(d)
+                        });
+                    match checked {
+                        Ok(deliveries) => {
+                            fetched.push(RemoteOutbox {
+                                shard: source,
+                                deliveries,
+                            });
+                            break;
+                        }
+                        Err(error) => {
+                            tracing::warn!(%peer, source, error = format!("{error:#}"), "refused cross-shard messages a peer served")
+                        }
+                    }
+                }
+            }
+            *self.remote.lock() = fetched;
+        }
+    }
+
     fn shard(&self) -> u32 {
         self.chain.config().shard
     }
@@ -215,8 +289,14 @@ impl Application for ShardApp {
             reference = parent_ref;
         }
         let collect = |reference: &BeaconRef| {
-            relay::deliveries_for(&self.beacon, &self.chain, &parent, reference.height)
-                .map_err(|e| format!("collecting cross-shard messages: {e:#}"))
+            relay::deliveries_for(
+                &self.beacon,
+                &self.chain,
+                &self.remote.lock(),
+                &parent,
+                reference.height,
+            )
+            .map_err(|e| format!("collecting cross-shard messages: {e:#}"))
         };
         let mut deliveries = collect(&reference)?;
         let newest = self.beacon.finalized_ref();
@@ -321,6 +401,9 @@ impl Application for ShardApp {
 
     fn before_block_sync(&self, network: &kaimeng_network::NetworkHandle) -> bool {
         let shard = self.shard();
+        if !self.beacon.holds(shard) {
+            return false;
+        }
         if self
             .snapshot_failures
             .load(std::sync::atomic::Ordering::Relaxed)
@@ -480,8 +563,14 @@ impl ShardApp {
     fn has_deliverable(&self) -> bool {
         let head = self.chain.head();
         let newest = self.beacon.finalized_ref().height;
-        relay::deliveries_for(&self.beacon, &self.chain, &head.hash, newest)
-            .is_ok_and(|d| !d.is_empty())
+        relay::deliveries_for(
+            &self.beacon,
+            &self.chain,
+            &self.remote.lock(),
+            &head.hash,
+            newest,
+        )
+        .is_ok_and(|d| !d.is_empty())
     }
 
     /// Executes and finalizes one proven-final block (its beacon reference must be final

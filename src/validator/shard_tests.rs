@@ -54,6 +54,7 @@ fn setup() -> Setup {
             min_gap: None,
         },
         snapshot_failures: Default::default(),
+        remote: Default::default(),
     };
     Setup {
         app,

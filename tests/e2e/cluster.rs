@@ -53,6 +53,11 @@ impl Cluster {
 
     /// Like [`Cluster::start`], with extra `kaimeng testnet` arguments.
     pub fn start_with(n: u16, suite: &str, extra: &[&str]) -> Cluster {
+        Cluster::start_configured(n, suite, extra, "")
+    }
+
+    /// Like [`Cluster::start_with`], with `config` (TOML) appended to every member's config.
+    pub fn start_configured(n: u16, suite: &str, extra: &[&str], config: &str) -> Cluster {
         let turn = ONE_AT_A_TIME
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -98,6 +103,14 @@ impl Cluster {
             shards,
             nodes: (0..n).map(|_| None).collect(),
         };
+        for i in 0..n as usize {
+            if !config.is_empty() {
+                let path = &cluster.configs[i];
+                let mut text = std::fs::read_to_string(path).unwrap();
+                text.push_str(&format!("\n{config}\n"));
+                std::fs::write(path, text).unwrap();
+            }
+        }
         for i in 0..n as usize {
             cluster.start_member(i);
         }

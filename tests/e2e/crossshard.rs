@@ -17,11 +17,11 @@ use crate::node::*;
 const ETHER: u64 = 1_000_000_000_000_000_000;
 const DEV_ACCOUNT: &str = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
 
-fn hex_u256(value: &Value) -> U256 {
+pub(crate) fn hex_u256(value: &Value) -> U256 {
     value.as_str().unwrap().parse().unwrap()
 }
 
-fn balance(port: u16, who: Address) -> U256 {
+pub(crate) fn balance(port: u16, who: Address) -> U256 {
     hex_u256(&result_at(port, "eth_getBalance", json!([who, "latest"])))
 }
 
@@ -46,7 +46,14 @@ fn send_input(shard: u32, to: Address, gas_limit: u64, data: &[u8]) -> Vec<u8> {
 
 /// Sends a message from dev account 0 on the shard served at `port` (chain id `chain_id`),
 /// waits for its receipt and returns the message id (topic 1 of `MessageSent`) and the fee.
-fn send(port: u16, chain_id: u64, shard: u32, to: Address, value: U256, gas: u64) -> (B256, U256) {
+pub(crate) fn send(
+    port: u16,
+    chain_id: u64,
+    shard: u32,
+    to: Address,
+    value: U256,
+    gas: u64,
+) -> (B256, U256) {
     let raw = signed_call(
         chain_id,
         nonce(port),
@@ -68,7 +75,7 @@ fn send(port: u16, chain_id: u64, shard: u32, to: Address, value: U256, gas: u64
 }
 
 /// Waits (bounded) until message `id` reaches a final status; returns its view.
-fn settled(port: u16, id: B256) -> Value {
+pub(crate) fn settled(port: u16, id: B256) -> Value {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let view = result_at(port, "kaimeng_getCrossShardMessage", json!([id]));
@@ -84,7 +91,7 @@ fn settled(port: u16, id: B256) -> Value {
 }
 
 /// The conserved total, read as one consistent cut once nothing is in flight.
-fn quiet_total(port: u16) -> U256 {
+pub(crate) fn quiet_total(port: u16) -> U256 {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let supply = result_at(port, "kaimeng_supply", json!([]));

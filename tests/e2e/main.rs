@@ -10,6 +10,7 @@ mod faults;
 mod finality;
 mod gov_cli;
 mod governance;
+mod holding;
 mod hostile;
 mod node;
 mod restart;

@@ -25,6 +25,13 @@ pub trait BlockSource: Send + Sync + 'static {
         let _ = (chain, height, part);
         None
     }
+
+    /// The cross-shard messages shard `source` sent to `destination` from nonce `from` on,
+    /// encoded with their proofs, or `None` if this node does not hold `source`.
+    fn messages(&self, source: u32, destination: u32, from: u64) -> Option<Vec<u8>> {
+        let _ = (source, destination, from);
+        None
+    }
 }
 
 /// Timers of the protocols.

@@ -163,6 +163,13 @@ pub(crate) enum Command {
         part: u32,
         reply: oneshot::Sender<Result<Vec<Vec<u8>>, SyncError>>,
     },
+    RequestMessages {
+        peer: PeerId,
+        source: u32,
+        destination: u32,
+        from: u64,
+        reply: oneshot::Sender<Result<Vec<Vec<u8>>, SyncError>>,
+    },
     Subscribe {
         topic: Topic,
         reply: oneshot::Sender<()>,
@@ -308,6 +315,28 @@ impl NetworkHandle {
                 chain,
                 height,
                 part,
+                reply,
+            })
+            .await??;
+        Ok(answer.into_iter().next())
+    }
+
+    /// Fetches the cross-shard messages shard `source` sent to `destination` from nonce `from`
+    /// on from `peer` ([`crate::BlockSource::messages`]): `None` when it does not hold
+    /// `source`. The caller checks what it gets.
+    pub async fn request_messages(
+        &self,
+        peer: PeerId,
+        source: u32,
+        destination: u32,
+        from: u64,
+    ) -> Result<Option<Vec<u8>>, SyncError> {
+        let answer = self
+            .call(|reply| Command::RequestMessages {
+                peer,
+                source,
+                destination,
+                from,
                 reply,
             })
             .await??;

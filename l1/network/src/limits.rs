@@ -57,8 +57,9 @@ pub struct Limits {
     pub blocks: ClassLimits,
     /// Block sync requests a peer may send us.
     pub sync_requests: RateLimit,
-    /// State snapshot part requests a peer may send us (a sync asks for 258 parts, served
-    /// from memory once read, so more of these pass than of block requests).
+    /// State snapshot part and cross-shard message requests a peer may send us (a sync asks
+    /// for 258 parts, served from memory once read, and a shard's proposers ask for the
+    /// messages of each shard they do not hold at every beacon block).
     pub snapshot_requests: RateLimit,
     /// Most blocks one `GetBlocks` may ask for (both when we ask and when we serve).
     pub max_blocks_per_request: u64,

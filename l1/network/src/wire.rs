@@ -7,6 +7,7 @@
 //!   tag 0  GetBlocks  chain from:u64 to:u64         (inclusive range, big-endian)
 //!   tag 1  Direct     class:u8 chain data:rest      (a message for one peer)
 //!   tag 2  GetSnapshot chain height:u64 part:u32     (one part of a state snapshot)
+//!   tag 3  GetMessages source:u32 destination:u32 from:u64  (cross-shard messages with proofs)
 //! response = version:u8(1) tag:u8 body
 //!   tag 0  Blocks     count:u32 (len:u32 bytes)*count   (a snapshot part is one "block";
 //!                     none when the peer does not have it, or not yet)
@@ -36,6 +37,13 @@ pub enum Request {
         chain: Chain,
         height: u64,
         part: u32,
+    },
+    /// The cross-shard messages shard `source` sent to shard `destination`, from nonce `from`
+    /// on, with their proofs (the node encodes them: [`crate::BlockSource::messages`]).
+    GetMessages {
+        source: u32,
+        destination: u32,
+        from: u64,
     },
 }
 
@@ -130,6 +138,16 @@ pub fn encode_request(request: &Request) -> Vec<u8> {
             put_chain(&mut out, *chain);
             out.extend_from_slice(&height.to_be_bytes());
             out.extend_from_slice(&part.to_be_bytes());
+        }
+        Request::GetMessages {
+            source,
+            destination,
+            from,
+        } => {
+            out.push(3);
+            out.extend_from_slice(&source.to_be_bytes());
+            out.extend_from_slice(&destination.to_be_bytes());
+            out.extend_from_slice(&from.to_be_bytes());
         }
     }
     out
@@ -272,6 +290,11 @@ pub fn decode_request(bytes: &[u8]) -> Result<Request, DecodeError> {
                 part,
             }
         }
+        3 => Request::GetMessages {
+            source: reader.u32("source")?,
+            destination: reader.u32("destination")?,
+            from: reader.u64("from")?,
+        },
         tag => {
             return Err(DecodeError::UnknownTag {
                 what: "request",
@@ -351,6 +374,11 @@ mod tests {
                 chain: Chain::Shard(3),
                 height: 1 << 40,
                 part: 257,
+            },
+            Request::GetMessages {
+                source: 1,
+                destination: 2,
+                from: u64::MAX,
             },
             Request::GetBlocks {
                 chain: Chain::Shard(7),

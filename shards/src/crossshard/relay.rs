@@ -23,17 +23,20 @@ pub trait Crosslinks {
 /// from `sources` (the other shards the node holds): the next ones of each source in nonce
 /// order, taken in turn from every source so that no backlog starves the others, within
 /// [`MAX_DELIVERIES`] and [`MAX_DELIVERY_GAS_PER_BLOCK`].
-pub fn deliveries_for<'a>(
-    links: &impl Crosslinks,
-    sources: impl IntoIterator<Item = &'a ShardChain>,
+pub fn deliveries_for<'a, L: Crosslinks>(
+    links: &L,
+    sources: impl IntoIterator<Item = &'a dyn Outbox<L>>,
     chain: &ShardChain,
     parent: &B256,
     reference: u64,
-) -> Result<Vec<Delivery>, ChainError> {
+) -> Result<Vec<Delivery>, ChainError>
+where
+    L: 'a,
+{
     let me = chain.config().shard;
     let mut open = Vec::new();
     for source in sources {
-        let shard = source.config().shard;
+        let shard = source.shard();
         if shard != me {
             open.push((source, chain.inbox_nonce(parent, shard)?, true));
         }
@@ -44,7 +47,7 @@ pub fn deliveries_for<'a>(
             if out.len() == MAX_DELIVERIES {
                 return Ok(out);
             }
-            match next_from(links, source, me, *nonce, reference)? {
+            match source.delivery(links, me, *nonce, reference)? {
                 Some(delivery)
                     if gas + delivery_gas(&delivery.message) <= MAX_DELIVERY_GAS_PER_BLOCK =>
                 {
@@ -55,6 +58,94 @@ pub fn deliveries_for<'a>(
                 // Not sent or not crosslinked yet, or it does not fit: this source waits.
                 _ => *more = false,
             }
+        }
+    }
+    Ok(out)
+}
+
+/// A shard's outbox as a proposer reads it: a chain this node holds, or the messages fetched
+/// from peers that hold it ([`RemoteOutbox`]).
+pub trait Outbox<L: Crosslinks> {
+    fn shard(&self) -> u32;
+    /// Message `nonce` to `destination`, with its proof, if it is sent and its block is
+    /// crosslinked at or below `reference`.
+    fn delivery(
+        &self,
+        links: &L,
+        destination: u32,
+        nonce: u64,
+        reference: u64,
+    ) -> Result<Option<Delivery>, ChainError>;
+}
+
+impl<L: Crosslinks> Outbox<L> for ShardChain {
+    fn shard(&self) -> u32 {
+        self.config().shard
+    }
+
+    fn delivery(
+        &self,
+        links: &L,
+        destination: u32,
+        nonce: u64,
+        reference: u64,
+    ) -> Result<Option<Delivery>, ChainError> {
+        next_from(links, self, destination, nonce, reference)
+    }
+}
+
+/// Messages of a shard this node does not hold, fetched from peers that do, each already
+/// checked against the crosslinks ([`check_deliveries`]); members check them again in every
+/// block that takes them.
+#[derive(Clone, Debug, Default)]
+pub struct RemoteOutbox {
+    pub shard: u32,
+    /// In nonce order.
+    pub deliveries: Vec<Delivery>,
+}
+
+impl<L: Crosslinks> Outbox<L> for RemoteOutbox {
+    fn shard(&self) -> u32 {
+        self.shard
+    }
+
+    fn delivery(
+        &self,
+        _: &L,
+        destination: u32,
+        nonce: u64,
+        reference: u64,
+    ) -> Result<Option<Delivery>, ChainError> {
+        Ok(self
+            .deliveries
+            .iter()
+            .find(|d| d.message.destination == destination && d.message.nonce == nonce)
+            .filter(|d| d.crosslinked_at <= reference)
+            .cloned())
+    }
+}
+
+/// The messages `source` sent to `destination` from nonce `from` on, with their proofs, as
+/// far as they are crosslinked (at most `max`): what a node serves to peers that do not hold
+/// `source`.
+pub fn outbox_from(
+    links: &impl Crosslinks,
+    source: &ShardChain,
+    destination: u32,
+    from: u64,
+    max: usize,
+) -> Result<Vec<Delivery>, ChainError> {
+    let mut out = Vec::new();
+    while out.len() < max {
+        match next_from(
+            links,
+            source,
+            destination,
+            from + out.len() as u64,
+            u64::MAX,
+        )? {
+            Some(delivery) => out.push(delivery),
+            None => break,
         }
     }
     Ok(out)

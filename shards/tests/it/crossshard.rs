@@ -123,7 +123,10 @@ impl Network {
             },
             ..BlockRules::from_config(leader.config())
         };
-        let sources = self.leaders.iter().map(|c| c.as_ref());
+        let sources = self
+            .leaders
+            .iter()
+            .map(|c| c.as_ref() as &dyn relay::Outbox<_>);
         let deliveries =
             relay::deliveries_for(&self.links, sources, leader, &head.hash, self.beacon_height)
                 .unwrap();
@@ -363,7 +366,9 @@ fn a_replayed_forged_or_unlinked_delivery_is_refused_and_changes_nothing() {
     let deliveries = |net: &Network| {
         relay::deliveries_for(
             &net.links,
-            net.leaders.iter().map(|c| c.as_ref()),
+            net.leaders
+                .iter()
+                .map(|c| c.as_ref() as &dyn relay::Outbox<_>),
             &destination,
             &destination.head().hash,
             net.beacon_height,
@@ -415,4 +420,67 @@ fn a_replayed_forged_or_unlinked_delivery_is_refused_and_changes_nothing() {
     );
     assert_eq!(destination.head().hash, head.hash);
     assert_eq!(crate::common::balance(&destination, to), U256::from(9u64));
+}
+
+#[test]
+fn a_proposer_that_does_not_hold_the_source_takes_the_same_messages_from_a_remote_outbox() {
+    let mut net = Network::new();
+    let source = net.leaders[0].clone();
+    for i in 0..3u64 {
+        let to = Address::repeat_byte(0x70 + i as u8);
+        source
+            .submit_raw(&send_tx(&source, 1, 1, to, U256::from(5 + i), 0))
+            .unwrap();
+    }
+    net.block(0);
+    let destination = net.leaders[1].clone();
+    let parent = destination.head().hash;
+    let local = |net: &Network| {
+        relay::deliveries_for(
+            &net.links,
+            [source.as_ref() as &dyn relay::Outbox<_>],
+            &destination,
+            &parent,
+            net.beacon_height,
+        )
+        .unwrap()
+    };
+    // What a peer holding shard 0 serves (only crosslinked messages), and what a proposer
+    // holding only shard 1 takes from it: the same as from the source itself.
+    let served = |net: &Network| relay::outbox_from(&net.links, &source, 1, 0, 64).unwrap();
+    assert!(
+        served(&net).is_empty(),
+        "served before its block was crosslinked"
+    );
+    net.crosslink(0);
+    let remote = relay::RemoteOutbox {
+        shard: 0,
+        deliveries: served(&net),
+    };
+    assert_eq!(remote.deliveries.len(), 3);
+    relay::check_deliveries(&net.links, &remote.deliveries, 1, SHARDS, net.beacon_height).unwrap();
+    let taken = relay::deliveries_for(
+        &net.links,
+        [&remote as &dyn relay::Outbox<_>],
+        &destination,
+        &parent,
+        net.beacon_height,
+    )
+    .unwrap();
+    assert_eq!(taken, local(&net));
+    assert_eq!(taken.len(), 3);
+    // From a later nonce on, and within a cap.
+    let later = relay::outbox_from(&net.links, &source, 1, 1, 1).unwrap();
+    assert_eq!(later.len(), 1);
+    assert_eq!(later[0].message.nonce, 1);
+    // Not for a reference below the crosslink: a remote message waits like a local one.
+    let early = relay::deliveries_for(
+        &net.links,
+        [&remote as &dyn relay::Outbox<_>],
+        &destination,
+        &parent,
+        net.beacon_height - 1,
+    )
+    .unwrap();
+    assert!(early.is_empty());
 }

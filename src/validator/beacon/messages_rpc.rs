@@ -52,6 +52,11 @@ const SUPPLY_ATTEMPTS: usize = 5;
 /// operator's and a test's check, not a method for every page view. The shards' heads are read before and after; if any moved, the read is taken
 /// again, so the answer is one consistent cut (`consistent` says whether one was found).
 pub fn supply(beacon: &BeaconChain) -> anyhow::Result<Value> {
+    if beacon.held_shards().count() != beacon.shard_count() as usize {
+        anyhow::bail!(
+            "the supply needs every shard's state, and this validator executes only its committees' shards ([shards] hold = \"committees\"); ask a full node"
+        );
+    }
     let heads = || -> Vec<u64> { beacon.held_shards().map(|s| s.head().number()).collect() };
     let mut last = None;
     for _ in 0..SUPPLY_ATTEMPTS {

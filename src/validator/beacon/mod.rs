@@ -81,8 +81,11 @@ pub struct BeaconChain {
     records: Mutex<HashMap<u64, EpochRecord>>,
     /// The node's network, once started: evidence submitted here is gossiped to the members.
     network: std::sync::OnceLock<(kaimeng_network::NetworkHandle, tokio::runtime::Handle)>,
-    /// The shards this node holds, by shard number (crosslinks come from them).
+    /// Every shard's chain, by shard number; the node executes those it holds
+    /// ([`BeaconChain::holds`]), and crosslinks come from them.
     shards: Vec<Arc<ShardChain>>,
+    /// Set on a validator that holds only the shards of its committees: its consensus key.
+    hold_only: std::sync::OnceLock<kaimeng_crypto::SecretKey>,
     finalized: watch::Sender<BeaconRef>,
     /// The finalized head before the newest finalization: what shard proposers reference, so
     /// that the other members have finalized it too and never wait for it.
@@ -152,6 +155,7 @@ impl BeaconChain {
             records: Mutex::new(HashMap::new()),
             network: std::sync::OnceLock::new(),
             shards,
+            hold_only: std::sync::OnceLock::new(),
             finalized: watch::channel(reference).0,
             settled: RwLock::new(reference),
             vrf_key,
@@ -236,14 +240,40 @@ impl BeaconChain {
         Ok(record)
     }
 
+    /// From now on this node holds only the shards whose committees seat `key` (ADR 0101).
+    pub fn hold_only_committees_of(&self, key: kaimeng_crypto::SecretKey) {
+        let _ = self.hold_only.set(key);
+    }
+
+    /// Whether this node holds (executes and serves) shard `shard`: every shard on a full
+    /// node or a node that holds all; otherwise while `key` sits on any committee of it that
+    /// the finalized beacon state keeps (the current ones, any a lagging shard still needs,
+    /// and the next epoch's, drawn an epoch ahead), so a member drawn into a shard starts
+    /// holding it an epoch before it serves there.
+    pub fn holds(&self, shard: u32) -> bool {
+        let Some(key) = self.hold_only.get() else {
+            return true;
+        };
+        let head = self.head.read();
+        head.state.committees.iter().any(|epoch| {
+            epoch
+                .shards
+                .get(shard as usize)
+                .is_some_and(|seats| seats.iter().any(|seat| super::host::is_key(key, seat)))
+        })
+    }
+
     /// The shards this node holds.
     pub fn held_shards(&self) -> impl Iterator<Item = &Arc<ShardChain>> {
-        self.shards.iter()
+        self.shards.iter().filter(|s| self.holds(s.config().shard))
     }
 
     /// The shard this node holds with number `shard`.
     pub fn held_shard(&self, shard: u32) -> Option<&Arc<ShardChain>> {
-        self.shards.iter().find(|s| s.config().shard == shard)
+        self.shards
+            .iter()
+            .find(|s| s.config().shard == shard)
+            .filter(|_| self.holds(shard))
     }
 
     /// How many shards the network has.

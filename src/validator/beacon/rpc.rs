@@ -299,4 +299,11 @@ pub fn beacon_methods(beacon: Arc<BeaconChain>) -> RpcModule<Arc<BeaconChain>> {
         })
         .expect("kaimeng_evidence is registered once");
     module
+        .register_method("kaimeng_heldShards", |_, beacon, _| {
+            (0..beacon.shard_count())
+                .filter(|s| beacon.holds(*s))
+                .collect::<Vec<u32>>()
+        })
+        .expect("kaimeng_heldShards is registered once");
+    module
 }

@@ -34,6 +34,28 @@ impl Service {
                 to,
                 reply,
             } => self.request_blocks(peer.0, chain, from, to, reply),
+            Command::RequestMessages {
+                peer,
+                source,
+                destination,
+                from,
+                reply,
+            } => {
+                let request = Request::GetMessages {
+                    source,
+                    destination,
+                    from,
+                };
+                let id = self.send_request(peer.0, request);
+                self.stats(|s| s.sync_requested += 1);
+                self.pending.insert(
+                    id,
+                    Pending::Blocks {
+                        requested: 1,
+                        reply,
+                    },
+                );
+            }
             Command::RequestSnapshotPart {
                 peer,
                 chain,

@@ -225,6 +225,29 @@ impl Service {
                     });
                 }
             },
+            Request::GetMessages {
+                source,
+                destination,
+                from,
+            } => match self.admit_sync(peer, from, from, true) {
+                Err(refusal) => {
+                    self.stats(|s| s.sync_refused += 1);
+                    self.respond(channel, Response::Refused(refusal));
+                }
+                Ok(block_source) => {
+                    self.block_reads += 1;
+                    self.stats(|s| s.sync_served += 1);
+                    let done = self.reads_done_tx.clone();
+                    let max_bytes = self.limits.max_response_bytes;
+                    tokio::task::spawn_blocking(move || {
+                        let messages = block_source
+                            .messages(source, destination, from)
+                            .filter(|m| wire::blocks_response_len([m.len()]) <= max_bytes);
+                        let _ =
+                            done.send((channel, Response::Blocks(messages.into_iter().collect())));
+                    });
+                }
+            },
             Request::Direct { topic, data } => {
                 let response = if !self.topics.contains(&topic) {
                     Response::Refused(Refusal::NotAccepted)
