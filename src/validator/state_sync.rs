@@ -10,7 +10,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use futures::StreamExt;
@@ -154,8 +154,8 @@ pub struct StateSyncConfig {
     pub min_gap: Option<u64>,
 }
 
-/// The beacon chain is taken as caught up when its newest final block is this recent.
-const BEACON_CURRENT: Duration = Duration::from_secs(30);
+/// The beacon chain is taken as caught up when no peer is this many blocks ahead of it.
+const BEACON_SLACK: u64 = 8;
 /// How long a snapshot may take to arrive before the attempt is given up.
 const SYNC_DEADLINE: Duration = Duration::from_secs(600);
 /// Chunks asked for at once.
@@ -185,7 +185,7 @@ pub fn catch_up(
     if chain.head().number() != 0 {
         return Ok(Next::BlockSync);
     }
-    if !beacon_is_current(beacon)? {
+    if !beacon_is_current(beacon, network, runtime) {
         return Ok(Next::Wait);
     }
     let shard = chain.config().shard;
@@ -215,16 +215,24 @@ pub fn catch_up(
     Ok(Next::BlockSync)
 }
 
-fn beacon_is_current(beacon: &BeaconChain) -> anyhow::Result<bool> {
-    let height = beacon.finalized_ref().height;
-    let Some(block) = beacon.block(height)? else {
-        return Ok(false);
-    };
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
-    Ok(block.header.timestamp + BEACON_CURRENT.as_secs() >= now)
+/// Whether this node's beacon chain has caught up: no peer (of the first few asked) has a
+/// final beacon block [`BEACON_SLACK`] above its head. Until then the crosslinks it knows are
+/// old, and a shard would pick an old snapshot, or none and replay from genesis.
+fn beacon_is_current(
+    beacon: &BeaconChain,
+    network: &NetworkHandle,
+    runtime: &tokio::runtime::Handle,
+) -> bool {
+    let ahead = beacon.finalized_ref().height + BEACON_SLACK;
+    let peers = network.peers();
+    if peers.is_empty() {
+        return false;
+    }
+    !peers.into_iter().take(3).any(|peer| {
+        runtime
+            .block_on(network.request_blocks(peer, Chain::Beacon, ahead, ahead))
+            .is_ok_and(|blocks| !blocks.is_empty())
+    })
 }
 
 /// The newest shard-epoch end of `shard` that a final beacon block crosslinked, as that block
