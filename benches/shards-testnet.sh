@@ -9,11 +9,15 @@
 #   CONFIGS="A B C" benches/shards-testnet.sh   # also 4 shards
 #   MAX_TXS=300 CONFIGS=B benches/shards-testnet.sh   # a quick check
 #
-# Configs (8 members each; every member holds and EXECUTES every shard, since shard state
-# sync is not built, so committees decide who signs, not who executes):
+# Configs (8 members each). With HOLD=committees (the default) a member of a multi-shard
+# network executes only the shards whose committees seat it (`[shards] hold = "committees"`);
+# with HOLD=all every member executes every shard and committees decide only who signs:
 #   A  --shards 1                      (all 8 members validate shard 0)
 #   B  --shards 2 --committee-size 4
 #   C  --shards 4 --committee-size 2
+# Committees are drawn per beacon epoch, and a member starts holding its next epoch's shards
+# half an epoch ahead. The default EPOCH_LENGTH is long enough that no epoch ends during a run,
+# so this measures the steady state between two changes of committee.
 #
 # Per config: generate the testnet (on free ports), start the 8 members, wait until every
 # member serves every shard's RPC and each shard has final blocks, then run one `loadgen`
@@ -42,7 +46,7 @@
 #   MAX_TXS [20000, per shard]  SENDERS [500, split over the shards]  CONCURRENCY [64, per shard]
 #   BATCH [1]  LOAD_ARGS [extra loadgen flags]
 #   LOAD_MEMBER [each: shard s is loaded through member s; a number: that member for all]
-#   BLOCK_TIME_MS [1000]  EPOCH_LENGTH [32]
+#   BLOCK_TIME_MS [1000]  EPOCH_LENGTH [100000]  HOLD [committees]
 #   START_TIMEOUT [180, members up and each shard final]  SETUP_TIMEOUT [120, loadgen setup]
 #   MEASURE_TIMEOUT [120, loadgen measured phase]  (each loadgen is killed after
 #   SETUP_TIMEOUT + MEASURE_TIMEOUT + 60 s)
@@ -60,7 +64,8 @@ concurrency="${CONCURRENCY:-64}"
 batch="${BATCH:-1}"
 load_member="${LOAD_MEMBER:-each}"
 block_time_ms="${BLOCK_TIME_MS:-1000}"
-epoch_length="${EPOCH_LENGTH:-32}"
+epoch_length="${EPOCH_LENGTH:-100000}"
+hold="${HOLD:-committees}"
 start_timeout="${START_TIMEOUT:-180}"
 setup_timeout="${SETUP_TIMEOUT:-120}"
 measure_timeout="${MEASURE_TIMEOUT:-120}"
@@ -165,6 +170,18 @@ generate() {
         "${extra[@]}" --dir "$net_dir" --p2p-port "$p2p" --rpc-port "$rpc_base" \
         --metrics-port "$metrics_base" --kdf-iterations 1000 --block-time-ms "$block_time_ms" \
         --epoch-length "$epoch_length" >"$out/generate-$name.txt"
+    if ((shards > 1)); then
+        for ((i = 0; i < validators; i++)); do
+            printf '\n[shards]\nhold = "%s"\n' "$hold" >>"$net_dir/member-$i/config.toml"
+        done
+    fi
+}
+
+# Member $1's held shards, one per line (every shard if it cannot say).
+held_shards() {
+    rpc "$(url_of "$1" 0)" kaimeng_heldShards |
+        python3 -c 'import json,sys; print("\n".join(map(str, json.load(sys.stdin)["result"])))' 2>/dev/null ||
+        seq 0 $((shards - 1))
 }
 
 start_member() {
@@ -187,14 +204,18 @@ stop_members() {
     member_pid=()
 }
 
-# Starts every member and waits (START_TIMEOUT in all) until every member serves every
-# shard's RPC with the right chain id and every shard has a final block on every member.
+# Starts every member and waits (START_TIMEOUT in all) until every member serves the RPC of
+# every shard it holds with the right chain id and a final block. Sets held[i] (member i's
+# shards, space-separated).
+declare -a held=()
 start_network() {
     local i s deadline url id
     for ((i = 0; i < validators; i++)); do start_member "$i"; done
     deadline=$((SECONDS + start_timeout))
     for ((i = 0; i < validators; i++)); do
-        for ((s = 0; s < shards; s++)); do
+        wait_height "$(url_of "$i" 0)" $((deadline - SECONDS > 1 ? deadline - SECONDS : 1)) 0 || return 1
+        held[$i]="$(held_shards "$i" | tr '\n' ' ')"
+        for s in ${held[$i]}; do
             url="$(url_of "$i" "$s")"
             wait_height "$url" $((deadline - SECONDS > 1 ? deadline - SECONDS : 1)) 1 || {
                 tail -n 20 "$net_dir/member-$i/node.log" >&2
@@ -208,6 +229,7 @@ start_network() {
         done
     done
     rpc "$(url_of 0 0)" kaimeng_committees >"$out/committees-$1.json" 2>/dev/null || true
+    for ((i = 0; i < validators; i++)); do say "member $i holds shard(s) ${held[$i]}"; done
     say "network $net_dir up: $validators members, $shards shard(s), committee size $committee; RPC from port $rpc_base"
 }
 
@@ -260,9 +282,11 @@ catch_up() { # name url-per-member-and-shard...
     python3 - "$out/$1-catchup.json" "$shards" "$validators" "$catchup_timeout" "${@:2}" <<'PY'
 import json, sys, time, urllib.request
 path, shards, validators, limit = sys.argv[1], *map(int, sys.argv[2:5])
-urls = sys.argv[5:]  # member-major: urls[i * shards + s]
+urls = sys.argv[5:]  # member-major: urls[i * shards + s]; "-" where the member does not hold it
 
 def height(url):
+    if url == "-":
+        return "not held"
     req = urllib.request.Request(url, data=b'{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}',
                                  headers={"content-type": "application/json"})
     try:
@@ -276,11 +300,12 @@ def snapshot():
 
 start = time.time()
 at_end = snapshot()
-target = [max((h for h in row if h is not None), default=0) for row in at_end]
+target = [max((h for h in row if isinstance(h, int)), default=0) for row in at_end]
 caught_up = None
 while time.time() - start < limit:
     now = snapshot()
-    if all(h is not None and h >= target[s] for s, row in enumerate(now) for h in row):
+    if all(h == "not held" or (isinstance(h, int) and h >= target[s])
+           for s, row in enumerate(now) for h in row):
         caught_up = time.time()
         break
     time.sleep(0.2)
@@ -300,7 +325,14 @@ run_config() {
     ((senders > 0)) || { say "SENDERS $senders_total is fewer than $shards shards"; return 1; }
     for ((i = 0; i < validators; i++)); do node_pids+=("${member_pid[$i]}"); done
     for ((s = 0; s < shards; s++)); do
-        if [[ "$load_member" == each ]]; then member=$((s % validators)); else member="$load_member"; fi
+        if [[ "$load_member" == each ]]; then
+            # The first member that holds shard s (only those take its transactions).
+            member=""
+            for ((i = 0; i < validators; i++)); do
+                if [[ " ${held[$i]} " == *" $s "* && -z "$member" ]]; then member=$i; fi
+            done
+            [[ -n "$member" ]] || { say "no member holds shard $s"; return 1; }
+        else member="$load_member"; fi
         urls[$s]="$(url_of "$member" "$s")"
         say "loadgen $name shard $s: ${urls[$s]}, $senders senders, $max_txs transfers"
         # shellcheck disable=SC2086 # LOAD_ARGS is a list of flags
@@ -326,7 +358,10 @@ run_config() {
     done
     local -a all_urls=()
     for ((i = 0; i < validators; i++)); do
-        for ((s = 0; s < shards; s++)); do all_urls+=("$(url_of "$i" "$s")"); done
+        for ((s = 0; s < shards; s++)); do
+            # A member that does not hold a shard neither executes nor catches it up.
+            if [[ " ${held[$i]} " == *" $s "* ]]; then all_urls+=("$(url_of "$i" "$s")"); else all_urls+=("-"); fi
+        done
     done
     if ((failed == 0)); then
         say "$name: load done; waiting for every member to reach every shard's height"
@@ -341,7 +376,10 @@ run_config() {
     done
     stop_members
     ((failed == 0)) || return 1
-    python3 - "$out" "$name" "$shards" "$committee" "$validators" "$clk_tck" "${urls[@]}" <<'PY' | tee -a "$out/summary.txt"
+    local held_json
+    held_json="$(for ((i = 0; i < validators; i++)); do echo "${held[$i]}"; done |
+        python3 -c 'import json,sys; print(json.dumps([[int(x) for x in l.split()] for l in sys.stdin]))')"
+    HELD="$held_json" python3 - "$out" "$name" "$shards" "$committee" "$validators" "$clk_tck" "${urls[@]}" <<'PY' | tee -a "$out/summary.txt"
 import json, sys
 out, name, shards, committee, validators, tck = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:7])
 urls = sys.argv[7:]
@@ -378,20 +416,24 @@ def at(t, col):
                      f"(samples {samples[0][0]:.3f}..{samples[-1][0]:.3f})")
 node_s = (at(w1, 1) - at(w0, 1)) / tck
 gen_s = (at(w1, 2) - at(w0, 2)) / tck
-executing = validators  # every node executes every shard today (no shard state sync)
+import os
+held = json.loads(os.environ["HELD"])
+# The members that execute each shard's transfers (those that hold it), averaged over shards.
+executing = sum(sum(1 for h in held if s in h) for s in range(shards)) / shards
 ms_per_tx = 1e3 * node_s / confirmed if confirmed else float("nan")
 agg = confirmed / wall if wall > 0 else 0.0
 
 cu = json.load(open(f"{out}/{name}-catchup.json"))
 behind = []
 for s, row in enumerate(cu["heights_at_load_end"]):
-    late = [f"{i}@{h}" for i, h in enumerate(row) if h is None or h < cu["target"][s]]
+    late = [f"{i}@{h}" for i, h in enumerate(row)
+            if h != "not held" and (h is None or h < cu["target"][s])]
     if late:
         behind.append(f"shard {s} (height {cu['target'][s]}): members {' '.join(late)}")
 if cu["caught_up"] is not None:
     t_all = max(cu["caught_up"], w1)
     all_s = (at(t_all, 1) - at(w0, 1)) / tck
-    catchup = (f"all {validators} members had every shard's blocks {cu['caught_up'] - cu['load_end']:.1f} s "
+    catchup = (f"every member had the blocks of every shard it holds {cu['caught_up'] - cu['load_end']:.1f} s "
                f"after the load ended; up to then CTPS {confirmed / (t_all - w0):.0f}, node CPU {all_s:.1f} s, "
                f"{1e3 * all_s / confirmed:.2f} ms per transfer, {1e3 * all_s / confirmed / executing:.3f} per "
                f"executing validator")
@@ -408,14 +450,14 @@ print(f"{name} ({validators} members, {shards} shard(s), committee {committee}):
       f"{agg:.0f} ({confirmed}/{sent} confirmed in a {wall:.1f} s window, shards overlapping "
       f"{overlap:.1f} s); {per_shard}; node CPU {node_s:.1f} s = {node_s / wall:.2f} cores "
       f"(loadgen {gen_s:.1f} s), {ms_per_tx:.2f} CPU ms per confirmed transfer, "
-      f"{ms_per_tx / executing:.3f} per executing validator ({executing} of {validators} "
-      f"execute every transfer: every node executes every shard); {lag}; {catchup}")
+      f"{ms_per_tx / executing:.3f} per executing validator ({executing:g} of {validators} "
+      f"execute each transfer); {lag}; {catchup}")
 json.dump({
     "config": name, "validators": validators, "shards": shards, "committee_size": committee,
     "urls": urls, "aggregate_ctps": agg, "confirmed": confirmed, "sent": sent,
     "window_secs": wall, "overlap_secs": overlap, "node_cpu_secs": node_s,
     "loadgen_cpu_secs": gen_s, "cpu_ms_per_confirmed": ms_per_tx,
-    "executing_validators": executing,
+    "executing_validators": executing, "held_shards": held,
     "cpu_ms_per_confirmed_per_executing_validator": ms_per_tx / executing,
     "catchup": cu, "lag_at_load_end": behind,
     "secs_until_all_members_executed": (t_all - w0) if t_all else None,

@@ -246,20 +246,25 @@ impl BeaconChain {
     }
 
     /// Whether this node holds (executes and serves) shard `shard`: every shard on a full
-    /// node or a node that holds all; otherwise while `key` sits on any committee of it that
-    /// the finalized beacon state keeps (the current ones, any a lagging shard still needs,
-    /// and the next epoch's, drawn an epoch ahead), so a member drawn into a shard starts
-    /// holding it an epoch before it serves there.
+    /// node or a node that holds all; otherwise while `key` sits on a committee of it that the
+    /// finalized beacon state keeps for the current epoch or earlier (one a lagging shard still
+    /// needs), or on the next epoch's (drawn an epoch ahead) once the current beacon epoch is
+    /// half over: a member drawn into a shard starts holding it, and syncs it, half an epoch
+    /// before it serves there (ADR 0101).
     pub fn holds(&self, shard: u32) -> bool {
         let Some(key) = self.hold_only.get() else {
             return true;
         };
         let head = self.head.read();
-        head.state.committees.iter().any(|epoch| {
-            epoch
-                .shards
-                .get(shard as usize)
-                .is_some_and(|seats| seats.iter().any(|seat| super::host::is_key(key, seat)))
+        let state = &head.state;
+        let current = state.consortium.epoch();
+        let half_over = state.height >= current.start_height + current.length / 2;
+        state.committees.iter().any(|epoch| {
+            (epoch.epoch <= current.epoch || half_over)
+                && epoch
+                    .shards
+                    .get(shard as usize)
+                    .is_some_and(|seats| seats.iter().any(|seat| super::host::is_key(key, seat)))
         })
     }
 
