@@ -73,6 +73,20 @@ impl ShardApp {
                 self.chain.set_not_held((!holds).then(|| {
                     format!("this node does not execute shard {me} now (its committees do not include this validator); send the transaction to a member of shard {me}'s committee or to a full node (kaimeng_committees lists them)")
                 }));
+                // Leave (or rejoin) the shard's gossip meshes: a node that does not hold a
+                // shard would neither check nor forward its messages.
+                let chain = self.chain();
+                for topic in [
+                    kaimeng_network::Topic::Consensus(chain),
+                    kaimeng_network::Topic::Transactions(chain),
+                    kaimeng_network::Topic::Blocks(chain),
+                ] {
+                    let _ = if holds {
+                        network.subscribe(topic).await
+                    } else {
+                        network.unsubscribe(topic).await
+                    };
+                }
             }
             if !holds {
                 self.remote.lock().clear();
@@ -104,6 +118,9 @@ impl ShardApp {
                             Ok(d)
                         });
                     match checked {
+                        // A peer that is behind (or synced past these messages) may have none
+                        // yet: ask the next one.
+                        Ok(deliveries) if deliveries.is_empty() => continue,
                         Ok(deliveries) => {
                             fetched.push(RemoteOutbox {
                                 shard: source,
