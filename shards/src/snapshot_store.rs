@@ -60,13 +60,25 @@ pub fn accounts(state: &StateAt) -> Result<Vec<(Address, AccountRecord)>, StateE
 
 /// The accounts of `state`, with their storage and code, split into the snapshot's chunks.
 pub fn read_chunks(state: &StateAt) -> Result<Vec<Vec<SnapshotAccount>>, StateError> {
-    let mut chunks = vec![Vec::new(); CHUNKS];
+    let mut accounts_with_storage = Vec::new();
     for (address, record) in accounts(state)? {
         let storage = state
             .scan_latest(schema::STORAGE, address.as_slice())?
             .into_iter()
             .map(|(key, value)| (B256::from_slice(&key[20..]), B256::from_slice(&value)))
             .collect();
+        accounts_with_storage.push(((address, record), storage));
+    }
+    into_chunks(state, accounts_with_storage)
+}
+
+/// Accounts with their storage, and their code read from `state`, in the snapshot's chunks.
+fn into_chunks(
+    state: &StateAt,
+    accounts: Vec<((Address, AccountRecord), Vec<(B256, B256)>)>,
+) -> Result<Vec<Vec<SnapshotAccount>>, StateError> {
+    let mut chunks = vec![Vec::new(); CHUNKS];
+    for ((address, record), storage) in accounts {
         let code = (record.code_hash != KECCAK_EMPTY)
             .then(|| state.code(&record.code_hash))
             .transpose()?
@@ -161,21 +173,10 @@ pub fn read_chunks_at(store: &Store, height: u64) -> Result<Vec<Vec<SnapshotAcco
         },
     )?;
     keep_slot(slot.take(), &mut storage);
-    let mut chunks = vec![Vec::new(); CHUNKS];
-    let latest = StateAt::latest(store.clone());
-    for ((address, record), storage) in accounts.into_iter().zip(storage) {
-        let code = (record.code_hash != KECCAK_EMPTY)
-            .then(|| latest.code(&record.code_hash))
-            .transpose()?
-            .map(|code| code.original_bytes());
-        chunks[chunk_of(&address)].push(SnapshotAccount {
-            address,
-            record,
-            storage,
-            code,
-        });
-    }
-    Ok(chunks)
+    into_chunks(
+        &StateAt::latest(store.clone()),
+        accounts.into_iter().zip(storage).collect(),
+    )
 }
 
 /// Installs the snapshot of the state after the newest of `headers` into the empty `store`:

@@ -46,15 +46,7 @@ impl Service {
                     destination,
                     from,
                 };
-                let id = self.send_request(peer.0, request);
-                self.stats(|s| s.sync_requested += 1);
-                self.pending.insert(
-                    id,
-                    Pending::Blocks {
-                        requested: 1,
-                        reply,
-                    },
-                );
+                self.request_one(peer.0, request, reply);
             }
             Command::RequestSnapshotPart {
                 peer,
@@ -68,15 +60,7 @@ impl Service {
                     height,
                     part,
                 };
-                let id = self.send_request(peer.0, request);
-                self.stats(|s| s.sync_requested += 1);
-                self.pending.insert(
-                    id,
-                    Pending::Blocks {
-                        requested: 1,
-                        reply,
-                    },
-                );
+                self.request_one(peer.0, request, reply);
             }
             Command::Subscribe { topic, reply } => {
                 self.subscribe(topic);
@@ -223,6 +207,24 @@ impl Service {
         self.stats(|s| s.sync_requested += 1);
         self.pending
             .insert(id, Pending::Blocks { requested, reply });
+    }
+
+    /// Sends a request answered with at most one item (a snapshot part, a batch of messages).
+    fn request_one(
+        &mut self,
+        peer: libp2p::PeerId,
+        request: Request,
+        reply: oneshot::Sender<Result<Vec<Vec<u8>>, SyncError>>,
+    ) {
+        let id = self.send_request(peer, request);
+        self.stats(|s| s.sync_requested += 1);
+        self.pending.insert(
+            id,
+            Pending::Blocks {
+                requested: 1,
+                reply,
+            },
+        );
     }
 
     pub(super) fn on_response(&mut self, id: OutboundRequestId, response: Response) {

@@ -186,68 +186,31 @@ impl Service {
         };
         match request {
             Request::GetBlocks { chain, from, to } => {
-                match self.admit_sync(peer, from, to, false) {
-                    Err(refusal) => {
-                        self.stats(|s| s.sync_refused += 1);
-                        self.respond(channel, Response::Refused(refusal));
-                    }
-                    Ok(source) => {
-                        self.block_reads += 1;
-                        self.stats(|s| s.sync_served += 1);
-                        let done = self.reads_done_tx.clone();
-                        let max_bytes = self.limits.max_response_bytes;
-                        tokio::task::spawn_blocking(move || {
-                            let response = read_blocks(&*source, chain, from, to, max_bytes);
-                            let _ = done.send((channel, response));
-                        });
-                    }
-                }
+                let admitted = self.admit_sync(peer, from, to, false);
+                self.serve_read(channel, admitted, move |source, max_bytes| {
+                    read_blocks(source, chain, from, to, max_bytes)
+                });
             }
             Request::GetSnapshot {
                 chain,
                 height,
                 part,
-            } => match self.admit_sync(peer, height, height, true) {
-                Err(refusal) => {
-                    self.stats(|s| s.sync_refused += 1);
-                    self.respond(channel, Response::Refused(refusal));
-                }
-                Ok(source) => {
-                    self.block_reads += 1;
-                    self.stats(|s| s.sync_served += 1);
-                    let done = self.reads_done_tx.clone();
-                    let max_bytes = self.limits.max_response_bytes;
-                    tokio::task::spawn_blocking(move || {
-                        let part = source
-                            .snapshot_part(chain, height, part)
-                            .filter(|p| wire::blocks_response_len([p.len()]) <= max_bytes);
-                        let _ = done.send((channel, Response::Blocks(part.into_iter().collect())));
-                    });
-                }
-            },
+            } => {
+                let admitted = self.admit_sync(peer, height, height, true);
+                self.serve_read(channel, admitted, move |source, max_bytes| {
+                    one_item(source.snapshot_part(chain, height, part), max_bytes)
+                });
+            }
             Request::GetMessages {
                 source,
                 destination,
                 from,
-            } => match self.admit_sync(peer, from, from, true) {
-                Err(refusal) => {
-                    self.stats(|s| s.sync_refused += 1);
-                    self.respond(channel, Response::Refused(refusal));
-                }
-                Ok(block_source) => {
-                    self.block_reads += 1;
-                    self.stats(|s| s.sync_served += 1);
-                    let done = self.reads_done_tx.clone();
-                    let max_bytes = self.limits.max_response_bytes;
-                    tokio::task::spawn_blocking(move || {
-                        let messages = block_source
-                            .messages(source, destination, from)
-                            .filter(|m| wire::blocks_response_len([m.len()]) <= max_bytes);
-                        let _ =
-                            done.send((channel, Response::Blocks(messages.into_iter().collect())));
-                    });
-                }
-            },
+            } => {
+                let admitted = self.admit_sync(peer, from, from, true);
+                self.serve_read(channel, admitted, move |block_source, max_bytes| {
+                    one_item(block_source.messages(source, destination, from), max_bytes)
+                });
+            }
             Request::Direct { topic, data } => {
                 let response = if !self.topics.contains(&topic) {
                     Response::Refused(Refusal::NotAccepted)
@@ -266,6 +229,31 @@ impl Service {
                     }
                 };
                 self.respond(channel, response);
+            }
+        }
+    }
+
+    /// Answers an admitted read of the block source on a blocking thread (counted against
+    /// the concurrent reads), or the refusal at once.
+    fn serve_read(
+        &mut self,
+        channel: ResponseChannel<Response>,
+        admitted: Result<std::sync::Arc<dyn crate::BlockSource>, Refusal>,
+        read: impl FnOnce(&dyn crate::BlockSource, usize) -> Response + Send + 'static,
+    ) {
+        match admitted {
+            Err(refusal) => {
+                self.stats(|s| s.sync_refused += 1);
+                self.respond(channel, Response::Refused(refusal));
+            }
+            Ok(source) => {
+                self.block_reads += 1;
+                self.stats(|s| s.sync_served += 1);
+                let done = self.reads_done_tx.clone();
+                let max_bytes = self.limits.max_response_bytes;
+                tokio::task::spawn_blocking(move || {
+                    let _ = done.send((channel, read(&*source, max_bytes)));
+                });
             }
         }
     }
@@ -303,4 +291,11 @@ impl Service {
         }
         Ok(source)
     }
+}
+
+/// A one-item answer (a snapshot part, a batch of messages), or an empty one when the source
+/// has none or it does not fit a response.
+fn one_item(item: Option<Vec<u8>>, max_bytes: usize) -> Response {
+    let item = item.filter(|i| wire::blocks_response_len([i.len()]) <= max_bytes);
+    Response::Blocks(item.into_iter().collect())
 }
