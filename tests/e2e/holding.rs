@@ -150,3 +150,113 @@ fn members_execute_only_their_shards_and_value_still_crosses() {
         }
     }
 }
+
+/// Short epochs, so committees change every few seconds: a member drawn into a shard it did
+/// not hold takes it up (replaying, or by snapshot from genesis) and is at the head by the time
+/// it must sign, so both shards keep finalizing through every change of committee.
+#[test]
+fn members_drawn_into_a_shard_catch_up_and_the_shards_keep_finalizing() {
+    let cluster = Cluster::start_configured(
+        6,
+        "secp256k1-keccak",
+        &[
+            "--shards",
+            "2",
+            "--committee-size",
+            "2",
+            "--epoch-length",
+            "8",
+            "--block-time-ms",
+            "300",
+        ],
+        "[shards]\nhold = \"committees\"",
+    );
+    let port = |i: usize, shard: u16| cluster.rpc_ports[i] + shard;
+    let full = cluster.full_node("observer", "");
+    let held = |i: usize| -> Vec<u16> {
+        serde_json::from_value(result_at(port(i, 0), "kaimeng_heldShards", json!([]))).unwrap()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while [0, 1]
+        .iter()
+        .any(|s| full.height_of(*s).is_none_or(|h| h < 2))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the full node does not follow:\n{}",
+            full.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut last: Vec<Vec<u16>> = (0..6).map(held).collect();
+    let start = [full.height_of(0).unwrap(), full.height_of(1).unwrap()];
+    // Members that took up a shard, with when and how far behind its head they were.
+    let mut drawn_in: Vec<(usize, u16, Instant, u64)> = Vec::new();
+    let (mut caught_up, mut from_behind) = (0, 0);
+    // Watch for 30 s: committees change every few seconds.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+        for i in 0..6 {
+            let now = held(i);
+            for &shard in now.iter().filter(|s| !last[i].contains(s)) {
+                let gap = full
+                    .height_of(shard)
+                    .unwrap_or(0)
+                    .saturating_sub(height(port(i, shard)));
+                drawn_in.push((i, shard, Instant::now(), gap));
+            }
+            last[i] = now;
+        }
+        // A member drawn in reaches the head of its new shard within an epoch or two.
+        drawn_in.retain(|(i, shard, since, gap)| {
+            let head = full.height_of(*shard).unwrap_or(0);
+            if height(port(*i, *shard)) + 2 >= head {
+                eprintln!(
+                    "member {i} took up shard {shard} {gap} blocks behind and reached its head in {:?}",
+                    since.elapsed()
+                );
+                caught_up += 1;
+                if *gap > 2 {
+                    from_behind += 1;
+                }
+                return false;
+            }
+            assert!(
+                since.elapsed() < Duration::from_secs(20),
+                "member {i}, drawn into shard {shard}, is still behind ({} of {head}); log:\n{}",
+                height(port(*i, *shard)),
+                cluster.log_tail(*i)
+            );
+            true
+        });
+    }
+    eprintln!(
+        "{caught_up} times a member took up a shard and reached its head ({from_behind} from more than 2 blocks behind)"
+    );
+    assert!(
+        caught_up >= 3,
+        "only {caught_up} members took up a shard in 30 s"
+    );
+    assert!(
+        from_behind >= 1,
+        "no member took up a shard it was behind on"
+    );
+    // Both shards finalized all along, across the changes.
+    let end = [full.height_of(0).unwrap(), full.height_of(1).unwrap()];
+    assert!(
+        end[0] > start[0] + 20 && end[1] > start[1] + 20,
+        "{start:?} -> {end:?}"
+    );
+    // And a transfer on each shard is final.
+    for (shard, chain_id) in [(0u16, 31337u64), (1, 31338)] {
+        let raw = signed_transfer(chain_id, 0, Address::repeat_byte(0x64), 5);
+        let hash = result_at(full.rpc + shard, "eth_sendRawTransaction", json!([raw]));
+        let receipt = crate::node::receipt_at(
+            full.rpc + shard,
+            hash.as_str().unwrap(),
+            Duration::from_secs(60),
+        );
+        assert_eq!(receipt["status"], "0x1", "{receipt}");
+    }
+}
