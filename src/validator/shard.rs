@@ -46,6 +46,10 @@ pub struct ShardApp {
     pub remote: parking_lot::Mutex<Vec<RemoteOutbox>>,
 }
 
+/// Holders of a source that answered "nothing from that nonce" after which no more peers are
+/// asked in that round (one may be behind; two agreeing is the common case of nothing sent).
+const EMPTY_ANSWERS_ENOUGH: usize = 2;
+
 /// Failed snapshot attempts after which a shard at genesis replays its blocks instead.
 const SNAPSHOT_ATTEMPTS: u32 = 3;
 
@@ -106,6 +110,7 @@ impl ShardApp {
                     let start = (from as usize + me as usize) % peers.len();
                     peers.rotate_left(start);
                 }
+                let mut empty = 0;
                 for peer in peers {
                     let Ok(Some(bytes)) = network.request_messages(peer, source, me, from).await
                     else {
@@ -120,7 +125,12 @@ impl ShardApp {
                     match checked {
                         // A peer that is behind (or synced past these messages) may have none
                         // yet: ask the next one.
-                        Ok(deliveries) if deliveries.is_empty() => continue,
+                        Ok(deliveries) if deliveries.is_empty() => {
+                            empty += 1;
+                            if empty == EMPTY_ANSWERS_ENOUGH {
+                                break;
+                            }
+                        }
                         Ok(deliveries) => {
                             fetched.push(RemoteOutbox {
                                 shard: source,

@@ -36,6 +36,37 @@ struct Served {
     built: Option<Arc<Built>>,
     /// The height being read now, if any (one build at a time).
     building: Option<u64>,
+    /// When the last read started: reads are spaced by [`MIN_BUILD_GAP`].
+    last_build: Option<Instant>,
+}
+
+/// The least time between the starts of two snapshot reads. A read costs seconds of CPU on a
+/// large state, so peers asking for one height after another cannot keep the node reading.
+const MIN_BUILD_GAP: Duration = Duration::from_secs(10);
+
+/// How many of the newest final shard-epoch ends a node serves: a syncing node asks for the
+/// newest crosslinked one, which lags the head's by a little.
+const SERVED_EPOCH_ENDS: u64 = 4;
+
+/// Whether a request for the snapshot at `height` may start a read now: only one of the
+/// [`SERVED_EPOCH_ENDS`] newest final shard-epoch ends, at or above the store's own snapshot
+/// base, and not within [`MIN_BUILD_GAP`] of the last read.
+fn may_build(
+    height: u64,
+    head: u64,
+    base: u64,
+    epoch_length: u64,
+    last_build: Option<Instant>,
+    now: Instant,
+) -> bool {
+    let length = epoch_length.max(1);
+    let newest = head / length * length;
+    height > 0
+        && height % length == 0
+        && height <= newest
+        && height + (SERVED_EPOCH_ENDS - 1) * length >= newest
+        && height >= base
+        && last_build.is_none_or(|at| now.duration_since(at) >= MIN_BUILD_GAP)
 }
 
 /// Every part of one snapshot, encoded, by part number.
@@ -61,10 +92,19 @@ impl SnapshotServer {
             if let Some(built) = served.built.as_ref().filter(|b| b.height == height) {
                 return built.parts.get(part.number() as usize).cloned();
             }
-            if served.building.is_some() || !self.servable(height, epoch_length) {
+            let base = snapshot_store::snapshot_base(self.chain.store())
+                .ok()
+                .flatten()
+                .unwrap_or(0);
+            let now = Instant::now();
+            let head = self.chain.head().number();
+            if served.building.is_some()
+                || !may_build(height, head, base, epoch_length, served.last_build, now)
+            {
                 return None;
             }
             served.building = Some(height);
+            served.last_build = Some(now);
         }
         let server = self.clone();
         let spawned = std::thread::Builder::new()
@@ -82,18 +122,6 @@ impl SnapshotServer {
             self.served.lock().building = None;
         }
         None
-    }
-
-    /// A final shard-epoch end whose state this node's history holds.
-    fn servable(&self, height: u64, epoch_length: u64) -> bool {
-        let base = snapshot_store::snapshot_base(self.chain.store())
-            .ok()
-            .flatten()
-            .unwrap_or(0);
-        height > 0
-            && height % epoch_length.max(1) == 0
-            && height <= self.chain.head().number()
-            && height >= base
     }
 
     fn build(&self, height: u64) -> anyhow::Result<Built> {

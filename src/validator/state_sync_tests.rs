@@ -166,3 +166,28 @@ fn only_liars_means_no_snapshot_and_an_error_that_says_why() {
     let error = format!("{:#}", result.err().unwrap());
     assert!(error.contains("Headers"), "{error}");
 }
+
+#[test]
+fn a_read_starts_only_for_the_newest_epoch_ends_and_not_again_within_the_gap() {
+    let now = std::time::Instant::now();
+    // Epochs of 10 blocks, head 67: the newest four ends are 60, 50, 40 and 30.
+    for height in [60, 50, 40, 30] {
+        assert!(may_build(height, 67, 0, 10, None, now), "height {height}");
+    }
+    for height in [0, 20, 35, 70, u64::MAX] {
+        assert!(!may_build(height, 67, 0, 10, None, now), "height {height}");
+    }
+    // Not below what this store itself was installed at.
+    assert!(!may_build(30, 67, 31, 10, None, now));
+    // A flood of requests for other heights after a read started waits out the gap.
+    let started = now;
+    assert!(!may_build(
+        50,
+        67,
+        0,
+        10,
+        Some(started),
+        now + Duration::from_secs(1)
+    ));
+    assert!(may_build(50, 67, 0, 10, Some(started), now + MIN_BUILD_GAP));
+}

@@ -485,6 +485,25 @@ mod tests {
     }
 
     #[test]
+    fn snapshot_and_message_requests_have_a_bucket_of_their_own() {
+        let now = Instant::now();
+        let mut limiter = PeerLimiter::new(Limits {
+            snapshot_requests: RateLimit::new(1, 2),
+            ..small_limits()
+        });
+        // Block sync used up does not stop snapshot parts, and the other way round.
+        for _ in 0..2 {
+            assert_eq!(limiter.check_sync_request(&1, now), Verdict::Accept);
+        }
+        assert_eq!(limiter.check_sync_request(&1, now), Verdict::Drop);
+        assert_eq!(limiter.check_snapshot_request(&1, now), Verdict::Accept);
+        assert_eq!(limiter.check_snapshot_request(&1, now), Verdict::Accept);
+        assert_eq!(limiter.check_snapshot_request(&1, now), Verdict::Drop);
+        let later = now + Duration::from_secs(1);
+        assert_eq!(limiter.check_snapshot_request(&1, later), Verdict::Accept);
+    }
+
+    #[test]
     fn strikes_recover_slowly() {
         let now = Instant::now();
         let mut limiter = PeerLimiter::new(small_limits());

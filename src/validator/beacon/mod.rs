@@ -85,7 +85,9 @@ pub struct BeaconChain {
     /// ([`BeaconChain::holds`]), and crosslinks come from them.
     shards: Vec<Arc<ShardChain>>,
     /// Set on a validator that holds only the shards of its committees: its consensus key.
-    hold_only: std::sync::OnceLock<kaimeng_crypto::SecretKey>,
+    /// Its public key in both encodings a seat may use (compressed, uncompressed), derived once:
+    /// [`BeaconChain::holds`] runs for every shard message the node receives.
+    hold_only: std::sync::OnceLock<[Vec<u8>; 2]>,
     finalized: watch::Sender<BeaconRef>,
     /// The finalized head before the newest finalization: what shard proposers reference, so
     /// that the other members have finalized it too and never wait for it.
@@ -242,7 +244,11 @@ impl BeaconChain {
 
     /// From now on this node holds only the shards whose committees seat `key` (ADR 0101).
     pub fn hold_only_committees_of(&self, key: kaimeng_crypto::SecretKey) {
-        let _ = self.hold_only.set(key);
+        let public = key.public_key();
+        let _ = self.hold_only.set([
+            public.to_bytes().to_vec(),
+            public.to_uncompressed().to_vec(),
+        ]);
     }
 
     /// Whether this node holds (executes and serves) shard `shard`: every shard on a full
@@ -252,7 +258,7 @@ impl BeaconChain {
     /// half over: a member drawn into a shard starts holding it, and syncs it, half an epoch
     /// before it serves there (ADR 0101).
     pub fn holds(&self, shard: u32) -> bool {
-        let Some(key) = self.hold_only.get() else {
+        let Some(keys) = self.hold_only.get() else {
             return true;
         };
         let head = self.head.read();
@@ -264,7 +270,7 @@ impl BeaconChain {
                 && epoch
                     .shards
                     .get(shard as usize)
-                    .is_some_and(|seats| seats.iter().any(|seat| super::host::is_key(key, seat)))
+                    .is_some_and(|seats| seats.iter().any(|seat| keys.contains(seat)))
         })
     }
 
