@@ -10,14 +10,14 @@
 use std::time::Instant;
 
 use alloy_consensus::Header;
-use alloy_primitives::{Address, U256};
 use kaimeng_genesis::{DevOptions, GenesisSpec};
 use kaimeng_shards::SealedHeader;
-use kaimeng_shards::commit::prepare_commit;
-use kaimeng_shards::overlay::{AccountChange, AccountInfo, PendingState};
 use kaimeng_shards::snapshot::Manifest;
 use kaimeng_shards::snapshot_store;
 use kaimeng_shards::state::StateAt;
+
+#[path = "../node/large_state.rs"]
+mod large_state;
 
 fn main() {
     let count: u64 = std::env::var("SNAPSHOT_ACCOUNTS")
@@ -29,41 +29,15 @@ fn main() {
     let source = kaimeng_shards::open_store(source_dir.path(), &Default::default()).unwrap();
 
     let started = Instant::now();
-    let mut pending = PendingState::default();
-    for i in 0..count {
-        let mut address = [0u8; 20];
-        address[12..].copy_from_slice(&(i + 1).to_be_bytes());
-        let mut storage = std::collections::HashMap::new();
-        if i % 50 == 0 {
-            storage.insert(U256::from(1), U256::from(i + 7));
-            storage.insert(U256::from(2), U256::from(i + 9));
-        }
-        pending.accounts.insert(
-            Address::from(address),
-            AccountChange {
-                info: Some(AccountInfo {
-                    balance: U256::from(1_000_000 + i),
-                    nonce: i % 7,
-                    ..Default::default()
-                }),
-                storage,
-                storage_wiped: false,
-            },
-        );
-    }
-    let commit = prepare_commit(&StateAt::latest(source.clone()), &pending, 1).unwrap();
-    let mut batch = source.batch();
-    commit.apply_to(&mut batch).unwrap();
-    source.write(batch).unwrap();
-    drop(pending);
+    let state_root = large_state::write(&source, count);
     println!(
         "built a state of {count} accounts in {:.1} s (root {})",
         started.elapsed().as_secs_f64(),
-        commit.state_root
+        state_root
     );
     let header = SealedHeader::seal(Header {
         number: 1,
-        state_root: commit.state_root,
+        state_root: state_root,
         ..Default::default()
     });
 

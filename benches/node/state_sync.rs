@@ -12,13 +12,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use alloy_consensus::Header;
-use alloy_primitives::{Address, U256};
 use kaimeng::validator::state_sync::{encode_snapshot, fetch, network_source};
 use kaimeng_genesis::{DevOptions, GenesisSpec};
 use kaimeng_network::{BlockSource, Chain, Network, NetworkConfig, NodeKey};
-use kaimeng_shards::commit::prepare_commit;
-use kaimeng_shards::overlay::{AccountChange, AccountInfo, PendingState};
-use kaimeng_shards::state::StateAt;
 use kaimeng_shards::{SealedHeader, ShardChain};
 
 /// Serves the parts of one snapshot of shard 0.
@@ -39,6 +35,9 @@ impl BlockSource for Parts {
     }
 }
 
+#[path = "large_state.rs"]
+mod large_state;
+
 fn main() {
     let count: u64 = std::env::var("STATE_SYNC_ACCOUNTS")
         .ok()
@@ -48,40 +47,14 @@ fn main() {
     let server_dir = tempfile::tempdir().unwrap();
     let server_store = kaimeng_shards::open_store(server_dir.path(), &Default::default()).unwrap();
     let started = Instant::now();
-    let mut pending = PendingState::default();
-    for i in 0..count {
-        let mut address = [0u8; 20];
-        address[12..].copy_from_slice(&(i + 1).to_be_bytes());
-        let mut storage = std::collections::HashMap::new();
-        if i % 50 == 0 {
-            storage.insert(U256::from(1), U256::from(i + 7));
-            storage.insert(U256::from(2), U256::from(i + 9));
-        }
-        pending.accounts.insert(
-            Address::from(address),
-            AccountChange {
-                info: Some(AccountInfo {
-                    balance: U256::from(1_000_000 + i),
-                    nonce: i % 7,
-                    ..Default::default()
-                }),
-                storage,
-                storage_wiped: false,
-            },
-        );
-    }
-    let commit = prepare_commit(&StateAt::latest(server_store.clone()), &pending, 1).unwrap();
-    let mut batch = server_store.batch();
-    commit.apply_to(&mut batch).unwrap();
-    server_store.write(batch).unwrap();
-    drop(pending);
+    let state_root = large_state::write(&server_store, count);
     println!(
         "built a state of {count} accounts in {:.1} s",
         started.elapsed().as_secs_f64()
     );
     let header = SealedHeader::seal(Header {
         number: 1,
-        state_root: commit.state_root,
+        state_root: state_root,
         ..Default::default()
     });
 

@@ -25,8 +25,9 @@ fn height(port: u16) -> u64 {
     .unwrap()
 }
 
-#[test]
-fn members_execute_only_their_shards_and_value_still_crosses() {
+/// Six members in committees mode (two shards, committees of two, epochs of `epoch_length`)
+/// and a full node that holds every shard, once it follows both shards.
+fn committees_cluster(epoch_length: u64) -> (Cluster, crate::cluster::FullNode) {
     let cluster = Cluster::start_configured(
         6,
         "secp256k1-keccak",
@@ -36,13 +37,12 @@ fn members_execute_only_their_shards_and_value_still_crosses() {
             "--committee-size",
             "2",
             "--epoch-length",
-            "40",
+            &epoch_length.to_string(),
             "--block-time-ms",
             "300",
         ],
         "[shards]\nhold = \"committees\"",
     );
-    let port = |i: usize, shard: u16| cluster.rpc_ports[i] + shard;
     let full = cluster.full_node("observer", "");
     let deadline = Instant::now() + Duration::from_secs(60);
     while [0, 1]
@@ -56,6 +56,13 @@ fn members_execute_only_their_shards_and_value_still_crosses() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    (cluster, full)
+}
+
+#[test]
+fn members_execute_only_their_shards_and_value_still_crosses() {
+    let (cluster, full) = committees_cluster(40);
+    let port = |i: usize, shard: u16| cluster.rpc_ports[i] + shard;
 
     // Value crosses both ways and the total is conserved (the full node sees every shard).
     let total = quiet_total(full.rpc);
@@ -156,38 +163,11 @@ fn members_execute_only_their_shards_and_value_still_crosses() {
 /// it must sign, so both shards keep finalizing through every change of committee.
 #[test]
 fn members_drawn_into_a_shard_catch_up_and_the_shards_keep_finalizing() {
-    let cluster = Cluster::start_configured(
-        6,
-        "secp256k1-keccak",
-        &[
-            "--shards",
-            "2",
-            "--committee-size",
-            "2",
-            "--epoch-length",
-            "8",
-            "--block-time-ms",
-            "300",
-        ],
-        "[shards]\nhold = \"committees\"",
-    );
+    let (cluster, full) = committees_cluster(8);
     let port = |i: usize, shard: u16| cluster.rpc_ports[i] + shard;
-    let full = cluster.full_node("observer", "");
     let held = |i: usize| -> Vec<u16> {
         serde_json::from_value(result_at(port(i, 0), "kaimeng_heldShards", json!([]))).unwrap()
     };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while [0, 1]
-        .iter()
-        .any(|s| full.height_of(*s).is_none_or(|h| h < 2))
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the full node does not follow:\n{}",
-            full.log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
     let mut last: Vec<Vec<u16>> = (0..6).map(held).collect();
     let start = [full.height_of(0).unwrap(), full.height_of(1).unwrap()];
     // Members that took up a shard, with when and how far behind its head they were.
