@@ -642,9 +642,10 @@ mod tests {
         ];
         assert_eq!(highest_finalized(&effects), HashMap::from([(7, 4)]));
         // Through a padding block (an epoch's end): the real block under it is the highest.
+        let on_four = block(9, 5, 5);
         let padding = Proposal {
-            payload: Digest::EMPTY,
-            ..block(9, 5, 0)
+            payload: on_four.parent.digest,
+            ..on_four
         };
         let effects = vec![
             finalized(block(7, 3, 3), padding),

@@ -73,8 +73,8 @@ pub fn verify_signatures(
 }
 
 /// Checks that `certificate` finalizes exactly `claim` under `validators`: a finalization of
-/// the claimed block itself, or of the padding block right on it (how an epoch's last block
-/// is finalized when its own view timed out).
+/// the claimed block itself, or of a padding block above it (how an epoch's last block is
+/// finalized when its own view timed out).
 pub fn verify_finality(
     certificate: &Certificate,
     claim: FinalityClaim,
@@ -95,11 +95,11 @@ pub fn verify_finality(
             found: proposal.epoch,
         });
     }
-    // An epoch's last block whose own view timed out is finalized through the padding block
-    // on it: that padding's finalization names the block as its parent.
+    // An epoch's last block whose own view timed out is finalized through the padding blocks
+    // on it, each of which repeats its digest: any one's finalization names it.
     let through_padding = proposal.is_padding()
-        && proposal.height == claim.height.saturating_add(1)
-        && proposal.parent.digest == claim.payload;
+        && proposal.height > claim.height
+        && proposal.payload == claim.payload;
     if proposal.height != claim.height && !through_padding {
         return Err(FinalityError::WrongHeight {
             expected: claim.height,
@@ -163,22 +163,26 @@ mod tests {
         let check = |certificate: &Certificate| {
             verify_finality(certificate, claim, NAMESPACE, &validators, &scheme)
         };
-        // Its own finalization, and the padding block's on it, both prove block 10 final.
+        // Its own finalization, and that of any padding block above it (each repeats its
+        // digest), prove block 10 final: one padding on it, or two when the first one's view
+        // timed out too.
         assert_eq!(
             check(&finalization(&scheme, proposal(10, Digest([6; 32]), last))),
             Ok(())
         );
-        let padding = proposal(11, last, Digest::EMPTY);
+        let padding = proposal(11, last, last);
         assert_eq!(check(&finalization(&scheme, padding)), Ok(()));
-        // A padding block on another block, or two heights up, proves nothing about it.
-        let elsewhere = proposal(11, Digest([8; 32]), Digest::EMPTY);
+        let second_padding = proposal(12, last, last);
+        assert_eq!(check(&finalization(&scheme, second_padding)), Ok(()));
+        // A padding block over another block proves nothing about it.
+        let elsewhere = Digest([8; 32]);
         assert!(matches!(
-            check(&finalization(&scheme, elsewhere)),
+            check(&finalization(&scheme, proposal(11, elsewhere, elsewhere))),
             Err(FinalityError::WrongHeight { .. })
         ));
-        let higher = proposal(12, last, Digest::EMPTY);
+        // Nor does one at or below its height.
         assert!(matches!(
-            check(&finalization(&scheme, higher)),
+            check(&finalization(&scheme, proposal(9, last, last))),
             Err(FinalityError::WrongHeight { .. })
         ));
         // A real block on it is no proof either (only a padding block's finality is).

@@ -22,7 +22,7 @@ pub type ValidatorIndex = u32;
 pub struct Digest(pub [u8; 32]);
 
 impl Digest {
-    /// The payload of a padding block (see [`Proposal::is_padding`]).
+    /// The all-zero digest, which names no block: an application never proposes it.
     pub const EMPTY: Digest = Digest([0; 32]);
 }
 
@@ -64,10 +64,13 @@ pub struct Proposal {
 }
 
 impl Proposal {
-    /// A padding block carries no payload. Leaders propose them only past the epoch's last
-    /// height, so that the last real block gets finalized through a descendant when it could
-    /// not be finalized directly. They are never reported to the application.
+    /// A padding block carries no payload of its own: it repeats its parent's digest (no real
+    /// block can, as a block's hash commits to its parent's). Leaders propose them only past
+    /// the epoch's last height, so that the last real block gets finalized through a
+    /// descendant when it could not be finalized directly. Every padding above that block
+    /// therefore carries its digest, and the finalization of any one of them names the block
+    /// it makes final. They are never reported to the application.
     pub fn is_padding(&self) -> bool {
-        self.payload == Digest::EMPTY
+        self.payload == self.parent.digest
     }
 }

@@ -40,8 +40,9 @@ pub struct Config {
     /// This node's index in `validators`; `None` for a full node that follows without voting.
     pub me: Option<ValidatorIndex>,
     pub anchor: Anchor,
-    /// The epoch's last height. Past it leaders propose only padding blocks (empty payloads)
-    /// until the last block is finalized; then the engine reports [`crate::Effect::EpochEnded`].
+    /// The epoch's last height. Past it leaders propose only padding blocks (see
+    /// [`crate::Proposal::is_padding`]) until the last block is finalized; then the engine
+    /// reports [`crate::Effect::EpochEnded`].
     /// `None`: the epoch never ends.
     pub last_height: Option<Height>,
     pub timeouts: TimeoutConfig,

@@ -30,7 +30,7 @@ impl<S: Signer, V: Verifier> Engine<S, V> {
         let past_end = self.config.last_height.is_some_and(|last| height > last);
         self.view_state(view).requested = Some((parent, height));
         if past_end {
-            self.propose(view, parent, height, Digest::EMPTY);
+            self.propose(view, parent, height, parent.digest);
         } else {
             self.emit(Effect::RequestPayload {
                 view,

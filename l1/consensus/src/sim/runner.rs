@@ -12,9 +12,10 @@ use super::rng::SimRng;
 use super::scenario::{Behaviour, EpochPlan, Fault, Millis, NodeId, Scenario};
 use crate::codec::{decode_message, decode_record, encode_message, encode_record};
 use crate::engine::{Anchor, Config, Effect, Engine, Input, Rejection, Timer};
-use crate::messages::{Message, Record, SignedVote, Vote};
+use crate::finality::{FinalityClaim, FinalityError, verify_finality};
+use crate::messages::{Certificate, Message, Record, SignedVote, Vote};
 use crate::signing::{Signer, signing_bytes};
-use crate::types::{Digest, Epoch, Height, ValidatorIndex, View};
+use crate::types::{Digest, Epoch, Height, Proposal, ValidatorIndex, View};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
@@ -74,6 +75,9 @@ pub(super) struct Simulation {
     sequence: u64,
     queue: BTreeMap<(Millis, u64), Event>,
     nodes: Vec<Node>,
+    /// Each epoch's last block with the certificate it ended with, as the first node to end
+    /// the epoch reported them: what block sync serves to a node that missed the end.
+    epoch_ends: BTreeMap<Epoch, (Proposal, Certificate)>,
     monitor: Monitor,
     trace: TraceHash,
     events: u64,
@@ -132,6 +136,7 @@ impl Simulation {
             sequence: 0,
             queue: BTreeMap::new(),
             nodes,
+            epoch_ends: BTreeMap::new(),
             monitor: Monitor::default(),
             trace: TraceHash::default(),
             events: 0,
@@ -333,7 +338,90 @@ impl Simulation {
         ))
     }
 
+    /// Records that `node` finalized `proposal`, checking it against every other final block.
+    fn record_final(&mut self, node: NodeId, proposal: Proposal) {
+        self.trace(9, node, &proposal.payload.0);
+        let state = &mut self.nodes[node];
+        let previous = state
+            .finalized
+            .get(&(proposal.height.wrapping_sub(1)))
+            .map(|(digest, _)| *digest);
+        match state.finalized.get(&proposal.height) {
+            Some((digest, _)) if *digest != proposal.payload => {
+                self.monitor.violations.push(format!(
+                    "node {node} finalized two blocks at height {}",
+                    proposal.height
+                ))
+            }
+            Some(_) => {}
+            None => {
+                state
+                    .finalized
+                    .insert(proposal.height, (proposal.payload, self.now));
+                self.highest = self.highest.max(proposal.height);
+                self.monitor.finalized(node, &proposal, previous);
+            }
+        }
+    }
+
+    /// Whether the certificate an epoch ended with proves its last block final to anyone
+    /// holding only the epoch's validator set: what crosslinks and block sync rely on.
+    fn proves_final(
+        &self,
+        epoch: Epoch,
+        last: &Proposal,
+        certificate: &Certificate,
+    ) -> Result<(), FinalityError> {
+        let members = self
+            .plans
+            .get(epoch as usize)
+            .map_or(&[][..], |plan| &plan.members);
+        let claim = FinalityClaim {
+            epoch,
+            height: last.height,
+            payload: last.payload,
+        };
+        let validators = self.scheme.validator_subset(members);
+        verify_finality(certificate, claim, SIM_NAMESPACE, &validators, &self.scheme)
+    }
+
+    /// What block sync does for a node that hears of a later epoch than its own: for each
+    /// epoch it missed the end of, it takes the last block with its certificate from a peer,
+    /// checks the certificate and starts the next epoch on that block. A certificate that does
+    /// not check leaves the node where it is.
+    fn catch_up(&mut self, node: NodeId, target: Epoch) {
+        while self.nodes[node].epoch < target && self.nodes[node].up {
+            let epoch = self.nodes[node].epoch;
+            let Some((last, certificate)) = self.epoch_ends.get(&epoch).cloned() else {
+                return;
+            };
+            if epoch + 1 >= self.plans.len() as Epoch {
+                return;
+            }
+            if self.proves_final(epoch, &last, &certificate).is_err() {
+                *self.nodes[node]
+                    .rejections
+                    .entry("epoch end not proven final")
+                    .or_default() += 1;
+                return;
+            }
+            self.trace(10, node, &last.payload.0);
+            self.record_final(node, last);
+            self.nodes[node].anchors.insert(
+                epoch + 1,
+                Anchor {
+                    height: last.height,
+                    digest: last.payload,
+                },
+            );
+            self.start_epoch(node, epoch + 1);
+        }
+    }
+
     fn feed(&mut self, node: NodeId, epoch: Epoch, input: Input) {
+        if epoch > self.nodes[node].epoch {
+            self.catch_up(node, epoch);
+        }
         let Some(engine) = self.nodes[node].engines.get_mut(&epoch) else {
             *self.nodes[node]
                 .rejections
@@ -460,34 +548,16 @@ impl Simulation {
             Effect::Finalized {
                 proposal,
                 certificate: _,
-            } => {
-                self.trace(9, node, &proposal.payload.0);
-                let state = &mut self.nodes[node];
-                let previous = state
-                    .finalized
-                    .get(&(proposal.height.wrapping_sub(1)))
-                    .map(|(digest, _)| *digest);
-                match state.finalized.get(&proposal.height) {
-                    Some((digest, _)) if *digest != proposal.payload => {
-                        self.monitor.violations.push(format!(
-                            "node {node} finalized two blocks at height {}",
-                            proposal.height
-                        ))
-                    }
-                    Some(_) => {}
-                    None => {
-                        state
-                            .finalized
-                            .insert(proposal.height, (proposal.payload, self.now));
-                        self.highest = self.highest.max(proposal.height);
-                        self.monitor.finalized(node, &proposal, previous);
-                    }
+            } => self.record_final(node, proposal),
+            Effect::EpochEnded { last, certificate } => {
+                if let Err(error) = self.proves_final(epoch, &last, &certificate) {
+                    self.monitor.violations.push(format!(
+                        "node {node}: epoch {epoch} ends at height {} with a certificate \
+                         that does not prove it final: {error}",
+                        last.height
+                    ));
                 }
-            }
-            Effect::EpochEnded {
-                last,
-                certificate: _,
-            } => {
+                self.epoch_ends.entry(epoch).or_insert((last, certificate));
                 let next = epoch + 1;
                 if (next as usize) < self.plans.len() && self.nodes[node].epoch == epoch {
                     self.nodes[node].anchors.insert(

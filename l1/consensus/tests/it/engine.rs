@@ -642,8 +642,9 @@ fn an_epoch_ends_at_its_last_height_and_pads_after_it() {
             "a real payload past the epoch's last height"
         ))
     );
+    // A padding block repeats its parent's digest.
     let padding = Proposal {
-        payload: Digest::EMPTY,
+        payload: real.parent.digest,
         ..real
     };
     let effects = v
@@ -655,6 +656,20 @@ fn an_epoch_ends_at_its_last_height_and_pads_after_it() {
         ))
         .unwrap();
     assert_eq!(broadcast_votes(&effects), vec![Vote::Notarize(padding)]);
+
+    // Before the last height a block repeating its parent's digest is refused.
+    let (mut w, _) = Harness::with_config(4, Some(0), |c| c.last_height = Some(ANCHOR.height + 5));
+    assert_eq!(
+        w.deliver(proposal_message(
+            &w.scheme,
+            1,
+            padding,
+            Justification::default()
+        )),
+        Err(Rejection::MalformedProposal(
+            "a padding block before the epoch's last height"
+        ))
+    );
 }
 
 #[test]

@@ -6,7 +6,7 @@
 //! `KAIMENG_SIM_SEEDS` sets the number of seeds (default 1,000, as CI runs);
 //! `KAIMENG_SIM_FIRST_SEED` the first one, to reproduce a single seed or to shard a long run.
 
-use kaimeng_consensus::sim::{Behaviour, Scenario, SimRng, cluster, secs};
+use kaimeng_consensus::sim::{Behaviour, EpochPlan, Scenario, SimRng, cluster, secs};
 use std::time::Instant;
 
 const HEAL: u64 = 5_000;
@@ -83,6 +83,25 @@ pub fn random_scenario(seed: u64) -> Scenario {
             step
         };
         scenario = step.at(start).restart(end);
+    }
+
+    // Half the seeds end short epochs (same members) all through the trouble, so that epoch
+    // ends meet timeouts, crashes and partitions, and padding blocks pile up.
+    if rng.range(0, 1) == 0 {
+        let mut plans = Vec::new();
+        let mut last = 0;
+        for _ in 0..rng.range(2, 6) {
+            last += rng.range(2, 12);
+            plans.push(EpochPlan {
+                members: (0..n).collect(),
+                last_height: Some(last),
+            });
+        }
+        plans.push(EpochPlan {
+            members: (0..n).collect(),
+            last_height: None,
+        });
+        scenario = scenario.epochs(plans);
     }
     scenario
 }
