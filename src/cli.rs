@@ -301,6 +301,17 @@ fn testnet(args: TestnetArgs) -> anyhow::Result<()> {
     for (config, url) in testnet.configs.iter().zip(&testnet.rpc_urls) {
         println!("member config {}  RPC {url}", config.display());
     }
+    if plan.shards > 1
+        && plan
+            .committee_size
+            .is_some_and(|size| size < plan.validators)
+    {
+        println!(
+            "each member executes only the shards its committees seat it in, and its RPC \
+             refuses the others' state (kaimeng_heldShards lists what it holds); set \
+             `[shards] hold = \"all\"` in a member's config to serve every shard there"
+        );
+    }
     if args.generate_only {
         return Ok(());
     }

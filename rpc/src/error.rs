@@ -13,6 +13,7 @@ pub mod codes {
     pub const INTERNAL: i32 = -32603;
     pub const INVALID_INPUT: i32 = -32000;
     pub const RESOURCE_NOT_FOUND: i32 = -32001;
+    pub const RESOURCE_UNAVAILABLE: i32 = -32002;
     pub const TX_REJECTED: i32 = -32003;
     pub const METHOD_NOT_SUPPORTED: i32 = -32004;
     pub const LIMIT_EXCEEDED: i32 = -32005;
@@ -37,6 +38,10 @@ pub fn internal(error: impl std::fmt::Display) -> ErrorObjectOwned {
 
 pub fn not_found(message: impl Into<String>) -> ErrorObjectOwned {
     ErrorObjectOwned::owned(codes::RESOURCE_NOT_FOUND, message.into(), None::<()>)
+}
+
+pub fn unavailable(message: impl Into<String>) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(codes::RESOURCE_UNAVAILABLE, message.into(), None::<()>)
 }
 
 pub fn unsupported(message: impl Into<String>) -> ErrorObjectOwned {

@@ -22,6 +22,7 @@ pub mod http_guard;
 pub mod kaimeng;
 pub mod net;
 pub mod node_status;
+pub mod not_held;
 pub mod rate_limit;
 pub mod raw;
 pub mod read_pool;

@@ -32,6 +32,7 @@ use crate::eth::{DevSigner, EthRpc};
 use crate::http_guard::{HttpGuardLayer, MarkNotificationsLayer};
 use crate::net::{NetRpc, Web3Rpc};
 use crate::node_status::NodeStatus;
+use crate::not_held::NotHeldLayer;
 use crate::rate_limit::{ClientAddr, ClientBuckets, RateLimitLayer};
 use crate::raw::RawRpc;
 use crate::read_pool::ReadPool;
@@ -174,11 +175,12 @@ pub async fn serve_with(
     config: RpcConfig,
     extra: jsonrpsee::Methods,
 ) -> Result<(SocketAddr, ServerHandle), ServeError> {
+    let chain_of = chain.clone();
     let mut module = rpc_module(chain, &config)?;
     module
         .merge(extra)
         .map_err(|e| ServeError::Register(e.to_string()))?;
-    serve_methods(config.addr, &config.limits, module.into()).await
+    serve_guarded(config.addr, &config.limits, module.into(), Some(chain_of)).await
 }
 
 /// Serves `methods` at `addr` over HTTP and WebSocket with `limits`, the guards and the
@@ -187,6 +189,16 @@ pub async fn serve_methods(
     addr: SocketAddr,
     limits: &RpcLimits,
     methods: jsonrpsee::Methods,
+) -> Result<(SocketAddr, ServerHandle), ServeError> {
+    serve_guarded(addr, limits, methods, None).await
+}
+
+/// [`serve_methods`], refusing `chain`'s state methods while this node does not hold it.
+async fn serve_guarded(
+    addr: SocketAddr,
+    limits: &RpcLimits,
+    methods: jsonrpsee::Methods,
+    chain: Option<Arc<ShardChain>>,
 ) -> Result<(SocketAddr, ServerHandle), ServeError> {
     let bind_error = |e: std::io::Error| ServeError::Bind {
         addr,
@@ -208,6 +220,7 @@ pub async fn serve_methods(
         .set_rpc_middleware(
             RpcServiceBuilder::new()
                 .layer(RateLimitLayer::new(buckets))
+                .layer(NotHeldLayer::new(chain))
                 .layer(MarkNotificationsLayer),
         )
         .set_http_middleware(tower::ServiceBuilder::new().layer(HttpGuardLayer::new(

@@ -57,10 +57,12 @@ fn is_default<T: Default + PartialEq>(value: &T) -> bool {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ShardsSection {
-    /// `"all"` (the default): execute and serve every shard. `"committees"`: a validator
-    /// executes only the shards whose committees seat it (now, in a shard that still needs an
-    /// older committee, or in the next epoch's draw), and takes a shard it is drawn into by
-    /// state sync during the epoch before it serves there. A full node always holds all.
+    /// `"committees"` (the default): a validator executes only the shards whose committees
+    /// seat it (now, in a shard that still needs an older committee, or in the next epoch's
+    /// draw), and takes a shard it is drawn into by state sync during the epoch before it
+    /// serves there; its RPC refuses the state methods of the shards it does not hold. `"all"`:
+    /// execute and serve every shard, for a validator that also serves RPC for all of them.
+    /// A full node always holds all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hold: Option<HoldShards>,
 }
@@ -69,8 +71,8 @@ pub struct ShardsSection {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum HoldShards {
-    #[default]
     All,
+    #[default]
     Committees,
 }
 

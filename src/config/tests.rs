@@ -107,7 +107,7 @@ fn validator_file() -> ConfigFile {
             snapshot_min_gap: Some(4096),
         },
         shards: ShardsSection {
-            hold: Some(HoldShards::Committees),
+            hold: Some(HoldShards::All),
         },
     }
 }

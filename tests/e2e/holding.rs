@@ -1,4 +1,4 @@
-//! Validators that execute only their committees' shards (`[shards] hold = "committees"`),
+//! Validators that execute only their committees' shards (`[shards] hold = "committees"`, the
 //! with real processes: six members, two shards, committees of two, and a full node that
 //! holds every shard. A member that does not hold a shard neither executes its blocks nor
 //! takes its transactions (it says where to send them); value still crosses between shards,
@@ -25,6 +25,16 @@ fn height(port: u16) -> u64 {
     .unwrap()
 }
 
+/// The height of the last block of `shard` member `i` executed (its metrics).
+fn executed(cluster: &Cluster, i: usize, shard: u16) -> u64 {
+    let text = cluster.scrape(i);
+    let series = format!("kaimeng_finalized_height{{chain=\"shard-{shard}\"}} ");
+    text.lines()
+        .find_map(|line| line.strip_prefix(&series))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {series} in:\n{text}"))
+}
+
 /// Six members in committees mode (two shards, committees of two, epochs of `epoch_length`)
 /// and a full node that holds every shard, once it follows both shards.
 fn committees_cluster(epoch_length: u64) -> (Cluster, crate::cluster::FullNode) {
@@ -41,7 +51,7 @@ fn committees_cluster(epoch_length: u64) -> (Cluster, crate::cluster::FullNode) 
             "--block-time-ms",
             "300",
         ],
-        "[shards]\nhold = \"committees\"",
+        "",
     );
     let full = cluster.full_node("observer", "");
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -95,7 +105,7 @@ fn members_execute_only_their_shards_and_value_still_crosses() {
     for _round in 0..5 {
         let before: Vec<Vec<u16>> = (0..6).map(held).collect();
         let heights: Vec<[u64; 2]> = (0..6)
-            .map(|i| [height(port(i, 0)), height(port(i, 1))])
+            .map(|i| [executed(&cluster, i, 0), executed(&cluster, i, 1)])
             .collect();
         let reference = [full.height_of(0).unwrap(), full.height_of(1).unwrap()];
         std::thread::sleep(Duration::from_millis(1_500));
@@ -115,23 +125,35 @@ fn members_execute_only_their_shards_and_value_still_crosses() {
                 if before[i].contains(&shard) || after[i].contains(&shard) {
                     continue;
                 }
-                // Not held throughout: its blocks were not executed here, and a transaction
-                // is refused with where to send it.
+                // Not held throughout: its blocks were not executed here; a transaction is
+                // refused with where to send it, and so is a read of its stale state.
                 assert_eq!(
-                    height(port(i, shard)),
+                    executed(&cluster, i, shard),
                     heights[i][shard as usize],
                     "member {i} executed shard {shard} it does not hold"
                 );
                 let raw =
                     signed_transfer(31337 + shard as u64, 1_000, Address::repeat_byte(0x63), 1);
-                let error = rpc_at(port(i, shard), "eth_sendRawTransaction", json!([raw]))["error"]
-                    ["message"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string();
-                assert!(
-                    error.contains(&format!("does not execute shard {shard}")),
-                    "member {i}: {error}"
+                for (method, params) in [
+                    ("eth_sendRawTransaction", json!([raw])),
+                    ("eth_blockNumber", json!([])),
+                    (
+                        "eth_getBalance",
+                        json!([Address::repeat_byte(0x63), "latest"]),
+                    ),
+                ] {
+                    let error = &rpc_at(port(i, shard), method, params)["error"];
+                    assert_eq!(error["code"], -32002, "member {i} {method}: {error}");
+                    let message = error["message"].as_str().unwrap_or_default();
+                    assert!(
+                        message.contains(&format!("does not execute shard {shard}")),
+                        "member {i} {method}: {message}"
+                    );
+                }
+                // What it is and what it holds still answer.
+                assert_eq!(
+                    result_at(port(i, shard), "eth_chainId", json!([])),
+                    json!(format!("{:#x}", 31337 + shard as u64))
                 );
                 checked_non_holders += 1;
             }

@@ -159,7 +159,9 @@ fn committees_refuse_malformed_queries_and_say_when_an_epoch_is_not_drawn() {
 
 #[test]
 fn a_testnet_of_separate_processes_runs_two_shards_under_committees() {
-    let cluster = crate::cluster::Cluster::start_with(
+    // Every member holds every shard here, so that each one's copy of shard 1 can be compared
+    // (committees mode, the default, is tested in holding.rs).
+    let cluster = crate::cluster::Cluster::start_configured(
         4,
         "secp256k1-keccak",
         &[
@@ -172,6 +174,7 @@ fn a_testnet_of_separate_processes_runs_two_shards_under_committees() {
             "--block-time-ms",
             "300",
         ],
+        "[shards]\nhold = \"all\"",
     );
     // Member i serves shard 1 on its base port + 1.
     let shard1 = |i: usize| cluster.rpc_ports[i] + 1;
