@@ -55,6 +55,11 @@ pub fn canonical_bytes(spec: &GenesisSpec) -> Vec<u8> {
         out.tag(1);
         out.u32(size);
     }
+    if let Some(rollup) = spec.rollup {
+        out.tag(2);
+        out.u32(rollup.chunk_slots);
+        out.u32(rollup.chunk_k);
+    }
     out.0
 }
 

@@ -10,7 +10,7 @@ use alloy_signer_local::{MnemonicBuilder, coins_bip39::English};
 use crate::fee_split::FeeSplit;
 use crate::hex_bytes::HexBytes;
 use crate::peer_id::secp256k1_peer_id;
-use crate::spec::{GenesisAccount, GenesisSpec, Member};
+use crate::spec::{GenesisAccount, GenesisSpec, Member, RollupSpec};
 use crate::suite::CryptoSuite;
 
 /// The mnemonic of the well-known development accounts (anvil, Hardhat, Foundry).
@@ -249,5 +249,6 @@ pub fn dev_genesis(opts: &DevOptions) -> GenesisSpec {
             .map(|account| GenesisAccount::funded(account.address, balance))
             .collect(),
         committee_size: None,
+        rollup: Some(RollupSpec::DEV),
     }
 }

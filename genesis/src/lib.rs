@@ -36,7 +36,7 @@ pub use error::{GenesisError, TextPosition};
 pub use fee_split::{BASIS_POINTS_TOTAL, FeePayout, FeeSplit};
 pub use hex_bytes::HexBytes;
 pub use peer_id::{check_peer_id, secp256k1_peer_id};
-pub use spec::{GenesisAccount, GenesisSpec, Member};
+pub use spec::{GenesisAccount, GenesisSpec, Member, RollupSpec};
 pub use suite::{CryptoSuite, UnknownCryptoSuite};
 
 /// The cross-shard system contract, at the same address on every shard (`kaimeng-shards`

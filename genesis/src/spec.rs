@@ -62,6 +62,35 @@ pub struct GenesisSpec {
     /// every member validates every shard.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub committee_size: Option<u32>,
+    /// The ZK rollup bridged to shard 0. Without it shard 0 has no rollup precompiles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollup: Option<RollupSpec>,
+}
+
+/// The shape the rollup's chunks are proven in. It fixes the verifying key shard 0 checks
+/// every batch against, so every node must agree on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RollupSpec {
+    /// L2 operations per chunk (one proof each).
+    #[serde(with = "lenient_u32")]
+    pub chunk_slots: u32,
+    /// log2 of the rows of the chunk circuit; the chunk must fit.
+    #[serde(with = "lenient_u32")]
+    pub chunk_k: u32,
+}
+
+impl RollupSpec {
+    /// The production shape: 29 slots at `k = 16`.
+    pub const DEFAULT: RollupSpec = RollupSpec {
+        chunk_slots: 29,
+        chunk_k: 16,
+    };
+    /// The dev network's: 2 slots at `k = 13`, which proves in a few seconds on one core.
+    pub const DEV: RollupSpec = RollupSpec {
+        chunk_slots: 2,
+        chunk_k: 13,
+    };
 }
 
 /// A founding consortium member.

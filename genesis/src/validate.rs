@@ -14,6 +14,9 @@ use crate::spec::{GenesisAccount, GenesisSpec, Member};
 
 /// Most shards a network may have.
 pub const MAX_SHARDS: u32 = 64;
+/// Range of the rollup's `chunk_k` (the prover's parameter sizes).
+pub const MIN_ROLLUP_K: u32 = 10;
+pub const MAX_ROLLUP_K: u32 = 20;
 /// Largest chain id wallets accept (MetaMask's limit, `floor((2^53 - 39) / 2)`); every shard's
 /// chain id must stay at or below it.
 pub const MAX_CHAIN_ID: u64 = 4_503_599_627_370_476;
@@ -102,6 +105,21 @@ fn check_chain(spec: &GenesisSpec, found: &mut Problems) {
                 spec.members.len()
             ),
         );
+    }
+    if let Some(rollup) = spec.rollup {
+        // The prover checks that the chunk fits in 2^k rows when the node starts.
+        if !(MIN_ROLLUP_K..=MAX_ROLLUP_K).contains(&rollup.chunk_k) {
+            found.add(
+                "rollup.chunk_k",
+                format!(
+                    "{} is out of range; must be {MIN_ROLLUP_K} to {MAX_ROLLUP_K}",
+                    rollup.chunk_k
+                ),
+            );
+        }
+        if rollup.chunk_slots == 0 {
+            found.add("rollup.chunk_slots", "must be at least 1");
+        }
     }
     if spec.epoch_length == 0 {
         found.add("epoch_length", "must be at least 1 beacon block");

@@ -2,6 +2,7 @@
 //! root exactly as the native model in `kaimeng-rollup` says, plus the API to prove, verify
 //! and batch-verify chunk proofs, the parameter cache and a stateless prover worker.
 
+pub mod batch_call;
 pub mod circuit;
 pub mod codec;
 pub mod error;

@@ -9,10 +9,13 @@
 //!   the bytes published per slot and the words committed to by the proofs;
 //! - [`schnorr`]: Schnorr signatures over Pallas with a Poseidon challenge bound to the chain id;
 //! - [`keys`]: deriving a user's L2 key from a signature made with their Ethereum key;
+//! - [`bridge_calls`]: what the bridge contract asks natively (priority-queue fold, exodus
+//!   account proofs), in EVM words;
 //! - [`stf`]: the state-transition function that applies slots in fixed-size chunks and
 //!   records every intermediate root together with the trace a prover needs.
 
 pub mod account;
+pub mod bridge_calls;
 pub mod keys;
 pub mod poseidon;
 pub mod schnorr;

@@ -360,7 +360,7 @@ impl SlotData {
 }
 
 /// Why published bytes could not be decoded.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum PubdataError {
     /// A kind byte that is not a known slot kind (or is padding, which publishes nothing).
     #[error("unknown slot kind byte {0:#04x} at offset {1}")]

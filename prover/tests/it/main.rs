@@ -3,6 +3,7 @@
 mod support;
 
 mod attacks;
+mod batch_call;
 mod forge;
 mod mock;
 mod property;

@@ -1,3 +1,4 @@
 //! Integration tests of the L2 state model.
 
+mod bridge_calls;
 mod stf;

@@ -1,0 +1,236 @@
+//! The bridge's batch verification call: the bytes shard 0's batch-verify precompile takes
+//! and the check it makes. A batch is the chain of its chunks. For each chunk the call carries
+//! the state root and queue hash after it, its published data and its proof; the batch
+//! carries the chain id, the fee account, and the root and queue hash it starts from. The
+//! check recomputes each chunk's data commitment from its published data, so a proof of other
+//! data fails. It chains the chunks root to root and queue hash to queue hash, and
+//! batch-verifies all proofs in one multi-scalar multiplication.
+//!
+//! Layout, in 32-byte big-endian words (see [`kaimeng_rollup::bridge_calls`]):
+//!
+//! ```text
+//! chain id | fee account | old root | queue before | chunk count |
+//! per chunk: new root | queue after | data length | data bytes | proof length | proof bytes
+//! ```
+//!
+//! Lengths are words; the byte strings follow them unpadded (Solidity's `abi.encodePacked`
+//! of `uint256, bytes`).
+
+use halo2_proofs::plonk::VerifyingKey;
+use kaimeng_rollup::Fp;
+use kaimeng_rollup::bridge_calls::{
+    CallError, WORD, fp_from_word, uint_from_word, word_of_fp, word_of_uint,
+};
+use kaimeng_rollup::tx::{PubdataError, data_commitment, parse_pubdata};
+use pasta_curves::vesta;
+
+use crate::params::ChunkParams;
+use crate::proof::{ChunkProof, batch_verify};
+use crate::witness::PublicInputs;
+
+/// Most chunks one call verifies.
+pub const MAX_CHUNKS: usize = 64;
+/// Largest proof accepted (a default-shape proof is about 6 KiB).
+pub const MAX_PROOF_BYTES: usize = 1 << 16;
+/// Largest published data of one chunk (a slot publishes at most 32 bytes).
+pub const MAX_DATA_BYTES: usize = 1 << 16;
+
+/// One chunk of a batch call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChunkCall {
+    pub new_root: Fp,
+    pub queue_after: Fp,
+    pub data: Vec<u8>,
+    pub proof: Vec<u8>,
+}
+
+/// A decoded batch call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchCall {
+    pub chain_id: u64,
+    pub fee_account: u32,
+    pub old_root: Fp,
+    pub queue_before: Fp,
+    pub chunks: Vec<ChunkCall>,
+}
+
+/// Why a batch call was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BatchCallError {
+    #[error("input ends inside {0}")]
+    Truncated(&'static str),
+    #[error("{0} trailing bytes after the last chunk")]
+    Trailing(usize),
+    #[error("{found} chunks; a call carries 1 to {MAX_CHUNKS}")]
+    ChunkCount { found: u64 },
+    #[error("chunk {chunk}: {what} of {found} bytes is over the limit of {limit}")]
+    TooLong {
+        chunk: usize,
+        what: &'static str,
+        found: u64,
+        limit: usize,
+    },
+    #[error("{0}")]
+    Word(#[from] CallError),
+    #[error("chunk {chunk}: published data: {error}")]
+    Data { chunk: usize, error: PubdataError },
+    #[error("the proofs do not verify: {0}")]
+    Proofs(String),
+}
+
+/// Reads words and byte strings from the front of an input.
+struct Reader<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, len: usize, what: &'static str) -> Result<&'a [u8], BatchCallError> {
+        if self.rest.len() < len {
+            return Err(BatchCallError::Truncated(what));
+        }
+        let (head, rest) = self.rest.split_at(len);
+        self.rest = rest;
+        Ok(head)
+    }
+
+    fn word(&mut self, what: &'static str) -> Result<&'a [u8; WORD], BatchCallError> {
+        Ok(self.take(WORD, what)?.try_into().expect("a word"))
+    }
+
+    fn fp(&mut self, what: &'static str) -> Result<Fp, BatchCallError> {
+        Ok(fp_from_word(self.word(what)?, what)?)
+    }
+
+    fn uint(&mut self, bits: u32, what: &'static str) -> Result<u64, BatchCallError> {
+        Ok(uint_from_word(self.word(what)?, bits, what)?)
+    }
+
+    /// A length word, then that many bytes (at most `limit`).
+    fn bytes(
+        &mut self,
+        chunk: usize,
+        limit: usize,
+        what: &'static str,
+    ) -> Result<Vec<u8>, BatchCallError> {
+        let len = self.uint(64, what)?;
+        if len > limit as u64 {
+            return Err(BatchCallError::TooLong {
+                chunk,
+                what,
+                found: len,
+                limit,
+            });
+        }
+        Ok(self.take(len as usize, what)?.to_vec())
+    }
+}
+
+impl BatchCall {
+    pub fn decode(input: &[u8]) -> Result<Self, BatchCallError> {
+        let mut reader = Reader { rest: input };
+        let chain_id = reader.uint(64, "chain id")?;
+        let fee_account = reader.uint(32, "fee account")? as u32;
+        let old_root = reader.fp("old root")?;
+        let queue_before = reader.fp("queue before")?;
+        let count = reader.uint(64, "chunk count")?;
+        if count == 0 || count > MAX_CHUNKS as u64 {
+            return Err(BatchCallError::ChunkCount { found: count });
+        }
+        let mut chunks = Vec::with_capacity(count as usize);
+        for chunk in 0..count as usize {
+            chunks.push(ChunkCall {
+                new_root: reader.fp("new root")?,
+                queue_after: reader.fp("queue after")?,
+                data: reader.bytes(chunk, MAX_DATA_BYTES, "data")?,
+                proof: reader.bytes(chunk, MAX_PROOF_BYTES, "proof")?,
+            });
+        }
+        if !reader.rest.is_empty() {
+            return Err(BatchCallError::Trailing(reader.rest.len()));
+        }
+        Ok(Self {
+            chain_id,
+            fee_account,
+            old_root,
+            queue_before,
+            chunks,
+        })
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = [
+            word_of_uint(self.chain_id),
+            word_of_uint(u64::from(self.fee_account)),
+            word_of_fp(self.old_root),
+            word_of_fp(self.queue_before),
+            word_of_uint(self.chunks.len() as u64),
+        ]
+        .concat();
+        for chunk in &self.chunks {
+            out.extend_from_slice(&word_of_fp(chunk.new_root));
+            out.extend_from_slice(&word_of_fp(chunk.queue_after));
+            out.extend_from_slice(&word_of_uint(chunk.data.len() as u64));
+            out.extend_from_slice(&chunk.data);
+            out.extend_from_slice(&word_of_uint(chunk.proof.len() as u64));
+            out.extend_from_slice(&chunk.proof);
+        }
+        out
+    }
+
+    /// Each chunk's proof with the public inputs it must prove: chained from the batch's old
+    /// root and queue hash, with the data commitment of the chunk's published data.
+    pub fn chunk_proofs(&self, slots: usize) -> Result<Vec<ChunkProof>, BatchCallError> {
+        let mut root = self.old_root;
+        let mut queue = self.queue_before;
+        let mut proofs = Vec::with_capacity(self.chunks.len());
+        for (index, chunk) in self.chunks.iter().enumerate() {
+            let data = parse_pubdata(&chunk.data, slots).map_err(|error| BatchCallError::Data {
+                chunk: index,
+                error,
+            })?;
+            proofs.push(ChunkProof {
+                public: PublicInputs {
+                    old_root: root,
+                    new_root: chunk.new_root,
+                    data_commitment: data_commitment(&data),
+                    queue_before: queue,
+                    queue_after: chunk.queue_after,
+                    chain_id: self.chain_id,
+                    fee_account: self.fee_account,
+                },
+                bytes: chunk.proof.clone(),
+            });
+            root = chunk.new_root;
+            queue = chunk.queue_after;
+        }
+        Ok(proofs)
+    }
+
+    /// The root and queue hash the batch ends at.
+    pub fn end(&self) -> (Fp, Fp) {
+        self.chunks
+            .last()
+            .map_or((self.old_root, self.queue_before), |last| {
+                (last.new_root, last.queue_after)
+            })
+    }
+}
+
+/// Checks the batch call in `input` against the verifying key of `slots`-slot chunks. On
+/// success returns the root and queue hash the batch ends at, as two words, for the bridge
+/// to compare with what was committed.
+pub fn verify_batch_call(
+    params: &ChunkParams,
+    vk: &VerifyingKey<vesta::Affine>,
+    slots: usize,
+    input: &[u8],
+) -> Result<[u8; 2 * WORD], BatchCallError> {
+    let call = BatchCall::decode(input)?;
+    let proofs = call.chunk_proofs(slots)?;
+    batch_verify(params, vk, &proofs).map_err(|e| BatchCallError::Proofs(e.to_string()))?;
+    let (root, queue) = call.end();
+    let mut out = [0; 2 * WORD];
+    out[..WORD].copy_from_slice(&word_of_fp(root));
+    out[WORD..].copy_from_slice(&word_of_fp(queue));
+    Ok(out)
+}

@@ -1,0 +1,165 @@
+//! The bridge's batch verification call with real proofs (one slot, k = 12): a batch of two
+//! chained chunks verifies and reports where it ends; other data, a broken chain, a changed
+//! proof and every malformed encoding are refused with their reason.
+
+use std::sync::OnceLock;
+
+use kaimeng_prover::batch_call::{BatchCall, BatchCallError, ChunkCall, verify_batch_call};
+use kaimeng_prover::prove_chunk;
+use kaimeng_rollup::Fp;
+use kaimeng_rollup::bridge_calls::{CallError, word_of_fp};
+
+use crate::roundtrip::{SHAPE, setup};
+use crate::support::*;
+
+/// Two chained chunks (a transfer each) with their proofs, as the sequencer would submit them.
+fn batch() -> &'static BatchCall {
+    static BATCH: OnceLock<BatchCall> = OnceLock::new();
+    BATCH.get_or_init(|| {
+        let (params, keys) = setup();
+        let mut state = funded_state(2);
+        let old_root = state.root();
+        let queue_before = state.queue_hash();
+        let mut chunks = Vec::new();
+        let mut chain_id = 0;
+        let mut fee_account = 0;
+        for amount in [300, 400] {
+            let op = transfer(&state, 1, 2, amount, 2);
+            let outcome = apply(&mut state, SHAPE.slots, &[op]);
+            let (witness, _, _) = evaluated(&outcome);
+            let proof = prove_chunk(params, keys, &witness).unwrap();
+            chain_id = outcome.config.chain_id;
+            fee_account = outcome.config.fee_account;
+            chunks.push(ChunkCall {
+                new_root: outcome.new_root,
+                queue_after: outcome.queue_after,
+                data: outcome.pubdata.clone(),
+                proof: proof.bytes,
+            });
+        }
+        BatchCall {
+            chain_id,
+            fee_account,
+            old_root,
+            queue_before,
+            chunks,
+        }
+    })
+}
+
+fn verify(call: &BatchCall) -> Result<[u8; 64], BatchCallError> {
+    let (params, keys) = setup();
+    verify_batch_call(params, keys.vk(), SHAPE.slots, &call.encode())
+}
+
+#[test]
+fn a_chained_batch_verifies_and_reports_where_it_ends() {
+    let call = batch();
+    assert_eq!(BatchCall::decode(&call.encode()).as_ref(), Ok(call));
+    let out = verify(call).unwrap();
+    let last = call.chunks.last().unwrap();
+    assert_eq!(out[..32], word_of_fp(last.new_root));
+    assert_eq!(out[32..], word_of_fp(last.queue_after));
+}
+
+#[test]
+fn other_data_a_broken_chain_or_a_changed_proof_fails() {
+    let call = batch();
+    // Published data that is not what was proven: another amount in chunk 0.
+    let mut other_data = call.clone();
+    let amount_at = other_data.chunks[0].data.len() - 3;
+    other_data.chunks[0].data[amount_at] ^= 1;
+    assert!(matches!(
+        verify(&other_data),
+        Err(BatchCallError::Proofs(_))
+    ));
+    // Chunks out of order, or a root claimed that was not reached.
+    let mut swapped = call.clone();
+    swapped.chunks.swap(0, 1);
+    assert!(matches!(verify(&swapped), Err(BatchCallError::Proofs(_))));
+    let mut other_root = call.clone();
+    other_root.chunks[1].new_root += Fp::from(1u64);
+    assert!(matches!(
+        verify(&other_root),
+        Err(BatchCallError::Proofs(_))
+    ));
+    // Another chain id or fee account than proven.
+    let other_chain = BatchCall {
+        chain_id: call.chain_id + 1,
+        ..call.clone()
+    };
+    assert!(matches!(
+        verify(&other_chain),
+        Err(BatchCallError::Proofs(_))
+    ));
+    // A flipped proof byte, and a proof cut short.
+    let mut flipped = call.clone();
+    flipped.chunks[1].proof[100] ^= 0x40;
+    assert!(verify(&flipped).is_err());
+    let mut cut = call.clone();
+    cut.chunks[0].proof.truncate(1000);
+    assert!(verify(&cut).is_err());
+    // Unparseable published data.
+    let mut garbage = call.clone();
+    garbage.chunks[0].data = vec![0xee; 5];
+    assert!(matches!(
+        verify(&garbage),
+        Err(BatchCallError::Data { chunk: 0, .. })
+    ));
+}
+
+#[test]
+fn malformed_encodings_are_refused_without_panic() {
+    let (params, keys) = setup();
+    let encoded = batch().encode();
+    // Every cut of the encoding is an error, never a panic (the lengths inside stay honest,
+    // so each cut ends inside something).
+    for len in (0..encoded.len()).step_by(97) {
+        let result = verify_batch_call(params, keys.vk(), SHAPE.slots, &encoded[..len]);
+        assert!(
+            matches!(
+                result,
+                Err(BatchCallError::Truncated(_)) | Err(BatchCallError::ChunkCount { .. })
+            ),
+            "cut at {len}: {result:?}"
+        );
+    }
+    let mut trailing = encoded.clone();
+    trailing.push(0);
+    assert_eq!(
+        BatchCall::decode(&trailing),
+        Err(BatchCallError::Trailing(1))
+    );
+    // No chunks, too many, a huge length that is not there, a non-canonical root.
+    let word = |i: usize| i * 32..(i + 1) * 32;
+    let mut none = encoded.clone();
+    none[word(4)].copy_from_slice(&[0; 32]);
+    assert_eq!(
+        BatchCall::decode(&none),
+        Err(BatchCallError::ChunkCount { found: 0 })
+    );
+    let mut many = encoded.clone();
+    many[word(4)].copy_from_slice(&kaimeng_rollup::bridge_calls::word_of_uint(65));
+    assert_eq!(
+        BatchCall::decode(&many),
+        Err(BatchCallError::ChunkCount { found: 65 })
+    );
+    let mut huge = encoded.clone();
+    huge[word(7)].copy_from_slice(&kaimeng_rollup::bridge_calls::word_of_uint(u64::MAX));
+    assert!(matches!(
+        BatchCall::decode(&huge),
+        Err(BatchCallError::TooLong { what: "data", .. })
+    ));
+    let mut wide = encoded.clone();
+    wide[word(7)].copy_from_slice(&[0xff; 32]);
+    assert!(matches!(
+        BatchCall::decode(&wide),
+        Err(BatchCallError::Word(CallError::TooWide { .. }))
+    ));
+    let mut bad_root = encoded;
+    bad_root[word(2)].copy_from_slice(&[0xff; 32]);
+    assert_eq!(
+        BatchCall::decode(&bad_root),
+        Err(BatchCallError::Word(CallError::NotCanonical("old root")))
+    );
+}
