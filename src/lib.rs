@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod node;
 pub mod node_command;
 pub mod node_status;
+pub mod rollup_precompiles;
 pub mod testnet;
 pub mod validator;
 

@@ -66,16 +66,31 @@ pub struct NodeConfig {
 /// The precompiles shard `shard`'s EVM gets: every shard has the standard set (Ethereum's and
 /// the 国密 ones) and the cross-shard contract, which carries messages when the node runs the
 /// beacon chain (`consensus`) and refuses them with the reason under a single sealer. A
-/// precompile of one shard alone (shard 0's rollup batch verifier) is added here with
-/// [`ShardPrecompiles::with`].
-fn shard_precompiles(shard: u32, shard_count: u32, consensus: bool) -> ShardPrecompiles {
-    ShardPrecompiles::standard()
-        .with_cross_shard(kaimeng_shards::crossshard::CrossShardSite {
+/// shard 0 of a network with a rollup also has the rollup precompiles
+/// ([`crate::rollup_precompiles`]).
+fn shard_precompiles(
+    shard: u32,
+    genesis: &GenesisSpec,
+    consensus: bool,
+    data_dir: &Path,
+) -> anyhow::Result<ShardPrecompiles> {
+    let mut precompiles = ShardPrecompiles::standard().with_cross_shard(
+        kaimeng_shards::crossshard::CrossShardSite {
             shard,
-            shard_count,
+            shard_count: genesis.shard_count,
             carries_messages: consensus,
-        })
-        .expect("the standard set leaves the cross-shard address free")
+        },
+    )?;
+    if let (0, Some(rollup)) = (shard, genesis.rollup) {
+        for precompile in crate::rollup_precompiles::shard0_precompiles(
+            rollup,
+            genesis.block_gas_limit,
+            data_dir.join("rollup-params"),
+        )? {
+            precompiles = precompiles.with(precompile)?;
+        }
+    }
+    Ok(precompiles)
 }
 
 /// One shard of a running node.
@@ -104,9 +119,10 @@ impl RunningNode {
             let shard_config = ShardConfig {
                 precompiles: shard_precompiles(
                     shard,
-                    config.genesis.shard_count,
+                    &config.genesis,
                     matches!(config.production, BlockProduction::Consensus(_)),
-                ),
+                    &config.data_dir,
+                )?,
                 ..ShardConfig::from_genesis(&config.genesis, shard)
             };
             chains.push(Arc::new(ShardChain::open_with(

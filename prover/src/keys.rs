@@ -65,6 +65,33 @@ impl ChunkShape {
     }
 }
 
+/// The verifying key of a chunk shape (what a verifier needs, without the proving key).
+pub type ChunkVerifyingKey = VerifyingKey<vesta::Affine>;
+
+/// The verifying key of `shape` from `params` alone (deterministic, and much cheaper than
+/// [`ChunkKeys::generate`], which also makes the proving key).
+pub fn generate_vk(
+    params: &ChunkParams,
+    shape: ChunkShape,
+) -> Result<ChunkVerifyingKey, ProverError> {
+    check_shape(params, shape)?;
+    keygen_vk(params, &ChunkCircuit::shape(shape.slots)).map_err(|e| ProverError::Halo2 {
+        stage: "key generation",
+        detail: format!("{e:?}"),
+    })
+}
+
+fn check_shape(params: &ChunkParams, shape: ChunkShape) -> Result<(), ProverError> {
+    shape.validate()?;
+    if params.k() != shape.k {
+        return Err(ProverError::KMismatch {
+            params: params.k(),
+            keys: shape.k,
+        });
+    }
+    Ok(())
+}
+
 /// Keys for one chunk shape.
 #[derive(Clone, Debug)]
 pub struct ChunkKeys {
@@ -77,20 +104,13 @@ pub struct ChunkKeys {
 impl ChunkKeys {
     /// Generates the keys of `shape` from `params` (deterministic: same inputs, same keys).
     pub fn generate(params: &ChunkParams, shape: ChunkShape) -> Result<Self, ProverError> {
-        shape.validate()?;
-        if params.k() != shape.k {
-            return Err(ProverError::KMismatch {
-                params: params.k(),
-                keys: shape.k,
-            });
-        }
-        let circuit = ChunkCircuit::shape(shape.slots);
-        let halo2 = |e: halo2_proofs::plonk::Error| ProverError::Halo2 {
-            stage: "key generation",
-            detail: format!("{e:?}"),
-        };
-        let vk = keygen_vk(params, &circuit).map_err(halo2)?;
-        let pk = keygen_pk(params, vk, &circuit).map_err(halo2)?;
+        let vk = generate_vk(params, shape)?;
+        let pk = keygen_pk(params, vk, &ChunkCircuit::shape(shape.slots)).map_err(|e| {
+            ProverError::Halo2 {
+                stage: "key generation",
+                detail: format!("{e:?}"),
+            }
+        })?;
         Ok(Self { shape, pk })
     }
 

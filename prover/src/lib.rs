@@ -13,7 +13,7 @@ pub mod witness;
 pub mod worker;
 
 pub use error::ProverError;
-pub use keys::{ChunkKeys, ChunkShape, vk_fingerprint};
+pub use keys::{ChunkKeys, ChunkShape, ChunkVerifyingKey, generate_vk, vk_fingerprint};
 pub use params::{ChunkParams, ParamsCache};
 pub use proof::{ChunkProof, batch_verify, prove_chunk, verify_chunk};
 pub use witness::{ChunkWitness, PublicInputs, WitnessError};

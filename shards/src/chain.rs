@@ -484,6 +484,11 @@ impl ShardChain {
         self.journal.is_live(hash)
     }
 
+    /// Up to `limit` transactions submitted to this node that are not yet final or dropped.
+    pub fn local_pending(&self, limit: usize) -> Vec<Arc<ShardTx>> {
+        self.journal.live(limit)
+    }
+
     /// Whether pooled transaction `hash` could go into the next block.
     pub fn is_executable(&self, hash: &B256) -> bool {
         let base_fee = self.next_base_fee();

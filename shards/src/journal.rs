@@ -116,6 +116,11 @@ impl PoolJournal {
     pub fn is_live(&self, hash: &B256) -> bool {
         self.live.lock().contains_key(hash)
     }
+
+    /// Up to `limit` journaled transactions not yet forgotten, in no particular order.
+    pub fn live(&self, limit: usize) -> Vec<Arc<ShardTx>> {
+        self.live.lock().values().take(limit).cloned().collect()
+    }
 }
 
 impl Drop for PoolJournal {

@@ -1,6 +1,9 @@
 //! Transactions between validators' pools: local submissions are gossiped in batches;
 //! batches from peers are decoded (senders recovered in parallel) and pooled without being
 //! gossiped again by this node (the chain knows which transactions were submitted to it).
+//! A local submission still pending after a few seconds is gossiped again: the members that
+//! hold a shard change with its committees, and a member that takes a shard up has not seen
+//! what was gossiped before it joined the shard's topics.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +17,10 @@ use tokio::sync::broadcast::error::RecvError;
 const MAX_BATCH: usize = 512;
 /// How long a batch waits for more transactions.
 const BATCH_DELAY: Duration = Duration::from_millis(5);
+/// How often local transactions still pending are gossiped again.
+const REPUBLISH_INTERVAL: Duration = Duration::from_secs(3);
+/// Most transactions gossiped again per interval.
+const MAX_REPUBLISH: usize = 1_024;
 
 /// Gossips this node's new pool transactions until the chain's event stream closes.
 pub async fn publish_local(chain: Arc<ShardChain>, network: NetworkHandle) {
@@ -54,6 +61,32 @@ pub async fn publish_local(chain: Arc<ShardChain>, network: NetworkHandle) {
         if !batch.is_empty() {
             if let Err(error) = network.publish(topic, encode_batch(&batch)).await {
                 tracing::debug!(%error, "transactions not gossiped");
+            }
+        }
+    }
+}
+
+/// Every [`REPUBLISH_INTERVAL`], gossips again the local transactions that were already
+/// pending at the previous tick (so each waited at least one interval), until the network
+/// stops.
+pub async fn republish_local(chain: Arc<ShardChain>, network: NetworkHandle) {
+    let topic = Topic::Transactions(Chain::Shard(chain.config().shard));
+    let mut previous = std::collections::HashSet::new();
+    let mut ticks = tokio::time::interval(REPUBLISH_INTERVAL);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let pending = chain.local_pending(MAX_REPUBLISH);
+        let again: Vec<Bytes> = pending
+            .iter()
+            .filter(|tx| previous.contains(&tx.hash))
+            .map(|tx| tx.encoded.clone())
+            .collect();
+        previous = pending.iter().map(|tx| tx.hash).collect();
+        for batch in again.chunks(MAX_BATCH) {
+            if let Err(error) = network.publish(topic, encode_batch(batch)).await {
+                tracing::debug!(%error, "pending transactions not gossiped again");
+                break;
             }
         }
     }

@@ -335,7 +335,14 @@ pub async fn start(config: ValidatorConfig) -> anyhow::Result<RunningValidator> 
             config.metrics.clone(),
             shard_metrics,
         )));
-        tasks.push(tokio::spawn(gossip::publish_local(chain, network.clone())));
+        tasks.push(tokio::spawn(gossip::publish_local(
+            chain.clone(),
+            network.clone(),
+        )));
+        tasks.push(tokio::spawn(gossip::republish_local(
+            chain,
+            network.clone(),
+        )));
         tasks.push(tokio::spawn(
             app_for_messages.fetch_remote_messages(network.clone()),
         ));

@@ -14,6 +14,7 @@ mod holding;
 mod hostile;
 mod node;
 mod restart;
+mod rollup_precompiles;
 mod rpc;
 mod shards;
 mod state_sync;

@@ -306,7 +306,8 @@ fn shard_height(port: u16) -> u64 {
 
 #[test]
 fn a_committee_member_killed_leaves_every_shard_finalizing_and_it_catches_up() {
-    let mut cluster = crate::cluster::Cluster::start_with(
+    // Every member holds both shards, so that any one can witness both.
+    let mut cluster = crate::cluster::Cluster::start_configured(
         8,
         "secp256k1-keccak",
         &[
@@ -319,6 +320,7 @@ fn a_committee_member_killed_leaves_every_shard_finalizing_and_it_catches_up() {
             "--block-time-ms",
             "500",
         ],
+        "[shards]\nhold = \"all\"",
     );
     let ports = cluster.rpc_ports.clone();
     let shard_port = |i: usize, shard: u16| ports[i] + shard;

@@ -1,0 +1,199 @@
+//! Gas calibration for shard 0's rollup precompiles (ADR 0103): each precompile's work timed
+//! against ecrecover (3,000 gas) in interleaved rounds, so that load from other processes hits
+//! both alike, as the SM2 calibration in `crypto.rs` does. Batch verification is timed with 1, 2
+//! and 4 chunks at two shapes (1 slot at k = 12, 2 slots at k = 13, the dev shape), which gives
+//! its fixed and per-chunk parts and how they grow with k. Everything runs on one thread (halo2
+//! would spread a verification's multi-scalar multiplication over every core), because gas
+//! prices CPU time, and a block's transactions already run side by side with others.
+//!
+//! `cargo bench --profile dev -p kaimeng-benches --features prover,crypto --bench rollup_gas`
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use kaimeng_prover::batch_call::{BatchCall, ChunkCall, verify_batch_call};
+use kaimeng_prover::{ChunkKeys, ChunkParams, ChunkShape, ChunkWitness, ParamsCache, prove_chunk};
+use kaimeng_rollup::bridge_calls::{AccountClaim, check_account, encode_priority, fold_priority};
+use kaimeng_rollup::stf::{ChunkConfig, L2State};
+use kaimeng_rollup::tx::{DepositOp, L2Op, PriorityOp, Transfer};
+use kaimeng_rollup::{Account, L1Address, SigningKey};
+
+const ROUNDS: usize = 15;
+const CHAIN: u64 = 7;
+
+fn key(i: u32) -> SigningKey {
+    let mut bytes = [9u8; 64];
+    bytes[..4].copy_from_slice(&i.to_le_bytes());
+    SigningKey::from_uniform_bytes(&bytes)
+}
+
+fn funded() -> L2State {
+    let mut state = L2State::new();
+    // Account 0 takes the fees; 1 to 4 send.
+    for i in 0..=4u32 {
+        state.set_account(
+            i,
+            Account {
+                public_key: Some(key(i).public_key()),
+                l1_address: L1Address([i as u8; 20]),
+                balance: if i == 0 { 0 } else { 1 << 40 },
+                nonce: 0,
+            },
+        );
+    }
+    state
+}
+
+/// Four chained chunks of `shape` full of transfers, proven, as one batch call.
+fn batch(shape: ChunkShape) -> (ChunkParams, ChunkKeys, BatchCall) {
+    let dir = std::env::temp_dir().join("kaimeng-bench-params");
+    let params = ParamsCache::new(dir).load_or_generate(shape.k).unwrap();
+    let keys = ChunkKeys::generate(&params, shape).unwrap();
+    let mut state = funded();
+    let mut call = BatchCall {
+        chain_id: CHAIN,
+        fee_account: 0,
+        old_root: state.root(),
+        queue_before: state.queue_hash(),
+        chunks: Vec::new(),
+    };
+    for chunk in 0..4 {
+        let ops: Vec<L2Op> = (0..shape.slots as u32)
+            .map(|slot| {
+                let from = 1 + (chunk + slot) % 4;
+                let to = 1 + (chunk + slot + 1) % 4;
+                L2Op::Transfer(
+                    Transfer {
+                        from,
+                        to,
+                        amount: 1_000,
+                        fee: 1,
+                        nonce: state.account(from).nonce,
+                    }
+                    .sign(&key(from), CHAIN),
+                )
+            })
+            .collect();
+        let config = ChunkConfig {
+            chain_id: CHAIN,
+            fee_account: 0,
+            slots: shape.slots,
+        };
+        let outcome = state.apply_chunk(config, &ops).unwrap();
+        let proof = prove_chunk(&params, &keys, &ChunkWitness::from_outcome(&outcome)).unwrap();
+        call.chunks.push(ChunkCall {
+            new_root: outcome.new_root,
+            queue_after: outcome.queue_after,
+            data: outcome.pubdata.clone(),
+            proof: proof.bytes,
+        });
+    }
+    (params, keys, call)
+}
+
+fn time_per_call<T>(calls: u32, mut op: impl FnMut() -> T) -> f64 {
+    let start = Instant::now();
+    for _ in 0..calls {
+        black_box(op());
+    }
+    start.elapsed().as_secs_f64() / f64::from(calls)
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn main() {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap()
+        .install(calibrate);
+}
+
+fn calibrate() {
+    // ecrecover as revm runs it: libsecp256k1 recovery and keccak of the key.
+    let secret = secp256k1::SecretKey::from_byte_array([1; 32]).unwrap();
+    let digest: [u8; 32] = <sha3::Keccak256 as sha3::Digest>::digest(b"calibrate").into();
+    let message = secp256k1::Message::from_digest(digest);
+    let signature = secp256k1::SECP256K1.sign_ecdsa_recoverable(message, &secret);
+    let ecrecover = || {
+        let public = secp256k1::SECP256K1
+            .recover_ecdsa(message, &signature)
+            .unwrap();
+        <sha3::Keccak256 as sha3::Digest>::digest(&public.serialize_uncompressed()[1..])
+    };
+
+    let fold_input = encode_priority(
+        L2State::new().queue_hash(),
+        &PriorityOp::Deposit(DepositOp {
+            to: 3,
+            l1_address: L1Address([3; 20]),
+            public_key: key(3).public_key(),
+            amount: 5,
+        }),
+    );
+    let state = funded();
+    let claim = AccountClaim {
+        root: state.root(),
+        index: 2,
+        key_commitment: state.account(2).key_commitment(),
+        l1_address: state.account(2).l1_address,
+        balance: state.account(2).balance,
+        nonce: 0,
+        siblings: state.proof(2).siblings,
+    }
+    .encode();
+    assert_eq!(check_account(&claim), Ok(true));
+
+    let (mut fold, mut account) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        let recover = time_per_call(200, ecrecover);
+        fold.push(time_per_call(200, || fold_priority(&fold_input)) / recover);
+        account.push(time_per_call(50, || check_account(&claim)) / recover);
+    }
+    println!("rollup precompile gas calibration (median of {ROUNDS} interleaved rounds):");
+    let ecrecover_us = median((0..ROUNDS).map(|_| time_per_call(200, ecrecover)).collect()) * 1e6;
+    println!("  ecrecover (libsecp256k1)                = {ecrecover_us:.1} µs = 3000 gas");
+    for (name, ratios) in [("priority fold", fold), ("account claim", account)] {
+        let ratio = median(ratios);
+        println!(
+            "  {name:<39} = {ratio:.2} x ecrecover -> {:.0} gas",
+            ratio * 3000.0
+        );
+    }
+
+    for shape in [
+        ChunkShape { slots: 1, k: 12 },
+        ChunkShape { slots: 2, k: 13 },
+    ] {
+        let (params, keys, call) = batch(shape);
+        for chunks in [1usize, 2, 4] {
+            let part = BatchCall {
+                chunks: call.chunks[..chunks].to_vec(),
+                ..call.clone()
+            };
+            let input = part.encode();
+            verify_batch_call(&params, keys.vk(), shape.slots, &input).unwrap();
+            let mut ratios = Vec::new();
+            let mut millis = Vec::new();
+            for _ in 0..ROUNDS.min(7) {
+                let recover = time_per_call(200, ecrecover);
+                let verify = time_per_call(3, || {
+                    verify_batch_call(&params, keys.vk(), shape.slots, &input)
+                });
+                ratios.push(verify / recover);
+                millis.push(verify * 1e3);
+            }
+            let ratio = median(ratios);
+            println!(
+                "  batch verify k={} slots={} chunks={chunks}  = {:.1} ms = {ratio:.0} x ecrecover -> {:.0} gas",
+                shape.k,
+                shape.slots,
+                median(millis),
+                ratio * 3000.0
+            );
+        }
+    }
+}

@@ -1,0 +1,316 @@
+//! Shard 0's rollup precompiles (ADR 0103), for the bridge contract: batch verification
+//! (`0x…0b01`), an exodus account claim (`0x…0b02`) and the priority-queue fold (`0x…0b03`).
+//! Their logic lives in `kaimeng_prover::batch_call` and `kaimeng_rollup::bridge_calls`; this
+//! module prices them and gives the batch verifier its key.
+//!
+//! Gas is set from measured CPU time on one thread relative to ecrecover's 3,000
+//! (`benches/benches/rollup_gas.rs`, BENCHMARKS.md), and is charged before any work, from the
+//! input's length and chunk count alone. Like the 国密 precompiles they report bad input as
+//! empty output (the bridge reverts with its own reason), and run out of gas by consuming all
+//! gas given.
+//!
+//! The verifying key follows from the genesis chunk shape. It is built on the first batch
+//! verification, not at start, because keygen takes seconds and most nodes of a test or dev
+//! run never verify a batch. The parameters are cached under the data directory.
+
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+use alloy_primitives::Address;
+use kaimeng_crypto::precompile::{PrecompileFailure, PrecompileOk, PrecompileResult};
+use kaimeng_genesis::RollupSpec;
+use kaimeng_prover::batch_call::verify_batch_call;
+use kaimeng_prover::{ChunkParams, ChunkShape, ChunkVerifyingKey, ParamsCache, generate_vk};
+use kaimeng_rollup::bridge_calls::{check_account, fold_priority};
+use kaimeng_shards::precompiles::{BlockView, ChainPrecompile};
+
+pub const VERIFY_BATCH_ADDRESS: Address = Address::new(address_of(0x0b01));
+pub const ACCOUNT_CLAIM_ADDRESS: Address = Address::new(address_of(0x0b02));
+pub const PRIORITY_FOLD_ADDRESS: Address = Address::new(address_of(0x0b03));
+
+/// Gas of a priority fold (2.4 × ecrecover measured).
+pub const PRIORITY_FOLD_GAS: u64 = 7_500;
+/// Gas of an account claim (19 × ecrecover measured: 34 Poseidon permutations).
+pub const ACCOUNT_CLAIM_GAS: u64 = 60_000;
+/// Gas of a batch verification's fixed part at k = 12 (1,240 × ecrecover measured).
+pub const VERIFY_BATCH_BASE_GAS: u64 = 3_800_000;
+/// Gas per chunk at k = 12 (about 45 × ecrecover measured).
+pub const VERIFY_BATCH_CHUNK_GAS: u64 = 150_000;
+
+const fn address_of(low: u16) -> [u8; 20] {
+    let mut bytes = [0u8; 20];
+    bytes[18] = (low >> 8) as u8;
+    bytes[19] = low as u8;
+    bytes
+}
+
+/// Gas of verifying `chunks` chunks at `2^k` rows: both parts double with each `k` (measured:
+/// ×1.86 from k = 12 to 13, so this over-charges a little as k grows).
+pub fn verify_batch_gas(k: u32, chunks: u64) -> u64 {
+    let scale = 1u64 << k.saturating_sub(12).min(20);
+    VERIFY_BATCH_BASE_GAS
+        .saturating_add(VERIFY_BATCH_CHUNK_GAS.saturating_mul(chunks))
+        .saturating_mul(scale)
+}
+
+fn charge(gas: u64, limit: u64) -> Result<u64, PrecompileFailure> {
+    if gas > limit {
+        return Err(PrecompileFailure::OutOfGas { needed: gas, limit });
+    }
+    Ok(gas)
+}
+
+/// The chunk count a batch call claims (its fifth word), for pricing before decoding it.
+fn claimed_chunks(input: &[u8]) -> u64 {
+    input
+        .get(4 * 32..5 * 32)
+        .and_then(|word| {
+            word[..24]
+                .iter()
+                .all(|b| *b == 0)
+                .then(|| u64::from_be_bytes(word[24..].try_into().expect("8 bytes")))
+        })
+        .unwrap_or(1)
+        .clamp(1, kaimeng_prover::batch_call::MAX_CHUNKS as u64)
+}
+
+/// The verifying key of the genesis chunk shape, built once when first needed.
+#[derive(Debug)]
+pub struct BatchVerifierKey {
+    shape: ChunkShape,
+    params_dir: PathBuf,
+    built: OnceLock<Option<(ChunkParams, ChunkVerifyingKey)>>,
+}
+
+impl BatchVerifierKey {
+    /// For `spec`, caching parameters in `params_dir`. Refuses a shape whose chunk does not
+    /// fit its `k`.
+    pub fn new(spec: RollupSpec, params_dir: PathBuf) -> anyhow::Result<Self> {
+        let shape = ChunkShape {
+            slots: spec.chunk_slots as usize,
+            k: spec.chunk_k,
+        };
+        shape
+            .validate()
+            .map_err(|e| anyhow::anyhow!("genesis rollup shape: {e}"))?;
+        Ok(Self {
+            shape,
+            params_dir,
+            built: OnceLock::new(),
+        })
+    }
+
+    /// The parameters and key. If the parameter cache cannot be used, they are generated in
+    /// memory (they are deterministic); `None` only if even that fails, which every node of
+    /// the network then sees alike.
+    fn get(&self) -> Option<&(ChunkParams, ChunkVerifyingKey)> {
+        self.built
+            .get_or_init(|| {
+                let started = std::time::Instant::now();
+                let cache = ParamsCache::new(&self.params_dir).quiet();
+                let params = cache.load_or_generate(self.shape.k).or_else(|error| {
+                    tracing::warn!(%error, "rollup parameter cache unusable; generating in memory");
+                    let temp = std::env::temp_dir()
+                        .join(format!("kaimeng-rollup-params-{}", std::process::id()));
+                    ParamsCache::new(temp)
+                        .quiet()
+                        .load_or_generate(self.shape.k)
+                });
+                let built = params.and_then(|params| {
+                    let vk = generate_vk(&params, self.shape)?;
+                    Ok((params, vk))
+                });
+                match built {
+                    Ok(built) => {
+                        tracing::info!(
+                            slots = self.shape.slots,
+                            k = self.shape.k,
+                            seconds = started.elapsed().as_secs_f64(),
+                            "rollup batch verifier key ready"
+                        );
+                        Some(built)
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "cannot build the rollup verifying key");
+                        None
+                    }
+                }
+            })
+            .as_ref()
+    }
+}
+
+/// Batch verification: the batch call's proofs against the genesis shape's key.
+#[derive(Debug)]
+pub struct VerifyBatch(pub Arc<BatchVerifierKey>);
+
+impl ChainPrecompile for VerifyBatch {
+    fn address(&self) -> Address {
+        VERIFY_BATCH_ADDRESS
+    }
+
+    fn run(&self, input: &[u8], gas_limit: u64, _block: &BlockView) -> PrecompileResult {
+        let gas_used = charge(
+            verify_batch_gas(self.0.shape.k, claimed_chunks(input)),
+            gas_limit,
+        )?;
+        let output = match self.0.get() {
+            Some((params, vk)) => match verify_batch_call(params, vk, self.0.shape.slots, input) {
+                Ok(end) => end.to_vec(),
+                Err(error) => {
+                    tracing::debug!(%error, "rollup batch verification refused");
+                    Vec::new()
+                }
+            },
+            None => Vec::new(),
+        };
+        Ok(PrecompileOk { gas_used, output })
+    }
+}
+
+/// An exodus account claim: `1` if the leaf sits under the root.
+#[derive(Debug)]
+pub struct AccountClaim;
+
+impl ChainPrecompile for AccountClaim {
+    fn address(&self) -> Address {
+        ACCOUNT_CLAIM_ADDRESS
+    }
+
+    fn run(&self, input: &[u8], gas_limit: u64, _block: &BlockView) -> PrecompileResult {
+        let gas_used = charge(ACCOUNT_CLAIM_GAS, gas_limit)?;
+        let output = if check_account(input) == Ok(true) {
+            one()
+        } else {
+            Vec::new()
+        };
+        Ok(PrecompileOk { gas_used, output })
+    }
+}
+
+/// The priority-queue fold: the queue hash after the request and its key commitment.
+#[derive(Debug)]
+pub struct PriorityFold;
+
+impl ChainPrecompile for PriorityFold {
+    fn address(&self) -> Address {
+        PRIORITY_FOLD_ADDRESS
+    }
+
+    fn run(&self, input: &[u8], gas_limit: u64, _block: &BlockView) -> PrecompileResult {
+        let gas_used = charge(PRIORITY_FOLD_GAS, gas_limit)?;
+        let output = fold_priority(input)
+            .map(|out| out.to_vec())
+            .unwrap_or_default();
+        Ok(PrecompileOk { gas_used, output })
+    }
+}
+
+fn one() -> Vec<u8> {
+    let mut word = vec![0; 32];
+    word[31] = 1;
+    word
+}
+
+/// The three precompiles for shard 0 of a network with `spec`'s rollup, after checking that one
+/// chunk's verification fits in a block.
+pub fn shard0_precompiles(
+    spec: RollupSpec,
+    block_gas_limit: u64,
+    params_dir: PathBuf,
+) -> anyhow::Result<Vec<Arc<dyn ChainPrecompile>>> {
+    let needed = verify_batch_gas(spec.chunk_k, 1);
+    if needed > block_gas_limit {
+        anyhow::bail!(
+            "genesis rollup shape (k = {}) needs {needed} gas to verify one chunk, more than \
+             the block gas limit of {block_gas_limit}; raise block_gas_limit or lower chunk_k",
+            spec.chunk_k
+        );
+    }
+    let key = Arc::new(BatchVerifierKey::new(spec, params_dir)?);
+    Ok(vec![
+        Arc::new(VerifyBatch(key)),
+        Arc::new(AccountClaim),
+        Arc::new(PriorityFold),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kaimeng_prover::batch_call::{BatchCall, ChunkCall};
+    use kaimeng_rollup::Fp;
+
+    #[test]
+    fn a_batch_is_priced_from_its_claimed_chunk_count_before_any_work() {
+        let chunk = ChunkCall {
+            new_root: Fp::from(1u64),
+            queue_after: Fp::from(2u64),
+            data: Vec::new(),
+            proof: vec![1, 2, 3],
+        };
+        let call = |n: usize| BatchCall {
+            chain_id: 1,
+            fee_account: 0,
+            old_root: Fp::from(0u64),
+            queue_before: Fp::from(0u64),
+            chunks: vec![chunk.clone(); n],
+        };
+        assert_eq!(claimed_chunks(&call(3).encode()), 3);
+        // Garbage is priced as one chunk, a huge claim as the most a call may carry.
+        assert_eq!(claimed_chunks(&[]), 1);
+        assert_eq!(claimed_chunks(&[0xff; 200]), 1);
+        let mut huge = call(1).encode();
+        huge[4 * 32 + 24..5 * 32].copy_from_slice(&u64::MAX.to_be_bytes());
+        assert_eq!(claimed_chunks(&huge), 64);
+        // Each k doubles the price; one more chunk costs the per-chunk part.
+        assert_eq!(verify_batch_gas(13, 1), 2 * verify_batch_gas(12, 1));
+        assert_eq!(
+            verify_batch_gas(12, 2) - verify_batch_gas(12, 1),
+            VERIFY_BATCH_CHUNK_GAS
+        );
+        // Not enough gas is a halt that consumes what was given.
+        let gas = verify_batch_gas(13, 3);
+        let short = VerifyBatch(Arc::new(
+            BatchVerifierKey::new(RollupSpec::DEV, std::env::temp_dir()).unwrap(),
+        ))
+        .run(
+            &call(3).encode(),
+            gas - 1,
+            &BlockView {
+                chain_id: 1,
+                number: 1,
+                timestamp: 0,
+            },
+        );
+        assert_eq!(
+            short,
+            Err(PrecompileFailure::OutOfGas {
+                needed: gas,
+                limit: gas - 1
+            })
+        );
+    }
+
+    #[test]
+    fn a_shape_too_costly_for_a_block_or_too_large_for_its_k_is_refused() {
+        let error = shard0_precompiles(RollupSpec::DEFAULT, 30_000_000, std::env::temp_dir())
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("more than the block gas limit"), "{error}");
+        let too_many = RollupSpec {
+            chunk_slots: 9,
+            chunk_k: 13,
+        };
+        let error = shard0_precompiles(too_many, 30_000_000, std::env::temp_dir())
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("genesis rollup shape"), "{error}");
+        assert_eq!(
+            shard0_precompiles(RollupSpec::DEV, 30_000_000, std::env::temp_dir())
+                .unwrap()
+                .len(),
+            3
+        );
+    }
+}
