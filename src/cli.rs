@@ -191,6 +191,10 @@ pub struct DevArgs {
     /// Blocks per epoch (governance changes take effect at epoch boundaries).
     #[arg(long, default_value_t = kaimeng_genesis::DEV_EPOCH_LENGTH)]
     pub epoch_length: u64,
+    /// Seconds a rollup deposit or forced withdrawal may wait unprocessed before anyone may
+    /// switch the bridge into exodus mode.
+    #[arg(long, default_value_t = 3_600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub rollup_priority_expiry: u64,
     /// fsync every block written, as `kaimeng node` does by default. Off by default: dev
     /// block data survives `kill -9` but not a power cut. Votes are fsynced either way.
     #[arg(long)]

@@ -27,6 +27,7 @@ pub fn dev_genesis(args: &DevArgs) -> anyhow::Result<GenesisSpec> {
         chain_id_base: args.chain_id,
         crypto_suite: parse_suite(&args.crypto_suite)?,
         block_time_ms: args.block_time.max(1),
+        rollup_priority_expiry_seconds: args.rollup_priority_expiry,
         ..DevOptions::default()
     };
     let mut genesis = GenesisSpec::dev(&opts);

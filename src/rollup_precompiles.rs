@@ -213,17 +213,20 @@ fn one() -> Vec<u8> {
 }
 
 /// The three precompiles for shard 0 of a network with `spec`'s rollup, after checking that one
-/// chunk's verification fits in a block.
+/// chunk's verification fits in a transaction (the lower of the block gas limit and the
+/// per-transaction cap).
 pub fn shard0_precompiles(
     spec: RollupSpec,
     block_gas_limit: u64,
     params_dir: PathBuf,
 ) -> anyhow::Result<Vec<Arc<dyn ChainPrecompile>>> {
     let needed = verify_batch_gas(spec.chunk_k, 1);
-    if needed > block_gas_limit {
+    let limit = block_gas_limit.min(kaimeng_shards::tx::MAX_TX_GAS);
+    if needed > limit {
         anyhow::bail!(
             "genesis rollup shape (k = {}) needs {needed} gas to verify one chunk, more than \
-             the block gas limit of {block_gas_limit}; raise block_gas_limit or lower chunk_k",
+             a transaction may use ({limit}: the lower of the block gas limit and the \
+             per-transaction cap); lower chunk_k",
             spec.chunk_k
         );
     }
@@ -240,6 +243,15 @@ mod tests {
     use super::*;
     use kaimeng_prover::batch_call::{BatchCall, ChunkCall};
     use kaimeng_rollup::Fp;
+
+    fn shape((chunk_slots, chunk_k): (u32, u32)) -> RollupSpec {
+        RollupSpec {
+            chunk_slots,
+            chunk_k,
+            sequencer: alloy_primitives::Address::ZERO,
+            priority_expiry_seconds: 60,
+        }
+    }
 
     #[test]
     fn a_batch_is_priced_from_its_claimed_chunk_count_before_any_work() {
@@ -272,7 +284,7 @@ mod tests {
         // Not enough gas is a halt that consumes what was given.
         let gas = verify_batch_gas(13, 3);
         let short = VerifyBatch(Arc::new(
-            BatchVerifierKey::new(RollupSpec::DEV, std::env::temp_dir()).unwrap(),
+            BatchVerifierKey::new(shape(RollupSpec::DEV_SHAPE), std::env::temp_dir()).unwrap(),
         ))
         .run(
             &call(3).encode(),
@@ -294,22 +306,27 @@ mod tests {
 
     #[test]
     fn a_shape_too_costly_for_a_block_or_too_large_for_its_k_is_refused() {
-        let error = shard0_precompiles(RollupSpec::DEFAULT, 30_000_000, std::env::temp_dir())
-            .unwrap_err()
-            .to_string();
-        assert!(error.contains("more than the block gas limit"), "{error}");
-        let too_many = RollupSpec {
-            chunk_slots: 9,
-            chunk_k: 13,
-        };
+        let error = shard0_precompiles(
+            shape(RollupSpec::DEFAULT_SHAPE),
+            30_000_000,
+            std::env::temp_dir(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("more than a transaction may use"), "{error}");
+        let too_many = shape((9, 13));
         let error = shard0_precompiles(too_many, 30_000_000, std::env::temp_dir())
             .unwrap_err()
             .to_string();
         assert!(error.contains("genesis rollup shape"), "{error}");
         assert_eq!(
-            shard0_precompiles(RollupSpec::DEV, 30_000_000, std::env::temp_dir())
-                .unwrap()
-                .len(),
+            shard0_precompiles(
+                shape(RollupSpec::DEV_SHAPE),
+                30_000_000,
+                std::env::temp_dir()
+            )
+            .unwrap()
+            .len(),
             3
         );
     }

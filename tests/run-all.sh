@@ -39,6 +39,8 @@ cargo test --workspace --locked
 
 log "client tests against kaimeng dev (a fresh node per client)"
 "$ROOT/tests/clients/setup.sh"
+log "bridge contract: the pinned artifact matches its source, and its unit tests"
+(cd "$ROOT/contracts" && node compile.js --check && "$ROOT/tests/clients/node_modules/.bin/forge" test)
 for flow in foundry hardhat ethers viem web3py admission tracing; do
   CLIENTS_SKIP_SETUP=1 "$ROOT/tests/with-dev-node.sh" "$ROOT/tests/clients/run.sh" "$flow"
 done

@@ -59,6 +59,8 @@ pub fn canonical_bytes(spec: &GenesisSpec) -> Vec<u8> {
         out.tag(2);
         out.u32(rollup.chunk_slots);
         out.u32(rollup.chunk_k);
+        out.address(rollup.sequencer);
+        out.u64(rollup.priority_expiry_seconds);
     }
     out.0
 }

@@ -45,6 +45,8 @@ pub struct DevOptions {
     pub crypto_suite: CryptoSuite,
     /// Default 1,000 ms.
     pub block_time_ms: u64,
+    /// The rollup bridge's wait before exodus, in seconds. Default one hour.
+    pub rollup_priority_expiry_seconds: u64,
     /// Genesis time in unix seconds. Default 0, so the dev genesis (and its hash) is the same on
     /// every run; `kaimeng dev` may set the current time when it creates a fresh data directory.
     pub timestamp: u64,
@@ -58,9 +60,15 @@ impl Default for DevOptions {
             chain_id_base: 31337,
             crypto_suite: CryptoSuite::Secp256k1Keccak,
             block_time_ms: 1_000,
+            rollup_priority_expiry_seconds: 3_600,
             timestamp: 0,
         }
     }
+}
+
+/// The dev network's rollup sequencer: the last dev account.
+pub fn dev_sequencer() -> Address {
+    dev_accounts(DEV_ACCOUNT_COUNT)[DEV_ACCOUNT_COUNT - 1].address
 }
 
 /// A development account: its address and private key.
@@ -249,6 +257,11 @@ pub fn dev_genesis(opts: &DevOptions) -> GenesisSpec {
             .map(|account| GenesisAccount::funded(account.address, balance))
             .collect(),
         committee_size: None,
-        rollup: Some(RollupSpec::DEV),
+        rollup: Some(RollupSpec {
+            chunk_slots: RollupSpec::DEV_SHAPE.0,
+            chunk_k: RollupSpec::DEV_SHAPE.1,
+            sequencer: dev_sequencer(),
+            priority_expiry_seconds: opts.rollup_priority_expiry_seconds,
+        }),
     }
 }

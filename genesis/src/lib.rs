@@ -8,6 +8,7 @@
 //!
 //! The file format is documented in `docs/genesis.md`.
 
+pub mod bridge;
 mod canonical;
 pub mod cli;
 mod dev;
@@ -25,12 +26,14 @@ use std::path::Path;
 
 use alloy_primitives::B256;
 
+pub use bridge::BRIDGE_ADDRESS;
 pub use canonical::{ENCODING_TAG, canonical_bytes};
 pub use dev::{
     DEV_ACCOUNT_COUNT, DEV_ACCOUNT_ETHER, DEV_BASE_FEE, DEV_BLOCK_GAS_LIMIT, DEV_DERIVATION_PREFIX,
     DEV_EPOCH_LENGTH, DEV_MNEMONIC, DevAccount, DevKeyRole, DevOptions, ETHER, GWEI,
     dev_account_balance, dev_accounts, dev_member, dev_member_fee_recipient, dev_member_name,
-    dev_member_peer_id, dev_member_public_key, dev_member_secret, dev_member_seed, dev_treasury,
+    dev_member_peer_id, dev_member_public_key, dev_member_secret, dev_member_seed, dev_sequencer,
+    dev_treasury,
 };
 pub use error::{GenesisError, TextPosition};
 pub use fee_split::{BASIS_POINTS_TOTAL, FeePayout, FeeSplit};

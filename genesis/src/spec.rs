@@ -67,8 +67,9 @@ pub struct GenesisSpec {
     pub rollup: Option<RollupSpec>,
 }
 
-/// The shape the rollup's chunks are proven in. It fixes the verifying key shard 0 checks
-/// every batch against, so every node must agree on it.
+/// The ZK rollup bridged to shard 0: the shape its chunks are proven in (which fixes the
+/// verifying key shard 0 checks every batch against) and the bridge contract's settings. The
+/// bridge is placed at `crate::BRIDGE_ADDRESS` on shard 0 at genesis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RollupSpec {
@@ -78,19 +79,22 @@ pub struct RollupSpec {
     /// log2 of the rows of the chunk circuit; the chunk must fit.
     #[serde(with = "lenient_u32")]
     pub chunk_k: u32,
+    /// The account allowed to commit batches to the bridge.
+    #[serde(with = "address")]
+    pub sequencer: Address,
+    /// How long a deposit or forced withdrawal may wait unprocessed before anyone may switch
+    /// the bridge into exodus mode, in seconds.
+    #[serde(with = "lenient_u64")]
+    pub priority_expiry_seconds: u64,
 }
 
 impl RollupSpec {
-    /// The production shape: 29 slots at `k = 16`.
-    pub const DEFAULT: RollupSpec = RollupSpec {
-        chunk_slots: 29,
-        chunk_k: 16,
-    };
+    /// The production chunk shape: 29 slots at `k = 16`.
+    pub const DEFAULT_SHAPE: (u32, u32) = (29, 16);
     /// The dev network's: 2 slots at `k = 13`, which proves in a few seconds on one core.
-    pub const DEV: RollupSpec = RollupSpec {
-        chunk_slots: 2,
-        chunk_k: 13,
-    };
+    pub const DEV_SHAPE: (u32, u32) = (2, 13);
+    /// The default wait before exodus: three days (ADR 0104).
+    pub const DEFAULT_PRIORITY_EXPIRY_SECONDS: u64 = 3 * 24 * 3600;
 }
 
 /// A founding consortium member.
@@ -179,6 +183,15 @@ impl GenesisSpec {
         self.alloc
             .iter()
             .filter(move |account| account.is_on_shard(shard))
+    }
+
+    /// The accounts genesis places itself on `shard` besides `alloc`: the rollup bridge on
+    /// shard 0 of a network with a rollup.
+    pub fn system_accounts(&self, shard: u32) -> Vec<GenesisAccount> {
+        match (shard, &self.rollup) {
+            (0, Some(rollup)) => vec![crate::bridge::bridge_account(rollup)],
+            _ => Vec::new(),
+        }
     }
 
     /// Sum of balances allocated on `shard`; `None` if it overflows 256 bits (validation

@@ -120,6 +120,25 @@ fn check_chain(spec: &GenesisSpec, found: &mut Problems) {
         if rollup.chunk_slots == 0 {
             found.add("rollup.chunk_slots", "must be at least 1");
         }
+        if rollup.priority_expiry_seconds == 0 {
+            found.add(
+                "rollup.priority_expiry_seconds",
+                "must be at least 1 second",
+            );
+        }
+        if spec
+            .alloc
+            .iter()
+            .any(|account| account.address == crate::BRIDGE_ADDRESS)
+        {
+            found.add(
+                "alloc",
+                format!(
+                    "{} is the rollup bridge's address, which genesis fills itself",
+                    crate::BRIDGE_ADDRESS
+                ),
+            );
+        }
     }
     if spec.epoch_length == 0 {
         found.add("epoch_length", "must be at least 1 beacon block");

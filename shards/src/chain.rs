@@ -1250,7 +1250,8 @@ fn write_genesis(
     config: &ShardConfig,
 ) -> Result<SealedHeader, ChainError> {
     let mut pending = PendingState::default();
-    for account in genesis.alloc_for_shard(config.shard) {
+    let system = genesis.system_accounts(config.shard);
+    for account in genesis.alloc_for_shard(config.shard).chain(&system) {
         let mut info = AccountInfo {
             balance: account.balance,
             nonce: account.nonce,

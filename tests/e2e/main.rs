@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod beacon;
+mod bridge;
 mod cluster;
 mod consensus;
 mod crossshard;

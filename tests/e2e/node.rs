@@ -242,7 +242,20 @@ pub fn signed_call(
     input: Vec<u8>,
     gas_limit: u64,
 ) -> String {
-    let key: PrivateKeySigner = DEV_KEY_0.parse().unwrap();
+    signed_call_from(DEV_KEY_0, chain_id, nonce, to, value, input, gas_limit)
+}
+
+/// [`signed_call`] signed by the key `key` (hex).
+pub fn signed_call_from(
+    key: &str,
+    chain_id: u64,
+    nonce: u64,
+    to: Address,
+    value: U256,
+    input: Vec<u8>,
+    gas_limit: u64,
+) -> String {
+    let key: PrivateKeySigner = key.parse().unwrap();
     let tx = TxEip1559 {
         chain_id,
         nonce,

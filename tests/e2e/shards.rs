@@ -362,11 +362,26 @@ fn a_committee_member_killed_leaves_every_shard_finalizing_and_it_catches_up() {
         if !receipt.is_null() && heights[0] > start[0] + 20 && heights[1] > start[1] + 20 {
             break;
         }
-        assert!(
-            Instant::now() < deadline,
-            "with member {victim} down the shards stalled at {heights:?} (from {start:?}); log:\n{}",
-            cluster.log_tail(witness)
-        );
+        if Instant::now() >= deadline {
+            // Every live member's view of both shards, to tell a stalled shard from a member
+            // that stopped following it.
+            let everyone: Vec<String> = (0..8)
+                .filter(|i| *i != victim)
+                .map(|i| {
+                    let heights: Vec<Value> = (0..2)
+                        .map(|s| {
+                            rpc_at(shard_port(i, s), "eth_blockNumber", json!([]))["result"].clone()
+                        })
+                        .collect();
+                    format!("member {i}: {heights:?}")
+                })
+                .collect();
+            panic!(
+                "with member {victim} down the shards stalled at {heights:?} on member {witness} \
+                 (from {start:?}); all members: {everyone:?}; its log:\n{}",
+                cluster.log_tail(witness)
+            );
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
 

@@ -113,6 +113,7 @@ fn dev_genesis_is_valid_across_options_and_suites() {
                 crypto_suite,
                 chain_id_base: 1,
                 block_time_ms: 250,
+                rollup_priority_expiry_seconds: 60,
                 timestamp: 9,
             };
             let spec = GenesisSpec::dev(&opts);

@@ -501,3 +501,54 @@ fn the_cross_shard_contract_address_cannot_be_allocated() {
         "is the cross-shard system contract",
     );
 }
+
+#[test]
+fn a_rollup_needs_a_sane_shape_and_expiry_and_its_bridge_address_is_reserved() {
+    let rollup = json!({
+        "chunk_slots": 2,
+        "chunk_k": 13,
+        "sequencer": "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720",
+        "priority_expiry_seconds": 3600
+    });
+    let with_rollup = |rollup: Value| {
+        let mut value = valid_json();
+        value["rollup"] = rollup;
+        value
+    };
+    let spec = parse(&with_rollup(rollup.clone())).unwrap();
+    // Genesis places the bridge on shard 0 itself, with the sequencer and expiry in its
+    // storage slots 0 and 1.
+    let bridge = spec.system_accounts(0);
+    assert_eq!(bridge.len(), 1);
+    assert_eq!(bridge[0].address, kaimeng_genesis::BRIDGE_ADDRESS);
+    assert!(
+        bridge[0]
+            .code
+            .as_ref()
+            .is_some_and(|code| code.len() > 1_000)
+    );
+    assert!(spec.system_accounts(1).is_empty());
+    let with = |field: &str, value: Value| {
+        let mut rollup = rollup.clone();
+        rollup[field] = value;
+        parse(&with_rollup(rollup))
+    };
+    assert_field_error(with("chunk_k", json!(9)), "rollup.chunk_k", "out of range");
+    assert_field_error(
+        with("chunk_slots", json!(0)),
+        "rollup.chunk_slots",
+        "at least 1",
+    );
+    assert_field_error(
+        with("priority_expiry_seconds", json!(0)),
+        "rollup.priority_expiry_seconds",
+        "at least 1 second",
+    );
+    // An alloc entry at the bridge's address is refused.
+    let mut value = with_rollup(rollup);
+    value["alloc"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"address": kaimeng_genesis::BRIDGE_ADDRESS.to_string(), "balance": "1"}));
+    assert_field_error(parse(&value), "alloc", "rollup bridge's address");
+}

@@ -226,3 +226,20 @@ fn malformed_inputs_are_refused_with_their_reason() {
 fn word_of_u64(value: u64) -> [u8; 32] {
     kaimeng_rollup::bridge_calls::word_of_uint(value)
 }
+
+/// The bridge contract starts from the empty tree's root as a constant; it must be this one.
+#[test]
+fn the_bridge_contract_starts_from_the_empty_tree_root() {
+    let root: String = word_of_fp(L2State::new().root())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let source = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../contracts/rollup/Bridge.sol"),
+    )
+    .unwrap();
+    assert!(
+        source.contains(&format!("EMPTY_ROOT = 0x{root};")),
+        "Bridge.sol must declare EMPTY_ROOT = 0x{root}"
+    );
+}

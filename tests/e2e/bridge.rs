@@ -1,0 +1,343 @@
+//! The rollup bridge on a real `kaimeng dev` node, with real proofs at the dev shape (2 slots,
+//! k = 13). The L2 side is played by the native model in this test: the sequencer (dev account
+//! 9) and two users deposit, a batch of their deposits, a transfer and a withdrawal is
+//! committed, verified and executed, and the withdrawal is claimed on shard 0. A batch with a
+//! changed proof or with data other than committed is refused. Then the sequencer stops for
+//! good: a forced withdrawal expires, exodus mode is entered, every account exits once with a
+//! proof against the last executed root, and the deposit never processed is reclaimed. The
+//! bridge's escrow equals L2 balances + claimable withdrawals + unprocessed deposits throughout.
+
+use std::time::{Duration, Instant};
+
+use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy_sol_types::{SolCall, sol};
+use kaimeng_genesis::{BRIDGE_ADDRESS, dev_accounts};
+use kaimeng_prover::{ChunkKeys, ChunkShape, ChunkWitness, ParamsCache, prove_chunk};
+use kaimeng_rollup::bridge_calls::word_of_fp;
+use kaimeng_rollup::stf::{ChunkConfig, ChunkOutcome, L2State};
+use kaimeng_rollup::tx::{DepositOp, L2Op, PriorityOp, Transfer, Withdraw};
+use kaimeng_rollup::{L1Address, SigningKey};
+use serde_json::{Value, json};
+
+use crate::node::{DevNode, receipt_at, result_at, signed_call_from};
+
+sol! {
+    function deposit(bytes32 l2PublicKey) external payable returns (uint64 requestId, uint32 account);
+    function requestForcedWithdrawal(uint32 account) external returns (uint64 requestId);
+    function commitBatch(bytes[] chunkData, bytes32[] chunkRoots, bytes32[] chunkQueues) external;
+    function verifyBatch(uint64 batchNumber, bytes[] chunkData, bytes32[] chunkRoots, bytes32[] chunkQueues, bytes[] proofs) external;
+    function executeBatch(uint64 batchNumber) external;
+    function claimWithdrawal(address to) external;
+    function activateExodus() external;
+    function exit(uint32 account, bytes32 keyCommitment, address l1, uint64 balance, uint32 nonce, bytes32[32] siblings) external;
+    function reclaimDeposit(uint64 requestId) external;
+    function claimable(address who) external view returns (uint256);
+}
+
+const CHAIN: u64 = 31337;
+const UNIT: u64 = 1_000_000_000;
+const SHAPE: ChunkShape = ChunkShape { slots: 2, k: 13 };
+
+/// One dev account acting on shard 0: its key, address and next nonce.
+struct Actor {
+    key: String,
+    address: Address,
+    nonce: u64,
+}
+
+impl Actor {
+    fn dev(index: usize) -> Actor {
+        let account = &dev_accounts(10)[index];
+        Actor {
+            key: account.private_key.to_string(),
+            address: account.address,
+            nonce: 0,
+        }
+    }
+
+    /// Sends a call to the bridge; returns its final receipt.
+    fn send(&mut self, port: u16, input: Vec<u8>, value: U256) -> Value {
+        let raw = signed_call_from(
+            &self.key,
+            CHAIN,
+            self.nonce,
+            BRIDGE_ADDRESS,
+            value,
+            input,
+            16_000_000,
+        );
+        self.nonce += 1;
+        let hash = result_at(port, "eth_sendRawTransaction", json!([raw]));
+        receipt_at(port, hash.as_str().unwrap(), Duration::from_secs(60))
+    }
+
+    /// Sends a call that must succeed.
+    fn ok(&mut self, port: u16, input: Vec<u8>, value: U256) -> Value {
+        let receipt = self.send(port, input, value);
+        assert_eq!(receipt["status"], "0x1", "{receipt}");
+        receipt
+    }
+
+    /// Sends a call that must revert.
+    fn refused(&mut self, port: u16, input: Vec<u8>) {
+        let receipt = self.send(port, input, U256::ZERO);
+        assert_eq!(receipt["status"], "0x0", "{receipt}");
+    }
+}
+
+fn l2_key(seed: u8) -> SigningKey {
+    SigningKey::from_uniform_bytes(&[seed; 64])
+}
+
+fn balance(port: u16, address: Address) -> U256 {
+    result_at(port, "eth_getBalance", json!([address, "latest"]))
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+fn view(port: u16, input: Vec<u8>) -> U256 {
+    let out = result_at(
+        port,
+        "eth_call",
+        json!([{"to": BRIDGE_ADDRESS, "data": Bytes::from(input)}, "latest"]),
+    );
+    out.as_str().unwrap().parse::<B256>().unwrap().into()
+}
+
+fn b256(value: kaimeng_rollup::Fp) -> B256 {
+    B256::from(word_of_fp(value))
+}
+
+/// The proven chunks of a batch, as the bridge takes them.
+struct Batch {
+    data: Vec<Bytes>,
+    roots: Vec<B256>,
+    queues: Vec<B256>,
+    proofs: Vec<Bytes>,
+}
+
+fn prove(outcomes: &[ChunkOutcome]) -> Batch {
+    let params = ParamsCache::new(std::env::temp_dir().join("kaimeng-e2e-params"))
+        .quiet()
+        .load_or_generate(SHAPE.k)
+        .unwrap();
+    let keys = ChunkKeys::generate(&params, SHAPE).unwrap();
+    let mut batch = Batch {
+        data: Vec::new(),
+        roots: Vec::new(),
+        queues: Vec::new(),
+        proofs: Vec::new(),
+    };
+    for outcome in outcomes {
+        let proof = prove_chunk(&params, &keys, &ChunkWitness::from_outcome(outcome)).unwrap();
+        batch.data.push(outcome.pubdata.clone().into());
+        batch.roots.push(b256(outcome.new_root));
+        batch.queues.push(b256(outcome.queue_after));
+        batch.proofs.push(proof.bytes.into());
+    }
+    batch
+}
+
+fn commit(batch: &Batch) -> Vec<u8> {
+    commitBatchCall {
+        chunkData: batch.data.clone(),
+        chunkRoots: batch.roots.clone(),
+        chunkQueues: batch.queues.clone(),
+    }
+    .abi_encode()
+}
+
+fn verify(number: u64, batch: &Batch) -> Vec<u8> {
+    verifyBatchCall {
+        batchNumber: number,
+        chunkData: batch.data.clone(),
+        chunkRoots: batch.roots.clone(),
+        chunkQueues: batch.queues.clone(),
+        proofs: batch.proofs.clone(),
+    }
+    .abi_encode()
+}
+
+fn deposit_op(to: u32, actor: &Actor, key: &SigningKey, units: u64) -> L2Op {
+    L2Op::Priority(PriorityOp::Deposit(DepositOp {
+        to,
+        l1_address: L1Address(actor.address.0.0),
+        public_key: key.public_key(),
+        amount: units,
+    }))
+}
+
+fn deposit_call(key: &SigningKey) -> Vec<u8> {
+    depositCall {
+        l2PublicKey: B256::from(key.public_key().to_bytes()),
+    }
+    .abi_encode()
+}
+
+fn chunk(state: &mut L2State, ops: &[L2Op]) -> ChunkOutcome {
+    let config = ChunkConfig {
+        chain_id: CHAIN,
+        fee_account: 0,
+        slots: SHAPE.slots,
+    };
+    state.apply_chunk(config, ops).unwrap()
+}
+
+#[test]
+fn deposit_transfer_withdraw_then_exodus_with_every_account_exiting_once() {
+    let node = DevNode::start(&["--rollup-priority-expiry", "20"]);
+    let port = node.port;
+    let mut sequencer = Actor::dev(9);
+    let mut alice = Actor::dev(1);
+    let mut bob = Actor::dev(2);
+    let (seq_key, alice_key, bob_key) = (l2_key(9), l2_key(1), l2_key(2));
+    let units = |n: u64| U256::from(n * UNIT);
+
+    // Deposits: the sequencer's (the fee account, 0), Alice's (1) and Bob's (2).
+    sequencer.ok(port, deposit_call(&seq_key), units(1));
+    alice.ok(port, deposit_call(&alice_key), units(1_000));
+    bob.ok(port, deposit_call(&bob_key), units(500));
+    assert_eq!(balance(port, BRIDGE_ADDRESS), units(1_501));
+
+    // The L2 side: the deposits, Alice pays Bob 100 (fee 1), Bob withdraws 50 (fee 1).
+    let mut state = L2State::new();
+    let first = chunk(
+        &mut state,
+        &[
+            deposit_op(0, &sequencer, &seq_key, 1),
+            deposit_op(1, &alice, &alice_key, 1_000),
+        ],
+    );
+    let transfer = Transfer {
+        from: 1,
+        to: 2,
+        amount: 100,
+        fee: 1,
+        nonce: 0,
+    }
+    .sign(&alice_key, CHAIN);
+    let second = chunk(
+        &mut state,
+        &[deposit_op(2, &bob, &bob_key, 500), L2Op::Transfer(transfer)],
+    );
+    let withdraw = Withdraw {
+        from: 2,
+        amount: 50,
+        fee: 1,
+        nonce: 0,
+    }
+    .sign(&bob_key, CHAIN);
+    let third = chunk(&mut state, &[L2Op::Withdraw(withdraw)]);
+    let batch = prove(&[first, second, third]);
+
+    // Commit is the sequencer's alone.
+    alice.refused(port, commit(&batch));
+    sequencer.ok(port, commit(&batch), U256::ZERO);
+    // A changed proof, or data other than committed, does not verify.
+    let mut forged = Batch {
+        proofs: batch.proofs.clone(),
+        data: batch.data.clone(),
+        roots: batch.roots.clone(),
+        queues: batch.queues.clone(),
+    };
+    let mut proof = forged.proofs[1].to_vec();
+    proof[200] ^= 1;
+    forged.proofs[1] = proof.into();
+    alice.refused(port, verify(1, &forged));
+    let mut other_data = forged;
+    other_data.proofs = batch.proofs.clone();
+    let mut data = other_data.data[1].to_vec();
+    let last = data.len() - 3;
+    data[last] ^= 1;
+    other_data.data[1] = data.into();
+    alice.refused(port, verify(1, &other_data));
+    // Executing before verifying is refused; then anyone verifies and executes.
+    alice.refused(port, executeBatchCall { batchNumber: 1 }.abi_encode());
+    alice.ok(port, verify(1, &batch), U256::ZERO);
+    alice.ok(
+        port,
+        executeBatchCall { batchNumber: 1 }.abi_encode(),
+        U256::ZERO,
+    );
+
+    // Bob's withdrawal is claimable and claimed on shard 0.
+    let claimable = |who: Address| view(port, claimableCall { who }.abi_encode());
+    assert_eq!(claimable(bob.address), units(50));
+    let before = balance(port, bob.address);
+    alice.ok(
+        port,
+        claimWithdrawalCall { to: bob.address }.abi_encode(),
+        U256::ZERO,
+    );
+    assert_eq!(balance(port, bob.address), before + units(50));
+    assert_eq!(claimable(bob.address), U256::ZERO);
+    // Escrow = L2 balances (1 + 899 + 549 + 2 in fees = 1,451).
+    let l2_total: u64 = (0..3).map(|i| state.account(i).balance).sum();
+    assert_eq!(l2_total, 1_451);
+    assert_eq!(balance(port, BRIDGE_ADDRESS), units(l2_total));
+
+    // The sequencer stops. Alice asks for a forced withdrawal and deposits again; neither is
+    // processed, so once the request expires anyone may switch the bridge into exodus mode.
+    alice.ok(
+        port,
+        requestForcedWithdrawalCall { account: 1 }.abi_encode(),
+        U256::ZERO,
+    );
+    alice.ok(port, deposit_call(&alice_key), units(30));
+    assert_eq!(balance(port, BRIDGE_ADDRESS), units(l2_total + 30));
+    bob.refused(port, activateExodusCall {}.abi_encode());
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        // Blocks carry time; the expiry is 20 s after the request.
+        let receipt = bob.send(port, activateExodusCall {}.abi_encode(), U256::ZERO);
+        if receipt["status"] == "0x1" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "exodus never became possible");
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    // No batch is accepted any more.
+    sequencer.refused(port, commit(&batch));
+
+    // Every account exits once with a proof against the last executed root; a second exit,
+    // or one claiming more than the leaf holds, fails.
+    let exit = |index: u32, balance: u64| {
+        let account = state.account(index);
+        let siblings: [B256; 32] = state.proof(index).siblings.map(b256);
+        exitCall {
+            account: index,
+            keyCommitment: b256(account.key_commitment()),
+            l1: Address::from(account.l1_address.0),
+            balance,
+            nonce: account.nonce,
+            siblings,
+        }
+        .abi_encode()
+    };
+    bob.refused(port, exit(1, state.account(1).balance + 1));
+    let alice_before = balance(port, alice.address);
+    bob.ok(port, exit(1, state.account(1).balance), U256::ZERO);
+    assert_eq!(
+        balance(port, alice.address),
+        alice_before + units(state.account(1).balance)
+    );
+    bob.refused(port, exit(1, state.account(1).balance));
+    for index in [0, 2] {
+        bob.ok(port, exit(index, state.account(index).balance), U256::ZERO);
+    }
+    // Alice's unprocessed deposit (request 4: 0-2 were executed, 3 is the forced withdrawal)
+    // comes back once; the forced withdrawal is not a deposit.
+    bob.refused(port, reclaimDepositCall { requestId: 3 }.abi_encode());
+    let alice_before = balance(port, alice.address);
+    bob.ok(
+        port,
+        reclaimDepositCall { requestId: 4 }.abi_encode(),
+        U256::ZERO,
+    );
+    assert_eq!(balance(port, alice.address), alice_before + units(30));
+    bob.refused(port, reclaimDepositCall { requestId: 4 }.abi_encode());
+    // Everything escrowed went back: the bridge holds nothing.
+    assert_eq!(balance(port, BRIDGE_ADDRESS), U256::ZERO);
+}
