@@ -6,12 +6,13 @@
 //! (numbers and machine in BENCHMARKS.md, "国密 crypto").
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
+use kaimeng_benches::calibration::{median, time_per_call};
 use kaimeng_crypto::precompile::{sm2_verify, sm3_hash};
 use kaimeng_crypto::sm2_digest::default_message_digest;
 use kaimeng_crypto::{CryptoSuite, SecretKey, alt_sm_crypto};
 use sm4::cipher::{BlockEncrypt, KeyInit};
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const MESSAGE: &[u8] = b"kaimeng consensus vote: height 42, view 7, block digest";
 
@@ -178,20 +179,6 @@ fn main() {
     benches();
     Criterion::default().configure_from_args().final_summary();
     gas_calibration();
-}
-
-/// Mean time of one call of `op`, over `calls` calls.
-fn time_per_call<T>(calls: u32, mut op: impl FnMut() -> T) -> f64 {
-    let start = Instant::now();
-    for _ in 0..calls {
-        black_box(op());
-    }
-    start.elapsed().as_secs_f64() / f64::from(calls)
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
 }
 
 /// Gas calibration for the precompiles: cost ratios measured by interleaving

@@ -8,9 +8,7 @@
 //!
 //! `cargo bench --profile dev -p kaimeng-benches --features prover,crypto --bench rollup_gas`
 
-use std::hint::black_box;
-use std::time::Instant;
-
+use kaimeng_benches::calibration::{median, time_per_call};
 use kaimeng_prover::batch_call::{BatchCall, ChunkCall, verify_batch_call};
 use kaimeng_prover::{ChunkKeys, ChunkParams, ChunkShape, ChunkWitness, ParamsCache, prove_chunk};
 use kaimeng_rollup::bridge_calls::{AccountClaim, check_account, encode_priority, fold_priority};
@@ -89,19 +87,6 @@ fn batch(shape: ChunkShape) -> (ChunkParams, ChunkKeys, BatchCall) {
         });
     }
     (params, keys, call)
-}
-
-fn time_per_call<T>(calls: u32, mut op: impl FnMut() -> T) -> f64 {
-    let start = Instant::now();
-    for _ in 0..calls {
-        black_box(op());
-    }
-    start.elapsed().as_secs_f64() / f64::from(calls)
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
 }
 
 fn main() {

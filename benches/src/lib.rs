@@ -1,1 +1,3 @@
 //! Shared helpers for Kaimeng's benchmarks.
+
+pub mod calibration;

@@ -214,23 +214,7 @@ pub fn signed_transfer(chain_id: u64, nonce: u64, to: Address, value: u64) -> St
 
 /// An EIP-1559 transfer of `value` wei from dev account 0, hex-encoded for eth_sendRawTransaction.
 pub fn signed_transfer_of(chain_id: u64, nonce: u64, to: Address, value: U256) -> String {
-    let key: PrivateKeySigner = DEV_KEY_0.parse().unwrap();
-    let tx = TxEip1559 {
-        chain_id,
-        nonce,
-        gas_limit: 21_000,
-        max_fee_per_gas: 20_000_000_000,
-        max_priority_fee_per_gas: 1,
-        to: TxKind::Call(to),
-        value,
-        access_list: Default::default(),
-        input: Bytes::new(),
-    };
-    let sig = key.sign_hash_sync(&tx.signature_hash()).unwrap();
-    format!(
-        "0x{}",
-        alloy_primitives::hex::encode(TxEnvelope::from(tx.into_signed(sig)).encoded_2718())
-    )
+    signed_call(chain_id, nonce, to, value, Vec::new(), 21_000)
 }
 
 /// An EIP-1559 call from dev account 0 with `value` and `input`, hex-encoded.
