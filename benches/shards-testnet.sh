@@ -136,6 +136,18 @@ chain_id() { # url -> decimal chain id, or nothing
     rpc "$1" eth_chainId | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["result"],16))' 2>/dev/null
 }
 
+# Waits up to $2 seconds until URL $1 answers eth_chainId (a member's RPC refuses the state
+# methods of a shard it does not hold, but always says which chain it is).
+wait_rpc() {
+    local url="$1" limit="$2" start=$SECONDS
+    while ((SECONDS - start < limit)); do
+        [[ -n "$(chain_id "$url" || true)" ]] && return 0
+        sleep 0.2
+    done
+    say "$url did not answer within ${limit}s"
+    return 1
+}
+
 # Waits up to $2 seconds until URL $1 reports a height of at least $3.
 wait_height() {
     local url="$1" limit="$2" want="$3" start=$SECONDS h
@@ -213,7 +225,7 @@ start_network() {
     for ((i = 0; i < validators; i++)); do start_member "$i"; done
     deadline=$((SECONDS + start_timeout))
     for ((i = 0; i < validators; i++)); do
-        wait_height "$(url_of "$i" 0)" $((deadline - SECONDS > 1 ? deadline - SECONDS : 1)) 0 || return 1
+        wait_rpc "$(url_of "$i" 0)" $((deadline - SECONDS > 1 ? deadline - SECONDS : 1)) || return 1
         held[$i]="$(held_shards "$i" | tr '\n' ' ')"
         for s in ${held[$i]}; do
             url="$(url_of "$i" "$s")"

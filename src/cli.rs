@@ -1,5 +1,5 @@
 //! The `kaimeng` command line: `dev`, `node`, `testnet`, `genesis`, `keygen`, `key-inspect`,
-//! `gov`, `prover`, `verify-certificate` and `committees`.
+//! `gov`, `prover`, `verify-certificate`, `committees` and `l2`.
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -45,6 +45,9 @@ pub enum Command {
     /// Shard committees: recompute an epoch's assignment from RPC data and compare.
     #[command(subcommand)]
     Committees(crate::committees_command::CommitteesCommand),
+    /// The rollup from a user's side: `exit` takes an account's funds out in exodus mode.
+    #[command(subcommand)]
+    L2(crate::l2_command::L2Command),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -277,6 +280,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Testnet(args) => testnet(args),
         Command::VerifyCertificate(args) => crate::light::run(args),
         Command::Committees(command) => crate::committees_command::run(command),
+        Command::L2(command) => crate::l2_command::run(command),
         Command::Genesis(GenesisCommand::Check { file }) => {
             let summary = kaimeng_genesis::cli::check_file(&file)?;
             println!("{summary}");

@@ -7,6 +7,7 @@
 //! - [`account`]: the account leaf (public key, balance, nonce, L1 address);
 //! - [`tx`]: L2 operations (deposit, transfer, withdraw, forced exit), their signed message,
 //!   the bytes published per slot and the words committed to by the proofs;
+//! - [`rebuild`]: the L2 state rebuilt from shard 0's published data alone (exodus exits);
 //! - [`schnorr`]: Schnorr signatures over Pallas with a Poseidon challenge bound to the chain id;
 //! - [`keys`]: deriving a user's L2 key from a signature made with their Ethereum key;
 //! - [`bridge_calls`]: what the bridge contract asks natively (priority-queue fold, exodus
@@ -18,6 +19,7 @@ pub mod account;
 pub mod bridge_calls;
 pub mod keys;
 pub mod poseidon;
+pub mod rebuild;
 pub mod schnorr;
 pub mod smt;
 pub mod stf;

@@ -217,6 +217,12 @@ impl L2State {
         }
     }
 
+    /// Sets the priority-queue hash (for a state rebuilt from published data, which folds
+    /// the requests itself).
+    pub fn set_queue_hash(&mut self, queue_hash: Fp) {
+        self.queue_hash = queue_hash;
+    }
+
     /// The state root.
     pub fn root(&self) -> Fp {
         self.tree.root()
