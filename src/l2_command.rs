@@ -1,9 +1,13 @@
-//! `kaimeng l2 exit`: takes an account's funds out of the rollup in exodus mode with nothing
-//! from the sequencer. It reads the bridge's deposit requests and committed batches from a
-//! shard-0 node, rebuilds the L2 state from the published data of every executed batch
-//! (checking each chunk's root against the committed one), proves the account's leaf against
-//! the last executed root and sends the exit. The balance goes to the account's L1 address;
-//! the key given only pays the gas.
+//! `kaimeng l2`: the rollup from a user's side, against a shard-0 node's RPC alone.
+//! - `deposit` derives the user's L2 key from their Ethereum key (ADR 0035: a `personal_sign`
+//!   signature, so a browser wallet derives the same key) and deposits to the bridge.
+//! - `status` shows an L1 address's L2 accounts at the last executed root, its unexecuted
+//!   requests and claimable withdrawals.
+//! - `exit` takes an account's funds out in exodus mode with nothing from the sequencer.
+//!
+//! `status` and `exit` rebuild the L2 state from the bridge's deposit requests and the
+//! published data of every executed batch, checking each chunk's root against the committed
+//! one and the result against the bridge's last executed root.
 
 use std::time::{Duration, Instant};
 
@@ -32,6 +36,12 @@ sol! {
     function lastExecutedRoot() external view returns (bytes32);
     function exodus() external view returns (bool);
     function exited(uint32 account) external view returns (bool);
+    function deposit(bytes32 l2PublicKey) external payable returns (uint64 requestId, uint32 account);
+    function head() external view returns (uint64);
+    function tail() external view returns (uint64);
+    function claimable(address who) external view returns (uint256);
+    struct PriorityRequest { bytes32 queueHashAfter; uint64 expiry; address l1; uint32 account; uint64 amount; uint8 kind; }
+    function request(uint64 requestId) external view returns (PriorityRequest memory);
 }
 
 /// The rollup's fee account, as the bridge fixes it.
@@ -39,9 +49,36 @@ const FEE_ACCOUNT: u32 = 0;
 
 #[derive(Subcommand, Debug)]
 pub enum L2Command {
+    /// Deposit to the rollup from an Ethereum key, to the L2 key derived from it.
+    Deposit(DepositArgs),
+    /// An L1 address's L2 accounts, unexecuted requests and claimable withdrawals.
+    Status(StatusArgs),
     /// In exodus mode: rebuild the L2 state from shard 0's published data and exit an account
     /// with a proof of its leaf against the last executed root.
     Exit(ExitArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct DepositArgs {
+    /// JSON-RPC URL of a shard-0 node.
+    #[arg(long)]
+    pub rpc: String,
+    /// Hex private key of the depositing Ethereum account.
+    #[arg(long)]
+    pub private_key: String,
+    /// Amount in gwei (one L2 unit each).
+    #[arg(long)]
+    pub gwei: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// JSON-RPC URL of a shard-0 node.
+    #[arg(long)]
+    pub rpc: String,
+    /// The L1 address whose L2 accounts to show.
+    #[arg(long)]
+    pub address: Address,
 }
 
 #[derive(Args, Debug)]
@@ -59,41 +96,143 @@ pub struct ExitArgs {
 }
 
 pub fn run(command: L2Command) -> anyhow::Result<()> {
-    let L2Command::Exit(args) = command;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(exit(args))
+    runtime.block_on(async {
+        match command {
+            L2Command::Deposit(args) => deposit(args).await,
+            L2Command::Status(args) => status(args).await,
+            L2Command::Exit(args) => exit(args).await,
+        }
+    })
 }
 
-async fn exit(args: ExitArgs) -> anyhow::Result<()> {
-    let signer: PrivateKeySigner = args
-        .private_key
-        .parse()
-        .map_err(|e| anyhow!("--private-key: {e}"))?;
-    let client = HttpClientBuilder::default()
+fn client_for(rpc: &str) -> anyhow::Result<HttpClient> {
+    HttpClientBuilder::default()
         .request_timeout(Duration::from_secs(60))
-        .build(&args.rpc)
-        .map_err(|e| anyhow!("--rpc {}: {e}", args.rpc))?;
-    let started = Instant::now();
-    if !call_view::<exodusCall>(&client, exodusCall {}).await? {
-        bail!("the bridge is not in exodus mode; withdraw through the sequencer instead");
-    }
-    if call_view::<exitedCall>(
-        &client,
-        exitedCall {
-            account: args.account,
-        },
-    )
-    .await?
-    {
-        bail!("account {} has already exited", args.account);
-    }
+        .build(rpc)
+        .map_err(|e| anyhow!("--rpc {rpc}: {e}"))
+}
 
-    // What shard 0 published: the deposit requests and every executed batch's commit.
-    let deposits = deposits(&client).await?;
-    let executed = call_view::<lastExecutedCall>(&client, lastExecutedCall {}).await?;
-    let commits = commits(&client, executed).await?;
+fn signer_for(private_key: &str) -> anyhow::Result<PrivateKeySigner> {
+    private_key
+        .parse()
+        .map_err(|e| anyhow!("--private-key: {e}"))
+}
+
+async fn deposit(args: DepositArgs) -> anyhow::Result<()> {
+    let signer = signer_for(&args.private_key)?;
+    let client = client_for(&args.rpc)?;
+    let chain_id: U256 = client
+        .request("eth_chainId", rpc_params![])
+        .await
+        .map_err(|e| anyhow!("eth_chainId: {e}"))?;
+    let l2_key = kaimeng_rollup::keys::derive_l2_key(signer.credential(), chain_id.to());
+    let public_key = B256::from(l2_key.public_key().to_bytes());
+    let value = U256::from(args.gwei) * U256::from(1_000_000_000u64);
+    let receipt = send(
+        &client,
+        &signer,
+        depositCall {
+            l2PublicKey: public_key,
+        }
+        .abi_encode(),
+        value,
+    )
+    .await?;
+    if receipt["status"] != "0x1" {
+        bail!("the deposit failed (the bridge refused it): {receipt}");
+    }
+    let event = receipt["logs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find_map(|log| {
+            let (topics, data) = log_data(log).ok()?;
+            Deposit::decode_raw_log(topics, &data).ok()
+        })
+        .ok_or_else(|| anyhow!("the deposit's receipt has no Deposit event"))?;
+    println!(
+        "deposited {} units from {} to L2 account {} (key {public_key}); request {}, \
+         to be processed before unix time {}",
+        event.amount,
+        signer.address(),
+        event.account,
+        event.requestId,
+        event.expiry
+    );
+    Ok(())
+}
+
+async fn status(args: StatusArgs) -> anyhow::Result<()> {
+    let client = client_for(&args.rpc)?;
+    let (rebuilder, executed, _) = rebuild(&client).await?;
+    let state = rebuilder.state();
+    let owner = L1Address(args.address.0.0);
+    let exodus = call_view::<exodusCall>(&client, exodusCall {}).await?;
+    println!(
+        "{}: {executed} executed batch(es){}",
+        args.address,
+        if exodus {
+            "; the bridge is in EXODUS mode"
+        } else {
+            ""
+        }
+    );
+    for index in owned_accounts(&client, args.address).await? {
+        let account = state.account(index);
+        if account.l1_address == owner {
+            println!(
+                "  L2 account {index}: balance {} units, nonce {} (at the last executed root)",
+                account.balance, account.nonce
+            );
+        } else {
+            println!("  L2 account {index}: not yet executed");
+        }
+    }
+    let head = call_view::<headCall>(&client, headCall {}).await?;
+    let tail = call_view::<tailCall>(&client, tailCall {}).await?;
+    for id in head..tail {
+        let request = call_view::<requestCall>(&client, requestCall { requestId: id }).await?;
+        if request.l1 == args.address {
+            let kind = if request.kind == 3 {
+                "deposit"
+            } else {
+                "forced withdrawal"
+            };
+            println!(
+                "  request {id}: {kind} of account {}, {} units, not yet executed (expires at \
+                 unix time {})",
+                request.account, request.amount, request.expiry
+            );
+        }
+    }
+    let claimable =
+        call_view::<claimableCall>(&client, claimableCall { who: args.address }).await?;
+    println!("  claimable on shard 0: {claimable} wei");
+    Ok(())
+}
+
+/// The L2 accounts the bridge bound to `l1` (from its deposit events).
+async fn owned_accounts(client: &HttpClient, l1: Address) -> anyhow::Result<Vec<u32>> {
+    let mut accounts = Vec::new();
+    for log in logs(client, Deposit::SIGNATURE_HASH).await? {
+        let (topics, data) = log_data(&log)?;
+        let event = Deposit::decode_raw_log(topics, &data).context("a Deposit event")?;
+        if event.l1 == l1 && !accounts.contains(&event.account) {
+            accounts.push(event.account);
+        }
+    }
+    Ok(accounts)
+}
+
+/// The L2 state rebuilt from what shard 0 published, checked against the bridge's last executed
+/// root; with the number of executed batches and chunks replayed.
+async fn rebuild(client: &HttpClient) -> anyhow::Result<(Rebuilder, u64, usize)> {
+    let deposits = deposits(client).await?;
+    let executed = call_view::<lastExecutedCall>(client, lastExecutedCall {}).await?;
+    let commits = commits(client, executed).await?;
     let mut rebuilder = Rebuilder::new(deposits, FEE_ACCOUNT);
     let mut chunks = 0;
     for (batch, commit) in commits.iter().enumerate() {
@@ -113,11 +252,34 @@ async fn exit(args: ExitArgs) -> anyhow::Result<()> {
             chunks += 1;
         }
     }
-    let state = rebuilder.state();
-    let root = call_view::<lastExecutedRootCall>(&client, lastExecutedRootCall {}).await?;
-    if B256::from(word_of_fp(state.root())) != root {
+    let root = call_view::<lastExecutedRootCall>(client, lastExecutedRootCall {}).await?;
+    if B256::from(word_of_fp(rebuilder.state().root())) != root {
         bail!("the rebuilt state does not reach the bridge's last executed root {root}");
     }
+    Ok((rebuilder, executed, chunks))
+}
+
+async fn exit(args: ExitArgs) -> anyhow::Result<()> {
+    let signer = signer_for(&args.private_key)?;
+    let client = client_for(&args.rpc)?;
+    let started = Instant::now();
+    if !call_view::<exodusCall>(&client, exodusCall {}).await? {
+        bail!("the bridge is not in exodus mode; withdraw through the sequencer instead");
+    }
+    if call_view::<exitedCall>(
+        &client,
+        exitedCall {
+            account: args.account,
+        },
+    )
+    .await?
+    {
+        bail!("account {} has already exited", args.account);
+    }
+
+    // What shard 0 published: the deposit requests and every executed batch's commit.
+    let (rebuilder, executed, chunks) = rebuild(&client).await?;
+    let state = rebuilder.state();
     let rebuilt = started.elapsed();
 
     let account = state.account(args.account);
@@ -138,7 +300,7 @@ async fn exit(args: ExitArgs) -> anyhow::Result<()> {
             .siblings
             .map(|sibling| B256::from(word_of_fp(sibling))),
     };
-    let receipt = send(&client, &signer, exit.abi_encode()).await?;
+    let receipt = send(&client, &signer, exit.abi_encode(), U256::ZERO).await?;
     if receipt["status"] != "0x1" {
         bail!("the exit transaction failed: {receipt}");
     }
@@ -253,6 +415,7 @@ async fn send(
     client: &HttpClient,
     signer: &PrivateKeySigner,
     input: Vec<u8>,
+    value: U256,
 ) -> anyhow::Result<Value> {
     let from = signer.address();
     let nonce: U256 = client
@@ -274,7 +437,7 @@ async fn send(
         max_fee_per_gas: gas_price.to::<u128>().saturating_mul(2),
         max_priority_fee_per_gas: 1,
         to: TxKind::Call(BRIDGE_ADDRESS),
-        value: U256::ZERO,
+        value,
         access_list: Default::default(),
         input: input.into(),
     };

@@ -192,12 +192,36 @@ fn deposit_transfer_withdraw_then_exodus_with_every_account_exiting_once() {
     let mut sequencer = Actor::dev(9);
     let mut alice = Actor::dev(1);
     let mut bob = Actor::dev(2);
-    let (seq_key, alice_key, bob_key) = (l2_key(9), l2_key(1), l2_key(2));
+    // Alice's L2 key is the one her Ethereum key derives (ADR 0035), as `kaimeng l2 deposit`
+    // and a browser wallet derive it.
+    let alice_eth: alloy_signer_local::PrivateKeySigner = alice.key.parse().unwrap();
+    let alice_key = kaimeng_rollup::keys::derive_l2_key(alice_eth.credential(), CHAIN);
+    let (seq_key, bob_key) = (l2_key(9), l2_key(2));
     let units = |n: u64| U256::from(n * UNIT);
+    let l2 = |args: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_kaimeng"))
+            .arg("l2")
+            .args(args)
+            .args(["--rpc", &format!("http://127.0.0.1:{port}")])
+            .output()
+            .unwrap();
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).to_string(),
+            String::from_utf8_lossy(&output.stderr).to_string(),
+        )
+    };
 
-    // Deposits: the sequencer's (the fee account, 0), Alice's (1) and Bob's (2).
+    // Deposits: the sequencer's (the fee account, 0), Alice's (1, through `kaimeng l2
+    // deposit`) and Bob's (2).
     sequencer.ok(port, deposit_call(&seq_key), units(1));
-    alice.ok(port, deposit_call(&alice_key), units(1_000));
+    let (ok, stdout, stderr) = l2(&["deposit", "--private-key", &alice.key, "--gwei", "1000"]);
+    assert!(ok, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("deposited 1000 units") && stdout.contains("to L2 account 1"),
+        "{stdout}"
+    );
+    alice.nonce += 1;
     bob.ok(port, deposit_call(&bob_key), units(500));
     assert_eq!(balance(port, BRIDGE_ADDRESS), units(1_501));
 
@@ -260,6 +284,15 @@ fn deposit_transfer_withdraw_then_exodus_with_every_account_exiting_once() {
         port,
         executeBatchCall { batchNumber: 1 }.abi_encode(),
         U256::ZERO,
+    );
+
+    // `kaimeng l2 status` shows Alice's account at the executed root, rebuilt from shard 0.
+    let (ok, stdout, stderr) = l2(&["status", "--address", &alice.address.to_string()]);
+    assert!(ok, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("1 executed batch(es)")
+            && stdout.contains("L2 account 1: balance 899 units, nonce 1"),
+        "{stdout}"
     );
 
     // Bob's withdrawal is claimable and claimed on shard 0.
