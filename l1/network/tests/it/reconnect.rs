@@ -46,8 +46,10 @@ async fn a_bootstrap_peer_that_restarts_is_reconnected() {
     client.wait_connected(server_id).await;
     server.wait_connected(client.id()).await;
 
-    // And gossip flows again.
+    // And gossip flows again, once each side has the other in its mesh (the server publishes,
+    // so it must know the client subscribes).
     client.wait_in_mesh(TOPIC, server_id).await;
+    server.wait_in_mesh(TOPIC, client.id()).await;
     server
         .handle
         .publish(TOPIC, b"after restart".to_vec())
