@@ -49,6 +49,8 @@ const FEE_ACCOUNT: u32 = 0;
 
 #[derive(Subcommand, Debug)]
 pub enum L2Command {
+    /// Print the L2 public key an Ethereum key derives (ADR 0035), as a wallet derives it.
+    Key(KeyArgs),
     /// Deposit to the rollup from an Ethereum key, to the L2 key derived from it.
     Deposit(DepositArgs),
     /// An L1 address's L2 accounts, unexecuted requests and claimable withdrawals.
@@ -56,6 +58,16 @@ pub enum L2Command {
     /// In exodus mode: rebuild the L2 state from shard 0's published data and exit an account
     /// with a proof of its leaf against the last executed root.
     Exit(ExitArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct KeyArgs {
+    /// Hex private key of the Ethereum account.
+    #[arg(long)]
+    pub private_key: String,
+    /// The chain id the key is derived for (shard 0's `eth_chainId`).
+    #[arg(long)]
+    pub chain_id: u64,
 }
 
 #[derive(Args, Debug)]
@@ -101,6 +113,7 @@ pub fn run(command: L2Command) -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(async {
         match command {
+            L2Command::Key(args) => key(args),
             L2Command::Deposit(args) => deposit(args).await,
             L2Command::Status(args) => status(args).await,
             L2Command::Exit(args) => exit(args).await,
@@ -119,6 +132,13 @@ fn signer_for(private_key: &str) -> anyhow::Result<PrivateKeySigner> {
     private_key
         .parse()
         .map_err(|e| anyhow!("--private-key: {e}"))
+}
+
+fn key(args: KeyArgs) -> anyhow::Result<()> {
+    let signer = signer_for(&args.private_key)?;
+    let l2_key = kaimeng_rollup::keys::derive_l2_key(signer.credential(), args.chain_id);
+    println!("{}", B256::from(l2_key.public_key().to_bytes()));
+    Ok(())
 }
 
 async fn deposit(args: DepositArgs) -> anyhow::Result<()> {

@@ -12,16 +12,20 @@
 //! - [`keys`]: deriving a user's L2 key from a signature made with their Ethereum key;
 //! - [`bridge_calls`]: what the bridge contract asks natively (priority-queue fold, exodus
 //!   account proofs), in EVM words;
+//! - [`soft`]: the sequencer's soft-confirmed ledger (the STF's rules without the tree);
+//! - [`journal`]: the sequencer's durable, checksummed log of accepted operations;
 //! - [`stf`]: the state-transition function that applies slots in fixed-size chunks and
 //!   records every intermediate root together with the trace a prover needs.
 
 pub mod account;
 pub mod bridge_calls;
+pub mod journal;
 pub mod keys;
 pub mod poseidon;
 pub mod rebuild;
 pub mod schnorr;
 pub mod smt;
+pub mod soft;
 pub mod stf;
 pub mod tx;
 

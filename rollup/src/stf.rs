@@ -238,6 +238,11 @@ impl L2State {
         self.accounts.get(&index).copied().unwrap_or_default()
     }
 
+    /// Every non-empty account, in no particular order.
+    pub fn accounts(&self) -> impl Iterator<Item = (u32, &Account)> {
+        self.accounts.iter().map(|(i, a)| (*i, a))
+    }
+
     /// The Merkle path of `index`.
     pub fn proof(&self, index: u32) -> MerkleProof {
         self.tree.proof(index)
@@ -599,35 +604,7 @@ impl L2State {
                 account: from,
             });
         }
-        if nonce != sender.nonce {
-            return Err(StfError::WrongNonce {
-                slot,
-                account: from,
-                expected: sender.nonce,
-                got: nonce,
-            });
-        }
-        let needed = u128::from(amount) + u128::from(fee);
-        if u128::from(sender.balance) < needed {
-            return Err(StfError::InsufficientBalance {
-                slot,
-                account: from,
-                balance: sender.balance,
-                needed,
-            });
-        }
-        let next_nonce = sender
-            .nonce
-            .checked_add(1)
-            .ok_or(StfError::NonceExhausted {
-                slot,
-                account: from,
-            })?;
-        let after = Account {
-            balance: sender.balance - needed as u64,
-            nonce: next_nonce,
-            ..sender
-        };
+        let after = debited(slot, from, sender, amount, fee, nonce)?;
         let side = self.update(from, after, undo);
         Ok((
             side,
@@ -638,4 +615,55 @@ impl L2State {
             },
         ))
     }
+}
+
+/// The sender after paying `amount + fee` at `nonce`: the checks every signed operation passes
+/// apart from its signature (which the caller checks against the registered key). The
+/// sequencer's soft-confirmation ledger applies exactly these rules.
+pub fn debited(
+    slot: usize,
+    from: u32,
+    sender: Account,
+    amount: u64,
+    fee: u16,
+    nonce: u32,
+) -> Result<Account, StfError> {
+    if sender.public_key.is_none() {
+        return Err(StfError::NotRegistered {
+            slot,
+            account: from,
+        });
+    }
+    if amount >> AMOUNT_BITS != 0 {
+        return Err(StfError::AmountOutOfRange { slot, amount });
+    }
+    if nonce != sender.nonce {
+        return Err(StfError::WrongNonce {
+            slot,
+            account: from,
+            expected: sender.nonce,
+            got: nonce,
+        });
+    }
+    let needed = u128::from(amount) + u128::from(fee);
+    if u128::from(sender.balance) < needed {
+        return Err(StfError::InsufficientBalance {
+            slot,
+            account: from,
+            balance: sender.balance,
+            needed,
+        });
+    }
+    let next_nonce = sender
+        .nonce
+        .checked_add(1)
+        .ok_or(StfError::NonceExhausted {
+            slot,
+            account: from,
+        })?;
+    Ok(Account {
+        balance: sender.balance - needed as u64,
+        nonce: next_nonce,
+        ..sender
+    })
 }
