@@ -30,8 +30,11 @@ pub enum Command {
     Keygen(KeygenArgs),
     /// Decrypt a keystore and print its public key (checks the password).
     KeyInspect(KeyInspectArgs),
-    /// Run a stateless rollup prover worker over a directory job queue.
+    /// Run stateless rollup prover workers: leasing jobs from a sequencer over JSON-RPC
+    /// (`--sequencer URL`), or over a directory job queue (`--queue DIR`).
     Prover(ProverArgs),
+    /// Run the rollup sequencer from a config file (docs/rollup.md).
+    Sequencer(NodeArgs),
     /// Consortium governance: list members and proposals, propose, vote.
     #[command(subcommand)]
     Gov(crate::gov::GovCommand),
@@ -104,8 +107,28 @@ pub struct TestnetArgs {
 #[derive(Args, Debug, Clone)]
 pub struct ProverArgs {
     /// The job queue directory (shared by workers; jobs are claimed by atomic rename).
+    #[arg(
+        long,
+        conflicts_with = "sequencer",
+        required_unless_present = "sequencer"
+    )]
+    pub queue: Option<PathBuf>,
+    /// A sequencer's RPC URL to lease jobs from (no shared filesystem needed).
     #[arg(long)]
-    pub queue: PathBuf,
+    pub sequencer: Option<String>,
+    /// Workers in this process (with --sequencer).
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// Stop after this many jobs per worker (with --sequencer).
+    #[arg(long)]
+    pub max_jobs: Option<usize>,
+    /// Chunk slots of the network's genesis `rollup` section (with --sequencer the sequencer
+    /// tells each job's shape; this only sets the keys built at start).
+    #[arg(long, default_value_t = kaimeng_prover::ChunkShape::DEFAULT.slots)]
+    pub chunk_slots: usize,
+    /// log2 rows of the chunk circuit (genesis `rollup.chunk_k`).
+    #[arg(long, default_value_t = kaimeng_prover::ChunkShape::DEFAULT.k)]
+    pub chunk_k: u32,
     /// Where proving parameters are cached (generated deterministically on first use).
     #[arg(long, default_value = ".kaimeng-prover-params")]
     pub params: PathBuf,
@@ -198,6 +221,15 @@ pub struct DevArgs {
     /// switch the bridge into exodus mode.
     #[arg(long, default_value_t = 3_600, value_parser = clap::value_parser!(u64).range(1..))]
     pub rollup_priority_expiry: u64,
+    /// Port of the rollup sequencer's JSON-RPC (`rollup_*`, HTTP and WebSocket); 0 picks one.
+    #[arg(long, default_value_t = 8645)]
+    pub sequencer_port: u16,
+    /// Do not run the rollup sequencer (dev account 9 then stays free to act as one).
+    #[arg(long)]
+    pub no_sequencer: bool,
+    /// A rollup batch closes once its oldest operation waited this long (milliseconds).
+    #[arg(long, default_value_t = 1_000)]
+    pub sequencer_max_wait_ms: u64,
     /// fsync every block written, as `kaimeng node` does by default. Off by default: dev
     /// block data survives `kill -9` but not a power cut. Votes are fsynced either way.
     #[arg(long)]
@@ -266,17 +298,37 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Gov(command) => crate::gov::run(command),
         Command::Prover(args) => {
             init_tracing();
-            let mut config = kaimeng_prover::WorkerConfig::new(
-                args.queue,
-                args.params,
-                kaimeng_prover::ChunkShape::DEFAULT,
-            );
+            let shape = kaimeng_prover::ChunkShape {
+                slots: args.chunk_slots,
+                k: args.chunk_k,
+            };
+            if let Some(url) = &args.sequencer {
+                let proven = crate::sequencer::worker::run_remote(
+                    url,
+                    &args.params,
+                    shape,
+                    args.threads,
+                    args.max_jobs,
+                )?;
+                println!("proved {proven} chunks");
+                return Ok(());
+            }
+            let queue = args.queue.context("--queue or --sequencer is required")?;
+            let mut config = kaimeng_prover::WorkerConfig::new(queue, args.params, shape);
             config.exit_when_idle = args.exit_when_idle;
             let report = kaimeng_prover::run_worker(config)?;
             println!("proved {} chunks, {} failed", report.proven, report.failed);
             Ok(())
         }
         Command::Node(args) => crate::node_command::run(&args.config),
+        Command::Sequencer(args) => {
+            init_tracing();
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
+            runtime.block_on(crate::sequencer::run(&args.config))
+        }
         Command::Testnet(args) => testnet(args),
         Command::VerifyCertificate(args) => crate::light::run(args),
         Command::Committees(command) => crate::committees_command::run(command),

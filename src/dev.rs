@@ -129,10 +129,33 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             kaimeng_shards::crossshard::CROSS_SHARD_ADDRESS
         );
     }
-    println!(
-        "Listening on http://{}",
-        node.shards[0].rpc_addr.context("node 0 serves RPC")?
-    );
+    let shard0 = node.shards[0].rpc_addr.context("node 0 serves RPC")?;
+    let _sequencer = match (&genesis.rollup, args.no_sequencer) {
+        (Some(spec), false) => {
+            let mut config = crate::sequencer::SequencerConfig::dev(
+                format!("http://{shard0}"),
+                std::net::SocketAddr::from(([127, 0, 0, 1], args.sequencer_port)),
+                data_dir.join("sequencer"),
+                spec,
+                accounts[9].private_key.to_string(),
+            );
+            config.max_wait_ms = args.sequencer_max_wait_ms;
+            let sequencer = crate::sequencer::start(config)
+                .await
+                .context("starting the rollup sequencer")?;
+            println!(
+                "Rollup sequencer (dev account 9): RPC http://{0}  WebSocket ws://{0}  \
+                 (chunks of {1} slots, k = {2}; bridge {3})",
+                sequencer.addr,
+                spec.chunk_slots,
+                spec.chunk_k,
+                kaimeng_genesis::BRIDGE_ADDRESS
+            );
+            Some(sequencer)
+        }
+        _ => None,
+    };
+    println!("Listening on http://{shard0}");
     use std::io::Write;
     let _ = std::io::stdout().flush();
 

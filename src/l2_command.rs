@@ -1,9 +1,12 @@
-//! `kaimeng l2`: the rollup from a user's side, against a shard-0 node's RPC alone.
+//! `kaimeng l2`: the rollup from a user's side, against a shard-0 node's RPC and (for L2
+//! transactions) a sequencer's.
 //! - `deposit` derives the user's L2 key from their Ethereum key (ADR 0035: a `personal_sign`
 //!   signature, so a browser wallet derives the same key) and deposits to the bridge.
 //! - `status` shows an L1 address's L2 accounts at the last executed root, its unexecuted
 //!   requests and claimable withdrawals.
 //! - `exit` takes an account's funds out in exodus mode with nothing from the sequencer.
+//! - `transfer` and `withdraw` sign with the derived L2 key and go to a sequencer's RPC; they
+//!   return at its soft confirmation, or with `--wait` when the batch is executed on shard 0.
 //!
 //! `status` and `exit` rebuild the L2 state from the bridge's deposit requests and the
 //! published data of every executed batch, checking each chunk's root against the committed
@@ -11,41 +14,23 @@
 
 use std::time::{Duration, Instant};
 
-use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
-use alloy_eips::eip2718::Encodable2718;
-use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
+use alloy_primitives::{Address, B256, U256};
 use alloy_signer_local::PrivateKeySigner;
-use alloy_sol_types::{SolCall, SolEvent, sol};
-use anyhow::{Context, anyhow, bail};
+use alloy_sol_types::{SolCall, SolEvent};
+use anyhow::{anyhow, bail};
 use clap::{Args, Subcommand};
 use jsonrpsee::core::client::ClientT;
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use jsonrpsee::rpc_params;
-use kaimeng_genesis::BRIDGE_ADDRESS;
-use kaimeng_rollup::bridge_calls::{fp_from_word, word_of_fp};
-use kaimeng_rollup::rebuild::Rebuilder;
-use kaimeng_rollup::{DepositOp, Fp, L1Address, PublicKey};
-use serde_json::{Value, json};
+use kaimeng_rollup::L1Address;
+use kaimeng_rollup::tx::{Transfer, Withdraw};
+use serde_json::Value;
 
-sol! {
-    event Deposit(uint64 indexed requestId, uint32 indexed account, address indexed l1, bytes32 l2PublicKey, uint64 amount, bytes32 queueHashAfter, uint64 expiry);
-    event BatchCommitted(uint64 indexed batchNumber, bytes32 finalRoot, bytes32 finalQueueHash, uint64 priorityCount, uint256 withdrawalCount);
-    function commitBatch(bytes[] chunkData, bytes32[] chunkRoots, bytes32[] chunkQueues) external;
-    function exit(uint32 account, bytes32 keyCommitment, address l1, uint64 balance, uint32 nonce, bytes32[32] siblings) external;
-    function lastExecuted() external view returns (uint64);
-    function lastExecutedRoot() external view returns (bytes32);
-    function exodus() external view returns (bool);
-    function exited(uint32 account) external view returns (bool);
-    function deposit(bytes32 l2PublicKey) external payable returns (uint64 requestId, uint32 account);
-    function head() external view returns (uint64);
-    function tail() external view returns (uint64);
-    function claimable(address who) external view returns (uint256);
-    struct PriorityRequest { bytes32 queueHashAfter; uint64 expiry; address l1; uint32 account; uint64 amount; uint8 kind; }
-    function request(uint64 requestId) external view returns (PriorityRequest memory);
-}
-
-/// The rollup's fee account, as the bridge fixes it.
-const FEE_ACCOUNT: u32 = 0;
+use crate::bridge_client::{
+    BridgeClient, Deposit, claimableCall, depositCall, exitCall, exitedCall, exodusCall, headCall,
+    log_data, requestCall, tailCall, word,
+};
+use crate::sequencer::wire::TxRequest;
 
 #[derive(Subcommand, Debug)]
 pub enum L2Command {
@@ -55,6 +40,10 @@ pub enum L2Command {
     Deposit(DepositArgs),
     /// An L1 address's L2 accounts, unexecuted requests and claimable withdrawals.
     Status(StatusArgs),
+    /// Transfer on L2 (signed with the L2 key derived from an Ethereum key), via a sequencer.
+    Transfer(TransferArgs),
+    /// Withdraw from L2 to the account's L1 address, via a sequencer.
+    Withdraw(WithdrawArgs),
     /// In exodus mode: rebuild the L2 state from shard 0's published data and exit an account
     /// with a proof of its leaf against the last executed root.
     Exit(ExitArgs),
@@ -81,6 +70,43 @@ pub struct DepositArgs {
     /// Amount in gwei (one L2 unit each).
     #[arg(long)]
     pub gwei: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct L2TxArgs {
+    /// JSON-RPC URL of the sequencer.
+    #[arg(long)]
+    pub sequencer: String,
+    /// Hex private key of the Ethereum account whose derived L2 key signs.
+    #[arg(long)]
+    pub private_key: String,
+    /// The L2 account to debit.
+    #[arg(long)]
+    pub from: u32,
+    /// Amount in L2 units (gwei).
+    #[arg(long)]
+    pub amount: u64,
+    /// Fee in L2 units (default: the sequencer's quote).
+    #[arg(long)]
+    pub fee: Option<u16>,
+    /// Wait until the batch holding it is executed on shard 0.
+    #[arg(long)]
+    pub wait: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct TransferArgs {
+    #[command(flatten)]
+    pub tx: L2TxArgs,
+    /// The L2 account to credit.
+    #[arg(long)]
+    pub to: u32,
+}
+
+#[derive(Args, Debug)]
+pub struct WithdrawArgs {
+    #[command(flatten)]
+    pub tx: L2TxArgs,
 }
 
 #[derive(Args, Debug)]
@@ -117,15 +143,17 @@ pub fn run(command: L2Command) -> anyhow::Result<()> {
             L2Command::Deposit(args) => deposit(args).await,
             L2Command::Status(args) => status(args).await,
             L2Command::Exit(args) => exit(args).await,
+            L2Command::Transfer(args) => l2_transaction(args.tx, Some(args.to)).await,
+            L2Command::Withdraw(args) => l2_transaction(args.tx, None).await,
         }
     })
 }
 
-fn client_for(rpc: &str) -> anyhow::Result<HttpClient> {
+fn sequencer_client(url: &str) -> anyhow::Result<HttpClient> {
     HttpClientBuilder::default()
         .request_timeout(Duration::from_secs(60))
-        .build(rpc)
-        .map_err(|e| anyhow!("--rpc {rpc}: {e}"))
+        .build(url)
+        .map_err(|e| anyhow!("--sequencer {url}: {e}"))
 }
 
 fn signer_for(private_key: &str) -> anyhow::Result<PrivateKeySigner> {
@@ -143,24 +171,14 @@ fn key(args: KeyArgs) -> anyhow::Result<()> {
 
 async fn deposit(args: DepositArgs) -> anyhow::Result<()> {
     let signer = signer_for(&args.private_key)?;
-    let client = client_for(&args.rpc)?;
-    let chain_id: U256 = client
-        .request("eth_chainId", rpc_params![])
-        .await
-        .map_err(|e| anyhow!("eth_chainId: {e}"))?;
-    let l2_key = kaimeng_rollup::keys::derive_l2_key(signer.credential(), chain_id.to());
+    let bridge = BridgeClient::new(&args.rpc)?;
+    let l2_key = kaimeng_rollup::keys::derive_l2_key(signer.credential(), bridge.chain_id().await?);
     let public_key = B256::from(l2_key.public_key().to_bytes());
     let value = U256::from(args.gwei) * U256::from(1_000_000_000u64);
-    let receipt = send(
-        &client,
-        &signer,
-        depositCall {
-            l2PublicKey: public_key,
-        }
-        .abi_encode(),
-        value,
-    )
-    .await?;
+    let call = depositCall {
+        l2PublicKey: public_key,
+    };
+    let receipt = bridge.send(&signer, call.abi_encode(), value).await?;
     if receipt["status"] != "0x1" {
         bail!("the deposit failed (the bridge refused it): {receipt}");
     }
@@ -186,11 +204,11 @@ async fn deposit(args: DepositArgs) -> anyhow::Result<()> {
 }
 
 async fn status(args: StatusArgs) -> anyhow::Result<()> {
-    let client = client_for(&args.rpc)?;
-    let (rebuilder, executed, _) = rebuild(&client).await?;
+    let bridge = BridgeClient::new(&args.rpc)?;
+    let (rebuilder, executed, _) = bridge.rebuild_executed().await?;
     let state = rebuilder.state();
     let owner = L1Address(args.address.0.0);
-    let exodus = call_view::<exodusCall>(&client, exodusCall {}).await?;
+    let exodus = bridge.view(exodusCall {}).await?;
     println!(
         "{}: {executed} executed batch(es){}",
         args.address,
@@ -200,7 +218,7 @@ async fn status(args: StatusArgs) -> anyhow::Result<()> {
             ""
         }
     );
-    for index in owned_accounts(&client, args.address).await? {
+    for index in bridge.owned_accounts(args.address).await? {
         let account = state.account(index);
         if account.l1_address == owner {
             println!(
@@ -211,10 +229,10 @@ async fn status(args: StatusArgs) -> anyhow::Result<()> {
             println!("  L2 account {index}: not yet executed");
         }
     }
-    let head = call_view::<headCall>(&client, headCall {}).await?;
-    let tail = call_view::<tailCall>(&client, tailCall {}).await?;
+    let head = bridge.view(headCall {}).await?;
+    let tail = bridge.view(tailCall {}).await?;
     for id in head..tail {
-        let request = call_view::<requestCall>(&client, requestCall { requestId: id }).await?;
+        let request = bridge.view(requestCall { requestId: id }).await?;
         if request.l1 == args.address {
             let kind = if request.kind == 3 {
                 "deposit"
@@ -228,77 +246,29 @@ async fn status(args: StatusArgs) -> anyhow::Result<()> {
             );
         }
     }
-    let claimable =
-        call_view::<claimableCall>(&client, claimableCall { who: args.address }).await?;
+    let claimable = bridge.view(claimableCall { who: args.address }).await?;
     println!("  claimable on shard 0: {claimable} wei");
     Ok(())
 }
 
-/// The L2 accounts the bridge bound to `l1` (from its deposit events).
-async fn owned_accounts(client: &HttpClient, l1: Address) -> anyhow::Result<Vec<u32>> {
-    let mut accounts = Vec::new();
-    for log in logs(client, Deposit::SIGNATURE_HASH).await? {
-        let (topics, data) = log_data(&log)?;
-        let event = Deposit::decode_raw_log(topics, &data).context("a Deposit event")?;
-        if event.l1 == l1 && !accounts.contains(&event.account) {
-            accounts.push(event.account);
-        }
-    }
-    Ok(accounts)
-}
-
-/// The L2 state rebuilt from what shard 0 published, checked against the bridge's last executed
-/// root; with the number of executed batches and chunks replayed.
-async fn rebuild(client: &HttpClient) -> anyhow::Result<(Rebuilder, u64, usize)> {
-    let deposits = deposits(client).await?;
-    let executed = call_view::<lastExecutedCall>(client, lastExecutedCall {}).await?;
-    let commits = commits(client, executed).await?;
-    let mut rebuilder = Rebuilder::new(deposits, FEE_ACCOUNT);
-    let mut chunks = 0;
-    for (batch, commit) in commits.iter().enumerate() {
-        for ((data, root), queue) in commit
-            .chunkData
-            .iter()
-            .zip(&commit.chunkRoots)
-            .zip(&commit.chunkQueues)
-        {
-            rebuilder
-                .apply_chunk(
-                    data,
-                    field(root, "chunk root")?,
-                    field(queue, "queue hash")?,
-                )
-                .with_context(|| format!("batch {}", batch + 1))?;
-            chunks += 1;
-        }
-    }
-    let root = call_view::<lastExecutedRootCall>(client, lastExecutedRootCall {}).await?;
-    if B256::from(word_of_fp(rebuilder.state().root())) != root {
-        bail!("the rebuilt state does not reach the bridge's last executed root {root}");
-    }
-    Ok((rebuilder, executed, chunks))
-}
-
 async fn exit(args: ExitArgs) -> anyhow::Result<()> {
     let signer = signer_for(&args.private_key)?;
-    let client = client_for(&args.rpc)?;
+    let bridge = BridgeClient::new(&args.rpc)?;
     let started = Instant::now();
-    if !call_view::<exodusCall>(&client, exodusCall {}).await? {
+    if !bridge.view(exodusCall {}).await? {
         bail!("the bridge is not in exodus mode; withdraw through the sequencer instead");
     }
-    if call_view::<exitedCall>(
-        &client,
-        exitedCall {
+    if bridge
+        .view(exitedCall {
             account: args.account,
-        },
-    )
-    .await?
+        })
+        .await?
     {
         bail!("account {} has already exited", args.account);
     }
 
     // What shard 0 published: the deposit requests and every executed batch's commit.
-    let (rebuilder, executed, chunks) = rebuild(&client).await?;
+    let (rebuilder, executed, chunks) = bridge.rebuild_executed().await?;
     let state = rebuilder.state();
     let rebuilt = started.elapsed();
 
@@ -311,16 +281,13 @@ async fn exit(args: ExitArgs) -> anyhow::Result<()> {
     }
     let exit = exitCall {
         account: args.account,
-        keyCommitment: B256::from(word_of_fp(account.key_commitment())),
+        keyCommitment: word(account.key_commitment()),
         l1: Address::from(account.l1_address.0),
         balance: account.balance,
         nonce: account.nonce,
-        siblings: state
-            .proof(args.account)
-            .siblings
-            .map(|sibling| B256::from(word_of_fp(sibling))),
+        siblings: state.proof(args.account).siblings.map(word),
     };
-    let receipt = send(&client, &signer, exit.abi_encode(), U256::ZERO).await?;
+    let receipt = bridge.send(&signer, exit.abi_encode(), U256::ZERO).await?;
     if receipt["status"] != "0x1" {
         bail!("the exit transaction failed: {receipt}");
     }
@@ -339,147 +306,98 @@ async fn exit(args: ExitArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn field(word: &B256, what: &'static str) -> anyhow::Result<Fp> {
-    fp_from_word(&word.0, what).map_err(|e| anyhow!("{e}"))
-}
-
-async fn call_view<C: SolCall>(client: &HttpClient, call: C) -> anyhow::Result<C::Return> {
-    let data = Bytes::from(call.abi_encode());
-    let out: Bytes = client
-        .request(
-            "eth_call",
-            rpc_params![json!({"to": BRIDGE_ADDRESS, "data": data}), "latest"],
-        )
-        .await
-        .map_err(|e| anyhow!("eth_call to the bridge: {e}"))?;
-    C::abi_decode_returns(&out).map_err(|e| anyhow!("the bridge's answer: {e}"))
-}
-
-async fn logs(client: &HttpClient, topic: B256) -> anyhow::Result<Vec<Value>> {
-    client
-        .request(
-            "eth_getLogs",
-            rpc_params![json!({
-                "address": BRIDGE_ADDRESS,
-                "fromBlock": "0x0",
-                "toBlock": "latest",
-                "topics": [topic],
-            })],
-        )
-        .await
-        .map_err(|e| anyhow!("eth_getLogs: {e}"))
-}
-
-fn log_data(log: &Value) -> anyhow::Result<(Vec<B256>, Bytes)> {
-    let topics = serde_json::from_value(log["topics"].clone()).context("log topics")?;
-    let data = serde_json::from_value(log["data"].clone()).context("log data")?;
-    Ok((topics, data))
-}
-
-/// The bridge's deposit requests, in request order.
-async fn deposits(client: &HttpClient) -> anyhow::Result<Vec<DepositOp>> {
-    let mut deposits = Vec::new();
-    for log in logs(client, Deposit::SIGNATURE_HASH).await? {
-        let (topics, data) = log_data(&log)?;
-        let event = Deposit::decode_raw_log(topics, &data).context("a Deposit event")?;
-        let public_key = PublicKey::from_bytes(&event.l2PublicKey.0)
-            .ok_or_else(|| anyhow!("deposit {}: not an L2 key", event.requestId))?;
-        deposits.push((
-            event.requestId,
-            DepositOp {
-                to: event.account,
-                l1_address: L1Address(event.l1.0.0),
-                public_key,
-                amount: event.amount,
-            },
-        ));
-    }
-    deposits.sort_by_key(|(id, _)| *id);
-    Ok(deposits.into_iter().map(|(_, deposit)| deposit).collect())
-}
-
-/// The commits of batches 1 to `executed`, read from their transactions' input.
-async fn commits(client: &HttpClient, executed: u64) -> anyhow::Result<Vec<commitBatchCall>> {
-    let mut hashes = vec![None; executed as usize];
-    for log in logs(client, BatchCommitted::SIGNATURE_HASH).await? {
-        let (topics, data) = log_data(&log)?;
-        let event =
-            BatchCommitted::decode_raw_log(topics, &data).context("a BatchCommitted event")?;
-        if let Some(slot) = event
-            .batchNumber
-            .checked_sub(1)
-            .and_then(|i| hashes.get_mut(i as usize))
-        {
-            *slot = log["transactionHash"].as_str().map(str::to_string);
+/// Signs a transfer (`to` given) or a withdrawal with the L2 key `--private-key` derives and
+/// submits it to the sequencer.
+async fn l2_transaction(args: L2TxArgs, to: Option<u32>) -> anyhow::Result<()> {
+    let signer = signer_for(&args.private_key)?;
+    let sequencer = sequencer_client(&args.sequencer)?;
+    let call = |method: &'static str, params| {
+        let sequencer = sequencer.clone();
+        async move {
+            sequencer
+                .request::<Value, _>(method, params)
+                .await
+                .map_err(|e| anyhow!("{method}: {e}"))
         }
-    }
-    let mut commits = Vec::with_capacity(hashes.len());
-    for (i, hash) in hashes.into_iter().enumerate() {
-        let hash = hash.ok_or_else(|| anyhow!("batch {} has no commit log", i + 1))?;
-        let tx: Value = client
-            .request("eth_getTransactionByHash", rpc_params![hash.clone()])
-            .await
-            .map_err(|e| anyhow!("eth_getTransactionByHash {hash}: {e}"))?;
-        let input: Bytes = serde_json::from_value(tx["input"].clone())
-            .with_context(|| format!("the input of {hash}"))?;
-        commits.push(
-            commitBatchCall::abi_decode(&input)
-                .map_err(|e| anyhow!("batch {}: its commit is not a direct call: {e}", i + 1))?,
+    };
+    let status = call("rollup_status", rpc_params![]).await?;
+    let chain_id = status["chainId"]
+        .as_u64()
+        .ok_or_else(|| anyhow!("rollup_status has no chainId: {status}"))?;
+    let key = kaimeng_rollup::keys::derive_l2_key(signer.credential(), chain_id);
+    let account = call("rollup_getAccount", rpc_params![args.from]).await?;
+    if account["publicKey"].as_str() != Some(&B256::from(key.public_key().to_bytes()).to_string()) {
+        bail!(
+            "L2 account {} is not bound to the key {} derives (deposit to it first)",
+            args.from,
+            signer.address()
         );
     }
-    Ok(commits)
-}
-
-/// Signs and sends a call to the bridge; waits for its receipt.
-async fn send(
-    client: &HttpClient,
-    signer: &PrivateKeySigner,
-    input: Vec<u8>,
-    value: U256,
-) -> anyhow::Result<Value> {
-    let from = signer.address();
-    let nonce: U256 = client
-        .request("eth_getTransactionCount", rpc_params![from, "pending"])
-        .await
-        .map_err(|e| anyhow!("eth_getTransactionCount: {e}"))?;
-    let chain_id: U256 = client
-        .request("eth_chainId", rpc_params![])
-        .await
-        .map_err(|e| anyhow!("eth_chainId: {e}"))?;
-    let gas_price: U256 = client
-        .request("eth_gasPrice", rpc_params![])
-        .await
-        .map_err(|e| anyhow!("eth_gasPrice: {e}"))?;
-    let tx = TxEip1559 {
-        chain_id: chain_id.to(),
-        nonce: nonce.to(),
-        gas_limit: 1_000_000,
-        max_fee_per_gas: gas_price.to::<u128>().saturating_mul(2),
-        max_priority_fee_per_gas: 1,
-        to: TxKind::Call(BRIDGE_ADDRESS),
-        value,
-        access_list: Default::default(),
-        input: input.into(),
+    let nonce = account["soft"]["nonce"]
+        .as_u64()
+        .ok_or_else(|| anyhow!("rollup_getAccount has no soft nonce: {account}"))?
+        as u32;
+    let fee = match args.fee {
+        Some(fee) => fee,
+        None => {
+            let quote = call("rollup_feeQuote", rpc_params![]).await?;
+            let kind = if to.is_some() { "transfer" } else { "withdraw" };
+            quote[kind]
+                .as_u64()
+                .and_then(|f| u16::try_from(f).ok())
+                .ok_or_else(|| anyhow!("rollup_feeQuote has no {kind} fee: {quote}"))?
+        }
     };
-    let signature = alloy_signer::SignerSync::sign_hash_sync(signer, &tx.signature_hash())
-        .map_err(|e| anyhow!("signing: {e}"))?;
-    let raw = Bytes::from(TxEnvelope::from(tx.into_signed(signature)).encoded_2718());
-    let hash: B256 = client
-        .request("eth_sendRawTransaction", rpc_params![raw])
-        .await
-        .map_err(|e| anyhow!("eth_sendRawTransaction: {e}"))?;
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let receipt: Value = client
-            .request("eth_getTransactionReceipt", rpc_params![hash])
-            .await
-            .map_err(|e| anyhow!("eth_getTransactionReceipt: {e}"))?;
-        if !receipt.is_null() {
-            return Ok(receipt);
+    let request = match to {
+        Some(to) => TxRequest::from_transfer(
+            Transfer {
+                from: args.from,
+                to,
+                amount: args.amount,
+                fee,
+                nonce,
+            }
+            .sign(&key, chain_id),
+        ),
+        None => TxRequest::from_withdraw(
+            Withdraw {
+                from: args.from,
+                amount: args.amount,
+                fee,
+                nonce,
+            }
+            .sign(&key, chain_id),
+        ),
+    };
+    let started = Instant::now();
+    let accepted = call("rollup_sendTransaction", rpc_params![request]).await?;
+    let hash = accepted["hash"].as_str().unwrap_or_default().to_string();
+    println!(
+        "{} accepted (soft-confirmed in {} ms): {hash}, nonce {nonce}, fee {fee}",
+        if to.is_some() {
+            "transfer"
+        } else {
+            "withdrawal"
+        },
+        started.elapsed().as_millis()
+    );
+    if args.wait {
+        let deadline = Instant::now() + Duration::from_secs(600);
+        loop {
+            let tx = call("rollup_getTransaction", rpc_params![hash.clone()]).await?;
+            if tx["status"] == "executed" {
+                println!(
+                    "executed on shard 0 in batch {} after {} ms",
+                    tx["batch"],
+                    started.elapsed().as_millis()
+                );
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!("{hash} not executed after 600 s (status {})", tx["status"]);
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
         }
-        if Instant::now() > deadline {
-            bail!("transaction {hash} not final after 120 s");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    Ok(())
 }

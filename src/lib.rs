@@ -1,6 +1,7 @@
 //! Kaimeng (开盟): the composition root. It wires genesis, storage, shards and RPC into a node;
 //! `cli` maps the `kaimeng` subcommands onto it.
 
+pub mod bridge_client;
 pub mod cli;
 pub mod committees_command;
 pub mod config;
@@ -13,6 +14,7 @@ pub mod node;
 pub mod node_command;
 pub mod node_status;
 pub mod rollup_precompiles;
+pub mod sequencer;
 pub mod testnet;
 pub mod validator;
 

@@ -41,6 +41,14 @@ pub enum Record {
         /// Operations it took.
         ops: u32,
     },
+    /// The journal continues a state rebuilt from shard 0 through batch `batches`, with the
+    /// priority requests before `next_request` consumed (first record of such a journal).
+    Rebuilt {
+        /// Batches rebuilt.
+        batches: u64,
+        /// The first request not yet consumed.
+        next_request: u64,
+    },
     /// The proof of chunk `chunk` of batch `batch`.
     Proof {
         /// Batch number.
@@ -325,6 +333,15 @@ fn encode(record: &Record) -> Vec<u8> {
             out.extend(ops.to_be_bytes());
             out
         }
+        Record::Rebuilt {
+            batches,
+            next_request,
+        } => {
+            let mut out = vec![4];
+            out.extend(batches.to_be_bytes());
+            out.extend(next_request.to_be_bytes());
+            out
+        }
         Record::Proof {
             batch,
             chunk,
@@ -361,6 +378,17 @@ fn decode(payload: &[u8]) -> Result<Record, String> {
                 chunk: r.u32()?,
                 bytes: r.0.to_vec(),
             })
+        }
+        4 => {
+            let mut r = Reader(rest);
+            let record = Record::Rebuilt {
+                batches: r.u64()?,
+                next_request: r.u64()?,
+            };
+            if !r.0.is_empty() {
+                return Err("bytes after a rebuild marker".into());
+            }
+            Ok(record)
         }
         other => Err(format!("unknown record kind {other}")),
     }
@@ -435,6 +463,10 @@ mod tests {
                 l1_address: L1Address([1; 20]),
             }))),
             Record::Closed { batch: 1, ops: 4 },
+            Record::Rebuilt {
+                batches: 3,
+                next_request: 9,
+            },
             Record::Proof {
                 batch: 1,
                 chunk: 0,

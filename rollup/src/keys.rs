@@ -3,7 +3,7 @@
 //!
 //! The wallet signs [`l2_key_message`] with `personal_sign` (EIP-191). Wallets sign
 //! deterministically (RFC 6979), so the same account always gets the same signature, and the
-//! L2 key is `Blake2b-512("Kaimeng-L2-KeyDrv", r || s)` reduced into the scalar field. The
+//! L2 key is `Blake2b-512` personalised with `"Kaimeng-L2-KeyDv"` over `r || s`, reduced into the scalar field. The
 //! recovery byte is ignored and `s` is normalised to the low half, so every valid encoding of
 //! the same signature yields the same key. Whoever holds the signature controls the L2
 //! account: the message says so.

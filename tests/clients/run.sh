@@ -6,19 +6,21 @@
 #   tests/clients/run.sh --trace [flow...]    # records every JSON-RPC exchange through a proxy
 #                                             # and prints the error responses at the end
 #
-# Flows: foundry hardhat ethers viem web3py admission tracing (all by default; admission checks,
-# through ethers, that every admission rule refuses at once with the wording clients know;
-# tracing reads internal calls with debug_trace* through viem and cast rpc). Each deploys KaiToken, transfers
+# Flows: foundry hardhat ethers viem web3py admission tracing rollup (all by default; admission
+# checks, through ethers, that every admission rule refuses at once with the wording clients know;
+# tracing reads internal calls with debug_trace* through viem and cast rpc; rollup derives an L2
+# key through ethers signMessage and deposits it to the bridge). Each deploys KaiToken, transfers
 # and checks balances exactly, reads Transfer logs, checks the revert reason of a failing
 # transfer, and waits (bounded) for a newHeads event over WebSocket. Exits non-zero if any flow
 # failed. Runs setup.sh first (a no-op when everything is installed; CLIENTS_SKIP_SETUP=1 skips it).
 # Environment: FLOW_TIMEOUT (s, default 600) bounds each flow; CLIENT_WAIT_MS (default 30000)
-# bounds each wait on the node inside a flow.
+# bounds each wait on the node inside a flow; KAIMENG_BIN, when set, is the binary whose
+# `kaimeng l2 key` the rollup flow compares its key with.
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$here"
 
-ALL_FLOWS=(foundry hardhat ethers viem web3py admission tracing)
+ALL_FLOWS=(foundry hardhat ethers viem web3py admission tracing rollup)
 use_anvil=0
 use_trace=0
 flows=()
@@ -26,8 +28,8 @@ for arg in "$@"; do
   case "$arg" in
     --anvil) use_anvil=1 ;;
     --trace) use_trace=1 ;;
-    -h|--help) sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    foundry|hardhat|ethers|viem|web3py|admission|tracing) flows+=("$arg") ;;
+    -h|--help) sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    foundry|hardhat|ethers|viem|web3py|admission|tracing|rollup) flows+=("$arg") ;;
     *) echo "run.sh: unknown flow or option '$arg' (flows: ${ALL_FLOWS[*]})" >&2; exit 2 ;;
   esac
 done
@@ -108,6 +110,7 @@ flow_command() {
     hardhat) (cd hardhat && npx --no hardhat run --network kaimeng scripts/deploy-and-check.js) ;;
     ethers) node ethers/flow.js ;;
     admission) node ethers/admission.js ;;
+    rollup) node ethers/rollup.js ;;
     viem) node viem/flow.mjs ;;
     tracing) node viem/tracing.mjs ;;
     web3py) .venv/bin/python web3py/flow.py ;;

@@ -25,13 +25,23 @@ pub struct DevNode {
     pub standby_ports: Vec<u16>,
     /// Node 0's RPC port of each shard, by shard number (shard 0's is `port`).
     pub shard_ports: Vec<u16>,
+    /// The rollup sequencer's RPC port, when it runs (`--sequencer-port` given).
+    pub sequencer_port: Option<u16>,
 }
 
 impl DevNode {
-    /// Starts `kaimeng dev` on a free port with extra arguments, waiting for its RPC URL.
+    /// Starts `kaimeng dev` on a free port with extra arguments, waiting for its RPC URL. The
+    /// rollup sequencer runs only if `extra` sets `--sequencer-port` (it deposits to its fee
+    /// account at start, which other tests need not see).
     pub fn start(extra: &[&str]) -> DevNode {
+        let with_sequencer = extra.contains(&"--sequencer-port");
         let mut child = Command::new(env!("CARGO_BIN_EXE_kaimeng"))
             .args(["dev", "--port", "0"])
+            .args(if with_sequencer {
+                &[][..]
+            } else {
+                &["--no-sequencer"][..]
+            })
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -43,6 +53,7 @@ impl DevNode {
         let mut validator_ports = Vec::new();
         let mut standby_ports = Vec::new();
         let mut shard_ports = Vec::new();
+        let mut sequencer_port = None;
         let port_of = |line: &str| -> u16 {
             line.split("RPC http://")
                 .nth(1)
@@ -67,6 +78,9 @@ impl DevNode {
                     if line.starts_with("Shard ") {
                         shard_ports.push(port_of(&line));
                     }
+                    if line.starts_with("Rollup sequencer") {
+                        sequencer_port = Some(port_of(&line));
+                    }
                     if let Some(url) = line.strip_prefix("Listening on ") {
                         break url.trim().to_string();
                     }
@@ -88,6 +102,7 @@ impl DevNode {
             validator_ports,
             standby_ports,
             shard_ports,
+            sequencer_port,
         }
     }
 

@@ -1,0 +1,762 @@
+//! The sequencer's state, shared by its RPC and its pipeline: the soft-confirmed ledger, the
+//! journal, every accepted operation and its place, the batches and where each stands on
+//! shard 0, the proving jobs, and the events subscribers follow.
+//!
+//! An operation is confirmed to its sender only once the journal holding it is synced
+//! (group commit: one `fdatasync` covers every operation accepted while the previous one ran).
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::fs::File;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use alloy_primitives::B256;
+use anyhow::anyhow;
+use kaimeng_prover::{ChunkParams, ChunkProof, ChunkVerifyingKey, verify_chunk};
+use kaimeng_rollup::journal::{Journal, Record};
+use kaimeng_rollup::soft::SoftLedger;
+use kaimeng_rollup::stf::{ChunkOutcome, L2State};
+use kaimeng_rollup::{Account, L2Op, PriorityOp};
+use parking_lot::Mutex;
+use serde_json::{Value, json};
+use tokio::sync::{Notify, broadcast, watch};
+
+use super::jobs::{JobBoard, JobId};
+use super::wire::{Balance, TxStage, op_hash};
+use crate::bridge_client::{FEE_ACCOUNT, Request};
+
+/// How the sequencer batches and what it charges.
+#[derive(Clone, Copy, Debug)]
+pub struct Settings {
+    /// The rollup's chain id (shard 0's), bound into every signature.
+    pub chain_id: u64,
+    /// Slots per chunk (the genesis shape).
+    pub slots: usize,
+    /// Chunks per batch at most.
+    pub max_chunks: usize,
+    /// A batch closes once its oldest operation waited this long.
+    pub max_wait: Duration,
+    /// The smallest fee accepted, in L2 units.
+    pub min_fee: u16,
+}
+
+impl Settings {
+    /// Operations per batch at most.
+    pub fn capacity(&self) -> usize {
+        self.slots * self.max_chunks
+    }
+}
+
+/// What subscribers are told about.
+#[derive(Clone, Copy, Debug)]
+pub enum Event {
+    /// An account's soft state changed.
+    Account(u32),
+    /// A batch moved on (closed, committed, verified or executed).
+    Batch(u64),
+}
+
+/// How far the bridge has taken the batches.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Marks {
+    /// Last committed batch.
+    pub committed: u64,
+    /// Last verified batch.
+    pub verified: u64,
+    /// Last executed batch.
+    pub executed: u64,
+}
+
+/// One closed batch.
+#[derive(Debug)]
+pub struct BatchRecord {
+    /// Its number (from 1).
+    pub number: u64,
+    /// Sequence number of its first operation.
+    pub first_seq: u64,
+    /// Operations in it.
+    pub ops: u32,
+    /// Chunks (known once applied).
+    pub chunks: u32,
+    /// Accounts it changed, as it left them (until executed).
+    pub diff: HashMap<u32, Account>,
+    /// The last error submitting it to shard 0, if any.
+    pub last_error: Option<String>,
+    /// When it closed.
+    pub closed_at: Instant,
+}
+
+struct OpEntry {
+    hash: B256,
+    op: L2Op,
+}
+
+struct State {
+    ledger: SoftLedger,
+    journal: Journal,
+    broken: Option<String>,
+    ops: Vec<OpEntry>,
+    unbatched: VecDeque<(u64, Instant)>,
+    txs: HashMap<B256, u64>,
+    first_batch: u64,
+    batches: Vec<BatchRecord>,
+    next_request: u64,
+    waiting_requests: BTreeMap<u64, PriorityOp>,
+    marks: Marks,
+    executed_accounts: HashMap<u32, Account>,
+    /// Whether a closed batch (or the base) registers the fee account.
+    fee_batched: bool,
+}
+
+/// An accepted transaction.
+#[derive(Clone, Copy, Debug)]
+pub struct Accepted {
+    /// Its hash.
+    pub hash: B256,
+    /// Its position in the sequence.
+    pub seq: u64,
+}
+
+/// The sequencer's shared state.
+pub struct Core {
+    /// Batching and fees.
+    pub settings: Settings,
+    state: Mutex<State>,
+    sync_file: File,
+    synced: watch::Sender<u64>,
+    flush_wanted: Notify,
+    events: broadcast::Sender<Event>,
+    /// Proving jobs.
+    pub jobs: Mutex<JobBoard>,
+    verifier: std::sync::OnceLock<(Arc<ChunkParams>, Arc<ChunkVerifyingKey>)>,
+}
+
+/// What reopening the journal found, for the pipeline.
+pub struct Replayed {
+    /// Batches already applied to `base` (rebuilt from shard 0); later ones are replayed.
+    pub base_batches: u64,
+    /// The ops of each closed batch after the base, in order.
+    pub batch_ops: Vec<(u64, Vec<L2Op>)>,
+    /// Proofs found in the journal.
+    pub proofs: Vec<(JobId, Vec<u8>)>,
+}
+
+impl Core {
+    /// The state over an opened journal whose records are `records`, on top of `base` (the
+    /// empty state, or one rebuilt from shard 0 through batch `base_batches` with the requests
+    /// before `base_request` consumed).
+    pub fn open(
+        settings: Settings,
+        journal: Journal,
+        records: Vec<Record>,
+        base: &L2State,
+        base_batches: u64,
+        base_request: u64,
+        lease_time: Duration,
+    ) -> anyhow::Result<(Arc<Self>, Replayed)> {
+        let sync_file = journal.sync_handle()?;
+        let now = Instant::now();
+        let mut state = State {
+            ledger: SoftLedger::new(base, settings.chain_id, FEE_ACCOUNT),
+            journal,
+            broken: None,
+            ops: Vec::new(),
+            unbatched: VecDeque::new(),
+            txs: HashMap::new(),
+            first_batch: base_batches + 1,
+            batches: Vec::new(),
+            next_request: base_request,
+            waiting_requests: BTreeMap::new(),
+            marks: Marks {
+                committed: base_batches,
+                verified: base_batches,
+                executed: base_batches,
+            },
+            executed_accounts: base.accounts().map(|(i, a)| (i, *a)).collect(),
+            fee_batched: !base.account(FEE_ACCOUNT).is_empty(),
+        };
+        let mut replayed = Replayed {
+            base_batches,
+            batch_ops: Vec::new(),
+            proofs: Vec::new(),
+        };
+        for (index, record) in records.into_iter().enumerate() {
+            match record {
+                Record::Op(op) => {
+                    state.ledger.apply(&op).map_err(|e| {
+                        anyhow!("journal record {index}: the operation no longer applies: {e}")
+                    })?;
+                    if matches!(op, L2Op::Priority(_)) {
+                        state.next_request += 1;
+                    }
+                    state.push_op(op, now);
+                }
+                Record::Closed { batch, ops } => {
+                    let ops = state.close(batch, ops as usize, now).ok_or_else(|| {
+                        anyhow!("journal record {index}: batch {batch} closes out of order")
+                    })?;
+                    state.fee_batched |= ops.iter().any(|op| {
+                        matches!(op, L2Op::Priority(PriorityOp::Deposit(d)) if d.to == FEE_ACCOUNT)
+                    });
+                    replayed.batch_ops.push((batch, ops));
+                }
+                Record::Proof {
+                    batch,
+                    chunk,
+                    bytes,
+                } => replayed.proofs.push((JobId { batch, chunk }, bytes)),
+                Record::Rebuilt { .. } => {}
+            }
+        }
+        let written = state.journal.flush()?;
+        let (synced, _) = watch::channel(written);
+        let (events, _) = broadcast::channel(4096);
+        Ok((
+            Arc::new(Self {
+                settings,
+                state: Mutex::new(state),
+                sync_file,
+                synced,
+                flush_wanted: Notify::new(),
+                events,
+                jobs: Mutex::new(JobBoard::new(lease_time)),
+                verifier: std::sync::OnceLock::new(),
+            }),
+            replayed,
+        ))
+    }
+
+    /// Follows the events.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    /// Syncs the journal whenever asked; runs forever.
+    pub async fn run_flusher(self: Arc<Self>) {
+        loop {
+            self.flush_wanted.notified().await;
+            let flushed = self.state.lock().journal.flush();
+            let written = match flushed {
+                Ok(written) => written,
+                Err(e) => {
+                    self.fail(format!("cannot write the journal: {e}"));
+                    continue;
+                }
+            };
+            let file = match self.sync_file.try_clone() {
+                Ok(file) => file,
+                Err(e) => {
+                    self.fail(format!("cannot sync the journal: {e}"));
+                    continue;
+                }
+            };
+            match tokio::task::spawn_blocking(move || file.sync_data()).await {
+                Ok(Ok(())) => {
+                    self.synced.send_replace(written);
+                }
+                Ok(Err(e)) => self.fail(format!("cannot sync the journal: {e}")),
+                Err(e) => self.fail(format!("journal sync task: {e}")),
+            }
+        }
+    }
+
+    /// Stops accepting anything, for `reason`.
+    pub fn fail(&self, reason: String) {
+        tracing::error!(%reason, "the sequencer stops accepting transactions");
+        self.state.lock().broken.get_or_insert(reason);
+    }
+
+    async fn durable(&self, position: u64) -> anyhow::Result<()> {
+        let mut synced = self.synced.subscribe();
+        self.flush_wanted.notify_one();
+        loop {
+            if *synced.borrow_and_update() >= position {
+                return Ok(());
+            }
+            if let Some(reason) = self.state.lock().broken.clone() {
+                return Err(anyhow!("{reason}"));
+            }
+            synced
+                .changed()
+                .await
+                .map_err(|_| anyhow!("the journal flusher stopped"))?;
+        }
+    }
+
+    /// Checks and soft-confirms a user's signed operation; returns once it is durable.
+    pub async fn submit(&self, op: L2Op) -> Result<Accepted, String> {
+        let fee = match op {
+            L2Op::Transfer(t) => t.tx.fee,
+            L2Op::Withdraw(w) => w.tx.fee,
+            _ => return Err("only transfers and withdrawals are submitted here".into()),
+        };
+        if fee < self.settings.min_fee {
+            return Err(format!(
+                "fee {fee} is below the minimum {} (see rollup_feeQuote)",
+                self.settings.min_fee
+            ));
+        }
+        let signer = {
+            let state = self.state.lock();
+            if let Some(reason) = &state.broken {
+                return Err(format!(
+                    "the sequencer is not accepting transactions: {reason}"
+                ));
+            }
+            state.ledger.signer_of(&op).map_err(|e| reason(&e))?
+        };
+        // The signature is checked outside the lock, so many are checked at once.
+        if let Some(key) = signer
+            && !SoftLedger::signature_ok(&op, &key, self.settings.chain_id)
+        {
+            return Err("bad signature: it does not verify under the account's L2 key".into());
+        }
+        let (accepted, position) = {
+            let mut state = self.state.lock();
+            let hash = op_hash(&op);
+            if state.txs.contains_key(&hash) {
+                return Err(format!("transaction {hash} is already known"));
+            }
+            state.ledger.apply(&op).map_err(|e| reason(&e))?;
+            let position = state.journal.append(&Record::Op(op));
+            let seq = state.push_op(op, Instant::now());
+            match position {
+                Ok(position) => (Accepted { hash, seq }, position),
+                Err(e) => {
+                    drop(state);
+                    self.fail(format!("cannot write the journal: {e}"));
+                    return Err("the sequencer cannot write its journal".into());
+                }
+            }
+        };
+        self.durable(position)
+            .await
+            .map_err(|e| format!("not durable: {e}"))?;
+        for account in touched(&op) {
+            let _ = self.events.send(Event::Account(account));
+        }
+        Ok(accepted)
+    }
+
+    /// Takes the bridge's priority requests in id order (duplicates and ones already taken are
+    /// ignored; a gap waits). Returns how many were added.
+    pub async fn add_requests(&self, requests: Vec<Request>) -> anyhow::Result<usize> {
+        let (added, position, accounts) = {
+            let mut state = self.state.lock();
+            for r in requests {
+                if r.id >= state.next_request {
+                    state.waiting_requests.insert(r.id, r.op);
+                }
+            }
+            let mut added = 0;
+            let mut position = None;
+            let mut accounts = Vec::new();
+            loop {
+                let next = state.next_request;
+                let Some(op) = state.waiting_requests.remove(&next) else {
+                    break;
+                };
+                let op = L2Op::Priority(op);
+                if let Err(e) = state.ledger.apply(&op) {
+                    let reason = format!("request {} does not apply: {e}", state.next_request);
+                    state.broken.get_or_insert(reason.clone());
+                    return Err(anyhow!(reason));
+                }
+                position = Some(state.journal.append(&Record::Op(op))?);
+                state.push_op(op, Instant::now());
+                state.next_request += 1;
+                accounts.extend(touched(&op));
+                added += 1;
+            }
+            (added, position, accounts)
+        };
+        if let Some(position) = position {
+            self.durable(position).await?;
+        }
+        for account in accounts {
+            let _ = self.events.send(Event::Account(account));
+        }
+        Ok(added)
+    }
+
+    /// The next request id the sequencer waits for.
+    pub fn next_request(&self) -> u64 {
+        self.state.lock().next_request
+    }
+
+    /// Closes the next batch if it is due (full, or its oldest operation waited long enough)
+    /// and the fee account exists; returns its number and operations once journaled.
+    pub async fn close_due_batch(&self, now: Instant) -> anyhow::Result<Option<(u64, Vec<L2Op>)>> {
+        let (number, ops, position) = {
+            let mut state = self.state.lock();
+            let Some(&(_, oldest)) = state.unbatched.front() else {
+                return Ok(None);
+            };
+            let due = state.unbatched.len() >= self.settings.capacity()
+                || now.duration_since(oldest) >= self.settings.max_wait;
+            if !due {
+                return Ok(None);
+            }
+            // Every chunk credits the fee account, so its deposit must be in the first chunk.
+            if !state.fee_batched {
+                let position = state.unbatched.iter().position(|(seq, _)| {
+                    matches!(
+                        state.ops[*seq as usize].op,
+                        L2Op::Priority(PriorityOp::Deposit(d)) if d.to == FEE_ACCOUNT
+                    )
+                });
+                match position {
+                    None => return Ok(None),
+                    Some(p) if p >= self.settings.slots => {
+                        let reason = format!(
+                            "the fee account's deposit comes after {p} other operations, more \
+                             than a chunk's {} slots can hold before it: register the fee \
+                             account (start the sequencer) before users deposit",
+                            self.settings.slots
+                        );
+                        state.broken.get_or_insert(reason.clone());
+                        return Err(anyhow!(reason));
+                    }
+                    Some(_) => state.fee_batched = true,
+                }
+            }
+            let take = state.unbatched.len().min(self.settings.capacity());
+            let number = state.first_batch + state.batches.len() as u64;
+            let position = state.journal.append(&Record::Closed {
+                batch: number,
+                ops: take as u32,
+            })?;
+            let ops = state.close(number, take, now).expect("numbered in order");
+            (number, ops, position)
+        };
+        self.durable(position).await?;
+        Ok(Some((number, ops)))
+    }
+
+    /// Records what applying batch `number` did.
+    pub fn batch_applied(&self, number: u64, outcomes: &[ChunkOutcome], after: &L2State) {
+        let mut state = self.state.lock();
+        let fees: u64 = outcomes.iter().map(|o| o.total_fee).sum();
+        state.ledger.credit_fees(fees);
+        if let Some(batch) = state.batch_mut(number) {
+            batch.chunks = outcomes.len() as u32;
+            let touched = outcomes.iter().flat_map(|o| {
+                o.slots
+                    .iter()
+                    .flat_map(|s| [s.a.index, s.b.index])
+                    .chain([o.fee_credit.index])
+            });
+            batch.diff = touched.map(|i| (i, after.account(i))).collect();
+        }
+        drop(state);
+        let _ = self.events.send(Event::Batch(number));
+        let _ = self.events.send(Event::Account(FEE_ACCOUNT));
+    }
+
+    /// Notes a submission error for batch `number` (shown by `rollup_getBatch`).
+    pub fn batch_error(&self, number: u64, error: Option<String>) {
+        if let Some(batch) = self.state.lock().batch_mut(number) {
+            batch.last_error = error;
+        }
+    }
+
+    /// The bridge's marks, as last read.
+    pub fn marks(&self) -> Marks {
+        self.state.lock().marks
+    }
+
+    /// The last closed batch's number (0 if none).
+    pub fn last_closed(&self) -> u64 {
+        let state = self.state.lock();
+        state.first_batch + state.batches.len() as u64 - 1
+    }
+
+    /// Chunks of batch `number` (0 if unknown or not applied).
+    pub fn chunks_of(&self, number: u64) -> u32 {
+        self.state.lock().batch(number).map_or(0, |b| b.chunks)
+    }
+
+    /// Updates the bridge's marks; executed batches fold into the executed view.
+    pub fn set_marks(&self, marks: Marks) {
+        let mut state = self.state.lock();
+        let old = state.marks;
+        if old == marks {
+            return;
+        }
+        for number in old.executed + 1..=marks.executed {
+            let diff = state
+                .batch_mut(number)
+                .map(|b| std::mem::take(&mut b.diff))
+                .unwrap_or_default();
+            state.executed_accounts.extend(diff);
+        }
+        state.marks = marks;
+        drop(state);
+        for number in old.committed.min(old.verified).min(old.executed) + 1..=marks.committed {
+            let _ = self.events.send(Event::Batch(number));
+        }
+    }
+
+    /// The parameters and verifying key checked proofs are checked with.
+    pub fn set_verifier(&self, params: Arc<ChunkParams>, vk: Arc<ChunkVerifyingKey>) {
+        let _ = self.verifier.set((params, vk));
+    }
+
+    /// Whether worker proofs can be checked yet.
+    pub fn verifier_ready(&self) -> bool {
+        self.verifier.get().is_some()
+    }
+
+    /// Checks a worker's proof for `id` and records it (journaled). Errors say why it was
+    /// refused; a proof for a job already proven is ignored.
+    pub async fn complete_job(&self, id: JobId, proof: Vec<u8>) -> anyhow::Result<bool> {
+        let public = self
+            .jobs
+            .lock()
+            .public_inputs(id)
+            .ok_or_else(|| anyhow!("job {id} is not open (unknown, or already proven)"))?;
+        let (params, vk) = self
+            .verifier
+            .get()
+            .cloned()
+            .ok_or_else(|| anyhow!("the sequencer's verifying key is not ready yet"))?;
+        let candidate = ChunkProof {
+            public,
+            bytes: proof,
+        };
+        let candidate = tokio::task::spawn_blocking(move || {
+            verify_chunk(&params, &vk, &candidate).map(|()| candidate)
+        })
+        .await?
+        .map_err(|e| anyhow!("job {id}: the proof does not verify: {e}"))?;
+        if !self.jobs.lock().record(id, candidate.bytes.clone()) {
+            return Ok(false);
+        }
+        let position = self.state.lock().journal.append(&Record::Proof {
+            batch: id.batch,
+            chunk: id.chunk,
+            bytes: candidate.bytes,
+        })?;
+        self.durable(position).await?;
+        Ok(true)
+    }
+
+    /// Records a journal entry the pipeline wrote for itself (the rebuild marker).
+    pub async fn journal(&self, record: Record) -> anyhow::Result<()> {
+        let position = self.state.lock().journal.append(&record)?;
+        self.durable(position).await
+    }
+
+    /// `rollup_getAccount`: the account soft-confirmed and at each bridge stage.
+    pub fn account_view(&self, index: u32) -> Value {
+        let state = self.state.lock();
+        let soft = state.ledger.account(index);
+        let at = |mark: u64| -> Account {
+            let newest = state
+                .batches
+                .iter()
+                .rev()
+                .filter(|b| b.number <= mark && b.number > state.marks.executed)
+                .find_map(|b| b.diff.get(&index).copied());
+            newest.unwrap_or_else(|| {
+                state
+                    .executed_accounts
+                    .get(&index)
+                    .copied()
+                    .unwrap_or_default()
+            })
+        };
+        json!({
+            "index": index,
+            "publicKey": soft.public_key.map(|k| B256::from(k.to_bytes())),
+            "l1Address": alloy_primitives::Address::from(soft.l1_address.0),
+            "soft": Balance::from(soft),
+            "committed": Balance::from(at(state.marks.committed)),
+            "verified": Balance::from(at(state.marks.verified)),
+            "executed": Balance::from(at(state.marks.executed)),
+            "uncreditedFees": if index == FEE_ACCOUNT { state.ledger.uncredited_fees() } else { 0 },
+        })
+    }
+
+    /// `rollup_getTransaction`: where a transaction stands, or `None` if unknown.
+    pub fn tx_view(&self, hash: B256) -> Option<Value> {
+        let state = self.state.lock();
+        let seq = *state.txs.get(&hash)?;
+        let (stage, batch) = state.stage_of(seq);
+        let entry = &state.ops[seq as usize];
+        Some(json!({
+            "hash": hash,
+            "seq": seq,
+            "status": stage,
+            "batch": batch,
+            "operation": describe(&entry.op),
+        }))
+    }
+
+    /// The batch a sequence number is in, and its stage.
+    pub fn stage_of(&self, seq: u64) -> (TxStage, Option<u64>) {
+        self.state.lock().stage_of(seq)
+    }
+
+    /// `rollup_getBatch`.
+    pub fn batch_view(&self, number: u64) -> Option<Value> {
+        let state = self.state.lock();
+        let batch = state.batch(number)?;
+        let stage = state.batch_stage(number);
+        Some(json!({
+            "number": number,
+            "status": stage,
+            "operations": batch.ops,
+            "chunks": batch.chunks,
+            "firstSeq": batch.first_seq,
+            "transactions": (batch.first_seq..batch.first_seq + u64::from(batch.ops))
+                .map(|s| state.ops[s as usize].hash)
+                .collect::<Vec<_>>(),
+            "lastError": batch.last_error,
+            "closedMsAgo": batch.closed_at.elapsed().as_millis() as u64,
+        }))
+    }
+
+    /// `rollup_status`.
+    pub fn status_view(&self) -> Value {
+        let state = self.state.lock();
+        let (open, leased, handed) = self.jobs.lock().counts(Instant::now());
+        json!({
+            "chainId": self.settings.chain_id,
+            "accepted": state.ops.len(),
+            "unbatched": state.unbatched.len(),
+            "lastClosedBatch": state.first_batch + state.batches.len() as u64 - 1,
+            "committed": state.marks.committed,
+            "verified": state.marks.verified,
+            "executed": state.marks.executed,
+            "nextRequest": state.next_request,
+            "chunkSlots": self.settings.slots,
+            "maxChunks": self.settings.max_chunks,
+            "maxWaitMs": self.settings.max_wait.as_millis() as u64,
+            "provingJobs": {"open": open, "leased": leased, "leasesHandedOut": handed},
+            "stopped": state.broken,
+        })
+    }
+}
+
+impl State {
+    fn push_op(&mut self, op: L2Op, now: Instant) -> u64 {
+        let seq = self.ops.len() as u64;
+        let hash = op_hash(&op);
+        self.txs.insert(hash, seq);
+        self.ops.push(OpEntry { hash, op });
+        self.unbatched.push_back((seq, now));
+        seq
+    }
+
+    /// Closes batch `number` with the `take` oldest unbatched ops; `None` if out of order.
+    fn close(&mut self, number: u64, take: usize, now: Instant) -> Option<Vec<L2Op>> {
+        if number != self.first_batch + self.batches.len() as u64 || take > self.unbatched.len() {
+            return None;
+        }
+        let first_seq = self
+            .unbatched
+            .front()
+            .map_or(self.ops.len() as u64, |(s, _)| *s);
+        let ops = self
+            .unbatched
+            .drain(..take)
+            .map(|(seq, _)| self.ops[seq as usize].op)
+            .collect();
+        self.batches.push(BatchRecord {
+            number,
+            first_seq,
+            ops: take as u32,
+            chunks: 0,
+            diff: HashMap::new(),
+            last_error: None,
+            closed_at: now,
+        });
+        Some(ops)
+    }
+
+    fn batch(&self, number: u64) -> Option<&BatchRecord> {
+        let i = number.checked_sub(self.first_batch)?;
+        self.batches.get(i as usize)
+    }
+
+    fn batch_mut(&mut self, number: u64) -> Option<&mut BatchRecord> {
+        let i = number.checked_sub(self.first_batch)?;
+        self.batches.get_mut(i as usize)
+    }
+
+    fn batch_stage(&self, number: u64) -> TxStage {
+        if number <= self.marks.executed {
+            TxStage::Executed
+        } else if number <= self.marks.verified {
+            TxStage::Verified
+        } else if number <= self.marks.committed {
+            TxStage::Committed
+        } else {
+            TxStage::InBatch
+        }
+    }
+
+    fn stage_of(&self, seq: u64) -> (TxStage, Option<u64>) {
+        let i = self
+            .batches
+            .partition_point(|b| b.first_seq + u64::from(b.ops) <= seq);
+        match self.batches.get(i) {
+            Some(b) if b.first_seq <= seq => (self.batch_stage(b.number), Some(b.number)),
+            _ => (TxStage::Accepted, None),
+        }
+    }
+}
+
+/// The accounts an operation changes.
+fn touched(op: &L2Op) -> Vec<u32> {
+    match op {
+        L2Op::Padding => vec![],
+        L2Op::Transfer(t) => vec![t.tx.from, t.tx.to],
+        L2Op::Withdraw(w) => vec![w.tx.from],
+        L2Op::Priority(PriorityOp::Deposit(d)) => vec![d.to],
+        L2Op::Priority(PriorityOp::ForcedExit(f)) => vec![f.account],
+    }
+}
+
+/// An operation as JSON.
+fn describe(op: &L2Op) -> Value {
+    match op {
+        L2Op::Padding => json!({"type": "padding"}),
+        L2Op::Transfer(t) => json!({"type": "transfer", "from": t.tx.from, "to": t.tx.to,
+            "amount": t.tx.amount, "fee": t.tx.fee, "nonce": t.tx.nonce}),
+        L2Op::Withdraw(w) => json!({"type": "withdraw", "from": w.tx.from,
+            "amount": w.tx.amount, "fee": w.tx.fee, "nonce": w.tx.nonce}),
+        L2Op::Priority(PriorityOp::Deposit(d)) => json!({"type": "deposit", "to": d.to,
+            "amount": d.amount, "l1Address": alloy_primitives::Address::from(d.l1_address.0)}),
+        L2Op::Priority(PriorityOp::ForcedExit(f)) => json!({"type": "forcedExit",
+            "account": f.account, "l1Address": alloy_primitives::Address::from(f.l1_address.0)}),
+    }
+}
+
+/// A refusal as the sender reads it.
+fn reason(e: &kaimeng_rollup::StfError) -> String {
+    use kaimeng_rollup::StfError::*;
+    match e {
+        NotRegistered { account, .. } => format!("L2 account {account} does not exist"),
+        WrongNonce {
+            account,
+            expected,
+            got,
+            ..
+        } => format!("wrong nonce {got}: account {account} is at nonce {expected}"),
+        InsufficientBalance {
+            account,
+            balance,
+            needed,
+            ..
+        } => format!(
+            "insufficient balance: account {account} has {balance} units, needs {needed} \
+             (amount + fee)"
+        ),
+        AmountOutOfRange { amount, .. } => {
+            format!("amount {amount} out of range: must be below 2^40 units")
+        }
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,299 @@
+//! The sequencer's pipeline, one task: it watches the bridge for priority requests, closes
+//! batches, applies them to the L2 tree, hands their chunks to provers, and submits commit,
+//! verify and execute to shard 0, each in batch order.
+//!
+//! Everything it sends is idempotent with respect to the bridge's marks, read back every tick:
+//! after a restart it continues from what the bridge says, never from what it remembers.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use alloy_primitives::{B256, Bytes, U256};
+use alloy_signer_local::PrivateKeySigner;
+use alloy_sol_types::SolCall;
+use anyhow::{Context, anyhow, bail};
+use kaimeng_prover::ChunkWitness;
+use kaimeng_prover::witness::PublicInputs;
+use kaimeng_rollup::L2Op;
+use kaimeng_rollup::stf::{ChunkConfig, ChunkOutcome, L2State};
+
+use super::core::{Core, Marks};
+use super::jobs::JobId;
+use crate::bridge_client::{
+    BridgeClient, FEE_ACCOUNT, commitBatchCall, depositCall, executeBatchCall, exodusCall,
+    lastCommittedCall, lastExecutedCall, lastVerifiedCall, verifyBatchCall, word,
+};
+
+/// How often the pipeline looks around.
+const TICK: Duration = Duration::from_millis(200);
+
+/// The pipeline's own state: the tree and the outcomes of batches not yet verified.
+pub struct Pipeline {
+    core: Arc<Core>,
+    bridge: BridgeClient,
+    signer: PrivateKeySigner,
+    tree: Option<L2State>,
+    outcomes: BTreeMap<u64, Arc<Vec<ChunkOutcome>>>,
+    log_cursor: u64,
+    fee_deposit_sent: bool,
+}
+
+impl Pipeline {
+    /// A pipeline over `tree` (the state after every batch the core has closed).
+    pub fn new(
+        core: Arc<Core>,
+        bridge: BridgeClient,
+        signer: PrivateKeySigner,
+        tree: L2State,
+        outcomes: BTreeMap<u64, Arc<Vec<ChunkOutcome>>>,
+    ) -> Self {
+        Self {
+            core,
+            bridge,
+            signer,
+            tree: Some(tree),
+            outcomes,
+            log_cursor: 0,
+            fee_deposit_sent: false,
+        }
+    }
+
+    /// Runs until the bridge enters exodus mode.
+    pub async fn run(mut self) {
+        loop {
+            match self.tick().await {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.core
+                        .fail("the bridge is in exodus mode: the rollup has stopped".into());
+                    return;
+                }
+                Err(e) => tracing::warn!(error = %format!("{e:#}"), "sequencer pipeline"),
+            }
+            tokio::time::sleep(TICK).await;
+        }
+    }
+
+    /// One round; false once the bridge is in exodus mode.
+    async fn tick(&mut self) -> anyhow::Result<bool> {
+        if self.bridge.view(exodusCall {}).await? {
+            return Ok(false);
+        }
+        self.watch_requests().await?;
+        self.ensure_fee_account().await?;
+        while let Some((number, ops)) = self.core.close_due_batch(Instant::now()).await? {
+            self.apply(number, ops).await?;
+        }
+        let marks = self.read_marks().await?;
+        self.core.set_marks(marks);
+        self.advance(marks).await?;
+        Ok(true)
+    }
+
+    async fn read_marks(&self) -> anyhow::Result<Marks> {
+        Ok(Marks {
+            committed: self.bridge.view(lastCommittedCall {}).await?,
+            verified: self.bridge.view(lastVerifiedCall {}).await?,
+            executed: self.bridge.view(lastExecutedCall {}).await?,
+        })
+    }
+
+    async fn watch_requests(&mut self) -> anyhow::Result<()> {
+        let latest = self.bridge.block_number().await?;
+        if latest < self.log_cursor {
+            return Ok(());
+        }
+        let requests = self.bridge.requests(self.log_cursor, latest).await?;
+        let added = self.core.add_requests(requests).await?;
+        if added > 0 {
+            tracing::info!(added, "priority requests taken from the bridge");
+        }
+        self.log_cursor = latest + 1;
+        Ok(())
+    }
+
+    /// The fee account (index 0) is the sequencer's own, and every chunk credits it, so it
+    /// must be registered before users' deposits fill a chunk: at its first start the
+    /// sequencer deposits one unit to it from its shard-0 account.
+    async fn ensure_fee_account(&mut self) -> anyhow::Result<()> {
+        if self.fee_deposit_sent || !self.core.account_view(FEE_ACCOUNT)["publicKey"].is_null() {
+            return Ok(());
+        }
+        let chain_id = self.core.settings.chain_id;
+        let key = kaimeng_rollup::keys::derive_l2_key(self.signer.credential(), chain_id);
+        let call = depositCall {
+            l2PublicKey: B256::from(key.public_key().to_bytes()),
+        };
+        let receipt = self
+            .bridge
+            .send(
+                &self.signer,
+                call.abi_encode(),
+                U256::from(1_000_000_000u64),
+            )
+            .await
+            .context("depositing to the fee account")?;
+        if receipt["status"] != "0x1" {
+            bail!("the fee account's deposit failed: {receipt}");
+        }
+        tracing::info!("deposited one unit to the fee account (L2 account 0)");
+        self.fee_deposit_sent = true;
+        Ok(())
+    }
+
+    /// Applies a closed batch to the tree (off the async threads) and opens its proving jobs.
+    async fn apply(&mut self, number: u64, ops: Vec<L2Op>) -> anyhow::Result<()> {
+        let mut tree = self
+            .tree
+            .take()
+            .ok_or_else(|| anyhow!("the tree was lost"))?;
+        let config = self.chunk_config();
+        let (tree, result) = tokio::task::spawn_blocking(move || {
+            let result = tree.apply_batch(config, &ops);
+            (tree, result)
+        })
+        .await?;
+        self.tree = Some(tree);
+        let outcomes = match result {
+            Ok(outcomes) => Arc::new(outcomes),
+            Err(e) => {
+                // The soft ledger applies the STF's rules, so this is a bug; stop rather than
+                // publish anything inconsistent.
+                let reason = format!("batch {number} does not apply to the tree: {e}");
+                self.core.fail(reason.clone());
+                bail!(reason);
+            }
+        };
+        let tree = self.tree.as_ref().expect("just put back");
+        self.core.batch_applied(number, &outcomes, tree);
+        self.open_jobs(number, &outcomes);
+        tracing::info!(
+            batch = number,
+            chunks = outcomes.len(),
+            root = %word(tree.root()),
+            "batch closed"
+        );
+        self.outcomes.insert(number, outcomes);
+        Ok(())
+    }
+
+    fn chunk_config(&self) -> ChunkConfig {
+        ChunkConfig {
+            chain_id: self.core.settings.chain_id,
+            fee_account: FEE_ACCOUNT,
+            slots: self.core.settings.slots,
+        }
+    }
+
+    /// Opens the proving jobs of every batch not yet verified (after a restart).
+    pub fn reopen_jobs(&self) {
+        for (number, outcomes) in &self.outcomes {
+            self.open_jobs(*number, outcomes);
+        }
+    }
+
+    /// Opens the proving jobs of a batch.
+    pub fn open_jobs(&self, number: u64, outcomes: &[ChunkOutcome]) {
+        let mut jobs = self.core.jobs.lock();
+        for (chunk, outcome) in outcomes.iter().enumerate() {
+            let witness = ChunkWitness::from_outcome(outcome);
+            let public = PublicInputs {
+                old_root: outcome.old_root,
+                new_root: outcome.new_root,
+                data_commitment: outcome.data_commitment,
+                queue_before: outcome.queue_before,
+                queue_after: outcome.queue_after,
+                chain_id: outcome.config.chain_id,
+                fee_account: outcome.config.fee_account,
+            };
+            let json = witness.to_json();
+            jobs.add(
+                JobId {
+                    batch: number,
+                    chunk: chunk as u32,
+                },
+                json,
+                public,
+            );
+        }
+    }
+
+    /// Submits the next commit, verify or execute the marks allow.
+    async fn advance(&mut self, marks: Marks) -> anyhow::Result<()> {
+        let last_closed = self.core.last_closed();
+        if marks.committed < last_closed {
+            let number = marks.committed + 1;
+            if let Some(outcomes) = self.outcomes.get(&number).cloned() {
+                let call = commit_call(&outcomes);
+                self.submit(number, "commit", call.abi_encode()).await?;
+            }
+        }
+        if marks.verified < marks.committed {
+            let number = marks.verified + 1;
+            let chunks = self.core.chunks_of(number);
+            let proofs = self.core.jobs.lock().proofs(number, chunks);
+            if let (Some(outcomes), Some(proofs)) = (self.outcomes.get(&number).cloned(), proofs) {
+                let commit = commit_call(&outcomes);
+                let call = verifyBatchCall {
+                    batchNumber: number,
+                    chunkData: commit.chunkData,
+                    chunkRoots: commit.chunkRoots,
+                    chunkQueues: commit.chunkQueues,
+                    proofs: proofs.into_iter().map(Bytes::from).collect(),
+                };
+                if self.submit(number, "verify", call.abi_encode()).await? {
+                    self.outcomes.remove(&number);
+                    self.core.jobs.lock().forget(number);
+                }
+            }
+        }
+        if marks.executed < marks.verified {
+            let number = marks.executed + 1;
+            let call = executeBatchCall {
+                batchNumber: number,
+            };
+            self.submit(number, "execute", call.abi_encode()).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends one bridge call for batch `number`; records the outcome on the batch.
+    async fn submit(&self, number: u64, what: &str, input: Vec<u8>) -> anyhow::Result<bool> {
+        let started = Instant::now();
+        match self.bridge.send(&self.signer, input, U256::ZERO).await {
+            Ok(receipt) if receipt["status"] == "0x1" => {
+                self.core.batch_error(number, None);
+                tracing::info!(
+                    batch = number,
+                    what,
+                    gas = receipt["gasUsed"].as_str().unwrap_or_default(),
+                    ms = started.elapsed().as_millis() as u64,
+                    "batch submitted to shard 0"
+                );
+                Ok(true)
+            }
+            Ok(receipt) => {
+                let error = format!("{what} reverted: {}", receipt["transactionHash"]);
+                self.core.batch_error(number, Some(error.clone()));
+                tracing::warn!(batch = number, %error);
+                Ok(false)
+            }
+            Err(e) => {
+                let error = format!("{what}: {e:#}");
+                self.core.batch_error(number, Some(error.clone()));
+                tracing::warn!(batch = number, %error);
+                Ok(false)
+            }
+        }
+    }
+}
+
+/// The commit call of a batch's chunks.
+pub fn commit_call(outcomes: &[ChunkOutcome]) -> commitBatchCall {
+    commitBatchCall {
+        chunkData: outcomes.iter().map(|o| o.pubdata.clone().into()).collect(),
+        chunkRoots: outcomes.iter().map(|o| word(o.new_root)).collect(),
+        chunkQueues: outcomes.iter().map(|o| word(o.queue_after)).collect(),
+    }
+}
