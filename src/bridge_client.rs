@@ -29,6 +29,8 @@ sol! {
     function commitBatch(bytes[] chunkData, bytes32[] chunkRoots, bytes32[] chunkQueues) external;
     function verifyBatch(uint64 batchNumber, bytes[] chunkData, bytes32[] chunkRoots, bytes32[] chunkQueues, bytes[] proofs) external;
     function executeBatch(uint64 batchNumber) external;
+    function claimWithdrawal(address to) external;
+    function requestForcedWithdrawal(uint32 account) external returns (uint64 requestId);
     function exit(uint32 account, bytes32 keyCommitment, address l1, uint64 balance, uint32 nonce, bytes32[32] siblings) external;
     function lastCommitted() external view returns (uint64);
     function lastVerified() external view returns (uint64);

@@ -27,8 +27,8 @@ use kaimeng_rollup::tx::{Transfer, Withdraw};
 use serde_json::Value;
 
 use crate::bridge_client::{
-    BridgeClient, Deposit, claimableCall, depositCall, exitCall, exitedCall, exodusCall, headCall,
-    log_data, requestCall, tailCall, word,
+    BridgeClient, Deposit, claimWithdrawalCall, claimableCall, depositCall, exitCall, exitedCall,
+    exodusCall, headCall, log_data, requestCall, tailCall, word,
 };
 use crate::sequencer::wire::TxRequest;
 
@@ -44,6 +44,8 @@ pub enum L2Command {
     Transfer(TransferArgs),
     /// Withdraw from L2 to the account's L1 address, via a sequencer.
     Withdraw(WithdrawArgs),
+    /// Claim the withdrawals executed for an Ethereum key's address on shard 0.
+    Claim(ClaimArgs),
     /// In exodus mode: rebuild the L2 state from shard 0's published data and exit an account
     /// with a proof of its leaf against the last executed root.
     Exit(ExitArgs),
@@ -110,6 +112,16 @@ pub struct WithdrawArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct ClaimArgs {
+    /// JSON-RPC URL of a shard-0 node.
+    #[arg(long)]
+    pub rpc: String,
+    /// Hex private key of the L1 account whose withdrawals to claim (it pays the gas).
+    #[arg(long)]
+    pub private_key: String,
+}
+
+#[derive(Args, Debug)]
 pub struct StatusArgs {
     /// JSON-RPC URL of a shard-0 node.
     #[arg(long)]
@@ -143,6 +155,7 @@ pub fn run(command: L2Command) -> anyhow::Result<()> {
             L2Command::Deposit(args) => deposit(args).await,
             L2Command::Status(args) => status(args).await,
             L2Command::Exit(args) => exit(args).await,
+            L2Command::Claim(args) => claim(args).await,
             L2Command::Transfer(args) => l2_transaction(args.tx, Some(args.to)).await,
             L2Command::Withdraw(args) => l2_transaction(args.tx, None).await,
         }
@@ -248,6 +261,26 @@ async fn status(args: StatusArgs) -> anyhow::Result<()> {
     }
     let claimable = bridge.view(claimableCall { who: args.address }).await?;
     println!("  claimable on shard 0: {claimable} wei");
+    Ok(())
+}
+
+async fn claim(args: ClaimArgs) -> anyhow::Result<()> {
+    let signer = signer_for(&args.private_key)?;
+    let bridge = BridgeClient::new(&args.rpc)?;
+    let who = signer.address();
+    let claimable = bridge.view(claimableCall { who }).await?;
+    if claimable.is_zero() {
+        bail!("nothing is claimable for {who}");
+    }
+    let call = claimWithdrawalCall { to: who };
+    let receipt = bridge.send(&signer, call.abi_encode(), U256::ZERO).await?;
+    if receipt["status"] != "0x1" {
+        bail!("the claim failed: {receipt}");
+    }
+    println!(
+        "claimed {claimable} wei to {who}; transaction {}",
+        receipt["transactionHash"].as_str().unwrap_or_default()
+    );
     Ok(())
 }
 

@@ -620,7 +620,11 @@ impl Core {
     /// `rollup_status`.
     pub fn status_view(&self) -> Value {
         let state = self.state.lock();
-        let (open, leased, handed) = self.jobs.lock().counts(Instant::now());
+        let (open, leased, handed, again) = {
+            let jobs = self.jobs.lock();
+            let (open, leased, handed) = jobs.counts(Instant::now());
+            (open, leased, handed, jobs.handed_again())
+        };
         json!({
             "chainId": self.settings.chain_id,
             "accepted": state.ops.len(),
@@ -633,7 +637,8 @@ impl Core {
             "chunkSlots": self.settings.slots,
             "maxChunks": self.settings.max_chunks,
             "maxWaitMs": self.settings.max_wait.as_millis() as u64,
-            "provingJobs": {"open": open, "leased": leased, "leasesHandedOut": handed},
+            "provingJobs": {"open": open, "leased": leased, "leasesHandedOut": handed,
+                "handedAgainAfterExpiry": again},
             "stopped": state.broken,
         })
     }

@@ -68,6 +68,7 @@ pub struct Lease {
 pub struct JobBoard {
     jobs: BTreeMap<JobId, Job>,
     lease_time: Duration,
+    handed_again: u64,
 }
 
 impl JobBoard {
@@ -76,6 +77,7 @@ impl JobBoard {
         Self {
             jobs: BTreeMap::new(),
             lease_time,
+            handed_again: 0,
         }
     }
 
@@ -97,6 +99,10 @@ impl JobBoard {
             job.proof.is_none() && job.lease.as_ref().is_none_or(|(_, until)| *until <= now)
         })?;
         let until = now + lease_time;
+        if job.lease.is_some() {
+            // The previous holder's lease ran out without a proof.
+            self.handed_again += 1;
+        }
         job.lease = Some((worker.to_string(), until));
         job.leases += 1;
         Some(Lease {
@@ -138,7 +144,12 @@ impl JobBoard {
         self.jobs.retain(|id, _| id.batch != batch);
     }
 
-    /// (jobs open, jobs leased now, total leases handed out).
+    /// Jobs handed out again after a lease ran out, since start.
+    pub fn handed_again(&self) -> u64 {
+        self.handed_again
+    }
+
+    /// (jobs open, jobs leased now, total leases handed out on open jobs).
     pub fn counts(&self, now: Instant) -> (usize, usize, u64) {
         let open = self.jobs.values().filter(|j| j.proof.is_none()).count();
         let leased = self
@@ -180,8 +191,10 @@ mod tests {
         assert_eq!((a.id.chunk, b.id.chunk), (0, 1));
         assert!(board.lease("c", t0 + Duration::from_secs(9)).is_none());
         // Worker a dies; its job goes to c once the lease ran out.
+        assert_eq!(board.handed_again(), 0);
         let c = board.lease("c", t0 + Duration::from_secs(10)).unwrap();
         assert_eq!(c.id, a.id);
+        assert_eq!(board.handed_again(), 1);
         assert!(board.record(b.id, vec![2]));
         assert!(board.proofs(1, 2).is_none());
         assert!(board.record(c.id, vec![1]));

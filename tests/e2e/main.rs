@@ -17,6 +17,7 @@ mod node;
 mod restart;
 mod rollup_precompiles;
 mod rpc;
+mod sequencer;
 mod shards;
 mod state_sync;
 mod supervisor;

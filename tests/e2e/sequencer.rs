@@ -1,0 +1,548 @@
+//! The rollup as a working system, with real processes and real proofs at the dev shape (2
+//! slots, k = 13): users deposit on shard 0, transfer and withdraw through the sequencer, and
+//! claim on shard 0; bad transactions are refused at the RPC; a sequencer killed with `kill -9`
+//! loses nothing it confirmed, a prover killed mid-job has its job handed out again, a sequencer
+//! started on an empty disk rebuilds from shard 0, and one whose journal is damaged refuses to
+//! start. The bridge's escrow equals L2 balances + claimable withdrawals + unprocessed deposits
+//! whenever the rollup is at rest.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use alloy_primitives::{Address, U256};
+use alloy_signer_local::PrivateKeySigner;
+use kaimeng_genesis::{BRIDGE_ADDRESS, dev_accounts};
+use kaimeng_rollup::keys::derive_l2_key;
+use kaimeng_rollup::tx::{Transfer, Withdraw};
+use kaimeng_rollup::{L2Op, SigningKey};
+use serde_json::{Value, json};
+
+use crate::node::{DevNode, result_at, rpc_at};
+
+const CHAIN: u64 = 31337;
+const GWEI: u64 = 1_000_000_000;
+
+/// A dev account as an L2 user.
+struct User {
+    eth_key: String,
+    address: Address,
+    l2: SigningKey,
+    account: u32,
+}
+
+fn user(index: usize, account: u32) -> User {
+    let dev = &dev_accounts(10)[index];
+    let signer: PrivateKeySigner = dev.private_key.to_string().parse().unwrap();
+    User {
+        eth_key: dev.private_key.to_string(),
+        address: dev.address,
+        l2: derive_l2_key(signer.credential(), CHAIN),
+        account,
+    }
+}
+
+fn kaimeng(args: &[&str]) -> (bool, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_kaimeng"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    )
+}
+
+fn deposit(node: u16, who: &User, gwei: u64) {
+    let rpc = format!("http://127.0.0.1:{node}");
+    let (ok, out) = kaimeng(&[
+        "l2",
+        "deposit",
+        "--rpc",
+        &rpc,
+        "--private-key",
+        &who.eth_key,
+        "--gwei",
+        &gwei.to_string(),
+    ]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains(&format!("to L2 account {}", who.account)),
+        "{out}"
+    );
+}
+
+fn status(seq: u16) -> Value {
+    result_at(seq, "rollup_status", json!([]))
+}
+
+/// Waits (bounded) until `check` holds for the sequencer's status.
+fn wait_status(seq: u16, what: &str, limit: Duration, check: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + limit;
+    loop {
+        let s = status(seq);
+        if check(&s) {
+            return s;
+        }
+        assert!(Instant::now() < deadline, "{what}: {s}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Waits until every accepted operation is in an executed batch.
+fn wait_all_executed(seq: u16, limit: Duration) -> Value {
+    wait_status(seq, "everything executed", limit, |s| {
+        s["unbatched"] == 0 && s["executed"] == s["lastClosedBatch"] && s["lastClosedBatch"] != 0
+    })
+}
+
+fn signed_transfer(from: &User, to: u32, amount: u64, fee: u16, nonce: u32) -> Value {
+    let op = Transfer {
+        from: from.account,
+        to,
+        amount,
+        fee,
+        nonce,
+    }
+    .sign(&from.l2, CHAIN);
+    request_of(L2Op::Transfer(op))
+}
+
+fn request_of(op: L2Op) -> Value {
+    let request = match op {
+        L2Op::Transfer(t) => kaimeng::sequencer::wire::TxRequest::from_transfer(t),
+        L2Op::Withdraw(w) => kaimeng::sequencer::wire::TxRequest::from_withdraw(w),
+        _ => unreachable!(),
+    };
+    serde_json::to_value(request).unwrap()
+}
+
+fn send(seq: u16, request: Value) -> Value {
+    rpc_at(seq, "rollup_sendTransaction", json!([request]))
+}
+
+fn account(seq: u16, index: u32) -> Value {
+    result_at(seq, "rollup_getAccount", json!([index]))
+}
+
+fn eth_balance(node: u16, who: Address) -> U256 {
+    result_at(node, "eth_getBalance", json!([who, "latest"]))
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// Bridge escrow (units) = executed L2 balances + claimable + unprocessed deposits (none when
+/// at rest).
+fn assert_value_conserved(node: u16, seq: u16, accounts: u32, users: &[&User], when: &str) {
+    let escrow = eth_balance(node, BRIDGE_ADDRESS) / U256::from(GWEI);
+    let l2: u64 = (0..accounts)
+        .map(|i| account(seq, i)["executed"]["balance"].as_u64().unwrap())
+        .sum();
+    let rpc = format!("http://127.0.0.1:{node}");
+    let mut claimable = 0u64;
+    for u in users {
+        let (ok, out) = kaimeng(&[
+            "l2",
+            "status",
+            "--rpc",
+            &rpc,
+            "--address",
+            &u.address.to_string(),
+        ]);
+        assert!(ok, "{out}");
+        let wei: u128 = out
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("claimable on shard 0: "))
+            .and_then(|l| l.strip_suffix(" wei"))
+            .unwrap()
+            .parse()
+            .unwrap();
+        claimable += (wei / u128::from(GWEI)) as u64;
+    }
+    assert_eq!(
+        escrow,
+        U256::from(l2 + claimable),
+        "{when}: escrow {escrow} units, L2 {l2} + claimable {claimable}"
+    );
+}
+
+#[test]
+fn deposit_transfer_withdraw_claim_through_the_dev_sequencer() {
+    let node = DevNode::start(&["--sequencer-port", "0"]);
+    let (port, seq) = (node.port, node.sequencer_port.expect("the sequencer runs"));
+    let (alice, bob, carol) = (user(1, 1), user(2, 2), user(3, 3));
+    for (who, gwei) in [(&alice, 1_000), (&bob, 500), (&carol, 300)] {
+        deposit(port, who, gwei);
+    }
+    // The fee account's deposit (request 0, made by the sequencer at start) and three users'.
+    let s = wait_status(seq, "deposits seen", Duration::from_secs(30), |s| {
+        s["nextRequest"] == 4
+    });
+    assert_eq!(account(seq, 1)["soft"]["balance"], 1_000, "{s}");
+    let accepted = s["accepted"].as_u64().unwrap();
+
+    // Bad transactions are refused at the RPC with a clear reason and never batched.
+    let refused = |request: Value, code: i64, needle: &str| {
+        let answer = send(seq, request);
+        assert_eq!(answer["error"]["code"], code, "{answer}");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.contains(needle), "{needle:?} not in {message:?}");
+    };
+    let mut forged = signed_transfer(&alice, 2, 10, 1, 0);
+    forged["signature"] = signed_transfer(&bob, 2, 10, 1, 0)["signature"].clone();
+    refused(forged, -32003, "bad signature");
+    refused(
+        signed_transfer(&alice, 2, 10, 1, 5),
+        -32003,
+        "wrong nonce 5: account 1 is at nonce 0",
+    );
+    refused(
+        signed_transfer(&alice, 2, 1_000, 1, 0),
+        -32003,
+        "insufficient balance",
+    );
+    refused(
+        signed_transfer(&alice, 2, 1 << 40, 1, 0),
+        -32003,
+        "out of range",
+    );
+    refused(
+        signed_transfer(&alice, 2, 10, 0, 0),
+        -32003,
+        "below the minimum",
+    );
+    refused(
+        signed_transfer(&alice, 77, 10, 1, 0),
+        -32003,
+        "L2 account 77 does not exist",
+    );
+    let mut short = signed_transfer(&alice, 2, 10, 1, 0);
+    short["signature"] = json!("0x0102");
+    refused(short, -32602, "signature: 2 bytes, expected 64");
+    refused(json!({"type": "mint", "to": 1}), -32602, "transaction");
+    assert_eq!(
+        status(seq)["accepted"],
+        accepted,
+        "nothing refused was accepted"
+    );
+
+    // A WebSocket subscriber to Bob's account sees a transfer to him soft-confirmed.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mut bob_updates = runtime.block_on(async {
+        use jsonrpsee::core::client::SubscriptionClientT;
+        let client = jsonrpsee::ws_client::WsClientBuilder::default()
+            .build(format!("ws://127.0.0.1:{seq}"))
+            .await
+            .unwrap();
+        let sub: jsonrpsee::core::client::Subscription<Value> = client
+            .subscribe(
+                "rollup_subscribeAccount",
+                jsonrpsee::rpc_params![2],
+                "rollup_unsubscribeAccount",
+            )
+            .await
+            .unwrap();
+        (client, sub)
+    });
+    let next_update = |sub: &mut jsonrpsee::core::client::Subscription<Value>| -> Value {
+        runtime.block_on(async {
+            tokio::time::timeout(Duration::from_secs(30), sub.next())
+                .await
+                .expect("a notification within 30 s")
+                .unwrap()
+                .unwrap()
+        })
+    };
+    assert_eq!(next_update(&mut bob_updates.1)["soft"]["balance"], 500);
+
+    // Transfers through `kaimeng l2 transfer` (signed with the key each Ethereum key derives).
+    let seq_url = format!("http://127.0.0.1:{seq}");
+    let l2 = |who: &User, args: &[&str]| {
+        let mut all = vec![
+            args[0],
+            "--sequencer",
+            &seq_url,
+            "--private-key",
+            &who.eth_key,
+        ];
+        all.extend(&args[1..]);
+        let mut command = vec!["l2"];
+        command.extend(all);
+        let (ok, out) = kaimeng(&command);
+        assert!(ok, "{out}");
+        out
+    };
+    let out = l2(
+        &alice,
+        &["transfer", "--from", "1", "--to", "2", "--amount", "100"],
+    );
+    assert!(
+        out.contains("transfer accepted (soft-confirmed in"),
+        "{out}"
+    );
+    loop {
+        let update = next_update(&mut bob_updates.1);
+        if update["soft"]["balance"] == 600 {
+            break;
+        }
+    }
+    l2(
+        &bob,
+        &["transfer", "--from", "2", "--to", "3", "--amount", "20"],
+    );
+    l2(
+        &carol,
+        &["transfer", "--from", "3", "--to", "1", "--amount", "5"],
+    );
+    // Raw RPC transfers with explicit nonces, as a wallet sends them.
+    for nonce in 1..4 {
+        let answer = send(seq, signed_transfer(&alice, 3, 1, 1, nonce));
+        assert_eq!(answer["result"]["status"], "accepted", "{answer}");
+    }
+    // Bob withdraws 50 and waits until it is executed on shard 0.
+    let out = l2(
+        &bob,
+        &["withdraw", "--from", "2", "--amount", "50", "--wait"],
+    );
+    assert!(out.contains("executed on shard 0 in batch"), "{out}");
+    let done = wait_all_executed(seq, Duration::from_secs(300));
+    let soft = |i: u32| account(seq, i)["soft"]["balance"].as_u64().unwrap();
+    let executed = |i: u32| account(seq, i)["executed"]["balance"].as_u64().unwrap();
+    // Fees: 7 operations at 1 unit to account 0 (which deposited 1).
+    assert_eq!(
+        (soft(0), soft(1), soft(2), soft(3)),
+        (
+            8,
+            1_000 - 101 + 5 - 6,
+            500 + 100 - 21 - 51,
+            300 + 20 - 6 + 3
+        ),
+        "{done}"
+    );
+    for i in 0..4 {
+        assert_eq!(executed(i), soft(i), "account {i} at rest");
+    }
+    assert_value_conserved(port, seq, 4, &[&alice, &bob, &carol], "before the claim");
+
+    // Bob claims on shard 0; the escrow drops by exactly his withdrawal.
+    let escrow_before = eth_balance(port, BRIDGE_ADDRESS);
+    let (ok, out) = kaimeng(&[
+        "l2",
+        "claim",
+        "--rpc",
+        &format!("http://127.0.0.1:{port}"),
+        "--private-key",
+        &bob.eth_key,
+    ]);
+    assert!(ok && out.contains("claimed 50000000000 wei"), "{out}");
+    assert_eq!(
+        eth_balance(port, BRIDGE_ADDRESS),
+        escrow_before - U256::from(50 * GWEI)
+    );
+    assert_value_conserved(port, seq, 4, &[&alice, &bob, &carol], "after the claim");
+
+    // A transaction's stages, by hash.
+    let answer = send(seq, signed_transfer(&carol, 1, 2, 1, 1));
+    let hash = answer["result"]["hash"].clone();
+    let tx = result_at(seq, "rollup_getTransaction", json!([hash]));
+    assert!(
+        ["accepted", "inBatch"].contains(&tx["status"].as_str().unwrap()),
+        "{tx}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while result_at(seq, "rollup_getTransaction", json!([hash]))["status"] != "executed" {
+        assert!(Instant::now() < deadline, "never executed");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let batch = result_at(seq, "rollup_getTransaction", json!([hash]))["batch"].clone();
+    let info = result_at(seq, "rollup_getBatch", json!([batch]));
+    assert_eq!(info["status"], "executed", "{info}");
+    assert!(
+        info["transactions"].as_array().unwrap().contains(&hash),
+        "{info}"
+    );
+    drop(bob_updates);
+}
+
+/// A `kaimeng sequencer` process.
+struct SequencerProcess {
+    child: Child,
+    port: u16,
+}
+
+fn start_sequencer(config: &Path) -> SequencerProcess {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kaimeng"))
+        .args(["sequencer", "--config"])
+        .arg(config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let port = loop {
+        let line = lines
+            .next()
+            .expect("the sequencer printed its address")
+            .unwrap();
+        if let Some(rest) = line.strip_prefix("Rollup sequencer: RPC http://") {
+            break rest
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .rsplit(':')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    SequencerProcess { child, port }
+}
+
+fn start_prover(seq: u16) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_kaimeng"))
+        .args(["prover", "--sequencer", &format!("http://127.0.0.1:{seq}")])
+        .args(["--chunk-slots", "2", "--chunk-k", "13", "--params"])
+        .arg(std::env::temp_dir().join("kaimeng-e2e-params"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn a_killed_sequencer_loses_nothing_a_killed_prover_s_job_is_reproved_and_an_empty_disk_rebuilds() {
+    let node = DevNode::start(&[]);
+    let port = node.port;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sequencer.toml");
+    let data = dir.path().join("data");
+    std::fs::write(
+        &config,
+        format!(
+            "shard0_rpc = \"http://127.0.0.1:{port}\"\nlisten = \"127.0.0.1:0\"\n\
+             data_dir = \"{}\"\nprivate_key = \"{}\"\nchunk_slots = 2\nchunk_k = 13\n\
+             max_wait_ms = 500\nlocal_provers = 0\nlease_seconds = 6\n",
+            data.display(),
+            dev_accounts(10)[9].private_key
+        ),
+    )
+    .unwrap();
+    let mut sequencer = start_sequencer(&config);
+    let (alice, bob) = (user(4, 1), user(5, 2));
+    deposit(port, &alice, 1_000);
+    deposit(port, &bob, 1_000);
+    wait_status(
+        sequencer.port,
+        "deposits seen",
+        Duration::from_secs(30),
+        |s| s["nextRequest"] == 3,
+    );
+
+    // Six confirmed transfers, then kill -9 at once: after a restart every one is there.
+    let mut hashes = Vec::new();
+    for nonce in 0..6 {
+        let answer = send(
+            sequencer.port,
+            signed_transfer(&alice, 2, 10 + u64::from(nonce), 1, nonce),
+        );
+        hashes.push(answer["result"]["hash"].clone());
+    }
+    sequencer.child.kill().unwrap();
+    sequencer.child.wait().unwrap();
+    let mut sequencer = start_sequencer(&config);
+    let seq = sequencer.port;
+    for hash in &hashes {
+        let tx = result_at(seq, "rollup_getTransaction", json!([hash]));
+        assert!(!tx.is_null(), "{hash} lost in the restart");
+    }
+    assert_eq!(account(seq, 1)["soft"]["nonce"], 6);
+    assert_eq!(
+        account(seq, 2)["soft"]["balance"],
+        1_000 + (10..16).sum::<u64>()
+    );
+
+    // A prover takes a job and is killed mid-proof; once its lease runs out another proves it.
+    let mut first = start_prover(seq);
+    wait_status(seq, "a job leased", Duration::from_secs(120), |s| {
+        s["provingJobs"]["leased"].as_u64().unwrap() >= 1
+    });
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let mut second = start_prover(seq);
+    wait_status(
+        seq,
+        "the killed prover's job handed out again",
+        Duration::from_secs(120),
+        |s| s["provingJobs"]["handedAgainAfterExpiry"] == 1,
+    );
+    wait_all_executed(seq, Duration::from_secs(300));
+    second.kill().unwrap();
+    second.wait().unwrap();
+    for hash in &hashes {
+        let tx = result_at(seq, "rollup_getTransaction", json!([hash]));
+        assert_eq!(tx["status"], "executed", "{tx}");
+    }
+    let balances: Vec<Value> = (0..3)
+        .map(|i| account(seq, i)["executed"].clone())
+        .collect();
+    assert_value_conserved(port, seq, 3, &[&alice, &bob], "after the restarts");
+
+    // On an empty disk the sequencer rebuilds the state from shard 0 and goes on.
+    sequencer.child.kill().unwrap();
+    sequencer.child.wait().unwrap();
+    let journal = data.join("journal");
+    let kept = dir.path().join("journal.kept");
+    std::fs::rename(&journal, &kept).unwrap();
+    let mut sequencer = start_sequencer(&config);
+    let seq = sequencer.port;
+    for (i, before) in balances.iter().enumerate() {
+        assert_eq!(
+            &account(seq, i as u32)["soft"],
+            before,
+            "account {i} rebuilt"
+        );
+    }
+    let answer = send(seq, signed_transfer(&bob, 1, 7, 1, 0));
+    assert_eq!(answer["result"]["status"], "accepted", "{answer}");
+    let withdraw = Withdraw {
+        from: 1,
+        amount: 5,
+        fee: 1,
+        nonce: 6,
+    }
+    .sign(&alice.l2, CHAIN);
+    let answer = send(seq, request_of(L2Op::Withdraw(withdraw)));
+    assert_eq!(answer["result"]["status"], "accepted", "{answer}");
+    sequencer.child.kill().unwrap();
+    sequencer.child.wait().unwrap();
+
+    // A journal damaged before its end is refused with the place and left as it was.
+    let mut bytes = std::fs::read(&journal).unwrap();
+    assert!(
+        bytes.len() > 100,
+        "the new journal holds the rebuild marker and two transactions"
+    );
+    bytes[30] ^= 0x40;
+    std::fs::write(&journal, &bytes).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_kaimeng"))
+        .args(["sequencer", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("is corrupted") && stderr.contains("refusing to start"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(&journal).unwrap(), bytes);
+}
