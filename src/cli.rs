@@ -221,9 +221,10 @@ pub struct DevArgs {
     /// switch the bridge into exodus mode.
     #[arg(long, default_value_t = 3_600, value_parser = clap::value_parser!(u64).range(1..))]
     pub rollup_priority_expiry: u64,
-    /// Port of the rollup sequencer's JSON-RPC (`rollup_*`, HTTP and WebSocket); 0 picks one.
-    #[arg(long, default_value_t = 8645)]
-    pub sequencer_port: u16,
+    /// Port of the rollup sequencer's JSON-RPC (`rollup_*`, HTTP and WebSocket). Default:
+    /// `--port` + 100 (8645), or a free one with `--port 0`.
+    #[arg(long)]
+    pub sequencer_port: Option<u16>,
     /// Do not run the rollup sequencer (dev account 9 then stays free to act as one).
     #[arg(long)]
     pub no_sequencer: bool,

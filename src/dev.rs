@@ -134,7 +134,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         (Some(spec), false) => {
             let mut config = crate::sequencer::SequencerConfig::dev(
                 format!("http://{shard0}"),
-                std::net::SocketAddr::from(([127, 0, 0, 1], args.sequencer_port)),
+                std::net::SocketAddr::from(([127, 0, 0, 1], sequencer_port(&args))),
                 data_dir.join("sequencer"),
                 spec,
                 accounts[9].private_key.to_string(),
@@ -165,6 +165,14 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         node.stop().await;
     }
     Ok(())
+}
+
+/// The sequencer's RPC port: as given, else 100 above shard 0's (free with `--port 0`).
+fn sequencer_port(args: &DevArgs) -> u16 {
+    args.sequencer_port.unwrap_or(match args.port {
+        0 => 0,
+        port => port.saturating_add(100),
+    })
 }
 
 /// How long an idle leader waits before proposing an empty block.

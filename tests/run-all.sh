@@ -45,6 +45,10 @@ for flow in foundry hardhat ethers viem web3py admission tracing; do
   CLIENTS_SKIP_SETUP=1 "$ROOT/tests/with-dev-node.sh" "$ROOT/tests/clients/run.sh" "$flow"
 done
 
+log "rollup: the ethers v6 L2-key example (personal_sign) deposits to the bridge; its key matches kaimeng l2 key"
+KAIMENG_BIN="$CARGO_TARGET_DIR/debug/kaimeng" CLIENTS_SKIP_SETUP=1 \
+  "$ROOT/tests/with-dev-node.sh" "$ROOT/tests/clients/run.sh" rollup
+
 log "client tests against shard 1 of a two-shard network (committees of 2 drawn from 4 validators)"
 for flow in foundry hardhat ethers viem web3py; do
   KAIMENG_DEV_ARGS="--shards 2 --committee-size 2" KAIMENG_DEV_SHARD=1 CLIENTS_SKIP_SETUP=1 \
