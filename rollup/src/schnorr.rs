@@ -206,6 +206,53 @@ pub fn verify(pk: &PublicKey, message: Fp, sig: &Signature) -> bool {
     lhs == rhs
 }
 
+/// Checks many signatures at once: with weights `z_i` derived by hashing the whole batch,
+/// `[Σ z_i·s_i]G − Σ [z_i]R_i − Σ [z_i·e_i]P_i = 0` in one multi-scalar multiplication. True
+/// if every signature verifies (except with probability about 2^-128 when some do not); false
+/// means at least one fails, and the caller checks them one by one to find which.
+pub fn verify_batch(items: &[(PublicKey, Fp, Signature)]) -> bool {
+    if items
+        .iter()
+        .any(|(_, _, sig)| bool::from(sig.r.is_identity()))
+    {
+        return false;
+    }
+    let mut transcript = Blake2bParams::new()
+        .hash_length(64)
+        .personal(b"Kaimeng-SchnBat1")
+        .to_state();
+    for (pk, message, sig) in items {
+        transcript.update(&pk.to_bytes());
+        transcript.update(&message.to_repr());
+        transcript.update(&sig.to_bytes());
+    }
+    let seed = transcript.finalize();
+    let mut coeffs = Vec::with_capacity(2 * items.len() + 1);
+    let mut bases = Vec::with_capacity(2 * items.len() + 1);
+    let mut s_total = Fq::ZERO;
+    for (i, (pk, message, sig)) in items.iter().enumerate() {
+        let digest = Blake2bParams::new()
+            .hash_length(16)
+            .personal(b"Kaimeng-SchnBatZ")
+            .to_state()
+            .update(seed.as_bytes())
+            .update(&(i as u64).to_le_bytes())
+            .finalize();
+        let mut wide = [0u8; 64];
+        wide[..16].copy_from_slice(digest.as_bytes());
+        let z = Fq::from_uniform_bytes(&wide);
+        let e = challenge_scalar(challenge(pk, sig.r_x(), *message));
+        s_total += z * sig.s;
+        coeffs.push(-z);
+        bases.push(sig.r);
+        coeffs.push(-(z * e));
+        bases.push(pk.0);
+    }
+    coeffs.push(s_total);
+    bases.push(generator());
+    bool::from(halo2_proofs::arithmetic::best_multiexp(&coeffs, &bases).is_identity())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,6 +275,37 @@ mod tests {
             s: sig.s + Fq::ONE,
         };
         assert!(!verify(&pk, m, &tampered));
+    }
+
+    #[test]
+    fn a_batch_verifies_exactly_when_every_signature_does() {
+        let mut rng = ChaCha20Rng::seed_from_u64(9);
+        let mut items: Vec<(PublicKey, Fp, Signature)> = (0..40)
+            .map(|i| {
+                let sk = SigningKey::random(&mut rng);
+                let m = Fp::from(i);
+                (sk.public_key(), m, sk.sign(m))
+            })
+            .collect();
+        assert!(verify_batch(&items));
+        assert!(verify_batch(&items[..1]));
+        assert!(verify_batch(&[]));
+        for bad in [0, 17, 39] {
+            let mut changed = items.clone();
+            changed[bad].1 += Fp::ONE;
+            assert!(!verify_batch(&changed), "message {bad} changed");
+            let mut changed = items.clone();
+            changed[bad].2.s += Fq::ONE;
+            assert!(!verify_batch(&changed), "s {bad} changed");
+            let mut changed = items.clone();
+            changed[bad].0 = items[(bad + 1) % 40].0;
+            assert!(!verify_batch(&changed), "key {bad} swapped");
+        }
+        // Two wrong signatures that would cancel in an unweighted sum do not pass.
+        let delta = Fq::from(5);
+        items[3].2.s += delta;
+        items[4].2.s -= delta;
+        assert!(!verify_batch(&items));
     }
 
     #[test]

@@ -71,6 +71,15 @@ impl SoftLedger {
         }
     }
 
+    /// The signed message word and signature of a signed operation.
+    pub fn signed_parts(op: &L2Op, chain_id: u64) -> Option<(crate::Fp, crate::Signature)> {
+        match op {
+            L2Op::Transfer(t) => Some((t.tx.message(chain_id), t.signature)),
+            L2Op::Withdraw(w) => Some((w.tx.message(chain_id), w.signature)),
+            L2Op::Padding | L2Op::Priority(_) => None,
+        }
+    }
+
     /// The chain id signatures are bound to.
     pub fn chain_id(&self) -> u64 {
         self.chain_id

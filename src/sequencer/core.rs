@@ -14,12 +14,14 @@ use alloy_primitives::B256;
 use anyhow::anyhow;
 use kaimeng_prover::{ChunkParams, ChunkProof, ChunkVerifyingKey, verify_chunk};
 use kaimeng_rollup::journal::{Journal, Record};
+use kaimeng_rollup::schnorr::verify_batch;
 use kaimeng_rollup::soft::SoftLedger;
 use kaimeng_rollup::stf::{ChunkOutcome, L2State};
 use kaimeng_rollup::{Account, L2Op, PriorityOp};
+use kaimeng_rollup::{Fp, PublicKey, Signature};
 use parking_lot::Mutex;
 use serde_json::{Value, json};
-use tokio::sync::{Notify, broadcast, watch};
+use tokio::sync::{Notify, Semaphore, broadcast, mpsc, oneshot, watch};
 
 use super::jobs::{JobBoard, JobId};
 use super::wire::{Balance, TxStage, op_hash};
@@ -129,7 +131,15 @@ pub struct Core {
     /// Proving jobs.
     pub jobs: Mutex<JobBoard>,
     verifier: std::sync::OnceLock<(Arc<ChunkParams>, Arc<ChunkVerifyingKey>)>,
+    signatures: mpsc::UnboundedSender<SignatureCheck>,
+    signature_queue: Mutex<Option<mpsc::UnboundedReceiver<SignatureCheck>>>,
 }
+
+/// A signature waiting to be checked, and where its verdict goes.
+type SignatureCheck = ((PublicKey, Fp, Signature), oneshot::Sender<bool>);
+
+/// Signatures checked in one multi-scalar multiplication at most.
+const MAX_SIGNATURE_BATCH: usize = 512;
 
 /// What reopening the journal found, for the pipeline.
 pub struct Replayed {
@@ -211,6 +221,7 @@ impl Core {
         let written = state.journal.flush()?;
         let (synced, _) = watch::channel(written);
         let (events, _) = broadcast::channel(4096);
+        let (signatures, signature_queue) = mpsc::unbounded_channel();
         Ok((
             Arc::new(Self {
                 settings,
@@ -221,6 +232,8 @@ impl Core {
                 events,
                 jobs: Mutex::new(JobBoard::new(lease_time)),
                 verifier: std::sync::OnceLock::new(),
+                signatures,
+                signature_queue: Mutex::new(Some(signature_queue)),
             }),
             replayed,
         ))
@@ -231,8 +244,31 @@ impl Core {
         self.events.subscribe()
     }
 
+    /// Starts the journal flusher and the signature checker (call once, in a runtime).
+    pub fn start_tasks(self: &Arc<Self>) {
+        tokio::spawn(self.clone().run_flusher());
+        if let Some(queue) = self.signature_queue.lock().take() {
+            tokio::spawn(check_signatures(queue));
+        }
+    }
+
+    /// Whether `sig` on `message` verifies under `key`: checked together with every other
+    /// signature waiting at the time (one multi-scalar multiplication per batch, a batch per
+    /// core in flight), one by one only if the batch fails.
+    async fn signature_ok(&self, key: PublicKey, message: Fp, sig: Signature) -> bool {
+        let (verdict, answer) = oneshot::channel();
+        if self
+            .signatures
+            .send(((key, message, sig), verdict))
+            .is_err()
+        {
+            return kaimeng_rollup::schnorr::verify(&key, message, &sig);
+        }
+        answer.await.unwrap_or(false)
+    }
+
     /// Syncs the journal whenever asked; runs forever.
-    pub async fn run_flusher(self: Arc<Self>) {
+    async fn run_flusher(self: Arc<Self>) {
         loop {
             self.flush_wanted.notified().await;
             let flushed = self.state.lock().journal.flush();
@@ -305,9 +341,11 @@ impl Core {
             }
             state.ledger.signer_of(&op).map_err(|e| reason(&e))?
         };
-        // The signature is checked outside the lock, so many are checked at once.
-        if let Some(key) = signer
-            && !SoftLedger::signature_ok(&op, &key, self.settings.chain_id)
+        // The signature is checked outside the lock, batched with others waiting.
+        if let (Some(key), Some((message, sig))) = (
+            signer,
+            SoftLedger::signed_parts(&op, self.settings.chain_id),
+        ) && !self.signature_ok(key, message, sig).await
         {
             return Err("bad signature: it does not verify under the account's L2 key".into());
         }
@@ -641,6 +679,33 @@ impl Core {
                 "handedAgainAfterExpiry": again},
             "stopped": state.broken,
         })
+    }
+}
+
+/// Checks queued signatures in batches, as many batches at once as there are cores.
+async fn check_signatures(mut queue: mpsc::UnboundedReceiver<SignatureCheck>) {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let permits = Arc::new(Semaphore::new(cores));
+    while let Some(first) = queue.recv().await {
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            return;
+        };
+        let mut batch = vec![first];
+        while batch.len() < MAX_SIGNATURE_BATCH {
+            match queue.try_recv() {
+                Ok(check) => batch.push(check),
+                Err(_) => break,
+            }
+        }
+        tokio::task::spawn_blocking(move || {
+            let (items, verdicts): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+            let all_ok = verify_batch(&items);
+            for ((key, message, sig), verdict) in items.iter().zip(verdicts) {
+                let ok = all_ok || kaimeng_rollup::schnorr::verify(key, *message, sig);
+                let _ = verdict.send(ok);
+            }
+            drop(permit);
+        });
     }
 }
 

@@ -251,7 +251,7 @@ pub async fn start(config: SequencerConfig) -> anyhow::Result<Sequencer> {
         base_request,
         Duration::from_secs(config.lease_seconds),
     )?;
-    tokio::spawn(core.clone().run_flusher());
+    core.start_tasks();
 
     // The tree after every closed batch; outcomes kept for those the bridge has not verified.
     let verified = bridge.view(lastVerifiedCall {}).await?;

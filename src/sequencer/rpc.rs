@@ -49,6 +49,7 @@ pub async fn serve(
             jsonrpsee::server::ServerConfig::builder()
                 .max_request_body_size(16 << 20)
                 .max_response_body_size(64 << 20)
+                .max_connections(2_048)
                 .build(),
         )
         .build(listen)
