@@ -32,6 +32,7 @@ sol! {
     function claimWithdrawal(address to) external;
     function requestForcedWithdrawal(uint32 account) external returns (uint64 requestId);
     function exit(uint32 account, bytes32 keyCommitment, address l1, uint64 balance, uint32 nonce, bytes32[32] siblings) external;
+    function sequencer() external view returns (address);
     function lastCommitted() external view returns (uint64);
     function lastVerified() external view returns (uint64);
     function lastExecuted() external view returns (uint64);
@@ -265,6 +266,17 @@ impl BridgeClient {
             bail!("the rebuilt state does not reach the bridge's last executed root {root}");
         }
         Ok((rebuilder, executed, chunks))
+    }
+
+    /// Whether `who` has transactions in the pool not yet in a block.
+    pub async fn has_pending(&self, who: Address) -> anyhow::Result<bool> {
+        let pending: U256 = self
+            .request("eth_getTransactionCount", rpc_params![who, "pending"])
+            .await?;
+        let latest: U256 = self
+            .request("eth_getTransactionCount", rpc_params![who, "latest"])
+            .await?;
+        Ok(pending > latest)
     }
 
     /// Signs and sends a call to the bridge from `signer` and waits for its receipt. The gas

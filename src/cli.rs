@@ -33,8 +33,8 @@ pub enum Command {
     /// Run stateless rollup prover workers: leasing jobs from a sequencer over JSON-RPC
     /// (`--sequencer URL`), or over a directory job queue (`--queue DIR`).
     Prover(ProverArgs),
-    /// Run the rollup sequencer from a config file (docs/rollup.md).
-    Sequencer(NodeArgs),
+    /// Run the rollup sequencer from a config file (docs/rollup.md, "The sequencer").
+    Sequencer(SequencerArgs),
     /// Consortium governance: list members and proposals, propose, vote.
     #[command(subcommand)]
     Gov(crate::gov::GovCommand),
@@ -48,7 +48,7 @@ pub enum Command {
     /// Shard committees: recompute an epoch's assignment from RPC data and compare.
     #[command(subcommand)]
     Committees(crate::committees_command::CommitteesCommand),
-    /// The rollup from a user's side: `exit` takes an account's funds out in exodus mode.
+    /// The rollup from a user's side: key, deposit, transfer, withdraw, claim, status, exit.
     #[command(subcommand)]
     L2(crate::l2_command::L2Command),
 }
@@ -56,6 +56,13 @@ pub enum Command {
 #[derive(Args, Debug, Clone)]
 pub struct NodeArgs {
     /// The node's TOML config file (see docs/operations.md).
+    #[arg(long, short)]
+    pub config: PathBuf,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SequencerArgs {
+    /// The sequencer's TOML config file (docs/rollup.md).
     #[arg(long, short)]
     pub config: PathBuf,
 }
@@ -122,8 +129,8 @@ pub struct ProverArgs {
     /// Stop after this many jobs per worker (with --sequencer).
     #[arg(long)]
     pub max_jobs: Option<usize>,
-    /// Chunk slots of the network's genesis `rollup` section (with --sequencer the sequencer
-    /// tells each job's shape; this only sets the keys built at start).
+    /// Chunk slots of the network's genesis `rollup` section (with --queue; with --sequencer
+    /// the sequencer tells the shape).
     #[arg(long, default_value_t = kaimeng_prover::ChunkShape::DEFAULT.slots)]
     pub chunk_slots: usize,
     /// log2 rows of the chunk circuit (genesis `rollup.chunk_k`).

@@ -115,6 +115,7 @@ impl Journal {
             path: path.clone(),
             source,
         };
+        let existed = path.exists();
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -122,6 +123,17 @@ impl Journal {
             .truncate(false)
             .open(&path)
             .map_err(io)?;
+        // One sequencer per journal: a second process on the same directory is refused.
+        file.try_lock().map_err(|e| {
+            io(std::io::Error::other(format!(
+                "locked by another process ({e}): is a sequencer already running on this \
+                 directory?"
+            )))
+        })?;
+        if !existed && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            // The new file's directory entry must survive a crash too.
+            File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+        }
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes).map_err(io)?;
         let (records, good) = read_records(&path, &bytes)?;
@@ -496,6 +508,10 @@ mod tests {
             .append(&Record::Closed { batch: 2, ops: 0 })
             .unwrap();
         journal.sync().unwrap();
+        // A second sequencer on the same journal is refused while the first holds it.
+        let err = Journal::open(&path).unwrap_err().to_string();
+        assert!(err.contains("locked by another process"), "{err}");
+        drop(journal);
         let (_, again) = Journal::open(&path).unwrap();
         assert_eq!(again.records.len(), records().len() + 1);
     }

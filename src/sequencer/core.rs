@@ -40,6 +40,8 @@ pub struct Settings {
     pub max_wait: Duration,
     /// The smallest fee accepted, in L2 units.
     pub min_fee: u16,
+    /// log2 rows of the chunk circuit (told to remote provers).
+    pub chunk_k: u32,
 }
 
 impl Settings {
@@ -400,7 +402,14 @@ impl Core {
                     state.broken.get_or_insert(reason.clone());
                     return Err(anyhow!(reason));
                 }
-                position = Some(state.journal.append(&Record::Op(op))?);
+                match state.journal.append(&Record::Op(op)) {
+                    Ok(written) => position = Some(written),
+                    Err(e) => {
+                        let reason = format!("cannot write the journal: {e}");
+                        state.broken.get_or_insert(reason.clone());
+                        return Err(anyhow!(reason));
+                    }
+                }
                 state.push_op(op, Instant::now());
                 state.next_request += 1;
                 accounts.extend(touched(&op));
@@ -427,6 +436,9 @@ impl Core {
     pub async fn close_due_batch(&self, now: Instant) -> anyhow::Result<Option<(u64, Vec<L2Op>)>> {
         let (number, ops, position) = {
             let mut state = self.state.lock();
+            if state.broken.is_some() {
+                return Ok(None);
+            }
             let Some(&(_, oldest)) = state.unbatched.front() else {
                 return Ok(None);
             };
@@ -673,6 +685,7 @@ impl Core {
             "executed": state.marks.executed,
             "nextRequest": state.next_request,
             "chunkSlots": self.settings.slots,
+            "chunkK": self.settings.chunk_k,
             "maxChunks": self.settings.max_chunks,
             "maxWaitMs": self.settings.max_wait.as_millis() as u64,
             "provingJobs": {"open": open, "leased": leased, "leasesHandedOut": handed,

@@ -35,6 +35,7 @@ use self::core::{Core, Settings};
 use self::pipeline::Pipeline;
 use crate::bridge_client::{
     BridgeClient, FEE_ACCOUNT, committedTailCall, lastCommittedCall, lastVerifiedCall,
+    sequencerCall,
 };
 
 /// `kaimeng sequencer`'s config file (TOML).
@@ -179,6 +180,14 @@ pub async fn start(config: SequencerConfig) -> anyhow::Result<Sequencer> {
         .chain_id()
         .await
         .context("reaching shard 0 (shard0_rpc)")?;
+    let genesis_sequencer = bridge.view(sequencerCall {}).await?;
+    if genesis_sequencer != signer.address() {
+        bail!(
+            "private_key is {}'s, but the bridge's sequencer is {genesis_sequencer} (genesis \
+             rollup.sequencer)",
+            signer.address()
+        );
+    }
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating {}", config.data_dir.display()))?;
     let journal_path = config.data_dir.join("journal");
@@ -241,6 +250,7 @@ pub async fn start(config: SequencerConfig) -> anyhow::Result<Sequencer> {
         max_chunks: config.max_chunks,
         max_wait: Duration::from_millis(config.max_wait_ms),
         min_fee: config.min_fee,
+        chunk_k: config.chunk_k,
     };
     let (core, replayed) = Core::open(
         settings,

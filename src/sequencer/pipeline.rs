@@ -219,8 +219,13 @@ impl Pipeline {
         }
     }
 
-    /// Submits the next commit, verify or execute the marks allow.
+    /// Submits the next commit, verify or execute the marks allow. Nothing is sent while an
+    /// earlier call of the sequencer is still in the pool: the marks do not show it yet, and a
+    /// second commit of the same batch would be taken as the next batch.
     async fn advance(&mut self, marks: Marks) -> anyhow::Result<()> {
+        if self.bridge.has_pending(self.signer.address()).await? {
+            return Ok(());
+        }
         let last_closed = self.core.last_closed();
         if marks.committed < last_closed {
             let number = marks.committed + 1;

@@ -20,7 +20,7 @@ use super::core::{Core, Event};
 use super::jobs::JobId;
 use super::wire::TxRequest;
 
-/// Invalid parameters (malformed, or refused by the rules).
+/// Invalid parameters (malformed requests).
 const INVALID: i32 = -32602;
 /// A transaction the sequencer refuses.
 const REFUSED: i32 = -32003;

@@ -176,6 +176,17 @@ pub fn run_remote(
             .enable_all()
             .build()?,
     );
+    // The shape is the sequencer's (the genesis one), not a guess.
+    let status: Value = runtime
+        .block_on(client.request("rollup_status", rpc_params![]))
+        .map_err(|e| anyhow!("rollup_status at {url}: {e}"))?;
+    let shape = match (status["chunkSlots"].as_u64(), status["chunkK"].as_u64()) {
+        (Some(slots), Some(k)) => ChunkShape {
+            slots: slots as usize,
+            k: k as u32,
+        },
+        _ => shape,
+    };
     let params = ParamsCache::new(params_dir).load_or_generate(shape.k)?;
     let keys = ChunkKeys::generate(&params, shape)?;
     tracing::info!(threads, %url, "prover workers ready");

@@ -187,6 +187,7 @@ fn main() -> anyhow::Result<()> {
             max_chunks: 16,
             max_wait: Duration::from_secs(3600),
             min_fee: 1,
+            chunk_k: 16,
         };
         let (core, _) = Core::open(
             settings,
