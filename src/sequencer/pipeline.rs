@@ -273,6 +273,7 @@ impl Pipeline {
                     batch = number,
                     what,
                     gas = receipt["gasUsed"].as_str().unwrap_or_default(),
+                    tx = receipt["transactionHash"].as_str().unwrap_or_default(),
                     ms = started.elapsed().as_millis() as u64,
                     "batch submitted to shard 0"
                 );
