@@ -332,11 +332,19 @@ async fn exit(args: ExitArgs) -> anyhow::Result<()> {
         account.balance,
         Address::from(account.l1_address.0),
         receipt["transactionHash"].as_str().unwrap_or_default(),
-        receipt["blockNumber"].as_str().unwrap_or_default(),
-        receipt["gasUsed"].as_str().unwrap_or_default(),
+        quantity(&receipt["blockNumber"]),
+        quantity(&receipt["gasUsed"]),
         started.elapsed().as_millis()
     );
     Ok(())
+}
+
+/// A JSON-RPC hex quantity in decimal (as given if it is not one).
+fn quantity(value: &Value) -> String {
+    let text = value.as_str().unwrap_or_default();
+    text.strip_prefix("0x")
+        .and_then(|hex| u64::from_str_radix(hex, 16).ok())
+        .map_or_else(|| text.to_string(), |n| n.to_string())
 }
 
 /// Signs a transfer (`to` given) or a withdrawal with the L2 key `--private-key` derives and

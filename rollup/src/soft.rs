@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use crate::account::Account;
 use crate::schnorr::{self, PublicKey};
-use crate::stf::{L2State, StfError, debited};
+use crate::stf::{L2State, StfError, credited, debited, deposited};
 use crate::tx::{L2Op, PriorityOp};
 
 /// Accounts after every accepted operation.
@@ -112,14 +112,7 @@ impl SoftLedger {
                         account: tx.to,
                     });
                 }
-                receiver.balance =
-                    receiver
-                        .balance
-                        .checked_add(tx.amount)
-                        .ok_or(StfError::BalanceOverflow {
-                            slot: 0,
-                            account: tx.to,
-                        })?;
+                receiver.balance = credited(0, tx.to, receiver.balance, tx.amount)?;
                 self.accounts.insert(tx.from, sender);
                 self.accounts.insert(tx.to, receiver);
                 self.uncredited_fees = fees;
@@ -140,33 +133,8 @@ impl SoftLedger {
                 Ok(())
             }
             L2Op::Priority(PriorityOp::Deposit(d)) => {
-                let current = self.account(d.to);
-                let bound = current.is_empty()
-                    || (current.public_key == Some(d.public_key)
-                        && current.l1_address == d.l1_address);
-                if !bound {
-                    return Err(StfError::DepositOwnerMismatch {
-                        slot: 0,
-                        account: d.to,
-                    });
-                }
-                let balance =
-                    current
-                        .balance
-                        .checked_add(d.amount)
-                        .ok_or(StfError::BalanceOverflow {
-                            slot: 0,
-                            account: d.to,
-                        })?;
-                self.accounts.insert(
-                    d.to,
-                    Account {
-                        public_key: Some(d.public_key),
-                        l1_address: d.l1_address,
-                        balance,
-                        nonce: current.nonce,
-                    },
-                );
+                let after = deposited(0, self.account(d.to), &d)?;
+                self.accounts.insert(d.to, after);
                 Ok(())
             }
             L2Op::Priority(PriorityOp::ForcedExit(f)) => {

@@ -16,7 +16,7 @@ use crate::Fp;
 use crate::account::{Account, L1Address};
 use crate::schnorr::{self, PublicKey, Signature};
 use crate::smt::{MerkleProof, SparseMerkleTree};
-use crate::tx::{AMOUNT_BITS, L2Op, PriorityOp, SlotData, SlotKind, data_commitment};
+use crate::tx::{AMOUNT_BITS, DepositOp, L2Op, PriorityOp, SlotData, SlotKind, data_commitment};
 
 /// Why an operation (or a chunk) was rejected.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -505,30 +505,7 @@ impl L2State {
                 }
                 L2Op::Priority(PriorityOp::Deposit(d)) => {
                     let a = self.update(d.to, self.account(d.to), undo);
-                    let current = self.account(d.to);
-                    let bound = current.is_empty()
-                        || (current.public_key == Some(d.public_key)
-                            && current.l1_address == d.l1_address);
-                    if !bound {
-                        return Err(StfError::DepositOwnerMismatch {
-                            slot,
-                            account: d.to,
-                        });
-                    }
-                    let balance =
-                        current
-                            .balance
-                            .checked_add(d.amount)
-                            .ok_or(StfError::BalanceOverflow {
-                                slot,
-                                account: d.to,
-                            })?;
-                    let after = Account {
-                        public_key: Some(d.public_key),
-                        l1_address: d.l1_address,
-                        balance,
-                        nonce: current.nonce,
-                    };
+                    let after = deposited(slot, self.account(d.to), &d)?;
                     let b = self.update(d.to, after, undo);
                     let data = SlotData {
                         kind: SlotKind::Deposit,
@@ -615,6 +592,32 @@ impl L2State {
             },
         ))
     }
+}
+
+/// The account `d.to` after the deposit `d`: bound to its key and L1 address if it was empty,
+/// refused if it is bound to another owner.
+pub fn deposited(slot: usize, current: Account, d: &DepositOp) -> Result<Account, StfError> {
+    let bound = current.is_empty()
+        || (current.public_key == Some(d.public_key) && current.l1_address == d.l1_address);
+    if !bound {
+        return Err(StfError::DepositOwnerMismatch {
+            slot,
+            account: d.to,
+        });
+    }
+    Ok(Account {
+        public_key: Some(d.public_key),
+        l1_address: d.l1_address,
+        balance: credited(slot, d.to, current.balance, d.amount)?,
+        nonce: current.nonce,
+    })
+}
+
+/// `balance + amount`, refused if it would reach 2^64.
+pub fn credited(slot: usize, account: u32, balance: u64, amount: u64) -> Result<u64, StfError> {
+    balance
+        .checked_add(amount)
+        .ok_or(StfError::BalanceOverflow { slot, account })
 }
 
 /// The sender after paying `amount + fee` at `nonce`: the checks every signed operation passes

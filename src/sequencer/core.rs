@@ -821,6 +821,11 @@ fn describe(op: &L2Op) -> Value {
 fn reason(e: &kaimeng_rollup::StfError) -> String {
     use kaimeng_rollup::StfError::*;
     match e {
+        NotRegistered {
+            slot: usize::MAX, ..
+        } => "the sequencer's fee account (L2 account 0) is not registered yet: its deposit is \
+              still on its way; try again shortly"
+            .to_string(),
         NotRegistered { account, .. } => format!("L2 account {account} does not exist"),
         WrongNonce {
             account,
