@@ -9,6 +9,7 @@
 //! On open every record is read back and checked. A record cut short or failing its checksum
 //! at the very end of the file is what `kill -9` leaves mid-write: it was never confirmed (the
 //! sequencer confirms only after the file is synced past it), so it is cut off and reported.
+//! A tail of zeros (blocks a power cut allocated but never filled) is cut the same way.
 //! Damage anywhere else is refused with the record's offset and what is wrong: nothing is
 //! dropped silently, and the operator decides (keep the file, or start on an empty directory,
 //! which rebuilds from shard 0).
@@ -217,6 +218,9 @@ fn read_records(path: &Path, bytes: &[u8]) -> Result<(Vec<Record>, u64), Journal
             offset: offset as u64,
             reason,
         };
+        if bytes[offset..].iter().all(|b| *b == 0) {
+            break; // zeros to the end: blocks a crash allocated but never filled
+        }
         let Some(header) = bytes.get(offset..offset + HEADER) else {
             break; // a header cut short: the torn end
         };
@@ -537,6 +541,21 @@ mod tests {
                 full.len() - last_len
             );
         }
+    }
+
+    /// Zeros after the last record (what a power cut can leave) are cut off like a torn end.
+    #[test]
+    fn a_zero_filled_tail_is_cut_off() {
+        let dir = tempdir();
+        let path = written(&dir);
+        let full = std::fs::read(&path).unwrap();
+        let mut padded = full.clone();
+        padded.extend([0u8; 4096]);
+        std::fs::write(&path, &padded).unwrap();
+        let (_, recovered) = Journal::open(&path).unwrap();
+        assert_eq!(recovered.records, records());
+        assert_eq!(recovered.torn_bytes, 4096);
+        assert_eq!(std::fs::read(&path).unwrap(), full);
     }
 
     /// A flipped byte in any record but the last is refused with its offset; the file is kept.

@@ -565,11 +565,17 @@ impl Core {
             .lock()
             .public_inputs(id)
             .ok_or_else(|| anyhow!("job {id} is not open (unknown, or already proven)"))?;
-        let (params, vk) = self
-            .verifier
-            .get()
-            .cloned()
-            .ok_or_else(|| anyhow!("the sequencer's verifying key is not ready yet"))?;
+        // A fast worker may deliver before the key is built (it starts with the first job).
+        let deadline = Instant::now() + Duration::from_secs(300);
+        let (params, vk) = loop {
+            if let Some(ready) = self.verifier.get().cloned() {
+                break ready;
+            }
+            if Instant::now() > deadline {
+                return Err(anyhow!("the sequencer's verifying key is not ready"));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
         let candidate = ChunkProof {
             public,
             bytes: proof,
