@@ -235,6 +235,12 @@ pub struct DevArgs {
     /// Do not run the rollup sequencer (dev account 9 then stays free to act as one).
     #[arg(long)]
     pub no_sequencer: bool,
+    /// Do not serve the explorer (`/explorer` on shard 0's RPC port) nor build its indexes.
+    #[arg(long)]
+    pub no_explorer: bool,
+    /// Serve the explorer without building its indexes (the pages that need them say so).
+    #[arg(long)]
+    pub no_explorer_index: bool,
     /// A rollup batch closes once its oldest operation waited this long (milliseconds).
     #[arg(long, default_value_t = 1_000)]
     pub sequencer_max_wait_ms: u64,

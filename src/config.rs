@@ -13,6 +13,7 @@ mod keys;
 
 pub use error::ConfigError;
 pub use file::{
+    ExplorerSection,
     ConfigFile, HoldShards, MetricsSection, OneOrMany, P2pSection, RoleName, RpcSection,
     ShardsSection, StorageSection, SyncSection, ValidatorSection,
 };
@@ -60,6 +61,25 @@ pub struct NodeConfig {
     pub snapshot_min_gap: Option<u64>,
     /// See `[shards] hold`.
     pub hold: HoldShards,
+    pub explorer: ExplorerSettings,
+}
+
+/// What the explorer does on this node (`[explorer]`; every switch defaults to on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExplorerSettings {
+    pub enabled: bool,
+    pub index: bool,
+    pub internal_calls: bool,
+}
+
+impl Default for ExplorerSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            index: true,
+            internal_calls: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -257,6 +277,11 @@ impl NodeConfig {
                 gap => Some(gap),
             },
             hold: file.shards.hold.unwrap_or_default(),
+            explorer: ExplorerSettings {
+                enabled: file.explorer.enabled.unwrap_or(true),
+                index: file.explorer.index.unwrap_or(true),
+                internal_calls: file.explorer.internal_calls.unwrap_or(true),
+            },
         })
     }
 

@@ -155,6 +155,13 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         }
         _ => None,
     };
+    if !args.no_explorer {
+        println!(
+            "Explorer: http://{shard0}{}/{}",
+            kaimeng_explorer::PREFIX,
+            if args.no_explorer_index { "  (indexes off)" } else { "" }
+        );
+    }
     println!("Listening on http://{shard0}");
     use std::io::Write;
     let _ = std::io::stdout().flush();
@@ -206,7 +213,14 @@ async fn start_nodes(
     data_dir: &std::path::Path,
 ) -> anyhow::Result<Vec<RunningNode>> {
     let accounts = dev_accounts(10);
-    let base = |rpc_port, data_dir, production, fee_recipient| NodeConfig {
+    // Only node 0 (whose RPC the banner prints) serves the explorer and builds its indexes.
+    let explorer = |node: u32| crate::config::ExplorerSettings {
+        enabled: node == 0 && !args.no_explorer,
+        index: !args.no_explorer_index,
+        internal_calls: true,
+    };
+    let base = |rpc_port, data_dir, production, fee_recipient, node| NodeConfig {
+        explorer: explorer(node),
         genesis: genesis.clone(),
         data_dir,
         host: args.host,
@@ -235,6 +249,7 @@ async fn start_nodes(
             data_dir.to_owned(),
             BlockProduction::Sealer(mode),
             accounts[0].address,
+            0,
         );
         return Ok(vec![RunningNode::start(config).await?]);
     }
@@ -274,6 +289,7 @@ async fn start_nodes(
             data_dir.join(format!("validator-{i}")),
             BlockProduction::Consensus(setup),
             kaimeng_genesis::dev_member_fee_recipient(i),
+            i,
         );
         match RunningNode::start(config).await {
             Ok(node) => nodes.push(node),

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod committees_command;
 pub mod config;
 pub mod dev;
+pub mod explorer;
 pub mod gov;
 pub mod l2_command;
 pub mod light;

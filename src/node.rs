@@ -61,6 +61,8 @@ pub struct NodeConfig {
     pub dev_signer: DevSigner,
     pub limits: RpcLimits,
     pub store: StoreOptions,
+    /// The explorer on the RPC port (`/explorer`) and its indexes.
+    pub explorer: crate::config::ExplorerSettings,
 }
 
 /// The precompiles shard `shard`'s EVM gets: every shard has the standard set (Ethereum's and
@@ -106,6 +108,8 @@ pub struct RunningNode {
     pub shards: Vec<RunningShard>,
     /// The validator (beacon chain and shard hosts), when blocks come from consensus.
     pub validator: Option<RunningValidator>,
+    /// The explorer's indexers, one per shard, and what stops them.
+    indexers: Option<(tokio::sync::watch::Sender<bool>, Vec<tokio::task::JoinHandle<()>>)>,
 }
 
 impl RunningNode {
@@ -163,9 +167,19 @@ impl RunningNode {
         let mut node = RunningNode {
             shards: Vec::new(),
             validator,
+            indexers: None,
+        };
+        let pages = match (config.explorer.enabled, config.rpc_port) {
+            (true, Some(_)) => {
+                let (pages, indexers) =
+                    crate::explorer::start(&config, node.validator.as_ref(), &chains)?;
+                node.indexers = indexers;
+                Some(pages)
+            }
+            _ => None,
         };
         for (shard, chain) in chains.into_iter().enumerate() {
-            match serve_shard(&config, node.validator.as_ref(), shard, chain).await {
+            match serve_shard(&config, node.validator.as_ref(), shard, chain, pages.clone()).await {
                 Ok(running) => node.shards.push(running),
                 Err(error) => {
                     // Stop what already runs, so that no store is open when the process exits.
@@ -179,6 +193,12 @@ impl RunningNode {
 
     /// Stops block production and RPC. Blocks being written complete atomically first.
     pub async fn stop(self) {
+        if let Some((stop, tasks)) = self.indexers {
+            let _ = stop.send(true);
+            for task in tasks {
+                let _ = task.await;
+            }
+        }
         if let Some(validator) = self.validator {
             validator.stop().await;
         }
@@ -201,6 +221,7 @@ async fn serve_shard(
     validator: Option<&RunningValidator>,
     shard: usize,
     chain: Arc<ShardChain>,
+    pages: Option<kaimeng_rpc::Pages>,
 ) -> anyhow::Result<RunningShard> {
     let (rpc_addr, server) = match config.rpc_port {
         None => (None, None),
@@ -216,17 +237,7 @@ async fn serve_shard(
                 limits: config.limits.clone(),
                 dev_signer: config.dev_signer.clone(),
                 fee_recipient: config.fee_recipient,
-                status: match validator {
-                    Some(v) => {
-                        let seen = v.statuses[shard].clone();
-                        crate::node_status::NetworkStatus::shared(
-                            v.network.clone(),
-                            chain.clone(),
-                            move || seen.finalized_height.load(Ordering::Relaxed),
-                        )
-                    }
-                    _ => kaimeng_rpc::node_status::standalone(),
-                },
+                status: shard_status(validator, shard, &chain),
             };
             // The operator's admin methods only where only the operator can reach them.
             let mut extra = jsonrpsee::Methods::new();
@@ -240,21 +251,14 @@ async fn serve_shard(
                 extra.merge(finality.into_rpc())?;
             }
             if let Some(v) = validator {
-                let consortium = validator::beacon::rpc::ConsortiumRpc {
-                    beacon: v.beacon.clone(),
-                    network: v.network.clone(),
-                };
-                extra.merge(kaimeng_rpc::KaimengRpc::methods(Arc::new(consortium)))?;
-                extra.merge(validator::beacon::rpc::beacon_methods(v.beacon.clone()))?;
-                extra.merge(validator::beacon::messages_rpc::message_methods(
-                    v.beacon.clone(),
-                ))?;
+                extra.merge(consortium_methods(v)?)?;
                 // The operator's admin methods only where only the operator can reach them.
                 if config.host.is_loopback() {
                     extra.merge(validator::admin_methods(v.network.clone()))?;
                 }
             }
-            let (addr, server) = kaimeng_rpc::serve_with(chain.clone(), rpc, extra).await?;
+            let (addr, server) =
+                kaimeng_rpc::serve_with_pages(chain.clone(), rpc, extra, pages).await?;
             (Some(addr), Some(server))
         }
     };
@@ -271,6 +275,39 @@ async fn serve_shard(
         server,
         sealer,
     })
+}
+
+/// Peers and sync progress of shard `shard` for its RPC (and the explorer's home page).
+pub(crate) fn shard_status(
+    validator: Option<&RunningValidator>,
+    shard: usize,
+    chain: &Arc<ShardChain>,
+) -> Arc<dyn kaimeng_rpc::NodeStatus> {
+    match validator {
+        Some(v) => {
+            let seen = v.statuses[shard].clone();
+            crate::node_status::NetworkStatus::shared(v.network.clone(), chain.clone(), move || {
+                seen.finalized_height.load(Ordering::Relaxed)
+            })
+        }
+        None => kaimeng_rpc::node_status::standalone(),
+    }
+}
+
+/// The beacon chain's `kaimeng_*` methods: the consortium, epochs, committees, crosslinks and
+/// cross-shard messages.
+pub(crate) fn consortium_methods(v: &RunningValidator) -> anyhow::Result<jsonrpsee::Methods> {
+    let mut methods = jsonrpsee::Methods::new();
+    let consortium = validator::beacon::rpc::ConsortiumRpc {
+        beacon: v.beacon.clone(),
+        network: v.network.clone(),
+    };
+    methods.merge(kaimeng_rpc::KaimengRpc::methods(Arc::new(consortium)))?;
+    methods.merge(validator::beacon::rpc::beacon_methods(v.beacon.clone()))?;
+    methods.merge(validator::beacon::messages_rpc::message_methods(
+        v.beacon.clone(),
+    ))?;
+    Ok(methods)
 }
 
 /// Says clearly when the data directory cannot be used.

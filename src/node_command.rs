@@ -92,6 +92,7 @@ async fn serve(
             .map(|r| r.limits.clone())
             .unwrap_or_default(),
         store: config.storage.clone(),
+        explorer: config.explorer,
     })
     .await?;
     if let Some(validator) = &node.validator {

@@ -217,6 +217,12 @@ pub fn generate(plan: &TestnetPlan) -> anyhow::Result<Testnet> {
             storage: StorageSection::default(),
             sync: Default::default(),
             shards: Default::default(),
+            // Member 0 serves the explorer; the others leave the CPU to consensus (an
+            // operator turns it on in their own config).
+            explorer: crate::config::ExplorerSection {
+                enabled: (i != 0).then_some(false),
+                ..Default::default()
+            },
         };
         let path = dir.join("config.toml");
         std::fs::write(&path, file.to_toml())?;

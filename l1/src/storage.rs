@@ -294,6 +294,45 @@ impl Store {
         Ok(())
     }
 
+    /// Up to `limit` entries whose key starts with `prefix`, after skipping the first `skip`;
+    /// newest (greatest) key first when `newest_first`. For paged listings of an index.
+    pub fn page_prefix(
+        &self,
+        column: &'static str,
+        prefix: &[u8],
+        newest_first: bool,
+        skip: usize,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        let mut iter = self.db.raw_iterator_cf(self.cf(column)?);
+        if newest_first {
+            // Every key under `prefix` sorts before `prefix ‖ 0xff…` of this length.
+            let mut last = prefix.to_vec();
+            last.extend_from_slice(&[0xff; 96]);
+            iter.seek_for_prev(&last);
+        } else {
+            iter.seek(prefix);
+        }
+        let mut out = Vec::with_capacity(limit.min(1024));
+        let mut seen = 0usize;
+        while let (Some(key), Some(value)) = (iter.key(), iter.value()) {
+            if !key.starts_with(prefix) || out.len() >= limit {
+                break;
+            }
+            if seen >= skip {
+                out.push((key.to_vec(), value.to_vec()));
+            }
+            seen += 1;
+            if newest_first {
+                iter.prev();
+            } else {
+                iter.next();
+            }
+        }
+        iter.status()?;
+        Ok(out)
+    }
+
     pub fn batch(&self) -> WriteBatch<'_> {
         WriteBatch {
             store: self,

@@ -23,6 +23,7 @@ pub mod kaimeng;
 pub mod net;
 pub mod node_status;
 pub mod not_held;
+pub mod pages;
 pub mod rate_limit;
 pub mod raw;
 pub mod read_pool;
@@ -36,7 +37,10 @@ pub use finality::{CertifiedChain, FinalityRpc};
 pub use kaimeng::{Consortium, ImmediateConsortium, KaimengRpc};
 pub use node_status::{NodeStatus, StandaloneNode, SyncProgress};
 pub use read_pool::ReadPool;
-pub use server::{RpcConfig, RpcLimits, ServeError, serve, serve_methods, serve_with};
+pub use pages::{PageService, Pages};
+pub use server::{
+    RpcConfig, RpcLimits, ServeError, serve, serve_methods, serve_with, serve_with_pages,
+};
 
 /// `web3_clientVersion`.
 pub fn client_version() -> String {

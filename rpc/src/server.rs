@@ -32,6 +32,7 @@ use crate::eth::{DevSigner, EthRpc};
 use crate::http_guard::{HttpGuardLayer, MarkNotificationsLayer};
 use crate::net::{NetRpc, Web3Rpc};
 use crate::node_status::NodeStatus;
+use crate::pages::Pages;
 use crate::not_held::NotHeldLayer;
 use crate::rate_limit::{ClientAddr, ClientBuckets, RateLimitLayer};
 use crate::raw::RawRpc;
@@ -175,12 +176,30 @@ pub async fn serve_with(
     config: RpcConfig,
     extra: jsonrpsee::Methods,
 ) -> Result<(SocketAddr, ServerHandle), ServeError> {
+    serve_with_pages(chain, config, extra, None).await
+}
+
+/// [`serve_with`], also answering HTTP requests under `pages.prefix` with `pages.service`
+/// (the explorer) under the same per-client rate limit.
+pub async fn serve_with_pages(
+    chain: Arc<ShardChain>,
+    config: RpcConfig,
+    extra: jsonrpsee::Methods,
+    pages: Option<Pages>,
+) -> Result<(SocketAddr, ServerHandle), ServeError> {
     let chain_of = chain.clone();
     let mut module = rpc_module(chain, &config)?;
     module
         .merge(extra)
         .map_err(|e| ServeError::Register(e.to_string()))?;
-    serve_guarded(config.addr, &config.limits, module.into(), Some(chain_of)).await
+    serve_guarded(
+        config.addr,
+        &config.limits,
+        module.into(),
+        Some(chain_of),
+        pages,
+    )
+    .await
 }
 
 /// Serves `methods` at `addr` over HTTP and WebSocket with `limits`, the guards and the
@@ -190,7 +209,7 @@ pub async fn serve_methods(
     limits: &RpcLimits,
     methods: jsonrpsee::Methods,
 ) -> Result<(SocketAddr, ServerHandle), ServeError> {
-    serve_guarded(addr, limits, methods, None).await
+    serve_guarded(addr, limits, methods, None, None).await
 }
 
 /// [`serve_methods`], refusing `chain`'s state methods while this node does not hold it.
@@ -199,6 +218,7 @@ async fn serve_guarded(
     limits: &RpcLimits,
     methods: jsonrpsee::Methods,
     chain: Option<Arc<ShardChain>>,
+    pages: Option<Pages>,
 ) -> Result<(SocketAddr, ServerHandle), ServeError> {
     let bind_error = |e: std::io::Error| ServeError::Bind {
         addr,
@@ -219,7 +239,7 @@ async fn serve_guarded(
         .set_config(server_config)
         .set_rpc_middleware(
             RpcServiceBuilder::new()
-                .layer(RateLimitLayer::new(buckets))
+                .layer(RateLimitLayer::new(buckets.clone()))
                 .layer(NotHeldLayer::new(chain))
                 .layer(MarkNotificationsLayer),
         )
@@ -250,10 +270,27 @@ async fn serve_guarded(
             }
             let client = ClientAddr::new(peer.ip());
             let mut connection = service.clone().build(methods.clone(), stop.clone());
+            let pages = pages.clone();
+            let buckets = buckets.clone();
             let per_request = tower::service_fn(move |request: http::Request<_>| {
                 let mut request = request.map(HttpBody::new);
                 request.extensions_mut().insert(client);
-                tower::Service::call(&mut connection, request)
+                let answer: Answer = match pages.as_ref() {
+                    Some(pages) if pages.serves(request.uri().path()) => {
+                        if buckets.take(peer.ip(), 1, std::time::Instant::now()) {
+                            let mut service = pages.service.clone();
+                            Box::pin(async move {
+                                let Ok(response) = tower::Service::call(&mut service, request).await;
+                                Ok(response)
+                            })
+                        } else {
+                            let refused = crate::pages::too_many_requests(buckets.per_second());
+                            Box::pin(std::future::ready(Ok(refused)))
+                        }
+                    }
+                    _ => Box::pin(tower::Service::call(&mut connection, request)),
+                };
+                answer
             });
             // Boxed here, where its type is concrete: spawning the future unboxed trips
             // rustc's higher-ranked lifetime check of `Send`.
@@ -272,6 +309,10 @@ async fn serve_guarded(
     });
     Ok((local, handle))
 }
+
+/// A response to one HTTP request: an RPC answer or a page.
+type Answer =
+    Pin<Box<dyn Future<Output = Result<http::Response<HttpBody>, BoxError>> + Send>>;
 
 /// Per-connection failures (the peer gave up) retry at once; others (out of file descriptors)
 /// pause the loop briefly instead of spinning.

@@ -47,6 +47,25 @@ pub struct ConfigFile {
     pub sync: SyncSection,
     #[serde(default, skip_serializing_if = "is_default")]
     pub shards: ShardsSection,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub explorer: ExplorerSection,
+}
+
+/// The explorer served on the RPC port under `/explorer` (docs/explorer.md).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExplorerSection {
+    /// Serve the explorer's pages (default true; needs `[rpc]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// Build the indexes (address history, tokens, creators, rollup events) as blocks
+    /// finalize (default true). Off, the pages that need them say so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<bool>,
+    /// Trace transactions that run code to index the addresses their inner calls reach
+    /// (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub internal_calls: Option<bool>,
 }
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {

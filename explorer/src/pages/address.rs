@@ -1,0 +1,158 @@
+//! The address page: balance and nonce on every shard, its transactions on one shard (all of
+//! them, newest first, paginated by position so that a block with more matches than a page
+//! loses none), token transfers and balances, contract code and creator, and the results of
+//! its view functions when the reader pastes an ABI.
+
+use alloy_dyn_abi::{FunctionExt, JsonAbiExt};
+use alloy_json_abi::{JsonAbi, StateMutability};
+use alloy_primitives::{Address, Bytes};
+use alloy_rpc_types_eth::TransactionRequest;
+use serde_json::{Value as Json, json};
+
+use super::{PER_PAGE, pager, parse_address, past_the_end};
+use crate::Explorer;
+use crate::fmt;
+use crate::index::extract::roles;
+use crate::web::{Outcome, PageError, PageResult, Request};
+
+/// View functions called at most for one page.
+const MAX_VIEWS: usize = 50;
+
+pub fn page(explorer: &Explorer, args: &[String], request: &Request) -> PageResult {
+    let (shard, chain) = explorer.shard_arg(&args[0])?;
+    let address = parse_address(&args[1])?;
+    let page = request.page()?;
+    let shards: Vec<Json> = explorer
+        .sources
+        .chains
+        .iter()
+        .map(|c| {
+            let account = c.latest_state().account(&address).ok().flatten().unwrap_or_default();
+            json!({
+                "shard": c.config().shard,
+                "balance": fmt::ether(account.balance),
+                "nonce": account.nonce,
+            })
+        })
+        .collect();
+    let account = chain.latest_state().account(&address)?.unwrap_or_default();
+    let code = if account.code_hash == alloy_primitives::KECCAK256_EMPTY || account.code_hash.is_zero() {
+        Bytes::new()
+    } else {
+        chain.latest_state().code(&account.code_hash)?.original_bytes()
+    };
+    let index = explorer.sources.index.as_deref();
+    let (history, total, creator, transfers, holdings) = match index {
+        Some(index) => {
+            let listed = index.address_txs(shard, &address, (page - 1) * PER_PAGE, PER_PAGE)?;
+            let total = listed.total.unwrap_or(0);
+            if listed.items.is_empty() && page > 1 {
+                return Err(past_the_end(page, total));
+            }
+            let history: Vec<Json> = listed
+                .items
+                .iter()
+                .filter_map(|&(number, tx, bits)| {
+                    let block = chain.block(number).ok().flatten()?;
+                    let t = block.txs.get(tx as usize)?;
+                    let ok = crate::index::extract::succeeded(&block, tx as usize);
+                    use alloy_consensus::Transaction;
+                    Some(json!({
+                        "hash": t.hash.to_string(),
+                        "short": fmt::short(&t.hash.to_string()),
+                        "block": number,
+                        "from": t.sender.to_string(),
+                        "to": t.envelope.to().map(|a| a.to_string()),
+                        "value": fmt::ether(t.envelope.value()),
+                        "ok": ok,
+                        "out": bits & roles::FROM != 0,
+                        "in": bits & roles::TO != 0,
+                        "created": bits & roles::CREATED != 0,
+                        "internal": bits & roles::INTERNAL != 0,
+                    }))
+                })
+                .collect();
+            let creator = index.creator(shard, &address)?.map(|(who, number, tx)| {
+                let hash = chain
+                    .block(number)
+                    .ok()
+                    .flatten()
+                    .and_then(|b| b.txs.get(tx as usize).map(|t| t.hash.to_string()));
+                json!({"creator": who.to_string(), "block": number, "tx": hash})
+            });
+            let transfers = super::token::transfer_rows(explorer, chain, index.holder_transfers(shard, &address, 0, PER_PAGE)?);
+            let holdings: Vec<Json> = index
+                .holdings(shard, &address, 100)?
+                .into_iter()
+                .filter(|(_, balance)| !balance.is_zero())
+                .map(|(token, balance)| {
+                    let info = index.token(shard, &token).ok().flatten();
+                    json!({
+                        "token": token.to_string(),
+                        "name": info.as_ref().map(|i| i.name.clone()).unwrap_or_default(),
+                        "symbol": info.as_ref().map(|i| i.symbol.clone()).unwrap_or_default(),
+                        "balance": fmt::units(balance, info.as_ref().map_or(0, |i| i.decimals)),
+                    })
+                })
+                .collect();
+            (history, Some(total), creator, transfers, holdings)
+        }
+        None => (Vec::new(), None, None, Vec::new(), Vec::new()),
+    };
+    let views = match request.query.get("abi").filter(|a| !a.trim().is_empty()) {
+        Some(text) => {
+            let abi: JsonAbi = serde_json::from_str(text)
+                .map_err(|e| PageError::bad_request(format!("the ABI is not valid JSON ABI: {e}")))?;
+            read_views(chain, address, &abi)
+        }
+        None => Vec::new(),
+    };
+    let shown = history.len();
+    let context = json!({
+        "shard": shard,
+        "address": address.to_string(),
+        "perShard": shards,
+        "isContract": !code.is_empty(),
+        "code": format!("0x{}", hex::encode(&code)),
+        "codeSize": code.len(),
+        "creator": creator,
+        "history": history,
+        "total": total,
+        "indexed": index.is_some(),
+        "pager": pager(page, shown, total),
+        "transfers": transfers,
+        "holdings": holdings,
+        "views": views,
+        "abi": request.query.get("abi").cloned().unwrap_or_default(),
+    });
+    Ok(Outcome::Page {
+        template: "address.html",
+        context: minijinja::Value::from_serialize(context),
+    })
+}
+
+/// Calls every view or pure function of `abi` that takes no arguments, on the latest state.
+fn read_views(chain: &kaimeng_shards::ShardChain, address: Address, abi: &JsonAbi) -> Vec<Json> {
+    abi.functions()
+        .filter(|f| {
+            f.inputs.is_empty()
+                && matches!(f.state_mutability, StateMutability::View | StateMutability::Pure)
+        })
+        .take(MAX_VIEWS)
+        .map(|f| {
+            let data = f.abi_encode_input(&[]).unwrap_or_default();
+            let request = TransactionRequest::default()
+                .to(address)
+                .input(Bytes::from(data).into())
+                .gas_limit(5_000_000);
+            let result = match chain.call(&request, chain.head().number(), None) {
+                Ok(out) => match f.abi_decode_output(&out.output) {
+                    Ok(values) => values.iter().map(fmt::abi_value).collect::<Vec<_>>().join(", "),
+                    Err(e) => format!("(cannot decode the output: {e})"),
+                },
+                Err(e) => format!("(the call failed: {e})"),
+            };
+            json!({"name": f.signature(), "result": result})
+        })
+        .collect()
+}
