@@ -80,10 +80,16 @@ pub fn abi_value(value: &DynSolValue) -> String {
         DynSolValue::Bytes(b) => format!("0x{}", hex::encode(b)),
         DynSolValue::String(s) => s.clone(),
         DynSolValue::Array(items) | DynSolValue::FixedArray(items) => {
-            format!("[{}]", items.iter().map(abi_value).collect::<Vec<_>>().join(", "))
+            format!(
+                "[{}]",
+                items.iter().map(abi_value).collect::<Vec<_>>().join(", ")
+            )
         }
         DynSolValue::Tuple(items) => {
-            format!("({})", items.iter().map(abi_value).collect::<Vec<_>>().join(", "))
+            format!(
+                "({})",
+                items.iter().map(abi_value).collect::<Vec<_>>().join(", ")
+            )
         }
     }
 }

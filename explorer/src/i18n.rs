@@ -59,7 +59,8 @@ pub struct Catalogs {
 impl Catalogs {
     pub fn load() -> Self {
         let parse = |text: &str, name: &str| -> BTreeMap<String, String> {
-            toml::from_str(text).unwrap_or_else(|e| panic!("i18n/{name}.toml is built in and must parse: {e}"))
+            toml::from_str(text)
+                .unwrap_or_else(|e| panic!("i18n/{name}.toml is built in and must parse: {e}"))
         };
         Self {
             en: parse(include_str!("../i18n/en.toml"), "en"),
@@ -107,7 +108,10 @@ mod tests {
                     .chars()
                     .take_while(|ch| ch.is_ascii_alphanumeric() || *ch == '_')
                     .collect();
-                assert!(c.en.contains_key(&key), "{name} uses t.{key}, which en.toml lacks");
+                assert!(
+                    c.en.contains_key(&key),
+                    "{name} uses t.{key}, which en.toml lacks"
+                );
             }
         }
     }

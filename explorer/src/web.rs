@@ -120,22 +120,80 @@ impl Request {
 pub fn router(explorer: Arc<Explorer>) -> Router {
     let p = |path: &str| format!("{PREFIX}{path}");
     Router::new()
-        .route(&p(""), get(|| async { Redirect::permanent(&format!("{PREFIX}/")) }))
-        .route(&p("/"), get(|s, q, h| serve(s, q, h, Vec::new(), crate::pages::home::page)))
-        .route(&p("/api/status"), get(|s, q, h| serve(s, q, h, Vec::new(), crate::pages::home::status)))
+        .route(
+            &p(""),
+            get(|| async { Redirect::permanent(&format!("{PREFIX}/")) }),
+        )
+        .route(
+            &p("/"),
+            get(|s, q, h| serve(s, q, h, Vec::new(), crate::pages::home::page)),
+        )
+        .route(
+            &p("/api/status"),
+            get(|s, q, h| serve(s, q, h, Vec::new(), crate::pages::home::status)),
+        )
         .route(&p("/static/{file}"), get(crate::pages::assets::serve))
-        .route(&p("/s/{shard}/block/{id}"), get(|s, q, h, Path(a): Path<(String, String)>| serve(s, q, h, vec![a.0, a.1], crate::pages::block::page)))
-        .route(&p("/s/{shard}/tx/{hash}"), get(|s, q, h, Path(a): Path<(String, String)>| serve(s, q, h, vec![a.0, a.1], crate::pages::tx::page)))
-        .route(&p("/s/{shard}/address/{address}"), get(|s, q, h, Path(a): Path<(String, String)>| serve(s, q, h, vec![a.0, a.1], crate::pages::address::page)))
-        .route(&p("/s/{shard}/tokens"), get(|s, q, h, Path(a): Path<String>| serve(s, q, h, vec![a], crate::pages::token::list)))
-        .route(&p("/s/{shard}/token/{address}"), get(|s, q, h, Path(a): Path<(String, String)>| serve(s, q, h, vec![a.0, a.1], crate::pages::token::page)))
-        .route(&p("/consortium"), get(|s, q, h| serve(s, q, h, Vec::new(), crate::pages::consortium::page)))
-        .route(&p("/epochs"), get(|s, q, h| serve(s, q, h, Vec::new(), crate::pages::epochs::list)))
-        .route(&p("/epoch/{n}"), get(|s, q, h, Path(a): Path<String>| serve(s, q, h, vec![a], crate::pages::epochs::page)))
-        .route(&p("/shards"), get(|s, q, h| serve(s, q, h, Vec::new(), crate::pages::shards::page)))
-        .route(&p("/rollup"), get(|s, q, h| serve(s, q, h, Vec::new(), crate::pages::rollup::page)))
-        .route(&p("/search"), get(|s, q, h| serve(s, q, h, Vec::new(), crate::pages::search::page)))
-        .fallback(|s, q, h| serve(s, q, h, Vec::new(), |_, _, r| Err(PageError::not_found(format!("no page at {}", r.path)))))
+        .route(
+            &p("/s/{shard}/block/{id}"),
+            get(|s, q, h, Path(a): Path<(String, String)>| {
+                serve(s, q, h, vec![a.0, a.1], crate::pages::block::page)
+            }),
+        )
+        .route(
+            &p("/s/{shard}/tx/{hash}"),
+            get(|s, q, h, Path(a): Path<(String, String)>| {
+                serve(s, q, h, vec![a.0, a.1], crate::pages::tx::page)
+            }),
+        )
+        .route(
+            &p("/s/{shard}/address/{address}"),
+            get(|s, q, h, Path(a): Path<(String, String)>| {
+                serve(s, q, h, vec![a.0, a.1], crate::pages::address::page)
+            }),
+        )
+        .route(
+            &p("/s/{shard}/tokens"),
+            get(|s, q, h, Path(a): Path<String>| {
+                serve(s, q, h, vec![a], crate::pages::token::list)
+            }),
+        )
+        .route(
+            &p("/s/{shard}/token/{address}"),
+            get(|s, q, h, Path(a): Path<(String, String)>| {
+                serve(s, q, h, vec![a.0, a.1], crate::pages::token::page)
+            }),
+        )
+        .route(
+            &p("/consortium"),
+            get(|s, q, h| serve(s, q, h, Vec::new(), crate::pages::consortium::page)),
+        )
+        .route(
+            &p("/epochs"),
+            get(|s, q, h| serve(s, q, h, Vec::new(), crate::pages::epochs::list)),
+        )
+        .route(
+            &p("/epoch/{n}"),
+            get(|s, q, h, Path(a): Path<String>| {
+                serve(s, q, h, vec![a], crate::pages::epochs::page)
+            }),
+        )
+        .route(
+            &p("/shards"),
+            get(|s, q, h| serve(s, q, h, Vec::new(), crate::pages::shards::page)),
+        )
+        .route(
+            &p("/rollup"),
+            get(|s, q, h| serve(s, q, h, Vec::new(), crate::pages::rollup::page)),
+        )
+        .route(
+            &p("/search"),
+            get(|s, q, h| serve(s, q, h, Vec::new(), crate::pages::search::page)),
+        )
+        .fallback(|s, q, h| {
+            serve(s, q, h, Vec::new(), |_, _, r| {
+                Err(PageError::not_found(format!("no page at {}", r.path)))
+            })
+        })
         .with_state(explorer)
 }
 
@@ -173,7 +231,10 @@ async fn serve(
     let (outcome, request) = match built {
         Ok(done) => done,
         Err(error) => {
-            return (StatusCode::INTERNAL_SERVER_ERROR, format!("explorer: {error}"))
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("explorer: {error}"),
+            )
                 .into_response();
         }
     };
@@ -196,7 +257,10 @@ async fn serve(
         }
     };
     if let Some(lang) = chosen {
-        let cookie = format!("lang={}; Path={PREFIX}; Max-Age=31536000; SameSite=Lax", lang.code());
+        let cookie = format!(
+            "lang={}; Path={PREFIX}; Max-Age=31536000; SameSite=Lax",
+            lang.code()
+        );
         if let Ok(value) = HeaderValue::from_str(&cookie) {
             response.headers_mut().insert(header::SET_COOKIE, value);
         }
@@ -215,7 +279,13 @@ fn cookie_lang(headers: &HeaderMap) -> Option<Lang> {
 
 impl Explorer {
     /// Renders `template` with `context`, the catalog `t`, the language and the common parts.
-    fn render(&self, template: &str, context: Value, request: &Request, status: StatusCode) -> Response {
+    fn render(
+        &self,
+        template: &str,
+        context: Value,
+        request: &Request,
+        status: StatusCode,
+    ) -> Response {
         let t = Value::from_serialize(self.catalogs.get(request.lang));
         let full = minijinja::context! {
             t => t,
@@ -234,19 +304,28 @@ impl Explorer {
             Ok(html) => {
                 let mut response = (status, html).into_response();
                 let headers = response.headers_mut();
-                headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+                headers.insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/html; charset=utf-8"),
+                );
                 headers.insert(
                     header::CONTENT_SECURITY_POLICY,
                     HeaderValue::from_static(
                         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'",
                     ),
                 );
-                headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+                headers.insert(
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                );
                 response
             }
             Err(error) => {
                 tracing::error!(%error, template, "explorer template failed");
-                (StatusCode::INTERNAL_SERVER_ERROR, format!("explorer template {template}: {error}"))
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("explorer template {template}: {error}"),
+                )
                     .into_response()
             }
         }

@@ -144,10 +144,7 @@ pub fn may_run_code(block: &StoredBlock, i: usize) -> bool {
 
 /// The status of a receipt, for callers that only have the block.
 pub fn succeeded(block: &StoredBlock, i: usize) -> bool {
-    block
-        .receipts
-        .get(i)
-        .is_some_and(|r| r.envelope.status())
+    block.receipts.get(i).is_some_and(|r| r.envelope.status())
 }
 
 #[cfg(test)]
@@ -172,7 +169,10 @@ mod tests {
             ),
         };
         let t = token_transfer(&erc20, 1, 2).unwrap();
-        assert_eq!((t.kind, t.from, t.to, t.amount), (TokenKind::Erc20, a, b, U256::from(5)));
+        assert_eq!(
+            (t.kind, t.from, t.to, t.amount),
+            (TokenKind::Erc20, a, b, U256::from(5))
+        );
         let erc721 = Log {
             address: token,
             data: LogData::new_unchecked(

@@ -112,7 +112,10 @@ pub fn total_supply(chain: &ShardChain, token: Address) -> Option<U256> {
         .to(token)
         .input(Bytes::from(totalSupplyCall {}.abi_encode()).into())
         .gas_limit(1_000_000);
-    let out = chain.call(&request, chain.head().number(), None).ok()?.output;
+    let out = chain
+        .call(&request, chain.head().number(), None)
+        .ok()?
+        .output;
     totalSupplyCall::abi_decode_returns(&out).ok()
 }
 
@@ -210,9 +213,7 @@ impl Index {
             .store
             .page_prefix(s::TOKENS, &prefix, false, skip, limit)?
             .into_iter()
-            .filter_map(|(k, v)| {
-                Some((s::address_at(&k[4..])?, serde_json::from_slice(&v).ok()?))
-            })
+            .filter_map(|(k, v)| Some((s::address_at(&k[4..])?, serde_json::from_slice(&v).ok()?)))
             .collect())
     }
 
@@ -247,11 +248,14 @@ impl Index {
             .store
             .page_prefix(s::HOLDER_TRANSFERS, &prefix, true, skip, limit)?
         {
-            let Some(token) = s::address_at(&v) else { continue };
+            let Some(token) = s::address_at(&v) else {
+                continue;
+            };
             let position = &k[prefix.len()..];
-            let entry = self
-                .store
-                .get(s::TOKEN_TRANSFERS, key(shard, &[token.as_slice(), position]))?;
+            let entry = self.store.get(
+                s::TOKEN_TRANSFERS,
+                key(shard, &[token.as_slice(), position]),
+            )?;
             if let Some(t) = entry.and_then(|v| decode_transfer(token, position, &v)) {
                 out.push(t);
             }
@@ -268,7 +272,10 @@ impl Index {
     ) -> Result<U256, IndexError> {
         Ok(self
             .store
-            .get(s::BALANCES, key(shard, &[token.as_slice(), holder.as_slice()]))?
+            .get(
+                s::BALANCES,
+                key(shard, &[token.as_slice(), holder.as_slice()]),
+            )?
             .map_or(U256::ZERO, |v| U256::from_be_slice(&v)))
     }
 
@@ -285,7 +292,9 @@ impl Index {
             .store
             .page_prefix(s::BALANCES, &prefix, false, skip, limit)?
             .into_iter()
-            .filter_map(|(k, v)| Some((s::address_at(&k[prefix.len()..])?, U256::from_be_slice(&v))))
+            .filter_map(|(k, v)| {
+                Some((s::address_at(&k[prefix.len()..])?, U256::from_be_slice(&v)))
+            })
             .collect())
     }
 

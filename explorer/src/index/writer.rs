@@ -29,11 +29,7 @@ pub struct IndexOptions {
 impl Index {
     /// Indexes every final block of `chain` not yet indexed, up to its head. Returns the number
     /// of blocks written. Long catch-ups (a backfill) log their progress.
-    pub fn catch_up(
-        &self,
-        chain: &ShardChain,
-        options: &IndexOptions,
-    ) -> Result<u64, IndexError> {
+    pub fn catch_up(&self, chain: &ShardChain, options: &IndexOptions) -> Result<u64, IndexError> {
         let shard = chain.config().shard;
         let head = chain.head().number();
         let mut next = self.progress(shard)?.map_or(0, |n| n + 1);
@@ -97,7 +93,10 @@ impl Index {
         }
         for (address, added) in counts {
             let k = key(shard, &[address.as_slice()]);
-            let before = self.store.get(s::ADDRESS_COUNTS, &k)?.map_or(0, |v| be_u64(&v));
+            let before = self
+                .store
+                .get(s::ADDRESS_COUNTS, &k)?
+                .map_or(0, |v| be_u64(&v));
             batch.put(s::ADDRESS_COUNTS, k, (before + added).to_be_bytes())?;
         }
         for &(sender, nonce, tx) in &entries.nonces {
@@ -189,9 +188,19 @@ impl Index {
                 if holder == Address::ZERO {
                     // Minted or burnt: the supply the index has seen moves instead.
                     info.minted = if credit {
-                        (info.minted.parse::<U256>().unwrap_or_default().saturating_sub(moved)).to_string()
+                        (info
+                            .minted
+                            .parse::<U256>()
+                            .unwrap_or_default()
+                            .saturating_sub(moved))
+                        .to_string()
                     } else {
-                        (info.minted.parse::<U256>().unwrap_or_default().saturating_add(moved)).to_string()
+                        (info
+                            .minted
+                            .parse::<U256>()
+                            .unwrap_or_default()
+                            .saturating_add(moved))
+                        .to_string()
                     };
                     continue;
                 }

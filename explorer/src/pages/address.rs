@@ -27,7 +27,12 @@ pub fn page(explorer: &Explorer, args: &[String], request: &Request) -> PageResu
         .chains
         .iter()
         .map(|c| {
-            let account = c.latest_state().account(&address).ok().flatten().unwrap_or_default();
+            let account = c
+                .latest_state()
+                .account(&address)
+                .ok()
+                .flatten()
+                .unwrap_or_default();
             json!({
                 "shard": c.config().shard,
                 "balance": fmt::ether(account.balance),
@@ -36,11 +41,15 @@ pub fn page(explorer: &Explorer, args: &[String], request: &Request) -> PageResu
         })
         .collect();
     let account = chain.latest_state().account(&address)?.unwrap_or_default();
-    let code = if account.code_hash == alloy_primitives::KECCAK256_EMPTY || account.code_hash.is_zero() {
-        Bytes::new()
-    } else {
-        chain.latest_state().code(&account.code_hash)?.original_bytes()
-    };
+    let code =
+        if account.code_hash == alloy_primitives::KECCAK256_EMPTY || account.code_hash.is_zero() {
+            Bytes::new()
+        } else {
+            chain
+                .latest_state()
+                .code(&account.code_hash)?
+                .original_bytes()
+        };
     let index = explorer.sources.index.as_deref();
     let (history, total, creator, transfers, holdings) = match index {
         Some(index) => {
@@ -80,7 +89,11 @@ pub fn page(explorer: &Explorer, args: &[String], request: &Request) -> PageResu
                     .and_then(|b| b.txs.get(tx as usize).map(|t| t.hash.to_string()));
                 json!({"creator": who.to_string(), "block": number, "tx": hash})
             });
-            let transfers = super::token::transfer_rows(explorer, chain, index.holder_transfers(shard, &address, 0, PER_PAGE)?);
+            let transfers = super::token::transfer_rows(
+                explorer,
+                chain,
+                index.holder_transfers(shard, &address, 0, PER_PAGE)?,
+            );
             let holdings: Vec<Json> = index
                 .holdings(shard, &address, 100)?
                 .into_iter()
@@ -101,8 +114,9 @@ pub fn page(explorer: &Explorer, args: &[String], request: &Request) -> PageResu
     };
     let views = match request.query.get("abi").filter(|a| !a.trim().is_empty()) {
         Some(text) => {
-            let abi: JsonAbi = serde_json::from_str(text)
-                .map_err(|e| PageError::bad_request(format!("the ABI is not valid JSON ABI: {e}")))?;
+            let abi: JsonAbi = serde_json::from_str(text).map_err(|e| {
+                PageError::bad_request(format!("the ABI is not valid JSON ABI: {e}"))
+            })?;
             read_views(chain, address, &abi)
         }
         None => Vec::new(),
@@ -136,7 +150,10 @@ fn read_views(chain: &kaimeng_shards::ShardChain, address: Address, abi: &JsonAb
     abi.functions()
         .filter(|f| {
             f.inputs.is_empty()
-                && matches!(f.state_mutability, StateMutability::View | StateMutability::Pure)
+                && matches!(
+                    f.state_mutability,
+                    StateMutability::View | StateMutability::Pure
+                )
         })
         .take(MAX_VIEWS)
         .map(|f| {
@@ -147,7 +164,11 @@ fn read_views(chain: &kaimeng_shards::ShardChain, address: Address, abi: &JsonAb
                 .gas_limit(5_000_000);
             let result = match chain.call(&request, chain.head().number(), None) {
                 Ok(out) => match f.abi_decode_output(&out.output) {
-                    Ok(values) => values.iter().map(fmt::abi_value).collect::<Vec<_>>().join(", "),
+                    Ok(values) => values
+                        .iter()
+                        .map(fmt::abi_value)
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     Err(e) => format!("(cannot decode the output: {e})"),
                 },
                 Err(e) => format!("(the call failed: {e})"),

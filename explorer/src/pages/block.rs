@@ -15,9 +15,9 @@ pub fn page(explorer: &Explorer, args: &[String], request: &Request) -> PageResu
     let id = args[1].trim();
     let number = if id.starts_with("0x") && id.len() == 66 {
         let hash = parse_hash(id)?;
-        chain
-            .number_of(&hash)?
-            .ok_or_else(|| PageError::not_found(format!("shard {shard} has no final block {hash}")))?
+        chain.number_of(&hash)?.ok_or_else(|| {
+            PageError::not_found(format!("shard {shard} has no final block {hash}"))
+        })?
     } else {
         id.parse::<u64>().map_err(|_| {
             PageError::bad_request(format!("{id:?} is neither a block number nor a block hash"))
@@ -83,7 +83,9 @@ pub fn page(explorer: &Explorer, args: &[String], request: &Request) -> PageResu
 }
 
 fn txs_len(total: u64, page: usize) -> usize {
-    (total as usize).saturating_sub((page - 1) * PER_PAGE).min(PER_PAGE)
+    (total as usize)
+        .saturating_sub((page - 1) * PER_PAGE)
+        .min(PER_PAGE)
 }
 
 impl Explorer {
@@ -94,7 +96,10 @@ impl Explorer {
         let cert = self
             .beacon_call(
                 "kaimeng_getFinalityCertificate",
-                vec![json!(format!("shard-{shard}")), json!(format!("0x{number:x}"))],
+                vec![
+                    json!(format!("shard-{shard}")),
+                    json!(format!("0x{number:x}")),
+                ],
             )
             .ok()?;
         let epoch = cert.get("epoch")?.as_u64()?;

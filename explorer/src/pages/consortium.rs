@@ -21,7 +21,11 @@ pub fn page(explorer: &Explorer, _: &[String], _: &Request) -> PageResult {
             .find(|e| {
                 e.get("validators")
                     .and_then(Json::as_array)
-                    .is_some_and(|v| v.iter().any(|m| m.get("organisation").and_then(Json::as_str) == Some(organisation)))
+                    .is_some_and(|v| {
+                        v.iter().any(|m| {
+                            m.get("organisation").and_then(Json::as_str) == Some(organisation)
+                        })
+                    })
             })
             .and_then(|e| e.get("epoch").cloned())
     };
@@ -31,7 +35,10 @@ pub fn page(explorer: &Explorer, _: &[String], _: &Request) -> PageResult {
         .into_iter()
         .flatten()
         .map(|m| {
-            let organisation = m.get("organisation").and_then(Json::as_str).unwrap_or_default();
+            let organisation = m
+                .get("organisation")
+                .and_then(Json::as_str)
+                .unwrap_or_default();
             json!({
                 "organisation": organisation,
                 "adminKey": m.get("admin_key"),
@@ -90,8 +97,18 @@ pub fn page(explorer: &Explorer, _: &[String], _: &Request) -> PageResult {
             parameters.push(json!({"epoch": e.get("epoch"), "params": params.clone()}));
             last = Some(params);
         }
-        for payout in e.get("payouts").and_then(Json::as_array).into_iter().flatten() {
-            for share in payout.get("shares").and_then(Json::as_array).into_iter().flatten() {
+        for payout in e
+            .get("payouts")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+        {
+            for share in payout
+                .get("shares")
+                .and_then(Json::as_array)
+                .into_iter()
+                .flatten()
+            {
                 fee_shares.push(json!({
                     "epoch": e.get("epoch"),
                     "shard": payout.get("shard"),
@@ -135,7 +152,10 @@ impl Explorer {
     /// first.
     pub(crate) fn epoch_history(&self, current: u64) -> Vec<Json> {
         (current.saturating_sub(HISTORY_EPOCHS - 1)..=current)
-            .filter_map(|n| self.beacon_call("kaimeng_getBeaconEpoch", vec![json!(n)]).ok())
+            .filter_map(|n| {
+                self.beacon_call("kaimeng_getBeaconEpoch", vec![json!(n)])
+                    .ok()
+            })
             .filter(|e| !e.is_null())
             .collect()
     }

@@ -38,20 +38,26 @@ pub fn page(explorer: &Explorer, args: &[String], _: &Request) -> PageResult {
         .trim()
         .parse()
         .map_err(|_| PageError::bad_request(format!("{:?} is not an epoch number", args[0])))?;
-    let drawn = explorer.beacon_call("kaimeng_committees", vec![json!(n)]).map_err(|e| {
-        if e.status.is_server_error() {
-            PageError::not_found(format!("epoch {n} is not known here: {}", e.detail))
-        } else {
-            e
-        }
-    })?;
+    let drawn = explorer
+        .beacon_call("kaimeng_committees", vec![json!(n)])
+        .map_err(|e| {
+            if e.status.is_server_error() {
+                PageError::not_found(format!("epoch {n} is not known here: {}", e.detail))
+            } else {
+                e
+            }
+        })?;
     // Committee seats are indices into the members of the epoch the draw was made in.
     let keys: Vec<String> = drawn
         .get("members")
         .and_then(Json::as_array)
         .into_iter()
         .flatten()
-        .filter_map(|m| m.get("consensusKey").and_then(Json::as_str).map(str::to_string))
+        .filter_map(|m| {
+            m.get("consensusKey")
+                .and_then(Json::as_str)
+                .map(str::to_string)
+        })
         .collect();
     let organisation_of = |key: &str| {
         drawn

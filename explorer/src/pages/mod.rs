@@ -36,7 +36,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("address.html", include_str!("../../templates/address.html")),
     ("tokens.html", include_str!("../../templates/tokens.html")),
     ("token.html", include_str!("../../templates/token.html")),
-    ("consortium.html", include_str!("../../templates/consortium.html")),
+    (
+        "consortium.html",
+        include_str!("../../templates/consortium.html"),
+    ),
     ("epochs.html", include_str!("../../templates/epochs.html")),
     ("epoch.html", include_str!("../../templates/epoch.html")),
     ("shards.html", include_str!("../../templates/shards.html")),
@@ -94,15 +97,15 @@ impl Explorer {
 }
 
 pub fn parse_address(text: &str) -> Result<Address, PageError> {
-    text.trim()
-        .parse::<Address>()
-        .map_err(|_| PageError::bad_request(format!("{text:?} is not an address (0x and 40 hex digits)")))
+    text.trim().parse::<Address>().map_err(|_| {
+        PageError::bad_request(format!("{text:?} is not an address (0x and 40 hex digits)"))
+    })
 }
 
 pub fn parse_hash(text: &str) -> Result<B256, PageError> {
-    text.trim()
-        .parse::<B256>()
-        .map_err(|_| PageError::bad_request(format!("{text:?} is not a hash (0x and 64 hex digits)")))
+    text.trim().parse::<B256>().map_err(|_| {
+        PageError::bad_request(format!("{text:?} is not a hash (0x and 64 hex digits)"))
+    })
 }
 
 /// Page links for a listing: the current page, whether there are earlier and later pages, and

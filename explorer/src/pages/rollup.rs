@@ -36,7 +36,9 @@ fn decode<E: SolEvent>(topics: &[B256], data: &alloy_primitives::Bytes) -> Optio
 
 pub fn page(explorer: &Explorer, _: &[String], _: &Request) -> PageResult {
     let Some(bridge) = explorer.sources.bridge else {
-        return Err(PageError::not_found("this network has no rollup (its genesis has no [rollup] section)"));
+        return Err(PageError::not_found(
+            "this network has no rollup (its genesis has no [rollup] section)",
+        ));
     };
     let index = explorer.index()?;
     let logs = index.kept_logs(0, 0, EVENTS)?;
@@ -48,11 +50,14 @@ pub fn page(explorer: &Explorer, _: &[String], _: &Request) -> PageResult {
     for (number, log) in logs.iter().rev() {
         let (t, d) = (&log.topics, &log.data);
         let batch = |n: u64, batches: &mut BTreeMap<u64, serde_json::Map<String, Json>>| {
-            batches.entry(n).or_insert_with(|| {
-                let mut m = serde_json::Map::new();
-                m.insert("number".into(), json!(n));
-                m
-            }).clone()
+            batches
+                .entry(n)
+                .or_insert_with(|| {
+                    let mut m = serde_json::Map::new();
+                    m.insert("number".into(), json!(n));
+                    m
+                })
+                .clone()
         };
         if let Some(e) = decode::<BatchCommitted>(t, d) {
             let mut b = batch(e.batchNumber, &mut batches);
@@ -94,7 +99,12 @@ pub fn page(explorer: &Explorer, _: &[String], _: &Request) -> PageResult {
         rows.truncate(ROWS);
         rows
     };
-    let batch_rows: Vec<Json> = batches.into_values().rev().take(ROWS).map(Json::Object).collect();
+    let batch_rows: Vec<Json> = batches
+        .into_values()
+        .rev()
+        .take(ROWS)
+        .map(Json::Object)
+        .collect();
     let context = json!({
         "bridge": bridge.to_string(),
         "exodus": exodus,

@@ -11,7 +11,9 @@ use crate::web::{Outcome, PREFIX, PageError, PageResult, Request};
 pub fn page(explorer: &Explorer, _: &[String], request: &Request) -> PageResult {
     let q = request.query.get("q").map(|q| q.trim()).unwrap_or_default();
     if q.is_empty() {
-        return Err(PageError::bad_request("type a block number, a hash, an address, address:nonce, a member's name or epoch:N"));
+        return Err(PageError::bad_request(
+            "type a block number, a hash, an address, address:nonce, a member's name or epoch:N",
+        ));
     }
     if q.len() > 200 {
         return Err(PageError::bad_request("a search is at most 200 characters"));
@@ -40,7 +42,9 @@ pub fn page(explorer: &Explorer, _: &[String], request: &Request) -> PageResult 
                 }
             }
         }
-        return Err(PageError::not_found(format!("no final transaction of {address} with nonce {nonce} on any shard")));
+        return Err(PageError::not_found(format!(
+            "no final transaction of {address} with nonce {nonce} on any shard"
+        )));
     }
     if let Some(hex) = q.strip_prefix("0x") {
         if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -58,7 +62,9 @@ pub fn page(explorer: &Explorer, _: &[String], request: &Request) -> PageResult 
                         return to(format!("/s/{shard}/block/{number}"));
                     }
                 }
-                return Err(PageError::not_found(format!("no final block or transaction {hash} on any shard")));
+                return Err(PageError::not_found(format!(
+                    "no final block or transaction {hash} on any shard"
+                )));
             }
             40 => {
                 let address = parse_address(q)?;
@@ -77,7 +83,9 @@ pub fn page(explorer: &Explorer, _: &[String], request: &Request) -> PageResult 
             .map_err(|_| PageError::bad_request(format!("{q} is too large for a block number")))?;
         let head = explorer.sources.chains[0].head().number();
         if number > head {
-            return Err(PageError::not_found(format!("block {number} is not final yet (shard 0's head is {head})")));
+            return Err(PageError::not_found(format!(
+                "block {number} is not final yet (shard 0's head is {head})"
+            )));
         }
         return to(format!("/s/0/block/{number}"));
     }

@@ -18,7 +18,9 @@ pub fn list(explorer: &Explorer, args: &[String], request: &Request) -> PageResu
     let page = request.page()?;
     let tokens = index.tokens(shard, (page - 1) * PER_PAGE, PER_PAGE)?;
     if tokens.is_empty() && page > 1 {
-        return Err(PageError::not_found(format!("page {page} is past the last token")));
+        return Err(PageError::not_found(format!(
+            "page {page} is past the last token"
+        )));
     }
     let rows: Vec<Json> = tokens
         .iter()
@@ -45,9 +47,11 @@ pub fn page(explorer: &Explorer, args: &[String], request: &Request) -> PageResu
     let (shard, chain) = explorer.shard_arg(&args[0])?;
     let token = parse_address(&args[1])?;
     let index = explorer.index()?;
-    let info = index
-        .token(shard, &token)?
-        .ok_or_else(|| PageError::not_found(format!("no token transfers of {token} have been seen on shard {shard}")))?;
+    let info = index.token(shard, &token)?.ok_or_else(|| {
+        PageError::not_found(format!(
+            "no token transfers of {token} have been seen on shard {shard}"
+        ))
+    })?;
     let page = request.page()?;
     if page > 1 && (page - 1) * PER_PAGE >= info.transfers as usize {
         return Err(past_the_end(page, info.transfers));

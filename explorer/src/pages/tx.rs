@@ -47,12 +47,13 @@ pub fn page(explorer: &Explorer, args: &[String], request: &Request) -> PageResu
     let gas = u128::from(entry.gas_used);
     let base_part = U256::from(gas * base_fee);
     let tip = U256::from(gas * entry.effective_gas_price.saturating_sub(base_fee));
-    let abi = match request.query.get("abi").filter(|a| !a.trim().is_empty()) {
-        Some(text) => Some(serde_json::from_str::<JsonAbi>(text).map_err(|e| {
-            PageError::bad_request(format!("the ABI is not valid JSON ABI: {e}"))
-        })?),
-        None => None,
-    };
+    let abi =
+        match request.query.get("abi").filter(|a| !a.trim().is_empty()) {
+            Some(text) => Some(serde_json::from_str::<JsonAbi>(text).map_err(|e| {
+                PageError::bad_request(format!("the ABI is not valid JSON ABI: {e}"))
+            })?),
+            None => None,
+        };
     let logs: Vec<Json> = entry
         .envelope
         .logs()
@@ -100,44 +101,51 @@ fn describe_log(index: u64, log: &Log, abi: Option<&JsonAbi>) -> Json {
             .map(|t| alloy_primitives::Address::from_slice(&t[12..]).to_string())
     };
     let data = &log.data.data;
-    let (name, fields): (Option<String>, Vec<(String, String)>) = match (topics.first(), topics.len(), data.len()) {
-        (Some(t), 3, 32) if *t == TRANSFER_TOPIC => (
-            Some("Transfer (ERC-20)".into()),
-            vec![
-                ("from".into(), word_address(1).unwrap_or_default()),
-                ("to".into(), word_address(2).unwrap_or_default()),
-                ("value".into(), U256::from_be_slice(data).to_string()),
-            ],
-        ),
-        (Some(t), 4, 0) if *t == TRANSFER_TOPIC => (
-            Some("Transfer (ERC-721)".into()),
-            vec![
-                ("from".into(), word_address(1).unwrap_or_default()),
-                ("to".into(), word_address(2).unwrap_or_default()),
-                ("tokenId".into(), U256::from_be_bytes(topics[3].0).to_string()),
-            ],
-        ),
-        (Some(t), 3, 32) if *t == APPROVAL_TOPIC => (
-            Some("Approval (ERC-20)".into()),
-            vec![
-                ("owner".into(), word_address(1).unwrap_or_default()),
-                ("spender".into(), word_address(2).unwrap_or_default()),
-                ("value".into(), U256::from_be_slice(data).to_string()),
-            ],
-        ),
-        (Some(t), 3, 32) if *t == APPROVAL_FOR_ALL_TOPIC => (
-            Some("ApprovalForAll".into()),
-            vec![
-                ("owner".into(), word_address(1).unwrap_or_default()),
-                ("operator".into(), word_address(2).unwrap_or_default()),
-                ("approved".into(), (!U256::from_be_slice(data).is_zero()).to_string()),
-            ],
-        ),
-        _ => match abi.and_then(|abi| decode_with_abi(abi, log)) {
-            Some((name, fields)) => (Some(name), fields),
-            None => (None, Vec::new()),
-        },
-    };
+    let (name, fields): (Option<String>, Vec<(String, String)>) =
+        match (topics.first(), topics.len(), data.len()) {
+            (Some(t), 3, 32) if *t == TRANSFER_TOPIC => (
+                Some("Transfer (ERC-20)".into()),
+                vec![
+                    ("from".into(), word_address(1).unwrap_or_default()),
+                    ("to".into(), word_address(2).unwrap_or_default()),
+                    ("value".into(), U256::from_be_slice(data).to_string()),
+                ],
+            ),
+            (Some(t), 4, 0) if *t == TRANSFER_TOPIC => (
+                Some("Transfer (ERC-721)".into()),
+                vec![
+                    ("from".into(), word_address(1).unwrap_or_default()),
+                    ("to".into(), word_address(2).unwrap_or_default()),
+                    (
+                        "tokenId".into(),
+                        U256::from_be_bytes(topics[3].0).to_string(),
+                    ),
+                ],
+            ),
+            (Some(t), 3, 32) if *t == APPROVAL_TOPIC => (
+                Some("Approval (ERC-20)".into()),
+                vec![
+                    ("owner".into(), word_address(1).unwrap_or_default()),
+                    ("spender".into(), word_address(2).unwrap_or_default()),
+                    ("value".into(), U256::from_be_slice(data).to_string()),
+                ],
+            ),
+            (Some(t), 3, 32) if *t == APPROVAL_FOR_ALL_TOPIC => (
+                Some("ApprovalForAll".into()),
+                vec![
+                    ("owner".into(), word_address(1).unwrap_or_default()),
+                    ("operator".into(), word_address(2).unwrap_or_default()),
+                    (
+                        "approved".into(),
+                        (!U256::from_be_slice(data).is_zero()).to_string(),
+                    ),
+                ],
+            ),
+            _ => match abi.and_then(|abi| decode_with_abi(abi, log)) {
+                Some((name, fields)) => (Some(name), fields),
+                None => (None, Vec::new()),
+            },
+        };
     json!({
         "index": index,
         "address": log.address.to_string(),
@@ -152,14 +160,23 @@ fn describe_log(index: u64, log: &Log, abi: Option<&JsonAbi>) -> Json {
 fn decode_with_abi(abi: &JsonAbi, log: &Log) -> Option<(String, Vec<(String, String)>)> {
     let selector = *log.topics().first()?;
     let event = abi.events().find(|e| e.selector() == selector)?;
-    let decoded = event.decode_log_parts(log.topics().iter().copied(), &log.data.data).ok()?;
+    let decoded = event
+        .decode_log_parts(log.topics().iter().copied(), &log.data.data)
+        .ok()?;
     let (mut indexed, mut body) = (decoded.indexed.into_iter(), decoded.body.into_iter());
     let fields = event
         .inputs
         .iter()
         .map(|input| {
-            let value = if input.indexed { indexed.next() } else { body.next() };
-            (input.name.clone(), value.map(|v| fmt::abi_value(&v)).unwrap_or_default())
+            let value = if input.indexed {
+                indexed.next()
+            } else {
+                body.next()
+            };
+            (
+                input.name.clone(),
+                value.map(|v| fmt::abi_value(&v)).unwrap_or_default(),
+            )
         })
         .collect();
     Some((event.signature(), fields))
