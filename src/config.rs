@@ -13,9 +13,8 @@ mod keys;
 
 pub use error::ConfigError;
 pub use file::{
-    ExplorerSection,
-    ConfigFile, HoldShards, MetricsSection, OneOrMany, P2pSection, RoleName, RpcSection,
-    ShardsSection, StorageSection, SyncSection, ValidatorSection,
+    ConfigFile, ExplorerSection, HoldShards, MetricsSection, OneOrMany, P2pSection, RoleName,
+    RpcSection, ShardsSection, StorageSection, SyncSection, ValidatorSection,
 };
 pub use keys::{NODE_KEY_FILE_NAME, PASSWORD_ENV, write_node_key_file};
 

@@ -159,7 +159,11 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         println!(
             "Explorer: http://{shard0}{}/{}",
             kaimeng_explorer::PREFIX,
-            if args.no_explorer_index { "  (indexes off)" } else { "" }
+            if args.no_explorer_index {
+                "  (indexes off)"
+            } else {
+                ""
+            }
         );
     }
     println!("Listening on http://{shard0}");

@@ -25,9 +25,9 @@ pub fn start(
 ) -> anyhow::Result<(kaimeng_rpc::Pages, Option<Indexers>)> {
     let index = if config.explorer.index {
         let dir = config.data_dir.join("explorer");
-        Some(Arc::new(Index::open(&dir, &config.store).with_context(|| {
-            format!("opening the explorer's index in {}", dir.display())
-        })?))
+        Some(Arc::new(Index::open(&dir, &config.store).with_context(
+            || format!("opening the explorer's index in {}", dir.display()),
+        )?))
     } else {
         None
     };

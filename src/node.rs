@@ -109,7 +109,10 @@ pub struct RunningNode {
     /// The validator (beacon chain and shard hosts), when blocks come from consensus.
     pub validator: Option<RunningValidator>,
     /// The explorer's indexers, one per shard, and what stops them.
-    indexers: Option<(tokio::sync::watch::Sender<bool>, Vec<tokio::task::JoinHandle<()>>)>,
+    indexers: Option<(
+        tokio::sync::watch::Sender<bool>,
+        Vec<tokio::task::JoinHandle<()>>,
+    )>,
 }
 
 impl RunningNode {
@@ -179,7 +182,15 @@ impl RunningNode {
             _ => None,
         };
         for (shard, chain) in chains.into_iter().enumerate() {
-            match serve_shard(&config, node.validator.as_ref(), shard, chain, pages.clone()).await {
+            match serve_shard(
+                &config,
+                node.validator.as_ref(),
+                shard,
+                chain,
+                pages.clone(),
+            )
+            .await
+            {
                 Ok(running) => node.shards.push(running),
                 Err(error) => {
                     // Stop what already runs, so that no store is open when the process exits.

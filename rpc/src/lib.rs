@@ -36,8 +36,8 @@ pub use eth::DevSigner;
 pub use finality::{CertifiedChain, FinalityRpc};
 pub use kaimeng::{Consortium, ImmediateConsortium, KaimengRpc};
 pub use node_status::{NodeStatus, StandaloneNode, SyncProgress};
-pub use read_pool::ReadPool;
 pub use pages::{PageService, Pages};
+pub use read_pool::ReadPool;
 pub use server::{
     RpcConfig, RpcLimits, ServeError, serve, serve_methods, serve_with, serve_with_pages,
 };

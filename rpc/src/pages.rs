@@ -7,11 +7,8 @@ use std::convert::Infallible;
 use jsonrpsee::server::HttpBody;
 
 /// A service answering every request whose path starts with `prefix`.
-pub type PageService = tower::util::BoxCloneSyncService<
-    http::Request<HttpBody>,
-    http::Response<HttpBody>,
-    Infallible,
->;
+pub type PageService =
+    tower::util::BoxCloneSyncService<http::Request<HttpBody>, http::Response<HttpBody>, Infallible>;
 
 /// Pages mounted at `prefix` (for example `/explorer`).
 #[derive(Clone)]

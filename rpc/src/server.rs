@@ -32,8 +32,8 @@ use crate::eth::{DevSigner, EthRpc};
 use crate::http_guard::{HttpGuardLayer, MarkNotificationsLayer};
 use crate::net::{NetRpc, Web3Rpc};
 use crate::node_status::NodeStatus;
-use crate::pages::Pages;
 use crate::not_held::NotHeldLayer;
+use crate::pages::Pages;
 use crate::rate_limit::{ClientAddr, ClientBuckets, RateLimitLayer};
 use crate::raw::RawRpc;
 use crate::read_pool::ReadPool;
@@ -280,7 +280,8 @@ async fn serve_guarded(
                         if buckets.take(peer.ip(), 1, std::time::Instant::now()) {
                             let mut service = pages.service.clone();
                             Box::pin(async move {
-                                let Ok(response) = tower::Service::call(&mut service, request).await;
+                                let Ok(response) =
+                                    tower::Service::call(&mut service, request).await;
                                 Ok(response)
                             })
                         } else {
@@ -311,8 +312,7 @@ async fn serve_guarded(
 }
 
 /// A response to one HTTP request: an RPC answer or a page.
-type Answer =
-    Pin<Box<dyn Future<Output = Result<http::Response<HttpBody>, BoxError>> + Send>>;
+type Answer = Pin<Box<dyn Future<Output = Result<http::Response<HttpBody>, BoxError>> + Send>>;
 
 /// Per-connection failures (the peer gave up) retry at once; others (out of file descriptors)
 /// pause the loop briefly instead of spinning.
