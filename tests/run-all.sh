@@ -8,9 +8,10 @@ ROOT=$PWD
 
 log() { printf '\n== %s\n' "$*"; }
 
-# --- system packages: clang/libclang for RocksDB's bindings ---------------------------------
+# --- system packages: clang/libclang for RocksDB's bindings; Chromium and CJK fonts for the
+# explorer's browser test ---------------------------------------------------------------------
 need_apt=()
-for pkg in clang libclang-dev; do
+for pkg in clang libclang-dev chromium fonts-noto-cjk; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -44,6 +45,11 @@ log "bridge contract: the pinned artifact matches its source, and its unit tests
 for flow in foundry hardhat ethers viem web3py admission tracing; do
   CLIENTS_SKIP_SETUP=1 "$ROOT/tests/with-dev-node.sh" "$ROOT/tests/clients/run.sh" "$flow"
 done
+
+log "explorer: Chromium (playwright-core) over every page, with hostile token names, logs and revert reasons"
+"$ROOT/tests/with-dev-node.sh" "$ROOT/tests/explorer/run.sh"
+log "explorer: the in-browser committee check (Keccak-256, SM3, swap-or-not) against vectors from real nodes"
+node "$ROOT/tests/explorer/committees.test.mjs"
 
 log "rollup: the ethers v6 L2-key example (personal_sign) deposits to the bridge; its key matches kaimeng l2 key"
 KAIMENG_BIN="$CARGO_TARGET_DIR/debug/kaimeng" CLIENTS_SKIP_SETUP=1 \

@@ -205,6 +205,13 @@ fn a_block_with_more_matches_than_a_page_loses_none_and_the_index_resumes() {
     assert!(touching.items.iter().all(|(n, _, _)| *n == 2));
     assert_eq!(touching.total, Some(touching.items.len() as u64));
 
+    // Inner calls are traced apart (the token calls nothing): every block is covered and no
+    // entry is added or counted twice.
+    assert_eq!(index.trace_inner_calls(&chain, 100).unwrap(), 3);
+    assert_eq!(index.inner_progress(0).unwrap(), Some(2));
+    assert_eq!(index.trace_inner_calls(&chain, 100).unwrap(), 0);
+    assert_eq!(index.address_txs(0, &sender, 0, 1).unwrap().total, Some(31));
+
     // Reopened, it resumes from its stored height and indexes only the new block.
     drop(index);
     chain

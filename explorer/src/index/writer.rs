@@ -73,12 +73,8 @@ impl Index {
         block: &StoredBlock,
         options: &IndexOptions,
     ) -> Result<(), IndexError> {
-        let internal = if options.internal_calls {
-            inner_call_addresses(chain, block)
-        } else {
-            Vec::new()
-        };
-        let entries = extract::extract(block, &internal, options.keep_logs_of);
+        // Inner calls come later, from `trace_inner_calls`, when the node is not busy.
+        let entries = extract::extract(block, &[], options.keep_logs_of);
         let shard = chain.config().shard;
         let number = block.number();
         let mut batch = self.store.batch();
@@ -246,6 +242,67 @@ impl Index {
     }
 }
 
+impl Index {
+    /// The last block of `shard` whose inner calls are indexed.
+    pub fn inner_progress(&self, shard: u32) -> Result<Option<u64>, IndexError> {
+        Ok(self
+            .store
+            .get(s::PROGRESS, inner_progress_key(shard))?
+            .map(|v| be_u64(&v)))
+    }
+
+    /// Indexes the inner calls of up to `limit` blocks that the main index already holds:
+    /// replays those with transactions that may run code under the call tracer and adds the
+    /// addresses their inner calls reached (as [`extract::roles::INTERNAL`]). Returns the number
+    /// of blocks done. Kept apart from [`Index::index_block`] because a replay costs as much
+    /// as executing the block: it runs when the node has nothing pending (ADR 0108).
+    pub fn trace_inner_calls(&self, chain: &ShardChain, limit: u64) -> Result<u64, IndexError> {
+        let shard = chain.config().shard;
+        let Some(indexed) = self.progress(shard)? else {
+            return Ok(0);
+        };
+        let start = self.inner_progress(shard)?.map_or(0, |n| n + 1);
+        let end = indexed.min(start.saturating_add(limit).saturating_sub(1));
+        for number in start..=end {
+            let mut batch = self.store.batch();
+            if let Some(block) = chain.block(number)? {
+                let mut added: BTreeMap<Address, u64> = BTreeMap::new();
+                for (tx, addresses) in inner_call_addresses(chain, &block).iter().enumerate() {
+                    let mut seen = std::collections::BTreeSet::new();
+                    for address in addresses {
+                        if !seen.insert(*address) {
+                            continue;
+                        }
+                        let k = key(shard, &[address.as_slice(), &s::position(number, tx as u32)]);
+                        match self.store.get(s::ADDRESS_TXS, &k)? {
+                            Some(roles) => {
+                                let bits = roles.first().copied().unwrap_or(0);
+                                batch.put(s::ADDRESS_TXS, k, [bits | extract::roles::INTERNAL])?;
+                            }
+                            None => {
+                                batch.put(s::ADDRESS_TXS, k, [extract::roles::INTERNAL])?;
+                                *added.entry(*address).or_default() += 1;
+                            }
+                        }
+                    }
+                }
+                for (address, more) in added {
+                    let k = key(shard, &[address.as_slice()]);
+                    let before = self.store.get(s::ADDRESS_COUNTS, &k)?.map_or(0, |v| be_u64(&v));
+                    batch.put(s::ADDRESS_COUNTS, k, (before + more).to_be_bytes())?;
+                }
+            }
+            batch.put(s::PROGRESS, inner_progress_key(shard), number.to_be_bytes())?;
+            self.store.write(batch)?;
+        }
+        Ok(if end >= start { end - start + 1 } else { 0 })
+    }
+}
+
+fn inner_progress_key(shard: u32) -> Vec<u8> {
+    key(shard, &[b"inner"])
+}
+
 /// For each transaction of `block`, the addresses its inner calls and creations reached
 /// (empty for transactions that ran no code; all empty if the replay fails, which is logged).
 fn inner_call_addresses(chain: &ShardChain, block: &StoredBlock) -> Vec<Vec<Address>> {
@@ -291,8 +348,12 @@ pub(crate) fn be_u64(bytes: &[u8]) -> u64 {
         .map_or(0, u64::from_be_bytes)
 }
 
+/// Blocks whose inner calls are traced between two looks at the pool.
+const INNER_CALL_BLOCKS_PER_ROUND: u64 = 16;
+
 /// Keeps the index of `chain` up to date until `stop` changes: catches up at once (a backfill
-/// on first start), then again whenever the chain reports a new event.
+/// on first start), then again whenever the chain reports a new event; traces inner calls
+/// whenever the pool is empty.
 pub async fn run(
     index: Arc<Index>,
     chain: Arc<ShardChain>,
@@ -313,6 +374,26 @@ pub async fn run(
                 }
                 Err(error) => {
                     tracing::error!(%error, "explorer index: the indexing task failed");
+                    return;
+                }
+            }
+        }
+        if options.internal_calls && chain.pool().len() == 0 {
+            let (index, chain) = (index.clone(), chain.clone());
+            let traced = tokio::task::spawn_blocking(move || {
+                index.trace_inner_calls(&chain, INNER_CALL_BLOCKS_PER_ROUND)
+            })
+            .await;
+            match traced {
+                // More to do: go on at once unless new blocks or transactions arrived.
+                Ok(Ok(done)) if done > 0 => continue,
+                Ok(Ok(_)) => {}
+                Ok(Err(error)) => {
+                    tracing::error!(%error, "explorer index: inner calls stopped; restart the node to resume");
+                    return;
+                }
+                Err(error) => {
+                    tracing::error!(%error, "explorer index: the inner-call task failed");
                     return;
                 }
             }
