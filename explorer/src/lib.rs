@@ -45,7 +45,15 @@ pub struct Explorer {
     sources: Sources,
     templates: minijinja::Environment<'static>,
     catalogs: i18n::Catalogs,
+    /// Pages being built at once (each on a blocking thread), and requests waiting for a turn.
+    building: tokio::sync::Semaphore,
+    waiting: std::sync::atomic::AtomicUsize,
 }
+
+/// Pages built at once.
+pub const PAGES_AT_ONCE: usize = 4;
+/// Requests that may wait for a turn; one more gets 503 at once.
+pub const PAGES_WAITING: usize = 256;
 
 impl Explorer {
     pub fn new(sources: Sources) -> Arc<Self> {
@@ -53,6 +61,8 @@ impl Explorer {
             sources,
             templates: pages::templates(),
             catalogs: i18n::Catalogs::load(),
+            building: tokio::sync::Semaphore::new(PAGES_AT_ONCE),
+            waiting: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 

@@ -95,6 +95,8 @@ pub struct Request {
     pub lang: Lang,
     pub query: HashMap<String, String>,
     pub path: String,
+    /// The query without `lang`, for the language links (see `keep_query`).
+    pub keep: String,
 }
 
 impl Request {
@@ -221,7 +223,32 @@ async fn serve(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string();
-    let request = Request { lang, query, path };
+    let keep = keep_query(&query);
+    let request = Request {
+        lang,
+        query,
+        path,
+        keep,
+    };
+    // A bounded number of pages are built at once, and a bounded number wait (ADR 0107).
+    use std::sync::atomic::Ordering;
+    if explorer.waiting.fetch_add(1, Ordering::Relaxed) >= crate::PAGES_WAITING {
+        explorer.waiting.fetch_sub(1, Ordering::Relaxed);
+        let error = PageError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            reason: "error_unavailable",
+            detail: format!(
+                "the explorer is busy: {} pages are waiting; try again shortly",
+                crate::PAGES_WAITING
+            ),
+        };
+        return explorer.render_error(error, &request);
+    }
+    let turn = explorer.building.acquire().await;
+    explorer.waiting.fetch_sub(1, Ordering::Relaxed);
+    let Ok(_turn) = turn else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "the explorer is stopping").into_response();
+    };
     let worker = explorer.clone();
     let built = tokio::task::spawn_blocking(move || {
         let outcome = build(&worker, &args, &request);
@@ -244,17 +271,7 @@ async fn serve(
         }
         Ok(Outcome::Redirect(to)) => Redirect::to(&to).into_response(),
         Ok(Outcome::Json(value)) => axum::Json(value).into_response(),
-        Err(error) => {
-            if error.status.is_server_error() {
-                tracing::warn!(detail = %error.detail, "explorer page failed");
-            }
-            let context = minijinja::context! {
-                reason => error.reason,
-                detail => error.detail,
-                status => error.status.as_u16(),
-            };
-            explorer.render("error.html", context, &request, error.status)
-        }
+        Err(error) => explorer.render_error(error, &request),
     };
     if let Some(lang) = chosen {
         let cookie = format!(
@@ -277,7 +294,31 @@ fn cookie_lang(headers: &HeaderMap) -> Option<Lang> {
         .find_map(|pair| pair.trim().strip_prefix("lang=").and_then(Lang::parse))
 }
 
+/// The query without `lang`, URL-encoded and ending in `&` when not empty: what the language
+/// links keep of the current page's address.
+fn keep_query(query: &HashMap<String, String>) -> String {
+    let mut kept: Vec<(&String, &String)> =
+        query.iter().filter(|(k, _)| k.as_str() != "lang").collect();
+    kept.sort();
+    match serde_urlencoded::to_string(&kept) {
+        Ok(text) if !text.is_empty() => format!("{text}&"),
+        _ => String::new(),
+    }
+}
+
 impl Explorer {
+    fn render_error(&self, error: PageError, request: &Request) -> Response {
+        if error.status.is_server_error() {
+            tracing::warn!(detail = %error.detail, "explorer page failed");
+        }
+        let context = minijinja::context! {
+            reason => error.reason,
+            detail => error.detail,
+            status => error.status.as_u16(),
+        };
+        self.render("error.html", context, request, error.status)
+    }
+
     /// Renders `template` with `context`, the catalog `t`, the language and the common parts.
     fn render(
         &self,
@@ -294,6 +335,7 @@ impl Explorer {
             network => self.sources.network.clone(),
             shards => self.sources.chains.len(),
             path => request.path.clone(),
+            keep => request.keep.clone(),
             ..context
         };
         let rendered = self

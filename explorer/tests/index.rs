@@ -152,7 +152,7 @@ fn a_block_with_more_matches_than_a_page_loses_none_and_the_index_resumes() {
     let sender = key(0).address();
     let index = Index::open(&dir.path().join("explorer"), &Default::default()).unwrap();
     assert_eq!(
-        index.catch_up(&chain, &options()).unwrap(),
+        index.catch_up(&chain, &options(), u64::MAX).unwrap(),
         3,
         "genesis and two blocks"
     );
@@ -227,7 +227,7 @@ fn a_block_with_more_matches_than_a_page_loses_none_and_the_index_resumes() {
     seal(&chain);
     let index = Index::open(&dir.path().join("explorer"), &Default::default()).unwrap();
     assert_eq!(index.progress(0).unwrap(), Some(2));
-    assert_eq!(index.catch_up(&chain, &options()).unwrap(), 1);
+    assert_eq!(index.catch_up(&chain, &options(), u64::MAX).unwrap(), 1);
     assert_eq!(index.address_txs(0, &sender, 0, 1).unwrap().total, Some(32));
 }
 
@@ -251,7 +251,7 @@ async fn get(explorer: &Arc<Explorer>, path: &str) -> (u16, String) {
 async fn pages_escape_contract_text_and_refuse_bad_input_with_a_clear_page() {
     let (dir, chain, token) = build();
     let index = Arc::new(Index::open(&dir.path().join("explorer"), &Default::default()).unwrap());
-    index.catch_up(&chain, &options()).unwrap();
+    index.catch_up(&chain, &options(), u64::MAX).unwrap();
     let explorer = Explorer::new(Sources {
         chains: vec![chain.clone()],
         index: Some(index),
@@ -287,6 +287,25 @@ async fn pages_escape_contract_text_and_refuse_bad_input_with_a_clear_page() {
         6,
         "the other six on page two"
     );
+    // The first page links to the next by position; that page holds the same six.
+    let (_, first) = get(&explorer, &format!("/explorer/s/0/address/{sender}")).await;
+    let cursor = first
+        .split("?before=")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a next link by position");
+    let (status, by_cursor) =
+        get(&explorer, &format!("/explorer/s/0/address/{sender}?before={cursor}")).await;
+    assert_eq!(status, 200);
+    let rows = |html: &str| {
+        html.split("<tr data-tx=\"")
+            .skip(1)
+            .map(|r| r[..66].to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(rows(&by_cursor), rows(&body));
+    // The language links keep the page's query.
+    assert!(body.contains("?page=2&amp;lang=zh"), "{body}");
 
     let block = chain.block(2).unwrap().unwrap();
     let hash = block.txs[2].hash;
@@ -301,6 +320,7 @@ async fn pages_escape_contract_text_and_refuse_bad_input_with_a_clear_page() {
         (format!("/explorer/s/0/address/{sender}?page=99"), 404),
         (format!("/explorer/s/0/address/{sender}?page=abc"), 400),
         (format!("/explorer/s/0/address/{sender}?page=0"), 400),
+        (format!("/explorer/s/0/address/{sender}?before=x"), 400),
         ("/explorer/s/0/address/0x12".to_string(), 400),
         ("/explorer/s/9/block/1".to_string(), 404),
         ("/explorer/s/0/block/999".to_string(), 404),

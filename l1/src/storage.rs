@@ -304,8 +304,34 @@ impl Store {
         skip: usize,
         limit: usize,
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        self.page_prefix_from(column, prefix, newest_first, None, skip, limit)
+    }
+
+    /// [`Store::page_prefix`] starting just past `after` (in the direction of the listing):
+    /// the next page of a listing whose last key was `after`, found by one seek however deep.
+    pub fn page_prefix_from(
+        &self,
+        column: &'static str,
+        prefix: &[u8],
+        newest_first: bool,
+        after: Option<&[u8]>,
+        skip: usize,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
         let mut iter = self.db.raw_iterator_cf(self.cf(column)?);
-        if newest_first {
+        if let Some(after) = after {
+            if newest_first {
+                iter.seek_for_prev(after);
+                if iter.key() == Some(after) {
+                    iter.prev();
+                }
+            } else {
+                iter.seek(after);
+                if iter.key() == Some(after) {
+                    iter.next();
+                }
+            }
+        } else if newest_first {
             // Every key under `prefix` sorts before `prefix ‖ 0xff…` of this length.
             let mut last = prefix.to_vec();
             last.extend_from_slice(&[0xff; 96]);

@@ -1,10 +1,13 @@
 //! HTTP pages served beside the JSON-RPC on the same port, under a path prefix (the explorer,
-//! ADR 0107). A page request takes a token from the same per-client buckets as the RPC calls
-//! of that client, so pages and calls share one rate limit.
+//! ADR 0107). A page request takes [`PAGE_COST`] tokens from the same per-client buckets as the RPC
+//! calls of that client, so pages and calls share one rate limit.
 
 use std::convert::Infallible;
 
 use jsonrpsee::server::HttpBody;
+
+/// Rate-limit tokens one page costs: a page reads more than a typical call.
+pub const PAGE_COST: usize = 10;
 
 /// A service answering every request whose path starts with `prefix`.
 pub type PageService =

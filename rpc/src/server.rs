@@ -277,7 +277,11 @@ async fn serve_guarded(
                 request.extensions_mut().insert(client);
                 let answer: Answer = match pages.as_ref() {
                     Some(pages) if pages.serves(request.uri().path()) => {
-                        if buckets.take(peer.ip(), 1, std::time::Instant::now()) {
+                        if buckets.take(
+                            peer.ip(),
+                            crate::pages::PAGE_COST,
+                            std::time::Instant::now(),
+                        ) {
                             let mut service = pages.service.clone();
                             Box::pin(async move {
                                 let Ok(response) =

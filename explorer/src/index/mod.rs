@@ -143,10 +143,24 @@ impl Index {
         skip: usize,
         limit: usize,
     ) -> Result<Page<(u64, u32, u8)>, IndexError> {
+        self.address_txs_before(shard, address, None, skip, limit)
+    }
+
+    /// [`Index::address_txs`] older than position `before` (`number`, tx index): the page
+    /// after one that ended there, by one seek.
+    pub fn address_txs_before(
+        &self,
+        shard: u32,
+        address: &Address,
+        before: Option<(u64, u32)>,
+        skip: usize,
+        limit: usize,
+    ) -> Result<Page<(u64, u32, u8)>, IndexError> {
         let prefix = key(shard, &[address.as_slice()]);
+        let after = before.map(|(n, t)| key(shard, &[address.as_slice(), &s::position(n, t)]));
         let items = self
             .store
-            .page_prefix(s::ADDRESS_TXS, &prefix, true, skip, limit)?
+            .page_prefix_from(s::ADDRESS_TXS, &prefix, true, after.as_deref(), skip, limit)?
             .into_iter()
             .filter_map(|(k, v)| {
                 let (number, tx) = s::read_position(&k[prefix.len()..])?;

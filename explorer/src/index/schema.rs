@@ -4,7 +4,8 @@
 
 use alloy_primitives::{Address, B256};
 
-/// shard → the last block whose entries are written (8, BE).
+/// shard → the last block whose entries are written (8, BE); shard ‖ `inner` → the last block
+/// whose inner calls are indexed.
 pub const PROGRESS: &str = "progress";
 /// shard ‖ address ‖ number (8) ‖ tx index (4) → roles (1 byte of [`Roles`] bits).
 pub const ADDRESS_TXS: &str = "address_txs";
@@ -26,7 +27,7 @@ pub const BALANCES: &str = "balances";
 pub const HOLDINGS: &str = "holdings";
 /// shard ‖ number ‖ tx index ‖ log index → a log of the rollup bridge (topics ‖ data, JSON).
 pub const BRIDGE_LOGS: &str = "bridge_logs";
-/// shard ‖ epoch (8) → fee shares paid in that epoch's blocks (JSON list of recipient, amount).
+/// shard ‖ number (8) → fee shares paid in that block (JSON list of recipient, wei).
 pub const FEE_SHARES: &str = "fee_shares";
 
 pub const ALL_COLUMNS: &[&str] = &[

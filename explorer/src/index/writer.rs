@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use alloy_primitives::{Address, U256};
@@ -27,36 +28,26 @@ pub struct IndexOptions {
 }
 
 impl Index {
-    /// Indexes every final block of `chain` not yet indexed, up to its head. Returns the number
-    /// of blocks written. Long catch-ups (a backfill) log their progress.
-    pub fn catch_up(&self, chain: &ShardChain, options: &IndexOptions) -> Result<u64, IndexError> {
+    /// Indexes up to `limit` final blocks of `chain` not yet indexed, oldest first. Returns the
+    /// number of blocks written.
+    pub fn catch_up(
+        &self,
+        chain: &ShardChain,
+        options: &IndexOptions,
+        limit: u64,
+    ) -> Result<u64, IndexError> {
         let shard = chain.config().shard;
         let head = chain.head().number();
-        let mut next = self.progress(shard)?.map_or(0, |n| n + 1);
-        let start = next;
-        let mut logged = Instant::now();
-        while next <= head {
+        let start = self.progress(shard)?.map_or(0, |n| n + 1);
+        let end = head.min(start.saturating_add(limit).saturating_sub(1));
+        for next in start..=end {
             match chain.block(next)? {
                 Some(block) => self.index_block(chain, &block, options)?,
                 // Below a state snapshot's base the node holds no blocks: nothing to index.
                 None => self.set_progress(shard, next)?,
             }
-            if head - start > 100 && logged.elapsed() > Duration::from_secs(2) {
-                tracing::info!(
-                    shard,
-                    indexed = next,
-                    head,
-                    "explorer index: backfilling ({:.0} %)",
-                    next as f64 * 100.0 / head.max(1) as f64
-                );
-                logged = Instant::now();
-            }
-            next += 1;
         }
-        if head >= start && head - start > 100 {
-            tracing::info!(shard, head, "explorer index: caught up");
-        }
-        Ok(next - start)
+        Ok(if end >= start { end - start + 1 } else { 0 })
     }
 
     fn set_progress(&self, shard: u32, number: u64) -> Result<(), IndexError> {
@@ -273,7 +264,10 @@ impl Index {
                         if !seen.insert(*address) {
                             continue;
                         }
-                        let k = key(shard, &[address.as_slice(), &s::position(number, tx as u32)]);
+                        let k = key(
+                            shard,
+                            &[address.as_slice(), &s::position(number, tx as u32)],
+                        );
                         match self.store.get(s::ADDRESS_TXS, &k)? {
                             Some(roles) => {
                                 let bits = roles.first().copied().unwrap_or(0);
@@ -288,7 +282,10 @@ impl Index {
                 }
                 for (address, more) in added {
                     let k = key(shard, &[address.as_slice()]);
-                    let before = self.store.get(s::ADDRESS_COUNTS, &k)?.map_or(0, |v| be_u64(&v));
+                    let before = self
+                        .store
+                        .get(s::ADDRESS_COUNTS, &k)?
+                        .map_or(0, |v| be_u64(&v));
                     batch.put(s::ADDRESS_COUNTS, k, (before + more).to_be_bytes())?;
                 }
             }
@@ -348,61 +345,101 @@ pub(crate) fn be_u64(bytes: &[u8]) -> u64 {
         .map_or(0, u64::from_be_bytes)
 }
 
+/// Blocks indexed between two looks at the stop switch.
+const BLOCKS_PER_STEP: u64 = 256;
 /// Blocks whose inner calls are traced between two looks at the pool.
-const INNER_CALL_BLOCKS_PER_ROUND: u64 = 16;
+const INNER_CALL_BLOCKS_PER_STEP: u64 = 16;
 
-/// Keeps the index of `chain` up to date until `stop` changes: catches up at once (a backfill
-/// on first start), then again whenever the chain reports a new event; traces inner calls
-/// whenever the pool is empty.
+/// Keeps the index of `chain` up to date until `stop` changes (ADR 0108). The work runs on a
+/// thread of its own at the lowest CPU priority, so that it takes only what block production
+/// and the RPC leave: under a sustained full load the index falls behind and catches up when
+/// the load eases, and finality is not slowed. The thread indexes whenever the chain reports an
+/// event (and at least once a second): first the blocks not yet indexed (a backfill on first
+/// start, with its progress logged), then, while the pool is empty, the inner calls.
 pub async fn run(
     index: Arc<Index>,
     chain: Arc<ShardChain>,
     options: IndexOptions,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
+    let shard = chain.config().shard;
+    let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
+    let stopped = Arc::new(AtomicBool::new(false));
+    let worker = {
+        let (chain, stopped) = (chain.clone(), stopped.clone());
+        std::thread::Builder::new()
+            .name(format!("explorer-index-{shard}"))
+            .spawn(move || {
+                lowest_priority();
+                let mut logged = Instant::now();
+                while !stopped.load(Ordering::Relaxed) {
+                    match step(&index, &chain, &options) {
+                        Ok(true) => {
+                            let indexed = index.progress(shard).ok().flatten().unwrap_or(0);
+                            let behind = chain.head().number().saturating_sub(indexed);
+                            if behind > 1_000 && logged.elapsed() > Duration::from_secs(2) {
+                                tracing::info!(shard, indexed, behind, "explorer index: catching up");
+                                logged = Instant::now();
+                            }
+                            continue;
+                        }
+                        Ok(false) => {}
+                        Err(error) => {
+                            tracing::error!(shard, %error, "explorer index: stopped; restart the node to resume");
+                            return;
+                        }
+                    }
+                    let _ = woken.recv_timeout(Duration::from_secs(1));
+                }
+            })
+    };
+    let worker = match worker {
+        Ok(worker) => worker,
+        Err(error) => {
+            tracing::error!(shard, %error, "explorer index: cannot start its thread");
+            return;
+        }
+    };
     let mut events = chain.subscribe();
     loop {
-        let indexed = index.progress(chain.config().shard).ok().flatten();
-        if indexed.is_none_or(|n| n < chain.head().number()) {
-            let (index, chain, options) = (index.clone(), chain.clone(), options.clone());
-            let done = tokio::task::spawn_blocking(move || index.catch_up(&chain, &options)).await;
-            match done {
-                Ok(Ok(_)) => {}
-                Ok(Err(error)) => {
-                    tracing::error!(%error, "explorer index: stopped; restart the node to resume");
-                    return;
-                }
-                Err(error) => {
-                    tracing::error!(%error, "explorer index: the indexing task failed");
-                    return;
-                }
-            }
-        }
-        if options.internal_calls && chain.pool().len() == 0 {
-            let (index, chain) = (index.clone(), chain.clone());
-            let traced = tokio::task::spawn_blocking(move || {
-                index.trace_inner_calls(&chain, INNER_CALL_BLOCKS_PER_ROUND)
-            })
-            .await;
-            match traced {
-                // More to do: go on at once unless new blocks or transactions arrived.
-                Ok(Ok(done)) if done > 0 => continue,
-                Ok(Ok(_)) => {}
-                Ok(Err(error)) => {
-                    tracing::error!(%error, "explorer index: inner calls stopped; restart the node to resume");
-                    return;
-                }
-                Err(error) => {
-                    tracing::error!(%error, "explorer index: the inner-call task failed");
-                    return;
-                }
-            }
-        }
         tokio::select! {
-            _ = events.recv() => {}
-            // A wake-up in case the chain moved while the subscription lagged.
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            _ = stop.changed() => return,
+            received = events.recv() => match received {
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                    let _ = stop.changed().await;
+                    break;
+                }
+                _ => {
+                    let _ = wake.try_send(());
+                }
+            },
+            _ = stop.changed() => break,
+        }
+    }
+    stopped.store(true, Ordering::Relaxed);
+    drop(wake);
+    let _ = tokio::task::spawn_blocking(move || worker.join()).await;
+}
+
+/// One step of the indexer: some blocks, or else some blocks' inner calls while the pool is
+/// empty. Returns whether more work is waiting.
+fn step(index: &Index, chain: &ShardChain, options: &IndexOptions) -> Result<bool, IndexError> {
+    if index.catch_up(chain, options, BLOCKS_PER_STEP)? > 0 {
+        return Ok(true);
+    }
+    if options.internal_calls && chain.pool().len() == 0 {
+        return Ok(index.trace_inner_calls(chain, INNER_CALL_BLOCKS_PER_STEP)? > 0);
+    }
+    Ok(false)
+}
+
+/// Moves the calling thread to the lowest CPU priority (nice 19; on Linux a thread's own).
+fn lowest_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: gettid and setpriority take no pointers; a failure only leaves the priority.
+        let tid = unsafe { libc::syscall(libc::SYS_gettid) } as libc::id_t;
+        if unsafe { libc::setpriority(libc::PRIO_PROCESS, tid, 19) } != 0 {
+            tracing::debug!("explorer index: could not lower the thread's priority");
         }
     }
 }

@@ -50,14 +50,30 @@ pub fn page(explorer: &Explorer, args: &[String], request: &Request) -> PageResu
                 .code(&account.code_hash)?
                 .original_bytes()
         };
+    let before = match request.query.get("before") {
+        None => None,
+        Some(text) => Some(parse_position(text)?),
+    };
+    let mut next_before = None;
     let index = explorer.sources.index.as_deref();
     let (history, total, creator, transfers, holdings) = match index {
         Some(index) => {
-            let listed = index.address_txs(shard, &address, (page - 1) * PER_PAGE, PER_PAGE)?;
+            let listed = match before {
+                Some(position) => {
+                    index.address_txs_before(shard, &address, Some(position), 0, PER_PAGE)?
+                }
+                None => index.address_txs(shard, &address, (page - 1) * PER_PAGE, PER_PAGE)?,
+            };
             let total = listed.total.unwrap_or(0);
             if listed.items.is_empty() && page > 1 {
                 return Err(past_the_end(page, total));
             }
+            next_before = match listed.items.last() {
+                Some((number, tx, _)) if listed.items.len() == PER_PAGE => {
+                    Some(format!("{number}-{tx}"))
+                }
+                _ => None,
+            };
             let history: Vec<Json> = listed
                 .items
                 .iter()
@@ -133,7 +149,7 @@ pub fn page(explorer: &Explorer, args: &[String], request: &Request) -> PageResu
         "history": history,
         "total": total,
         "indexed": index.is_some(),
-        "pager": pager(page, shown, total),
+        "pager": address_pager(page, shown, total, before.is_some(), next_before),
         "transfers": transfers,
         "holdings": holdings,
         "views": views,
@@ -176,4 +192,34 @@ fn read_views(chain: &kaimeng_shards::ShardChain, address: Address, abi: &JsonAb
             json!({"name": f.signature(), "result": result})
         })
         .collect()
+}
+
+/// `NUMBER-INDEX`, the position a `before` link carries.
+fn parse_position(text: &str) -> Result<(u64, u32), PageError> {
+    text.split_once('-')
+        .and_then(|(n, t)| Some((n.parse().ok()?, t.parse().ok()?)))
+        .ok_or_else(|| {
+            PageError::bad_request(format!(
+                "before must be a block number and a transaction index, as 120-3, not {text:?}"
+            ))
+        })
+}
+
+/// The history's page links: numbered pages, and a `before` link to the next page, which is
+/// found by one seek however deep it is.
+fn address_pager(
+    page: usize,
+    shown: usize,
+    total: Option<u64>,
+    by_cursor: bool,
+    next_before: Option<String>,
+) -> serde_json::Value {
+    if by_cursor {
+        return json!({"page": null, "prev": null, "next": null, "last": null, "first": true, "nextBefore": next_before});
+    }
+    let mut links = pager(page, shown, total);
+    if links["next"].is_number() {
+        links["nextBefore"] = json!(next_before);
+    }
+    links
 }

@@ -48,7 +48,9 @@ pub fn page(explorer: &Explorer, args: &[String], _: &Request) -> PageResult {
             }
         })?;
     if drawn.is_null() {
-        return Err(PageError::not_found(format!("epoch {n} has not been drawn yet")));
+        return Err(PageError::not_found(format!(
+            "epoch {n} has not been drawn yet"
+        )));
     }
     // Committee seats are indices into the members of the epoch the draw was made in.
     let keys: Vec<String> = drawn

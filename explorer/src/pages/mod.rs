@@ -121,6 +121,8 @@ pub fn pager(page: usize, shown: usize, total: Option<u64>) -> Json {
             _ => None,
         },
         "last": last,
+        "first": false,
+        "nextBefore": null,
     })
 }
 
