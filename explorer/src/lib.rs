@@ -48,6 +48,8 @@ pub struct Explorer {
     /// Pages being built at once (each on a blocking thread), and requests waiting for a turn.
     building: tokio::sync::Semaphore,
     waiting: std::sync::atomic::AtomicUsize,
+    /// (shard, number) → (timestamp, transactions) of recent blocks, for the home page.
+    block_sizes: parking_lot::Mutex<std::collections::BTreeMap<(u32, u64), (u64, usize)>>,
 }
 
 /// Pages built at once.
@@ -63,6 +65,7 @@ impl Explorer {
             catalogs: i18n::Catalogs::load(),
             building: tokio::sync::Semaphore::new(PAGES_AT_ONCE),
             waiting: std::sync::atomic::AtomicUsize::new(0),
+            block_sizes: Default::default(),
         })
     }
 

@@ -444,6 +444,20 @@
     return null;
   }
 
+  /**
+   * The node's rule for members who left at the start of the epoch (BeaconState::next_committees):
+   * each committee keeps only the members still present, and a committee left empty becomes
+   * every present member, in member order. `remaining` lists the present members' indices in
+   * member order (indices past the draw's members are members who joined since the draw).
+   */
+  function withoutLeavers(committees, remaining) {
+    const present = new Set(remaining);
+    return committees.map(function (seats) {
+      const kept = seats.filter(function (m) { return present.has(m); });
+      return kept.length ? kept : remaining.slice();
+    });
+  }
+
   /** Null if `reported` equals `computed`, else where they first differ. */
   function compareCommittees(computed, reported) {
     if (!Array.isArray(reported)) return "the node's committees are not a list";
@@ -488,7 +502,8 @@
       if (input.members > MAX_MEMBERS) {
         return { verdict: "error", detail: "more than " + MAX_MEMBERS + " members" };
       }
-      const computed = drawCommittees(seed, input.members, input.shards, input.size, hash);
+      let computed = drawCommittees(seed, input.members, input.shards, input.size, hash);
+      if (Array.isArray(input.remaining)) computed = withoutLeavers(computed, input.remaining);
       const diff = compareCommittees(computed, input.committees);
       return diff ? { verdict: "mismatch", detail: diff } : { verdict: "match", detail: "" };
     } catch (e) {
@@ -504,6 +519,22 @@
     mismatch: "The committees do not match a recomputation from the seed.",
     error: "The committees could not be recomputed.",
   };
+
+  /** The present members from `#committees-remaining`, or undefined when the page has none. */
+  function remainingOf(doc) {
+    const el = doc.getElementById("committees-remaining");
+    if (!el) return undefined;
+    let list;
+    try {
+      list = JSON.parse(el.textContent);
+    } catch (_) {
+      throw new Error("the remaining members are not JSON");
+    }
+    if (!Array.isArray(list) || !list.every(function (i) { return Number.isSafeInteger(i) && i >= 0; })) {
+      throw new Error("the remaining members are not a list of indices");
+    }
+    return list;
+  }
 
   function runOnPage(doc) {
     const section = doc.getElementById("committee-check");
@@ -527,6 +558,7 @@
         size: intAttr(section, "data-size"),
         suite: section.getAttribute("data-suite") || "",
         committees: committees,
+        remaining: remainingOf(doc),
       });
     } catch (e) {
       result = { verdict: "error", detail: e && e.message ? e.message : String(e) };

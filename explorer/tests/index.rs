@@ -117,7 +117,7 @@ fn build() -> (tempfile::TempDir, Arc<ShardChain>, Address) {
         .contract_address
         .unwrap();
     for nonce in 1..=30u64 {
-        let to = Address::with_last_byte(nonce as u8 % 10 + 1);
+        let to = Address::repeat_byte(0x40 + nonce as u8 % 10);
         let raw = if nonce % 3 == 0 {
             let data = transferCall {
                 to,
@@ -181,6 +181,22 @@ fn a_block_with_more_matches_than_a_page_loses_none_and_the_index_resumes() {
             .is_empty()
     );
 
+    // Each listed transaction's summary is the block's own.
+    let block = chain.block(2).unwrap().unwrap();
+    let summaries = index.tx_summaries(0, &[(2, 0), (2, 2), (9, 0)]).unwrap();
+    for (summary, i) in summaries.iter().zip([0usize, 2]) {
+        let summary = summary.as_ref().expect("indexed");
+        assert_eq!(summary.hash, block.txs[i].hash);
+        assert_eq!(summary.from, sender);
+        assert!(summary.ok);
+    }
+    assert_eq!(summaries[2], None, "no block 9");
+    assert_eq!(
+        summaries[1].as_ref().unwrap().to,
+        Some(token),
+        "the third is a token call"
+    );
+
     // Nonce lookup, creator, and the token's inner bookkeeping against the contract's own.
     assert_eq!(index.by_nonce(0, &sender, 0).unwrap(), Some((1, 0)));
     assert_eq!(index.by_nonce(0, &sender, 30).unwrap(), Some((2, 29)));
@@ -200,7 +216,7 @@ fn a_block_with_more_matches_than_a_page_loses_none_and_the_index_resumes() {
         index.holders(0, &token, 0, 100).unwrap().len() as u64
     );
     // A recipient is touched only in block 2, once per transaction, and counted exactly.
-    let recipient = Address::with_last_byte(4);
+    let recipient = Address::repeat_byte(0x44);
     let touching = index.address_txs(0, &recipient, 0, 25).unwrap();
     assert!(touching.items.iter().all(|(n, _, _)| *n == 2));
     assert_eq!(touching.total, Some(touching.items.len() as u64));
@@ -294,8 +310,11 @@ async fn pages_escape_contract_text_and_refuse_bad_input_with_a_clear_page() {
         .nth(1)
         .and_then(|rest| rest.split('"').next())
         .expect("a next link by position");
-    let (status, by_cursor) =
-        get(&explorer, &format!("/explorer/s/0/address/{sender}?before={cursor}")).await;
+    let (status, by_cursor) = get(
+        &explorer,
+        &format!("/explorer/s/0/address/{sender}?before={cursor}"),
+    )
+    .await;
     assert_eq!(status, 200);
     let rows = |html: &str| {
         html.split("<tr data-tx=\"")

@@ -370,5 +370,22 @@ test("the script writes nothing to the console", () => {
   same(consoleCalls, []);
 });
 
+
+test("members who left: committees keep those present, and an emptied one becomes every present member", () => {
+  const v = NODE_VECTORS[3]; // 7 members, committees [[4,6,5],[2,1,0]] (see its label)
+  const drawn = C.drawCommittees(C.parseSeed(v.seed), v.members, v.shards, v.size, C.suiteHash(v.suite));
+  // Member 6 left: shard 0 keeps its other two seats, in seat order.
+  const without6 = [0, 1, 2, 3, 4, 5];
+  const expected = drawn.map((seats) => seats.filter((m) => m !== 6));
+  same(C.check({ ...v, committees: expected, remaining: without6 }), { verdict: "match", detail: "" });
+  // The node reporting the committee as drawn, with the leaver still seated, is a mismatch.
+  assert.equal(C.check({ ...v, committees: drawn, remaining: without6 }).verdict, "mismatch");
+  // Every member of shard 1's committee left, and member 7 joined: shard 1 becomes every
+  // present member, in member order.
+  const present = [3, 4, 5, 6, 7];
+  const refilled = [drawn[0].filter((m) => present.includes(m)), present];
+  same(C.check({ ...v, committees: refilled, remaining: present }), { verdict: "match", detail: "" });
+});
+
 console.log(`\n${passed} passed, ${failures.length} failed`);
 if (failures.length) process.exit(1);

@@ -50,6 +50,45 @@ pub struct TokenInfo {
     pub minted: String,
 }
 
+/// What a listing shows of one transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TxSummary {
+    pub hash: alloy_primitives::B256,
+    pub from: Address,
+    /// `None` for a contract creation.
+    pub to: Option<Address>,
+    pub value: U256,
+    pub ok: bool,
+}
+
+impl TxSummary {
+    /// hash (32) ‖ from (20) ‖ to (20, zero for a creation) ‖ value (32) ‖ flags (bit 0: ok,
+    /// bit 1: has a recipient).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(105);
+        out.extend_from_slice(self.hash.as_slice());
+        out.extend_from_slice(self.from.as_slice());
+        out.extend_from_slice(self.to.unwrap_or_default().as_slice());
+        out.extend_from_slice(&self.value.to_be_bytes::<32>());
+        out.push(u8::from(self.ok) | (u8::from(self.to.is_some()) << 1));
+        out
+    }
+
+    pub fn decode(bytes: &[u8]) -> Option<Self> {
+        if bytes.len() != 105 {
+            return None;
+        }
+        let flags = bytes[104];
+        Some(Self {
+            hash: alloy_primitives::B256::from_slice(&bytes[..32]),
+            from: Address::from_slice(&bytes[32..52]),
+            to: (flags & 2 != 0).then(|| Address::from_slice(&bytes[52..72])),
+            value: U256::from_be_slice(&bytes[72..104]),
+            ok: flags & 1 != 0,
+        })
+    }
+}
+
 /// One indexed token transfer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IndexedTransfer {
@@ -206,6 +245,25 @@ impl Index {
                 let (number, tx) = s::read_position(v.get(20..)?)?;
                 Some((s::address_at(&v)?, number, tx))
             }))
+    }
+
+    /// The summaries of the transactions at `positions` (`number`, tx index), in that order;
+    /// `None` where the index has none.
+    pub fn tx_summaries(
+        &self,
+        shard: u32,
+        positions: &[(u64, u32)],
+    ) -> Result<Vec<Option<TxSummary>>, IndexError> {
+        let keys: Vec<Vec<u8>> = positions
+            .iter()
+            .map(|&(n, t)| key(shard, &[&s::position(n, t)]))
+            .collect();
+        Ok(self
+            .store
+            .multi_get(s::TX_SUMMARIES, &keys)?
+            .into_iter()
+            .map(|v| v.and_then(|v| TxSummary::decode(&v)))
+            .collect())
     }
 
     pub fn token(&self, shard: u32, token: &Address) -> Result<Option<TokenInfo>, IndexError> {

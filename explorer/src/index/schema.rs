@@ -30,8 +30,13 @@ pub const BRIDGE_LOGS: &str = "bridge_logs";
 /// shard ‖ number (8) → fee shares paid in that block (JSON list of recipient, wei).
 pub const FEE_SHARES: &str = "fee_shares";
 
+/// shard ‖ number ‖ tx index → [`crate::index::TxSummary`] (hash, from, to, value, status): what
+/// a listing shows of a transaction, without decoding its block.
+pub const TX_SUMMARIES: &str = "tx_summaries";
+
 pub const ALL_COLUMNS: &[&str] = &[
     PROGRESS,
+    TX_SUMMARIES,
     ADDRESS_TXS,
     ADDRESS_COUNTS,
     SENDER_NONCES,

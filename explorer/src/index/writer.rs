@@ -86,6 +86,21 @@ impl Index {
                 .map_or(0, |v| be_u64(&v));
             batch.put(s::ADDRESS_COUNTS, k, (before + added).to_be_bytes())?;
         }
+        for (i, (tx, receipt)) in block.txs.iter().zip(&block.receipts).enumerate() {
+            use alloy_consensus::Transaction;
+            let summary = super::TxSummary {
+                hash: tx.hash,
+                from: tx.sender,
+                to: tx.envelope.to(),
+                value: tx.envelope.value(),
+                ok: receipt.envelope.status(),
+            };
+            batch.put(
+                s::TX_SUMMARIES,
+                key(shard, &[&s::position(number, i as u32)]),
+                summary.encode(),
+            )?;
+        }
         for &(sender, nonce, tx) in &entries.nonces {
             batch.put(
                 s::SENDER_NONCES,

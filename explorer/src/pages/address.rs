@@ -74,22 +74,22 @@ pub fn page(explorer: &Explorer, args: &[String], request: &Request) -> PageResu
                 }
                 _ => None,
             };
+            let positions: Vec<(u64, u32)> = listed.items.iter().map(|&(n, t, _)| (n, t)).collect();
+            let summaries = index.tx_summaries(shard, &positions)?;
             let history: Vec<Json> = listed
                 .items
                 .iter()
-                .filter_map(|&(number, tx, bits)| {
-                    let block = chain.block(number).ok().flatten()?;
-                    let t = block.txs.get(tx as usize)?;
-                    let ok = crate::index::extract::succeeded(&block, tx as usize);
-                    use alloy_consensus::Transaction;
+                .zip(summaries)
+                .filter_map(|(&(number, _, bits), summary)| {
+                    let t = summary?;
                     Some(json!({
                         "hash": t.hash.to_string(),
                         "short": fmt::short(&t.hash.to_string()),
                         "block": number,
-                        "from": t.sender.to_string(),
-                        "to": t.envelope.to().map(|a| a.to_string()),
-                        "value": fmt::ether(t.envelope.value()),
-                        "ok": ok,
+                        "from": t.from.to_string(),
+                        "to": t.to.map(|a| a.to_string()),
+                        "value": fmt::ether(t.value),
+                        "ok": t.ok,
                         "out": bits & roles::FROM != 0,
                         "in": bits & roles::TO != 0,
                         "created": bits & roles::CREATED != 0,
@@ -98,11 +98,11 @@ pub fn page(explorer: &Explorer, args: &[String], request: &Request) -> PageResu
                 })
                 .collect();
             let creator = index.creator(shard, &address)?.map(|(who, number, tx)| {
-                let hash = chain
-                    .block(number)
+                let hash = index
+                    .tx_summaries(shard, &[(number, tx)])
                     .ok()
-                    .flatten()
-                    .and_then(|b| b.txs.get(tx as usize).map(|t| t.hash.to_string()));
+                    .and_then(|s| s.into_iter().next().flatten())
+                    .map(|s| s.hash.to_string());
                 json!({"creator": who.to_string(), "block": number, "tx": hash})
             });
             let transfers = super::token::transfer_rows(

@@ -52,17 +52,31 @@ pub fn page(explorer: &Explorer, args: &[String], _: &Request) -> PageResult {
             "epoch {n} has not been drawn yet"
         )));
     }
-    // Committee seats are indices into the members of the epoch the draw was made in.
-    let keys: Vec<String> = drawn
-        .get("members")
-        .and_then(Json::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|m| {
-            m.get("consensusKey")
-                .and_then(Json::as_str)
-                .map(str::to_string)
-        })
+    // Committee seats are indices into the members of the epoch the draw was made in; members
+    // who joined since come after them. `remaining` is this epoch's members, in member order.
+    let key_list = |field: &str, inner: Option<&str>| -> Vec<String> {
+        drawn
+            .get(field)
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|m| match inner {
+                Some(name) => m.get(name).and_then(Json::as_str).map(str::to_string),
+                None => m.as_str().map(str::to_string),
+            })
+            .collect()
+    };
+    let mut keys = key_list("members", Some("consensusKey"));
+    let draw_size = keys.len();
+    let present = key_list("epochMembers", None);
+    for key in &present {
+        if !keys.contains(key) {
+            keys.push(key.clone());
+        }
+    }
+    let remaining: Vec<usize> = present
+        .iter()
+        .filter_map(|k| keys.iter().position(|x| x == k))
         .collect();
     let organisation_of = |key: &str| {
         drawn
@@ -109,7 +123,7 @@ pub fn page(explorer: &Explorer, args: &[String], _: &Request) -> PageResult {
                 .collect()
         })
         .collect();
-    let members: Vec<Json> = keys
+    let members: Vec<Json> = keys[..draw_size]
         .iter()
         .enumerate()
         .map(|(i, key)| json!({"index": i, "key": key, "organisation": organisation_of(key)}))
@@ -126,6 +140,7 @@ pub fn page(explorer: &Explorer, args: &[String], _: &Request) -> PageResult {
         "members": members,
         "committees": committees,
         "committeesJson": serde_json::to_string(&indices).unwrap_or_default(),
+        "remainingJson": serde_json::to_string(&remaining).unwrap_or_default(),
     });
     Ok(Outcome::Page {
         template: "epoch.html",

@@ -23,7 +23,27 @@ pub fn status(explorer: &Explorer, _: &[String], _: &Request) -> PageResult {
     Ok(Outcome::Json(explorer.status_json()))
 }
 
+/// Blocks whose time and size are remembered per shard.
+const REMEMBERED: usize = 4_096;
+
 impl Explorer {
+    /// Block `number`'s timestamp and transaction count, read once and remembered (the home
+    /// page counts the last minute's transactions every second).
+    fn block_size(&self, chain: &kaimeng_shards::ShardChain, number: u64) -> Option<(u64, usize)> {
+        let shard = chain.config().shard;
+        if let Some(known) = self.block_sizes.lock().get(&(shard, number)) {
+            return Some(*known);
+        }
+        let block = chain.block(number).ok().flatten()?;
+        let size = (block.header.header.timestamp, block.txs.len());
+        let mut sizes = self.block_sizes.lock();
+        sizes.insert((shard, number), size);
+        while sizes.len() > REMEMBERED * self.sources.chains.len() {
+            sizes.pop_first();
+        }
+        Some(size)
+    }
+
     fn status_json(&self) -> Json {
         let chains: Vec<Json> = self
             .sources
@@ -39,12 +59,12 @@ impl Explorer {
                 let mut counted = 0u64;
                 let mut number = head.number();
                 while number > 0 && counted < 2_000 {
-                    let Ok(Some(block)) = chain.block(number) else { break };
-                    if block.header.header.timestamp + 60 < now {
+                    let Some((timestamp, txs)) = self.block_size(chain, number) else { break };
+                    if timestamp + 60 < now {
                         break;
                     }
-                    txs_last_minute += block.txs.len();
-                    oldest = block.header.header.timestamp;
+                    txs_last_minute += txs;
+                    oldest = timestamp;
                     counted += 1;
                     number -= 1;
                 }

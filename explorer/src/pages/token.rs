@@ -105,19 +105,20 @@ pub fn transfer_rows(
     transfers: Vec<IndexedTransfer>,
 ) -> Vec<Json> {
     let shard = chain.config().shard;
+    let Some(index) = explorer.sources.index.as_ref() else {
+        return Vec::new();
+    };
+    let positions: Vec<(u64, u32)> = transfers.iter().map(|t| (t.number, t.tx)).collect();
+    let hashes = index.tx_summaries(shard, &positions).unwrap_or_default();
     transfers
         .into_iter()
-        .map(|t| {
-            let info = explorer
-                .sources
-                .index
-                .as_ref()
-                .and_then(|i| i.token(shard, &t.token).ok().flatten());
-            let hash = chain
-                .block(t.number)
-                .ok()
-                .flatten()
-                .and_then(|b| b.txs.get(t.tx as usize).map(|tx| tx.hash.to_string()));
+        .enumerate()
+        .map(|(i, t)| {
+            let info = index.token(shard, &t.token).ok().flatten();
+            let hash = hashes
+                .get(i)
+                .and_then(|s| s.as_ref())
+                .map(|s| s.hash.to_string());
             let amount = match t.kind {
                 TokenKind::Erc20 => fmt::units(t.amount, info.as_ref().map_or(0, |i| i.decimals)),
                 TokenKind::Erc721 => format!("#{}", t.amount),
