@@ -17,18 +17,12 @@ const EVENTS: usize = 5_000;
 /// Rows per table.
 const ROWS: usize = 50;
 
-sol! {
-    event Deposit(uint64 indexed requestId, uint32 indexed account, address indexed l1, bytes32 l2PublicKey, uint64 amount, bytes32 queueHashAfter, uint64 expiry);
-    event ForcedWithdrawalRequested(uint64 indexed requestId, uint32 indexed account, address indexed l1, bytes32 queueHashAfter, uint64 expiry);
-    event BatchCommitted(uint64 indexed batchNumber, bytes32 finalRoot, bytes32 finalQueueHash, uint64 priorityCount, uint256 withdrawalCount);
-    event BatchVerified(uint64 indexed batchNumber, bytes32 finalRoot, bytes32 finalQueueHash);
-    event BatchExecuted(uint64 indexed batchNumber, bytes32 finalRoot, uint64 head);
-    event WithdrawalClaimable(uint64 indexed batchNumber, address indexed l1, uint256 value);
-    event WithdrawalClaimed(address indexed to, uint256 value);
-    event ExodusActivated(uint64 indexed requestId);
-    event Exit(uint32 indexed account, address indexed l1, uint64 balance, uint256 value);
-    event DepositReclaimed(uint64 indexed requestId, uint32 indexed account, address indexed l1, uint256 value);
-}
+// The bridge's events, from its interface as the contract implements it.
+sol!("../contracts/rollup/IBridge.sol");
+use IBridge::{
+    BatchCommitted, BatchExecuted, BatchVerified, Deposit, DepositReclaimed, Exit, ExodusActivated,
+    ForcedWithdrawalRequested, WithdrawalClaimable, WithdrawalClaimed,
+};
 
 fn decode<E: SolEvent>(topics: &[B256], data: &alloy_primitives::Bytes) -> Option<E> {
     E::decode_log_data(&LogData::new(topics.to_vec(), data.clone())?).ok()
