@@ -7,6 +7,7 @@ mod bridge;
 mod cluster;
 mod consensus;
 mod crossshard;
+mod explorer;
 mod faults;
 mod finality;
 mod gov_cli;

@@ -1,0 +1,131 @@
+//! The explorer in a real `kaimeng dev` process: an existing data directory is backfilled when
+//! the indexes are first switched on, and an index killed with `kill -9` at any moment resumes
+//! from its stored height, so that every address's history is complete and counted once.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use alloy_primitives::Address;
+use serde_json::{Value, json};
+
+use crate::node::*;
+
+/// GETs `path` from the node; returns the status and the body.
+fn http_get(port: u16, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let head = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let text = String::from_utf8_lossy(&response).to_string();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// Waits (bounded) until shard 0's index has caught up with `height`.
+fn wait_indexed(node: &DevNode, height: u64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, body) = http_get(node.port, "/explorer/api/status");
+        assert_eq!(status, 200, "{body}");
+        let json: Value = serde_json::from_str(&body).unwrap();
+        if json["chains"][0]["indexed"]
+            .as_u64()
+            .is_some_and(|i| i >= height)
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the index did not reach block {height}: {body}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The history total the address page states.
+fn history_total(node: &DevNode, address: Address) -> u64 {
+    let (status, body) = http_get(node.port, &format!("/explorer/s/0/address/{address}"));
+    assert_eq!(status, 200, "{body}");
+    body.split("data-total=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no history total on the address page: {body}"))
+}
+
+/// Sends `count` transfers from dev account 0 to `to`, from `nonce` on; returns the block of
+/// the last one, once final.
+fn send(node: &DevNode, nonce: u64, count: u64, to: Address) -> u64 {
+    let mut last = Value::Null;
+    for n in nonce..nonce + count {
+        last = node.result(
+            "eth_sendRawTransaction",
+            json!([signed_transfer(31337, n, to, 1)]),
+        );
+    }
+    let receipt = node.receipt(last.as_str().unwrap());
+    u64::from_str_radix(
+        receipt["blockNumber"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("0x"),
+        16,
+    )
+    .unwrap()
+}
+
+#[test]
+fn an_existing_directory_is_backfilled_and_a_killed_index_resumes_counting_each_once() {
+    let dir = temp_dir();
+    let data = path_str(dir.path());
+    let sender: Address = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+        .parse()
+        .unwrap();
+    let to: Address = "0x00000000000000000000000000000000000e0001"
+        .parse()
+        .unwrap();
+
+    // A chain written with the explorer off.
+    let mut node = DevNode::start(&["--validators", "1", "--data-dir", data, "--no-explorer"]);
+    let (status, _) = http_get(node.port, "/explorer/");
+    assert_ne!(status, 200, "the explorer is off");
+    let height = send(&node, 0, 40, to);
+    node.kill();
+    assert!(
+        !dir.path().join("explorer").exists(),
+        "nothing indexed while off"
+    );
+
+    // Switched on: the node backfills the directory it finds.
+    let mut node = DevNode::start(&["--validators", "1", "--data-dir", data]);
+    wait_indexed(&node, height);
+    assert_eq!(history_total(&node, to), 40);
+    assert_eq!(history_total(&node, sender), 40);
+
+    // Killed while it indexes a burst, then restarted: nothing lost, nothing counted twice.
+    let height = send(&node, 40, 200, to);
+    node.kill();
+    let node = DevNode::start(&["--validators", "1", "--data-dir", data]);
+    wait_indexed(&node, height);
+    assert_eq!(history_total(&node, to), 240);
+    assert_eq!(history_total(&node, sender), 240);
+    // The last page holds what is left after 9 full pages.
+    let (status, body) = http_get(node.port, &format!("/explorer/s/0/address/{to}?page=10"));
+    assert_eq!(status, 200);
+    assert_eq!(body.matches("<tr data-tx=").count(), 15);
+    let (status, _) = http_get(node.port, &format!("/explorer/s/0/address/{to}?page=11"));
+    assert_eq!(status, 404);
+}
