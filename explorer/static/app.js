@@ -79,6 +79,7 @@
       setText('ctps-' + c.shard, c.ctps);
       setText('interval-' + c.shard, c.interval);
       setText('pending-' + c.shard, c.pending);
+      setText('indexed-' + c.shard, c.indexed);
     });
     setText('beacon-height', s.beaconHeight);
     setText('epoch', s.epoch);

@@ -109,6 +109,11 @@ fn validator_file() -> ConfigFile {
         shards: ShardsSection {
             hold: Some(HoldShards::All),
         },
+        explorer: ExplorerSection {
+            enabled: Some(true),
+            index: Some(true),
+            internal_calls: Some(false),
+        },
     }
 }
 
@@ -202,6 +207,39 @@ fn a_full_node_gets_defaults_and_a_new_node_key() {
 
     let error = config.open_validator_key().unwrap_err();
     assert!(matches!(error, ConfigError::Role { .. }), "{error}");
+}
+
+#[test]
+fn the_explorer_is_on_unless_switched_off_and_its_keys_are_checked() {
+    let fixture = Fixture::new();
+    let config = fixture.load(full_toml()).unwrap();
+    assert_eq!(config.explorer, ExplorerSettings::default());
+    assert!(config.explorer.enabled && config.explorer.index && config.explorer.internal_calls);
+    let text = format!(
+        "{}[explorer]
+index = false
+",
+        full_toml()
+    );
+    let config = fixture.load(&text).unwrap();
+    assert!(config.explorer.enabled && !config.explorer.index);
+    let error = fixture.load_err(&format!(
+        "{}[explorer]
+indexes = false
+",
+        full_toml()
+    ));
+    assert_message(
+        &error,
+        &fixture.path("config.toml"),
+        &["line 5", "unknown field `indexes`", "`index`"],
+    );
+    let error = fixture.load_err(&format!(
+        "{}[explorer]
+enabled = \"yes\"\n",
+        full_toml()
+    ));
+    assert_message(&error, &fixture.path("config.toml"), &["line 5", "bool"]);
 }
 
 #[test]

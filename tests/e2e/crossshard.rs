@@ -121,9 +121,21 @@ fn value_crosses_shards_once_failed_calls_are_refunded_and_supply_is_conserved()
 
     // 1 ether from shard 0 to a fresh address on shard 1.
     let to = Address::repeat_byte(0xbe);
+    let first = nonce(s0);
     let (id, _) = send(s0, 31337, 1, to, U256::from(ETHER), 0);
     let view = settled(s0, id);
     assert_eq!(view["status"], "delivered", "{view}");
+    // The explorer's page of the sending transaction shows the message, delivered.
+    let sender: Address = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+        .parse()
+        .unwrap();
+    let page = crate::explorer::tx_page_by_nonce(s0, sender, first);
+    let row = page
+        .split(&format!("data-message=\"{id}\""))
+        .nth(1)
+        .unwrap_or_else(|| panic!("the transaction page lists no message {id}: {page}"));
+    let status = row.split("message-status\">").nth(1).unwrap_or_default();
+    assert!(status.starts_with("delivered"), "{status}");
     assert_eq!(view["source"]["shard"], 0);
     assert_eq!(view["destination"], 1);
     assert_eq!(view["delivery"]["result"], "succeeded");

@@ -13,6 +13,32 @@ use crate::node::*;
 
 /// GETs `path` from the node; returns the status and the body.
 fn http_get(port: u16, path: &str) -> (u16, String) {
+    let (status, _, body) = http_get_with_head(port, path);
+    (status, body)
+}
+
+/// The explorer's page of `sender`'s transaction with `nonce` on the shard served at `port`,
+/// found through the search box (`address:nonce`).
+pub(crate) fn tx_page_by_nonce(port: u16, sender: Address, nonce: u64) -> String {
+    let (status, head, body) =
+        http_get_with_head(port, &format!("/explorer/search?q={sender}:{nonce}"));
+    assert_eq!(status, 303, "{body}");
+    let location = head
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("location: ")
+                .or_else(|| l.strip_prefix("Location: "))
+        })
+        .expect("a redirect names its target")
+        .trim()
+        .to_string();
+    let (status, page) = http_get(port, &location);
+    assert_eq!(status, 200, "{page}");
+    page
+}
+
+/// GETs `path`; returns the status, the head and the body.
+fn http_get_with_head(port: u16, path: &str) -> (u16, String, String) {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
@@ -27,11 +53,8 @@ fn http_get(port: u16, path: &str) -> (u16, String) {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (status, head.to_string(), body.to_string())
 }
 
 /// Waits (bounded) until shard 0's index has caught up with `height`.

@@ -369,7 +369,7 @@ const INNER_CALL_BLOCKS_PER_STEP: u64 = 16;
 /// thread of its own at the lowest CPU priority, so that it takes only what block production
 /// and the RPC leave: under a sustained full load the index falls behind and catches up when
 /// the load eases, and finality is not slowed. The thread indexes whenever the chain reports an
-/// event (and at least once a second): first the blocks not yet indexed (a backfill on first
+/// new block (and at least once a second): first the blocks not yet indexed (a backfill on first
 /// start, with its progress logged), then, while the pool is empty, the inner calls.
 pub async fn run(
     index: Arc<Index>,
@@ -423,6 +423,8 @@ pub async fn run(
                     let _ = stop.changed().await;
                     break;
                 }
+                // Pooled transactions do not wake it (thousands a second under load).
+                Ok(kaimeng_shards::events::ChainEvent::PendingTx(_)) => {}
                 _ => {
                     let _ = wake.try_send(());
                 }

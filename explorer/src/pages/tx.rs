@@ -23,6 +23,9 @@ const APPROVAL_TOPIC: B256 =
 const APPROVAL_FOR_ALL_TOPIC: B256 =
     b256!("17307eab39ab6107e8899845ad3d59bd9653f200f220920489ca2b5937696c31");
 
+// `MessageSent`, from the cross-shard contract's interface.
+alloy_sol_types::sol!("../contracts/ICrossShard.sol");
+
 /// Inner calls listed at most.
 const MAX_CALLS: usize = 500;
 
@@ -62,6 +65,7 @@ pub fn page(explorer: &Explorer, args: &[String], request: &Request) -> PageResu
         .map(|(i, log)| describe_log(i as u64 + entry.first_log_index, log, abi.as_ref()))
         .collect();
     let (calls, revert) = inner_calls(chain, &hash);
+    let messages = cross_shard_messages(explorer, entry.envelope.logs());
     let context = json!({
         "shard": shard,
         "hash": hash.to_string(),
@@ -84,6 +88,7 @@ pub fn page(explorer: &Explorer, args: &[String], request: &Request) -> PageResu
         "input": format!("0x{}", hex::encode(tx.envelope.input())),
         "logs": logs,
         "calls": calls,
+        "messages": messages,
         "abi": request.query.get("abi").cloned().unwrap_or_default(),
     });
     Ok(Outcome::Page {
@@ -180,6 +185,35 @@ fn decode_with_abi(abi: &JsonAbi, log: &Log) -> Option<(String, Vec<(String, Str
         })
         .collect();
     Some((event.signature(), fields))
+}
+
+/// The cross-shard messages the transaction sent (its `MessageSent` logs from the cross-shard
+/// contract), each with where it stands now as `kaimeng_getCrossShardMessage` reports it.
+fn cross_shard_messages(explorer: &Explorer, logs: &[Log]) -> Vec<Json> {
+    use alloy_sol_types::SolEvent;
+    logs.iter()
+        .filter(|log| log.address == kaimeng_shards::crossshard::CROSS_SHARD_ADDRESS)
+        .filter_map(|log| ICrossShard::MessageSent::decode_log_data(&log.data).ok())
+        .map(|sent| {
+            let status = explorer
+                .sources
+                .beacon
+                .as_ref()
+                .and_then(|_| {
+                    explorer
+                        .beacon_call("kaimeng_getCrossShardMessage", vec![json!(sent.id)])
+                        .ok()
+                })
+                .and_then(|m| m.get("status").and_then(Json::as_str).map(str::to_string));
+            json!({
+                "id": sent.id.to_string(),
+                "destination": sent.destination,
+                "to": sent.to.to_string(),
+                "value": fmt::ether(sent.value),
+                "status": status,
+            })
+        })
+        .collect()
 }
 
 /// The inner calls of transaction `hash` (depth-first, depth ≥ 1) and its revert reason.
