@@ -80,6 +80,10 @@
       setText('interval-' + c.shard, c.interval);
       setText('pending-' + c.shard, c.pending);
       setText('indexed-' + c.shard, c.indexed);
+      if (c.finality) {
+        setText('finality-p50-' + c.shard, c.finality.p50);
+        setText('finality-p99-' + c.shard, c.finality.p99);
+      }
     });
     setText('beacon-height', s.beaconHeight);
     setText('epoch', s.epoch);

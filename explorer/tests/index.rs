@@ -326,6 +326,46 @@ async fn pages_escape_contract_text_and_refuse_bad_input_with_a_clear_page() {
     // The language links keep the page's query.
     assert!(body.contains("?page=2&amp;lang=zh"), "{body}");
 
+    // A view function with an argument, read through the form a pasted ABI gives.
+    let abi = r#"[{"type":"function","name":"balanceOf","stateMutability":"view","inputs":[{"name":"who","type":"address"}],"outputs":[{"name":"","type":"uint256"}]},{"type":"function","name":"totalSupply","stateMutability":"view","inputs":[],"outputs":[{"name":"","type":"uint256"}]}]"#;
+    let query = |extra: &[(&str, String)]| {
+        let mut pairs = vec![("abi", abi.to_string())];
+        pairs.extend(extra.iter().cloned());
+        serde_urlencoded::to_string(&pairs).unwrap()
+    };
+    let (status, body) = get(
+        &explorer,
+        &format!("/explorer/s/0/address/{token}?{}", query(&[])),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains(">1000000</output>"),
+        "totalSupply() is read at once: {body}"
+    );
+    assert!(
+        body.contains("name=\"a0\""),
+        "balanceOf(address) gets a form"
+    );
+    let asked = query(&[
+        ("fn", "balanceOf(address)".into()),
+        ("a0", sender.to_string()),
+    ]);
+    let (status, body) = get(&explorer, &format!("/explorer/s/0/address/{token}?{asked}")).await;
+    assert_eq!(status, 200, "{body}");
+    let expected = balance_of(&chain, token, sender);
+    assert!(
+        body.contains(&format!(">{expected}</output>")),
+        "balanceOf(sender) = {expected}: {body}"
+    );
+    let bad = query(&[
+        ("fn", "balanceOf(address)".into()),
+        ("a0", "not an address".into()),
+    ]);
+    let (status, body) = get(&explorer, &format!("/explorer/s/0/address/{token}?{bad}")).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("is not a valid address"), "{body}");
+
     let block = chain.block(2).unwrap().unwrap();
     let hash = block.txs[2].hash;
     let (status, body) = get(&explorer, &format!("/explorer/s/0/tx/{hash}")).await;

@@ -197,6 +197,8 @@ struct KeptBlock {
     block: Arc<StoredBlock>,
     commit: StateCommit,
     layers: Layers,
+    /// When it was executed here, for [`ShardChain::finality_waits`].
+    kept_at: std::time::Instant,
 }
 
 pub struct ShardChain {
@@ -222,6 +224,8 @@ pub struct ShardChain {
     /// Whether this node executes the chain now; a chain it does not hold refuses new
     /// transactions (its state is not current), naming where to send them instead.
     not_held: parking_lot::RwLock<Option<String>>,
+    /// How long kept blocks waited for finality.
+    finality_clock: crate::finality_clock::FinalityClock,
     /// Called after every sender-state read of the pool's paths (tests pause reads with it).
     #[cfg(test)]
     state_read_hook: Mutex<Option<StateReadHook>>,
@@ -280,6 +284,7 @@ impl ShardChain {
             recent: RwLock::new(VecDeque::with_capacity(RECENT_BLOCKS)),
             cache: Arc::new(StateCache::new(state_cache::DEFAULT_CAPACITY)),
             not_held: parking_lot::RwLock::new(None),
+            finality_clock: Default::default(),
             #[cfg(test)]
             state_read_hook: Mutex::new(None),
         };
@@ -381,6 +386,12 @@ impl ShardChain {
 
     /// Marks the chain as not executed by this node (with why, for the submitter), or as
     /// executed again (`None`).
+    /// How long the recent blocks made final through consensus waited for it here, from their
+    /// execution on this node; `None` under a local sealer.
+    pub fn finality_waits(&self) -> Option<crate::finality_clock::FinalityWaits> {
+        self.finality_clock.summary()
+    }
+
     pub fn set_not_held(&self, reason: Option<String>) {
         *self.not_held.write() = reason;
     }
@@ -619,6 +630,9 @@ impl ShardChain {
             }
         }
         let certified = chain.first().map(|kept| kept.block.number());
+        if let Some(newest) = chain.first() {
+            self.finality_clock.record(newest.kept_at.elapsed());
+        }
         let mut finalized = Vec::with_capacity(chain.len());
         for block in chain.into_iter().rev() {
             let proof = certified
@@ -799,6 +813,7 @@ impl ShardChain {
             block: block.clone(),
             commit: proposed.commit,
             layers,
+            kept_at: std::time::Instant::now(),
         };
         self.pending.write().insert(block.hash(), Arc::new(kept));
         Ok(block)

@@ -12,6 +12,7 @@ pub mod crossshard;
 pub mod events;
 pub mod executor;
 pub mod fees;
+pub mod finality_clock;
 pub mod journal;
 pub mod layers;
 pub mod logs;

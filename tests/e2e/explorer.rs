@@ -152,3 +152,28 @@ fn an_existing_directory_is_backfilled_and_a_killed_index_resumes_counting_each_
     let (status, _) = http_get(node.port, &format!("/explorer/s/0/address/{to}?page=11"));
     assert_eq!(status, 404);
 }
+
+#[test]
+fn the_home_page_reports_finality_latency_under_consensus() {
+    let node = DevNode::start(&[]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, body) = http_get(node.port, "/explorer/api/status");
+        let json: Value = serde_json::from_str(&body).unwrap();
+        let finality = &json["chains"][0]["finality"];
+        if finality["blocks"].as_u64().is_some_and(|b| b >= 3) {
+            let p50: f64 = finality["p50"].as_str().unwrap().parse().unwrap();
+            let p99: f64 = finality["p99"].as_str().unwrap().parse().unwrap();
+            assert!(p50 <= p99 && p99 < 30_000.0, "{finality}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no finality latency reported: {body}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (status, body) = http_get(node.port, "/explorer/");
+    assert_eq!(status, 200);
+    assert!(body.contains("id=\"finality-p50-0\""), "{body}");
+}

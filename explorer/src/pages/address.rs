@@ -3,7 +3,7 @@
 //! loses none), token transfers and balances, contract code and creator, and the results of
 //! its view functions when the reader pastes an ABI.
 
-use alloy_dyn_abi::{FunctionExt, JsonAbiExt};
+use alloy_dyn_abi::{FunctionExt, JsonAbiExt, Specifier};
 use alloy_json_abi::{JsonAbi, StateMutability};
 use alloy_primitives::{Address, Bytes};
 use alloy_rpc_types_eth::TransactionRequest;
@@ -133,7 +133,7 @@ pub fn page(explorer: &Explorer, args: &[String], request: &Request) -> PageResu
             let abi: JsonAbi = serde_json::from_str(text).map_err(|e| {
                 PageError::bad_request(format!("the ABI is not valid JSON ABI: {e}"))
             })?;
-            read_views(chain, address, &abi)
+            read_views(chain, address, &abi, &request.query)?
         }
         None => Vec::new(),
     };
@@ -161,37 +161,98 @@ pub fn page(explorer: &Explorer, args: &[String], request: &Request) -> PageResu
     })
 }
 
-/// Calls every view or pure function of `abi` that takes no arguments, on the latest state.
-fn read_views(chain: &kaimeng_shards::ShardChain, address: Address, abi: &JsonAbi) -> Vec<Json> {
-    abi.functions()
+/// The view and pure functions of `abi` (at most [`MAX_VIEWS`]), each with its arguments'
+/// names and types: those without arguments are called on the latest state; one with
+/// arguments is called when the reader submitted its form (`fn` = its signature, `a0`, `a1`, …
+/// its arguments as text, parsed by their ABI types).
+fn read_views(
+    chain: &kaimeng_shards::ShardChain,
+    address: Address,
+    abi: &JsonAbi,
+    query: &std::collections::HashMap<String, String>,
+) -> Result<Vec<Json>, PageError> {
+    let asked = query.get("fn");
+    let mut views = Vec::new();
+    for f in abi
+        .functions()
         .filter(|f| {
-            f.inputs.is_empty()
-                && matches!(
-                    f.state_mutability,
-                    StateMutability::View | StateMutability::Pure
-                )
+            matches!(
+                f.state_mutability,
+                StateMutability::View | StateMutability::Pure
+            )
         })
         .take(MAX_VIEWS)
-        .map(|f| {
-            let data = f.abi_encode_input(&[]).unwrap_or_default();
-            let request = TransactionRequest::default()
-                .to(address)
-                .input(Bytes::from(data).into())
-                .gas_limit(5_000_000);
-            let result = match chain.call(&request, chain.head().number(), None) {
-                Ok(out) => match f.abi_decode_output(&out.output) {
-                    Ok(values) => values
-                        .iter()
-                        .map(fmt::abi_value)
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    Err(e) => format!("(cannot decode the output: {e})"),
-                },
-                Err(e) => format!("(the call failed: {e})"),
-            };
-            json!({"name": f.signature(), "result": result})
-        })
-        .collect()
+    {
+        let signature = f.signature();
+        let inputs: Vec<Json> = f
+            .inputs
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                json!({
+                    "field": format!("a{i}"),
+                    "name": p.name,
+                    "type": p.ty,
+                    "value": query.get(&format!("a{i}")).cloned().unwrap_or_default(),
+                })
+            })
+            .collect();
+        let result = if f.inputs.is_empty() {
+            Some(call_view(chain, address, f, &[]))
+        } else if asked == Some(&signature) {
+            let mut args = Vec::with_capacity(f.inputs.len());
+            for (i, param) in f.inputs.iter().enumerate() {
+                let text = query
+                    .get(&format!("a{i}"))
+                    .map(|t| t.trim())
+                    .unwrap_or_default();
+                let ty = param.resolve().map_err(|e| {
+                    PageError::bad_request(format!(
+                        "{signature}: argument {i} has a type this page cannot read: {e}"
+                    ))
+                })?;
+                args.push(ty.coerce_str(text).map_err(|e| {
+                    PageError::bad_request(format!(
+                        "{signature}: argument {i} ({} {}) is not a valid {}: {e}",
+                        param.ty, param.name, param.ty
+                    ))
+                })?);
+            }
+            Some(call_view(chain, address, f, &args))
+        } else {
+            None
+        };
+        views.push(json!({"name": signature, "inputs": inputs, "result": result}));
+    }
+    Ok(views)
+}
+
+/// Calls view function `f` with `args` on the latest state; its outputs, or why not, as text.
+fn call_view(
+    chain: &kaimeng_shards::ShardChain,
+    address: Address,
+    f: &alloy_json_abi::Function,
+    args: &[alloy_dyn_abi::DynSolValue],
+) -> String {
+    let data = match f.abi_encode_input(args) {
+        Ok(data) => data,
+        Err(e) => return format!("(cannot encode the arguments: {e})"),
+    };
+    let request = TransactionRequest::default()
+        .to(address)
+        .input(Bytes::from(data).into())
+        .gas_limit(5_000_000);
+    match chain.call(&request, chain.head().number(), None) {
+        Ok(out) => match f.abi_decode_output(&out.output) {
+            Ok(values) => values
+                .iter()
+                .map(fmt::abi_value)
+                .collect::<Vec<_>>()
+                .join(", "),
+            Err(e) => format!("(cannot decode the output: {e})"),
+        },
+        Err(e) => format!("(the call failed: {e})"),
+    }
 }
 
 /// `NUMBER-INDEX`, the position a `before` link carries.

@@ -81,6 +81,11 @@ impl Explorer {
                     "interval": format!("{interval:.1}"),
                     "ctps": format!("{:.1}", txs_last_minute as f64 / 60.0),
                     "pending": chain.pool().len(),
+                    "finality": chain.finality_waits().map(|w| json!({
+                        "p50": format!("{:.0}", w.p50.as_secs_f64() * 1000.0),
+                        "p99": format!("{:.0}", w.p99.as_secs_f64() * 1000.0),
+                        "blocks": w.blocks,
+                    })),
                     "indexed": self.sources.index.as_ref().and_then(|i| i.progress(chain.config().shard).ok().flatten()),
                 })
             })
