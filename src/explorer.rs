@@ -79,10 +79,8 @@ pub fn start(
         beacon_height,
         status: shard_status(validator, 0, &chains[0]),
         bridge,
-        network: format!(
-            "chain id {} · {} · {} shard(s)",
-            config.genesis.chain_id_base, config.genesis.crypto_suite, config.genesis.shard_count
-        ),
+        chain_id: config.genesis.chain_id_base,
+        crypto_suite: config.genesis.crypto_suite.to_string(),
     });
     Ok((kaimeng_explorer::pages_service(explorer), indexers))
 }

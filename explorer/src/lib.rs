@@ -36,8 +36,9 @@ pub struct Sources {
     pub status: Arc<dyn kaimeng_rpc::NodeStatus>,
     /// The rollup bridge on shard 0, when the network has a rollup.
     pub bridge: Option<Address>,
-    /// The network's name for titles (for example `kaimeng-dev`).
-    pub network: String,
+    /// Shard 0's chain id and the network's crypto suite, for every page's footer.
+    pub chain_id: u64,
+    pub crypto_suite: String,
 }
 
 /// The explorer of one node.

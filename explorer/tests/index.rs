@@ -275,7 +275,8 @@ async fn pages_escape_contract_text_and_refuse_bad_input_with_a_clear_page() {
         beacon_height: None,
         status: kaimeng_rpc::node_status::standalone(),
         bridge: None,
-        network: "test".into(),
+        chain_id: 31337,
+        crypto_suite: "secp256k1-keccak".into(),
     });
     let (status, body) = get(&explorer, &format!("/explorer/s/0/token/{token}")).await;
     assert_eq!(status, 200, "{body}");
