@@ -177,3 +177,40 @@ fn the_home_page_reports_finality_latency_under_consensus() {
     assert_eq!(status, 200);
     assert!(body.contains("id=\"finality-p50-0\""), "{body}");
 }
+
+#[test]
+fn pages_share_the_rpc_rate_limit_and_the_indexes_can_be_switched_off() {
+    let dir = temp_dir();
+    let data = path_str(dir.path());
+    // 10 tokens a second per client, and a page costs 10: after one page the client's
+    // budget is spent, for pages and RPC calls alike.
+    let node = DevNode::start(&[
+        "--validators",
+        "1",
+        "--data-dir",
+        data,
+        "--no-explorer-index",
+        "--rpc-rate-limit",
+        "10",
+    ]);
+    std::thread::sleep(Duration::from_millis(1_100)); // the bucket refills to full
+    let (status, body) = http_get(node.port, "/explorer/");
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = http_get(node.port, "/explorer/");
+    assert_eq!(
+        status, 429,
+        "a second page at once is over the limit: {body}"
+    );
+    assert!(body.contains("rate limit"), "{body}");
+    let call = node.rpc("eth_chainId", json!([]));
+    assert_eq!(
+        call["error"]["code"], -32005,
+        "the page spent the RPC's budget too: {call}"
+    );
+    // With the indexes off, the pages that need them say so, and nothing is written.
+    std::thread::sleep(Duration::from_millis(1_100)); // the bucket refills to full
+    let (status, body) = http_get(node.port, "/explorer/s/0/tokens");
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("switched the explorer"), "{body}");
+    assert!(!dir.path().join("explorer").exists(), "no index directory");
+}

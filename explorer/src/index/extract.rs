@@ -142,11 +142,6 @@ pub fn may_run_code(block: &StoredBlock, i: usize) -> bool {
     tx.envelope.to().is_none() || receipt.gas_used > 21_000
 }
 
-/// The status of a receipt, for callers that only have the block.
-pub fn succeeded(block: &StoredBlock, i: usize) -> bool {
-    block.receipts.get(i).is_some_and(|r| r.envelope.status())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
