@@ -19,6 +19,7 @@ use jsonrpsee::rpc_params;
 use kaimeng_genesis::BRIDGE_ADDRESS;
 use kaimeng_rollup::bridge_calls::{fp_from_word, word_of_fp};
 use kaimeng_rollup::rebuild::Rebuilder;
+use kaimeng_rollup::stf::L2State;
 use kaimeng_rollup::{DepositOp, ForcedExitOp, Fp, L1Address, PriorityOp, PublicKey};
 use serde_json::{Value, json};
 
@@ -29,6 +30,7 @@ sol! {
     function commitBatch(bytes[] chunkData, bytes32[] chunkRoots, bytes32[] chunkQueues) external;
     function verifyBatch(uint64 batchNumber, bytes[] chunkData, bytes32[] chunkRoots, bytes32[] chunkQueues, bytes[] proofs) external;
     function executeBatch(uint64 batchNumber) external;
+    function revertBatches(uint64 newLastCommitted) external;
     function claimWithdrawal(address to) external;
     function requestForcedWithdrawal(uint32 account) external returns (uint64 requestId);
     function exit(uint32 account, bytes32 keyCommitment, address l1, uint64 balance, uint32 nonce, bytes32[32] siblings) external;
@@ -225,6 +227,17 @@ impl BridgeClient {
     /// The L2 state after batches 1 to `last`, rebuilt from shard 0's published data alone
     /// (every chunk's root checked against the committed one); with the chunks replayed.
     pub async fn rebuild(&self, last: u64) -> anyhow::Result<(Rebuilder, usize)> {
+        let (rebuilder, chunks, _) = self.rebuild_keeping(last, 0).await?;
+        Ok((rebuilder, chunks))
+    }
+
+    /// [`Self::rebuild`], also keeping the state as it was after batch `keep` (at most
+    /// `last`; 0 is the empty state).
+    pub async fn rebuild_keeping(
+        &self,
+        last: u64,
+        keep: u64,
+    ) -> anyhow::Result<(Rebuilder, usize, L2State)> {
         let latest = self.block_number().await?;
         let deposits = self
             .requests(0, latest)
@@ -235,8 +248,9 @@ impl BridgeClient {
                 PriorityOp::ForcedExit(_) => None,
             });
         let mut rebuilder = Rebuilder::new(deposits, FEE_ACCOUNT);
+        let mut kept = rebuilder.state().clone();
         let mut chunks = 0;
-        for (batch, commit) in self.commits(last).await?.iter().enumerate() {
+        for (batch, commit) in (1..).zip(self.commits(last).await?.iter()) {
             for ((data, root), queue) in commit
                 .chunkData
                 .iter()
@@ -249,11 +263,14 @@ impl BridgeClient {
                         field(root, "chunk root")?,
                         field(queue, "queue hash")?,
                     )
-                    .with_context(|| format!("batch {}", batch + 1))?;
+                    .with_context(|| format!("batch {batch}"))?;
                 chunks += 1;
             }
+            if batch == keep {
+                kept = rebuilder.state().clone();
+            }
         }
-        Ok((rebuilder, chunks))
+        Ok((rebuilder, chunks, kept))
     }
 
     /// The state at the last executed batch, checked against the bridge's executed root; with

@@ -65,6 +65,12 @@ pub struct SequencerArgs {
     /// The sequencer's TOML config file (docs/rollup.md).
     #[arg(long, short)]
     pub config: PathBuf,
+    /// On an empty data directory, revert the batches committed on shard 0 but not verified
+    /// (their signed operations were only in the lost journal, so they cannot be proven), then
+    /// rebuild from the verified ones. Their transactions are dropped; their deposits and
+    /// forced withdrawals are committed again.
+    #[arg(long)]
+    pub revert_unverified: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -123,6 +129,9 @@ pub struct ProverArgs {
     /// A sequencer's RPC URL to lease jobs from (no shared filesystem needed).
     #[arg(long)]
     pub sequencer: Option<String>,
+    /// The sequencer's prover secret (its `prover_secret_file`), required with --sequencer.
+    #[arg(long, requires = "sequencer")]
+    pub secret: Option<PathBuf>,
     /// Workers in this process (with --sequencer).
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
@@ -317,8 +326,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 k: args.chunk_k,
             };
             if let Some(url) = &args.sequencer {
+                let secret = args
+                    .secret
+                    .as_deref()
+                    .context("--secret FILE is required with --sequencer (the sequencer's prover_secret_file)")?;
                 let proven = crate::sequencer::worker::run_remote(
                     url,
+                    secret,
                     &args.params,
                     shape,
                     args.threads,
@@ -341,7 +355,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 .enable_all()
                 .build()
                 .context("starting the async runtime")?;
-            runtime.block_on(crate::sequencer::run(&args.config))
+            runtime.block_on(crate::sequencer::run(&args.config, args.revert_unverified))
         }
         Command::Testnet(args) => testnet(args),
         Command::VerifyCertificate(args) => crate::light::run(args),

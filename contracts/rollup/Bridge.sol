@@ -213,6 +213,23 @@ contract Bridge is IBridge {
     }
 
     /// @inheritdoc IBridge
+    /// @dev Newest first, so `committedTail` ends at the first request of the oldest batch
+    /// reverted. The requests themselves, their expiry included, are untouched.
+    function revertBatches(uint64 newLastCommitted) external nonReentrant onlySequencer notInExodus {
+        uint64 committed = lastCommitted;
+        if (newLastCommitted < lastVerified || newLastCommitted >= committed) {
+            revert BadRevert(lastVerified, committed, newLastCommitted);
+        }
+        for (uint64 n = committed; n > newLastCommitted; --n) {
+            uint64 firstPriority = _batches[n].firstPriority;
+            committedTail = firstPriority;
+            delete _batches[n];
+            emit BatchReverted(n, firstPriority);
+        }
+        lastCommitted = newLastCommitted;
+    }
+
+    /// @inheritdoc IBridge
     /// @dev `proofs[i]` proves chunk i. The batch verifier gets this chain's id, the fee
     /// account, the previous batch's final root and queue hash (EMPTY_ROOT and 0 for batch 1)
     /// and every chunk, and must answer with the batch's committed final root and queue hash.

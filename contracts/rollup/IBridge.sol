@@ -61,6 +61,10 @@ interface IBridge {
         uint256 withdrawalCount
     );
 
+    /// @notice The sequencer reverted committed, unverified batch `batchNumber`: its data is
+    /// forgotten and its priority requests (from `firstPriority` on) wait to be committed again.
+    event BatchReverted(uint64 indexed batchNumber, uint64 firstPriority);
+
     /// @notice Batch `batchNumber`'s proofs verified.
     event BatchVerified(uint64 indexed batchNumber, bytes32 finalRoot, bytes32 finalQueueHash);
 
@@ -130,6 +134,8 @@ interface IBridge {
     error BatchNotVerified(uint64 batchNumber);
     /// @notice The data given is not the data committed.
     error BatchDataMismatch(uint64 batchNumber);
+    /// @notice A revert must keep every verified batch and drop at least one committed one.
+    error BadRevert(uint64 lastVerified, uint64 lastCommitted, uint64 newLastCommitted);
     /// @notice The batch verifier refused the proofs.
     error ProofRejected(uint64 batchNumber);
     /// @notice There is no unexecuted priority request, or the oldest has not expired.
@@ -167,6 +173,12 @@ interface IBridge {
     /// @notice Commits the next batch (sequencer only).
     function commitBatch(bytes[] calldata chunkData, bytes32[] calldata chunkRoots, bytes32[] calldata chunkQueues)
         external;
+
+    /// @notice Reverts the committed batches after `newLastCommitted`, none of them verified
+    /// (sequencer only): for batches that cannot be proven, such as those whose signed
+    /// operations were lost with the sequencer's journal. Their priority requests are committed
+    /// again later; nothing they would have paid is paid.
+    function revertBatches(uint64 newLastCommitted) external;
 
     /// @notice Verifies committed batch `batchNumber`'s proofs (anyone).
     function verifyBatch(

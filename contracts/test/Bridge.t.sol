@@ -620,6 +620,63 @@ contract BridgeTest {
         bridge.verifyBatch(3, data2, roots2, queues1, proofs2);
     }
 
+    /// @dev Batch 1 (the sequencer's deposit) committed and verified; Alice deposits; batches 2
+    /// (her deposit and a withdrawal to Bob) and 3 committed. Returns batch 1's root and the
+    /// queue hashes after requests 0 and 1.
+    function _twoUnverifiedBatches() internal returns (bytes32 root1, bytes32 q0, bytes32 q1) {
+        _deposit(SEQUENCER, KEY_SEQ, 10); // request 0
+        q0 = bridge.queueHash();
+        bytes[] memory data1 = _one(_depositSlot(0, 10));
+        root1 = keccak256("root 1");
+        _commit(data1, _word(root1), _word(q0));
+        bridge.verifyBatch(1, data1, _word(root1), _word(q0), _proofs(EMPTY_ROOT, 0, data1, _word(root1), _word(q0)));
+        _deposit(ALICE, KEY_A, 1000); // request 1
+        q1 = bridge.queueHash();
+        _commit(_one(bytes.concat(_depositSlot(1, 1000), _withdraw(1, 300, 2, BOB))), _word(keccak256("root 2")), _word(q1));
+        _commit(_one(_transfer(1, 0, 5, 1)), _word(keccak256("root 3")), _word(q1));
+        require(bridge.lastCommitted() == 3 && bridge.committedTail() == 2, "three batches, two requests");
+    }
+
+    function test_revertDropsUnverifiedBatchesAndRequeuesTheirRequests() public {
+        (bytes32 root1, bytes32 q0, bytes32 q1) = _twoUnverifiedBatches();
+
+        // Only the sequencer, never a verified batch, at least one batch.
+        vm.prank(ALICE);
+        _expectRevert(IBridge.NotSequencer.selector);
+        bridge.revertBatches(1);
+        vm.prank(SEQUENCER);
+        vm.expectRevert(abi.encodeWithSelector(IBridge.BadRevert.selector, 1, 3, 0));
+        bridge.revertBatches(0);
+        vm.prank(SEQUENCER);
+        vm.expectRevert(abi.encodeWithSelector(IBridge.BadRevert.selector, 1, 3, 3));
+        bridge.revertBatches(3);
+
+        vm.expectEmit();
+        emit IBridge.BatchReverted(3, 2);
+        vm.expectEmit();
+        emit IBridge.BatchReverted(2, 1);
+        vm.prank(SEQUENCER);
+        bridge.revertBatches(1);
+        require(bridge.lastCommitted() == 1 && bridge.lastVerified() == 1, "back to the verified batch");
+        require(bridge.committedTail() == 1, "Alice's deposit waits again");
+        (bytes32 dataHash,,,,, uint256 withdrawals) = bridge.batch(2);
+        require(dataHash == 0 && withdrawals == 0, "batch 2 forgotten");
+        vm.expectRevert(abi.encodeWithSelector(IBridge.BatchNotCommitted.selector, 2));
+        bridge.verifyBatch(2, _one(""), _word(root1), _word(q1), new bytes[](1));
+
+        // The next commit is batch 2 again, from request 1, after batch 1's queue hash.
+        bytes[] memory data2 = _one(_depositSlot(1, 1000));
+        _commit(data2, _word(keccak256("root 2'")), _word(q1));
+        require(bridge.lastCommitted() == 2 && bridge.committedTail() == 2, "recommitted");
+        bridge.verifyBatch(
+            2, data2, _word(keccak256("root 2'")), _word(q1), _proofs(root1, q0, data2, _word(keccak256("root 2'")), _word(q1))
+        );
+        bridge.executeBatch(1);
+        bridge.executeBatch(2);
+        require(bridge.head() == 2 && bridge.claimable(BOB) == 0, "the reverted withdrawal pays nothing");
+        require(BRIDGE.balance == 1010 gwei && bridge.totalEscrowUnits() == 1010, "value conserved");
+    }
+
     function test_verifyRefusesAnAnswerForOtherWords() public {
         bytes[] memory data = _one("");
         bytes32[] memory roots = _word(keccak256("root"));

@@ -108,6 +108,9 @@ struct State {
     waiting_requests: BTreeMap<u64, PriorityOp>,
     marks: Marks,
     executed_accounts: HashMap<u32, Account>,
+    /// Accounts of a rebuilt base whose last batches the bridge has not executed yet: what
+    /// they become once the base's last batch is executed.
+    rebuilt_unexecuted: HashMap<u32, Account>,
     /// Whether a closed batch (or the base) registers the fee account.
     fee_batched: bool,
 }
@@ -133,8 +136,37 @@ pub struct Core {
     /// Proving jobs.
     pub jobs: Mutex<JobBoard>,
     verifier: std::sync::OnceLock<(Arc<ChunkParams>, Arc<ChunkVerifyingKey>)>,
-    signatures: mpsc::UnboundedSender<SignatureCheck>,
-    signature_queue: Mutex<Option<mpsc::UnboundedReceiver<SignatureCheck>>>,
+    signatures: mpsc::Sender<SignatureCheck>,
+    signature_queue: Mutex<Option<mpsc::Receiver<SignatureCheck>>>,
+}
+
+/// Why a transaction was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubmitError {
+    /// It is invalid, or the sequencer does not accept transactions now.
+    Refused(String),
+    /// The sequencer is at a limit; the same transaction may be sent again.
+    Busy(String),
+}
+
+impl From<String> for SubmitError {
+    fn from(reason: String) -> Self {
+        Self::Refused(reason)
+    }
+}
+
+impl From<&str> for SubmitError {
+    fn from(reason: &str) -> Self {
+        Self::Refused(reason.to_string())
+    }
+}
+
+impl std::fmt::Display for SubmitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Refused(reason) | Self::Busy(reason) => f.write_str(reason),
+        }
+    }
 }
 
 /// A signature waiting to be checked, and where its verdict goes.
@@ -142,6 +174,10 @@ type SignatureCheck = ((PublicKey, Fp, Signature), oneshot::Sender<bool>);
 
 /// Signatures checked in one multi-scalar multiplication at most.
 const MAX_SIGNATURE_BATCH: usize = 512;
+
+/// Signatures waiting for a checker at most; one more transaction is refused as busy. (Up to
+/// a batch per core more are being checked.)
+pub const MAX_WAITING_SIGNATURES: usize = 8 * MAX_SIGNATURE_BATCH;
 
 /// What reopening the journal found, for the pipeline.
 pub struct Replayed {
@@ -185,6 +221,7 @@ impl Core {
                 executed: base_batches,
             },
             executed_accounts: base.accounts().map(|(i, a)| (i, *a)).collect(),
+            rebuilt_unexecuted: HashMap::new(),
             fee_batched: !base.account(FEE_ACCOUNT).is_empty(),
         };
         let mut replayed = Replayed {
@@ -223,7 +260,7 @@ impl Core {
         let written = state.journal.flush()?;
         let (synced, _) = watch::channel(written);
         let (events, _) = broadcast::channel(4096);
-        let (signatures, signature_queue) = mpsc::unbounded_channel();
+        let (signatures, signature_queue) = mpsc::channel(MAX_WAITING_SIGNATURES);
         Ok((
             Arc::new(Self {
                 settings,
@@ -256,17 +293,25 @@ impl Core {
 
     /// Whether `sig` on `message` verifies under `key`: checked together with every other
     /// signature waiting at the time (one multi-scalar multiplication per batch, a batch per
-    /// core in flight), one by one only if the batch fails.
-    async fn signature_ok(&self, key: PublicKey, message: Fp, sig: Signature) -> bool {
+    /// core in flight), one by one only if the batch fails. Busy if
+    /// [`MAX_WAITING_SIGNATURES`] are already waiting.
+    async fn signature_ok(
+        &self,
+        key: PublicKey,
+        message: Fp,
+        sig: Signature,
+    ) -> Result<bool, SubmitError> {
         let (verdict, answer) = oneshot::channel();
-        if self
-            .signatures
-            .send(((key, message, sig), verdict))
-            .is_err()
-        {
-            return kaimeng_rollup::schnorr::verify(&key, message, &sig);
+        match self.signatures.try_send(((key, message, sig), verdict)) {
+            Ok(()) => Ok(answer.await.unwrap_or(false)),
+            Err(mpsc::error::TrySendError::Full(_)) => Err(SubmitError::Busy(format!(
+                "the sequencer is busy: {MAX_WAITING_SIGNATURES} signatures are waiting to be \
+                 checked; retry shortly"
+            ))),
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                Ok(kaimeng_rollup::schnorr::verify(&key, message, &sig))
+            }
         }
-        answer.await.unwrap_or(false)
     }
 
     /// Syncs the journal whenever asked; runs forever.
@@ -322,7 +367,7 @@ impl Core {
     }
 
     /// Checks and soft-confirms a user's signed operation; returns once it is durable.
-    pub async fn submit(&self, op: L2Op) -> Result<Accepted, String> {
+    pub async fn submit(&self, op: L2Op) -> Result<Accepted, SubmitError> {
         let fee = match op {
             L2Op::Transfer(t) => t.tx.fee,
             L2Op::Withdraw(w) => w.tx.fee,
@@ -332,14 +377,13 @@ impl Core {
             return Err(format!(
                 "fee {fee} is below the minimum {} (see rollup_feeQuote)",
                 self.settings.min_fee
-            ));
+            )
+            .into());
         }
         let signer = {
             let state = self.state.lock();
             if let Some(reason) = &state.broken {
-                return Err(format!(
-                    "the sequencer is not accepting transactions: {reason}"
-                ));
+                return Err(format!("the sequencer is not accepting transactions: {reason}").into());
             }
             state.ledger.signer_of(&op).map_err(|e| reason(&e))?
         };
@@ -347,7 +391,7 @@ impl Core {
         if let (Some(key), Some((message, sig))) = (
             signer,
             SoftLedger::signed_parts(&op, self.settings.chain_id),
-        ) && !self.signature_ok(key, message, sig).await
+        ) && !self.signature_ok(key, message, sig).await?
         {
             return Err("bad signature: it does not verify under the account's L2 key".into());
         }
@@ -355,7 +399,7 @@ impl Core {
             let mut state = self.state.lock();
             let hash = op_hash(&op);
             if state.txs.contains_key(&hash) {
-                return Err(format!("transaction {hash} is already known"));
+                return Err(format!("transaction {hash} is already known").into());
             }
             state.ledger.apply(&op).map_err(|e| reason(&e))?;
             let position = state.journal.append(&Record::Op(op));
@@ -371,7 +415,7 @@ impl Core {
         };
         self.durable(position)
             .await
-            .map_err(|e| format!("not durable: {e}"))?;
+            .map_err(|e| SubmitError::Refused(format!("not durable: {e}")))?;
         for account in touched(&op) {
             let _ = self.events.send(Event::Account(account));
         }
@@ -526,6 +570,25 @@ impl Core {
         self.state.lock().batch(number).map_or(0, |b| b.chunks)
     }
 
+    /// After a rebuild through the base's last batch: the bridge has executed only through
+    /// batch `executed`, where the state was `at_executed`. The executed view starts there;
+    /// the rest of the base joins it when the base's last batch is executed. Nothing to do if
+    /// the whole base is executed.
+    pub fn rebuilt_executed_through(&self, executed: u64, at_executed: &L2State) {
+        let mut state = self.state.lock();
+        if executed >= state.first_batch - 1 {
+            return;
+        }
+        let then: HashMap<u32, Account> = at_executed.accounts().map(|(i, a)| (i, *a)).collect();
+        let base = std::mem::take(&mut state.executed_accounts);
+        state.rebuilt_unexecuted = base
+            .into_iter()
+            .filter(|(index, account)| then.get(index) != Some(account))
+            .collect();
+        state.executed_accounts = then;
+        state.marks.executed = executed;
+    }
+
     /// Updates the bridge's marks; executed batches fold into the executed view.
     pub fn set_marks(&self, marks: Marks) {
         let mut state = self.state.lock();
@@ -533,11 +596,16 @@ impl Core {
         if old == marks {
             return;
         }
+        let base = state.first_batch - 1;
         for number in old.executed + 1..=marks.executed {
-            let diff = state
-                .batch_mut(number)
-                .map(|b| std::mem::take(&mut b.diff))
-                .unwrap_or_default();
+            let diff = if number == base {
+                std::mem::take(&mut state.rebuilt_unexecuted)
+            } else {
+                state
+                    .batch_mut(number)
+                    .map(|b| std::mem::take(&mut b.diff))
+                    .unwrap_or_default()
+            };
             state.executed_accounts.extend(diff);
         }
         state.marks = marks;
@@ -613,7 +681,12 @@ impl Core {
                 .iter()
                 .rev()
                 .filter(|b| b.number <= mark && b.number > state.marks.executed)
-                .find_map(|b| b.diff.get(&index).copied());
+                .find_map(|b| b.diff.get(&index).copied())
+                .or_else(|| {
+                    (mark >= state.first_batch - 1)
+                        .then(|| state.rebuilt_unexecuted.get(&index).copied())
+                        .flatten()
+                });
             newest.unwrap_or_else(|| {
                 state
                     .executed_accounts
@@ -702,7 +775,7 @@ impl Core {
 }
 
 /// Checks queued signatures in batches, as many batches at once as there are cores.
-async fn check_signatures(mut queue: mpsc::UnboundedReceiver<SignatureCheck>) {
+async fn check_signatures(mut queue: mpsc::Receiver<SignatureCheck>) {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let permits = Arc::new(Semaphore::new(cores));
     while let Some(first) = queue.recv().await {
@@ -852,5 +925,148 @@ fn reason(e: &kaimeng_rollup::StfError) -> String {
             format!("amount {amount} out of range: must be below 2^40 units")
         }
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use kaimeng_rollup::account::L1Address;
+    use kaimeng_rollup::schnorr::SigningKey;
+    use kaimeng_rollup::tx::{DepositOp, PriorityOp, Transfer};
+
+    use super::*;
+
+    const CHAIN: u64 = 7;
+
+    fn key(seed: u8) -> SigningKey {
+        SigningKey::from_uniform_bytes(&[seed; 64])
+    }
+
+    fn deposit_op(to: u32, amount: u64) -> L2Op {
+        L2Op::Priority(PriorityOp::Deposit(DepositOp {
+            to,
+            l1_address: L1Address([to as u8; 20]),
+            public_key: key(to as u8).public_key(),
+            amount,
+        }))
+    }
+
+    fn deposit(to: u32, amount: u64) -> Record {
+        Record::Op(deposit_op(to, amount))
+    }
+
+    fn settings() -> Settings {
+        Settings {
+            chain_id: CHAIN,
+            slots: 2,
+            max_chunks: 1,
+            max_wait: Duration::from_secs(60),
+            min_fee: 1,
+            chunk_k: 13,
+        }
+    }
+
+    /// A sequencer rebuilt through batch 2 from a bridge that has executed only batch 1:
+    /// the executed view is batch 1's until the bridge executes batch 2.
+    #[test]
+    fn after_a_rebuild_the_executed_view_follows_the_bridge_not_the_rebuilt_state() {
+        let config = kaimeng_rollup::stf::ChunkConfig {
+            chain_id: CHAIN,
+            fee_account: FEE_ACCOUNT,
+            slots: 2,
+        };
+        let mut state = L2State::new();
+        state
+            .apply_batch(config, &[deposit_op(0, 1), deposit_op(1, 100)])
+            .unwrap();
+        let after_one = state.clone();
+        state.apply_batch(config, &[deposit_op(2, 50)]).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (journal, _) = Journal::open(&dir.path().join("journal")).unwrap();
+        let (core, _) = Core::open(
+            settings(),
+            journal,
+            Vec::new(),
+            &state,
+            2,
+            3,
+            Duration::from_secs(60),
+        )
+        .unwrap();
+        core.rebuilt_executed_through(1, &after_one);
+        let view = |index: u32, stage: &str| core.account_view(index)[stage]["balance"].clone();
+        assert_eq!(core.marks().executed, 1);
+        assert_eq!((view(2, "verified"), view(2, "executed")), (50.into(), 0.into()));
+        assert_eq!((view(1, "verified"), view(1, "executed")), (100.into(), 100.into()));
+        core.set_marks(Marks {
+            committed: 2,
+            verified: 2,
+            executed: 2,
+        });
+        assert_eq!((view(2, "soft"), view(2, "executed")), (50.into(), 50.into()));
+        assert_eq!(view(1, "executed"), 100);
+    }
+
+    /// A full signature queue refuses a transaction as busy, without applying or journaling
+    /// it; once the queue drains the same transaction is accepted.
+    #[tokio::test]
+    async fn a_full_signature_queue_refuses_as_busy_and_loses_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (journal, _) = Journal::open(&dir.path().join("journal")).unwrap();
+        let records = vec![deposit(0, 1), deposit(1, 100), deposit(2, 100)];
+        let (core, _) = Core::open(
+            settings(),
+            journal,
+            records,
+            &L2State::new(),
+            0,
+            0,
+            Duration::from_secs(60),
+        )
+        .unwrap();
+        // Nothing checks signatures yet: fill the queue.
+        let mut verdicts = Vec::new();
+        let filler = Transfer {
+            from: 1,
+            to: 2,
+            amount: 1,
+            fee: 1,
+            nonce: 9,
+        }
+        .sign(&key(1), CHAIN);
+        for _ in 0..MAX_WAITING_SIGNATURES {
+            let (verdict, answer) = oneshot::channel();
+            let message = filler.tx.message(CHAIN);
+            core.signatures
+                .try_send(((key(1).public_key(), message, filler.signature), verdict))
+                .unwrap();
+            verdicts.push(answer);
+        }
+        let transfer = L2Op::Transfer(
+            Transfer {
+                from: 1,
+                to: 2,
+                amount: 10,
+                fee: 1,
+                nonce: 0,
+            }
+            .sign(&key(1), CHAIN),
+        );
+        match core.submit(transfer).await {
+            Err(SubmitError::Busy(reason)) => {
+                assert!(reason.contains("busy") && reason.contains("retry"), "{reason}")
+            }
+            other => panic!("expected busy, got {other:?}"),
+        }
+        assert_eq!(core.account_view(1)["soft"]["nonce"], 0);
+        assert_eq!(core.status_view()["accepted"], 3, "nothing was added");
+
+        core.start_tasks();
+        for answer in verdicts {
+            assert!(answer.await.unwrap(), "the queued checks are answered");
+        }
+        let accepted = core.submit(transfer).await.unwrap();
+        assert_eq!(accepted.seq, 3);
+        assert_eq!(core.account_view(1)["soft"]["balance"], 89);
     }
 }

@@ -3,7 +3,9 @@
 //! - [`core`]: soft-confirmed state, the journal, batches and their stages, events;
 //! - [`pipeline`]: the bridge watcher and the batch life cycle on shard 0;
 //! - [`jobs`]: chunk-proving jobs under leases;
-//! - [`rpc`]: the `rollup_*` and `prover_*` JSON-RPC (HTTP and WebSocket);
+//! - [`rpc`]: the users' `rollup_*` JSON-RPC (HTTP and WebSocket), rate-limited per client;
+//! - [`prover_rpc`]: the `prover_*` JSON-RPC for remote workers, on its own listener behind a
+//!   secret (ADR 0109);
 //! - [`worker`]: prover workers, in-process or over the network (`kaimeng prover --sequencer`);
 //! - [`wire`]: the RPC's request and answer types.
 //!
@@ -13,6 +15,7 @@
 pub mod core;
 pub mod jobs;
 pub mod pipeline;
+pub mod prover_rpc;
 pub mod rpc;
 pub mod wire;
 pub mod worker;
@@ -34,8 +37,8 @@ use serde::Deserialize;
 use self::core::{Core, Settings};
 use self::pipeline::Pipeline;
 use crate::bridge_client::{
-    BridgeClient, FEE_ACCOUNT, committedTailCall, lastCommittedCall, lastVerifiedCall,
-    sequencerCall,
+    BridgeClient, FEE_ACCOUNT, committedTailCall, lastCommittedCall, lastExecutedCall,
+    lastVerifiedCall, sequencerCall,
 };
 
 /// `kaimeng sequencer`'s config file (TOML).
@@ -70,6 +73,29 @@ pub struct SequencerConfig {
     /// How long a worker holds a job before it is handed out again.
     #[serde(default = "default_lease_seconds")]
     pub lease_seconds: u64,
+    /// Where remote prover workers lease jobs (`kaimeng prover --sequencer`); none if absent.
+    #[serde(default)]
+    pub prover_listen: Option<SocketAddr>,
+    /// The secret remote workers present; created on first start. Default
+    /// `<data_dir>/prover.secret`.
+    #[serde(default)]
+    pub prover_secret_file: Option<PathBuf>,
+    /// Requests per second per client address on the public RPC (a batch costs its length).
+    #[serde(default = "default_rate_limit")]
+    pub rate_limit: u32,
+    /// Connections to the public RPC at once.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: u32,
+    /// Subscriptions open at once, over all connections.
+    #[serde(default = "default_max_subscriptions")]
+    pub max_subscriptions: usize,
+    /// Subscriptions open at once on one connection.
+    #[serde(default = "default_max_subscriptions_per_connection")]
+    pub max_subscriptions_per_connection: u32,
+    /// `--revert-unverified`: on an empty data directory, revert committed batches that are
+    /// not verified instead of refusing to start.
+    #[serde(skip)]
+    pub revert_unverified: bool,
 }
 
 fn default_listen() -> SocketAddr {
@@ -89,6 +115,18 @@ fn default_local_provers() -> usize {
 }
 fn default_lease_seconds() -> u64 {
     120
+}
+fn default_rate_limit() -> u32 {
+    20_000
+}
+fn default_max_connections() -> u32 {
+    2_048
+}
+fn default_max_subscriptions() -> usize {
+    10_000
+}
+fn default_max_subscriptions_per_connection() -> u32 {
+    256
 }
 
 impl SequencerConfig {
@@ -123,6 +161,13 @@ impl SequencerConfig {
             min_fee: default_min_fee(),
             local_provers: default_local_provers(),
             lease_seconds: default_lease_seconds(),
+            prover_listen: None,
+            prover_secret_file: None,
+            rate_limit: default_rate_limit(),
+            max_connections: default_max_connections(),
+            max_subscriptions: default_max_subscriptions(),
+            max_subscriptions_per_connection: default_max_subscriptions_per_connection(),
+            revert_unverified: false,
         }
     }
 
@@ -143,8 +188,47 @@ impl SequencerConfig {
         if self.lease_seconds == 0 {
             bail!("lease_seconds must be positive");
         }
+        if self.local_provers == 0 && self.prover_listen.is_none() {
+            bail!(
+                "nothing would prove the batches: set local_provers above 0, or prover_listen \
+                 for remote workers"
+            );
+        }
+        for (key, value) in [
+            ("rate_limit", self.rate_limit as usize),
+            ("max_connections", self.max_connections as usize),
+            ("max_subscriptions", self.max_subscriptions),
+            (
+                "max_subscriptions_per_connection",
+                self.max_subscriptions_per_connection as usize,
+            ),
+        ] {
+            if value == 0 {
+                bail!("{key} must be positive");
+            }
+        }
         self.signer()?;
         Ok(())
+    }
+
+    /// The public listener's bounds.
+    fn public_limits(&self) -> rpc::PublicLimits {
+        rpc::PublicLimits {
+            rpc: kaimeng_rpc::server::RpcLimits {
+                max_connections: self.max_connections,
+                max_subscriptions_per_connection: self.max_subscriptions_per_connection,
+                requests_per_second_per_client: self.rate_limit,
+                ..Default::default()
+            },
+            max_subscriptions: self.max_subscriptions,
+        }
+    }
+
+    /// Where the prover secret is kept.
+    pub fn prover_secret_path(&self) -> PathBuf {
+        self.prover_secret_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("prover.secret"))
     }
 
     fn shape(&self) -> ChunkShape {
@@ -167,7 +251,9 @@ pub struct Sequencer {
     pub core: Arc<Core>,
     /// Where its RPC listens.
     pub addr: SocketAddr,
-    _server: jsonrpsee::server::ServerHandle,
+    /// Where remote provers lease jobs, if they may.
+    pub prover_addr: Option<SocketAddr>,
+    _servers: Vec<jsonrpsee::server::ServerHandle>,
 }
 
 /// Starts a sequencer: opens (or rebuilds) its state, serves its RPC, runs its pipeline and
@@ -200,32 +286,43 @@ pub async fn start(config: SequencerConfig) -> anyhow::Result<Sequencer> {
     }
     let mut records = recovered.records;
 
-    // The base: empty, or rebuilt from shard 0 (now, or recorded by an earlier rebuild).
-    let (base, base_batches, base_request) = match records.first() {
+    // The base: empty, or rebuilt from shard 0 (now, or recorded by an earlier rebuild),
+    // with the state at the bridge's executed mark if that is below the base.
+    let executed = bridge.view(lastExecutedCall {}).await?;
+    let (base, base_batches, base_request, at_executed) = match records.first() {
         Some(Record::Rebuilt {
             batches,
             next_request,
         }) => {
-            let (rebuilder, _) = bridge.rebuild(*batches).await?;
-            (rebuilder.state().clone(), *batches, *next_request)
+            let (rebuilder, _, at_executed) =
+                bridge.rebuild_keeping(*batches, executed).await?;
+            (rebuilder.state().clone(), *batches, *next_request, at_executed)
         }
-        Some(_) => (L2State::new(), 0, 0),
+        Some(_) => (L2State::new(), 0, 0, L2State::new()),
         None => {
-            let committed = bridge.view(lastCommittedCall {}).await?;
-            if committed == 0 {
-                (L2State::new(), 0, 0)
-            } else {
-                let verified = bridge.view(lastVerifiedCall {}).await?;
-                if verified < committed {
+            let mut committed = bridge.view(lastCommittedCall {}).await?;
+            let verified = bridge.view(lastVerifiedCall {}).await?;
+            if verified < committed {
+                if !config.revert_unverified {
                     bail!(
                         "the data directory is empty and batches {}..={committed} are committed \
                          on shard 0 but not verified: their signatures are only in the lost \
-                         journal, so they cannot be proven. Restore the journal to continue",
+                         journal, so they cannot be proven. Restore the journal to continue, or \
+                         start with --revert-unverified to revert them on shard 0 (their \
+                         transactions are dropped; their deposits and forced withdrawals are \
+                         committed again)",
                         verified + 1
                     );
                 }
+                revert_unverified(&bridge, &signer, verified, committed).await?;
+                committed = verified;
+            }
+            if committed == 0 {
+                (L2State::new(), 0, 0, L2State::new())
+            } else {
                 let next_request = bridge.view(committedTailCall {}).await?;
-                let (rebuilder, chunks) = bridge.rebuild(committed).await?;
+                let (rebuilder, chunks, at_executed) =
+                    bridge.rebuild_keeping(committed, executed).await?;
                 tracing::info!(
                     batches = committed,
                     chunks,
@@ -239,7 +336,12 @@ pub async fn start(config: SequencerConfig) -> anyhow::Result<Sequencer> {
                 journal.append(&marker)?;
                 journal.sync()?;
                 records.push(marker);
-                (rebuilder.state().clone(), committed, next_request)
+                (
+                    rebuilder.state().clone(),
+                    committed,
+                    next_request,
+                    at_executed,
+                )
             }
         }
     };
@@ -261,6 +363,7 @@ pub async fn start(config: SequencerConfig) -> anyhow::Result<Sequencer> {
         base_request,
         Duration::from_secs(config.lease_seconds),
     )?;
+    core.rebuilt_executed_through(executed, &at_executed);
     core.start_tasks();
 
     // The tree after every closed batch; outcomes kept for those the bridge has not verified.
@@ -291,7 +394,17 @@ pub async fn start(config: SequencerConfig) -> anyhow::Result<Sequencer> {
     }
 
     let shape = config.shape();
-    let (addr, server) = rpc::serve(config.listen, core.clone(), shape).await?;
+    let (addr, server) = rpc::serve(config.listen, core.clone(), &config.public_limits()).await?;
+    let mut servers = vec![server];
+    let prover_addr = match config.prover_listen {
+        Some(listen) => {
+            let secret = prover_rpc::ProverSecret::read_or_create(&config.prover_secret_path())?;
+            let (addr, server) = prover_rpc::serve(listen, core.clone(), shape, secret).await?;
+            servers.push(server);
+            Some(addr)
+        }
+        None => None,
+    };
     tokio::spawn(pipeline.run());
     start_provers(
         core.clone(),
@@ -303,8 +416,46 @@ pub async fn start(config: SequencerConfig) -> anyhow::Result<Sequencer> {
     Ok(Sequencer {
         core,
         addr,
-        _server: server,
+        prover_addr,
+        _servers: servers,
     })
+}
+
+/// Reverts batches `verified + 1 ..= committed` on the bridge (`--revert-unverified`).
+async fn revert_unverified(
+    bridge: &BridgeClient,
+    signer: &PrivateKeySigner,
+    verified: u64,
+    committed: u64,
+) -> anyhow::Result<()> {
+    use alloy_sol_types::SolCall;
+    if bridge.has_pending(signer.address()).await? {
+        bail!(
+            "the sequencer's account {} has transactions in shard 0's pool; start again once \
+             they are in a block, so that no commit lands after the revert",
+            signer.address()
+        );
+    }
+    let call = crate::bridge_client::revertBatchesCall {
+        newLastCommitted: verified,
+    };
+    let receipt = bridge
+        .send(signer, call.abi_encode(), alloy_primitives::U256::ZERO)
+        .await
+        .with_context(|| format!("reverting batches {}..={committed}", verified + 1))?;
+    if receipt["status"] != "0x1" {
+        bail!(
+            "reverting batches {}..={committed}: the bridge refused it ({})",
+            verified + 1,
+            receipt["transactionHash"]
+        );
+    }
+    tracing::warn!(
+        from = verified + 1,
+        to = committed,
+        "reverted batches that were committed but not verified; their transactions are dropped"
+    );
+    Ok(())
 }
 
 /// Once the first proving job appears (an idle sequencer costs nothing), loads the proving
@@ -346,15 +497,95 @@ fn start_provers(core: Arc<Core>, params_dir: PathBuf, shape: ChunkShape, local:
 }
 
 /// `kaimeng sequencer --config FILE`: runs until interrupted.
-pub async fn run(config_path: &Path) -> anyhow::Result<()> {
-    let config = SequencerConfig::load(config_path)?;
+pub async fn run(config_path: &Path, revert_unverified: bool) -> anyhow::Result<()> {
+    let mut config = SequencerConfig::load(config_path)?;
+    config.revert_unverified = revert_unverified;
+    let secret_path = config.prover_secret_path();
     let sequencer = start(config).await?;
     println!(
         "Rollup sequencer: RPC http://{0}  WebSocket ws://{0}",
         sequencer.addr
     );
+    if let Some(addr) = sequencer.prover_addr {
+        println!(
+            "Prover RPC: http://{addr}  (kaimeng prover --sequencer http://{addr} --secret {})",
+            secret_path.display()
+        );
+    }
     use std::io::Write;
     let _ = std::io::stdout().flush();
     crate::dev::wait_for_shutdown().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6";
+
+    fn load(extra: &str) -> anyhow::Result<SequencerConfig> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sequencer.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "shard0_rpc = \"http://127.0.0.1:8545\"\ndata_dir = \"/tmp/seq\"\n\
+                 private_key = \"{KEY}\"\nchunk_slots = 2\nchunk_k = 13\n{extra}"
+            ),
+        )
+        .unwrap();
+        SequencerConfig::load(&path)
+    }
+
+    #[test]
+    fn defaults_bound_the_public_rpc_and_leave_remote_provers_off() {
+        let config = load("").unwrap();
+        assert_eq!(config.prover_listen, None);
+        assert_eq!(
+            config.prover_secret_path(),
+            PathBuf::from("/tmp/seq/prover.secret")
+        );
+        let limits = config.public_limits();
+        assert_eq!(limits.rpc.requests_per_second_per_client, 20_000);
+        assert_eq!(limits.rpc.max_connections, 2_048);
+        assert_eq!(limits.rpc.max_subscriptions_per_connection, 256);
+        assert_eq!(limits.max_subscriptions, 10_000);
+        assert!(!config.revert_unverified, "only the command line sets it");
+
+        let config = load(
+            "prover_listen = \"10.0.0.5:8646\"\nprover_secret_file = \"/etc/kaimeng/p.secret\"\n\
+             rate_limit = 50\nmax_subscriptions = 2\nlocal_provers = 0\n",
+        )
+        .unwrap();
+        assert_eq!(config.prover_listen, Some("10.0.0.5:8646".parse().unwrap()));
+        assert_eq!(
+            config.prover_secret_path(),
+            PathBuf::from("/etc/kaimeng/p.secret")
+        );
+        assert_eq!(config.public_limits().rpc.requests_per_second_per_client, 50);
+        assert_eq!(config.public_limits().max_subscriptions, 2);
+    }
+
+    #[test]
+    fn a_config_that_cannot_work_is_refused_with_its_key() {
+        for (extra, expected) in [
+            ("local_provers = 0\n", "nothing would prove the batches"),
+            ("rate_limit = 0\n", "rate_limit must be positive"),
+            ("max_connections = 0\n", "max_connections must be positive"),
+            ("max_subscriptions = 0\n", "max_subscriptions must be positive"),
+            (
+                "max_subscriptions_per_connection = 0\n",
+                "max_subscriptions_per_connection must be positive",
+            ),
+            ("prover_listen = \"nowhere\"\n", "prover_listen"),
+            ("revert_unverified = true\n", "unknown field"),
+        ] {
+            let error = format!("{:#}", load(extra).unwrap_err());
+            assert!(
+                error.contains(expected) && error.contains("sequencer.toml"),
+                "{extra:?}: {error}"
+            );
+        }
+    }
 }

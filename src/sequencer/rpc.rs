@@ -3,33 +3,87 @@
 //! Users: `rollup_sendTransaction`, `rollup_getAccount`, `rollup_getTransaction`,
 //! `rollup_getBatch`, `rollup_status`, `rollup_feeQuote`, and the subscriptions
 //! `rollup_subscribeAccount` / `rollup_subscribeTransaction` (notifications
-//! `rollup_account` / `rollup_transaction`). Provers: `prover_lease` and `prover_complete`.
+//! `rollup_account` / `rollup_transaction`).
+//!
+//! It is served like a shard's RPC (`kaimeng_rpc::server::serve_methods`): a request rate per
+//! client address, bounded connections, request sizes, batches and subscriptions per
+//! connection, and here also a bound on subscriptions in all. The prover methods are on their
+//! own authenticated listener ([`super::prover_rpc`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use alloy_primitives::{B256, Bytes};
-use jsonrpsee::server::{RpcModule, Server, ServerHandle, SubscriptionMessage};
+use alloy_primitives::B256;
+use jsonrpsee::server::{RpcModule, ServerHandle, SubscriptionMessage};
 use jsonrpsee::types::{ErrorObjectOwned, Params};
-use kaimeng_prover::ChunkShape;
+use kaimeng_rpc::server::{RpcLimits, serve_methods};
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
-use super::core::{Core, Event};
-use super::jobs::JobId;
+use super::core::{Core, Event, SubmitError};
 use super::wire::TxRequest;
 
 /// Invalid parameters (malformed requests).
-const INVALID: i32 = -32602;
+pub(super) const INVALID: i32 = -32602;
 /// A transaction the sequencer refuses.
-const REFUSED: i32 = -32003;
+pub(super) const REFUSED: i32 = -32003;
+/// A limit reached: retry later (as the shard RPC's rate limit answers).
+pub(super) const LIMITED: i32 = -32005;
 
-fn error(code: i32, message: impl Into<String>) -> ErrorObjectOwned {
+pub(super) fn error(code: i32, message: impl Into<String>) -> ErrorObjectOwned {
     ErrorObjectOwned::owned(code, message.into(), None::<()>)
 }
 
-fn param<T: serde::de::DeserializeOwned>(
+/// The public listener's bounds.
+#[derive(Clone, Debug)]
+pub struct PublicLimits {
+    /// Rate, connections, sizes and subscriptions per connection, as a shard's RPC has them.
+    pub rpc: RpcLimits,
+    /// Subscriptions open at once over every connection.
+    pub max_subscriptions: usize,
+}
+
+/// The `kaimeng sequencer` config's defaults.
+impl Default for PublicLimits {
+    fn default() -> Self {
+        Self {
+            rpc: RpcLimits {
+                max_connections: super::default_max_connections(),
+                max_subscriptions_per_connection: super::default_max_subscriptions_per_connection(),
+                requests_per_second_per_client: super::default_rate_limit(),
+                ..RpcLimits::default()
+            },
+            max_subscriptions: super::default_max_subscriptions(),
+        }
+    }
+}
+
+/// One open subscription, counted in the listener's total until dropped.
+struct SubscriptionSlot(Arc<AtomicUsize>);
+
+impl SubscriptionSlot {
+    fn take(open: &Arc<AtomicUsize>, max: usize) -> Result<Self, ErrorObjectOwned> {
+        open.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+            (n < max).then_some(n + 1)
+        })
+        .map(|_| Self(open.clone()))
+        .map_err(|_| {
+            error(
+                LIMITED,
+                format!("too many subscriptions: this sequencer serves at most {max} at once"),
+            )
+        })
+    }
+}
+
+impl Drop for SubscriptionSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+pub(super) fn param<T: serde::de::DeserializeOwned>(
     params: &Params<'_>,
     what: &str,
 ) -> Result<T, ErrorObjectOwned> {
@@ -38,35 +92,29 @@ fn param<T: serde::de::DeserializeOwned>(
         .map_err(|e| error(INVALID, format!("{what}: {}", e.message())))
 }
 
-/// Serves the sequencer's RPC on `listen`; returns the bound address.
+/// Serves the users' RPC on `listen`; returns the bound address.
 pub async fn serve(
     listen: SocketAddr,
     core: Arc<Core>,
-    shape: ChunkShape,
+    limits: &PublicLimits,
 ) -> anyhow::Result<(SocketAddr, ServerHandle)> {
-    let server = Server::builder()
-        .set_config(
-            jsonrpsee::server::ServerConfig::builder()
-                .max_request_body_size(16 << 20)
-                .max_response_body_size(64 << 20)
-                .max_connections(2_048)
-                .build(),
-        )
-        .build(listen)
+    let methods = module(core, limits.max_subscriptions)?;
+    serve_methods(listen, &limits.rpc, methods.into())
         .await
-        .map_err(|e| anyhow::anyhow!("sequencer RPC on {listen}: {e}"))?;
-    let addr = server.local_addr()?;
-    let handle = server.start(module(core, shape)?);
-    Ok((addr, handle))
+        .map_err(|e| anyhow::anyhow!("sequencer RPC: {e}"))
 }
 
-/// The RPC methods.
-pub fn module(core: Arc<Core>, shape: ChunkShape) -> anyhow::Result<RpcModule<Arc<Core>>> {
+/// The users' methods; at most `max_subscriptions` subscriptions are open at once.
+pub fn module(core: Arc<Core>, max_subscriptions: usize) -> anyhow::Result<RpcModule<Arc<Core>>> {
+    let open = Arc::new(AtomicUsize::new(0));
     let mut m = RpcModule::new(core);
     m.register_async_method("rollup_sendTransaction", |params, core, _| async move {
         let request: TxRequest = param(&params, "transaction")?;
         let op = request.to_op().map_err(|e| error(INVALID, e))?;
-        let accepted = core.submit(op).await.map_err(|e| error(REFUSED, e))?;
+        let accepted = core.submit(op).await.map_err(|e| match e {
+            SubmitError::Refused(reason) => error(REFUSED, reason),
+            SubmitError::Busy(reason) => error(LIMITED, reason),
+        })?;
         Ok::<_, ErrorObjectOwned>(json!({
             "hash": accepted.hash,
             "seq": accepted.seq,
@@ -95,64 +143,41 @@ pub fn module(core: Arc<Core>, shape: ChunkShape) -> anyhow::Result<RpcModule<Ar
             "note": "the sequencer's minimum fee per operation, in L2 units",
         })
     })?;
-    m.register_method("prover_lease", move |params, core, _| {
-        let worker: String = param(&params, "worker name")?;
-        let Some(lease) = core.jobs.lock().lease(&worker, Instant::now()) else {
-            return Ok::<_, ErrorObjectOwned>(Value::Null);
-        };
-        let witness: Value = serde_json::from_str(&lease.witness)
-            .map_err(|e| error(-32603, format!("witness: {e}")))?;
-        Ok(json!({
-            "job": lease.id.to_string(),
-            "shape": {"slots": shape.slots, "k": shape.k},
-            "leaseSeconds": lease.until.saturating_duration_since(Instant::now()).as_secs(),
-            "witness": witness,
-        }))
-    })?;
-    m.register_async_method("prover_complete", |params, core, _| async move {
-        let mut seq = params.sequence();
-        let job: String = seq
-            .next()
-            .map_err(|e| error(INVALID, format!("job id: {}", e.message())))?;
-        let proof: Bytes = seq
-            .next()
-            .map_err(|e| error(INVALID, format!("proof: {}", e.message())))?;
-        let id: JobId = job.parse().map_err(|e: String| error(INVALID, e))?;
-        core.complete_job(id, proof.to_vec())
-            .await
-            .map_err(|e| error(REFUSED, format!("{e:#}")))
-    })?;
     m.register_subscription(
         "rollup_subscribeAccount",
         "rollup_account",
         "rollup_unsubscribeAccount",
-        |params, pending, core, _| async move {
-            let index: u32 = match param(&params, "account index") {
-                Ok(index) => index,
-                Err(e) => {
-                    pending.reject(e).await;
-                    return Ok(());
-                }
-            };
-            let mut events = core.subscribe();
-            let sink = pending.accept().await?;
-            let mut last = Value::Null;
-            loop {
-                let view = core.account_view(index);
-                if view != last {
-                    sink.send(SubscriptionMessage::from(serde_json::value::to_raw_value(
-                        &view,
-                    )?))
-                    .await?;
-                    last = view;
-                }
-                tokio::select! {
-                    _ = sink.closed() => return Ok(()),
-                    event = events.recv() => match event {
-                        Ok(Event::Account(i)) if i != index => continue,
-                        Ok(_) | Err(RecvError::Lagged(_)) => {}
-                        Err(RecvError::Closed) => return Ok(()),
-                    },
+        {
+            let open = open.clone();
+            move |params, pending, core, _| {
+                let admitted = SubscriptionSlot::take(&open, max_subscriptions)
+                    .and_then(|slot| Ok((slot, param::<u32>(&params, "account index")?)));
+                async move {
+                    let (_slot, index) = match admitted {
+                        Ok(admitted) => admitted,
+                        Err(e) => {
+                            pending.reject(e).await;
+                            return Ok(());
+                        }
+                    };
+                    let mut events = core.subscribe();
+                    let sink = pending.accept().await?;
+                    let mut last = Value::Null;
+                    loop {
+                        let view = core.account_view(index);
+                        if view != last {
+                            sink.send(notification(&view)?).await?;
+                            last = view;
+                        }
+                        tokio::select! {
+                            _ = sink.closed() => return Ok(()),
+                            event = events.recv() => match event {
+                                Ok(Event::Account(i)) if i != index => continue,
+                                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                                Err(RecvError::Closed) => return Ok(()),
+                            },
+                        }
+                    }
                 }
             }
         },
@@ -161,45 +186,50 @@ pub fn module(core: Arc<Core>, shape: ChunkShape) -> anyhow::Result<RpcModule<Ar
         "rollup_subscribeTransaction",
         "rollup_transaction",
         "rollup_unsubscribeTransaction",
-        |params, pending, core, _| async move {
-            let hash: B256 = match param(&params, "transaction hash") {
-                Ok(hash) => hash,
-                Err(e) => {
-                    pending.reject(e).await;
-                    return Ok(());
-                }
-            };
-            if core.tx_view(hash).is_none() {
-                pending
-                    .reject(error(INVALID, format!("unknown transaction {hash}")))
-                    .await;
-                return Ok(());
-            }
-            let mut events = core.subscribe();
-            let sink = pending.accept().await?;
-            let mut last = Value::Null;
-            loop {
-                let view = core.tx_view(hash).unwrap_or(Value::Null);
-                if view["status"] != last["status"] {
-                    sink.send(SubscriptionMessage::from(serde_json::value::to_raw_value(
-                        &view,
-                    )?))
-                    .await?;
-                    if view["status"] == "executed" {
+        move |params, pending, core, _| {
+            let admitted = SubscriptionSlot::take(&open, max_subscriptions)
+                .and_then(|slot| Ok((slot, param::<B256>(&params, "transaction hash")?)))
+                .and_then(|(slot, hash)| match core.tx_view(hash) {
+                    Some(_) => Ok((slot, hash)),
+                    None => Err(error(INVALID, format!("unknown transaction {hash}"))),
+                });
+            async move {
+                let (_slot, hash) = match admitted {
+                    Ok(admitted) => admitted,
+                    Err(e) => {
+                        pending.reject(e).await;
                         return Ok(());
                     }
-                    last = view;
-                }
-                tokio::select! {
-                    _ = sink.closed() => return Ok(()),
-                    event = events.recv() => match event {
-                        Ok(Event::Account(_)) => continue,
-                        Ok(Event::Batch(_)) | Err(RecvError::Lagged(_)) => {}
-                        Err(RecvError::Closed) => return Ok(()),
-                    },
+                };
+                let mut events = core.subscribe();
+                let sink = pending.accept().await?;
+                let mut last = Value::Null;
+                loop {
+                    let view = core.tx_view(hash).unwrap_or(Value::Null);
+                    if view["status"] != last["status"] {
+                        sink.send(notification(&view)?).await?;
+                        if view["status"] == "executed" {
+                            return Ok(());
+                        }
+                        last = view;
+                    }
+                    tokio::select! {
+                        _ = sink.closed() => return Ok(()),
+                        event = events.recv() => match event {
+                            Ok(Event::Account(_)) => continue,
+                            Ok(Event::Batch(_)) | Err(RecvError::Lagged(_)) => {}
+                            Err(RecvError::Closed) => return Ok(()),
+                        },
+                    }
                 }
             }
         },
     )?;
     Ok(m)
+}
+
+fn notification(view: &Value) -> Result<SubscriptionMessage, serde_json::Error> {
+    Ok(SubscriptionMessage::from(serde_json::value::to_raw_value(
+        view,
+    )?))
 }

@@ -18,6 +18,19 @@ use serde_json::Value;
 
 use super::core::Core;
 use super::jobs::JobId;
+use super::prover_rpc::ProverSecret;
+
+/// What a failed first call means: a refused secret says so.
+fn refusal(e: &jsonrpsee::core::client::Error) -> String {
+    let text = e.to_string();
+    if text.contains("401") {
+        "the sequencer refused the prover secret (HTTP 401): give the sequencer's \
+         prover_secret_file with --secret"
+            .into()
+    } else {
+        text
+    }
+}
 
 fn worker_config(shape: ChunkShape, max_jobs: Option<usize>) -> WorkerConfig {
     let mut config = WorkerConfig::new("", "", shape);
@@ -156,16 +169,24 @@ impl JobQueue for RemoteQueue {
     }
 }
 
-/// `kaimeng prover --sequencer URL`: `threads` workers lease jobs from the sequencer until
-/// `max_jobs` are done (or forever).
+/// `kaimeng prover --sequencer URL --secret FILE`: `threads` workers lease jobs from the
+/// sequencer's prover listener until `max_jobs` are done (or forever).
 pub fn run_remote(
     url: &str,
+    secret: &std::path::Path,
     params_dir: &std::path::Path,
     shape: ChunkShape,
     threads: usize,
     max_jobs: Option<usize>,
 ) -> anyhow::Result<usize> {
+    let secret = ProverSecret::read(secret)?;
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        http::header::AUTHORIZATION,
+        http::HeaderValue::from_str(&secret.bearer())?,
+    );
     let client = HttpClientBuilder::default()
+        .set_headers(headers)
         .request_timeout(Duration::from_secs(120))
         .max_response_size(64 << 20)
         .build(url)
@@ -176,11 +197,12 @@ pub fn run_remote(
             .enable_all()
             .build()?,
     );
-    // The shape is the sequencer's (the genesis one), not a guess.
+    // The shape is the sequencer's (the genesis one), not a guess; asking also checks the
+    // secret.
     let status: Value = runtime
-        .block_on(client.request("rollup_status", rpc_params![]))
-        .map_err(|e| anyhow!("rollup_status at {url}: {e}"))?;
-    let shape = match (status["chunkSlots"].as_u64(), status["chunkK"].as_u64()) {
+        .block_on(client.request("prover_shape", rpc_params![]))
+        .map_err(|e| anyhow!("prover_shape at {url}: {}", refusal(&e)))?;
+    let shape = match (status["slots"].as_u64(), status["k"].as_u64()) {
         (Some(slots), Some(k)) => ChunkShape {
             slots: slots as usize,
             k: k as u32,

@@ -375,41 +375,60 @@ fn deposit_transfer_withdraw_claim_through_the_dev_sequencer() {
 struct SequencerProcess {
     child: Child,
     port: u16,
+    /// Its prover listener.
+    prover_port: u16,
+}
+
+/// The port of the first `http://host:port` in `line`.
+fn port_in(line: &str) -> u16 {
+    line.split("http://").nth(1).unwrap().split_whitespace().next().unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 fn start_sequencer(config: &Path) -> SequencerProcess {
+    start_sequencer_with(config, &[])
+}
+
+fn start_sequencer_with(config: &Path, extra: &[&str]) -> SequencerProcess {
     let mut child = Command::new(env!("CARGO_BIN_EXE_kaimeng"))
         .args(["sequencer", "--config"])
         .arg(config)
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let port = loop {
+    let (mut port, mut prover_port) = (None, None);
+    while prover_port.is_none() {
         let line = lines
             .next()
-            .expect("the sequencer printed its address")
+            .expect("the sequencer printed its addresses")
             .unwrap();
-        if let Some(rest) = line.strip_prefix("Rollup sequencer: RPC http://") {
-            break rest
-                .split_whitespace()
-                .next()
-                .unwrap()
-                .rsplit(':')
-                .next()
-                .unwrap()
-                .parse()
-                .unwrap();
+        if line.starts_with("Rollup sequencer: RPC http://") {
+            port = Some(port_in(&line));
+        } else if line.starts_with("Prover RPC: http://") {
+            assert!(line.contains("--secret"), "{line}");
+            prover_port = Some(port_in(&line));
         }
-    };
+    }
     std::thread::spawn(move || for _ in lines {});
-    SequencerProcess { child, port }
+    SequencerProcess {
+        child,
+        port: port.expect("the RPC address comes first"),
+        prover_port: prover_port.unwrap(),
+    }
 }
 
-fn start_prover(seq: u16) -> Child {
+fn start_prover(prover_port: u16, secret: &Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_kaimeng"))
-        .args(["prover", "--sequencer", &format!("http://127.0.0.1:{seq}")])
+        .args(["prover", "--sequencer", &format!("http://127.0.0.1:{prover_port}")])
+        .arg("--secret")
+        .arg(secret)
         .args(["--chunk-slots", "2", "--chunk-k", "13", "--params"])
         .arg(std::env::temp_dir().join("kaimeng-e2e-params"))
         .stdout(Stdio::null())
@@ -430,13 +449,16 @@ fn a_killed_sequencer_loses_nothing_a_killed_prover_s_job_is_reproved_and_an_emp
         format!(
             "shard0_rpc = \"http://127.0.0.1:{port}\"\nlisten = \"127.0.0.1:0\"\n\
              data_dir = \"{}\"\nprivate_key = \"{}\"\nchunk_slots = 2\nchunk_k = 13\n\
-             max_wait_ms = 500\nlocal_provers = 0\nlease_seconds = 6\n",
+             max_wait_ms = 500\nlocal_provers = 0\nlease_seconds = 6\n\
+             prover_listen = \"127.0.0.1:0\"\nrate_limit = 50\nmax_subscriptions = 2\n",
             data.display(),
             dev_accounts(10)[9].private_key
         ),
     )
     .unwrap();
     let mut sequencer = start_sequencer(&config);
+    let secret = data.join("prover.secret");
+    hostile_clients_are_bounded(&sequencer, &secret);
     let (alice, bob) = (user(4, 1), user(5, 2));
     deposit(port, &alice, 1_000);
     deposit(port, &bob, 1_000);
@@ -471,13 +493,13 @@ fn a_killed_sequencer_loses_nothing_a_killed_prover_s_job_is_reproved_and_an_emp
     );
 
     // A prover takes a job and is killed mid-proof; once its lease runs out another proves it.
-    let mut first = start_prover(seq);
+    let mut first = start_prover(sequencer.prover_port, &secret);
     wait_status(seq, "a job leased", Duration::from_secs(120), |s| {
         s["provingJobs"]["leased"].as_u64().unwrap() >= 1
     });
     first.kill().unwrap();
     first.wait().unwrap();
-    let mut second = start_prover(seq);
+    let mut second = start_prover(sequencer.prover_port, &secret);
     wait_status(
         seq,
         "the killed prover's job handed out again",
@@ -522,6 +544,11 @@ fn a_killed_sequencer_loses_nothing_a_killed_prover_s_job_is_reproved_and_an_emp
     .sign(&alice.l2, CHAIN);
     let answer = send(seq, request_of(L2Op::Withdraw(withdraw)));
     assert_eq!(answer["result"]["status"], "accepted", "{answer}");
+    // No prover runs now: their batch is committed and stays unverified.
+    let unverified = wait_status(seq, "a batch committed", Duration::from_secs(60), |s| {
+        s["committed"].as_u64() > s["verified"].as_u64()
+    });
+    let verified = unverified["verified"].as_u64().unwrap();
     sequencer.child.kill().unwrap();
     sequencer.child.wait().unwrap();
 
@@ -545,4 +572,174 @@ fn a_killed_sequencer_loses_nothing_a_killed_prover_s_job_is_reproved_and_an_emp
         "{stderr}"
     );
     assert_eq!(std::fs::read(&journal).unwrap(), bytes);
+
+    // Without the journal, the committed batch cannot be proven: the sequencer refuses to
+    // start and names the way out.
+    std::fs::remove_file(&journal).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_kaimeng"))
+        .args(["sequencer", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("not verified") && stderr.contains("--revert-unverified"),
+        "{stderr}"
+    );
+    assert!(!journal.exists(), "a refused start writes nothing");
+
+    // With --revert-unverified it reverts that batch on shard 0 and rebuilds from the verified
+    // ones: Bob's transfer and Alice's withdrawal are dropped, and Alice's nonce 6 is free.
+    let mut sequencer = start_sequencer_with(&config, &["--revert-unverified"]);
+    let seq = sequencer.port;
+    let s = status(seq);
+    assert_eq!((s["committed"].as_u64(), s["verified"].as_u64()), (Some(verified), Some(verified)), "{s}");
+    let bridge_committed = eth_call_u64(port, "lastCommitted()");
+    assert_eq!(bridge_committed, verified, "the bridge is back at the verified batch");
+    for (i, before) in balances.iter().enumerate() {
+        assert_eq!(&account(seq, i as u32)["soft"], before, "account {i} after the revert");
+    }
+    let answer = send(seq, signed_transfer(&alice, 2, 3, 1, 6));
+    assert_eq!(answer["result"]["status"], "accepted", "{answer}");
+    let mut prover = start_prover(sequencer.prover_port, &secret);
+    wait_all_executed(seq, Duration::from_secs(300));
+    prover.kill().unwrap();
+    prover.wait().unwrap();
+    assert_eq!(account(seq, 2)["executed"]["balance"], before_balance(&balances[2]) + 3);
+    assert_value_conserved(port, seq, 3, &[&alice, &bob], "after the revert");
+    sequencer.child.kill().unwrap();
+    sequencer.child.wait().unwrap();
+}
+
+fn before_balance(view: &Value) -> u64 {
+    view["balance"].as_u64().unwrap()
+}
+
+/// A `uint64` view of the bridge with no arguments, by its signature.
+fn eth_call_u64(node: u16, signature: &str) -> u64 {
+    let selector = &alloy_primitives::keccak256(signature.as_bytes())[..4];
+    let answer = result_at(
+        node,
+        "eth_call",
+        json!([{"to": BRIDGE_ADDRESS, "data": format!("0x{}", alloy_primitives::hex::encode(selector))}, "latest"]),
+    );
+    u64::from_str_radix(answer.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+}
+
+/// A raw HTTP POST of `body` to `port` with an optional `Authorization` header; the whole
+/// response, status line included.
+fn post_with_auth(port: u16, authorization: Option<&str>, body: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let auth = authorization.map_or(String::new(), |a| format!("Authorization: {a}\r\n"));
+    write!(
+        stream,
+        "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n{auth}\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    response
+}
+
+/// The sequencer's limits, with its config's `rate_limit = 50` and `max_subscriptions = 2`:
+/// the prover methods exist only on the prover listener, which refuses anyone without the
+/// secret; a client over its rate gets -32005; one subscription over the bound is refused.
+fn hostile_clients_are_bounded(sequencer: &SequencerProcess, secret: &Path) {
+    let seq = sequencer.port;
+    let lease = json!({"jsonrpc": "2.0", "id": 1, "method": "prover_lease", "params": ["thief"]})
+        .to_string();
+
+    // Not on the public listener.
+    let answer = rpc_at(seq, "prover_lease", json!(["thief"]));
+    assert_eq!(answer["error"]["code"], -32601, "{answer}");
+
+    // The prover listener: 401 without the secret or with a wrong one, the lease with it.
+    let right = format!("Bearer {}", std::fs::read_to_string(secret).unwrap().trim());
+    let wrong = format!("Bearer {}", "0".repeat(64));
+    for authorization in [None, Some(wrong.as_str()), Some("Basic dGhpZWY6")] {
+        let response = post_with_auth(sequencer.prover_port, authorization, &lease);
+        assert!(response.starts_with("HTTP/1.1 401"), "{response}");
+        assert!(
+            response.contains("prover_secret_file") && response.contains("-32001"),
+            "{response}"
+        );
+    }
+    let response = post_with_auth(sequencer.prover_port, Some(&right), &lease);
+    assert!(
+        response.starts_with("HTTP/1.1 200") && response.contains("\"result\":null"),
+        "no job yet: {response}"
+    );
+
+    // A worker with the wrong secret stops at once and says why.
+    let dir = tempfile::tempdir().unwrap();
+    let wrong_file = dir.path().join("wrong.secret");
+    std::fs::write(&wrong_file, "0".repeat(64)).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_kaimeng"))
+        .args(["prover", "--sequencer"])
+        .arg(format!("http://127.0.0.1:{}", sequencer.prover_port))
+        .arg("--secret")
+        .arg(&wrong_file)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("refused the prover secret"), "{stderr}");
+
+    // Over the rate: a batch of 51 calls against 50 per second is refused whole, and takes
+    // nothing from the client's bucket.
+    let batch: Vec<Value> = (0..51)
+        .map(|id| json!({"jsonrpc": "2.0", "id": id, "method": "rollup_status", "params": []}))
+        .collect();
+    let answer: Value = serde_json::from_str(&crate::node::http_post(
+        seq,
+        Value::Array(batch).to_string().as_bytes(),
+    ))
+    .unwrap();
+    assert_eq!(answer["error"]["code"], -32005, "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 50 requests per second"),
+        "{answer}"
+    );
+
+    // Two subscriptions in all; the third is refused, on a new connection as on the same one.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        use jsonrpsee::core::client::{Subscription, SubscriptionClientT};
+        let connect = || {
+            jsonrpsee::ws_client::WsClientBuilder::default().build(format!("ws://127.0.0.1:{seq}"))
+        };
+        let (one, two) = (connect().await.unwrap(), connect().await.unwrap());
+        async fn subscribe(
+            client: &jsonrpsee::ws_client::WsClient,
+            account: u32,
+        ) -> Result<Subscription<Value>, jsonrpsee::core::client::Error> {
+            client
+                .subscribe(
+                    "rollup_subscribeAccount",
+                    jsonrpsee::rpc_params![account],
+                    "rollup_unsubscribeAccount",
+                )
+                .await
+        }
+        let first: Subscription<Value> = subscribe(&one, 1).await.unwrap();
+        let second: Subscription<Value> = subscribe(&two, 2).await.unwrap();
+        for client in [&one, &two] {
+            let refused = subscribe(client, 3).await.unwrap_err().to_string();
+            assert!(
+                refused.contains("too many subscriptions") && refused.contains("at most 2"),
+                "{refused}"
+            );
+        }
+        drop((first, second));
+    });
 }

@@ -199,9 +199,11 @@ fn main() -> anyhow::Result<()> {
             Duration::from_secs(60),
         )?;
         core.start_tasks();
-        let shape = kaimeng_prover::ChunkShape { slots: 29, k: 16 };
+        // The public listener as a sequencer serves it, with its default limits (20,000
+        // requests per second per client address).
+        let limits = kaimeng::sequencer::rpc::PublicLimits::default();
         let (addr, _server) =
-            kaimeng::sequencer::rpc::serve("127.0.0.1:0".parse()?, core.clone(), shape).await?;
+            kaimeng::sequencer::rpc::serve("127.0.0.1:0".parse()?, core.clone(), &limits).await?;
         let client = Arc::new(
             HttpClientBuilder::default()
                 .max_concurrent_requests(args.concurrency * 2)

@@ -1,6 +1,7 @@
 //! The rollup page, from the bridge's events on shard 0 (kept whole by the index): batches
 //! with their commit, verify and execute state, L2 accounts opened by deposits, deposits and
-//! withdrawals, exits, and a banner when the bridge is in exodus mode.
+//! withdrawals, exits, and a banner when the bridge is in exodus mode. A batch the sequencer
+//! reverted is dropped until its number is committed again.
 
 use std::collections::BTreeMap;
 
@@ -20,7 +21,7 @@ const ROWS: usize = 50;
 // The bridge's events, from its interface as the contract implements it.
 sol!("../contracts/rollup/IBridge.sol");
 use IBridge::{
-    BatchCommitted, BatchExecuted, BatchVerified, Deposit, DepositReclaimed, Exit, ExodusActivated,
+    BatchCommitted, BatchExecuted, BatchReverted, BatchVerified, Deposit, DepositReclaimed, Exit, ExodusActivated,
     ForcedWithdrawalRequested, WithdrawalClaimable, WithdrawalClaimed,
 };
 
@@ -61,6 +62,9 @@ pub fn page(explorer: &Explorer, _: &[String], _: &Request) -> PageResult {
             b.insert("withdrawals".into(), json!(e.withdrawalCount.to_string()));
             b.insert("state".into(), json!("committed"));
             batches.insert(e.batchNumber, b);
+        } else if let Some(e) = decode::<BatchReverted>(t, d) {
+            // Forgotten by the bridge; the number is committed again later.
+            batches.remove(&e.batchNumber);
         } else if let Some(e) = decode::<BatchVerified>(t, d) {
             let mut b = batch(e.batchNumber, &mut batches);
             b.insert("verified".into(), json!(number));
