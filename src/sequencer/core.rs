@@ -383,7 +383,9 @@ impl Core {
         let signer = {
             let state = self.state.lock();
             if let Some(reason) = &state.broken {
-                return Err(format!("the sequencer is not accepting transactions: {reason}").into());
+                return Err(
+                    format!("the sequencer is not accepting transactions: {reason}").into(),
+                );
             }
             state.ledger.signer_of(&op).map_err(|e| reason(&e))?
         };
@@ -996,14 +998,23 @@ mod tests {
         core.rebuilt_executed_through(1, &after_one);
         let view = |index: u32, stage: &str| core.account_view(index)[stage]["balance"].clone();
         assert_eq!(core.marks().executed, 1);
-        assert_eq!((view(2, "verified"), view(2, "executed")), (50.into(), 0.into()));
-        assert_eq!((view(1, "verified"), view(1, "executed")), (100.into(), 100.into()));
+        assert_eq!(
+            (view(2, "verified"), view(2, "executed")),
+            (50.into(), 0.into())
+        );
+        assert_eq!(
+            (view(1, "verified"), view(1, "executed")),
+            (100.into(), 100.into())
+        );
         core.set_marks(Marks {
             committed: 2,
             verified: 2,
             executed: 2,
         });
-        assert_eq!((view(2, "soft"), view(2, "executed")), (50.into(), 50.into()));
+        assert_eq!(
+            (view(2, "soft"), view(2, "executed")),
+            (50.into(), 50.into())
+        );
         assert_eq!(view(1, "executed"), 100);
     }
 
@@ -1054,7 +1065,10 @@ mod tests {
         );
         match core.submit(transfer).await {
             Err(SubmitError::Busy(reason)) => {
-                assert!(reason.contains("busy") && reason.contains("retry"), "{reason}")
+                assert!(
+                    reason.contains("busy") && reason.contains("retry"),
+                    "{reason}"
+                )
             }
             other => panic!("expected busy, got {other:?}"),
         }

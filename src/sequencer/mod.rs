@@ -294,9 +294,13 @@ pub async fn start(config: SequencerConfig) -> anyhow::Result<Sequencer> {
             batches,
             next_request,
         }) => {
-            let (rebuilder, _, at_executed) =
-                bridge.rebuild_keeping(*batches, executed).await?;
-            (rebuilder.state().clone(), *batches, *next_request, at_executed)
+            let (rebuilder, _, at_executed) = bridge.rebuild_keeping(*batches, executed).await?;
+            (
+                rebuilder.state().clone(),
+                *batches,
+                *next_request,
+                at_executed,
+            )
         }
         Some(_) => (L2State::new(), 0, 0, L2State::new()),
         None => {
@@ -563,7 +567,10 @@ mod tests {
             config.prover_secret_path(),
             PathBuf::from("/etc/kaimeng/p.secret")
         );
-        assert_eq!(config.public_limits().rpc.requests_per_second_per_client, 50);
+        assert_eq!(
+            config.public_limits().rpc.requests_per_second_per_client,
+            50
+        );
         assert_eq!(config.public_limits().max_subscriptions, 2);
     }
 
@@ -573,7 +580,10 @@ mod tests {
             ("local_provers = 0\n", "nothing would prove the batches"),
             ("rate_limit = 0\n", "rate_limit must be positive"),
             ("max_connections = 0\n", "max_connections must be positive"),
-            ("max_subscriptions = 0\n", "max_subscriptions must be positive"),
+            (
+                "max_subscriptions = 0\n",
+                "max_subscriptions must be positive",
+            ),
             (
                 "max_subscriptions_per_connection = 0\n",
                 "max_subscriptions_per_connection must be positive",

@@ -51,7 +51,10 @@ impl ProverSecret {
         let text = text.trim();
         let digits = text.strip_prefix("0x").unwrap_or(text);
         if digits.len() != 64 || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
-            bail!("expected 64 hex digits (32 bytes), found {} characters", text.len());
+            bail!(
+                "expected 64 hex digits (32 bytes), found {} characters",
+                text.len()
+            );
         }
         Ok(Self(digits.to_ascii_lowercase()))
     }
@@ -113,9 +116,10 @@ pub async fn serve(
 /// The prover methods.
 pub fn module(core: Arc<Core>, shape: ChunkShape) -> anyhow::Result<RpcModule<Arc<Core>>> {
     let mut m = RpcModule::new(core);
-    m.register_method("prover_shape", move |_, _, _| {
-        json!({"slots": shape.slots, "k": shape.k})
-    })?;
+    m.register_method(
+        "prover_shape",
+        move |_, _, _| json!({"slots": shape.slots, "k": shape.k}),
+    )?;
     m.register_method("prover_lease", move |params, core, _| {
         let worker: String = param(&params, "worker name")?;
         let Some(lease) = core.jobs.lock().lease(&worker, Instant::now()) else {
@@ -255,6 +259,9 @@ mod tests {
         }
         std::fs::write(&path, "not a secret").unwrap();
         let e = ProverSecret::read_or_create(&path).unwrap_err().to_string();
-        assert!(e.contains("prover.secret") && e.contains("64 hex digits"), "{e}");
+        assert!(
+            e.contains("prover.secret") && e.contains("64 hex digits"),
+            "{e}"
+        );
     }
 }

@@ -21,8 +21,8 @@ const ROWS: usize = 50;
 // The bridge's events, from its interface as the contract implements it.
 sol!("../contracts/rollup/IBridge.sol");
 use IBridge::{
-    BatchCommitted, BatchExecuted, BatchReverted, BatchVerified, Deposit, DepositReclaimed, Exit, ExodusActivated,
-    ForcedWithdrawalRequested, WithdrawalClaimable, WithdrawalClaimed,
+    BatchCommitted, BatchExecuted, BatchReverted, BatchVerified, Deposit, DepositReclaimed, Exit,
+    ExodusActivated, ForcedWithdrawalRequested, WithdrawalClaimable, WithdrawalClaimed,
 };
 
 fn decode<E: SolEvent>(topics: &[B256], data: &alloy_primitives::Bytes) -> Option<E> {
