@@ -61,6 +61,23 @@ pub struct BridgeClient {
     client: HttpClient,
 }
 
+/// The bridge as one block shows it ([`BridgeClient::state`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BridgeState {
+    /// The block read.
+    pub block: u64,
+    /// Whether the bridge is in exodus mode.
+    pub exodus: bool,
+    /// Its last committed batch.
+    pub committed: u64,
+    /// Its last verified batch.
+    pub verified: u64,
+    /// Its last executed batch.
+    pub executed: u64,
+    /// Whether the sender asked about has transactions in the pool not in a block yet.
+    pub sender_pending: bool,
+}
+
 /// A priority request read from the bridge's events.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Request {
@@ -113,6 +130,70 @@ impl BridgeClient {
             )
             .await?;
         C::abi_decode_returns(&out).map_err(|e| anyhow!("the bridge's answer: {e}"))
+    }
+
+    /// What the sequencer's pipeline reads every tick, in two round trips and at one block:
+    /// the latest block number, then the bridge's exodus flag and marks and whether `sender`
+    /// has transactions in the pool, as one JSON-RPC batch. One block means the marks agree
+    /// with each other.
+    pub async fn state(&self, sender: Address) -> anyhow::Result<BridgeState> {
+        let block = self.block_number().await?;
+        let at = format!("{block:#x}");
+        let view = |data: Vec<u8>| {
+            rpc_params![
+                json!({"to": BRIDGE_ADDRESS, "data": Bytes::from(data)}),
+                at.clone()
+            ]
+        };
+        let mut batch = jsonrpsee::core::params::BatchRequestBuilder::new();
+        for data in [
+            exodusCall {}.abi_encode(),
+            lastCommittedCall {}.abi_encode(),
+            lastVerifiedCall {}.abi_encode(),
+            lastExecutedCall {}.abi_encode(),
+        ] {
+            batch.insert("eth_call", view(data))?;
+        }
+        batch.insert("eth_getTransactionCount", rpc_params![sender, at.clone()])?;
+        batch.insert("eth_getTransactionCount", rpc_params![sender, "pending"])?;
+        let answers: Vec<Value> = self
+            .client
+            .batch_request::<Value>(batch)
+            .await
+            .map_err(|e| anyhow!("reading the bridge's state: {e}"))?
+            .into_ok()
+            .map_err(|mut errors| {
+                anyhow!(
+                    "reading the bridge's state: {}",
+                    errors.next().map_or_else(String::new, |e| e.to_string())
+                )
+            })?
+            .collect();
+        let [exodus, committed, verified, executed, nonce, pending] = answers.as_slice() else {
+            bail!(
+                "reading the bridge's state: {} answers to 6 calls",
+                answers.len()
+            );
+        };
+        let word = |answer: &Value, what: &str| -> anyhow::Result<Bytes> {
+            serde_json::from_value(answer.clone()).with_context(|| format!("the bridge's {what}"))
+        };
+        let mark = |answer: &Value, what: &str| -> anyhow::Result<u64> {
+            lastCommittedCall::abi_decode_returns(&word(answer, what)?)
+                .map_err(|e| anyhow!("the bridge's {what}: {e}"))
+        };
+        let count = |answer: &Value| -> anyhow::Result<U256> {
+            serde_json::from_value(answer.clone()).context("a transaction count")
+        };
+        Ok(BridgeState {
+            block,
+            exodus: exodusCall::abi_decode_returns(&word(exodus, "exodus")?)
+                .map_err(|e| anyhow!("the bridge's exodus: {e}"))?,
+            committed: mark(committed, "lastCommitted")?,
+            verified: mark(verified, "lastVerified")?,
+            executed: mark(executed, "lastExecuted")?,
+            sender_pending: count(pending)? > count(nonce)?,
+        })
     }
 
     /// The bridge's logs with `topic` in blocks `from..=to`, in windows.

@@ -42,6 +42,9 @@ pub struct Settings {
     pub min_fee: u16,
     /// log2 rows of the chunk circuit (told to remote provers).
     pub chunk_k: u32,
+    /// Operations of executed batches kept in memory for `rollup_getTransaction` (the newest
+    /// ones); older ones are forgotten.
+    pub keep_executed: usize,
 }
 
 impl Settings {
@@ -99,7 +102,10 @@ struct State {
     ledger: SoftLedger,
     journal: Journal,
     broken: Option<String>,
-    ops: Vec<OpEntry>,
+    /// Every operation accepted since the first one not forgotten (sequence `forgotten`).
+    ops: VecDeque<OpEntry>,
+    /// Operations forgotten: executed, and older than the newest `keep_executed`.
+    forgotten: u64,
     unbatched: VecDeque<(u64, Instant)>,
     txs: HashMap<B256, u64>,
     first_batch: u64,
@@ -208,7 +214,8 @@ impl Core {
             ledger: SoftLedger::new(base, settings.chain_id, FEE_ACCOUNT),
             journal,
             broken: None,
-            ops: Vec::new(),
+            ops: VecDeque::new(),
+            forgotten: 0,
             unbatched: VecDeque::new(),
             txs: HashMap::new(),
             first_batch: base_batches + 1,
@@ -497,8 +504,9 @@ impl Core {
             if !state.fee_batched {
                 let position = state.unbatched.iter().position(|(seq, _)| {
                     matches!(
-                        state.ops[*seq as usize].op,
-                        L2Op::Priority(PriorityOp::Deposit(d)) if d.to == FEE_ACCOUNT
+                        state.op(*seq).map(|entry| entry.op),
+                        Some(
+                        L2Op::Priority(PriorityOp::Deposit(d))) if d.to == FEE_ACCOUNT
                     )
                 });
                 match position {
@@ -611,6 +619,7 @@ impl Core {
             state.executed_accounts.extend(diff);
         }
         state.marks = marks;
+        state.forget_executed(self.settings.keep_executed);
         drop(state);
         for number in old.committed.min(old.verified).min(old.executed) + 1..=marks.committed {
             let _ = self.events.send(Event::Batch(number));
@@ -709,12 +718,17 @@ impl Core {
         })
     }
 
+    /// Whether L2 account `index` is bound to a key in the soft-confirmed ledger.
+    pub fn is_registered(&self, index: u32) -> bool {
+        self.state.lock().ledger.account(index).public_key.is_some()
+    }
+
     /// `rollup_getTransaction`: where a transaction stands, or `None` if unknown.
     pub fn tx_view(&self, hash: B256) -> Option<Value> {
         let state = self.state.lock();
         let seq = *state.txs.get(&hash)?;
         let (stage, batch) = state.stage_of(seq);
-        let entry = &state.ops[seq as usize];
+        let entry = state.op(seq)?;
         Some(json!({
             "hash": hash,
             "seq": seq,
@@ -740,9 +754,10 @@ impl Core {
             "operations": batch.ops,
             "chunks": batch.chunks,
             "firstSeq": batch.first_seq,
+            // Null once the batch's operations are forgotten.
             "transactions": (batch.first_seq..batch.first_seq + u64::from(batch.ops))
-                .map(|s| state.ops[s as usize].hash)
-                .collect::<Vec<_>>(),
+                .map(|s| state.op(s).map(|entry| entry.hash))
+                .collect::<Option<Vec<_>>>(),
             "lastError": batch.last_error,
             "closedMsAgo": batch.closed_at.elapsed().as_millis() as u64,
         }))
@@ -758,7 +773,8 @@ impl Core {
         };
         json!({
             "chainId": self.settings.chain_id,
-            "accepted": state.ops.len(),
+            "accepted": state.next_seq(),
+            "forgotten": state.forgotten,
             "unbatched": state.unbatched.len(),
             "lastClosedBatch": state.first_batch + state.batches.len() as u64 - 1,
             "committed": state.marks.committed,
@@ -805,12 +821,38 @@ async fn check_signatures(mut queue: mpsc::Receiver<SignatureCheck>) {
 
 impl State {
     fn push_op(&mut self, op: L2Op, now: Instant) -> u64 {
-        let seq = self.ops.len() as u64;
+        let seq = self.next_seq();
         let hash = op_hash(&op);
         self.txs.insert(hash, seq);
-        self.ops.push(OpEntry { hash, op });
+        self.ops.push_back(OpEntry { hash, op });
         self.unbatched.push_back((seq, now));
         seq
+    }
+
+    /// The sequence number the next accepted operation gets.
+    fn next_seq(&self) -> u64 {
+        self.forgotten + self.ops.len() as u64
+    }
+
+    /// Operation `seq`, unless it is forgotten.
+    fn op(&self, seq: u64) -> Option<&OpEntry> {
+        self.ops
+            .get(usize::try_from(seq.checked_sub(self.forgotten)?).ok()?)
+    }
+
+    /// Forgets the oldest operations of executed batches while more than `keep` of them are
+    /// held. (Unexecuted ones are never forgotten: they may still have to be proven.)
+    fn forget_executed(&mut self, keep: usize) {
+        let executed_end = self
+            .batch(self.marks.executed)
+            .map_or(0, |b| b.first_seq + u64::from(b.ops));
+        while executed_end.saturating_sub(self.forgotten) > keep as u64 {
+            let Some(entry) = self.ops.pop_front() else {
+                return;
+            };
+            self.txs.remove(&entry.hash);
+            self.forgotten += 1;
+        }
     }
 
     /// Closes batch `number` with the `take` oldest unbatched ops; `None` if out of order.
@@ -818,14 +860,12 @@ impl State {
         if number != self.first_batch + self.batches.len() as u64 || take > self.unbatched.len() {
             return None;
         }
-        let first_seq = self
-            .unbatched
-            .front()
-            .map_or(self.ops.len() as u64, |(s, _)| *s);
+        let first_seq = self.unbatched.front().map_or(self.next_seq(), |(s, _)| *s);
+        let forgotten = self.forgotten;
         let ops = self
             .unbatched
             .drain(..take)
-            .map(|(seq, _)| self.ops[seq as usize].op)
+            .map(|(seq, _)| self.ops[(seq - forgotten) as usize].op)
             .collect();
         self.batches.push(BatchRecord {
             number,
@@ -965,6 +1005,7 @@ mod tests {
             max_wait: Duration::from_secs(60),
             min_fee: 1,
             chunk_k: 13,
+            keep_executed: 2,
         }
     }
 
@@ -1016,6 +1057,89 @@ mod tests {
             (50.into(), 50.into())
         );
         assert_eq!(view(1, "executed"), 100);
+    }
+
+    /// Executed operations beyond the newest `keep_executed` (2 here) are forgotten: their
+    /// hashes are unknown and their batches list no transactions, while counts, sequence
+    /// numbers and unexecuted operations are untouched.
+    #[tokio::test]
+    async fn executed_operations_beyond_the_newest_kept_are_forgotten() {
+        let dir = tempfile::tempdir().unwrap();
+        let (journal, _) = Journal::open(&dir.path().join("journal")).unwrap();
+        let records = vec![deposit(0, 1), deposit(1, 100), deposit(2, 100)];
+        let hashes: Vec<B256> = records
+            .iter()
+            .map(|r| match r {
+                Record::Op(op) => op_hash(op),
+                _ => unreachable!(),
+            })
+            .collect();
+        let (core, _) = Core::open(
+            settings(),
+            journal,
+            records,
+            &L2State::new(),
+            0,
+            0,
+            Duration::from_secs(60),
+        )
+        .unwrap();
+        core.start_tasks();
+        let mut transfers = Vec::new();
+        for nonce in 0..3 {
+            let op = L2Op::Transfer(
+                Transfer {
+                    from: 1,
+                    to: 2,
+                    amount: 1,
+                    fee: 1,
+                    nonce,
+                }
+                .sign(&key(1), CHAIN),
+            );
+            transfers.push(core.submit(op).await.unwrap().hash);
+        }
+        // Batches of two: (0, 1), (2, 3), (4, 5).
+        for number in 1..=3 {
+            let (closed, _) = core.close_due_batch(Instant::now()).await.unwrap().unwrap();
+            assert_eq!(closed, number);
+        }
+        let marks = |executed| Marks {
+            committed: 3,
+            verified: 3,
+            executed,
+        };
+        core.set_marks(marks(2));
+        let status = core.status_view();
+        assert_eq!(
+            (status["accepted"].clone(), status["forgotten"].clone()),
+            (6.into(), 2.into())
+        );
+        assert!(core.tx_view(hashes[0]).is_none() && core.tx_view(hashes[1]).is_none());
+        assert_eq!(core.tx_view(hashes[2]).unwrap()["status"], "executed");
+        assert_eq!(core.tx_view(transfers[1]).unwrap()["status"], "verified");
+        assert!(core.batch_view(1).unwrap()["transactions"].is_null());
+        assert_eq!(
+            core.batch_view(2).unwrap()["transactions"],
+            json!([hashes[2], transfers[0]])
+        );
+
+        core.set_marks(marks(3));
+        assert_eq!(core.status_view()["forgotten"], 4);
+        assert!(core.tx_view(transfers[0]).is_none());
+        assert_eq!(core.tx_view(transfers[2]).unwrap()["status"], "executed");
+        let next = L2Op::Transfer(
+            Transfer {
+                from: 1,
+                to: 2,
+                amount: 1,
+                fee: 1,
+                nonce: 3,
+            }
+            .sign(&key(1), CHAIN),
+        );
+        assert_eq!(core.submit(next).await.unwrap().seq, 6);
+        assert_eq!(core.account_view(1)["soft"]["nonce"], 4);
     }
 
     /// A full signature queue refuses a transaction as busy, without applying or journaling

@@ -92,6 +92,10 @@ pub struct SequencerConfig {
     /// Subscriptions open at once on one connection.
     #[serde(default = "default_max_subscriptions_per_connection")]
     pub max_subscriptions_per_connection: u32,
+    /// Operations of executed batches kept in memory for `rollup_getTransaction` (the
+    /// newest); older ones are forgotten, so memory stays bounded however long it runs.
+    #[serde(default = "default_keep_executed")]
+    pub keep_executed: usize,
     /// `--revert-unverified`: on an empty data directory, revert committed batches that are
     /// not verified instead of refusing to start.
     #[serde(skip)]
@@ -115,6 +119,9 @@ fn default_local_provers() -> usize {
 }
 fn default_lease_seconds() -> u64 {
     120
+}
+fn default_keep_executed() -> usize {
+    100_000
 }
 fn default_rate_limit() -> u32 {
     20_000
@@ -167,6 +174,7 @@ impl SequencerConfig {
             max_connections: default_max_connections(),
             max_subscriptions: default_max_subscriptions(),
             max_subscriptions_per_connection: default_max_subscriptions_per_connection(),
+            keep_executed: default_keep_executed(),
             revert_unverified: false,
         }
     }
@@ -357,6 +365,7 @@ pub async fn start(config: SequencerConfig) -> anyhow::Result<Sequencer> {
         max_wait: Duration::from_millis(config.max_wait_ms),
         min_fee: config.min_fee,
         chunk_k: config.chunk_k,
+        keep_executed: config.keep_executed,
     };
     let (core, replayed) = Core::open(
         settings,
@@ -555,6 +564,7 @@ mod tests {
         assert_eq!(limits.rpc.max_connections, 2_048);
         assert_eq!(limits.rpc.max_subscriptions_per_connection, 256);
         assert_eq!(limits.max_subscriptions, 10_000);
+        assert_eq!(config.keep_executed, 100_000);
         assert!(!config.revert_unverified, "only the command line sets it");
 
         let config = load(

@@ -21,8 +21,8 @@ use kaimeng_rollup::stf::{ChunkConfig, ChunkOutcome, L2State};
 use super::core::{Core, Marks};
 use super::jobs::JobId;
 use crate::bridge_client::{
-    BridgeClient, FEE_ACCOUNT, commitBatchCall, depositCall, executeBatchCall, exodusCall,
-    lastCommittedCall, lastExecutedCall, lastVerifiedCall, verifyBatchCall, word,
+    BridgeClient, FEE_ACCOUNT, commitBatchCall, depositCall, executeBatchCall, verifyBatchCall,
+    word,
 };
 
 /// How often the pipeline looks around.
@@ -76,31 +76,34 @@ impl Pipeline {
     }
 
     /// One round; false once the bridge is in exodus mode.
+    /// Reads the bridge once (three round trips: block number, one batch of views, the new
+    /// logs), closes due batches, and sends what the marks allow.
     async fn tick(&mut self) -> anyhow::Result<bool> {
-        if self.bridge.view(exodusCall {}).await? {
+        let bridge = self.bridge.state(self.signer.address()).await?;
+        if bridge.exodus {
             return Ok(false);
         }
-        self.watch_requests().await?;
+        self.watch_requests(bridge.block).await?;
         self.ensure_fee_account().await?;
         while let Some((number, ops)) = self.core.close_due_batch(Instant::now()).await? {
             self.apply(number, ops).await?;
         }
-        let marks = self.read_marks().await?;
+        let marks = Marks {
+            committed: bridge.committed,
+            verified: bridge.verified,
+            executed: bridge.executed,
+        };
         self.core.set_marks(marks);
-        self.advance(marks).await?;
+        // Nothing is sent while an earlier call of the sequencer is still in the pool: the
+        // marks do not show it yet, and a second commit of the same batch would be taken as
+        // the next batch.
+        if !bridge.sender_pending {
+            self.advance(marks).await?;
+        }
         Ok(true)
     }
 
-    async fn read_marks(&self) -> anyhow::Result<Marks> {
-        Ok(Marks {
-            committed: self.bridge.view(lastCommittedCall {}).await?,
-            verified: self.bridge.view(lastVerifiedCall {}).await?,
-            executed: self.bridge.view(lastExecutedCall {}).await?,
-        })
-    }
-
-    async fn watch_requests(&mut self) -> anyhow::Result<()> {
-        let latest = self.bridge.block_number().await?;
+    async fn watch_requests(&mut self, latest: u64) -> anyhow::Result<()> {
         if latest < self.log_cursor {
             return Ok(());
         }
@@ -117,7 +120,7 @@ impl Pipeline {
     /// must be registered before users' deposits fill a chunk: at its first start the
     /// sequencer deposits one unit to it from its shard-0 account.
     async fn ensure_fee_account(&mut self) -> anyhow::Result<()> {
-        if self.fee_deposit_sent || !self.core.account_view(FEE_ACCOUNT)["publicKey"].is_null() {
+        if self.fee_deposit_sent || self.core.is_registered(FEE_ACCOUNT) {
             return Ok(());
         }
         let chain_id = self.core.settings.chain_id;
@@ -219,13 +222,9 @@ impl Pipeline {
         }
     }
 
-    /// Submits the next commit, verify or execute the marks allow. Nothing is sent while an
-    /// earlier call of the sequencer is still in the pool: the marks do not show it yet, and a
-    /// second commit of the same batch would be taken as the next batch.
+    /// Submits the next commit, verify or execute the marks allow (one of each at most, each
+    /// waiting for its receipt).
     async fn advance(&mut self, marks: Marks) -> anyhow::Result<()> {
-        if self.bridge.has_pending(self.signer.address()).await? {
-            return Ok(());
-        }
         let last_closed = self.core.last_closed();
         if marks.committed < last_closed {
             let number = marks.committed + 1;

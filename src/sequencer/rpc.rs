@@ -160,24 +160,13 @@ pub fn module(core: Arc<Core>, max_subscriptions: usize) -> anyhow::Result<RpcMo
                             return Ok(());
                         }
                     };
-                    let mut events = core.subscribe();
-                    let sink = pending.accept().await?;
-                    let mut last = Value::Null;
-                    loop {
-                        let view = core.account_view(index);
-                        if view != last {
-                            sink.send(notification(&view)?).await?;
-                            last = view;
-                        }
-                        tokio::select! {
-                            _ = sink.closed() => return Ok(()),
-                            event = events.recv() => match event {
-                                Ok(Event::Account(i)) if i != index => continue,
-                                Ok(_) | Err(RecvError::Lagged(_)) => {}
-                                Err(RecvError::Closed) => return Ok(()),
-                            },
-                        }
-                    }
+                    follow(pending, &core, Follow {
+                        view: |core: &Core| core.account_view(index),
+                        changed: |new: &Value, last: &Value| new != last,
+                        is_last: |_: &Value| false,
+                        wakes: |event: &Event| !matches!(event, Event::Account(i) if *i != index),
+                    })
+                    .await
                 }
             }
         },
@@ -201,31 +190,70 @@ pub fn module(core: Arc<Core>, max_subscriptions: usize) -> anyhow::Result<RpcMo
                         return Ok(());
                     }
                 };
-                let mut events = core.subscribe();
-                let sink = pending.accept().await?;
-                let mut last = Value::Null;
-                loop {
-                    let view = core.tx_view(hash).unwrap_or(Value::Null);
-                    if view["status"] != last["status"] {
-                        sink.send(notification(&view)?).await?;
-                        if view["status"] == "executed" {
-                            return Ok(());
-                        }
-                        last = view;
-                    }
-                    tokio::select! {
-                        _ = sink.closed() => return Ok(()),
-                        event = events.recv() => match event {
-                            Ok(Event::Account(_)) => continue,
-                            Ok(Event::Batch(_)) | Err(RecvError::Lagged(_)) => {}
-                            Err(RecvError::Closed) => return Ok(()),
-                        },
-                    }
-                }
+                follow(
+                    pending,
+                    &core,
+                    Follow {
+                        view: |core: &Core| core.tx_view(hash).unwrap_or(Value::Null),
+                        changed: |new: &Value, last: &Value| new["status"] != last["status"],
+                        is_last: |view: &Value| view["status"] == "executed",
+                        wakes: |event: &Event| matches!(event, Event::Batch(_)),
+                    },
+                )
+                .await
             }
         },
     )?;
     Ok(m)
+}
+
+/// What a subscription follows: its `view`, when a new view is worth sending (`changed`
+/// from the last one sent), after which view it ends (`is_last`), and which events may
+/// change it (`wakes`).
+struct Follow<V, C, L, W> {
+    view: V,
+    changed: C,
+    is_last: L,
+    wakes: W,
+}
+
+/// Accepts `pending` and sends the view at once and again whenever an event it `wakes` on
+/// (or a lag, which may hide one) changed it; ends when the client goes away or after the
+/// last view.
+async fn follow<V, C, L, W>(
+    pending: jsonrpsee::PendingSubscriptionSink,
+    core: &Core,
+    follow: Follow<V, C, L, W>,
+) -> jsonrpsee::core::SubscriptionResult
+where
+    V: Fn(&Core) -> Value,
+    C: Fn(&Value, &Value) -> bool,
+    L: Fn(&Value) -> bool,
+    W: Fn(&Event) -> bool,
+{
+    let mut events = core.subscribe();
+    let sink = pending.accept().await?;
+    let mut last = Value::Null;
+    loop {
+        let view = (follow.view)(core);
+        if (follow.changed)(&view, &last) {
+            sink.send(notification(&view)?).await?;
+            if (follow.is_last)(&view) {
+                return Ok(());
+            }
+            last = view;
+        }
+        loop {
+            tokio::select! {
+                _ = sink.closed() => return Ok(()),
+                event = events.recv() => match event {
+                    Ok(event) if !(follow.wakes)(&event) => continue,
+                    Ok(_) | Err(RecvError::Lagged(_)) => break,
+                    Err(RecvError::Closed) => return Ok(()),
+                },
+            }
+        }
+    }
 }
 
 fn notification(view: &Value) -> Result<SubscriptionMessage, serde_json::Error> {

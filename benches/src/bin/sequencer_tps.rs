@@ -188,6 +188,7 @@ fn main() -> anyhow::Result<()> {
             max_wait: Duration::from_secs(3600),
             min_fee: 1,
             chunk_k: 16,
+            keep_executed: 100_000,
         };
         let (core, _) = Core::open(
             settings,
