@@ -27,7 +27,7 @@ sol! {
     event Deposit(uint64 indexed requestId, uint32 indexed account, address indexed l1, bytes32 l2PublicKey, uint64 amount, bytes32 queueHashAfter, uint64 expiry);
     event ForcedWithdrawalRequested(uint64 indexed requestId, uint32 indexed account, address indexed l1, bytes32 queueHashAfter, uint64 expiry);
     event BatchCommitted(uint64 indexed batchNumber, bytes32 finalRoot, bytes32 finalQueueHash, uint64 priorityCount, uint256 withdrawalCount);
-    function commitBatch(bytes[] chunkData, bytes32[] chunkRoots, bytes32[] chunkQueues) external;
+    function commitBatch(uint64 batchNumber, bytes[] chunkData, bytes32[] chunkRoots, bytes32[] chunkQueues) external;
     function verifyBatch(uint64 batchNumber, bytes[] chunkData, bytes32[] chunkRoots, bytes32[] chunkQueues, bytes[] proofs) external;
     function executeBatch(uint64 batchNumber) external;
     function revertBatches(uint64 newLastCommitted) external;
@@ -296,11 +296,16 @@ impl BridgeClient {
                 .await?;
             let input: Bytes = serde_json::from_value(tx["input"].clone())
                 .with_context(|| format!("the input of {hash}"))?;
-            commits.push(
-                commitBatchCall::abi_decode(&input).map_err(|e| {
-                    anyhow!("batch {}: its commit is not a direct call: {e}", i + 1)
-                })?,
-            );
+            let commit = commitBatchCall::abi_decode(&input)
+                .map_err(|e| anyhow!("batch {}: its commit is not a direct call: {e}", i + 1))?;
+            if commit.batchNumber != i as u64 + 1 {
+                bail!(
+                    "batch {}: its commit log's transaction {hash} commits batch {}",
+                    i + 1,
+                    commit.batchNumber
+                );
+            }
+            commits.push(commit);
         }
         Ok(commits)
     }

@@ -180,17 +180,17 @@ contract Bridge is IBridge {
     /// forced exits) must be the next uncommitted requests in order, and the final queue hash
     /// must be the one the last of them leads to. Withdrawals and forced exits with a positive
     /// amount are recorded to be paid on execution.
-    function commitBatch(bytes[] calldata chunkData, bytes32[] calldata chunkRoots, bytes32[] calldata chunkQueues)
-        external
-        nonReentrant
-        onlySequencer
-        notInExodus
-    {
+    function commitBatch(
+        uint64 batchNumber,
+        bytes[] calldata chunkData,
+        bytes32[] calldata chunkRoots,
+        bytes32[] calldata chunkQueues
+    ) external nonReentrant onlySequencer notInExodus {
+        if (batchNumber != lastCommitted + 1) revert BatchOutOfOrder(lastCommitted + 1, batchNumber);
         uint256 chunks = chunkData.length;
         if (chunks == 0 || chunks > MAX_CHUNKS) revert BadChunkCount(chunks);
         if (chunkRoots.length != chunks || chunkQueues.length != chunks) revert LengthMismatch();
 
-        uint64 batchNumber = lastCommitted + 1;
         Batch storage b = _batches[batchNumber];
         uint64 first = committedTail;
         uint64 next = first;

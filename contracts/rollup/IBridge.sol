@@ -170,9 +170,14 @@ interface IBridge {
 
     // ------------------------------------------------------------------ batches
 
-    /// @notice Commits the next batch (sequencer only).
-    function commitBatch(bytes[] calldata chunkData, bytes32[] calldata chunkRoots, bytes32[] calldata chunkQueues)
-        external;
+    /// @notice Commits batch `batchNumber`, which must be the next one (sequencer only), so a
+    /// commit sent twice cannot land as two batches.
+    function commitBatch(
+        uint64 batchNumber,
+        bytes[] calldata chunkData,
+        bytes32[] calldata chunkRoots,
+        bytes32[] calldata chunkQueues
+    ) external;
 
     /// @notice Reverts the committed batches after `newLastCommitted`, none of them verified
     /// (sequencer only): for batches that cannot be proven, such as those whose signed

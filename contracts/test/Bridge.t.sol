@@ -216,8 +216,9 @@ contract BridgeTest {
     }
 
     function _commit(bytes[] memory data, bytes32[] memory roots, bytes32[] memory queues) internal {
+        uint64 next = bridge.lastCommitted() + 1;
         vm.prank(SEQUENCER);
-        bridge.commitBatch(data, roots, queues);
+        bridge.commitBatch(next, data, roots, queues);
     }
 
     /// @dev Commits, verifies and executes a batch starting at (root, queue).
@@ -465,7 +466,7 @@ contract BridgeTest {
 
         vm.prank(SEQUENCER);
         vm.expectRevert(abi.encodeWithSelector(IBridge.QueueHashMismatch.selector, q, bytes32(0)));
-        bridge.commitBatch(_one(""), _word(keccak256("r4")), _word(0));
+        bridge.commitBatch(4, _one(""), _word(keccak256("r4")), _word(0));
         require(bridge.lastCommitted() == 3, "three batches");
     }
 
@@ -475,7 +476,7 @@ contract BridgeTest {
             bytes memory data = bytes.concat(_transfer(1, 2, 3, 4), bytes1(kind), new bytes(40));
             vm.prank(SEQUENCER);
             vm.expectRevert(abi.encodeWithSelector(IBridge.InvalidSlotKind.selector, 0, 16, kind));
-            bridge.commitBatch(_one(data), _word(bytes32(0)), _word(bytes32(0)));
+            bridge.commitBatch(1, _one(data), _word(bytes32(0)), _word(bytes32(0)));
         }
     }
 
@@ -496,7 +497,7 @@ contract BridgeTest {
             bytes32[] memory words = new bytes32[](2);
             vm.prank(SEQUENCER);
             vm.expectRevert(abi.encodeWithSelector(IBridge.TruncatedSlot.selector, 1, 16));
-            bridge.commitBatch(data, words, words);
+            bridge.commitBatch(1, data, words, words);
         }
     }
 
@@ -509,12 +510,12 @@ contract BridgeTest {
 
         vm.prank(SEQUENCER);
         vm.expectRevert(abi.encodeWithSelector(IBridge.QueueHashMismatch.selector, afterSecond, afterFirst));
-        bridge.commitBatch(data, _word(0), _word(afterFirst));
+        bridge.commitBatch(1, data, _word(0), _word(afterFirst));
 
         // One request consumed, but the final hash claims both.
         vm.prank(SEQUENCER);
         vm.expectRevert(abi.encodeWithSelector(IBridge.QueueHashMismatch.selector, afterFirst, afterSecond));
-        bridge.commitBatch(_one(_depositSlot(1, 10)), _word(0), _word(afterSecond));
+        bridge.commitBatch(1, _one(_depositSlot(1, 10)), _word(0), _word(afterSecond));
 
         _commit(data, _word(0), _word(afterSecond));
     }
@@ -536,34 +537,46 @@ contract BridgeTest {
         for (uint256 i = 0; i < 4; ++i) {
             vm.prank(SEQUENCER);
             vm.expectRevert(abi.encodeWithSelector(IBridge.PrioritySlotMismatch.selector, 0, offsets[i], ids[i]));
-            bridge.commitBatch(_one(wrong[i]), _word(0), _word(q));
+            bridge.commitBatch(1, _one(wrong[i]), _word(0), _word(q));
         }
 
         // More priority slots than requests.
         bytes memory tooMany = bytes.concat(_depositSlot(1, 10), _exitSlot(1, 10, ALICE), _depositSlot(1, 10));
         vm.prank(SEQUENCER);
         vm.expectRevert(abi.encodeWithSelector(IBridge.TooManyPrioritySlots.selector, 0, 46));
-        bridge.commitBatch(_one(tooMany), _word(0), _word(q));
+        bridge.commitBatch(1, _one(tooMany), _word(0), _word(q));
+    }
+
+    function test_commitNamesItsBatchSoAReplayedCommitIsRefused() public {
+        _commit(_one(""), _word(keccak256("r1")), _word(0));
+        // The same commit sent again (a retry after a lost receipt) is not batch 2.
+        vm.prank(SEQUENCER);
+        vm.expectRevert(abi.encodeWithSelector(IBridge.BatchOutOfOrder.selector, 2, 1));
+        bridge.commitBatch(1, _one(""), _word(keccak256("r1")), _word(0));
+        vm.prank(SEQUENCER);
+        vm.expectRevert(abi.encodeWithSelector(IBridge.BatchOutOfOrder.selector, 2, 3));
+        bridge.commitBatch(3, _one(""), _word(keccak256("r3")), _word(0));
+        require(bridge.lastCommitted() == 1, "one batch");
     }
 
     function test_commitIsForTheSequencerOnly() public {
         vm.prank(ALICE);
         _expectRevert(IBridge.NotSequencer.selector);
-        bridge.commitBatch(_one(""), _word(0), _word(0));
+        bridge.commitBatch(1, _one(""), _word(0), _word(0));
     }
 
     function test_commitChecksTheChunkArrays() public {
         vm.prank(SEQUENCER);
         vm.expectRevert(abi.encodeWithSelector(IBridge.BadChunkCount.selector, 0));
-        bridge.commitBatch(new bytes[](0), new bytes32[](0), new bytes32[](0));
+        bridge.commitBatch(1, new bytes[](0), new bytes32[](0), new bytes32[](0));
 
         vm.prank(SEQUENCER);
         vm.expectRevert(abi.encodeWithSelector(IBridge.BadChunkCount.selector, 65));
-        bridge.commitBatch(new bytes[](65), new bytes32[](65), new bytes32[](65));
+        bridge.commitBatch(1, new bytes[](65), new bytes32[](65), new bytes32[](65));
 
         vm.prank(SEQUENCER);
         _expectRevert(IBridge.LengthMismatch.selector);
-        bridge.commitBatch(new bytes[](2), new bytes32[](2), new bytes32[](1));
+        bridge.commitBatch(1, new bytes[](2), new bytes32[](2), new bytes32[](1));
 
         // 64 empty chunks are a batch.
         _commit(new bytes[](64), new bytes32[](64), new bytes32[](64));
@@ -777,7 +790,7 @@ contract BridgeTest {
         bridge.activateExodus();
         vm.prank(SEQUENCER);
         _expectRevert(IBridge.InExodus.selector);
-        bridge.commitBatch(_one(""), _word(0), _word(0));
+        bridge.commitBatch(1, _one(""), _word(0), _word(0));
         _expectRevert(IBridge.InExodus.selector);
         bridge.verifyBatch(2, _one(""), _word(0), _word(0), _one(""));
         _expectRevert(IBridge.InExodus.selector);

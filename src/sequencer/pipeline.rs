@@ -95,8 +95,8 @@ impl Pipeline {
         };
         self.core.set_marks(marks);
         // Nothing is sent while an earlier call of the sequencer is still in the pool: the
-        // marks do not show it yet, and a second commit of the same batch would be taken as
-        // the next batch.
+        // marks do not show it yet. (A second commit of the same batch would be refused, since
+        // a commit names its batch, but it would cost gas.)
         if !bridge.sender_pending {
             self.advance(marks).await?;
         }
@@ -229,7 +229,7 @@ impl Pipeline {
         if marks.committed < last_closed {
             let number = marks.committed + 1;
             if let Some(outcomes) = self.outcomes.get(&number).cloned() {
-                let call = commit_call(&outcomes);
+                let call = commit_call(number, &outcomes);
                 self.submit(number, "commit", call.abi_encode()).await?;
             }
         }
@@ -238,7 +238,7 @@ impl Pipeline {
             let chunks = self.core.chunks_of(number);
             let proofs = self.core.jobs.lock().proofs(number, chunks);
             if let (Some(outcomes), Some(proofs)) = (self.outcomes.get(&number).cloned(), proofs) {
-                let commit = commit_call(&outcomes);
+                let commit = commit_call(number, &outcomes);
                 let call = verifyBatchCall {
                     batchNumber: number,
                     chunkData: commit.chunkData,
@@ -294,9 +294,10 @@ impl Pipeline {
     }
 }
 
-/// The commit call of a batch's chunks.
-pub fn commit_call(outcomes: &[ChunkOutcome]) -> commitBatchCall {
+/// The commit call of batch `number`'s chunks.
+pub fn commit_call(number: u64, outcomes: &[ChunkOutcome]) -> commitBatchCall {
     commitBatchCall {
+        batchNumber: number,
         chunkData: outcomes.iter().map(|o| o.pubdata.clone().into()).collect(),
         chunkRoots: outcomes.iter().map(|o| word(o.new_root)).collect(),
         chunkQueues: outcomes.iter().map(|o| word(o.queue_after)).collect(),

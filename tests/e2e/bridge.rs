@@ -24,7 +24,7 @@ use crate::node::{DevNode, receipt_at, result_at, signed_call_from};
 sol! {
     function deposit(bytes32 l2PublicKey) external payable returns (uint64 requestId, uint32 account);
     function requestForcedWithdrawal(uint32 account) external returns (uint64 requestId);
-    function commitBatch(bytes[] chunkData, bytes32[] chunkRoots, bytes32[] chunkQueues) external;
+    function commitBatch(uint64 batchNumber, bytes[] chunkData, bytes32[] chunkRoots, bytes32[] chunkQueues) external;
     function verifyBatch(uint64 batchNumber, bytes[] chunkData, bytes32[] chunkRoots, bytes32[] chunkQueues, bytes[] proofs) external;
     function executeBatch(uint64 batchNumber) external;
     function claimWithdrawal(address to) external;
@@ -140,8 +140,9 @@ fn prove(outcomes: &[ChunkOutcome]) -> Batch {
     batch
 }
 
-fn commit(batch: &Batch) -> Vec<u8> {
+fn commit(number: u64, batch: &Batch) -> Vec<u8> {
     commitBatchCall {
+        batchNumber: number,
         chunkData: batch.data.clone(),
         chunkRoots: batch.roots.clone(),
         chunkQueues: batch.queues.clone(),
@@ -257,8 +258,10 @@ fn deposit_transfer_withdraw_then_exodus_with_every_account_exiting_once() {
     let batch = prove(&[first, second, third]);
 
     // Commit is the sequencer's alone.
-    alice.refused(port, commit(&batch));
-    sequencer.ok(port, commit(&batch), U256::ZERO);
+    alice.refused(port, commit(1, &batch));
+    sequencer.ok(port, commit(1, &batch), U256::ZERO);
+    // The same commit sent again is refused: it names batch 1, and batch 2 is next.
+    sequencer.refused(port, commit(1, &batch));
     // A changed proof, or data other than committed, does not verify.
     let mut forged = Batch {
         proofs: batch.proofs.clone(),
@@ -332,7 +335,7 @@ fn deposit_transfer_withdraw_then_exodus_with_every_account_exiting_once() {
         std::thread::sleep(Duration::from_secs(2));
     }
     // No batch is accepted any more.
-    sequencer.refused(port, commit(&batch));
+    sequencer.refused(port, commit(2, &batch));
 
     // Every account exits once with a proof against the last executed root. `kaimeng l2 exit`
     // builds each proof from shard 0's published data alone (the sequencer is gone); a second
