@@ -1009,6 +1009,41 @@ mod tests {
         }
     }
 
+    /// Three deposit records: the fee account (1 unit), accounts 1 and 2 (100 each).
+    fn three_deposits() -> Vec<Record> {
+        vec![deposit(0, 1), deposit(1, 100), deposit(2, 100)]
+    }
+
+    /// A core over a fresh journal whose records are `records` (tasks not started).
+    fn open_core(dir: &tempfile::TempDir, records: Vec<Record>) -> Arc<Core> {
+        let (journal, _) = Journal::open(&dir.path().join("journal")).unwrap();
+        let (core, _) = Core::open(
+            settings(),
+            journal,
+            records,
+            &L2State::new(),
+            0,
+            0,
+            Duration::from_secs(60),
+        )
+        .unwrap();
+        core
+    }
+
+    /// Account 1's signed transfer of `amount` to account 2, fee 1.
+    fn transfer(amount: u64, nonce: u32) -> L2Op {
+        L2Op::Transfer(
+            Transfer {
+                from: 1,
+                to: 2,
+                amount,
+                fee: 1,
+                nonce,
+            }
+            .sign(&key(1), CHAIN),
+        )
+    }
+
     /// A sequencer rebuilt through batch 2 from a bridge that has executed only batch 1:
     /// the executed view is batch 1's until the bridge executes batch 2.
     #[test]
@@ -1065,8 +1100,7 @@ mod tests {
     #[tokio::test]
     async fn executed_operations_beyond_the_newest_kept_are_forgotten() {
         let dir = tempfile::tempdir().unwrap();
-        let (journal, _) = Journal::open(&dir.path().join("journal")).unwrap();
-        let records = vec![deposit(0, 1), deposit(1, 100), deposit(2, 100)];
+        let records = three_deposits();
         let hashes: Vec<B256> = records
             .iter()
             .map(|r| match r {
@@ -1074,30 +1108,11 @@ mod tests {
                 _ => unreachable!(),
             })
             .collect();
-        let (core, _) = Core::open(
-            settings(),
-            journal,
-            records,
-            &L2State::new(),
-            0,
-            0,
-            Duration::from_secs(60),
-        )
-        .unwrap();
+        let core = open_core(&dir, records);
         core.start_tasks();
         let mut transfers = Vec::new();
         for nonce in 0..3 {
-            let op = L2Op::Transfer(
-                Transfer {
-                    from: 1,
-                    to: 2,
-                    amount: 1,
-                    fee: 1,
-                    nonce,
-                }
-                .sign(&key(1), CHAIN),
-            );
-            transfers.push(core.submit(op).await.unwrap().hash);
+            transfers.push(core.submit(transfer(1, nonce)).await.unwrap().hash);
         }
         // Batches of two: (0, 1), (2, 3), (4, 5).
         for number in 1..=3 {
@@ -1128,17 +1143,7 @@ mod tests {
         assert_eq!(core.status_view()["forgotten"], 4);
         assert!(core.tx_view(transfers[0]).is_none());
         assert_eq!(core.tx_view(transfers[2]).unwrap()["status"], "executed");
-        let next = L2Op::Transfer(
-            Transfer {
-                from: 1,
-                to: 2,
-                amount: 1,
-                fee: 1,
-                nonce: 3,
-            }
-            .sign(&key(1), CHAIN),
-        );
-        assert_eq!(core.submit(next).await.unwrap().seq, 6);
+        assert_eq!(core.submit(transfer(1, 3)).await.unwrap().seq, 6);
         assert_eq!(core.account_view(1)["soft"]["nonce"], 4);
     }
 
@@ -1147,18 +1152,7 @@ mod tests {
     #[tokio::test]
     async fn a_full_signature_queue_refuses_as_busy_and_loses_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        let (journal, _) = Journal::open(&dir.path().join("journal")).unwrap();
-        let records = vec![deposit(0, 1), deposit(1, 100), deposit(2, 100)];
-        let (core, _) = Core::open(
-            settings(),
-            journal,
-            records,
-            &L2State::new(),
-            0,
-            0,
-            Duration::from_secs(60),
-        )
-        .unwrap();
+        let core = open_core(&dir, three_deposits());
         // Nothing checks signatures yet: fill the queue.
         let mut verdicts = Vec::new();
         let filler = Transfer {
@@ -1177,17 +1171,8 @@ mod tests {
                 .unwrap();
             verdicts.push(answer);
         }
-        let transfer = L2Op::Transfer(
-            Transfer {
-                from: 1,
-                to: 2,
-                amount: 10,
-                fee: 1,
-                nonce: 0,
-            }
-            .sign(&key(1), CHAIN),
-        );
-        match core.submit(transfer).await {
+        let sent = transfer(10, 0);
+        match core.submit(sent).await {
             Err(SubmitError::Busy(reason)) => {
                 assert!(
                     reason.contains("busy") && reason.contains("retry"),
@@ -1203,7 +1188,7 @@ mod tests {
         for answer in verdicts {
             assert!(answer.await.unwrap(), "the queued checks are answered");
         }
-        let accepted = core.submit(transfer).await.unwrap();
+        let accepted = core.submit(sent).await.unwrap();
         assert_eq!(accepted.seq, 3);
         assert_eq!(core.account_view(1)["soft"]["balance"], 89);
     }

@@ -535,15 +535,8 @@ fn a_killed_sequencer_loses_nothing_a_killed_prover_s_job_is_reproved_and_an_emp
     std::fs::rename(&journal, &kept).unwrap();
     let mut sequencer = start_sequencer(&config);
     let seq = sequencer.port;
-    for (i, before) in balances.iter().enumerate() {
-        assert_eq!(
-            &account(seq, i as u32)["soft"],
-            before,
-            "account {i} rebuilt"
-        );
-    }
-    let answer = send(seq, signed_transfer(&bob, 1, 7, 1, 0));
-    assert_eq!(answer["result"]["status"], "accepted", "{answer}");
+    assert_soft_balances(seq, &balances, "rebuilt");
+    assert_accepted(seq, signed_transfer(&bob, 1, 7, 1, 0));
     let withdraw = Withdraw {
         from: 1,
         amount: 5,
@@ -597,15 +590,8 @@ fn a_killed_sequencer_loses_nothing_a_killed_prover_s_job_is_reproved_and_an_emp
         bridge_committed, verified,
         "the bridge is back at the verified batch"
     );
-    for (i, before) in balances.iter().enumerate() {
-        assert_eq!(
-            &account(seq, i as u32)["soft"],
-            before,
-            "account {i} after the revert"
-        );
-    }
-    let answer = send(seq, signed_transfer(&alice, 2, 3, 1, 6));
-    assert_eq!(answer["result"]["status"], "accepted", "{answer}");
+    assert_soft_balances(seq, &balances, "after the revert");
+    assert_accepted(seq, signed_transfer(&alice, 2, 3, 1, 6));
     let mut prover = start_prover(sequencer.prover_port, &secret);
     wait_all_executed(seq, Duration::from_secs(300));
     prover.kill().unwrap();
@@ -617,6 +603,23 @@ fn a_killed_sequencer_loses_nothing_a_killed_prover_s_job_is_reproved_and_an_emp
     assert_value_conserved(port, seq, 3, &[&alice, &bob], "after the revert");
     sequencer.child.kill().unwrap();
     sequencer.child.wait().unwrap();
+}
+
+/// Each account's soft-confirmed balance and nonce are `expected[i]`.
+fn assert_soft_balances(seq: u16, expected: &[Value], when: &str) {
+    for (i, before) in expected.iter().enumerate() {
+        assert_eq!(
+            &account(seq, i as u32)["soft"],
+            before,
+            "account {i} {when}"
+        );
+    }
+}
+
+/// The sequencer accepts `request`.
+fn assert_accepted(seq: u16, request: Value) {
+    let answer = send(seq, request);
+    assert_eq!(answer["result"]["status"], "accepted", "{answer}");
 }
 
 /// `kaimeng sequencer --config config` exits with an error that says each of `needles`.
