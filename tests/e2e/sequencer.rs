@@ -585,7 +585,7 @@ fn a_killed_sequencer_loses_nothing_a_killed_prover_s_job_is_reproved_and_an_emp
         (Some(verified), Some(verified)),
         "{s}"
     );
-    let bridge_committed = eth_call_u64(port, "lastCommitted()");
+    let bridge_committed = bridge_view(port, kaimeng::bridge_client::lastCommittedCall {});
     assert_eq!(
         bridge_committed, verified,
         "the bridge is back at the verified batch"
@@ -640,15 +640,17 @@ fn before_balance(view: &Value) -> u64 {
     view["balance"].as_u64().unwrap()
 }
 
-/// A `uint64` view of the bridge with no arguments, by its signature.
-fn eth_call_u64(node: u16, signature: &str) -> u64 {
-    let selector = &alloy_primitives::keccak256(signature.as_bytes())[..4];
+/// A view of the bridge, through the node's `eth_call`, with the calls the sequencer itself
+/// uses (`kaimeng::bridge_client`).
+fn bridge_view<C: alloy_sol_types::SolCall>(node: u16, call: C) -> C::Return {
+    let data = alloy_primitives::Bytes::from(call.abi_encode());
     let answer = result_at(
         node,
         "eth_call",
-        json!([{"to": BRIDGE_ADDRESS, "data": format!("0x{}", alloy_primitives::hex::encode(selector))}, "latest"]),
+        json!([{"to": BRIDGE_ADDRESS, "data": data}, "latest"]),
     );
-    u64::from_str_radix(answer.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+    let out: alloy_primitives::Bytes = serde_json::from_value(answer).unwrap();
+    C::abi_decode_returns(&out).unwrap()
 }
 
 /// A raw HTTP POST of `body` to `port` with an optional `Authorization` header; the whole
