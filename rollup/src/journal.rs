@@ -4,7 +4,16 @@
 //! A record is `length: u32 LE | !length: u32 LE | checksum: 16 bytes (Blake2b of the payload)
 //! | payload`; the length is written twice so that a damaged length is told from a torn end. The
 //! payload is one of: an accepted operation (in acceptance order, priority operations included),
-//! a batch closing (how many of the oldest unbatched operations it took), or a chunk proof.
+//! a batch closing (how many of the oldest unbatched operations it took), a chunk proof, or
+//! the base the journal starts from (a rebuild marker, or a snapshot of the state at an
+//! executed batch followed by its accounts; see [`crate::snapshot`]).
+//!
+//! Compaction (ADR 0110) writes a shorter copy beside the journal (`journal.compact`): the
+//! snapshot, then the records still needed. The copy is synced, the records appended to the
+//! journal meanwhile are copied over, and it is renamed over the journal. A crash at any
+//! point leaves either the old journal or the new one, both whole; a leftover copy is removed
+//! on open. Positions returned by [`Journal::append`] count bytes ever appended, so they keep
+//! growing across a compaction.
 //!
 //! On open every record is read back and checked. A record cut short or failing its checksum
 //! at the very end of the file is what `kill -9` leaves mid-write: it was never confirmed (the
@@ -20,7 +29,10 @@ use std::path::{Path, PathBuf};
 
 use blake2b_simd::Params as Blake2bParams;
 
-use crate::account::L1Address;
+use ff::PrimeField;
+
+use crate::Fp;
+use crate::account::{Account, L1Address};
 use crate::schnorr::{PublicKey, Signature};
 use crate::tx::{
     DepositOp, ForcedExitOp, L2Op, PriorityOp, SignedTransfer, SignedWithdraw, Transfer, Withdraw,
@@ -50,6 +62,24 @@ pub enum Record {
         /// The first request not yet consumed.
         next_request: u64,
     },
+    /// The journal continues the state snapshotted after batch `batches` (first record of a
+    /// compacted journal); the next `accounts` accounts follow in [`Record::Accounts`].
+    Snapshot {
+        /// Batches the snapshot covers (all executed on shard 0).
+        batches: u64,
+        /// Sequence number of the first operation after them.
+        first_seq: u64,
+        /// The first priority request not yet consumed.
+        next_request: u64,
+        /// The priority-queue hash after batch `batches`.
+        queue_hash: Fp,
+        /// The state root after batch `batches` (checked when the state is restored).
+        root: Fp,
+        /// Accounts in the snapshot.
+        accounts: u64,
+    },
+    /// Accounts of the snapshot, `(index, account)`.
+    Accounts(Vec<(u32, Account)>),
     /// The proof of chunk `chunk` of batch `batch`.
     Proof {
         /// Batch number.
@@ -88,6 +118,17 @@ pub enum JournalError {
         /// What is wrong.
         reason: String,
     },
+    /// A compacted copy replaced the journal, but it could not be reopened for writing.
+    #[error(
+        "{path}: replaced by its compacted copy (whole and synced), but reopening it failed: \
+         {source}; nothing more can be journaled until the sequencer restarts"
+    )]
+    Reopen {
+        /// The journal file.
+        path: PathBuf,
+        /// What failed.
+        source: std::io::Error,
+    },
 }
 
 /// What opening found.
@@ -105,7 +146,14 @@ pub struct Journal {
     path: PathBuf,
     writer: BufWriter<File>,
     sync_handle: File,
+    /// Length of the file once the buffer is written.
     written: u64,
+    /// Position (bytes ever appended) at which the current file was `file_base` long.
+    position_base: u64,
+    file_base: u64,
+    /// Set when a compacted copy replaced the file but could not be reopened: the handles
+    /// point at the old, unlinked file, so nothing more may be written.
+    stranded: bool,
 }
 
 impl Journal {
@@ -131,6 +179,11 @@ impl Journal {
                  directory?"
             )))
         })?;
+        // A compacted copy left by a crash before it replaced the journal.
+        match std::fs::remove_file(compact_path(&path)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
+            _ => {}
+        }
         if !existed && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             // The new file's directory entry must survive a crash too.
             File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
@@ -151,6 +204,9 @@ impl Journal {
                 writer: BufWriter::with_capacity(1 << 20, file),
                 sync_handle,
                 written: good,
+                position_base: good,
+                file_base: good,
+                stranded: false,
             },
             Recovered {
                 records,
@@ -164,24 +220,93 @@ impl Journal {
         &self.path
     }
 
-    /// Appends a record to the write buffer; returns the file length once it is written.
-    /// Nothing is durable until [`Self::flush`] and a sync of [`Self::sync_handle`].
+    /// Appends a record to the write buffer; returns its end position (bytes ever appended,
+    /// continuous across compactions). Nothing is durable until [`Self::flush`] and a sync of
+    /// [`Self::sync_handle`].
     pub fn append(&mut self, record: &Record) -> std::io::Result<u64> {
-        let payload = encode(record);
-        self.writer
-            .write_all(&(payload.len() as u32).to_le_bytes())?;
-        self.writer
-            .write_all(&(!(payload.len() as u32)).to_le_bytes())?;
-        self.writer.write_all(&checksum(&payload))?;
-        self.writer.write_all(&payload)?;
-        self.written += (HEADER + payload.len()) as u64;
+        self.check_not_stranded()?;
+        self.written += write_record(&mut self.writer, record)?;
+        Ok(self.position())
+    }
+
+    fn position(&self) -> u64 {
+        self.position_base + (self.written - self.file_base)
+    }
+
+    /// Hands the buffered records to the OS; returns the position written so far.
+    pub fn flush(&mut self) -> std::io::Result<u64> {
+        self.check_not_stranded()?;
+        self.writer.flush()?;
+        Ok(self.position())
+    }
+
+    fn check_not_stranded(&self) -> std::io::Result<()> {
+        if self.stranded {
+            return Err(std::io::Error::other(
+                "the journal was replaced by its compacted copy, which could not be reopened",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The length of the file once everything appended is handed to the OS: where a
+    /// compaction's copy stops reading ([`write_compacted`]).
+    pub fn cut(&mut self) -> std::io::Result<u64> {
+        self.writer.flush()?;
         Ok(self.written)
     }
 
-    /// Hands the buffered records to the OS; returns the length written so far.
-    pub fn flush(&mut self) -> std::io::Result<u64> {
-        self.writer.flush()?;
-        Ok(self.written)
+    /// Replaces this journal by `copy` (from [`write_compacted`]): copies over what was
+    /// appended since its cut, syncs it, and renames it over the journal. Returns the position
+    /// written so far, all of it durable.
+    ///
+    /// On an error before the rename the journal is unchanged (and the copy removed). After
+    /// it, the journal file is the copy, whole and synced; an error in reopening it is
+    /// returned, and the journal must not be written again.
+    pub fn adopt(&mut self, copy: CompactedCopy) -> Result<u64, JournalError> {
+        let io = |source| JournalError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        self.check_not_stranded().map_err(io)?;
+        let CompactedCopy {
+            path: copy_path,
+            mut file,
+            cut,
+        } = copy;
+        let renamed = (|| {
+            self.writer.flush()?;
+            let mut tail = Vec::new();
+            let mut source = File::open(&self.path)?;
+            source.seek(SeekFrom::Start(cut))?;
+            source.read_to_end(&mut tail)?;
+            file.write_all(&tail)?;
+            file.sync_all()?;
+            std::fs::rename(&copy_path, &self.path)
+        })();
+        if let Err(e) = renamed {
+            let _ = std::fs::remove_file(&copy_path);
+            return Err(io(e));
+        }
+        let position = self.position();
+        self.stranded = true;
+        let reopen = |source| JournalError::Reopen {
+            path: self.path.clone(),
+            source,
+        };
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            File::open(dir).and_then(|d| d.sync_all()).map_err(reopen)?;
+        }
+        file.try_lock()
+            .map_err(|e| reopen(std::io::Error::other(e.to_string())))?;
+        let length = file.seek(SeekFrom::End(0)).map_err(reopen)?;
+        self.sync_handle = file.try_clone().map_err(reopen)?;
+        self.writer = BufWriter::with_capacity(1 << 20, file);
+        self.written = length;
+        self.file_base = length;
+        self.position_base = position;
+        self.stranded = false;
+        Ok(position)
     }
 
     /// A handle to sync the file with, without holding the journal.
@@ -195,6 +320,83 @@ impl Journal {
         self.sync_handle.sync_data()?;
         Ok(written)
     }
+}
+
+/// A compacted copy of a journal, written and synced beside it, not yet in its place.
+#[derive(Debug)]
+pub struct CompactedCopy {
+    path: PathBuf,
+    file: File,
+    cut: u64,
+}
+
+/// Where the compacted copy of the journal at `path` is written.
+pub fn compact_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".compact");
+    path.with_file_name(name)
+}
+
+/// Writes the compacted copy of the journal at `path`: `head` (the snapshot), then each of the
+/// records before byte `cut` that `keep` admits, in order; synced. Runs beside a journal still
+/// being appended to: it reads only what lies before the cut ([`Journal::cut`]).
+pub fn write_compacted(
+    path: &Path,
+    cut: u64,
+    head: &[Record],
+    mut keep: impl FnMut(&Record) -> bool,
+) -> Result<CompactedCopy, JournalError> {
+    let copy_path = compact_path(path);
+    let io = |source| JournalError::Io {
+        path: copy_path.clone(),
+        source,
+    };
+    let mut bytes = Vec::new();
+    File::open(path)
+        .and_then(|f| f.take(cut).read_to_end(&mut bytes))
+        .map_err(|source| JournalError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    let (records, _) = read_records(path, &bytes)?;
+    drop(bytes);
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&copy_path)
+        .map_err(io)?;
+    let mut writer = BufWriter::with_capacity(1 << 20, file);
+    let written = (|| {
+        for record in head.iter().chain(records.iter().filter(|r| keep(r))) {
+            write_record(&mut writer, record)?;
+        }
+        let file = writer.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        Ok(file)
+    })();
+    match written {
+        Ok(file) => Ok(CompactedCopy {
+            path: copy_path,
+            file,
+            cut,
+        }),
+        Err(e) => {
+            let _ = std::fs::remove_file(&copy_path);
+            Err(io(e))
+        }
+    }
+}
+
+/// Writes one record; returns its length.
+fn write_record(out: &mut impl Write, record: &Record) -> std::io::Result<u64> {
+    let payload = encode(record);
+    out.write_all(&(payload.len() as u32).to_le_bytes())?;
+    out.write_all(&(!(payload.len() as u32)).to_le_bytes())?;
+    out.write_all(&checksum(&payload))?;
+    out.write_all(&payload)?;
+    Ok((HEADER + payload.len()) as u64)
 }
 
 fn checksum(payload: &[u8]) -> [u8; 16] {
@@ -358,6 +560,41 @@ fn encode(record: &Record) -> Vec<u8> {
             out.extend(next_request.to_be_bytes());
             out
         }
+        Record::Snapshot {
+            batches,
+            first_seq,
+            next_request,
+            queue_hash,
+            root,
+            accounts,
+        } => {
+            let mut out = vec![5];
+            out.extend(batches.to_be_bytes());
+            out.extend(first_seq.to_be_bytes());
+            out.extend(next_request.to_be_bytes());
+            out.extend(queue_hash.to_repr());
+            out.extend(root.to_repr());
+            out.extend(accounts.to_be_bytes());
+            out
+        }
+        Record::Accounts(accounts) => {
+            let mut out = Vec::with_capacity(1 + accounts.len() * ACCOUNT_BYTES);
+            out.push(6);
+            for (index, account) in accounts {
+                out.extend(index.to_be_bytes());
+                match account.public_key {
+                    Some(key) => {
+                        out.push(1);
+                        out.extend(key.to_bytes());
+                    }
+                    None => out.extend([0u8; 33]),
+                }
+                out.extend(account.l1_address.0);
+                out.extend(account.balance.to_be_bytes());
+                out.extend(account.nonce.to_be_bytes());
+            }
+            out
+        }
         Record::Proof {
             batch,
             chunk,
@@ -406,9 +643,58 @@ fn decode(payload: &[u8]) -> Result<Record, String> {
             }
             Ok(record)
         }
+        5 => {
+            let mut r = Reader(rest);
+            let record = Record::Snapshot {
+                batches: r.u64()?,
+                first_seq: r.u64()?,
+                next_request: r.u64()?,
+                queue_hash: r.field()?,
+                root: r.field()?,
+                accounts: r.u64()?,
+            };
+            if !r.0.is_empty() {
+                return Err("bytes after a snapshot head".into());
+            }
+            Ok(record)
+        }
+        6 => {
+            if rest.len() % ACCOUNT_BYTES != 0 {
+                return Err(format!(
+                    "{} bytes of accounts, not a multiple of {ACCOUNT_BYTES}",
+                    rest.len()
+                ));
+            }
+            let mut r = Reader(rest);
+            let mut accounts = Vec::with_capacity(rest.len() / ACCOUNT_BYTES);
+            while !r.0.is_empty() {
+                let index = r.u32()?;
+                let public_key = match (r.u8()?, r.array::<32>()?) {
+                    (0, key) if key == [0; 32] => None,
+                    (1, key) => Some(
+                        PublicKey::from_bytes(&key)
+                            .ok_or_else(|| format!("account {index}: not an L2 public key"))?,
+                    ),
+                    _ => return Err(format!("account {index}: a malformed key field")),
+                };
+                accounts.push((
+                    index,
+                    Account {
+                        public_key,
+                        l1_address: L1Address(r.array()?),
+                        balance: r.u64()?,
+                        nonce: r.u32()?,
+                    },
+                ));
+            }
+            Ok(Record::Accounts(accounts))
+        }
         other => Err(format!("unknown record kind {other}")),
     }
 }
+
+/// Bytes of one account in a [`Record::Accounts`].
+const ACCOUNT_BYTES: usize = 4 + 1 + 32 + 20 + 8 + 4;
 
 struct Reader<'a>(&'a [u8]);
 
@@ -435,6 +721,10 @@ impl Reader<'_> {
     }
     fn u64(&mut self) -> Result<u64, String> {
         Ok(u64::from_be_bytes(self.array()?))
+    }
+    fn field(&mut self) -> Result<Fp, String> {
+        Option::from(Fp::from_repr(self.array()?))
+            .ok_or_else(|| "not a canonical field element".to_string())
     }
     fn signature(&mut self) -> Result<Signature, String> {
         Signature::from_bytes(&self.array()?).ok_or_else(|| "not a valid signature".to_string())
@@ -483,6 +773,32 @@ mod tests {
                 batches: 3,
                 next_request: 9,
             },
+            Record::Snapshot {
+                batches: 3,
+                first_seq: 40,
+                next_request: 9,
+                queue_hash: Fp::from(5),
+                root: -Fp::from(6),
+                accounts: 2,
+            },
+            Record::Accounts(vec![
+                (
+                    1,
+                    Account {
+                        public_key: Some(key.public_key()),
+                        l1_address: L1Address([1; 20]),
+                        balance: 487,
+                        nonce: 2,
+                    },
+                ),
+                (
+                    u32::MAX,
+                    Account {
+                        balance: 1,
+                        ..Account::default()
+                    },
+                ),
+            ]),
             Record::Proof {
                 batch: 1,
                 chunk: 0,
@@ -576,6 +892,60 @@ mod tests {
             );
             assert_eq!(std::fs::read(&path).unwrap(), damaged, "byte {position}");
         }
+    }
+
+    /// A compaction while records keep coming: the copy holds the head, the kept records
+    /// and everything appended after the cut; positions keep growing; appending continues on
+    /// the new file, and it reopens with exactly those records.
+    #[test]
+    fn a_compacted_journal_keeps_what_was_asked_and_what_came_after() {
+        let dir = tempdir();
+        let path = dir.join("journal");
+        let (mut journal, _) = Journal::open(&path).unwrap();
+        let mut position = 0;
+        for record in records() {
+            position = journal.append(&record).unwrap();
+        }
+        let cut = journal.cut().unwrap();
+        let late = Record::Closed { batch: 2, ops: 1 };
+        let after_late = journal.append(&late).unwrap();
+        assert!(after_late > position);
+        let head = [Record::Rebuilt {
+            batches: 1,
+            next_request: 2,
+        }];
+        let copy = write_compacted(&path, cut, &head, |r| matches!(r, Record::Proof { .. }))
+            .unwrap();
+        assert!(compact_path(&path).exists());
+        let adopted = journal.adopt(copy).unwrap();
+        assert_eq!(adopted, after_late, "positions continue across the swap");
+        assert!(!compact_path(&path).exists());
+        let later = Record::Closed { batch: 3, ops: 0 };
+        assert!(journal.append(&later).unwrap() > adopted);
+        journal.sync().unwrap();
+        drop(journal);
+
+        let proof = records().pop().unwrap();
+        let (_, recovered) = Journal::open(&path).unwrap();
+        assert_eq!(
+            recovered.records,
+            vec![head[0].clone(), proof, late, later],
+            "head, kept, appended during, appended after"
+        );
+    }
+
+    /// A copy left by a crash before the swap is removed on open; the journal is untouched.
+    #[test]
+    fn a_leftover_compacted_copy_is_removed_on_open() {
+        let dir = tempdir();
+        let path = written(&dir);
+        let copy = write_compacted(&path, 0, &[Record::Closed { batch: 9, ops: 9 }], |_| true)
+            .unwrap();
+        drop(copy);
+        assert!(compact_path(&path).exists());
+        let (_, recovered) = Journal::open(&path).unwrap();
+        assert_eq!(recovered.records, records());
+        assert!(!compact_path(&path).exists());
     }
 
     #[test]

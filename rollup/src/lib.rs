@@ -25,6 +25,7 @@ pub mod poseidon;
 pub mod rebuild;
 pub mod schnorr;
 pub mod smt;
+pub mod snapshot;
 pub mod soft;
 pub mod stf;
 pub mod tx;

@@ -6,6 +6,8 @@
 
 use std::collections::HashMap;
 
+use rayon::prelude::*;
+
 use crate::Fp;
 use crate::account::Account;
 use crate::poseidon::hash2;
@@ -44,6 +46,33 @@ impl SparseMerkleTree {
         Self {
             levels: vec![HashMap::new(); TREE_DEPTH + 1],
         }
+    }
+
+    /// The tree holding `leaves` (index, leaf hash) and the empty account everywhere else,
+    /// built level by level: each non-empty node is hashed once, in parallel, so `n` leaves
+    /// at neighbouring indices cost about `2n` hashes instead of `32n` for one update each.
+    pub fn from_leaves(leaves: impl IntoIterator<Item = (u32, Fp)>) -> Self {
+        let mut levels = Vec::with_capacity(TREE_DEPTH + 1);
+        levels.push(
+            leaves
+                .into_iter()
+                .map(|(index, leaf)| (u64::from(index), leaf))
+                .collect::<HashMap<u64, Fp>>(),
+        );
+        for height in 0..TREE_DEPTH {
+            let below = &levels[height];
+            let mut parents: Vec<u64> = below.keys().map(|index| index >> 1).collect();
+            parents.sort_unstable();
+            parents.dedup();
+            let empty = empty_hashes()[height];
+            let child = |index: u64| below.get(&index).copied().unwrap_or(empty);
+            let above: HashMap<u64, Fp> = parents
+                .par_iter()
+                .map(|parent| (*parent, hash2(child(parent << 1), child((parent << 1) | 1))))
+                .collect();
+            levels.push(above);
+        }
+        Self { levels }
     }
 
     fn node(&self, height: usize, index: u64) -> Fp {
@@ -151,6 +180,26 @@ mod tests {
         let mut wrong = t.proof(1);
         wrong.index = 3;
         assert!(!wrong.verify(root, Fp::from(101)));
+    }
+
+    #[test]
+    fn a_tree_built_at_once_equals_one_built_leaf_by_leaf() {
+        let indices = [0u32, 1, 2, 3, 4, 9, 1 << 20, (1 << 20) + 1, u32::MAX, 77_777];
+        let leaves: Vec<(u32, Fp)> = indices
+            .iter()
+            .enumerate()
+            .map(|(n, i)| (*i, Fp::from(n as u64 * 7 + 3)))
+            .collect();
+        let mut one_by_one = SparseMerkleTree::new();
+        for (index, leaf) in &leaves {
+            one_by_one.set_leaf(*index, *leaf);
+        }
+        let at_once = SparseMerkleTree::from_leaves(leaves.iter().copied());
+        assert_eq!(at_once.root(), one_by_one.root());
+        for index in indices.iter().chain(&[5u32, 1 << 31]) {
+            assert_eq!(at_once.proof(*index), one_by_one.proof(*index));
+        }
+        assert_eq!(SparseMerkleTree::from_leaves([]).root(), SparseMerkleTree::new().root());
     }
 
     #[test]

@@ -217,6 +217,25 @@ impl L2State {
         }
     }
 
+    /// The state holding `accounts` (each index once) after `queue_hash`: a state restored
+    /// from a snapshot. The tree is built at once ([`SparseMerkleTree::from_leaves`]) and the
+    /// leaves are hashed in parallel.
+    pub fn from_accounts(accounts: Vec<(u32, Account)>, queue_hash: Fp) -> Self {
+        use rayon::prelude::*;
+        let leaves: Vec<(u32, Fp)> = accounts
+            .par_iter()
+            .map(|(index, account)| (*index, account.leaf_hash()))
+            .collect();
+        Self {
+            accounts: accounts
+                .into_iter()
+                .filter(|(_, account)| *account != Account::default())
+                .collect(),
+            tree: SparseMerkleTree::from_leaves(leaves),
+            queue_hash,
+        }
+    }
+
     /// Sets the priority-queue hash (for a state rebuilt from published data, which folds
     /// the requests itself).
     pub fn set_queue_hash(&mut self, queue_hash: Fp) {

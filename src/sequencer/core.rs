@@ -4,16 +4,19 @@
 //!
 //! An operation is confirmed to its sender only once the journal holding it is synced
 //! (group commit: one `fdatasync` covers every operation accepted while the previous one ran).
+//! Once enough executed operations sit in the journal, it is compacted in the background to a
+//! snapshot of the executed state and what follows it (ADR 0110).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::fs::File;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use alloy_primitives::B256;
 use anyhow::anyhow;
 use kaimeng_prover::{ChunkParams, ChunkProof, ChunkVerifyingKey, verify_chunk};
-use kaimeng_rollup::journal::{Journal, Record};
+use kaimeng_rollup::journal::{Journal, JournalError, Record, write_compacted};
+use kaimeng_rollup::snapshot::{SnapshotHead, snapshot_records};
 use kaimeng_rollup::schnorr::verify_batch;
 use kaimeng_rollup::soft::SoftLedger;
 use kaimeng_rollup::stf::{ChunkOutcome, L2State};
@@ -45,6 +48,9 @@ pub struct Settings {
     /// Operations of executed batches kept in memory for `rollup_getTransaction` (the newest
     /// ones); older ones are forgotten.
     pub keep_executed: usize,
+    /// The journal is compacted once it holds at least this many operations of executed
+    /// batches (and at least as many as there are accounts).
+    pub compact_after_ops: usize,
 }
 
 impl Settings {
@@ -91,6 +97,18 @@ pub struct BatchRecord {
     pub last_error: Option<String>,
     /// When it closed.
     pub closed_at: Instant,
+    /// The first priority request after it.
+    pub next_request_after: u64,
+    /// The state root and priority-queue hash after it (known once applied).
+    pub after: Option<(Fp, Fp)>,
+}
+
+/// A planned compaction.
+struct Compaction {
+    head: SnapshotHead,
+    accounts: Vec<(u32, Account)>,
+    /// Operation records before the snapshot's first operation.
+    dropped_ops: u64,
 }
 
 struct OpEntry {
@@ -106,6 +124,10 @@ struct State {
     ops: VecDeque<OpEntry>,
     /// Operations forgotten: executed, and older than the newest `keep_executed`.
     forgotten: u64,
+    /// Sequence number of the journal's first operation record.
+    journal_first_seq: u64,
+    /// The first priority request after the base.
+    base_request: u64,
     unbatched: VecDeque<(u64, Instant)>,
     txs: HashMap<B256, u64>,
     first_batch: u64,
@@ -135,8 +157,8 @@ pub struct Core {
     /// Batching and fees.
     pub settings: Settings,
     state: Mutex<State>,
-    sync_file: File,
     synced: watch::Sender<u64>,
+    compacting: AtomicBool,
     flush_wanted: Notify,
     events: broadcast::Sender<Event>,
     /// Proving jobs.
@@ -185,6 +207,31 @@ const MAX_SIGNATURE_BATCH: usize = 512;
 /// a batch per core more are being checked.)
 pub const MAX_WAITING_SIGNATURES: usize = 8 * MAX_SIGNATURE_BATCH;
 
+/// What the journal's records start from.
+#[derive(Clone, Copy)]
+pub struct Base<'a> {
+    /// The state: empty, rebuilt from shard 0, or restored from the journal's snapshot.
+    pub state: &'a L2State,
+    /// Batches it covers.
+    pub batches: u64,
+    /// The first priority request not consumed by them.
+    pub next_request: u64,
+    /// Sequence number of the first operation after them.
+    pub first_seq: u64,
+}
+
+impl<'a> Base<'a> {
+    /// The start of a journal with no base: nothing applied.
+    pub fn empty(state: &'a L2State) -> Self {
+        Self {
+            state,
+            batches: 0,
+            next_request: 0,
+            first_seq: 0,
+        }
+    }
+}
+
 /// What reopening the journal found, for the pipeline.
 pub struct Replayed {
     /// Batches already applied to `base` (rebuilt from shard 0); later ones are replayed.
@@ -196,26 +243,30 @@ pub struct Replayed {
 }
 
 impl Core {
-    /// The state over an opened journal whose records are `records`, on top of `base` (the
-    /// empty state, or one rebuilt from shard 0 through batch `base_batches` with the requests
-    /// before `base_request` consumed).
+    /// The state over an opened journal whose records are `records` (its base's records
+    /// removed), on top of `base`.
     pub fn open(
         settings: Settings,
         journal: Journal,
         records: Vec<Record>,
-        base: &L2State,
-        base_batches: u64,
-        base_request: u64,
+        base: Base<'_>,
         lease_time: Duration,
     ) -> anyhow::Result<(Arc<Self>, Replayed)> {
-        let sync_file = journal.sync_handle()?;
+        let Base {
+            state: base,
+            batches: base_batches,
+            next_request: base_request,
+            first_seq,
+        } = base;
         let now = Instant::now();
         let mut state = State {
             ledger: SoftLedger::new(base, settings.chain_id, FEE_ACCOUNT),
             journal,
             broken: None,
             ops: VecDeque::new(),
-            forgotten: 0,
+            forgotten: first_seq,
+            journal_first_seq: first_seq,
+            base_request,
             unbatched: VecDeque::new(),
             txs: HashMap::new(),
             first_batch: base_batches + 1,
@@ -262,6 +313,11 @@ impl Core {
                     bytes,
                 } => replayed.proofs.push((JobId { batch, chunk }, bytes)),
                 Record::Rebuilt { .. } => {}
+                Record::Snapshot { .. } | Record::Accounts(_) => {
+                    return Err(anyhow!(
+                        "journal record {index}: a snapshot record after the journal's start"
+                    ));
+                }
             }
         }
         let written = state.journal.flush()?;
@@ -272,8 +328,8 @@ impl Core {
             Arc::new(Self {
                 settings,
                 state: Mutex::new(state),
-                sync_file,
                 synced,
+                compacting: AtomicBool::new(false),
                 flush_wanted: Notify::new(),
                 events,
                 jobs: Mutex::new(JobBoard::new(lease_time)),
@@ -325,29 +381,36 @@ impl Core {
     async fn run_flusher(self: Arc<Self>) {
         loop {
             self.flush_wanted.notified().await;
-            let flushed = self.state.lock().journal.flush();
-            let written = match flushed {
-                Ok(written) => written,
+            // The file handle is taken with the flush: a compaction may replace the file.
+            let flushed = {
+                let mut state = self.state.lock();
+                state
+                    .journal
+                    .flush()
+                    .and_then(|written| Ok((written, state.journal.sync_handle()?)))
+            };
+            let (written, file) = match flushed {
+                Ok(flushed) => flushed,
                 Err(e) => {
                     self.fail(format!("cannot write the journal: {e}"));
                     continue;
                 }
             };
-            let file = match self.sync_file.try_clone() {
-                Ok(file) => file,
-                Err(e) => {
-                    self.fail(format!("cannot sync the journal: {e}"));
-                    continue;
-                }
-            };
             match tokio::task::spawn_blocking(move || file.sync_data()).await {
-                Ok(Ok(())) => {
-                    self.synced.send_replace(written);
-                }
+                Ok(Ok(())) => self.mark_synced(written),
                 Ok(Err(e)) => self.fail(format!("cannot sync the journal: {e}")),
                 Err(e) => self.fail(format!("journal sync task: {e}")),
             }
         }
+    }
+
+    /// Everything before `position` is durable.
+    fn mark_synced(&self, position: u64) {
+        self.synced.send_if_modified(|synced| {
+            let newer = position > *synced;
+            *synced = (*synced).max(position);
+            newer
+        });
     }
 
     /// Stops accepting anything, for `reason`.
@@ -544,6 +607,7 @@ impl Core {
         state.ledger.credit_fees(fees);
         if let Some(batch) = state.batch_mut(number) {
             batch.chunks = outcomes.len() as u32;
+            batch.after = Some((after.root(), after.queue_hash()));
             let touched = outcomes.iter().flat_map(|o| {
                 o.slots
                     .iter()
@@ -680,6 +744,72 @@ impl Core {
     pub async fn journal(&self, record: Record) -> anyhow::Result<()> {
         let position = self.state.lock().journal.append(&record)?;
         self.durable(position).await
+    }
+
+    /// Compacts the journal in the background if it is due (one compaction at a time).
+    pub fn maybe_compact(self: &Arc<Self>) {
+        if self.compacting.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        if self.state.lock().compaction(&self.settings).is_none() {
+            self.compacting.store(false, Ordering::Release);
+            return;
+        }
+        let core = self.clone();
+        tokio::task::spawn_blocking(move || {
+            match core.compact() {
+                Ok(Some(batches)) => tracing::info!(batches, "compacted the journal"),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %format!("{e:#}"), "journal compaction"),
+            }
+            core.compacting.store(false, Ordering::Release);
+        });
+    }
+
+    /// Compacts the journal now, if it is due: rewrites it as a snapshot of the state after
+    /// the last executed batch and the records after that batch, while transactions keep
+    /// being accepted. Returns the batch the snapshot covers. (Blocking: it reads and writes
+    /// the journal; the lock is held only to plan and, at the end, to copy what arrived
+    /// meanwhile and swap the files.)
+    pub fn compact(&self) -> anyhow::Result<Option<u64>> {
+        let (plan, cut, path) = {
+            let mut state = self.state.lock();
+            let Some(plan) = state.compaction(&self.settings) else {
+                return Ok(None);
+            };
+            let cut = state.journal.cut()?;
+            (plan, cut, state.journal.path().to_path_buf())
+        };
+        let Compaction {
+            head,
+            accounts,
+            dropped_ops,
+        } = plan;
+        let records = snapshot_records(head, accounts);
+        let mut ops_seen = 0;
+        let copy = write_compacted(&path, cut, &records, |record| match record {
+            Record::Op(_) => {
+                ops_seen += 1;
+                ops_seen > dropped_ops
+            }
+            Record::Closed { batch, .. } | Record::Proof { batch, .. } => *batch > head.batches,
+            Record::Rebuilt { .. } | Record::Snapshot { .. } | Record::Accounts(_) => false,
+        })?;
+        let mut state = self.state.lock();
+        match state.journal.adopt(copy) {
+            Ok(position) => {
+                state.journal_first_seq = head.first_seq;
+                drop(state);
+                self.mark_synced(position);
+                Ok(Some(head.batches))
+            }
+            Err(e @ JournalError::Reopen { .. }) => {
+                // The journal refuses writes from now on; say why to every sender.
+                state.broken.get_or_insert(e.to_string());
+                Err(e.into())
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// `rollup_getAccount`: the account soft-confirmed and at each bridge stage.
@@ -840,6 +970,34 @@ impl State {
             .get(usize::try_from(seq.checked_sub(self.forgotten)?).ok()?)
     }
 
+    /// What a compaction would write now, if one is due: the journal holds at least
+    /// `compact_after_ops` operations of executed batches, and at least as many as the
+    /// snapshot has accounts (so the snapshot costs less than what it replaces).
+    fn compaction(&self, settings: &Settings) -> Option<Compaction> {
+        let batch = self.batch(self.marks.executed)?;
+        let (root, queue_hash) = batch.after?;
+        let first_seq = batch.first_seq + u64::from(batch.ops);
+        let dropped_ops = first_seq - self.journal_first_seq;
+        if dropped_ops < settings.compact_after_ops.max(self.executed_accounts.len()) as u64 {
+            return None;
+        }
+        Some(Compaction {
+            head: SnapshotHead {
+                batches: batch.number,
+                first_seq,
+                next_request: batch.next_request_after,
+                queue_hash,
+                root,
+            },
+            accounts: self
+                .executed_accounts
+                .iter()
+                .map(|(i, a)| (*i, *a))
+                .collect(),
+            dropped_ops,
+        })
+    }
+
     /// Forgets the oldest operations of executed batches while more than `keep` of them are
     /// held. (Unexecuted ones are never forgotten: they may still have to be proven.)
     fn forget_executed(&mut self, keep: usize) {
@@ -862,11 +1020,16 @@ impl State {
         }
         let first_seq = self.unbatched.front().map_or(self.next_seq(), |(s, _)| *s);
         let forgotten = self.forgotten;
-        let ops = self
+        let ops: Vec<L2Op> = self
             .unbatched
             .drain(..take)
             .map(|(seq, _)| self.ops[(seq - forgotten) as usize].op)
             .collect();
+        let requests_before = self
+            .batches
+            .last()
+            .map_or(self.base_request, |b| b.next_request_after);
+        let requests = ops.iter().filter(|op| matches!(op, L2Op::Priority(_))).count();
         self.batches.push(BatchRecord {
             number,
             first_seq,
@@ -875,6 +1038,8 @@ impl State {
             diff: HashMap::new(),
             last_error: None,
             closed_at: now,
+            next_request_after: requests_before + requests as u64,
+            after: None,
         });
         Some(ops)
     }
@@ -1006,6 +1171,7 @@ mod tests {
             min_fee: 1,
             chunk_k: 13,
             keep_executed: 2,
+            compact_after_ops: 1_000_000,
         }
     }
 
@@ -1021,9 +1187,7 @@ mod tests {
             settings(),
             journal,
             records,
-            &L2State::new(),
-            0,
-            0,
+            Base::empty(&L2State::new()),
             Duration::from_secs(60),
         )
         .unwrap();
@@ -1065,9 +1229,12 @@ mod tests {
             settings(),
             journal,
             Vec::new(),
-            &state,
-            2,
-            3,
+            Base {
+                state: &state,
+                batches: 2,
+                next_request: 3,
+                first_seq: 0,
+            },
             Duration::from_secs(60),
         )
         .unwrap();
@@ -1145,6 +1312,133 @@ mod tests {
         assert_eq!(core.tx_view(transfers[2]).unwrap()["status"], "executed");
         assert_eq!(core.submit(transfer(1, 3)).await.unwrap().seq, 6);
         assert_eq!(core.account_view(1)["soft"]["nonce"], 4);
+    }
+
+    /// A compaction while the core runs: the journal becomes the snapshot of the executed
+    /// state and the records after it (proofs of unexecuted batches, operations, closings),
+    /// appending continues on it, and a core reopened on it holds the same state, numbering
+    /// and unfinished batch.
+    #[tokio::test]
+    async fn a_compacted_journal_reopens_to_the_same_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal");
+        let (mut journal, _) = Journal::open(&path).unwrap();
+        for record in three_deposits() {
+            journal.append(&record).unwrap();
+        }
+        let settings = Settings {
+            compact_after_ops: 1,
+            ..settings()
+        };
+        let (core, _) = Core::open(
+            settings,
+            journal,
+            three_deposits(),
+            Base::empty(&L2State::new()),
+            Duration::from_secs(60),
+        )
+        .unwrap();
+        core.start_tasks();
+        for nonce in 0..3 {
+            core.submit(transfer(1, nonce)).await.unwrap();
+        }
+        let config = kaimeng_rollup::stf::ChunkConfig {
+            chain_id: CHAIN,
+            fee_account: FEE_ACCOUNT,
+            slots: 2,
+        };
+        // Batches of two: (0, 1), (2, 3), (4, 5), applied as the pipeline does.
+        let mut tree = L2State::new();
+        let mut after_two = None;
+        for number in 1..=3 {
+            let (closed, ops) = core.close_due_batch(Instant::now()).await.unwrap().unwrap();
+            assert_eq!(closed, number);
+            let outcomes = tree.apply_batch(config, &ops).unwrap();
+            core.batch_applied(number, &outcomes, &tree);
+            if number == 2 {
+                after_two = Some(tree.clone());
+            }
+        }
+        let after_two = after_two.unwrap();
+        for batch in [1, 3] {
+            core.journal(Record::Proof {
+                batch,
+                chunk: 0,
+                bytes: vec![batch as u8; 10],
+            })
+            .await
+            .unwrap();
+        }
+        assert_eq!(core.compact().unwrap(), None, "nothing is executed yet");
+        core.set_marks(Marks {
+            committed: 3,
+            verified: 3,
+            executed: 2,
+        });
+        assert_eq!(core.compact().unwrap(), Some(2));
+        let late = core.submit(transfer(1, 3)).await.unwrap();
+        assert_eq!(late.seq, 6, "numbering goes on");
+
+        // The file as a restart would read it (the running core keeps its lock).
+        let copy = dir.path().join("copy");
+        std::fs::copy(&path, &copy).unwrap();
+        let (journal, recovered) = Journal::open(&copy).unwrap();
+        let mut records = recovered.records;
+        let (head, restored, spans) = kaimeng_rollup::snapshot::restore(&records)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (head.batches, head.first_seq, head.next_request),
+            (2, 4, 3)
+        );
+        assert_eq!(restored.root(), after_two.root());
+        assert_eq!(restored.queue_hash(), after_two.queue_hash());
+        records.drain(..spans);
+        let kinds: Vec<String> = records
+            .iter()
+            .map(|r| match r {
+                Record::Op(_) => "op".to_string(),
+                Record::Closed { batch, .. } => format!("closed {batch}"),
+                Record::Proof { batch, .. } => format!("proof {batch}"),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(kinds, ["op", "op", "closed 3", "proof 3", "op"]);
+
+        let (reopened, replayed) = Core::open(
+            settings,
+            journal,
+            records,
+            Base {
+                state: &restored,
+                batches: head.batches,
+                next_request: head.next_request,
+                first_seq: head.first_seq,
+            },
+            Duration::from_secs(60),
+        )
+        .unwrap();
+        assert_eq!(replayed.proofs.len(), 1);
+        // The pipeline replays the batches after the snapshot (as `start` does).
+        let live_root = tree.root();
+        let mut tree = restored;
+        let [(number, ops)] = &replayed.batch_ops[..] else {
+            panic!("one batch after the snapshot")
+        };
+        assert_eq!(*number, 3);
+        let outcomes = tree.apply_batch(config, ops).unwrap();
+        reopened.batch_applied(3, &outcomes, &tree);
+        assert_eq!(tree.root(), live_root);
+        for index in 0..3 {
+            assert_eq!(
+                reopened.account_view(index)["soft"],
+                core.account_view(index)["soft"]
+            );
+        }
+        assert_eq!(reopened.status_view()["accepted"], 7);
+        assert_eq!(reopened.tx_view(late.hash).unwrap()["status"], "accepted");
+        assert_eq!(reopened.last_closed(), 3);
+        assert!(reopened.batch_view(2).is_none(), "batches in the snapshot are not listed");
     }
 
     /// A full signature queue refuses a transaction as busy, without applying or journaling

@@ -31,10 +31,11 @@ use anyhow::{Context, anyhow, bail};
 use kaimeng_genesis::RollupSpec;
 use kaimeng_prover::{ChunkShape, ParamsCache, generate_vk};
 use kaimeng_rollup::journal::{Journal, Record};
+use kaimeng_rollup::snapshot;
 use kaimeng_rollup::stf::{ChunkConfig, L2State};
 use serde::Deserialize;
 
-use self::core::{Core, Settings};
+use self::core::{Base, Core, Settings};
 use self::pipeline::Pipeline;
 use crate::bridge_client::{
     BridgeClient, FEE_ACCOUNT, committedTailCall, lastCommittedCall, lastExecutedCall,
@@ -96,6 +97,11 @@ pub struct SequencerConfig {
     /// newest); older ones are forgotten, so memory stays bounded however long it runs.
     #[serde(default = "default_keep_executed")]
     pub keep_executed: usize,
+    /// The journal is compacted to a snapshot once it holds this many operations of executed
+    /// batches (and at least as many as there are accounts), so disk use and restart time stay
+    /// bounded (ADR 0110).
+    #[serde(default = "default_compact_after_ops")]
+    pub compact_after_ops: usize,
     /// `--revert-unverified`: on an empty data directory, revert committed batches that are
     /// not verified instead of refusing to start.
     #[serde(skip)]
@@ -121,6 +127,9 @@ fn default_lease_seconds() -> u64 {
     120
 }
 fn default_keep_executed() -> usize {
+    100_000
+}
+fn default_compact_after_ops() -> usize {
     100_000
 }
 fn default_rate_limit() -> u32 {
@@ -175,6 +184,7 @@ impl SequencerConfig {
             max_subscriptions: default_max_subscriptions(),
             max_subscriptions_per_connection: default_max_subscriptions_per_connection(),
             keep_executed: default_keep_executed(),
+            compact_after_ops: default_compact_after_ops(),
             revert_unverified: false,
         }
     }
@@ -206,6 +216,7 @@ impl SequencerConfig {
             ("rate_limit", self.rate_limit as usize),
             ("max_connections", self.max_connections as usize),
             ("max_subscriptions", self.max_subscriptions),
+            ("compact_after_ops", self.compact_after_ops),
             (
                 "max_subscriptions_per_connection",
                 self.max_subscriptions_per_connection as usize,
@@ -297,7 +308,28 @@ pub async fn start(config: SequencerConfig) -> anyhow::Result<Sequencer> {
     // The base: empty, or rebuilt from shard 0 (now, or recorded by an earlier rebuild),
     // with the state at the bridge's executed mark if that is below the base.
     let executed = bridge.view(lastExecutedCall {}).await?;
-    let (base, base_batches, base_request, at_executed) = match records.first() {
+    let (base, base_batches, base_request, base_seq, at_executed) = match records.first() {
+        Some(Record::Snapshot { .. }) => {
+            let (head, state, spans) = snapshot::restore(&records)
+                .map_err(|e| anyhow!("{}: {e}", journal_path.display()))?
+                .expect("the journal starts with a snapshot");
+            if executed < head.batches {
+                bail!(
+                    "{}: the journal's snapshot covers batch {}, but the bridge has executed \
+                     only through batch {executed}: the data directory belongs to another \
+                     bridge",
+                    journal_path.display(),
+                    head.batches
+                );
+            }
+            records.drain(..spans);
+            tracing::info!(
+                batches = head.batches,
+                accounts = state.accounts().count(),
+                "restored the L2 state from the journal's snapshot"
+            );
+            (state, head.batches, head.next_request, head.first_seq, L2State::new())
+        }
         Some(Record::Rebuilt {
             batches,
             next_request,
@@ -307,10 +339,11 @@ pub async fn start(config: SequencerConfig) -> anyhow::Result<Sequencer> {
                 rebuilder.state().clone(),
                 *batches,
                 *next_request,
+                0,
                 at_executed,
             )
         }
-        Some(_) => (L2State::new(), 0, 0, L2State::new()),
+        Some(_) => (L2State::new(), 0, 0, 0, L2State::new()),
         None => {
             let mut committed = bridge.view(lastCommittedCall {}).await?;
             let verified = bridge.view(lastVerifiedCall {}).await?;
@@ -330,7 +363,7 @@ pub async fn start(config: SequencerConfig) -> anyhow::Result<Sequencer> {
                 committed = verified;
             }
             if committed == 0 {
-                (L2State::new(), 0, 0, L2State::new())
+                (L2State::new(), 0, 0, 0, L2State::new())
             } else {
                 let next_request = bridge.view(committedTailCall {}).await?;
                 let (rebuilder, chunks, at_executed) =
@@ -352,6 +385,7 @@ pub async fn start(config: SequencerConfig) -> anyhow::Result<Sequencer> {
                     rebuilder.state().clone(),
                     committed,
                     next_request,
+                    0,
                     at_executed,
                 )
             }
@@ -366,14 +400,18 @@ pub async fn start(config: SequencerConfig) -> anyhow::Result<Sequencer> {
         min_fee: config.min_fee,
         chunk_k: config.chunk_k,
         keep_executed: config.keep_executed,
+        compact_after_ops: config.compact_after_ops,
     };
     let (core, replayed) = Core::open(
         settings,
         journal,
         records,
-        &base,
-        base_batches,
-        base_request,
+        Base {
+            state: &base,
+            batches: base_batches,
+            next_request: base_request,
+            first_seq: base_seq,
+        },
         Duration::from_secs(config.lease_seconds),
     )?;
     core.rebuilt_executed_through(executed, &at_executed);
@@ -565,6 +603,7 @@ mod tests {
         assert_eq!(limits.rpc.max_subscriptions_per_connection, 256);
         assert_eq!(limits.max_subscriptions, 10_000);
         assert_eq!(config.keep_executed, 100_000);
+        assert_eq!(config.compact_after_ops, 100_000);
         assert!(!config.revert_unverified, "only the command line sets it");
 
         let config = load(
@@ -593,6 +632,10 @@ mod tests {
             (
                 "max_subscriptions = 0\n",
                 "max_subscriptions must be positive",
+            ),
+            (
+                "compact_after_ops = 0\n",
+                "compact_after_ops must be positive",
             ),
             (
                 "max_subscriptions_per_connection = 0\n",

@@ -94,6 +94,7 @@ impl Pipeline {
             executed: bridge.executed,
         };
         self.core.set_marks(marks);
+        self.core.maybe_compact();
         // Nothing is sent while an earlier call of the sequencer is still in the pool: the
         // marks do not show it yet. (A second commit of the same batch would be refused, since
         // a commit names its batch, but it would cost gas.)

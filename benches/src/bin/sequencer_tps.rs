@@ -20,7 +20,7 @@ use clap::Parser;
 use jsonrpsee::core::client::ClientT;
 use jsonrpsee::http_client::HttpClientBuilder;
 use jsonrpsee::rpc_params;
-use kaimeng::sequencer::core::{Core, Settings};
+use kaimeng::sequencer::core::{Base, Core, Settings};
 use kaimeng::sequencer::wire::TxRequest;
 use kaimeng_rollup::journal::Journal;
 use kaimeng_rollup::soft::SoftLedger;
@@ -189,14 +189,13 @@ fn main() -> anyhow::Result<()> {
             min_fee: 1,
             chunk_k: 16,
             keep_executed: 100_000,
+            compact_after_ops: 100_000,
         };
         let (core, _) = Core::open(
             settings,
             journal,
             recovered.records,
-            &base,
-            0,
-            0,
+            Base::empty(&base),
             Duration::from_secs(60),
         )?;
         core.start_tasks();
