@@ -914,8 +914,8 @@ mod tests {
             batches: 1,
             next_request: 2,
         }];
-        let copy = write_compacted(&path, cut, &head, |r| matches!(r, Record::Proof { .. }))
-            .unwrap();
+        let copy =
+            write_compacted(&path, cut, &head, |r| matches!(r, Record::Proof { .. })).unwrap();
         assert!(compact_path(&path).exists());
         let adopted = journal.adopt(copy).unwrap();
         assert_eq!(adopted, after_late, "positions continue across the swap");
@@ -939,8 +939,8 @@ mod tests {
     fn a_leftover_compacted_copy_is_removed_on_open() {
         let dir = tempdir();
         let path = written(&dir);
-        let copy = write_compacted(&path, 0, &[Record::Closed { batch: 9, ops: 9 }], |_| true)
-            .unwrap();
+        let copy =
+            write_compacted(&path, 0, &[Record::Closed { batch: 9, ops: 9 }], |_| true).unwrap();
         drop(copy);
         assert!(compact_path(&path).exists());
         let (_, recovered) = Journal::open(&path).unwrap();

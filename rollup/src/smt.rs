@@ -184,7 +184,18 @@ mod tests {
 
     #[test]
     fn a_tree_built_at_once_equals_one_built_leaf_by_leaf() {
-        let indices = [0u32, 1, 2, 3, 4, 9, 1 << 20, (1 << 20) + 1, u32::MAX, 77_777];
+        let indices = [
+            0u32,
+            1,
+            2,
+            3,
+            4,
+            9,
+            1 << 20,
+            (1 << 20) + 1,
+            u32::MAX,
+            77_777,
+        ];
         let leaves: Vec<(u32, Fp)> = indices
             .iter()
             .enumerate()
@@ -199,7 +210,10 @@ mod tests {
         for index in indices.iter().chain(&[5u32, 1 << 31]) {
             assert_eq!(at_once.proof(*index), one_by_one.proof(*index));
         }
-        assert_eq!(SparseMerkleTree::from_leaves([]).root(), SparseMerkleTree::new().root());
+        assert_eq!(
+            SparseMerkleTree::from_leaves([]).root(),
+            SparseMerkleTree::new().root()
+        );
     }
 
     #[test]

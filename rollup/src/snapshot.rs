@@ -88,7 +88,9 @@ pub fn restore(records: &[Record]) -> Result<Option<(SnapshotHead, L2State, usiz
     accounts.sort_unstable_by_key(|(index, _)| *index);
     accounts.dedup_by_key(|(index, _)| *index);
     if accounts.len() != held {
-        return Err(format!("the snapshot of batch {batches} holds an account twice"));
+        return Err(format!(
+            "the snapshot of batch {batches} holds an account twice"
+        ));
     }
     let state = L2State::from_accounts(accounts, *queue_hash);
     if state.root() != *root {
@@ -164,7 +166,10 @@ mod tests {
         let mut records = snapshot_records(head(&original), accounts.clone());
         records[1] = Record::Accounts(changed);
         let err = restore(&records).unwrap_err();
-        assert!(err.contains("does not give its recorded state root"), "{err}");
+        assert!(
+            err.contains("does not give its recorded state root"),
+            "{err}"
+        );
 
         let mut twice = accounts.clone();
         twice[1] = twice[0];

@@ -16,8 +16,8 @@ use alloy_primitives::B256;
 use anyhow::anyhow;
 use kaimeng_prover::{ChunkParams, ChunkProof, ChunkVerifyingKey, verify_chunk};
 use kaimeng_rollup::journal::{Journal, JournalError, Record, write_compacted};
-use kaimeng_rollup::snapshot::{SnapshotHead, snapshot_records};
 use kaimeng_rollup::schnorr::verify_batch;
+use kaimeng_rollup::snapshot::{SnapshotHead, snapshot_records};
 use kaimeng_rollup::soft::SoftLedger;
 use kaimeng_rollup::stf::{ChunkOutcome, L2State};
 use kaimeng_rollup::{Account, L2Op, PriorityOp};
@@ -126,6 +126,9 @@ struct State {
     forgotten: u64,
     /// Sequence number of the journal's first operation record.
     journal_first_seq: u64,
+    /// The batch the journal starts after (its base), and compactions since start.
+    journal_base: u64,
+    compactions: u64,
     /// The first priority request after the base.
     base_request: u64,
     unbatched: VecDeque<(u64, Instant)>,
@@ -266,6 +269,8 @@ impl Core {
             ops: VecDeque::new(),
             forgotten: first_seq,
             journal_first_seq: first_seq,
+            journal_base: base_batches,
+            compactions: 0,
             base_request,
             unbatched: VecDeque::new(),
             txs: HashMap::new(),
@@ -799,6 +804,8 @@ impl Core {
         match state.journal.adopt(copy) {
             Ok(position) => {
                 state.journal_first_seq = head.first_seq;
+                state.journal_base = head.batches;
+                state.compactions += 1;
                 drop(state);
                 self.mark_synced(position);
                 Ok(Some(head.batches))
@@ -917,6 +924,8 @@ impl Core {
             "maxWaitMs": self.settings.max_wait.as_millis() as u64,
             "provingJobs": {"open": open, "leased": leased, "leasesHandedOut": handed,
                 "handedAgainAfterExpiry": again},
+            "journal": {"startsAfterBatch": state.journal_base,
+                "compactions": state.compactions},
             "stopped": state.broken,
         })
     }
@@ -1029,7 +1038,10 @@ impl State {
             .batches
             .last()
             .map_or(self.base_request, |b| b.next_request_after);
-        let requests = ops.iter().filter(|op| matches!(op, L2Op::Priority(_))).count();
+        let requests = ops
+            .iter()
+            .filter(|op| matches!(op, L2Op::Priority(_)))
+            .count();
         self.batches.push(BatchRecord {
             number,
             first_seq,
@@ -1387,10 +1399,7 @@ mod tests {
         let (head, restored, spans) = kaimeng_rollup::snapshot::restore(&records)
             .unwrap()
             .unwrap();
-        assert_eq!(
-            (head.batches, head.first_seq, head.next_request),
-            (2, 4, 3)
-        );
+        assert_eq!((head.batches, head.first_seq, head.next_request), (2, 4, 3));
         assert_eq!(restored.root(), after_two.root());
         assert_eq!(restored.queue_hash(), after_two.queue_hash());
         records.drain(..spans);
@@ -1438,7 +1447,20 @@ mod tests {
         assert_eq!(reopened.status_view()["accepted"], 7);
         assert_eq!(reopened.tx_view(late.hash).unwrap()["status"], "accepted");
         assert_eq!(reopened.last_closed(), 3);
-        assert!(reopened.batch_view(2).is_none(), "batches in the snapshot are not listed");
+        assert!(
+            reopened.batch_view(2).is_none(),
+            "batches in the snapshot are not listed"
+        );
+
+        // Batch 3 executed adds two operations to drop, fewer than the snapshot's three
+        // accounts: not worth a compaction yet.
+        core.set_marks(Marks {
+            committed: 3,
+            verified: 3,
+            executed: 3,
+        });
+        assert_eq!(core.compact().unwrap(), None);
+        assert_eq!(core.status_view()["journal"]["compactions"], 1);
     }
 
     /// A full signature queue refuses a transaction as busy, without applying or journaling

@@ -328,7 +328,13 @@ pub async fn start(config: SequencerConfig) -> anyhow::Result<Sequencer> {
                 accounts = state.accounts().count(),
                 "restored the L2 state from the journal's snapshot"
             );
-            (state, head.batches, head.next_request, head.first_seq, L2State::new())
+            (
+                state,
+                head.batches,
+                head.next_request,
+                head.first_seq,
+                L2State::new(),
+            )
         }
         Some(Record::Rebuilt {
             batches,

@@ -379,6 +379,14 @@ struct SequencerProcess {
     prover_port: u16,
 }
 
+/// A test that fails part-way must not leave its sequencer running.
+impl Drop for SequencerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// The port of the first `http://host:port` in `line`.
 fn port_in(line: &str) -> u16 {
     line.split("http://")
@@ -459,7 +467,8 @@ fn a_killed_sequencer_loses_nothing_a_killed_prover_s_job_is_reproved_and_an_emp
             "shard0_rpc = \"http://127.0.0.1:{port}\"\nlisten = \"127.0.0.1:0\"\n\
              data_dir = \"{}\"\nprivate_key = \"{}\"\nchunk_slots = 2\nchunk_k = 13\n\
              max_wait_ms = 500\nlocal_provers = 0\nlease_seconds = 6\n\
-             prover_listen = \"127.0.0.1:0\"\nrate_limit = 50\nmax_subscriptions = 2\n",
+             prover_listen = \"127.0.0.1:0\"\nrate_limit = 50\nmax_subscriptions = 2\n\
+             compact_after_ops = 1\n",
             data.display(),
             dev_accounts(10)[9].private_key
         ),
@@ -526,6 +535,36 @@ fn a_killed_sequencer_loses_nothing_a_killed_prover_s_job_is_reproved_and_an_emp
         .map(|i| account(seq, i)["executed"].clone())
         .collect();
     assert_value_conserved(port, seq, 3, &[&alice, &bob], "after the restarts");
+
+    // Executed batches are compacted into a snapshot of the executed state (compact_after_ops
+    // = 1, and as many operations as accounts). Killed then, the sequencer restarts from the
+    // snapshot and replays only the batches after it.
+    let compacted = wait_status(seq, "the journal compacted", Duration::from_secs(30), |s| {
+        s["journal"]["startsAfterBatch"].as_u64() >= Some(1)
+    });
+    sequencer.child.kill().unwrap();
+    sequencer.child.wait().unwrap();
+    let mut sequencer = start_sequencer(&config);
+    let seq = sequencer.port;
+    assert_eq!(
+        status(seq)["journal"]["startsAfterBatch"],
+        compacted["journal"]["startsAfterBatch"]
+    );
+    assert_eq!(
+        status(seq)["accepted"],
+        9,
+        "numbering goes on from the snapshot"
+    );
+    assert_soft_balances(seq, &balances, "restored from the snapshot");
+    wait_status(
+        seq,
+        "the bridge's marks read",
+        Duration::from_secs(30),
+        |s| s["executed"] == compacted["executed"],
+    );
+    for index in 0..3 {
+        assert_eq!(account(seq, index)["executed"], balances[index as usize]);
+    }
 
     // On an empty disk the sequencer rebuilds the state from shard 0 and goes on.
     sequencer.child.kill().unwrap();
