@@ -98,7 +98,7 @@ pub struct SequencerConfig {
     #[serde(default = "default_keep_executed")]
     pub keep_executed: usize,
     /// The journal is compacted to a snapshot once it holds this many operations of executed
-    /// batches (and at least as many as there are accounts), so disk use and restart time stay
+    /// batches (and at least one for every 16 accounts), so disk use and restart time stay
     /// bounded (ADR 0110).
     #[serde(default = "default_compact_after_ops")]
     pub compact_after_ops: usize,
@@ -130,7 +130,7 @@ fn default_keep_executed() -> usize {
     100_000
 }
 fn default_compact_after_ops() -> usize {
-    100_000
+    20_000
 }
 fn default_rate_limit() -> u32 {
     20_000
@@ -609,7 +609,7 @@ mod tests {
         assert_eq!(limits.rpc.max_subscriptions_per_connection, 256);
         assert_eq!(limits.max_subscriptions, 10_000);
         assert_eq!(config.keep_executed, 100_000);
-        assert_eq!(config.compact_after_ops, 100_000);
+        assert_eq!(config.compact_after_ops, 20_000);
         assert!(!config.revert_unverified, "only the command line sets it");
 
         let config = load(
