@@ -110,6 +110,83 @@ impl SparseMerkleTree {
         cur
     }
 
+    /// Applies `updates` in order, each a leaf index and its new leaf hash (`None`: the leaf
+    /// is left as it is), and returns for each the path and roots it saw: exactly what
+    /// [`Self::proof`], [`Self::root`] and [`Self::set_leaf`] one update at a time would give.
+    ///
+    /// The work goes level by level. At each height a cheap ordered pass finds every update's
+    /// sibling as it stood just before that update, and then the parent hashes of all updates are
+    /// computed in parallel: they are independent once the siblings are known.
+    pub fn apply_updates(&mut self, updates: &[(u32, Option<Fp>)]) -> Vec<UpdateTrace> {
+        let n = updates.len();
+        let root_before_all = self.root();
+        let mut siblings = vec![[Fp::default(); TREE_DEPTH]; n];
+        // The node on each update's path at the current height, right after that update (for
+        // a changing update; an unchanged one reads the node as it stands).
+        let mut current: Vec<Fp> = updates
+            .iter()
+            .map(|(_, leaf)| leaf.unwrap_or_default())
+            .collect();
+        for height in 0..TREE_DEPTH {
+            let mut latest: HashMap<u64, Fp> = HashMap::new();
+            let mut pairs = Vec::with_capacity(n);
+            for (u, (index, leaf)) in updates.iter().enumerate() {
+                let position = u64::from(*index) >> height;
+                let read = |node: u64| {
+                    latest
+                        .get(&node)
+                        .copied()
+                        .unwrap_or_else(|| self.node(height, node))
+                };
+                let sibling = read(position ^ 1);
+                siblings[u][height] = sibling;
+                if leaf.is_some() {
+                    latest.insert(position, current[u]);
+                    pairs.push(if position & 1 == 0 {
+                        (current[u], sibling)
+                    } else {
+                        (sibling, current[u])
+                    });
+                } else {
+                    current[u] = read(position);
+                }
+            }
+            for (node, value) in latest {
+                self.levels[height].insert(node, value);
+            }
+            let mut parents = pairs
+                .par_iter()
+                .map(|(l, r)| hash2(*l, *r))
+                .collect::<Vec<_>>();
+            for (u, (_, leaf)) in updates.iter().enumerate().rev() {
+                if leaf.is_some() {
+                    current[u] = parents.pop().expect("one parent per changing update");
+                }
+            }
+        }
+        let mut root = root_before_all;
+        let traces = updates
+            .iter()
+            .enumerate()
+            .map(|(u, (index, leaf))| {
+                let root_before = root;
+                if leaf.is_some() {
+                    root = current[u];
+                }
+                UpdateTrace {
+                    path: MerkleProof {
+                        index: *index,
+                        siblings: siblings[u],
+                    },
+                    root_before,
+                    root_after: root,
+                }
+            })
+            .collect();
+        self.levels[TREE_DEPTH].insert(0, root);
+        traces
+    }
+
     /// The membership proof (authentication path) for `index`.
     pub fn proof(&self, index: u32) -> MerkleProof {
         let mut idx = u64::from(index);
@@ -120,6 +197,17 @@ impl SparseMerkleTree {
         }
         MerkleProof { index, siblings }
     }
+}
+
+/// What one update of [`SparseMerkleTree::apply_updates`] saw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UpdateTrace {
+    /// The leaf's path before the update.
+    pub path: MerkleProof,
+    /// The root before the update.
+    pub root_before: Fp,
+    /// The root after it.
+    pub root_after: Fp,
 }
 
 /// An authentication path from a leaf to the root.
@@ -214,6 +302,59 @@ mod tests {
             SparseMerkleTree::from_leaves([]).root(),
             SparseMerkleTree::new().root()
         );
+    }
+
+    /// Updates in one call give the paths and roots, and leave the tree, that one update at
+    /// a time gives: repeated leaves, neighbours, far leaves and unchanged leaves mixed.
+    #[test]
+    fn updates_applied_at_once_match_one_at_a_time() {
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        let pool = [
+            0u32,
+            1,
+            2,
+            3,
+            5,
+            8,
+            1 << 16,
+            (1 << 16) + 1,
+            u32::MAX,
+            u32::MAX - 1,
+        ];
+        for round in 0..20 {
+            let mut sequential = SparseMerkleTree::new();
+            for (n, index) in pool.iter().enumerate().take(round % 6) {
+                sequential.set_leaf(*index, Fp::from(n as u64 + 1_000));
+            }
+            let mut at_once = sequential.clone();
+            let updates: Vec<(u32, Option<Fp>)> = (0..(1 + round * 3))
+                .map(|_| {
+                    let index = pool[(next() % pool.len() as u64) as usize];
+                    let leaf = (next() % 4 != 0).then(|| Fp::from(next() % 1_000));
+                    (index, leaf)
+                })
+                .collect();
+            let traces = at_once.apply_updates(&updates);
+            for ((index, leaf), trace) in updates.iter().zip(&traces) {
+                assert_eq!(trace.path, sequential.proof(*index), "round {round}");
+                assert_eq!(trace.root_before, sequential.root());
+                if let Some(leaf) = leaf {
+                    sequential.set_leaf(*index, *leaf);
+                }
+                assert_eq!(trace.root_after, sequential.root());
+            }
+            assert_eq!(at_once.root(), sequential.root());
+            for index in pool {
+                assert_eq!(at_once.proof(index), sequential.proof(index));
+            }
+        }
+        assert!(SparseMerkleTree::new().apply_updates(&[]).is_empty());
     }
 
     #[test]

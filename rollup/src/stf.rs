@@ -15,7 +15,7 @@ use ff::Field;
 use crate::Fp;
 use crate::account::{Account, L1Address};
 use crate::schnorr::{self, PublicKey, Signature};
-use crate::smt::{MerkleProof, SparseMerkleTree};
+use crate::smt::{MerkleProof, SparseMerkleTree, UpdateTrace};
 use crate::tx::{AMOUNT_BITS, DepositOp, L2Op, PriorityOp, SlotData, SlotKind, data_commitment};
 
 /// Why an operation (or a chunk) was rejected.
@@ -277,24 +277,45 @@ impl L2State {
         self.tree.set_leaf(index, account.leaf_hash())
     }
 
-    fn update(&mut self, index: u32, after: Account, undo: &mut Vec<(u32, Account)>) -> SideTrace {
-        let before = self.account(index);
-        let path = self.tree.proof(index);
-        let root_before = self.tree.root();
-        undo.push((index, before));
-        let root_after = if after == before {
-            root_before
+    /// Replaces an account in the map only (its leaf is left to [`Self::commit_leaves`] or
+    /// the caller).
+    fn put_account(&mut self, index: u32, account: Account) {
+        if account == Account::default() {
+            self.accounts.remove(&index);
         } else {
-            self.set_account(index, after)
-        };
+            self.accounts.insert(index, account);
+        }
+    }
+
+    /// Records an update of `index` to `after`. The account changes now; its path and roots are
+    /// filled in by [`Self::commit_leaves`] once the chunk's rules have all passed.
+    fn update(&mut self, index: u32, after: Account, pending: &mut Pending) -> SideTrace {
+        let before = self.account(index);
+        pending.changes.push((index, before, after));
+        self.put_account(index, after);
         SideTrace {
             index,
             before,
             after,
-            path,
-            root_before,
-            root_after,
+            path: MerkleProof {
+                index,
+                siblings: [Fp::ZERO; crate::smt::TREE_DEPTH],
+            },
+            root_before: Fp::ZERO,
+            root_after: Fp::ZERO,
         }
+    }
+
+    /// Hashes the recorded updates into the tree (leaves and levels in parallel) and returns
+    /// each one's path and roots, in order.
+    fn commit_leaves(&mut self, pending: &Pending) -> Vec<UpdateTrace> {
+        use rayon::prelude::*;
+        let updates: Vec<(u32, Option<Fp>)> = pending
+            .changes
+            .par_iter()
+            .map(|(index, before, after)| (*index, (after != before).then(|| after.leaf_hash())))
+            .collect();
+        self.tree.apply_updates(&updates)
     }
 
     /// Applies a batch: splits `ops` into chunks of `config.slots` (the last one padded) and
@@ -356,16 +377,18 @@ impl L2State {
                 slots: config.slots,
             });
         }
-        let mut undo = Vec::new();
+        let mut pending = Pending::default();
         let queue_start = self.queue_hash;
-        match self.apply_chunk_inner(config, ops, &mut undo) {
+        match self.apply_chunk_inner(config, ops, &mut pending) {
             Ok(outcome) => Ok(outcome),
             Err(e) => {
-                for (index, account) in undo.into_iter().rev() {
-                    self.set_account(index, account);
+                // Nothing reached the tree: the rules all run before any hashing.
+                for (index, before, _) in pending.changes.iter().rev() {
+                    self.put_account(*index, *before);
                 }
                 self.queue_hash = queue_start;
-                Err(e)
+                // A bad signature before the failing rule is what checking in order finds first.
+                Err(pending.first_bad_signature().unwrap_or(e))
             }
         }
     }
@@ -374,12 +397,11 @@ impl L2State {
         &mut self,
         config: ChunkConfig,
         ops: &[L2Op],
-        undo: &mut Vec<(u32, Account)>,
+        pending: &mut Pending,
     ) -> Result<ChunkOutcome, StfError> {
         let old_root = self.root();
         let queue_before = self.queue_hash;
         let mut slots = Vec::with_capacity(config.slots);
-        let mut slot_roots = Vec::with_capacity(config.slots);
         let mut total_fee = 0u64;
         let mut withdrawals = Vec::new();
         let padded = ops
@@ -388,12 +410,11 @@ impl L2State {
             .chain(std::iter::repeat(L2Op::Padding))
             .take(config.slots);
         for (slot, op) in padded.enumerate() {
-            let trace = self.apply_slot(config.chain_id, slot, op, undo)?;
+            let trace = self.apply_slot(config.chain_id, slot, op, pending)?;
             total_fee += u64::from(trace.data.fee);
             if matches!(trace.data.kind, SlotKind::Withdraw | SlotKind::ForcedExit) {
                 withdrawals.push((trace.data.l1_address, trace.data.amount));
             }
-            slot_roots.push(trace.b.root_after);
             slots.push(trace);
         }
 
@@ -412,14 +433,31 @@ impl L2State {
                     slot: usize::MAX,
                     account: config.fee_account,
                 })?;
-        let fee_credit = self.update(
+        let mut fee_credit = self.update(
             config.fee_account,
             Account {
                 balance: credited,
                 ..fee_account
             },
-            undo,
+            pending,
         );
+        if let Some(bad) = pending.bad_signature() {
+            return Err(bad);
+        }
+
+        // Every rule passed: hash the updates into the tree and fill in what each saw, in the
+        // order they were made (each slot's side A, then side B; the fee credit last).
+        let traces = self.commit_leaves(pending);
+        let sides = slots
+            .iter_mut()
+            .flat_map(|slot| [&mut slot.a, &mut slot.b])
+            .chain([&mut fee_credit]);
+        for (side, trace) in sides.zip(traces) {
+            side.path = trace.path;
+            side.root_before = trace.root_before;
+            side.root_after = trace.root_after;
+        }
+        let slot_roots = slots.iter().map(|slot| slot.b.root_after).collect();
 
         let slots_data: Vec<SlotData> = slots.iter().map(|s: &SlotTrace| s.data).collect();
         Ok(ChunkOutcome {
@@ -444,14 +482,14 @@ impl L2State {
         chain_id: u64,
         slot: usize,
         op: L2Op,
-        undo: &mut Vec<(u32, Account)>,
+        pending: &mut Pending,
     ) -> Result<SlotTrace, StfError> {
         let queue_before = self.queue_hash;
         let (a, b, data, signer, priority) =
             match op {
                 L2Op::Padding => {
-                    let a = self.update(0, self.account(0), undo);
-                    let b = self.update(0, self.account(0), undo);
+                    let a = self.update(0, self.account(0), pending);
+                    let b = self.update(0, self.account(0), pending);
                     (a, b, SlotData::PADDING, None, None)
                 }
                 L2Op::Transfer(t) => {
@@ -465,7 +503,7 @@ impl L2State {
                         tx.nonce,
                         message,
                         t.signature,
-                        undo,
+                        pending,
                     )?;
                     let receiver = self.account(tx.to);
                     if receiver.public_key.is_none() {
@@ -486,7 +524,7 @@ impl L2State {
                             balance,
                             ..receiver
                         },
-                        undo,
+                        pending,
                     );
                     let data = SlotData {
                         kind: SlotKind::Transfer,
@@ -509,9 +547,9 @@ impl L2State {
                         tx.nonce,
                         message,
                         w.signature,
-                        undo,
+                        pending,
                     )?;
-                    let b = self.update(tx.from, self.account(tx.from), undo);
+                    let b = self.update(tx.from, self.account(tx.from), pending);
                     let data = SlotData {
                         kind: SlotKind::Withdraw,
                         a: tx.from,
@@ -523,9 +561,9 @@ impl L2State {
                     (a, b, data, Some(signer), None)
                 }
                 L2Op::Priority(PriorityOp::Deposit(d)) => {
-                    let a = self.update(d.to, self.account(d.to), undo);
+                    let a = self.update(d.to, self.account(d.to), pending);
                     let after = deposited(slot, self.account(d.to), &d)?;
-                    let b = self.update(d.to, after, undo);
+                    let b = self.update(d.to, after, pending);
                     let data = SlotData {
                         kind: SlotKind::Deposit,
                         a: d.to,
@@ -547,9 +585,9 @@ impl L2State {
                             balance: current.balance - amount,
                             ..current
                         },
-                        undo,
+                        pending,
                     );
-                    let b = self.update(f.account, self.account(f.account), undo);
+                    let b = self.update(f.account, self.account(f.account), pending);
                     let data = SlotData {
                         kind: SlotKind::ForcedExit,
                         a: f.account,
@@ -584,7 +622,7 @@ impl L2State {
         nonce: u32,
         message: Fp,
         signature: Signature,
-        undo: &mut Vec<(u32, Account)>,
+        pending: &mut Pending,
     ) -> Result<(SideTrace, SignerTrace), StfError> {
         let sender = self.account(from);
         let public_key = sender.public_key.ok_or(StfError::NotRegistered {
@@ -594,14 +632,12 @@ impl L2State {
         if amount >> AMOUNT_BITS != 0 {
             return Err(StfError::AmountOutOfRange { slot, amount });
         }
-        if !schnorr::verify(&public_key, message, &signature) {
-            return Err(StfError::BadSignature {
-                slot,
-                account: from,
-            });
-        }
+        // Checked with the chunk's others once its rules pass (`Pending::bad_signature`).
+        pending
+            .signatures
+            .push((slot, from, (public_key, message, signature)));
         let after = debited(slot, from, sender, amount, fee, nonce)?;
-        let side = self.update(from, after, undo);
+        let side = self.update(from, after, pending);
         Ok((
             side,
             SignerTrace {
@@ -610,6 +646,40 @@ impl L2State {
                 message,
             },
         ))
+    }
+}
+
+/// What a chunk's rules have done before anything is hashed: the account updates in order
+/// (index, before, after) and the signatures to check.
+#[derive(Default)]
+struct Pending {
+    changes: Vec<(u32, Account, Account)>,
+    signatures: Vec<(usize, u32, (PublicKey, Fp, Signature))>,
+}
+
+impl Pending {
+    /// The first slot whose signature does not verify, if any: one batched check for all, and
+    /// one by one only if the batch fails (each signature in parallel).
+    fn bad_signature(&self) -> Option<StfError> {
+        use rayon::prelude::*;
+        let items: Vec<_> = self.signatures.iter().map(|(_, _, item)| *item).collect();
+        let halves = items.len().div_ceil(2).max(1);
+        let all_good = items.par_chunks(halves).all(schnorr::verify_batch);
+        if all_good {
+            return None;
+        }
+        self.first_bad_signature()
+    }
+
+    /// The first recorded signature that does not verify, checked one by one in order.
+    fn first_bad_signature(&self) -> Option<StfError> {
+        self.signatures
+            .iter()
+            .find(|(_, _, (key, message, signature))| !schnorr::verify(key, *message, signature))
+            .map(|(slot, account, _)| StfError::BadSignature {
+                slot: *slot,
+                account: *account,
+            })
     }
 }
 
