@@ -742,6 +742,36 @@ fn hostile_clients_are_bounded(sequencer: &SequencerProcess, secret: &Path) {
         "no job yet: {response}"
     );
 
+    // Over WebSocket the same: the upgrade without the secret is refused with 401, and a
+    // client that sends it can lease.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        use jsonrpsee::core::client::ClientT;
+        use jsonrpsee::ws_client::{HeaderMap, HeaderValue, WsClientBuilder};
+        let url = format!("ws://127.0.0.1:{}", sequencer.prover_port);
+        let refused = WsClientBuilder::default()
+            .build(&url)
+            .await
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            refused.as_deref().is_some_and(|e| e.contains("401")),
+            "{refused:?}"
+        );
+        let mut headers = HeaderMap::new();
+        headers.insert("Authorization", HeaderValue::from_str(&right).unwrap());
+        let client = WsClientBuilder::default()
+            .set_headers(headers)
+            .build(&url)
+            .await
+            .unwrap();
+        let job: Value = client
+            .request("prover_lease", jsonrpsee::rpc_params!["ws-worker"])
+            .await
+            .unwrap();
+        assert!(job.is_null(), "no job yet: {job}");
+    });
+
     // A worker with the wrong secret stops at once and says why.
     let dir = tempfile::tempdir().unwrap();
     let wrong_file = dir.path().join("wrong.secret");
@@ -777,7 +807,6 @@ fn hostile_clients_are_bounded(sequencer: &SequencerProcess, secret: &Path) {
     );
 
     // Two subscriptions in all; the third is refused, on a new connection as on the same one.
-    let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         use jsonrpsee::core::client::{Subscription, SubscriptionClientT};
         let connect = || {
