@@ -1,3 +1,5 @@
 //! Shared helpers for Kaimeng's benchmarks.
 
 pub mod calibration;
+#[cfg(feature = "sequencer")]
+pub mod l2_keys;

@@ -40,9 +40,7 @@ struct Args {
 }
 
 fn key(i: u32) -> SigningKey {
-    let mut seed = [0u8; 64];
-    seed[..4].copy_from_slice(&(i + 1).to_le_bytes());
-    SigningKey::from_uniform_bytes(&seed)
+    kaimeng_benches::l2_keys::l2_key(i as u64)
 }
 
 fn settings() -> Settings {

@@ -48,9 +48,7 @@ struct Args {
 }
 
 fn key(i: usize) -> SigningKey {
-    let mut seed = [0u8; 64];
-    seed[..8].copy_from_slice(&(i as u64 + 1).to_le_bytes());
-    SigningKey::from_uniform_bytes(&seed)
+    kaimeng_benches::l2_keys::l2_key(i as u64)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {

@@ -56,6 +56,25 @@ fn transfer(from: u32, to: u32, amount: u64, fee: u16, nonce: u32, seed: u64) ->
     )
 }
 
+fn withdraw(from: u32, amount: u64, fee: u16, nonce: u32, seed: u64) -> L2Op {
+    L2Op::Withdraw(
+        Withdraw {
+            from,
+            amount,
+            fee,
+            nonce,
+        }
+        .sign(&key(seed), CHAIN),
+    )
+}
+
+fn forced_exit(account: u32, l1: u8) -> L2Op {
+    L2Op::Priority(PriorityOp::ForcedExit(ForcedExitOp {
+        account,
+        l1_address: L1Address([l1; 20]),
+    }))
+}
+
 #[test]
 fn deposits_bind_keys_and_roll_the_queue_hash() {
     let s = funded();
@@ -140,23 +159,9 @@ fn rejected_operations_leave_the_state_unchanged() {
 #[test]
 fn withdraw_and_forced_exit_emit_records() {
     let mut s = funded();
-    let w = L2Op::Withdraw(
-        Withdraw {
-            from: 1,
-            amount: 100,
-            fee: 1,
-            nonce: 0,
-        }
-        .sign(&key(1), CHAIN),
-    );
-    let exit_ok = L2Op::Priority(PriorityOp::ForcedExit(ForcedExitOp {
-        account: 2,
-        l1_address: L1Address([2; 20]),
-    }));
-    let exit_wrong_owner = L2Op::Priority(PriorityOp::ForcedExit(ForcedExitOp {
-        account: 1,
-        l1_address: L1Address([9; 20]),
-    }));
+    let w = withdraw(1, 100, 1, 0, 1);
+    let exit_ok = forced_exit(2, 2);
+    let exit_wrong_owner = forced_exit(1, 9);
     let out = s
         .apply_chunk(config(3), &[w, exit_ok, exit_wrong_owner])
         .unwrap();
@@ -230,26 +235,13 @@ fn unregistered_fee_account_is_rejected() {
 #[test]
 fn every_side_carries_the_path_and_roots_of_its_moment() {
     let mut s = funded();
-    let withdraw = L2Op::Withdraw(
-        Withdraw {
-            from: 2,
-            amount: 7,
-            fee: 1,
-            nonce: 0,
-        }
-        .sign(&key(2), CHAIN),
-    );
-    let exit = L2Op::Priority(PriorityOp::ForcedExit(ForcedExitOp {
-        account: 3,
-        l1_address: L1Address([3; 20]),
-    }));
     let ops = [
-        withdraw,
+        withdraw(2, 7, 1, 0, 2),
         transfer(1, 2, 5, 1, 0, 1),
         deposit(3, 3, 40),
         transfer(2, 1, 2, 1, 1, 2),
         transfer(1, 3, 9, 0, 1, 1),
-        exit,
+        forced_exit(3, 3),
     ];
     let outcomes = s.apply_batch(config(4), &ops).unwrap();
     assert_eq!(outcomes.len(), 2, "the second chunk is padded");
