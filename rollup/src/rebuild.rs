@@ -2,9 +2,10 @@
 //! data, and the bridge's deposit requests, which carry the L2 keys that the data leaves out.
 //! This is what an exodus exit stands on: nothing comes from the sequencer. Every chunk's
 //! rebuilt root and queue hash are checked against the ones the bridge committed, so a wrong
-//! rebuild is an error naming the chunk, never a proof the bridge would refuse.
+//! rebuild is an error naming the chunk, never a proof the bridge would refuse. A chunk's
+//! accounts change first and reach the tree together at its end ([`L2State::set_accounts`]).
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 use crate::Fp;
 use crate::account::Account;
@@ -34,6 +35,8 @@ pub enum RebuildError {
 /// Replays published chunks onto a state, taking deposits from the bridge's requests in order.
 pub struct Rebuilder {
     state: L2State,
+    /// Accounts the current chunk changed, not yet in the tree.
+    changed: HashMap<u32, Account>,
     deposits: VecDeque<DepositOp>,
     fee_account: u32,
     chunks: usize,
@@ -44,6 +47,7 @@ impl Rebuilder {
     pub fn new(deposits: impl IntoIterator<Item = DepositOp>, fee_account: u32) -> Self {
         Self {
             state: L2State::new(),
+            changed: HashMap::new(),
             deposits: deposits.into_iter().collect(),
             fee_account,
             chunks: 0,
@@ -63,11 +67,12 @@ impl Rebuilder {
         let slots = crate::tx::parse_pubdata(data, data.len() / MIN_SLOT_BYTES + 1)
             .map_err(|error| RebuildError::Data { chunk, error })?;
         let mut fees = 0u64;
+        self.changed.clear();
         for slot in &slots {
             fees = fees.saturating_add(u64::from(slot.fee));
             self.apply_slot(chunk, slot)?;
         }
-        let fee_account = self.state.account(self.fee_account);
+        let fee_account = self.account(self.fee_account);
         let balance = fee_account
             .balance
             .checked_add(fees)
@@ -76,13 +81,15 @@ impl Rebuilder {
                 account: self.fee_account,
                 what: "overflows with the chunk's fees",
             })?;
-        self.state.set_account(
+        self.set(
             self.fee_account,
             Account {
                 balance,
                 ..fee_account
             },
         );
+        let changed = self.changed.drain().collect();
+        self.state.set_accounts(changed);
         self.chunks += 1;
         if self.state.root() != root {
             return Err(RebuildError::Mismatch {
@@ -108,12 +115,12 @@ impl Rebuilder {
         match slot.kind {
             SlotKind::Padding => {}
             SlotKind::Transfer | SlotKind::Withdraw => {
-                let sender = self.state.account(slot.a);
+                let sender = self.account(slot.a);
                 let needed = slot.amount.checked_add(u64::from(slot.fee));
                 let balance = needed
                     .and_then(|needed| sender.balance.checked_sub(needed))
                     .ok_or(inconsistent(slot.a, "pays more than it holds"))?;
-                self.state.set_account(
+                self.set(
                     slot.a,
                     Account {
                         balance,
@@ -134,12 +141,12 @@ impl Rebuilder {
                         chunk,
                         account: slot.b,
                     })?;
-                let current = self.state.account(deposit.to);
+                let current = self.account(deposit.to);
                 let balance = current
                     .balance
                     .checked_add(deposit.amount)
                     .ok_or(inconsistent(deposit.to, "overflows with a deposit"))?;
-                self.state.set_account(
+                self.set(
                     deposit.to,
                     Account {
                         public_key: Some(deposit.public_key),
@@ -151,13 +158,12 @@ impl Rebuilder {
                 self.fold(PriorityOp::Deposit(deposit));
             }
             SlotKind::ForcedExit => {
-                let current = self.state.account(slot.a);
+                let current = self.account(slot.a);
                 let balance = current
                     .balance
                     .checked_sub(slot.amount)
                     .ok_or(inconsistent(slot.a, "exits with more than it holds"))?;
-                self.state
-                    .set_account(slot.a, Account { balance, ..current });
+                self.set(slot.a, Account { balance, ..current });
                 self.fold(PriorityOp::ForcedExit(ForcedExitOp {
                     account: slot.a,
                     l1_address: slot.l1_address,
@@ -168,7 +174,7 @@ impl Rebuilder {
     }
 
     fn credit(&mut self, chunk: usize, account: u32, amount: u64) -> Result<(), RebuildError> {
-        let current = self.state.account(account);
+        let current = self.account(account);
         let balance = current
             .balance
             .checked_add(amount)
@@ -177,9 +183,20 @@ impl Rebuilder {
                 account,
                 what: "overflows with a transfer",
             })?;
-        self.state
-            .set_account(account, Account { balance, ..current });
+        self.set(account, Account { balance, ..current });
         Ok(())
+    }
+
+    /// An account as the current chunk has left it so far.
+    fn account(&self, index: u32) -> Account {
+        self.changed
+            .get(&index)
+            .copied()
+            .unwrap_or_else(|| self.state.account(index))
+    }
+
+    fn set(&mut self, index: u32, account: Account) {
+        self.changed.insert(index, account);
     }
 
     fn fold(&mut self, op: PriorityOp) {

@@ -277,6 +277,21 @@ impl L2State {
         self.tree.set_leaf(index, account.leaf_hash())
     }
 
+    /// Replaces several accounts without any checks (each index once), hashing their leaves and
+    /// the tree's levels in parallel. Returns the new root.
+    pub fn set_accounts(&mut self, accounts: Vec<(u32, Account)>) -> Fp {
+        use rayon::prelude::*;
+        let updates: Vec<(u32, Option<Fp>)> = accounts
+            .par_iter()
+            .map(|(index, account)| (*index, Some(account.leaf_hash())))
+            .collect();
+        for (index, account) in accounts {
+            self.put_account(index, account);
+        }
+        self.tree.apply_updates(&updates);
+        self.root()
+    }
+
     /// Replaces an account in the map only (its leaf is left to [`Self::commit_leaves`] or
     /// the caller).
     fn put_account(&mut self, index: u32, account: Account) {

@@ -6,7 +6,9 @@
 //! - a restart by replay: open the journal, rebuild the soft ledger, apply every batch through
 //!   the tree, as `kaimeng sequencer` does on start;
 //! - the compaction itself, once every batch is executed;
-//! - a restart from the compacted journal: restore the snapshot (its root checked) and open.
+//! - a restart from the compacted journal: restore the snapshot (its root checked) and open;
+//! - a rebuild from what shard 0 publishes (each chunk's data, root and queue hash, and the
+//!   deposit requests), as `kaimeng l2 exit` and a sequencer on an empty disk do.
 //!
 //! ```text
 //! cargo run --profile dev -p kaimeng-benches --features sequencer --bin sequencer_restart -- \
@@ -19,8 +21,9 @@ use clap::Parser;
 use kaimeng::bridge_client::FEE_ACCOUNT;
 use kaimeng::sequencer::core::{Base, Core, Marks, Settings};
 use kaimeng_rollup::journal::{Journal, Record};
+use kaimeng_rollup::rebuild::Rebuilder;
 use kaimeng_rollup::snapshot;
-use kaimeng_rollup::stf::{ChunkConfig, L2State};
+use kaimeng_rollup::stf::{ChunkConfig, ChunkOutcome, L2State};
 use kaimeng_rollup::tx::{DepositOp, PriorityOp, Transfer};
 use kaimeng_rollup::{L1Address, L2Op, SigningKey};
 
@@ -56,9 +59,11 @@ fn settings() -> Settings {
     }
 }
 
-/// Opens the journal at `path` as a restart does; returns the core, the tree after its last
-/// batch, and the number of operations it replayed through the tree.
-fn restart(path: &std::path::Path) -> anyhow::Result<(std::sync::Arc<Core>, L2State, usize)> {
+/// What a restart gives: the core, the tree after the last batch, and the chunks it replayed.
+type Restarted = (std::sync::Arc<Core>, L2State, Vec<ChunkOutcome>);
+
+/// Opens the journal at `path` as a restart does.
+fn restart(path: &std::path::Path) -> anyhow::Result<Restarted> {
     let (journal, recovered) = Journal::open(path)?;
     let mut records = recovered.records;
     let (head, base) = match snapshot::restore(&records).map_err(anyhow::Error::msg)? {
@@ -87,15 +92,15 @@ fn restart(path: &std::path::Path) -> anyhow::Result<(std::sync::Arc<Core>, L2St
         slots: settings().slots,
     };
     let mut tree = base;
-    let mut ops = 0;
+    let mut chunks = Vec::new();
     for (number, batch) in replayed.batch_ops {
         let outcomes = tree
             .apply_batch(config, &batch)
             .map_err(|e| anyhow::anyhow!("batch {number}: {e}"))?;
         core.batch_applied(number, &outcomes, &tree);
-        ops += batch.len();
+        chunks.extend(outcomes);
     }
-    Ok((core, tree, ops))
+    Ok((core, tree, chunks))
 }
 
 fn main() -> anyhow::Result<()> {
@@ -162,8 +167,24 @@ fn main() -> anyhow::Result<()> {
     );
 
     let started = Instant::now();
-    let (core, tree, replayed_ops) = restart(&path)?;
+    let (core, tree, chunks) = restart(&path)?;
     let replay = started.elapsed();
+
+    let deposits: Vec<DepositOp> = ops
+        .iter()
+        .filter_map(|op| match op {
+            L2Op::Priority(PriorityOp::Deposit(d)) => Some(*d),
+            _ => None,
+        })
+        .collect();
+    let started = Instant::now();
+    let mut rebuilder = Rebuilder::new(deposits, FEE_ACCOUNT);
+    for chunk in &chunks {
+        rebuilder
+            .apply_chunk(&chunk.pubdata, chunk.new_root, chunk.queue_after)
+            .map_err(|e| anyhow::anyhow!("rebuild: {e}"))?;
+    }
+    let rebuild = started.elapsed();
 
     core.set_marks(Marks {
         committed: batches,
@@ -181,7 +202,8 @@ fn main() -> anyhow::Result<()> {
     let compact_bytes = std::fs::metadata(&path)?.len();
 
     let started = Instant::now();
-    let (core, restored, _) = restart(&path)?;
+    let (core, restored, replayed) = restart(&path)?;
+    anyhow::ensure!(replayed.is_empty(), "the compacted journal replayed chunks");
     let restore = started.elapsed();
     anyhow::ensure!(restored.root() == tree.root(), "the restored root differs");
     anyhow::ensure!(
@@ -191,16 +213,21 @@ fn main() -> anyhow::Result<()> {
 
     let per_op = |d: Duration| d.as_secs_f64() * 1e6 / ops.len() as f64;
     println!(
-        "accounts {} | operations {} ({} replayed through the tree) | batches {batches}",
+        "accounts {} | operations {} | batches {batches} ({} chunks)",
         args.accounts,
         ops.len(),
-        replayed_ops
+        chunks.len()
     );
     println!(
         "restart by replay: {:.2} s ({:.0} µs per operation) | journal {:.1} MB",
         replay.as_secs_f64(),
         per_op(replay),
         full_bytes as f64 / 1e6
+    );
+    println!(
+        "rebuild from the published data: {:.2} s ({:.0} µs per operation)",
+        rebuild.as_secs_f64(),
+        per_op(rebuild)
     );
     println!("compaction: {:.2} s", compaction.as_secs_f64());
     println!(
