@@ -918,11 +918,14 @@ impl Core {
     /// `rollup_status`.
     pub fn status_view(&self) -> Value {
         let state = self.state.lock();
-        let (open, leased, handed, again) = {
+        let (open, leased, handed, again, failures) = {
             let jobs = self.jobs.lock();
             let (open, leased, handed) = jobs.counts(Instant::now());
-            (open, leased, handed, jobs.handed_again())
+            (open, leased, handed, jobs.handed_again(), jobs.failures())
         };
+        let failing = failures.worst.map(|(job, times, reason)| {
+            json!({"job": job.to_string(), "times": times, "reason": reason})
+        });
         json!({
             "chainId": self.settings.chain_id,
             "accepted": state.next_seq(),
@@ -938,7 +941,8 @@ impl Core {
             "maxChunks": self.settings.max_chunks,
             "maxWaitMs": self.settings.max_wait.as_millis() as u64,
             "provingJobs": {"open": open, "leased": leased, "leasesHandedOut": handed,
-                "handedAgainAfterExpiry": again},
+                "handedAgainAfterExpiry": again, "failureReports": failures.reports,
+                "failingMost": failing},
             "journal": {"startsAfterBatch": state.journal_base,
                 "compactions": state.compactions},
             "stopped": state.broken,

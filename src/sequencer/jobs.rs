@@ -50,6 +50,21 @@ struct Job {
     lease: Option<(String, Instant)>,
     proof: Option<Vec<u8>>,
     leases: u32,
+    /// Workers' reports that proving it failed, and the last reason given.
+    failures: u32,
+    last_failure: Option<String>,
+}
+
+/// The longest failure reason kept, in bytes; longer ones are cut.
+pub const MAX_FAILURE_REASON: usize = 512;
+
+/// What the board says about failed attempts.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Failures {
+    /// Failure reports on jobs still open.
+    pub reports: u64,
+    /// The open job reported failing most often, how often, and the last reason given.
+    pub worst: Option<(JobId, u32, String)>,
 }
 
 /// A job handed to a worker.
@@ -89,6 +104,8 @@ impl JobBoard {
             lease: None,
             proof: None,
             leases: 0,
+            failures: 0,
+            last_failure: None,
         });
     }
 
@@ -129,6 +146,40 @@ impl JobBoard {
                 true
             }
             _ => false,
+        }
+    }
+
+    /// Records a worker's report that proving `id` failed, for `reason`. The job stays leased
+    /// until its lease runs out, so a failure that repeats does not spin. False if the job is
+    /// unknown or already proven.
+    pub fn fail(&mut self, id: JobId, reason: &str) -> bool {
+        let Some(job) = self.jobs.get_mut(&id).filter(|job| job.proof.is_none()) else {
+            return false;
+        };
+        let mut end = reason.len().min(MAX_FAILURE_REASON);
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        job.failures += 1;
+        job.last_failure = Some(reason[..end].to_string());
+        true
+    }
+
+    /// Failure reports on open jobs, and the one failing most.
+    pub fn failures(&self) -> Failures {
+        let open = self.jobs.iter().filter(|(_, job)| job.proof.is_none());
+        Failures {
+            reports: open.clone().map(|(_, job)| u64::from(job.failures)).sum(),
+            worst: open
+                .filter(|(_, job)| job.failures > 0)
+                .max_by_key(|(_, job)| job.failures)
+                .map(|(id, job)| {
+                    (
+                        *id,
+                        job.failures,
+                        job.last_failure.clone().unwrap_or_default(),
+                    )
+                }),
         }
     }
 
@@ -205,6 +256,33 @@ mod tests {
         assert_eq!(board.counts(t0).2, 3);
         board.forget(1);
         assert_eq!(board.counts(t0), (0, 0, 0));
+    }
+
+    /// A failure report is counted on its open job with its reason (cut to a bound), keeps the
+    /// lease until it runs out, and is gone once the job is proven.
+    #[test]
+    fn failures_are_counted_on_open_jobs_and_named() {
+        let mut board = JobBoard::new(Duration::from_secs(10));
+        let now = Instant::now();
+        let (a, b) = (JobId { batch: 1, chunk: 0 }, JobId { batch: 1, chunk: 1 });
+        board.add(a, "{}".into(), public());
+        board.add(b, "{}".into(), public());
+        assert_eq!(board.failures(), Failures::default());
+        let lease = board.lease("w", now).unwrap();
+        assert!(board.fail(lease.id, "synthesis: constraint slot 0 fails"));
+        assert!(board.fail(lease.id, &"é".repeat(MAX_FAILURE_REASON)));
+        assert!(board.fail(b, "out of memory"));
+        assert!(!board.fail(JobId { batch: 9, chunk: 0 }, "unknown"));
+        let failures = board.failures();
+        assert_eq!(failures.reports, 3);
+        let (worst, times, reason) = failures.worst.unwrap();
+        assert_eq!((worst, times), (a, 2));
+        assert!(reason.len() <= MAX_FAILURE_REASON && reason.starts_with('é'));
+        // Still leased to "w": the next lease is the other job.
+        assert_eq!(board.lease("v", now).unwrap().id, b);
+        assert!(board.record(a, vec![1]));
+        assert!(!board.fail(a, "late"), "a proven job takes no more reports");
+        assert_eq!(board.failures().reports, 1);
     }
 
     #[test]

@@ -134,6 +134,25 @@ pub fn module(core: Arc<Core>, shape: ChunkShape) -> anyhow::Result<RpcModule<Ar
             "witness": witness,
         }))
     })?;
+    m.register_method("prover_fail", |params, core, _| {
+        let mut seq = params.sequence();
+        let job: String = seq
+            .next()
+            .map_err(|e| error(INVALID, format!("job id: {}", e.message())))?;
+        let reason: String = seq
+            .next()
+            .map_err(|e| error(INVALID, format!("reason: {}", e.message())))?;
+        let id: JobId = job.parse().map_err(|e: String| error(INVALID, e))?;
+        tracing::warn!(job = %id, %reason, "a prover reports a failed job");
+        if core.jobs.lock().fail(id, &reason) {
+            Ok(true)
+        } else {
+            Err(error(
+                REFUSED,
+                format!("job {id} is not open (unknown, or already proven)"),
+            ))
+        }
+    })?;
     m.register_async_method("prover_complete", |params, core, _| async move {
         let mut seq = params.sequence();
         let job: String = seq

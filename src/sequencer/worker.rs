@@ -76,7 +76,10 @@ impl JobQueue for BoardQueue {
                     tracing::warn!(job = %id, error = %format!("{e:#}"), "proof refused");
                 }
             }
-            JobOutcome::Failed(reason) => tracing::warn!(job = %id, %reason, "job failed"),
+            JobOutcome::Failed(reason) => {
+                tracing::warn!(job = %id, %reason, "job failed");
+                self.core.jobs.lock().fail(id, reason);
+            }
         }
         Ok(())
     }
@@ -162,7 +165,14 @@ impl JobQueue for RemoteQueue {
                 }
             }
             JobOutcome::Failed(reason) => {
-                tracing::warn!(job = id, %reason, "job failed; its lease will run out")
+                tracing::warn!(job = id, %reason, "job failed; its lease will run out");
+                let reported: Result<bool, _> = self.runtime.block_on(
+                    self.client
+                        .request("prover_fail", rpc_params![id, reason.to_string()]),
+                );
+                if let Err(e) = reported {
+                    tracing::warn!(job = id, error = %e, "the failure was not reported");
+                }
             }
         }
         Ok(())

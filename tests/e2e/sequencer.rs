@@ -590,6 +590,40 @@ fn a_killed_sequencer_loses_nothing_a_killed_prover_s_job_is_reproved_and_an_emp
         s["committed"].as_u64() > s["verified"].as_u64()
     });
     let verified = unverified["verified"].as_u64().unwrap();
+
+    // A worker that cannot prove its job says so, and the sequencer shows it: how many reports
+    // and which job fails most, with the reason. A report for no open job is refused.
+    let lease = prover_call(sequencer.prover_port, &secret, "prover_lease", json!(["w"]));
+    let job = lease["result"]["job"].clone();
+    assert!(job.is_string(), "{lease}");
+    let failed = prover_call(
+        sequencer.prover_port,
+        &secret,
+        "prover_fail",
+        json!([job, "synthesis failed: test"]),
+    );
+    assert_eq!(failed["result"], true, "{failed}");
+    let jobs = status(seq)["provingJobs"].clone();
+    assert_eq!(jobs["failureReports"], 1, "{jobs}");
+    assert_eq!(
+        (
+            jobs["failingMost"]["job"].clone(),
+            jobs["failingMost"]["reason"].clone()
+        ),
+        (job, json!("synthesis failed: test"))
+    );
+    let refused = prover_call(
+        sequencer.prover_port,
+        &secret,
+        "prover_fail",
+        json!(["999-0", "x"]),
+    );
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("not open")),
+        "{refused}"
+    );
     sequencer.child.kill().unwrap();
     sequencer.child.wait().unwrap();
 
@@ -711,6 +745,15 @@ fn post_with_auth(port: u16, authorization: Option<&str>, body: &str) -> String 
     let mut response = String::new();
     let _ = stream.read_to_string(&mut response);
     response
+}
+
+/// A JSON-RPC call to the prover listener with the secret in `secret`; the answer.
+fn prover_call(port: u16, secret: &Path, method: &str, params: Value) -> Value {
+    let bearer = format!("Bearer {}", std::fs::read_to_string(secret).unwrap().trim());
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+    let response = post_with_auth(port, Some(&bearer), &body.to_string());
+    let (_, body) = response.split_once("\r\n\r\n").unwrap();
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {response}"))
 }
 
 /// The sequencer's limits, with its config's `rate_limit = 50` and `max_subscriptions = 2`:
