@@ -1,5 +1,5 @@
-//! The sequencer's prover listener: `prover_shape`, `prover_lease` and `prover_complete`, on
-//! their own address and only for workers that present the sequencer's prover secret as
+//! The sequencer's prover listener: `prover_shape`, `prover_lease`, `prover_complete` and
+//! `prover_fail` (a worker's report that it cannot prove a job), on their own address and only for workers that present the sequencer's prover secret as
 //! `Authorization: Bearer <secret>` (ADR 0109). Users' methods are on the public listener
 //! ([`super::rpc`]); nothing here is reachable from there.
 //!
