@@ -105,7 +105,7 @@ pub struct BatchRecord {
 
 /// Accounts a snapshot may hold per operation it drops: a snapshot's account (69 bytes) costs
 /// less to write than a transfer record (112 bytes) and far less to restore than a transfer
-/// costs to replay (about 55 µs against 1.8 ms), so a compaction pays even when it writes 16
+/// costs to replay (about 50 µs against 0.8 ms), so a compaction pays even when it writes 16
 /// times more accounts than it drops operations. The bound keeps a large account set from
 /// being rewritten for a few operations.
 const SNAPSHOT_ACCOUNTS_PER_DROPPED_OP: u64 = 16;
