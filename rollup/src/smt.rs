@@ -48,31 +48,30 @@ impl SparseMerkleTree {
         }
     }
 
-    /// The tree holding `leaves` (index, leaf hash) and the empty account everywhere else,
-    /// built level by level: each non-empty node is hashed once, in parallel, so `n` leaves
-    /// at neighbouring indices cost about `2n` hashes instead of `32n` for one update each.
-    pub fn from_leaves(leaves: impl IntoIterator<Item = (u32, Fp)>) -> Self {
-        let mut levels = Vec::with_capacity(TREE_DEPTH + 1);
-        levels.push(
-            leaves
-                .into_iter()
-                .map(|(index, leaf)| (u64::from(index), leaf))
-                .collect::<HashMap<u64, Fp>>(),
-        );
+    /// Sets many leaves (each index once) and returns the new root. The tree is rehashed level
+    /// by level: each node above a changed leaf is hashed once, in parallel, so `n` leaves at
+    /// neighbouring indices cost about `2n` hashes instead of `32n` for one update each.
+    pub fn set_leaves(&mut self, leaves: impl IntoIterator<Item = (u32, Fp)>) -> Fp {
+        let mut changed: Vec<u64> = Vec::new();
+        for (index, leaf) in leaves {
+            self.levels[0].insert(u64::from(index), leaf);
+            changed.push(u64::from(index));
+        }
         for height in 0..TREE_DEPTH {
-            let below = &levels[height];
-            let mut parents: Vec<u64> = below.keys().map(|index| index >> 1).collect();
+            let mut parents: Vec<u64> = changed.iter().map(|index| index >> 1).collect();
             parents.sort_unstable();
             parents.dedup();
-            let empty = empty_hashes()[height];
-            let child = |index: u64| below.get(&index).copied().unwrap_or(empty);
-            let above: HashMap<u64, Fp> = parents
+            let above: Vec<(u64, Fp)> = parents
                 .par_iter()
-                .map(|parent| (*parent, hash2(child(parent << 1), child((parent << 1) | 1))))
+                .map(|parent| {
+                    let left = self.node(height, parent << 1);
+                    (*parent, hash2(left, self.node(height, (parent << 1) | 1)))
+                })
                 .collect();
-            levels.push(above);
+            self.levels[height + 1].extend(above);
+            changed = parents;
         }
-        Self { levels }
+        self.root()
     }
 
     fn node(&self, height: usize, index: u64) -> Fp {
@@ -271,7 +270,7 @@ mod tests {
     }
 
     #[test]
-    fn a_tree_built_at_once_equals_one_built_leaf_by_leaf() {
+    fn leaves_set_at_once_equal_leaves_set_one_by_one() {
         let indices = [
             0u32,
             1,
@@ -289,19 +288,24 @@ mod tests {
             .enumerate()
             .map(|(n, i)| (*i, Fp::from(n as u64 * 7 + 3)))
             .collect();
-        let mut one_by_one = SparseMerkleTree::new();
-        for (index, leaf) in &leaves {
-            one_by_one.set_leaf(*index, *leaf);
+        // On an empty tree, and on one that already holds leaves (some of them replaced).
+        let mut before = SparseMerkleTree::new();
+        for start in [0, 3] {
+            let mut one_by_one = before.clone();
+            for (index, leaf) in &leaves[start..] {
+                one_by_one.set_leaf(*index, *leaf);
+            }
+            let mut at_once = before.clone();
+            let root = at_once.set_leaves(leaves[start..].iter().copied());
+            assert_eq!(root, one_by_one.root());
+            for index in indices.iter().chain(&[5u32, 1 << 31]) {
+                assert_eq!(at_once.proof(*index), one_by_one.proof(*index));
+            }
+            before.set_leaf(indices[4], Fp::from(99));
+            before.set_leaf(7, Fp::from(98));
         }
-        let at_once = SparseMerkleTree::from_leaves(leaves.iter().copied());
-        assert_eq!(at_once.root(), one_by_one.root());
-        for index in indices.iter().chain(&[5u32, 1 << 31]) {
-            assert_eq!(at_once.proof(*index), one_by_one.proof(*index));
-        }
-        assert_eq!(
-            SparseMerkleTree::from_leaves([]).root(),
-            SparseMerkleTree::new().root()
-        );
+        let mut unchanged = SparseMerkleTree::new();
+        assert_eq!(unchanged.set_leaves([]), SparseMerkleTree::new().root());
     }
 
     /// Updates in one call give the paths and roots, and leave the tree, that one update at

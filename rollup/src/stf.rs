@@ -218,22 +218,12 @@ impl L2State {
     }
 
     /// The state holding `accounts` (each index once) after `queue_hash`: a state restored
-    /// from a snapshot. The tree is built at once ([`SparseMerkleTree::from_leaves`]) and the
-    /// leaves are hashed in parallel.
+    /// from a snapshot, built at once ([`Self::set_accounts`]).
     pub fn from_accounts(accounts: Vec<(u32, Account)>, queue_hash: Fp) -> Self {
-        use rayon::prelude::*;
-        let leaves: Vec<(u32, Fp)> = accounts
-            .par_iter()
-            .map(|(index, account)| (*index, account.leaf_hash()))
-            .collect();
-        Self {
-            accounts: accounts
-                .into_iter()
-                .filter(|(_, account)| *account != Account::default())
-                .collect(),
-            tree: SparseMerkleTree::from_leaves(leaves),
-            queue_hash,
-        }
+        let mut state = Self::new();
+        state.set_accounts(accounts);
+        state.queue_hash = queue_hash;
+        state
     }
 
     /// Sets the priority-queue hash (for a state rebuilt from published data, which folds
@@ -269,27 +259,23 @@ impl L2State {
 
     /// Replaces an account without any checks (genesis, tests, benchmarks). Returns the new root.
     pub fn set_account(&mut self, index: u32, account: Account) -> Fp {
-        if account == Account::default() {
-            self.accounts.remove(&index);
-        } else {
-            self.accounts.insert(index, account);
-        }
+        self.put_account(index, account);
         self.tree.set_leaf(index, account.leaf_hash())
     }
 
     /// Replaces several accounts without any checks (each index once), hashing their leaves and
-    /// the tree's levels in parallel. Returns the new root.
+    /// each node above them once, in parallel ([`SparseMerkleTree::set_leaves`]). Returns the
+    /// new root.
     pub fn set_accounts(&mut self, accounts: Vec<(u32, Account)>) -> Fp {
         use rayon::prelude::*;
-        let updates: Vec<(u32, Option<Fp>)> = accounts
+        let leaves: Vec<(u32, Fp)> = accounts
             .par_iter()
-            .map(|(index, account)| (*index, Some(account.leaf_hash())))
+            .map(|(index, account)| (*index, account.leaf_hash()))
             .collect();
         for (index, account) in accounts {
             self.put_account(index, account);
         }
-        self.tree.apply_updates(&updates);
-        self.root()
+        self.tree.set_leaves(leaves)
     }
 
     /// Replaces an account in the map only (its leaf is left to [`Self::commit_leaves`] or
