@@ -771,7 +771,7 @@ impl Core {
         if self.compacting.swap(true, Ordering::AcqRel) {
             return;
         }
-        if self.state.lock().compaction(&self.settings).is_none() {
+        if self.state.lock().compaction_head(&self.settings).is_none() {
             self.compacting.store(false, Ordering::Release);
             return;
         }
@@ -998,27 +998,35 @@ impl State {
             .get(usize::try_from(seq.checked_sub(self.forgotten)?).ok()?)
     }
 
-    /// What a compaction would write now, if one is due ([`compaction_due`]).
-    fn compaction(&self, settings: &Settings) -> Option<Compaction> {
+    /// Where a compaction would cut now, and how many operation records it would drop, if
+    /// one is due ([`compaction_due`]). Cheap: nothing is copied.
+    fn compaction_head(&self, settings: &Settings) -> Option<(SnapshotHead, u64)> {
         let batch = self.batch(self.marks.executed)?;
         let (root, queue_hash) = batch.after?;
         let first_seq = batch.first_seq + u64::from(batch.ops);
         let dropped_ops = first_seq - self.journal_first_seq;
-        if !compaction_due(
+        let due = compaction_due(
             dropped_ops,
             self.executed_accounts.len(),
             settings.compact_after_ops,
-        ) {
-            return None;
-        }
-        Some(Compaction {
-            head: SnapshotHead {
+        );
+        due.then_some((
+            SnapshotHead {
                 batches: batch.number,
                 first_seq,
                 next_request: batch.next_request_after,
                 queue_hash,
                 root,
             },
+            dropped_ops,
+        ))
+    }
+
+    /// What a compaction would write now, if one is due.
+    fn compaction(&self, settings: &Settings) -> Option<Compaction> {
+        let (head, dropped_ops) = self.compaction_head(settings)?;
+        Some(Compaction {
+            head,
             accounts: self
                 .executed_accounts
                 .iter()

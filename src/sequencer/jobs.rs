@@ -58,6 +58,15 @@ struct Job {
 /// The longest failure reason kept, in bytes; longer ones are cut.
 pub const MAX_FAILURE_REASON: usize = 512;
 
+/// `reason` cut to at most [`MAX_FAILURE_REASON`] bytes, on a character boundary.
+pub fn cut_reason(reason: &str) -> &str {
+    let mut end = reason.len().min(MAX_FAILURE_REASON);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    &reason[..end]
+}
+
 /// What the board says about failed attempts.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Failures {
@@ -156,12 +165,8 @@ impl JobBoard {
         let Some(job) = self.jobs.get_mut(&id).filter(|job| job.proof.is_none()) else {
             return false;
         };
-        let mut end = reason.len().min(MAX_FAILURE_REASON);
-        while !reason.is_char_boundary(end) {
-            end -= 1;
-        }
         job.failures += 1;
-        job.last_failure = Some(reason[..end].to_string());
+        job.last_failure = Some(cut_reason(reason).to_string());
         true
     }
 

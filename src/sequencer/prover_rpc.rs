@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
 use super::core::Core;
-use super::jobs::JobId;
+use super::jobs::{JobId, cut_reason};
 use super::rpc::{INVALID, REFUSED, error, param};
 
 /// Connections the prover listener takes at once: workers are few.
@@ -135,16 +135,10 @@ pub fn module(core: Arc<Core>, shape: ChunkShape) -> anyhow::Result<RpcModule<Ar
         }))
     })?;
     m.register_method("prover_fail", |params, core, _| {
-        let mut seq = params.sequence();
-        let job: String = seq
-            .next()
-            .map_err(|e| error(INVALID, format!("job id: {}", e.message())))?;
-        let reason: String = seq
-            .next()
-            .map_err(|e| error(INVALID, format!("reason: {}", e.message())))?;
-        let id: JobId = job.parse().map_err(|e: String| error(INVALID, e))?;
+        let (id, reason): (JobId, String) = job_and(&params, "reason")?;
+        let reason = cut_reason(&reason);
         tracing::warn!(job = %id, %reason, "a prover reports a failed job");
-        if core.jobs.lock().fail(id, &reason) {
+        if core.jobs.lock().fail(id, reason) {
             Ok(true)
         } else {
             Err(error(
@@ -154,19 +148,28 @@ pub fn module(core: Arc<Core>, shape: ChunkShape) -> anyhow::Result<RpcModule<Ar
         }
     })?;
     m.register_async_method("prover_complete", |params, core, _| async move {
-        let mut seq = params.sequence();
-        let job: String = seq
-            .next()
-            .map_err(|e| error(INVALID, format!("job id: {}", e.message())))?;
-        let proof: Bytes = seq
-            .next()
-            .map_err(|e| error(INVALID, format!("proof: {}", e.message())))?;
-        let id: JobId = job.parse().map_err(|e: String| error(INVALID, e))?;
+        let (id, proof): (JobId, Bytes) = job_and(&params, "proof")?;
         core.complete_job(id, proof.to_vec())
             .await
             .map_err(|e| error(REFUSED, format!("{e:#}")))
     })?;
     Ok(m)
+}
+
+/// The parameters `[job id, <what>]` of a worker's report.
+fn job_and<T: serde::de::DeserializeOwned>(
+    params: &jsonrpsee::types::Params<'_>,
+    what: &str,
+) -> Result<(JobId, T), jsonrpsee::types::ErrorObjectOwned> {
+    let mut seq = params.sequence();
+    let job: String = seq
+        .next()
+        .map_err(|e| error(INVALID, format!("job id: {}", e.message())))?;
+    let value: T = seq
+        .next()
+        .map_err(|e| error(INVALID, format!("{what}: {}", e.message())))?;
+    let id: JobId = job.parse().map_err(|e: String| error(INVALID, e))?;
+    Ok((id, value))
 }
 
 /// HTTP middleware that answers 401 to any request without the secret; WebSocket upgrades
