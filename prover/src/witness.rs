@@ -4,10 +4,10 @@
 //! proving work starts.
 
 use ff::{Field, PrimeField};
-use group::{Curve, Group};
+use group::Curve;
 use kaimeng_rollup::account::LeafFields;
 use kaimeng_rollup::poseidon::{self, State, capacity_for_length, hash2, hash4};
-use kaimeng_rollup::schnorr::{PublicKey, Signature, challenge, challenge_scalar, generator};
+use kaimeng_rollup::schnorr::{PublicKey, Signature, challenge, generator};
 use kaimeng_rollup::smt::{MerkleProof, TREE_DEPTH};
 use kaimeng_rollup::stf::{ChunkOutcome, SideTrace};
 use kaimeng_rollup::tx::{AMOUNT_BITS, FEE_BITS, SlotKind, layout, pow2};
@@ -15,6 +15,7 @@ use kaimeng_rollup::{Fp, Fq};
 use pasta_curves::arithmetic::CurveAffine;
 use pasta_curves::pallas;
 
+use crate::circuit::schnorr::{SignatureTrace, xy};
 use crate::circuit::slot_rules::{
     AccountCells, FeeCells, Flags, WordCells, account_rules, fee_rules, word_rules,
 };
@@ -245,12 +246,12 @@ pub struct SlotValues {
     pub a: SideWitness,
     /// Credited side.
     pub b: SideWitness,
-    /// Signing key (the generator for unsigned slots).
+    /// Signing key (`[2]G` for unsigned slots).
     pub public_key: pallas::Affine,
     /// Signature commitment `R` (the generator for unsigned slots).
     pub r: pallas::Affine,
-    /// Signature response (one for unsigned slots).
-    pub s: Fq,
+    /// The signature chip's rows (response one for unsigned slots).
+    pub signature: SignatureTrace,
     /// Data sponge state before the slot.
     pub data_state: State,
 }
@@ -266,13 +267,6 @@ pub struct ChunkValues {
     pub fee_side: SideWitness,
     /// Public inputs.
     pub public: PublicInputs,
-}
-
-fn coords(p: &pallas::Point) -> [Fp; 2] {
-    let affine = p.to_affine();
-    Option::from(affine.coordinates())
-        .map(|c: pasta_curves::arithmetic::Coordinates<pallas::Affine>| [*c.x(), *c.y()])
-        .unwrap_or([Fp::ZERO, Fp::ZERO])
 }
 
 fn fp(v: u64) -> Fp {
@@ -437,7 +431,8 @@ impl ChunkWitness {
         let g = generator();
         let (public_key, r, sig_s) = match s.signature {
             Some(sig) => (sig.public_key.point(), sig.signature.r, sig.signature.s),
-            None => (g, g, Fq::ONE),
+            // Not `G`: the chip needs `G − P` and `−G − P` (ADR 0112).
+            None => ((g + g).to_affine(), g, Fq::ONE),
         };
         let pk_xy = Option::from(public_key.coordinates())
             .map(|c: pasta_curves::arithmetic::Coordinates<pallas::Affine>| [*c.x(), *c.y()])
@@ -509,10 +504,9 @@ impl ChunkWitness {
             .map(|c: pasta_curves::arithmetic::Coordinates<pallas::Affine>| *c.x())
             .ok_or(WitnessError::SignatureShape { slot: i })?;
         let e = challenge(&pk, r_x, message);
-        let s_g = coords(&(pallas::Point::generator() * sig_s));
-        let r_ep = coords(
-            &(pallas::Point::from(r) + pallas::Point::from(public_key) * challenge_scalar(e)),
-        );
+        let signature = SignatureTrace::new(&public_key, sig_s, e);
+        let sig_w = signature.w;
+        let sig_r = xy(&r);
         let words = WordCells {
             flags,
             amount,
@@ -529,8 +523,8 @@ impl ChunkWitness {
             w0,
             queue: [queue_in, q_cand, q_out],
             fee_total: [fp(fee_in), fp(fee_in.wrapping_add(s.fee))],
-            s_g,
-            r_ep,
+            sig_w,
+            sig_r,
         };
         if check {
             check_rules(i, account_rules(&accounts, |c| c))?;
@@ -553,7 +547,7 @@ impl ChunkWitness {
             b: *b,
             public_key,
             r,
-            s: sig_s,
+            signature,
             data_state,
         })
     }

@@ -46,6 +46,14 @@ impl PublicKey {
         self.0
     }
 
+    /// Whether this key can sign: every key but `±G`, whose discrete log is public. The
+    /// circuit's signature chip cannot prove them (ADR 0112), so they are refused here too.
+    pub fn can_sign(&self) -> bool {
+        let g = pallas::Point::generator();
+        let p = pallas::Point::from(self.0);
+        p != g && p != -g
+    }
+
     /// Affine coordinates `(x, y)`.
     pub fn coordinates(&self) -> (Fp, Fp) {
         point_coordinates(&self.0)
@@ -197,7 +205,7 @@ pub fn challenge_scalar(e: Fp) -> Fq {
 
 /// Checks `[s]G = R + [e]P`.
 pub fn verify(pk: &PublicKey, message: Fp, sig: &Signature) -> bool {
-    if bool::from(sig.r.is_identity()) {
+    if bool::from(sig.r.is_identity()) || !pk.can_sign() {
         return false;
     }
     let e = challenge_scalar(challenge(pk, sig.r_x(), message));
@@ -213,7 +221,7 @@ pub fn verify(pk: &PublicKey, message: Fp, sig: &Signature) -> bool {
 pub fn verify_batch(items: &[(PublicKey, Fp, Signature)]) -> bool {
     if items
         .iter()
-        .any(|(_, _, sig)| bool::from(sig.r.is_identity()))
+        .any(|(pk, _, sig)| bool::from(sig.r.is_identity()) || !pk.can_sign())
     {
         return false;
     }
@@ -275,6 +283,32 @@ mod tests {
             s: sig.s + Fq::ONE,
         };
         assert!(!verify(&pk, m, &tampered));
+    }
+
+    #[test]
+    fn keys_whose_discrete_log_is_public_cannot_sign() {
+        for secret in [Fq::ONE, -Fq::ONE] {
+            let pk = PublicKey::from_point((pallas::Point::generator() * secret).to_affine())
+                .expect("not the identity");
+            assert!(!pk.can_sign());
+            let m = Fp::from(5);
+            let k = Fq::from(777);
+            let r = (pallas::Point::generator() * k).to_affine();
+            let e = challenge_scalar(challenge(&pk, point_coordinates(&r).0, m));
+            let sig = Signature {
+                r,
+                s: k + e * secret,
+            };
+            assert_eq!(
+                pallas::Point::generator() * sig.s,
+                r + pk.point() * e,
+                "the equation holds"
+            );
+            assert!(!verify(&pk, m, &sig));
+            assert!(!verify_batch(&[(pk, m, sig)]));
+        }
+        let two = PublicKey::from_point((pallas::Point::generator().double()).to_affine()).unwrap();
+        assert!(two.can_sign());
     }
 
     #[test]

@@ -170,17 +170,16 @@ fn gate_census() {
     }
     let mut meta = ConstraintSystem::<Fp>::default();
     let advice = [(); 10].map(|_| meta.advice_column());
-    let fixed = [(); 8].map(|_| meta.fixed_column());
+    let fixed = [(); 5].map(|_| meta.fixed_column());
     let table = meta.lookup_table_column();
     use halo2_gadgets::utilities::lookup_range_check::LookupRangeCheck;
-    let range =
-        halo2_gadgets::utilities::lookup_range_check::PallasLookupRangeCheckConfig::configure(
-            &mut meta, advice[9], table,
-        );
+    let _ = halo2_gadgets::utilities::lookup_range_check::PallasLookupRangeCheckConfig::configure(
+        &mut meta, advice[9], table,
+    );
     count(&meta, "lookup");
     let mut m2 = meta.clone();
-    let _ = super::Ecc::configure(&mut m2, advice, fixed, range);
-    count(&m2, "lookup+ecc");
+    let _ = super::schnorr::SchnorrConfig::configure(&mut m2, advice);
+    count(&m2, "lookup+signature");
     let mut m3 = meta.clone();
     let _ = LanesConfig::configure(
         &mut m3,

@@ -16,15 +16,14 @@
 //! | B1, B2 | side B old leaf | side B new leaf |
 //! | B path | 32 levels, old root | 32 levels, new root |
 //!
-//! The ECC chip checks the Schnorr equation `[s]G = R + [e]P`, the slot gates
+//! The signature chip ([`schnorr`]) computes `W = [s]G − [e]P`, the slot gates
 //! ([`slot_rules`]) tie everything together, and the lookup range check bounds balances,
 //! amounts and fees.
 
-pub(crate) mod fixed_bases;
-mod generator_constants;
 pub(crate) mod lanes;
 pub(crate) mod poseidon_rows;
 mod range;
+pub mod schnorr;
 pub(crate) mod slot_gate;
 pub mod slot_rules;
 
@@ -32,8 +31,6 @@ pub mod slot_rules;
 mod layout_tests;
 
 use ff::Field;
-use halo2_gadgets::ecc::chip::{EccChip, EccConfig};
-use halo2_gadgets::ecc::{CircuitVersion, FixedPoint, NonIdentityPoint, ScalarFixed, ScalarVar};
 use halo2_gadgets::utilities::lookup_range_check::{
     LookupRangeCheck, PallasLookupRangeCheckConfig,
 };
@@ -45,13 +42,12 @@ use kaimeng_rollup::Fp;
 use kaimeng_rollup::poseidon::{State, capacity_for_length};
 
 use crate::witness::{ChunkValues, SideWitness, SlotValues};
-use fixed_bases::{GeneratorFull, SignatureBases};
 use lanes::{LaneRow, LanesConfig, Start};
+use schnorr::SchnorrConfig;
 use slot_gate::SlotGateConfig;
 use slot_rules::{AccountCells, WordCells};
 
 type Cell = AssignedCell<Fp, Fp>;
-type Ecc = EccChip<SignatureBases>;
 
 /// Rows of one slot's Poseidon region.
 pub const SLOT_LANE_ROWS: usize = 1 + 70 * lanes_block_rows();
@@ -77,7 +73,7 @@ pub struct ChunkCircuitConfig {
     instance: Column<Instance>,
     lanes: LanesConfig,
     slot: SlotGateConfig,
-    ecc: EccConfig<SignatureBases>,
+    schnorr: SchnorrConfig,
     range: PallasLookupRangeCheckConfig,
     range_column: Column<Advice>,
     table: TableColumn,
@@ -356,13 +352,16 @@ impl Circuit<Fp> for ChunkCircuit {
 
     fn configure(meta: &mut ConstraintSystem<Fp>) -> Self::Config {
         let advice: [Column<Advice>; 10] = [(); 10].map(|_| meta.advice_column());
-        let fixed = [(); 8].map(|_| meta.fixed_column());
+        for column in advice {
+            meta.enable_equality(column);
+        }
+        let fixed = [(); 6].map(|_| meta.fixed_column());
         let instance = meta.instance_column();
         meta.enable_equality(instance);
-        meta.enable_constant(fixed[7]);
+        meta.enable_constant(fixed[5]);
         let table = meta.lookup_table_column();
         let range = PallasLookupRangeCheckConfig::configure(meta, advice[9], table);
-        let ecc = Ecc::configure(meta, advice, fixed, range);
+        let schnorr = SchnorrConfig::configure(meta, advice);
         let lanes = LanesConfig::configure(
             meta,
             advice,
@@ -373,7 +372,7 @@ impl Circuit<Fp> for ChunkCircuit {
             instance,
             lanes,
             slot,
-            ecc,
+            schnorr,
             range,
             range_column: advice[9],
             table,
@@ -385,7 +384,6 @@ impl Circuit<Fp> for ChunkCircuit {
         config: Self::Config,
         mut layouter: impl Layouter<Fp>,
     ) -> Result<(), Error> {
-        let ecc = Ecc::construct(config.ecc.clone(), CircuitVersion::AnchoredBase);
         layouter.assign_table(
             || "10-bit range table",
             |mut table| {
@@ -412,36 +410,15 @@ impl Circuit<Fp> for ChunkCircuit {
                 Some(all) => Value::known(&all.slots[i]),
                 None => Value::unknown(),
             };
-            let pk = NonIdentityPoint::new(
-                ecc.clone(),
-                layouter.namespace(|| format!("slot {i} public key")),
-                v.map(|v| v.public_key),
-            )?;
-            let r = NonIdentityPoint::new(
-                ecc.clone(),
-                layouter.namespace(|| format!("slot {i} R")),
-                v.map(|v| v.r),
-            )?;
             let lanes = layouter.assign_region(
                 || format!("slot {i} poseidon"),
                 |mut region| config.slot_lanes(&mut region, v, data_prev.as_ref(), data_capacity),
             )?;
 
-            // Schnorr: [s]G and R + [e]P.
-            let e = ScalarVar::from_base(
-                ecc.clone(),
-                layouter.namespace(|| format!("slot {i} challenge")),
-                &lanes.e,
+            let signature = layouter.assign_region(
+                || format!("slot {i} signature"),
+                |mut region| config.schnorr.assign(&mut region, v.map(|v| &v.signature)),
             )?;
-            let (e_p, _) = pk.mul(layouter.namespace(|| format!("slot {i} [e]P")), e)?;
-            let r_ep = r.add(layouter.namespace(|| format!("slot {i} R + [e]P")), &e_p)?;
-            let s = ScalarFixed::new(
-                ecc.clone(),
-                layouter.namespace(|| format!("slot {i} s")),
-                v.map(|v| v.s),
-            )?;
-            let (s_g, _) = FixedPoint::from_inner(ecc.clone(), GeneratorFull)
-                .mul(layouter.namespace(|| format!("slot {i} [s]G")), s)?;
 
             let (acc, words) = layouter.assign_region(
                 || format!("slot {i} rules"),
@@ -454,13 +431,12 @@ impl Circuit<Fp> for ChunkCircuit {
                         .slot
                         .assign_words(&mut region, 3, v.map(|v| &v.words))?;
                     Self::connect_slot(&mut region, &acc, &w, &lanes)?;
-                    eq(&mut region, &lanes.pk[0], &pk.inner().x())?;
-                    eq(&mut region, &lanes.pk[1], &pk.inner().y())?;
-                    eq(&mut region, &lanes.r_x_message[0], &r.inner().x())?;
-                    eq(&mut region, &w.s_g[0], &s_g.inner().x())?;
-                    eq(&mut region, &w.s_g[1], &s_g.inner().y())?;
-                    eq(&mut region, &w.r_ep[0], &r_ep.inner().x())?;
-                    eq(&mut region, &w.r_ep[1], &r_ep.inner().y())?;
+                    eq(&mut region, &lanes.pk[0], &signature.p[0])?;
+                    eq(&mut region, &lanes.pk[1], &signature.p[1])?;
+                    eq(&mut region, &lanes.e, &signature.e)?;
+                    eq(&mut region, &lanes.r_x_message[0], &w.sig_r[0])?;
+                    eq(&mut region, &w.sig_w[0], &signature.w[0])?;
+                    eq(&mut region, &w.sig_w[1], &signature.w[1])?;
                     // Links to the previous slot (or the public inputs for the first).
                     if let Some(prev) = &root_prev {
                         eq(&mut region, prev, &lanes.a_roots[0])?;

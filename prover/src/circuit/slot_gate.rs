@@ -120,10 +120,10 @@ fn word_list<T: Clone>(v: &WordCells<T>) -> Vec<T> {
         v.queue[2].clone(),
         v.fee_total[0].clone(),
         v.fee_total[1].clone(),
-        v.s_g[0].clone(),
-        v.s_g[1].clone(),
-        v.r_ep[0].clone(),
-        v.r_ep[1].clone(),
+        v.sig_w[0].clone(),
+        v.sig_w[1].clone(),
+        v.sig_r[0].clone(),
+        v.sig_r[1].clone(),
     ]
 }
 
@@ -149,8 +149,8 @@ fn word_from<T: Clone>(c: &[T]) -> WordCells<T> {
         w0: c[15].clone(),
         queue: [c[16].clone(), c[17].clone(), c[18].clone()],
         fee_total: [c[19].clone(), c[20].clone()],
-        s_g: [c[21].clone(), c[22].clone()],
-        r_ep: [c[23].clone(), c[24].clone()],
+        sig_w: [c[21].clone(), c[22].clone()],
+        sig_r: [c[23].clone(), c[24].clone()],
     }
 }
 

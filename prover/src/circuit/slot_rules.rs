@@ -133,10 +133,10 @@ pub struct WordCells<T> {
     pub queue: [T; 3],
     /// Fee total before / after this slot.
     pub fee_total: [T; 2],
-    /// `[s]G`.
-    pub s_g: [T; 2],
-    /// `R + [e]P`.
-    pub r_ep: [T; 2],
+    /// `W = [s]G − [e]P`, from the signature chip.
+    pub sig_w: [T; 2],
+    /// The signature's `R`.
+    pub sig_r: [T; 2],
 }
 
 /// A named rule: the expression must be zero.
@@ -307,11 +307,11 @@ pub fn word_rules<T: Ring>(v: &WordCells<T>) -> Vec<Rule<T>> {
         ),
         (
             "signature: x",
-            signed.clone() * (v.s_g[0].clone() - v.r_ep[0].clone()),
+            signed.clone() * (v.sig_w[0].clone() - v.sig_r[0].clone()),
         ),
         (
             "signature: y",
-            signed * (v.s_g[1].clone() - v.r_ep[1].clone()),
+            signed * (v.sig_w[1].clone() - v.sig_r[1].clone()),
         ),
     ]
 }

@@ -17,9 +17,9 @@ use crate::support::*;
 pub const SHAPE: ChunkShape = ChunkShape { slots: 1, k: 12 };
 
 /// Pinned: Blake2b-256 of the pinned verifying key for one slot at k = 12.
-const VK_FINGERPRINT: &str = "1be33578776a66259f49a92d293fe42b5516ed3ac04877b937a1f1d90885ba47";
+const VK_FINGERPRINT: &str = "0a7b6375ce084bbce5a33d7dc746bf8598dd15631902a9240ebb48844091a6c5";
 /// Pinned: proof size in bytes for this shape.
-const PROOF_BYTES: usize = 4480;
+const PROOF_BYTES: usize = 4352;
 
 pub fn setup() -> &'static (ChunkParams, ChunkKeys) {
     static SETUP: OnceLock<(ChunkParams, ChunkKeys)> = OnceLock::new();

@@ -1,0 +1,544 @@
+//! The signature chip: computes `W = [s]G − [e]P` for a slot's key `P`, response `s` and
+//! challenge `e`, in 257 rows of degree-5 gates (ADR 0112). The slot rules then require
+//! `W = R` for signed slots.
+//!
+//! One joint double-and-add over 255 rows, most significant bit first, from a fixed offset
+//! point `H` (hashed to the curve, so nobody knows its discrete log):
+//! `acc' = (acc + T) + acc` with `T = (2b − 1)·G − c·P`, where `c` are the bits of `e` and `b`
+//! the bits of `(σ + 2^255 − 1)/2` for the odd representative `σ ≡ s (mod q)`. After 255 rows
+//! `acc = [2^255]H + [σ]G − [e]P`, and one addition of `−[2^255]H` gives `W`.
+//!
+//! Additions use the incomplete affine formulas. They fail only when a sum meets its own
+//! operand or its negation, which here needs a discrete-log relation between `H`, `G` and
+//! `P`; the key `±G` (whose discrete log is public) is refused natively before it gets here.
+//!
+//! | row | columns 0..=5 | 6..=9 |
+//! |---|---|---|
+//! | setup | `P.x, P.y, λa, λb` | `D1 = G − P`, `D2 = −G − P` |
+//! | 255 loop rows | `acc.x, acc.y, λ1, λ2, b, z` (`z` the running sum of `e`'s bits) | `D1, D2` carried |
+//! | final | `acc.x, acc.y, λ, W.x, W.y, z = e` | `D1, D2` |
+
+use std::sync::OnceLock;
+
+use ff::{Field, PrimeField};
+use group::{Curve, Group};
+use halo2_proofs::circuit::{AssignedCell, Region, Value};
+use halo2_proofs::plonk::{
+    Advice, Column, ConstraintSystem, Constraints, Error, Expression, Selector,
+};
+use halo2_proofs::poly::Rotation;
+use kaimeng_rollup::{Fp, Fq};
+use pasta_curves::arithmetic::{CurveAffine, CurveExt};
+use pasta_curves::pallas;
+
+type Cell = AssignedCell<Fp, Fp>;
+
+/// Bits of `e` and of the response's digits.
+pub const BITS: usize = 255;
+/// Rows one signature takes.
+pub const ROWS: usize = BITS + 2;
+
+/// Affine coordinates, `(0, 0)` for the identity.
+pub fn xy(p: &pallas::Affine) -> [Fp; 2] {
+    Option::from(p.coordinates())
+        .map(|c: pasta_curves::arithmetic::Coordinates<pallas::Affine>| [*c.x(), *c.y()])
+        .unwrap_or([Fp::ZERO; 2])
+}
+
+/// The offset `H` and `C = [2^255]H`.
+pub fn offsets() -> &'static (pallas::Affine, pallas::Affine) {
+    static OFFSETS: OnceLock<(pallas::Affine, pallas::Affine)> = OnceLock::new();
+    OFFSETS.get_or_init(|| {
+        let h = pallas::Point::hash_to_curve("kaimeng:schnorr-chip")(b"offset");
+        let mut c = h;
+        for _ in 0..BITS {
+            c = c.double();
+        }
+        (h.to_affine(), c.to_affine())
+    })
+}
+
+fn generator() -> [Fp; 2] {
+    xy(&pallas::Point::generator().to_affine())
+}
+
+/// Columns and selectors of the chip.
+#[derive(Clone, Copy, Debug)]
+pub struct SchnorrConfig {
+    advice: [Column<Advice>; 10],
+    q_setup: Selector,
+    q_loop: Selector,
+    q_final: Selector,
+}
+
+/// `λ·(x1 − x2) = y1 − y2`, `x3 = λ² − x1 − x2`, `y3 = λ·(x1 − x3) − y1` as three constraints
+/// (for `x3`, `y3` given as expressions).
+fn addition(
+    p1: [Expression<Fp>; 2],
+    p2: [Expression<Fp>; 2],
+    lambda: Expression<Fp>,
+    p3: [Expression<Fp>; 2],
+) -> [Expression<Fp>; 3] {
+    let [x1, y1] = p1;
+    let [x2, y2] = p2;
+    let [x3, y3] = p3;
+    [
+        lambda.clone() * (x1.clone() - x2.clone()) - (y1.clone() - y2.clone()),
+        x3.clone() - (lambda.clone() * lambda.clone() - x1.clone() - x2),
+        y3 - (lambda * (x1 - x3) - y1),
+    ]
+}
+
+impl SchnorrConfig {
+    /// Configures the chip on the circuit's ten advice columns (equality must be enabled).
+    pub fn configure(meta: &mut ConstraintSystem<Fp>, advice: [Column<Advice>; 10]) -> Self {
+        let config = Self {
+            advice,
+            q_setup: meta.complex_selector(),
+            q_loop: meta.complex_selector(),
+            q_final: meta.complex_selector(),
+        };
+        let [gx, gy] = generator().map(Expression::Constant);
+        let [cx, cy] = xy(&offsets().1).map(Expression::Constant);
+        let five = Expression::Constant(Fp::from(5));
+        let one = Expression::Constant(Fp::ONE);
+        let two = Fp::from(2);
+
+        meta.create_gate(
+            "signature setup: P on the curve, D1 = G − P, D2 = −G − P",
+            |meta| {
+                let q = meta.query_selector(config.q_setup);
+                let mut a = |i: usize, r: Rotation| meta.query_advice(advice[i], r);
+                let (px, py) = (a(0, Rotation::cur()), a(1, Rotation::cur()));
+                let (la, lb) = (a(2, Rotation::cur()), a(3, Rotation::cur()));
+                let d = [6, 7, 8, 9].map(|i| a(i, Rotation::cur()));
+                let d_next = [6, 7, 8, 9].map(|i| a(i, Rotation::next()));
+                let neg_p = [px.clone(), -py.clone()];
+                let mut out = vec![py.clone() * py - px.clone() * px.clone() * px - five.clone()];
+                out.extend(addition(
+                    neg_p.clone(),
+                    [gx.clone(), gy.clone()],
+                    la,
+                    [d[0].clone(), d[1].clone()],
+                ));
+                out.extend(addition(
+                    neg_p,
+                    [gx.clone(), -gy.clone()],
+                    lb,
+                    [d[2].clone(), d[3].clone()],
+                ));
+                out.extend(d.into_iter().zip(d_next).map(|(c, n)| n - c));
+                Constraints::with_selector(q, out)
+            },
+        );
+
+        meta.create_gate("signature double-and-add", |meta| {
+            let q = meta.query_selector(config.q_loop);
+            let mut a = |i: usize, r: Rotation| meta.query_advice(advice[i], r);
+            let (xa, ya) = (a(0, Rotation::cur()), a(1, Rotation::cur()));
+            let (l1, l2) = (a(2, Rotation::cur()), a(3, Rotation::cur()));
+            let b = a(4, Rotation::cur());
+            let z = a(5, Rotation::cur());
+            let (xn, yn, zn) = (
+                a(0, Rotation::next()),
+                a(1, Rotation::next()),
+                a(5, Rotation::next()),
+            );
+            let d = [6, 7, 8, 9].map(|i| a(i, Rotation::cur()));
+            let d_next = [6, 7, 8, 9].map(|i| a(i, Rotation::next()));
+            let c = zn - z * two;
+            let not_c = one.clone() - c.clone();
+            let not_b = one.clone() - b.clone();
+            let xt = not_c.clone() * gx.clone()
+                + c.clone() * (b.clone() * d[0].clone() + not_b.clone() * d[2].clone());
+            let yt = not_c * (b.clone() * two - one.clone()) * gy.clone()
+                + c.clone() * (b.clone() * d[1].clone() + not_b.clone() * d[3].clone());
+            let xr = l1.clone() * l1.clone() - xa.clone() - xt.clone();
+            let mut out = vec![
+                b.clone() * not_b,
+                c.clone() * (one.clone() - c),
+                l1.clone() * (xa.clone() - xt) - (ya.clone() - yt),
+                (l1 + l2.clone()) * (xa.clone() - xr.clone()) - ya.clone() * two,
+                xn.clone() - (l2.clone() * l2.clone() - xa.clone() - xr),
+                yn - (l2 * (xa - xn) - ya),
+            ];
+            out.extend(d.into_iter().zip(d_next).map(|(c, n)| n - c));
+            Constraints::with_selector(q, out)
+        });
+
+        meta.create_gate("signature W = acc − [2^255]H", |meta| {
+            let q = meta.query_selector(config.q_final);
+            let mut a = |i: usize| meta.query_advice(advice[i], Rotation::cur());
+            Constraints::with_selector(
+                q,
+                addition([a(0), a(1)], [cx.clone(), -cy.clone()], a(2), [a(3), a(4)]),
+            )
+        });
+        config
+    }
+
+    /// Lays out one signature from row 0 of `region`. Returns the cells of `P` (x, y), `e` and
+    /// `W` (x, y).
+    pub fn assign(
+        &self,
+        region: &mut Region<'_, Fp>,
+        trace: Value<&SignatureTrace>,
+    ) -> Result<SignatureCells, Error> {
+        let adv = self.advice;
+        let put = |region: &mut Region<'_, Fp>, row: usize, col: usize, v: Value<Fp>| {
+            region.assign_advice(|| "signature", adv[col], row, || v)
+        };
+        self.q_setup.enable(region, 0)?;
+        let p = [
+            put(region, 0, 0, trace.map(|t| t.p[0]))?,
+            put(region, 0, 1, trace.map(|t| t.p[1]))?,
+        ];
+        put(region, 0, 2, trace.map(|t| t.lambda_d[0]))?;
+        put(region, 0, 3, trace.map(|t| t.lambda_d[1]))?;
+        for row in 0..=BITS + 1 {
+            for (i, col) in (6..10).enumerate() {
+                put(region, row, col, trace.map(|t| t.d[i]))?;
+            }
+        }
+        let (h, _) = offsets();
+        let [hx, hy] = xy(h);
+        region.assign_advice_from_constant(|| "H.x", adv[0], 1, hx)?;
+        region.assign_advice_from_constant(|| "H.y", adv[1], 1, hy)?;
+        region.assign_advice_from_constant(|| "z_0", adv[5], 1, Fp::ZERO)?;
+        for j in 0..BITS {
+            let row = 1 + j;
+            self.q_loop.enable(region, row)?;
+            if j > 0 {
+                put(region, row, 0, trace.map(|t| t.acc[j][0]))?;
+                put(region, row, 1, trace.map(|t| t.acc[j][1]))?;
+                put(region, row, 5, trace.map(|t| t.z[j]))?;
+            }
+            put(region, row, 2, trace.map(|t| t.lambda[j][0]))?;
+            put(region, row, 3, trace.map(|t| t.lambda[j][1]))?;
+            put(region, row, 4, trace.map(|t| t.b[j]))?;
+        }
+        let last = BITS + 1;
+        self.q_final.enable(region, last)?;
+        put(region, last, 0, trace.map(|t| t.acc[BITS][0]))?;
+        put(region, last, 1, trace.map(|t| t.acc[BITS][1]))?;
+        let e = put(region, last, 5, trace.map(|t| t.z[BITS]))?;
+        put(region, last, 2, trace.map(|t| t.lambda_w))?;
+        let w = [
+            put(region, last, 3, trace.map(|t| t.w[0]))?,
+            put(region, last, 4, trace.map(|t| t.w[1]))?,
+        ];
+        Ok(SignatureCells { p, e, w })
+    }
+}
+
+/// Cells other regions connect to.
+pub struct SignatureCells {
+    /// The key's coordinates.
+    pub p: [Cell; 2],
+    /// The challenge (the running sum's last value).
+    pub e: Cell,
+    /// `W = [s]G − [e]P`.
+    pub w: [Cell; 2],
+}
+
+/// Every witness value of one signature's rows.
+#[derive(Clone, Debug)]
+pub struct SignatureTrace {
+    p: [Fp; 2],
+    lambda_d: [Fp; 2],
+    d: [Fp; 4],
+    /// Accumulator before each loop row, then after the last.
+    acc: Vec<[Fp; 2]>,
+    /// Running sum of `e`'s bits before each loop row, then `e`.
+    z: Vec<Fp>,
+    lambda: Vec<[Fp; 2]>,
+    b: Vec<Fp>,
+    lambda_w: Fp,
+    /// The result `W`.
+    pub w: [Fp; 2],
+}
+
+fn slope(p1: [Fp; 2], p2: [Fp; 2]) -> Fp {
+    (p1[1] - p2[1]) * Option::<Fp>::from((p1[0] - p2[0]).invert()).unwrap_or(Fp::ZERO)
+}
+
+/// `p1 + p2` by the incomplete formulas, with the slope. Exceptional inputs give a value that
+/// fails the gate instead of a panic.
+fn add(p1: [Fp; 2], p2: [Fp; 2]) -> ([Fp; 2], Fp) {
+    let l = slope(p1, p2);
+    let x3 = l.square() - p1[0] - p2[0];
+    ([x3, l * (p1[0] - x3) - p1[1]], l)
+}
+
+/// The 256-bit little-endian integer of a field representation.
+fn limbs(repr: [u8; 32]) -> [u64; 4] {
+    let mut out = [0u64; 4];
+    for (i, chunk) in repr.chunks(8).enumerate() {
+        out[i] = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+    }
+    out
+}
+
+fn add_limbs(a: [u64; 4], b: [u64; 4]) -> [u64; 4] {
+    let mut out = [0u64; 4];
+    let mut carry = false;
+    for i in 0..4 {
+        let (s, c1) = a[i].overflowing_add(b[i]);
+        let (s, c2) = s.overflowing_add(u64::from(carry));
+        out[i] = s;
+        carry = c1 || c2;
+    }
+    out
+}
+
+fn sub_limbs(a: [u64; 4], b: [u64; 4]) -> [u64; 4] {
+    let mut out = [0u64; 4];
+    let mut borrow = false;
+    for i in 0..4 {
+        let (d, b1) = a[i].overflowing_sub(b[i]);
+        let (d, b2) = d.overflowing_sub(u64::from(borrow));
+        out[i] = d;
+        borrow = b1 || b2;
+    }
+    out
+}
+
+fn bit(v: &[u64; 4], i: usize) -> bool {
+    (v[i / 64] >> (i % 64)) & 1 == 1
+}
+
+/// Bits (least significant first) of `m = (σ + 2^255 − 1)/2`, where `σ` is the odd one of
+/// `s` and `s − q`; then `Σ (2·m_i − 1)·2^i = σ ≡ s (mod q)`.
+pub fn response_digits(s: Fq) -> [bool; BITS] {
+    let s_int = limbs(s.to_repr());
+    let all_ones = [u64::MAX, u64::MAX, u64::MAX, u64::MAX >> 1]; // 2^255 − 1
+    let m2 = if s_int[0] & 1 == 1 {
+        add_limbs(s_int, all_ones)
+    } else {
+        let q = limbs((-Fq::ONE).to_repr());
+        let q = add_limbs(q, [1, 0, 0, 0]);
+        add_limbs(s_int, sub_limbs(all_ones, q))
+    };
+    std::array::from_fn(|i| bit(&m2, i + 1))
+}
+
+impl SignatureTrace {
+    /// The trace for key `p`, response `s` and challenge `e`. For a valid signature `W = R`.
+    pub fn new(p: &pallas::Affine, s: Fq, e: Fp) -> Self {
+        let g = generator();
+        let neg_g = [g[0], -g[1]];
+        let pxy = xy(p);
+        let neg_p = [pxy[0], -pxy[1]];
+        let (d1, la) = add(neg_p, g);
+        let (d2, lb) = add(neg_p, neg_g);
+        let digits = response_digits(s);
+        let e_int = limbs(e.to_repr());
+        let (h, c) = offsets();
+        let mut acc = vec![xy(h)];
+        let mut z = vec![Fp::ZERO];
+        let mut lambda = Vec::with_capacity(BITS);
+        let mut b = Vec::with_capacity(BITS);
+        for j in 0..BITS {
+            let i = BITS - 1 - j;
+            let (bj, cj) = (digits[i], bit(&e_int, i));
+            let t = match (bj, cj) {
+                (true, false) => g,
+                (false, false) => neg_g,
+                (true, true) => d1,
+                (false, true) => d2,
+            };
+            let a = acc[j];
+            let (r, l1) = add(a, t);
+            let (next, l2) = add(r, a);
+            acc.push(next);
+            lambda.push([l1, l2]);
+            b.push(Fp::from(u64::from(bj)));
+            z.push(z[j].double() + Fp::from(u64::from(cj)));
+        }
+        let cxy = xy(c);
+        let (w, lambda_w) = add(acc[BITS], [cxy[0], -cxy[1]]);
+        Self {
+            p: pxy,
+            lambda_d: [la, lb],
+            d: [d1[0], d1[1], d2[0], d2[1]],
+            acc,
+            z,
+            lambda,
+            b,
+            lambda_w,
+            w,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use halo2_proofs::circuit::{Layouter, SimpleFloorPlanner};
+    use halo2_proofs::dev::MockProver;
+    use halo2_proofs::plonk::{Circuit, Instance};
+    use kaimeng_rollup::SigningKey;
+    use kaimeng_rollup::schnorr::{PublicKey, challenge, verify};
+
+    /// The chip alone; its outputs `(W.x, W.y, e, P.x, P.y)` go to the instance column.
+    #[derive(Clone)]
+    struct ChipCircuit(Option<SignatureTrace>);
+
+    impl Circuit<Fp> for ChipCircuit {
+        type Config = (SchnorrConfig, Column<Instance>);
+        type FloorPlanner = SimpleFloorPlanner;
+
+        fn without_witnesses(&self) -> Self {
+            Self(None)
+        }
+
+        fn configure(meta: &mut ConstraintSystem<Fp>) -> Self::Config {
+            let advice = [(); 10].map(|_| meta.advice_column());
+            for column in advice {
+                meta.enable_equality(column);
+            }
+            let constants = meta.fixed_column();
+            meta.enable_constant(constants);
+            let instance = meta.instance_column();
+            meta.enable_equality(instance);
+            (SchnorrConfig::configure(meta, advice), instance)
+        }
+
+        fn synthesize(
+            &self,
+            (chip, instance): Self::Config,
+            mut layouter: impl Layouter<Fp>,
+        ) -> Result<(), Error> {
+            let trace = match &self.0 {
+                Some(t) => Value::known(t),
+                None => Value::unknown(),
+            };
+            let cells =
+                layouter.assign_region(|| "signature", |mut r| chip.assign(&mut r, trace))?;
+            let outputs = [&cells.w[0], &cells.w[1], &cells.e, &cells.p[0], &cells.p[1]];
+            for (row, cell) in outputs.into_iter().enumerate() {
+                layouter.constrain_instance(cell.cell(), instance, row)?;
+            }
+            Ok(())
+        }
+    }
+
+    fn key(i: u8) -> SigningKey {
+        let mut bytes = [i; 64];
+        bytes[0] = 0x77;
+        SigningKey::from_uniform_bytes(&bytes)
+    }
+
+    /// A signed message: the key, `R`, the trace, and the public outputs a valid proof has.
+    fn signed(i: u8) -> (PublicKey, pallas::Affine, SignatureTrace, Vec<Fp>) {
+        let sk = key(i);
+        let pk = sk.public_key();
+        let message = Fp::from(1_000 + u64::from(i));
+        let sig = sk.sign(message);
+        assert!(verify(&pk, message, &sig));
+        let e = challenge(&pk, sig.r_x(), message);
+        let trace = SignatureTrace::new(&pk.point(), sig.s, e);
+        let [rx, ry] = xy(&sig.r);
+        let [px, py] = xy(&pk.point());
+        (pk, sig.r, trace, vec![rx, ry, e, px, py])
+    }
+
+    fn satisfied(trace: SignatureTrace, public: Vec<Fp>) -> bool {
+        MockProver::run(9, &ChipCircuit(Some(trace)), vec![public])
+            .expect("the chip fits in 2^9 rows")
+            .verify()
+            .is_ok()
+    }
+
+    #[test]
+    fn digits_represent_the_response_modulo_q() {
+        for i in 0..40u64 {
+            let s = Fq::from(i) + Fq::from(u64::MAX).pow_vartime([i + 3]);
+            let digits = response_digits(s);
+            let sigma = digits.iter().rev().fold(Fq::ZERO, |acc, &d| {
+                acc.double() + if d { Fq::ONE } else { -Fq::ONE }
+            });
+            assert_eq!(sigma, s, "response {i}");
+        }
+        for s in [Fq::ZERO, Fq::ONE, -Fq::ONE, -Fq::from(2)] {
+            let sigma = response_digits(s).iter().rev().fold(Fq::ZERO, |acc, &d| {
+                acc.double() + if d { Fq::ONE } else { -Fq::ONE }
+            });
+            assert_eq!(sigma, s);
+        }
+    }
+
+    #[test]
+    fn a_valid_signature_gives_w_equal_to_r_and_satisfies_the_gates() {
+        for i in 0..6 {
+            let (_, r, trace, public) = signed(i);
+            assert_eq!(trace.w, xy(&r), "signature {i}: W = R");
+            assert!(satisfied(trace, public), "signature {i}");
+        }
+    }
+
+    #[test]
+    fn a_wrong_response_challenge_or_key_does_not_reach_r() {
+        let (pk, _, trace, public) = signed(1);
+        // Another response: the gates hold, but W is not R.
+        let e = public[2];
+        let other = SignatureTrace::new(&pk.point(), Fq::from(12_345), e);
+        assert_ne!(other.w, trace.w);
+        assert!(!satisfied(other, public.clone()));
+        // Another challenge than the one the slot hashed.
+        let mut wrong_e = public.clone();
+        wrong_e[2] += Fp::ONE;
+        assert!(!satisfied(trace.clone(), wrong_e));
+        // Another key than the one the slot hashed.
+        let mut wrong_key = public.clone();
+        wrong_key[3] = xy(&key(9).public_key().point())[0];
+        assert!(!satisfied(trace, wrong_key));
+    }
+
+    #[test]
+    fn every_tampered_cell_breaks_a_gate() {
+        let (_, _, trace, public) = signed(2);
+        let mut tampered: Vec<(&str, SignatureTrace)> = Vec::new();
+        let mut t = trace.clone();
+        t.p[1] += Fp::ONE;
+        tampered.push(("key off the curve", t));
+        let mut t = trace.clone();
+        t.d[0] += Fp::ONE;
+        tampered.push(("G − P", t));
+        let mut t = trace.clone();
+        t.lambda[100][0] += Fp::ONE;
+        tampered.push(("λ1", t));
+        let mut t = trace.clone();
+        t.lambda[7][1] += Fp::ONE;
+        tampered.push(("λ2", t));
+        let mut t = trace.clone();
+        t.acc[50][1] = -t.acc[50][1];
+        tampered.push(("accumulator", t));
+        let mut t = trace.clone();
+        t.b[3] = Fp::from(2);
+        tampered.push(("digit not a bit", t));
+        let mut t = trace.clone();
+        // A running sum that steps by 2: its "bit" is not boolean.
+        for z in t.z.iter_mut().skip(200) {
+            *z += Fp::from(2);
+        }
+        tampered.push(("challenge bit", t));
+        let mut t = trace.clone();
+        t.lambda_w += Fp::ONE;
+        tampered.push(("final slope", t));
+        for (what, t) in tampered {
+            assert!(!satisfied(t, public.clone()), "{what} went unnoticed");
+        }
+    }
+
+    #[test]
+    fn the_generator_as_a_key_is_refused_natively_and_cannot_be_proven() {
+        let g = pallas::Point::generator().to_affine();
+        for p in [g, (-pallas::Point::generator()).to_affine()] {
+            let trace = SignatureTrace::new(&p, Fq::ONE, Fp::from(3));
+            let [px, py] = xy(&p);
+            let public = vec![trace.w[0], trace.w[1], Fp::from(3), px, py];
+            assert!(!satisfied(trace, public));
+        }
+    }
+}
