@@ -15,8 +15,8 @@
 //! | row | columns 0..=5 | 6..=9 |
 //! |---|---|---|
 //! | setup | `P.x, P.y, λa, λb` | `D1 = G − P`, `D2 = −G − P` |
-//! | 255 loop rows | `acc.x, acc.y, λ1, λ2, b, z` (`z` the running sum of `e`'s bits) | `D1, D2` carried |
-//! | final | `acc.x, acc.y, λ, W.x, W.y, z = e` | `D1, D2` |
+//! | 255 loop rows | `acc.x, acc.y, λ1, λ2, b, z` (`z` the running sum of `e`'s bits) | `D1, D2` copied |
+//! | final | `acc.x, acc.y, λ, W.x, W.y, z = e` | |
 
 use std::sync::OnceLock;
 
@@ -145,7 +145,6 @@ impl SchnorrConfig {
                 a(5, Rotation::next()),
             );
             let d = [6, 7, 8, 9].map(|i| a(i, Rotation::cur()));
-            let d_next = [6, 7, 8, 9].map(|i| a(i, Rotation::next()));
             let c = zn - z * two;
             let not_c = one.clone() - c.clone();
             let not_b = one.clone() - b.clone();
@@ -154,7 +153,7 @@ impl SchnorrConfig {
             let yt = not_c * (b.clone() * two - one.clone()) * gy.clone()
                 + c.clone() * (b.clone() * d[1].clone() + not_b.clone() * d[3].clone());
             let xr = l1.clone() * l1.clone() - xa.clone() - xt.clone();
-            let mut out = vec![
+            let out = vec![
                 b.clone() * not_b,
                 c.clone() * (one.clone() - c),
                 l1.clone() * (xa.clone() - xt) - (ya.clone() - yt),
@@ -162,7 +161,6 @@ impl SchnorrConfig {
                 xn.clone() - (l2.clone() * l2.clone() - xa.clone() - xr),
                 yn - (l2 * (xa - xn) - ya),
             ];
-            out.extend(d.into_iter().zip(d_next).map(|(c, n)| n - c));
             Constraints::with_selector(q, out)
         });
 
@@ -195,9 +193,13 @@ impl SchnorrConfig {
         ];
         put(region, 0, 2, trace.map(|t| t.lambda_d[0]))?;
         put(region, 0, 3, trace.map(|t| t.lambda_d[1]))?;
-        for row in 0..=BITS + 1 {
-            for (i, col) in (6..10).enumerate() {
-                put(region, row, col, trace.map(|t| t.d[i]))?;
+        // `D1`, `D2` are carried down by copy constraints, which cost the prover nothing per
+        // row (a gate would cost its expression over the whole extended domain).
+        for (i, col) in (6..10).enumerate() {
+            let first = put(region, 0, col, trace.map(|t| t.d[i]))?;
+            for row in 1..=BITS {
+                let cell = put(region, row, col, trace.map(|t| t.d[i]))?;
+                region.constrain_equal(first.cell(), cell.cell())?;
             }
         }
         let (h, _) = offsets();
