@@ -23,7 +23,7 @@ pub struct ChunkShape {
 }
 
 /// Rows one slot takes (Poseidon region, signature check, rules, range checks).
-pub const ROWS_PER_SLOT: usize = 2_184;
+pub const ROWS_PER_SLOT: usize = 2_177;
 /// Rows a chunk takes besides its slots (the fee credit and its range check).
 pub const ROWS_PER_CHUNK: usize = 929;
 /// Rows halo2 reserves at the end of the domain for blinding (upper bound for this circuit).

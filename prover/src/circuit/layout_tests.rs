@@ -171,25 +171,21 @@ fn gate_census() {
     let mut meta = ConstraintSystem::<Fp>::default();
     let advice = [(); 10].map(|_| meta.advice_column());
     let fixed = [(); 5].map(|_| meta.fixed_column());
-    let table = meta.lookup_table_column();
-    use halo2_gadgets::utilities::lookup_range_check::LookupRangeCheck;
-    let _ = halo2_gadgets::utilities::lookup_range_check::PallasLookupRangeCheckConfig::configure(
-        &mut meta, advice[9], table,
-    );
-    count(&meta, "lookup");
+    let _ = super::range::RangeConfig::configure(&mut meta, advice);
+    count(&meta, "range");
     let mut m2 = meta.clone();
     let _ = super::schnorr::SchnorrConfig::configure(&mut m2, advice);
-    count(&m2, "lookup+signature");
+    count(&m2, "range+signature");
     let mut m3 = meta.clone();
     let _ = LanesConfig::configure(
         &mut m3,
         advice,
         [fixed[0], fixed[1], fixed[2], fixed[3], fixed[4]],
     );
-    count(&m3, "lookup+lanes");
+    count(&m3, "range+lanes");
     let mut m4 = meta.clone();
     let _ = super::slot_gate::SlotGateConfig::configure(&mut m4, advice);
-    count(&m4, "lookup+slot");
+    count(&m4, "range+slot");
 }
 
 /// The same census after keygen (selectors compressed into fixed-column polynomials).

@@ -17,7 +17,7 @@
 //! | B path | 32 levels, old root | 32 levels, new root |
 //!
 //! The signature chip ([`schnorr`]) computes `W = [s]G − [e]P`, the slot gates
-//! ([`slot_rules`]) tie everything together, and the lookup range check bounds balances,
+//! ([`slot_rules`]) tie everything together, and the range checks ([`range`]) bound balances,
 //! amounts and fees.
 
 pub(crate) mod lanes;
@@ -31,13 +31,8 @@ pub mod slot_rules;
 mod layout_tests;
 
 use ff::Field;
-use halo2_gadgets::utilities::lookup_range_check::{
-    LookupRangeCheck, PallasLookupRangeCheckConfig,
-};
 use halo2_proofs::circuit::{AssignedCell, Layouter, Region, SimpleFloorPlanner, Value};
-use halo2_proofs::plonk::{
-    Advice, Circuit, Column, ConstraintSystem, Error, Instance, TableColumn,
-};
+use halo2_proofs::plonk::{Advice, Circuit, Column, ConstraintSystem, Error, Instance};
 use kaimeng_rollup::Fp;
 use kaimeng_rollup::poseidon::{State, capacity_for_length};
 
@@ -74,9 +69,7 @@ pub struct ChunkCircuitConfig {
     lanes: LanesConfig,
     slot: SlotGateConfig,
     schnorr: SchnorrConfig,
-    range: PallasLookupRangeCheckConfig,
-    range_column: Column<Advice>,
-    table: TableColumn,
+    range: range::RangeConfig,
 }
 
 /// The chunk circuit for a fixed number of slots.
@@ -359,8 +352,7 @@ impl Circuit<Fp> for ChunkCircuit {
         let instance = meta.instance_column();
         meta.enable_equality(instance);
         meta.enable_constant(fixed[5]);
-        let table = meta.lookup_table_column();
-        let range = PallasLookupRangeCheckConfig::configure(meta, advice[9], table);
+        let range = range::RangeConfig::configure(meta, advice);
         let schnorr = SchnorrConfig::configure(meta, advice);
         let lanes = LanesConfig::configure(
             meta,
@@ -374,8 +366,6 @@ impl Circuit<Fp> for ChunkCircuit {
             slot,
             schnorr,
             range,
-            range_column: advice[9],
-            table,
         }
     }
 
@@ -384,20 +374,6 @@ impl Circuit<Fp> for ChunkCircuit {
         config: Self::Config,
         mut layouter: impl Layouter<Fp>,
     ) -> Result<(), Error> {
-        layouter.assign_table(
-            || "10-bit range table",
-            |mut table| {
-                for i in 0..(1u64 << 10) {
-                    table.assign_cell(
-                        || "word",
-                        config.table,
-                        i as usize,
-                        || Value::known(Fp::from(i)),
-                    )?;
-                }
-                Ok(())
-            },
-        )?;
         let values = self.values.as_ref();
         let data_capacity = capacity_for_length(2 * self.slots);
 
@@ -480,14 +456,9 @@ impl Circuit<Fp> for ChunkCircuit {
                 (&acc.fee, kaimeng_rollup::tx::FEE_BITS, "fee"),
             ];
             for (cell, bits, what) in checks {
-                range::check_bits(
-                    &config.range,
-                    config.range_column,
-                    &mut layouter,
-                    cell,
-                    bits,
-                    &format!("slot {i} {what}"),
-                )?;
+                config
+                    .range
+                    .check_bits(&mut layouter, cell, bits, &format!("slot {i} {what}"))?;
             }
 
             data_prev = Some(lanes.data_out.clone());
@@ -528,9 +499,7 @@ impl Circuit<Fp> for ChunkCircuit {
                 Ok(f)
             },
         )?;
-        range::check_bits(
-            &config.range,
-            config.range_column,
+        config.range.check_bits(
             &mut layouter,
             &fee_cells.balance[1],
             64,

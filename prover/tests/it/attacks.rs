@@ -178,7 +178,7 @@ fn fee_out_of_range_is_caught_by_the_fee_range_check() {
         |_| {},
     );
     let w = f.finish(SLOTS);
-    assert_caught_by(&failures(&w, |_| {}), "range: slot 0 fee, top 6 bits");
+    assert_caught_by(&failures(&w, |_| {}), "range: slot 0 fee < 2^16");
 }
 
 #[test]

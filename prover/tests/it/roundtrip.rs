@@ -17,9 +17,9 @@ use crate::support::*;
 pub const SHAPE: ChunkShape = ChunkShape { slots: 1, k: 12 };
 
 /// Pinned: Blake2b-256 of the pinned verifying key for one slot at k = 12.
-const VK_FINGERPRINT: &str = "0a7b6375ce084bbce5a33d7dc746bf8598dd15631902a9240ebb48844091a6c5";
+const VK_FINGERPRINT: &str = "789008c0d49a882f956fad2ddce4adffdc7ee70770fdeaa062a02951e4081a02";
 /// Pinned: proof size in bytes for this shape.
-const PROOF_BYTES: usize = 4352;
+const PROOF_BYTES: usize = 4064;
 
 pub fn setup() -> &'static (ChunkParams, ChunkKeys) {
     static SETUP: OnceLock<(ChunkParams, ChunkKeys)> = OnceLock::new();
