@@ -1,15 +1,16 @@
-//! The twin-lane Poseidon chip: two P128Pow5T3 permutations side by side in ten advice
-//! columns, 27 rows per permutation.
+//! The twin-lane Poseidon chip: two P128Pow5T3 permutations side by side in sixteen advice
+//! columns, 14 rows per permutation (ADR 0113).
 //!
-//! Each lane owns five columns: the state `s0, s1, s2` and two S-box witnesses `x1, x2` (in
-//! full-round rows the `x` cells are free and carry gate inputs: absorbed words, Merkle
-//! siblings, direction bits). Both lanes share the round constants, so they run in lockstep;
-//! what differs per lane is only how a permutation starts:
+//! Each lane owns eight columns: the state `s0, s1, s2` and five witnesses `x0..x4` (the
+//! state between a full row's two rounds in `x2..x4`, or a partial row's S-box inputs; `x0, x1`
+//! of a full row are free and carry gate inputs: absorbed words, Merkle siblings, direction
+//! bits). Both lanes share the round constants, so they run in lockstep; what differs per lane
+//! is only how a permutation starts:
 //!
-//! - `fresh`: the input is `(x1, x2, capacity)` (capacity from a fixed column);
-//! - `absorb`: the input is `(s0 + x1, s1 + x2, s2)`, continuing the lane's own sponge;
+//! - `fresh`: the input is `(x0, x1, capacity)` (capacity from a fixed column);
+//! - `absorb`: the input is `(s0 + x0, s1 + x1, s2)`, continuing the lane's own sponge;
 //! - `absorb_cross` (lane 0 only): the same, on lane 1's state;
-//! - `merkle`: both lanes `fresh`, with `(x1, x2)` the ordered pair of the lane's previous
+//! - `merkle`: both lanes `fresh`, with `(x0, x1)` the ordered pair of the lane's previous
 //!   output and a shared sibling, swapped by a shared direction bit; the bit also advances a
 //!   running index `z_h = 2 z_{h+1} + bit_h` so the path is bound to an account index.
 //!
@@ -19,14 +20,15 @@
 use ff::Field;
 use halo2_proofs::circuit::{AssignedCell, Region, Value};
 use halo2_proofs::plonk::{
-    Advice, Column, ConstraintSystem, Constraints, Error, Expression, Fixed, Selector,
+    Advice, Column, ConstraintSystem, Constraints, Error, Expression, Fixed, Selector, VirtualCells,
 };
 use halo2_proofs::poly::Rotation;
 use kaimeng_rollup::Fp;
 use kaimeng_rollup::poseidon::{State, capacity_for_length, constants};
 
 use super::poseidon_rows::{
-    Affine, BLOCK_ROWS, RowGate, block_rows, p2_forms, p3_forms, row_constants, row_gate,
+    BLOCK_ROWS, LONG, RowGate, S1, S2, SHORT, VARS, block_rows, partial_forms, row_constants,
+    row_gate, u,
 };
 
 /// The columns of one lane.
@@ -34,8 +36,8 @@ use super::poseidon_rows::{
 pub struct LaneColumns {
     /// State words.
     pub s: [Column<Advice>; 3],
-    /// S-box witnesses / gate inputs.
-    pub x: [Column<Advice>; 2],
+    /// Witnesses / gate inputs.
+    pub x: [Column<Advice>; 5],
 }
 
 /// Configuration of the twin-lane chip.
@@ -44,10 +46,11 @@ pub struct LanesConfig {
     /// Lane 0 and lane 1.
     pub lanes: [LaneColumns; 2],
     /// Per-row constants.
-    pub k: [Column<Fixed>; 5],
-    q_full: Selector,
-    q_p3: Selector,
-    q_p2: Selector,
+    pub k: [Column<Fixed>; 8],
+    q_first: Selector,
+    q_second: Selector,
+    q_long: Selector,
+    q_short: Selector,
     q_fresh: [Selector; 2],
     q_absorb: [Selector; 2],
     q_cross: Selector,
@@ -76,31 +79,67 @@ fn neg(row: &[Fp; 3]) -> [Fp; 3] {
     row.map(|v| -v)
 }
 
+/// One full round from an input expression to `out`: `M^-1 · out = (input + k)^5`, one S-box
+/// per constraint.
+fn full_round(
+    input: &[Expression<Fp>; 3],
+    k: &[Expression<Fp>; 3],
+    out: &[Expression<Fp>; 3],
+) -> Vec<Expression<Fp>> {
+    let minv = constants().mds_inv;
+    (0..3)
+        .map(|j| pow5(input[j].clone() + k[j].clone()) + lin(out, &neg(&minv[j])))
+        .collect()
+}
+
 impl LanesConfig {
-    /// Creates the gates over `advice` (lane 0 = columns 0..5, lane 1 = 5..10) and `k`.
+    fn state(
+        &self,
+        meta: &mut VirtualCells<'_, Fp>,
+        lane: usize,
+        at: Rotation,
+    ) -> [Expression<Fp>; 3] {
+        self.lanes[lane].s.map(|c| meta.query_advice(c, at))
+    }
+
+    /// The first `n` x-cells of the current row (only those a gate uses are queried, so an
+    /// unassigned cell is never read).
+    fn xs(&self, meta: &mut VirtualCells<'_, Fp>, lane: usize, n: usize) -> Vec<Expression<Fp>> {
+        (0..n)
+            .map(|i| meta.query_advice(self.lanes[lane].x[i], Rotation::cur()))
+            .collect()
+    }
+
+    /// The state between a full row's two rounds.
+    fn mid_of(&self, meta: &mut VirtualCells<'_, Fp>, lane: usize) -> [Expression<Fp>; 3] {
+        [2, 3, 4].map(|i| meta.query_advice(self.lanes[lane].x[i], Rotation::cur()))
+    }
+
+    /// Creates the gates over `advice` (lane 0 = columns 0..8, lane 1 = 8..16) and `k`.
     pub fn configure(
         meta: &mut ConstraintSystem<Fp>,
-        advice: [Column<Advice>; 10],
-        k: [Column<Fixed>; 5],
+        advice: [Column<Advice>; 16],
+        k: [Column<Fixed>; 8],
     ) -> Self {
-        let lanes = [
-            LaneColumns {
-                s: [advice[0], advice[1], advice[2]],
-                x: [advice[3], advice[4]],
-            },
-            LaneColumns {
-                s: [advice[5], advice[6], advice[7]],
-                x: [advice[8], advice[9]],
-            },
-        ];
+        let lane = |o: usize| LaneColumns {
+            s: [advice[o], advice[o + 1], advice[o + 2]],
+            x: [
+                advice[o + 3],
+                advice[o + 4],
+                advice[o + 5],
+                advice[o + 6],
+                advice[o + 7],
+            ],
+        };
         let config = Self {
-            lanes,
+            lanes: [lane(0), lane(8)],
             k,
             // Complex selectors keep their own fixed columns: compressed selectors would be
             // re-evaluated as polynomials in every constraint of these large gates.
-            q_full: meta.complex_selector(),
-            q_p3: meta.complex_selector(),
-            q_p2: meta.complex_selector(),
+            q_first: meta.complex_selector(),
+            q_second: meta.complex_selector(),
+            q_long: meta.complex_selector(),
+            q_short: meta.complex_selector(),
             q_fresh: [meta.complex_selector(), meta.complex_selector()],
             q_absorb: [meta.complex_selector(), meta.complex_selector()],
             q_cross: meta.complex_selector(),
@@ -108,138 +147,124 @@ impl LanesConfig {
         };
         let m = constants().mds;
         let minv = constants().mds_inv;
-
-        // One full round from an input expression: `M^-1 · next = (input + k)^5`, one S-box
-        // per constraint.
-        let full_round = |input: [Expression<Fp>; 3],
-                          k: &[Expression<Fp>; 3],
-                          next: &[Expression<Fp>; 3]|
-         -> Vec<Expression<Fp>> {
-            (0..3)
-                .map(|j| pow5(input[j].clone() + k[j].clone()) + lin(next, &neg(&minv[j])))
-                .collect()
+        let k_of = |meta: &mut VirtualCells<'_, Fp>, range: std::ops::Range<usize>| {
+            range
+                .map(|i| meta.query_fixed(config.k[i]))
+                .collect::<Vec<_>>()
+        };
+        let three = |v: Vec<Expression<Fp>>| -> [Expression<Fp>; 3] {
+            [v[0].clone(), v[1].clone(), v[2].clone()]
         };
 
-        meta.create_gate("poseidon full round", |meta| {
-            let q = meta.query_selector(config.q_full);
-            let k = [0, 1, 2].map(|i| meta.query_fixed(config.k[i]));
+        // A full row's first round, from its own state (rows 1, 12, 13).
+        meta.create_gate("poseidon first full round", |meta| {
+            let q = meta.query_selector(config.q_first);
+            let k = three(k_of(meta, 0..3));
             let mut out = Vec::new();
-            for lane in &config.lanes {
-                let cur = lane.s.map(|col| meta.query_advice(col, Rotation::cur()));
-                let next = lane.s.map(|col| meta.query_advice(col, Rotation::next()));
-                out.extend(full_round(cur, &k, &next));
+            for l in 0..2 {
+                let s = config.state(meta, l, Rotation::cur());
+                let mid = config.mid_of(meta, l);
+                out.extend(full_round(&s, &k, &mid));
+            }
+            Constraints::with_selector(q, out)
+        });
+        // Every full row's second round, from `mid` to the next row.
+        meta.create_gate("poseidon second full round", |meta| {
+            let q = meta.query_selector(config.q_second);
+            let k = three(k_of(meta, 3..6));
+            let mut out = Vec::new();
+            for l in 0..2 {
+                let mid = config.mid_of(meta, l);
+                let next = config.state(meta, l, Rotation::next());
+                out.extend(full_round(&mid, &k, &next));
             }
             Constraints::with_selector(q, out)
         });
 
+        // Row 0's first round, from the block's input.
         for l in 0..2 {
             meta.create_gate("poseidon first round, fresh input", |meta| {
                 let q = meta.query_selector(config.q_fresh[l]);
-                let k = [0, 1, 2].map(|i| meta.query_fixed(config.k[i]));
-                // Lane 0 reads its capacity from k3, lane 1 from k4.
-                let capacity = meta.query_fixed(config.k[3 + l]);
-                let lane = &config.lanes[l];
-                let x = lane.x.map(|col| meta.query_advice(col, Rotation::cur()));
-                let next = lane.s.map(|col| meta.query_advice(col, Rotation::next()));
+                let k = three(k_of(meta, 0..3));
+                // Lane 0 reads its capacity from k6, lane 1 from k7.
+                let capacity = meta.query_fixed(config.k[6 + l]);
+                let x = config.xs(meta, l, 2);
+                let mid = config.mid_of(meta, l);
                 let input = [x[0].clone(), x[1].clone(), capacity];
-                Constraints::with_selector(q, full_round(input, &k, &next))
+                Constraints::with_selector(q, full_round(&input, &k, &mid))
             });
             meta.create_gate("poseidon first round, absorb", |meta| {
                 let q = meta.query_selector(config.q_absorb[l]);
-                let k = [0, 1, 2].map(|i| meta.query_fixed(config.k[i]));
-                let lane = &config.lanes[l];
-                let s = lane.s.map(|col| meta.query_advice(col, Rotation::cur()));
-                let x = lane.x.map(|col| meta.query_advice(col, Rotation::cur()));
-                let next = lane.s.map(|col| meta.query_advice(col, Rotation::next()));
+                let k = three(k_of(meta, 0..3));
+                let s = config.state(meta, l, Rotation::cur());
+                let x = config.xs(meta, l, 2);
+                let mid = config.mid_of(meta, l);
                 let input = [
                     s[0].clone() + x[0].clone(),
                     s[1].clone() + x[1].clone(),
                     s[2].clone(),
                 ];
-                Constraints::with_selector(q, full_round(input, &k, &next))
+                Constraints::with_selector(q, full_round(&input, &k, &mid))
             });
         }
-
         meta.create_gate("poseidon first round, lane 0 absorbs onto lane 1", |meta| {
             let q = meta.query_selector(config.q_cross);
-            let k = [0, 1, 2].map(|i| meta.query_fixed(config.k[i]));
-            let s1 = config.lanes[1]
-                .s
-                .map(|col| meta.query_advice(col, Rotation::cur()));
-            let x0 = config.lanes[0]
-                .x
-                .map(|col| meta.query_advice(col, Rotation::cur()));
-            let next = config.lanes[0]
-                .s
-                .map(|col| meta.query_advice(col, Rotation::next()));
+            let k = three(k_of(meta, 0..3));
+            let s1 = config.state(meta, 1, Rotation::cur());
+            let x0 = config.xs(meta, 0, 2);
+            let mid = config.mid_of(meta, 0);
             let input = [
                 s1[0].clone() + x0[0].clone(),
                 s1[1].clone() + x0[1].clone(),
                 s1[2].clone(),
             ];
-            Constraints::with_selector(q, full_round(input, &k, &next))
+            Constraints::with_selector(q, full_round(&input, &k, &mid))
         });
 
-        // Partial rounds: the x-cells hold the S-box *inputs* u2, u3 of the row's second and
-        // third rounds; the first S-box input is `s0 + k0`. Given the first relation, every
-        // later intermediate value is an affine form in (u2, u3, s1, s2) with row-independent
-        // coefficients (per-row constants live in k2..k4), so only three S-boxes are computed.
-        let zero = [Fp::ZERO; 3];
-        let p3 = p3_forms(zero, zero, zero);
-        let p2 = p2_forms(zero, zero);
-        let form =
-            |f: &Affine, u2: &Expression<Fp>, u3: &Expression<Fp>, s: &[Expression<Fp>; 3]| {
-                let c = f.coefficients;
-                lin(
-                    &[u2.clone(), u3.clone(), s[1].clone(), s[2].clone()],
-                    &[c[0], c[1], c[2], c[3]],
-                )
-            };
-        meta.create_gate("poseidon three partial rounds", |meta| {
-            let q = meta.query_selector(config.q_p3);
-            let k = [0, 1, 2, 3, 4].map(|i| meta.query_fixed(config.k[i]));
+        // Partial rows: the x-cells hold the S-box inputs u_2..u_n of the row's later rounds;
+        // the first S-box input is `s0 + k0`. Every intermediate value is an affine form in
+        // (u_2..u_n, s1, s2) with row-independent coefficients (per-row constants live in
+        // k1..k7), so only one S-box per round is computed.
+        let partial = |meta: &mut VirtualCells<'_, Fp>, n: usize| {
+            let forms = partial_forms(0, n, true);
+            let k = k_of(meta, 0..n + 2);
             let mut out = Vec::new();
-            for lane in &config.lanes {
-                let s = lane.s.map(|col| meta.query_advice(col, Rotation::cur()));
-                let [u2, u3] = lane.x.map(|col| meta.query_advice(col, Rotation::cur()));
-                let next = lane.s.map(|col| meta.query_advice(col, Rotation::next()));
+            for l in 0..2 {
+                let s = config.state(meta, l, Rotation::cur());
+                let x = config.xs(meta, l, n - 1);
+                let next = config.state(meta, l, Rotation::next());
+                let mut vars: Vec<Expression<Fp>> = vec![Expression::Constant(Fp::ZERO); VARS];
+                for step in 2..=n {
+                    vars[u(step)] = x[step - 2].clone();
+                }
+                vars[S1] = s[1].clone();
+                vars[S2] = s[2].clone();
+                let form = |i: usize| lin(&vars, &forms[i].coefficients) + k[2 + i].clone();
                 // u2 = M00 (s0 + k0)^5 + M01 s1 + M02 s2 + k1.
                 out.push(
-                    u2.clone()
+                    x[0].clone()
                         + pow5(s[0].clone() + k[0].clone()) * -m[0][0]
                         + lin(&[s[1].clone(), s[2].clone()], &[-m[0][1], -m[0][2]])
                         + k[1].clone() * -Fp::ONE,
                 );
-                // M00 u2^5 = F2.
-                out.push(form(&p3[0], &u2, &u3, &s) + k[2].clone() + pow5(u2.clone()) * -m[0][0]);
-                // M^-1 next = (u3^5, F4, F5).
-                out.push(pow5(u3.clone()) + lin(&next, &neg(&minv[0])));
-                out.push(form(&p3[1], &u2, &u3, &s) + k[3].clone() + lin(&next, &neg(&minv[1])));
-                out.push(form(&p3[2], &u2, &u3, &s) + k[4].clone() + lin(&next, &neg(&minv[2])));
+                // M00 u_step^5 = F_step.
+                for step in 2..n {
+                    out.push(form(step - 2) + pow5(x[step - 2].clone()) * -m[0][0]);
+                }
+                // M^-1 next = (u_n^5, P0, P1).
+                out.push(pow5(x[n - 2].clone()) + lin(&next, &neg(&minv[0])));
+                out.push(form(n - 2) + lin(&next, &neg(&minv[1])));
+                out.push(form(n - 1) + lin(&next, &neg(&minv[2])));
             }
-            Constraints::with_selector(q, out)
+            out
+        };
+        meta.create_gate("poseidon six partial rounds", |meta| {
+            let q = meta.query_selector(config.q_long);
+            Constraints::with_selector(q, partial(meta, LONG))
         });
-
         meta.create_gate("poseidon two partial rounds", |meta| {
-            let q = meta.query_selector(config.q_p2);
-            let k = [0, 1, 2, 3].map(|i| meta.query_fixed(config.k[i]));
-            let mut out = Vec::new();
-            for lane in &config.lanes {
-                let s = lane.s.map(|col| meta.query_advice(col, Rotation::cur()));
-                let u2 = meta.query_advice(lane.x[0], Rotation::cur());
-                let next = lane.s.map(|col| meta.query_advice(col, Rotation::next()));
-                let none = Expression::Constant(Fp::ZERO);
-                out.push(
-                    u2.clone()
-                        + pow5(s[0].clone() + k[0].clone()) * -m[0][0]
-                        + lin(&[s[1].clone(), s[2].clone()], &[-m[0][1], -m[0][2]])
-                        + k[1].clone() * -Fp::ONE,
-                );
-                out.push(pow5(u2.clone()) + lin(&next, &neg(&minv[0])));
-                out.push(form(&p2[0], &u2, &none, &s) + k[2].clone() + lin(&next, &neg(&minv[1])));
-                out.push(form(&p2[1], &u2, &none, &s) + k[3].clone() + lin(&next, &neg(&minv[2])));
-            }
-            Constraints::with_selector(q, out)
+            let q = meta.query_selector(config.q_short);
+            Constraints::with_selector(q, partial(meta, SHORT))
         });
 
         meta.create_gate("merkle swap and index step", |meta| {
@@ -358,7 +383,7 @@ impl LanesConfig {
     }
 
     /// Assigns one block starting at `row`: both lanes permute from their starts, reading the
-    /// row-0 states `current` (needed for absorbing starts). Returns the row-27 states and the
+    /// row-0 states `current` (needed for absorbing starts). Returns the row-14 states and the
     /// input cells assigned at row 0.
     pub fn block(
         &self,
@@ -369,7 +394,7 @@ impl LanesConfig {
     ) -> Result<([LaneRow; 2], StartCells), Error> {
         let mut inputs = [Value::unknown(); 2];
         let mut start_cells: StartCells = [None, None];
-        let mut k34 = [Fp::ZERO; 2];
+        let mut capacities = [Fp::ZERO; 2];
         for lane in 0..2 {
             let cols = self.lanes[lane];
             let (words, input) = match starts[lane] {
@@ -378,7 +403,7 @@ impl LanesConfig {
                     capacity,
                 } => {
                     self.q_fresh[lane].enable(region, row)?;
-                    k34[lane] = capacity;
+                    capacities[lane] = capacity;
                     let input = w[0].zip(w[1]).map(|(a, b)| [a, b, capacity]);
                     (w, input)
                 }
@@ -405,8 +430,10 @@ impl LanesConfig {
             start_cells[lane] = Some([a, b]);
             inputs[lane] = input;
         }
-        let first = row_constants(RowGate::Full(0));
-        let fixed_row0 = [first[0], first[1], first[2], k34[0], k34[1]];
+        self.q_second.enable(region, row)?;
+        let mut fixed_row0 = row_constants(RowGate::Full2(0));
+        fixed_row0[6] = capacities[0];
+        fixed_row0[7] = capacities[1];
         for (i, v) in fixed_row0.iter().enumerate() {
             region.assign_fixed(|| "k", self.k[i], row, || Value::known(*v))?;
         }
@@ -414,7 +441,8 @@ impl LanesConfig {
         Ok((outs, start_cells))
     }
 
-    /// Assigns rows `row+1..=row+27` for the given permutation inputs, with their gates.
+    /// Assigns row 0's `mid` cells and rows `row+1..=row+14` for the given permutation inputs,
+    /// with their gates.
     fn rows_after(
         &self,
         region: &mut Region<'_, Fp>,
@@ -422,18 +450,34 @@ impl LanesConfig {
         inputs: [Value<State>; 2],
     ) -> Result<[LaneRow; 2], Error> {
         let witness = inputs.map(|v| v.map(block_rows));
+        for (cols, lane_witness) in self.lanes.iter().zip(&witness) {
+            for i in 0..3 {
+                let mid = lane_witness.as_ref().map(|(mid, _)| mid[i]);
+                region.assign_advice(|| "mid", cols.x[2 + i], row, || mid)?;
+            }
+        }
         for offset in 1..BLOCK_ROWS {
             let gate = row_gate(offset);
-            match gate {
-                RowGate::Full(_) => self.q_full.enable(region, row + offset)?,
-                RowGate::Partial3(_) => self.q_p3.enable(region, row + offset)?,
-                RowGate::Partial2(_) => self.q_p2.enable(region, row + offset)?,
-            }
+            let x_cells = match gate {
+                RowGate::Full2(_) => {
+                    self.q_first.enable(region, row + offset)?;
+                    self.q_second.enable(region, row + offset)?;
+                    2..5
+                }
+                RowGate::Partial { n, .. } => {
+                    if n == LONG {
+                        self.q_long.enable(region, row + offset)?;
+                    } else {
+                        self.q_short.enable(region, row + offset)?;
+                    }
+                    0..n - 1
+                }
+            };
             for (i, v) in row_constants(gate).iter().enumerate() {
                 region.assign_fixed(|| "k", self.k[i], row + offset, || Value::known(*v))?;
             }
             for (cols, lane_witness) in self.lanes.iter().zip(&witness) {
-                let vals = lane_witness.as_ref().map(|w| w[offset - 1]);
+                let vals = lane_witness.as_ref().map(|(_, rows)| rows[offset - 1]);
                 for i in 0..3 {
                     region.assign_advice(
                         || "state",
@@ -442,14 +486,9 @@ impl LanesConfig {
                         || vals.map(|v| v.state[i]),
                     )?;
                 }
-                let used = match gate {
-                    RowGate::Full(_) => 0,
-                    RowGate::Partial3(_) => 2,
-                    RowGate::Partial2(_) => 1,
-                };
-                for i in 0..used {
+                for i in x_cells.clone() {
                     region.assign_advice(
-                        || "sbox",
+                        || "x",
                         cols.x[i],
                         row + offset,
                         || vals.map(|v| v.x[i]),
@@ -458,7 +497,11 @@ impl LanesConfig {
             }
         }
         let last = row + BLOCK_ROWS;
-        let out = |lane: usize| witness[lane].as_ref().map(|w| w[BLOCK_ROWS - 1].state);
+        let out = |lane: usize| {
+            witness[lane]
+                .as_ref()
+                .map(|(_, rows)| rows[BLOCK_ROWS - 1].state)
+        };
         Ok([
             self.assign_state(region, last, 0, out(0))?,
             self.assign_state(region, last, 1, out(1))?,

@@ -39,11 +39,11 @@ impl Circuit<Fp> for PathCircuit {
     }
 
     fn configure(meta: &mut ConstraintSystem<Fp>) -> PathConfig {
-        let advice = [(); 10].map(|_| meta.advice_column());
+        let advice = [(); 16].map(|_| meta.advice_column());
         for a in advice {
             meta.enable_equality(a);
         }
-        let k = [(); 5].map(|_| meta.fixed_column());
+        let k = [(); 8].map(|_| meta.fixed_column());
         let instance = meta.instance_column();
         meta.enable_equality(instance);
         meta.enable_constant(k[0]);
@@ -69,7 +69,7 @@ impl Circuit<Fp> for PathCircuit {
                 )?;
                 let (roots, _, last) = cfg.lanes.merkle_path(
                     &mut region,
-                    27,
+                    super::poseidon_rows::BLOCK_ROWS,
                     [leaves[0].values(), leaves[1].values()],
                     self.siblings,
                     self.index,
@@ -169,19 +169,16 @@ fn gate_census() {
         );
     }
     let mut meta = ConstraintSystem::<Fp>::default();
-    let advice = [(); 10].map(|_| meta.advice_column());
-    let fixed = [(); 5].map(|_| meta.fixed_column());
+    let wide = [(); 16].map(|_| meta.advice_column());
+    let advice: [_; 10] = std::array::from_fn(|i| wide[i]);
+    let fixed = [(); 8].map(|_| meta.fixed_column());
     let _ = super::range::RangeConfig::configure(&mut meta, advice);
     count(&meta, "range");
     let mut m2 = meta.clone();
     let _ = super::schnorr::SchnorrConfig::configure(&mut m2, advice);
     count(&m2, "range+signature");
     let mut m3 = meta.clone();
-    let _ = LanesConfig::configure(
-        &mut m3,
-        advice,
-        [fixed[0], fixed[1], fixed[2], fixed[3], fixed[4]],
-    );
+    let _ = LanesConfig::configure(&mut m3, wide, fixed);
     count(&m3, "range+lanes");
     let mut m4 = meta.clone();
     let _ = super::slot_gate::SlotGateConfig::configure(&mut m4, advice);

@@ -344,21 +344,18 @@ impl Circuit<Fp> for ChunkCircuit {
     }
 
     fn configure(meta: &mut ConstraintSystem<Fp>) -> Self::Config {
-        let advice: [Column<Advice>; 10] = [(); 10].map(|_| meta.advice_column());
-        for column in advice {
+        let wide: [Column<Advice>; 16] = [(); 16].map(|_| meta.advice_column());
+        let advice: [Column<Advice>; 10] = std::array::from_fn(|i| wide[i]);
+        for column in wide {
             meta.enable_equality(column);
         }
-        let fixed = [(); 6].map(|_| meta.fixed_column());
+        let fixed = [(); 9].map(|_| meta.fixed_column());
         let instance = meta.instance_column();
         meta.enable_equality(instance);
-        meta.enable_constant(fixed[5]);
+        meta.enable_constant(fixed[8]);
         let range = range::RangeConfig::configure(meta, advice);
         let schnorr = SchnorrConfig::configure(meta, advice);
-        let lanes = LanesConfig::configure(
-            meta,
-            advice,
-            [fixed[0], fixed[1], fixed[2], fixed[3], fixed[4]],
-        );
+        let lanes = LanesConfig::configure(meta, wide, std::array::from_fn(|i| fixed[i]));
         let slot = SlotGateConfig::configure(meta, advice);
         ChunkCircuitConfig {
             instance,

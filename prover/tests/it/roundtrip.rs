@@ -17,9 +17,9 @@ use crate::support::*;
 pub const SHAPE: ChunkShape = ChunkShape { slots: 1, k: 12 };
 
 /// Pinned: Blake2b-256 of the pinned verifying key for one slot at k = 12.
-const VK_FINGERPRINT: &str = "789008c0d49a882f956fad2ddce4adffdc7ee70770fdeaa062a02951e4081a02";
+const VK_FINGERPRINT: &str = "c00bb49896276aa67ad48f797a79462ce68384987f6bfcebfc2325ee564ac9cd";
 /// Pinned: proof size in bytes for this shape.
-const PROOF_BYTES: usize = 4064;
+const PROOF_BYTES: usize = 5152;
 
 pub fn setup() -> &'static (ChunkParams, ChunkKeys) {
     static SETUP: OnceLock<(ChunkParams, ChunkKeys)> = OnceLock::new();
