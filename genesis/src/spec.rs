@@ -89,8 +89,8 @@ pub struct RollupSpec {
 }
 
 impl RollupSpec {
-    /// The production chunk shape: 51 slots at `k = 16`.
-    pub const DEFAULT_SHAPE: (u32, u32) = (51, 16);
+    /// The production chunk shape: 57 slots at `k = 16`.
+    pub const DEFAULT_SHAPE: (u32, u32) = (57, 16);
     /// The dev network's: 2 slots at `k = 13`, which proves in a few seconds on one core.
     pub const DEV_SHAPE: (u32, u32) = (2, 13);
     /// The default wait before exodus: three days (ADR 0104).

@@ -23,15 +23,15 @@ pub struct ChunkShape {
 }
 
 /// Rows one slot takes (Poseidon region, signature check, rules, range checks).
-pub const ROWS_PER_SLOT: usize = 1_267;
+pub const ROWS_PER_SLOT: usize = 1_140;
 /// Rows a chunk takes besides its slots (the fee credit and its range check).
 pub const ROWS_PER_CHUNK: usize = 487;
 /// Rows halo2 reserves at the end of the domain for blinding (upper bound for this circuit).
 pub const RESERVED_ROWS: usize = 16;
 
 impl ChunkShape {
-    /// The production shape: 51 slots at `k = 16` (the most that fit).
-    pub const DEFAULT: ChunkShape = ChunkShape { slots: 51, k: 16 };
+    /// The production shape: 57 slots at `k = 16` (the most that fit).
+    pub const DEFAULT: ChunkShape = ChunkShape { slots: 57, k: 16 };
 
     /// The largest shape that fits in `2^k` rows.
     pub fn max_for_k(k: u32) -> ChunkShape {

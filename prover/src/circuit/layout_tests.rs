@@ -175,7 +175,7 @@ fn gate_census() {
     let _ = super::range::RangeConfig::configure(&mut meta, advice);
     count(&meta, "range");
     let mut m2 = meta.clone();
-    let _ = super::schnorr::SchnorrConfig::configure(&mut m2, advice);
+    let _ = super::schnorr::SchnorrConfig::configure(&mut m2, wide);
     count(&m2, "range+signature");
     let mut m3 = meta.clone();
     let _ = LanesConfig::configure(&mut m3, wide, fixed);

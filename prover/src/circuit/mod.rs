@@ -354,7 +354,7 @@ impl Circuit<Fp> for ChunkCircuit {
         meta.enable_equality(instance);
         meta.enable_constant(fixed[8]);
         let range = range::RangeConfig::configure(meta, advice);
-        let schnorr = SchnorrConfig::configure(meta, advice);
+        let schnorr = SchnorrConfig::configure(meta, wide);
         let lanes = LanesConfig::configure(meta, wide, std::array::from_fn(|i| fixed[i]));
         let slot = SlotGateConfig::configure(meta, advice);
         ChunkCircuitConfig {

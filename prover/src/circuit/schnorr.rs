@@ -1,22 +1,26 @@
 //! The signature chip: computes `W = [s]G − [e]P` for a slot's key `P`, response `s` and
-//! challenge `e`, in 257 rows of degree-5 gates (ADR 0112). The slot rules then require
+//! challenge `e`, in 130 rows of degree-5 gates (ADR 0112). The slot rules then require
 //! `W = R` for signed slots.
 //!
-//! One joint double-and-add over 255 rows, most significant bit first, from a fixed offset
-//! point `H` (hashed to the curve, so nobody knows its discrete log):
-//! `acc' = (acc + T) + acc` with `T = (2b − 1)·G − c·P`, where `c` are the bits of `e` and `b`
-//! the bits of `(σ + 2^255 − 1)/2` for the odd representative `σ ≡ s (mod q)`. After 255 rows
-//! `acc = [2^255]H + [σ]G − [e]P`, and one addition of `−[2^255]H` gives `W`.
+//! One joint double-and-add of 256 steps, two per row, most significant bit first, from a fixed
+//! offset point `H` (hashed to the curve, so nobody knows its discrete log):
+//! `acc' = (acc + T) + acc` with `T = (2b − 1)·G − c·P`, where `c` are the bits of `e` (the top
+//! one tied to zero) and `b` the bits of `(σ + 2^256 − 1)/2` for the odd representative
+//! `σ ≡ s (mod q)`. After 256 steps `acc = [2^256]H + [σ]G − [e]P`, and one addition of
+//! `−[2^256]H` gives `W`.
 //!
 //! Additions use the incomplete affine formulas. They fail only when a sum meets its own
 //! operand or its negation, which here needs a discrete-log relation between `H`, `G` and
 //! `P`; the key `±G` (whose discrete log is public) is refused natively before it gets here.
 //!
-//! | row | columns 0..=5 | 6..=9 |
-//! |---|---|---|
-//! | setup | `P.x, P.y, λa, λb` | `D1 = G − P`, `D2 = −G − P` |
-//! | 255 loop rows | `acc.x, acc.y, λ1, λ2, b, z` (`z` the running sum of `e`'s bits) | `D1, D2` copied |
-//! | final | `acc.x, acc.y, λ, W.x, W.y, z = e` | |
+//! | row | columns 0..=5 | 6..=11 | 12..=15 |
+//! |---|---|---|---|
+//! | setup | `P.x, P.y, λa, λb` | | `D1 = G − P`, `D2 = −G − P` |
+//! | 128 loop rows | first step: `acc.x, acc.y, λ1, λ2, b, z` | second step: `acc.x, acc.y, λ1, λ2, b`; the first step's `c` | `D1, D2` copied |
+//! | final | `acc.x, acc.y, λ, W.x, W.y, z = e` | | |
+//!
+//! `z` is the running sum of `e`'s bits, two per row; the second step's bit is
+//! `z_next − 4z − 2c`.
 
 use std::sync::OnceLock;
 
@@ -33,10 +37,12 @@ use pasta_curves::pallas;
 
 type Cell = AssignedCell<Fp, Fp>;
 
-/// Bits of `e` and of the response's digits.
-pub const BITS: usize = 255;
+/// Steps of the double-and-add: bits of `e` and digits of the response.
+pub const BITS: usize = 256;
 /// Rows one signature takes.
-pub const ROWS: usize = BITS + 2;
+pub const ROWS: usize = BITS / 2 + 2;
+/// The row after the last loop row.
+const LAST: usize = BITS / 2 + 1;
 
 /// Affine coordinates, `(0, 0)` for the identity.
 pub fn xy(p: &pallas::Affine) -> [Fp; 2] {
@@ -65,7 +71,7 @@ fn generator() -> [Fp; 2] {
 /// Columns and selectors of the chip.
 #[derive(Clone, Copy, Debug)]
 pub struct SchnorrConfig {
-    advice: [Column<Advice>; 10],
+    advice: [Column<Advice>; 16],
     q_setup: Selector,
     q_loop: Selector,
     q_final: Selector,
@@ -90,8 +96,8 @@ fn addition(
 }
 
 impl SchnorrConfig {
-    /// Configures the chip on the circuit's ten advice columns (equality must be enabled).
-    pub fn configure(meta: &mut ConstraintSystem<Fp>, advice: [Column<Advice>; 10]) -> Self {
+    /// Configures the chip on the circuit's sixteen advice columns (equality must be enabled).
+    pub fn configure(meta: &mut ConstraintSystem<Fp>, advice: [Column<Advice>; 16]) -> Self {
         let config = Self {
             advice,
             q_setup: meta.complex_selector(),
@@ -111,8 +117,7 @@ impl SchnorrConfig {
                 let mut a = |i: usize, r: Rotation| meta.query_advice(advice[i], r);
                 let (px, py) = (a(0, Rotation::cur()), a(1, Rotation::cur()));
                 let (la, lb) = (a(2, Rotation::cur()), a(3, Rotation::cur()));
-                let d = [6, 7, 8, 9].map(|i| a(i, Rotation::cur()));
-                let d_next = [6, 7, 8, 9].map(|i| a(i, Rotation::next()));
+                let d = [12, 13, 14, 15].map(|i| a(i, Rotation::cur()));
                 let neg_p = [px.clone(), -py.clone()];
                 let mut out = vec![py.clone() * py - px.clone() * px.clone() * px - five.clone()];
                 out.extend(addition(
@@ -127,44 +132,63 @@ impl SchnorrConfig {
                     lb,
                     [d[2].clone(), d[3].clone()],
                 ));
-                out.extend(d.into_iter().zip(d_next).map(|(c, n)| n - c));
                 Constraints::with_selector(q, out)
             },
         );
 
-        meta.create_gate("signature double-and-add", |meta| {
+        meta.create_gate("signature double-and-add, two steps", |meta| {
             let q = meta.query_selector(config.q_loop);
             let mut a = |i: usize, r: Rotation| meta.query_advice(advice[i], r);
-            let (xa, ya) = (a(0, Rotation::cur()), a(1, Rotation::cur()));
-            let (l1, l2) = (a(2, Rotation::cur()), a(3, Rotation::cur()));
-            let b = a(4, Rotation::cur());
-            let z = a(5, Rotation::cur());
-            let (xn, yn, zn) = (
-                a(0, Rotation::next()),
-                a(1, Rotation::next()),
-                a(5, Rotation::next()),
+            let d = [12, 13, 14, 15].map(|i| a(i, Rotation::cur()));
+            let (z, zn) = (a(5, Rotation::cur()), a(5, Rotation::next()));
+            let c1 = a(11, Rotation::cur());
+            let c2 = zn - z * Fp::from(4) - c1.clone() * two;
+            // One step from `acc` with digit `b` and bit `c` to `out`.
+            let step = |acc: [Expression<Fp>; 2],
+                        l: [Expression<Fp>; 2],
+                        b: Expression<Fp>,
+                        c: Expression<Fp>,
+                        out: [Expression<Fp>; 2]| {
+                let [xa, ya] = acc;
+                let [l1, l2] = l;
+                let [xn, yn] = out;
+                let not_c = one.clone() - c.clone();
+                let not_b = one.clone() - b.clone();
+                let xt = not_c.clone() * gx.clone()
+                    + c.clone() * (b.clone() * d[0].clone() + not_b.clone() * d[2].clone());
+                let yt = not_c * (b.clone() * two - one.clone()) * gy.clone()
+                    + c.clone() * (b.clone() * d[1].clone() + not_b.clone() * d[3].clone());
+                let xr = l1.clone() * l1.clone() - xa.clone() - xt.clone();
+                vec![
+                    b * not_b,
+                    c.clone() * (one.clone() - c),
+                    l1.clone() * (xa.clone() - xt) - (ya.clone() - yt),
+                    (l1 + l2.clone()) * (xa.clone() - xr.clone()) - ya.clone() * two,
+                    xn.clone() - (l2.clone() * l2.clone() - xa.clone() - xr),
+                    yn - (l2 * (xa - xn) - ya),
+                ]
+            };
+            let acc = [a(0, Rotation::cur()), a(1, Rotation::cur())];
+            let mid = [a(6, Rotation::cur()), a(7, Rotation::cur())];
+            let next = [a(0, Rotation::next()), a(1, Rotation::next())];
+            let mut out = step(
+                acc,
+                [a(2, Rotation::cur()), a(3, Rotation::cur())],
+                a(4, Rotation::cur()),
+                c1,
+                mid.clone(),
             );
-            let d = [6, 7, 8, 9].map(|i| a(i, Rotation::cur()));
-            let c = zn - z * two;
-            let not_c = one.clone() - c.clone();
-            let not_b = one.clone() - b.clone();
-            let xt = not_c.clone() * gx.clone()
-                + c.clone() * (b.clone() * d[0].clone() + not_b.clone() * d[2].clone());
-            let yt = not_c * (b.clone() * two - one.clone()) * gy.clone()
-                + c.clone() * (b.clone() * d[1].clone() + not_b.clone() * d[3].clone());
-            let xr = l1.clone() * l1.clone() - xa.clone() - xt.clone();
-            let out = vec![
-                b.clone() * not_b,
-                c.clone() * (one.clone() - c),
-                l1.clone() * (xa.clone() - xt) - (ya.clone() - yt),
-                (l1 + l2.clone()) * (xa.clone() - xr.clone()) - ya.clone() * two,
-                xn.clone() - (l2.clone() * l2.clone() - xa.clone() - xr),
-                yn - (l2 * (xa - xn) - ya),
-            ];
+            out.extend(step(
+                mid,
+                [a(8, Rotation::cur()), a(9, Rotation::cur())],
+                a(10, Rotation::cur()),
+                c2,
+                next,
+            ));
             Constraints::with_selector(q, out)
         });
 
-        meta.create_gate("signature W = acc − [2^255]H", |meta| {
+        meta.create_gate("signature W = acc − [2^256]H", |meta| {
             let q = meta.query_selector(config.q_final);
             let mut a = |i: usize| meta.query_advice(advice[i], Rotation::cur());
             Constraints::with_selector(
@@ -195,9 +219,9 @@ impl SchnorrConfig {
         put(region, 0, 3, trace.map(|t| t.lambda_d[1]))?;
         // `D1`, `D2` are carried down by copy constraints, which cost the prover nothing per
         // row (a gate would cost its expression over the whole extended domain).
-        for (i, col) in (6..10).enumerate() {
+        for (i, col) in (12..16).enumerate() {
             let first = put(region, 0, col, trace.map(|t| t.d[i]))?;
-            for row in 1..=BITS {
+            for row in 1..LAST {
                 let cell = put(region, row, col, trace.map(|t| t.d[i]))?;
                 region.constrain_equal(first.cell(), cell.cell())?;
             }
@@ -207,27 +231,34 @@ impl SchnorrConfig {
         region.assign_advice_from_constant(|| "H.x", adv[0], 1, hx)?;
         region.assign_advice_from_constant(|| "H.y", adv[1], 1, hy)?;
         region.assign_advice_from_constant(|| "z_0", adv[5], 1, Fp::ZERO)?;
-        for j in 0..BITS {
-            let row = 1 + j;
+        // The top bit of `e` is zero (e < p < 2^255), so the running sum stays below 2^255.
+        region.assign_advice_from_constant(|| "e's bit 255", adv[11], 1, Fp::ZERO)?;
+        for row in 1..LAST {
+            let j = 2 * (row - 1);
             self.q_loop.enable(region, row)?;
             if j > 0 {
                 put(region, row, 0, trace.map(|t| t.acc[j][0]))?;
                 put(region, row, 1, trace.map(|t| t.acc[j][1]))?;
                 put(region, row, 5, trace.map(|t| t.z[j]))?;
+                put(region, row, 11, trace.map(|t| t.c[j]))?;
             }
             put(region, row, 2, trace.map(|t| t.lambda[j][0]))?;
             put(region, row, 3, trace.map(|t| t.lambda[j][1]))?;
             put(region, row, 4, trace.map(|t| t.b[j]))?;
+            put(region, row, 6, trace.map(|t| t.acc[j + 1][0]))?;
+            put(region, row, 7, trace.map(|t| t.acc[j + 1][1]))?;
+            put(region, row, 8, trace.map(|t| t.lambda[j + 1][0]))?;
+            put(region, row, 9, trace.map(|t| t.lambda[j + 1][1]))?;
+            put(region, row, 10, trace.map(|t| t.b[j + 1]))?;
         }
-        let last = BITS + 1;
-        self.q_final.enable(region, last)?;
-        put(region, last, 0, trace.map(|t| t.acc[BITS][0]))?;
-        put(region, last, 1, trace.map(|t| t.acc[BITS][1]))?;
-        let e = put(region, last, 5, trace.map(|t| t.z[BITS]))?;
-        put(region, last, 2, trace.map(|t| t.lambda_w))?;
+        self.q_final.enable(region, LAST)?;
+        put(region, LAST, 0, trace.map(|t| t.acc[BITS][0]))?;
+        put(region, LAST, 1, trace.map(|t| t.acc[BITS][1]))?;
+        let e = put(region, LAST, 5, trace.map(|t| t.z[BITS]))?;
+        put(region, LAST, 2, trace.map(|t| t.lambda_w))?;
         let w = [
-            put(region, last, 3, trace.map(|t| t.w[0]))?,
-            put(region, last, 4, trace.map(|t| t.w[1]))?,
+            put(region, LAST, 3, trace.map(|t| t.w[0]))?,
+            put(region, LAST, 4, trace.map(|t| t.w[1]))?,
         ];
         Ok(SignatureCells { p, e, w })
     }
@@ -249,12 +280,14 @@ pub struct SignatureTrace {
     p: [Fp; 2],
     lambda_d: [Fp; 2],
     d: [Fp; 4],
-    /// Accumulator before each loop row, then after the last.
+    /// Accumulator before each step, then after the last.
     acc: Vec<[Fp; 2]>,
-    /// Running sum of `e`'s bits before each loop row, then `e`.
+    /// Running sum of `e`'s bits before each step, then `e`.
     z: Vec<Fp>,
     lambda: Vec<[Fp; 2]>,
     b: Vec<Fp>,
+    /// `e`'s bit at each step.
+    c: Vec<Fp>,
     lambda_w: Fp,
     /// The result `W`.
     pub w: [Fp; 2],
@@ -309,19 +342,23 @@ fn bit(v: &[u64; 4], i: usize) -> bool {
     (v[i / 64] >> (i % 64)) & 1 == 1
 }
 
-/// Bits (least significant first) of `m = (σ + 2^255 − 1)/2`, where `σ` is the odd one of
+/// Bits (least significant first) of `m = (σ + 2^256 − 1)/2`, where `σ` is the odd one of
 /// `s` and `s − q`; then `Σ (2·m_i − 1)·2^i = σ ≡ s (mod q)`.
 pub fn response_digits(s: Fq) -> [bool; BITS] {
     let s_int = limbs(s.to_repr());
-    let all_ones = [u64::MAX, u64::MAX, u64::MAX, u64::MAX >> 1]; // 2^255 − 1
-    let m2 = if s_int[0] & 1 == 1 {
-        add_limbs(s_int, all_ones)
-    } else {
-        let q = limbs((-Fq::ONE).to_repr());
-        let q = add_limbs(q, [1, 0, 0, 0]);
-        add_limbs(s_int, sub_limbs(all_ones, q))
+    let top = [0, 0, 0, 1u64 << 63]; // 2^255
+    let half = |v: [u64; 4]| -> [u64; 4] {
+        std::array::from_fn(|i| (v[i] >> 1) | if i < 3 { v[i + 1] << 63 } else { 0 })
     };
-    std::array::from_fn(|i| bit(&m2, i + 1))
+    let m = if s_int[0] & 1 == 1 {
+        // (s − 1)/2 + 2^255
+        add_limbs(half(sub_limbs(s_int, [1, 0, 0, 0])), top)
+    } else {
+        // 2^255 − (q + 1 − s)/2
+        let q = add_limbs(limbs((-Fq::ONE).to_repr()), [1, 0, 0, 0]);
+        sub_limbs(top, half(sub_limbs(add_limbs(q, [1, 0, 0, 0]), s_int)))
+    };
+    std::array::from_fn(|i| bit(&m, i))
 }
 
 impl SignatureTrace {
@@ -340,6 +377,7 @@ impl SignatureTrace {
         let mut z = vec![Fp::ZERO];
         let mut lambda = Vec::with_capacity(BITS);
         let mut b = Vec::with_capacity(BITS);
+        let mut c_bits = Vec::with_capacity(BITS);
         for j in 0..BITS {
             let i = BITS - 1 - j;
             let (bj, cj) = (digits[i], bit(&e_int, i));
@@ -355,6 +393,7 @@ impl SignatureTrace {
             acc.push(next);
             lambda.push([l1, l2]);
             b.push(Fp::from(u64::from(bj)));
+            c_bits.push(Fp::from(u64::from(cj)));
             z.push(z[j].double() + Fp::from(u64::from(cj)));
         }
         let cxy = xy(c);
@@ -367,6 +406,7 @@ impl SignatureTrace {
             z,
             lambda,
             b,
+            c: c_bits,
             lambda_w,
             w,
         }
@@ -395,7 +435,7 @@ mod tests {
         }
 
         fn configure(meta: &mut ConstraintSystem<Fp>) -> Self::Config {
-            let advice = [(); 10].map(|_| meta.advice_column());
+            let advice = [(); 16].map(|_| meta.advice_column());
             for column in advice {
                 meta.enable_equality(column);
             }

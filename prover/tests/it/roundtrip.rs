@@ -17,7 +17,7 @@ use crate::support::*;
 pub const SHAPE: ChunkShape = ChunkShape { slots: 1, k: 12 };
 
 /// Pinned: Blake2b-256 of the pinned verifying key for one slot at k = 12.
-const VK_FINGERPRINT: &str = "c00bb49896276aa67ad48f797a79462ce68384987f6bfcebfc2325ee564ac9cd";
+const VK_FINGERPRINT: &str = "04a1ef926408e85014dd75804600d6ed099ae8a348b70a3e62e91ba5238438d4";
 /// Pinned: proof size in bytes for this shape.
 const PROOF_BYTES: usize = 5152;
 
