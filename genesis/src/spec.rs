@@ -91,8 +91,9 @@ pub struct RollupSpec {
 impl RollupSpec {
     /// The production chunk shape: 57 slots at `k = 16`.
     pub const DEFAULT_SHAPE: (u32, u32) = (57, 16);
-    /// The dev network's: 2 slots at `k = 13`, which proves in a few seconds on one core.
-    pub const DEV_SHAPE: (u32, u32) = (2, 13);
+    /// The dev network's: 6 slots at `k = 13` (the most that fit), which proves in a few
+    /// seconds on one core.
+    pub const DEV_SHAPE: (u32, u32) = (6, 13);
     /// The default wait before exodus: three days (ADR 0104).
     pub const DEFAULT_PRIORITY_EXPIRY_SECONDS: u64 = 3 * 24 * 3600;
 }

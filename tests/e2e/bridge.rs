@@ -36,7 +36,7 @@ sol! {
 
 const CHAIN: u64 = 31337;
 const UNIT: u64 = 1_000_000_000;
-const SHAPE: ChunkShape = ChunkShape { slots: 2, k: 13 };
+const SHAPE: ChunkShape = ChunkShape { slots: 6, k: 13 };
 
 /// One dev account acting on shard 0: its key, address and next nonce.
 struct Actor {

@@ -123,7 +123,7 @@ fn the_bridge_precompiles_answer_on_shard_0_only() {
     );
 
     // A real batch of one chunk at the dev shape.
-    let shape = ChunkShape { slots: 2, k: 13 };
+    let shape = ChunkShape { slots: 6, k: 13 };
     let params = ParamsCache::new(std::env::temp_dir().join("kaimeng-e2e-params"))
         .quiet()
         .load_or_generate(shape.k)
