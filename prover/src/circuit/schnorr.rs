@@ -39,9 +39,7 @@ type Cell = AssignedCell<Fp, Fp>;
 
 /// Steps of the double-and-add: bits of `e` and digits of the response.
 pub const BITS: usize = 256;
-/// Rows one signature takes.
-pub const ROWS: usize = BITS / 2 + 2;
-/// The row after the last loop row.
+/// The row after the last loop row (the setup row, 128 loop rows, then this one).
 const LAST: usize = BITS / 2 + 1;
 
 /// Affine coordinates, `(0, 0)` for the identity.
@@ -305,60 +303,25 @@ fn add(p1: [Fp; 2], p2: [Fp; 2]) -> ([Fp; 2], Fp) {
     ([x3, l * (p1[0] - x3) - p1[1]], l)
 }
 
-/// The 256-bit little-endian integer of a field representation.
-fn limbs(repr: [u8; 32]) -> [u64; 4] {
-    let mut out = [0u64; 4];
-    for (i, chunk) in repr.chunks(8).enumerate() {
-        out[i] = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
-    }
-    out
-}
-
-fn add_limbs(a: [u64; 4], b: [u64; 4]) -> [u64; 4] {
-    let mut out = [0u64; 4];
-    let mut carry = false;
-    for i in 0..4 {
-        let (s, c1) = a[i].overflowing_add(b[i]);
-        let (s, c2) = s.overflowing_add(u64::from(carry));
-        out[i] = s;
-        carry = c1 || c2;
-    }
-    out
-}
-
-fn sub_limbs(a: [u64; 4], b: [u64; 4]) -> [u64; 4] {
-    let mut out = [0u64; 4];
-    let mut borrow = false;
-    for i in 0..4 {
-        let (d, b1) = a[i].overflowing_sub(b[i]);
-        let (d, b2) = d.overflowing_sub(u64::from(borrow));
-        out[i] = d;
-        borrow = b1 || b2;
-    }
-    out
-}
-
-fn bit(v: &[u64; 4], i: usize) -> bool {
-    (v[i / 64] >> (i % 64)) & 1 == 1
+/// Bit `i` of the integer whose little-endian representation is `repr`.
+fn bit(repr: &[u8; 32], i: usize) -> bool {
+    (repr[i / 8] >> (i % 8)) & 1 == 1
 }
 
 /// Bits (least significant first) of `m = (σ + 2^256 − 1)/2`, where `σ` is the odd one of
 /// `s` and `s − q`; then `Σ (2·m_i − 1)·2^i = σ ≡ s (mod q)`.
+///
+/// For odd `s`, `m = 2^255 + (s − 1)/2`; for even `s`, `m = 2^254 + (2^254 − (q + 1 − s)/2)`.
+/// Both halves are below `2^254`, so they are exact in `Fq` and the top bit is simply set.
 pub fn response_digits(s: Fq) -> [bool; BITS] {
-    let s_int = limbs(s.to_repr());
-    let top = [0, 0, 0, 1u64 << 63]; // 2^255
-    let half = |v: [u64; 4]| -> [u64; 4] {
-        std::array::from_fn(|i| (v[i] >> 1) | if i < 3 { v[i + 1] << 63 } else { 0 })
-    };
-    let m = if s_int[0] & 1 == 1 {
-        // (s − 1)/2 + 2^255
-        add_limbs(half(sub_limbs(s_int, [1, 0, 0, 0])), top)
+    let half = Fq::from(2).invert().expect("2 is invertible");
+    let (low, top) = if bool::from(s.is_odd()) {
+        ((s - Fq::ONE) * half, 255)
     } else {
-        // 2^255 − (q + 1 − s)/2
-        let q = add_limbs(limbs((-Fq::ONE).to_repr()), [1, 0, 0, 0]);
-        sub_limbs(top, half(sub_limbs(add_limbs(q, [1, 0, 0, 0]), s_int)))
+        (Fq::from(2).pow_vartime([254]) - (Fq::ONE - s) * half, 254)
     };
-    std::array::from_fn(|i| bit(&m, i))
+    let repr = low.to_repr();
+    std::array::from_fn(|i| i == top || bit(&repr, i))
 }
 
 impl SignatureTrace {
@@ -371,7 +334,7 @@ impl SignatureTrace {
         let (d1, la) = add(neg_p, g);
         let (d2, lb) = add(neg_p, neg_g);
         let digits = response_digits(s);
-        let e_int = limbs(e.to_repr());
+        let e_repr = e.to_repr();
         let (h, c) = offsets();
         let mut acc = vec![xy(h)];
         let mut z = vec![Fp::ZERO];
@@ -380,7 +343,7 @@ impl SignatureTrace {
         let mut c_bits = Vec::with_capacity(BITS);
         for j in 0..BITS {
             let i = BITS - 1 - j;
-            let (bj, cj) = (digits[i], bit(&e_int, i));
+            let (bj, cj) = (digits[i], bit(&e_repr, i));
             let t = match (bj, cj) {
                 (true, false) => g,
                 (false, false) => neg_g,
