@@ -4,8 +4,9 @@
 //! module prices them and gives the batch verifier its key.
 //!
 //! Gas is set from measured CPU time on one thread relative to ecrecover's 3,000
-//! (`benches/benches/rollup_gas.rs`, BENCHMARKS.md), and is charged before any work, from the
-//! input's length and chunk count alone. Like the 国密 precompiles they report bad input as
+//! (`benches/benches/rollup_gas.rs`, BENCHMARKS.md), and is charged before any proof is
+//! checked, from the decoded call's proof and chunk counts (decoding is linear in the input,
+//! which the caller paid for as calldata). Like the 国密 precompiles they report bad input as
 //! empty output (the bridge reverts with its own reason), and run out of gas by consuming all
 //! gas given.
 //!
@@ -19,7 +20,7 @@ use std::sync::{Arc, OnceLock};
 use alloy_primitives::Address;
 use kaimeng_crypto::precompile::{PrecompileFailure, PrecompileOk, PrecompileResult};
 use kaimeng_genesis::RollupSpec;
-use kaimeng_prover::batch_call::verify_batch_call;
+use kaimeng_prover::batch_call::{BatchCall, BatchCallError, verify_call};
 use kaimeng_prover::{ChunkParams, ChunkShape, ChunkVerifyingKey, ParamsCache, generate_vk};
 use kaimeng_rollup::bridge_calls::{check_account, fold_priority};
 use kaimeng_shards::precompiles::{BlockView, ChainPrecompile};
@@ -34,8 +35,10 @@ pub const PRIORITY_FOLD_GAS: u64 = 7_500;
 pub const ACCOUNT_CLAIM_GAS: u64 = 60_000;
 /// Gas of a batch verification's fixed part at k = 12 (1,240 × ecrecover measured).
 pub const VERIFY_BATCH_BASE_GAS: u64 = 3_800_000;
-/// Gas per chunk at k = 12 (about 45 × ecrecover measured).
-pub const VERIFY_BATCH_CHUNK_GAS: u64 = 150_000;
+/// Gas per proof at k = 12 (about 45 × ecrecover measured).
+pub const VERIFY_BATCH_PROOF_GAS: u64 = 150_000;
+/// Gas per further chunk of a proof's pack at k = 12 (ADR 0114).
+pub const VERIFY_BATCH_PACKED_CHUNK_GAS: u64 = 60_000;
 
 const fn address_of(low: u16) -> [u8; 20] {
     let mut bytes = [0u8; 20];
@@ -44,12 +47,14 @@ const fn address_of(low: u16) -> [u8; 20] {
     bytes
 }
 
-/// Gas of verifying `chunks` chunks at `2^k` rows: both parts double with each `k` (measured:
-/// ×1.86 from k = 12 to 13, so this over-charges a little as k grows).
-pub fn verify_batch_gas(k: u32, chunks: u64) -> u64 {
+/// Gas of verifying `proofs` proofs of `chunks` chunks in all at `2^k` rows: every part
+/// doubles with each `k` (measured: ×1.86 from k = 12 to 13, so this over-charges a little as
+/// k grows).
+pub fn verify_batch_gas(k: u32, proofs: u64, chunks: u64) -> u64 {
     let scale = 1u64 << k.saturating_sub(12).min(20);
     VERIFY_BATCH_BASE_GAS
-        .saturating_add(VERIFY_BATCH_CHUNK_GAS.saturating_mul(chunks))
+        .saturating_add(VERIFY_BATCH_PROOF_GAS.saturating_mul(proofs))
+        .saturating_add(VERIFY_BATCH_PACKED_CHUNK_GAS.saturating_mul(chunks.saturating_sub(proofs)))
         .saturating_mul(scale)
 }
 
@@ -58,20 +63,6 @@ fn charge(gas: u64, limit: u64) -> Result<u64, PrecompileFailure> {
         return Err(PrecompileFailure::OutOfGas { needed: gas, limit });
     }
     Ok(gas)
-}
-
-/// The chunk count a batch call claims (its fifth word), for pricing before decoding it.
-fn claimed_chunks(input: &[u8]) -> u64 {
-    input
-        .get(4 * 32..5 * 32)
-        .and_then(|word| {
-            word[..24]
-                .iter()
-                .all(|b| *b == 0)
-                .then(|| u64::from_be_bytes(word[24..].try_into().expect("8 bytes")))
-        })
-        .unwrap_or(1)
-        .clamp(1, kaimeng_prover::batch_call::MAX_CHUNKS as u64)
 }
 
 /// The verifying key of the genesis chunk shape, built once when first needed.
@@ -150,19 +141,24 @@ impl ChainPrecompile for VerifyBatch {
     }
 
     fn run(&self, input: &[u8], gas_limit: u64, _block: &BlockView) -> PrecompileResult {
-        let gas_used = charge(
-            verify_batch_gas(self.0.shape.k, claimed_chunks(input)),
-            gas_limit,
-        )?;
-        let output = match self.0.get() {
-            Some((params, vk)) => match verify_batch_call(params, vk, self.0.shape.slots, input) {
-                Ok(end) => end.to_vec(),
-                Err(error) => {
-                    tracing::debug!(%error, "rollup batch verification refused");
-                    Vec::new()
-                }
-            },
-            None => Vec::new(),
+        let call = BatchCall::decode(input);
+        // An undecodable call costs one proof's verification, like the smallest valid one.
+        let (proofs, chunks) = call
+            .as_ref()
+            .map_or((1, 1), |c| (c.proof_count() as u64, c.chunks.len() as u64));
+        let gas_used = charge(verify_batch_gas(self.0.shape.k, proofs, chunks), gas_limit)?;
+        let verified = call.and_then(|call| match self.0.get() {
+            Some((params, vk)) => verify_call(params, vk, self.0.shape.slots, &call),
+            None => Err(BatchCallError::Proofs(
+                "the verifying key could not be built".into(),
+            )),
+        });
+        let output = match verified {
+            Ok(end) => end.to_vec(),
+            Err(error) => {
+                tracing::debug!(%error, "rollup batch verification refused");
+                Vec::new()
+            }
         };
         Ok(PrecompileOk { gas_used, output })
     }
@@ -220,7 +216,7 @@ pub fn shard0_precompiles(
     block_gas_limit: u64,
     params_dir: PathBuf,
 ) -> anyhow::Result<Vec<Arc<dyn ChainPrecompile>>> {
-    let needed = verify_batch_gas(spec.chunk_k, 1);
+    let needed = verify_batch_gas(spec.chunk_k, 1, 1);
     let limit = block_gas_limit.min(kaimeng_shards::tx::MAX_TX_GAS);
     if needed > limit {
         anyhow::bail!(
@@ -254,54 +250,59 @@ mod tests {
     }
 
     #[test]
-    fn a_batch_is_priced_from_its_claimed_chunk_count_before_any_work() {
-        let chunk = ChunkCall {
+    fn a_batch_is_priced_from_its_proof_and_chunk_counts_before_any_proof_is_checked() {
+        let chunk = |proof: Vec<u8>| ChunkCall {
             new_root: Fp::from(1u64),
             queue_after: Fp::from(2u64),
             data: Vec::new(),
-            proof: vec![1, 2, 3],
+            proof,
         };
         let call = |n: usize| BatchCall {
             chain_id: 1,
             fee_account: 0,
             old_root: Fp::from(0u64),
             queue_before: Fp::from(0u64),
-            chunks: vec![chunk.clone(); n],
+            chunks: vec![chunk(vec![1, 2, 3]); n],
         };
-        assert_eq!(claimed_chunks(&call(3).encode()), 3);
-        // Garbage is priced as one chunk, a huge claim as the most a call may carry.
-        assert_eq!(claimed_chunks(&[]), 1);
-        assert_eq!(claimed_chunks(&[0xff; 200]), 1);
-        let mut huge = call(1).encode();
-        huge[4 * 32 + 24..5 * 32].copy_from_slice(&u64::MAX.to_be_bytes());
-        assert_eq!(claimed_chunks(&huge), 64);
-        // Each k doubles the price; one more chunk costs the per-chunk part.
-        assert_eq!(verify_batch_gas(13, 1), 2 * verify_batch_gas(12, 1));
+        // Each k doubles the price; one more proof costs the per-proof part, one more chunk
+        // of a pack the per-packed-chunk part.
+        assert_eq!(verify_batch_gas(13, 1, 1), 2 * verify_batch_gas(12, 1, 1));
         assert_eq!(
-            verify_batch_gas(12, 2) - verify_batch_gas(12, 1),
-            VERIFY_BATCH_CHUNK_GAS
+            verify_batch_gas(12, 2, 2) - verify_batch_gas(12, 1, 1),
+            VERIFY_BATCH_PROOF_GAS
         );
-        // Not enough gas is a halt that consumes what was given.
-        let gas = verify_batch_gas(13, 3);
-        let short = VerifyBatch(Arc::new(
+        assert_eq!(
+            verify_batch_gas(12, 1, 3) - verify_batch_gas(12, 1, 1),
+            2 * VERIFY_BATCH_PACKED_CHUNK_GAS
+        );
+        let block = BlockView {
+            chain_id: 1,
+            number: 1,
+            timestamp: 0,
+        };
+        let precompile = VerifyBatch(Arc::new(
             BatchVerifierKey::new(shape(RollupSpec::DEV_SHAPE), std::env::temp_dir()).unwrap(),
-        ))
-        .run(
-            &call(3).encode(),
-            gas - 1,
-            &BlockView {
-                chain_id: 1,
-                number: 1,
-                timestamp: 0,
-            },
-        );
-        assert_eq!(
-            short,
-            Err(PrecompileFailure::OutOfGas {
-                needed: gas,
-                limit: gas - 1
-            })
-        );
+        ));
+        let k = RollupSpec::DEV_SHAPE.1;
+        // A pack: one proof, then two chunks with empty proofs. Garbage is priced as one proof.
+        let mut packed = call(3);
+        packed.chunks[1].proof.clear();
+        packed.chunks[2].proof.clear();
+        for (input, proofs, chunks) in [
+            (call(3).encode(), 3, 3),
+            (packed.encode(), 1, 3),
+            (vec![0xff; 200], 1, 1),
+        ] {
+            let gas = verify_batch_gas(k, proofs, chunks);
+            // Not enough gas is a halt that consumes what was given.
+            assert_eq!(
+                precompile.run(&input, gas - 1, &block),
+                Err(PrecompileFailure::OutOfGas {
+                    needed: gas,
+                    limit: gas - 1
+                })
+            );
+        }
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! against ecrecover (3,000 gas) in interleaved rounds, so that load from other processes hits
 //! both alike, as the SM2 calibration in `crypto.rs` does. Batch verification is timed with 1, 2
 //! and 4 chunks at two shapes (1 slot at k = 12, 2 slots at k = 13, the dev shape), which gives
-//! its fixed and per-chunk parts and how they grow with k. Everything runs on one thread (halo2
+//! its fixed and per-proof parts and how they grow with k. The same four chunks proven as one
+//! pack (ADR 0114), and two of them as a pack of two, give the cost of each further chunk of a
+//! pack. Everything runs on one thread (halo2
 //! would spread a verification's multi-scalar multiplication over every core), because gas
 //! prices CPU time, and a block's transactions already run side by side with others.
 //!
@@ -10,7 +12,9 @@
 
 use kaimeng_benches::calibration::{median, time_per_call};
 use kaimeng_prover::batch_call::{BatchCall, ChunkCall, verify_batch_call};
-use kaimeng_prover::{ChunkKeys, ChunkParams, ChunkShape, ChunkWitness, ParamsCache, prove_chunk};
+use kaimeng_prover::{
+    ChunkKeys, ChunkParams, ChunkShape, ChunkWitness, ParamsCache, prove_chunk, prove_pack,
+};
 use kaimeng_rollup::bridge_calls::{AccountClaim, check_account, encode_priority, fold_priority};
 use kaimeng_rollup::stf::{ChunkConfig, L2State};
 use kaimeng_rollup::tx::{DepositOp, L2Op, PriorityOp, Transfer};
@@ -42,8 +46,9 @@ fn funded() -> L2State {
     state
 }
 
-/// Four chained chunks of `shape` full of transfers, proven, as one batch call.
-fn batch(shape: ChunkShape) -> (ChunkParams, ChunkKeys, BatchCall) {
+/// Four chained chunks of `shape` full of transfers, each proven alone, as one batch call; and
+/// the same four chunks as one pack.
+fn batch(shape: ChunkShape) -> (ChunkParams, ChunkKeys, BatchCall, BatchCall) {
     let dir = std::env::temp_dir().join("kaimeng-bench-params");
     let params = ParamsCache::new(dir).load_or_generate(shape.k).unwrap();
     let keys = ChunkKeys::generate(&params, shape).unwrap();
@@ -55,6 +60,7 @@ fn batch(shape: ChunkShape) -> (ChunkParams, ChunkKeys, BatchCall) {
         queue_before: state.queue_hash(),
         chunks: Vec::new(),
     };
+    let mut witnesses = Vec::new();
     for chunk in 0..4 {
         let ops: Vec<L2Op> = (0..shape.slots as u32)
             .map(|slot| {
@@ -78,7 +84,9 @@ fn batch(shape: ChunkShape) -> (ChunkParams, ChunkKeys, BatchCall) {
             slots: shape.slots,
         };
         let outcome = state.apply_chunk(config, &ops).unwrap();
-        let proof = prove_chunk(&params, &keys, &ChunkWitness::from_outcome(&outcome)).unwrap();
+        let witness = ChunkWitness::from_outcome(&outcome);
+        let proof = prove_chunk(&params, &keys, &witness).unwrap();
+        witnesses.push(witness);
         call.chunks.push(ChunkCall {
             new_root: outcome.new_root,
             queue_after: outcome.queue_after,
@@ -86,7 +94,16 @@ fn batch(shape: ChunkShape) -> (ChunkParams, ChunkKeys, BatchCall) {
             proof: proof.bytes,
         });
     }
-    (params, keys, call)
+    let mut packed = call.clone();
+    let pack = prove_pack(&params, &keys, &witnesses).unwrap();
+    for (i, chunk) in packed.chunks.iter_mut().enumerate() {
+        chunk.proof = if i == 0 {
+            pack.bytes.clone()
+        } else {
+            Vec::new()
+        };
+    }
+    (params, keys, call, packed)
 }
 
 fn main() {
@@ -153,10 +170,11 @@ fn calibrate() {
         ChunkShape { slots: 1, k: 12 },
         ChunkShape { slots: 2, k: 13 },
     ] {
-        let (params, keys, call) = batch(shape);
-        for chunks in [1usize, 2, 4] {
+        let (params, keys, call, packed) = batch(shape);
+        for (chunks, pack) in [(1usize, 1usize), (2, 1), (4, 1), (4, 4)] {
+            let from = if pack == 1 { &call } else { &packed };
             let part = BatchCall {
-                chunks: call.chunks[..chunks].to_vec(),
+                chunks: from.chunks[..chunks].to_vec(),
                 ..call.clone()
             };
             let input = part.encode();
@@ -173,9 +191,10 @@ fn calibrate() {
             }
             let ratio = median(ratios);
             println!(
-                "  batch verify k={} slots={} chunks={chunks}  = {:.1} ms = {ratio:.0} x ecrecover -> {:.0} gas",
+                "  batch verify k={} slots={} chunks={chunks} proofs={}  = {:.1} ms = {ratio:.0} x ecrecover -> {:.0} gas",
                 shape.k,
                 shape.slots,
+                part.proof_count(),
                 median(millis),
                 ratio * 3000.0
             );

@@ -6,6 +6,10 @@
 //! data fails. It chains the chunks root to root and queue hash to queue hash, and
 //! batch-verifies all proofs in one multi-scalar multiplication.
 //!
+//! A proof may cover several consecutive chunks (a pack, ADR 0114): the chunks after its first
+//! carry an empty proof, which means "proven by the last non-empty proof before me". The first
+//! chunk must carry a proof, and a pack covers at most [`MAX_PACK`] chunks.
+//!
 //! Layout, in 32-byte big-endian words (see [`kaimeng_rollup::bridge_calls`]):
 //!
 //! ```text
@@ -25,13 +29,14 @@ use kaimeng_rollup::tx::{PubdataError, data_commitment, parse_pubdata};
 use pasta_curves::vesta;
 
 use crate::params::ChunkParams;
-use crate::proof::{ChunkProof, batch_verify};
+use crate::proof::{ChunkProof, MAX_PACK, batch_verify};
 use crate::witness::PublicInputs;
 
 /// Most chunks one call verifies.
 pub const MAX_CHUNKS: usize = 64;
-/// Largest proof accepted (a default-shape proof is about 6 KiB).
-pub const MAX_PROOF_BYTES: usize = 1 << 16;
+/// Largest proof accepted (a default-shape proof is about 5.4 KiB for one chunk plus 3 KiB for
+/// each further chunk of its pack).
+pub const MAX_PROOF_BYTES: usize = 1 << 17;
 /// Largest published data of one chunk (a slot publishes at most 32 bytes).
 pub const MAX_DATA_BYTES: usize = 1 << 16;
 
@@ -74,6 +79,10 @@ pub enum BatchCallError {
     Word(#[from] CallError),
     #[error("chunk {chunk}: published data: {error}")]
     Data { chunk: usize, error: PubdataError },
+    #[error("chunk 0 carries no proof: an empty proof joins the pack of the chunk before")]
+    NoFirstProof,
+    #[error("chunk {chunk}: its pack would cover more than {MAX_PACK} chunks")]
+    PackTooLarge { chunk: usize },
     #[error("the proofs do not verify: {0}")]
     Proofs(String),
 }
@@ -177,33 +186,48 @@ impl BatchCall {
         out
     }
 
-    /// Each chunk's proof with the public inputs it must prove: chained from the batch's old
-    /// root and queue hash, with the data commitment of the chunk's published data.
+    /// Each proof with the public inputs it must prove: those of the chunks of its pack,
+    /// chained from the batch's old root and queue hash, each with the data commitment of the
+    /// chunk's published data.
     pub fn chunk_proofs(&self, slots: usize) -> Result<Vec<ChunkProof>, BatchCallError> {
         let mut root = self.old_root;
         let mut queue = self.queue_before;
-        let mut proofs = Vec::with_capacity(self.chunks.len());
+        let mut proofs: Vec<ChunkProof> = Vec::new();
         for (index, chunk) in self.chunks.iter().enumerate() {
             let data = parse_pubdata(&chunk.data, slots).map_err(|error| BatchCallError::Data {
                 chunk: index,
                 error,
             })?;
-            proofs.push(ChunkProof {
-                public: PublicInputs {
-                    old_root: root,
-                    new_root: chunk.new_root,
-                    data_commitment: data_commitment(&data),
-                    queue_before: queue,
-                    queue_after: chunk.queue_after,
-                    chain_id: self.chain_id,
-                    fee_account: self.fee_account,
-                },
-                bytes: chunk.proof.clone(),
-            });
+            let public = PublicInputs {
+                old_root: root,
+                new_root: chunk.new_root,
+                data_commitment: data_commitment(&data),
+                queue_before: queue,
+                queue_after: chunk.queue_after,
+                chain_id: self.chain_id,
+                fee_account: self.fee_account,
+            };
+            if chunk.proof.is_empty() {
+                let pack = proofs.last_mut().ok_or(BatchCallError::NoFirstProof)?;
+                if pack.publics.len() == MAX_PACK {
+                    return Err(BatchCallError::PackTooLarge { chunk: index });
+                }
+                pack.publics.push(public);
+            } else {
+                proofs.push(ChunkProof {
+                    publics: vec![public],
+                    bytes: chunk.proof.clone(),
+                });
+            }
             root = chunk.new_root;
             queue = chunk.queue_after;
         }
         Ok(proofs)
+    }
+
+    /// How many proofs the call carries (chunks with a non-empty proof).
+    pub fn proof_count(&self) -> usize {
+        self.chunks.iter().filter(|c| !c.proof.is_empty()).count()
     }
 
     /// The root and queue hash the batch ends at.
@@ -225,7 +249,16 @@ pub fn verify_batch_call(
     slots: usize,
     input: &[u8],
 ) -> Result<[u8; 2 * WORD], BatchCallError> {
-    let call = BatchCall::decode(input)?;
+    verify_call(params, vk, slots, &BatchCall::decode(input)?)
+}
+
+/// [`verify_batch_call`] on a call already decoded.
+pub fn verify_call(
+    params: &ChunkParams,
+    vk: &VerifyingKey<vesta::Affine>,
+    slots: usize,
+    call: &BatchCall,
+) -> Result<[u8; 2 * WORD], BatchCallError> {
     let proofs = call.chunk_proofs(slots)?;
     batch_verify(params, vk, &proofs).map_err(|e| BatchCallError::Proofs(e.to_string()))?;
     let (root, queue) = call.end();

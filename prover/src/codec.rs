@@ -223,9 +223,9 @@ impl WireWitness {
     }
 }
 
-/// A chunk proof on the wire.
+/// One chunk's public inputs on the wire.
 #[derive(Serialize, Deserialize)]
-pub struct WireProof {
+struct WirePublic {
     old_root: String,
     new_root: String,
     data_commitment: String,
@@ -233,6 +233,38 @@ pub struct WireProof {
     queue_after: String,
     chain_id: u64,
     fee_account: u32,
+}
+
+impl WirePublic {
+    fn from_public(p: &PublicInputs) -> Self {
+        Self {
+            old_root: fp_hex(&p.old_root),
+            new_root: fp_hex(&p.new_root),
+            data_commitment: fp_hex(&p.data_commitment),
+            queue_before: fp_hex(&p.queue_before),
+            queue_after: fp_hex(&p.queue_after),
+            chain_id: p.chain_id,
+            fee_account: p.fee_account,
+        }
+    }
+
+    fn to_public(&self) -> Result<PublicInputs, ProverError> {
+        Ok(PublicInputs {
+            old_root: fp_of("old root", &self.old_root)?,
+            new_root: fp_of("new root", &self.new_root)?,
+            data_commitment: fp_of("data commitment", &self.data_commitment)?,
+            queue_before: fp_of("queue hash", &self.queue_before)?,
+            queue_after: fp_of("queue hash", &self.queue_after)?,
+            chain_id: self.chain_id,
+            fee_account: self.fee_account,
+        })
+    }
+}
+
+/// A proof on the wire: the public inputs of each chunk it covers, then the proof.
+#[derive(Serialize, Deserialize)]
+pub struct WireProof {
+    chunks: Vec<WirePublic>,
     proof: String,
 }
 
@@ -240,29 +272,24 @@ impl WireProof {
     /// Encodes a proof.
     pub fn from_proof(p: &ChunkProof) -> Self {
         Self {
-            old_root: fp_hex(&p.public.old_root),
-            new_root: fp_hex(&p.public.new_root),
-            data_commitment: fp_hex(&p.public.data_commitment),
-            queue_before: fp_hex(&p.public.queue_before),
-            queue_after: fp_hex(&p.public.queue_after),
-            chain_id: p.public.chain_id,
-            fee_account: p.public.fee_account,
+            chunks: p.publics.iter().map(WirePublic::from_public).collect(),
             proof: hex_of(&p.bytes),
         }
     }
 
     /// Decodes into a proof.
     pub fn to_proof(&self) -> Result<ChunkProof, ProverError> {
+        if !(1..=crate::proof::MAX_PACK).contains(&self.chunks.len()) {
+            return Err(ProverError::PackSize {
+                found: self.chunks.len(),
+            });
+        }
         Ok(ChunkProof {
-            public: PublicInputs {
-                old_root: fp_of("old root", &self.old_root)?,
-                new_root: fp_of("new root", &self.new_root)?,
-                data_commitment: fp_of("data commitment", &self.data_commitment)?,
-                queue_before: fp_of("queue hash", &self.queue_before)?,
-                queue_after: fp_of("queue hash", &self.queue_after)?,
-                chain_id: self.chain_id,
-                fee_account: self.fee_account,
-            },
+            publics: self
+                .chunks
+                .iter()
+                .map(WirePublic::to_public)
+                .collect::<Result<_, _>>()?,
             bytes: hex::decode(&self.proof)
                 .map_err(|e| decode_err("proof bytes", format!("{e}")))?,
         })
@@ -294,5 +321,34 @@ impl ChunkProof {
         let wire: WireProof =
             serde_json::from_str(s).map_err(|e| decode_err("proof json", e.to_string()))?;
         wire.to_proof()
+    }
+}
+
+/// The witnesses of a job as JSON: one chunk's witness object, or an array of a pack's in
+/// chunk order.
+pub fn pack_to_json(witnesses: &[ChunkWitness]) -> serde_json::Value {
+    let wire = |w| serde_json::to_value(WireWitness::from_witness(w)).expect("plain data");
+    match witnesses {
+        [one] => wire(one),
+        many => serde_json::Value::Array(many.iter().map(wire).collect()),
+    }
+}
+
+/// Parses [`pack_to_json`]: an object is one chunk, an array a pack of 1 to
+/// [`crate::proof::MAX_PACK`].
+pub fn pack_from_json(value: &serde_json::Value) -> Result<Vec<ChunkWitness>, ProverError> {
+    let one = |v: &serde_json::Value| {
+        WireWitness::deserialize(v)
+            .map_err(|e| decode_err("witness json", e.to_string()))?
+            .to_witness()
+    };
+    match value {
+        serde_json::Value::Array(items) => {
+            if !(1..=crate::proof::MAX_PACK).contains(&items.len()) {
+                return Err(ProverError::PackSize { found: items.len() });
+            }
+            items.iter().map(one).collect()
+        }
+        single => Ok(vec![one(single)?]),
     }
 }

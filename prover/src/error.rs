@@ -43,6 +43,12 @@ pub enum ProverError {
     /// `k` is outside what this crate supports.
     #[error("unsupported k = {0} (supported: {min}..={max})", min = crate::params::MIN_K, max = crate::params::MAX_K)]
     UnsupportedK(u32),
+    /// A proof must cover 1 to [`crate::proof::MAX_PACK`] chunks.
+    #[error("a proof covers {found} chunks; it must cover 1 to {max}", max = crate::proof::MAX_PACK)]
+    PackSize {
+        /// Chunks given.
+        found: usize,
+    },
     /// The parameters were made for another `k` than the keys.
     #[error("parameters are for k = {params}, the keys for k = {keys}")]
     KMismatch {

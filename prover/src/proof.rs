@@ -1,4 +1,9 @@
-//! Proving one chunk, verifying one proof, and batch-verifying many.
+//! Proving chunks, verifying one proof, and batch-verifying many.
+//!
+//! One proof covers a *pack*: one chunk or several consecutive ones (ADR 0114). halo2 proves
+//! several instances of one circuit in one transcript, so the chunks of a pack share the
+//! quotient polynomial, the multi-point opening and the inner-product argument. Verifying a
+//! pack costs one chunk's share of the curve and vector work plus a little per chunk.
 
 use halo2_proofs::plonk::{
     BatchVerifier, SingleVerifier, VerifyingKey, create_proof, verify_proof,
@@ -13,38 +18,81 @@ use crate::keys::ChunkKeys;
 use crate::params::ChunkParams;
 use crate::witness::{ChunkWitness, PublicInputs};
 
-/// A proof of one chunk with the public inputs it proves.
+/// Most chunks one proof covers. A pack's prover holds every chunk's polynomials at once, so
+/// memory grows with the pack; sixteen production chunks need about 16 GiB.
+pub const MAX_PACK: usize = 16;
+
+/// A proof of a pack of consecutive chunks with the public inputs it proves, one set per
+/// chunk in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChunkProof {
-    /// The public inputs.
-    pub public: PublicInputs,
+    /// The public inputs of each chunk.
+    pub publics: Vec<PublicInputs>,
     /// The halo2 proof bytes.
     pub bytes: Vec<u8>,
 }
 
-/// Proves `witness` with `keys`. The witness is evaluated natively first, so a witness that
-/// breaks a rule is refused with that rule's name instead of producing a proof that fails.
+impl ChunkProof {
+    /// The instance columns halo2 takes: one column of public inputs per chunk.
+    fn instances(&self) -> Vec<Vec<Vec<Fp>>> {
+        self.publics.iter().map(|p| vec![p.to_vec()]).collect()
+    }
+
+    /// Checks the pack size before halo2 sees it.
+    fn check_size(&self) -> Result<(), ProverError> {
+        pack_size(self.publics.len())
+    }
+}
+
+fn pack_size(chunks: usize) -> Result<(), ProverError> {
+    if (1..=MAX_PACK).contains(&chunks) {
+        Ok(())
+    } else {
+        Err(ProverError::PackSize { found: chunks })
+    }
+}
+
+/// Proves one chunk.
 pub fn prove_chunk(
     params: &ChunkParams,
     keys: &ChunkKeys,
     witness: &ChunkWitness,
 ) -> Result<ChunkProof, ProverError> {
+    prove_pack(params, keys, std::slice::from_ref(witness))
+}
+
+/// Proves a pack of chunks in one proof. Each witness is evaluated natively first, so a
+/// witness that breaks a rule is refused with that rule's name instead of producing a proof
+/// that fails. The chunks are proven as given; that they follow one another is for the
+/// verifier's public inputs to require.
+pub fn prove_pack(
+    params: &ChunkParams,
+    keys: &ChunkKeys,
+    witnesses: &[ChunkWitness],
+) -> Result<ChunkProof, ProverError> {
+    pack_size(witnesses.len())?;
     if params.k() != keys.shape.k {
         return Err(ProverError::KMismatch {
             params: params.k(),
             keys: keys.shape.k,
         });
     }
-    let values = witness.evaluate(keys.shape.slots)?;
-    let public = values.public;
-    let circuit = ChunkCircuit::from_values(keys.shape.slots, values);
-    let instance = public.to_vec();
+    let mut publics = Vec::with_capacity(witnesses.len());
+    let mut circuits = Vec::with_capacity(witnesses.len());
+    for witness in witnesses {
+        let values = witness.evaluate(keys.shape.slots)?;
+        publics.push(values.public);
+        circuits.push(ChunkCircuit::from_values(keys.shape.slots, values));
+    }
+    let columns: Vec<Vec<Fp>> = publics.iter().map(PublicInputs::to_vec).collect();
+    let columns: Vec<[&[Fp]; 1]> = columns.iter().map(|c| [&c[..]]).collect();
+    let instances: Vec<&[&[Fp]]> = columns.iter().map(|c| &c[..]).collect();
     let mut transcript = Blake2bWrite::<_, vesta::Affine, Challenge255<_>>::init(vec![]);
     create_proof(
         params,
         &keys.pk,
-        &[circuit],
-        &[&[&instance]],
+        &circuits,
+        &instances,
         rand_core::UnwrapErr(rand::rngs::SysRng),
         &mut transcript,
     )
@@ -53,30 +101,36 @@ pub fn prove_chunk(
         detail: format!("{e:?}"),
     })?;
     Ok(ChunkProof {
-        public,
+        publics,
         bytes: transcript.finalize(),
     })
 }
 
-/// Verifies one chunk proof.
+/// Verifies one proof (of a pack of any size up to [`MAX_PACK`]).
 pub fn verify_chunk(
     params: &ChunkParams,
     vk: &VerifyingKey<vesta::Affine>,
     proof: &ChunkProof,
 ) -> Result<(), ProverError> {
-    let instance = proof.public.to_vec();
+    proof.check_size()?;
+    let columns = proof.instances();
+    let columns: Vec<Vec<&[Fp]>> = columns
+        .iter()
+        .map(|c| c.iter().map(|v| &v[..]).collect())
+        .collect();
+    let instances: Vec<&[&[Fp]]> = columns.iter().map(|c| &c[..]).collect();
     let mut transcript = Blake2bRead::<_, vesta::Affine, Challenge255<_>>::init(&proof.bytes[..]);
     verify_proof(
         params,
         vk,
         SingleVerifier::new(params),
-        &[&[&instance]],
+        &instances,
         &mut transcript,
     )
     .map_err(|e| ProverError::InvalidProof(format!("{e:?}")))
 }
 
-/// Verifies many chunk proofs together: one multi-scalar multiplication for all of them.
+/// Verifies many proofs together: one multi-scalar multiplication for all of them.
 /// On failure, finds the first proof that fails alone.
 pub fn batch_verify(
     params: &ChunkParams,
@@ -85,8 +139,8 @@ pub fn batch_verify(
 ) -> Result<(), ProverError> {
     let mut batch = BatchVerifier::new();
     for p in proofs {
-        let instance: Vec<Vec<Vec<Fp>>> = vec![vec![p.public.to_vec()]];
-        batch.add_proof(instance, p.bytes.clone());
+        p.check_size()?;
+        batch.add_proof(p.instances(), p.bytes.clone());
     }
     if batch.finalize(params, vk) {
         return Ok(());

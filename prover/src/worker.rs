@@ -14,22 +14,22 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
-use crate::codec::{WireProof, WireWitness};
+use crate::codec::{WireProof, pack_from_json, pack_to_json};
 use crate::error::ProverError;
 use crate::keys::{ChunkKeys, ChunkShape};
 use crate::params::{ChunkParams, ParamsCache};
-use crate::proof::{ChunkProof, prove_chunk};
+use crate::proof::{ChunkProof, prove_pack};
 use crate::witness::ChunkWitness;
 
-/// A unit of work: prove one chunk.
+/// A unit of work: prove a pack of consecutive chunks (often just one) in one proof.
 #[derive(Clone, Debug)]
 pub struct ChunkJob {
     /// Identifier chosen by the producer (file-name safe: `[A-Za-z0-9_-]`).
     pub id: String,
     /// The shape the job must be proven with.
     pub shape: ChunkShape,
-    /// The witness.
-    pub witness: ChunkWitness,
+    /// The witnesses, in chunk order.
+    pub witnesses: Vec<ChunkWitness>,
 }
 
 /// What became of a job.
@@ -53,7 +53,8 @@ pub trait JobQueue {
 struct WireJob {
     id: String,
     shape: ChunkShape,
-    witness: WireWitness,
+    /// One witness object, or an array of a pack's.
+    witness: serde_json::Value,
 }
 
 /// A job queue in a directory.
@@ -107,7 +108,7 @@ impl DirQueue {
         let wire = WireJob {
             id: job.id.clone(),
             shape: job.shape,
-            witness: WireWitness::from_witness(&job.witness),
+            witness: pack_to_json(&job.witnesses),
         };
         let json = serde_json::to_string(&wire).map_err(|e| ProverError::Queue(e.to_string()))?;
         write_atomic(&self.dir("pending").join(format!("{}.json", job.id)), &json)
@@ -149,12 +150,11 @@ impl JobQueue for DirQueue {
                 .map_err(|e| e.to_string())
                 .and_then(|s| serde_json::from_str::<WireJob>(&s).map_err(|e| e.to_string()))
                 .and_then(|w| {
-                    w.witness
-                        .to_witness()
-                        .map(|witness| ChunkJob {
+                    pack_from_json(&w.witness)
+                        .map(|witnesses| ChunkJob {
                             id: id.clone(),
                             shape: w.shape,
-                            witness,
+                            witnesses,
                         })
                         .map_err(|e| e.to_string())
                 });
@@ -315,9 +315,9 @@ fn prove_job(job: &ChunkJob, params: &ChunkParams, keys: &ChunkKeys, progress: b
         ProgressBar::hidden()
     };
     let started = Instant::now();
-    let outcome = match prove_chunk(params, keys, &job.witness) {
+    let outcome = match prove_pack(params, keys, &job.witnesses) {
         Ok(proof) => {
-            tracing::info!(job = %job.id, seconds = started.elapsed().as_secs_f64(), bytes = proof.bytes.len(), "chunk proven");
+            tracing::info!(job = %job.id, chunks = job.witnesses.len(), seconds = started.elapsed().as_secs_f64(), bytes = proof.bytes.len(), "chunks proven");
             JobOutcome::Proven(proof)
         }
         Err(e) => JobOutcome::Failed(e.to_string()),

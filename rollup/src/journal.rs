@@ -80,12 +80,14 @@ pub enum Record {
     },
     /// Accounts of the snapshot, `(index, account)`.
     Accounts(Vec<(u32, Account)>),
-    /// The proof of chunk `chunk` of batch `batch`.
+    /// The proof of chunks `chunk..chunk + chunks` of batch `batch` (one pack).
     Proof {
         /// Batch number.
         batch: u64,
-        /// Chunk index in the batch.
+        /// Index in the batch of the first chunk the proof covers.
         chunk: u32,
+        /// Chunks the proof covers (1 in journals written before packs).
+        chunks: u32,
         /// Proof bytes.
         bytes: Vec<u8>,
     },
@@ -598,11 +600,16 @@ fn encode(record: &Record) -> Vec<u8> {
         Record::Proof {
             batch,
             chunk,
+            chunks,
             bytes,
         } => {
-            let mut out = vec![3];
+            // Tag 3 is a one-chunk proof (the only kind before packs), tag 7 a pack's.
+            let mut out = if *chunks == 1 { vec![3] } else { vec![7] };
             out.extend(batch.to_be_bytes());
             out.extend(chunk.to_be_bytes());
+            if *chunks != 1 {
+                out.extend(chunks.to_be_bytes());
+            }
             out.extend(bytes);
             out
         }
@@ -629,6 +636,16 @@ fn decode(payload: &[u8]) -> Result<Record, String> {
             Ok(Record::Proof {
                 batch: r.u64()?,
                 chunk: r.u32()?,
+                chunks: 1,
+                bytes: r.0.to_vec(),
+            })
+        }
+        7 => {
+            let mut r = Reader(rest);
+            Ok(Record::Proof {
+                batch: r.u64()?,
+                chunk: r.u32()?,
+                chunks: r.u32()?,
                 bytes: r.0.to_vec(),
             })
         }
@@ -801,7 +818,14 @@ mod tests {
             ]),
             Record::Proof {
                 batch: 1,
+                chunk: 1,
+                chunks: 3,
+                bytes: vec![8; 300],
+            },
+            Record::Proof {
+                batch: 1,
                 chunk: 0,
+                chunks: 1,
                 bytes: vec![7; 300],
             },
         ]
@@ -925,11 +949,17 @@ mod tests {
         journal.sync().unwrap();
         drop(journal);
 
-        let proof = records().pop().unwrap();
+        let proofs = records()
+            .into_iter()
+            .filter(|r| matches!(r, Record::Proof { .. }));
         let (_, recovered) = Journal::open(&path).unwrap();
         assert_eq!(
             recovered.records,
-            vec![head[0].clone(), proof, late, later],
+            [head[0].clone()]
+                .into_iter()
+                .chain(proofs)
+                .chain([late, later])
+                .collect::<Vec<_>>(),
             "head, kept, appended during, appended after"
         );
     }

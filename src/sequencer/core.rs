@@ -39,6 +39,8 @@ pub struct Settings {
     pub slots: usize,
     /// Chunks per batch at most.
     pub max_chunks: usize,
+    /// Chunks one proof covers at most.
+    pub chunks_per_proof: usize,
     /// A batch closes once its oldest operation waited this long.
     pub max_wait: Duration,
     /// The smallest fee accepted, in L2 units.
@@ -257,7 +259,8 @@ pub struct Replayed {
     /// The ops of each closed batch after the base, in order.
     pub batch_ops: Vec<(u64, Vec<L2Op>)>,
     /// Proofs found in the journal.
-    pub proofs: Vec<(JobId, Vec<u8>)>,
+    /// `(first chunk's job, chunks the proof covers, proof)`.
+    pub proofs: Vec<(JobId, u32, Vec<u8>)>,
 }
 
 impl Core {
@@ -330,8 +333,11 @@ impl Core {
                 Record::Proof {
                     batch,
                     chunk,
+                    chunks,
                     bytes,
-                } => replayed.proofs.push((JobId { batch, chunk }, bytes)),
+                } => replayed
+                    .proofs
+                    .push((JobId { batch, chunk }, chunks, bytes)),
                 Record::Rebuilt { .. } => {}
                 Record::Snapshot { .. } | Record::Accounts(_) => {
                     return Err(anyhow!(
@@ -723,11 +729,12 @@ impl Core {
     /// Checks a worker's proof for `id` and records it (journaled). Errors say why it was
     /// refused; a proof for a job already proven is ignored.
     pub async fn complete_job(&self, id: JobId, proof: Vec<u8>) -> anyhow::Result<bool> {
-        let public = self
+        let publics = self
             .jobs
             .lock()
             .public_inputs(id)
             .ok_or_else(|| anyhow!("job {id} is not open (unknown, or already proven)"))?;
+        let chunks = publics.len() as u32;
         // A fast worker may deliver before the key is built (it starts with the first job).
         let deadline = Instant::now() + Duration::from_secs(300);
         let (params, vk) = loop {
@@ -740,7 +747,7 @@ impl Core {
             tokio::time::sleep(Duration::from_millis(200)).await;
         };
         let candidate = ChunkProof {
-            public,
+            publics,
             bytes: proof,
         };
         let candidate = tokio::task::spawn_blocking(move || {
@@ -748,12 +755,13 @@ impl Core {
         })
         .await?
         .map_err(|e| anyhow!("job {id}: the proof does not verify: {e}"))?;
-        if !self.jobs.lock().record(id, candidate.bytes.clone()) {
+        if !self.jobs.lock().record(id, chunks, candidate.bytes.clone()) {
             return Ok(false);
         }
         let position = self.state.lock().journal.append(&Record::Proof {
             batch: id.batch,
             chunk: id.chunk,
+            chunks,
             bytes: candidate.bytes,
         })?;
         self.durable(position).await?;
@@ -1208,6 +1216,7 @@ mod tests {
             chain_id: CHAIN,
             slots: 2,
             max_chunks: 1,
+            chunks_per_proof: 1,
             max_wait: Duration::from_secs(60),
             min_fee: 1,
             chunk_k: 13,
@@ -1405,6 +1414,7 @@ mod tests {
             core.journal(Record::Proof {
                 batch,
                 chunk: 0,
+                chunks: 1,
                 bytes: vec![batch as u8; 10],
             })
             .await

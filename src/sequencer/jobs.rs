@@ -1,4 +1,5 @@
-//! Chunk-proving jobs handed to prover workers under leases.
+//! Chunk-proving jobs handed to prover workers under leases. A job is a pack: one chunk or
+//! several consecutive ones of a batch, proven by one proof (ADR 0114).
 //!
 //! A worker leases the oldest job that is neither proven nor leased to someone else; a lease
 //! that runs out without a proof (the worker died, or is too slow) makes the job available
@@ -11,12 +12,12 @@ use std::time::{Duration, Instant};
 
 use kaimeng_prover::PublicInputs;
 
-/// A job: chunk `chunk` of batch `batch`.
+/// A job: the pack starting at chunk `chunk` of batch `batch`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct JobId {
     /// Batch number.
     pub batch: u64,
-    /// Chunk index in the batch.
+    /// Index in the batch of the pack's first chunk.
     pub chunk: u32,
 }
 
@@ -46,7 +47,8 @@ impl std::str::FromStr for JobId {
 #[derive(Debug)]
 struct Job {
     witness: Arc<String>,
-    public: PublicInputs,
+    /// One set per chunk of the pack.
+    publics: Vec<PublicInputs>,
     lease: Option<(String, Instant)>,
     proof: Option<Vec<u8>>,
     leases: u32,
@@ -81,7 +83,7 @@ pub struct Failures {
 pub struct Lease {
     /// The job.
     pub id: JobId,
-    /// Its witness (the prover's wire JSON).
+    /// Its witnesses (the prover's wire JSON: one object, or an array for a pack).
     pub witness: Arc<String>,
     /// When the lease runs out.
     pub until: Instant,
@@ -105,11 +107,11 @@ impl JobBoard {
         }
     }
 
-    /// Adds a job (a no-op if it is already there).
-    pub fn add(&mut self, id: JobId, witness: String, public: PublicInputs) {
+    /// Adds a job for the pack whose chunks have `publics` (a no-op if it is already there).
+    pub fn add(&mut self, id: JobId, witness: String, publics: Vec<PublicInputs>) {
         self.jobs.entry(id).or_insert(Job {
             witness: Arc::new(witness),
-            public,
+            publics,
             lease: None,
             proof: None,
             leases: 0,
@@ -138,18 +140,19 @@ impl JobBoard {
         })
     }
 
-    /// The public inputs a proof for `id` must prove, if the job is open.
-    pub fn public_inputs(&self, id: JobId) -> Option<PublicInputs> {
+    /// The public inputs a proof for `id` must prove, one set per chunk, if the job is open.
+    pub fn public_inputs(&self, id: JobId) -> Option<Vec<PublicInputs>> {
         self.jobs
             .get(&id)
             .filter(|job| job.proof.is_none())
-            .map(|job| job.public)
+            .map(|job| job.publics.clone())
     }
 
-    /// Records a proof the caller has checked. False if the job is unknown or already proven.
-    pub fn record(&mut self, id: JobId, proof: Vec<u8>) -> bool {
+    /// Records a proof of `chunks` chunks the caller has checked. False if the job is unknown,
+    /// already proven, or a pack of another size.
+    pub fn record(&mut self, id: JobId, chunks: u32, proof: Vec<u8>) -> bool {
         match self.jobs.get_mut(&id) {
-            Some(job) if job.proof.is_none() => {
+            Some(job) if job.proof.is_none() && job.publics.len() == chunks as usize => {
                 job.proof = Some(proof);
                 job.lease = None;
                 true
@@ -188,11 +191,17 @@ impl JobBoard {
         }
     }
 
-    /// Every chunk proof of `batch` (chunks `0..chunks`), once all are in.
+    /// The proofs of `batch` (chunks `0..chunks`) as the bridge takes them, once all are in:
+    /// one entry per chunk, a pack's proof at its first chunk and empty entries after it.
     pub fn proofs(&self, batch: u64, chunks: u32) -> Option<Vec<Vec<u8>>> {
-        (0..chunks)
-            .map(|chunk| self.jobs.get(&JobId { batch, chunk })?.proof.clone())
-            .collect()
+        let mut out = Vec::with_capacity(chunks as usize);
+        while out.len() < chunks as usize {
+            let chunk = out.len() as u32;
+            let job = self.jobs.get(&JobId { batch, chunk })?;
+            out.push(job.proof.clone()?);
+            out.resize(out.len() + job.publics.len() - 1, Vec::new());
+        }
+        (out.len() == chunks as usize).then_some(out)
     }
 
     /// Drops the jobs of `batch` (verified on shard 0).
@@ -240,7 +249,11 @@ mod tests {
         let mut board = JobBoard::new(Duration::from_secs(10));
         let t0 = Instant::now();
         for chunk in 0..2 {
-            board.add(JobId { batch: 1, chunk }, format!("w{chunk}"), public());
+            board.add(
+                JobId { batch: 1, chunk },
+                format!("w{chunk}"),
+                vec![public()],
+            );
         }
         let a = board.lease("a", t0).unwrap();
         let b = board.lease("b", t0).unwrap();
@@ -251,11 +264,11 @@ mod tests {
         let c = board.lease("c", t0 + Duration::from_secs(10)).unwrap();
         assert_eq!(c.id, a.id);
         assert_eq!(board.handed_again(), 1);
-        assert!(board.record(b.id, vec![2]));
+        assert!(board.record(b.id, 1, vec![2]));
         assert!(board.proofs(1, 2).is_none());
-        assert!(board.record(c.id, vec![1]));
+        assert!(board.record(c.id, 1, vec![1]));
         // A late answer from a is ignored; the batch is complete.
-        assert!(!board.record(a.id, vec![9]));
+        assert!(!board.record(a.id, 1, vec![9]));
         assert_eq!(board.proofs(1, 2).unwrap(), vec![vec![1], vec![2]]);
         assert!(board.lease("d", t0 + Duration::from_secs(100)).is_none());
         assert_eq!(board.counts(t0).2, 3);
@@ -270,8 +283,8 @@ mod tests {
         let mut board = JobBoard::new(Duration::from_secs(10));
         let now = Instant::now();
         let (a, b) = (JobId { batch: 1, chunk: 0 }, JobId { batch: 1, chunk: 1 });
-        board.add(a, "{}".into(), public());
-        board.add(b, "{}".into(), public());
+        board.add(a, "{}".into(), vec![public()]);
+        board.add(b, "{}".into(), vec![public()]);
         assert_eq!(board.failures(), Failures::default());
         let lease = board.lease("w", now).unwrap();
         assert!(board.fail(lease.id, "synthesis: constraint slot 0 fails"));
@@ -285,9 +298,37 @@ mod tests {
         assert!(reason.len() <= MAX_FAILURE_REASON && reason.starts_with('é'));
         // Still leased to "w": the next lease is the other job.
         assert_eq!(board.lease("v", now).unwrap().id, b);
-        assert!(board.record(a, vec![1]));
+        assert!(board.record(a, 1, vec![1]));
         assert!(!board.fail(a, "late"), "a proven job takes no more reports");
         assert_eq!(board.failures().reports, 1);
+    }
+
+    /// A batch of five chunks in packs of three and two: the bridge gets each pack's proof at
+    /// its first chunk and empty entries after it; a proof of another pack size is refused.
+    #[test]
+    fn packs_give_one_proof_at_their_first_chunk_and_empty_entries_after() {
+        let mut board = JobBoard::new(Duration::from_secs(10));
+        let (first, second) = (JobId { batch: 4, chunk: 0 }, JobId { batch: 4, chunk: 3 });
+        board.add(first, "[]".into(), vec![public(); 3]);
+        board.add(second, "[]".into(), vec![public(); 2]);
+        assert_eq!(board.public_inputs(first).unwrap().len(), 3);
+        assert!(
+            !board.record(second, 3, vec![9]),
+            "a pack of three for a job of two"
+        );
+        assert!(board.record(second, 2, vec![2]));
+        assert!(
+            board.proofs(4, 5).is_none(),
+            "the first pack is not proven yet"
+        );
+        assert!(board.record(first, 3, vec![1]));
+        assert_eq!(
+            board.proofs(4, 5).unwrap(),
+            vec![vec![1], vec![], vec![], vec![2], vec![]]
+        );
+        // A batch that ends inside a pack, or starts without one, gets no proofs.
+        assert!(board.proofs(4, 4).is_none());
+        assert!(board.proofs(5, 1).is_none());
     }
 
     #[test]

@@ -62,6 +62,11 @@ pub struct SequencerConfig {
     /// Chunks per batch at most.
     #[serde(default = "default_max_chunks")]
     pub max_chunks: usize,
+    /// Chunks one proof covers at most (a pack, ADR 0114): a batch's chunks are proven in
+    /// packs of this many, each by one worker. Larger packs cost validators and the prover less
+    /// per transfer, and the worker more memory.
+    #[serde(default = "default_chunks_per_proof")]
+    pub chunks_per_proof: usize,
     /// A batch closes once its oldest operation waited this long.
     #[serde(default = "default_max_wait_ms")]
     pub max_wait_ms: u64,
@@ -112,6 +117,9 @@ fn default_listen() -> SocketAddr {
     "127.0.0.1:8645".parse().expect("a valid address")
 }
 fn default_max_chunks() -> usize {
+    4
+}
+fn default_chunks_per_proof() -> usize {
     4
 }
 fn default_max_wait_ms() -> u64 {
@@ -173,6 +181,7 @@ impl SequencerConfig {
             chunk_slots: spec.chunk_slots,
             chunk_k: spec.chunk_k,
             max_chunks: default_max_chunks(),
+            chunks_per_proof: default_chunks_per_proof(),
             max_wait_ms: 1_000,
             min_fee: default_min_fee(),
             local_provers: default_local_provers(),
@@ -198,6 +207,13 @@ impl SequencerConfig {
                 "max_chunks {} must be 1 to {}",
                 self.max_chunks,
                 kaimeng_prover::batch_call::MAX_CHUNKS
+            );
+        }
+        if !(1..=kaimeng_prover::MAX_PACK).contains(&self.chunks_per_proof) {
+            bail!(
+                "chunks_per_proof {} must be 1 to {}",
+                self.chunks_per_proof,
+                kaimeng_prover::MAX_PACK
             );
         }
         if self.max_wait_ms == 0 {
@@ -402,6 +418,7 @@ pub async fn start(config: SequencerConfig) -> anyhow::Result<Sequencer> {
         chain_id,
         slots: config.chunk_slots as usize,
         max_chunks: config.max_chunks,
+        chunks_per_proof: config.chunks_per_proof,
         max_wait: Duration::from_millis(config.max_wait_ms),
         min_fee: config.min_fee,
         chunk_k: config.chunk_k,
@@ -445,8 +462,9 @@ pub async fn start(config: SequencerConfig) -> anyhow::Result<Sequencer> {
     pipeline.reopen_jobs();
     {
         let mut jobs = core.jobs.lock();
-        for (id, proof) in replayed.proofs {
-            jobs.record(id, proof);
+        for (id, chunks, proof) in replayed.proofs {
+            // A proof of another pack size (the setting changed) is dropped and proven again.
+            jobs.record(id, chunks, proof);
         }
     }
 

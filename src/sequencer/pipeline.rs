@@ -14,6 +14,7 @@ use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::SolCall;
 use anyhow::{Context, anyhow, bail};
 use kaimeng_prover::ChunkWitness;
+use kaimeng_prover::codec::pack_to_json;
 use kaimeng_prover::witness::PublicInputs;
 use kaimeng_rollup::L2Op;
 use kaimeng_rollup::stf::{ChunkConfig, ChunkOutcome, L2State};
@@ -197,28 +198,32 @@ impl Pipeline {
         }
     }
 
-    /// Opens the proving jobs of a batch.
+    /// Opens the proving jobs of a batch: its chunks in packs of `chunks_per_proof`.
     pub fn open_jobs(&self, number: u64, outcomes: &[ChunkOutcome]) {
         let mut jobs = self.core.jobs.lock();
-        for (chunk, outcome) in outcomes.iter().enumerate() {
-            let witness = ChunkWitness::from_outcome(outcome);
-            let public = PublicInputs {
-                old_root: outcome.old_root,
-                new_root: outcome.new_root,
-                data_commitment: outcome.data_commitment,
-                queue_before: outcome.queue_before,
-                queue_after: outcome.queue_after,
-                chain_id: outcome.config.chain_id,
-                fee_account: outcome.config.fee_account,
-            };
-            let json = witness.to_json();
+        let size = self.core.settings.chunks_per_proof.max(1);
+        for (index, pack) in outcomes.chunks(size).enumerate() {
+            let witnesses: Vec<ChunkWitness> =
+                pack.iter().map(ChunkWitness::from_outcome).collect();
+            let publics = pack
+                .iter()
+                .map(|outcome| PublicInputs {
+                    old_root: outcome.old_root,
+                    new_root: outcome.new_root,
+                    data_commitment: outcome.data_commitment,
+                    queue_before: outcome.queue_before,
+                    queue_after: outcome.queue_after,
+                    chain_id: outcome.config.chain_id,
+                    fee_account: outcome.config.fee_account,
+                })
+                .collect();
             jobs.add(
                 JobId {
                     batch: number,
-                    chunk: chunk as u32,
+                    chunk: (index * size) as u32,
                 },
-                json,
-                public,
+                pack_to_json(&witnesses).to_string(),
+                publics,
             );
         }
     }

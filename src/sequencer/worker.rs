@@ -11,9 +11,9 @@ use anyhow::anyhow;
 use jsonrpsee::core::client::ClientT;
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use jsonrpsee::rpc_params;
-use kaimeng_prover::codec::WireWitness;
+use kaimeng_prover::codec::pack_from_json;
 use kaimeng_prover::worker::{ChunkJob, JobOutcome, JobQueue, WorkerConfig, serve};
-use kaimeng_prover::{ChunkKeys, ChunkParams, ChunkShape, ChunkWitness, ParamsCache, ProverError};
+use kaimeng_prover::{ChunkKeys, ChunkParams, ChunkShape, ParamsCache, ProverError};
 use serde_json::Value;
 
 use super::core::Core;
@@ -57,11 +57,12 @@ impl JobQueue for BoardQueue {
         let Some(lease) = self.core.jobs.lock().lease(&self.name, Instant::now()) else {
             return Ok(None);
         };
-        let witness = ChunkWitness::from_json(&lease.witness)?;
+        let json: Value =
+            serde_json::from_str(&lease.witness).map_err(|e| queue_error("witness", e))?;
         Ok(Some(ChunkJob {
             id: lease.id.to_string(),
             shape: self.shape,
-            witness,
+            witnesses: pack_from_json(&json)?,
         }))
     }
 
@@ -139,8 +140,7 @@ impl JobQueue for RemoteQueue {
             slots: lease["shape"]["slots"].as_u64().unwrap_or_default() as usize,
             k: lease["shape"]["k"].as_u64().unwrap_or_default() as u32,
         };
-        let witness: WireWitness = serde_json::from_value(lease["witness"].clone())
-            .map_err(|e| queue_error("witness", e))?;
+        let witnesses = pack_from_json(&lease["witness"])?;
         let id = lease["job"]
             .as_str()
             .ok_or_else(|| queue_error("lease", "no job id"))?;
@@ -148,7 +148,7 @@ impl JobQueue for RemoteQueue {
         Ok(Some(ChunkJob {
             id: id.to_string(),
             shape,
-            witness: witness.to_witness()?,
+            witnesses,
         }))
     }
 

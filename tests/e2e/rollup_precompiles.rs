@@ -166,7 +166,7 @@ fn the_bridge_precompiles_answer_on_shard_0_only() {
             proof: proof.bytes,
         }],
     };
-    let gas = verify_batch_gas(shape.k, 1);
+    let gas = verify_batch_gas(shape.k, 1, 1);
     // Beside the precompile's price: 21,000 intrinsic gas and 16 per calldata byte.
     let headroom = 21_000 + 16 * batch.encode().len() as u64;
     let end = format!(

@@ -1,11 +1,12 @@
 //! The bridge's batch verification call with real proofs (one slot, k = 12): a batch of two
 //! chained chunks verifies and reports where it ends; other data, a broken chain, a changed
-//! proof and every malformed encoding are refused with their reason.
+//! proof and every malformed encoding are refused with their reason. The same two chunks as
+//! one pack (ADR 0114) verify too, and a pack's layout errors are named.
 
 use std::sync::OnceLock;
 
 use kaimeng_prover::batch_call::{BatchCall, BatchCallError, ChunkCall, verify_batch_call};
-use kaimeng_prover::prove_chunk;
+use kaimeng_prover::{ChunkWitness, MAX_PACK, prove_chunk, prove_pack};
 use kaimeng_rollup::Fp;
 use kaimeng_rollup::bridge_calls::{CallError, word_of_fp};
 
@@ -14,13 +15,18 @@ use crate::support::*;
 
 /// Two chained chunks (a transfer each) with their proofs, as the sequencer would submit them.
 fn batch() -> &'static BatchCall {
-    static BATCH: OnceLock<BatchCall> = OnceLock::new();
+    &batch_and_witnesses().0
+}
+
+fn batch_and_witnesses() -> &'static (BatchCall, Vec<ChunkWitness>) {
+    static BATCH: OnceLock<(BatchCall, Vec<ChunkWitness>)> = OnceLock::new();
     BATCH.get_or_init(|| {
         let (params, keys) = setup();
         let mut state = funded_state(2);
         let old_root = state.root();
         let queue_before = state.queue_hash();
         let mut chunks = Vec::new();
+        let mut witnesses = Vec::new();
         let mut chain_id = 0;
         let mut fee_account = 0;
         for amount in [300, 400] {
@@ -36,15 +42,56 @@ fn batch() -> &'static BatchCall {
                 data: outcome.pubdata.clone(),
                 proof: proof.bytes,
             });
+            witnesses.push(witness);
         }
-        BatchCall {
+        let call = BatchCall {
             chain_id,
             fee_account,
             old_root,
             queue_before,
             chunks,
-        }
+        };
+        (call, witnesses)
     })
+}
+
+#[test]
+fn a_batch_proven_as_one_pack_verifies_and_pack_layout_errors_are_named() {
+    let (params, keys) = setup();
+    let (call, witnesses) = batch_and_witnesses();
+    let pack = prove_pack(params, keys, witnesses).unwrap();
+    let mut packed = call.clone();
+    packed.chunks[0].proof = pack.bytes.clone();
+    packed.chunks[1].proof.clear();
+    assert_eq!(packed.proof_count(), 1);
+    assert_eq!(verify(&packed), verify(call));
+    assert!(verify(&packed).is_ok());
+
+    // The pack's proof cannot be moved to the second chunk, nor claimed for one chunk.
+    let mut moved = packed.clone();
+    moved.chunks.swap(0, 1);
+    moved.chunks[0].proof.clear();
+    moved.chunks[1].proof = pack.bytes.clone();
+    assert_eq!(verify(&moved), Err(BatchCallError::NoFirstProof));
+    let mut alone = packed.clone();
+    alone.chunks.truncate(1);
+    assert!(matches!(verify(&alone), Err(BatchCallError::Proofs(_))));
+    // A single-chunk proof does not cover the chunk after it.
+    let mut stretched = call.clone();
+    stretched.chunks[1].proof.clear();
+    assert!(matches!(verify(&stretched), Err(BatchCallError::Proofs(_))));
+    // A pack covers at most MAX_PACK chunks (refused before any proof is checked).
+    let mut long = call.clone();
+    let empty = ChunkCall {
+        proof: Vec::new(),
+        ..call.chunks[1].clone()
+    };
+    long.chunks.truncate(1);
+    long.chunks.extend(std::iter::repeat_n(empty, MAX_PACK));
+    assert_eq!(
+        verify(&long),
+        Err(BatchCallError::PackTooLarge { chunk: MAX_PACK })
+    );
 }
 
 fn verify(call: &BatchCall) -> Result<[u8; 64], BatchCallError> {

@@ -8,8 +8,8 @@
 use std::sync::OnceLock;
 
 use kaimeng_prover::{
-    ChunkKeys, ChunkParams, ChunkProof, ChunkShape, ParamsCache, ProverError, WitnessError,
-    batch_verify, prove_chunk, verify_chunk,
+    ChunkKeys, ChunkParams, ChunkProof, ChunkShape, ChunkWitness, MAX_PACK, ParamsCache,
+    ProverError, WitnessError, batch_verify, prove_chunk, prove_pack, verify_chunk,
 };
 
 use crate::support::*;
@@ -34,20 +34,78 @@ pub fn setup() -> &'static (ChunkParams, ChunkKeys) {
     })
 }
 
+/// Two consecutive chunks.
+fn witnesses() -> &'static Vec<ChunkWitness> {
+    static WITNESSES: OnceLock<Vec<ChunkWitness>> = OnceLock::new();
+    WITNESSES.get_or_init(|| {
+        let mut state = funded_state(2);
+        [500, 600]
+            .into_iter()
+            .map(|amount| {
+                let op = transfer(&state, 1, 2, amount, 3);
+                let chunk = apply(&mut state, SHAPE.slots, &[op]);
+                evaluated(&chunk).0
+            })
+            .collect()
+    })
+}
+
+/// Each of the two chunks proven alone.
 fn proofs() -> &'static Vec<ChunkProof> {
     static PROOFS: OnceLock<Vec<ChunkProof>> = OnceLock::new();
     PROOFS.get_or_init(|| {
         let (params, keys) = setup();
-        let mut state = funded_state(2);
-        let mut out = Vec::new();
-        for amount in [500, 600] {
-            let op = transfer(&state, 1, 2, amount, 3);
-            let chunk = apply(&mut state, SHAPE.slots, &[op]);
-            let (witness, _, _) = evaluated(&chunk);
-            out.push(prove_chunk(params, keys, &witness).unwrap());
-        }
-        out
+        witnesses()
+            .iter()
+            .map(|w| prove_chunk(params, keys, w).unwrap())
+            .collect()
     })
+}
+
+/// A pack (ADR 0114): both chunks in one proof. It binds each chunk's public inputs in order,
+/// is smaller than two proofs, and batch-verifies beside single-chunk proofs.
+#[test]
+fn a_pack_proves_consecutive_chunks_in_one_proof_bound_to_each_chunk() {
+    let (params, keys) = setup();
+    let pack = prove_pack(params, keys, witnesses()).unwrap();
+    let singles = proofs();
+    assert_eq!(
+        pack.publics,
+        vec![singles[0].publics[0], singles[1].publics[0]]
+    );
+    verify_chunk(params, keys.vk(), &pack).unwrap();
+    assert!(pack.bytes.len() < singles[0].bytes.len() + singles[1].bytes.len());
+    batch_verify(params, keys.vk(), &[singles[0].clone(), pack.clone()]).unwrap();
+
+    let mut swapped = pack.clone();
+    swapped.publics.swap(0, 1);
+    let mut changed = pack.clone();
+    changed.publics[1].new_root += kaimeng_rollup::Fp::from(1);
+    let mut missing = pack.clone();
+    missing.publics.pop();
+    let mut single_as_pack = singles[0].clone();
+    single_as_pack.publics.push(singles[1].publics[0]);
+    for bad in [swapped, changed, missing, single_as_pack] {
+        assert!(verify_chunk(params, keys.vk(), &bad).is_err());
+        match batch_verify(params, keys.vk(), &[singles[0].clone(), bad]) {
+            Err(ProverError::BatchRejected { first_bad }) => assert_eq!(first_bad, Some(1)),
+            other => panic!("expected a rejected batch, got {other:?}"),
+        }
+    }
+
+    // A pack holds 1 to MAX_PACK chunks.
+    assert!(matches!(
+        prove_pack(params, keys, &[]),
+        Err(ProverError::PackSize { found: 0 })
+    ));
+    let oversized = ChunkProof {
+        publics: vec![pack.publics[0]; MAX_PACK + 1],
+        bytes: pack.bytes.clone(),
+    };
+    assert!(matches!(
+        verify_chunk(params, keys.vk(), &oversized),
+        Err(ProverError::PackSize { found }) if found == MAX_PACK + 1
+    ));
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -91,7 +149,7 @@ fn wrong_public_inputs_truncated_and_corrupted_proofs_are_rejected() {
     let good = &proofs()[0];
 
     let mut wrong_root = good.clone();
-    wrong_root.public.new_root += kaimeng_rollup::Fp::from(1);
+    wrong_root.publics[0].new_root += kaimeng_rollup::Fp::from(1);
     assert!(matches!(
         verify_chunk(params, keys.vk(), &wrong_root),
         Err(ProverError::InvalidProof(_))
@@ -99,7 +157,7 @@ fn wrong_public_inputs_truncated_and_corrupted_proofs_are_rejected() {
 
     for cut in [0, 1, 32, good.bytes.len() / 2, good.bytes.len() - 1] {
         let truncated = ChunkProof {
-            public: good.public,
+            publics: good.publics.clone(),
             bytes: good.bytes[..cut].to_vec(),
         };
         assert!(matches!(

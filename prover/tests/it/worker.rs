@@ -39,11 +39,25 @@ fn witness_and_proof_encodings_round_trip_and_reject_garbage() {
     ));
 
     let proof = ChunkProof {
-        public: w.evaluate(1).unwrap().public,
+        publics: vec![w.evaluate(1).unwrap().public],
         bytes: vec![1, 2, 3],
     };
     assert_eq!(ChunkProof::from_json(&proof.to_json()).unwrap(), proof);
     assert!(ChunkProof::from_json("not json").is_err());
+    // A pack's witnesses: an array of 1 to MAX_PACK, each decoded with its own checks.
+    let pack = kaimeng_prover::codec::pack_to_json(&[w.clone(), w.clone()]);
+    assert_eq!(
+        kaimeng_prover::codec::pack_from_json(&pack).unwrap(),
+        vec![w.clone(), w.clone()]
+    );
+    assert!(matches!(
+        kaimeng_prover::codec::pack_from_json(&serde_json::json!([])),
+        Err(ProverError::PackSize { found: 0 })
+    ));
+    assert!(matches!(
+        kaimeng_prover::codec::pack_from_json(&serde_json::json!([{"chain_id": 1}])),
+        Err(ProverError::Decode { .. })
+    ));
 }
 
 #[test]
@@ -55,14 +69,21 @@ fn worker_proves_queued_jobs_and_reports_failures() {
         .submit(&ChunkJob {
             id: "chunk-1".into(),
             shape: SHAPE,
-            witness: witness(10),
+            witnesses: vec![witness(10)],
         })
         .unwrap();
     queue
         .submit(&ChunkJob {
             id: "chunk-2-wrong-shape".into(),
             shape: ChunkShape { slots: 2, k: 13 },
-            witness: witness(11),
+            witnesses: vec![witness(11)],
+        })
+        .unwrap();
+    queue
+        .submit(&ChunkJob {
+            id: "chunk-4-pack".into(),
+            shape: SHAPE,
+            witnesses: vec![witness(13), witness(14)],
         })
         .unwrap();
     fs::write(dir.path().join("pending/chunk-3-garbage.json"), "{").unwrap();
@@ -71,7 +92,7 @@ fn worker_proves_queued_jobs_and_reports_failures() {
             .submit(&ChunkJob {
                 id: "../escape".into(),
                 shape: SHAPE,
-                witness: witness(12),
+                witnesses: vec![witness(12)],
             })
             .is_err()
     );
@@ -81,10 +102,18 @@ fn worker_proves_queued_jobs_and_reports_failures() {
     config.progress = false;
     let report = serve(&mut queue, params, keys, &config).unwrap();
     // The undecodable job is failed by the queue while claiming; the worker never sees it.
-    assert_eq!((report.proven, report.failed), (1, 1));
+    assert_eq!((report.proven, report.failed), (2, 1));
 
     match queue.result("chunk-1").unwrap() {
         Some(JobOutcome::Proven(proof)) => verify_chunk(params, keys.vk(), &proof).unwrap(),
+        other => panic!("expected a proof, got {other:?}"),
+    }
+    // A pack's job gives one proof of both chunks.
+    match queue.result("chunk-4-pack").unwrap() {
+        Some(JobOutcome::Proven(proof)) => {
+            assert_eq!(proof.publics.len(), 2);
+            verify_chunk(params, keys.vk(), &proof).unwrap()
+        }
         other => panic!("expected a proof, got {other:?}"),
     }
     match queue.result("chunk-2-wrong-shape").unwrap() {
@@ -112,7 +141,7 @@ fn two_workers_never_claim_the_same_job() {
             .submit(&ChunkJob {
                 id: format!("job-{i}"),
                 shape: SHAPE,
-                witness: witness(i + 1),
+                witnesses: vec![witness(i + 1)],
             })
             .unwrap();
     }
