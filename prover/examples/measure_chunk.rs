@@ -5,6 +5,9 @@
 //!
 //! `pack` chunks go into each proof (ADR 0114; default 1). `KAIMENG_ONE_PROOF=1` proves one
 //! proof and verifies batches of copies of it; `RAYON_NUM_THREADS=1` measures one core.
+//! `KAIMENG_PROOF_FILE=path` keeps that one proof: it is proven and saved if the file is
+//! missing, else read back (so verification can be timed alone). `KAIMENG_BATCHES=8,32`
+//! sets the batch sizes verified, in proofs (default 8, 32, 128).
 
 use std::time::Instant;
 
@@ -130,7 +133,18 @@ fn main() {
     );
 
     let mut proofs = Vec::new();
+    let saved = std::env::var("KAIMENG_PROOF_FILE").ok();
+    if let Some(text) = saved.as_ref().and_then(|p| std::fs::read_to_string(p).ok()) {
+        proofs.push(kaimeng_prover::ChunkProof::from_json(&text).unwrap());
+        println!(
+            "read the proof from {}",
+            saved.as_deref().unwrap_or_default()
+        );
+    }
     for round in 0..batch as u32 {
+        if !proofs.is_empty() && saved.is_some() {
+            break;
+        }
         let witnesses: Vec<_> = (0..pack as u32)
             .map(|i| chunk(&mut state, round * pack as u32 + i))
             .collect();
@@ -142,6 +156,9 @@ fn main() {
             cpu / (pack * slots) as f64,
             proof.bytes.len()
         );
+        if let Some(path) = &saved {
+            std::fs::write(path, proof.to_json()).unwrap();
+        }
         proofs.push(proof);
         if round == 0 && std::env::var("KAIMENG_ONE_PROOF").is_ok() {
             break;
@@ -154,13 +171,17 @@ fn main() {
         verify_chunk(&params, keys.vk(), &proofs[0]).unwrap();
     }
     let single = t.elapsed().as_secs_f64() / reps as f64;
-    let per_proof = pack * slots;
+    let per_proof = proofs[0].publics.len() * slots;
     println!(
         "verify single: {:.1} ms = {:.3} ms per slot",
         single * 1e3,
         single * 1e3 / per_proof as f64
     );
-    for size in [proofs.len(), 8, 32, 128] {
+    let sizes: Vec<usize> = std::env::var("KAIMENG_BATCHES")
+        .ok()
+        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![8, 32, 128]);
+    for size in sizes {
         // Distinct proofs repeated: the batch draws a fresh random weight for each entry, so
         // the work is that of `size` distinct proofs.
         let batch: Vec<_> = proofs.iter().cycle().take(size).cloned().collect();

@@ -947,6 +947,7 @@ impl Core {
             "chunkSlots": self.settings.slots,
             "chunkK": self.settings.chunk_k,
             "maxChunks": self.settings.max_chunks,
+            "chunksPerProof": self.settings.chunks_per_proof,
             "maxWaitMs": self.settings.max_wait.as_millis() as u64,
             "provingJobs": {"open": open, "leased": leased, "leasesHandedOut": handed,
                 "handedAgainAfterExpiry": again, "failureReports": failures.reports,

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_sol_types::{SolCall, sol};
 use kaimeng_genesis::{BRIDGE_ADDRESS, dev_accounts};
-use kaimeng_prover::{ChunkKeys, ChunkShape, ChunkWitness, ParamsCache, prove_chunk};
+use kaimeng_prover::{ChunkKeys, ChunkShape, ChunkWitness, ParamsCache, prove_pack};
 use kaimeng_rollup::bridge_calls::word_of_fp;
 use kaimeng_rollup::stf::{ChunkConfig, ChunkOutcome, L2State};
 use kaimeng_rollup::tx::{DepositOp, L2Op, PriorityOp, Transfer, Withdraw};
@@ -110,7 +110,8 @@ fn b256(value: kaimeng_rollup::Fp) -> B256 {
     B256::from(word_of_fp(value))
 }
 
-/// The proven chunks of a batch, as the bridge takes them.
+/// The proven chunks of a batch, as the bridge takes them: the first chunk proven alone, the
+/// rest as one pack (ADR 0114), whose proof sits at its first chunk with empty entries after.
 struct Batch {
     data: Vec<Bytes>,
     roots: Vec<B256>,
@@ -130,12 +131,18 @@ fn prove(outcomes: &[ChunkOutcome]) -> Batch {
         queues: Vec::new(),
         proofs: Vec::new(),
     };
+    let witnesses: Vec<ChunkWitness> = outcomes.iter().map(ChunkWitness::from_outcome).collect();
+    for pack in [&witnesses[..1], &witnesses[1..]] {
+        let proof = prove_pack(&params, &keys, pack).unwrap();
+        batch.proofs.push(proof.bytes.into());
+        batch
+            .proofs
+            .extend(std::iter::repeat_n(Bytes::new(), pack.len() - 1));
+    }
     for outcome in outcomes {
-        let proof = prove_chunk(&params, &keys, &ChunkWitness::from_outcome(outcome)).unwrap();
         batch.data.push(outcome.pubdata.clone().into());
         batch.roots.push(b256(outcome.new_root));
         batch.queues.push(b256(outcome.queue_after));
-        batch.proofs.push(proof.bytes.into());
     }
     batch
 }
@@ -262,7 +269,8 @@ fn deposit_transfer_withdraw_then_exodus_with_every_account_exiting_once() {
     sequencer.ok(port, commit(1, &batch), U256::ZERO);
     // The same commit sent again is refused: it names batch 1, and batch 2 is next.
     sequencer.refused(port, commit(1, &batch));
-    // A changed proof, or data other than committed, does not verify.
+    // A changed proof, a pack's proof claimed for its first chunk alone, or data other than
+    // committed, does not verify.
     let mut forged = Batch {
         proofs: batch.proofs.clone(),
         data: batch.data.clone(),
@@ -273,6 +281,14 @@ fn deposit_transfer_withdraw_then_exodus_with_every_account_exiting_once() {
     proof[200] ^= 1;
     forged.proofs[1] = proof.into();
     alice.refused(port, verify(1, &forged));
+    let mut unpacked = Batch {
+        proofs: batch.proofs.clone(),
+        data: batch.data.clone(),
+        roots: batch.roots.clone(),
+        queues: batch.queues.clone(),
+    };
+    unpacked.proofs[2] = batch.proofs[1].clone();
+    alice.refused(port, verify(1, &unpacked));
     let mut other_data = forged;
     other_data.proofs = batch.proofs.clone();
     let mut data = other_data.data[1].to_vec();

@@ -466,7 +466,7 @@ fn a_killed_sequencer_loses_nothing_a_killed_prover_s_job_is_reproved_and_an_emp
         format!(
             "shard0_rpc = \"http://127.0.0.1:{port}\"\nlisten = \"127.0.0.1:0\"\n\
              data_dir = \"{}\"\nprivate_key = \"{}\"\nchunk_slots = 6\nchunk_k = 13\n\
-             max_wait_ms = 500\nlocal_provers = 0\nlease_seconds = 6\n\
+             max_wait_ms = 1500\nlocal_provers = 0\nlease_seconds = 6\n\
              prover_listen = \"127.0.0.1:0\"\nrate_limit = 50\nmax_subscriptions = 2\n\
              compact_after_ops = 1\n",
             data.display(),
@@ -487,9 +487,10 @@ fn a_killed_sequencer_loses_nothing_a_killed_prover_s_job_is_reproved_and_an_emp
         |s| s["nextRequest"] == 3,
     );
 
-    // Six confirmed transfers, then kill -9 at once: after a restart every one is there.
+    // Nine confirmed transfers (more than a chunk's six slots, so the batch is proven as a
+    // pack of chunks), then kill -9 at once: after a restart every one is there.
     let mut hashes = Vec::new();
-    for nonce in 0..6 {
+    for nonce in 0..9 {
         let answer = send(
             sequencer.port,
             signed_transfer(&alice, 2, 10 + u64::from(nonce), 1, nonce),
@@ -504,10 +505,10 @@ fn a_killed_sequencer_loses_nothing_a_killed_prover_s_job_is_reproved_and_an_emp
         let tx = result_at(seq, "rollup_getTransaction", json!([hash]));
         assert!(!tx.is_null(), "{hash} lost in the restart");
     }
-    assert_eq!(account(seq, 1)["soft"]["nonce"], 6);
+    assert_eq!(account(seq, 1)["soft"]["nonce"], 9);
     assert_eq!(
         account(seq, 2)["soft"]["balance"],
-        1_000 + (10..16).sum::<u64>()
+        1_000 + (10..19).sum::<u64>()
     );
 
     // A prover takes a job and is killed mid-proof; once its lease runs out another proves it.
@@ -531,6 +532,12 @@ fn a_killed_sequencer_loses_nothing_a_killed_prover_s_job_is_reproved_and_an_emp
         let tx = result_at(seq, "rollup_getTransaction", json!([hash]));
         assert_eq!(tx["status"], "executed", "{tx}");
     }
+    // The nine came within one batch window, so their batch has two chunks, proven as one
+    // pack by the remote worker and verified on shard 0.
+    let last = result_at(seq, "rollup_getTransaction", json!([hashes[8]]));
+    let batch = result_at(seq, "rollup_getBatch", json!([last["batch"]]));
+    assert_eq!(batch["chunks"], 2, "{batch}");
+    assert_eq!(status(seq)["chunksPerProof"], 4);
     let balances: Vec<Value> = (0..3)
         .map(|i| account(seq, i)["executed"].clone())
         .collect();
@@ -552,7 +559,7 @@ fn a_killed_sequencer_loses_nothing_a_killed_prover_s_job_is_reproved_and_an_emp
     );
     assert_eq!(
         status(seq)["accepted"],
-        9,
+        12,
         "numbering goes on from the snapshot"
     );
     assert_soft_balances(seq, &balances, "restored from the snapshot");
@@ -580,7 +587,7 @@ fn a_killed_sequencer_loses_nothing_a_killed_prover_s_job_is_reproved_and_an_emp
         from: 1,
         amount: 5,
         fee: 1,
-        nonce: 6,
+        nonce: 9,
     }
     .sign(&alice.l2, CHAIN);
     let answer = send(seq, request_of(L2Op::Withdraw(withdraw)));
@@ -649,7 +656,7 @@ fn a_killed_sequencer_loses_nothing_a_killed_prover_s_job_is_reproved_and_an_emp
     );
 
     // With --revert-unverified it reverts that batch on shard 0 and rebuilds from the verified
-    // ones: Bob's transfer and Alice's withdrawal are dropped, and Alice's nonce 6 is free.
+    // ones: Bob's transfer and Alice's withdrawal are dropped, and Alice's nonce 9 is free.
     let mut sequencer = start_sequencer_with(&config, &["--revert-unverified"]);
     let seq = sequencer.port;
     let s = status(seq);
@@ -664,7 +671,7 @@ fn a_killed_sequencer_loses_nothing_a_killed_prover_s_job_is_reproved_and_an_emp
         "the bridge is back at the verified batch"
     );
     assert_soft_balances(seq, &balances, "after the revert");
-    assert_accepted(seq, signed_transfer(&alice, 2, 3, 1, 6));
+    assert_accepted(seq, signed_transfer(&alice, 2, 3, 1, 9));
     let mut prover = start_prover(sequencer.prover_port, &secret);
     wait_all_executed(seq, Duration::from_secs(300));
     prover.kill().unwrap();
