@@ -5,6 +5,7 @@
 pub mod batch_call;
 pub mod circuit;
 pub mod codec;
+pub mod deferred;
 pub mod error;
 pub mod keys;
 pub mod params;

@@ -4,6 +4,7 @@ mod support;
 
 mod attacks;
 mod batch_call;
+mod deferred;
 mod forge;
 mod mock;
 mod property;

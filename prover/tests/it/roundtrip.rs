@@ -35,7 +35,7 @@ pub fn setup() -> &'static (ChunkParams, ChunkKeys) {
 }
 
 /// Two consecutive chunks.
-fn witnesses() -> &'static Vec<ChunkWitness> {
+pub fn witnesses() -> &'static Vec<ChunkWitness> {
     static WITNESSES: OnceLock<Vec<ChunkWitness>> = OnceLock::new();
     WITNESSES.get_or_init(|| {
         let mut state = funded_state(2);
@@ -51,7 +51,7 @@ fn witnesses() -> &'static Vec<ChunkWitness> {
 }
 
 /// Each of the two chunks proven alone.
-fn proofs() -> &'static Vec<ChunkProof> {
+pub fn proofs() -> &'static Vec<ChunkProof> {
     static PROOFS: OnceLock<Vec<ChunkProof>> = OnceLock::new();
     PROOFS.get_or_init(|| {
         let (params, keys) = setup();

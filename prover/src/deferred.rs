@@ -1,0 +1,211 @@
+//! Deferred inner-product checks (ADR 0114): verifying proofs with each proof's IPA claim taken
+//! as given, and a decider that checks many claims with one multi-scalar multiplication.
+//!
+//! The last step of halo2's inner-product argument needs `G = ⟨s(u), G⟩`, an MSM over all 2^k
+//! generators, where `u` are the proof's IPA challenges. A [`Claim`] is the pair `(G, u)`: the
+//! prover computes `G` ([`claim_of`]), [`verify_with_claims`] checks everything else about the
+//! proofs, and [`decide`] later checks any number of claims at once,
+//! `Σ ρ_j G_j = ⟨Σ ρ_j s(u_j), G⟩` for random `ρ_j`. The bridge does not use this yet.
+
+use ff::{Field, PrimeField};
+use group::{Group, GroupEncoding};
+use halo2_proofs::arithmetic::best_multiexp;
+use halo2_proofs::plonk::{Error, VerificationStrategy, VerifyingKey, verify_proof};
+use halo2_proofs::poly::commitment::{Guard, MSM};
+use halo2_proofs::transcript::{Blake2bRead, Challenge255, EncodedChallenge};
+use kaimeng_rollup::Fp;
+use pasta_curves::vesta;
+
+use crate::error::ProverError;
+use crate::params::ChunkParams;
+use crate::proof::ChunkProof;
+
+/// A proof's IPA claim: `g` is claimed to be `⟨s(u), G⟩`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claim {
+    /// The claimed point.
+    pub g: vesta::Affine,
+    /// The IPA challenges `u_0 … u_{k−1}`, in the order the transcript drew them.
+    pub u: Vec<Fp>,
+}
+
+impl Claim {
+    /// `g` compressed (32 bytes), then each challenge as 32 little-endian bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = self.g.to_bytes().as_ref().to_vec();
+        for u in &self.u {
+            out.extend_from_slice(u.to_repr().as_ref());
+        }
+        out
+    }
+
+    /// Parses [`Claim::to_bytes`] for `2^k`-row proofs.
+    pub fn from_bytes(k: u32, bytes: &[u8]) -> Result<Self, ProverError> {
+        let bad = |reason: String| ProverError::Decode {
+            what: "IPA claim",
+            reason,
+        };
+        let expected = 32 * (1 + k as usize);
+        if bytes.len() != expected {
+            return Err(bad(format!("{} bytes, expected {expected}", bytes.len())));
+        }
+        let word = |i: usize| -> [u8; 32] { bytes[32 * i..32 * (i + 1)].try_into().expect("32") };
+        let g = Option::from(vesta::Affine::from_bytes(&word(0)))
+            .ok_or_else(|| bad("the point is not on the curve".into()))?;
+        let u = (1..=k as usize)
+            .map(|i| {
+                Option::from(Fp::from_repr(word(i)))
+                    .ok_or_else(|| bad(format!("challenge {} is not a canonical scalar", i - 1)))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self { g, u })
+    }
+}
+
+/// Which claim point the strategy uses.
+enum ClaimPoint {
+    /// Compute `⟨s(u), G⟩` (the prover's side).
+    Compute,
+    /// Take it from a claim.
+    Given(vesta::Affine),
+}
+
+/// A strategy that stops before the IPA's generator MSM and keeps the claim.
+struct KeepClaim<'p> {
+    msm: MSM<'p, vesta::Affine>,
+    point: ClaimPoint,
+}
+
+impl<'p> VerificationStrategy<'p, vesta::Affine> for KeepClaim<'p> {
+    type Output = (MSM<'p, vesta::Affine>, Claim);
+
+    fn process<E: EncodedChallenge<vesta::Affine>>(
+        self,
+        f: impl FnOnce(MSM<'p, vesta::Affine>) -> Result<Guard<'p, vesta::Affine, E>, Error>,
+    ) -> Result<Self::Output, Error> {
+        let guard = f(self.msm)?;
+        let g = match self.point {
+            ClaimPoint::Compute => guard.compute_g(),
+            ClaimPoint::Given(g) => g,
+        };
+        let (msm, accumulator) = guard.use_g(g);
+        let u = accumulator
+            .u_packed
+            .iter()
+            .map(|c| c.get_scalar())
+            .collect();
+        Ok((msm, Claim { g, u }))
+    }
+}
+
+/// Runs halo2's verifier on `proof` up to its IPA claim. The MSM returned must be zero for the
+/// proof to hold, given the claim.
+fn succinct<'p>(
+    params: &'p ChunkParams,
+    vk: &VerifyingKey<vesta::Affine>,
+    proof: &ChunkProof,
+    point: ClaimPoint,
+) -> Result<(MSM<'p, vesta::Affine>, Claim), ProverError> {
+    if !(1..=crate::proof::MAX_PACK).contains(&proof.publics.len()) {
+        return Err(ProverError::PackSize {
+            found: proof.publics.len(),
+        });
+    }
+    let columns: Vec<Vec<Fp>> = proof.publics.iter().map(|p| p.to_vec()).collect();
+    let columns: Vec<[&[Fp]; 1]> = columns.iter().map(|c| [&c[..]]).collect();
+    let instances: Vec<&[&[Fp]]> = columns.iter().map(|c| &c[..]).collect();
+    let mut transcript = Blake2bRead::<_, vesta::Affine, Challenge255<_>>::init(&proof.bytes[..]);
+    let strategy = KeepClaim {
+        msm: MSM::new(params),
+        point,
+    };
+    verify_proof(params, vk, strategy, &instances, &mut transcript)
+        .map_err(|e| ProverError::InvalidProof(format!("{e:?}")))
+}
+
+/// The prover's side: the claim of a proof, after checking the proof in full.
+pub fn claim_of(
+    params: &ChunkParams,
+    vk: &VerifyingKey<vesta::Affine>,
+    proof: &ChunkProof,
+) -> Result<Claim, ProverError> {
+    let (msm, claim) = succinct(params, vk, proof, ClaimPoint::Compute)?;
+    if !msm.eval() {
+        return Err(ProverError::InvalidProof(
+            "the proof does not verify".into(),
+        ));
+    }
+    Ok(claim)
+}
+
+/// Checks `proofs` with their `claims` taken as given: everything but `g = ⟨s(u), G⟩`, which
+/// is left to [`decide`]. Each claim's challenges must be its proof's. One MSM, whose generator
+/// scalars are zero but for one, covers all the proofs.
+pub fn verify_with_claims(
+    params: &ChunkParams,
+    vk: &VerifyingKey<vesta::Affine>,
+    proofs: &[ChunkProof],
+    claims: &[Claim],
+) -> Result<(), ProverError> {
+    if proofs.len() != claims.len() {
+        return Err(ProverError::InvalidProof(format!(
+            "{} proofs but {} claims",
+            proofs.len(),
+            claims.len()
+        )));
+    }
+    let mut rng = rand_core::UnwrapErr(rand::rngs::SysRng);
+    let mut total = params.empty_msm();
+    for (index, (proof, claim)) in proofs.iter().zip(claims).enumerate() {
+        let (mut msm, drawn) = succinct(params, vk, proof, ClaimPoint::Given(claim.g))?;
+        if drawn.u != claim.u {
+            return Err(ProverError::InvalidProof(format!(
+                "claim {index}: its challenges are not its proof's"
+            )));
+        }
+        msm.scale(Fp::random(&mut rng));
+        total.add_msm(&msm);
+    }
+    if total.eval() {
+        Ok(())
+    } else {
+        Err(ProverError::InvalidProof(
+            "the proofs do not verify with their claims".into(),
+        ))
+    }
+}
+
+/// The coefficients of `init · Π_i (1 + u_{k−1−i} X^{2^i})`, the IPA's `s(u)` scaled.
+fn s_coefficients(u: &[Fp], init: Fp) -> Vec<Fp> {
+    let mut s = vec![Fp::ZERO; 1 << u.len()];
+    s[0] = init;
+    for (i, u_j) in u.iter().rev().enumerate() {
+        let (low, high) = s.split_at_mut(1 << i);
+        for (h, l) in high[..1 << i].iter_mut().zip(low.iter()) {
+            *h = *l * u_j;
+        }
+    }
+    s
+}
+
+/// Checks every claim at once: true iff each `g` is `⟨s(u), G⟩` (with overwhelming
+/// probability over the random weights). Claims of another size than the parameters' `k` are
+/// false.
+pub fn decide(params: &ChunkParams, claims: &[Claim]) -> bool {
+    let k = params.k() as usize;
+    if claims.iter().any(|c| c.u.len() != k) {
+        return false;
+    }
+    let mut rng = rand_core::UnwrapErr(rand::rngs::SysRng);
+    let mut scalars = vec![Fp::ZERO; 1 << k];
+    let mut bases = params.get_g();
+    for claim in claims {
+        let rho = Fp::random(&mut rng);
+        for (total, s) in scalars.iter_mut().zip(s_coefficients(&claim.u, rho)) {
+            *total += s;
+        }
+        scalars.push(-rho);
+        bases.push(claim.g);
+    }
+    bool::from(best_multiexp(&scalars, &bases).is_identity())
+}
