@@ -12,15 +12,17 @@ import {IBridge} from "./IBridge.sol";
 ///    circuit proves) and an expiry;
 ///  - the binding of L2 account indices to (L2 key, L1 address) pairs;
 ///  - the chain of batches: committed by the sequencer, verified against their proofs by
-///    anyone, executed by anyone (which makes their withdrawals claimable);
+///    anyone with each proof's IPA claim taken as given, those claims decided for many batches
+///    at once by anyone (ADR 0114), executed by anyone (which makes their withdrawals
+///    claimable);
 ///  - exodus: if the oldest unexecuted request expires, batches stop, and every account can
 ///    leave with its balance at the last executed root, and every unexecuted deposit can be
 ///    taken back.
 /// @dev Genesis places the runtime code at a fixed address: no constructor runs and there are
 /// no immutables. The only configuration is storage slot 0 (`sequencer`) and slot 1
 /// (`priorityExpiry`), so they MUST stay the first two state variables. Uses the native calls
-/// of shard 0 at 0x0b01 (batch verify), 0x0b02 (account claim) and 0x0b03 (priority fold),
-/// which answer malformed input with empty output.
+/// of shard 0 at 0x0b01 (batch verify), 0x0b02 (account claim), 0x0b03 (priority fold) and
+/// 0x0b04 (claim decider), which answer malformed input with empty output.
 contract Bridge is IBridge {
     // ------------------------------------------------------------------ settings (genesis)
 
@@ -47,6 +49,7 @@ contract Bridge is IBridge {
     address private constant VERIFY_BATCH = address(0x0b01);
     address private constant ACCOUNT_CLAIM = address(0x0b02);
     address private constant PRIORITY_FOLD = address(0x0b03);
+    address private constant DECIDE_CLAIMS = address(0x0b04);
 
     uint8 private constant KIND_TRANSFER = 1;
     uint8 private constant KIND_WITHDRAW = 2;
@@ -75,6 +78,7 @@ contract Bridge is IBridge {
         uint64 firstPriority;
         uint64 priorityCount;
         Withdrawal[] withdrawals;
+        bytes32 claimsHash; // keccak256 of the IPA claims its verification took as given
     }
 
     /// @dev The L2 account of a (key, L1 address) pair.
@@ -103,6 +107,8 @@ contract Bridge is IBridge {
     uint32 private _issuedAccounts;
     /// @inheritdoc IBridge
     uint256 public totalEscrowUnits;
+    /// @inheritdoc IBridge
+    uint64 public lastDecided;
 
     mapping(uint64 => PriorityRequest) private _requests;
     mapping(uint64 => Batch) private _batches;
@@ -230,31 +236,79 @@ contract Bridge is IBridge {
     }
 
     /// @inheritdoc IBridge
-    /// @dev `proofs[i]` proves chunk i. The batch verifier gets this chain's id, the fee
-    /// account, the previous batch's final root and queue hash (EMPTY_ROOT and 0 for batch 1)
-    /// and every chunk, and must answer with the batch's committed final root and queue hash.
+    /// @dev `proofs[i]` proves chunk i, or is empty when the proof before it covers chunk i
+    /// too (a pack, ADR 0114). The batch verifier gets this chain's id, the fee account, the
+    /// previous batch's final root and queue hash (EMPTY_ROOT and 0 for batch 1), every chunk
+    /// and the claims, and must answer with the batch's committed final root and queue hash.
     /// It is called with all remaining gas.
     function verifyBatch(
         uint64 batchNumber,
         bytes[] calldata chunkData,
         bytes32[] calldata chunkRoots,
         bytes32[] calldata chunkQueues,
-        bytes[] calldata proofs
+        bytes[] calldata proofs,
+        bytes calldata claims
     ) external nonReentrant notInExodus {
         if (batchNumber != lastVerified + 1) revert BatchOutOfOrder(lastVerified + 1, batchNumber);
         if (batchNumber > lastCommitted) revert BatchNotCommitted(batchNumber);
-        Batch storage b = _batches[batchNumber];
         if (proofs.length != chunkData.length) revert LengthMismatch();
-        if (_dataHash(chunkData, chunkRoots, chunkQueues) != b.dataHash) revert BatchDataMismatch(batchNumber);
+        if (_dataHash(chunkData, chunkRoots, chunkQueues) != _batches[batchNumber].dataHash) {
+            revert BatchDataMismatch(batchNumber);
+        }
+        bytes memory input;
+        {
+            uint256 ptr;
+            (input, ptr) = _verifyInput(batchNumber - 1, chunkData, chunkRoots, chunkQueues, proofs, claims.length);
+            _putBytes(ptr, claims);
+        }
+        _acceptVerification(batchNumber, input, claims);
+    }
 
-        bytes memory input = _verifyInput(batchNumber - 1, chunkData, chunkRoots, chunkQueues, proofs);
+    /// @dev Calls the batch verifier on `input`; marks the batch verified if it proves the
+    /// committed final root and queue hash.
+    function _acceptVerification(uint64 batchNumber, bytes memory input, bytes calldata claims) private {
         (bool ok, bytes memory output) = VERIFY_BATCH.staticcall{gas: gasleft()}(input);
         if (!ok || output.length != 64) revert ProofRejected(batchNumber);
         (bytes32 root, bytes32 queue) = abi.decode(output, (bytes32, bytes32));
+        Batch storage b = _batches[batchNumber];
         if (root != b.finalRoot || queue != b.finalQueueHash) revert ProofRejected(batchNumber);
 
+        b.claimsHash = keccak256(claims);
         lastVerified = batchNumber;
-        emit BatchVerified(batchNumber, root, queue);
+        emit BatchVerified(batchNumber, root, queue, claims);
+    }
+
+    /// @inheritdoc IBridge
+    /// @dev The decider gets every claim concatenated and answers one word: 1 if all hold, 0
+    /// if one is false. No answer (malformed claims, or too little gas) reverts, so a caller
+    /// cannot drop verifications by starving the decider.
+    function decideBatches(uint64 lastBatch, bytes[] calldata claims) external nonReentrant notInExodus {
+        uint64 first = lastDecided + 1;
+        if (lastBatch < first || lastBatch > lastVerified) revert BatchNotVerified(lastBatch);
+        if (claims.length != lastBatch - first + 1) revert LengthMismatch();
+        uint256 size;
+        for (uint64 n = first; n <= lastBatch; ++n) {
+            bytes calldata batchClaims = claims[n - first];
+            if (keccak256(batchClaims) != _batches[n].claimsHash) revert ClaimsMismatch(n);
+            size += batchClaims.length;
+        }
+        bytes memory input = new bytes(size);
+        uint256 ptr;
+        assembly ("memory-safe") {
+            ptr := add(input, 32)
+        }
+        for (uint256 i = 0; i < claims.length; ++i) {
+            ptr = _putRaw(ptr, claims[i]);
+        }
+        (bool ok, bytes memory output) = DECIDE_CLAIMS.staticcall{gas: gasleft()}(input);
+        if (!ok || output.length != 32) revert DeciderFailed();
+        if (abi.decode(output, (uint256)) == 1) {
+            lastDecided = lastBatch;
+            emit BatchesDecided(first, lastBatch);
+        } else {
+            lastVerified = lastDecided;
+            emit ClaimsRefused(first, lastBatch);
+        }
     }
 
     /// @inheritdoc IBridge
@@ -263,6 +317,7 @@ contract Bridge is IBridge {
     function executeBatch(uint64 batchNumber) external nonReentrant notInExodus {
         if (batchNumber != lastExecuted + 1) revert BatchOutOfOrder(lastExecuted + 1, batchNumber);
         if (batchNumber > lastVerified) revert BatchNotVerified(batchNumber);
+        if (batchNumber > lastDecided) revert BatchNotDecided(batchNumber);
         Batch storage b = _batches[batchNumber];
 
         lastExecuted = batchNumber;
@@ -542,35 +597,42 @@ contract Bridge is IBridge {
 
     /// @dev The batch verifier's input for the batch after batch `previous`:
     /// chainId | feeAccount | oldRoot | queueBefore | chunkCount |
-    /// per chunk: newRoot | queueAfter | dataLength | data | proofLength | proof.
+    /// per chunk: newRoot | queueAfter | dataLength | data | proofLength | proof |
+    /// claimsLength | claims. The claims (`claimsLength` bytes) are left for the caller to write
+    /// at `ptr`.
     function _verifyInput(
         uint64 previous,
         bytes[] calldata chunkData,
         bytes32[] calldata chunkRoots,
         bytes32[] calldata chunkQueues,
-        bytes[] calldata proofs
-    ) private view returns (bytes memory input) {
-        uint256 chunks = chunkData.length;
-        uint256 size = 5 * 32;
-        for (uint256 c = 0; c < chunks; ++c) {
-            size += 4 * 32 + chunkData[c].length + proofs[c].length;
-        }
-        input = new bytes(size);
-        uint256 ptr;
+        bytes[] calldata proofs,
+        uint256 claimsLength
+    ) private view returns (bytes memory input, uint256 ptr) {
+        input = new bytes(_verifyInputSize(chunkData, proofs, claimsLength));
         assembly ("memory-safe") {
             ptr := add(input, 32)
         }
-        Batch storage before = _batches[previous];
         ptr = _putWord(ptr, bytes32(block.chainid));
         ptr = _putWord(ptr, bytes32(uint256(FEE_ACCOUNT)));
-        ptr = _putWord(ptr, previous == 0 ? EMPTY_ROOT : before.finalRoot);
-        ptr = _putWord(ptr, before.finalQueueHash); // 0 for batch 0
-        ptr = _putWord(ptr, bytes32(chunks));
-        for (uint256 c = 0; c < chunks; ++c) {
+        ptr = _putWord(ptr, previous == 0 ? EMPTY_ROOT : _batches[previous].finalRoot);
+        ptr = _putWord(ptr, _batches[previous].finalQueueHash); // 0 for batch 0
+        ptr = _putWord(ptr, bytes32(chunkData.length));
+        for (uint256 c = 0; c < chunkData.length; ++c) {
             ptr = _putWord(ptr, chunkRoots[c]);
             ptr = _putWord(ptr, chunkQueues[c]);
             ptr = _putBytes(ptr, chunkData[c]);
             ptr = _putBytes(ptr, proofs[c]);
+        }
+    }
+
+    function _verifyInputSize(bytes[] calldata chunkData, bytes[] calldata proofs, uint256 claimsLength)
+        private
+        pure
+        returns (uint256 size)
+    {
+        size = 6 * 32 + claimsLength;
+        for (uint256 c = 0; c < chunkData.length; ++c) {
+            size += 4 * 32 + chunkData[c].length + proofs[c].length;
         }
     }
 
@@ -581,13 +643,17 @@ contract Bridge is IBridge {
         return ptr + 32;
     }
 
-    /// @dev Writes a length word, then the bytes unpadded.
-    function _putBytes(uint256 ptr, bytes calldata data) private pure returns (uint256) {
-        ptr = _putWord(ptr, bytes32(data.length));
+    /// @dev Writes the bytes unpadded.
+    function _putRaw(uint256 ptr, bytes calldata data) private pure returns (uint256) {
         assembly ("memory-safe") {
             calldatacopy(ptr, data.offset, data.length)
         }
         return ptr + data.length;
+    }
+
+    /// @dev Writes a length word, then the bytes unpadded.
+    function _putBytes(uint256 ptr, bytes calldata data) private pure returns (uint256) {
+        return _putRaw(_putWord(ptr, bytes32(data.length)), data);
     }
 
     // ------------------------------------------------------------------ exodus and payments

@@ -66,11 +66,16 @@ interface IBridge {
     event BatchReverted(uint64 indexed batchNumber, uint64 firstPriority);
 
     /// @notice Batch `batchNumber`'s proofs verified.
-    event BatchVerified(uint64 indexed batchNumber, bytes32 finalRoot, bytes32 finalQueueHash);
+    event BatchVerified(uint64 indexed batchNumber, bytes32 finalRoot, bytes32 finalQueueHash, bytes claims);
 
     /// @notice Batch `batchNumber` was executed: its root is the L2 state the bridge stands on,
     /// and the priority requests before `head` are done.
     event BatchExecuted(uint64 indexed batchNumber, bytes32 finalRoot, uint64 head);
+    /// @notice The IPA claims of batches `first` to `last` were decided true: they may execute.
+    event BatchesDecided(uint64 first, uint64 last);
+    /// @notice Some IPA claim of batches `first` to `last` was false: their verification is
+    /// dropped (`lastVerified` is back at `first - 1`), and they must be verified again.
+    event ClaimsRefused(uint64 first, uint64 last);
 
     /// @notice `value` wei became claimable by `l1`, from an L2 withdrawal or forced exit in
     /// batch `batchNumber`.
@@ -132,6 +137,12 @@ interface IBridge {
     error BatchNotCommitted(uint64 batchNumber);
     /// @notice The batch has not been verified.
     error BatchNotVerified(uint64 batchNumber);
+    /// @notice The batch's IPA claims are not decided yet.
+    error BatchNotDecided(uint64 batchNumber);
+    /// @notice `claims` for batch `batchNumber` are not those its verification stored.
+    error ClaimsMismatch(uint64 batchNumber);
+    /// @notice The decider failed to answer (malformed claims or out of gas).
+    error DeciderFailed();
     /// @notice The data given is not the data committed.
     error BatchDataMismatch(uint64 batchNumber);
     /// @notice A revert must keep every verified batch and drop at least one committed one.
@@ -185,16 +196,24 @@ interface IBridge {
     /// again later; nothing they would have paid is paid.
     function revertBatches(uint64 newLastCommitted) external;
 
-    /// @notice Verifies committed batch `batchNumber`'s proofs (anyone).
+    /// @notice Verifies committed batch `batchNumber`'s proofs (anyone), with each proof's
+    /// IPA claim taken as given; `claims` is every proof's claim, concatenated. The claims are
+    /// decided later (`decideBatches`).
     function verifyBatch(
         uint64 batchNumber,
         bytes[] calldata chunkData,
         bytes32[] calldata chunkRoots,
         bytes32[] calldata chunkQueues,
-        bytes[] calldata proofs
+        bytes[] calldata proofs,
+        bytes calldata claims
     ) external;
 
-    /// @notice Executes verified batch `batchNumber` (anyone).
+    /// @notice Decides the IPA claims of the verified batches after `lastDecided` up to
+    /// `lastBatch` at once (anyone); `claims[i]` are batch `lastDecided + 1 + i`'s, as its
+    /// verification emitted them. If one is false, those verifications are dropped.
+    function decideBatches(uint64 lastBatch, bytes[] calldata claims) external;
+
+    /// @notice Executes verified and decided batch `batchNumber` (anyone).
     function executeBatch(uint64 batchNumber) external;
 
     /// @notice Pays everything claimable by `to` to `to` (anyone may call).
@@ -237,6 +256,8 @@ interface IBridge {
     function MAX_ESCROW_UNITS() external view returns (uint256);
     /// @notice Most chunks per batch.
     function MAX_CHUNKS() external view returns (uint256);
+    /// @notice The last batch whose IPA claims were decided true.
+    function lastDecided() external view returns (uint64);
 
     /// @notice The first priority request not yet executed.
     function head() external view returns (uint64);

@@ -86,8 +86,24 @@ contract VerifyMock {
             at += proofLength;
             (root, queue) = (newRoot, queueAfter);
         }
-        if (at != input.length) return "";
+        // The IPA claims the proofs were verified with: a length word, then the bytes.
+        if (input.length < at + 32) return "";
+        uint256 claimsLength = uint256(bytes32(input[at:at + 32]));
+        if (at + 32 + claimsLength != input.length) return "";
         return abi.encode(root, queue);
+    }
+}
+
+/// @dev Claim decider (0x0b04): answers 1 (every claim holds), or 0 if its storage slot 0 (the
+/// "false claim" flag) is set; empty for no claims.
+contract DecideMock {
+    fallback(bytes calldata input) external returns (bytes memory) {
+        bool refuse;
+        assembly {
+            refuse := sload(0)
+        }
+        if (input.length == 0) return "";
+        return abi.encode(refuse ? uint256(0) : uint256(1));
     }
 }
 
@@ -142,6 +158,7 @@ contract BridgeTest {
         vm.etch(address(0x0b01), type(VerifyMock).runtimeCode);
         vm.etch(address(0x0b02), type(ClaimMock).runtimeCode);
         vm.etch(address(0x0b03), type(FoldMock).runtimeCode);
+        vm.etch(address(0x0b04), type(DecideMock).runtimeCode);
         _placeAtGenesis(BRIDGE, type(Bridge).runtimeCode);
         vm.warp(1_000_000);
         vm.deal(SEQUENCER, 10_000 ether);
@@ -158,6 +175,30 @@ contract BridgeTest {
     }
 
     // ------------------------------------------------------------------ helpers
+
+    /// @dev The IPA claims the tests verify with (the mocks do not look inside).
+    bytes internal constant CLAIMS = hex"c1a1c1a1";
+
+    /// @dev Verifies a batch with CLAIMS, then, if that worked, decides every undecided batch.
+    function _verify(
+        uint64 number,
+        bytes[] memory data,
+        bytes32[] memory roots,
+        bytes32[] memory queues,
+        bytes[] memory proofs
+    ) internal {
+        bridge.verifyBatch(number, data, roots, queues, proofs, CLAIMS);
+        if (bridge.lastVerified() == number && bridge.lastDecided() < number) {
+            bridge.decideBatches(number, _claimsFor(bridge.lastDecided() + 1, number));
+        }
+    }
+
+    function _claimsFor(uint64 first, uint64 last) internal pure returns (bytes[] memory claims) {
+        claims = new bytes[](last - first + 1);
+        for (uint256 i = 0; i < claims.length; ++i) {
+            claims[i] = CLAIMS;
+        }
+    }
 
     function _deposit(address from, bytes32 key, uint256 units) internal returns (uint64 id, uint32 account) {
         vm.prank(from);
@@ -231,7 +272,7 @@ contract BridgeTest {
     ) internal returns (uint64 number) {
         _commit(data, roots, queues);
         number = bridge.lastCommitted();
-        bridge.verifyBatch(number, data, roots, queues, _proofs(root, queue, data, roots, queues));
+        _verify(number, data, roots, queues, _proofs(root, queue, data, roots, queues));
         bridge.executeBatch(number);
     }
 
@@ -598,39 +639,39 @@ contract BridgeTest {
         bytes[] memory proofs2 = _proofs(roots1[0], q, data2, roots2, queues1);
 
         vm.expectRevert(abi.encodeWithSelector(IBridge.BatchOutOfOrder.selector, 1, 2));
-        bridge.verifyBatch(2, data2, roots2, queues1, proofs2);
+        _verify(2, data2, roots2, queues1, proofs2);
 
         vm.expectRevert(abi.encodeWithSelector(IBridge.BatchDataMismatch.selector, 1));
-        bridge.verifyBatch(1, data2, roots1, queues1, proofs1);
+        _verify(1, data2, roots1, queues1, proofs1);
 
         _expectRevert(IBridge.LengthMismatch.selector);
-        bridge.verifyBatch(1, data1, roots1, queues1, new bytes[](2));
+        _verify(1, data1, roots1, queues1, new bytes[](2));
 
         // A proof of the chunk from another starting root fails.
         vm.expectRevert(abi.encodeWithSelector(IBridge.ProofRejected.selector, 1));
-        bridge.verifyBatch(1, data1, roots1, queues1, _proofs(keccak256("other"), 0, data1, roots1, queues1));
+        _verify(1, data1, roots1, queues1, _proofs(keccak256("other"), 0, data1, roots1, queues1));
 
         // The verifier says no.
         vm.store(address(0x0b01), 0, bytes32(uint256(1)));
         vm.expectRevert(abi.encodeWithSelector(IBridge.ProofRejected.selector, 1));
-        bridge.verifyBatch(1, data1, roots1, queues1, proofs1);
+        _verify(1, data1, roots1, queues1, proofs1);
         vm.store(address(0x0b01), 0, 0);
 
         vm.expectEmit();
-        emit IBridge.BatchVerified(1, roots1[0], q);
+        emit IBridge.BatchVerified(1, roots1[0], q, CLAIMS);
         vm.prank(CAROL); // anyone
-        bridge.verifyBatch(1, data1, roots1, queues1, proofs1);
+        _verify(1, data1, roots1, queues1, proofs1);
         require(bridge.lastVerified() == 1, "batch 1 verified");
 
         vm.expectRevert(abi.encodeWithSelector(IBridge.BatchOutOfOrder.selector, 2, 1));
-        bridge.verifyBatch(1, data1, roots1, queues1, proofs1);
+        _verify(1, data1, roots1, queues1, proofs1);
 
         // Batch 2 starts from batch 1's committed root and queue hash.
-        bridge.verifyBatch(2, data2, roots2, queues1, proofs2);
+        _verify(2, data2, roots2, queues1, proofs2);
         require(bridge.lastVerified() == 2, "batch 2 verified");
 
         vm.expectRevert(abi.encodeWithSelector(IBridge.BatchNotCommitted.selector, 3));
-        bridge.verifyBatch(3, data2, roots2, queues1, proofs2);
+        _verify(3, data2, roots2, queues1, proofs2);
     }
 
     /// @dev Batch 1 (the sequencer's deposit) committed and verified; Alice deposits; batches 2
@@ -642,12 +683,77 @@ contract BridgeTest {
         bytes[] memory data1 = _one(_depositSlot(0, 10));
         root1 = keccak256("root 1");
         _commit(data1, _word(root1), _word(q0));
-        bridge.verifyBatch(1, data1, _word(root1), _word(q0), _proofs(EMPTY_ROOT, 0, data1, _word(root1), _word(q0)));
+        _verify(1, data1, _word(root1), _word(q0), _proofs(EMPTY_ROOT, 0, data1, _word(root1), _word(q0)));
         _deposit(ALICE, KEY_A, 1000); // request 1
         q1 = bridge.queueHash();
         _commit(_one(bytes.concat(_depositSlot(1, 1000), _withdraw(1, 300, 2, BOB))), _word(keccak256("root 2")), _word(q1));
         _commit(_one(_transfer(1, 0, 5, 1)), _word(keccak256("root 3")), _word(q1));
         require(bridge.lastCommitted() == 3 && bridge.committedTail() == 2, "three batches, two requests");
+    }
+
+    /// Verification takes each proof's IPA claim as given; a batch executes only once its
+    /// claims are decided. Deciding takes the claims each verification stored, for every batch
+    /// in order; a false claim drops the undecided verifications, and a decider that does not
+    /// answer reverts, so nobody can drop them by starving it.
+    function test_decisionGatesExecutionAndAFalseClaimDropsTheVerifications() public {
+        _deposit(SEQUENCER, KEY_SEQ, 10);
+        bytes32 q = bridge.queueHash();
+        bytes[] memory data1 = _one(_depositSlot(0, 10));
+        bytes32[] memory roots1 = _word(keccak256("root 1"));
+        bytes32[] memory queues1 = _word(q);
+        bytes[] memory data2 = _one(_transfer(0, 0, 1, 1));
+        bytes32[] memory roots2 = _word(keccak256("root 2"));
+        _commit(data1, roots1, queues1);
+        _commit(data2, roots2, queues1);
+        bytes[] memory proofs1 = _proofs(EMPTY_ROOT, 0, data1, roots1, queues1);
+        bytes[] memory proofs2 = _proofs(roots1[0], q, data2, roots2, queues1);
+        bytes memory claims2 = hex"b2b2";
+        bridge.verifyBatch(1, data1, roots1, queues1, proofs1, CLAIMS);
+        bridge.verifyBatch(2, data2, roots2, queues1, proofs2, claims2);
+        require(bridge.lastVerified() == 2 && bridge.lastDecided() == 0, "verified, undecided");
+
+        vm.expectRevert(abi.encodeWithSelector(IBridge.BatchNotDecided.selector, 1));
+        bridge.executeBatch(1);
+        bytes[] memory both = new bytes[](2);
+        (both[0], both[1]) = (CLAIMS, claims2);
+        _expectRevert(IBridge.LengthMismatch.selector);
+        bridge.decideBatches(2, _one(CLAIMS));
+        vm.expectRevert(abi.encodeWithSelector(IBridge.BatchNotVerified.selector, 3));
+        bridge.decideBatches(3, both);
+        vm.expectRevert(abi.encodeWithSelector(IBridge.BatchNotVerified.selector, 0));
+        bridge.decideBatches(0, new bytes[](0));
+        vm.expectRevert(abi.encodeWithSelector(IBridge.ClaimsMismatch.selector, 2));
+        bridge.decideBatches(2, _claimsFor(1, 2));
+
+        // A decider that does not answer: the call reverts and nothing changes.
+        vm.etch(address(0x0b04), hex"fe");
+        _expectRevert(IBridge.DeciderFailed.selector);
+        bridge.decideBatches(2, both);
+        vm.etch(address(0x0b04), type(DecideMock).runtimeCode);
+
+        // A false claim: both verifications are dropped, and the batches stay committed.
+        vm.store(address(0x0b04), 0, bytes32(uint256(1)));
+        vm.expectEmit();
+        emit IBridge.ClaimsRefused(1, 2);
+        vm.prank(CAROL); // anyone
+        bridge.decideBatches(2, both);
+        require(bridge.lastVerified() == 0 && bridge.lastDecided() == 0, "verifications dropped");
+        require(bridge.lastCommitted() == 2, "still committed");
+        vm.store(address(0x0b04), 0, 0);
+
+        // Verified again, then decided one group at a time, each unlocking its execution.
+        bridge.verifyBatch(1, data1, roots1, queues1, proofs1, CLAIMS);
+        bridge.verifyBatch(2, data2, roots2, queues1, proofs2, claims2);
+        vm.expectEmit();
+        emit IBridge.BatchesDecided(1, 1);
+        bridge.decideBatches(1, _one(CLAIMS));
+        bridge.executeBatch(1);
+        vm.expectRevert(abi.encodeWithSelector(IBridge.BatchNotDecided.selector, 2));
+        bridge.executeBatch(2);
+        bridge.decideBatches(2, _one(claims2));
+        require(bridge.lastDecided() == 2, "decided");
+        bridge.executeBatch(2);
+        require(bridge.lastExecuted() == 2, "executed");
     }
 
     function test_revertDropsUnverifiedBatchesAndRequeuesTheirRequests() public {
@@ -675,13 +781,13 @@ contract BridgeTest {
         (bytes32 dataHash,,,,, uint256 withdrawals) = bridge.batch(2);
         require(dataHash == 0 && withdrawals == 0, "batch 2 forgotten");
         vm.expectRevert(abi.encodeWithSelector(IBridge.BatchNotCommitted.selector, 2));
-        bridge.verifyBatch(2, _one(""), _word(root1), _word(q1), new bytes[](1));
+        _verify(2, _one(""), _word(root1), _word(q1), new bytes[](1));
 
         // The next commit is batch 2 again, from request 1, after batch 1's queue hash.
         bytes[] memory data2 = _one(_depositSlot(1, 1000));
         _commit(data2, _word(keccak256("root 2'")), _word(q1));
         require(bridge.lastCommitted() == 2 && bridge.committedTail() == 2, "recommitted");
-        bridge.verifyBatch(
+        _verify(
             2, data2, _word(keccak256("root 2'")), _word(q1), _proofs(root1, q0, data2, _word(keccak256("root 2'")), _word(q1))
         );
         bridge.executeBatch(1);
@@ -699,9 +805,9 @@ contract BridgeTest {
         // A verifier that answers 64 bytes, but not the batch's final root and queue hash.
         vm.etch(address(0x0b01), type(ConstantAnswer).runtimeCode);
         vm.expectRevert(abi.encodeWithSelector(IBridge.ProofRejected.selector, 1));
-        bridge.verifyBatch(1, data, roots, queues, proofs);
+        _verify(1, data, roots, queues, proofs);
         vm.etch(address(0x0b01), type(VerifyMock).runtimeCode);
-        bridge.verifyBatch(1, data, roots, queues, proofs);
+        _verify(1, data, roots, queues, proofs);
         require(bridge.lastVerified() == 1, "verified with the real answer");
     }
 
@@ -715,7 +821,7 @@ contract BridgeTest {
 
         vm.expectRevert(abi.encodeWithSelector(IBridge.BatchNotVerified.selector, 1));
         bridge.executeBatch(1);
-        bridge.verifyBatch(1, data, roots, queues, _proofs(EMPTY_ROOT, 0, data, roots, queues));
+        _verify(1, data, roots, queues, _proofs(EMPTY_ROOT, 0, data, roots, queues));
         vm.expectRevert(abi.encodeWithSelector(IBridge.BatchOutOfOrder.selector, 1, 2));
         bridge.executeBatch(2);
 
@@ -792,7 +898,7 @@ contract BridgeTest {
         _expectRevert(IBridge.InExodus.selector);
         bridge.commitBatch(1, _one(""), _word(0), _word(0));
         _expectRevert(IBridge.InExodus.selector);
-        bridge.verifyBatch(2, _one(""), _word(0), _word(0), _one(""));
+        _verify(2, _one(""), _word(0), _word(0), _one(""));
         _expectRevert(IBridge.InExodus.selector);
         bridge.executeBatch(2);
         vm.prank(ALICE);
