@@ -28,7 +28,9 @@ sol! {
     event ForcedWithdrawalRequested(uint64 indexed requestId, uint32 indexed account, address indexed l1, bytes32 queueHashAfter, uint64 expiry);
     event BatchCommitted(uint64 indexed batchNumber, bytes32 finalRoot, bytes32 finalQueueHash, uint64 priorityCount, uint256 withdrawalCount);
     function commitBatch(uint64 batchNumber, bytes[] chunkData, bytes32[] chunkRoots, bytes32[] chunkQueues) external;
-    function verifyBatch(uint64 batchNumber, bytes[] chunkData, bytes32[] chunkRoots, bytes32[] chunkQueues, bytes[] proofs) external;
+    event BatchVerified(uint64 indexed batchNumber, bytes32 finalRoot, bytes32 finalQueueHash, bytes claims);
+    function verifyBatch(uint64 batchNumber, bytes[] chunkData, bytes32[] chunkRoots, bytes32[] chunkQueues, bytes[] proofs, bytes claims) external;
+    function decideBatches(uint64 lastBatch, bytes[] claims) external;
     function executeBatch(uint64 batchNumber) external;
     function revertBatches(uint64 newLastCommitted) external;
     function claimWithdrawal(address to) external;
@@ -38,6 +40,7 @@ sol! {
     function lastCommitted() external view returns (uint64);
     function lastVerified() external view returns (uint64);
     function lastExecuted() external view returns (uint64);
+    function lastDecided() external view returns (uint64);
     function lastExecutedRoot() external view returns (bytes32);
     function committedTail() external view returns (uint64);
     function exodus() external view returns (bool);
@@ -72,6 +75,8 @@ pub struct BridgeState {
     pub committed: u64,
     /// Its last verified batch.
     pub verified: u64,
+    /// Its last batch whose IPA claims were decided (ADR 0114).
+    pub decided: u64,
     /// Its last executed batch.
     pub executed: u64,
     /// Whether the sender asked about has transactions in the pool not in a block yet.
@@ -150,6 +155,7 @@ impl BridgeClient {
             exodusCall {}.abi_encode(),
             lastCommittedCall {}.abi_encode(),
             lastVerifiedCall {}.abi_encode(),
+            lastDecidedCall {}.abi_encode(),
             lastExecutedCall {}.abi_encode(),
         ] {
             batch.insert("eth_call", view(data))?;
@@ -169,9 +175,18 @@ impl BridgeClient {
                 )
             })?
             .collect();
-        let [exodus, committed, verified, executed, nonce, pending] = answers.as_slice() else {
+        let [
+            exodus,
+            committed,
+            verified,
+            decided,
+            executed,
+            nonce,
+            pending,
+        ] = answers.as_slice()
+        else {
             bail!(
-                "reading the bridge's state: {} answers to 6 calls",
+                "reading the bridge's state: {} answers to 7 calls",
                 answers.len()
             );
         };
@@ -191,6 +206,7 @@ impl BridgeClient {
                 .map_err(|e| anyhow!("the bridge's exodus: {e}"))?,
             committed: mark(committed, "lastCommitted")?,
             verified: mark(verified, "lastVerified")?,
+            decided: mark(decided, "lastDecided")?,
             executed: mark(executed, "lastExecuted")?,
             sender_pending: count(pending)? > count(nonce)?,
         })
@@ -217,6 +233,21 @@ impl BridgeClient {
             start = end + 1;
         }
         Ok(out)
+    }
+
+    /// The IPA claims batch `number`'s last verification took as given, from its
+    /// `BatchVerified` event in blocks `0..=to` (the latest, if verified more than once).
+    pub async fn verified_claims(&self, number: u64, to: u64) -> anyhow::Result<Option<Vec<u8>>> {
+        let mut claims = None;
+        for log in self.logs(BatchVerified::SIGNATURE_HASH, 0, to).await? {
+            let (topics, data) = log_data(&log)?;
+            let event =
+                BatchVerified::decode_raw_log(topics, &data).context("a BatchVerified event")?;
+            if event.batchNumber == number {
+                claims = Some(event.claims.to_vec());
+            }
+        }
+        Ok(claims)
     }
 
     /// The priority requests (deposits and forced withdrawals) emitted in blocks `from..=to`,

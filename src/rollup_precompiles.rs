@@ -1,5 +1,6 @@
 //! Shard 0's rollup precompiles (ADR 0103), for the bridge contract: batch verification
-//! (`0x…0b01`), an exodus account claim (`0x…0b02`) and the priority-queue fold (`0x…0b03`).
+//! (`0x…0b01`), an exodus account claim (`0x…0b02`), the priority-queue fold (`0x…0b03`) and
+//! the IPA claim decider (`0x…0b04`, ADR 0114).
 //! Their logic lives in `kaimeng_prover::batch_call` and `kaimeng_rollup::bridge_calls`; this
 //! module prices them and gives the batch verifier its key.
 //!
@@ -20,7 +21,7 @@ use std::sync::{Arc, OnceLock};
 use alloy_primitives::Address;
 use kaimeng_crypto::precompile::{PrecompileFailure, PrecompileOk, PrecompileResult};
 use kaimeng_genesis::RollupSpec;
-use kaimeng_prover::batch_call::{BatchCall, BatchCallError, verify_call};
+use kaimeng_prover::batch_call::{BatchCall, BatchCallError, decide_claims_call, verify_call};
 use kaimeng_prover::{ChunkParams, ChunkShape, ChunkVerifyingKey, ParamsCache, generate_vk};
 use kaimeng_rollup::bridge_calls::{check_account, fold_priority};
 use kaimeng_shards::precompiles::{BlockView, ChainPrecompile};
@@ -28,17 +29,24 @@ use kaimeng_shards::precompiles::{BlockView, ChainPrecompile};
 pub const VERIFY_BATCH_ADDRESS: Address = Address::new(address_of(0x0b01));
 pub const ACCOUNT_CLAIM_ADDRESS: Address = Address::new(address_of(0x0b02));
 pub const PRIORITY_FOLD_ADDRESS: Address = Address::new(address_of(0x0b03));
+pub const DECIDE_CLAIMS_ADDRESS: Address = Address::new(address_of(0x0b04));
 
 /// Gas of a priority fold (2.4 × ecrecover measured).
 pub const PRIORITY_FOLD_GAS: u64 = 7_500;
 /// Gas of an account claim (19 × ecrecover measured: 34 Poseidon permutations).
 pub const ACCOUNT_CLAIM_GAS: u64 = 60_000;
-/// Gas of a batch verification's fixed part at k = 12 (1,240 × ecrecover measured).
-pub const VERIFY_BATCH_BASE_GAS: u64 = 3_800_000;
-/// Gas per proof at k = 12 (about 45 × ecrecover measured).
+/// Gas of a batch verification's fixed part at k = 12, with the IPA claims taken as given
+/// (ADR 0114; about 100 × ecrecover measured).
+pub const VERIFY_BATCH_BASE_GAS: u64 = 400_000;
+/// Gas per proof at k = 12 (about 48 × ecrecover measured).
 pub const VERIFY_BATCH_PROOF_GAS: u64 = 150_000;
-/// Gas per further chunk of a proof's pack at k = 12 (ADR 0114; 20 × ecrecover measured).
-pub const VERIFY_BATCH_PACKED_CHUNK_GAS: u64 = 60_000;
+/// Gas per further chunk of a proof's pack at k = 12 (ADR 0114; 23 × ecrecover measured).
+pub const VERIFY_BATCH_PACKED_CHUNK_GAS: u64 = 70_000;
+/// Gas of a claim decision's fixed part at k = 12, the MSM over the generators (about
+/// 1,100 × ecrecover measured).
+pub const DECIDE_BASE_GAS: u64 = 3_800_000;
+/// Gas per claim decided at k = 12 (about 5 × ecrecover measured at k = 13, halved).
+pub const DECIDE_CLAIM_GAS: u64 = 20_000;
 
 const fn address_of(low: u16) -> [u8; 20] {
     let mut bytes = [0u8; 20];
@@ -55,6 +63,14 @@ pub fn verify_batch_gas(k: u32, proofs: u64, chunks: u64) -> u64 {
     VERIFY_BATCH_BASE_GAS
         .saturating_add(VERIFY_BATCH_PROOF_GAS.saturating_mul(proofs))
         .saturating_add(VERIFY_BATCH_PACKED_CHUNK_GAS.saturating_mul(chunks.saturating_sub(proofs)))
+        .saturating_mul(scale)
+}
+
+/// Gas of deciding `claims` IPA claims of `2^k`-row proofs; doubles with each `k`.
+pub fn decide_gas(k: u32, claims: u64) -> u64 {
+    let scale = 1u64 << k.saturating_sub(12).min(20);
+    DECIDE_BASE_GAS
+        .saturating_add(DECIDE_CLAIM_GAS.saturating_mul(claims))
         .saturating_mul(scale)
 }
 
@@ -164,6 +180,42 @@ impl ChainPrecompile for VerifyBatch {
     }
 }
 
+/// The IPA claim decider: one word, 1 if every claim in the input holds and 0 if one is false;
+/// empty if the input is not claims.
+#[derive(Debug)]
+pub struct DecideClaims(pub Arc<BatchVerifierKey>);
+
+impl ChainPrecompile for DecideClaims {
+    fn address(&self) -> Address {
+        DECIDE_CLAIMS_ADDRESS
+    }
+
+    fn run(&self, input: &[u8], gas_limit: u64, _block: &BlockView) -> PrecompileResult {
+        let k = self.0.shape.k;
+        // Priced from the input's length: one claim per 32 · (1 + k) bytes, at least one.
+        let claims = (input.len() / (32 * (1 + k as usize))).max(1) as u64;
+        let gas_used = charge(decide_gas(k, claims), gas_limit)?;
+        let decided = match self.0.get() {
+            Some((params, _)) => decide_claims_call(params, input),
+            None => Err(BatchCallError::Proofs(
+                "the verifying key could not be built".into(),
+            )),
+        };
+        let output = match decided {
+            Ok(holds) => {
+                let mut word = vec![0; 32];
+                word[31] = u8::from(holds);
+                word
+            }
+            Err(error) => {
+                tracing::debug!(%error, "rollup claim decision refused");
+                Vec::new()
+            }
+        };
+        Ok(PrecompileOk { gas_used, output })
+    }
+}
+
 /// An exodus account claim: `1` if the leaf sits under the root.
 #[derive(Debug)]
 pub struct AccountClaim;
@@ -216,21 +268,22 @@ pub fn shard0_precompiles(
     block_gas_limit: u64,
     params_dir: PathBuf,
 ) -> anyhow::Result<Vec<Arc<dyn ChainPrecompile>>> {
-    let needed = verify_batch_gas(spec.chunk_k, 1, 1);
+    let needed = verify_batch_gas(spec.chunk_k, 1, 1).max(decide_gas(spec.chunk_k, 1));
     let limit = block_gas_limit.min(kaimeng_shards::tx::MAX_TX_GAS);
     if needed > limit {
         anyhow::bail!(
-            "genesis rollup shape (k = {}) needs {needed} gas to verify one chunk, more than \
-             a transaction may use ({limit}: the lower of the block gas limit and the \
-             per-transaction cap); lower chunk_k",
+            "genesis rollup shape (k = {}) needs {needed} gas to verify one chunk and decide \
+             its claim, more than a transaction may use ({limit}: the lower of the block gas \
+             limit and the per-transaction cap); lower chunk_k",
             spec.chunk_k
         );
     }
     let key = Arc::new(BatchVerifierKey::new(spec, params_dir)?);
     Ok(vec![
-        Arc::new(VerifyBatch(key)),
+        Arc::new(VerifyBatch(key.clone())),
         Arc::new(AccountClaim),
         Arc::new(PriorityFold),
+        Arc::new(DecideClaims(key)),
     ])
 }
 
@@ -263,6 +316,7 @@ mod tests {
             old_root: Fp::from(0u64),
             queue_before: Fp::from(0u64),
             chunks: vec![chunk(vec![1, 2, 3]); n],
+            claims: vec![7; 64],
         };
         // Each k doubles the price; one more proof costs the per-proof part, one more chunk
         // of a pack the per-packed-chunk part.
@@ -328,7 +382,7 @@ mod tests {
             )
             .unwrap()
             .len(),
-            3
+            4
         );
     }
 }

@@ -4,14 +4,15 @@
 //! and 4 chunks at two shapes (1 slot at k = 12, 2 slots at k = 13, the dev shape), which gives
 //! its fixed and per-proof parts and how they grow with k. The same four chunks proven as one
 //! pack (ADR 0114), and two of them as a pack of two, give the cost of each further chunk of a
-//! pack. Everything runs on one thread (halo2
+//! pack. Verification takes each proof's IPA claim as given (ADR 0114); the claim decider is
+//! timed with 1, 4 and 16 claims, which gives its fixed and per-claim parts. Everything runs on one thread (halo2
 //! would spread a verification's multi-scalar multiplication over every core), because gas
 //! prices CPU time, and a block's transactions already run side by side with others.
 //!
 //! `cargo bench --profile dev -p kaimeng-benches --features prover,crypto --bench rollup_gas`
 
 use kaimeng_benches::calibration::{median, time_per_call};
-use kaimeng_prover::batch_call::{BatchCall, ChunkCall, verify_batch_call};
+use kaimeng_prover::batch_call::{BatchCall, ChunkCall, decide_claims_call, verify_batch_call};
 use kaimeng_prover::{
     ChunkKeys, ChunkParams, ChunkShape, ChunkWitness, ParamsCache, prove_chunk, prove_pack,
 };
@@ -59,6 +60,7 @@ fn batch(shape: ChunkShape) -> (ChunkParams, ChunkKeys, BatchCall, BatchCall) {
         old_root: state.root(),
         queue_before: state.queue_hash(),
         chunks: Vec::new(),
+        claims: Vec::new(),
     };
     let mut witnesses = Vec::new();
     for chunk in 0..4 {
@@ -173,10 +175,13 @@ fn calibrate() {
         let (params, keys, call, packed) = batch(shape);
         for (chunks, pack) in [(1usize, 1usize), (2, 1), (4, 1), (4, 4)] {
             let from = if pack == 1 { &call } else { &packed };
-            let part = BatchCall {
+            let mut part = BatchCall {
                 chunks: from.chunks[..chunks].to_vec(),
                 ..call.clone()
             };
+            part.claims = part
+                .compute_claims(&params, keys.vk(), shape.slots)
+                .unwrap();
             let input = part.encode();
             verify_batch_call(&params, keys.vk(), shape.slots, &input).unwrap();
             let mut ratios = Vec::new();
@@ -195,6 +200,29 @@ fn calibrate() {
                 shape.k,
                 shape.slots,
                 part.proof_count(),
+                median(millis),
+                ratio * 3000.0
+            );
+        }
+        let claims = call
+            .compute_claims(&params, keys.vk(), shape.slots)
+            .unwrap();
+        let claim = &claims[..claims.len() / 4];
+        for count in [1usize, 4, 16] {
+            let input = claim.repeat(count);
+            assert_eq!(decide_claims_call(&params, &input), Ok(true));
+            let mut ratios = Vec::new();
+            let mut millis = Vec::new();
+            for _ in 0..ROUNDS.min(7) {
+                let recover = time_per_call(200, ecrecover);
+                let decide = time_per_call(3, || decide_claims_call(&params, &input));
+                ratios.push(decide / recover);
+                millis.push(decide * 1e3);
+            }
+            let ratio = median(ratios);
+            println!(
+                "  decide k={} claims={count}  = {:.1} ms = {ratio:.0} x ecrecover -> {:.0} gas",
+                shape.k,
                 median(millis),
                 ratio * 3000.0
             );

@@ -10,11 +10,16 @@
 //! carry an empty proof, which means "proven by the last non-empty proof before me". The first
 //! chunk must carry a proof, and a pack covers at most [`MAX_PACK`] chunks.
 //!
+//! The call ends with each proof's IPA claim, concatenated (ADR 0114): the proofs are checked
+//! with those claims taken as given, and the bridge has the claims decided later, many batches
+//! at once ([`decide_claims_call`]).
+//!
 //! Layout, in 32-byte big-endian words (see [`kaimeng_rollup::bridge_calls`]):
 //!
 //! ```text
 //! chain id | fee account | old root | queue before | chunk count |
 //! per chunk: new root | queue after | data length | data bytes | proof length | proof bytes
+//! claims length | claims bytes
 //! ```
 //!
 //! Lengths are words; the byte strings follow them unpadded (Solidity's `abi.encodePacked`
@@ -28,8 +33,9 @@ use kaimeng_rollup::bridge_calls::{
 use kaimeng_rollup::tx::{PubdataError, data_commitment, parse_pubdata};
 use pasta_curves::vesta;
 
+use crate::deferred::{Claim, claim_of, decide, verify_with_claims};
 use crate::params::ChunkParams;
-use crate::proof::{ChunkProof, MAX_PACK, batch_verify};
+use crate::proof::{ChunkProof, MAX_PACK};
 use crate::witness::PublicInputs;
 
 /// Most chunks one call verifies.
@@ -39,6 +45,9 @@ pub const MAX_CHUNKS: usize = 64;
 pub const MAX_PROOF_BYTES: usize = 1 << 17;
 /// Largest published data of one chunk (a slot publishes at most 32 bytes).
 pub const MAX_DATA_BYTES: usize = 1 << 16;
+/// Largest claims section: a claim per chunk at most, of 32 bytes per challenge and one more
+/// for the point, at `k` up to 24.
+pub const MAX_CLAIMS_BYTES: usize = MAX_CHUNKS * 32 * 25;
 
 /// One chunk of a batch call.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,6 +66,8 @@ pub struct BatchCall {
     pub old_root: Fp,
     pub queue_before: Fp,
     pub chunks: Vec<ChunkCall>,
+    /// Each proof's IPA claim ([`Claim::to_bytes`]), concatenated in proof order.
+    pub claims: Vec<u8>,
 }
 
 /// Why a batch call was refused.
@@ -83,6 +94,8 @@ pub enum BatchCallError {
     NoFirstProof,
     #[error("chunk {chunk}: its pack would cover more than {MAX_PACK} chunks")]
     PackTooLarge { chunk: usize },
+    #[error("claims: {0}")]
+    Claims(String),
     #[error("the proofs do not verify: {0}")]
     Proofs(String),
 }
@@ -154,6 +167,7 @@ impl BatchCall {
                 proof: reader.bytes(chunk, MAX_PROOF_BYTES, "proof")?,
             });
         }
+        let claims = reader.bytes(count as usize, MAX_CLAIMS_BYTES, "claims")?;
         if !reader.rest.is_empty() {
             return Err(BatchCallError::Trailing(reader.rest.len()));
         }
@@ -163,6 +177,7 @@ impl BatchCall {
             old_root,
             queue_before,
             chunks,
+            claims,
         })
     }
 
@@ -183,6 +198,8 @@ impl BatchCall {
             out.extend_from_slice(&word_of_uint(chunk.proof.len() as u64));
             out.extend_from_slice(&chunk.proof);
         }
+        out.extend_from_slice(&word_of_uint(self.claims.len() as u64));
+        out.extend_from_slice(&self.claims);
         out
     }
 
@@ -225,6 +242,23 @@ impl BatchCall {
         Ok(proofs)
     }
 
+    /// The prover's side: the claims of this call's proofs, concatenated, for
+    /// [`BatchCall::claims`]. Each proof is checked in full on the way.
+    pub fn compute_claims(
+        &self,
+        params: &ChunkParams,
+        vk: &VerifyingKey<vesta::Affine>,
+        slots: usize,
+    ) -> Result<Vec<u8>, BatchCallError> {
+        let mut out = Vec::new();
+        for (index, proof) in self.chunk_proofs(slots)?.iter().enumerate() {
+            let claim = claim_of(params, vk, proof)
+                .map_err(|e| BatchCallError::Proofs(format!("proof {index}: {e}")))?;
+            out.extend(claim.to_bytes());
+        }
+        Ok(out)
+    }
+
     /// How many proofs the call carries (chunks with a non-empty proof).
     pub fn proof_count(&self) -> usize {
         self.chunks.iter().filter(|c| !c.proof.is_empty()).count()
@@ -260,10 +294,48 @@ pub fn verify_call(
     call: &BatchCall,
 ) -> Result<[u8; 2 * WORD], BatchCallError> {
     let proofs = call.chunk_proofs(slots)?;
-    batch_verify(params, vk, &proofs).map_err(|e| BatchCallError::Proofs(e.to_string()))?;
+    let claims = parse_claims(params.k(), &call.claims, Some(proofs.len()))?;
+    verify_with_claims(params, vk, &proofs, &claims)
+        .map_err(|e| BatchCallError::Proofs(e.to_string()))?;
     let (root, queue) = call.end();
     let mut out = [0; 2 * WORD];
     out[..WORD].copy_from_slice(&word_of_fp(root));
     out[WORD..].copy_from_slice(&word_of_fp(queue));
     Ok(out)
+}
+
+/// Splits concatenated claims of `2^k`-row proofs, `expected` of them if given.
+fn parse_claims(
+    k: u32,
+    bytes: &[u8],
+    expected: Option<usize>,
+) -> Result<Vec<Claim>, BatchCallError> {
+    let size = 32 * (1 + k as usize);
+    if bytes.is_empty() || bytes.len() % size != 0 {
+        return Err(BatchCallError::Claims(format!(
+            "{} bytes is not a whole number of {size}-byte claims",
+            bytes.len()
+        )));
+    }
+    let count = bytes.len() / size;
+    if let Some(expected) = expected.filter(|e| *e != count) {
+        return Err(BatchCallError::Claims(format!(
+            "{count} claims for {expected} proofs"
+        )));
+    }
+    bytes
+        .chunks(size)
+        .enumerate()
+        .map(|(i, c)| {
+            Claim::from_bytes(k, c).map_err(|e| BatchCallError::Claims(format!("claim {i}: {e}")))
+        })
+        .collect()
+}
+
+/// The claim decider's check (`0x…0b04`): `input` is claims of `2^k`-row proofs, concatenated.
+/// `Ok(true)` if every claim holds, `Ok(false)` if one is false, an error if `input` is not
+/// claims.
+pub fn decide_claims_call(params: &ChunkParams, input: &[u8]) -> Result<bool, BatchCallError> {
+    let claims = parse_claims(params.k(), input, None)?;
+    Ok(decide(params, &claims))
 }

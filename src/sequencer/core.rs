@@ -41,6 +41,10 @@ pub struct Settings {
     pub max_chunks: usize,
     /// Chunks one proof covers at most.
     pub chunks_per_proof: usize,
+    /// Verified batches whose claims are decided together (ADR 0114)...
+    pub decide_every: u64,
+    /// ...or fewer, once the oldest of them waited this long.
+    pub decide_wait: Duration,
     /// A batch closes once its oldest operation waited this long.
     pub max_wait: Duration,
     /// The smallest fee accepted, in L2 units.
@@ -78,6 +82,8 @@ pub struct Marks {
     pub committed: u64,
     /// Last verified batch.
     pub verified: u64,
+    /// Last batch whose IPA claims were decided (ADR 0114).
+    pub decided: u64,
     /// Last executed batch.
     pub executed: u64,
 }
@@ -299,6 +305,7 @@ impl Core {
             marks: Marks {
                 committed: base_batches,
                 verified: base_batches,
+                decided: base_batches,
                 executed: base_batches,
             },
             executed_accounts: base.accounts().map(|(i, a)| (i, *a)).collect(),
@@ -721,6 +728,11 @@ impl Core {
         let _ = self.verifier.set((params, vk));
     }
 
+    /// The parameters and verifying key, once built.
+    pub fn verifier(&self) -> Option<(Arc<ChunkParams>, Arc<ChunkVerifyingKey>)> {
+        self.verifier.get().cloned()
+    }
+
     /// Whether worker proofs can be checked yet.
     pub fn verifier_ready(&self) -> bool {
         self.verifier.get().is_some()
@@ -942,6 +954,7 @@ impl Core {
             "lastClosedBatch": state.first_batch + state.batches.len() as u64 - 1,
             "committed": state.marks.committed,
             "verified": state.marks.verified,
+            "decided": state.marks.decided,
             "executed": state.marks.executed,
             "nextRequest": state.next_request,
             "chunkSlots": self.settings.slots,
@@ -1218,6 +1231,8 @@ mod tests {
             slots: 2,
             max_chunks: 1,
             chunks_per_proof: 1,
+            decide_every: 1,
+            decide_wait: Duration::from_secs(1),
             max_wait: Duration::from_secs(60),
             min_fee: 1,
             chunk_k: 13,
@@ -1303,6 +1318,7 @@ mod tests {
         core.set_marks(Marks {
             committed: 2,
             verified: 2,
+            decided: 2,
             executed: 2,
         });
         assert_eq!(
@@ -1340,6 +1356,7 @@ mod tests {
         let marks = |executed| Marks {
             committed: 3,
             verified: 3,
+            decided: 3,
             executed,
         };
         core.set_marks(marks(2));
@@ -1425,6 +1442,7 @@ mod tests {
         core.set_marks(Marks {
             committed: 3,
             verified: 3,
+            decided: 3,
             executed: 2,
         });
         assert_eq!(core.compact().unwrap(), Some(2));
@@ -1496,6 +1514,7 @@ mod tests {
         core.set_marks(Marks {
             committed: 3,
             verified: 3,
+            decided: 3,
             executed: 3,
         });
         assert_eq!(core.compact().unwrap(), Some(3));

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kaimeng_prover::PublicInputs;
+use kaimeng_prover::{ChunkProof, PublicInputs};
 
 /// A job: the pack starting at chunk `chunk` of batch `batch`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -204,9 +204,29 @@ impl JobBoard {
         (out.len() == chunks as usize).then_some(out)
     }
 
-    /// Drops the jobs of `batch` (verified on shard 0).
+    /// The proofs of `batch` with the public inputs of the chunks each covers, once all are in.
+    pub fn packs(&self, batch: u64, chunks: u32) -> Option<Vec<ChunkProof>> {
+        let mut packs = Vec::new();
+        let mut chunk = 0;
+        while chunk < chunks {
+            let job = self.jobs.get(&JobId { batch, chunk })?;
+            packs.push(ChunkProof {
+                publics: job.publics.clone(),
+                bytes: job.proof.clone()?,
+            });
+            chunk += job.publics.len() as u32;
+        }
+        (chunk == chunks).then_some(packs)
+    }
+
+    /// Drops the jobs of `batch` (decided on shard 0).
     pub fn forget(&mut self, batch: u64) {
         self.jobs.retain(|id, _| id.batch != batch);
+    }
+
+    /// Drops the jobs of every batch up to `batch` (decided on shard 0).
+    pub fn forget_through(&mut self, batch: u64) {
+        self.jobs.retain(|id, _| id.batch > batch);
     }
 
     /// Jobs handed out again after a lease ran out, since start.
@@ -326,6 +346,15 @@ mod tests {
             board.proofs(4, 5).unwrap(),
             vec![vec![1], vec![], vec![], vec![2], vec![]]
         );
+        let packs = board.packs(4, 5).unwrap();
+        assert_eq!(
+            packs
+                .iter()
+                .map(|p| (p.publics.len(), p.bytes.clone()))
+                .collect::<Vec<_>>(),
+            vec![(3, vec![1]), (2, vec![2])]
+        );
+        assert!(board.packs(4, 4).is_none());
         // A batch that ends inside a pack, or starts without one, gets no proofs.
         assert!(board.proofs(4, 4).is_none());
         assert!(board.proofs(5, 1).is_none());

@@ -67,6 +67,14 @@ pub struct SequencerConfig {
     /// per transfer, and the worker more memory.
     #[serde(default = "default_chunks_per_proof")]
     pub chunks_per_proof: usize,
+    /// Verified batches whose IPA claims are decided on shard 0 in one call (ADR 0114); a
+    /// batch executes once decided. More batches per decision cost validators less per
+    /// transfer and delay withdrawals more.
+    #[serde(default = "default_decide_every_batches")]
+    pub decide_every_batches: u64,
+    /// ...or fewer, once the oldest undecided batch has waited this long.
+    #[serde(default = "default_decide_wait_ms")]
+    pub decide_wait_ms: u64,
     /// A batch closes once its oldest operation waited this long.
     #[serde(default = "default_max_wait_ms")]
     pub max_wait_ms: u64,
@@ -121,6 +129,12 @@ fn default_max_chunks() -> usize {
 }
 fn default_chunks_per_proof() -> usize {
     4
+}
+fn default_decide_every_batches() -> u64 {
+    8
+}
+fn default_decide_wait_ms() -> u64 {
+    60_000
 }
 fn default_max_wait_ms() -> u64 {
     2_000
@@ -182,6 +196,9 @@ impl SequencerConfig {
             chunk_k: spec.chunk_k,
             max_chunks: default_max_chunks(),
             chunks_per_proof: default_chunks_per_proof(),
+            // A dev network decides every batch at once, so withdrawals are quick.
+            decide_every_batches: 1,
+            decide_wait_ms: default_decide_wait_ms(),
             max_wait_ms: 1_000,
             min_fee: default_min_fee(),
             local_provers: default_local_provers(),
@@ -215,6 +232,9 @@ impl SequencerConfig {
                 self.chunks_per_proof,
                 kaimeng_prover::MAX_PACK
             );
+        }
+        if self.decide_every_batches == 0 {
+            bail!("decide_every_batches must be positive");
         }
         if self.max_wait_ms == 0 {
             bail!("max_wait_ms must be positive");
@@ -419,6 +439,8 @@ pub async fn start(config: SequencerConfig) -> anyhow::Result<Sequencer> {
         slots: config.chunk_slots as usize,
         max_chunks: config.max_chunks,
         chunks_per_proof: config.chunks_per_proof,
+        decide_every: config.decide_every_batches,
+        decide_wait: Duration::from_millis(config.decide_wait_ms),
         max_wait: Duration::from_millis(config.max_wait_ms),
         min_fee: config.min_fee,
         chunk_k: config.chunk_k,

@@ -15,6 +15,7 @@ use alloy_sol_types::SolCall;
 use anyhow::{Context, anyhow, bail};
 use kaimeng_prover::ChunkWitness;
 use kaimeng_prover::codec::pack_to_json;
+use kaimeng_prover::deferred::claim_of;
 use kaimeng_prover::witness::PublicInputs;
 use kaimeng_rollup::L2Op;
 use kaimeng_rollup::stf::{ChunkConfig, ChunkOutcome, L2State};
@@ -22,8 +23,8 @@ use kaimeng_rollup::stf::{ChunkConfig, ChunkOutcome, L2State};
 use super::core::{Core, Marks};
 use super::jobs::JobId;
 use crate::bridge_client::{
-    BridgeClient, FEE_ACCOUNT, commitBatchCall, depositCall, executeBatchCall, verifyBatchCall,
-    word,
+    BridgeClient, FEE_ACCOUNT, commitBatchCall, decideBatchesCall, depositCall, executeBatchCall,
+    verifyBatchCall, word,
 };
 
 /// How often the pipeline looks around.
@@ -36,6 +37,10 @@ pub struct Pipeline {
     signer: PrivateKeySigner,
     tree: Option<L2State>,
     outcomes: BTreeMap<u64, Arc<Vec<ChunkOutcome>>>,
+    /// The IPA claims of batches proven or verified and not yet decided (ADR 0114).
+    claims: BTreeMap<u64, Vec<u8>>,
+    /// Since when some verified batch waits for its claims to be decided.
+    undecided_since: Option<Instant>,
     log_cursor: u64,
     fee_deposit_sent: bool,
 }
@@ -55,6 +60,8 @@ impl Pipeline {
             signer,
             tree: Some(tree),
             outcomes,
+            claims: BTreeMap::new(),
+            undecided_since: None,
             log_cursor: 0,
             fee_deposit_sent: false,
         }
@@ -92,6 +99,7 @@ impl Pipeline {
         let marks = Marks {
             committed: bridge.committed,
             verified: bridge.verified,
+            decided: bridge.decided,
             executed: bridge.executed,
         };
         self.core.set_marks(marks);
@@ -100,7 +108,7 @@ impl Pipeline {
         // marks do not show it yet. (A second commit of the same batch would be refused, since
         // a commit names its batch, but it would cost gas.)
         if !bridge.sender_pending {
-            self.advance(marks).await?;
+            self.advance(marks, bridge.block).await?;
         }
         Ok(true)
     }
@@ -228,9 +236,9 @@ impl Pipeline {
         }
     }
 
-    /// Submits the next commit, verify or execute the marks allow (one of each at most, each
-    /// waiting for its receipt).
-    async fn advance(&mut self, marks: Marks) -> anyhow::Result<()> {
+    /// Submits the next commit, verify, decision or execute the marks allow (one of each at
+    /// most, each waiting for its receipt). `block` is the block the marks were read at.
+    async fn advance(&mut self, marks: Marks, block: u64) -> anyhow::Result<()> {
         let last_closed = self.core.last_closed();
         if marks.committed < last_closed {
             let number = marks.committed + 1;
@@ -243,7 +251,9 @@ impl Pipeline {
             let number = marks.verified + 1;
             let chunks = self.core.chunks_of(number);
             let proofs = self.core.jobs.lock().proofs(number, chunks);
-            if let (Some(outcomes), Some(proofs)) = (self.outcomes.get(&number).cloned(), proofs) {
+            let outcomes = self.outcomes.get(&number).cloned();
+            if let (Some(outcomes), Some(proofs)) = (outcomes, proofs) {
+                let claims = self.claims_of(number, chunks).await?;
                 let commit = commit_call(number, &outcomes);
                 let call = verifyBatchCall {
                     batchNumber: number,
@@ -251,14 +261,13 @@ impl Pipeline {
                     chunkRoots: commit.chunkRoots,
                     chunkQueues: commit.chunkQueues,
                     proofs: proofs.into_iter().map(Bytes::from).collect(),
+                    claims: claims.into(),
                 };
-                if self.submit(number, "verify", call.abi_encode()).await? {
-                    self.outcomes.remove(&number);
-                    self.core.jobs.lock().forget(number);
-                }
+                self.submit(number, "verify", call.abi_encode()).await?;
             }
         }
-        if marks.executed < marks.verified {
+        self.decide(marks, block).await?;
+        if marks.executed < marks.decided {
             let number = marks.executed + 1;
             let call = executeBatchCall {
                 batchNumber: number,
@@ -266,6 +275,80 @@ impl Pipeline {
             self.submit(number, "execute", call.abi_encode()).await?;
         }
         Ok(())
+    }
+
+    /// Has the claims of the verified batches decided, once `decide_every` of them wait or the
+    /// oldest waited `decide_wait`. Decided batches' proofs, witnesses and claims are dropped;
+    /// until then they are kept, so a batch whose verification was dropped (a false claim) is
+    /// verified again.
+    async fn decide(&mut self, marks: Marks, block: u64) -> anyhow::Result<()> {
+        let decided = marks.decided;
+        self.outcomes.retain(|n, _| *n > decided);
+        self.claims.retain(|n, _| *n > decided);
+        self.core.jobs.lock().forget_through(decided);
+        if marks.decided >= marks.verified {
+            self.undecided_since = None;
+            return Ok(());
+        }
+        let since = *self.undecided_since.get_or_insert_with(Instant::now);
+        let settings = &self.core.settings;
+        if marks.verified - marks.decided < settings.decide_every
+            && since.elapsed() < settings.decide_wait
+        {
+            return Ok(());
+        }
+        let mut claims = Vec::new();
+        for number in marks.decided + 1..=marks.verified {
+            // Verified by this run, or before a restart: then from the BatchVerified event.
+            let batch_claims = match self.claims.get(&number) {
+                Some(claims) => claims.clone(),
+                None => self
+                    .bridge
+                    .verified_claims(number, block)
+                    .await?
+                    .ok_or_else(|| {
+                        anyhow!("batch {number} is verified but has no BatchVerified event")
+                    })?,
+            };
+            claims.push(Bytes::from(batch_claims));
+        }
+        let call = decideBatchesCall {
+            lastBatch: marks.verified,
+            claims,
+        };
+        self.submit(marks.verified, "decide", call.abi_encode())
+            .await?;
+        Ok(())
+    }
+
+    /// The IPA claims of batch `number`'s proofs, computed once from the proofs (each checked in
+    /// full on the way).
+    async fn claims_of(&mut self, number: u64, chunks: u32) -> anyhow::Result<Vec<u8>> {
+        if let Some(claims) = self.claims.get(&number) {
+            return Ok(claims.clone());
+        }
+        let packs = self
+            .core
+            .jobs
+            .lock()
+            .packs(number, chunks)
+            .ok_or_else(|| anyhow!("batch {number}: proofs missing"))?;
+        let (params, vk) = self
+            .core
+            .verifier()
+            .ok_or_else(|| anyhow!("the verifying key is not built yet"))?;
+        let claims = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<u8>> {
+            let mut out = Vec::new();
+            for (index, pack) in packs.iter().enumerate() {
+                let claim = claim_of(&params, &vk, pack)
+                    .map_err(|e| anyhow!("batch {number}, proof {index}: {e}"))?;
+                out.extend(claim.to_bytes());
+            }
+            Ok(out)
+        })
+        .await??;
+        self.claims.insert(number, claims.clone());
+        Ok(claims)
     }
 
     /// Sends one bridge call for batch `number`; records the outcome on the batch.

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_sol_types::{SolCall, sol};
 use kaimeng_genesis::{BRIDGE_ADDRESS, dev_accounts};
+use kaimeng_prover::deferred::claim_of;
 use kaimeng_prover::{ChunkKeys, ChunkShape, ChunkWitness, ParamsCache, prove_pack};
 use kaimeng_rollup::bridge_calls::word_of_fp;
 use kaimeng_rollup::stf::{ChunkConfig, ChunkOutcome, L2State};
@@ -25,7 +26,8 @@ sol! {
     function deposit(bytes32 l2PublicKey) external payable returns (uint64 requestId, uint32 account);
     function requestForcedWithdrawal(uint32 account) external returns (uint64 requestId);
     function commitBatch(uint64 batchNumber, bytes[] chunkData, bytes32[] chunkRoots, bytes32[] chunkQueues) external;
-    function verifyBatch(uint64 batchNumber, bytes[] chunkData, bytes32[] chunkRoots, bytes32[] chunkQueues, bytes[] proofs) external;
+    function verifyBatch(uint64 batchNumber, bytes[] chunkData, bytes32[] chunkRoots, bytes32[] chunkQueues, bytes[] proofs, bytes claims) external;
+    function decideBatches(uint64 lastBatch, bytes[] claims) external;
     function executeBatch(uint64 batchNumber) external;
     function claimWithdrawal(address to) external;
     function activateExodus() external;
@@ -117,6 +119,8 @@ struct Batch {
     roots: Vec<B256>,
     queues: Vec<B256>,
     proofs: Vec<Bytes>,
+    /// Each proof's IPA claim, concatenated (ADR 0114).
+    claims: Bytes,
 }
 
 fn prove(outcomes: &[ChunkOutcome]) -> Batch {
@@ -130,10 +134,13 @@ fn prove(outcomes: &[ChunkOutcome]) -> Batch {
         roots: Vec::new(),
         queues: Vec::new(),
         proofs: Vec::new(),
+        claims: Bytes::new(),
     };
     let witnesses: Vec<ChunkWitness> = outcomes.iter().map(ChunkWitness::from_outcome).collect();
+    let mut claims = Vec::new();
     for pack in [&witnesses[..1], &witnesses[1..]] {
         let proof = prove_pack(&params, &keys, pack).unwrap();
+        claims.extend(claim_of(&params, keys.vk(), &proof).unwrap().to_bytes());
         batch.proofs.push(proof.bytes.into());
         batch
             .proofs
@@ -144,6 +151,7 @@ fn prove(outcomes: &[ChunkOutcome]) -> Batch {
         batch.roots.push(b256(outcome.new_root));
         batch.queues.push(b256(outcome.queue_after));
     }
+    batch.claims = claims.into();
     batch
 }
 
@@ -164,6 +172,7 @@ fn verify(number: u64, batch: &Batch) -> Vec<u8> {
         chunkRoots: batch.roots.clone(),
         chunkQueues: batch.queues.clone(),
         proofs: batch.proofs.clone(),
+        claims: batch.claims.clone(),
     }
     .abi_encode()
 }
@@ -276,6 +285,7 @@ fn deposit_transfer_withdraw_then_exodus_with_every_account_exiting_once() {
         data: batch.data.clone(),
         roots: batch.roots.clone(),
         queues: batch.queues.clone(),
+        claims: batch.claims.clone(),
     };
     let mut proof = forged.proofs[1].to_vec();
     proof[200] ^= 1;
@@ -286,19 +296,44 @@ fn deposit_transfer_withdraw_then_exodus_with_every_account_exiting_once() {
         data: batch.data.clone(),
         roots: batch.roots.clone(),
         queues: batch.queues.clone(),
+        claims: batch.claims.clone(),
     };
     unpacked.proofs[2] = batch.proofs[1].clone();
     alice.refused(port, verify(1, &unpacked));
-    let mut other_data = forged;
-    other_data.proofs = batch.proofs.clone();
+    let mut other_data = Batch {
+        proofs: batch.proofs.clone(),
+        data: batch.data.clone(),
+        roots: batch.roots.clone(),
+        queues: batch.queues.clone(),
+        claims: batch.claims.clone(),
+    };
     let mut data = other_data.data[1].to_vec();
     let last = data.len() - 3;
     data[last] ^= 1;
     other_data.data[1] = data.into();
     alice.refused(port, verify(1, &other_data));
-    // Executing before verifying is refused; then anyone verifies and executes.
+    // Claims that are not the proofs' own do not verify either.
+    let mut other_claims = forged;
+    other_claims.data = batch.data.clone();
+    let mut claims = batch.claims.to_vec();
+    let half = claims.len() / 2;
+    claims.rotate_left(half);
+    other_claims.claims = claims.into();
+    alice.refused(port, verify(1, &other_claims));
+    // Executing before verifying, or before the claims are decided, is refused; deciding
+    // needs the claims the verification took. Then anyone verifies, decides and executes.
     alice.refused(port, executeBatchCall { batchNumber: 1 }.abi_encode());
     alice.ok(port, verify(1, &batch), U256::ZERO);
+    alice.refused(port, executeBatchCall { batchNumber: 1 }.abi_encode());
+    let decide = |claims: &Bytes| {
+        decideBatchesCall {
+            lastBatch: 1,
+            claims: vec![claims.clone()],
+        }
+        .abi_encode()
+    };
+    alice.refused(port, decide(&other_claims.claims));
+    alice.ok(port, decide(&batch.claims), U256::ZERO);
     alice.ok(
         port,
         executeBatchCall { batchNumber: 1 }.abi_encode(),

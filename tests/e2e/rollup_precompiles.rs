@@ -1,12 +1,14 @@
 //! Shard 0's rollup precompiles on a real `kaimeng dev` node, called with `eth_call` the way the
 //! bridge contract will call them: the priority fold and the account claim agree with the
 //! native model, a real batch proof (the dev shape, 2 slots at k = 13) verifies and reports
-//! where the batch ends, data that was not proven is refused, a call without enough gas fails,
-//! and shard 1 has none of them.
+//! where the batch ends with its IPA claims taken as given, the claim decider holds those claims
+//! and refuses a moved one, data that was not proven is refused, a call without enough gas
+//! fails, and shard 1 has none of them.
 
 use alloy_primitives::hex;
 use kaimeng::rollup_precompiles::{
-    ACCOUNT_CLAIM_ADDRESS, PRIORITY_FOLD_ADDRESS, VERIFY_BATCH_ADDRESS, verify_batch_gas,
+    ACCOUNT_CLAIM_ADDRESS, DECIDE_CLAIMS_ADDRESS, PRIORITY_FOLD_ADDRESS, VERIFY_BATCH_ADDRESS,
+    decide_gas, verify_batch_gas,
 };
 use kaimeng_prover::batch_call::{BatchCall, ChunkCall};
 use kaimeng_prover::{ChunkKeys, ChunkShape, ChunkWitness, ParamsCache, prove_chunk};
@@ -154,7 +156,7 @@ fn the_bridge_precompiles_answer_on_shard_0_only() {
     };
     let outcome = state.apply_chunk(config, &ops).unwrap();
     let proof = prove_chunk(&params, &keys, &ChunkWitness::from_outcome(&outcome)).unwrap();
-    let batch = BatchCall {
+    let mut batch = BatchCall {
         chain_id: 31337,
         fee_account: 0,
         old_root,
@@ -165,7 +167,11 @@ fn the_bridge_precompiles_answer_on_shard_0_only() {
             data: outcome.pubdata.clone(),
             proof: proof.bytes,
         }],
+        claims: Vec::new(),
     };
+    batch.claims = batch
+        .compute_claims(&params, keys.vk(), shape.slots)
+        .unwrap();
     let gas = verify_batch_gas(shape.k, 1, 1);
     // Beside the precompile's price: 21,000 intrinsic gas and 16 per calldata byte.
     let headroom = 21_000 + 16 * batch.encode().len() as u64;
@@ -182,6 +188,25 @@ fn the_bridge_precompiles_answer_on_shard_0_only() {
             gas + headroom
         )),
         end
+    );
+    // The decider holds the batch's claim, and refuses it with its point moved to another
+    // point on the curve (the generator's negation is the point with the sign bit flipped).
+    let decide = decide_gas(shape.k, 1) + 21_000 + 16 * batch.claims.len() as u64;
+    let mut word = "0".repeat(63);
+    word.push('1');
+    assert_eq!(
+        output(&call(shard0, DECIDE_CLAIMS_ADDRESS, &batch.claims, decide)),
+        format!("0x{word}")
+    );
+    let mut moved = batch.claims.clone();
+    moved[31] ^= 0x80;
+    assert_eq!(
+        output(&call(shard0, DECIDE_CLAIMS_ADDRESS, &moved, decide)),
+        format!("0x{}", "0".repeat(64))
+    );
+    assert_eq!(
+        output(&call(shard0, DECIDE_CLAIMS_ADDRESS, &moved[..40], decide)),
+        "0x"
     );
     // Published data other than what was proven is refused.
     let mut other = batch.clone();

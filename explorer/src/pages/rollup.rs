@@ -21,8 +21,9 @@ const ROWS: usize = 50;
 // The bridge's events, from its interface as the contract implements it.
 sol!("../contracts/rollup/IBridge.sol");
 use IBridge::{
-    BatchCommitted, BatchExecuted, BatchReverted, BatchVerified, Deposit, DepositReclaimed, Exit,
-    ExodusActivated, ForcedWithdrawalRequested, WithdrawalClaimable, WithdrawalClaimed,
+    BatchCommitted, BatchExecuted, BatchReverted, BatchVerified, BatchesDecided, ClaimsRefused,
+    Deposit, DepositReclaimed, Exit, ExodusActivated, ForcedWithdrawalRequested,
+    WithdrawalClaimable, WithdrawalClaimed,
 };
 
 fn decode<E: SolEvent>(topics: &[B256], data: &alloy_primitives::Bytes) -> Option<E> {
@@ -70,6 +71,21 @@ pub fn page(explorer: &Explorer, _: &[String], _: &Request) -> PageResult {
             b.insert("verified".into(), json!(number));
             b.insert("state".into(), json!("verified"));
             batches.insert(e.batchNumber, b);
+        } else if let Some(e) = decode::<BatchesDecided>(t, d) {
+            for n in e.first..=e.last {
+                let mut b = batch(n, &mut batches);
+                b.insert("decided".into(), json!(number));
+                b.insert("state".into(), json!("decided"));
+                batches.insert(n, b);
+            }
+        } else if let Some(e) = decode::<ClaimsRefused>(t, d) {
+            // Their verification is dropped; they are verified again later.
+            for n in e.first..=e.last {
+                let mut b = batch(n, &mut batches);
+                b.remove("verified");
+                b.insert("state".into(), json!("committed"));
+                batches.insert(n, b);
+            }
         } else if let Some(e) = decode::<BatchExecuted>(t, d) {
             let mut b = batch(e.batchNumber, &mut batches);
             b.insert("executed".into(), json!(number));

@@ -5,7 +5,9 @@
 
 use std::sync::OnceLock;
 
-use kaimeng_prover::batch_call::{BatchCall, BatchCallError, ChunkCall, verify_batch_call};
+use kaimeng_prover::batch_call::{
+    BatchCall, BatchCallError, ChunkCall, decide_claims_call, verify_batch_call,
+};
 use kaimeng_prover::{ChunkWitness, MAX_PACK, prove_chunk, prove_pack};
 use kaimeng_rollup::Fp;
 use kaimeng_rollup::bridge_calls::{CallError, word_of_fp};
@@ -44,13 +46,15 @@ fn batch_and_witnesses() -> &'static (BatchCall, Vec<ChunkWitness>) {
             });
             witnesses.push(witness);
         }
-        let call = BatchCall {
+        let mut call = BatchCall {
             chain_id,
             fee_account,
             old_root,
             queue_before,
             chunks,
+            claims: Vec::new(),
         };
+        call.claims = call.compute_claims(params, keys.vk(), SHAPE.slots).unwrap();
         (call, witnesses)
     })
 }
@@ -63,6 +67,9 @@ fn a_batch_proven_as_one_pack_verifies_and_pack_layout_errors_are_named() {
     let mut packed = call.clone();
     packed.chunks[0].proof = pack.bytes.clone();
     packed.chunks[1].proof.clear();
+    packed.claims = packed
+        .compute_claims(params, keys.vk(), SHAPE.slots)
+        .unwrap();
     assert_eq!(packed.proof_count(), 1);
     assert_eq!(verify(&packed), verify(call));
     assert!(verify(&packed).is_ok());
@@ -79,6 +86,7 @@ fn a_batch_proven_as_one_pack_verifies_and_pack_layout_errors_are_named() {
     // A single-chunk proof does not cover the chunk after it.
     let mut stretched = call.clone();
     stretched.chunks[1].proof.clear();
+    stretched.claims.truncate(call.claims.len() / 2);
     assert!(matches!(verify(&stretched), Err(BatchCallError::Proofs(_))));
     // A pack covers at most MAX_PACK chunks (refused before any proof is checked).
     let mut long = call.clone();
@@ -153,6 +161,42 @@ fn other_data_a_broken_chain_or_a_changed_proof_fails() {
         verify(&garbage),
         Err(BatchCallError::Data { chunk: 0, .. })
     ));
+}
+
+/// The claims section: one claim per proof, each the proof's own. The decider holds true
+/// claims, refuses a changed one, and names what is wrong with bytes that are not claims.
+#[test]
+fn claims_must_be_the_proofs_own_and_the_decider_checks_them() {
+    let (params, _) = setup();
+    let call = batch();
+    let size = call.claims.len() / 2;
+    let mut one_short = call.clone();
+    one_short.claims.truncate(size);
+    assert!(matches!(
+        verify(&one_short),
+        Err(BatchCallError::Claims(reason)) if reason.contains("1 claims for 2 proofs")
+    ));
+    let mut swapped = call.clone();
+    swapped.claims = [&call.claims[size..], &call.claims[..size]].concat();
+    assert!(matches!(verify(&swapped), Err(BatchCallError::Proofs(_))));
+    let mut off_curve = call.clone();
+    off_curve.claims[..32].copy_from_slice(&[0xff; 32]);
+    assert!(matches!(
+        verify(&off_curve),
+        Err(BatchCallError::Claims(reason)) if reason.contains("claim 0")
+    ));
+
+    assert_eq!(decide_claims_call(params, &call.claims), Ok(true));
+    // A point moved to another valid point: the decider says no.
+    let mut moved = call.claims.clone();
+    moved[..32].copy_from_slice(&call.claims[size..size + 32]);
+    assert_eq!(decide_claims_call(params, &moved), Ok(false));
+    for bad in [&[][..], &call.claims[..size - 1], &call.claims[..size + 5]] {
+        assert!(matches!(
+            decide_claims_call(params, bad),
+            Err(BatchCallError::Claims(_))
+        ));
+    }
 }
 
 #[test]
