@@ -184,23 +184,15 @@ fn calibrate() {
                 .unwrap();
             let input = part.encode();
             verify_batch_call(&params, keys.vk(), shape.slots, &input).unwrap();
-            let mut ratios = Vec::new();
-            let mut millis = Vec::new();
-            for _ in 0..ROUNDS.min(7) {
-                let recover = time_per_call(200, ecrecover);
-                let verify = time_per_call(3, || {
-                    verify_batch_call(&params, keys.vk(), shape.slots, &input)
-                });
-                ratios.push(verify / recover);
-                millis.push(verify * 1e3);
-            }
-            let ratio = median(ratios);
+            let (ms, ratio) = against_ecrecover(&ecrecover, || {
+                verify_batch_call(&params, keys.vk(), shape.slots, &input)
+            });
             println!(
                 "  batch verify k={} slots={} chunks={chunks} proofs={}  = {:.1} ms = {ratio:.0} x ecrecover -> {:.0} gas",
                 shape.k,
                 shape.slots,
                 part.proof_count(),
-                median(millis),
+                ms,
                 ratio * 3000.0
             );
         }
@@ -211,21 +203,25 @@ fn calibrate() {
         for count in [1usize, 4, 16] {
             let input = claim.repeat(count);
             assert_eq!(decide_claims_call(&params, &input), Ok(true));
-            let mut ratios = Vec::new();
-            let mut millis = Vec::new();
-            for _ in 0..ROUNDS.min(7) {
-                let recover = time_per_call(200, ecrecover);
-                let decide = time_per_call(3, || decide_claims_call(&params, &input));
-                ratios.push(decide / recover);
-                millis.push(decide * 1e3);
-            }
-            let ratio = median(ratios);
+            let (ms, ratio) = against_ecrecover(&ecrecover, || decide_claims_call(&params, &input));
             println!(
-                "  decide k={} claims={count}  = {:.1} ms = {ratio:.0} x ecrecover -> {:.0} gas",
+                "  decide k={} claims={count}  = {ms:.1} ms = {ratio:.0} x ecrecover -> {:.0} gas",
                 shape.k,
-                median(millis),
                 ratio * 3000.0
             );
         }
     }
+}
+
+/// `work`'s median time in ms and its median ratio to `ecrecover`, timed in turn with it.
+fn against_ecrecover<R, E>(ecrecover: &impl Fn() -> E, work: impl Fn() -> R) -> (f64, f64) {
+    let mut ratios = Vec::new();
+    let mut millis = Vec::new();
+    for _ in 0..ROUNDS.min(7) {
+        let recover = time_per_call(200, ecrecover);
+        let spent = time_per_call(3, &work);
+        ratios.push(spent / recover);
+        millis.push(spent * 1e3);
+    }
+    (median(millis), median(ratios))
 }

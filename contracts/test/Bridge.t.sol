@@ -625,18 +625,38 @@ contract BridgeTest {
 
     // ------------------------------------------------------------------ verify and execute
 
-    function test_verifyRunsInOrderAgainstTheVerifier() public {
+    /// @dev Two committed batches: a deposit, then a transfer, each one chunk, with their proofs.
+    struct TwoBatches {
+        bytes32 q;
+        bytes[] data1;
+        bytes32[] roots1;
+        bytes32[] queues1;
+        bytes[] data2;
+        bytes32[] roots2;
+        bytes[] proofs1;
+        bytes[] proofs2;
+    }
+
+    function _twoCommittedBatches() internal returns (TwoBatches memory t) {
         _deposit(SEQUENCER, KEY_SEQ, 10);
-        bytes32 q = bridge.queueHash();
-        bytes[] memory data1 = _one(_depositSlot(0, 10));
-        bytes32[] memory roots1 = _word(keccak256("root 1"));
-        bytes32[] memory queues1 = _word(q);
-        bytes[] memory data2 = _one(_transfer(0, 0, 1, 1));
-        bytes32[] memory roots2 = _word(keccak256("root 2"));
-        _commit(data1, roots1, queues1);
-        _commit(data2, roots2, queues1);
-        bytes[] memory proofs1 = _proofs(EMPTY_ROOT, 0, data1, roots1, queues1);
-        bytes[] memory proofs2 = _proofs(roots1[0], q, data2, roots2, queues1);
+        t.q = bridge.queueHash();
+        t.data1 = _one(_depositSlot(0, 10));
+        t.roots1 = _word(keccak256("root 1"));
+        t.queues1 = _word(t.q);
+        t.data2 = _one(_transfer(0, 0, 1, 1));
+        t.roots2 = _word(keccak256("root 2"));
+        _commit(t.data1, t.roots1, t.queues1);
+        _commit(t.data2, t.roots2, t.queues1);
+        t.proofs1 = _proofs(EMPTY_ROOT, 0, t.data1, t.roots1, t.queues1);
+        t.proofs2 = _proofs(t.roots1[0], t.q, t.data2, t.roots2, t.queues1);
+    }
+
+    function test_verifyRunsInOrderAgainstTheVerifier() public {
+        TwoBatches memory t = _twoCommittedBatches();
+        (bytes32 q, bytes[] memory data1, bytes32[] memory roots1, bytes32[] memory queues1) =
+            (t.q, t.data1, t.roots1, t.queues1);
+        (bytes[] memory data2, bytes32[] memory roots2) = (t.data2, t.roots2);
+        (bytes[] memory proofs1, bytes[] memory proofs2) = (t.proofs1, t.proofs2);
 
         vm.expectRevert(abi.encodeWithSelector(IBridge.BatchOutOfOrder.selector, 1, 2));
         _verify(2, data2, roots2, queues1, proofs2);
@@ -696,17 +716,11 @@ contract BridgeTest {
     /// in order; a false claim drops the undecided verifications, and a decider that does not
     /// answer reverts, so nobody can drop them by starving it.
     function test_decisionGatesExecutionAndAFalseClaimDropsTheVerifications() public {
-        _deposit(SEQUENCER, KEY_SEQ, 10);
-        bytes32 q = bridge.queueHash();
-        bytes[] memory data1 = _one(_depositSlot(0, 10));
-        bytes32[] memory roots1 = _word(keccak256("root 1"));
-        bytes32[] memory queues1 = _word(q);
-        bytes[] memory data2 = _one(_transfer(0, 0, 1, 1));
-        bytes32[] memory roots2 = _word(keccak256("root 2"));
-        _commit(data1, roots1, queues1);
-        _commit(data2, roots2, queues1);
-        bytes[] memory proofs1 = _proofs(EMPTY_ROOT, 0, data1, roots1, queues1);
-        bytes[] memory proofs2 = _proofs(roots1[0], q, data2, roots2, queues1);
+        TwoBatches memory t = _twoCommittedBatches();
+        (bytes32 q, bytes[] memory data1, bytes32[] memory roots1, bytes32[] memory queues1) =
+            (t.q, t.data1, t.roots1, t.queues1);
+        (bytes[] memory data2, bytes32[] memory roots2) = (t.data2, t.roots2);
+        (bytes[] memory proofs1, bytes[] memory proofs2) = (t.proofs1, t.proofs2);
         bytes memory claims2 = hex"b2b2";
         bridge.verifyBatch(1, data1, roots1, queues1, proofs1, CLAIMS);
         bridge.verifyBatch(2, data2, roots2, queues1, proofs2, claims2);

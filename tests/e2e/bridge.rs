@@ -114,6 +114,7 @@ fn b256(value: kaimeng_rollup::Fp) -> B256 {
 
 /// The proven chunks of a batch, as the bridge takes them: the first chunk proven alone, the
 /// rest as one pack (ADR 0114), whose proof sits at its first chunk with empty entries after.
+#[derive(Clone)]
 struct Batch {
     data: Vec<Bytes>,
     roots: Vec<B256>,
@@ -280,33 +281,15 @@ fn deposit_transfer_withdraw_then_exodus_with_every_account_exiting_once() {
     sequencer.refused(port, commit(1, &batch));
     // A changed proof, a pack's proof claimed for its first chunk alone, or data other than
     // committed, does not verify.
-    let mut forged = Batch {
-        proofs: batch.proofs.clone(),
-        data: batch.data.clone(),
-        roots: batch.roots.clone(),
-        queues: batch.queues.clone(),
-        claims: batch.claims.clone(),
-    };
+    let mut forged = batch.clone();
     let mut proof = forged.proofs[1].to_vec();
     proof[200] ^= 1;
     forged.proofs[1] = proof.into();
     alice.refused(port, verify(1, &forged));
-    let mut unpacked = Batch {
-        proofs: batch.proofs.clone(),
-        data: batch.data.clone(),
-        roots: batch.roots.clone(),
-        queues: batch.queues.clone(),
-        claims: batch.claims.clone(),
-    };
+    let mut unpacked = batch.clone();
     unpacked.proofs[2] = batch.proofs[1].clone();
     alice.refused(port, verify(1, &unpacked));
-    let mut other_data = Batch {
-        proofs: batch.proofs.clone(),
-        data: batch.data.clone(),
-        roots: batch.roots.clone(),
-        queues: batch.queues.clone(),
-        claims: batch.claims.clone(),
-    };
+    let mut other_data = batch.clone();
     let mut data = other_data.data[1].to_vec();
     let last = data.len() - 3;
     data[last] ^= 1;
