@@ -37,8 +37,14 @@ pub struct Pipeline {
     signer: PrivateKeySigner,
     tree: Option<L2State>,
     outcomes: BTreeMap<u64, Arc<Vec<ChunkOutcome>>>,
-    /// The IPA claims of batches proven or verified and not yet decided (ADR 0114).
+    /// The IPA claims of this run's proofs of batches not yet decided (ADR 0114).
     claims: BTreeMap<u64, Vec<u8>>,
+    /// The claims of the verifications this run landed, until decided. Another verification
+    /// (someone else's proofs, or after a dropped one) is read from its event instead.
+    landed: BTreeMap<u64, Vec<u8>>,
+    /// The bridge's `lastVerified` at the previous round (it moves back when claims are
+    /// refused).
+    verified_seen: u64,
     /// Since when some verified batch waits for its claims to be decided.
     undecided_since: Option<Instant>,
     log_cursor: u64,
@@ -61,6 +67,8 @@ impl Pipeline {
             tree: Some(tree),
             outcomes,
             claims: BTreeMap::new(),
+            landed: BTreeMap::new(),
+            verified_seen: 0,
             undecided_since: None,
             log_cursor: 0,
             fee_deposit_sent: false,
@@ -261,9 +269,11 @@ impl Pipeline {
                     chunkRoots: commit.chunkRoots,
                     chunkQueues: commit.chunkQueues,
                     proofs: proofs.into_iter().map(Bytes::from).collect(),
-                    claims: claims.into(),
+                    claims: claims.clone().into(),
                 };
-                self.submit(number, "verify", call.abi_encode()).await?;
+                if self.submit(number, "verify", call.abi_encode()).await? {
+                    self.landed.insert(number, claims);
+                }
             }
         }
         self.decide(marks, block).await?;
@@ -285,6 +295,12 @@ impl Pipeline {
         let decided = marks.decided;
         self.outcomes.retain(|n, _| *n > decided);
         self.claims.retain(|n, _| *n > decided);
+        self.landed.retain(|n, _| *n > decided);
+        if marks.verified < self.verified_seen {
+            // Verifications were dropped (a false claim): ours among them no longer stand.
+            self.landed.retain(|n, _| *n <= marks.verified);
+        }
+        self.verified_seen = marks.verified;
         self.core.jobs.lock().forget_through(decided);
         if marks.decided >= marks.verified {
             self.undecided_since = None;
@@ -299,8 +315,9 @@ impl Pipeline {
         }
         let mut claims = Vec::new();
         for number in marks.decided + 1..=marks.verified {
-            // Verified by this run, or before a restart: then from the BatchVerified event.
-            let batch_claims = match self.claims.get(&number) {
+            // Verified by this run, or else (before a restart, or by someone else) from the
+            // BatchVerified event.
+            let batch_claims = match self.landed.get(&number) {
                 Some(claims) => claims.clone(),
                 None => self
                     .bridge
