@@ -2,9 +2,9 @@
 # The rollup's user flow on `kaimeng dev`, timed and costed: deposit-to-spendable latency (the
 # deposit's shard-0 receipt, then the sequencer's soft ledger), soft-confirmation latency of
 # `kaimeng l2 transfer`, withdraw-to-claimable latency (a batch closed, proven by the dev
-# sequencer's one in-process prover at the dev shape: 2 slots, k = 13, then committed, verified
-# and executed on shard 0), and the shard-0 gas and calldata bytes per L2 operation of every
-# batch's commit, verify and execute.
+# sequencer's one in-process prover at the dev shape, then committed, verified, decided and
+# executed on shard 0; `kaimeng dev` decides every batch), and the shard-0 gas and calldata bytes
+# per L2 operation of every batch's commit, verify, decision (ADR 0114) and execute.
 #
 #   benches/rollup-flow.sh            (KAIMENG_BIN, PORT and USERS may be set)
 set -euo pipefail
@@ -57,14 +57,14 @@ until [ "$(call "$SEQ_URL" rollup_status '[]' | jq '.unbatched == 0 and .execute
 done
 
 echo
-echo "| batch | L2 ops | chunks | commit gas | verify gas | execute gas | commit+verify calldata bytes | gas per op | bytes per op |"
-echo "|---|---|---|---|---|---|---|---|---|"
+echo "| batch | L2 ops | chunks | commit gas | verify gas | decide gas | execute gas | commit+verify+decide calldata bytes | gas per op | bytes per op |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
 last=$(call "$SEQ_URL" rollup_status '[]' | jq .lastClosedBatch)
 for b in $(seq 1 "$last"); do
   info=$(call "$SEQ_URL" rollup_getBatch "[$b]")
   ops=$(jq .operations <<<"$info"); chunks=$(jq .chunks <<<"$info")
   total_gas=0; bytes=0; cols=()
-  for what in commit verify execute; do
+  for what in commit verify decide execute; do
     line=$(grep -a "batch submitted to shard 0" "$LOG" | grep -aE "batch=$b what=\"?$what\"? " | tail -1)
     gas=$(( $(sed -E 's/.*gas="?(0x[0-9a-f]+)"?.*/\1/' <<<"$line") ))
     tx=$(sed -E 's/.*tx="?(0x[0-9a-f]+)"?.*/\1/' <<<"$line")
@@ -72,5 +72,5 @@ for b in $(seq 1 "$last"); do
     [ "$what" = execute ] || bytes=$(( bytes + (${#input} - 2) / 2 ))
     total_gas=$(( total_gas + gas )); cols+=("$gas")
   done
-  echo "| $b | $ops | $chunks | ${cols[0]} | ${cols[1]} | ${cols[2]} | $bytes | $(( total_gas / ops )) | $(( bytes / ops )) |"
+  echo "| $b | $ops | $chunks | ${cols[0]} | ${cols[1]} | ${cols[2]} | ${cols[3]} | $bytes | $(( total_gas / ops )) | $(( bytes / ops )) |"
 done
