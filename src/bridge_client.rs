@@ -235,16 +235,20 @@ impl BridgeClient {
         Ok(out)
     }
 
-    /// The IPA claims batch `number`'s last verification took as given, from its
-    /// `BatchVerified` event in blocks `0..=to` (the latest, if verified more than once).
-    pub async fn verified_claims(&self, number: u64, to: u64) -> anyhow::Result<Option<Vec<u8>>> {
-        let mut claims = None;
+    /// The IPA claims the last verification of each batch in `numbers` took as given, from the
+    /// `BatchVerified` events in blocks `0..=to` (one scan for them all).
+    pub async fn verified_claims(
+        &self,
+        numbers: std::ops::RangeInclusive<u64>,
+        to: u64,
+    ) -> anyhow::Result<std::collections::BTreeMap<u64, Vec<u8>>> {
+        let mut claims = std::collections::BTreeMap::new();
         for log in self.logs(BatchVerified::SIGNATURE_HASH, 0, to).await? {
             let (topics, data) = log_data(&log)?;
             let event =
                 BatchVerified::decode_raw_log(topics, &data).context("a BatchVerified event")?;
-            if event.batchNumber == number {
-                claims = Some(event.claims.to_vec());
+            if numbers.contains(&event.batchNumber) {
+                claims.insert(event.batchNumber, event.claims.to_vec());
             }
         }
         Ok(claims)

@@ -81,6 +81,14 @@ pub fn decide_gas(k: u32, claims: u64) -> u64 {
         .saturating_mul(scale)
 }
 
+/// A precompile's output: the answer, or empty for refused input (logged with its reason).
+fn answer(result: Result<Vec<u8>, BatchCallError>, what: &str) -> Vec<u8> {
+    result.unwrap_or_else(|error| {
+        tracing::debug!(%error, "rollup {what} refused");
+        Vec::new()
+    })
+}
+
 fn charge(gas: u64, limit: u64) -> Result<u64, PrecompileFailure> {
     if gas > limit {
         return Err(PrecompileFailure::OutOfGas { needed: gas, limit });
@@ -117,6 +125,13 @@ impl BatchVerifierKey {
     /// The parameters and key. If the parameter cache cannot be used, they are generated in
     /// memory (they are deterministic); `None` only if even that fails, which every node of
     /// the network then sees alike.
+    /// The parameters and key, or why they are missing.
+    fn built(&self) -> Result<(&ChunkParams, &ChunkVerifyingKey), BatchCallError> {
+        self.get()
+            .map(|(params, vk)| (params, vk))
+            .ok_or_else(|| BatchCallError::Proofs("the verifying key could not be built".into()))
+    }
+
     fn get(&self) -> Option<&(ChunkParams, ChunkVerifyingKey)> {
         self.built
             .get_or_init(|| {
@@ -170,19 +185,11 @@ impl ChainPrecompile for VerifyBatch {
             .as_ref()
             .map_or((1, 1), |c| (c.proof_count() as u64, c.chunks.len() as u64));
         let gas_used = charge(verify_batch_gas(self.0.shape.k, proofs, chunks), gas_limit)?;
-        let verified = call.and_then(|call| match self.0.get() {
-            Some((params, vk)) => verify_call(params, vk, self.0.shape.slots, &call),
-            None => Err(BatchCallError::Proofs(
-                "the verifying key could not be built".into(),
-            )),
+        let verified = call.and_then(|call| {
+            let (params, vk) = self.0.built()?;
+            verify_call(params, vk, self.0.shape.slots, &call)
         });
-        let output = match verified {
-            Ok(end) => end.to_vec(),
-            Err(error) => {
-                tracing::debug!(%error, "rollup batch verification refused");
-                Vec::new()
-            }
-        };
+        let output = answer(verified.map(|end| end.to_vec()), "batch verification");
         Ok(PrecompileOk { gas_used, output })
     }
 }
@@ -202,23 +209,18 @@ impl ChainPrecompile for DecideClaims {
         // Priced from the input's length: one claim per 32 · (1 + k) bytes, at least one.
         let claims = (input.len() / (32 * (1 + k as usize))).max(1) as u64;
         let gas_used = charge(decide_gas(k, claims), gas_limit)?;
-        let decided = match self.0.get() {
-            Some((params, _)) => decide_claims_call(params, input),
-            None => Err(BatchCallError::Proofs(
-                "the verifying key could not be built".into(),
-            )),
-        };
-        let output = match decided {
-            Ok(holds) => {
+        let decided = self
+            .0
+            .built()
+            .and_then(|(params, _)| decide_claims_call(params, input));
+        let output = answer(
+            decided.map(|holds| {
                 let mut word = vec![0; 32];
                 word[31] = u8::from(holds);
                 word
-            }
-            Err(error) => {
-                tracing::debug!(%error, "rollup claim decision refused");
-                Vec::new()
-            }
-        };
+            }),
+            "claim decision",
+        );
         Ok(PrecompileOk { gas_used, output })
     }
 }

@@ -12,7 +12,7 @@ use group::{Group, GroupEncoding};
 use halo2_proofs::arithmetic::best_multiexp;
 use halo2_proofs::plonk::{Error, VerificationStrategy, VerifyingKey, verify_proof};
 use halo2_proofs::poly::commitment::{Guard, MSM};
-use halo2_proofs::transcript::{Blake2bRead, Challenge255, EncodedChallenge};
+use halo2_proofs::transcript::EncodedChallenge;
 use kaimeng_rollup::Fp;
 use pasta_curves::vesta;
 
@@ -106,20 +106,14 @@ fn succinct<'p>(
     proof: &ChunkProof,
     point: ClaimPoint,
 ) -> Result<(MSM<'p, vesta::Affine>, Claim), ProverError> {
-    if !(1..=crate::proof::MAX_PACK).contains(&proof.publics.len()) {
-        return Err(ProverError::PackSize {
-            found: proof.publics.len(),
-        });
-    }
-    let columns: Vec<Vec<Fp>> = proof.publics.iter().map(|p| p.to_vec()).collect();
-    let columns: Vec<[&[Fp]; 1]> = columns.iter().map(|c| [&c[..]]).collect();
-    let instances: Vec<&[&[Fp]]> = columns.iter().map(|c| &c[..]).collect();
-    let mut transcript = Blake2bRead::<_, vesta::Affine, Challenge255<_>>::init(&proof.bytes[..]);
     let strategy = KeepClaim {
         msm: MSM::new(params),
         point,
     };
-    verify_proof(params, vk, strategy, &instances, &mut transcript)
+    proof
+        .with_transcript(|instances, transcript| {
+            verify_proof(params, vk, strategy, instances, transcript)
+        })?
         .map_err(|e| ProverError::InvalidProof(format!("{e:?}")))
 }
 

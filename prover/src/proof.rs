@@ -42,6 +42,23 @@ impl ChunkProof {
     fn check_size(&self) -> Result<(), ProverError> {
         pack_size(self.publics.len())
     }
+
+    /// Runs `verify` on the proof's transcript and instances, as halo2's `verify_proof` takes
+    /// them, once the pack size is checked.
+    pub(crate) fn with_transcript<R>(
+        &self,
+        verify: impl FnOnce(
+            &[&[&[Fp]]],
+            &mut Blake2bRead<&[u8], vesta::Affine, Challenge255<vesta::Affine>>,
+        ) -> R,
+    ) -> Result<R, ProverError> {
+        self.check_size()?;
+        let columns: Vec<Vec<Fp>> = self.publics.iter().map(PublicInputs::to_vec).collect();
+        let columns: Vec<[&[Fp]; 1]> = columns.iter().map(|c| [&c[..]]).collect();
+        let instances: Vec<&[&[Fp]]> = columns.iter().map(|c| &c[..]).collect();
+        let mut transcript = Blake2bRead::init(&self.bytes[..]);
+        Ok(verify(&instances, &mut transcript))
+    }
 }
 
 fn pack_size(chunks: usize) -> Result<(), ProverError> {
@@ -112,22 +129,17 @@ pub fn verify_chunk(
     vk: &VerifyingKey<vesta::Affine>,
     proof: &ChunkProof,
 ) -> Result<(), ProverError> {
-    proof.check_size()?;
-    let columns = proof.instances();
-    let columns: Vec<Vec<&[Fp]>> = columns
-        .iter()
-        .map(|c| c.iter().map(|v| &v[..]).collect())
-        .collect();
-    let instances: Vec<&[&[Fp]]> = columns.iter().map(|c| &c[..]).collect();
-    let mut transcript = Blake2bRead::<_, vesta::Affine, Challenge255<_>>::init(&proof.bytes[..]);
-    verify_proof(
-        params,
-        vk,
-        SingleVerifier::new(params),
-        &instances,
-        &mut transcript,
-    )
-    .map_err(|e| ProverError::InvalidProof(format!("{e:?}")))
+    proof
+        .with_transcript(|instances, transcript| {
+            verify_proof(
+                params,
+                vk,
+                SingleVerifier::new(params),
+                instances,
+                transcript,
+            )
+        })?
+        .map_err(|e| ProverError::InvalidProof(format!("{e:?}")))
 }
 
 /// Verifies many proofs together: one multi-scalar multiplication for all of them.

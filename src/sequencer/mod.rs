@@ -650,6 +650,11 @@ mod tests {
         assert_eq!(limits.max_subscriptions, 10_000);
         assert_eq!(config.keep_executed, 100_000);
         assert_eq!(config.compact_after_ops, 20_000);
+        assert_eq!(config.chunks_per_proof, 4);
+        assert_eq!(
+            (config.decide_every_batches, config.decide_wait_ms),
+            (8, 60_000)
+        );
         assert!(!config.revert_unverified, "only the command line sets it");
 
         let config = load(
@@ -686,6 +691,18 @@ mod tests {
             (
                 "max_subscriptions_per_connection = 0\n",
                 "max_subscriptions_per_connection must be positive",
+            ),
+            (
+                "chunks_per_proof = 0\n",
+                "chunks_per_proof 0 must be 1 to 16",
+            ),
+            (
+                "chunks_per_proof = 17\n",
+                "chunks_per_proof 17 must be 1 to 16",
+            ),
+            (
+                "decide_every_batches = 0\n",
+                "decide_every_batches must be positive",
             ),
             ("prover_listen = \"nowhere\"\n", "prover_listen"),
             ("revert_unverified = true\n", "unknown field"),

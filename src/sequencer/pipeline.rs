@@ -313,22 +313,25 @@ impl Pipeline {
         {
             return Ok(());
         }
-        let mut claims = Vec::new();
-        for number in marks.decided + 1..=marks.verified {
-            // Verified by this run, or else (before a restart, or by someone else) from the
-            // BatchVerified event.
-            let batch_claims = match self.landed.get(&number) {
-                Some(claims) => claims.clone(),
-                None => self
-                    .bridge
-                    .verified_claims(number, block)
-                    .await?
+        // Verified by this run, or else (before a restart, or by someone else) from the
+        // BatchVerified events.
+        let numbers = marks.decided + 1..=marks.verified;
+        let from_events = if numbers.clone().all(|n| self.landed.contains_key(&n)) {
+            BTreeMap::new()
+        } else {
+            self.bridge.verified_claims(numbers.clone(), block).await?
+        };
+        let claims = numbers
+            .map(|number| {
+                self.landed
+                    .get(&number)
+                    .or_else(|| from_events.get(&number))
+                    .map(|c| Bytes::from(c.clone()))
                     .ok_or_else(|| {
                         anyhow!("batch {number} is verified but has no BatchVerified event")
-                    })?,
-            };
-            claims.push(Bytes::from(batch_claims));
-        }
+                    })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
         let call = decideBatchesCall {
             lastBatch: marks.verified,
             claims,
