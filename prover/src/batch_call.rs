@@ -12,7 +12,7 @@
 //!
 //! The call ends with each proof's IPA claim, concatenated (ADR 0114): the proofs are checked
 //! with those claims taken as given, and the bridge has the claims decided later, many batches
-//! at once ([`decide_claims_call`]).
+//! at once, in steps that each fit a transaction ([`DecideStepCall`]).
 //!
 //! Layout, in 32-byte big-endian words (see [`kaimeng_rollup::bridge_calls`]):
 //!
@@ -25,6 +25,7 @@
 //! Lengths are words; the byte strings follow them unpadded (Solidity's `abi.encodePacked`
 //! of `uint256, bytes`).
 
+use group::GroupEncoding;
 use halo2_proofs::plonk::VerifyingKey;
 use kaimeng_rollup::Fp;
 use kaimeng_rollup::bridge_calls::{
@@ -33,7 +34,9 @@ use kaimeng_rollup::bridge_calls::{
 use kaimeng_rollup::tx::{PubdataError, data_commitment, parse_pubdata};
 use pasta_curves::vesta;
 
-use crate::deferred::{Claim, claim_of, decide, verify_with_claims};
+use crate::deferred::{
+    Claim, DecisionStep, claim_of, decide_step, decision_weights, verify_with_claims,
+};
 use crate::params::ChunkParams;
 use crate::proof::{ChunkProof, MAX_PACK};
 use crate::witness::PublicInputs;
@@ -332,10 +335,96 @@ fn parse_claims(
         .collect()
 }
 
-/// The claim decider's check (`0x…0b04`): `input` is claims of `2^k`-row proofs, concatenated.
-/// `Ok(true)` if every claim holds, `Ok(false)` if one is false, an error if `input` is not
-/// claims.
-pub fn decide_claims_call(params: &ChunkParams, input: &[u8]) -> Result<bool, BatchCallError> {
-    let claims = parse_claims(params.k(), input, None)?;
-    Ok(decide(params, &claims))
+/// One step of the claim decider (`0x…0b04`, ADR 0114): the claims of every batch being
+/// decided, and where the decision stands.
+///
+/// ```text
+/// steps | step | partial sum (32-byte compressed point; the identity, all zeros, at step 0) |
+/// claims of 2^k-row proofs, concatenated
+/// ```
+///
+/// `steps` and `step` are words. The answer is one 32-byte string: the new partial sum, or at
+/// the last step a word that is 1 if every claim holds and 0 if one is false.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecideStepCall {
+    pub steps: u64,
+    pub step: u64,
+    pub partial: [u8; WORD],
+    pub claims: Vec<u8>,
+}
+
+impl DecideStepCall {
+    /// The first step of deciding `claims` in `steps` steps.
+    pub fn first(steps: u64, claims: Vec<u8>) -> Self {
+        Self {
+            steps,
+            step: 0,
+            partial: [0; WORD],
+            claims,
+        }
+    }
+
+    pub fn decode(input: &[u8]) -> Result<Self, BatchCallError> {
+        let mut reader = Reader { rest: input };
+        let steps = reader.uint(32, "steps")?;
+        let step = reader.uint(32, "step")?;
+        let partial = *reader.word("partial sum")?;
+        Ok(Self {
+            steps,
+            step,
+            partial,
+            claims: reader.rest.to_vec(),
+        })
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(3 * WORD + self.claims.len());
+        out.extend_from_slice(&word_of_uint(self.steps));
+        out.extend_from_slice(&word_of_uint(self.step));
+        out.extend_from_slice(&self.partial);
+        out.extend_from_slice(&self.claims);
+        out
+    }
+
+    /// The call of the next step, given this one's answer.
+    pub fn next(&self, answer: [u8; WORD]) -> Self {
+        Self {
+            step: self.step + 1,
+            partial: answer,
+            ..self.clone()
+        }
+    }
+
+    /// Whether this is the decision's last step, whose answer is the verdict.
+    pub fn is_last(&self) -> bool {
+        self.step + 1 == self.steps
+    }
+
+    /// Runs the step: the answer, or why the input is refused.
+    pub fn run(&self, params: &ChunkParams) -> Result<[u8; WORD], BatchCallError> {
+        let claims = parse_claims(params.k(), &self.claims, None)?;
+        let weights = decision_weights(&self.claims, claims.len());
+        let partial = Option::from(vesta::Point::from_bytes(&self.partial))
+            .ok_or_else(|| BatchCallError::Claims("the partial sum is not a point".into()))?;
+        let step = decide_step(
+            params,
+            &claims,
+            &weights,
+            self.steps as usize,
+            self.step as usize,
+            partial,
+        )
+        .map_err(|e| BatchCallError::Claims(e.to_string()))?;
+        Ok(match step {
+            DecisionStep::Partial(sum) => sum.to_bytes(),
+            DecisionStep::Decided(holds) => word_of_uint(u64::from(holds)),
+        })
+    }
+}
+
+/// The claim decider's check in one call: `Ok(true)` if every claim in `claims` (of `2^k`-row
+/// proofs, concatenated) holds, `Ok(false)` if one is false, an error if they are not claims.
+pub fn decide_claims(params: &ChunkParams, claims: &[u8]) -> Result<bool, BatchCallError> {
+    let answer = DecideStepCall::first(1, claims.to_vec()).run(params)?;
+    Ok(answer[WORD - 1] == 1)
 }

@@ -5,9 +5,10 @@
 //! generators, where `u` are the proof's IPA challenges. A [`Claim`] is the pair `(G, u)`: the
 //! prover computes `G` ([`claim_of`]), [`verify_with_claims`] checks everything else about the
 //! proofs, and [`decide`] later checks any number of claims at once,
-//! `Σ ρ_j G_j = ⟨Σ ρ_j s(u_j), G⟩` for random `ρ_j`. The bridge does not use this yet.
+//! `Σ ρ_j G_j = ⟨Σ ρ_j s(u_j), G⟩` for weights `ρ_j` drawn from the claims, in one step or
+//! split over ranges of generators ([`decide_step`]) so that each step fits a transaction.
 
-use ff::{Field, PrimeField};
+use ff::{Field, FromUniformBytes, PrimeField};
 use group::{Group, GroupEncoding};
 use halo2_proofs::arithmetic::best_multiexp;
 use halo2_proofs::plonk::{Error, VerificationStrategy, VerifyingKey, verify_proof};
@@ -182,24 +183,122 @@ fn s_coefficients(u: &[Fp], init: Fp) -> Vec<Fp> {
     s
 }
 
-/// Checks every claim at once: true iff each `g` is `⟨s(u), G⟩` (with overwhelming
-/// probability over the random weights). Claims of another size than the parameters' `k` are
-/// false.
-pub fn decide(params: &ChunkParams, claims: &[Claim]) -> bool {
+/// The deterministic weights `ρ_j` of a decision over `claims` (their bytes, concatenated):
+/// Blake2b of the whole set, then of that digest and each index. A claim cannot be chosen after
+/// its weight, so a false one passes only with negligible probability (ADR 0114), and every
+/// step of a split decision, on every node, uses the same weights.
+pub fn decision_weights(claims: &[u8], count: usize) -> Vec<Fp> {
+    let digest = blake2b_simd::Params::new()
+        .personal(b"kaimeng-decide\0\0")
+        .hash(claims);
+    (0..count as u32)
+        .map(|j| {
+            let wide = blake2b_simd::Params::new()
+                .personal(b"kaimeng-weight\0\0")
+                .to_state()
+                .update(digest.as_bytes())
+                .update(&j.to_le_bytes())
+                .finalize();
+            Fp::from_uniform_bytes(wide.as_array())
+        })
+        .collect()
+}
+
+/// Most steps a decision at `2^k` rows may be split into: steps cover at least 2^11
+/// generators each, which bounds how many transactions anyone can make a decision take.
+pub fn max_decision_steps(k: u32) -> usize {
+    1 << k.saturating_sub(11)
+}
+
+/// Where a split decision stands after a step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DecisionStep {
+    /// More steps follow; pass this sum to the next.
+    Partial(vesta::Point),
+    /// The last step: whether every claim holds.
+    Decided(bool),
+}
+
+/// One step of deciding `claims` (weighted by `weights`, [`decision_weights`]) in `steps`
+/// equal steps over the generators: step `step` adds `⟨Σ ρ_j s(u_j), G⟩` over its range of
+/// generators to `partial`, and the first step also subtracts `Σ ρ_j G_j`. After the last step
+/// the sum is the identity iff every claim holds (with overwhelming probability). The result
+/// does not depend on how the decision is split.
+///
+/// `steps` must be a power of two of at most [`max_decision_steps`], `step` below it, and the
+/// first step's `partial` the identity; claims of another size than `k` are false.
+pub fn decide_step(
+    params: &ChunkParams,
+    claims: &[Claim],
+    weights: &[Fp],
+    steps: usize,
+    step: usize,
+    partial: vesta::Point,
+) -> Result<DecisionStep, ProverError> {
     let k = params.k() as usize;
-    if claims.iter().any(|c| c.u.len() != k) {
-        return false;
+    let refuse = |reason: String| ProverError::Decode {
+        what: "decision step",
+        reason,
+    };
+    if !steps.is_power_of_two() || steps > max_decision_steps(k as u32) {
+        return Err(refuse(format!(
+            "{steps} steps; a power of two up to {} at k = {k}",
+            max_decision_steps(k as u32)
+        )));
     }
-    let mut rng = rand_core::UnwrapErr(rand::rngs::SysRng);
-    let mut scalars = vec![Fp::ZERO; 1 << k];
-    let mut bases = params.get_g();
-    for claim in claims {
-        let rho = Fp::random(&mut rng);
-        for (total, s) in scalars.iter_mut().zip(s_coefficients(&claim.u, rho)) {
+    if step >= steps {
+        return Err(refuse(format!("step {step} of {steps}")));
+    }
+    if step == 0 && !bool::from(partial.is_identity()) {
+        return Err(refuse("the first step starts from the identity".into()));
+    }
+    if weights.len() != claims.len() {
+        return Err(refuse(format!(
+            "{} weights for {} claims",
+            weights.len(),
+            claims.len()
+        )));
+    }
+    let last = step + 1 == steps;
+    if claims.iter().any(|c| c.u.len() != k) {
+        return Ok(if last {
+            DecisionStep::Decided(false)
+        } else {
+            DecisionStep::Partial(partial)
+        });
+    }
+    let low_bits = k - steps.trailing_zeros() as usize;
+    let first = step << low_bits;
+    let mut scalars = vec![Fp::ZERO; 1 << low_bits];
+    let mut bases = params.get_g()[first..first + (1 << low_bits)].to_vec();
+    for (claim, rho) in claims.iter().zip(weights) {
+        // s(u) at index `first + t` is the high bits' product times the low bits' s.
+        let prefix = (low_bits..k)
+            .filter(|bit| first >> bit & 1 == 1)
+            .fold(*rho, |acc, bit| acc * claim.u[k - 1 - bit]);
+        let low = s_coefficients(&claim.u[k - low_bits..], prefix);
+        for (total, s) in scalars.iter_mut().zip(low) {
             *total += s;
         }
-        scalars.push(-rho);
-        bases.push(claim.g);
+        if step == 0 {
+            scalars.push(-*rho);
+            bases.push(claim.g);
+        }
     }
-    bool::from(best_multiexp(&scalars, &bases).is_identity())
+    let sum = best_multiexp(&scalars, &bases) + partial;
+    Ok(if last {
+        DecisionStep::Decided(bool::from(sum.is_identity()))
+    } else {
+        DecisionStep::Partial(sum)
+    })
+}
+
+/// Checks every claim at once, in one step: true iff each `g` is `⟨s(u), G⟩` (with
+/// overwhelming probability over the weights). Claims of another size than the parameters'
+/// `k` are false.
+pub fn decide(params: &ChunkParams, claims: &[Claim]) -> bool {
+    let bytes: Vec<u8> = claims.iter().flat_map(Claim::to_bytes).collect();
+    let weights = decision_weights(&bytes, claims.len());
+    let step = decide_step(params, claims, &weights, 1, 0, vesta::Point::identity());
+    matches!(step, Ok(DecisionStep::Decided(true)))
 }

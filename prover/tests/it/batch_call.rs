@@ -6,7 +6,7 @@
 use std::sync::OnceLock;
 
 use kaimeng_prover::batch_call::{
-    BatchCall, BatchCallError, ChunkCall, decide_claims_call, verify_batch_call,
+    BatchCall, BatchCallError, ChunkCall, DecideStepCall, decide_claims, verify_batch_call,
 };
 use kaimeng_prover::{ChunkWitness, MAX_PACK, prove_chunk, prove_pack};
 use kaimeng_rollup::Fp;
@@ -186,17 +186,50 @@ fn claims_must_be_the_proofs_own_and_the_decider_checks_them() {
         Err(BatchCallError::Claims(reason)) if reason.contains("claim 0")
     ));
 
-    assert_eq!(decide_claims_call(params, &call.claims), Ok(true));
+    assert_eq!(decide_claims(params, &call.claims), Ok(true));
     // A point moved to another valid point: the decider says no.
     let mut moved = call.claims.clone();
     moved[..32].copy_from_slice(&call.claims[size..size + 32]);
-    assert_eq!(decide_claims_call(params, &moved), Ok(false));
+    assert_eq!(decide_claims(params, &moved), Ok(false));
     for bad in [&[][..], &call.claims[..size - 1], &call.claims[..size + 5]] {
         assert!(matches!(
-            decide_claims_call(params, bad),
+            decide_claims(params, bad),
             Err(BatchCallError::Claims(_))
         ));
     }
+
+    // In two steps: the first answers a partial sum, which the second takes; the call
+    // round-trips its encoding.
+    let first = DecideStepCall::first(2, call.claims.clone());
+    assert_eq!(DecideStepCall::decode(&first.encode()), Ok(first.clone()));
+    assert!(!first.is_last());
+    let sum = first.run(params).unwrap();
+    let second = first.next(sum);
+    assert!(second.is_last());
+    assert_eq!(second.run(params).unwrap()[31], 1);
+    let moved_first = DecideStepCall::first(2, moved);
+    let moved_sum = moved_first.run(params).unwrap();
+    assert_eq!(moved_first.next(moved_sum).run(params).unwrap(), [0; 32]);
+    // Another partial sum changes the verdict; one that is not a point, or bad step
+    // arguments, are refused.
+    assert_eq!(first.next(moved_sum).run(params).unwrap(), [0; 32]);
+    let refusal = |call: DecideStepCall| match call.run(params) {
+        Err(BatchCallError::Claims(reason)) => reason,
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    assert!(refusal(first.next([0xff; 32])).contains("not a point"));
+    assert!(refusal(DecideStepCall::first(3, call.claims.clone())).contains("power of two"));
+    assert!(
+        refusal(DecideStepCall {
+            step: 2,
+            ..second.clone()
+        })
+        .contains("step 2 of 2")
+    );
+    assert!(matches!(
+        DecideStepCall::decode(&first.encode()[..70]),
+        Err(BatchCallError::Truncated("partial sum"))
+    ));
 }
 
 #[test]

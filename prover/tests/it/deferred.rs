@@ -1,8 +1,12 @@
 //! Deferred inner-product checks (ADR 0114) with real proofs (one slot, k = 12): claims of
 //! valid proofs and of a pack verify and are decided true; a changed point or challenge is
-//! caught by the verifier or the decider; claims encode and decode, and bad encodings say why.
+//! caught by the verifier or the decider, whole or split into steps; claims encode and decode, and bad encodings say why.
 
-use kaimeng_prover::deferred::{Claim, claim_of, decide, verify_with_claims};
+use group::Group;
+use kaimeng_prover::deferred::{
+    Claim, DecisionStep, claim_of, decide, decide_step, decision_weights, max_decision_steps,
+    verify_with_claims,
+};
 use kaimeng_prover::{ProverError, prove_pack};
 use pasta_curves::vesta;
 
@@ -66,4 +70,73 @@ fn claims_encode_and_bad_encodings_say_why() {
     let mut big = bytes;
     big[64..96].copy_from_slice(&[0xff; 32]);
     assert!(reason(&big).contains("challenge 1"));
+}
+
+/// Runs a whole decision in `steps` steps, each from the last one's partial sum.
+fn decide_in(steps: usize, claims: &[Claim]) -> bool {
+    let (params, _) = setup();
+    let bytes: Vec<u8> = claims.iter().flat_map(Claim::to_bytes).collect();
+    let weights = decision_weights(&bytes, claims.len());
+    let mut partial = vesta::Point::identity();
+    for step in 0..steps {
+        match decide_step(params, claims, &weights, steps, step, partial).unwrap() {
+            DecisionStep::Partial(sum) => {
+                assert!(
+                    step + 1 < steps,
+                    "step {step} of {steps} gave a partial sum"
+                );
+                partial = sum;
+            }
+            DecisionStep::Decided(holds) => {
+                assert_eq!(step + 1, steps, "step {step} of {steps} decided");
+                return holds;
+            }
+        }
+    }
+    unreachable!("the last step decides")
+}
+
+/// A decision split over ranges of generators gives the same verdict as one step, for true
+/// and false claims; the weights follow from the claims; bad step arguments are refused.
+#[test]
+fn a_decision_split_into_steps_agrees_with_one_step() {
+    let (params, keys) = setup();
+    let claims: Vec<Claim> = proofs()
+        .iter()
+        .map(|p| claim_of(params, keys.vk(), p).unwrap())
+        .collect();
+    let max = max_decision_steps(SHAPE.k);
+    assert_eq!(max, 1 << (SHAPE.k - 11));
+    for steps in [1, max] {
+        assert!(decide_in(steps, &claims), "{steps} steps");
+        let mut moved = claims.clone();
+        moved[0].g = (moved[0].g + vesta::Affine::from(params.get_g()[5])).into();
+        assert!(!decide_in(steps, &moved), "{steps} steps, moved point");
+        // A point moved by a generator the last range holds is caught as well.
+        let last = params.get_g()[(1 << SHAPE.k) - 1];
+        let mut late = claims.clone();
+        late[1].g = (late[1].g + vesta::Affine::from(last)).into();
+        assert!(!decide_in(steps, &late), "{steps} steps, moved late");
+    }
+
+    // Weights are the same for the same claims and differ for others or other indices.
+    let bytes: Vec<u8> = claims.iter().flat_map(Claim::to_bytes).collect();
+    let weights = decision_weights(&bytes, 2);
+    assert_eq!(weights, decision_weights(&bytes, 2));
+    assert_ne!(weights[0], weights[1]);
+    assert_ne!(weights[0], decision_weights(&bytes[1..], 2)[0]);
+
+    let start = vesta::Point::identity();
+    let refused = |steps: usize, step: usize, partial: vesta::Point, w: &[kaimeng_rollup::Fp]| {
+        match decide_step(params, &claims, w, steps, step, partial) {
+            Err(ProverError::Decode { reason, .. }) => reason,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    };
+    assert!(refused(3, 0, start, &weights).contains("power of two"));
+    assert!(refused(2 * max, 0, start, &weights).contains("power of two up to"));
+    assert!(refused(max, max, start, &weights).contains("step"));
+    let elsewhere = vesta::Point::generator();
+    assert!(refused(max, 0, elsewhere, &weights).contains("identity"));
+    assert!(refused(1, 0, start, &weights[..1]).contains("1 weights for 2 claims"));
 }
