@@ -21,7 +21,8 @@ use std::sync::{Arc, OnceLock};
 use alloy_primitives::Address;
 use kaimeng_crypto::precompile::{PrecompileFailure, PrecompileOk, PrecompileResult};
 use kaimeng_genesis::RollupSpec;
-use kaimeng_prover::batch_call::{BatchCall, BatchCallError, decide_claims_call, verify_call};
+use kaimeng_prover::batch_call::{BatchCall, BatchCallError, DecideStepCall, verify_call};
+use kaimeng_prover::deferred::max_decision_steps;
 use kaimeng_prover::{ChunkParams, ChunkShape, ChunkVerifyingKey, ParamsCache, generate_vk};
 use kaimeng_rollup::bridge_calls::{check_account, fold_priority};
 use kaimeng_shards::precompiles::{BlockView, ChainPrecompile};
@@ -51,6 +52,9 @@ pub const VERIFY_BATCH_PACKED_CHUNK_GAS: u64 = 70_000;
 pub const DECIDE_BASE_GAS: u64 = 3_800_000;
 /// Gas per claim decided at k = 12 (about 5 × ecrecover measured at k = 13, halved).
 pub const DECIDE_CLAIM_GAS: u64 = 20_000;
+/// Gas per claim in every step of a decision, whatever its share of the generators: each step
+/// reads every claim and draws its weight.
+pub const DECIDE_STEP_CLAIM_GAS: u64 = 2_000;
 
 const fn address_of(low: u16) -> [u8; 20] {
     let mut bytes = [0u8; 20];
@@ -79,6 +83,23 @@ pub fn decide_gas(k: u32, claims: u64) -> u64 {
     DECIDE_BASE_GAS
         .saturating_add(DECIDE_CLAIM_GAS.saturating_mul(claims))
         .saturating_mul(scale)
+}
+
+/// Gas of one of `steps` equal steps of that decision (ADR 0114): its share of the whole,
+/// rounded up, and reading every claim.
+pub fn decide_step_gas(k: u32, claims: u64, steps: u64) -> u64 {
+    decide_gas(k, claims)
+        .div_ceil(steps.max(1))
+        .saturating_add(DECIDE_STEP_CLAIM_GAS.saturating_mul(claims))
+}
+
+/// The fewest steps (a power of two the decider accepts) in which deciding `claims` claims of
+/// `2^k`-row proofs costs at most `limit` gas per step; `None` if no split fits.
+pub fn decision_steps(k: u32, claims: u64, limit: u64) -> Option<u64> {
+    let most = max_decision_steps(k) as u64;
+    std::iter::successors(Some(1u64), |s| Some(s * 2))
+        .take_while(|s| *s <= most)
+        .find(|s| decide_step_gas(k, claims, *s) <= limit)
 }
 
 /// A precompile's output: the answer, or empty for refused input (logged with its reason).
@@ -194,8 +215,9 @@ impl ChainPrecompile for VerifyBatch {
     }
 }
 
-/// The IPA claim decider: one word, 1 if every claim in the input holds and 0 if one is false;
-/// empty if the input is not claims.
+/// One step of the IPA claim decider (ADR 0114, [`DecideStepCall`]): the partial sum for the
+/// next step, or at the last step one word, 1 if every claim holds and 0 if one is false;
+/// empty if the input is refused.
 #[derive(Debug)]
 pub struct DecideClaims(pub Arc<BatchVerifierKey>);
 
@@ -206,21 +228,19 @@ impl ChainPrecompile for DecideClaims {
 
     fn run(&self, input: &[u8], gas_limit: u64, _block: &BlockView) -> PrecompileResult {
         let k = self.0.shape.k;
-        // Priced from the input's length: one claim per 32 · (1 + k) bytes, at least one.
-        let claims = (input.len() / (32 * (1 + k as usize))).max(1) as u64;
-        let gas_used = charge(decide_gas(k, claims), gas_limit)?;
-        let decided = self
-            .0
-            .built()
-            .and_then(|(params, _)| decide_claims_call(params, input));
-        let output = answer(
-            decided.map(|holds| {
-                let mut word = vec![0; 32];
-                word[31] = u8::from(holds);
-                word
-            }),
-            "claim decision",
-        );
+        let call = DecideStepCall::decode(input);
+        // Priced from the claims' length (one claim per 32 · (1 + k) bytes, at least one) and
+        // the step count; an undecodable call as one claim in one step.
+        let (claims, steps) = call.as_ref().map_or((1, 1), |c| {
+            let claims = (c.claims.len() / (32 * (1 + k as usize))).max(1) as u64;
+            (claims, c.steps)
+        });
+        let gas_used = charge(decide_step_gas(k, claims, steps), gas_limit)?;
+        let answered = call.and_then(|call| {
+            let (params, _) = self.0.built()?;
+            call.run(params)
+        });
+        let output = answer(answered.map(|word| word.to_vec()), "claim decision");
         Ok(PrecompileOk { gas_used, output })
     }
 }
@@ -277,12 +297,14 @@ pub fn shard0_precompiles(
     block_gas_limit: u64,
     params_dir: PathBuf,
 ) -> anyhow::Result<Vec<Arc<dyn ChainPrecompile>>> {
-    let needed = verify_batch_gas(spec.chunk_k, 1, 1).max(decide_gas(spec.chunk_k, 1));
+    let most_steps = max_decision_steps(spec.chunk_k) as u64;
+    let needed =
+        verify_batch_gas(spec.chunk_k, 1, 1).max(decide_step_gas(spec.chunk_k, 1, most_steps));
     let limit = block_gas_limit.min(kaimeng_shards::tx::MAX_TX_GAS);
     if needed > limit {
         anyhow::bail!(
-            "genesis rollup shape (k = {}) needs {needed} gas to verify one chunk and decide \
-             its claim, more than a transaction may use ({limit}: the lower of the block gas \
+            "genesis rollup shape (k = {}) needs {needed} gas to verify one chunk or take a step \
+             of deciding its claim, more than a transaction may use ({limit}: the lower of the block gas \
              limit and the per-transaction cap); lower chunk_k",
             spec.chunk_k
         );
@@ -377,28 +399,72 @@ mod tests {
 
     #[test]
     fn a_shape_too_costly_for_a_block_or_too_large_for_its_k_is_refused() {
-        let error = shard0_precompiles(
-            shape(RollupSpec::DEFAULT_SHAPE),
-            30_000_000,
-            std::env::temp_dir(),
-        )
-        .unwrap_err()
-        .to_string();
+        let error = shard0_precompiles(shape((57, 18)), 30_000_000, std::env::temp_dir())
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("more than a transaction may use"), "{error}");
         let too_many = shape((9, 13));
         let error = shard0_precompiles(too_many, 30_000_000, std::env::temp_dir())
             .unwrap_err()
             .to_string();
         assert!(error.contains("genesis rollup shape"), "{error}");
-        assert_eq!(
-            shard0_precompiles(
-                shape(RollupSpec::DEV_SHAPE),
-                30_000_000,
-                std::env::temp_dir()
-            )
-            .unwrap()
-            .len(),
-            4
+        // The production and dev shapes fit: a decision is split into steps.
+        for accepted in [RollupSpec::DEFAULT_SHAPE, RollupSpec::DEV_SHAPE] {
+            let precompiles =
+                shard0_precompiles(shape(accepted), 30_000_000, std::env::temp_dir()).unwrap();
+            assert_eq!(precompiles.len(), 4);
+        }
+    }
+
+    #[test]
+    fn a_decision_is_split_into_the_fewest_steps_that_each_fit() {
+        let cap = kaimeng_shards::tx::MAX_TX_GAS;
+        // The production shape: one claim, or the 64 of eight batches in packs of 8.
+        let k = RollupSpec::DEFAULT_SHAPE.1;
+        assert!(
+            decide_gas(k, 1) > cap,
+            "a whole decision does not fit at k = {k}"
         );
+        for claims in [1, 64] {
+            let steps = decision_steps(k, claims, cap * 3 / 4).unwrap();
+            assert!(steps.is_power_of_two() && steps > 1);
+            assert!(decide_step_gas(k, claims, steps) <= cap * 3 / 4);
+            assert!(decide_step_gas(k, claims, steps / 2) > cap * 3 / 4);
+        }
+        // Steps share the whole and each reads every claim.
+        assert_eq!(
+            decide_step_gas(16, 64, 8),
+            decide_gas(16, 64).div_ceil(8) + 64 * DECIDE_STEP_CLAIM_GAS
+        );
+        assert_eq!(decision_steps(12, 1, cap), Some(1));
+        // Too many claims for any split: none.
+        assert_eq!(decision_steps(k, 100_000, cap), None);
+
+        // The precompile prices a step before running it; garbage as one claim in one step.
+        let precompile = DecideClaims(Arc::new(
+            BatchVerifierKey::new(shape(RollupSpec::DEV_SHAPE), std::env::temp_dir()).unwrap(),
+        ));
+        let block = BlockView {
+            chain_id: 1,
+            number: 1,
+            timestamp: 0,
+        };
+        let dev_k = RollupSpec::DEV_SHAPE.1;
+        let claims = vec![7; 3 * 32 * (1 + dev_k as usize)];
+        for (input, gas) in [
+            (
+                DecideStepCall::first(2, claims.clone()).encode(),
+                decide_step_gas(dev_k, 3, 2),
+            ),
+            (vec![1; 10], decide_step_gas(dev_k, 1, 1)),
+        ] {
+            assert_eq!(
+                precompile.run(&input, gas - 1, &block),
+                Err(PrecompileFailure::OutOfGas {
+                    needed: gas,
+                    limit: gas - 1
+                })
+            );
+        }
     }
 }

@@ -5,14 +5,18 @@
 //! its fixed and per-proof parts and how they grow with k. The same four chunks proven as one
 //! pack (ADR 0114), and two of them as a pack of two, give the cost of each further chunk of a
 //! pack. Verification takes each proof's IPA claim as given (ADR 0114); the claim decider is
-//! timed with 1, 4 and 16 claims, which gives its fixed and per-claim parts. Everything runs on one thread (halo2
+//! timed with 1, 4 and 16 claims, which gives its fixed and per-claim parts, whole and as the
+//! first and last of the most steps k allows. Everything runs on one thread (halo2
 //! would spread a verification's multi-scalar multiplication over every core), because gas
 //! prices CPU time, and a block's transactions already run side by side with others.
 //!
 //! `cargo bench --profile dev -p kaimeng-benches --features prover,crypto --bench rollup_gas`
 
 use kaimeng_benches::calibration::{median, time_per_call};
-use kaimeng_prover::batch_call::{BatchCall, ChunkCall, decide_claims_call, verify_batch_call};
+use kaimeng_prover::batch_call::{
+    BatchCall, ChunkCall, DecideStepCall, decide_claims, verify_batch_call,
+};
+use kaimeng_prover::deferred::max_decision_steps;
 use kaimeng_prover::{
     ChunkKeys, ChunkParams, ChunkShape, ChunkWitness, ParamsCache, prove_chunk, prove_pack,
 };
@@ -202,13 +206,30 @@ fn calibrate() {
         let claim = &claims[..claims.len() / 4];
         for count in [1usize, 4, 16] {
             let input = claim.repeat(count);
-            assert_eq!(decide_claims_call(&params, &input), Ok(true));
-            let (ms, ratio) = against_ecrecover(&ecrecover, || decide_claims_call(&params, &input));
+            assert_eq!(decide_claims(&params, &input), Ok(true));
+            let (ms, ratio) = against_ecrecover(&ecrecover, || decide_claims(&params, &input));
             println!(
                 "  decide k={} claims={count}  = {ms:.1} ms = {ratio:.0} x ecrecover -> {:.0} gas",
                 shape.k,
                 ratio * 3000.0
             );
+            // Split in the most steps k allows: the first step (which also sums the claimed
+            // points) and the last.
+            let steps = max_decision_steps(shape.k) as u64;
+            let first = DecideStepCall::first(steps, input.clone());
+            let mut last = first.clone();
+            while !last.is_last() {
+                last = last.next(last.run(&params).unwrap());
+            }
+            assert_eq!(last.run(&params).unwrap()[31], 1);
+            for (name, call) in [("first", &first), ("last", &last)] {
+                let (ms, ratio) = against_ecrecover(&ecrecover, || call.run(&params));
+                println!(
+                    "  decide k={} claims={count} {name} of {steps} steps = {ms:.1} ms = {ratio:.0} x ecrecover -> {:.0} gas",
+                    shape.k,
+                    ratio * 3000.0
+                );
+            }
         }
     }
 }

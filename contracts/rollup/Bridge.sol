@@ -81,6 +81,14 @@ contract Bridge is IBridge {
         bytes32 claimsHash; // keccak256 of the IPA claims its verification took as given
     }
 
+    /// @dev A claim decision split into steps, under way (ADR 0114).
+    struct Decision {
+        uint64 lastBatch;
+        uint32 steps; // 0: none under way
+        uint32 nextStep;
+        bytes32 partialSum; // the decider's partial sum after the steps done
+    }
+
     /// @dev The L2 account of a (key, L1 address) pair.
     struct AccountBinding {
         bool assigned;
@@ -109,6 +117,8 @@ contract Bridge is IBridge {
     uint256 public totalEscrowUnits;
     /// @inheritdoc IBridge
     uint64 public lastDecided;
+
+    Decision private _decision;
 
     mapping(uint64 => PriorityRequest) private _requests;
     mapping(uint64 => Batch) private _batches;
@@ -279,15 +289,46 @@ contract Bridge is IBridge {
     }
 
     /// @inheritdoc IBridge
-    /// @dev The decider gets every claim concatenated and answers one word: 1 if all hold, 0
-    /// if one is false. No answer (malformed claims, or too little gas) reverts, so a caller
-    /// cannot drop verifications by starving the decider.
-    function decideBatches(uint64 lastBatch, bytes[] calldata claims) external nonReentrant notInExodus {
+    /// @dev The decider gets the step count, the step, the partial sum so far and every claim
+    /// concatenated. It answers the next partial sum, or at the last step one word: 1 if all
+    /// claims hold, 0 if one is false. No answer (malformed claims, a step count it refuses,
+    /// or too little gas) reverts, so a caller cannot drop verifications by starving the
+    /// decider.
+    function decideBatches(uint64 lastBatch, bytes[] calldata claims, uint32 steps)
+        external
+        nonReentrant
+        notInExodus
+    {
+        Decision memory d = _decision;
+        if (d.steps == 0) {
+            if (lastBatch <= lastDecided || lastBatch > lastVerified) revert BatchNotVerified(lastBatch);
+            d = Decision(lastBatch, steps, 0, bytes32(0));
+        } else if (lastBatch != d.lastBatch || steps != d.steps) {
+            revert DecisionInProgress(d.lastBatch, d.steps, d.nextStep);
+        }
         uint64 first = lastDecided + 1;
-        if (lastBatch < first || lastBatch > lastVerified) revert BatchNotVerified(lastBatch);
-        if (claims.length != lastBatch - first + 1) revert LengthMismatch();
-        uint256 size;
-        for (uint64 n = first; n <= lastBatch; ++n) {
+        bytes32 answer = _decideStep(d, first, claims);
+        if (d.nextStep + 1 < d.steps) {
+            _decision = Decision(lastBatch, steps, d.nextStep + 1, answer);
+            emit DecisionStepped(first, lastBatch, d.nextStep, steps);
+            return;
+        }
+        delete _decision;
+        if (uint256(answer) == 1) {
+            lastDecided = lastBatch;
+            emit BatchesDecided(first, lastBatch);
+        } else {
+            lastVerified = lastDecided;
+            emit ClaimsRefused(first, lastBatch);
+        }
+    }
+
+    /// @dev Checks `claims` against the verifications of batches `first` to `d.lastBatch` and
+    /// runs the decider's step `d.nextStep`; its 32-byte answer.
+    function _decideStep(Decision memory d, uint64 first, bytes[] calldata claims) private view returns (bytes32) {
+        if (claims.length != d.lastBatch - first + 1) revert LengthMismatch();
+        uint256 size = 3 * 32;
+        for (uint64 n = first; n <= d.lastBatch; ++n) {
             bytes calldata batchClaims = claims[n - first];
             if (keccak256(batchClaims) != _batches[n].claimsHash) revert ClaimsMismatch(n);
             size += batchClaims.length;
@@ -297,18 +338,21 @@ contract Bridge is IBridge {
         assembly ("memory-safe") {
             ptr := add(input, 32)
         }
+        ptr = _putWord(ptr, bytes32(uint256(d.steps)));
+        ptr = _putWord(ptr, bytes32(uint256(d.nextStep)));
+        ptr = _putWord(ptr, d.partialSum);
         for (uint256 i = 0; i < claims.length; ++i) {
             ptr = _putRaw(ptr, claims[i]);
         }
         (bool ok, bytes memory output) = DECIDE_CLAIMS.staticcall{gas: gasleft()}(input);
         if (!ok || output.length != 32) revert DeciderFailed();
-        if (abi.decode(output, (uint256)) == 1) {
-            lastDecided = lastBatch;
-            emit BatchesDecided(first, lastBatch);
-        } else {
-            lastVerified = lastDecided;
-            emit ClaimsRefused(first, lastBatch);
-        }
+        return bytes32(output);
+    }
+
+    /// @inheritdoc IBridge
+    function decision() external view returns (uint64 lastBatch, uint32 steps, uint32 nextStep) {
+        Decision storage d = _decision;
+        return (d.lastBatch, d.steps, d.nextStep);
     }
 
     /// @inheritdoc IBridge

@@ -76,6 +76,9 @@ interface IBridge {
     /// @notice Some IPA claim of batches `first` to `last` was false: their verification is
     /// dropped (`lastVerified` is back at `first - 1`), and they must be verified again.
     event ClaimsRefused(uint64 first, uint64 last);
+    /// @notice Step `step` of the `steps` of deciding batches `first` to `last` is done; the
+    /// decision goes on with the next call.
+    event DecisionStepped(uint64 first, uint64 last, uint32 step, uint32 steps);
 
     /// @notice `value` wei became claimable by `l1`, from an L2 withdrawal or forced exit in
     /// batch `batchNumber`.
@@ -143,6 +146,9 @@ interface IBridge {
     error ClaimsMismatch(uint64 batchNumber);
     /// @notice The decider failed to answer (malformed claims or out of gas).
     error DeciderFailed();
+    /// @notice A decision of batches up to `lastBatch` in `steps` steps is under way; calls
+    /// continue it until it ends.
+    error DecisionInProgress(uint64 lastBatch, uint32 steps, uint32 nextStep);
     /// @notice The data given is not the data committed.
     error BatchDataMismatch(uint64 batchNumber);
     /// @notice A revert must keep every verified batch and drop at least one committed one.
@@ -211,7 +217,10 @@ interface IBridge {
     /// @notice Decides the IPA claims of the verified batches after `lastDecided` up to
     /// `lastBatch` at once (anyone); `claims[i]` are batch `lastDecided + 1 + i`'s, as its
     /// verification emitted them. If one is false, those verifications are dropped.
-    function decideBatches(uint64 lastBatch, bytes[] calldata claims) external;
+    /// A decision may be split into `steps` calls (a power of two the decider accepts), each
+    /// with the same arguments, so that each fits a transaction: the first call fixes the
+    /// batches and the step count, and the last one decides.
+    function decideBatches(uint64 lastBatch, bytes[] calldata claims, uint32 steps) external;
 
     /// @notice Executes verified and decided batch `batchNumber` (anyone).
     function executeBatch(uint64 batchNumber) external;
@@ -258,6 +267,9 @@ interface IBridge {
     function MAX_CHUNKS() external view returns (uint256);
     /// @notice The last batch whose IPA claims were decided true.
     function lastDecided() external view returns (uint64);
+    /// @notice The decision under way: its last batch, step count and next step (all zero if
+    /// none).
+    function decision() external view returns (uint64 lastBatch, uint32 steps, uint32 nextStep);
 
     /// @notice The first priority request not yet executed.
     function head() external view returns (uint64);

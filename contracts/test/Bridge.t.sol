@@ -94,15 +94,27 @@ contract VerifyMock {
     }
 }
 
-/// @dev Claim decider (0x0b04): answers 1 (every claim holds), or 0 if its storage slot 0 (the
-/// "false claim" flag) is set; empty for no claims.
+/// @dev Claim decider (0x0b04), one step of a decision: input is steps | step | partial |
+/// claims. A step before the last answers the next link of a hash chain over the claims; the
+/// last checks that the partial sum it got is the chain's (so the bridge carried each answer
+/// on) and answers 1 (every claim holds), or 0 if its storage slot 0 (the "false claim" flag)
+/// is set. Empty for no claims or bad step arguments.
 contract DecideMock {
     fallback(bytes calldata input) external returns (bytes memory) {
         bool refuse;
         assembly {
             refuse := sload(0)
         }
-        if (input.length == 0) return "";
+        if (input.length <= 96) return "";
+        (uint256 steps, uint256 step, bytes32 partialSum) = abi.decode(input[:96], (uint256, uint256, bytes32));
+        bytes calldata claims = input[96:];
+        if (step >= steps) return "";
+        bytes32 chain;
+        for (uint256 i = 0; i < step; ++i) {
+            chain = keccak256(abi.encode(i, chain, claims));
+        }
+        if (partialSum != chain) return "";
+        if (step + 1 < steps) return abi.encode(keccak256(abi.encode(step, chain, claims)));
         return abi.encode(refuse ? uint256(0) : uint256(1));
     }
 }
@@ -189,7 +201,7 @@ contract BridgeTest {
     ) internal {
         bridge.verifyBatch(number, data, roots, queues, proofs, CLAIMS);
         if (bridge.lastVerified() == number && bridge.lastDecided() < number) {
-            bridge.decideBatches(number, _claimsFor(bridge.lastDecided() + 1, number));
+            bridge.decideBatches(number, _claimsFor(bridge.lastDecided() + 1, number), 1);
         }
     }
 
@@ -717,8 +729,7 @@ contract BridgeTest {
     /// answer reverts, so nobody can drop them by starving it.
     function test_decisionGatesExecutionAndAFalseClaimDropsTheVerifications() public {
         TwoBatches memory t = _twoCommittedBatches();
-        (bytes32 q, bytes[] memory data1, bytes32[] memory roots1, bytes32[] memory queues1) =
-            (t.q, t.data1, t.roots1, t.queues1);
+        (bytes[] memory data1, bytes32[] memory roots1, bytes32[] memory queues1) = (t.data1, t.roots1, t.queues1);
         (bytes[] memory data2, bytes32[] memory roots2) = (t.data2, t.roots2);
         (bytes[] memory proofs1, bytes[] memory proofs2) = (t.proofs1, t.proofs2);
         bytes memory claims2 = hex"b2b2";
@@ -731,18 +742,18 @@ contract BridgeTest {
         bytes[] memory both = new bytes[](2);
         (both[0], both[1]) = (CLAIMS, claims2);
         _expectRevert(IBridge.LengthMismatch.selector);
-        bridge.decideBatches(2, _one(CLAIMS));
+        bridge.decideBatches(2, _one(CLAIMS), 1);
         vm.expectRevert(abi.encodeWithSelector(IBridge.BatchNotVerified.selector, 3));
-        bridge.decideBatches(3, both);
+        bridge.decideBatches(3, both, 1);
         vm.expectRevert(abi.encodeWithSelector(IBridge.BatchNotVerified.selector, 0));
-        bridge.decideBatches(0, new bytes[](0));
+        bridge.decideBatches(0, new bytes[](0), 1);
         vm.expectRevert(abi.encodeWithSelector(IBridge.ClaimsMismatch.selector, 2));
-        bridge.decideBatches(2, _claimsFor(1, 2));
+        bridge.decideBatches(2, _claimsFor(1, 2), 1);
 
         // A decider that does not answer: the call reverts and nothing changes.
         vm.etch(address(0x0b04), hex"fe");
         _expectRevert(IBridge.DeciderFailed.selector);
-        bridge.decideBatches(2, both);
+        bridge.decideBatches(2, both, 1);
         vm.etch(address(0x0b04), type(DecideMock).runtimeCode);
 
         // A false claim: both verifications are dropped, and the batches stay committed.
@@ -750,7 +761,7 @@ contract BridgeTest {
         vm.expectEmit();
         emit IBridge.ClaimsRefused(1, 2);
         vm.prank(CAROL); // anyone
-        bridge.decideBatches(2, both);
+        bridge.decideBatches(2, both, 1);
         require(bridge.lastVerified() == 0 && bridge.lastDecided() == 0, "verifications dropped");
         require(bridge.lastCommitted() == 2, "still committed");
         vm.store(address(0x0b04), 0, 0);
@@ -760,14 +771,73 @@ contract BridgeTest {
         bridge.verifyBatch(2, data2, roots2, queues1, proofs2, claims2);
         vm.expectEmit();
         emit IBridge.BatchesDecided(1, 1);
-        bridge.decideBatches(1, _one(CLAIMS));
+        bridge.decideBatches(1, _one(CLAIMS), 1);
         bridge.executeBatch(1);
         vm.expectRevert(abi.encodeWithSelector(IBridge.BatchNotDecided.selector, 2));
         bridge.executeBatch(2);
-        bridge.decideBatches(2, _one(claims2));
+        bridge.decideBatches(2, _one(claims2), 1);
         require(bridge.lastDecided() == 2, "decided");
         bridge.executeBatch(2);
         require(bridge.lastExecuted() == 2, "executed");
+    }
+
+    /// A decision split into steps: the first call fixes the batches and the step count, every
+    /// call (by anyone) carries the same claims and the decider's last answer on, other
+    /// arguments are refused while it is under way, and only the last step decides: a false
+    /// claim drops the verifications there, true ones let the batches execute.
+    function test_aDecisionSplitIntoStepsGoesOnUntilItsLastStep() public {
+        TwoBatches memory t = _twoCommittedBatches();
+        bytes memory claims2 = hex"b2b2";
+        bridge.verifyBatch(1, t.data1, t.roots1, t.queues1, t.proofs1, CLAIMS);
+        bridge.verifyBatch(2, t.data2, t.roots2, t.queues1, t.proofs2, claims2);
+        bytes[] memory both = new bytes[](2);
+        (both[0], both[1]) = (CLAIMS, claims2);
+        // No steps: the decider refuses, nothing starts.
+        _expectRevert(IBridge.DeciderFailed.selector);
+        bridge.decideBatches(2, both, 0);
+
+        // Two steps with a false claim: the first only steps, the last refuses.
+        vm.store(address(0x0b04), 0, bytes32(uint256(1)));
+        vm.expectEmit();
+        emit IBridge.DecisionStepped(1, 2, 0, 2);
+        bridge.decideBatches(2, both, 2);
+        require(bridge.lastVerified() == 2, "still verified after one step");
+        vm.expectEmit();
+        emit IBridge.ClaimsRefused(1, 2);
+        bridge.decideBatches(2, both, 2);
+        require(bridge.lastVerified() == 0 && bridge.lastDecided() == 0, "dropped at the last step");
+        (uint64 last, uint32 steps,) = bridge.decision();
+        require(last == 0 && steps == 0, "no decision under way");
+        vm.store(address(0x0b04), 0, 0);
+
+        // Four steps with true claims, continued by anyone.
+        bridge.verifyBatch(1, t.data1, t.roots1, t.queues1, t.proofs1, CLAIMS);
+        bridge.verifyBatch(2, t.data2, t.roots2, t.queues1, t.proofs2, claims2);
+        bridge.decideBatches(2, both, 4);
+        uint32 next;
+        (last, steps, next) = bridge.decision();
+        require(last == 2 && steps == 4 && next == 1, "under way");
+        vm.expectRevert(abi.encodeWithSelector(IBridge.DecisionInProgress.selector, 2, 4, 1));
+        bridge.decideBatches(1, _one(CLAIMS), 4);
+        vm.expectRevert(abi.encodeWithSelector(IBridge.DecisionInProgress.selector, 2, 4, 1));
+        bridge.decideBatches(2, both, 2);
+        vm.expectRevert(abi.encodeWithSelector(IBridge.ClaimsMismatch.selector, 2));
+        bridge.decideBatches(2, _claimsFor(1, 2), 4);
+        vm.expectRevert(abi.encodeWithSelector(IBridge.BatchNotDecided.selector, 1));
+        bridge.executeBatch(1);
+        vm.prank(CAROL);
+        bridge.decideBatches(2, both, 4);
+        vm.prank(ALICE);
+        bridge.decideBatches(2, both, 4);
+        require(bridge.lastDecided() == 0, "not decided before the last step");
+        vm.expectEmit();
+        emit IBridge.BatchesDecided(1, 2);
+        bridge.decideBatches(2, both, 4);
+        require(bridge.lastDecided() == 2, "decided");
+        (last, steps, next) = bridge.decision();
+        require(last == 0 && steps == 0 && next == 0, "the decision ended");
+        bridge.executeBatch(1);
+        bridge.executeBatch(2);
     }
 
     function test_revertDropsUnverifiedBatchesAndRequeuesTheirRequests() public {
