@@ -30,7 +30,8 @@ sol! {
     function commitBatch(uint64 batchNumber, bytes[] chunkData, bytes32[] chunkRoots, bytes32[] chunkQueues) external;
     event BatchVerified(uint64 indexed batchNumber, bytes32 finalRoot, bytes32 finalQueueHash, bytes claims);
     function verifyBatch(uint64 batchNumber, bytes[] chunkData, bytes32[] chunkRoots, bytes32[] chunkQueues, bytes[] proofs, bytes claims) external;
-    function decideBatches(uint64 lastBatch, bytes[] claims) external;
+    function decideBatches(uint64 lastBatch, bytes[] claims, uint32 steps) external;
+    function decision() external view returns (uint64 lastBatch, uint32 steps, uint32 nextStep);
     function executeBatch(uint64 batchNumber) external;
     function revertBatches(uint64 newLastCommitted) external;
     function claimWithdrawal(address to) external;
@@ -79,8 +80,21 @@ pub struct BridgeState {
     pub decided: u64,
     /// Its last executed batch.
     pub executed: u64,
+    /// The claim decision under way, split into steps, if any.
+    pub deciding: Option<Deciding>,
     /// Whether the sender asked about has transactions in the pool not in a block yet.
     pub sender_pending: bool,
+}
+
+/// A claim decision under way on the bridge (ADR 0114): calls continue it until it ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Deciding {
+    /// Its last batch.
+    pub last_batch: u64,
+    /// The steps it was split into.
+    pub steps: u32,
+    /// The step the next call takes.
+    pub next_step: u32,
 }
 
 /// A priority request read from the bridge's events.
@@ -157,6 +171,7 @@ impl BridgeClient {
             lastVerifiedCall {}.abi_encode(),
             lastDecidedCall {}.abi_encode(),
             lastExecutedCall {}.abi_encode(),
+            decisionCall {}.abi_encode(),
         ] {
             batch.insert("eth_call", view(data))?;
         }
@@ -181,12 +196,13 @@ impl BridgeClient {
             verified,
             decided,
             executed,
+            decision,
             nonce,
             pending,
         ] = answers.as_slice()
         else {
             bail!(
-                "reading the bridge's state: {} answers to 7 calls",
+                "reading the bridge's state: {} answers to 8 calls",
                 answers.len()
             );
         };
@@ -208,6 +224,15 @@ impl BridgeClient {
             verified: mark(verified, "lastVerified")?,
             decided: mark(decided, "lastDecided")?,
             executed: mark(executed, "lastExecuted")?,
+            deciding: {
+                let d = decisionCall::abi_decode_returns(&word(decision, "decision")?)
+                    .map_err(|e| anyhow!("the bridge's decision: {e}"))?;
+                (d.steps > 0).then_some(Deciding {
+                    last_batch: d.lastBatch,
+                    steps: d.steps,
+                    next_step: d.nextStep,
+                })
+            },
             sender_pending: count(pending)? > count(nonce)?,
         })
     }

@@ -45,6 +45,8 @@ pub struct Settings {
     pub decide_every: u64,
     /// ...or fewer, once the oldest of them waited this long.
     pub decide_wait: Duration,
+    /// Most gas one step of a decision may use.
+    pub decide_step_gas: u64,
     /// A batch closes once its oldest operation waited this long.
     pub max_wait: Duration,
     /// The smallest fee accepted, in L2 units.
@@ -1233,6 +1235,7 @@ mod tests {
             chunks_per_proof: 1,
             decide_every: 1,
             decide_wait: Duration::from_secs(1),
+            decide_step_gas: 12_000_000,
             max_wait: Duration::from_secs(60),
             min_fee: 1,
             chunk_k: 13,

@@ -75,6 +75,10 @@ pub struct SequencerConfig {
     /// ...or fewer, once the oldest undecided batch has waited this long.
     #[serde(default = "default_decide_wait_ms")]
     pub decide_wait_ms: u64,
+    /// Most gas one step of a decision may use: a decision is split into the fewest steps
+    /// (transactions) that each fit (ADR 0114). At most the per-transaction cap.
+    #[serde(default = "default_decide_step_gas")]
+    pub decide_step_gas: u64,
     /// A batch closes once its oldest operation waited this long.
     #[serde(default = "default_max_wait_ms")]
     pub max_wait_ms: u64,
@@ -135,6 +139,9 @@ fn default_decide_every_batches() -> u64 {
 }
 fn default_decide_wait_ms() -> u64 {
     60_000
+}
+fn default_decide_step_gas() -> u64 {
+    kaimeng_shards::tx::MAX_TX_GAS / 4 * 3
 }
 fn default_max_wait_ms() -> u64 {
     2_000
@@ -199,6 +206,7 @@ impl SequencerConfig {
             // A dev network decides every batch at once, so withdrawals are quick.
             decide_every_batches: 1,
             decide_wait_ms: default_decide_wait_ms(),
+            decide_step_gas: default_decide_step_gas(),
             max_wait_ms: 1_000,
             min_fee: default_min_fee(),
             local_provers: default_local_provers(),
@@ -235,6 +243,22 @@ impl SequencerConfig {
         }
         if self.decide_every_batches == 0 {
             bail!("decide_every_batches must be positive");
+        }
+        let cap = kaimeng_shards::tx::MAX_TX_GAS;
+        let one_claim =
+            crate::rollup_precompiles::decision_steps(self.chunk_k, 1, self.decide_step_gas);
+        if self.decide_step_gas > cap || one_claim.is_none() {
+            bail!(
+                "decide_step_gas {} must be at most the transaction cap {cap} and fit a step of \
+                 deciding one claim at chunk_k = {} ({} gas)",
+                self.decide_step_gas,
+                self.chunk_k,
+                crate::rollup_precompiles::decide_step_gas(
+                    self.chunk_k,
+                    1,
+                    kaimeng_prover::deferred::max_decision_steps(self.chunk_k) as u64
+                )
+            );
         }
         if self.max_wait_ms == 0 {
             bail!("max_wait_ms must be positive");
@@ -441,6 +465,7 @@ pub async fn start(config: SequencerConfig) -> anyhow::Result<Sequencer> {
         chunks_per_proof: config.chunks_per_proof,
         decide_every: config.decide_every_batches,
         decide_wait: Duration::from_millis(config.decide_wait_ms),
+        decide_step_gas: config.decide_step_gas,
         max_wait: Duration::from_millis(config.max_wait_ms),
         min_fee: config.min_fee,
         chunk_k: config.chunk_k,
@@ -655,6 +680,10 @@ mod tests {
             (config.decide_every_batches, config.decide_wait_ms),
             (8, 60_000)
         );
+        assert_eq!(
+            config.decide_step_gas,
+            kaimeng_shards::tx::MAX_TX_GAS / 4 * 3
+        );
         assert!(!config.revert_unverified, "only the command line sets it");
 
         let config = load(
@@ -703,6 +732,14 @@ mod tests {
             (
                 "decide_every_batches = 0\n",
                 "decide_every_batches must be positive",
+            ),
+            (
+                "decide_step_gas = 1000\n",
+                "decide_step_gas 1000 must be at most",
+            ),
+            (
+                "decide_step_gas = 99000000\n",
+                "decide_step_gas 99000000 must be at most",
             ),
             ("prover_listen = \"nowhere\"\n", "prover_listen"),
             ("revert_unverified = true\n", "unknown field"),

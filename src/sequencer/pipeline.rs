@@ -23,9 +23,10 @@ use kaimeng_rollup::stf::{ChunkConfig, ChunkOutcome, L2State};
 use super::core::{Core, Marks};
 use super::jobs::JobId;
 use crate::bridge_client::{
-    BridgeClient, FEE_ACCOUNT, commitBatchCall, decideBatchesCall, depositCall, executeBatchCall,
-    verifyBatchCall, word,
+    BridgeClient, Deciding, FEE_ACCOUNT, commitBatchCall, decideBatchesCall, depositCall,
+    executeBatchCall, verifyBatchCall, word,
 };
+use crate::rollup_precompiles::decision_steps;
 
 /// How often the pipeline looks around.
 const TICK: Duration = Duration::from_millis(200);
@@ -116,7 +117,7 @@ impl Pipeline {
         // marks do not show it yet. (A second commit of the same batch would be refused, since
         // a commit names its batch, but it would cost gas.)
         if !bridge.sender_pending {
-            self.advance(marks, bridge.block).await?;
+            self.advance(marks, bridge.block, bridge.deciding).await?;
         }
         Ok(true)
     }
@@ -246,7 +247,12 @@ impl Pipeline {
 
     /// Submits the next commit, verify, decision or execute the marks allow (one of each at
     /// most, each waiting for its receipt). `block` is the block the marks were read at.
-    async fn advance(&mut self, marks: Marks, block: u64) -> anyhow::Result<()> {
+    async fn advance(
+        &mut self,
+        marks: Marks,
+        block: u64,
+        deciding: Option<Deciding>,
+    ) -> anyhow::Result<()> {
         let last_closed = self.core.last_closed();
         if marks.committed < last_closed {
             let number = marks.committed + 1;
@@ -276,7 +282,7 @@ impl Pipeline {
                 }
             }
         }
-        self.decide(marks, block).await?;
+        self.decide(marks, block, deciding).await?;
         if marks.executed < marks.decided {
             let number = marks.executed + 1;
             let call = executeBatchCall {
@@ -288,10 +294,16 @@ impl Pipeline {
     }
 
     /// Has the claims of the verified batches decided, once `decide_every` of them wait or the
-    /// oldest waited `decide_wait`. Decided batches' proofs, witnesses and claims are dropped;
-    /// until then they are kept, so a batch whose verification was dropped (a false claim) is
-    /// verified again.
-    async fn decide(&mut self, marks: Marks, block: u64) -> anyhow::Result<()> {
+    /// oldest waited `decide_wait`, in as many steps as each must fit a transaction; a decision
+    /// under way (begun before a restart, or by someone else) is carried on first. Decided
+    /// batches' proofs, witnesses and claims are dropped; until then they are kept, so a batch
+    /// whose verification was dropped (a false claim) is verified again.
+    async fn decide(
+        &mut self,
+        marks: Marks,
+        block: u64,
+        deciding: Option<Deciding>,
+    ) -> anyhow::Result<()> {
         let decided = marks.decided;
         self.outcomes.retain(|n, _| *n > decided);
         self.claims.retain(|n, _| *n > decided);
@@ -308,20 +320,60 @@ impl Pipeline {
         }
         let since = *self.undecided_since.get_or_insert_with(Instant::now);
         let settings = &self.core.settings;
-        if marks.verified - marks.decided < settings.decide_every
+        if deciding.is_none()
+            && marks.verified - marks.decided < settings.decide_every
             && since.elapsed() < settings.decide_wait
         {
             return Ok(());
         }
-        // Verified by this run, or else (before a restart, or by someone else) from the
-        // BatchVerified events.
-        let numbers = marks.decided + 1..=marks.verified;
+        let last = deciding.map_or(marks.verified, |d| d.last_batch);
+        let mut claims = self.claims_to_decide(decided + 1..=last, block).await?;
+        let (steps, next_step) = match deciding {
+            Some(d) => (d.steps, d.next_step),
+            None => {
+                // As many batches as one decision can take, in the fewest steps that fit.
+                let k = settings.chunk_k;
+                let claim_bytes = 32 * (1 + k as usize);
+                let budget = settings.decide_step_gas;
+                let steps = loop {
+                    let count = claims.iter().map(|c| c.len() / claim_bytes).sum::<usize>();
+                    match decision_steps(k, count as u64, budget) {
+                        Some(steps) => break steps,
+                        None if claims.len() > 1 => drop(claims.pop()),
+                        None => bail!("one batch's claims do not fit a decision at k = {k}"),
+                    }
+                };
+                (steps as u32, 0)
+            }
+        };
+        let last = decided + claims.len() as u64;
+        for _ in next_step..steps {
+            let call = decideBatchesCall {
+                lastBatch: last,
+                claims: claims.clone(),
+                steps,
+            };
+            if !self.submit(last, "decide", call.abi_encode()).await? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// The claims of batches `numbers`, each as its verification took them: those this run
+    /// landed, and any other from the `BatchVerified` events (before a restart, someone else's,
+    /// or after verifications were dropped).
+    async fn claims_to_decide(
+        &self,
+        numbers: std::ops::RangeInclusive<u64>,
+        block: u64,
+    ) -> anyhow::Result<Vec<Bytes>> {
         let from_events = if numbers.clone().all(|n| self.landed.contains_key(&n)) {
             BTreeMap::new()
         } else {
             self.bridge.verified_claims(numbers.clone(), block).await?
         };
-        let claims = numbers
+        numbers
             .map(|number| {
                 self.landed
                     .get(&number)
@@ -331,14 +383,7 @@ impl Pipeline {
                         anyhow!("batch {number} is verified but has no BatchVerified event")
                     })
             })
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        let call = decideBatchesCall {
-            lastBatch: marks.verified,
-            claims,
-        };
-        self.submit(marks.verified, "decide", call.abi_encode())
-            .await?;
-        Ok(())
+            .collect()
     }
 
     /// The IPA claims of batch `number`'s proofs, computed once from the proofs (each checked in

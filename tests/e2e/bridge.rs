@@ -27,7 +27,7 @@ sol! {
     function requestForcedWithdrawal(uint32 account) external returns (uint64 requestId);
     function commitBatch(uint64 batchNumber, bytes[] chunkData, bytes32[] chunkRoots, bytes32[] chunkQueues) external;
     function verifyBatch(uint64 batchNumber, bytes[] chunkData, bytes32[] chunkRoots, bytes32[] chunkQueues, bytes[] proofs, bytes claims) external;
-    function decideBatches(uint64 lastBatch, bytes[] claims) external;
+    function decideBatches(uint64 lastBatch, bytes[] claims, uint32 steps) external;
     function executeBatch(uint64 batchNumber) external;
     function claimWithdrawal(address to) external;
     function activateExodus() external;
@@ -304,7 +304,8 @@ fn deposit_transfer_withdraw_then_exodus_with_every_account_exiting_once() {
     other_claims.claims = claims.into();
     alice.refused(port, verify(1, &other_claims));
     // Executing before verifying, or before the claims are decided, is refused; deciding
-    // needs the claims the verification took. Then anyone verifies, decides and executes.
+    // needs the claims the verification took. Then anyone verifies, decides (in two steps,
+    // the batch executing only after the second) and executes.
     alice.refused(port, executeBatchCall { batchNumber: 1 }.abi_encode());
     alice.ok(port, verify(1, &batch), U256::ZERO);
     alice.refused(port, executeBatchCall { batchNumber: 1 }.abi_encode());
@@ -312,9 +313,13 @@ fn deposit_transfer_withdraw_then_exodus_with_every_account_exiting_once() {
         decideBatchesCall {
             lastBatch: 1,
             claims: vec![claims.clone()],
+            steps: 2,
         }
         .abi_encode()
     };
+    alice.refused(port, decide(&other_claims.claims));
+    alice.ok(port, decide(&batch.claims), U256::ZERO);
+    alice.refused(port, executeBatchCall { batchNumber: 1 }.abi_encode());
     alice.refused(port, decide(&other_claims.claims));
     alice.ok(port, decide(&batch.claims), U256::ZERO);
     alice.ok(

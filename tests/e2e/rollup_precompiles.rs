@@ -8,9 +8,9 @@
 use alloy_primitives::hex;
 use kaimeng::rollup_precompiles::{
     ACCOUNT_CLAIM_ADDRESS, DECIDE_CLAIMS_ADDRESS, PRIORITY_FOLD_ADDRESS, VERIFY_BATCH_ADDRESS,
-    decide_gas, verify_batch_gas,
+    decide_step_gas, verify_batch_gas,
 };
-use kaimeng_prover::batch_call::{BatchCall, ChunkCall};
+use kaimeng_prover::batch_call::{BatchCall, ChunkCall, DecideStepCall};
 use kaimeng_prover::{ChunkKeys, ChunkShape, ChunkWitness, ParamsCache, prove_chunk};
 use kaimeng_rollup::bridge_calls::{AccountClaim, encode_priority, fold_priority, word_of_fp};
 use kaimeng_rollup::stf::{ChunkConfig, L2State};
@@ -190,22 +190,35 @@ fn the_bridge_precompiles_answer_on_shard_0_only() {
         end
     );
     // The decider holds the batch's claim, and refuses it with its point moved to another
-    // point on the curve (the generator's negation is the point with the sign bit flipped).
-    let decide = decide_gas(shape.k, 1) + 21_000 + 16 * batch.claims.len() as u64;
+    // point on the curve (the generator's negation is the point with the sign bit flipped);
+    // in one step, or in two, the first answering the partial sum the second takes.
+    let decide = |step: &DecideStepCall| {
+        // The step's gas, and the call's own (intrinsic and calldata) with room to spare.
+        let gas = decide_step_gas(shape.k, 1, step.steps) + 100_000;
+        output(&call(shard0, DECIDE_CLAIMS_ADDRESS, &step.encode(), gas))
+    };
     let mut word = "0".repeat(63);
     word.push('1');
+    let holds = format!("0x{word}");
+    let refused = format!("0x{}", "0".repeat(64));
     assert_eq!(
-        output(&call(shard0, DECIDE_CLAIMS_ADDRESS, &batch.claims, decide)),
-        format!("0x{word}")
+        decide(&DecideStepCall::first(1, batch.claims.clone())),
+        holds
     );
+    let first = DecideStepCall::first(2, batch.claims.clone());
+    let partial = decide(&first);
+    assert_eq!(partial.len(), 66, "{partial}");
+    let partial: [u8; 32] = hex::decode(&partial[2..]).unwrap().try_into().unwrap();
+    assert_eq!(decide(&first.next(partial)), holds);
     let mut moved = batch.claims.clone();
     moved[31] ^= 0x80;
+    assert_eq!(decide(&DecideStepCall::first(1, moved.clone())), refused);
     assert_eq!(
-        output(&call(shard0, DECIDE_CLAIMS_ADDRESS, &moved, decide)),
-        format!("0x{}", "0".repeat(64))
+        decide(&DecideStepCall::first(1, moved[..40].to_vec())),
+        "0x"
     );
     assert_eq!(
-        output(&call(shard0, DECIDE_CLAIMS_ADDRESS, &moved[..40], decide)),
+        decide(&DecideStepCall::first(3, batch.claims.clone())),
         "0x"
     );
     // Published data other than what was proven is refused.

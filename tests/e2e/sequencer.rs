@@ -467,6 +467,7 @@ fn a_killed_sequencer_loses_nothing_a_killed_prover_s_job_is_reproved_and_an_emp
             "shard0_rpc = \"http://127.0.0.1:{port}\"\nlisten = \"127.0.0.1:0\"\n\
              data_dir = \"{}\"\nprivate_key = \"{}\"\nchunk_slots = 6\nchunk_k = 13\n\
              max_wait_ms = 1500\nlocal_provers = 0\nlease_seconds = 6\ndecide_wait_ms = 2000\n\
+             decide_step_gas = 4500000\n\
              prover_listen = \"127.0.0.1:0\"\nrate_limit = 50\nmax_subscriptions = 2\n\
              compact_after_ops = 1\n",
             data.display(),
@@ -538,6 +539,30 @@ fn a_killed_sequencer_loses_nothing_a_killed_prover_s_job_is_reproved_and_an_emp
     let batch = result_at(seq, "rollup_getBatch", json!([last["batch"]]));
     assert_eq!(batch["chunks"], 2, "{batch}");
     assert_eq!(status(seq)["chunksPerProof"], 4);
+    // With decide_step_gas below a whole decision's gas at k = 13, each decision took two
+    // steps (two transactions), the first announced by a DecisionStepped event.
+    let stepped = result_at(
+        port,
+        "eth_getLogs",
+        json!([{
+            "address": BRIDGE_ADDRESS,
+            "fromBlock": "0x0",
+            "toBlock": "latest",
+            "topics": [alloy_primitives::keccak256("DecisionStepped(uint64,uint64,uint32,uint32)")],
+        }]),
+    );
+    let stepped = stepped.as_array().unwrap();
+    assert!(!stepped.is_empty(), "no decision was split");
+    for log in stepped {
+        let data = log["data"].as_str().unwrap();
+        // first | last | step | steps
+        assert_eq!(&data[2 + 2 * 96..], format!("{:064x}", 2), "{log}");
+        assert_eq!(
+            &data[2 + 2 * 64..2 + 2 * 96],
+            format!("{:064x}", 0),
+            "{log}"
+        );
+    }
     let balances: Vec<Value> = (0..3)
         .map(|i| account(seq, i)["executed"].clone())
         .collect();
