@@ -7,46 +7,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
-use alloy_eips::eip2718::Encodable2718;
-use alloy_primitives::{Address, B256, Bytes, TxKind, U256, hex, keccak256};
-use alloy_signer::SignerSync;
-use alloy_signer_local::PrivateKeySigner;
-use alloy_sol_types::{SolCall, SolConstructor, sol};
+use alloy_primitives::{Address, Bytes, TxKind, U256, keccak256};
+use alloy_sol_types::SolCall;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use kaimeng_genesis::{DevOptions, GenesisSpec, dev_accounts};
+use kaimeng_benches::shard_fixture::{
+    CHAIN_ID, dev_key, erc20_transfers, next_block, signed, token_chain, transferCall,
+};
 use kaimeng_shards::commit::prepare_commit;
-use kaimeng_shards::executor::{BlockContext, execute_block};
+use kaimeng_shards::executor::execute_block;
 use kaimeng_shards::overlay::AccountInfo;
 use kaimeng_shards::overlay::{AccountChange, PendingState};
-use kaimeng_shards::{ShardChain, ShardTx, StateAt};
-
-sol! {
-    constructor(string name, string symbol, uint256 supply);
-    function transfer(address to, uint256 value) returns (bool);
-}
-
-const CHAIN_ID: u64 = 31337;
-
-fn signed(key: &PrivateKeySigner, nonce: u64, to: TxKind, input: Bytes, gas: u64) -> Bytes {
-    let tx = TxEip1559 {
-        chain_id: CHAIN_ID,
-        nonce,
-        gas_limit: gas,
-        max_fee_per_gas: 10_000_000_000,
-        max_priority_fee_per_gas: 1,
-        to,
-        value: U256::ZERO,
-        access_list: Default::default(),
-        input,
-    };
-    let sig = key.sign_hash_sync(&tx.signature_hash()).unwrap();
-    TxEnvelope::from(tx.into_signed(sig)).encoded_2718().into()
-}
-
-fn dev_key() -> PrivateKeySigner {
-    PrivateKeySigner::from_bytes(&dev_accounts(1)[0].private_key).unwrap()
-}
+use kaimeng_shards::{ShardTx, StateAt};
 
 fn tx_decode(c: &mut Criterion) {
     let key = dev_key();
@@ -74,40 +45,6 @@ fn tx_decode(c: &mut Criterion) {
 }
 
 /// A shard with KaiToken deployed by dev account 0.
-fn token_chain() -> (tempfile::TempDir, Arc<ShardChain>, Address) {
-    let dir = tempfile::tempdir().unwrap();
-    let genesis = GenesisSpec::dev(&DevOptions {
-        validators: 1,
-        ..DevOptions::default()
-    });
-    let store = kaimeng_shards::open_store(dir.path(), &Default::default()).unwrap();
-    let chain = Arc::new(ShardChain::open(store, &genesis, 0).unwrap());
-    let artifact: serde_json::Value =
-        serde_json::from_str(include_str!("../../tests/contracts/out/KaiToken.json")).unwrap();
-    let mut code = hex::decode(artifact["bytecode"].as_str().unwrap()).unwrap();
-    code.extend(
-        constructorCall {
-            name: "Kai".into(),
-            symbol: "KAI".into(),
-            supply: U256::from(10u64).pow(U256::from(30)),
-        }
-        .abi_encode(),
-    );
-    chain
-        .submit_raw(&signed(
-            &dev_key(),
-            0,
-            TxKind::Create,
-            code.into(),
-            3_000_000,
-        ))
-        .unwrap();
-    let proposed = chain.propose(1, Address::ZERO, 10).unwrap();
-    let block = chain.finalize(proposed).unwrap();
-    let token = block.receipts[0].contract_address.unwrap();
-    (dir, chain, token)
-}
-
 /// The pool's admission rules for one ERC-20 transfer: revm's stateless validation
 /// (`kaimeng_shards::admission::check`), paid once per submitted transaction.
 fn tx_admission(c: &mut Criterion) {
@@ -142,39 +79,11 @@ fn tx_admission(c: &mut Criterion) {
 
 fn erc20_execution(c: &mut Criterion) {
     let (_dir, chain, token) = token_chain();
-    let key = dev_key();
-    let txs: Vec<Arc<ShardTx>> = (0..500u64)
-        .map(|i| {
-            let data: Bytes = transferCall {
-                to: Address::from_word(keccak256(i.to_be_bytes())),
-                value: U256::from(1u64),
-            }
-            .abi_encode()
-            .into();
-            Arc::new(
-                ShardTx::decode(
-                    &signed(&key, 1 + i, TxKind::Call(token), data, 100_000),
-                    CHAIN_ID,
-                )
-                .unwrap(),
-            )
-        })
+    let txs: Vec<Arc<ShardTx>> = erc20_transfers(token, 500)
+        .iter()
+        .map(|raw| Arc::new(ShardTx::decode(raw, CHAIN_ID).unwrap()))
         .collect();
-    let head = chain.head();
-    let ctx = BlockContext {
-        chain_id: CHAIN_ID,
-        number: head.number() + 1,
-        timestamp: head.header.timestamp + 1,
-        beneficiary: Address::ZERO,
-        treasury: chain.config().treasury,
-        base_fee: chain.next_base_fee(),
-        gas_limit: 1_000_000_000,
-        prevrandao: B256::ZERO,
-        payouts: Vec::new(),
-        precompiles: kaimeng_shards::precompiles::ShardPrecompiles::standard(),
-        deliveries: std::sync::Arc::from([]),
-        beacon_height: 0,
-    };
+    let ctx = next_block(&chain);
     let state = StateAt::latest(chain.store().clone());
     let mut group = c.benchmark_group("erc20_transfer_execution");
     group.throughput(criterion::Throughput::Elements(txs.len() as u64));

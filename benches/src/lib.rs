@@ -3,3 +3,5 @@
 pub mod calibration;
 #[cfg(feature = "sequencer")]
 pub mod l2_keys;
+#[cfg(feature = "shard")]
+pub mod shard_fixture;

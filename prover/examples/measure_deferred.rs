@@ -1,19 +1,21 @@
-//! Measures the deferred verification of ADR 0114 (`kaimeng_prover::deferred`, not yet used
-//! by the bridge): a proof's claim computed on the prover's side, `n` copies of the proof
-//! verified with their claims taken as given, and a decider over their `n` claims.
+//! Measures the deferred verification of ADR 0114 (`kaimeng_prover::deferred`): a proof's
+//! claim computed on the prover's side, `n` copies of the proof verified with their claims
+//! taken as given, and a decider over their `n` claims, in one step and split into `steps`
+//! steps (each timed, as the bridge runs them in separate transactions).
 //!
-//! `RAYON_NUM_THREADS=1 target/debug/examples/measure_deferred <k> <slots> <proof.json> <n>`,
-//! with a proof file from `measure_chunk` (`KAIMENG_PROOF_FILE`).
+//! `RAYON_NUM_THREADS=1 target/debug/examples/measure_deferred <k> <slots> <proof.json> <n>
+//! [steps]`, with a proof file from `measure_chunk` (`KAIMENG_PROOF_FILE`).
 
 use std::time::Instant;
 
-use kaimeng_prover::deferred::{claim_of, decide, verify_with_claims};
+use kaimeng_prover::batch_call::DecideStepCall;
+use kaimeng_prover::deferred::{claim_of, decide, max_decision_steps, verify_with_claims};
 use kaimeng_prover::{ChunkKeys, ChunkProof, ChunkShape, ParamsCache};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if args.len() != 5 {
-        eprintln!("usage: measure_deferred <k> <slots> <proof.json> <n>");
+    if !(5..=6).contains(&args.len()) {
+        eprintln!("usage: measure_deferred <k> <slots> <proof.json> <n> [steps]");
         std::process::exit(2);
     }
     let k: u32 = args[1].parse().expect("k");
@@ -21,6 +23,9 @@ fn main() {
     let text = std::fs::read_to_string(&args[3]).expect("the proof file");
     let proof = ChunkProof::from_json(&text).expect("a proof");
     let n: usize = args[4].parse().expect("n");
+    let steps: u64 = args
+        .get(5)
+        .map_or(max_decision_steps(k) as u64, |s| s.parse().expect("steps"));
     let params = ParamsCache::new(std::env::temp_dir().join("kaimeng-params"))
         .load_or_generate(k)
         .expect("parameters");
@@ -34,6 +39,7 @@ fn main() {
         t.elapsed().as_secs_f64() * 1e3
     );
     let proofs = vec![proof; n];
+    let bytes = claim.to_bytes().repeat(n);
     let claims = vec![claim; n];
     for _ in 0..2 {
         let t = Instant::now();
@@ -48,6 +54,26 @@ fn main() {
             verify * 1e3,
             verify * 1e3 / n as f64,
             decided * 1e3
+        );
+        let mut call = DecideStepCall::first(steps, bytes.clone());
+        let mut times = Vec::new();
+        loop {
+            let t = Instant::now();
+            let answer = call.run(&params).expect("a step");
+            times.push(t.elapsed().as_secs_f64() * 1e3);
+            if call.is_last() {
+                assert_eq!(answer[31], 1, "the claims hold");
+                break;
+            }
+            call = call.next(answer);
+        }
+        let total: f64 = times.iter().sum();
+        let most = times.iter().cloned().fold(0.0, f64::max);
+        println!(
+            "  decide in {steps} steps: {total:.1} ms in all, {:.1} ms per step on average, \
+             {most:.1} ms the longest (first {:.1} ms)",
+            total / steps as f64,
+            times[0]
         );
     }
 }

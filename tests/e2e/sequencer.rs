@@ -467,7 +467,7 @@ fn a_killed_sequencer_loses_nothing_a_killed_prover_s_job_is_reproved_and_an_emp
             "shard0_rpc = \"http://127.0.0.1:{port}\"\nlisten = \"127.0.0.1:0\"\n\
              data_dir = \"{}\"\nprivate_key = \"{}\"\nchunk_slots = 6\nchunk_k = 13\n\
              max_wait_ms = 1500\nlocal_provers = 0\nlease_seconds = 6\ndecide_wait_ms = 2000\n\
-             decide_step_gas = 4500000\n\
+             decide_step_gas = 5000000\n\
              prover_listen = \"127.0.0.1:0\"\nrate_limit = 50\nmax_subscriptions = 2\n\
              compact_after_ops = 1\n",
             data.display(),
