@@ -10,6 +10,8 @@
 
 use ff::{Field, FromUniformBytes, PrimeField};
 use group::{Group, GroupEncoding};
+use std::sync::OnceLock;
+
 use halo2_proofs::arithmetic::best_multiexp;
 use halo2_proofs::plonk::{Error, VerificationStrategy, VerifyingKey, verify_proof};
 use halo2_proofs::poly::commitment::{Guard, MSM};
@@ -63,6 +65,20 @@ impl Claim {
     }
 }
 
+/// One-row parameters: the MSM a proof is checked with when its claim is given.
+///
+/// With the claim given, the only generator that MSM weighs is `G_0` (the opening's constant
+/// term); the rest are `W`, `U` and the proof's own points. Built on the full parameters, the
+/// MSM would carry a vector of 2^k mostly-zero generator scalars: scaled per proof and
+/// multiplied out at the end, that vector was over half of a batch's verification time
+/// (BENCHMARKS.md). halo2's setup derives every generator from its index alone (`G_i`, `W` and
+/// `U` are hashes to the curve of `i`, 1 and 2), so one-row parameters hold the same `G_0`, `W`
+/// and `U` as those of every `k`; a test checks it.
+pub fn opening_params() -> &'static ChunkParams {
+    static PARAMS: OnceLock<ChunkParams> = OnceLock::new();
+    PARAMS.get_or_init(|| ChunkParams::new(0))
+}
+
 /// Which claim point the strategy uses.
 enum ClaimPoint {
     /// Compute `⟨s(u), G⟩` (the prover's side).
@@ -107,10 +123,12 @@ fn succinct<'p>(
     proof: &ChunkProof,
     point: ClaimPoint,
 ) -> Result<(MSM<'p, vesta::Affine>, Claim), ProverError> {
-    let strategy = KeepClaim {
-        msm: MSM::new(params),
-        point,
+    let msm = match point {
+        // Computing the claim needs every generator.
+        ClaimPoint::Compute => MSM::new(params),
+        ClaimPoint::Given(_) => MSM::new(opening_params()),
     };
+    let strategy = KeepClaim { msm, point };
     proof
         .with_transcript(|instances, transcript| {
             verify_proof(params, vk, strategy, instances, transcript)
@@ -134,8 +152,8 @@ pub fn claim_of(
 }
 
 /// Checks `proofs` with their `claims` taken as given: everything but `g = ⟨s(u), G⟩`, which
-/// is left to [`decide`]. Each claim's challenges must be its proof's. One MSM, whose generator
-/// scalars are zero but for one, covers all the proofs.
+/// is left to [`decide`]. Each claim's challenges must be its proof's. One MSM over the proofs'
+/// points, `G_0`, `W` and `U` ([`opening_params`]) covers all the proofs.
 pub fn verify_with_claims(
     params: &ChunkParams,
     vk: &VerifyingKey<vesta::Affine>,
@@ -150,7 +168,7 @@ pub fn verify_with_claims(
         )));
     }
     let mut rng = rand_core::UnwrapErr(rand::rngs::SysRng);
-    let mut total = params.empty_msm();
+    let mut total = opening_params().empty_msm();
     for (index, (proof, claim)) in proofs.iter().zip(claims).enumerate() {
         let (mut msm, drawn) = succinct(params, vk, proof, ClaimPoint::Given(claim.g))?;
         if drawn.u != claim.u {

@@ -5,7 +5,7 @@
 use group::Group;
 use kaimeng_prover::deferred::{
     Claim, DecisionStep, claim_of, decide, decide_step, decision_weights, max_decision_steps,
-    verify_with_claims,
+    opening_params, verify_with_claims,
 };
 use kaimeng_prover::{ProverError, prove_pack};
 use pasta_curves::vesta;
@@ -139,4 +139,21 @@ fn a_decision_split_into_steps_agrees_with_one_step() {
     let elsewhere = vesta::Point::generator();
     assert!(refused(max, 0, elsewhere, &weights).contains("identity"));
     assert!(refused(1, 0, start, &weights[..1]).contains("1 weights for 2 claims"));
+}
+
+/// The one-row parameters a given claim's proof is checked with hold the same `G_0`, `W` and
+/// `U` as the full parameters (halo2 writes `W` and `U` last).
+#[test]
+fn one_row_parameters_share_g0_w_and_u_with_the_full_ones() {
+    let (params, _) = setup();
+    let small = opening_params();
+    assert_eq!(small.k(), 0);
+    assert_eq!(small.get_g(), vec![params.get_g()[0]]);
+    let bytes = |p: &kaimeng_prover::ChunkParams| {
+        let mut out = Vec::new();
+        p.write(&mut out).unwrap();
+        out
+    };
+    let (full, one) = (bytes(params), bytes(small));
+    assert_eq!(full[full.len() - 64..], one[one.len() - 64..]);
 }
