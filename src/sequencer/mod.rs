@@ -59,12 +59,13 @@ pub struct SequencerConfig {
     pub chunk_slots: u32,
     /// log2 rows of the chunk circuit.
     pub chunk_k: u32,
-    /// Chunks per batch at most.
+    /// Chunks per batch at most (a batch also closes after `max_wait_ms`). A batch's commit,
+    /// verification and execution each cost shard 0 a fixed part, shared by its transfers.
     #[serde(default = "default_max_chunks")]
     pub max_chunks: usize,
     /// Chunks one proof covers at most (a pack, ADR 0114): a batch's chunks are proven in
     /// packs of this many, each by one worker. Larger packs cost validators and the prover less
-    /// per transfer, and the worker more memory.
+    /// per transfer, and the worker more memory (about 8 GB for 8 chunks at k = 16).
     #[serde(default = "default_chunks_per_proof")]
     pub chunks_per_proof: usize,
     /// Verified batches whose IPA claims are decided on shard 0 in one decision (ADR 0114); a
@@ -131,10 +132,10 @@ fn default_listen() -> SocketAddr {
     "127.0.0.1:8645".parse().expect("a valid address")
 }
 fn default_max_chunks() -> usize {
-    4
+    kaimeng_prover::batch_call::MAX_CHUNKS
 }
 fn default_chunks_per_proof() -> usize {
-    4
+    8
 }
 fn default_decide_every_batches() -> u64 {
     16
@@ -203,8 +204,9 @@ impl SequencerConfig {
             private_key,
             chunk_slots: spec.chunk_slots,
             chunk_k: spec.chunk_k,
-            max_chunks: default_max_chunks(),
-            chunks_per_proof: default_chunks_per_proof(),
+            // Small batches and packs, so a dev machine proves each batch quickly.
+            max_chunks: 4,
+            chunks_per_proof: 4,
             // A dev network decides every batch at once, so withdrawals are quick.
             decide_every_batches: 1,
             decide_wait_ms: default_decide_wait_ms(),
@@ -677,7 +679,7 @@ mod tests {
         assert_eq!(limits.max_subscriptions, 10_000);
         assert_eq!(config.keep_executed, 100_000);
         assert_eq!(config.compact_after_ops, 20_000);
-        assert_eq!(config.chunks_per_proof, 4);
+        assert_eq!((config.max_chunks, config.chunks_per_proof), (64, 8));
         assert_eq!(
             (config.decide_every_batches, config.decide_wait_ms),
             (16, 600_000)

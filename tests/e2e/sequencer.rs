@@ -538,7 +538,7 @@ fn a_killed_sequencer_loses_nothing_a_killed_prover_s_job_is_reproved_and_an_emp
     let last = result_at(seq, "rollup_getTransaction", json!([hashes[8]]));
     let batch = result_at(seq, "rollup_getBatch", json!([last["batch"]]));
     assert_eq!(batch["chunks"], 2, "{batch}");
-    assert_eq!(status(seq)["chunksPerProof"], 4);
+    assert_eq!(status(seq)["chunksPerProof"], 8);
     // With decide_step_gas below a whole decision's gas at k = 13, each decision took two
     // steps (two transactions), the first announced by a DecisionStepped event.
     let stepped = result_at(
