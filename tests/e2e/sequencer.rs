@@ -3,7 +3,7 @@
 //! claim on shard 0; bad transactions are refused at the RPC; a sequencer killed with `kill -9`
 //! loses nothing it confirmed, a prover killed mid-job has its job handed out again, a sequencer
 //! started on an empty disk rebuilds from shard 0, and one whose journal is damaged refuses to
-//! start. The bridge's escrow equals L2 balances + claimable withdrawals + unprocessed deposits
+//! start; a claim decision begun by someone else is carried on by the sequencer. The bridge's escrow equals L2 balances + claimable withdrawals + unprocessed deposits
 //! whenever the rollup is at rest.
 
 use std::io::{BufRead, BufReader};
@@ -911,4 +911,108 @@ fn hostile_clients_are_bounded(sequencer: &SequencerProcess, secret: &Path) {
         }
         drop((first, second));
     });
+}
+
+/// A claim decision begun by someone else is carried on by the sequencer (ADR 0114). The
+/// sequencer is told to decide only after 1,000 batches or an hour, so it never starts one
+/// itself here; a dev account begins a decision of the verified batches in 4 steps, from their
+/// `BatchVerified` claims, and the sequencer takes the other three steps and executes.
+#[test]
+fn a_decision_begun_by_someone_else_is_carried_on_by_the_sequencer() {
+    use alloy_sol_types::{SolCall, SolEvent};
+    use kaimeng::bridge_client::{BatchVerified, decideBatchesCall};
+
+    let node = DevNode::start(&[]);
+    let port = node.port;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sequencer.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "shard0_rpc = \"http://127.0.0.1:{port}\"\nlisten = \"127.0.0.1:0\"\n\
+             data_dir = \"{}\"\nprivate_key = \"{}\"\nchunk_slots = 6\nchunk_k = 13\n\
+             max_wait_ms = 500\ndecide_every_batches = 1000\ndecide_wait_ms = 3600000\n\
+             prover_listen = \"127.0.0.1:0\"\n",
+            dir.path().join("data").display(),
+            dev_accounts(10)[9].private_key
+        ),
+    )
+    .unwrap();
+    let sequencer = start_sequencer(&config);
+    let alice = user(4, 1);
+    deposit(port, &alice, 1_000);
+    let verified = wait_status(
+        sequencer.port,
+        "the deposit's batch verified",
+        Duration::from_secs(180),
+        |s| s["verified"].as_u64() >= Some(1) && s["unbatched"] == 0,
+    );
+    let last = verified["verified"].as_u64().unwrap();
+    assert_eq!(
+        verified["decided"], 0,
+        "the sequencer does not decide by itself"
+    );
+
+    // Someone else begins the decision, in 4 steps, with the claims the verifications emitted.
+    let logs = result_at(
+        port,
+        "eth_getLogs",
+        json!([{"address": BRIDGE_ADDRESS, "fromBlock": "0x0", "toBlock": "latest",
+                "topics": [BatchVerified::SIGNATURE_HASH]}]),
+    );
+    let claims: Vec<alloy_primitives::Bytes> = logs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|log| {
+            let data: alloy_primitives::Bytes =
+                serde_json::from_value(log["data"].clone()).unwrap();
+            BatchVerified::abi_decode_data(&data).unwrap().2
+        })
+        .take(last as usize)
+        .collect();
+    assert_eq!(claims.len() as u64, last);
+    let call = decideBatchesCall {
+        lastBatch: last,
+        claims,
+        steps: 4,
+    };
+    let someone = &dev_accounts(10)[3];
+    let raw = crate::node::signed_call_from(
+        &someone.private_key.to_string(),
+        CHAIN,
+        0,
+        BRIDGE_ADDRESS,
+        U256::ZERO,
+        call.abi_encode(),
+        16_000_000,
+    );
+    let hash = result_at(port, "eth_sendRawTransaction", json!([raw]));
+    let receipt = crate::node::receipt_at(port, hash.as_str().unwrap(), Duration::from_secs(60));
+    assert_eq!(receipt["status"], "0x1", "{receipt}");
+
+    // The sequencer carries it on (steps 1 to 3: not its own choice of 2 or fewer) and
+    // executes the batches.
+    wait_status(
+        sequencer.port,
+        "the decision finished and the batches executed",
+        Duration::from_secs(120),
+        |s| s["decided"].as_u64() == Some(last) && s["executed"].as_u64() == Some(last),
+    );
+    let stepped = result_at(
+        port,
+        "eth_getLogs",
+        json!([{"address": BRIDGE_ADDRESS, "fromBlock": "0x0", "toBlock": "latest",
+                "topics": [alloy_primitives::keccak256("DecisionStepped(uint64,uint64,uint32,uint32)")]}]),
+    );
+    let steps: Vec<String> = stepped
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|log| log["data"].as_str().unwrap()[2 + 2 * 64..].to_string())
+        .collect();
+    let expected: Vec<String> = (0..3u32)
+        .map(|step| format!("{step:064x}{:064x}", 4))
+        .collect();
+    assert_eq!(steps, expected, "steps 0, 1 and 2 of 4 were announced");
 }
