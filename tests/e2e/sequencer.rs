@@ -402,6 +402,24 @@ fn port_in(line: &str) -> u16 {
         .unwrap()
 }
 
+/// Writes `dir/sequencer.toml` for a sequencer of the dev node at `port` (genesis sequencer key,
+/// dev shape, data in `dir/data`, a prover listener on a free port), with `extra` settings.
+fn sequencer_config(port: u16, dir: &Path, extra: &str) -> std::path::PathBuf {
+    let config = dir.join("sequencer.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "shard0_rpc = \"http://127.0.0.1:{port}\"\nlisten = \"127.0.0.1:0\"\n\
+             data_dir = \"{}\"\nprivate_key = \"{}\"\nchunk_slots = 6\nchunk_k = 13\n\
+             prover_listen = \"127.0.0.1:0\"\n{extra}",
+            dir.join("data").display(),
+            dev_accounts(10)[9].private_key
+        ),
+    )
+    .unwrap();
+    config
+}
+
 fn start_sequencer(config: &Path) -> SequencerProcess {
     start_sequencer_with(config, &[])
 }
@@ -459,22 +477,14 @@ fn a_killed_sequencer_loses_nothing_a_killed_prover_s_job_is_reproved_and_an_emp
     let node = DevNode::start(&[]);
     let port = node.port;
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("sequencer.toml");
     let data = dir.path().join("data");
-    std::fs::write(
-        &config,
-        format!(
-            "shard0_rpc = \"http://127.0.0.1:{port}\"\nlisten = \"127.0.0.1:0\"\n\
-             data_dir = \"{}\"\nprivate_key = \"{}\"\nchunk_slots = 6\nchunk_k = 13\n\
-             max_wait_ms = 1500\nlocal_provers = 0\nlease_seconds = 6\ndecide_wait_ms = 2000\n\
-             decide_step_gas = 5000000\n\
-             prover_listen = \"127.0.0.1:0\"\nrate_limit = 50\nmax_subscriptions = 2\n\
-             compact_after_ops = 1\n",
-            data.display(),
-            dev_accounts(10)[9].private_key
-        ),
-    )
-    .unwrap();
+    let config = sequencer_config(
+        port,
+        dir.path(),
+        "max_wait_ms = 1500\nlocal_provers = 0\nlease_seconds = 6\ndecide_wait_ms = 2000\n\
+         decide_step_gas = 5000000\nrate_limit = 50\nmax_subscriptions = 2\n\
+         compact_after_ops = 1\n",
+    );
     let mut sequencer = start_sequencer(&config);
     let secret = data.join("prover.secret");
     hostile_clients_are_bounded(&sequencer, &secret);
@@ -925,19 +935,11 @@ fn a_decision_begun_by_someone_else_is_carried_on_by_the_sequencer() {
     let node = DevNode::start(&[]);
     let port = node.port;
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("sequencer.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "shard0_rpc = \"http://127.0.0.1:{port}\"\nlisten = \"127.0.0.1:0\"\n\
-             data_dir = \"{}\"\nprivate_key = \"{}\"\nchunk_slots = 6\nchunk_k = 13\n\
-             max_wait_ms = 500\ndecide_every_batches = 1000\ndecide_wait_ms = 3600000\n\
-             prover_listen = \"127.0.0.1:0\"\n",
-            dir.path().join("data").display(),
-            dev_accounts(10)[9].private_key
-        ),
-    )
-    .unwrap();
+    let config = sequencer_config(
+        port,
+        dir.path(),
+        "max_wait_ms = 500\ndecide_every_batches = 1000\ndecide_wait_ms = 3600000\n",
+    );
     let sequencer = start_sequencer(&config);
     let alice = user(4, 1);
     deposit(port, &alice, 1_000);
