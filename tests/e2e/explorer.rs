@@ -196,16 +196,26 @@ fn pages_share_the_rpc_rate_limit_and_the_indexes_can_be_switched_off() {
     std::thread::sleep(Duration::from_millis(1_100)); // the bucket refills to full
     let (status, body) = http_get(node.port, "/explorer/");
     assert_eq!(status, 200, "{body}");
+    // From here the bucket refills at 10 tokens a second: a second page needs a full second,
+    // and RPC calls get at most 10 per second since the page (plus one for rounding). A busy
+    // machine may be slow between requests, so the limits are checked against the time taken.
+    let spent = Instant::now();
     let (status, body) = http_get(node.port, "/explorer/");
-    assert_eq!(
-        status, 429,
-        "a second page at once is over the limit: {body}"
+    assert!(
+        status == 429 || spent.elapsed() >= Duration::from_secs(1),
+        "a second page within a second is over the limit: {status} {body}"
     );
-    assert!(body.contains("rate limit"), "{body}");
-    let call = node.rpc("eth_chainId", json!([]));
-    assert_eq!(
-        call["error"]["code"], -32005,
-        "the page spent the RPC's budget too: {call}"
+    if status == 429 {
+        assert!(body.contains("rate limit"), "{body}");
+    }
+    let answered = (0..20)
+        .filter(|_| node.rpc("eth_chainId", json!([]))["error"]["code"] != -32005)
+        .count();
+    let allowed = (spent.elapsed().as_secs_f64() * 10.0).ceil() as usize + 1;
+    assert!(
+        answered <= allowed,
+        "the page spent the RPC's budget too: {answered} of 20 calls answered within {:?}",
+        spent.elapsed()
     );
     // With the indexes off, the pages that need them say so, and nothing is written.
     std::thread::sleep(Duration::from_millis(1_100)); // the bucket refills to full
