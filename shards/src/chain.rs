@@ -834,17 +834,17 @@ impl ShardChain {
         let candidates = self.pool.lock().best(ctx.base_fee, max_txs);
         let execution = execute_block(base, &ctx, candidates)?;
         // A transaction that cannot execute is dropped (and reported), or it would keep its
-        // sender's queue "executable" and leaders proposing at once. Two skips are not final:
-        // a full block, and, on an unfinalized parent, "nonce too low" for a transaction that
-        // chain already holds (it must stay pooled in case that chain is abandoned).
+        // sender's queue "executable" and leaders proposing at once. Some skips are not final:
+        // no room left in the block (gas or bytes), an earlier transaction of the sender left
+        // out, and, on an unfinalized parent, "nonce too low" for a transaction that chain
+        // already holds (it must stay pooled in case that chain is abandoned).
         if !execution.skipped.is_empty() {
             let on_final = parent.hash == self.head().hash;
             let mut pool = self.pool.lock();
             for (tx, reason) in &execution.skipped {
                 let waits = match reason {
-                    Skip::BlockFull { .. } => true,
                     Skip::NonceTooLow { .. } => !on_final,
-                    Skip::Invalid(_) => false,
+                    other => other.may_fit_later(),
                 };
                 if !waits {
                     tracing::debug!(hash = %tx.hash, %reason, "dropping transaction that cannot execute");

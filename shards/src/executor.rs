@@ -6,6 +6,7 @@
 //! transactions), and every EVM a shard runs comes from [`build_evm`] with the chain's
 //! precompiles. Pure with respect to IO: it only reads through the state view.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use alloy_consensus::{
@@ -32,6 +33,13 @@ use crate::tx::ShardTx;
 
 /// The Ethereum rules the shards run.
 pub const SPEC: SpecId = SpecId::OSAKA;
+
+/// Most bytes of transactions (as encoded) in one block. A proposal's body must travel as one
+/// gossip message, at most 4 MiB (`kaimeng_network::Limits`); this leaves room for the header
+/// and the cross-shard deliveries. Gas bounds it only loosely: EIP-7623's floor charges 10 gas
+/// a zero calldata byte, so a block of 30 M gas can carry about 2.9 MiB, and one whose limit
+/// governance raised to 60 M twice that.
+pub const MAX_BLOCK_TX_BYTES: usize = 3 * 1024 * 1024;
 
 /// Everything about the block being built that execution depends on.
 #[derive(Clone, Debug)]
@@ -84,10 +92,26 @@ impl BlockContext {
 pub enum Skip {
     /// Less gas is left in the block than the transaction's limit: it may fit the next one.
     BlockFull { gas_left: u64 },
+    /// The block's transactions would pass [`MAX_BLOCK_TX_BYTES`] with it: it may fit the
+    /// next one.
+    BlockBytesFull { bytes_left: usize },
+    /// An earlier transaction of its sender was left out of this block: it waits with it
+    /// (executing it now would only fail as "nonce too high").
+    SenderHeldBack,
     /// Its nonce is below the sender's in the block's parent state.
     NonceTooLow { next: u64, got: u64 },
     /// Any other rule it breaks in this state, in Ethereum clients' wording.
     Invalid(String),
+}
+
+impl Skip {
+    /// Whether the transaction may go into a later block unchanged.
+    pub fn may_fit_later(&self) -> bool {
+        matches!(
+            self,
+            Skip::BlockFull { .. } | Skip::BlockBytesFull { .. } | Skip::SenderHeldBack
+        )
+    }
 }
 
 impl std::fmt::Display for Skip {
@@ -95,6 +119,13 @@ impl std::fmt::Display for Skip {
         match self {
             Skip::BlockFull { gas_left } => {
                 write!(f, "block gas left {gas_left} is below the gas limit")
+            }
+            Skip::BlockBytesFull { bytes_left } => write!(
+                f,
+                "the block has room for {bytes_left} more bytes of transactions, fewer than this one's"
+            ),
+            Skip::SenderHeldBack => {
+                f.write_str("an earlier transaction of its sender waits for a later block")
             }
             Skip::NonceTooLow { next, got } => {
                 write!(f, "nonce too low: next nonce {next}, tx nonce {got}")
@@ -260,10 +291,26 @@ where
             &ctx.precompiles,
             O::Inspector::default(),
         );
+        let mut tx_bytes = 0usize;
+        // Senders with a transaction left out: their later ones wait too.
+        let mut held_back: HashSet<Address> = HashSet::new();
         for (index, tx) in candidates.into_iter().enumerate() {
+            if held_back.contains(&tx.sender) {
+                out.skipped.push((tx, Skip::SenderHeldBack));
+                continue;
+            }
             let gas_left = ctx.gas_limit - out.gas_used;
-            if tx.envelope.gas_limit() > gas_left {
-                out.skipped.push((tx, Skip::BlockFull { gas_left }));
+            let bytes_left = MAX_BLOCK_TX_BYTES - tx_bytes;
+            let no_room = if tx.envelope.gas_limit() > gas_left {
+                Some(Skip::BlockFull { gas_left })
+            } else if tx.encoded.len() > bytes_left {
+                Some(Skip::BlockBytesFull { bytes_left })
+            } else {
+                None
+            };
+            if let Some(skip) = no_room {
+                held_back.insert(tx.sender);
+                out.skipped.push((tx, skip));
                 continue;
             }
             let outcome = match observer.inspector_for(index, &tx) {
@@ -286,6 +333,7 @@ where
             match outcome {
                 Ok(ResultAndState { result, state }) => {
                     evm.commit(state);
+                    tx_bytes += tx.encoded.len();
                     let gas_used = result.tx_gas_used();
                     out.gas_used += gas_used;
                     out.base_fees += U256::from(gas_used) * U256::from(ctx.base_fee);
@@ -306,11 +354,16 @@ where
                     out.skipped
                         .push((tx, Skip::NonceTooLow { next: state, got }))
                 }
-                Err(EVMError::Transaction(invalid)) => out
-                    .skipped
-                    .push((tx, Skip::Invalid(describe_invalid(&invalid)))),
+                Err(EVMError::Transaction(invalid)) => {
+                    held_back.insert(tx.sender);
+                    out.skipped
+                        .push((tx, Skip::Invalid(describe_invalid(&invalid))))
+                }
                 Err(EVMError::Database(e)) => return Err(e),
-                Err(other) => out.skipped.push((tx, Skip::Invalid(other.to_string()))),
+                Err(other) => {
+                    held_back.insert(tx.sender);
+                    out.skipped.push((tx, Skip::Invalid(other.to_string())))
+                }
             }
             if observer.done() {
                 break;

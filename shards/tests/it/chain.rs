@@ -1,8 +1,9 @@
 //! Blocks, receipts, fees and restarts.
 
 use alloy_consensus::Transaction;
-use alloy_primitives::{Address, U256};
-use kaimeng_shards::ChainError;
+use alloy_primitives::{Address, Bytes, TxKind, U256};
+use kaimeng_shards::pool::PoolStatus;
+use kaimeng_shards::{ChainError, TxStatus};
 
 use crate::common::*;
 
@@ -259,4 +260,101 @@ fn a_data_directory_of_the_previous_format_is_refused_with_what_to_do() {
             .any(|c| c == kaimeng_shards::schema::RETIRED_BEACON_SECTIONS)
     );
     assert!(kaimeng_shards::open_store(&dir.path().join("fresh"), &options).is_ok());
+}
+
+/// A transaction left out because the block has no gas left for it waits for the next block,
+/// and so do its sender's later transactions: they are not dropped as "nonce too high".
+#[test]
+fn a_senders_transactions_after_one_left_out_wait_for_the_next_block() {
+    let t = new_chain();
+    let c = &t.chain;
+    // Equal tips go lowest sender first: the burner goes first, then the big transaction.
+    let (burner, sender) = if addr(1) < addr(2) { (1, 2) } else { (2, 1) };
+    // An init code that loops until its 16 M gas run out, then the big one's 15 M do not fit.
+    let burn = eip1559(
+        c,
+        burner,
+        0,
+        TxKind::Create,
+        U256::ZERO,
+        Bytes::from_static(&[0x5b, 0x60, 0x00, 0x56]),
+        16_000_000,
+    );
+    let to = Address::repeat_byte(0x42);
+    let big = eip1559(
+        c,
+        sender,
+        0,
+        TxKind::Call(to),
+        U256::from(1u64),
+        Bytes::new(),
+        15_000_000,
+    );
+    let after = transfer(c, sender, 1, to, 2);
+    let hashes: Vec<_> = [&burn, &big, &after]
+        .into_iter()
+        .map(|raw| c.submit_raw(raw).unwrap())
+        .collect();
+    let first = seal(c);
+    assert_eq!(first.txs.len(), 1, "only the burner fits");
+    assert_eq!(first.txs[0].hash, hashes[0]);
+    assert_eq!(first.header.header.gas_used, 16_000_000);
+    for hash in &hashes[1..] {
+        assert_eq!(
+            c.tx_status(hash).unwrap(),
+            TxStatus::Pool(PoolStatus::Pending),
+            "{hash} waits"
+        );
+    }
+    let second = seal(c);
+    let included: Vec<_> = second.txs.iter().map(|tx| tx.hash).collect();
+    assert_eq!(included, hashes[1..], "both follow, in nonce order");
+    assert_eq!(balance(c, to), U256::from(3u64));
+}
+
+/// A block holds at most `MAX_BLOCK_TX_BYTES` of transactions, however little gas they use, so
+/// its body always fits a gossip message; the rest wait for the next block.
+#[test]
+fn a_block_holds_at_most_its_byte_budget_of_transactions() {
+    use kaimeng_shards::executor::MAX_BLOCK_TX_BYTES;
+    // A chain whose governance raised the gas limit: 30 of these use 37.5 M gas (EIP-7623's
+    // floor of 10 gas a zero byte) and 3.7 MB.
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = genesis();
+    spec.block_gas_limit = 100_000_000;
+    let c = &open(dir.path(), &spec);
+    let data = Bytes::from(vec![0u8; 120 * 1024]);
+    let to = Address::repeat_byte(0x42);
+    let mut hashes = Vec::new();
+    for sender in 0..10 {
+        for nonce in 0..3 {
+            let raw = eip1559(
+                c,
+                sender,
+                nonce,
+                TxKind::Call(to),
+                U256::ZERO,
+                data.clone(),
+                1_300_000,
+            );
+            hashes.push(c.submit_raw(&raw).unwrap());
+        }
+    }
+    let size = c.pool().get(&hashes[0]).unwrap().encoded.len();
+    let first = seal(c);
+    let bytes: usize = first.txs.iter().map(|tx| tx.encoded.len()).sum();
+    assert!(bytes <= MAX_BLOCK_TX_BYTES, "{bytes} bytes");
+    assert_eq!(first.txs.len(), MAX_BLOCK_TX_BYTES / size, "as many as fit");
+    let second = seal(c);
+    assert_eq!(
+        first.txs.len() + second.txs.len(),
+        30,
+        "the rest follow, none dropped"
+    );
+    for hash in &hashes {
+        assert!(matches!(
+            c.tx_status(hash).unwrap(),
+            TxStatus::Included { .. }
+        ));
+    }
 }
