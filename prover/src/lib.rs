@@ -16,6 +16,8 @@ pub mod worker;
 pub use error::ProverError;
 pub use keys::{ChunkKeys, ChunkShape, ChunkVerifyingKey, generate_vk, vk_fingerprint};
 pub use params::{ChunkParams, ParamsCache};
-pub use proof::{ChunkProof, MAX_PACK, batch_verify, prove_chunk, prove_pack, verify_chunk};
+pub use proof::{
+    ChunkProof, MAX_PACK, batch_verify, proof_len, prove_chunk, prove_pack, verify_chunk,
+};
 pub use witness::{ChunkWitness, PublicInputs, WitnessError};
 pub use worker::{DirQueue, JobQueue, WorkerConfig, run as run_worker};

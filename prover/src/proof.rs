@@ -61,6 +61,17 @@ impl ChunkProof {
     }
 }
 
+/// Bytes of a proof of a pack of `chunks` chunks at `k`. The circuit's columns, gates, lookups
+/// and permutation do not depend on its shape, so the layout of halo2's transcript fixes the
+/// size: per chunk, its advice commitments and evaluations, lookup and permutation products
+/// (2,400 bytes); once per proof, the vanishing argument, the fixed and permutation
+/// evaluations and the multi-point opening (1,984 bytes), and the inner-product argument's
+/// two points per round (64 bytes for each of `k` rounds). The tests pin it against real
+/// proofs.
+pub const fn proof_len(chunks: usize, k: u32) -> usize {
+    1_984 + 2_400 * chunks + 64 * k as usize
+}
+
 fn pack_size(chunks: usize) -> Result<(), ProverError> {
     if (1..=MAX_PACK).contains(&chunks) {
         Ok(())

@@ -384,6 +384,9 @@ fn be_u64(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b))
 }
 
+/// The most bytes one slot publishes (a forced exit).
+pub const MAX_SLOT_BYTES: usize = 33;
+
 /// Decodes a chunk's published bytes into `chunk_slots` slots (trailing padding implied).
 pub fn parse_pubdata(bytes: &[u8], chunk_slots: usize) -> Result<Vec<SlotData>, PubdataError> {
     let mut slots = Vec::new();
@@ -399,7 +402,7 @@ pub fn parse_pubdata(bytes: &[u8], chunk_slots: usize) -> Result<Vec<SlotData>, 
             SlotKind::Transfer => 16,
             SlotKind::Withdraw => 32,
             SlotKind::Deposit => 13,
-            SlotKind::ForcedExit => 33,
+            SlotKind::ForcedExit => MAX_SLOT_BYTES,
             SlotKind::Padding => 1,
         };
         if bytes.len() - at < len {

@@ -31,8 +31,8 @@ use crate::tx::ShardTx;
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(10);
 /// The file is rewritten once this much has been appended since the last rewrite.
 const REWRITE_AFTER_BYTES: u64 = 32 << 20;
-/// A record longer than this is corrupt (the pool refuses transactions above 128 KiB).
-const MAX_RECORD: usize = 20 + 256 * 1024;
+/// A record longer than this is corrupt (the pool refuses longer transactions).
+const MAX_RECORD: usize = 20 + 2 * crate::tx::MAX_TX_BYTES;
 
 pub struct PoolJournal {
     path: PathBuf,

@@ -8,8 +8,12 @@ use rayon::prelude::*;
 use revm::context::TxEnv;
 use revm::context_interface::transaction::AccessList;
 
-/// Largest accepted encoded transaction (same bound as geth's pool).
-pub const MAX_TX_BYTES: usize = 128 * 1024;
+/// Largest accepted encoded transaction: 512 KiB, four times geth's pool bound, so that a rollup
+/// batch's verification (about 250 KB at the production shape) is one transaction (ADR 0115).
+/// At [`MAX_TX_GAS`] EIP-7623's floor of 40 gas a nonzero calldata byte allows about 410 KiB of
+/// them anyway; the pool and blocks bound bytes in all (`max_bytes`,
+/// `executor::MAX_BLOCK_TX_BYTES`).
+pub const MAX_TX_BYTES: usize = 512 * 1024;
 /// EIP-7825 (Osaka): a single transaction may not use more gas than this.
 pub const MAX_TX_GAS: u64 = 1 << 24;
 

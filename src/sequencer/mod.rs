@@ -245,6 +245,18 @@ impl SequencerConfig {
                 kaimeng_prover::MAX_PACK
             );
         }
+        let verify = pipeline::largest_verify_tx(self.shape(), self.max_chunks, self.chunks_per_proof);
+        if verify > kaimeng_shards::tx::MAX_TX_BYTES {
+            bail!(
+                "max_chunks {} in packs of chunks_per_proof {} at chunk_k {}: a batch's \
+                 verification could take {verify} bytes, above a transaction's limit of {}; lower \
+                 max_chunks or raise chunks_per_proof",
+                self.max_chunks,
+                self.chunks_per_proof,
+                self.chunk_k,
+                kaimeng_shards::tx::MAX_TX_BYTES
+            );
+        }
         if self.decide_every_batches == 0 {
             bail!("decide_every_batches must be positive");
         }
@@ -705,6 +717,32 @@ mod tests {
             50
         );
         assert_eq!(config.public_limits().max_subscriptions, 2);
+    }
+
+    /// A batch's verification is one transaction: at the production shape and defaults it
+    /// needs more than geth's 128 KiB (hence ADR 0115's 512 KiB), and settings whose
+    /// verification could not fit are refused.
+    #[test]
+    fn a_batch_s_verification_fits_one_transaction_or_the_settings_are_refused() {
+        let production = pipeline::largest_verify_tx(ChunkShape::DEFAULT, 64, 8);
+        assert!(
+            (128 * 1024..=kaimeng_shards::tx::MAX_TX_BYTES).contains(&production),
+            "{production}"
+        );
+        let mut config = load("").unwrap();
+        (config.chunk_k, config.chunk_slots) = (16, 57);
+        config.check().unwrap();
+        config.chunks_per_proof = 1;
+        config.check().unwrap();
+        (config.chunk_k, config.chunk_slots) = (18, ChunkShape::max_for_k(18).slots as u32);
+        let error = config.check().unwrap_err().to_string();
+        assert!(
+            error.contains("max_chunks 64 in packs of chunks_per_proof 1 at chunk_k 18")
+                && error.contains("above a transaction's limit of 524288"),
+            "{error}"
+        );
+        config.max_chunks = 8;
+        config.check().unwrap();
     }
 
     #[test]

@@ -13,11 +13,13 @@ use alloy_primitives::{B256, Bytes, U256};
 use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::SolCall;
 use anyhow::{Context, anyhow, bail};
-use kaimeng_prover::ChunkWitness;
+use kaimeng_prover::{ChunkShape, ChunkWitness, proof_len};
 use kaimeng_prover::codec::pack_to_json;
 use kaimeng_prover::deferred::claim_of;
 use kaimeng_prover::witness::PublicInputs;
 use kaimeng_rollup::L2Op;
+use kaimeng_rollup::bridge_calls::WORD;
+use kaimeng_rollup::tx::MAX_SLOT_BYTES;
 use kaimeng_rollup::stf::{ChunkConfig, ChunkOutcome, L2State};
 
 use super::core::{Core, Marks};
@@ -449,6 +451,30 @@ impl Pipeline {
 }
 
 /// The commit call of batch `number`'s chunks.
+/// The most bytes a batch's verification can take as a transaction at these settings: every
+/// slot of `max_chunks` chunks publishing the longest kind, a proof per pack of
+/// `chunks_per_proof`, their claims, and room for the transaction's envelope.
+pub fn largest_verify_tx(shape: ChunkShape, max_chunks: usize, chunks_per_proof: usize) -> usize {
+    const ENVELOPE: usize = 256;
+    let pack = chunks_per_proof.max(1);
+    let proofs: Vec<Bytes> = (0..max_chunks)
+        .map(|c| match c % pack {
+            0 => vec![0xff; proof_len(pack.min(max_chunks - c), shape.k)].into(),
+            _ => Bytes::new(),
+        })
+        .collect();
+    let claims = max_chunks.div_ceil(pack) * WORD * (shape.k as usize + 1);
+    let call = verifyBatchCall {
+        batchNumber: u64::MAX,
+        chunkData: vec![vec![0xff; shape.slots * MAX_SLOT_BYTES].into(); max_chunks],
+        chunkRoots: vec![B256::repeat_byte(0xff); max_chunks],
+        chunkQueues: vec![B256::repeat_byte(0xff); max_chunks],
+        proofs,
+        claims: vec![0xff; claims].into(),
+    };
+    call.abi_encode().len() + ENVELOPE
+}
+
 pub fn commit_call(number: u64, outcomes: &[ChunkOutcome]) -> commitBatchCall {
     commitBatchCall {
         batchNumber: number,

@@ -84,12 +84,12 @@ impl Default for Limits {
                 bytes: RateLimit::new(4 * MIB, 8 * MIB),
                 max_message_bytes: MIB as usize,
             },
-            // Ethereum's own cap on one transaction is 128 KiB. The rate covers a node that
+            // A shard's cap on one transaction is 512 KiB (ADR 0115). The rate covers a node that
             // forwards a whole network's load at several thousand transactions per second.
             transactions: ClassLimits {
                 messages: RateLimit::new(10_000, 20_000),
                 bytes: RateLimit::new(16 * MIB, 32 * MIB),
-                max_message_bytes: 128 * KIB as usize,
+                max_message_bytes: 512 * KIB as usize,
             },
             blocks: ClassLimits {
                 messages: RateLimit::new(50, 200),

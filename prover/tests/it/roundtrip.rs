@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 
 use kaimeng_prover::{
     ChunkKeys, ChunkParams, ChunkProof, ChunkShape, ChunkWitness, MAX_PACK, ParamsCache,
-    ProverError, WitnessError, batch_verify, prove_chunk, prove_pack, verify_chunk,
+    ProverError, WitnessError, batch_verify, proof_len, prove_chunk, prove_pack, verify_chunk,
 };
 
 use crate::support::*;
@@ -75,6 +75,7 @@ fn a_pack_proves_consecutive_chunks_in_one_proof_bound_to_each_chunk() {
     );
     verify_chunk(params, keys.vk(), &pack).unwrap();
     assert!(pack.bytes.len() < singles[0].bytes.len() + singles[1].bytes.len());
+    assert_eq!(pack.bytes.len(), proof_len(2, SHAPE.k), "a pack's size is foretold");
     batch_verify(params, keys.vk(), &[singles[0].clone(), pack.clone()]).unwrap();
 
     let mut swapped = pack.clone();
@@ -138,6 +139,7 @@ fn verifying_key_fingerprint_and_proof_size_are_pinned() {
         size, PROOF_BYTES,
         "the proof size changed: re-pin on purpose"
     );
+    assert_eq!(proof_len(1, SHAPE.k), size, "and proof_len with it");
     // Keys are deterministic.
     let again = ChunkKeys::generate(&setup().0, SHAPE).unwrap();
     assert_eq!(again.fingerprint(), keys.fingerprint());

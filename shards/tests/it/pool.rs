@@ -88,11 +88,11 @@ fn oversized_transactions_are_rejected_with_the_limit() {
         0,
         TxKind::Create,
         U256::ZERO,
-        vec![0u8; 200_000].into(),
+        vec![0u8; 600_000].into(),
         10_000_000,
     );
     let err = submit_err(&t, &raw);
-    assert!(err.contains("oversized") && err.contains("131072"), "{err}");
+    assert!(err.contains("oversized") && err.contains("524288"), "{err}");
 }
 
 #[test]

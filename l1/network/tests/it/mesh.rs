@@ -95,3 +95,29 @@ async fn four_nodes_in_a_line_all_receive_a_published_message() {
         node.handle.shutdown().await;
     }
 }
+
+/// A shard's largest transaction (512 KiB, ADR 0115: a rollup batch's verification is about
+/// 250 KB) is gossiped whole; one byte more is refused before it leaves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shard_s_largest_transaction_is_gossiped() {
+    let topic = Topic::Transactions(Chain::Shard(0));
+    let first = Node::start(config(NodeKey::generate(), vec![], vec![topic])).await;
+    let mut second = Node::start(config(NodeKey::generate(), vec![first.addr()], vec![topic])).await;
+    second.wait_connected(first.id()).await;
+    first.wait_in_mesh(topic, second.id()).await;
+    let largest: Vec<u8> = (0..512 * 1024).map(|i| (i % 251) as u8).collect();
+    first.handle.publish(topic, largest.clone()).await.unwrap();
+    let got = second
+        .wait_for("the largest transaction", |event| match event {
+            NetworkEvent::Gossip { topic: t, data, .. } if *t == topic => Some(data.len()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(got, largest.len());
+    let mut over = largest;
+    over.push(0);
+    assert!(matches!(
+        first.handle.publish(topic, over).await,
+        Err(PublishError::TooLarge { max: 524_288, .. })
+    ));
+}
