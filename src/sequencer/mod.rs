@@ -245,22 +245,24 @@ impl SequencerConfig {
                 kaimeng_prover::MAX_PACK
             );
         }
-        let verify = pipeline::largest_verify_tx(self.shape(), self.max_chunks, self.chunks_per_proof);
-        if verify > kaimeng_shards::tx::MAX_TX_BYTES {
+        let cap = kaimeng_shards::tx::MAX_TX_GAS;
+        let (bytes, gas) =
+            pipeline::largest_verify_tx(self.shape(), self.max_chunks, self.chunks_per_proof);
+        let (max_bytes, max_gas) = (kaimeng_shards::tx::MAX_TX_BYTES, cap);
+        if bytes > max_bytes || gas > max_gas {
             bail!(
                 "max_chunks {} in packs of chunks_per_proof {} at chunk_k {}: a batch's \
-                 verification could take {verify} bytes, above a transaction's limit of {}; lower \
-                 max_chunks or raise chunks_per_proof",
+                 verification could take {bytes} bytes and {gas} gas, above a transaction's \
+                 limits of {max_bytes} bytes and {max_gas} gas; lower max_chunks or raise \
+                 chunks_per_proof",
                 self.max_chunks,
                 self.chunks_per_proof,
-                self.chunk_k,
-                kaimeng_shards::tx::MAX_TX_BYTES
+                self.chunk_k
             );
         }
         if self.decide_every_batches == 0 {
             bail!("decide_every_batches must be positive");
         }
-        let cap = kaimeng_shards::tx::MAX_TX_GAS;
         let one_claim =
             crate::rollup_precompiles::decision_steps(self.chunk_k, 1, self.decide_step_gas);
         if self.decide_step_gas > cap || one_claim.is_none() {
@@ -724,24 +726,34 @@ mod tests {
     /// verification could not fit are refused.
     #[test]
     fn a_batch_s_verification_fits_one_transaction_or_the_settings_are_refused() {
-        let production = pipeline::largest_verify_tx(ChunkShape::DEFAULT, 64, 8);
+        let (bytes, gas) = pipeline::largest_verify_tx(ChunkShape::DEFAULT, 64, 8);
         assert!(
-            (128 * 1024..=kaimeng_shards::tx::MAX_TX_BYTES).contains(&production),
-            "{production}"
+            (128 * 1024..=kaimeng_shards::tx::MAX_TX_BYTES).contains(&bytes),
+            "{bytes}"
         );
+        assert!(gas <= kaimeng_shards::tx::MAX_TX_GAS, "{gas}");
         let mut config = load("").unwrap();
         (config.chunk_k, config.chunk_slots) = (16, 57);
         config.check().unwrap();
+        // A proof per chunk fits the bytes (515 KB) but not the gas (EIP-7623's floor).
         config.chunks_per_proof = 1;
-        config.check().unwrap();
-        (config.chunk_k, config.chunk_slots) = (18, ChunkShape::max_for_k(18).slots as u32);
         let error = config.check().unwrap_err().to_string();
         assert!(
-            error.contains("max_chunks 64 in packs of chunks_per_proof 1 at chunk_k 18")
-                && error.contains("above a transaction's limit of 524288"),
+            error.contains("max_chunks 64 in packs of chunks_per_proof 1 at chunk_k 16")
+                && error.contains("limits of 524288 bytes and 16777216 gas"),
             "{error}"
         );
-        config.max_chunks = 8;
+        config.max_chunks = 32;
+        config.check().unwrap();
+        // The most slots at k = 18 publish up to 484 KB in 64 chunks.
+        (config.chunk_k, config.chunk_slots) = (18, ChunkShape::max_for_k(18).slots as u32);
+        (config.max_chunks, config.chunks_per_proof) = (64, 8);
+        let error = config.check().unwrap_err().to_string();
+        assert!(
+            error.contains("max_chunks 64 in packs of chunks_per_proof 8 at chunk_k 18"),
+            "{error}"
+        );
+        config.max_chunks = 16;
         config.check().unwrap();
     }
 

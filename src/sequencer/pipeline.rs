@@ -13,14 +13,14 @@ use alloy_primitives::{B256, Bytes, U256};
 use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::SolCall;
 use anyhow::{Context, anyhow, bail};
-use kaimeng_prover::{ChunkShape, ChunkWitness, proof_len};
 use kaimeng_prover::codec::pack_to_json;
 use kaimeng_prover::deferred::claim_of;
 use kaimeng_prover::witness::PublicInputs;
+use kaimeng_prover::{ChunkShape, ChunkWitness, proof_len};
 use kaimeng_rollup::L2Op;
 use kaimeng_rollup::bridge_calls::WORD;
-use kaimeng_rollup::tx::MAX_SLOT_BYTES;
 use kaimeng_rollup::stf::{ChunkConfig, ChunkOutcome, L2State};
+use kaimeng_rollup::tx::MAX_SLOT_BYTES;
 
 use super::core::{Core, Marks};
 use super::jobs::JobId;
@@ -28,7 +28,7 @@ use crate::bridge_client::{
     BridgeClient, Deciding, FEE_ACCOUNT, commitBatchCall, decideBatchesCall, depositCall,
     executeBatchCall, verifyBatchCall, word,
 };
-use crate::rollup_precompiles::decision_steps;
+use crate::rollup_precompiles::{decision_steps, verify_batch_gas};
 
 /// How often the pipeline looks around.
 const TICK: Duration = Duration::from_millis(200);
@@ -451,11 +451,18 @@ impl Pipeline {
 }
 
 /// The commit call of batch `number`'s chunks.
-/// The most bytes a batch's verification can take as a transaction at these settings: every
-/// slot of `max_chunks` chunks publishing the longest kind, a proof per pack of
-/// `chunks_per_proof`, their claims, and room for the transaction's envelope.
-pub fn largest_verify_tx(shape: ChunkShape, max_chunks: usize, chunks_per_proof: usize) -> usize {
+/// The most bytes and gas a batch's verification can take as a transaction at these settings:
+/// every slot of `max_chunks` chunks publishing the longest kind, a proof per pack of
+/// `chunks_per_proof`, their claims, and room for the transaction's envelope. The gas is the
+/// larger of EIP-7623's floor (40 a byte, all taken as nonzero) and the calldata at 16 a byte
+/// plus the verifier's charge and a million for the bridge's own work.
+pub fn largest_verify_tx(
+    shape: ChunkShape,
+    max_chunks: usize,
+    chunks_per_proof: usize,
+) -> (usize, u64) {
     const ENVELOPE: usize = 256;
+    const BRIDGE_GAS: u64 = 1_000_000;
     let pack = chunks_per_proof.max(1);
     let proofs: Vec<Bytes> = (0..max_chunks)
         .map(|c| match c % pack {
@@ -472,7 +479,12 @@ pub fn largest_verify_tx(shape: ChunkShape, max_chunks: usize, chunks_per_proof:
         proofs,
         claims: vec![0xff; claims].into(),
     };
-    call.abi_encode().len() + ENVELOPE
+    let bytes = call.abi_encode().len() + ENVELOPE;
+    let packs = max_chunks.div_ceil(pack) as u64;
+    let verifier = verify_batch_gas(shape.k, packs, max_chunks as u64);
+    let floor = 21_000 + 40 * bytes as u64;
+    let standard = 21_000 + 16 * bytes as u64 + verifier + BRIDGE_GAS;
+    (bytes, floor.max(standard))
 }
 
 pub fn commit_call(number: u64, outcomes: &[ChunkOutcome]) -> commitBatchCall {

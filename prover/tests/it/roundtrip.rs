@@ -75,7 +75,11 @@ fn a_pack_proves_consecutive_chunks_in_one_proof_bound_to_each_chunk() {
     );
     verify_chunk(params, keys.vk(), &pack).unwrap();
     assert!(pack.bytes.len() < singles[0].bytes.len() + singles[1].bytes.len());
-    assert_eq!(pack.bytes.len(), proof_len(2, SHAPE.k), "a pack's size is foretold");
+    assert_eq!(
+        pack.bytes.len(),
+        proof_len(2, SHAPE.k),
+        "a pack's size is foretold"
+    );
     batch_verify(params, keys.vk(), &[singles[0].clone(), pack.clone()]).unwrap();
 
     let mut swapped = pack.clone();

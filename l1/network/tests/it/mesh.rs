@@ -102,7 +102,8 @@ async fn four_nodes_in_a_line_all_receive_a_published_message() {
 async fn a_shard_s_largest_transaction_is_gossiped() {
     let topic = Topic::Transactions(Chain::Shard(0));
     let first = Node::start(config(NodeKey::generate(), vec![], vec![topic])).await;
-    let mut second = Node::start(config(NodeKey::generate(), vec![first.addr()], vec![topic])).await;
+    let mut second =
+        Node::start(config(NodeKey::generate(), vec![first.addr()], vec![topic])).await;
     second.wait_connected(first.id()).await;
     first.wait_in_mesh(topic, second.id()).await;
     let largest: Vec<u8> = (0..512 * 1024).map(|i| (i % 251) as u8).collect();
