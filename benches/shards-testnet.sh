@@ -51,6 +51,16 @@
 #   MEASURE_TIMEOUT [120, loadgen measured phase]  (each loadgen is killed after
 #   SETUP_TIMEOUT + MEASURE_TIMEOUT + 60 s)
 #   CATCHUP_TIMEOUT [120, after the load, for every member to reach every shard's height]
+#   L2 [0]: with 1, config A's genesis gets the production rollup shape (57 slots, k = 16) and,
+#     after the ERC-20 load on the same 8 members, the shard-0 transactions behind L2
+#     transfers are sent and the node CPU they cost is measured (issue 12). They come from
+#     `l2_calls` (L2_CALLS_BIN [$CARGO_TARGET_DIR/debug/l2_calls], files in L2_DIR
+#     [/tmp/kaimeng-l2-calls]; it proves one pack the first time, about 4 minutes):
+#     L2_BATCHES [16] batches of 64 chunks of 57 transfers: per batch the bridge's commit, 8
+#     verification calls of a proven pack of 8 chunks, and one step of a 16-step decision.
+#     First a warm-up (every node builds its verifying key), then IDLE_SECS [20] of idle node
+#     CPU, then the L2 transactions; their node CPU, less the idle rate, per L2 transfer and
+#     executing validator is set beside the ERC-20 transfer's (also less the idle rate).
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -58,6 +68,11 @@ target="${CARGO_TARGET_DIR:-$repo/target}"
 kaimeng_bin="${KAIMENG_BIN:-$target/debug/kaimeng}"
 loadgen_bin="${LOADGEN_BIN:-$target/debug/loadgen}"
 configs="${CONFIGS:-A B}"
+l2="${L2:-0}"
+l2_calls_bin="${L2_CALLS_BIN:-$target/debug/l2_calls}"
+l2_dir="${L2_DIR:-/tmp/kaimeng-l2-calls}"
+l2_batches="${L2_BATCHES:-16}"
+idle_secs="${IDLE_SECS:-20}"
 max_txs="${MAX_TXS:-20000}"
 senders_total="${SENDERS:-500}"
 concurrency="${CONCURRENCY:-64}"
@@ -83,6 +98,11 @@ result() { printf '%s\n' "$*" | tee -a "$out/summary.txt"; }
 for bin in "$kaimeng_bin" "$loadgen_bin"; do
     [[ -x "$bin" ]] || { say "no executable at $bin (set KAIMENG_BIN / LOADGEN_BIN)"; exit 1; }
 done
+if [[ "$l2" == 1 ]]; then
+    [[ -x "$l2_calls_bin" ]] || { say "no l2_calls at $l2_calls_bin (set L2_CALLS_BIN)"; exit 1; }
+    say "L2: preparing the shard-0 transactions in $l2_dir"
+    "$l2_calls_bin" --out "$l2_dir" --batches "$l2_batches" >"$out/l2-plan.json"
+fi
 for c in $configs; do
     [[ "$c" == A || "$c" == B || "$c" == C ]] || { say "unknown config $c (A, B or C)"; exit 1; }
 done
@@ -187,6 +207,141 @@ generate() {
             printf '\n[shards]\nhold = "%s"\n' "$hold" >>"$net_dir/member-$i/config.toml"
         done
     fi
+    if [[ "$l2" == 1 && "$name" == A ]]; then
+        python3 - "$net_dir/genesis.json" <<'PY'
+import json, sys
+path = sys.argv[1]
+genesis = json.load(open(path))
+genesis["rollup"]["chunk_slots"], genesis["rollup"]["chunk_k"] = 57, 16
+json.dump(genesis, open(path, "w"), indent=2)
+PY
+        # Every member would generate the same k = 16 parameters: give them the cached ones.
+        for ((i = 0; i < validators; i++)); do
+            mkdir -p "$net_dir/member-$i/data/rollup-params"
+            cp /tmp/kaimeng-params/kaimeng-chunk-params-k16.bin "$net_dir/member-$i/data/rollup-params/" 2>/dev/null || true
+        done
+    fi
+}
+
+# Sends the raw transactions in file $2 (one per line) to $1, then waits up to $4 seconds for
+# all their receipts, each of which must succeed. Writes JSON to $3: the time of the first
+# submit and of the last receipt seen, the highest block, and the gas used.
+send_raw() { # url file out timeout
+    python3 - "$@" <<'PY'
+import json, sys, time, urllib.request
+url, path, out, limit = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+def call(method, params):
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode()
+    req = urllib.request.Request(url, data=body, headers={"content-type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        answer = json.load(resp)
+    if "error" in answer:
+        sys.exit(f"{method}: {answer['error']}")
+    return answer["result"]
+raws = [l.strip() for l in open(path) if l.strip()]
+first = time.time()
+hashes = [call("eth_sendRawTransaction", [raw]) for raw in raws]
+sent = time.time()
+receipts = {}
+while len(receipts) < len(hashes):
+    if time.time() - first > limit:
+        sys.exit(f"{path}: {len(receipts)} of {len(hashes)} receipts after {limit:.0f} s")
+    for h in hashes:
+        if h not in receipts:
+            r = call("eth_getTransactionReceipt", [h])
+            if r is not None:
+                receipts[h] = (time.time(), r)
+    time.sleep(0.05)
+failed = [h for h, (_, r) in receipts.items() if r["status"] != "0x1"]
+if failed:
+    sys.exit(f"{path}: {len(failed)} transactions failed, e.g. {failed[0]}")
+last = max(t for t, _ in receipts.values())
+json.dump({"first_submit": first, "all_sent": sent, "last_receipt": last,
+           "transactions": len(hashes), "bytes": sum((len(r) - 2) // 2 for r in raws),
+           "block": max(int(r["blockNumber"], 16) for _, r in receipts.values()),
+           "gas_used": sum(int(r["gasUsed"], 16) for _, r in receipts.values())}, open(out, "w"))
+PY
+}
+
+# Config $1's L2 phase (L2=1): warm-up, idle window, the L2 transactions, catch-up; then the
+# summary of node CPU per L2 transfer beside config $1's ERC-20 transfer.
+l2_phase() { # name url-per-member...
+    local name="$1" url sampler_pid
+    url="$(url_of 0 0)"
+    say "$name: L2 warm-up (every member builds the k = 16 verifying key)"
+    send_raw "$url" "$l2_dir/warmup.txt" "$out/$name-l2-warmup.json" 900
+    catch_up "$name-l2-warmup" "${@:2}"
+    # The precompiles answer nothing to a call they refuse (the transaction still succeeds):
+    # check on the network that they accept these inputs and answer what l2_calls computed.
+    python3 - "$url" "$l2_dir/checks.json" <<'PY'
+import json, sys, urllib.request
+url, checks = sys.argv[1], json.load(open(sys.argv[2]))
+for check in checks:
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_call",
+                       "params": [{"to": check["to"], "data": check["data"], "gas": "0xf00000"},
+                                  "latest"]}).encode()
+    req = urllib.request.Request(url, data=body, headers={"content-type": "application/json"})
+    answer = json.load(urllib.request.urlopen(req, timeout=300))
+    if answer.get("result") != check["answer"]:
+        sys.exit(f"eth_call to {check['to']} answered {str(answer)[:200]}, not {check['answer']}")
+print(f"the network's precompiles answer as expected ({len(checks)} calls)", file=sys.stderr)
+PY
+    sampler "$out/$name-l2-cpu.txt" "$(IFS=,; echo "${member_pid[*]}")" "" &
+    sampler_pid=$!
+    other_pids+=("$sampler_pid")
+    local idle_start idle_end
+    sleep 0.5
+    idle_start="$(date +%s.%N)"
+    say "$name: ${idle_secs} s of idle node CPU"
+    sleep "$idle_secs"
+    idle_end="$(date +%s.%N)"
+    say "$name: sending the L2 transactions"
+    send_raw "$url" "$l2_dir/measured.txt" "$out/$name-l2-sent.json" 600
+    catch_up "$name-l2" "${@:2}"
+    sleep 0.3
+    kill "$sampler_pid" 2>/dev/null || true
+    wait "$sampler_pid" 2>/dev/null || true
+    python3 - "$out" "$name" "$clk_tck" "$validators" "$idle_start" "$idle_end" "$l2_dir/plan.json" <<'PY' | tee -a "$out/summary.txt"
+import json, sys
+out, name, tck, validators = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+idle_start, idle_end = float(sys.argv[5]), float(sys.argv[6])
+plan = json.load(open(sys.argv[7]))
+sent = json.load(open(f"{out}/{name}-l2-sent.json"))
+cu = json.load(open(f"{out}/{name}-l2-catchup.json"))
+l1 = json.load(open(f"{out}/{name}.json"))
+samples = [tuple(map(float, l.split())) for l in open(f"{out}/{name}-l2-cpu.txt") if l.strip()]
+def at(t):
+    for a, b in zip(samples, samples[1:]):
+        if a[0] <= t <= b[0]:
+            f = (t - a[0]) / (b[0] - a[0]) if b[0] > a[0] else 0.0
+            return (a[1] + f * (b[1] - a[1])) / tck
+    raise SystemExit(f"no CPU samples around {t:.3f}")
+idle_rate = (at(idle_end) - at(idle_start)) / (idle_end - idle_start)
+start = sent["first_submit"]
+end = max(cu["caught_up"] or sent["last_receipt"], sent["last_receipt"])
+raw = at(end) - at(start)
+net = raw - idle_rate * (end - start)
+transfers = plan["transfers"]
+l2_us = 1e6 * net / transfers / validators
+# The ERC-20 window less the same idle rate, for a like-for-like pair.
+l1_net_s = l1["node_cpu_secs"] - idle_rate * l1["window_secs"]
+l1_us = 1e6 * l1_net_s / l1["confirmed"] / l1["executing_validators"]
+l1_raw_us = 1e3 * l1["cpu_ms_per_confirmed_per_executing_validator"]
+print(f"{name} L2: {plan['batches']} batches of {plan['chunks_per_batch']} chunks x {plan['slots']} "
+      f"transfers = {transfers} L2 transfers in {sent['transactions']} shard-0 transactions "
+      f"({sent['bytes']} bytes, {sent['bytes'] / transfers:.1f} per transfer; {sent['gas_used']} gas, "
+      f"{sent['gas_used'] / transfers:.0f} per transfer), from first submit to every member "
+      f"at block {sent['block']}+ in {end - start:.1f} s; node CPU {raw:.1f} s, idle rate "
+      f"{idle_rate:.2f} cores ({idle_rate * (end - start):.1f} s of it), so {net:.1f} s = "
+      f"{l2_us:.1f} us per L2 transfer per validator; ERC-20 on the same members "
+      f"{l1_us:.1f} us per transfer per executing validator less the idle rate ({l1_raw_us:.1f} "
+      f"with it); L2 / L1 = {l2_us / l1_us:.2f} ({l2_us / l1_raw_us:.2f} against the whole)")
+json.dump({"idle_rate_cores": idle_rate, "window_secs": end - start, "node_cpu_secs": raw,
+           "node_cpu_secs_less_idle": net, "l2_transfers": transfers,
+           "l2_us_per_transfer_per_validator": l2_us, "l1_us_less_idle": l1_us,
+           "l1_us_whole": l1_raw_us, "ratio": l2_us / l1_us, "sent": sent, "plan": plan},
+          open(f"{out}/{name}-l2.json", "w"), indent=2)
+PY
 }
 
 # Member $1's held shards, one per line (every shard if it cannot say).
@@ -379,6 +534,8 @@ run_config() {
         say "$name: load done; waiting for every member to reach every shard's height"
         catch_up "$name" "${all_urls[@]}"
     fi
+    local l2_pending=0
+    if [[ "$l2" == 1 && "$name" == A && $failed == 0 ]]; then l2_pending=1; fi
     sleep 0.3 # one more CPU sample after the last confirmation (or the catch-up)
     kill "$sampler_pid" 2>/dev/null || true
     wait "$sampler_pid" 2>/dev/null || true
@@ -386,7 +543,7 @@ run_config() {
         curl -sf -m 5 "http://127.0.0.1:$((metrics_base + i))/metrics" \
             >"$out/$name-metrics-member-$i.txt" || true
     done
-    stop_members
+    if ((l2_pending == 0)); then stop_members; fi
     ((failed == 0)) || return 1
     local held_json
     held_json="$(for ((i = 0; i < validators; i++)); do echo "${held[$i]}"; done |
@@ -480,6 +637,10 @@ json.dump({
                       "mean_txs_per_block")} for r in runs],
 }, open(f"{out}/{name}.json", "w"), indent=2)
 PY
+    if ((l2_pending)); then
+        l2_phase "$name" "${all_urls[@]}"
+        stop_members
+    fi
 }
 
 say "kaimeng $kaimeng_bin, loadgen $loadgen_bin; $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg)"

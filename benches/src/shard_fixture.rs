@@ -109,6 +109,12 @@ pub fn erc20_transfers(token: Address, count: u64) -> Vec<Bytes> {
 /// published bytes: kind, from, to, amount, fee) among accounts 1 to 4,096, signed. The bridge
 /// parses and hashes the data; the proofs (not part of a commit) vouch for it.
 pub fn bridge_commit_of_transfers(chunks: usize, slots: usize) -> Bytes {
+    bridge_commit(1, 0, chunks, slots)
+}
+
+/// [`bridge_commit_of_transfers`] for batch `batch`, signed with the sequencer's nonce `nonce`
+/// (and gas for the largest commit the bridge takes).
+pub fn bridge_commit(batch: u64, nonce: u64, chunks: usize, slots: usize) -> Bytes {
     let chunk = |c: usize| -> Bytes {
         let mut data = Vec::with_capacity(slots * 16);
         for slot in 0..slots {
@@ -122,7 +128,7 @@ pub fn bridge_commit_of_transfers(chunks: usize, slots: usize) -> Bytes {
         data.into()
     };
     let call: Bytes = commitBatchCall {
-        batchNumber: 1,
+        batchNumber: batch,
         chunkData: (0..chunks).map(chunk).collect(),
         chunkRoots: (0..chunks as u64)
             .map(|c| keccak256(c.to_be_bytes()))
@@ -131,12 +137,16 @@ pub fn bridge_commit_of_transfers(chunks: usize, slots: usize) -> Bytes {
     }
     .abi_encode()
     .into();
+    // The larger of EIP-7623's floor (40 gas a byte) and calldata plus the bridge's parsing
+    // (about 22,000 gas a chunk), with room to spare.
+    let len = call.len() as u64;
+    let gas = (40 * len + 21_000).max(16 * len + 21_000 + 30_000 * chunks as u64) + 500_000;
     signed(
         &sequencer_key(),
-        0,
+        nonce,
         TxKind::Call(BRIDGE_ADDRESS),
         call,
-        16_000_000,
+        gas,
     )
 }
 
