@@ -59,8 +59,9 @@
 #     L2_BATCHES [16] batches of 64 chunks of 57 transfers: per batch the bridge's commit, 8
 #     verification calls of a proven pack of 8 chunks, and one step of a 16-step decision.
 #     First a warm-up (every node builds its verifying key), then IDLE_SECS [20] of idle node
-#     CPU, then the L2 transactions; their node CPU, less the idle rate, per L2 transfer and
-#     executing validator is set beside the ERC-20 transfer's (also less the idle rate).
+#     CPU, then the L2 transactions, one batch's at a time (the next once the last has its
+#     receipts); their node CPU, less the idle rate, per L2 transfer and executing validator is
+#     set beside the ERC-20 transfer's (also less the idle rate).
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -223,13 +224,15 @@ PY
     fi
 }
 
-# Sends the raw transactions in file $2 (one per line) to $1, then waits up to $4 seconds for
-# all their receipts, each of which must succeed. Writes JSON to $3: the time of the first
-# submit and of the last receipt seen, the highest block, and the gas used.
-send_raw() { # url file out timeout
+# Sends the raw transactions in file $2 (one per line) to $1 in groups of $5 (all at once if
+# 0), each group once the one before has all its receipts, and waits up to $4 seconds in all;
+# every transaction must succeed. Writes JSON to $3: the time of the first submit and of the
+# last receipt seen, the highest block, and the gas used.
+send_raw() { # url file out timeout group
     python3 - "$@" <<'PY'
 import json, sys, time, urllib.request
 url, path, out, limit = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+group = int(sys.argv[5]) if len(sys.argv) > 5 else 0
 def call(method, params):
     body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode()
     req = urllib.request.Request(url, data=body, headers={"content-type": "application/json"})
@@ -239,19 +242,21 @@ def call(method, params):
         sys.exit(f"{method}: {answer['error']}")
     return answer["result"]
 raws = [l.strip() for l in open(path) if l.strip()]
+group = group or len(raws)
 first = time.time()
-hashes = [call("eth_sendRawTransaction", [raw]) for raw in raws]
+hashes, receipts = [], {}
+for start in range(0, len(raws), group):
+    hashes += [call("eth_sendRawTransaction", [raw]) for raw in raws[start:start + group]]
+    while len(receipts) < len(hashes):
+        if time.time() - first > limit:
+            sys.exit(f"{path}: {len(receipts)} of {len(hashes)} receipts after {limit:.0f} s")
+        for h in hashes:
+            if h not in receipts:
+                r = call("eth_getTransactionReceipt", [h])
+                if r is not None:
+                    receipts[h] = (time.time(), r)
+        time.sleep(0.05)
 sent = time.time()
-receipts = {}
-while len(receipts) < len(hashes):
-    if time.time() - first > limit:
-        sys.exit(f"{path}: {len(receipts)} of {len(hashes)} receipts after {limit:.0f} s")
-    for h in hashes:
-        if h not in receipts:
-            r = call("eth_getTransactionReceipt", [h])
-            if r is not None:
-                receipts[h] = (time.time(), r)
-    time.sleep(0.05)
 failed = [h for h, (_, r) in receipts.items() if r["status"] != "0x1"]
 if failed:
     sys.exit(f"{path}: {len(failed)} transactions failed, e.g. {failed[0]}")
@@ -296,7 +301,9 @@ PY
     sleep "$idle_secs"
     idle_end="$(date +%s.%N)"
     say "$name: sending the L2 transactions"
-    send_raw "$url" "$l2_dir/measured.txt" "$out/$name-l2-sent.json" 600
+    # One batch's transactions at a time, as a sequencer sends them.
+    send_raw "$url" "$l2_dir/measured.txt" "$out/$name-l2-sent.json" 600 \
+        "$(python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); print(p["transactions"] // p["batches"])' "$l2_dir/plan.json")"
     catch_up "$name-l2" "${@:2}"
     sleep 0.3
     kill "$sampler_pid" 2>/dev/null || true
@@ -639,6 +646,10 @@ json.dump({
 PY
     if ((l2_pending)); then
         l2_phase "$name" "${all_urls[@]}"
+        for ((i = 0; i < validators; i++)); do
+            curl -sf -m 5 "http://127.0.0.1:$((metrics_base + i))/metrics" \
+                >"$out/$name-l2-metrics-member-$i.txt" || true
+        done
         stop_members
     fi
 }

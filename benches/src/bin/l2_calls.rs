@@ -4,20 +4,23 @@
 //! `benches/shards-testnet.sh` with `L2=1` sends them and measures).
 //!
 //! `l2_calls --out DIR [--batches 16] [--chunks 64] [--pack 8] [--slots 57] [--k 16]` proves one
-//! pack of `pack` chunks of `slots` L2 transfers (or reads it back from `DIR/pack.json`) and
-//! writes, as raw transactions one per line (hex):
+//! batch of `chunks` chunks of `slots` L2 transfers in packs of `pack` (or reads it back from
+//! `DIR/batch-….json`; proving takes about 20 minutes on 2 cores) and writes, as raw
+//! transactions one per line (hex):
 //! - `DIR/warmup.txt`: one verification and one decision, so every node builds its verifying
 //!   key before anything is measured;
 //! - `DIR/measured.txt`, for each of `batches` batches of `chunks` chunks:
 //!   - the bridge's real `commitBatch` of that many chunks of transfers (from the genesis
 //!     sequencer);
-//!   - `chunks / pack` calls of the verification precompile, each checking the proven pack with
-//!     its claim: what `verifyBatch` asks of it, but one proof per call, so nothing is shared
-//!     between a batch's proofs (a real batch shares the final MSM);
+//!   - one call of the verification precompile on the proven batch with its claims: what
+//!     `verifyBatch` asks of it (the same batch each time; nothing is cached between calls);
 //!   - one step of deciding the claims of all `batches` batches in `batches` steps (the
 //!     sequencer's default of one decision per 16 batches).
 //!
 //! and `DIR/plan.json`: the transfers they cover and the transactions' count, bytes and gas;
+//! with `--replay` it also executes them on a local shard 0 of that shape, one batch per block,
+//! timing what a validator's execution of each kind costs (decode with sender recovery, revm
+//! with the rollup precompiles, state-commit preparation), on the node's code path;
 //! `DIR/checks.json`: `eth_call`s with the answers they must give (the precompiles answer
 //! nothing, not a revert, to a call they refuse): the verification's end root and queue, and
 //! the decision's last step's verdict, 1.
@@ -32,9 +35,10 @@ use kaimeng::rollup_precompiles::{
     DECIDE_CLAIMS_ADDRESS, VERIFY_BATCH_ADDRESS, decide_step_gas, verify_batch_gas,
 };
 use kaimeng_benches::l2_keys::l2_key;
-use kaimeng_benches::shard_fixture::{bridge_commit, signed};
+use kaimeng_benches::shard_fixture::{bridge_commit, next_block, run_block, signed};
 use kaimeng_genesis::dev_accounts;
 use kaimeng_prover::batch_call::{BatchCall, ChunkCall, DecideStepCall};
+use kaimeng_prover::deferred::max_decision_steps;
 use kaimeng_prover::{ChunkKeys, ChunkShape, ChunkWitness, ParamsCache, prove_pack};
 use kaimeng_rollup::stf::{ChunkConfig, L2State};
 use kaimeng_rollup::tx::Transfer;
@@ -62,13 +66,16 @@ struct Args {
     /// The parameter cache.
     #[arg(long, default_value = "/tmp/kaimeng-params")]
     params: PathBuf,
+    /// Also execute the transactions locally and time each kind.
+    #[arg(long)]
+    replay: bool,
 }
 
 const CHAIN_ID: u64 = 31337;
 const ACCOUNTS: u32 = 64;
 
-/// `pack` consecutive chunks of `slots` transfers each among accounts 1 to 64.
-fn chunk_witnesses(slots: usize, pack: usize) -> (L2State, Vec<ChunkWitness>, Vec<ChunkCall>) {
+/// `count` consecutive chunks of `slots` transfers each among accounts 1 to 64.
+fn chunk_witnesses(slots: usize, count: usize) -> (L2State, Vec<ChunkWitness>, Vec<ChunkCall>) {
     let mut state = L2State::new();
     for i in 0..=ACCOUNTS {
         state.set_account(
@@ -89,7 +96,7 @@ fn chunk_witnesses(slots: usize, pack: usize) -> (L2State, Vec<ChunkWitness>, Ve
     };
     let mut witnesses = Vec::new();
     let mut calls = Vec::new();
-    for c in 0..pack {
+    for c in 0..count {
         // Each sender sends once per chunk (slots < accounts), so its nonce is the chunk's.
         let ops: Vec<L2Op> = (0..slots as u32)
             .map(|s| {
@@ -119,14 +126,14 @@ fn chunk_witnesses(slots: usize, pack: usize) -> (L2State, Vec<ChunkWitness>, Ve
     (start, witnesses, calls)
 }
 
-/// The pack's verification call with its proof and claim: read from `path`, or proven and
+/// The batch's verification call with its proofs and claims: read from `path`, or proven and
 /// saved there.
-fn pack_call(args: &Args, path: &Path) -> anyhow::Result<BatchCall> {
+fn batch_call(args: &Args, path: &Path) -> anyhow::Result<BatchCall> {
     if let Ok(text) = std::fs::read_to_string(path) {
         let value: serde_json::Value = serde_json::from_str(&text)?;
         let bytes = alloy_primitives::hex::decode(value["call"].as_str().unwrap_or_default())?;
-        let call = BatchCall::decode(&bytes).context("the saved pack")?;
-        eprintln!("l2_calls: pack read from {}", path.display());
+        let call = BatchCall::decode(&bytes).context("the saved batch")?;
+        eprintln!("l2_calls: batch read from {}", path.display());
         return Ok(call);
     }
     let shape = ChunkShape {
@@ -135,18 +142,21 @@ fn pack_call(args: &Args, path: &Path) -> anyhow::Result<BatchCall> {
     };
     let params = ParamsCache::new(&args.params).load_or_generate(args.k)?;
     let keys = ChunkKeys::generate(&params, shape)?;
-    let (start, witnesses, mut chunks) = chunk_witnesses(args.slots, args.pack);
-    eprintln!(
-        "l2_calls: proving a pack of {} chunks at {shape:?}",
-        args.pack
-    );
-    let started = std::time::Instant::now();
-    let proof = prove_pack(&params, &keys, &witnesses)?;
-    eprintln!(
-        "l2_calls: proven in {:.0} s",
-        started.elapsed().as_secs_f64()
-    );
-    chunks[0].proof = proof.bytes;
+    let (start, witnesses, mut chunks) = chunk_witnesses(args.slots, args.chunks);
+    for (i, pack) in witnesses.chunks(args.pack).enumerate() {
+        eprintln!(
+            "l2_calls: proving pack {} of {} ({} chunks at {shape:?})",
+            i + 1,
+            args.chunks / args.pack,
+            pack.len()
+        );
+        let started = std::time::Instant::now();
+        chunks[i * args.pack].proof = prove_pack(&params, &keys, pack)?.bytes;
+        eprintln!(
+            "l2_calls: proven in {:.0} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
     let mut call = BatchCall {
         chain_id: CHAIN_ID,
         fee_account: 0,
@@ -163,10 +173,10 @@ fn pack_call(args: &Args, path: &Path) -> anyhow::Result<BatchCall> {
     Ok(call)
 }
 
-/// What the verification precompile answers to `pack`: the pack's end root and queue.
+/// What the verification precompile answers to `batch`: its end root and queue.
 fn verify_call(
     params: &kaimeng_prover::ChunkParams,
-    pack: &BatchCall,
+    batch: &BatchCall,
     args: &Args,
 ) -> anyhow::Result<[u8; 64]> {
     let keys = ChunkKeys::generate(
@@ -180,7 +190,7 @@ fn verify_call(
         params,
         keys.vk(),
         args.slots,
-        pack,
+        batch,
     )?)
 }
 
@@ -214,6 +224,97 @@ impl Sender {
     }
 }
 
+/// CPU seconds this process has used (all threads).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<f64> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| {
+            rest.split_whitespace()
+                .filter_map(|f| f.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    // utime and stime are fields 14 and 15 of stat, here 11 and 12 after the two before ')'.
+    (fields.get(10).unwrap_or(&0.0) + fields.get(11).unwrap_or(&0.0)) / 100.0
+}
+
+/// Executes `warmup` (untimed) then `measured`, `per_batch` transactions a block (commit,
+/// verifications, decision step), on a local shard 0 with the rollup at this shape; prints the
+/// execution CPU of each kind per L2 transfer.
+fn replay(
+    args: &Args,
+    warmup: &[Bytes],
+    measured: &[Bytes],
+    per_batch: usize,
+    transfers: u64,
+) -> anyhow::Result<()> {
+    use kaimeng_shards::commit::prepare_commit;
+    use kaimeng_shards::{ShardChain, ShardConfig};
+    let dir = tempfile::tempdir()?;
+    let mut genesis = kaimeng_genesis::GenesisSpec::dev(&kaimeng_genesis::DevOptions {
+        validators: 1,
+        ..Default::default()
+    });
+    let rollup = genesis
+        .rollup
+        .as_mut()
+        .context("the dev genesis has a rollup")?;
+    (rollup.chunk_slots, rollup.chunk_k) = (args.slots as u32, args.k);
+    let rollup = rollup.clone();
+    let mut config = ShardConfig::from_genesis(&genesis, 0);
+    for precompile in kaimeng::rollup_precompiles::shard0_precompiles(
+        rollup,
+        genesis.block_gas_limit,
+        args.params.clone(),
+    )? {
+        config.precompiles = config.precompiles.with(precompile)?;
+    }
+    let store = kaimeng_shards::open_store(dir.path(), &Default::default())?;
+    let chain = ShardChain::open_with(store, &genesis, config)?;
+    let seal = |raws: &[Bytes]| -> anyhow::Result<()> {
+        for raw in raws {
+            chain.submit_raw(raw)?;
+        }
+        let head = chain.head();
+        let block = chain.finalize(chain.propose(
+            head.header.timestamp + 1,
+            Default::default(),
+            1_000,
+        )?)?;
+        if block.txs.len() != raws.len() || block.receipts.iter().any(|r| !r.envelope.status()) {
+            bail!("a replayed transaction was left out or failed");
+        }
+        Ok(())
+    };
+    seal(warmup)?;
+    let mut spent = [0f64; 3];
+    for batch in measured.chunks(per_batch) {
+        let state = chain.latest_state();
+        let mut ctx = next_block(&chain);
+        ctx.precompiles = chain.config().precompiles.clone();
+        let (commit, rest) = batch.split_at(1);
+        let (verifies, decide) = rest.split_at(rest.len() - 1);
+        for (kind, raws) in [commit, verifies, decide].into_iter().enumerate() {
+            let before = cpu_seconds();
+            let out = run_block(&state, &ctx, raws);
+            prepare_commit(&state, &out.pending, ctx.number)?;
+            spent[kind] += cpu_seconds() - before;
+        }
+        seal(batch)?;
+    }
+    let per = |s: f64| 1e6 * s / transfers as f64;
+    println!(
+        "replay: execution CPU per L2 transfer: commit {:.1} + verify {:.1} + decide {:.1} = \
+         {:.1} us",
+        per(spent[0]),
+        per(spent[1]),
+        per(spent[2]),
+        per(spent.iter().sum())
+    );
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     if args.chunks % args.pack != 0 {
@@ -224,28 +325,31 @@ fn main() -> anyhow::Result<()> {
         );
     }
     std::fs::create_dir_all(&args.out)?;
-    let pack = pack_call(
+    let batch = batch_call(
         &args,
         &args.out.join(format!(
-            "pack-k{}-s{}-p{}.json",
-            args.k, args.slots, args.pack
+            "batch-k{}-s{}-c{}-p{}.json",
+            args.k, args.slots, args.chunks, args.pack
         )),
     )?;
-    let verify_input = pack.encode();
-    let verify_gas = verify_batch_gas(args.k, 1, args.pack as u64);
-    let claim = pack.claims.clone();
+    let verify_input = batch.encode();
     let packs = args.chunks / args.pack;
-    let claims = claim.repeat(packs * args.batches as usize);
+    let verify_gas = verify_batch_gas(args.k, packs as u64, args.chunks as u64);
+    let claim_len = batch.claims.len() / packs;
+    let claim = batch.claims[..claim_len].to_vec();
+    let claims = batch.claims.repeat(args.batches as usize);
     let params = ParamsCache::new(&args.params).load_or_generate(args.k)?;
 
+    // The first step of a decision of one claim split as far as it goes fits a transaction.
+    let most_steps = max_decision_steps(args.k) as u64;
     let mut verifier = Sender::new(5);
     let mut decider = Sender::new(6);
     let warmup = vec![
         verifier.call(VERIFY_BATCH_ADDRESS, verify_input.clone(), verify_gas),
         decider.call(
             DECIDE_CLAIMS_ADDRESS,
-            DecideStepCall::first(1, claim.clone()).encode(),
-            decide_step_gas(args.k, 1, 1),
+            DecideStepCall::first(most_steps, claim.clone()).encode(),
+            decide_step_gas(args.k, 1, most_steps),
         ),
     ];
 
@@ -255,7 +359,7 @@ fn main() -> anyhow::Result<()> {
     let mut checks = vec![json!({
         "to": VERIFY_BATCH_ADDRESS.to_string(),
         "data": format!("0x{}", alloy_primitives::hex::encode(&verify_input)),
-        "answer": format!("0x{}", alloy_primitives::hex::encode(verify_call(&params, &pack, &args)?)),
+        "answer": format!("0x{}", alloy_primitives::hex::encode(verify_call(&params, &batch, &args)?)),
     })];
     let mut measured = Vec::new();
     let mut kinds = [(0u64, 0u64); 3]; // (bytes, gas limit) of commits, verifications, steps
@@ -263,11 +367,9 @@ fn main() -> anyhow::Result<()> {
         let commit = bridge_commit(batch, batch - 1, args.chunks, args.slots);
         kinds[0].0 += commit.len() as u64;
         measured.push(commit);
-        for _ in 0..packs {
-            let raw = verifier.call(VERIFY_BATCH_ADDRESS, verify_input.clone(), verify_gas);
-            kinds[1].0 += raw.len() as u64;
-            measured.push(raw);
-        }
+        let raw = verifier.call(VERIFY_BATCH_ADDRESS, verify_input.clone(), verify_gas);
+        kinds[1].0 += raw.len() as u64;
+        measured.push(raw);
         let raw = decider.call(DECIDE_CLAIMS_ADDRESS, step.encode(), step_gas);
         kinds[2].0 += raw.len() as u64;
         measured.push(raw);
@@ -304,12 +406,15 @@ fn main() -> anyhow::Result<()> {
         "commit_bytes": kinds[0].0,
         "verify_bytes": kinds[1].0,
         "decide_bytes": kinds[2].0,
-        "verify_calls": args.batches as usize * packs,
+        "verify_calls": args.batches,
         "decide_steps": args.batches,
         "bytes_per_transfer": (kinds[0].0 + kinds[1].0 + kinds[2].0) as f64 / transfers as f64,
     });
     std::fs::write(args.out.join("plan.json"), plan.to_string())?;
     std::fs::write(args.out.join("checks.json"), json!(checks).to_string())?;
+    if args.replay {
+        replay(&args, &warmup, &measured, 3, transfers)?;
+    }
     println!("{plan}");
     Ok(())
 }
