@@ -15,7 +15,8 @@
 //! global pool: halo2 would otherwise spread each multi-scalar multiplication over every core,
 //! which on a validator that executes blocks (and other shards) at the same time only adds
 //! scheduling and idle spinning to the CPU a block costs. Measured on 8 members on 2 cores:
-//! 255 µs of node CPU per L2 transfer with the global pool, 98 µs with one thread (ADR 0115).
+//! 255 µs of node CPU per L2 transfer with the global pool, 81 µs with this (ADR 0114,
+//! decision 8).
 //!
 //! The verifying key follows from the genesis chunk shape. It is built on the first batch
 //! verification, not at start, because keygen takes seconds and most nodes of a test or dev

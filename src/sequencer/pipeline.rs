@@ -296,10 +296,10 @@ impl Pipeline {
     }
 
     /// Has the claims of the verified batches decided, once `decide_every` of them wait or the
-    /// oldest waited `decide_wait`, in as many steps as each must fit a transaction; a decision
-    /// under way (begun before a restart, or by someone else) is carried on first. Decided
-    /// batches' proofs, witnesses and claims are dropped; until then they are kept, so a batch
-    /// whose verification was dropped (a false claim) is verified again.
+    /// oldest waited `decide_wait`, in as many steps as each must fit a transaction, one step a
+    /// round; a decision under way (begun before a restart, or by someone else) is carried on
+    /// first. Decided batches' proofs, witnesses and claims are dropped; until then they are
+    /// kept, so a batch whose verification was dropped (a false claim) is verified again.
     async fn decide(
         &mut self,
         marks: Marks,
@@ -349,15 +349,15 @@ impl Pipeline {
             }
         };
         let last = decided + claims.len() as u64;
-        for _ in next_step..steps {
+        // One step a round: commits, verifications and executions go on between the steps, and
+        // the next round finds the decision under way on the bridge.
+        if next_step < steps {
             let call = decideBatchesCall {
                 lastBatch: last,
-                claims: claims.clone(),
+                claims,
                 steps,
             };
-            if !self.submit(last, "decide", call.abi_encode()).await? {
-                break;
-            }
+            self.submit(last, "decide", call.abi_encode()).await?;
         }
         Ok(())
     }
