@@ -5,25 +5,23 @@
 //!   recovered), executed in revm, and the state commit prepared (trie nodes hashed);
 //! - **L2 commit:** the same for a block holding the bridge's commit of one batch of
 //!   `proofs × pack` chunks of `slots` transfers each (the published data parsed and hashed);
-//! - **L2 verify:** the batch's `proofs` proofs checked with their IPA claims taken as given
-//!   (`verify_with_claims`, what the 0x…0b01 precompile runs after decoding);
+//! - **L2 verify:** the batch's verification call as the 0x…0b01 precompile runs it
+//!   (`verify_call`: the chunks' public inputs from their published data, then the proofs
+//!   checked with their IPA claims taken as given);
 //! - **L2 decide:** the claims of `batches` such batches decided in `steps` steps
 //!   (`DecideStepCall::run`, exactly what the 0x…0b04 precompile runs), shared by all their
 //!   transfers.
 //!
 //! Executing a batch of transfers is a constant ~43,000 gas (no withdrawals to pay), so it is
-//! left out. `KAIMENG_PROOF_FILE` may list several proof files, comma-separated: the batch
-//! cycles through them. Give as many distinct proofs as the batch has (proving the same pack
-//! again gives a distinct proof: other blinding factors): halo2 merges equal points in the
-//! verifier's MSM, so copies of one proof understate a real batch's cost.
+//! left out. The batch is a real one, proven: `KAIMENG_BATCH_FILE` is the batch file `l2_calls`
+//! writes (64 chunks of 57 transfers in 8 packs of 8 by default; about 20 minutes to prove).
 //!
 //! ```text
-//! KAIMENG_PROOF_FILE=/tmp/p16x8.json RAYON_NUM_THREADS=1 cargo bench --profile dev \
-//!   -p kaimeng-benches --features shard,prover --bench l2_validator_cpu
+//! KAIMENG_BATCH_FILE=/tmp/kaimeng-l2-calls/batch-k16-s57-c64-p8.json RAYON_NUM_THREADS=1 \
+//!   cargo bench --profile dev -p kaimeng-benches --features shard,prover --bench l2_validator_cpu
 //! ```
-//! Settings (environment): `KAIMENG_K` (16), `KAIMENG_SLOTS` (57), `KAIMENG_PROOFS` per batch
-//! (8), `KAIMENG_BATCHES` per decision (8), `KAIMENG_STEPS` per decision (8), `KAIMENG_ROUNDS`
-//! (5). The proof file is a pack proof from `measure_chunk` (`KAIMENG_PROOF_FILE` there).
+//! Settings (environment): `KAIMENG_K` (16), `KAIMENG_SLOTS` (57), `KAIMENG_BATCHES` per
+//! decision (16), `KAIMENG_STEPS` per decision (16), `KAIMENG_ROUNDS` (5).
 
 use std::time::Instant;
 
@@ -31,9 +29,8 @@ use kaimeng_benches::calibration::median;
 use kaimeng_benches::shard_fixture::{
     bridge_commit_of_transfers, erc20_transfers, next_block, run_block, token_chain,
 };
-use kaimeng_prover::batch_call::DecideStepCall;
-use kaimeng_prover::deferred::{claim_of, verify_with_claims};
-use kaimeng_prover::{ChunkKeys, ChunkProof, ChunkShape, ParamsCache};
+use kaimeng_prover::batch_call::{BatchCall, DecideStepCall, verify_call};
+use kaimeng_prover::{ChunkKeys, ChunkShape, ParamsCache};
 use kaimeng_shards::StateAt;
 use kaimeng_shards::commit::prepare_commit;
 
@@ -55,41 +52,28 @@ fn seconds<R>(work: impl FnOnce() -> R) -> f64 {
 }
 
 fn main() {
-    let Ok(proof_file) = std::env::var("KAIMENG_PROOF_FILE") else {
-        println!("l2_validator_cpu: set KAIMENG_PROOF_FILE to a pack proof (see the module doc)");
+    let Ok(batch_file) = std::env::var("KAIMENG_BATCH_FILE") else {
+        println!("l2_validator_cpu: set KAIMENG_BATCH_FILE to a proven batch (see the module doc)");
         return;
     };
     let k = setting("KAIMENG_K", 16) as u32;
     let slots = setting("KAIMENG_SLOTS", 57);
-    let proofs = setting("KAIMENG_PROOFS", 8);
-    let batches = setting("KAIMENG_BATCHES", 8);
-    let steps = setting("KAIMENG_STEPS", 8) as u64;
+    let batches = setting("KAIMENG_BATCHES", 16);
+    let steps = setting("KAIMENG_STEPS", 16) as u64;
     let rounds = setting("KAIMENG_ROUNDS", 5);
 
-    let distinct: Vec<ChunkProof> = proof_file
-        .split(',')
-        .map(|path| {
-            let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-            ChunkProof::from_json(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
-        })
-        .collect();
-    let pack = distinct[0].publics.len();
-    let chunks = proofs * pack;
+    let text = std::fs::read_to_string(&batch_file).unwrap_or_else(|e| panic!("{batch_file}: {e}"));
+    let saved: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let input = alloy_primitives::hex::decode(saved["call"].as_str().unwrap()).unwrap();
+    let batch = BatchCall::decode(&input).unwrap_or_else(|e| panic!("{batch_file}: {e}"));
+    let chunks = batch.chunks.len();
+    let proofs = batch.proof_count();
     let transfers = chunks * slots;
     let params = ParamsCache::new(std::env::temp_dir().join("kaimeng-params"))
         .load_or_generate(k)
         .unwrap();
     let keys = ChunkKeys::generate(&params, ChunkShape { slots, k }).unwrap();
-    let batch_proofs: Vec<ChunkProof> = distinct.iter().cycle().take(proofs).cloned().collect();
-    let batch_claims: Vec<_> = batch_proofs
-        .iter()
-        .map(|p| claim_of(&params, keys.vk(), p).expect("the proof verifies"))
-        .collect();
-    let decision_claims: Vec<u8> = batch_claims
-        .iter()
-        .flat_map(|c| c.to_bytes())
-        .collect::<Vec<u8>>()
-        .repeat(batches);
+    let decision_claims = batch.claims.repeat(batches);
 
     let (_dir, chain, token) = token_chain();
     let ctx = next_block(&chain);
@@ -102,10 +86,9 @@ fn main() {
         out.gas_used
     };
     println!(
-        "k = {k}, {slots} slots, {proofs} proofs ({} distinct) of {pack} chunks per batch \
-         ({transfers} transfers), {batches} batches per decision in {steps} steps; commit {} \
-         gas and {} bytes, 500 ERC-20 transfers {} gas",
-        distinct.len().min(proofs),
+        "k = {k}, {slots} slots, {chunks} chunks in {proofs} proofs per batch ({transfers} \
+         transfers), {batches} batches per decision in {steps} steps; commit {} gas and {} \
+         bytes, 500 ERC-20 transfers {} gas",
         validate(&commit),
         commit[0].len(),
         validate(&erc20)
@@ -117,9 +100,8 @@ fn main() {
     for round in 0..rounds {
         let erc20_each = seconds(|| validate(&erc20)) / 500.0;
         let commit_each = seconds(|| validate(&commit)) / transfers as f64;
-        let verify_each = seconds(|| {
-            verify_with_claims(&params, keys.vk(), &batch_proofs, &batch_claims).unwrap()
-        }) / transfers as f64;
+        let verify_each =
+            seconds(|| verify_call(&params, keys.vk(), slots, &batch).unwrap()) / transfers as f64;
         let decide_each = seconds(|| {
             let mut call = DecideStepCall::first(steps, decision_claims.clone());
             while !call.is_last() {
