@@ -55,9 +55,9 @@
 #     after the ERC-20 load on the same 8 members, the shard-0 transactions behind L2
 #     transfers are sent and the node CPU they cost is measured (issue 12). They come from
 #     `l2_calls` (L2_CALLS_BIN [$CARGO_TARGET_DIR/debug/l2_calls], files in L2_DIR
-#     [/tmp/kaimeng-l2-calls]; it proves one pack the first time, about 4 minutes):
-#     L2_BATCHES [16] batches of 64 chunks of 57 transfers: per batch the bridge's commit, 8
-#     verification calls of a proven pack of 8 chunks, and one step of a 16-step decision.
+#     [/tmp/kaimeng-l2-calls]; it proves one batch the first time, about 24 minutes):
+#     L2_BATCHES [16] batches of 64 chunks of 57 transfers: per batch the bridge's commit, a
+#     verification of the proven batch, and one step of a 16-step decision.
 #     First a warm-up (every node builds its verifying key), then IDLE_SECS [20] of idle node
 #     CPU, then the L2 transactions, one batch's at a time (the next once the last has its
 #     receipts); their node CPU, less the idle rate, per L2 transfer and executing validator is
