@@ -174,3 +174,26 @@ fn accepted_transactions_survive_kill_9() {
         node.receipt(hash.as_str().unwrap());
     }
 }
+
+/// A shard takes a transaction of up to 512 KiB (ADR 0115: a production rollup batch's
+/// verification is about 253 KB): 400 KB of calldata goes through the RPC, the pool and the
+/// validators into a block. Above 512 KiB it is refused with the limit named.
+#[test]
+fn a_transaction_of_up_to_512_kib_is_included_and_a_larger_one_refused() {
+    let node = DevNode::start(&[]);
+    let input: Vec<u8> = (0..400_000u32).map(|i| (i % 255 + 1) as u8).collect();
+    let raw = signed_call(31337, 0, TO, U256::ZERO, input, 16_700_000);
+    let hash = node.result("eth_sendRawTransaction", json!([raw]));
+    let receipt = node.receipt(hash.as_str().unwrap());
+    assert_eq!(receipt["status"], json!("0x1"), "{receipt}");
+    let tx = node.result("eth_getTransactionByHash", json!([hash]));
+    assert_eq!(tx["input"].as_str().unwrap().len(), 2 + 2 * 400_000);
+
+    let raw = signed_call(31337, 1, TO, U256::ZERO, vec![1; 530_000], 16_700_000);
+    let answer = node.rpc("eth_sendRawTransaction", json!([raw]));
+    let message = answer["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("oversized transaction") && message.contains("524288"),
+        "{answer}"
+    );
+}
