@@ -489,6 +489,15 @@ json.dump({"load_end": start, "heights_at_load_end": at_end, "target": target,
 PY
 }
 
+# Saves every member's metrics as $out/$1-metrics-member-<i>.txt.
+scrape_metrics() { # label
+    local i
+    for ((i = 0; i < validators; i++)); do
+        curl -sf -m 5 "http://127.0.0.1:$((metrics_base + i))/metrics" \
+            >"$out/$1-metrics-member-$i.txt" || true
+    done
+}
+
 # Runs config $1: one loadgen per shard at once, then the summary.
 run_config() {
     local name="$1" s member senders status i sampler_pid
@@ -546,10 +555,7 @@ run_config() {
     sleep 0.3 # one more CPU sample after the last confirmation (or the catch-up)
     kill "$sampler_pid" 2>/dev/null || true
     wait "$sampler_pid" 2>/dev/null || true
-    for ((i = 0; i < validators; i++)); do
-        curl -sf -m 5 "http://127.0.0.1:$((metrics_base + i))/metrics" \
-            >"$out/$name-metrics-member-$i.txt" || true
-    done
+    scrape_metrics "$name"
     if ((l2_pending == 0)); then stop_members; fi
     ((failed == 0)) || return 1
     local held_json
@@ -646,10 +652,7 @@ json.dump({
 PY
     if ((l2_pending)); then
         l2_phase "$name" "${all_urls[@]}"
-        for ((i = 0; i < validators; i++)); do
-            curl -sf -m 5 "http://127.0.0.1:$((metrics_base + i))/metrics" \
-                >"$out/$name-l2-metrics-member-$i.txt" || true
-        done
+        scrape_metrics "$name-l2"
         stop_members
     fi
 }

@@ -12,6 +12,7 @@ use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::{SolCall, SolConstructor, sol};
 use kaimeng_genesis::{BRIDGE_ADDRESS, DEV_ACCOUNT_COUNT, DevOptions, GenesisSpec, dev_accounts};
 use kaimeng_shards::executor::{BlockContext, BlockExecution, execute_block};
+use kaimeng_shards::tx::call_gas_bound;
 use kaimeng_shards::{ShardChain, ShardTx, StateAt};
 
 sol! {
@@ -137,10 +138,8 @@ pub fn bridge_commit(batch: u64, nonce: u64, chunks: usize, slots: usize) -> Byt
     }
     .abi_encode()
     .into();
-    // The larger of EIP-7623's floor (40 gas a byte) and calldata plus the bridge's parsing
-    // (about 22,000 gas a chunk), with room to spare.
-    let len = call.len() as u64;
-    let gas = (40 * len + 21_000).max(16 * len + 21_000 + 30_000 * chunks as u64) + 500_000;
+    // Calldata and the bridge's parsing (about 22,000 gas a chunk), with room to spare.
+    let gas = call_gas_bound(call.len(), 30_000 * chunks as u64) + 500_000;
     signed(
         &sequencer_key(),
         nonce,

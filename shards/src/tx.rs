@@ -17,6 +17,15 @@ pub const MAX_TX_BYTES: usize = 512 * 1024;
 /// EIP-7825 (Osaka): a single transaction may not use more gas than this.
 pub const MAX_TX_GAS: u64 = 1 << 24;
 
+/// Gas enough for a call with `calldata` bytes (all taken as nonzero) whose execution costs
+/// `execution` beyond them: the larger of EIP-7623's floor (40 gas a byte) and the standard
+/// charge (16 a byte plus the execution), each on top of the 21,000 base.
+pub const fn call_gas_bound(calldata: usize, execution: u64) -> u64 {
+    let floor = 40 * calldata as u64;
+    let standard = 16 * calldata as u64 + execution;
+    21_000 + if floor > standard { floor } else { standard }
+}
+
 /// A decoded, signature-checked transaction ready for the pool or a block.
 #[derive(Clone, Debug)]
 pub struct ShardTx {

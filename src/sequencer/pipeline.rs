@@ -21,6 +21,7 @@ use kaimeng_rollup::L2Op;
 use kaimeng_rollup::bridge_calls::WORD;
 use kaimeng_rollup::stf::{ChunkConfig, ChunkOutcome, L2State};
 use kaimeng_rollup::tx::MAX_SLOT_BYTES;
+use kaimeng_shards::tx::call_gas_bound;
 
 use super::core::{Core, Marks};
 use super::jobs::JobId;
@@ -450,7 +451,6 @@ impl Pipeline {
     }
 }
 
-/// The commit call of batch `number`'s chunks.
 /// The most bytes and gas a batch's verification can take as a transaction at these settings:
 /// every slot of `max_chunks` chunks publishing the longest kind, a proof per pack of
 /// `chunks_per_proof`, their claims, and room for the transaction's envelope. The gas is the
@@ -482,10 +482,10 @@ pub fn largest_verify_tx(
     let bytes = call.abi_encode().len() + ENVELOPE;
     let packs = max_chunks.div_ceil(pack) as u64;
     let verifier = verify_batch_gas(shape.k, packs, max_chunks as u64);
-    let floor = 21_000 + 40 * bytes as u64;
-    let standard = 21_000 + 16 * bytes as u64 + verifier + BRIDGE_GAS;
-    (bytes, floor.max(standard))
+    (bytes, call_gas_bound(bytes, verifier + BRIDGE_GAS))
 }
+
+/// The commit call of batch `number`'s chunks.
 
 pub fn commit_call(number: u64, outcomes: &[ChunkOutcome]) -> commitBatchCall {
     commitBatchCall {

@@ -43,6 +43,7 @@ use kaimeng_prover::{ChunkKeys, ChunkShape, ChunkWitness, ParamsCache, prove_pac
 use kaimeng_rollup::stf::{ChunkConfig, L2State};
 use kaimeng_rollup::tx::Transfer;
 use kaimeng_rollup::{Account, L1Address, L2Op};
+use kaimeng_shards::tx::call_gas_bound;
 use serde_json::json;
 
 #[derive(Parser)]
@@ -194,13 +195,6 @@ fn verify_call(
     )?)
 }
 
-/// Enough gas for `input` plus `execution`: the larger of EIP-7623's floor and the standard
-/// calldata charge, with room to spare.
-fn gas_for(input: &[u8], execution: u64) -> u64 {
-    let len = input.len() as u64;
-    (21_000 + 40 * len).max(21_000 + 16 * len + execution) + 200_000
-}
-
 /// Signs a chain of transactions from `key`, nonces from 0.
 struct Sender {
     key: PrivateKeySigner,
@@ -217,7 +211,8 @@ impl Sender {
     }
 
     fn call(&mut self, to: alloy_primitives::Address, input: Vec<u8>, execution: u64) -> Bytes {
-        let gas = gas_for(&input, execution);
+        // With room to spare.
+        let gas = call_gas_bound(input.len(), execution) + 200_000;
         let raw = signed(&self.key, self.nonce, TxKind::Call(to), input.into(), gas);
         self.nonce += 1;
         raw
