@@ -297,7 +297,7 @@ pub fn verify_call(
     call: &BatchCall,
 ) -> Result<[u8; 2 * WORD], BatchCallError> {
     let proofs = call.chunk_proofs(slots)?;
-    let claims = parse_claims(params.k(), &call.claims, Some(proofs.len()))?;
+    let claims = parse_claims(params.k(), &call.claims, Some(proofs.len()), true)?;
     verify_with_claims(params, vk, &proofs, &claims)
         .map_err(|e| BatchCallError::Proofs(e.to_string()))?;
     let (root, queue) = call.end();
@@ -307,11 +307,13 @@ pub fn verify_call(
     Ok(out)
 }
 
-/// Splits concatenated claims of `2^k`-row proofs, `expected` of them if given.
+/// Splits concatenated claims of `2^k`-row proofs, `expected` of them if given; their points
+/// are left as the identity unless `with_points`.
 fn parse_claims(
     k: u32,
     bytes: &[u8],
     expected: Option<usize>,
+    with_points: bool,
 ) -> Result<Vec<Claim>, BatchCallError> {
     let size = 32 * (1 + k as usize);
     if bytes.is_empty() || bytes.len() % size != 0 {
@@ -330,7 +332,12 @@ fn parse_claims(
         .chunks(size)
         .enumerate()
         .map(|(i, c)| {
-            Claim::from_bytes(k, c).map_err(|e| BatchCallError::Claims(format!("claim {i}: {e}")))
+            let claim = if with_points {
+                Claim::from_bytes(k, c)
+            } else {
+                Claim::challenges_from_bytes(k, c)
+            };
+            claim.map_err(|e| BatchCallError::Claims(format!("claim {i}: {e}")))
         })
         .collect()
 }
@@ -402,7 +409,8 @@ impl DecideStepCall {
 
     /// Runs the step: the answer, or why the input is refused.
     pub fn run(&self, params: &ChunkParams) -> Result<[u8; WORD], BatchCallError> {
-        let claims = parse_claims(params.k(), &self.claims, None)?;
+        // Only the first step weighs the claimed points (decide_step).
+        let claims = parse_claims(params.k(), &self.claims, None, self.step == 0)?;
         let weights = decision_weights(&self.claims, claims.len());
         let partial = Option::from(vesta::Point::from_bytes(&self.partial))
             .ok_or_else(|| BatchCallError::Claims("the partial sum is not a point".into()))?;

@@ -44,6 +44,17 @@ impl Claim {
 
     /// Parses [`Claim::to_bytes`] for `2^k`-row proofs.
     pub fn from_bytes(k: u32, bytes: &[u8]) -> Result<Self, ProverError> {
+        Self::parse(k, bytes, true)
+    }
+
+    /// [`Claim::from_bytes`] without the point: `g` is left as the identity. For the steps of a
+    /// decision after its first, which never weigh the points: decompressing one is a square
+    /// root, and every step reads every claim.
+    pub fn challenges_from_bytes(k: u32, bytes: &[u8]) -> Result<Self, ProverError> {
+        Self::parse(k, bytes, false)
+    }
+
+    fn parse(k: u32, bytes: &[u8], with_point: bool) -> Result<Self, ProverError> {
         let bad = |reason: String| ProverError::Decode {
             what: "IPA claim",
             reason,
@@ -53,8 +64,12 @@ impl Claim {
             return Err(bad(format!("{} bytes, expected {expected}", bytes.len())));
         }
         let word = |i: usize| -> [u8; 32] { bytes[32 * i..32 * (i + 1)].try_into().expect("32") };
-        let g = Option::from(vesta::Affine::from_bytes(&word(0)))
-            .ok_or_else(|| bad("the point is not on the curve".into()))?;
+        let g = if with_point {
+            Option::from(vesta::Affine::from_bytes(&word(0)))
+                .ok_or_else(|| bad("the point is not on the curve".into()))?
+        } else {
+            vesta::Affine::from(vesta::Point::identity())
+        };
         let u = (1..=k as usize)
             .map(|i| {
                 Option::from(Fp::from_repr(word(i)))

@@ -210,6 +210,20 @@ fn claims_must_be_the_proofs_own_and_the_decider_checks_them() {
     let moved_first = DecideStepCall::first(2, moved);
     let moved_sum = moved_first.run(params).unwrap();
     assert_eq!(moved_first.next(moved_sum).run(params).unwrap(), [0; 32]);
+    // Only the first step weighs the claimed points; a later one reads the challenges alone
+    // (the bridge hands every step the claims its verifications checked).
+    // A point off the curve is refused by the first step and never decompressed by the next.
+    let mut off_curve = call.claims.clone();
+    off_curve[..32].copy_from_slice(&[0xff; 32]);
+    assert!(matches!(
+        DecideStepCall::first(2, off_curve.clone()).run(params),
+        Err(BatchCallError::Claims(reason)) if reason.contains("not on the curve")
+    ));
+    let later = DecideStepCall {
+        claims: off_curve,
+        ..second.clone()
+    };
+    assert_eq!(later.run(params).map(|answer| answer.len()), Ok(32));
     // Another partial sum changes the verdict; one that is not a point, or bad step
     // arguments, are refused.
     assert_eq!(first.next(moved_sum).run(params).unwrap(), [0; 32]);

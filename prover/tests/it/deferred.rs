@@ -67,6 +67,9 @@ fn claims_encode_and_bad_encodings_say_why() {
     let mut off_curve = bytes.clone();
     off_curve[..32].copy_from_slice(&[0xff; 32]);
     assert!(reason(&off_curve).contains("not on the curve"));
+    // Read for a later decision step: the challenges only, the point never decompressed.
+    let challenges = Claim::challenges_from_bytes(SHAPE.k, &off_curve).unwrap();
+    assert_eq!(challenges.u, claim.u);
     let mut big = bytes;
     big[64..96].copy_from_slice(&[0xff; 32]);
     assert!(reason(&big).contains("challenge 1"));
