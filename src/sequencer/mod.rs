@@ -137,13 +137,15 @@ fn default_max_chunks() -> usize {
 fn default_chunks_per_proof() -> usize {
     8
 }
-fn default_decide_every_batches() -> u64 {
-    16
+/// Verified batches per decision unless configured (ADR 0114).
+pub fn default_decide_every_batches() -> u64 {
+    32
 }
 fn default_decide_wait_ms() -> u64 {
     600_000
 }
-fn default_decide_step_gas() -> u64 {
+/// Most gas of a decision step unless configured: three quarters of a transaction's cap.
+pub fn default_decide_step_gas() -> u64 {
     kaimeng_shards::tx::MAX_TX_GAS / 4 * 3
 }
 fn default_max_wait_ms() -> u64 {
@@ -696,7 +698,7 @@ mod tests {
         assert_eq!((config.max_chunks, config.chunks_per_proof), (64, 8));
         assert_eq!(
             (config.decide_every_batches, config.decide_wait_ms),
-            (16, 600_000)
+            (32, 600_000)
         );
         assert_eq!(
             config.decide_step_gas,
@@ -724,6 +726,34 @@ mod tests {
     /// A batch's verification is one transaction: at the production shape and defaults it
     /// needs more than geth's 128 KiB (hence ADR 0115's 512 KiB), and settings whose
     /// verification could not fit are refused.
+    /// Every step of a decision carries every claim. At the production shape and defaults,
+    /// the claims of 32 batches (256) are decided in 16 steps that each fit a transaction, and
+    /// those of 64 in 32; those of 128 batches (1,024 claims, 557 KB) fit neither a step's gas
+    /// nor a transaction's bytes, and the sequencer decides fewer.
+    #[test]
+    fn a_decision_of_the_default_batches_fits_a_transaction_a_step() {
+        use crate::rollup_precompiles::decision_steps;
+        let config = load("").unwrap();
+        let k = ChunkShape::DEFAULT.k;
+        let packs = config.max_chunks.div_ceil(config.chunks_per_proof);
+        let claims = |batches: u64| {
+            vec![
+                alloy_primitives::Bytes::from(vec![0u8; packs * 32 * (k as usize + 1)]);
+                batches as usize
+            ]
+        };
+        let count = |batches: u64| batches * packs as u64;
+        let batches = config.decide_every_batches;
+        let steps = decision_steps(k, count(batches), config.decide_step_gas).unwrap();
+        assert_eq!((batches, steps), (32, 16));
+        assert!(pipeline::decision_step_fits(k, &claims(batches), steps));
+        let steps = decision_steps(k, count(64), config.decide_step_gas).unwrap();
+        assert_eq!(steps, 32);
+        assert!(pipeline::decision_step_fits(k, &claims(64), steps));
+        assert_eq!(decision_steps(k, count(128), config.decide_step_gas), None);
+        assert!(!pipeline::decision_step_fits(k, &claims(128), 32));
+    }
+
     #[test]
     fn a_batch_s_verification_fits_one_transaction_or_the_settings_are_refused() {
         let (bytes, gas) = pipeline::largest_verify_tx(ChunkShape::DEFAULT, 64, 8);

@@ -21,7 +21,7 @@ use kaimeng_rollup::L2Op;
 use kaimeng_rollup::bridge_calls::WORD;
 use kaimeng_rollup::stf::{ChunkConfig, ChunkOutcome, L2State};
 use kaimeng_rollup::tx::MAX_SLOT_BYTES;
-use kaimeng_shards::tx::call_gas_bound;
+use kaimeng_shards::tx::{MAX_TX_BYTES, MAX_TX_GAS, call_gas_bound};
 
 use super::core::{Core, Marks};
 use super::jobs::JobId;
@@ -29,7 +29,7 @@ use crate::bridge_client::{
     BridgeClient, Deciding, FEE_ACCOUNT, commitBatchCall, decideBatchesCall, depositCall,
     executeBatchCall, verifyBatchCall, word,
 };
-use crate::rollup_precompiles::{decision_steps, verify_batch_gas};
+use crate::rollup_precompiles::{decide_step_gas, decision_steps, verify_batch_gas};
 
 /// How often the pipeline looks around.
 const TICK: Duration = Duration::from_millis(200);
@@ -261,7 +261,8 @@ impl Pipeline {
             let number = marks.committed + 1;
             if let Some(outcomes) = self.outcomes.get(&number).cloned() {
                 let call = commit_call(number, &outcomes);
-                self.submit(number, "commit", call.abi_encode()).await?;
+                self.submit(number, "commit", call.abi_encode(), None)
+                    .await?;
             }
         }
         if marks.verified < marks.committed {
@@ -272,6 +273,7 @@ impl Pipeline {
             if let (Some(outcomes), Some(proofs)) = (outcomes, proofs) {
                 let claims = self.claims_of(number, chunks).await?;
                 let commit = commit_call(number, &outcomes);
+                let packs = proofs.iter().filter(|p| !p.is_empty()).count() as u64;
                 let call = verifyBatchCall {
                     batchNumber: number,
                     chunkData: commit.chunkData,
@@ -280,7 +282,10 @@ impl Pipeline {
                     proofs: proofs.into_iter().map(Bytes::from).collect(),
                     claims: claims.clone().into(),
                 };
-                if self.submit(number, "verify", call.abi_encode()).await? {
+                let input = call.abi_encode();
+                let verifier = verify_batch_gas(self.core.settings.chunk_k, packs, chunks.into());
+                let gas = bridge_call_gas(input.len(), verifier);
+                if self.submit(number, "verify", input, Some(gas)).await? {
                     self.landed.insert(number, claims);
                 }
             }
@@ -291,7 +296,8 @@ impl Pipeline {
             let call = executeBatchCall {
                 batchNumber: number,
             };
-            self.submit(number, "execute", call.abi_encode()).await?;
+            self.submit(number, "execute", call.abi_encode(), None)
+                .await?;
         }
         Ok(())
     }
@@ -334,13 +340,16 @@ impl Pipeline {
         let (steps, next_step) = match deciding {
             Some(d) => (d.steps, d.next_step),
             None => {
-                // As many batches as one decision can take, in the fewest steps that fit.
+                // As many batches as one decision can take, in the fewest steps that fit, each
+                // step a transaction that carries every claim.
                 let k = settings.chunk_k;
                 let claim_bytes = 32 * (1 + k as usize);
                 let budget = settings.decide_step_gas;
                 let steps = loop {
-                    let count = claims.iter().map(|c| c.len() / claim_bytes).sum::<usize>();
-                    match decision_steps(k, count as u64, budget) {
+                    let total: usize = claims.iter().map(|c| c.len()).sum();
+                    let steps = decision_steps(k, (total / claim_bytes) as u64, budget)
+                        .filter(|steps| decision_step_fits(k, &claims, *steps));
+                    match steps {
                         Some(steps) => break steps,
                         None if claims.len() > 1 => drop(claims.pop()),
                         None => bail!("one batch's claims do not fit a decision at k = {k}"),
@@ -353,12 +362,17 @@ impl Pipeline {
         // One step a round: commits, verifications and executions go on between the steps, and
         // the next round finds the decision under way on the bridge.
         if next_step < steps {
+            let k = self.core.settings.chunk_k;
+            let count = claims.iter().map(|c| c.len()).sum::<usize>() / (WORD * (k as usize + 1));
             let call = decideBatchesCall {
                 lastBatch: last,
                 claims,
                 steps,
             };
-            self.submit(last, "decide", call.abi_encode()).await?;
+            let input = call.abi_encode();
+            let decider = decide_step_gas(k, count as u64, steps.into());
+            let gas = bridge_call_gas(input.len(), decider);
+            self.submit(last, "decide", input, Some(gas)).await?;
         }
         Ok(())
     }
@@ -419,10 +433,20 @@ impl Pipeline {
         Ok(claims)
     }
 
-    /// Sends one bridge call for batch `number`; records the outcome on the batch.
-    async fn submit(&self, number: u64, what: &str, input: Vec<u8>) -> anyhow::Result<bool> {
+    /// Sends one bridge call for batch `number`, with `gas` or an estimate; records the
+    /// outcome on the batch.
+    async fn submit(
+        &self,
+        number: u64,
+        what: &str,
+        input: Vec<u8>,
+        gas: Option<u64>,
+    ) -> anyhow::Result<bool> {
         let started = Instant::now();
-        match self.bridge.send(&self.signer, input, U256::ZERO).await {
+        let sent = self
+            .bridge
+            .send_with_gas(&self.signer, input, U256::ZERO, gas);
+        match sent.await {
             Ok(receipt) if receipt["status"] == "0x1" => {
                 self.core.batch_error(number, None);
                 tracing::info!(
@@ -451,6 +475,36 @@ impl Pipeline {
     }
 }
 
+/// Room left in a bridge call's transaction for its envelope (nonce, fees, signature).
+const ENVELOPE: usize = 256;
+/// Gas left in a bridge call for the bridge's own work beside the precompile's.
+const BRIDGE_GAS: u64 = 1_000_000;
+
+/// Gas for a bridge call of `calldata` bytes whose precompile charges `precompile`: the
+/// calldata's (EIP-7623's floor or 16 a byte), the charge, and the bridge's own work. The
+/// sequencer sends its verifications and decision steps with it rather than an estimate: the
+/// RPC node would run the proofs' check three times to estimate one (at the cap, at the
+/// optimistic limit, once in the search), about 0.45 s per production batch.
+pub fn bridge_call_gas(calldata: usize, precompile: u64) -> u64 {
+    call_gas_bound(calldata, precompile + BRIDGE_GAS)
+}
+
+/// Whether one step of deciding `claims` (each batch's, as the bridge takes them) in `steps`
+/// steps fits a transaction: every step carries every claim, so its bytes and its gas (the
+/// calldata's, the decider's charge and the bridge's) must both stay within a transaction's
+/// limits.
+pub fn decision_step_fits(k: u32, claims: &[Bytes], steps: u64) -> bool {
+    let call = decideBatchesCall {
+        lastBatch: u64::MAX,
+        claims: claims.to_vec(),
+        steps: u32::MAX,
+    };
+    let bytes = call.abi_encode().len() + ENVELOPE;
+    let count = claims.iter().map(|c| c.len()).sum::<usize>() / (WORD * (k as usize + 1));
+    let gas = bridge_call_gas(bytes, decide_step_gas(k, count as u64, steps));
+    bytes <= MAX_TX_BYTES && gas <= MAX_TX_GAS
+}
+
 /// The most bytes and gas a batch's verification can take as a transaction at these settings:
 /// every slot of `max_chunks` chunks publishing the longest kind, a proof per pack of
 /// `chunks_per_proof`, their claims, and room for the transaction's envelope. The gas is the
@@ -461,8 +515,6 @@ pub fn largest_verify_tx(
     max_chunks: usize,
     chunks_per_proof: usize,
 ) -> (usize, u64) {
-    const ENVELOPE: usize = 256;
-    const BRIDGE_GAS: u64 = 1_000_000;
     let pack = chunks_per_proof.max(1);
     let proofs: Vec<Bytes> = (0..max_chunks)
         .map(|c| match c % pack {
@@ -482,11 +534,10 @@ pub fn largest_verify_tx(
     let bytes = call.abi_encode().len() + ENVELOPE;
     let packs = max_chunks.div_ceil(pack) as u64;
     let verifier = verify_batch_gas(shape.k, packs, max_chunks as u64);
-    (bytes, call_gas_bound(bytes, verifier + BRIDGE_GAS))
+    (bytes, bridge_call_gas(bytes, verifier))
 }
 
 /// The commit call of batch `number`'s chunks.
-
 pub fn commit_call(number: u64, outcomes: &[ChunkOutcome]) -> commitBatchCall {
     commitBatchCall {
         batchNumber: number,
