@@ -56,8 +56,9 @@
 #     transfers are sent and the node CPU they cost is measured (issue 12). They come from
 #     `l2_calls` (L2_CALLS_BIN [$CARGO_TARGET_DIR/debug/l2_calls], files in L2_DIR
 #     [/tmp/kaimeng-l2-calls]; it proves one batch the first time, about 24 minutes):
-#     L2_BATCHES [16] batches of 64 chunks of 57 transfers: per batch the bridge's commit, a
-#     verification of the proven batch, and one step of a 16-step decision.
+#     L2_BATCHES [32] batches of 64 chunks of 57 transfers: per batch the bridge's commit, a
+#     verification of the proven batch, and while steps remain one step of the decision over
+#     all of them (16 steps for 32 batches, as the sequencer splits it).
 #     First a warm-up (every node builds its verifying key), then IDLE_SECS [20] of idle node
 #     CPU, then the L2 transactions, one batch's at a time (the next once the last has its
 #     receipts); their node CPU, less the idle rate, per L2 transfer and executing validator is
@@ -72,7 +73,7 @@ configs="${CONFIGS:-A B}"
 l2="${L2:-0}"
 l2_calls_bin="${L2_CALLS_BIN:-$target/debug/l2_calls}"
 l2_dir="${L2_DIR:-/tmp/kaimeng-l2-calls}"
-l2_batches="${L2_BATCHES:-16}"
+l2_batches="${L2_BATCHES:-32}"
 idle_secs="${IDLE_SECS:-20}"
 max_txs="${MAX_TXS:-20000}"
 senders_total="${SENDERS:-500}"
@@ -224,15 +225,16 @@ PY
     fi
 }
 
-# Sends the raw transactions in file $2 (one per line) to $1 in groups of $5 (all at once if
-# 0), each group once the one before has all its receipts, and waits up to $4 seconds in all;
+# Sends the raw transactions in file $2 (one per line) to $1 in groups of the sizes listed in
+# $5 (all at once without it), each group once the one before has all its receipts, and waits
+# up to $4 seconds in all;
 # every transaction must succeed. Writes JSON to $3: the time of the first submit and of the
 # last receipt seen, the highest block, and the gas used.
-send_raw() { # url file out timeout group
+send_raw() { # url file out timeout [groups: transactions sent together, comma-separated]
     python3 - "$@" <<'PY'
 import json, sys, time, urllib.request
 url, path, out, limit = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
-group = int(sys.argv[5]) if len(sys.argv) > 5 else 0
+groups = [int(g) for g in sys.argv[5].split(",")] if len(sys.argv) > 5 else []
 def call(method, params):
     body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode()
     req = urllib.request.Request(url, data=body, headers={"content-type": "application/json"})
@@ -242,11 +244,15 @@ def call(method, params):
         sys.exit(f"{method}: {answer['error']}")
     return answer["result"]
 raws = [l.strip() for l in open(path) if l.strip()]
-group = group or len(raws)
+if groups and sum(groups) != len(raws):
+    sys.exit(f"{path}: groups of {sum(groups)} transactions for {len(raws)}")
+groups = groups or [len(raws)]
 first = time.time()
 hashes, receipts = [], {}
-for start in range(0, len(raws), group):
+start = 0
+for group in groups:
     hashes += [call("eth_sendRawTransaction", [raw]) for raw in raws[start:start + group]]
+    start += group
     while len(receipts) < len(hashes):
         if time.time() - first > limit:
             sys.exit(f"{path}: {len(receipts)} of {len(hashes)} receipts after {limit:.0f} s")
@@ -303,7 +309,7 @@ PY
     say "$name: sending the L2 transactions"
     # One batch's transactions at a time, as a sequencer sends them.
     send_raw "$url" "$l2_dir/measured.txt" "$out/$name-l2-sent.json" 600 \
-        "$(python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); print(p["transactions"] // p["batches"])' "$l2_dir/plan.json")"
+        "$(python3 -c 'import json,sys; print(",".join(map(str, json.load(open(sys.argv[1]))["per_batch"])))' "$l2_dir/plan.json")"
     catch_up "$name-l2" "${@:2}"
     sleep 0.3
     kill "$sampler_pid" 2>/dev/null || true

@@ -3,7 +3,7 @@
 //! validator CPU per L2 transfer on the same network as ERC-20 transfers;
 //! `benches/shards-testnet.sh` with `L2=1` sends them and measures).
 //!
-//! `l2_calls --out DIR [--batches 16] [--chunks 64] [--pack 8] [--slots 57] [--k 16]` proves one
+//! `l2_calls --out DIR [--batches 32] [--chunks 64] [--pack 8] [--slots 57] [--k 16]` proves one
 //! batch of `chunks` chunks of `slots` L2 transfers in packs of `pack` (or reads it back from
 //! `DIR/batch-….json`; proving takes about 20 minutes on 2 cores) and writes, as raw
 //! transactions one per line (hex):
@@ -14,8 +14,9 @@
 //!     sequencer);
 //!   - one call of the verification precompile on the proven batch with its claims: what
 //!     `verifyBatch` asks of it (the same batch each time; nothing is cached between calls);
-//!   - one step of deciding the claims of all `batches` batches in `batches` steps (the
-//!     sequencer's default of one decision per 16 batches).
+//!   - while steps remain, one step of deciding the claims of all `batches` batches, in as
+//!     many steps as the sequencer takes at its default step gas (the sequencer decides once
+//!     per 32 batches by default, one step a round).
 //!
 //! and `DIR/plan.json`: the transfers they cover and the transactions' count, bytes and gas;
 //! with `--replay` it also executes them on a local shard 0 of that shape, one batch per block,
@@ -32,8 +33,9 @@ use alloy_signer_local::PrivateKeySigner;
 use anyhow::{Context, bail};
 use clap::Parser;
 use kaimeng::rollup_precompiles::{
-    DECIDE_CLAIMS_ADDRESS, VERIFY_BATCH_ADDRESS, decide_step_gas, verify_batch_gas,
+    DECIDE_CLAIMS_ADDRESS, VERIFY_BATCH_ADDRESS, decide_step_gas, decision_steps, verify_batch_gas,
 };
+use kaimeng::sequencer::default_decide_step_gas;
 use kaimeng_benches::l2_keys::l2_key;
 use kaimeng_benches::shard_fixture::{bridge_commit, next_block, run_block, signed};
 use kaimeng_genesis::dev_accounts;
@@ -51,8 +53,8 @@ struct Args {
     /// Where the pack, the transactions and the plan go.
     #[arg(long)]
     out: PathBuf,
-    /// Batches, and steps of the one decision over them.
-    #[arg(long, default_value_t = 16)]
+    /// Batches, all covered by one decision.
+    #[arg(long, default_value_t = kaimeng::sequencer::default_decide_every_batches())]
     batches: u64,
     /// Chunks per batch.
     #[arg(long, default_value_t = 64)]
@@ -240,8 +242,7 @@ fn cpu_seconds() -> f64 {
 fn replay(
     args: &Args,
     warmup: &[Bytes],
-    measured: &[Bytes],
-    per_batch: usize,
+    measured: &[Vec<Bytes>],
     transfers: u64,
 ) -> anyhow::Result<()> {
     use kaimeng_shards::commit::prepare_commit;
@@ -284,13 +285,14 @@ fn replay(
     };
     seal(warmup)?;
     let mut spent = [0f64; 3];
-    for batch in measured.chunks(per_batch) {
+    for batch in measured {
         let state = chain.latest_state();
         let mut ctx = next_block(&chain);
         ctx.precompiles = chain.config().precompiles.clone();
+        // The commit, the verification, and the decision's step if one is left.
         let (commit, rest) = batch.split_at(1);
-        let (verifies, decide) = rest.split_at(rest.len() - 1);
-        for (kind, raws) in [commit, verifies, decide].into_iter().enumerate() {
+        let (verify, decide) = rest.split_at(1);
+        for (kind, raws) in [commit, verify, decide].into_iter().enumerate() {
             let before = cpu_seconds();
             let out = run_block(&state, &ctx, raws);
             prepare_commit(&state, &out.pending, ctx.number)?;
@@ -349,27 +351,34 @@ fn main() -> anyhow::Result<()> {
     ];
 
     let claim_count = claims.len() as u64 / claim.len() as u64;
-    let step_gas = decide_step_gas(args.k, claim_count, args.batches);
-    let mut step = DecideStepCall::first(args.batches, claims);
+    let steps = decision_steps(args.k, claim_count, default_decide_step_gas())
+        .filter(|steps| *steps <= args.batches)
+        .context("the decision's steps do not fit one per batch")?;
+    let step_gas = decide_step_gas(args.k, claim_count, steps);
+    let mut step = DecideStepCall::first(steps, claims);
+    let mut decided = false;
     let mut checks = vec![json!({
         "to": VERIFY_BATCH_ADDRESS.to_string(),
         "data": format!("0x{}", alloy_primitives::hex::encode(&verify_input)),
         "answer": format!("0x{}", alloy_primitives::hex::encode(verify_call(&params, &batch, &args)?)),
     })];
-    let mut measured = Vec::new();
+    let mut measured: Vec<Vec<Bytes>> = Vec::new(); // each batch's transactions
     let mut kinds = [(0u64, 0u64); 3]; // (bytes, gas limit) of commits, verifications, steps
     for batch in 1..=args.batches {
         let commit = bridge_commit(batch, batch - 1, args.chunks, args.slots);
         kinds[0].0 += commit.len() as u64;
-        measured.push(commit);
-        let raw = verifier.call(VERIFY_BATCH_ADDRESS, verify_input.clone(), verify_gas);
-        kinds[1].0 += raw.len() as u64;
-        measured.push(raw);
+        let verify = verifier.call(VERIFY_BATCH_ADDRESS, verify_input.clone(), verify_gas);
+        kinds[1].0 += verify.len() as u64;
+        measured.push(vec![commit, verify]);
+        if decided {
+            continue;
+        }
         let raw = decider.call(DECIDE_CLAIMS_ADDRESS, step.encode(), step_gas);
         kinds[2].0 += raw.len() as u64;
-        measured.push(raw);
+        measured.last_mut().expect("pushed above").push(raw);
         let answer = step.run(&params)?;
         if step.is_last() {
+            decided = true;
             if answer[31] != 1 {
                 bail!("the decision over the proven claims came out false");
             }
@@ -388,7 +397,7 @@ fn main() -> anyhow::Result<()> {
             .collect()
     };
     std::fs::write(args.out.join("warmup.txt"), lines(&warmup))?;
-    std::fs::write(args.out.join("measured.txt"), lines(&measured))?;
+    std::fs::write(args.out.join("measured.txt"), lines(&measured.concat()))?;
     let transfers = args.batches * (args.chunks * args.slots) as u64;
     let plan = json!({
         "batches": args.batches,
@@ -397,18 +406,19 @@ fn main() -> anyhow::Result<()> {
         "slots": args.slots,
         "k": args.k,
         "transfers": transfers,
-        "transactions": measured.len(),
+        "transactions": measured.iter().map(Vec::len).sum::<usize>(),
+        "per_batch": measured.iter().map(Vec::len).collect::<Vec<_>>(),
         "commit_bytes": kinds[0].0,
         "verify_bytes": kinds[1].0,
         "decide_bytes": kinds[2].0,
         "verify_calls": args.batches,
-        "decide_steps": args.batches,
+        "decide_steps": steps,
         "bytes_per_transfer": (kinds[0].0 + kinds[1].0 + kinds[2].0) as f64 / transfers as f64,
     });
     std::fs::write(args.out.join("plan.json"), plan.to_string())?;
     std::fs::write(args.out.join("checks.json"), json!(checks).to_string())?;
     if args.replay {
-        replay(&args, &warmup, &measured, 3, transfers)?;
+        replay(&args, &warmup, &measured, transfers)?;
     }
     println!("{plan}");
     Ok(())
