@@ -10,7 +10,8 @@
 
 use ff::{Field, FromUniformBytes, PrimeField};
 use group::{Group, GroupEncoding};
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use halo2_proofs::arithmetic::best_multiexp;
 use halo2_proofs::plonk::{Error, VerificationStrategy, VerifyingKey, verify_proof};
@@ -243,6 +244,20 @@ pub fn max_decision_steps(k: u32) -> usize {
     1 << k.saturating_sub(11)
 }
 
+/// The generators of `params`, copied once per `k`: halo2 hands them out only as a copy of all
+/// 2^k (4 MB at k = 16), and each step of a decision needs a range of them. halo2 derives every
+/// generator from its index alone, so parameters of the same `k` share them.
+fn generators(params: &ChunkParams) -> Arc<Vec<vesta::Affine>> {
+    static BY_K: OnceLock<Mutex<HashMap<u32, Arc<Vec<vesta::Affine>>>>> = OnceLock::new();
+    let mut by_k = BY_K
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    by_k.entry(params.k())
+        .or_insert_with(|| Arc::new(params.get_g()))
+        .clone()
+}
+
 /// Where a split decision stands after a step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DecisionStep {
@@ -303,7 +318,7 @@ pub fn decide_step(
     let low_bits = k - steps.trailing_zeros() as usize;
     let first = step << low_bits;
     let mut scalars = vec![Fp::ZERO; 1 << low_bits];
-    let mut bases = params.get_g()[first..first + (1 << low_bits)].to_vec();
+    let mut bases = generators(params)[first..first + (1 << low_bits)].to_vec();
     for (claim, rho) in claims.iter().zip(weights) {
         // s(u) at index `first + t` is the high bits' product times the low bits' s.
         let prefix = (low_bits..k)
