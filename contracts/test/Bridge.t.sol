@@ -16,6 +16,19 @@ interface Vm {
     function expectEmit() external;
     function readFile(string calldata path) external view returns (string memory);
     function parseJsonBytes(string calldata json, string calldata key) external pure returns (bytes memory);
+    function lastCallGas() external view returns (Gas memory);
+}
+
+/// @dev A measured gas figure outside the bound a test expects.
+error GasOutsideBound(uint256 used);
+
+/// @dev What `lastCallGas` reports of the last call.
+struct Gas {
+    uint64 gasLimit;
+    uint64 gasTotalUsed;
+    uint64 gasMemoryUsed;
+    int64 gasRefunded;
+    uint64 gasRemaining;
 }
 
 // ---------------------------------------------------------------------- mock precompiles
@@ -123,6 +136,20 @@ contract DecideMock {
 contract ConstantAnswer {
     fallback(bytes calldata) external returns (bytes memory) {
         return abi.encode(bytes32(uint256(1)), bytes32(0));
+    }
+}
+
+/// @dev A batch verifier that answers the (root, queue) in its storage slots 1 and 2, whatever
+/// it is asked: to measure the bridge's own part of a verification.
+contract StoredAnswer {
+    fallback(bytes calldata) external returns (bytes memory) {
+        bytes32 root;
+        bytes32 queue;
+        assembly {
+            root := sload(1)
+            queue := sload(2)
+        }
+        return abi.encode(root, queue);
     }
 }
 
@@ -893,6 +920,48 @@ contract BridgeTest {
         vm.etch(address(0x0b01), type(VerifyMock).runtimeCode);
         _verify(1, data, roots, queues, proofs);
         require(bridge.lastVerified() == 1, "verified with the real answer");
+    }
+
+    /// The sequencer sends a verification with its gas bound, without an estimate: the
+    /// calldata's gas, the verifier's charge and its own bound on the bridge's part
+    /// (`bridge_work_gas` in src/sequencer/pipeline.rs, restated below). For batches of 16, 32
+    /// and 64 chunks of 57 slots of 32 bytes, the largest the production shape publishes but
+    /// for a byte, in packs of 8 (proofs of 22,208 bytes, claims of 544), the bridge's part
+    /// (hashing the data, building the verifier's input, the event) stays within that bound.
+    function test_theBridgeSPartOfAProductionVerificationFitsTheSequencersBound() public {
+        bytes memory chunk;
+        for (uint256 s = 0; s < 57; ++s) {
+            chunk = bytes.concat(chunk, _withdraw(1, 1, 0, BOB));
+        }
+        vm.etch(address(0x0b01), type(StoredAnswer).runtimeCode);
+        for (uint64 number = 1; number <= 3; ++number) {
+            uint256 chunks = 8 << number;
+            bytes[] memory data = new bytes[](chunks);
+            bytes32[] memory roots = new bytes32[](chunks);
+            bytes32[] memory queues = new bytes32[](chunks);
+            bytes[] memory proofs = new bytes[](chunks);
+            for (uint256 c = 0; c < chunks; ++c) {
+                data[c] = chunk;
+                roots[c] = keccak256(abi.encode(number, c));
+                proofs[c] = c % 8 == 0 ? new bytes(22_208) : bytes("");
+            }
+            _commit(data, roots, queues);
+            vm.store(address(0x0b01), bytes32(uint256(1)), roots[chunks - 1]);
+            bytes memory claims = new bytes(chunks / 8 * 544);
+            uint256 calldataLength =
+                abi.encodeCall(IBridge.verifyBatch, (number, data, roots, queues, proofs, claims)).length;
+            bridge.verifyBatch(number, data, roots, queues, proofs, claims);
+            uint256 used = vm.lastCallGas().gasTotalUsed;
+            require(bridge.lastVerified() == number, "verified");
+            if (used > _bridgeWorkGas(calldataLength)) revert GasOutsideBound(used);
+        }
+    }
+
+    /// @dev The sequencer's bound on the bridge's own gas in a proof call (bridge_work_gas).
+    function _bridgeWorkGas(uint256 calldataLength) internal pure returns (uint256) {
+        uint256 words = (calldataLength + 31) / 32;
+        uint256 memoryWords = words * 5 / 2;
+        return 100_000 + 100 * words + 3 * memoryWords + memoryWords * memoryWords / 512;
     }
 
     function test_executeCreditsWithdrawalsAndClaimPays() public {
