@@ -58,7 +58,8 @@
 #     [/tmp/kaimeng-l2-calls]; it proves one batch the first time, about 24 minutes):
 #     L2_BATCHES [32] batches of 64 chunks of 57 transfers: per batch the bridge's commit, a
 #     verification of the proven batch, and while steps remain one step of the decision over
-#     all of them (16 steps for 32 batches, as the sequencer splits it).
+#     all of them (16 steps for 32 batches, as the sequencer splits it). L2_PACK [8] chunks
+#     per proof.
 #     First a warm-up (every node builds its verifying key), then IDLE_SECS [20] of idle node
 #     CPU, then the L2 transactions, one batch's at a time (the next once the last has its
 #     receipts); their node CPU, less the idle rate, per L2 transfer and executing validator is
@@ -74,6 +75,7 @@ l2="${L2:-0}"
 l2_calls_bin="${L2_CALLS_BIN:-$target/debug/l2_calls}"
 l2_dir="${L2_DIR:-/tmp/kaimeng-l2-calls}"
 l2_batches="${L2_BATCHES:-32}"
+l2_pack="${L2_PACK:-8}"
 idle_secs="${IDLE_SECS:-20}"
 max_txs="${MAX_TXS:-20000}"
 senders_total="${SENDERS:-500}"
@@ -103,7 +105,7 @@ done
 if [[ "$l2" == 1 ]]; then
     [[ -x "$l2_calls_bin" ]] || { say "no l2_calls at $l2_calls_bin (set L2_CALLS_BIN)"; exit 1; }
     say "L2: preparing the shard-0 transactions in $l2_dir"
-    "$l2_calls_bin" --out "$l2_dir" --batches "$l2_batches" >"$out/l2-plan.json"
+    "$l2_calls_bin" --out "$l2_dir" --batches "$l2_batches" --pack "$l2_pack" >"$out/l2-plan.json"
 fi
 for c in $configs; do
     [[ "$c" == A || "$c" == B || "$c" == C ]] || { say "unknown config $c (A, B or C)"; exit 1; }
