@@ -21,7 +21,7 @@
 //!   cargo bench --profile dev -p kaimeng-benches --features shard,prover --bench l2_validator_cpu
 //! ```
 //! Settings (environment): `KAIMENG_K` (16), `KAIMENG_SLOTS` (57), `KAIMENG_BATCHES` per
-//! decision (16), `KAIMENG_STEPS` per decision (16), `KAIMENG_ROUNDS` (5).
+//! decision (32, the sequencer's default), `KAIMENG_STEPS` per decision (16), `KAIMENG_ROUNDS` (5).
 
 use std::time::Instant;
 
@@ -58,7 +58,7 @@ fn main() {
     };
     let k = setting("KAIMENG_K", 16) as u32;
     let slots = setting("KAIMENG_SLOTS", 57);
-    let batches = setting("KAIMENG_BATCHES", 16);
+    let batches = setting("KAIMENG_BATCHES", 32);
     let steps = setting("KAIMENG_STEPS", 16) as u64;
     let rounds = setting("KAIMENG_ROUNDS", 5);
 
