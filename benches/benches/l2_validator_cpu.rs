@@ -21,7 +21,8 @@
 //!   cargo bench --profile dev -p kaimeng-benches --features shard,prover --bench l2_validator_cpu
 //! ```
 //! Settings (environment): `KAIMENG_K` (16), `KAIMENG_SLOTS` (57), `KAIMENG_BATCHES` per
-//! decision (32, the sequencer's default), `KAIMENG_STEPS` per decision (16), `KAIMENG_ROUNDS` (5).
+//! decision (32, the sequencer's default), `KAIMENG_STEPS` per decision (16), `KAIMENG_ROUNDS`
+//! (5).
 
 use std::time::Instant;
 
