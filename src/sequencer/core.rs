@@ -663,6 +663,14 @@ impl Core {
         }
     }
 
+    /// Whether batch `number`'s last submission failed.
+    pub fn batch_failed(&self, number: u64) -> bool {
+        self.state
+            .lock()
+            .batch(number)
+            .is_some_and(|b| b.last_error.is_some())
+    }
+
     /// The bridge's marks, as last read.
     pub fn marks(&self) -> Marks {
         self.state.lock().marks

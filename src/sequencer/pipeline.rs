@@ -443,6 +443,10 @@ impl Pipeline {
         gas: Option<u64>,
     ) -> anyhow::Result<bool> {
         let started = Instant::now();
+        // After a failure, ask for an estimate: it says why a call would revert without
+        // sending it, so a call that keeps failing (say, a shape that is not the chain's)
+        // costs the RPC node one run a round instead of every validator a reverted one.
+        let gas = gas.filter(|_| !self.core.batch_failed(number));
         let sent = self
             .bridge
             .send_with_gas(&self.signer, input, U256::ZERO, gas);
