@@ -723,9 +723,6 @@ mod tests {
         assert_eq!(config.public_limits().max_subscriptions, 2);
     }
 
-    /// A batch's verification is one transaction: at the production shape and defaults it
-    /// needs more than geth's 128 KiB (hence ADR 0115's 512 KiB), and settings whose
-    /// verification could not fit are refused.
     /// Every step of a decision carries every claim. At the production shape and defaults,
     /// the claims of 32 batches (256) are decided in 16 steps that each fit a transaction, and
     /// those of 64 in 32; those of 128 batches (1,024 claims, 557 KB) fit neither a step's gas
@@ -754,6 +751,9 @@ mod tests {
         assert!(!pipeline::decision_step_fits(k, &claims(128), 32));
     }
 
+    /// A batch's verification is one transaction: at the production shape and defaults it
+    /// needs more than geth's 128 KiB (hence ADR 0115's 512 KiB), and settings whose
+    /// verification could not fit are refused.
     #[test]
     fn a_batch_s_verification_fits_one_transaction_or_the_settings_are_refused() {
         let (bytes, gas) = pipeline::largest_verify_tx(ChunkShape::DEFAULT, 64, 8);

@@ -343,11 +343,9 @@ impl Pipeline {
                 // As many batches as one decision can take, in the fewest steps that fit, each
                 // step a transaction that carries every claim.
                 let k = settings.chunk_k;
-                let claim_bytes = 32 * (1 + k as usize);
                 let budget = settings.decide_step_gas;
                 let steps = loop {
-                    let total: usize = claims.iter().map(|c| c.len()).sum();
-                    let steps = decision_steps(k, (total / claim_bytes) as u64, budget)
+                    let steps = decision_steps(k, claim_count(k, &claims), budget)
                         .filter(|steps| decision_step_fits(k, &claims, *steps));
                     match steps {
                         Some(steps) => break steps,
@@ -363,14 +361,14 @@ impl Pipeline {
         // the next round finds the decision under way on the bridge.
         if next_step < steps {
             let k = self.core.settings.chunk_k;
-            let count = claims.iter().map(|c| c.len()).sum::<usize>() / (WORD * (k as usize + 1));
+            let count = claim_count(k, &claims);
             let call = decideBatchesCall {
                 lastBatch: last,
                 claims,
                 steps,
             };
             let input = call.abi_encode();
-            let decider = decide_step_gas(k, count as u64, steps.into());
+            let decider = decide_step_gas(k, count, steps.into());
             let gas = bridge_call_gas(input.len(), decider);
             self.submit(last, "decide", input, Some(gas)).await?;
         }
@@ -507,6 +505,12 @@ pub fn bridge_work_gas(calldata: usize) -> u64 {
     100_000 + 100 * words + 3 * memory + memory * memory / 512
 }
 
+/// How many claims of `2^k`-row proofs the batches' `claims` hold in all.
+fn claim_count(k: u32, claims: &[Bytes]) -> u64 {
+    let total: usize = claims.iter().map(|c| c.len()).sum();
+    (total / (WORD * (k as usize + 1))) as u64
+}
+
 /// Whether one step of deciding `claims` (each batch's, as the bridge takes them) in `steps`
 /// steps fits a transaction: every step carries every claim, so its bytes and its gas (the
 /// calldata's, the decider's charge and the bridge's) must both stay within a transaction's
@@ -518,8 +522,7 @@ pub fn decision_step_fits(k: u32, claims: &[Bytes], steps: u64) -> bool {
         steps: u32::MAX,
     };
     let bytes = call.abi_encode().len() + ENVELOPE;
-    let count = claims.iter().map(|c| c.len()).sum::<usize>() / (WORD * (k as usize + 1));
-    let gas = bridge_call_gas(bytes, decide_step_gas(k, count as u64, steps));
+    let gas = bridge_call_gas(bytes, decide_step_gas(k, claim_count(k, claims), steps));
     bytes <= MAX_TX_BYTES && gas <= MAX_TX_GAS
 }
 
