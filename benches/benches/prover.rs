@@ -1,4 +1,5 @@
-//! Rollup prover benchmarks: the native tree update and state transition per transfer, and
+//! Rollup prover benchmarks: the native tree update and state transition per transfer, a
+//! batch's data commitments (one by one and in SIMD lanes), and
 //! proving / verifying / batch-verifying the smallest chunk shape (one slot at k = 12).
 //!
 //! `cargo bench -p kaimeng-benches --features prover --bench prover`
@@ -12,7 +13,7 @@ use kaimeng_prover::{
 };
 use kaimeng_rollup::stf::{ChunkConfig, L2State};
 use kaimeng_rollup::tx::{L2Op, Transfer};
-use kaimeng_rollup::{Account, L1Address, SigningKey};
+use kaimeng_rollup::{Account, Fp, L1Address, SigningKey, poseidon, poseidon_lanes};
 
 const CHAIN: u64 = 1;
 const ACCOUNTS: u32 = 1_000;
@@ -106,6 +107,18 @@ fn native(c: &mut Criterion) {
             })
         },
     );
+    // A validator re-hashes each chunk's published data when it checks a batch: 64 chunks of
+    // 57 slots, two words a slot, as `poseidon::hash` one by one and eight at a time.
+    let data: Vec<Vec<Fp>> = (0..64u64)
+        .map(|chunk| (0..114u64).map(|w| Fp::from(chunk * 1_000 + w)).collect())
+        .collect();
+    let views: Vec<&[Fp]> = data.iter().map(Vec::as_slice).collect();
+    g.bench_function("data commitments of a batch (64 chunks of 57 slots), one by one", |b| {
+        b.iter(|| views.iter().map(|d| poseidon::hash(d)).collect::<Vec<_>>())
+    });
+    g.bench_function("data commitments of a batch (64 chunks of 57 slots), in lanes", |b| {
+        b.iter(|| poseidon_lanes::hash_many(&views))
+    });
     g.finish();
 }
 

@@ -31,7 +31,7 @@ use kaimeng_rollup::Fp;
 use kaimeng_rollup::bridge_calls::{
     CallError, WORD, fp_from_word, uint_from_word, word_of_fp, word_of_uint,
 };
-use kaimeng_rollup::tx::{PubdataError, data_commitment, parse_pubdata};
+use kaimeng_rollup::tx::{PubdataError, data_commitments, parse_pubdata};
 use pasta_curves::vesta;
 
 use crate::deferred::{
@@ -210,18 +210,24 @@ impl BatchCall {
     /// chained from the batch's old root and queue hash, each with the data commitment of the
     /// chunk's published data.
     pub fn chunk_proofs(&self, slots: usize) -> Result<Vec<ChunkProof>, BatchCallError> {
+        let data = self
+            .chunks
+            .iter()
+            .enumerate()
+            .map(|(index, chunk)| {
+                parse_pubdata(&chunk.data, slots)
+                    .map_err(|error| BatchCallError::Data { chunk: index, error })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let commitments = data_commitments(&data);
         let mut root = self.old_root;
         let mut queue = self.queue_before;
         let mut proofs: Vec<ChunkProof> = Vec::new();
-        for (index, chunk) in self.chunks.iter().enumerate() {
-            let data = parse_pubdata(&chunk.data, slots).map_err(|error| BatchCallError::Data {
-                chunk: index,
-                error,
-            })?;
+        for (index, (chunk, commitment)) in self.chunks.iter().zip(commitments).enumerate() {
             let public = PublicInputs {
                 old_root: root,
                 new_root: chunk.new_root,
-                data_commitment: data_commitment(&data),
+                data_commitment: commitment,
                 queue_before: queue,
                 queue_after: chunk.queue_after,
                 chain_id: self.chain_id,

@@ -22,6 +22,7 @@ pub mod bridge_calls;
 pub mod journal;
 pub mod keys;
 pub mod poseidon;
+pub mod poseidon_lanes;
 pub mod rebuild;
 pub mod schnorr;
 pub mod smt;

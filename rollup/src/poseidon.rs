@@ -135,24 +135,24 @@ pub fn permute(state: &State) -> State {
 
 /// One partial round's sparse matrix `[[first, row], [column, I]]`.
 #[derive(Debug)]
-struct SparseRound {
-    first: Fp,
-    row: [Fp; 2],
-    column: [Fp; 2],
+pub(crate) struct SparseRound {
+    pub(crate) first: Fp,
+    pub(crate) row: [Fp; 2],
+    pub(crate) column: [Fp; 2],
 }
 
 /// The partial rounds rewritten: each adds one constant to the first word, S-boxes it, and
 /// multiplies by a sparse matrix; a dense 2×2 block on the last two words comes first, and the
 /// constants moved out of the partial rounds join the first full round after them.
 #[derive(Debug)]
-struct SparseForm {
-    entry: [[Fp; 2]; 2],
-    constants: Vec<Fp>,
-    rounds: Vec<SparseRound>,
-    after_partial: [Fp; WIDTH],
+pub(crate) struct SparseForm {
+    pub(crate) entry: [[Fp; 2]; 2],
+    pub(crate) constants: Vec<Fp>,
+    pub(crate) rounds: Vec<SparseRound>,
+    pub(crate) after_partial: [Fp; WIDTH],
 }
 
-fn sparse_form() -> &'static SparseForm {
+pub(crate) fn sparse_form() -> &'static SparseForm {
     static FORM: OnceLock<SparseForm> = OnceLock::new();
     FORM.get_or_init(|| {
         let c = constants();

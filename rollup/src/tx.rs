@@ -480,8 +480,19 @@ pub fn parse_pubdata(bytes: &[u8], chunk_slots: usize) -> Result<Vec<SlotData>, 
 /// The data commitment over a chunk's slots: the constant-length Poseidon hash of all
 /// `(d0, d1)` words in slot order.
 pub fn data_commitment(slots: &[SlotData]) -> Fp {
-    let words: Vec<Fp> = slots.iter().flat_map(|s| s.words()).collect();
-    crate::poseidon::hash(&words)
+    crate::poseidon::hash(&slot_words(slots))
+}
+
+/// [`data_commitment`] of each chunk, eight at a time where the CPU can
+/// ([`crate::poseidon_lanes`]).
+pub fn data_commitments(chunks: &[Vec<SlotData>]) -> Vec<Fp> {
+    let words: Vec<Vec<Fp>> = chunks.iter().map(|slots| slot_words(slots)).collect();
+    let views: Vec<&[Fp]> = words.iter().map(Vec::as_slice).collect();
+    crate::poseidon_lanes::hash_many(&views)
+}
+
+fn slot_words(slots: &[SlotData]) -> Vec<Fp> {
+    slots.iter().flat_map(|s| s.words()).collect()
 }
 
 #[cfg(test)]
