@@ -113,12 +113,14 @@ fn native(c: &mut Criterion) {
         .map(|chunk| (0..114u64).map(|w| Fp::from(chunk * 1_000 + w)).collect())
         .collect();
     let views: Vec<&[Fp]> = data.iter().map(Vec::as_slice).collect();
-    g.bench_function("data commitments of a batch (64 chunks of 57 slots), one by one", |b| {
-        b.iter(|| views.iter().map(|d| poseidon::hash(d)).collect::<Vec<_>>())
-    });
-    g.bench_function("data commitments of a batch (64 chunks of 57 slots), in lanes", |b| {
-        b.iter(|| poseidon_lanes::hash_many(&views))
-    });
+    g.bench_function(
+        "data commitments of a batch (64 chunks of 57 slots), one by one",
+        |b| b.iter(|| views.iter().map(|d| poseidon::hash(d)).collect::<Vec<_>>()),
+    );
+    g.bench_function(
+        "data commitments of a batch (64 chunks of 57 slots), in lanes",
+        |b| b.iter(|| poseidon_lanes::hash_many(&views)),
+    );
     g.finish();
 }
 

@@ -215,8 +215,10 @@ impl BatchCall {
             .iter()
             .enumerate()
             .map(|(index, chunk)| {
-                parse_pubdata(&chunk.data, slots)
-                    .map_err(|error| BatchCallError::Data { chunk: index, error })
+                parse_pubdata(&chunk.data, slots).map_err(|error| BatchCallError::Data {
+                    chunk: index,
+                    error,
+                })
             })
             .collect::<Result<Vec<_>, _>>()?;
         let commitments = data_commitments(&data);

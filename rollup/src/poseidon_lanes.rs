@@ -156,7 +156,8 @@ mod ifma {
             let c = poseidon::constants();
             let sparse = poseidon::sparse_form();
             let half = FULL_ROUNDS / 2;
-            let full_rounds = (0..half).chain(half + PARTIAL_ROUNDS + 1..FULL_ROUNDS + PARTIAL_ROUNDS);
+            let full_rounds =
+                (0..half).chain(half + PARTIAL_ROUNDS + 1..FULL_ROUNDS + PARTIAL_ROUNDS);
             Constants {
                 r,
                 r_squared: limbs_of(r * r),
@@ -250,14 +251,7 @@ mod ifma {
             }
             // The low 52 bits of t[0] are zero now: divide by 2^52.
             let carry = _mm512_srli_epi64::<52>(t[0]);
-            t = [
-                _mm512_add_epi64(t[1], carry),
-                t[2],
-                t[3],
-                t[4],
-                t[5],
-                zero,
-            ];
+            t = [_mm512_add_epi64(t[1], carry), t[2], t[3], t[4], t[5], zero];
         }
         normalise([t[0], t[1], t[2], t[3], t[4]])
     }
@@ -295,11 +289,7 @@ mod ifma {
         for rc in &c.full[..half] {
             s = full_round(c, &s, rc);
         }
-        s = [
-            s[0],
-            dot(&c.entry[0], &s[1..]),
-            dot(&c.entry[1], &s[1..]),
-        ];
+        s = [s[0], dot(&c.entry[0], &s[1..]), dot(&c.entry[1], &s[1..])];
         for round in &c.partial {
             let x = sbox(&add(&s[0], &splat(&round.constant)));
             s = [
@@ -399,7 +389,14 @@ mod tests {
     #[test]
     fn matches_the_scalar_sponge_on_extreme_values() {
         let top = -Fp::ONE;
-        let values = [Fp::ZERO, Fp::ONE, top, top - Fp::ONE, Fp::from(u64::MAX), top.double()];
+        let values = [
+            Fp::ZERO,
+            Fp::ONE,
+            top,
+            top - Fp::ONE,
+            Fp::from(u64::MAX),
+            top.double(),
+        ];
         let inputs: Vec<Vec<Fp>> = (0..values.len() * values.len())
             .map(|i| {
                 let (a, b) = (values[i % values.len()], values[i / values.len()]);
