@@ -1,5 +1,5 @@
 //! Rollup prover benchmarks: the native tree update and state transition per transfer, a
-//! batch's data commitments (one by one and in SIMD lanes), and
+//! batch's data commitments and a decision step's s(u) sum (one by one and in SIMD lanes), and
 //! proving / verifying / batch-verifying the smallest chunk shape (one slot at k = 12).
 //!
 //! `cargo bench -p kaimeng-benches --features prover --bench prover`
@@ -13,7 +13,7 @@ use kaimeng_prover::{
 };
 use kaimeng_rollup::stf::{ChunkConfig, L2State};
 use kaimeng_rollup::tx::{L2Op, Transfer};
-use kaimeng_rollup::{Account, Fp, L1Address, SigningKey, poseidon, poseidon_lanes};
+use kaimeng_rollup::{Account, Fp, L1Address, SigningKey, field_lanes, poseidon, poseidon_lanes};
 
 const CHAIN: u64 = 1;
 const ACCOUNTS: u32 = 1_000;
@@ -120,6 +120,41 @@ fn native(c: &mut Criterion) {
     g.bench_function(
         "data commitments of a batch (64 chunks of 57 slots), in lanes",
         |b| b.iter(|| poseidon_lanes::hash_many(&views)),
+    );
+    // A decision step at the production shape sums 256 claims' s(u) over its 2^12
+    // generators: one by one (as before) and in lanes.
+    let challenges: Vec<Vec<Fp>> = (0..256u64)
+        .map(|j| (0..12u64).map(|i| Fp::from(j * 100 + i + 2)).collect())
+        .collect();
+    let terms: Vec<(Fp, &[Fp])> = challenges
+        .iter()
+        .map(|u| (u[0] + u[0], u.as_slice()))
+        .collect();
+    g.bench_function(
+        "s(u) sum of a decision step (256 claims, 2^12), one by one",
+        |b| {
+            b.iter(|| {
+                let mut total = vec![Fp::from(0u64); 1 << 12];
+                for (init, u) in &terms {
+                    let mut s = vec![Fp::from(0u64); 1 << 12];
+                    s[0] = *init;
+                    for (i, u_i) in u.iter().rev().enumerate() {
+                        let (low, high) = s.split_at_mut(1 << i);
+                        for (h, l) in high[..1 << i].iter_mut().zip(low.iter()) {
+                            *h = *l * u_i;
+                        }
+                    }
+                    for (t, x) in total.iter_mut().zip(s) {
+                        *t += x;
+                    }
+                }
+                total
+            })
+        },
+    );
+    g.bench_function(
+        "s(u) sum of a decision step (256 claims, 2^12), in lanes",
+        |b| b.iter(|| field_lanes::expansion_sum(&terms, 12)),
     );
     g.finish();
 }

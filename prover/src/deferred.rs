@@ -18,6 +18,7 @@ use halo2_proofs::plonk::{Error, VerificationStrategy, VerifyingKey, verify_proo
 use halo2_proofs::poly::commitment::{Guard, MSM};
 use halo2_proofs::transcript::EncodedChallenge;
 use kaimeng_rollup::Fp;
+use kaimeng_rollup::field_lanes::expansion_sum;
 use pasta_curves::vesta;
 
 use crate::error::ProverError;
@@ -317,18 +318,29 @@ pub fn decide_step(
     }
     let low_bits = k - steps.trailing_zeros() as usize;
     let first = step << low_bits;
-    let mut scalars = vec![Fp::ZERO; 1 << low_bits];
     let mut bases = generators(params)[first..first + (1 << low_bits)].to_vec();
-    for (claim, rho) in claims.iter().zip(weights) {
-        // s(u) at index `first + t` is the high bits' product times the low bits' s.
-        let prefix = (low_bits..k)
-            .filter(|bit| first >> bit & 1 == 1)
-            .fold(*rho, |acc, bit| acc * claim.u[k - 1 - bit]);
-        let low = s_coefficients(&claim.u[k - low_bits..], prefix);
-        for (total, s) in scalars.iter_mut().zip(low) {
-            *total += s;
+    // s(u) at index `first + t` is the high bits' product times the low bits' s.
+    let terms: Vec<(Fp, &[Fp])> = claims
+        .iter()
+        .zip(weights)
+        .map(|(claim, rho)| {
+            let prefix = (low_bits..k)
+                .filter(|bit| first >> bit & 1 == 1)
+                .fold(*rho, |acc, bit| acc * claim.u[k - 1 - bit]);
+            (prefix, &claim.u[k - low_bits..])
+        })
+        .collect();
+    let mut scalars = expansion_sum(&terms, low_bits).unwrap_or_else(|| {
+        let mut scalars = vec![Fp::ZERO; 1 << low_bits];
+        for (prefix, u) in &terms {
+            for (total, s) in scalars.iter_mut().zip(s_coefficients(u, *prefix)) {
+                *total += s;
+            }
         }
-        if step == 0 {
+        scalars
+    });
+    if step == 0 {
+        for (claim, rho) in claims.iter().zip(weights) {
             scalars.push(-*rho);
             bases.push(claim.g);
         }

@@ -3,6 +3,8 @@
 //!
 //! Nothing here knows about circuits. The modules are:
 //! - [`poseidon`]: P128Pow5T3 over the Pallas base field and the hash domains built on it;
+//! - [`field_lanes`] and [`poseidon_lanes`]: the validators' bulk field work (a batch's data
+//!   commitments, a decision's `s(u)` sum) eight elements at a time in AVX-512 IFMA lanes;
 //! - [`smt`]: the depth-32 sparse Merkle tree of accounts, with membership proofs;
 //! - [`account`]: the account leaf (public key, balance, nonce, L1 address);
 //! - [`tx`]: L2 operations (deposit, transfer, withdraw, forced exit), their signed message,
@@ -19,6 +21,7 @@
 
 pub mod account;
 pub mod bridge_calls;
+pub mod field_lanes;
 pub mod journal;
 pub mod keys;
 pub mod poseidon;
