@@ -41,6 +41,10 @@ fn gossipsub_config(config: &NetworkConfig) -> Result<gossipsub::Config, BuildEr
         // number), gossipsub's default (ADR 0060): payloads carry their own signatures, and a
         // retransmitted vote gets a fresh id so it is not taken for a duplicate.
         .validation_mode(gossipsub::ValidationMode::Permissive)
+        // A publisher tells its mesh at once that it needs no copy back: a rollup verification
+        // (hundreds of KB) or a block body would otherwise return to it from every peer that
+        // forwards it before its IDONTWANT arrives.
+        .idontwant_on_publish(true)
         .build()
         .map_err(|e| BuildError(format!("gossipsub: {e}")))
 }
