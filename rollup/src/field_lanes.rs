@@ -340,6 +340,27 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_expansion_sum_matches_the_one_by_one_sum(
+            seed in proptest::prelude::any::<u64>(),
+            bits in 3usize..8,
+            count in 0usize..12,
+        ) {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let challenges: Vec<Vec<Fp>> = (0..count)
+                .map(|_| (0..bits).map(|_| Fp::random(&mut rng)).collect())
+                .collect();
+            let terms: Vec<(Fp, &[Fp])> = challenges
+                .iter()
+                .map(|u| (Fp::random(&mut rng), u.as_slice()))
+                .collect();
+            if let Some(fast) = expansion_sum(&terms, bits) {
+                proptest::prop_assert_eq!(fast, reference(&terms, bits));
+            }
+        }
+    }
+
     #[test]
     fn too_few_bits_or_mixed_lengths_are_left_to_the_caller() {
         let u = [Fp::ONE; 4];

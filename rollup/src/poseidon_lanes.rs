@@ -241,6 +241,21 @@ mod tests {
         check(&inputs);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_inputs_hash_as_the_scalar_sponge_does(
+            seed in proptest::prelude::any::<u64>(),
+            len in 0usize..12,
+            count in 1usize..18,
+        ) {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let inputs: Vec<Vec<Fp>> = (0..count)
+                .map(|_| (0..len).map(|_| Fp::random(&mut rng)).collect())
+                .collect();
+            check(&inputs);
+        }
+    }
+
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn a_group_of_mixed_lengths_is_refused() {
