@@ -133,6 +133,20 @@ impl BridgeClient {
         Ok(id.to())
     }
 
+    /// Shard 0's rollup settings (`kaimeng_rollup`), or `None` from a node that does not
+    /// serve the method.
+    pub async fn rollup_info(&self) -> anyhow::Result<Option<crate::rollup_rpc::RollupInfo>> {
+        match self.client.request("kaimeng_rollup", rpc_params![]).await {
+            Ok(info) => Ok(Some(info)),
+            Err(jsonrpsee::core::ClientError::Call(error))
+                if error.code() == jsonrpsee::types::error::METHOD_NOT_FOUND_CODE =>
+            {
+                Ok(None)
+            }
+            Err(error) => Err(anyhow!("kaimeng_rollup: {error}")),
+        }
+    }
+
     /// The latest block number.
     pub async fn block_number(&self) -> anyhow::Result<u64> {
         let n: U256 = self.request("eth_blockNumber", rpc_params![]).await?;

@@ -15,6 +15,7 @@ pub mod node;
 pub mod node_command;
 pub mod node_status;
 pub mod rollup_precompiles;
+pub mod rollup_rpc;
 pub mod sequencer;
 pub mod testnet;
 pub mod validator;

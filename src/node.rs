@@ -261,6 +261,9 @@ async fn serve_shard(
                 let finality = kaimeng_rpc::FinalityRpc::new(chains);
                 extra.merge(finality.into_rpc())?;
             }
+            if let (0, Some(rollup)) = (shard, &config.genesis.rollup) {
+                extra.merge(crate::rollup_rpc::methods(rollup))?;
+            }
             if let Some(v) = validator {
                 extra.merge(consortium_methods(v)?)?;
                 // The operator's admin methods only where only the operator can reach them.

@@ -191,6 +191,23 @@ impl SequencerConfig {
         Ok(config)
     }
 
+    /// Refuses a chunk shape other than the chain's: the verification precompile checks
+    /// proofs against the genesis shape's key, so a batch proven at another would never verify.
+    pub fn check_shape_against(&self, chain: &crate::rollup_rpc::RollupInfo) -> anyhow::Result<()> {
+        if (self.chunk_slots, self.chunk_k) != (chain.chunk_slots, chain.chunk_k) {
+            bail!(
+                "chunk_slots = {} and chunk_k = {}, but shard 0's genesis rollup has chunks of {} \
+                 slots at k = {}: proofs of this shape would never verify on chain; set the \
+                 chain's shape",
+                self.chunk_slots,
+                self.chunk_k,
+                chain.chunk_slots,
+                chain.chunk_k
+            );
+        }
+        Ok(())
+    }
+
     /// The config for a dev network's sequencer.
     pub fn dev(
         shard0_rpc: String,
@@ -372,6 +389,13 @@ pub async fn start(config: SequencerConfig) -> anyhow::Result<Sequencer> {
              rollup.sequencer)",
             signer.address()
         );
+    }
+    match bridge.rollup_info().await? {
+        Some(chain) => config.check_shape_against(&chain)?,
+        None => tracing::warn!(
+            "shard 0's node does not serve kaimeng_rollup: chunk_slots and chunk_k are not \
+             checked against the chain's"
+        ),
     }
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating {}", config.data_dir.display()))?;
@@ -678,6 +702,30 @@ mod tests {
         )
         .unwrap();
         SequencerConfig::load(&path)
+    }
+
+    #[test]
+    fn a_chunk_shape_other_than_the_chain_s_is_refused() {
+        let config = load("").unwrap();
+        let chain = |chunk_slots, chunk_k| crate::rollup_rpc::RollupInfo {
+            bridge: kaimeng_genesis::BRIDGE_ADDRESS,
+            chunk_slots,
+            chunk_k,
+            sequencer: alloy_primitives::Address::ZERO,
+            priority_expiry_seconds: 60,
+        };
+        config.check_shape_against(&chain(2, 13)).unwrap();
+        for (slots, k) in [(3, 13), (2, 14), (57, 16)] {
+            let refused = config
+                .check_shape_against(&chain(slots, k))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                refused.contains("chunk_slots = 2 and chunk_k = 13")
+                    && refused.contains(&format!("chunks of {slots} slots at k = {k}")),
+                "{refused}"
+            );
+        }
     }
 
     #[test]

@@ -61,6 +61,18 @@ fn the_bridge_precompiles_answer_on_shard_0_only() {
     let node = DevNode::start(&["--shards", "2"]);
     let (shard0, shard1) = (node.shard_ports[0], node.shard_ports[1]);
 
+    // Shard 0 says the rollup's genesis settings; shard 1 has no such method.
+    let info = rpc_at(shard0, "kaimeng_rollup", json!([]));
+    assert_eq!(info["result"]["chunkSlots"], 6, "{info}");
+    assert_eq!(info["result"]["chunkK"], 13, "{info}");
+    assert_eq!(
+        info["result"]["bridge"],
+        format!("{:#x}", kaimeng_genesis::BRIDGE_ADDRESS),
+        "{info}"
+    );
+    let none = rpc_at(shard1, "kaimeng_rollup", json!([]));
+    assert_eq!(none["error"]["code"], -32601, "{none}");
+
     // The priority fold: the queue hash and key commitment the native model computes.
     let fold = encode_priority(
         L2State::new().queue_hash(),

@@ -669,6 +669,22 @@ fn a_killed_sequencer_loses_nothing_a_killed_prover_s_job_is_reproved_and_an_emp
     sequencer.child.kill().unwrap();
     sequencer.child.wait().unwrap();
 
+    // A config with another chunk shape than the chain's is refused before anything is
+    // written: its proofs would never verify.
+    let other_dir = tempfile::tempdir().unwrap();
+    let other = sequencer_config(port, other_dir.path(), "");
+    let text = std::fs::read_to_string(&other).unwrap();
+    std::fs::write(&other, text.replace("chunk_slots = 6", "chunk_slots = 5")).unwrap();
+    refused_start(
+        &other,
+        &[
+            "chunk_slots = 5",
+            "chunks of 6 slots at k = 13",
+            "never verify",
+        ],
+    );
+    assert!(!other_dir.path().join("data").exists());
+
     // A journal damaged before its end is refused with the place and left as it was.
     let mut bytes = std::fs::read(&journal).unwrap();
     assert!(
