@@ -753,13 +753,29 @@ fn assert_accepted(seq: u16, request: Value) {
     assert_eq!(answer["result"]["status"], "accepted", "{answer}");
 }
 
-/// `kaimeng sequencer --config config` exits with an error that says each of `needles`.
+/// `kaimeng sequencer --config config` exits within 60 s with an error that says each of
+/// `needles` (a sequencer that starts instead is killed and the test fails).
 fn refused_start(config: &Path, needles: &[&str]) {
-    let output = Command::new(env!("CARGO_BIN_EXE_kaimeng"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kaimeng"))
         .args(["sequencer", "--config"])
         .arg(config)
-        .output()
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!(
+                "the sequencer started with {}, instead of refusing",
+                config.display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "{stderr}");
     for needle in needles {
