@@ -87,7 +87,7 @@ pub(crate) mod ifma {
         })
     }
 
-    fn multiple_of_p(k: u64) -> Limbs {
+    pub(super) fn multiple_of_p(k: u64) -> Limbs {
         let mut out = [0u64; LIMBS];
         let mut carry = 0u64;
         for (o, p) in out.iter_mut().zip(P) {
@@ -238,6 +238,30 @@ pub(crate) mod ifma {
         std::array::from_fn(|lane| fp_of(columns.map(|column| column[lane])))
     }
 
+    /// Lane `i` holds the value with limbs `lanes[i]` as they are (tests: values at the
+    /// bounds, which no canonical input reaches).
+    #[cfg(test)]
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    pub fn from_limbs(lanes: &[Limbs; LANES]) -> Lanes {
+        Lanes(std::array::from_fn(|limb| {
+            let column: [u64; LANES] = std::array::from_fn(|lane| lanes[lane][limb]);
+            // SAFETY: `column` is eight u64s, the 64 bytes an unaligned load reads.
+            unsafe { _mm512_loadu_si512(column.as_ptr().cast()) }
+        }))
+    }
+
+    /// Each lane's limbs as they are.
+    #[cfg(test)]
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    pub fn to_limbs(v: &Lanes) -> [Limbs; LANES] {
+        let mut columns = [[0u64; LANES]; LIMBS];
+        for (column, limb) in columns.iter_mut().zip(v.0) {
+            // SAFETY: `column` is eight u64s, the 64 bytes an unaligned store writes.
+            unsafe { _mm512_storeu_si512(column.as_mut_ptr().cast(), limb) };
+        }
+        std::array::from_fn(|lane| columns.map(|column| column[lane]))
+    }
+
     /// [`super::expansion_sum`]: each term's vector built eight coefficients to a register,
     /// the sums kept below `2p`.
     #[target_feature(enable = "avx512f,avx512ifma")]
@@ -366,6 +390,98 @@ mod tests {
         let u = [Fp::ONE; 4];
         assert!(expansion_sum(&[(Fp::ONE, &u[..2])], 2).is_none());
         assert!(expansion_sum(&[(Fp::ONE, &u[..3]), (Fp::ONE, &u)], 3).is_none());
+    }
+
+    /// The value of normalised limbs, as a big integer in u64 words (little-endian).
+    #[cfg(target_arch = "x86_64")]
+    fn value_words(l: &ifma::Limbs) -> [u64; 5] {
+        let mut words = [0u64; 5];
+        for (i, limb) in l.iter().enumerate() {
+            let bit = 52 * i;
+            words[bit / 64] |= limb << (bit % 64);
+            if bit % 64 > 12 {
+                words[bit / 64 + 1] |= limb >> (64 - bit % 64);
+            }
+        }
+        words
+    }
+
+    /// Limbs of `k·p + x` for a canonical `x`.
+    #[cfg(target_arch = "x86_64")]
+    fn above(k: u64, x: Fp) -> ifma::Limbs {
+        let (kp, xl) = (ifma::multiple_of_p(k), ifma::limbs_of(x));
+        let mut out = [0u64; 5];
+        let mut carry = 0;
+        for i in 0..5 {
+            let v = kp[i] + xl[i] + carry;
+            out[i] = v & ((1 << 52) - 1);
+            carry = v >> 52;
+        }
+        out[4] += carry << 52;
+        out
+    }
+
+    /// The arithmetic at its stated bounds: a product of inputs just under `2^257` (`k·p + x`
+    /// for k up to 7) is right mod p and below `2p`; subtracting `2p` from anything below `4p`
+    /// leaves the same residue below `2p`.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn products_and_subtractions_hold_at_their_bounds() {
+        if !ifma::available() {
+            // Nothing to test: the lanes are never used on this CPU (CI's machines have IFMA).
+            return;
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(12);
+        let r_inv = Option::<Fp>::from(ifma::factors().r.invert()).unwrap();
+        let two_p = value_words(&ifma::multiple_of_p(2));
+        let below = |a: [u64; 5], b: [u64; 5]| {
+            (0..5)
+                .rev()
+                .find(|&i| a[i] != b[i])
+                .is_some_and(|i| a[i] < b[i])
+        };
+        for round in 0..64 {
+            let xs: [Fp; LANES] = std::array::from_fn(|i| {
+                if round == 0 && i == 0 {
+                    -Fp::ONE
+                } else {
+                    Fp::random(&mut rng)
+                }
+            });
+            let ys: [Fp; LANES] = std::array::from_fn(|_| Fp::random(&mut rng));
+            let ks: [u64; LANES] = std::array::from_fn(|i| (i as u64 + round) % 8);
+            let a: [ifma::Limbs; LANES] = std::array::from_fn(|i| above(ks[i], xs[i]));
+            let b: [ifma::Limbs; LANES] = std::array::from_fn(|i| above(7 - ks[i], ys[i]));
+            // SAFETY: `available()` found both features.
+            let (product, product_limbs, reduced, reduced_limbs) = unsafe {
+                let product = ifma::mul(&ifma::from_limbs(&a), &ifma::from_limbs(&b));
+                let four = ifma::from_limbs(&std::array::from_fn(|i| above(i as u64 % 4, xs[i])));
+                let reduced = ifma::subtract_if_at_least(&four, &ifma::multiple_of_p(2));
+                (
+                    ifma::store(&product),
+                    ifma::to_limbs(&product),
+                    ifma::store(&reduced),
+                    ifma::to_limbs(&reduced),
+                )
+            };
+            for lane in 0..LANES {
+                // store() leaves Montgomery form once more: x·y/R, then /R again.
+                assert_eq!(
+                    product[lane],
+                    xs[lane] * ys[lane] * r_inv * r_inv,
+                    "lane {lane}"
+                );
+                assert!(
+                    below(value_words(&product_limbs[lane]), two_p),
+                    "lane {lane}"
+                );
+                assert_eq!(reduced[lane], xs[lane] * r_inv, "lane {lane}");
+                assert!(
+                    below(value_words(&reduced_limbs[lane]), two_p),
+                    "lane {lane}"
+                );
+            }
+        }
     }
 
     #[cfg(target_arch = "x86_64")]
