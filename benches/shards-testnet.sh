@@ -309,18 +309,25 @@ PY
     sleep "$idle_secs"
     idle_end="$(date +%s.%N)"
     say "$name: sending the L2 transactions"
+    # Bytes over loopback in the L2 phase: gossip between the members, and the RPC of this
+    # script (the raw transactions as hex, the receipts it polls).
+    local lo_before lo_after
+    lo_before="$(awk '/^ *lo:/ {print $2}' /proc/net/dev)"
     # One batch's transactions at a time, as a sequencer sends them.
     send_raw "$url" "$l2_dir/measured.txt" "$out/$name-l2-sent.json" 600 \
         "$(python3 -c 'import json,sys; print(",".join(map(str, json.load(open(sys.argv[1]))["per_batch"])))' "$l2_dir/plan.json")"
     catch_up "$name-l2" "${@:2}"
+    lo_after="$(awk '/^ *lo:/ {print $2}' /proc/net/dev)"
     sleep 0.3
     kill "$sampler_pid" 2>/dev/null || true
     wait "$sampler_pid" 2>/dev/null || true
-    python3 - "$out" "$name" "$clk_tck" "$validators" "$idle_start" "$idle_end" "$l2_dir/plan.json" <<'PY' | tee -a "$out/summary.txt"
+    python3 - "$out" "$name" "$clk_tck" "$validators" "$idle_start" "$idle_end" "$l2_dir/plan.json" \
+        "$((lo_after - lo_before))" <<'PY' | tee -a "$out/summary.txt"
 import json, sys
 out, name, tck, validators = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 idle_start, idle_end = float(sys.argv[5]), float(sys.argv[6])
 plan = json.load(open(sys.argv[7]))
+loopback = int(sys.argv[8])
 sent = json.load(open(f"{out}/{name}-l2-sent.json"))
 cu = json.load(open(f"{out}/{name}-l2-catchup.json"))
 l1 = json.load(open(f"{out}/{name}.json"))
@@ -350,11 +357,14 @@ print(f"{name} L2: {plan['batches']} batches of {plan['chunks_per_batch']} chunk
       f"{idle_rate:.2f} cores ({idle_rate * (end - start):.1f} s of it), so {net:.1f} s = "
       f"{l2_us:.1f} us per L2 transfer per validator; ERC-20 on the same members "
       f"{l1_us:.1f} us per transfer per executing validator less the idle rate ({l1_raw_us:.1f} "
-      f"with it); L2 / L1 = {l2_us / l1_us:.2f} ({l2_us / l1_raw_us:.2f} against the whole)")
+      f"with it); L2 / L1 = {l2_us / l1_us:.2f} ({l2_us / l1_raw_us:.2f} against the whole); "
+      f"{loopback / 1e6:.0f} MB over loopback in the L2 phase, {loopback / sent['bytes']:.0f} "
+      f"times the transactions' bytes")
 json.dump({"idle_rate_cores": idle_rate, "window_secs": end - start, "node_cpu_secs": raw,
            "node_cpu_secs_less_idle": net, "l2_transfers": transfers,
            "l2_us_per_transfer_per_validator": l2_us, "l1_us_less_idle": l1_us,
-           "l1_us_whole": l1_raw_us, "ratio": l2_us / l1_us, "sent": sent, "plan": plan},
+           "l1_us_whole": l1_raw_us, "ratio": l2_us / l1_us, "loopback_bytes": loopback,
+           "sent": sent, "plan": plan},
           open(f"{out}/{name}-l2.json", "w"), indent=2)
 PY
 }
