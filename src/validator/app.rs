@@ -42,6 +42,16 @@ pub enum Finalized {
     Unknown,
 }
 
+/// Why a proposal body could not be decoded.
+#[derive(Debug, PartialEq, Eq)]
+pub enum BodyError {
+    /// It names transactions, by these hashes, that this node does not hold (ADR 0117): fetch
+    /// them from a peer and decode again.
+    Missing(Vec<[u8; 32]>),
+    /// It is malformed or invalid.
+    Invalid(String),
+}
+
 /// A chain that a consensus host orders.
 pub trait Application: Send + Sync + 'static {
     /// A proposal's body as decoded off the network.
@@ -60,7 +70,13 @@ pub trait Application: Send + Sync + 'static {
     fn epoch_plan(&self) -> anyhow::Result<EpochPlan>;
 
     /// Decodes a proposal body from a peer (on the blocking pool): its digest and body.
-    fn decode_body(&self, bytes: &[u8]) -> Result<(Digest, Self::Body), String>;
+    /// `fetched` are transactions a peer sent for the hashes of an earlier
+    /// [`BodyError::Missing`], unchecked.
+    fn decode_body(
+        &self,
+        bytes: &[u8],
+        fetched: &[Vec<u8>],
+    ) -> Result<(Digest, Self::Body), BodyError>;
     /// Builds a block on `parent` at `height` as `proposer` (this node, the view's leader):
     /// its digest and the bytes to gossip.
     fn build(

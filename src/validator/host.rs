@@ -18,6 +18,7 @@ use kaimeng_network::{NetworkEvent, NetworkHandle, PeerId, Topic};
 use tokio::sync::mpsc;
 
 use super::app::{Application, EpochPlan};
+use super::body_fetch;
 use super::crypto::{SuiteSigner, SuiteVerifier};
 use super::records::Records;
 use super::worker::Work;
@@ -430,11 +431,14 @@ impl<A: Application> Host<A> {
             Topic::Blocks(_) => {
                 let app = self.app.clone();
                 let to_host = self.to_host.clone();
-                tokio::task::spawn_blocking(move || match app.decode_body(&data) {
-                    Ok((digest, body)) => {
-                        let _ = to_host.send(HostEvent::Body(Arc::new(body), digest));
+                let network = self.network.clone();
+                tokio::spawn(async move {
+                    match body_fetch::decode_completing(app, &network, from, data).await {
+                        Ok((digest, body)) => {
+                            let _ = to_host.send(HostEvent::Body(Arc::new(body), digest));
+                        }
+                        Err(error) => tracing::debug!(%from, %error, "invalid proposal body"),
                     }
-                    Err(error) => tracing::debug!(%from, %error, "invalid proposal body"),
                 });
             }
             Topic::Transactions(_) => {

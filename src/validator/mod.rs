@@ -20,6 +20,7 @@
 mod admin;
 pub mod app;
 pub mod beacon;
+mod body_fetch;
 pub mod crypto;
 mod gossip;
 mod host;
@@ -160,6 +161,26 @@ impl BlockSource for Blocks {
     fn messages(&self, source: u32, destination: u32, from: u64) -> Option<Vec<u8>> {
         relay::serve_messages(&self.beacon, source, destination, from)
     }
+
+    fn transactions(&self, chain: Chain, hashes: &[[u8; 32]]) -> Vec<Vec<u8>> {
+        let Some(shard) = (match chain {
+            Chain::Beacon => None,
+            Chain::Shard(shard) => self.shards.get(shard as usize),
+        }) else {
+            return Vec::new();
+        };
+        pooled_transactions(&shard.chain, hashes)
+    }
+}
+
+/// The encoded transactions with these hashes pending in `chain`'s pool, in the order asked.
+fn pooled_transactions(chain: &kaimeng_shards::ShardChain, hashes: &[[u8; 32]]) -> Vec<Vec<u8>> {
+    let pool = chain.pool();
+    hashes
+        .iter()
+        .filter_map(|hash| pool.get(&hash.into()))
+        .map(|tx| tx.encoded.to_vec())
+        .collect()
 }
 
 /// Network events for each chain's host; a chain that falls behind loses its own messages

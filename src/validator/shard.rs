@@ -4,6 +4,7 @@
 //! beacon epoch that ended since the parent's reference. Its epochs are fixed spans of shard heights whose validators come from the beacon
 //! epoch that the previous span's last block references (ADR 0096).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,11 +14,12 @@ use futures::future::BoxFuture;
 use kaimeng_consensus::{Digest, PublicKey, ValidatorIndex, ValidatorSet};
 use kaimeng_l1::beacon::{BeaconRef, shard_epoch, shard_epoch_end, shard_namespace};
 use kaimeng_network::{Chain, PeerId};
-use kaimeng_shards::wire::{self, WireBlock};
+use kaimeng_shards::ShardTx;
+use kaimeng_shards::wire::{self, WireBlock, WireError};
 use kaimeng_shards::{BlockRules, ChainError, ChainEvent, ShardChain};
 use tokio::sync::broadcast::error::RecvError;
 
-use super::app::{Application, EpochPlan, Finalized, digest, unix_now};
+use super::app::{Application, BodyError, EpochPlan, Finalized, digest, unix_now};
 use super::beacon::{BeaconChain, EpochRecord};
 use super::crypto::SuiteVerifier;
 use super::gossip;
@@ -290,14 +292,32 @@ impl Application for ShardApp {
         })
     }
 
-    fn decode_body(&self, bytes: &[u8]) -> Result<(Digest, WireBlock), String> {
-        // Pooled transactions were checked when they arrived: skip recovering them.
+    fn decode_body(
+        &self,
+        bytes: &[u8],
+        fetched: &[Vec<u8>],
+    ) -> Result<(Digest, WireBlock), BodyError> {
         let chain = &self.chain;
-        let block = wire::decode_block_with(bytes, chain.config().chain_id, |hashes| {
+        let chain_id = chain.config().chain_id;
+        // Fetched transactions are checked like any peer's; the hash they are found under is
+        // their own.
+        let fetched: HashMap<B256, Arc<ShardTx>> = fetched
+            .iter()
+            .filter_map(|raw| ShardTx::decode(raw, chain_id).ok())
+            .map(|tx| (tx.hash, Arc::new(tx)))
+            .collect();
+        // Pooled transactions were checked when they arrived: skip recovering them.
+        let block = wire::decode_proposal_with(bytes, chain_id, |hashes| {
             let pool = chain.pool();
-            hashes.iter().map(|hash| pool.get(hash)).collect()
+            hashes
+                .iter()
+                .map(|hash| pool.get(hash).or_else(|| fetched.get(hash).cloned()))
+                .collect()
         })
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| match e {
+            WireError::Missing(hashes) => BodyError::Missing(hashes.iter().map(|h| h.0).collect()),
+            e => BodyError::Invalid(e.to_string()),
+        })?;
         Ok((digest(block.header.hash_slow()), block))
     }
 
@@ -356,7 +376,10 @@ impl Application for ShardApp {
                 block.number() - 1
             ));
         }
-        Ok((digest(block.hash()), wire::encode_block(&block)))
+        Ok((
+            digest(block.hash()),
+            wire::encode_proposal(&block, wire::NAMED_TX_BYTES),
+        ))
     }
 
     fn verify(

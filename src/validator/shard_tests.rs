@@ -115,3 +115,150 @@ fn the_first_shard_epoch_is_run_by_the_genesis_members() {
     let genesis: EpochRecord = t.app.beacon.epoch_record(0).unwrap().unwrap();
     assert_eq!(plan.peers.len(), genesis.validators.len());
 }
+
+/// A signed EIP-1559 call from dev account 0 with `input_len` bytes of calldata.
+fn signed_call(chain_id: u64, nonce: u64, input_len: usize) -> Vec<u8> {
+    use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+    use alloy_eips::eip2718::Encodable2718;
+    let key = kaimeng_genesis::dev_accounts(1)[0].private_key;
+    let signer = alloy_signer_local::PrivateKeySigner::from_bytes(&key).unwrap();
+    let tx = TxEip1559 {
+        chain_id,
+        nonce,
+        gas_limit: 1_000_000,
+        max_fee_per_gas: 100_000_000_000,
+        max_priority_fee_per_gas: 1,
+        to: alloy_primitives::TxKind::Call(Address::repeat_byte(0x42)),
+        value: U256::ZERO,
+        access_list: Default::default(),
+        input: vec![7; input_len].into(),
+    };
+    let signature =
+        alloy_signer::SignerSync::sign_hash_sync(&signer, &tx.signature_hash()).unwrap();
+    TxEnvelope::from(tx.into_signed(signature)).encoded_2718()
+}
+
+/// ADR 0117: a proposal names a long transaction by its hash; its proposer's pool completes
+/// it; a member without it learns exactly which hash it lacks, and completes it with the
+/// transaction a peer sent (junk and other transactions do not stand in), then executes it.
+#[test]
+fn a_member_completes_a_proposal_that_names_a_long_transaction() {
+    let (proposer, member) = (setup(), setup());
+    let chain_id = proposer.app.chain.config().chain_id;
+    let long = signed_call(chain_id, 0, kaimeng_shards::wire::NAMED_TX_BYTES);
+    let short = signed_call(chain_id, 1, 10);
+    for raw in [&long, &short] {
+        proposer.app.chain.submit_raw(raw).unwrap();
+    }
+    let parent = proposer.app.head().1;
+    let (digest, bytes) = proposer.app.build(parent, 1, 0).unwrap();
+    assert!(
+        bytes.len() < long.len(),
+        "a {}-byte proposal carries the {}-byte transaction",
+        bytes.len(),
+        long.len()
+    );
+    assert_eq!(proposer.app.decode_body(&bytes, &[]).unwrap().0, digest);
+
+    let lacking = Some(BodyError::Missing(vec![
+        alloy_primitives::keccak256(&long).0,
+    ]));
+    assert_eq!(member.app.decode_body(&bytes, &[]).err(), lacking);
+    assert_eq!(
+        member
+            .app
+            .decode_body(&bytes, &[b"junk".to_vec(), short.clone()])
+            .err(),
+        lacking
+    );
+    let (got, body) = member.app.decode_body(&bytes, &[long.clone()]).unwrap();
+    assert_eq!(got, digest);
+    assert_eq!(body.txs.len(), 2);
+    member.app.verify(parent, 1, 0, &body).unwrap();
+}
+
+/// Serves a shard's pooled transactions, as a node does.
+struct PoolSource(Arc<ShardChain>);
+
+impl kaimeng_network::BlockSource for PoolSource {
+    fn block(&self, _chain: Chain, _height: u64) -> Option<Vec<u8>> {
+        None
+    }
+
+    fn transactions(&self, _chain: Chain, hashes: &[[u8; 32]]) -> Vec<Vec<u8>> {
+        crate::validator::pooled_transactions(&self.0, hashes)
+    }
+}
+
+/// Two nodes on loopback: the first serves `pool`'s transactions. Returns both handles and
+/// the second's events once the two are connected.
+async fn serving_pair(
+    pool: Arc<ShardChain>,
+) -> (
+    kaimeng_network::NetworkHandle,
+    kaimeng_network::NetworkHandle,
+) {
+    use kaimeng_network::{Network, NetworkConfig, NetworkEvent, NodeKey};
+    let config = |bootstrap: Vec<String>| {
+        let mut config = NetworkConfig::new(NodeKey::generate(), [0x42; 32]);
+        config.listen = vec!["/ip4/127.0.0.1/tcp/0".into()];
+        config.bootstrap = bootstrap;
+        config
+    };
+    let mut server = config(Vec::new());
+    server.block_source = Some(Arc::new(PoolSource(pool)));
+    let (server, _) = Network::start(server).await.unwrap();
+    let (client, mut events) = Network::start(config(vec![server.listen_addrs()[0].clone()]))
+        .await
+        .unwrap();
+    let peer = server.local_peer_id();
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while events.recv().await != Some(NetworkEvent::PeerConnected(peer)) {}
+    })
+    .await
+    .expect("the two nodes connect");
+    (server, client)
+}
+
+/// ADR 0117 over a real network: a member lacking a proposal's named transaction fetches it
+/// from the peer that relayed the body; when that peer (the only one) lacks it too, the body
+/// is given up with what was missing.
+#[test]
+fn a_member_fetches_named_transactions_from_the_relaying_peer() {
+    let (proposer, member, bystander) = (setup(), setup(), setup());
+    let chain_id = proposer.app.chain.config().chain_id;
+    let long = signed_call(chain_id, 0, kaimeng_shards::wire::NAMED_TX_BYTES + 1);
+    proposer.app.chain.submit_raw(&long).unwrap();
+    let parent = proposer.app.head().1;
+    let (digest, bytes) = proposer.app.build(parent, 1, 0).unwrap();
+    let member_app = Arc::new(member.app);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let (server, client) = serving_pair(proposer.app.chain.clone()).await;
+        let from = server.local_peer_id();
+        let (got, body) = crate::validator::body_fetch::decode_completing(
+            member_app.clone(),
+            &client,
+            from,
+            bytes.clone(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(got, digest);
+        assert_eq!(body.txs[0].encoded.as_ref(), long.as_slice());
+
+        // A peer without it: the body is given up, saying what was missing.
+        let (server, client) = serving_pair(bystander.app.chain.clone()).await;
+        let from = server.local_peer_id();
+        let error = crate::validator::body_fetch::decode_completing(
+            member_app.clone(),
+            &client,
+            from,
+            bytes,
+        )
+        .await
+        .err()
+        .expect("no peer holds the named transaction");
+        assert!(error.contains("1 named transactions not found"), "{error}");
+    });
+}

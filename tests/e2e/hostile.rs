@@ -177,7 +177,9 @@ fn accepted_transactions_survive_kill_9() {
 
 /// A shard takes a transaction of up to 512 KiB (ADR 0115: a production rollup batch's
 /// verification is about 253 KB): 400 KB of calldata goes through the RPC, the pool and the
-/// validators into a block. Above 512 KiB it is refused with the limit named.
+/// validators into a block (its proposal names it by hash, ADR 0117, and the other three
+/// validators complete the body from their pools). Above 512 KiB it is refused with the
+/// limit named.
 #[test]
 fn a_transaction_of_up_to_512_kib_is_included_and_a_larger_one_refused() {
     let node = DevNode::start(&[]);

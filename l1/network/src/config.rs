@@ -32,6 +32,13 @@ pub trait BlockSource: Send + Sync + 'static {
         let _ = (source, destination, from);
         None
     }
+
+    /// The encoded transactions of `chain` with these hashes that this node holds (pending in
+    /// its pool), in the order asked; those it does not hold are left out.
+    fn transactions(&self, chain: Chain, hashes: &[[u8; 32]]) -> Vec<Vec<u8>> {
+        let _ = (chain, hashes);
+        Vec::new()
+    }
 }
 
 /// Timers of the protocols.

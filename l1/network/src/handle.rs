@@ -170,6 +170,12 @@ pub(crate) enum Command {
         from: u64,
         reply: oneshot::Sender<Result<Vec<Vec<u8>>, SyncError>>,
     },
+    RequestTransactions {
+        peer: PeerId,
+        chain: Chain,
+        hashes: Vec<[u8; 32]>,
+        reply: oneshot::Sender<Result<Vec<Vec<u8>>, SyncError>>,
+    },
     Subscribe {
         topic: Topic,
         reply: oneshot::Sender<()>,
@@ -341,6 +347,25 @@ impl NetworkHandle {
             })
             .await??;
         Ok(answer.into_iter().next())
+    }
+
+    /// Fetches the transactions of `chain` with these hashes from `peer`'s pool
+    /// ([`crate::BlockSource::transactions`]): those it holds, at most
+    /// [`crate::Limits::max_blocks_per_request`] hashes a request. The caller checks what it
+    /// gets against the hashes.
+    pub async fn request_transactions(
+        &self,
+        peer: PeerId,
+        chain: Chain,
+        hashes: Vec<[u8; 32]>,
+    ) -> Result<Vec<Vec<u8>>, SyncError> {
+        self.call(|reply| Command::RequestTransactions {
+            peer,
+            chain,
+            hashes,
+            reply,
+        })
+        .await?
     }
 
     /// Reports the node's verdict on a gossip message. Only needed with

@@ -8,9 +8,11 @@
 //!   tag 1  Direct     class:u8 chain data:rest      (a message for one peer)
 //!   tag 2  GetSnapshot chain height:u64 part:u32     (one part of a state snapshot)
 //!   tag 3  GetMessages source:u32 destination:u32 from:u64  (cross-shard messages with proofs)
+//!   tag 4  GetTransactions chain count:u32 hash:32*count   (pooled transactions by hash)
 //! response = version:u8(1) tag:u8 body
 //!   tag 0  Blocks     count:u32 (len:u32 bytes)*count   (a snapshot part is one "block";
-//!                     none when the peer does not have it, or not yet)
+//!                     none when the peer does not have it, or not yet; each transaction
+//!                     asked for that the peer holds is one)
 //!   tag 1  Ack
 //!   tag 2  Refused    reason:u8 [max:u64 if reason = 0]   (see `Refusal`)
 //! chain    = 0 (beacon) | 1 index:u32 (shard)
@@ -45,6 +47,9 @@ pub enum Request {
         destination: u32,
         from: u64,
     },
+    /// The transactions of `chain` with these hashes that the peer holds (its pool): what a
+    /// proposal body names instead of carrying ([`crate::BlockSource::transactions`]).
+    GetTransactions { chain: Chain, hashes: Vec<[u8; 32]> },
 }
 
 /// The answer to a [`Request`].
@@ -148,6 +153,15 @@ pub fn encode_request(request: &Request) -> Vec<u8> {
             out.extend_from_slice(&source.to_be_bytes());
             out.extend_from_slice(&destination.to_be_bytes());
             out.extend_from_slice(&from.to_be_bytes());
+        }
+        Request::GetTransactions { chain, hashes } => {
+            out.push(4);
+            put_chain(&mut out, *chain);
+            // Callers bound the count by `Limits::max_blocks_per_request`.
+            out.extend_from_slice(&(hashes.len() as u32).to_be_bytes());
+            for hash in hashes {
+                out.extend_from_slice(hash);
+            }
         }
     }
     out
@@ -295,6 +309,21 @@ pub fn decode_request(bytes: &[u8]) -> Result<Request, DecodeError> {
             destination: reader.u32("destination")?,
             from: reader.u64("from")?,
         },
+        4 => {
+            let chain = reader.chain()?;
+            let count = reader.u32("hash count")? as usize;
+            // Exactly `count` hashes follow: a count the frame cannot hold is refused before
+            // anything is allocated for it.
+            if reader.bytes.len() != count.saturating_mul(32) {
+                return Err(DecodeError::Truncated("hash list"));
+            }
+            let hashes = reader
+                .rest()
+                .chunks_exact(32)
+                .map(|hash| hash.try_into().expect("32 bytes"))
+                .collect();
+            Request::GetTransactions { chain, hashes }
+        }
         tag => {
             return Err(DecodeError::UnknownTag {
                 what: "request",
@@ -393,6 +422,14 @@ mod tests {
                 topic: Topic::Blocks(Chain::Beacon),
                 data: Vec::new(),
             },
+            Request::GetTransactions {
+                chain: Chain::Shard(0),
+                hashes: vec![[7; 32], [0; 32]],
+            },
+            Request::GetTransactions {
+                chain: Chain::Shard(2),
+                hashes: Vec::new(),
+            },
         ] {
             assert_eq!(decode_request(&encode_request(&request)), Ok(request));
         }
@@ -475,5 +512,25 @@ mod tests {
             decode_response(&[1, 0, 0, 0, 0, 1, 0, 0, 0, 9, 1], 4),
             Err(DecodeError::Truncated("block"))
         );
+    }
+
+    #[test]
+    fn a_hash_list_must_be_exactly_its_count() {
+        let request = Request::GetTransactions {
+            chain: Chain::Shard(0),
+            hashes: vec![[1; 32], [2; 32]],
+        };
+        let bytes = encode_request(&request);
+        // One byte short, one byte over, and a count of u32::MAX over two hashes.
+        for bad in [
+            bytes[..bytes.len() - 1].to_vec(),
+            [bytes.as_slice(), &[0]].concat(),
+            [&bytes[..7], &[0xff; 4], &bytes[11..]].concat(),
+        ] {
+            assert_eq!(
+                decode_request(&bad),
+                Err(DecodeError::Truncated("hash list"))
+            );
+        }
     }
 }

@@ -35,7 +35,10 @@ use kaimeng_shards::block::{
 };
 use kaimeng_shards::tx::{MAX_TX_GAS, ShardTx, TxError};
 use kaimeng_shards::tx_receipt::{self, ReceiptEntry};
-use kaimeng_shards::wire::{WireBlock, decode_block, decode_block_with, encode_block};
+use kaimeng_shards::wire::{
+    WireBlock, WireError, decode_block, decode_block_with, decode_proposal_with, encode_block,
+    encode_proposal,
+};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -663,7 +666,9 @@ fn chunk_edit() -> impl Strategy<Value = ChunkEdit> {
         any::<Index>(),
         prop_oneof![
             support::interesting_u32(),
-            (0u32..4).prop_map(|d| 0x8000_0000 | d)
+            (0u32..4).prop_map(|d| 0x8000_0000 | d),
+            // A named transaction's length word (proposals only).
+            Just(0x8000_0020u32),
         ],
     )
         .prop_map(|(at, value)| ChunkEdit(at, value))
@@ -755,6 +760,59 @@ proptest! {
         let got: Vec<_> = decoded.txs.iter().map(|t| (t.hash, t.sender)).collect();
         let want: Vec<_> = block.txs.iter().map(|t| (t.hash, t.sender)).collect();
         prop_assert_eq!(got, want);
+    }
+
+    /// A proposal names its long transactions (ADR 0117): it decodes to the block when the
+    /// receiver holds every named one, lists exactly those it lacks otherwise (a held
+    /// transaction under another hash does not stand in), and block sync's decoder, which
+    /// needs every transaction carried, refuses it.
+    #[test]
+    fn fuzz_proposal_names_long_transactions(
+        (block, full) in wire_block(),
+        name_from in 0usize..400,
+        held in vec(any::<bool>(), 4),
+        impostor in valid_tx(),
+    ) {
+        let impostor = shard_tx(&impostor.1);
+        let bytes = encode_proposal(&block, name_from);
+        let named: Vec<&Arc<ShardTx>> =
+            block.txs.iter().filter(|t| t.encoded.len() >= name_from).collect();
+        prop_assert_eq!(
+            bytes.len(),
+            full.len() - named.iter().map(|t| t.encoded.len()).sum::<usize>() + 32 * named.len()
+        );
+        let is_held = |hash: &B256| {
+            block.txs.iter().position(|t| t.hash == *hash).is_some_and(|i| held[i])
+        };
+        let decoded = bounded("wire::decode_proposal_with", &bytes, || {
+            decode_proposal_with(&bytes, CHAIN_ID, |hashes| {
+                hashes
+                    .iter()
+                    .map(|hash| {
+                        let tx = block.txs.iter().find(|t| t.hash == *hash)?;
+                        Some(if is_held(hash) { tx.clone() } else { impostor.clone() })
+                    })
+                    .collect()
+            })
+        });
+        let lacking: Vec<B256> =
+            named.iter().map(|t| t.hash).filter(|hash| !is_held(hash)).collect();
+        if lacking.is_empty() {
+            let decoded = decoded.map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(&decoded.header, &block.header.header);
+            let got: Vec<_> = decoded.txs.iter().map(|t| (t.hash, t.sender)).collect();
+            let want: Vec<_> = block.txs.iter().map(|t| (t.hash, t.sender)).collect();
+            prop_assert_eq!(got, want);
+        } else {
+            prop_assert_eq!(decoded.err(), Some(WireError::Missing(lacking)));
+        }
+        if !named.is_empty() {
+            let refused = matches!(
+                decode_wire(&bytes),
+                Err(WireError::Transaction { reason, .. }) if reason.contains("named")
+            );
+            prop_assert!(refused, "block sync's decoder took a named transaction");
+        }
     }
 }
 

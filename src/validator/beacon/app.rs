@@ -14,7 +14,7 @@ use kaimeng_l1::beacon::{BEACON_NAMESPACE, BeaconBlock, BeaconBody, validator_se
 use kaimeng_network::{Chain, PeerId};
 
 use super::{BeaconChain, Kept, crosslinks, store};
-use crate::validator::app::{Application, EpochPlan, Finalized, digest, unix_now};
+use crate::validator::app::{Application, BodyError, EpochPlan, Finalized, digest, unix_now};
 use crate::validator::crypto::SuiteVerifier;
 use crate::validator::sync::{self, EpochValidators, Served};
 
@@ -143,8 +143,13 @@ impl Application for BeaconChain {
         })
     }
 
-    fn decode_body(&self, bytes: &[u8]) -> Result<(Digest, BeaconBlock), String> {
-        let block = BeaconBlock::decode(bytes, self.suite).map_err(|e| e.to_string())?;
+    fn decode_body(
+        &self,
+        bytes: &[u8],
+        _fetched: &[Vec<u8>],
+    ) -> Result<(Digest, BeaconBlock), BodyError> {
+        let block = BeaconBlock::decode(bytes, self.suite)
+            .map_err(|e| BodyError::Invalid(e.to_string()))?;
         Ok((digest(block.hash(self.suite)), block))
     }
 

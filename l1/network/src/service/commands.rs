@@ -48,6 +48,12 @@ impl Service {
                 };
                 self.request_one(peer.0, request, reply);
             }
+            Command::RequestTransactions {
+                peer,
+                chain,
+                hashes,
+                reply,
+            } => self.request_transactions(peer.0, chain, hashes, reply),
             Command::RequestSnapshotPart {
                 peer,
                 chain,
@@ -225,6 +231,33 @@ impl Service {
                 reply,
             },
         );
+    }
+
+    fn request_transactions(
+        &mut self,
+        peer: libp2p::PeerId,
+        chain: Chain,
+        hashes: Vec<[u8; 32]>,
+        reply: oneshot::Sender<Result<Vec<Vec<u8>>, SyncError>>,
+    ) {
+        let requested = hashes.len() as u64;
+        let max = self.limits.max_blocks_per_request;
+        if requested == 0 {
+            let _ = reply.send(Ok(Vec::new()));
+            return;
+        }
+        if requested > max {
+            let _ = reply.send(Err(SyncError::RangeTooLarge {
+                from: 1,
+                to: requested,
+                max,
+            }));
+            return;
+        }
+        let id = self.send_request(peer, Request::GetTransactions { chain, hashes });
+        self.stats(|s| s.sync_requested += 1);
+        self.pending
+            .insert(id, Pending::Blocks { requested, reply });
     }
 
     pub(super) fn on_response(&mut self, id: OutboundRequestId, response: Response) {

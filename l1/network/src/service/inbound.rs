@@ -211,6 +211,13 @@ impl Service {
                     one_item(block_source.messages(source, destination, from), max_bytes)
                 });
             }
+            Request::GetTransactions { chain, hashes } => {
+                let count = hashes.len() as u64;
+                let admitted = self.admit_sync(peer, 1, count.max(1), false);
+                self.serve_read(channel, admitted, move |source, max_bytes| {
+                    fitting(source.transactions(chain, &hashes), max_bytes)
+                });
+            }
             Request::Direct { topic, data } => {
                 let response = if !self.topics.contains(&topic) {
                     Response::Refused(Refusal::NotAccepted)
@@ -291,6 +298,19 @@ impl Service {
         }
         Ok(source)
     }
+}
+
+/// As many of `items` as fit one response, in order.
+fn fitting(items: Vec<Vec<u8>>, max_bytes: usize) -> Response {
+    let mut total = wire::blocks_response_len([]);
+    let items = items
+        .into_iter()
+        .take_while(|item| {
+            total += item.len() + 4;
+            total <= max_bytes
+        })
+        .collect();
+    Response::Blocks(items)
 }
 
 /// A one-item answer (a snapshot part, a batch of messages), or an empty one when the source

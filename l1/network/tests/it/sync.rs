@@ -173,3 +173,66 @@ async fn a_node_without_blocks_says_so() {
     client.handle.shutdown().await;
     server.handle.shutdown().await;
 }
+
+/// A pool of two transactions, `"tx a"` and `"tx b"`, under hashes `[1; 32]` and `[2; 32]`.
+struct Pool;
+
+impl BlockSource for Pool {
+    fn block(&self, _chain: Chain, _height: u64) -> Option<Vec<u8>> {
+        None
+    }
+
+    fn transactions(&self, chain: Chain, hashes: &[[u8; 32]]) -> Vec<Vec<u8>> {
+        if chain != Chain::Shard(0) {
+            return Vec::new();
+        }
+        hashes
+            .iter()
+            .filter_map(|hash| match hash {
+                [1, ..] => Some(b"tx a".to_vec()),
+                [2, ..] => Some(b"tx b".to_vec()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetches_pooled_transactions_by_hash() {
+    let (server, client) =
+        server_and_client(|server| server.block_source = Some(Arc::new(Pool)), |_| {}).await;
+    let peer = server.id();
+    let net = &client.handle;
+    // Those the peer holds, in the order asked; the others left out.
+    assert_eq!(
+        net.request_transactions(peer, Chain::Shard(0), vec![[2; 32], [9; 32], [1; 32]])
+            .await
+            .unwrap(),
+        vec![b"tx b".to_vec(), b"tx a".to_vec()]
+    );
+    assert!(
+        net.request_transactions(peer, Chain::Shard(1), vec![[1; 32]])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Nothing to ask is not sent; more hashes than a peer answers are refused before sending.
+    assert_eq!(
+        net.request_transactions(peer, Chain::Shard(0), Vec::new())
+            .await,
+        Ok(Vec::new())
+    );
+    assert_eq!(
+        net.request_transactions(peer, Chain::Shard(0), vec![[1; 32]; 129])
+            .await,
+        Err(SyncError::RangeTooLarge {
+            from: 1,
+            to: 129,
+            max: 128
+        })
+    );
+    assert_eq!(server.handle.stats().sync_served, 2);
+    assert_eq!(client.handle.stats().sync_requested, 2);
+    client.handle.shutdown().await;
+    server.handle.shutdown().await;
+}
