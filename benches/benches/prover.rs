@@ -1,6 +1,7 @@
 //! Rollup prover benchmarks: the native tree update and state transition per transfer, a
-//! batch's data commitments and a decision step's s(u) sum (one by one and in SIMD lanes), and
-//! proving / verifying / batch-verifying the smallest chunk shape (one slot at k = 12).
+//! batch's data commitments and a decision step's s(u) sum (one by one and in SIMD lanes), a
+//! decision step's MSM (halo2's and `kaimeng_prover::msm`'s), and proving / verifying /
+//! batch-verifying the smallest chunk shape (one slot at k = 12).
 //!
 //! `cargo bench -p kaimeng-benches --features prover --bench prover`
 //!
@@ -8,6 +9,7 @@
 //! by `cargo run --release -p kaimeng-prover --example measure_chunk -- 16 29 2`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use kaimeng_prover::msm;
 use kaimeng_prover::{
     ChunkKeys, ChunkShape, ChunkWitness, ParamsCache, batch_verify, prove_chunk, verify_chunk,
 };
@@ -159,6 +161,33 @@ fn native(c: &mut Criterion) {
     g.finish();
 }
 
+/// A decision step's MSM at the production shape, on one thread as `decide_step` runs it: the
+/// 2^12 generators plus 256 claim points, with full-width scalars.
+fn decision_msm(c: &mut Criterion) {
+    let params = ParamsCache::new(std::env::temp_dir().join("kaimeng-params"))
+        .load_or_generate(12)
+        .unwrap();
+    let mut bases = params.get_g();
+    let scalar = |i: u64| poseidon::hash(&[Fp::from(i)]);
+    for j in 0..256 {
+        let claim = (bases[j] * scalar(1_000_000 + j as u64)).into();
+        bases.push(claim);
+    }
+    let scalars: Vec<Fp> = (0..bases.len() as u64).map(scalar).collect();
+    let one_thread = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let mut g = c.benchmark_group("decision MSM");
+    g.bench_function("halo2 best_multiexp (4096 generators + 256 points)", |b| {
+        b.iter(|| one_thread.install(|| msm::best_multiexp(&scalars, &bases)))
+    });
+    g.bench_function("batch-affine msm (4096 generators + 256 points)", |b| {
+        b.iter(|| one_thread.install(|| msm::msm(&scalars, &bases)))
+    });
+    g.finish();
+}
+
 fn small_chunk(c: &mut Criterion) {
     let shape = ChunkShape { slots: 1, k: 12 };
     let params = ParamsCache::new(std::env::temp_dir().join("kaimeng-params"))
@@ -194,5 +223,5 @@ fn small_chunk(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, native, small_chunk);
+criterion_group!(benches, native, decision_msm, small_chunk);
 criterion_main!(benches);

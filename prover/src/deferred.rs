@@ -13,7 +13,6 @@ use group::{Group, GroupEncoding};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use halo2_proofs::arithmetic::best_multiexp;
 use halo2_proofs::plonk::{Error, VerificationStrategy, VerifyingKey, verify_proof};
 use halo2_proofs::poly::commitment::{Guard, MSM};
 use halo2_proofs::transcript::EncodedChallenge;
@@ -345,7 +344,7 @@ pub fn decide_step(
             bases.push(claim.g);
         }
     }
-    let sum = best_multiexp(&scalars, &bases) + partial;
+    let sum = crate::msm::msm(&scalars, &bases) + partial;
     Ok(if last {
         DecisionStep::Decided(bool::from(sum.is_identity()))
     } else {

@@ -8,6 +8,7 @@ pub mod codec;
 pub mod deferred;
 pub mod error;
 pub mod keys;
+pub mod msm;
 pub mod params;
 pub mod proof;
 pub mod witness;
