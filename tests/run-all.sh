@@ -68,6 +68,8 @@ log "load generator: its tests against anvil, then a short measured run against 
 ANVIL_BIN="$ROOT/tests/clients/node_modules/.bin/anvil" REQUIRE_ANVIL=1 \
   cargo test -p kaimeng-benches --features loadgen --locked
 cargo build -p kaimeng-benches --features loadgen --bin loadgen --locked
+# Every bench and bench binary compiles (the runs themselves are benchmarks, not CI).
+cargo build -p kaimeng-benches --all-features --bins --benches --locked
 "$ROOT/tests/with-dev-node.sh" "$ROOT/tests/loadgen-smoke.sh" "$CARGO_TARGET_DIR/debug/loadgen"
 
 log "soak, short pass: a 60 s flood of 15M-gas transactions with never-reading and slow WebSocket subscribers"

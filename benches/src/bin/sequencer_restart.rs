@@ -51,6 +51,10 @@ fn settings() -> Settings {
         chain_id: CHAIN,
         slots: 29,
         max_chunks: 16,
+        chunks_per_proof: 8,
+        decide_every: 32,
+        decide_wait: Duration::from_secs(600),
+        decide_step_gas: 12_000_000,
         max_wait: Duration::from_secs(3600),
         min_fee: 1,
         chunk_k: 16,
@@ -189,6 +193,7 @@ fn main() -> anyhow::Result<()> {
     core.set_marks(Marks {
         committed: batches,
         verified: batches,
+        decided: batches,
         executed: batches,
     });
     let started = Instant::now();
