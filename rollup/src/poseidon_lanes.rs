@@ -28,6 +28,13 @@ pub fn hash_many(inputs: &[&[Fp]]) -> Vec<Fp> {
     one_by_one(inputs)
 }
 
+/// `poseidon::hash2(l, r)` of each pair, in order: the Merkle tree's parents of one level.
+pub fn hash2_many(pairs: &[(Fp, Fp)]) -> Vec<Fp> {
+    let inputs: Vec<[Fp; 2]> = pairs.iter().map(|&(l, r)| [l, r]).collect();
+    let views: Vec<&[Fp]> = inputs.iter().map(|pair| pair.as_slice()).collect();
+    hash_many(&views)
+}
+
 fn one_by_one(inputs: &[&[Fp]]) -> Vec<Fp> {
     inputs.iter().map(|input| poseidon::hash(input)).collect()
 }
@@ -196,6 +203,18 @@ mod tests {
         let views: Vec<&[Fp]> = inputs.iter().map(Vec::as_slice).collect();
         let expected: Vec<Fp> = inputs.iter().map(|i| poseidon::hash(i)).collect();
         assert_eq!(hash_many(&views), expected);
+    }
+
+    #[test]
+    fn pairs_hash_as_merkle_parents() {
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        for count in [0, 1, 8, 13] {
+            let pairs: Vec<(Fp, Fp)> = (0..count)
+                .map(|_| (Fp::random(&mut rng), Fp::random(&mut rng)))
+                .collect();
+            let expected: Vec<Fp> = pairs.iter().map(|&(l, r)| poseidon::hash2(l, r)).collect();
+            assert_eq!(hash2_many(&pairs), expected);
+        }
     }
 
     #[test]
