@@ -42,6 +42,11 @@ pub enum WireError {
 /// verifications and decision steps are hundreds of KB, transfers and calls well below.
 pub const NAMED_TX_BYTES: usize = 16 * 1024;
 
+/// Most transactions a proposal may name: as many as fit a block's bytes
+/// (`crate::executor::MAX_BLOCK_TX_BYTES`) at the smallest named size. A body naming more is
+/// refused before anything is looked up or fetched for it.
+pub const MAX_NAMED_TXS: usize = crate::executor::MAX_BLOCK_TX_BYTES / NAMED_TX_BYTES;
+
 /// The length word of a named transaction: the flag and the hash's length. No transaction is
 /// that long (`crate::tx::MAX_TX_BYTES`), so it never reads as one.
 const NAMED: u32 = 0x8000_0020;
@@ -136,6 +141,7 @@ fn decode(
     let (deliveries, mut rest) = take_chunk(rest, bytes.len() - rest.len())?;
     let deliveries = decode_deliveries(deliveries).map_err(WireError::Deliveries)?;
     let mut entries = Vec::new();
+    let mut named = 0;
     while !rest.is_empty() {
         let offset = bytes.len() - rest.len();
         if rest.get(..4) == Some(&NAMED.to_be_bytes()[..]) {
@@ -146,6 +152,13 @@ fn decode(
                 });
             }
             let hash = rest.get(4..36).ok_or(WireError::Truncated(offset + 4))?;
+            named += 1;
+            if named > MAX_NAMED_TXS {
+                return Err(WireError::Transaction {
+                    index: entries.len(),
+                    reason: format!("more than {MAX_NAMED_TXS} named transactions"),
+                });
+            }
             entries.push(Entry::Named(B256::from_slice(hash)));
             rest = &rest[36..];
             continue;

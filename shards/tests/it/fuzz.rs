@@ -816,6 +816,37 @@ proptest! {
     }
 }
 
+/// A proposal may name at most as many transactions as a block's bytes hold at the smallest
+/// named size: one more is refused before any is looked up (or fetched from a peer).
+#[test]
+fn a_proposal_naming_more_transactions_than_a_block_holds_is_refused() {
+    use kaimeng_shards::wire::MAX_NAMED_TXS;
+    let empty = encode_proposal(&stored_block(Header::default(), Vec::new()), 0);
+    let naming = |count: usize| {
+        let mut bytes = empty.clone();
+        for i in 0..count {
+            bytes.extend_from_slice(&0x8000_0020u32.to_be_bytes());
+            bytes.extend_from_slice(B256::with_last_byte(i as u8).as_slice());
+        }
+        bytes
+    };
+    let mut looked_up = 0;
+    let most = decode_proposal_with(&naming(MAX_NAMED_TXS), CHAIN_ID, |hashes| {
+        looked_up += hashes.len();
+        vec![None; hashes.len()]
+    });
+    assert!(matches!(most, Err(WireError::Missing(h)) if h.len() == MAX_NAMED_TXS));
+    assert_eq!(looked_up, MAX_NAMED_TXS);
+    let too_many = decode_proposal_with(&naming(MAX_NAMED_TXS + 1), CHAIN_ID, |_| {
+        panic!("nothing is looked up for a body naming too many")
+    });
+    assert!(
+        matches!(&too_many, Err(WireError::Transaction { reason, .. }) if reason.contains("named transactions")),
+        "{:?}",
+        too_many.err()
+    );
+}
+
 // ---- stored headers, bodies and receipts -------------------------------------------------------
 
 fn receipts_for(
