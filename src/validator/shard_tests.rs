@@ -171,7 +171,10 @@ fn a_member_completes_a_proposal_that_names_a_long_transaction() {
             .err(),
         lacking
     );
-    let (got, body) = member.app.decode_body(&bytes, std::slice::from_ref(&long)).unwrap();
+    let (got, body) = member
+        .app
+        .decode_body(&bytes, std::slice::from_ref(&long))
+        .unwrap();
     assert_eq!(got, digest);
     assert_eq!(body.txs.len(), 2);
     member.app.verify(parent, 1, 0, &body).unwrap();
