@@ -51,15 +51,15 @@
 #   MEASURE_TIMEOUT [120, loadgen measured phase]  (each loadgen is killed after
 #   SETUP_TIMEOUT + MEASURE_TIMEOUT + 60 s)
 #   CATCHUP_TIMEOUT [120, after the load, for every member to reach every shard's height]
-#   L2 [0]: with 1, config A's genesis gets the production rollup shape (57 slots, k = 16) and,
-#     after the ERC-20 load on the same 8 members, the shard-0 transactions behind L2
-#     transfers are sent and the node CPU they cost is measured (issue 12). They come from
-#     `l2_calls` (L2_CALLS_BIN [$CARGO_TARGET_DIR/debug/l2_calls], files in L2_DIR
-#     [/tmp/kaimeng-l2-calls]; it proves one batch the first time, about 24 minutes):
-#     L2_BATCHES [32] batches of 64 chunks of 57 transfers: per batch the bridge's commit, a
-#     verification of the proven batch, and while steps remain one step of the decision over
-#     all of them (16 steps for 32 batches, as the sequencer splits it). L2_PACK [8] chunks
-#     per proof.
+#   L2 [0]: with 1, config A's genesis gets a rollup shape of L2_SLOTS [57] slots at
+#     L2_K [16] (the production shape) and, after the ERC-20 load on the same 8 members, the
+#     shard-0 transactions behind L2 transfers are sent and the node CPU they cost is measured
+#     (issue 12). They come from `l2_calls` (L2_CALLS_BIN [$CARGO_TARGET_DIR/debug/l2_calls],
+#     files in L2_DIR [/tmp/kaimeng-l2-calls]; it proves one batch the first time, about 15
+#     minutes at the production shape): L2_BATCHES [32] batches of L2_CHUNKS [64] chunks: per
+#     batch the bridge's commit, a verification of the proven batch, and while steps remain
+#     one step of the decision over all of them (as many steps as the sequencer splits it
+#     into). L2_PACK [8] chunks per proof.
 #     First a warm-up (every node builds its verifying key), then IDLE_SECS [20] of idle node
 #     CPU, then the L2 transactions, one batch's at a time (the next once the last has its
 #     receipts); their node CPU, less the idle rate, per L2 transfer and executing validator is
@@ -76,6 +76,9 @@ l2_calls_bin="${L2_CALLS_BIN:-$target/debug/l2_calls}"
 l2_dir="${L2_DIR:-/tmp/kaimeng-l2-calls}"
 l2_batches="${L2_BATCHES:-32}"
 l2_pack="${L2_PACK:-8}"
+l2_slots="${L2_SLOTS:-57}"
+l2_k="${L2_K:-16}"
+l2_chunks="${L2_CHUNKS:-64}"
 idle_secs="${IDLE_SECS:-20}"
 max_txs="${MAX_TXS:-20000}"
 senders_total="${SENDERS:-500}"
@@ -105,7 +108,8 @@ done
 if [[ "$l2" == 1 ]]; then
     [[ -x "$l2_calls_bin" ]] || { say "no l2_calls at $l2_calls_bin (set L2_CALLS_BIN)"; exit 1; }
     say "L2: preparing the shard-0 transactions in $l2_dir"
-    "$l2_calls_bin" --out "$l2_dir" --batches "$l2_batches" --pack "$l2_pack" >"$out/l2-plan.json"
+    "$l2_calls_bin" --out "$l2_dir" --batches "$l2_batches" --chunks "$l2_chunks" --pack "$l2_pack" \
+        --slots "$l2_slots" --k "$l2_k" >"$out/l2-plan.json"
 fi
 for c in $configs; do
     [[ "$c" == A || "$c" == B || "$c" == C ]] || { say "unknown config $c (A, B or C)"; exit 1; }
@@ -212,17 +216,17 @@ generate() {
         done
     fi
     if [[ "$l2" == 1 && "$name" == A ]]; then
-        python3 - "$net_dir/genesis.json" <<'PY'
+        python3 - "$net_dir/genesis.json" "$l2_slots" "$l2_k" <<'PY'
 import json, sys
 path = sys.argv[1]
 genesis = json.load(open(path))
-genesis["rollup"]["chunk_slots"], genesis["rollup"]["chunk_k"] = 57, 16
+genesis["rollup"]["chunk_slots"], genesis["rollup"]["chunk_k"] = int(sys.argv[2]), int(sys.argv[3])
 json.dump(genesis, open(path, "w"), indent=2)
 PY
-        # Every member would generate the same k = 16 parameters: give them the cached ones.
+        # Every member would generate the same parameters: give them the cached ones.
         for ((i = 0; i < validators; i++)); do
             mkdir -p "$net_dir/member-$i/data/rollup-params"
-            cp /tmp/kaimeng-params/kaimeng-chunk-params-k16.bin "$net_dir/member-$i/data/rollup-params/" 2>/dev/null || true
+            cp "/tmp/kaimeng-params/kaimeng-chunk-params-k$l2_k.bin" "$net_dir/member-$i/data/rollup-params/" 2>/dev/null || true
         done
     fi
 }
@@ -281,7 +285,7 @@ PY
 l2_phase() { # name url-per-member...
     local name="$1" url sampler_pid
     url="$(url_of 0 0)"
-    say "$name: L2 warm-up (every member builds the k = 16 verifying key)"
+    say "$name: L2 warm-up (every member builds the k = $l2_k verifying key)"
     send_raw "$url" "$l2_dir/warmup.txt" "$out/$name-l2-warmup.json" 900
     catch_up "$name-l2-warmup" "${@:2}"
     # The precompiles answer nothing to a call they refuse (the transaction still succeeds):

@@ -61,13 +61,17 @@ pub struct SequencerConfig {
     pub chunk_k: u32,
     /// Chunks per batch at most (a batch also closes after `max_wait_ms`). A batch's commit,
     /// verification and execution each cost shard 0 a fixed part, shared by its transfers.
-    #[serde(default = "default_max_chunks")]
-    pub max_chunks: usize,
+    /// Unset, the most (up to 64) in whole packs whose verification fits a transaction (64 at
+    /// `k = 16`, 56 at the production `k = 17`); read it with [`SequencerConfig::batch_chunks`].
+    #[serde(default)]
+    pub max_chunks: Option<usize>,
     /// Chunks one proof covers at most (a pack, ADR 0114): a batch's chunks are proven in
     /// packs of this many, each by one worker. Larger packs cost validators and the prover less
-    /// per transfer, and the worker more memory (about 8 GB for 8 chunks at k = 16).
-    #[serde(default = "default_chunks_per_proof")]
-    pub chunks_per_proof: usize,
+    /// per transfer, and the worker more memory (about 8 GB for 4 chunks at k = 17 or 8 at
+    /// k = 16). Unset, [`default_chunks_per_proof`] of `chunk_k`; read it with
+    /// [`SequencerConfig::pack`].
+    #[serde(default)]
+    pub chunks_per_proof: Option<usize>,
     /// Verified batches whose IPA claims are decided on shard 0 in one decision (ADR 0114); a
     /// batch executes once decided. A decision costs validators about 0.6 s of CPU at k = 16
     /// however few transfers it covers, so more batches per decision cost them less per
@@ -131,11 +135,25 @@ pub struct SequencerConfig {
 fn default_listen() -> SocketAddr {
     "127.0.0.1:8645".parse().expect("a valid address")
 }
-fn default_max_chunks() -> usize {
-    kaimeng_prover::batch_call::MAX_CHUNKS
+/// Chunks per batch unless configured: the most, up to the bridge's 64, in whole packs of
+/// `pack`, whose verification fits a transaction's bytes and gas (ADR 0118); at least one pack.
+pub fn default_max_chunks(shape: ChunkShape, pack: usize) -> usize {
+    let pack = pack.max(1);
+    let fits = |chunks: usize| {
+        let (bytes, gas) = pipeline::largest_verify_tx(shape, chunks, pack);
+        bytes <= kaimeng_shards::tx::MAX_TX_BYTES && gas <= kaimeng_shards::tx::MAX_TX_GAS
+    };
+    let most = kaimeng_prover::batch_call::MAX_CHUNKS;
+    (1..=most / pack)
+        .rev()
+        .map(|packs| packs * pack)
+        .find(|&chunks| fits(chunks))
+        .unwrap_or(pack.min(most))
 }
-fn default_chunks_per_proof() -> usize {
-    8
+/// Chunks per proof unless configured: packs of 2^19 rows, which a worker proves in about
+/// 8 GB (4 chunks at the production `k = 17`, 8 at `k = 16`), and at most 8.
+pub fn default_chunks_per_proof(chunk_k: u32) -> usize {
+    ((1usize << 19) >> chunk_k.min(19)).clamp(1, 8)
 }
 /// Verified batches per decision unless configured (ADR 0114).
 pub fn default_decide_every_batches() -> u64 {
@@ -224,8 +242,8 @@ impl SequencerConfig {
             chunk_slots: spec.chunk_slots,
             chunk_k: spec.chunk_k,
             // Small batches and packs, so a dev machine proves each batch quickly.
-            max_chunks: 4,
-            chunks_per_proof: 4,
+            max_chunks: Some(4),
+            chunks_per_proof: Some(4),
             // A dev network decides every batch at once, so withdrawals are quick.
             decide_every_batches: 1,
             decide_wait_ms: default_decide_wait_ms(),
@@ -250,23 +268,23 @@ impl SequencerConfig {
         self.shape()
             .validate()
             .map_err(|e| anyhow!("chunk_slots/chunk_k: {e}"))?;
-        if !(1..=kaimeng_prover::batch_call::MAX_CHUNKS).contains(&self.max_chunks) {
+        if !(1..=kaimeng_prover::batch_call::MAX_CHUNKS).contains(&self.batch_chunks()) {
             bail!(
                 "max_chunks {} must be 1 to {}",
-                self.max_chunks,
+                self.batch_chunks(),
                 kaimeng_prover::batch_call::MAX_CHUNKS
             );
         }
-        if !(1..=kaimeng_prover::MAX_PACK).contains(&self.chunks_per_proof) {
+        if !(1..=kaimeng_prover::MAX_PACK).contains(&self.pack()) {
             bail!(
                 "chunks_per_proof {} must be 1 to {}",
-                self.chunks_per_proof,
+                self.pack(),
                 kaimeng_prover::MAX_PACK
             );
         }
         let cap = kaimeng_shards::tx::MAX_TX_GAS;
         let (bytes, gas) =
-            pipeline::largest_verify_tx(self.shape(), self.max_chunks, self.chunks_per_proof);
+            pipeline::largest_verify_tx(self.shape(), self.batch_chunks(), self.pack());
         let (max_bytes, max_gas) = (kaimeng_shards::tx::MAX_TX_BYTES, cap);
         if bytes > max_bytes || gas > max_gas {
             bail!(
@@ -274,8 +292,8 @@ impl SequencerConfig {
                  verification could take {bytes} bytes and {gas} gas, above a transaction's \
                  limits of {max_bytes} bytes and {max_gas} gas; lower max_chunks or raise \
                  chunks_per_proof",
-                self.max_chunks,
-                self.chunks_per_proof,
+                self.batch_chunks(),
+                self.pack(),
                 self.chunk_k
             );
         }
@@ -352,6 +370,18 @@ impl SequencerConfig {
             slots: self.chunk_slots as usize,
             k: self.chunk_k,
         }
+    }
+
+    /// Chunks per proof: as configured, or the default for the chunk shape's `k`.
+    pub fn pack(&self) -> usize {
+        self.chunks_per_proof
+            .unwrap_or_else(|| default_chunks_per_proof(self.chunk_k))
+    }
+
+    /// Chunks per batch at most: as configured, or the most whose verification fits.
+    pub fn batch_chunks(&self) -> usize {
+        self.max_chunks
+            .unwrap_or_else(|| default_max_chunks(self.shape(), self.pack()))
     }
 
     fn signer(&self) -> anyhow::Result<PrivateKeySigner> {
@@ -505,8 +535,8 @@ pub async fn start(config: SequencerConfig) -> anyhow::Result<Sequencer> {
     let settings = Settings {
         chain_id,
         slots: config.chunk_slots as usize,
-        max_chunks: config.max_chunks,
-        chunks_per_proof: config.chunks_per_proof,
+        max_chunks: config.batch_chunks(),
+        chunks_per_proof: config.pack(),
         decide_every: config.decide_every_batches,
         decide_wait: Duration::from_millis(config.decide_wait_ms),
         decide_step_gas: config.decide_step_gas,
@@ -743,7 +773,7 @@ mod tests {
         assert_eq!(limits.max_subscriptions, 10_000);
         assert_eq!(config.keep_executed, 100_000);
         assert_eq!(config.compact_after_ops, 20_000);
-        assert_eq!((config.max_chunks, config.chunks_per_proof), (64, 8));
+        assert_eq!((config.batch_chunks(), config.pack()), (64, 8));
         assert_eq!(
             (config.decide_every_batches, config.decide_wait_ms),
             (32, 600_000)
@@ -778,9 +808,13 @@ mod tests {
     #[test]
     fn a_decision_of_the_default_batches_fits_a_transaction_a_step() {
         use crate::rollup_precompiles::decision_steps;
-        let config = load("").unwrap();
-        let k = ChunkShape::DEFAULT.k;
-        let packs = config.max_chunks.div_ceil(config.chunks_per_proof);
+        let mut config = load("").unwrap();
+        (config.chunk_slots, config.chunk_k) =
+            (ChunkShape::DEFAULT.slots as u32, ChunkShape::DEFAULT.k);
+        config.check().unwrap();
+        let k = config.chunk_k;
+        let packs = config.batch_chunks().div_ceil(config.pack());
+        assert_eq!((config.pack(), packs), (8, 8));
         let claims = |batches: u64| {
             vec![
                 alloy_primitives::Bytes::from(vec![0u8; packs * 32 * (k as usize + 1)]);
@@ -800,39 +834,56 @@ mod tests {
     }
 
     /// A batch's verification is one transaction: at the production shape and defaults it
-    /// needs more than geth's 128 KiB (hence ADR 0115's 512 KiB), and settings whose
-    /// verification could not fit are refused.
+    /// needs more than geth's 128 KiB (hence ADR 0115's 512 KiB); by default a batch has the
+    /// most chunks whose verification fits, and settings whose verification could not fit are
+    /// refused.
     #[test]
     fn a_batch_s_verification_fits_one_transaction_or_the_settings_are_refused() {
-        let (bytes, gas) = pipeline::largest_verify_tx(ChunkShape::DEFAULT, 64, 8);
-        assert!(
-            (128 * 1024..=kaimeng_shards::tx::MAX_TX_BYTES).contains(&bytes),
-            "{bytes}"
-        );
-        assert!(gas <= kaimeng_shards::tx::MAX_TX_GAS, "{gas}");
+        let fits = |shape, chunks, pack| {
+            let (bytes, gas) = pipeline::largest_verify_tx(shape, chunks, pack);
+            assert!(bytes >= 128 * 1024, "{bytes}");
+            bytes <= kaimeng_shards::tx::MAX_TX_BYTES && gas <= kaimeng_shards::tx::MAX_TX_GAS
+        };
         let mut config = load("").unwrap();
+        // The production shape: 64 chunks in packs of 8.
         (config.chunk_k, config.chunk_slots) = (16, 57);
+        assert_eq!((config.batch_chunks(), config.pack()), (64, 8));
+        assert!(fits(ChunkShape::DEFAULT, 64, 8));
         config.check().unwrap();
+        // The most slots at k = 17: packs of 4 (the same rows, so the same worker memory), and
+        // 56 chunks in 14 of them; one more pack would pass EIP-7623's floor of 40 gas a
+        // calldata byte.
+        let mut larger = config.clone();
+        (larger.chunk_k, larger.chunk_slots) = (17, 114);
+        assert_eq!((larger.batch_chunks(), larger.pack()), (56, 4));
+        larger.check().unwrap();
+        assert!(!fits(larger.shape(), 60, 4));
         // A proof per chunk fits the bytes (515 KB) but not the gas (EIP-7623's floor).
-        config.chunks_per_proof = 1;
+        (config.max_chunks, config.chunks_per_proof) = (Some(64), Some(1));
         let error = config.check().unwrap_err().to_string();
         assert!(
             error.contains("max_chunks 64 in packs of chunks_per_proof 1 at chunk_k 16")
                 && error.contains("limits of 524288 bytes and 16777216 gas"),
             "{error}"
         );
-        config.max_chunks = 32;
+        config.max_chunks = Some(32);
         config.check().unwrap();
         // The most slots at k = 18 publish up to 484 KB in 64 chunks.
         (config.chunk_k, config.chunk_slots) = (18, ChunkShape::max_for_k(18).slots as u32);
-        (config.max_chunks, config.chunks_per_proof) = (64, 8);
+        (config.max_chunks, config.chunks_per_proof) = (Some(64), Some(8));
         let error = config.check().unwrap_err().to_string();
         assert!(
             error.contains("max_chunks 64 in packs of chunks_per_proof 8 at chunk_k 18"),
             "{error}"
         );
-        config.max_chunks = 16;
+        config.max_chunks = Some(16);
         config.check().unwrap();
+        // Unset, the most that fit, in whole packs.
+        config.max_chunks = None;
+        let chunks = config.batch_chunks();
+        assert!(chunks % 8 == 0 && chunks < 64, "{chunks}");
+        config.check().unwrap();
+        assert!(!fits(config.shape(), chunks + 8, 8));
     }
 
     #[test]

@@ -3,9 +3,9 @@
 //! validator CPU per L2 transfer on the same network as ERC-20 transfers;
 //! `benches/shards-testnet.sh` with `L2=1` sends them and measures).
 //!
-//! `l2_calls --out DIR [--batches 32] [--chunks 64] [--pack 8] [--slots 57] [--k 16]` proves one
-//! batch of `chunks` chunks of `slots` L2 transfers in packs of `pack` (or reads it back from
-//! `DIR/batch-….json`; proving takes about 20 minutes on 2 cores) and writes, as raw
+//! `l2_calls --out DIR [--batches 32] [--chunks 64] [--pack 8] [--slots 57] [--k 16]` proves
+//! one batch of `chunks` chunks of `slots` L2 transfers in packs of `pack` (or reads it back
+//! from `DIR/batch-….json`; proving takes about 15 minutes on 2 cores) and writes, as raw
 //! transactions one per line (hex):
 //! - `DIR/warmup.txt`: one verification and one decision, so every node builds its verifying
 //!   key before anything is measured;
@@ -59,12 +59,12 @@ struct Args {
     /// Chunks per batch.
     #[arg(long, default_value_t = 64)]
     chunks: usize,
-    /// Chunks per proof.
-    #[arg(long, default_value_t = 8)]
+    /// Chunks per proof (the sequencer's default at the production shape).
+    #[arg(long, default_value_t = kaimeng::sequencer::default_chunks_per_proof(ChunkShape::DEFAULT.k))]
     pack: usize,
-    #[arg(long, default_value_t = 57)]
+    #[arg(long, default_value_t = ChunkShape::DEFAULT.slots)]
     slots: usize,
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = ChunkShape::DEFAULT.k)]
     k: u32,
     /// The parameter cache.
     #[arg(long, default_value = "/tmp/kaimeng-params")]
@@ -75,12 +75,18 @@ struct Args {
 }
 
 const CHAIN_ID: u64 = 31337;
-const ACCOUNTS: u32 = 64;
+/// L2 accounts besides the fee account: at least 64, and more than a chunk's slots so that
+/// each sends at most once a chunk.
+fn account_count(slots: usize) -> u32 {
+    (slots as u32 + 1).max(64)
+}
 
-/// `count` consecutive chunks of `slots` transfers each among accounts 1 to 64.
+/// `count` consecutive chunks of `slots` transfers each among accounts 1 to
+/// [`account_count`].
 fn chunk_witnesses(slots: usize, count: usize) -> (L2State, Vec<ChunkWitness>, Vec<ChunkCall>) {
+    let accounts = account_count(slots);
     let mut state = L2State::new();
-    for i in 0..=ACCOUNTS {
+    for i in 0..=accounts {
         state.set_account(
             i,
             Account {
@@ -103,8 +109,8 @@ fn chunk_witnesses(slots: usize, count: usize) -> (L2State, Vec<ChunkWitness>, V
         // Each sender sends once per chunk (slots < accounts), so its nonce is the chunk's.
         let ops: Vec<L2Op> = (0..slots as u32)
             .map(|s| {
-                let from = 1 + (c as u32 * slots as u32 + s) % ACCOUNTS;
-                let to = 1 + from % ACCOUNTS;
+                let from = 1 + (c as u32 * slots as u32 + s) % accounts;
+                let to = 1 + from % accounts;
                 let transfer = Transfer {
                     from,
                     to,
