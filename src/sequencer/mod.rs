@@ -881,7 +881,7 @@ mod tests {
         // Unset, the most that fit, in whole packs.
         config.max_chunks = None;
         let chunks = config.batch_chunks();
-        assert!(chunks % 8 == 0 && chunks < 64, "{chunks}");
+        assert!(chunks.is_multiple_of(8) && chunks < 64, "{chunks}");
         config.check().unwrap();
         assert!(!fits(config.shape(), chunks + 8, 8));
     }
