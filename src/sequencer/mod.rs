@@ -62,7 +62,7 @@ pub struct SequencerConfig {
     /// Chunks per batch at most (a batch also closes after `max_wait_ms`). A batch's commit,
     /// verification and execution each cost shard 0 a fixed part, shared by its transfers.
     /// Unset, the most (up to 64) in whole packs whose verification fits a transaction (64 at
-    /// `k = 16`, 56 at the production `k = 17`); read it with [`SequencerConfig::batch_chunks`].
+    /// the production `k = 16`, 56 at `k = 17`); read it with [`SequencerConfig::batch_chunks`].
     #[serde(default)]
     pub max_chunks: Option<usize>,
     /// Chunks one proof covers at most (a pack, ADR 0114): a batch's chunks are proven in
@@ -136,7 +136,7 @@ fn default_listen() -> SocketAddr {
     "127.0.0.1:8645".parse().expect("a valid address")
 }
 /// Chunks per batch unless configured: the most, up to the bridge's 64, in whole packs of
-/// `pack`, whose verification fits a transaction's bytes and gas (ADR 0118); at least one pack.
+/// `pack`, whose verification fits a transaction's bytes and gas (ADR 0115); at least one pack.
 pub fn default_max_chunks(shape: ChunkShape, pack: usize) -> usize {
     let pack = pack.max(1);
     let fits = |chunks: usize| {
@@ -151,7 +151,7 @@ pub fn default_max_chunks(shape: ChunkShape, pack: usize) -> usize {
         .unwrap_or(pack.min(most))
 }
 /// Chunks per proof unless configured: packs of 2^19 rows, which a worker proves in about
-/// 8 GB (4 chunks at the production `k = 17`, 8 at `k = 16`), and at most 8.
+/// 8 GB (8 chunks at the production `k = 16`, 4 at `k = 17`), and at most 8.
 pub fn default_chunks_per_proof(chunk_k: u32) -> usize {
     ((1usize << 19) >> chunk_k.min(19)).clamp(1, 8)
 }
@@ -268,23 +268,23 @@ impl SequencerConfig {
         self.shape()
             .validate()
             .map_err(|e| anyhow!("chunk_slots/chunk_k: {e}"))?;
-        if !(1..=kaimeng_prover::batch_call::MAX_CHUNKS).contains(&self.batch_chunks()) {
+        let (chunks, pack) = (self.batch_chunks(), self.pack());
+        if !(1..=kaimeng_prover::batch_call::MAX_CHUNKS).contains(&chunks) {
             bail!(
                 "max_chunks {} must be 1 to {}",
-                self.batch_chunks(),
+                chunks,
                 kaimeng_prover::batch_call::MAX_CHUNKS
             );
         }
-        if !(1..=kaimeng_prover::MAX_PACK).contains(&self.pack()) {
+        if !(1..=kaimeng_prover::MAX_PACK).contains(&pack) {
             bail!(
                 "chunks_per_proof {} must be 1 to {}",
-                self.pack(),
+                pack,
                 kaimeng_prover::MAX_PACK
             );
         }
         let cap = kaimeng_shards::tx::MAX_TX_GAS;
-        let (bytes, gas) =
-            pipeline::largest_verify_tx(self.shape(), self.batch_chunks(), self.pack());
+        let (bytes, gas) = pipeline::largest_verify_tx(self.shape(), chunks, pack);
         let (max_bytes, max_gas) = (kaimeng_shards::tx::MAX_TX_BYTES, cap);
         if bytes > max_bytes || gas > max_gas {
             bail!(
@@ -292,8 +292,8 @@ impl SequencerConfig {
                  verification could take {bytes} bytes and {gas} gas, above a transaction's \
                  limits of {max_bytes} bytes and {max_gas} gas; lower max_chunks or raise \
                  chunks_per_proof",
-                self.batch_chunks(),
-                self.pack(),
+                chunks,
+                pack,
                 self.chunk_k
             );
         }
