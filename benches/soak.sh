@@ -25,7 +25,8 @@
 #   built with `cargo build -p kaimeng-benches --features loadgen --bin soak` if missing),
 #   DEV_ARGS (default "--validators 1"), MAX_RSS_MB.
 # Every process it starts is stopped on exit, error or signal; the whole run is bounded by
-# duration + cooldown + 15 minutes (node start-up 180 s, the soak's setup 300 s).
+# duration + cooldown + 15 minutes (node start-up 180 s, the soak's setup 300 s, the flood's extension at
+# most 240 s: see `--max-extension` in benches/src/soak/mod.rs).
 set -euo pipefail
 
 duration=600 rate=300 sample=5 cooldown=60 never=25 slow=25 out_dir="" check=0
@@ -221,6 +222,14 @@ if report:
               f"{g['subscriptions_closed_by_node']} subscriptions and {g['connections_closed_by_node']} connections closed by the node")
     if rd["prompt"]["subscriptions_closed_by_node"] or rd["prompt"]["connections_closed_by_node"]:
         problems.append("the node cut off the prompt reader")
+    b = report["bound"]
+    if int(never):
+        print(f"bound: a never-reader's connection holds at most {b['never_reader_capacity_bytes'] / 1e6:.1f} MB; "
+              f"the prompt reader had been sent {b['prompt_bytes_at_stop'] / 1e6:.1f} MB when the flood stopped, "
+              f"{b['extension_secs']:.0f} s past --duration")
+        if not b["tested"]:
+            problems.append("the flood did not send a never-reader more than its connection holds "
+                            "(plus the node's grace) within --max-extension, so the bound was not tested")
     if int(never) and rd["never"]["subscriptions_closed_by_node"] < int(never):
         problems.append("some never-reading client had no subscription closed by the node")
 if alive != "1":

@@ -24,6 +24,7 @@ use jsonrpsee::core::params::BatchRequestBuilder;
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use jsonrpsee::rpc_params;
 use serde::Serialize;
+use tokio::sync::watch;
 
 use super::heads::Progress;
 use super::{Args, Workload};
@@ -292,20 +293,20 @@ struct Sender {
     next_nonce: u64,
 }
 
-/// One worker: its own senders, `rate` transactions per second in batches, until `deadline`.
+/// One worker: its own senders, `rate` transactions per second in batches, until `stop`.
 async fn worker(
     setup: Arc<Setup>,
     mut senders: Vec<Sender>,
     args: Args,
     rate: f64,
-    deadline: Instant,
+    stop: watch::Receiver<bool>,
     counts: Arc<Counts>,
 ) {
     let batch_every = Duration::from_secs_f64(args.batch as f64 / rate);
     let start = tokio::time::Instant::now();
     let mut cursor = 0;
     for k in 0u32.. {
-        if Instant::now() >= deadline {
+        if *stop.borrow() {
             return;
         }
         tokio::time::sleep_until(start + batch_every * k).await;
@@ -362,11 +363,11 @@ async fn worker(
     }
 }
 
-/// Floods for `duration`, printing progress (with the chain's, from `progress`) every 10 s.
+/// Floods until `stop` turns true, printing progress (with the chain's, from `progress`) every 10 s.
 pub async fn run(
     args: &Args,
     setup: Setup,
-    duration: Duration,
+    stop: watch::Receiver<bool>,
     progress: Arc<Progress>,
 ) -> anyhow::Result<FloodReport> {
     let setup = Arc::new(setup);
@@ -381,7 +382,6 @@ pub async fn run(
         });
     }
     let started = Instant::now();
-    let deadline = started + duration;
     let rate = args.rate.max(1) as f64 / workers as f64;
     let tasks: Vec<_> = shares
         .into_iter()
@@ -391,7 +391,7 @@ pub async fn run(
                 share,
                 args.clone(),
                 rate,
-                deadline,
+                stop.clone(),
                 counts.clone(),
             ))
         })

@@ -84,6 +84,11 @@ pub struct Args {
     /// The funding account's secret key.
     #[arg(long, default_value = DEV_KEY, env = "SOAK_KEY", hide_env_values = true)]
     pub key: String,
+    /// With never-readers, the flood goes on past `--duration` until each never-reader's
+    /// connection must have overflowed the node's bound (judged by what the prompt reader was
+    /// sent) and the node's grace has passed, for at most this many seconds more.
+    #[arg(long, default_value_t = 240)]
+    pub max_extension: u64,
     /// Give up setting up after this many seconds.
     #[arg(long, default_value_t = 300)]
     pub setup_timeout: u64,
@@ -110,6 +115,7 @@ impl Args {
 #[derive(Debug, Serialize)]
 pub struct Report {
     pub duration_secs: f64,
+    pub bound: BoundReport,
     pub idle_filters_installed: u64,
     pub flood: flood::FloodReport,
     pub chain: heads::HeadsReport,
@@ -134,20 +140,83 @@ pub async fn run(args: &Args) -> anyhow::Result<Report> {
     let idle_filters_installed = filters::install_idle(&args.rpc, args.idle_filters)
         .await
         .context("installing idle filters")?;
-    let duration = Duration::from_secs(args.duration);
     let started = std::time::Instant::now();
     let readers = readers::start(&ws, args)
         .await
         .context("starting readers")?;
     let heads = heads::start(&args.rpc).await.context("reading the head")?;
-    let flood = flood::run(args, setup, duration, heads.progress()).await?;
+    let (stop_flood, flood_stops) = tokio::sync::watch::channel(false);
+    let control = async {
+        let bound = flood_length(args, &readers).await;
+        let _ = stop_flood.send(true);
+        bound
+    };
+    let (flood, bound) = tokio::join!(
+        flood::run(args, setup, flood_stops, heads.progress()),
+        control
+    );
+    let flood = flood?;
     let chain = heads.finish().await;
     let readers = readers.finish().await;
     Ok(Report {
         duration_secs: started.elapsed().as_secs_f64(),
+        bound,
         idle_filters_installed,
         flood,
         chain,
         readers,
     })
+}
+
+/// Whether the flood sent enough to test the node's bound on a client that never reads.
+#[derive(Debug, Default, Serialize)]
+pub struct BoundReport {
+    /// What one never-reader's connection can absorb before the node's bound is full
+    /// ([`readers::never_reader_capacity`]); 0 without never-readers.
+    pub never_reader_capacity_bytes: u64,
+    /// What the prompt reader had been sent when the flood stopped.
+    pub prompt_bytes_at_stop: u64,
+    /// Seconds the flood ran past `--duration`.
+    pub extension_secs: f64,
+    /// The capacity was passed and the node's grace ran out before the flood stopped, so
+    /// every never-reader must have been cut off.
+    pub tested: bool,
+}
+
+/// The node's grace for a notification waiting for room (`SLOW_SUBSCRIBER_GRACE` in
+/// `rpc/src/eth/subscribe.rs`), with a margin.
+const CUT_OFF_AFTER_FULL: Duration = Duration::from_secs(10 + 5);
+
+/// Waits out `--duration`, then, with never-readers, until the prompt reader has been sent more
+/// than a never-reader's connection holds and the grace has passed since, at most
+/// `--max-extension` seconds more. A flood's notifications come mostly at the offered rate
+/// (pending transactions), so this rarely extends it; it keeps the check independent of how
+/// fast the machine confirms.
+async fn flood_length(args: &Args, readers: &readers::Readers) -> BoundReport {
+    let started = tokio::time::Instant::now();
+    let duration = Duration::from_secs(args.duration);
+    if args.never_readers == 0 {
+        tokio::time::sleep(duration).await;
+        return BoundReport::default();
+    }
+    let capacity = readers::never_reader_capacity();
+    let limit = started + duration + Duration::from_secs(args.max_extension);
+    let mut passed_at = None;
+    loop {
+        let now = tokio::time::Instant::now();
+        if passed_at.is_none() && readers.prompt_bytes() > capacity {
+            passed_at = Some(now);
+        }
+        let done = passed_at.is_some_and(|at| now >= at + CUT_OFF_AFTER_FULL);
+        if now >= limit || (now >= started + duration && done) {
+            let extension = now.saturating_duration_since(started + duration);
+            return BoundReport {
+                never_reader_capacity_bytes: capacity,
+                prompt_bytes_at_stop: readers.prompt_bytes(),
+                extension_secs: extension.as_secs_f64(),
+                tested: done,
+            };
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }

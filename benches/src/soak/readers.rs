@@ -7,6 +7,8 @@
 //! `--flooder-rate` a second each and never read the answers (off by default: see
 //! BENCHMARKS.md, "Soak", for what that does to a node).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -28,6 +30,11 @@ const SUBSCRIPTIONS: [&str; 3] = [
 /// `DRAIN_IDLE`, or `DRAIN_MAX` passed.
 const DRAIN_IDLE: Duration = Duration::from_secs(2);
 const DRAIN_MAX: Duration = Duration::from_secs(20);
+/// The receive buffer of a client that never reads. Left to itself the kernel grows a loopback
+/// socket's buffer to megabytes, which then hold more of the flood than the node's own bound
+/// (`MAX_QUEUED_BYTES` and jsonrpsee's 1,024 messages) and leave whether the node cuts the
+/// client off to how fast the machine confirms; fixed small, the node's bound is what fills.
+const NEVER_READER_RECEIVE_BUFFER: u32 = 64 * 1024;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Mode {
@@ -117,8 +124,14 @@ async fn flood_requests(ws: &mut RawWs, per_second: u64, stop: &mut watch::Recei
     }
 }
 
-async fn client(url: String, mode: Mode, mut stop: watch::Receiver<bool>) -> Option<Outcome> {
-    let mut ws = RawWs::connect(&url).await.ok()?;
+async fn client(
+    url: String,
+    mode: Mode,
+    mut stop: watch::Receiver<bool>,
+    prompt_bytes: Arc<AtomicU64>,
+) -> Option<Outcome> {
+    let receive_buffer = (mode == Mode::Never).then_some(NEVER_READER_RECEIVE_BUFFER);
+    let mut ws = RawWs::connect_with(&url, receive_buffer).await.ok()?;
     if let Mode::Requests(per_second) = mode {
         flood_requests(&mut ws, per_second, &mut stop).await;
         return Some(Outcome::default());
@@ -157,7 +170,10 @@ async fn client(url: String, mode: Mode, mut stop: watch::Receiver<bool>) -> Opt
                 _ = stop.changed() => break,
                 read = ws.stream.read(&mut buf) => match read {
                     Ok(0) | Err(_) => { outcome.connection_closed = true; break }
-                    Ok(n) => outcome.take(&mut decoder, &buf[..n]),
+                    Ok(n) => {
+                        outcome.take(&mut decoder, &buf[..n]);
+                        prompt_bytes.store(outcome.bytes_read, Relaxed);
+                    }
                 },
             }
         },
@@ -183,6 +199,7 @@ async fn client(url: String, mode: Mode, mut stop: watch::Receiver<bool>) -> Opt
 pub struct Readers {
     stop: watch::Sender<bool>,
     tasks: Vec<(Mode, JoinHandle<Option<Outcome>>)>,
+    prompt_bytes: Arc<AtomicU64>,
 }
 
 /// Connects every client; each subscribes and then behaves as its mode says.
@@ -190,6 +207,7 @@ pub async fn start(url: &str, args: &Args) -> anyhow::Result<Readers> {
     // Refuse early if the node does not serve WebSocket at all.
     RawWs::connect(url).await.context("WebSocket")?;
     let (stop, stopped) = watch::channel(false);
+    let prompt_bytes = Arc::new(AtomicU64::new(0));
     let modes = std::iter::repeat_n(Mode::Never, args.never_readers)
         .chain(std::iter::repeat_n(
             Mode::Slow(args.slow_read_bytes),
@@ -204,14 +222,44 @@ pub async fn start(url: &str, args: &Args) -> anyhow::Result<Readers> {
         .map(|mode| {
             (
                 mode,
-                tokio::spawn(client(url.to_owned(), mode, stopped.clone())),
+                tokio::spawn(client(
+                    url.to_owned(),
+                    mode,
+                    stopped.clone(),
+                    prompt_bytes.clone(),
+                )),
             )
         })
         .collect();
-    Ok(Readers { stop, tasks })
+    Ok(Readers {
+        stop,
+        tasks,
+        prompt_bytes,
+    })
+}
+
+/// Most bytes of notifications one never-reading client's connection can absorb before the
+/// node's bound is full: the node's queue (`MAX_QUEUED_BYTES` in `rpc/src/eth/subscribe.rs`,
+/// 4 MiB, which jsonrpsee's 1,024 messages may fill first), the node socket's send buffer (at
+/// most the kernel's `tcp_wmem` maximum) and the client's fixed receive buffer (which the
+/// kernel doubles), with a tenth more for framing and the message the node's writer holds.
+pub fn never_reader_capacity() -> u64 {
+    const NODE_QUEUE: u64 = 4 * 1024 * 1024;
+    let send_buffer = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem")
+        .ok()
+        .and_then(|text| text.split_whitespace().nth(2)?.parse().ok())
+        .unwrap_or(4 * 1024 * 1024);
+    let held = NODE_QUEUE + send_buffer + 2 * u64::from(NEVER_READER_RECEIVE_BUFFER);
+    held + held / 10
 }
 
 impl Readers {
+    /// Bytes the prompt reader has read so far: what the node sent each subscriber of the same
+    /// three streams, so what each never-reader was sent as well.
+    pub fn prompt_bytes(&self) -> u64 {
+        self.prompt_bytes.load(Relaxed)
+    }
+
     pub async fn finish(self) -> ReadersReport {
         let _ = self.stop.send(true);
         let mut report = ReadersReport::default();

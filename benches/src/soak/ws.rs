@@ -4,7 +4,7 @@
 
 use anyhow::{Context, bail, ensure};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 
 /// An open WebSocket connection.
 pub struct RawWs {
@@ -15,6 +15,13 @@ impl RawWs {
     /// Connects to `url` (`ws://host:port[/path]`) and completes the handshake, reading nothing
     /// past the server's answer.
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        Self::connect_with(url, None).await
+    }
+
+    /// As [`RawWs::connect`], with the socket's receive buffer fixed at `receive_buffer` bytes
+    /// when given (the kernel then does not grow it to megabytes as it would for a loopback
+    /// stream, so a client that stops reading holds little in its socket).
+    pub async fn connect_with(url: &str, receive_buffer: Option<u32>) -> anyhow::Result<Self> {
         let rest = url
             .strip_prefix("ws://")
             .with_context(|| format!("{url}: expected ws://host:port"))?;
@@ -22,7 +29,7 @@ impl RawWs {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, "/"),
         };
-        let mut stream = TcpStream::connect(authority)
+        let mut stream = tcp_connect(authority, receive_buffer)
             .await
             .with_context(|| format!("connecting to {authority}"))?;
         let request = format!(
@@ -53,6 +60,24 @@ impl RawWs {
             .await?;
         Ok(())
     }
+}
+
+async fn tcp_connect(authority: &str, receive_buffer: Option<u32>) -> anyhow::Result<TcpStream> {
+    let Some(bytes) = receive_buffer else {
+        return Ok(TcpStream::connect(authority).await?);
+    };
+    let address = tokio::net::lookup_host(authority)
+        .await?
+        .next()
+        .context("the host resolves to no address")?;
+    let socket = if address.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    // Set before connecting, so the window the handshake announces already fits it.
+    socket.set_recv_buffer_size(bytes)?;
+    Ok(socket.connect(address).await?)
 }
 
 /// A client-to-server text frame (clients must mask; any mask will do).
