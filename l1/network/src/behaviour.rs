@@ -29,8 +29,26 @@ pub(crate) struct Behaviour {
 #[error("could not build the libp2p stack: {0}")]
 pub struct BuildError(String);
 
+/// The gossip mesh each node keeps per topic: `(D, D_low, D_high, D_out)` in gossipsub's terms
+/// (ADR 0118). Members keep one another connected and publish to every subscribed peer
+/// (gossipsub's flood publishing), so a message reaches each connected member in one hop and
+/// the mesh only forwards it as redundancy: three mesh peers instead of gossipsub's default six
+/// send every large message about half as many times.
+const GOSSIP_MESH: (usize, usize, usize, usize) = (3, 2, 4, 1);
+// gossipsub's builder checks these only for topics configured one by one, not the defaults.
+const _: () = {
+    let (mesh, low, high, outbound) = GOSSIP_MESH;
+    assert!(outbound <= low && low <= mesh && mesh <= high && 2 * outbound <= mesh);
+};
+
 fn gossipsub_config(config: &NetworkConfig) -> Result<gossipsub::Config, BuildError> {
+    let (mesh, mesh_low, mesh_high, mesh_outbound) = GOSSIP_MESH;
     gossipsub::ConfigBuilder::default()
+        .mesh_n(mesh)
+        .mesh_n_low(mesh_low)
+        .mesh_n_high(mesh_high)
+        .mesh_outbound_min(mesh_outbound)
+        .flood_publish(true)
         .heartbeat_interval(config.timing.gossip_heartbeat)
         .heartbeat_initial_delay(config.timing.gossip_heartbeat)
         .max_transmit_size(config.limits.max_message_bytes() + GOSSIP_OVERHEAD)
