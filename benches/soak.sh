@@ -8,7 +8,8 @@
 # It starts `kaimeng dev --port P $DEV_ARGS` in an empty directory, runs the `soak` binary
 # (benches/src/soak/: setup deploys a gas burner, funds 2,000 senders and installs 1,000 polling
 # filters of each kind that are never polled; then transactions that each log once and burn
-# nearly all of their 15M gas limit, at --rate for --duration seconds, while NEVER never-reading
+# nearly all of their 15M gas limit, at --rate for --duration seconds (longer, up to 240 s more,
+# until each never-reader must have overflowed the node's bound), while NEVER never-reading
 # and SLOW slow-reading WebSocket clients are subscribed to newHeads, logs and
 # newPendingTransactions beside one prompt reader), keeps the node running --cooldown seconds more, and samples the node's VmRSS/VmHWM from /proc/<pid>/status,
 # its pool (txpool_status) and head every --sample seconds into rss.csv. Then it prints the

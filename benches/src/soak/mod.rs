@@ -123,7 +123,8 @@ pub struct Report {
 }
 
 /// Sets up, then runs the flood, the readers and the heads counter side by side for
-/// `--duration` seconds.
+/// `--duration` seconds, or longer while the never-readers' bound is not yet tested
+/// ([`flood_length`]).
 pub async fn run(args: &Args) -> anyhow::Result<Report> {
     let ws = args.ws_url()?;
     let setup = flood::setup(args).await.context("setting up the senders")?;
