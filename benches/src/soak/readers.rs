@@ -30,10 +30,10 @@ const SUBSCRIPTIONS: [&str; 3] = [
 /// `DRAIN_IDLE`, or `DRAIN_MAX` passed.
 const DRAIN_IDLE: Duration = Duration::from_secs(2);
 const DRAIN_MAX: Duration = Duration::from_secs(20);
-/// The receive buffer of a client that never reads. Left to itself the kernel grows a loopback
-/// socket's buffer to megabytes, which then hold more of the flood than the node's own bound
-/// (`MAX_QUEUED_BYTES` and jsonrpsee's 1,024 messages) and leave whether the node cuts the
-/// client off to how fast the machine confirms; fixed small, the node's bound is what fills.
+/// The receive buffer of a client that never reads. Left to itself the kernel may grow a
+/// loopback socket's buffer to tens of megabytes (`tcp_rmem`), which would hold the flood
+/// before the node's own bound fills; fixed small, what a never-reader's connection holds is
+/// known ([`never_reader_capacity`]), and the soak floods until it must have overflowed.
 const NEVER_READER_RECEIVE_BUFFER: u32 = 64 * 1024;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
