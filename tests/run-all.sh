@@ -72,7 +72,7 @@ cargo build -p kaimeng-benches --features loadgen --bin loadgen --locked
 cargo build -p kaimeng-benches --all-features --bins --benches --locked
 "$ROOT/tests/with-dev-node.sh" "$ROOT/tests/loadgen-smoke.sh" "$CARGO_TARGET_DIR/debug/loadgen"
 
-log "soak, short pass: a 60 s flood of 15M-gas transactions with never-reading and slow WebSocket subscribers"
+log "soak, short pass: a 60 s flood (longer, bounded, until the never-readers must have overflowed) of 15M-gas transactions with never-reading and slow WebSocket subscribers"
 cargo build -p kaimeng-benches --features loadgen --bin soak --locked
 "$ROOT/benches/soak.sh" --duration 60 --cooldown 15 --check
 
