@@ -111,11 +111,23 @@ fn members_execute_only_their_shards_and_value_still_crosses() {
         std::thread::sleep(Duration::from_millis(1_500));
         let after: Vec<Vec<u16>> = (0..6).map(held).collect();
         let advanced = [full.height_of(0).unwrap(), full.height_of(1).unwrap()];
+        // On a loaded machine a view change can outlast the window: then the shard must still
+        // advance (within 30 s), and the round's window proves nothing about non-holders, so
+        // the next round takes a fresh one.
+        let stalled: Vec<u16> = (0..2u16)
+            .filter(|s| advanced[*s as usize] <= reference[*s as usize])
+            .collect();
+        if !stalled.is_empty() {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            for shard in stalled {
+                while full.height_of(shard).unwrap() <= reference[shard as usize] {
+                    assert!(Instant::now() < deadline, "shard {shard} stalled");
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+            continue;
+        }
         for shard in 0..2u16 {
-            assert!(
-                advanced[shard as usize] > reference[shard as usize],
-                "shard {shard} stalled"
-            );
             // Every shard has holders.
             assert!(
                 after.iter().any(|h| h.contains(&shard)),
