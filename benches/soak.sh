@@ -26,8 +26,9 @@
 #   built with `cargo build -p kaimeng-benches --features loadgen --bin soak` if missing),
 #   DEV_ARGS (default "--validators 1"), MAX_RSS_MB.
 # Every process it starts is stopped on exit, error or signal; the whole run is bounded by
-# duration + cooldown + 15 minutes (node start-up 180 s, the soak's setup 300 s, the flood's extension at
-# most 240 s: see `--max-extension` in benches/src/soak/mod.rs).
+# duration + cooldown + 18 minutes (node start-up 180 s, the soak's setup 300 s, the flood's extension at
+# most 240 s: see `--max-extension` in benches/src/soak/mod.rs; the subscribers' drain after the
+# flood at most 300 s: see DRAIN_MAX in benches/src/soak/readers.rs).
 set -euo pipefail
 
 duration=600 rate=300 sample=5 cooldown=60 never=25 slow=25 out_dir="" check=0
@@ -220,7 +221,13 @@ if report:
             continue
         print(f"{name:>6} readers: {g['clients']} clients ({g['failed_to_start']} failed), {g['subscriptions']} subscriptions seen, "
               f"{g['notifications']} notifications / {g['bytes_read'] / 1e6:.1f} MB read, "
-              f"{g['subscriptions_closed_by_node']} subscriptions and {g['connections_closed_by_node']} connections closed by the node")
+              f"{g['subscriptions_closed_by_node']} subscriptions and {g['connections_closed_by_node']} connections closed by the node"
+              + (f", {g['clients_cut_off']} clients cut off" if name != "prompt" else ""))
+        d = g["drains"]
+        if name != "prompt" and g["clients"]:
+            print(f"{'':>14} drains after the flood: {d['all_closed']} ended with everything closed, {d['idle']} idle, "
+                  f"{d['at_limit']} at the time limit; the longest took {d['longest_secs']:.1f} s "
+                  f"and waited {d['longest_silence_secs']:.1f} s at most for the node")
     if rd["prompt"]["subscriptions_closed_by_node"] or rd["prompt"]["connections_closed_by_node"]:
         problems.append("the node cut off the prompt reader")
     b = report["bound"]
@@ -231,7 +238,7 @@ if report:
         if not b["tested"]:
             problems.append("the flood did not send a never-reader more than its connection holds "
                             "(plus the node's grace) within --max-extension, so the bound was not tested")
-    if int(never) and rd["never"]["subscriptions_closed_by_node"] < int(never):
+    if int(never) and rd["never"]["clients_cut_off"] < int(never):
         problems.append("some never-reading client had no subscription closed by the node")
 if alive != "1":
     problems.append("the node died")

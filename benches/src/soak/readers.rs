@@ -16,7 +16,7 @@ use serde::Serialize;
 use tokio::io::AsyncReadExt;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tokio::time::{Instant, timeout};
+use tokio::time::{Instant, timeout_at};
 
 use super::Args;
 use super::ws::{FrameDecoder, RawWs};
@@ -27,9 +27,15 @@ const SUBSCRIPTIONS: [&str; 3] = [
     r#"["newPendingTransactions"]"#,
 ];
 /// After the flood, a client reads until its subscriptions are all closed, nothing came for
-/// `DRAIN_IDLE`, or `DRAIN_MAX` passed.
-const DRAIN_IDLE: Duration = Duration::from_secs(2);
-const DRAIN_MAX: Duration = Duration::from_secs(20);
+/// `DRAIN_IDLE`, or `DRAIN_MAX` passed. The node's notice that it closed a subscription comes
+/// behind everything the client left unread, megabytes for a never-reader, and that data
+/// comes slowly at first: through the flood the node's kernel kept retrying a connection with
+/// no room (`ss` shows its side in `timer:(on…)` or `timer:(persist…)` with megabytes queued),
+/// and its retries back off exponentially, up to Linux's 120 s (`TCP_RTO_MAX`). Drains waited
+/// up to 27 s for the first new byte after a 95 s flood, so the idle limit must outlast the
+/// longest back-off; a drain that sees every subscription closed ends at once.
+const DRAIN_IDLE: Duration = Duration::from_secs(130);
+const DRAIN_MAX: Duration = Duration::from_secs(300);
 /// The receive buffer of a client that never reads. Left to itself the kernel may grow a
 /// loopback socket's buffer to tens of megabytes (`tcp_rmem`), which would hold the flood
 /// before the node's own bound fills; fixed small, what a never-reader's connection holds is
@@ -57,6 +63,22 @@ pub struct Group {
     pub subscriptions_closed_by_node: u64,
     /// Connections the node closed (a close frame or end of stream).
     pub connections_closed_by_node: u64,
+    /// Clients that saw the node close at least one of their subscriptions or their connection.
+    pub clients_cut_off: usize,
+    /// How the clients' drains after the flood ended, and the longest one.
+    pub drains: Drains,
+}
+
+/// How the drains after the flood ended: every subscription closed (or the connection), nothing
+/// came for [`DRAIN_IDLE`], or [`DRAIN_MAX`] passed.
+#[derive(Debug, Default, Serialize)]
+pub struct Drains {
+    pub all_closed: usize,
+    pub idle: usize,
+    pub at_limit: usize,
+    pub longest_secs: f64,
+    /// The longest a drain waited for the node to write anything.
+    pub longest_silence_secs: f64,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -74,6 +96,15 @@ struct Outcome {
     notifications: u64,
     closed_subscriptions: u64,
     connection_closed: bool,
+    drain: Option<(DrainEnd, Duration)>,
+    longest_silence: Duration,
+}
+
+#[derive(Clone, Copy)]
+enum DrainEnd {
+    AllClosed,
+    Idle,
+    AtLimit,
 }
 
 impl Outcome {
@@ -182,17 +213,26 @@ async fn client(
     if mode == Mode::Prompt {
         return Some(outcome);
     }
-    let until = Instant::now() + DRAIN_MAX;
-    while !outcome.connection_closed
-        && outcome.closed_subscriptions < SUBSCRIPTIONS.len() as u64
-        && Instant::now() < until
-    {
-        match timeout(DRAIN_IDLE, ws.stream.read(&mut buf)).await {
-            Err(_) => break,
-            Ok(Ok(0) | Err(_)) => outcome.connection_closed = true,
-            Ok(Ok(n)) => outcome.take(&mut decoder, &buf[..n]),
+    let began = Instant::now();
+    let mut last_data = began;
+    let end = loop {
+        if outcome.connection_closed || outcome.closed_subscriptions >= SUBSCRIPTIONS.len() as u64 {
+            break DrainEnd::AllClosed;
         }
-    }
+        let deadline = (last_data + DRAIN_IDLE).min(began + DRAIN_MAX);
+        let read = timeout_at(deadline, ws.stream.read(&mut buf)).await;
+        outcome.longest_silence = outcome.longest_silence.max(last_data.elapsed());
+        match read {
+            Err(_) if began.elapsed() >= DRAIN_MAX => break DrainEnd::AtLimit,
+            Err(_) => break DrainEnd::Idle,
+            Ok(Ok(0) | Err(_)) => outcome.connection_closed = true,
+            Ok(Ok(n)) => {
+                last_data = Instant::now();
+                outcome.take(&mut decoder, &buf[..n]);
+            }
+        }
+    };
+    outcome.drain = Some((end, began.elapsed()));
     Some(outcome)
 }
 
@@ -279,6 +319,21 @@ impl Readers {
                     group.notifications += o.notifications;
                     group.subscriptions_closed_by_node += o.closed_subscriptions;
                     group.connections_closed_by_node += u64::from(o.connection_closed);
+                    if o.closed_subscriptions > 0 || o.connection_closed {
+                        group.clients_cut_off += 1;
+                    }
+                    if let Some((end, took)) = o.drain {
+                        let drains = &mut group.drains;
+                        *match end {
+                            DrainEnd::AllClosed => &mut drains.all_closed,
+                            DrainEnd::Idle => &mut drains.idle,
+                            DrainEnd::AtLimit => &mut drains.at_limit,
+                        } += 1;
+                        drains.longest_secs = drains.longest_secs.max(took.as_secs_f64());
+                        drains.longest_silence_secs = drains
+                            .longest_silence_secs
+                            .max(o.longest_silence.as_secs_f64());
+                    }
                 }
             }
         }
