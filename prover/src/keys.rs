@@ -24,8 +24,9 @@ pub struct ChunkShape {
 
 /// Rows one slot takes (Poseidon region, signature check, rules, range checks).
 pub const ROWS_PER_SLOT: usize = 1_140;
-/// Rows a chunk takes besides its slots (the fee credit and its range check).
-pub const ROWS_PER_CHUNK: usize = 487;
+/// Rows a chunk takes besides its slots (the fee credit and its range check, 487, and the
+/// claims' digest, 43).
+pub const ROWS_PER_CHUNK: usize = 530;
 /// Rows halo2 reserves at the end of the domain for blinding (upper bound for this circuit).
 pub const RESERVED_ROWS: usize = 16;
 

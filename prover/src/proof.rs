@@ -35,7 +35,10 @@ pub struct ChunkProof {
 impl ChunkProof {
     /// The instance columns halo2 takes: one column of public inputs per chunk.
     fn instances(&self) -> Vec<Vec<Vec<Fp>>> {
-        self.publics.iter().map(|p| vec![p.to_vec()]).collect()
+        PublicInputs::digests(&self.publics)
+            .into_iter()
+            .map(|digest| vec![vec![digest]])
+            .collect()
     }
 
     /// Checks the pack size before halo2 sees it.
@@ -53,8 +56,12 @@ impl ChunkProof {
         ) -> R,
     ) -> Result<R, ProverError> {
         self.check_size()?;
-        let columns: Vec<Vec<Fp>> = self.publics.iter().map(PublicInputs::to_vec).collect();
-        let columns: Vec<[&[Fp]; 1]> = columns.iter().map(|c| [&c[..]]).collect();
+        let digests = PublicInputs::digests(&self.publics);
+        let columns: Vec<[&[Fp]; 1]> = digests
+            .iter()
+            .map(std::slice::from_ref)
+            .map(|c| [c])
+            .collect();
         let instances: Vec<&[&[Fp]]> = columns.iter().map(|c| &c[..]).collect();
         let mut transcript = Blake2bRead::init(&self.bytes[..]);
         Ok(verify(&instances, &mut transcript))
@@ -112,8 +119,12 @@ pub fn prove_pack(
         publics.push(values.public);
         circuits.push(ChunkCircuit::from_values(keys.shape.slots, values));
     }
-    let columns: Vec<Vec<Fp>> = publics.iter().map(PublicInputs::to_vec).collect();
-    let columns: Vec<[&[Fp]; 1]> = columns.iter().map(|c| [&c[..]]).collect();
+    let digests = PublicInputs::digests(&publics);
+    let columns: Vec<[&[Fp]; 1]> = digests
+        .iter()
+        .map(std::slice::from_ref)
+        .map(|c| [c])
+        .collect();
     let instances: Vec<&[&[Fp]]> = columns.iter().map(|c| &c[..]).collect();
     let mut transcript = Blake2bWrite::<_, vesta::Affine, Challenge255<_>>::init(vec![]);
     create_proof(

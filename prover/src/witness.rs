@@ -162,7 +162,8 @@ pub struct ChunkWitness {
     pub fee_side: SideWitness,
 }
 
-/// The public inputs of a chunk proof, in instance-column order.
+/// What a chunk proof claims. The proof's instance column holds one value, [`Self::digest`]
+/// of these seven, so a verifier commits to one field element per proof instead of seven.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PublicInputs {
     /// State root before.
@@ -181,21 +182,49 @@ pub struct PublicInputs {
     pub fee_account: u32,
 }
 
-/// Number of public inputs.
-pub const PUBLIC_INPUTS: usize = 7;
+/// Number of public inputs (values in the instance column).
+pub const PUBLIC_INPUTS: usize = 1;
 
 impl PublicInputs {
+    /// `H(H4(old root, new root, data, queue before), H4(queue after, chain id, fee account,
+    /// 0))` with the rollup's Poseidon: two four-word hashes side by side in the circuit's two
+    /// lanes, then one pair hash.
+    pub fn digest(&self) -> Fp {
+        let [[a, b, c, d], [e, f, g, h]] = self.halves();
+        hash2(hash4(a, b, c, d), hash4(e, f, g, h))
+    }
+
     /// The instance column.
     pub fn to_vec(&self) -> Vec<Fp> {
-        vec![
-            self.old_root,
-            self.new_root,
-            self.data_commitment,
-            self.queue_before,
-            self.queue_after,
-            Fp::from(self.chain_id),
-            Fp::from(u64::from(self.fee_account)),
+        vec![self.digest()]
+    }
+
+    /// The two four-word halves [`Self::digest`] hashes.
+    fn halves(&self) -> [[Fp; 4]; 2] {
+        [
+            [
+                self.old_root,
+                self.new_root,
+                self.data_commitment,
+                self.queue_before,
+            ],
+            [
+                self.queue_after,
+                Fp::from(self.chain_id),
+                Fp::from(u64::from(self.fee_account)),
+                Fp::ZERO,
+            ],
         ]
+    }
+
+    /// [`Self::digest`] of each, computed side by side in SIMD lanes where the CPU has them
+    /// (a verifier hashes every chunk of a pack).
+    pub fn digests(publics: &[PublicInputs]) -> Vec<Fp> {
+        let halves: Vec<[[Fp; 4]; 2]> = publics.iter().map(Self::halves).collect();
+        let words: Vec<&[Fp]> = halves.iter().flatten().map(|h| h.as_slice()).collect();
+        let hashed = kaimeng_rollup::poseidon_lanes::hash_many(&words);
+        let pairs: Vec<(Fp, Fp)> = hashed.chunks_exact(2).map(|p| (p[0], p[1])).collect();
+        kaimeng_rollup::poseidon_lanes::hash2_many(&pairs)
     }
 }
 
@@ -550,5 +579,33 @@ impl ChunkWitness {
             signature,
             data_state,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(seed: u64) -> PublicInputs {
+        PublicInputs {
+            old_root: Fp::from(seed) - Fp::ONE,
+            new_root: Fp::from(seed * 7 + 1),
+            data_commitment: -Fp::from(seed + 3),
+            queue_before: Fp::from(seed << 40),
+            queue_after: Fp::from(u64::MAX - seed),
+            chain_id: 31_338 + seed,
+            fee_account: u32::MAX - seed as u32,
+        }
+    }
+
+    #[test]
+    fn digests_in_lanes_match_each_digest() {
+        for n in [0, 1, 7, 8, 9, 16] {
+            let publics: Vec<PublicInputs> = (0..n).map(claims).collect();
+            let one_by_one: Vec<Fp> = publics.iter().map(PublicInputs::digest).collect();
+            assert_eq!(PublicInputs::digests(&publics), one_by_one, "{n} chunks");
+        }
+        let one = claims(5);
+        assert_eq!(one.to_vec(), vec![one.digest()]);
     }
 }

@@ -1,8 +1,11 @@
 //! The chunk circuit: a fixed number of slots, each proving one L2 operation moved the state
 //! root as the native model says, then the chunk's fee credit.
 //!
-//! Public inputs (instance column, in order): old root, new root, data commitment, queue hash
-//! before, queue hash after, chain id, fee account.
+//! Public input (the instance column's one row): the digest of the chunk's claims, old root,
+//! new root, data commitment, queue hash before, queue hash after, chain id and fee account
+//! ([`crate::witness::PublicInputs::digest`]), computed in a region of its own after the fee
+//! credit. One value instead of seven makes each proof's instance commitment, which a verifier
+//! recomputes for every proof, a single scalar multiplication.
 //!
 //! Per slot the twin-lane Poseidon chip ([`lanes`]) lays out, in one region of 1,891 rows:
 //!
@@ -51,15 +54,18 @@ const fn lanes_block_rows() -> usize {
     poseidon_rows::BLOCK_ROWS
 }
 
-/// Instance rows.
-mod instance_row {
-    pub const OLD_ROOT: usize = 0;
-    pub const NEW_ROOT: usize = 1;
-    pub const DATA: usize = 2;
-    pub const QUEUE_BEFORE: usize = 3;
-    pub const QUEUE_AFTER: usize = 4;
-    pub const CHAIN_ID: usize = 5;
-    pub const FEE_ACCOUNT: usize = 6;
+/// The instance row of the claims' digest.
+const DIGEST_ROW: usize = 0;
+
+/// The cells the digest hashes, in [`crate::witness::PublicInputs::digest`]'s order.
+struct Claims {
+    old_root: Cell,
+    new_root: Cell,
+    data: Cell,
+    queue_before: Cell,
+    queue_after: Cell,
+    chain_id: Cell,
+    fee_account: Cell,
 }
 
 /// Column layout and chips of the chunk circuit.
@@ -320,6 +326,62 @@ impl ChunkCircuitConfig {
     }
 }
 
+impl ChunkCircuitConfig {
+    /// Hashes the claims into the digest: lane 0 `H4(old root, new root, data, queue before)`
+    /// beside lane 1 `H4(queue after, chain id, fee account, 0)`, then `H(lane 0, lane 1)`.
+    fn digest(&self, region: &mut Region<'_, Fp>, claims: &Claims) -> Result<Cell, Error> {
+        let b = lanes_block_rows();
+        let value = |cell: &Cell| cell.value().copied();
+        let (first, c1) = self.lanes.block(
+            region,
+            0,
+            [Value::unknown(), Value::unknown()],
+            [
+                Start::fresh([value(&claims.old_root), value(&claims.new_root)], 4),
+                Start::fresh([value(&claims.queue_after), value(&claims.chain_id)], 4),
+            ],
+        )?;
+        let (second, c2) = self.lanes.block(
+            region,
+            b,
+            state_values(&first),
+            [
+                Start::Absorb([value(&claims.data), value(&claims.queue_before)]),
+                Start::Absorb([value(&claims.fee_account), Value::known(Fp::ZERO)]),
+            ],
+        )?;
+        let halves = [second[0].s[0].clone(), second[1].s[0].clone()];
+        let (last, c3) = self.lanes.block(
+            region,
+            2 * b,
+            [Value::unknown(), Value::unknown()],
+            [
+                Start::fresh([value(&halves[0]), value(&halves[1])], 2),
+                Start::idle(),
+            ],
+        )?;
+        let [c1_0, c1_1] = [x_cells(&c1, 0), x_cells(&c1, 1)];
+        let [c2_0, c2_1] = [x_cells(&c2, 0), x_cells(&c2, 1)];
+        let c3_0 = x_cells(&c3, 0);
+        let links = [
+            (&claims.old_root, &c1_0[0]),
+            (&claims.new_root, &c1_0[1]),
+            (&claims.queue_after, &c1_1[0]),
+            (&claims.chain_id, &c1_1[1]),
+            (&claims.data, &c2_0[0]),
+            (&claims.queue_before, &c2_0[1]),
+            (&claims.fee_account, &c2_1[0]),
+            (&halves[0], &c3_0[0]),
+            (&halves[1], &c3_0[1]),
+        ];
+        for (a, b) in links {
+            eq(region, a, b)?;
+        }
+        region.constrain_constant(c2_1[1].cell(), Fp::ZERO)?;
+        Ok(last[0].s[0].clone())
+    }
+}
+
 /// Affine coordinates, `(0, 0)` for the identity.
 fn coordinates(p: &pasta_curves::pallas::Affine) -> [Fp; 2] {
     Option::from(pasta_curves::arithmetic::CurveAffine::coordinates(p))
@@ -378,6 +440,9 @@ impl Circuit<Fp> for ChunkCircuit {
         let mut root_prev: Option<Cell> = None;
         let mut queue_prev: Option<Cell> = None;
         let mut fee_prev: Option<Cell> = None;
+        // Slot 0's cells among the claims: the old root, the queue hash before, the chain id
+        // (every slot's is tied to it).
+        let mut first: Option<(Cell, Cell, Cell)> = None;
         for i in 0..self.slots {
             let v: Value<&SlotValues> = match values {
                 Some(all) => Value::known(&all.slots[i]),
@@ -421,25 +486,18 @@ impl Circuit<Fp> for ChunkCircuit {
                         Some(prev) => eq(&mut region, prev, &w.fee_total[0])?,
                         None => region.constrain_constant(w.fee_total[0].cell(), Fp::ZERO)?,
                     }
+                    if let Some((_, _, chain_id)) = &first {
+                        eq(&mut region, chain_id, &w.chain_id)?;
+                    }
                     Ok((acc, w))
                 },
             )?;
-            layouter.constrain_instance(
-                words.chain_id.cell(),
-                config.instance,
-                instance_row::CHAIN_ID,
-            )?;
-            if i == 0 {
-                layouter.constrain_instance(
-                    lanes.a_roots[0].cell(),
-                    config.instance,
-                    instance_row::OLD_ROOT,
-                )?;
-                layouter.constrain_instance(
-                    words.queue[0].cell(),
-                    config.instance,
-                    instance_row::QUEUE_BEFORE,
-                )?;
+            if first.is_none() {
+                first = Some((
+                    lanes.a_roots[0].clone(),
+                    words.queue[0].clone(),
+                    words.chain_id.clone(),
+                ));
             }
 
             let checks = [
@@ -464,17 +522,16 @@ impl Circuit<Fp> for ChunkCircuit {
             fee_prev = Some(words.fee_total[1].clone());
         }
 
-        let (Some(data_last), Some(root_last), Some(queue_last), Some(fee_last)) =
-            (data_prev, root_prev, queue_prev, fee_prev)
+        let (
+            Some(data_last),
+            Some(root_last),
+            Some(queue_last),
+            Some(fee_last),
+            Some((old_root, queue_before, chain_id)),
+        ) = (data_prev, root_prev, queue_prev, fee_prev, first)
         else {
             return Err(Error::Synthesis);
         };
-        layouter.constrain_instance(data_last[0].cell(), config.instance, instance_row::DATA)?;
-        layouter.constrain_instance(
-            queue_last.cell(),
-            config.instance,
-            instance_row::QUEUE_AFTER,
-        )?;
 
         let fee_side = values.map(|v| &v.fee_side);
         let fee_lanes = layouter.assign_region(
@@ -502,16 +559,20 @@ impl Circuit<Fp> for ChunkCircuit {
             64,
             "fee account balance",
         )?;
-        layouter.constrain_instance(
-            fee_lanes.roots[1].cell(),
-            config.instance,
-            instance_row::NEW_ROOT,
+        let claims = Claims {
+            old_root,
+            new_root: fee_lanes.roots[1].clone(),
+            data: data_last[0].clone(),
+            queue_before,
+            queue_after: queue_last,
+            chain_id,
+            fee_account: fee_lanes.index.clone(),
+        };
+        let digest = layouter.assign_region(
+            || "claims digest",
+            |mut region| config.digest(&mut region, &claims),
         )?;
-        layouter.constrain_instance(
-            fee_lanes.index.cell(),
-            config.instance,
-            instance_row::FEE_ACCOUNT,
-        )?;
+        layouter.constrain_instance(digest.cell(), config.instance, DIGEST_ROW)?;
         Ok(())
     }
 }

@@ -4,7 +4,7 @@
 
 use ff::Field;
 use halo2_proofs::dev::{MockProver, VerifyFailure};
-use kaimeng_prover::witness::{ChunkWitness, WitnessError};
+use kaimeng_prover::witness::{ChunkWitness, PublicInputs, WitnessError};
 use kaimeng_rollup::schnorr::Signature;
 use kaimeng_rollup::{Fp, Fq};
 
@@ -14,11 +14,12 @@ use crate::support::*;
 const SLOTS: usize = 1;
 const K: u32 = 12;
 
-fn failures(witness: &ChunkWitness, tamper_public: impl FnOnce(&mut Vec<Fp>)) -> Vec<String> {
+fn failures(witness: &ChunkWitness, tamper_public: impl FnOnce(&mut PublicInputs)) -> Vec<String> {
     let values = witness.values_unchecked(SLOTS).expect("shape is right");
-    let mut public = values.public.to_vec();
+    let mut public = values.public;
     tamper_public(&mut public);
-    let prover = MockProver::run(K, &circuit(SLOTS, values), vec![public]).expect("synthesizes");
+    let prover =
+        MockProver::run(K, &circuit(SLOTS, values), vec![public.to_vec()]).expect("synthesizes");
     match prover.verify() {
         Ok(()) => Vec::new(),
         Err(errors) => errors.iter().map(VerifyFailure::to_string).collect(),
@@ -181,14 +182,36 @@ fn fee_out_of_range_is_caught_by_the_fee_range_check() {
     assert_caught_by(&failures(&w, |_| {}), "range: slot 0 fee < 2^16");
 }
 
+/// How MockProver names a mismatch with the instance column's one row, the claims' digest.
+const DIGEST_MISMATCH: &str = "column_type: Instance, index: 0 }, outside any region, on row 0)";
+
 #[test]
-fn wrong_old_root_is_caught_by_the_old_root_public_input() {
+fn wrong_old_root_is_caught_by_the_public_digest() {
     let w = honest();
-    let f = failures(&w, |p| p[0] += Fp::ONE);
-    assert_caught_by(
-        &f,
-        "column_type: Instance, index: 0 }, outside any region, on row 0)",
-    );
+    let f = failures(&w, |p| p.old_root += Fp::ONE);
+    assert_caught_by(&f, DIGEST_MISMATCH);
+}
+
+#[test]
+fn every_claim_is_bound_by_the_public_digest() {
+    let w = honest();
+    type Tamper = (&'static str, fn(&mut PublicInputs));
+    let tampers: [Tamper; 7] = [
+        ("old root", |p| p.old_root += Fp::ONE),
+        ("new root", |p| p.new_root += Fp::ONE),
+        ("data commitment", |p| p.data_commitment += Fp::ONE),
+        ("queue before", |p| p.queue_before += Fp::ONE),
+        ("queue after", |p| p.queue_after += Fp::ONE),
+        ("chain id", |p| p.chain_id += 1),
+        ("fee account", |p| p.fee_account ^= 1),
+    ];
+    for (claim, tamper) in tampers {
+        let f = failures(&w, tamper);
+        assert!(
+            f.iter().any(|f| f.contains(DIGEST_MISMATCH)),
+            "a wrong {claim} was not caught by the digest: {f:#?}"
+        );
+    }
 }
 
 #[test]
@@ -205,12 +228,9 @@ fn tampered_receiver_leaf_is_caught_by_the_receiver_rules() {
 }
 
 #[test]
-fn tampered_data_commitment_is_caught_by_the_data_public_input() {
+fn tampered_data_commitment_is_caught_by_the_public_digest() {
     let w = honest();
     let other = kaimeng_rollup::tx::data_commitment(&[kaimeng_rollup::tx::SlotData::PADDING]);
-    let f = failures(&w, |p| p[2] = other);
-    assert_caught_by(
-        &f,
-        "column_type: Instance, index: 0 }, outside any region, on row 2)",
-    );
+    let f = failures(&w, |p| p.data_commitment = other);
+    assert_caught_by(&f, DIGEST_MISMATCH);
 }

@@ -6,6 +6,7 @@ use kaimeng_rollup::stf::ChunkOutcome;
 use kaimeng_rollup::tx::{L2Op, PriorityOp, queue_hash};
 
 use crate::support::*;
+use kaimeng_prover::witness::PublicInputs;
 
 const K: u32 = 13;
 const SLOTS: usize = 3;
@@ -82,7 +83,7 @@ fn mismatched_forced_exit_self_transfer_and_fee_account_receiver() {
 }
 
 #[test]
-fn queue_hash_that_skips_a_deposit_is_caught_by_the_queue_public_input() {
+fn queue_hash_that_skips_a_deposit_is_caught_by_the_public_digest() {
     let queued = [
         deposit_new(7001, 71, 10),
         deposit_new(7002, 72, 20),
@@ -100,9 +101,11 @@ fn queue_hash_that_skips_a_deposit_is_caught_by_the_queue_public_input() {
     // The sequencer skips the second deposit.
     let out = apply(&mut state, SLOTS, &[queued[0], queued[2]]);
     let (_, values, public) = evaluated(&out);
-    let mut instance = public.to_vec();
-    instance[4] = l1_queue_after;
-    let prover = MockProver::run(K, &circuit(SLOTS, values), vec![instance]).unwrap();
+    let claimed = PublicInputs {
+        queue_after: l1_queue_after,
+        ..public
+    };
+    let prover = MockProver::run(K, &circuit(SLOTS, values), vec![claimed.to_vec()]).unwrap();
     let failures: Vec<String> = prover
         .verify()
         .unwrap_err()
@@ -112,7 +115,7 @@ fn queue_hash_that_skips_a_deposit_is_caught_by_the_queue_public_input() {
     assert!(
         failures
             .iter()
-            .any(|f| f.contains("column_type: Instance, index: 0 }, outside any region, on row 4)")),
+            .any(|f| f.contains("column_type: Instance, index: 0 }, outside any region, on row 0)")),
         "{failures:#?}"
     );
 }

@@ -7,6 +7,7 @@ use kaimeng_rollup::tx::L2Op;
 use proptest::prelude::*;
 
 use crate::support::*;
+use kaimeng_prover::witness::PublicInputs;
 
 const SLOTS: usize = 3;
 
@@ -97,9 +98,8 @@ proptest! {
         let prover = MockProver::run(13, &circuit(SLOTS, values.clone()), vec![public.to_vec()]).unwrap();
         prop_assert!(prover.verify().is_ok());
         // A different claimed new root is rejected.
-        let mut wrong = public.to_vec();
-        wrong[1] += kaimeng_rollup::Fp::from(1);
-        let prover = MockProver::run(13, &circuit(SLOTS, values), vec![wrong]).unwrap();
+        let wrong = PublicInputs { new_root: public.new_root + kaimeng_rollup::Fp::from(1), ..public };
+        let prover = MockProver::run(13, &circuit(SLOTS, values), vec![wrong.to_vec()]).unwrap();
         prop_assert!(prover.verify().is_err());
     }
 }

@@ -17,7 +17,7 @@ use crate::support::*;
 pub const SHAPE: ChunkShape = ChunkShape { slots: 1, k: 12 };
 
 /// Pinned: Blake2b-256 of the pinned verifying key for one slot at k = 12.
-const VK_FINGERPRINT: &str = "04a1ef926408e85014dd75804600d6ed099ae8a348b70a3e62e91ba5238438d4";
+const VK_FINGERPRINT: &str = "a397fa0a15836c8796b6eac4f6e36e9c2edc16c42ef71ade5595649f408c4655";
 /// Pinned: proof size in bytes for this shape.
 const PROOF_BYTES: usize = 5152;
 
